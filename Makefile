@@ -1,0 +1,134 @@
+# Dealer CRM suite. `make help` lists the targets.
+
+BUILD    ?= build
+CC       ?= cc
+CXX      ?= c++
+PKGS     := libczmq libzmq libprotobuf-c libpq libmicrohttpd jansson yaml-0.1 libsodium libcurl
+SAN      ?=
+SANFLAGS := $(if $(SAN),-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined,)
+OPT      ?= $(if $(SAN),-O1,-O2)
+CPPFLAGS := -D_GNU_SOURCE -I$(BUILD)/gen -Icommon
+CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS)
+CXXFLAGS := -std=c++17 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS)
+PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lphonenumber -lstdc++ -lpthread -lm
+LDFLAGS  := $(SANFLAGS)
+
+PROTOS     := $(wildcard proto/*.proto)
+PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
+PROTO_H    := $(PROTO_C:.c=.h)
+TPROTOS    := $(wildcard tests/proto/*.proto)
+TPROTO_C   := $(patsubst tests/proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(TPROTOS))
+TPROTO_H   := $(TPROTO_C:.c=.h)
+
+COMMON_C   := $(wildcard common/*.c)
+COMMON_CC  := $(wildcard common/*.cc)
+COMMON_O   := $(COMMON_C:%.c=$(BUILD)/%.o) $(COMMON_CC:%.cc=$(BUILD)/%.o) $(PROTO_C:%.c=%.o)
+LIBCRM     := $(BUILD)/libcrm.a
+
+SERVICES   := $(notdir $(wildcard services/*))
+BINS       := $(SERVICES:%=$(BUILD)/bin/crm-%) $(BUILD)/bin/crmctl $(BUILD)/bin/crm-supervisor
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+SYS_SRC    := $(wildcard tests/system/systest_*.c)
+SYS_BINS   := $(SYS_SRC:tests/system/%.c=$(BUILD)/tests/%)
+HARNESS_O  := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(SYS_SRC),$(wildcard tests/system/*.c)))
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.SECONDEXPANSION:
+.PHONY: all deps run test test-unit test-system test-asan bench fuzz clean help
+.SECONDARY:
+
+all: $(BINS)  ## build every daemon and tool
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+deps:  ## install the Debian packages the build and tests need (idempotent)
+	@scripts/deps.sh
+
+run: deps  ## build, start PostgreSQL under ./var and the whole suite; Ctrl-C stops it
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh $(BUILD)
+
+test: deps  ## build and run every unit and system test
+	@$(MAKE) --no-print-directory all tests
+	@scripts/test.sh $(BUILD)
+
+test-asan:  ## the whole test suite under AddressSanitizer and UndefinedBehaviorSanitizer
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test
+
+tests: $(UNIT_BINS) $(SYS_BINS)
+
+bench: deps  ## benchmarks beside their PostgreSQL baselines
+	@$(MAKE) --no-print-directory all $(BENCH_BINS)
+	@scripts/bench.sh $(BUILD)
+
+fuzz: deps  ## libFuzzer targets for the parsers, bounded time (FUZZ_SECONDS, default 60)
+	@scripts/fuzz.sh
+
+clean:  ## remove build products (./var, the local database, is kept)
+	rm -rf build build-asan build-fuzz
+
+# --- generated protobuf-c code ---------------------------------------------------------
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(BUILD)/gen -Iproto $<
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: tests/proto/%.proto
+	@mkdir -p $(@D)
+	protoc-c --c_out=$(BUILD)/gen -Itests/proto $<
+
+# Each service's migrations are compiled into its binary.
+$(BUILD)/gen/%_migrations.c: scripts/embed-migrations.sh $$(wildcard services/%/migrations/*.sql)
+	@mkdir -p $(@D)
+	scripts/embed-migrations.sh $* services/$*/migrations > $@
+
+# --- objects ---------------------------------------------------------------------------
+$(BUILD)/%.o: %.c $(PROTO_H) $(TPROTO_H)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKGCFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c $(PROTO_H)
+	$(CC) $(CPPFLAGS) $(PKGCFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIBCRM): $(COMMON_O)
+	@rm -f $@
+	ar rcs $@ $^
+
+# --- binaries --------------------------------------------------------------------------
+.SECONDEXPANSION:
+$(BUILD)/bin/crm-%: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard services/$$*/*.c)) $(BUILD)/gen/%_migrations.o $(LIBCRM)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/crmctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/crmctl*.c)) $(BUILD)/gen/gateway_migrations.o $(LIBCRM)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/crm-supervisor: $(BUILD)/tools/supervisor.o $(LIBCRM)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TPROTO_C:%.c=%.o) $(LIBCRM)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/systest_%: $(BUILD)/tests/system/systest_%.o $(HARNESS_O) $(LIBCRM)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBCRM)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Unit tests of gateway modules link the module's object too.
+$(BUILD)/tests/test_broker: $(BUILD)/services/gateway/broker.o

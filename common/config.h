@@ -1,0 +1,59 @@
+/*  config: the suite's settings, from config/crm.yaml (libyaml) with environment overrides.
+
+    Every key has a default in one table (config.c), so a daemon runs with no file at all.
+    Precedence: default < file < environment (CRM_<SECTION>_<KEY>, upper case, e.g.
+    CRM_GATEWAY_HTTP_PORT=8081). Unknown sections or keys and values of the wrong type
+    are rejected with their line and column.
+*/
+#ifndef CRM_CONFIG_H
+#define CRM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    //  log:
+    char *log_level;                 // debug | info | warn | error
+    //  database:
+    char *database_dsn;              // libpq connection string
+    int database_connect_timeout_ms; // give up one attempt after this long
+    int database_retry_max_ms;       // backoff between attempts grows up to this
+    //  broker:
+    char *broker_endpoint;           // where workers and MDP clients connect
+    int broker_heartbeat_ms;         // MDP heartbeat interval
+    int broker_liveness;             // heartbeats missed before a peer is dead
+    int broker_default_deadline_ms;  // deadline when a request names none
+    int broker_max_frame_bytes;      // larger frames are dropped
+    //  gateway:
+    char *gateway_http_bind;         // address the HTTP server listens on
+    int gateway_http_port;
+    int gateway_max_body_bytes;      // larger request bodies get 413
+    int gateway_http_threads;        // connection threads
+    int gateway_key_cache_ms;        // how long a verified API key stays cached
+    //  contacts:
+    int contacts_workers;            // worker sockets (requests in flight) per process
+    char *contacts_default_region;   // ISO 3166 region for phone numbers without +country
+    int contacts_max_batch;          // requests committed together in one transaction
+    //  supervisor:
+    char *supervisor_services;       // space-separated daemons to run
+    char *supervisor_bin_dir;        // where crm-<service> binaries live
+    int supervisor_backoff_min_ms;   // first restart delay
+    int supervisor_backoff_max_ms;   // restart delay cap
+    int supervisor_stop_timeout_ms;  // SIGTERM grace before SIGKILL
+} crm_config_t;
+
+//  Load defaults, then the file at path (NULL: none), then the environment.
+//  On failure returns NULL and sets *err (caller frees) to a message such as
+//  "config/crm.yaml:12:3: unknown key \"htp_port\" in section \"gateway\"".
+crm_config_t *crm_config_load(const char *path, char **err);
+
+void crm_config_destroy(crm_config_t **self_p);
+
+//  Print every key with its current value and help text (for --help and docs).
+void crm_config_print(const crm_config_t *self, void *file);
+
+//  Standard daemon command line: --config PATH, --help. Returns the config or NULL
+//  (after printing the reason) and sets *exit_code when the program should exit.
+crm_config_t *crm_config_from_args(int argc, char **argv, const char *usage, int *exit_code);
+
+#endif

@@ -1,0 +1,76 @@
+/*  db: the PostgreSQL connection of a daemon (libpq).
+
+    - connect with retry and exponential backoff (a daemon never exits on a transient
+      fault: it keeps retrying and reports not-ready);
+    - per-schema numbered migrations, compiled into the binary (scripts/
+      embed-migrations.sh), applied in order inside one transaction each and recorded
+      in <schema>.schema_migrations; an advisory lock serialises concurrent starters;
+    - transactions and savepoints;
+    - prepared statements by name, prepared lazily on first use and again after a
+      reconnect.
+*/
+#ifndef CRM_DB_H
+#define CRM_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+typedef struct {
+    int version;      // NNNN of NNNN_name.sql
+    const char *name; // file name without .sql
+    const char *sql;  // its text
+} crm_migration_t;
+
+typedef struct _crm_db_t crm_db_t;
+
+//  A statement known by name: prepared on first use on each connection.
+typedef struct {
+    const char *name;
+    const char *sql;
+    int nparams;
+} crm_stmt_t;
+
+//  Create a handle (not yet connected).
+crm_db_t *crm_db_new(const char *dsn, int retry_max_ms);
+void crm_db_destroy(crm_db_t **self_p);
+
+//  Connect, retrying with backoff (100 ms doubling up to retry_max_ms) until connected
+//  or until give_up_ms passes (0: try once, -1: forever). Returns 0 or -1 (logged).
+int crm_db_connect(crm_db_t *self, int give_up_ms);
+
+//  True when the connection is up (checks PQstatus; after an error, call crm_db_connect).
+bool crm_db_ok(crm_db_t *self);
+
+PGconn *crm_db_conn(crm_db_t *self);
+
+//  Create the schema if needed and apply migrations newer than those recorded.
+//  Returns 0 or -1 (logged with the failing migration's name).
+int crm_db_migrate(crm_db_t *self, const char *schema, const crm_migration_t *migrations);
+
+//  Run a command with no result rows of interest. Returns 0 or -1 (error logged, and
+//  the SQLSTATE available through crm_db_sqlstate).
+int crm_db_exec(crm_db_t *self, const char *sql);
+
+//  Run a named statement with text parameters (NULL = SQL NULL). Returns a result the
+//  caller PQclear()s, or NULL on error (SQLSTATE kept). Result status must be
+//  PGRES_TUPLES_OK or PGRES_COMMAND_OK, else NULL.
+PGresult *crm_db_query(crm_db_t *self, const crm_stmt_t *stmt, const char *const *params);
+
+//  Same with binary-or-text parameters (lengths/formats as PQexecPrepared).
+PGresult *crm_db_query_params(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
+                              const int *lengths, const int *formats);
+
+//  The SQLSTATE of the last failed command ("" if none), e.g. "23505".
+const char *crm_db_sqlstate(crm_db_t *self);
+
+//  The constraint named by the last failure (unique violations), "" if none.
+const char *crm_db_constraint(crm_db_t *self);
+
+int crm_db_begin(crm_db_t *self);
+int crm_db_commit(crm_db_t *self);
+int crm_db_rollback(crm_db_t *self);
+int crm_db_savepoint(crm_db_t *self, const char *name);
+int crm_db_release(crm_db_t *self, const char *name);
+int crm_db_rollback_to(crm_db_t *self, const char *name);
+
+#endif

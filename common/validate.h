@@ -1,0 +1,29 @@
+/*  validate: field rules shared by every service.
+
+    Phone numbers go through libphonenumber (common/phone.cc wraps its C++ API).
+*/
+#ifndef CRM_VALIDATE_H
+#define CRM_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+//  RFC 5321/5322 practical syntax: local@domain, local part up to 64 bytes of
+//  atext/dots (no leading, trailing or double dot) or a quoted string, domain of
+//  LDH labels (up to 63 each) with at least one dot, or an address literal; total <= 254.
+bool crm_email_valid(const char *address);
+
+//  Lower-case the domain part (and only it) into out; returns -1 if it does not fit.
+int crm_email_normalize(const char *address, char *out, size_t out_size);
+
+//  Parse a phone number as typed ("(202) 555-0142", "+44 20 7946 0958", "202.555.0142")
+//  using default_region (ISO 3166-1 alpha-2, e.g. "US") when it has no country code.
+//  Writes E.164 ("+12025550142") to out and returns 0, or returns -1 and sets *reason
+//  to a static message ("is not a valid phone number", "is too short", ...).
+int crm_phone_to_e164(const char *input, const char *default_region, char *out, size_t out_size,
+                      const char **reason);
+
+//  True if s is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool crm_utf8_valid(const char *s, size_t len);
+
+#endif

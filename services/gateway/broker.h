@@ -1,0 +1,45 @@
+/*  broker: the Majordomo Protocol 0.1 broker (ZeroMQ RFC 7) inside the gateway.
+
+    Binds one ROUTER socket to the configured tcp endpoint and to an inproc endpoint
+    (for the gateway's own HTTP threads). Clients and workers may be anywhere.
+
+    Beyond plain MDP (DESIGN §4):
+    - every request's first body frame is a crm.RequestHeader; the broker reads its
+      deadline_ms (default: broker_default_deadline_ms) and guarantees the client an
+      answer by then: a crm.ReplyHeader with code
+        404 "unknown_service"  no worker of that service was ever seen and none appeared
+                               before the deadline,
+        503 "unavailable"      the service is known but has no live worker (answered at
+                               once, not at the deadline), or the worker handling the
+                               request died (its connection dropped or heartbeats stopped),
+        504 "timeout"          a worker took the request but did not reply in time;
+      a late reply from a worker after that is dropped;
+    - mmi.service answers "200" or "404" as in RFC 8 (MMI);
+    - malformed messages are logged and dropped; the broker keeps serving.
+*/
+#ifndef GATEWAY_BROKER_H
+#define GATEWAY_BROKER_H
+
+#include <czmq.h>
+#include "config.h"
+
+typedef struct _broker_t broker_t;
+
+#define BROKER_INPROC_ENDPOINT "inproc://crm-broker"
+
+//  Bind to cfg->broker_endpoint and BROKER_INPROC_ENDPOINT. NULL on bind failure (logged).
+broker_t *broker_new(const crm_config_t *cfg);
+void broker_destroy(broker_t **self_p);
+
+//  Register the ROUTER reader and the heartbeat/deadline timer with loop.
+int broker_attach(broker_t *self, zloop_t *loop);
+
+//  Thread-safe snapshot of live workers per service, for /metrics and /readyz.
+//  Calls fn(service, live_workers, arg) for each service ever seen.
+void broker_each_service(broker_t *self, void (*fn)(const char *service, int workers, void *arg),
+                         void *arg);
+
+//  Thread-safe: live workers of one service (0 when unknown).
+int broker_service_workers(broker_t *self, const char *service);
+
+#endif
