@@ -5,9 +5,10 @@ CC       ?= cc
 CXX      ?= c++
 PKGS     := libczmq libzmq libprotobuf-c libpq libmicrohttpd jansson yaml-0.1 libsodium libcurl
 SAN      ?=
-SANFLAGS := $(if $(SAN),-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined,)
+comma    := ,
+SANFLAGS := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined,)
 OPT      ?= $(if $(SAN),-O1,-O2)
-CPPFLAGS := -D_GNU_SOURCE -I$(BUILD)/gen -Icommon
+CPPFLAGS := -D_GNU_SOURCE -I$(BUILD)/gen -Icommon -Itests/system
 CFLAGS   := -std=c11 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS)
 CXXFLAGS := -std=c++17 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS)
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -103,8 +104,8 @@ $(LIBCRM): $(COMMON_O)
 	ar rcs $@ $^
 
 # --- binaries --------------------------------------------------------------------------
-.SECONDEXPANSION:
-$(BUILD)/bin/crm-%: $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard services/$$*/*.c)) $(BUILD)/gen/%_migrations.o $(LIBCRM)
+service_objs = $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/$(1)/*.c))
+$(BUILD)/bin/crm-%: $$(call service_objs,$$*) $(BUILD)/gen/%_migrations.o $(LIBCRM)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -124,7 +125,7 @@ $(BUILD)/tests/systest_%: $(BUILD)/tests/system/systest_%.o $(HARNESS_O) $(LIBCR
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBCRM)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(HARNESS_O) $(LIBCRM)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

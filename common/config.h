@@ -18,6 +18,7 @@ typedef struct {
     char *database_dsn;              // libpq connection string
     int database_connect_timeout_ms; // give up one attempt after this long
     int database_retry_max_ms;       // backoff between attempts grows up to this
+    bool database_migrate;           // apply this service's migrations at start
     //  broker:
     char *broker_endpoint;           // where workers and MDP clients connect
     int broker_heartbeat_ms;         // MDP heartbeat interval
@@ -54,6 +55,9 @@ void crm_config_print(const crm_config_t *self, void *file);
 
 //  Standard daemon command line: --config PATH, --help. Returns the config or NULL
 //  (after printing the reason) and sets *exit_code when the program should exit.
+//  Exit codes: 0 after --help (usage and every key with its default on stdout), 2 for a
+//  bad command line, 1 when the configuration does not load (reasons are logged as JSON
+//  lines on stderr). Without --config, the file named by $CRM_CONFIG is read, if set.
 crm_config_t *crm_config_from_args(int argc, char **argv, const char *usage, int *exit_code);
 
 #endif

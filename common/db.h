@@ -28,11 +28,15 @@ typedef struct {
     const char *name;
     const char *sql;
     int nparams;
+    bool writes;  // changes data: counted by crm_db_writes
 } crm_stmt_t;
 
 //  Create a handle (not yet connected).
 crm_db_t *crm_db_new(const char *dsn, int retry_max_ms);
 void crm_db_destroy(crm_db_t **self_p);
+
+//  Resolve unqualified names in schema (then public) on every connection made from now.
+void crm_db_set_schema(crm_db_t *self, const char *schema);
 
 //  Connect, retrying with backoff (100 ms doubling up to retry_max_ms) until connected
 //  or until give_up_ms passes (0: try once, -1: forever). Returns 0 or -1 (logged).
@@ -65,6 +69,13 @@ const char *crm_db_sqlstate(crm_db_t *self);
 
 //  The constraint named by the last failure (unique violations), "" if none.
 const char *crm_db_constraint(crm_db_t *self);
+
+//  Write statements run successfully on this handle so far: a caller compares two
+//  readings to learn whether something in between changed data.
+unsigned long crm_db_writes(crm_db_t *self);
+
+//  True when the current transaction is aborted by an error.
+bool crm_db_failed(crm_db_t *self);
 
 int crm_db_begin(crm_db_t *self);
 int crm_db_commit(crm_db_t *self);

@@ -3,6 +3,7 @@
 #define CRM_IDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define CRM_UUID_LEN 36  // without the terminating NUL
 

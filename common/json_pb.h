@@ -10,7 +10,24 @@
     - bytes are base64 (standard alphabet, padded) ; on input standard or url-safe;
     - default values (0, false, "", empty repeated, first enum value) are omitted on output;
       messages that are unset are omitted;
-    - float/double accept "NaN", "Infinity", "-Infinity" strings.
+    - float/double accept "NaN", "Infinity", "-Infinity" strings (and are written so);
+    - map<K,V> fields are JSON objects (keys are strings: "42", "true", ...);
+    - null for a member leaves the field at its default;
+    - unset fields are omitted on output, except set oneof members and fields with
+      explicit presence (proto2 / proto3 `optional`, has_ flag set), which are written
+      even when they hold the default.
+
+    On input also:
+    - integers given as JSON reals must be whole ("2.0" is 2, "1.5" is 422); 32-bit
+      integers must be numbers (a string is 400); 64-bit ones may be strings;
+    - a uint64 above INT64_MAX, or any integer beyond ±2^53 in a document that also
+      holds an integer too large for int64, must be written as a string (422 otherwise);
+    - enum numbers must name a defined value (422 otherwise); on output a value the
+      enum does not define is written as its number;
+    - bytes that are not base64 are 400 (the value cannot be read);
+    - a field given twice (json and proto name) is 400, like a duplicate key; two members
+      of one oneof are 422; messages nested deeper than CRM_JSON_MAX_DEPTH are 400;
+    - strings must be valid UTF-8 without NUL characters (400).
 
     Errors are of two kinds, as the HTTP API reports them:
     - CRM_JSON_MALFORMED (HTTP 400): the text is not JSON, not UTF-8, or a value has the
@@ -31,7 +48,11 @@ typedef enum {
     CRM_JSON_OK = 0,
     CRM_JSON_MALFORMED = 400,
     CRM_JSON_INVALID = 422,
+    CRM_JSON_NO_MEMORY = 500,   // allocation failed (field "")
 } crm_json_status_t;
+
+//  Deepest nesting of messages accepted on input (the top-level message is level 1).
+#define CRM_JSON_MAX_DEPTH 64
 
 typedef struct {
     crm_json_status_t status;
@@ -53,10 +74,15 @@ ProtobufCMessage *crm_json_value_to_pb(const ProtobufCMessageDescriptor *desc,
 //  Set one field of an existing message from a JSON value, by json or proto name
 //  (used for path and query parameters). For a string-typed value coming from a URL
 //  (from_text = 1), numbers, bools and enums are parsed from the text. Returns 0 or -1.
+//  A repeated field gets the value (or each element of an array) appended; a oneof member
+//  replaces whichever member was set; null leaves the field as it is. On error the
+//  message is left unchanged and err->field is name (or name.sub.path).
 int crm_json_set_field(ProtobufCMessage *msg, const char *name, const json_t *value, int from_text,
                        crm_json_error_t *err);
 
-//  Render a message as a new JSON object (caller decrefs). Never fails on a valid message.
+//  Render a message as a new JSON object (caller decrefs). Never fails on a valid message
+//  (NULL only when out of memory). Strings that are not UTF-8 (protobuf-c does not check
+//  them on unpack) are written with U+FFFD in place of the bad bytes.
 json_t *crm_pb_to_json_value(const ProtobufCMessage *msg);
 
 //  Render as compact JSON text (caller frees).
@@ -66,11 +92,17 @@ char *crm_pb_to_json(const ProtobufCMessage *msg);
 const ProtobufCFieldDescriptor *crm_pb_field_by_name(const ProtobufCMessageDescriptor *desc,
                                                      const char *name);
 
+//  The JSON (lowerCamelCase) name of a field into out.
+void crm_pb_field_json_name(const ProtobufCFieldDescriptor *field, char *out, size_t out_size);
+
 //  Short lower-case JSON name of an enum value (CONTACT_TYPE_PROSPECT -> "prospect") into
-//  out; returns -1 when the value is not in the enum.
+//  out; returns -1 when the value is not in the enum or out is too small. The prefix is
+//  the enum type's name in UPPER_SNAKE_CASE plus '_' when every value starts with it,
+//  else the longest common prefix of the value names that ends in '_'.
 int crm_enum_json_name(const ProtobufCEnumDescriptor *desc, int value, char *out, size_t out_size);
 
-//  Resolve an enum name as accepted on input; returns 0 and sets *value, or -1.
+//  Resolve an enum name as accepted on input: the short name or full name in any case,
+//  or the decimal number of a defined value. Returns 0 and sets *value, or -1.
 int crm_enum_parse(const ProtobufCEnumDescriptor *desc, const char *name, int *value);
 
 #endif

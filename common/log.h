@@ -28,6 +28,7 @@ int crm_log_level_parse(const char *name, crm_log_level_t *level);
 //  Write one line. kv is a NULL-terminated list of key, value string pairs added as
 //  extra JSON members (values are escaped), e.g.
 //  crm_log_kv(CRM_LOG_ERROR, "could not connect", "detail", PQerrorMessage(c), NULL);
+//  A NULL value (after a non-NULL key) is written as JSON null.
 void crm_log_kv(crm_log_level_t level, const char *msg, ...);
 
 //  printf-style helpers; the formatted text becomes "msg".

@@ -64,4 +64,45 @@ void crm_mdp_msg_reset(crm_mdp_msg_t *msg);
 //  Printable name of a worker command ("READY", ...) or "?".
 const char *crm_mdp_command_name(int command);
 
+//  Send every frame of *msg_p on dest without blocking (ZMQ_DONTWAIT). Always destroys
+//  the message, whether or not it went out (zmsg_send leaks or keeps frames on some
+//  failures, depending on the CZMQ version). Returns 0 or -1 (errno from zmq).
+int crm_mdp_send(void *dest, zmsg_t **msg_p);
+
+//  --- Zero-copy parsing (the broker's hot path) ----------------------------------------
+//  The broker reads raw zmq_msg_t frames and validates them in place with these; the
+//  zmsg_t parsers above are built on them, so both apply the same rules.
+
+//  Most frames a message may have; longer messages are rejected.
+#define CRM_MDP_FRAMES_MAX 64
+
+//  A read-only view of one frame.
+typedef struct {
+    const void *data;
+    size_t size;
+} crm_mdp_frame_t;
+
+//  Where the parts of a valid message lie, as indexes into its frames (-1: absent).
+//  The body runs from frame `body` to the last frame.
+typedef struct {
+    crm_mdp_peer_t peer;
+    int command;  // worker command (0 for client messages)
+    int service;  // service name: client request/reply, READY
+    int client;   // client address: REQUEST, REPLY
+    int body;     // first body frame: client request/reply, REQUEST, REPLY
+} crm_mdp_layout_t;
+
+//  Validate a message received on a ROUTER socket (frame 0 is the routing id).
+//  Returns 0 and fills layout, or -1 with *reason set to a static message.
+int crm_mdp_layout_router(const crm_mdp_frame_t *frames, size_t count, size_t max_frame_bytes,
+                          crm_mdp_layout_t *layout, const char **reason);
+
+//  Validate a message received by a worker's DEALER socket.
+int crm_mdp_layout_worker(const crm_mdp_frame_t *frames, size_t count,
+                          crm_mdp_layout_t *layout, const char **reason);
+
+//  Validate a reply received by a client's DEALER socket.
+int crm_mdp_layout_client_reply(const crm_mdp_frame_t *frames, size_t count,
+                                crm_mdp_layout_t *layout, const char **reason);
+
 #endif

@@ -8,12 +8,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {  //  phone.cc implements part of this header in C++
+#endif
+
 //  RFC 5321/5322 practical syntax: local@domain, local part up to 64 bytes of
 //  atext/dots (no leading, trailing or double dot) or a quoted string, domain of
 //  LDH labels (up to 63 each) with at least one dot, or an address literal; total <= 254.
 bool crm_email_valid(const char *address);
 
 //  Lower-case the domain part (and only it) into out; returns -1 if it does not fit.
+//  Also returns -1 for an address that crm_email_valid rejects.
 int crm_email_normalize(const char *address, char *out, size_t out_size);
 
 //  Parse a phone number as typed ("(202) 555-0142", "+44 20 7946 0958", "202.555.0142")
@@ -25,5 +30,14 @@ int crm_phone_to_e164(const char *input, const char *default_region, char *out, 
 
 //  True if s is valid UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
 bool crm_utf8_valid(const char *s, size_t len);
+
+//  Length in bytes (1-4) of the valid UTF-8 character at the start of s, looking at no
+//  more than len bytes; 0 if s does not start with one (or len is 0). Same rules as
+//  crm_utf8_valid; lets a caller walk text and repair bad bytes (the log does).
+size_t crm_utf8_char_len(const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

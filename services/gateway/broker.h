@@ -32,6 +32,7 @@ broker_t *broker_new(const crm_config_t *cfg);
 void broker_destroy(broker_t **self_p);
 
 //  Register the ROUTER reader and the heartbeat/deadline timer with loop.
+//  Destroy the broker after zloop_start has returned (it does not touch the loop).
 int broker_attach(broker_t *self, zloop_t *loop);
 
 //  Thread-safe snapshot of live workers per service, for /metrics and /readyz.
@@ -41,5 +42,9 @@ void broker_each_service(broker_t *self, void (*fn)(const char *service, int wor
 
 //  Thread-safe: live workers of one service (0 when unknown).
 int broker_service_workers(broker_t *self, const char *service);
+
+//  The tcp endpoint actually bound, with a wildcard port resolved
+//  (e.g. "tcp://127.0.0.1:41235" for "tcp://127.0.0.1:*"). Owned by the broker.
+const char *broker_endpoint(broker_t *self);
 
 #endif

@@ -1,0 +1,466 @@
+/*  service: request-serving core shared by the daemons. See service.h. */
+#include "service.h"
+#include "bus_worker.h"
+#include "log.h"
+
+#include <stdarg.h>
+
+typedef struct {
+    crm_bus_worker_t *worker;
+    zframe_t *reply_to;
+    zmsg_t *request;
+} s_pending_t;
+
+struct _crm_service_t {
+    char *name;
+    const crm_method_t *methods;
+    crm_db_t *db;
+    void *arg;
+    int n_workers;
+    crm_bus_worker_t **workers;
+    int max_batch;
+    s_pending_t *pending;
+    int n_pending;
+    zloop_t *loop;
+    bool flush_armed;
+    uint64_t requests;
+    int64_t next_reconnect_ms;
+    crm_stmt_t idem_get;
+    crm_stmt_t idem_put;
+};
+
+//  Prefix statement names with the schema so two services could share a connection.
+static void s_stmt_init(crm_stmt_t *stmt, const char *schema, const char *name, const char *fmt,
+                        int nparams) {
+    char *stmt_name = zsys_sprintf("%s_%s", schema, name);
+    char *sql = zsys_sprintf(fmt, schema);
+    stmt->name = stmt_name;
+    stmt->sql = sql;
+    stmt->nparams = nparams;
+}
+
+static void s_stmt_free(crm_stmt_t *stmt) {
+    zstr_free((char **)&stmt->name);
+    zstr_free((char **)&stmt->sql);
+}
+
+crm_service_t *crm_service_new(const crm_config_t *cfg, const char *name,
+                               const crm_method_t *methods, crm_db_t *db, int workers,
+                               int max_batch, void *arg) {
+    crm_service_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->name = strdup(name);
+    self->methods = methods;
+    self->db = db;
+    self->arg = arg;
+    self->n_workers = workers > 0 ? workers : 1;
+    self->max_batch = max_batch > 0 ? max_batch : 1;
+    self->workers = calloc(self->n_workers, sizeof *self->workers);
+    self->pending = calloc(self->n_workers, sizeof *self->pending);
+    for (int i = 0; i < self->n_workers; i++)
+        self->workers[i] = crm_bus_worker_new(cfg->broker_endpoint, name, cfg->broker_heartbeat_ms,
+                                              cfg->broker_liveness);
+    s_stmt_init(&self->idem_get, name, "idem_get",
+                "SELECT method, code, response FROM %s.idempotency"
+                " WHERE tenant_id = $1 AND key = $2",
+                2);
+    s_stmt_init(&self->idem_put, name, "idem_put",
+                "INSERT INTO %s.idempotency (tenant_id, key, method, code, response)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                5);
+    return self;
+}
+
+void crm_service_destroy(crm_service_t **self_p) {
+    assert(self_p);
+    crm_service_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; i < self->n_pending; i++) {
+        zframe_destroy(&self->pending[i].reply_to);
+        zmsg_destroy(&self->pending[i].request);
+    }
+    for (int i = 0; i < self->n_workers; i++)
+        crm_bus_worker_destroy(&self->workers[i]);
+    free(self->workers);
+    free(self->pending);
+    s_stmt_free(&self->idem_get);
+    s_stmt_free(&self->idem_put);
+    free(self->name);
+    free(self);
+    *self_p = NULL;
+}
+
+int crm_service_prepare_schema(crm_service_t *self) {
+    char *sql = zsys_sprintf("CREATE TABLE IF NOT EXISTS %s.idempotency ("
+                             " tenant_id text NOT NULL, key text NOT NULL, method text NOT NULL,"
+                             " code int NOT NULL, response bytea,"
+                             " created_at timestamptz NOT NULL DEFAULT now(),"
+                             " PRIMARY KEY (tenant_id, key))",
+                             self->name);
+    int rc = crm_db_exec(self->db, sql);
+    zstr_free(&sql);
+    return rc;
+}
+
+uint64_t crm_service_requests(crm_service_t *self) {
+    return self->requests;
+}
+
+void crm_call_error(crm_call_t *call, const char *error, const char *fmt, ...) {
+    snprintf(call->error, sizeof call->error, "%s", error);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(call->message, sizeof call->message, fmt, ap);
+    va_end(ap);
+}
+
+void crm_call_field_error(crm_call_t *call, const char *field, const char *fmt, ...) {
+    if (!call->error[0]) {
+        snprintf(call->error, sizeof call->error, "validation_failed");
+        snprintf(call->message, sizeof call->message, "the request breaks a rule");
+    }
+    Crm__FieldError *fe = malloc(sizeof *fe);
+    crm__field_error__init(fe);
+    fe->field = strdup(field);
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    fe->message = strdup(text);
+    call->fields = realloc(call->fields, (call->n_fields + 1) * sizeof *call->fields);
+    call->fields[call->n_fields++] = fe;
+}
+
+int crm_call_db_failure(crm_call_t *call) {
+    if (!crm_db_ok(call->db)) {
+        crm_call_error(call, "unavailable", "the database is unavailable; retry later");
+        return 503;
+    }
+    crm_call_error(call, "internal", "the request failed in the database (request id %s)",
+                   call->header ? call->header->request_id : "");
+    return 500;
+}
+
+//  Free what a call accumulated.
+static void s_call_reset(crm_call_t *call) {
+    for (size_t i = 0; i < call->n_fields; i++) {
+        free(call->fields[i]->field);
+        free(call->fields[i]->message);
+        free(call->fields[i]);
+    }
+    free(call->fields);
+}
+
+static const crm_method_t *s_method_find(crm_service_t *self, const char *name) {
+    for (const crm_method_t *m = self->methods; m->name; m++)
+        if (strcmp(m->name, name) == 0)
+            return m;
+    return NULL;
+}
+
+//  Build the reply frames: ReplyHeader, then the response bytes when there are any.
+static zmsg_t *s_reply_new(int code, const crm_call_t *call, const char *request_id,
+                           const void *body, size_t body_size) {
+    Crm__ReplyHeader header = CRM__REPLY_HEADER__INIT;
+    header.code = code;
+    header.request_id = (char *)(request_id ? request_id : "");
+    if (code >= 400 && call) {
+        header.error = (char *)call->error;
+        header.message = (char *)call->message;
+        header.conflict_id = (char *)call->conflict_id;
+        header.fields = call->fields;
+        header.n_fields = call->n_fields;
+    }
+    size_t size = crm__reply_header__get_packed_size(&header);
+    zframe_t *frame = zframe_new(NULL, size);
+    crm__reply_header__pack(&header, zframe_data(frame));
+    zmsg_t *reply = zmsg_new();
+    zmsg_append(reply, &frame);
+    if (body)
+        zmsg_addmem(reply, body, body_size);
+    return reply;
+}
+
+static zmsg_t *s_reply_error(int code, const char *error, const char *message,
+                             const char *request_id) {
+    crm_call_t call = {0};
+    snprintf(call.error, sizeof call.error, "%s", error);
+    snprintf(call.message, sizeof call.message, "%s", message);
+    return s_reply_new(code, &call, request_id, NULL, 0);
+}
+
+//  Look up a stored reply for this idempotency key. Returns 1 and sets *reply when the
+//  request was already served, 0 when not, -1 on error (reply set to an error).
+static int s_idempotent_lookup(crm_service_t *self, const Crm__RequestHeader *header,
+                               zmsg_t **reply) {
+    const char *params[] = {header->tenant_id, header->idempotency_key};
+    PGresult *res = crm_db_query(self->db, &self->idem_get, params);
+    if (!res) {
+        *reply = s_reply_error(500, "internal", "could not read idempotency key",
+                               header->request_id);
+        return -1;
+    }
+    int found = PQntuples(res) > 0;
+    if (found) {
+        if (strcmp(PQgetvalue(res, 0, 0), header->method) != 0)
+            *reply = s_reply_error(422, "idempotency_key_reused",
+                                   "this Idempotency-Key was used for a different request",
+                                   header->request_id);
+        else {
+            size_t size = 0;
+            unsigned char *body =
+                PQgetisnull(res, 0, 2)
+                    ? NULL
+                    : PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 2), &size);
+            *reply = s_reply_new(atoi(PQgetvalue(res, 0, 1)), NULL, header->request_id, body,
+                                 size);
+            PQfreemem(body);
+        }
+    }
+    PQclear(res);
+    return found;
+}
+
+static int s_idempotent_store(crm_service_t *self, const Crm__RequestHeader *header, int code,
+                              const void *body, size_t size) {
+    char code_text[16];
+    snprintf(code_text, sizeof code_text, "%d", code);
+    const char *values[] = {header->tenant_id, header->idempotency_key, header->method, code_text,
+                            body};
+    int lengths[] = {0, 0, 0, 0, (int)size};
+    int formats[] = {0, 0, 0, 0, 1};
+    PGresult *res = crm_db_query_params(self->db, &self->idem_put, values, lengths, formats);
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+//  Serve one request inside the batch transaction. Returns the reply.
+//  With savepoints false (the optimistic pass), a failure after a write or a database
+//  error sets *redo: the caller rolls the batch back and runs it again with savepoints.
+static zmsg_t *s_serve(crm_service_t *self, zmsg_t *request, int index, bool savepoints,
+                       bool *redo) {
+    zframe_t *header_frame = zmsg_first(request);
+    zframe_t *body_frame = zmsg_next(request);
+    if (!header_frame)
+        return s_reply_error(400, "bad_request", "request has no header frame", "");
+    Crm__RequestHeader *header = crm__request_header__unpack(NULL, zframe_size(header_frame),
+                                                             zframe_data(header_frame));
+    if (!header)
+        return s_reply_error(400, "bad_request", "request header is not a crm.RequestHeader", "");
+    zmsg_t *reply = NULL;
+    ProtobufCMessage *in = NULL;
+    ProtobufCMessage *out = NULL;
+    crm_call_t call = {.header = header, .db = self->db, .arg = self->arg};
+    const crm_method_t *method = s_method_find(self, header->method);
+    if (!method) {
+        reply = s_reply_error(404, "unknown_method", "the service has no such method",
+                              header->request_id);
+        goto done;
+    }
+    if (!header->tenant_id[0]) {
+        reply = s_reply_error(400, "bad_request", "request header names no tenant",
+                              header->request_id);
+        goto done;
+    }
+    in = protobuf_c_message_unpack(method->request, NULL,
+                                   body_frame ? zframe_size(body_frame) : 0,
+                                   body_frame ? zframe_data(body_frame) : NULL);
+    if (!in) {
+        reply = s_reply_error(400, "bad_request", "request body does not match the method",
+                              header->request_id);
+        goto done;
+    }
+    bool idempotent = method->writes && header->idempotency_key[0];
+    char savepoint[32];
+    snprintf(savepoint, sizeof savepoint, "r%d", index);
+    unsigned long writes_before = crm_db_writes(self->db);
+    if (savepoints && crm_db_savepoint(self->db, savepoint)) {
+        reply = s_reply_error(503, "unavailable", "the database is unavailable; retry later",
+                              header->request_id);
+        goto done;
+    }
+    if (idempotent && s_idempotent_lookup(self, header, &reply) != 0) {
+        if (savepoints)
+            crm_db_release(self->db, savepoint);
+        else if (crm_db_failed(self->db))
+            *redo = true;
+        goto done;
+    }
+    int code = method->fn(&call, in, &out);
+    if (code >= 400 || (code != 204 && !out)) {
+        if (code < 400) {
+            code = 500;
+            crm_call_error(&call, "internal", "method returned no response");
+        }
+        if (savepoints) {
+            crm_db_rollback_to(self->db, savepoint);
+            crm_db_release(self->db, savepoint);
+        } else if (crm_db_writes(self->db) != writes_before || crm_db_failed(self->db))
+            *redo = true;
+        reply = s_reply_new(code, &call, header->request_id, NULL, 0);
+        goto done;
+    }
+    size_t size = out ? protobuf_c_message_get_packed_size(out) : 0;
+    uint8_t *body = size ? malloc(size) : NULL;
+    if (body)
+        protobuf_c_message_pack(out, body);
+    if (idempotent && s_idempotent_store(self, header, code, body, size)) {
+        if (savepoints) {
+            crm_db_rollback_to(self->db, savepoint);
+            crm_db_release(self->db, savepoint);
+        } else
+            *redo = true;
+        reply = s_reply_error(409, "conflict", "a request with this Idempotency-Key is running",
+                              header->request_id);
+    } else {
+        if (savepoints)
+            crm_db_release(self->db, savepoint);
+        reply = s_reply_new(code, &call, header->request_id, out ? (body ? body : (void *)"") : NULL,
+                            size);
+    }
+    free(body);
+done:
+    s_call_reset(&call);
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    if (in)
+        protobuf_c_message_free_unpacked(in, NULL);
+    crm__request_header__free_unpacked(header, NULL);
+    return reply;
+}
+
+//  Reconnect to the database when the connection was lost, at most once a second.
+static bool s_db_available(crm_service_t *self) {
+    if (crm_db_ok(self->db))
+        return true;
+    int64_t now = zclock_mono();
+    if (now < self->next_reconnect_ms)
+        return false;
+    self->next_reconnect_ms = now + 1000;
+    return crm_db_connect(self->db, 0) == 0;
+}
+
+//  Run the pending requests in one transaction; returns false when the optimistic pass
+//  must be redone with savepoints. replies[i] is NULL where the database failed.
+static bool s_run_batch(crm_service_t *self, zmsg_t **replies, bool savepoints) {
+    int n = self->n_pending;
+    bool redo = false;
+    if (!s_db_available(self) || crm_db_begin(self->db) != 0)
+        return true;
+    for (int i = 0; i < n && !redo; i++)
+        replies[i] = s_serve(self, self->pending[i].request, i, savepoints, &redo);
+    if (redo || crm_db_commit(self->db) != 0) {
+        crm_db_rollback(self->db);
+        for (int i = 0; i < n; i++)
+            zmsg_destroy(&replies[i]);
+    }
+    return !redo;
+}
+
+//  Run every pending request and send the replies. The first pass runs the batch
+//  without savepoints (one round trip per statement, one commit per batch); only when
+//  a request fails after writing does the batch run again, a savepoint per request.
+static void s_flush(crm_service_t *self) {
+    int n = self->n_pending;
+    if (n == 0)
+        return;
+    zmsg_t **replies = calloc(n, sizeof *replies);
+    if (!s_run_batch(self, replies, false))
+        s_run_batch(self, replies, true);
+    for (int i = 0; i < n; i++) {
+        zmsg_destroy(&self->pending[i].request);
+        if (!replies[i])
+            replies[i] = s_reply_error(503, "unavailable",
+                                       "the database is unavailable; retry later", "");
+        crm_bus_worker_send(self->pending[i].worker, &self->pending[i].reply_to, &replies[i]);
+    }
+    self->requests += n;
+    self->n_pending = 0;
+    free(replies);
+}
+
+static int s_on_flush_timer(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    crm_service_t *self = arg;
+    self->flush_armed = false;
+    s_flush(self);
+    return 0;
+}
+
+//  A request arrived on one worker socket: queue it; the batch runs on the next loop
+//  turn, after every socket that was ready together has been read.
+static void s_on_request(crm_bus_worker_t *worker, zframe_t *reply_to, zmsg_t *request,
+                         void *arg) {
+    crm_service_t *self = arg;
+    s_pending_t *p = &self->pending[self->n_pending++];
+    p->worker = worker;
+    p->reply_to = reply_to;
+    p->request = request;
+    if (self->n_pending >= self->max_batch || self->n_pending == self->n_workers) {
+        s_flush(self);
+        return;
+    }
+    if (!self->flush_armed) {
+        self->flush_armed = true;
+        zloop_timer(self->loop, 0, 1, s_on_flush_timer, self);
+    }
+}
+
+int crm_service_attach(crm_service_t *self, zloop_t *loop) {
+    self->loop = loop;
+    for (int i = 0; i < self->n_workers; i++)
+        if (crm_bus_worker_attach(self->workers[i], loop, s_on_request, self))
+            return -1;
+    return 0;
+}
+
+int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
+    int exit_code = 0;
+    crm_config_t *cfg = crm_config_from_args(argc, argv, daemon->usage, &exit_code);
+    if (!cfg)
+        return exit_code;
+    crm_log_level_t level = CRM_LOG_INFO;
+    crm_log_level_parse(cfg->log_level, &level);
+    crm_log_init(daemon->name, level);
+    zsys_init();
+    zsys_set_logstream(NULL);
+
+    crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+    void *arg = NULL;
+    crm_service_t *service = NULL;
+    zloop_t *loop = NULL;
+    exit_code = 1;
+    //  Wait for the database as long as it takes: a daemon never exits on a transient
+    //  fault. SIGTERM while waiting still stops us.
+    while (crm_db_connect(db, cfg->database_retry_max_ms) != 0)
+        if (zsys_interrupted)
+            goto done;
+    if (crm_db_migrate(db, daemon->name, daemon->migrations))
+        goto done;
+    crm_db_set_schema(db, daemon->name);
+    if (daemon->setup && daemon->setup(cfg, db, &arg))
+        goto done;
+    int workers = daemon->workers ? daemon->workers(cfg) : 1;
+    int max_batch = daemon->max_batch ? daemon->max_batch(cfg) : 1;
+    service = crm_service_new(cfg, daemon->name, daemon->methods, db, workers, max_batch, arg);
+    if (crm_service_prepare_schema(service))
+        goto done;
+    loop = zloop_new();
+    if (crm_service_attach(service, loop))
+        goto done;
+    crm_log_kv(CRM_LOG_INFO, "serving", "broker", cfg->broker_endpoint, NULL);
+    zloop_start(loop);
+    crm_info("stopping after %llu requests", (unsigned long long)crm_service_requests(service));
+    exit_code = 0;
+done:
+    zloop_destroy(&loop);
+    crm_service_destroy(&service);
+    if (daemon->teardown)
+        daemon->teardown(&arg);
+    crm_db_destroy(&db);
+    crm_config_destroy(&cfg);
+    return exit_code;
+}

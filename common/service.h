@@ -1,0 +1,102 @@
+/*  service: the request-serving core every daemon shares.
+
+    A daemon describes its methods in a table and hands it to a service object, which
+    registers `workers` Majordomo worker sockets with the broker from one zloop, unpacks
+    each request (crm.RequestHeader + the method's request message), calls the method,
+    and replies (crm.ReplyHeader + the response message).
+
+        static const crm_method_t methods[] = {
+            { "Create", contacts_create, &crm__contacts__create_contact_request__descriptor, true },
+            { "Get",    contacts_get,    &crm__contacts__get_contact_request__descriptor,    false },
+            { NULL }
+        };
+
+    Group commit (DESIGN §3, §13): requests that arrive together are run in one
+    transaction, each inside its own savepoint, so a request that fails rolls back alone
+    while the batch pays for one durable commit. A write method called with an
+    idempotency key stores its reply in <schema>.idempotency in the same savepoint; a
+    retry with the same key returns the stored reply without running again.
+*/
+#ifndef CRM_SERVICE_H
+#define CRM_SERVICE_H
+
+#include <czmq.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+
+#include "common.pb-c.h"
+#include "config.h"
+#include "db.h"
+
+typedef struct _crm_service_t crm_service_t;
+
+//  One request in progress, as a method sees it.
+typedef struct {
+    const Crm__RequestHeader *header;  // tenant_id, actor_id, role, request_id, ...
+    crm_db_t *db;                      // inside the batch transaction
+    void *arg;                         // the service's own state (crm_service_new's arg)
+    //  Filled through crm_call_error / crm_call_field_error:
+    char error[64];
+    char message[256];
+    char conflict_id[64];
+    Crm__FieldError **fields;
+    size_t n_fields;
+} crm_call_t;
+
+//  A method: returns the reply code (200, 201, 204 on success, with *response set for
+//  200/201; 4xx/5xx on failure, with the call's error filled). On failure any
+//  *response is ignored and the request's writes are rolled back.
+typedef int(crm_method_fn)(crm_call_t *call, const ProtobufCMessage *request,
+                           ProtobufCMessage **response);
+
+typedef struct {
+    const char *name;                           // RequestHeader.method
+    crm_method_fn *fn;
+    const ProtobufCMessageDescriptor *request;  // type of the second frame
+    bool writes;                                // honours idempotency keys
+} crm_method_t;
+
+//  Create a service named name (the MDP service name and the schema name) over db.
+crm_service_t *crm_service_new(const crm_config_t *cfg, const char *name,
+                               const crm_method_t *methods, crm_db_t *db, int workers,
+                               int max_batch, void *arg);
+void crm_service_destroy(crm_service_t **self_p);
+
+//  Register the worker sockets and timers with loop.
+int crm_service_attach(crm_service_t *self, zloop_t *loop);
+
+//  Create the framework's tables (idempotency) in the service's schema.
+int crm_service_prepare_schema(crm_service_t *self);
+
+//  Record an error: code-independent machine error ("not_found") and message.
+void crm_call_error(crm_call_t *call, const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+//  Add a field error (JSON path, rule). Sets error "validation_failed" if unset.
+void crm_call_field_error(crm_call_t *call, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+//  The standard reply to a request that failed in the database: logs, returns 500 or
+//  503 (connection lost) with the error filled.
+int crm_call_db_failure(crm_call_t *call);
+
+//  Requests served since start, and batches committed (for logs and tests).
+uint64_t crm_service_requests(crm_service_t *self);
+
+//  Run a daemon's standard life: parse args, log, connect to the database (retrying),
+//  migrate, serve until SIGINT/SIGTERM. Returns the process exit code.
+typedef struct {
+    const char *name;                    // service and schema name
+    const char *usage;                   // --help text
+    const crm_migration_t *migrations;
+    const crm_method_t *methods;
+    //  Optional: called once connected and migrated; may set *arg for the methods.
+    int (*setup)(const crm_config_t *cfg, crm_db_t *db, void **arg);
+    void (*teardown)(void **arg);
+    int (*workers)(const crm_config_t *cfg);  // worker sockets (default 1)
+    int (*max_batch)(const crm_config_t *cfg); // default 1
+} crm_daemon_t;
+
+int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv);
+
+#endif

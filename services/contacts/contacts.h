@@ -1,0 +1,53 @@
+/*  contacts: the daemon's internal interface between handlers and store. */
+#ifndef CONTACTS_H
+#define CONTACTS_H
+
+#include "contacts.pb-c.h"
+#include "service.h"
+
+//  The service's state, shared by its methods.
+typedef struct {
+    const crm_config_t *cfg;
+} contacts_t;
+
+extern const crm_method_t contacts_methods[];
+extern const crm_migration_t contacts_migrations[];
+
+//  A contact ready to be written: validated, normalised, rendered for the store.
+typedef struct {
+    const char *id;
+    const char *kind;       // 'person' | 'organization'
+    const char *type;       // 'prospect' | 'customer' | 'service'
+    const char *first_name;
+    const char *last_name;
+    const char *name;
+    const char *source;     // '' when unknown
+    char *tags_json;        // JSON array of strings
+    char *emails_json;      // JSON array of Email objects
+    char *phones_json;      // JSON array of Phone objects
+    char *email_keys_json;  // JSON array of normalised addresses
+} contacts_row_t;
+
+void contacts_row_reset(contacts_row_t *row);
+
+//  Insert row. Returns 201 with *out set, 409 (existing contact id in call) on a
+//  duplicate email, or a database failure code.
+int contacts_store_insert(crm_call_t *call, const contacts_row_t *row,
+                          Crm__Contacts__Contact **out);
+
+//  Read one live contact; for_update locks it. 200 with *out, 404, or failure code.
+int contacts_store_get(crm_call_t *call, const char *id, bool for_update,
+                       Crm__Contacts__Contact **out);
+
+//  Replace the stored fields of row->id. 200 with *out, 404, 409, or failure code.
+int contacts_store_update(crm_call_t *call, const contacts_row_t *row,
+                          Crm__Contacts__Contact **out);
+
+//  Soft-delete; frees the contact's email addresses. 204, 404 or failure code.
+int contacts_store_delete(crm_call_t *call, const char *id);
+
+//  One page, newest first. type '' = any; after_id '' = from the start.
+int contacts_store_list(crm_call_t *call, const char *type, const char *after_id, int limit,
+                        Crm__Contacts__ListContactsResponse **out);
+
+#endif

@@ -1,0 +1,349 @@
+/*  handlers: the contacts service's methods. Each validates its request completely
+    before it touches the database, then calls the store. */
+#include "contacts.h"
+#include "ids.h"
+#include "json_pb.h"
+#include "validate.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 100
+#define ORG_NAME_MAX_LEN 200
+#define MAX_EMAILS 20
+#define MAX_PHONES 20
+#define MAX_TAGS 50
+#define TAG_MAX_LEN 64
+#define LIST_DEFAULT_LIMIT 50
+#define LIST_MAX_LIMIT 200
+
+//  The API name of an enum value ("person"), or "" for the unspecified value.
+static const char *s_enum_name(const ProtobufCEnumDescriptor *desc, int value, char *buf,
+                               size_t size) {
+    if (value == 0 || crm_enum_json_name(desc, value, buf, size))
+        buf[0] = 0;
+    return buf;
+}
+
+//  Replace a string field of a message, freeing the old value unless it is the
+//  shared default.
+static void s_set_string(char **field, const char *value) {
+    if (*field && *field != protobuf_c_empty_string)
+        free(*field);
+    *field = strdup(value);
+}
+
+//  True when s is empty or only whitespace.
+static bool s_blank(const char *s) {
+    for (; *s; s++)
+        if (!isspace((unsigned char)*s))
+            return false;
+    return true;
+}
+
+//  Length in characters of a UTF-8 string (already validated by the transcoder).
+static size_t s_chars(const char *s) {
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static void s_check_text(crm_call_t *call, const char *field, const char *value, size_t max) {
+    if (s_chars(value) > max)
+        crm_call_field_error(call, field, "must be at most %zu characters", max);
+}
+
+//  Validate and normalise c in place (phones to E.164, defaults filled), and render the
+//  row for the store. Returns 0, or 422 with the field errors recorded.
+static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char *prefix,
+                         contacts_row_t *row) {
+    const contacts_t *self = call->arg;
+    char field[128];
+    if (c->kind == CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_UNSPECIFIED)
+        c->kind = CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON;
+    if (c->type == CRM__CONTACTS__CONTACT_TYPE__CONTACT_TYPE_UNSPECIFIED)
+        c->type = CRM__CONTACTS__CONTACT_TYPE__CONTACT_TYPE_PROSPECT;
+
+    if (c->kind == CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON) {
+        snprintf(field, sizeof field, "%sfirstName", prefix);
+        if (s_blank(c->first_name))
+            crm_call_field_error(call, field, "is required for a person");
+        s_check_text(call, field, c->first_name, NAME_MAX_LEN);
+        snprintf(field, sizeof field, "%slastName", prefix);
+        if (s_blank(c->last_name))
+            crm_call_field_error(call, field, "is required for a person");
+        s_check_text(call, field, c->last_name, NAME_MAX_LEN);
+    } else {
+        snprintf(field, sizeof field, "%sname", prefix);
+        if (s_blank(c->name))
+            crm_call_field_error(call, field, "is required for an organization");
+        s_check_text(call, field, c->name, ORG_NAME_MAX_LEN);
+    }
+
+    snprintf(field, sizeof field, "%semails", prefix);
+    if (c->n_emails > MAX_EMAILS)
+        crm_call_field_error(call, field, "may hold at most %d addresses", MAX_EMAILS);
+    json_t *keys = json_array();
+    int primaries = 0;
+    for (size_t i = 0; i < c->n_emails && i < MAX_EMAILS; i++) {
+        Crm__Contacts__Email *e = c->emails[i];
+        snprintf(field, sizeof field, "%semails[%zu].address", prefix, i);
+        if (!crm_email_valid(e->address)) {
+            crm_call_field_error(call, field, "is not a valid email address");
+            continue;
+        }
+        char key[320];
+        snprintf(key, sizeof key, "%s", e->address);
+        for (char *p = key; *p; p++)
+            *p = tolower((unsigned char)*p);
+        for (size_t j = 0; j < json_array_size(keys); j++)
+            if (strcmp(json_string_value(json_array_get(keys, j)), key) == 0)
+                crm_call_field_error(call, field, "appears twice");
+        json_array_append_new(keys, json_string(key));
+        primaries += e->primary;
+    }
+    if (primaries > 1) {
+        snprintf(field, sizeof field, "%semails", prefix);
+        crm_call_field_error(call, field, "may have only one primary address");
+    } else if (primaries == 0 && c->n_emails > 0)
+        c->emails[0]->primary = 1;
+
+    snprintf(field, sizeof field, "%sphones", prefix);
+    if (c->n_phones > MAX_PHONES)
+        crm_call_field_error(call, field, "may hold at most %d numbers", MAX_PHONES);
+    primaries = 0;
+    for (size_t i = 0; i < c->n_phones && i < MAX_PHONES; i++) {
+        Crm__Contacts__Phone *p = c->phones[i];
+        snprintf(field, sizeof field, "%sphones[%zu].number", prefix, i);
+        char e164[32];
+        const char *reason = NULL;
+        if (crm_phone_to_e164(p->number, self->cfg->contacts_default_region, e164, sizeof e164,
+                              &reason)) {
+            crm_call_field_error(call, field, "%s", reason ? reason : "is not a valid phone number");
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->phones[j]->number, e164) == 0)
+                crm_call_field_error(call, field, "appears twice");
+        s_set_string(&p->number, e164);
+        primaries += p->primary;
+    }
+    if (primaries > 1) {
+        snprintf(field, sizeof field, "%sphones", prefix);
+        crm_call_field_error(call, field, "may have only one primary number");
+    } else if (primaries == 0 && c->n_phones > 0)
+        c->phones[0]->primary = 1;
+
+    if (c->n_tags > MAX_TAGS) {
+        snprintf(field, sizeof field, "%stags", prefix);
+        crm_call_field_error(call, field, "may hold at most %d tags", MAX_TAGS);
+    }
+    json_t *tags = json_array();
+    for (size_t i = 0; i < c->n_tags && i < MAX_TAGS; i++) {
+        snprintf(field, sizeof field, "%stags[%zu]", prefix, i);
+        if (s_blank(c->tags[i]))
+            crm_call_field_error(call, field, "must not be empty");
+        else if (s_chars(c->tags[i]) > TAG_MAX_LEN)
+            crm_call_field_error(call, field, "must be at most %d characters", TAG_MAX_LEN);
+        bool seen = false;
+        for (size_t j = 0; j < i; j++)
+            seen |= strcmp(c->tags[j], c->tags[i]) == 0;
+        if (!seen)
+            json_array_append_new(tags, json_string(c->tags[i]));
+    }
+    if (call->n_fields) {
+        json_decref(keys);
+        json_decref(tags);
+        return 422;
+    }
+
+    //  A person's name is derived; an organization has no first or last name.
+    if (c->kind == CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON) {
+        char *full = zsys_sprintf("%s %s", c->first_name, c->last_name);
+        s_set_string(&c->name, full);
+        zstr_free(&full);
+    }
+    json_t *emails = json_array();
+    for (size_t i = 0; i < c->n_emails; i++)
+        json_array_append_new(emails, crm_pb_to_json_value(&c->emails[i]->base));
+    json_t *phones = json_array();
+    for (size_t i = 0; i < c->n_phones; i++)
+        json_array_append_new(phones, crm_pb_to_json_value(&c->phones[i]->base));
+    row->tags_json = json_dumps(tags, JSON_COMPACT);
+    row->emails_json = json_dumps(emails, JSON_COMPACT);
+    row->phones_json = json_dumps(phones, JSON_COMPACT);
+    row->email_keys_json = json_dumps(keys, JSON_COMPACT);
+    json_decref(tags);
+    json_decref(emails);
+    json_decref(phones);
+    json_decref(keys);
+    row->id = c->id;
+    row->first_name = c->kind == CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON ? c->first_name : "";
+    row->last_name = c->kind == CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON ? c->last_name : "";
+    row->name = c->name;
+    return 0;
+}
+
+//  Store-ready enum names live in buffers owned by the caller.
+typedef struct {
+    char kind[32], type[32], source[32];
+} s_names_t;
+
+static void s_row_names(const Crm__Contacts__Contact *c, s_names_t *names, contacts_row_t *row) {
+    row->kind = s_enum_name(&crm__contacts__contact_kind__descriptor, c->kind, names->kind,
+                            sizeof names->kind);
+    row->type = s_enum_name(&crm__contacts__contact_type__descriptor, c->type, names->type,
+                            sizeof names->type);
+    row->source = s_enum_name(&crm__contacts__contact_source__descriptor, c->source,
+                              names->source, sizeof names->source);
+}
+
+//  A private copy of a contact (validation normalises in place).
+static Crm__Contacts__Contact *s_contact_copy(const Crm__Contacts__Contact *c) {
+    size_t size = crm__contacts__contact__get_packed_size(c);
+    uint8_t *buf = malloc(size ? size : 1);
+    crm__contacts__contact__pack(c, buf);
+    Crm__Contacts__Contact *copy = crm__contacts__contact__unpack(NULL, size, buf);
+    free(buf);
+    return copy;
+}
+
+static bool s_check_id(crm_call_t *call, const char *id) {
+    if (crm_uuid_valid(id))
+        return true;
+    crm_call_field_error(call, "id", "is not a valid contact id");
+    return false;
+}
+
+static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Contacts__CreateContactRequest *req = (const void *)request;
+    if (!req->contact) {
+        crm_call_field_error(call, "contact", "is required");
+        return 422;
+    }
+    //  Work on a copy: validation normalises fields in place.
+    Crm__Contacts__Contact *c = s_contact_copy(req->contact);
+    char id[CRM_UUID_LEN + 1];
+    crm_uuid_v7(id);
+    s_set_string(&c->id, id);
+    contacts_row_t row = {0};
+    s_names_t names;
+    int code = s_prepare_row(call, c, "", &row);
+    if (code == 0) {
+        s_row_names(c, &names, &row);
+        code = contacts_store_insert(call, &row, (Crm__Contacts__Contact **)response);
+    }
+    contacts_row_reset(&row);
+    crm__contacts__contact__free_unpacked(c, NULL);
+    return code;
+}
+
+static int s_get(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Contacts__GetContactRequest *req = (const void *)request;
+    if (!s_check_id(call, req->id))
+        return 404;
+    return contacts_store_get(call, req->id, false, (Crm__Contacts__Contact **)response);
+}
+
+//  Copy one masked field from patch into c. Returns -1 for a name that cannot change.
+static int s_apply_field(Crm__Contacts__Contact *c, const Crm__Contacts__Contact *patch,
+                         const char *name) {
+    const ProtobufCFieldDescriptor *f =
+        crm_pb_field_by_name(&crm__contacts__contact__descriptor, name);
+    if (!f || strcmp(f->name, "id") == 0 || strcmp(f->name, "created_at") == 0 ||
+        strcmp(f->name, "updated_at") == 0)
+        return -1;
+    //  Swap the field's storage between the two messages: the patch is a private copy.
+    char *dst = (char *)c + f->offset;
+    char *src = (char *)patch + f->offset;
+    size_t size = f->label == PROTOBUF_C_LABEL_REPEATED ? sizeof(void *) : 0;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+        size_t *dst_n = (size_t *)((char *)c + f->quantifier_offset);
+        size_t *src_n = (size_t *)((char *)patch + f->quantifier_offset);
+        size_t n = *dst_n;
+        *dst_n = *src_n;
+        *src_n = n;
+    } else if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)
+        size = sizeof(void *);
+    else if (f->type == PROTOBUF_C_TYPE_ENUM || f->type == PROTOBUF_C_TYPE_INT32 ||
+             f->type == PROTOBUF_C_TYPE_UINT32 || f->type == PROTOBUF_C_TYPE_BOOL)
+        size = sizeof(int32_t);
+    else
+        return -1;
+    char tmp[sizeof(void *)];
+    memcpy(tmp, dst, size);
+    memcpy(dst, src, size);
+    memcpy(src, tmp, size);
+    return 0;
+}
+
+static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Contacts__UpdateContactRequest *req = (const void *)request;
+    if (!s_check_id(call, req->id))
+        return 404;
+    Crm__Contacts__Contact *patch = req->contact ? s_contact_copy(req->contact) : NULL;
+    for (size_t i = 0; i < req->n_update_mask; i++)
+        if (!patch || !crm_pb_field_by_name(&crm__contacts__contact__descriptor,
+                                            req->update_mask[i]))
+            crm_call_field_error(call, req->update_mask[i], "is not a contact field");
+    if (call->n_fields) {
+        if (patch)
+            crm__contacts__contact__free_unpacked(patch, NULL);
+        return 422;
+    }
+    Crm__Contacts__Contact *c = NULL;
+    int code = contacts_store_get(call, req->id, true, &c);
+    contacts_row_t row = {0};
+    s_names_t names;
+    if (code == 200) {
+        for (size_t i = 0; i < req->n_update_mask; i++)
+            if (s_apply_field(c, patch, req->update_mask[i]))
+                crm_call_field_error(call, req->update_mask[i], "cannot be changed");
+        code = call->n_fields ? 422 : s_prepare_row(call, c, "", &row);
+    }
+    if (code == 0) {
+        s_row_names(c, &names, &row);
+        code = contacts_store_update(call, &row, (Crm__Contacts__Contact **)response);
+    }
+    contacts_row_reset(&row);
+    if (c)
+        crm__contacts__contact__free_unpacked(c, NULL);
+    if (patch)
+        crm__contacts__contact__free_unpacked(patch, NULL);
+    return code;
+}
+
+static int s_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    (void)response;
+    const Crm__Contacts__DeleteContactRequest *req = (const void *)request;
+    if (!s_check_id(call, req->id))
+        return 404;
+    return contacts_store_delete(call, req->id);
+}
+
+static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Contacts__ListContactsRequest *req = (const void *)request;
+    int limit = req->limit ? (int)req->limit : LIST_DEFAULT_LIMIT;
+    if (req->limit > LIST_MAX_LIMIT)
+        crm_call_field_error(call, "limit", "must be at most %d", LIST_MAX_LIMIT);
+    if (req->cursor[0] && !crm_uuid_valid(req->cursor))
+        crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
+    if (call->n_fields)
+        return 422;
+    s_names_t names;
+    const char *type = s_enum_name(&crm__contacts__contact_type__descriptor, req->type,
+                                   names.type, sizeof names.type);
+    return contacts_store_list(call, type, req->cursor, limit,
+                               (Crm__Contacts__ListContactsResponse **)response);
+}
+
+const crm_method_t contacts_methods[] = {
+    {"Create", s_create, &crm__contacts__create_contact_request__descriptor, true},
+    {"Get", s_get, &crm__contacts__get_contact_request__descriptor, false},
+    {"Update", s_update, &crm__contacts__update_contact_request__descriptor, true},
+    {"Delete", s_delete, &crm__contacts__delete_contact_request__descriptor, true},
+    {"List", s_list, &crm__contacts__list_contacts_request__descriptor, false},
+    {NULL, NULL, NULL, false},
+};

@@ -1,0 +1,36 @@
+/*  crm-contacts: the contacts daemon. Wiring only: the service core (common/service.c)
+    runs the loop; the methods are in handlers.c, the SQL in store.c. */
+#include "contacts.h"
+
+#include <stdlib.h>
+
+static contacts_t s_contacts;
+
+static int s_setup(const crm_config_t *cfg, crm_db_t *db, void **arg) {
+    (void)db;
+    s_contacts.cfg = cfg;
+    *arg = &s_contacts;
+    return 0;
+}
+
+static int s_workers(const crm_config_t *cfg) {
+    return cfg->contacts_workers;
+}
+
+static int s_max_batch(const crm_config_t *cfg) {
+    return cfg->contacts_max_batch;
+}
+
+int main(int argc, char **argv) {
+    static const crm_daemon_t daemon = {
+        .name = "contacts",
+        .usage = "usage: crm-contacts [--config PATH]\n"
+                 "Serves the contacts service over the Majordomo broker.\n",
+        .migrations = contacts_migrations,
+        .methods = contacts_methods,
+        .setup = s_setup,
+        .workers = s_workers,
+        .max_batch = s_max_batch,
+    };
+    return crm_daemon_main(&daemon, argc, argv);
+}

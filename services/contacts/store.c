@@ -1,0 +1,256 @@
+/*  store: the contacts schema. All SQL of the daemon lives here, parameterised.
+
+    Rows come back as one JSON object in the API's shape (built by PostgreSQL) and go
+    through the generic transcoder into the protobuf message, so the column-to-field
+    mapping is written once, in CONTACT_JSON.
+*/
+#include "contacts.h"
+#include "json_pb.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+#define CONTACT_JSON(t)                                                                       \
+    "json_build_object('id', " t ".id, 'kind', " t ".kind, 'type', " t ".type,"               \
+    " 'firstName', " t ".first_name, 'lastName', " t ".last_name, 'name', " t ".name,"        \
+    " 'source', nullif(" t ".source, ''), 'tags', " t ".tags, 'emails', " t ".emails,"        \
+    " 'phones', " t ".phones, 'createdAt', " TS(t ".created_at") ","                          \
+    " 'updatedAt', " TS(t ".updated_at") ")::text"
+
+static const crm_stmt_t s_insert = {
+    "contacts_insert",
+    "WITH dup AS ("
+    "  SELECT contact_id FROM contact_emails"
+    "  WHERE tenant_id = $1 AND address_norm IN (SELECT jsonb_array_elements_text($11::jsonb))"
+    "  LIMIT 1),"
+    " ins AS ("
+    "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"
+    "                        tags, emails, phones)"
+    "  SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8,"
+    "         ARRAY(SELECT jsonb_array_elements_text($9::jsonb)), $10::jsonb, $12::jsonb"
+    "  WHERE NOT EXISTS (SELECT 1 FROM dup)"
+    "  RETURNING *),"
+    " keys AS ("
+    "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
+    "  SELECT $1, a, $2::uuid FROM jsonb_array_elements_text($11::jsonb) a"
+    "  WHERE EXISTS (SELECT 1 FROM ins))"
+    " SELECT (SELECT contact_id::text FROM dup), (SELECT " CONTACT_JSON("ins") " FROM ins)",
+    12,
+    true,
+};
+
+static const crm_stmt_t s_get = {
+    "contacts_get",
+    "SELECT " CONTACT_JSON("c") " FROM contacts c"
+    " WHERE c.tenant_id = $1 AND c.id = $2::uuid AND c.deleted_at IS NULL",
+    2,
+    false,
+};
+
+static const crm_stmt_t s_get_for_update = {
+    "contacts_get_for_update",
+    "SELECT " CONTACT_JSON("c") " FROM contacts c"
+    " WHERE c.tenant_id = $1 AND c.id = $2::uuid AND c.deleted_at IS NULL FOR UPDATE",
+    2,
+    false,
+};
+
+static const crm_stmt_t s_update = {
+    "contacts_update",
+    "WITH dup AS ("
+    "  SELECT contact_id FROM contact_emails"
+    "  WHERE tenant_id = $1 AND contact_id <> $2::uuid"
+    "    AND address_norm IN (SELECT jsonb_array_elements_text($11::jsonb))"
+    "  LIMIT 1),"
+    " upd AS ("
+    "  UPDATE contacts SET kind = $3, type = $4, first_name = $5, last_name = $6, name = $7,"
+    "    source = $8, tags = ARRAY(SELECT jsonb_array_elements_text($9::jsonb)),"
+    "    emails = $10::jsonb, phones = $12::jsonb, updated_at = now()"
+    "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
+    "    AND NOT EXISTS (SELECT 1 FROM dup)"
+    "  RETURNING *),"
+    " gone AS ("
+    "  DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2::uuid"
+    "    AND EXISTS (SELECT 1 FROM upd)"
+    "    AND address_norm NOT IN (SELECT jsonb_array_elements_text($11::jsonb))),"
+    " keys AS ("
+    "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
+    "  SELECT $1, a, $2::uuid FROM jsonb_array_elements_text($11::jsonb) a"
+    "  WHERE EXISTS (SELECT 1 FROM upd)"
+    "  ON CONFLICT (tenant_id, address_norm) DO NOTHING)"
+    " SELECT (SELECT contact_id::text FROM dup), (SELECT " CONTACT_JSON("upd") " FROM upd)",
+    12,
+    true,
+};
+
+static const crm_stmt_t s_delete = {
+    "contacts_delete",
+    "WITH del AS ("
+    "  UPDATE contacts SET deleted_at = now(), updated_at = now()"
+    "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL RETURNING id),"
+    " keys AS ("
+    "  DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id IN (SELECT id FROM del))"
+    " SELECT count(*) FROM del",
+    2,
+    true,
+};
+
+static const crm_stmt_t s_list = {
+    "contacts_list",
+    "SELECT " CONTACT_JSON("c") " FROM contacts c"
+    " WHERE c.tenant_id = $1 AND c.deleted_at IS NULL"
+    "   AND ($2 = '' OR c.type = $2)"
+    "   AND ($3 = '' OR c.id < $3::uuid)"
+    " ORDER BY c.id DESC LIMIT $4::int",
+    4,
+    false,
+};
+
+void contacts_row_reset(contacts_row_t *row) {
+    free(row->tags_json);
+    free(row->emails_json);
+    free(row->phones_json);
+    free(row->email_keys_json);
+    memset(row, 0, sizeof *row);
+}
+
+//  Turn one JSON column into a Contact; NULL (logged) if the row does not parse.
+static Crm__Contacts__Contact *s_contact_from_json(const char *text) {
+    crm_json_error_t err;
+    ProtobufCMessage *msg =
+        crm_json_to_pb(&crm__contacts__contact__descriptor, text, strlen(text), &err);
+    if (!msg)
+        crm_log_kv(CRM_LOG_ERROR, "stored contact does not parse", "field", err.field, "detail",
+                   err.message, NULL);
+    return (Crm__Contacts__Contact *)msg;
+}
+
+//  Report a unique violation on an email as 409 (a concurrent insert won the race).
+static int s_write_failure(crm_call_t *call) {
+    if (strcmp(crm_db_sqlstate(call->db), "23505") == 0) {
+        crm_call_field_error(call, "emails", "an email address is already used by another contact");
+        crm_call_error(call, "conflict", "an email address is already used by another contact");
+        return 409;
+    }
+    return crm_call_db_failure(call);
+}
+
+//  Common tail of insert and update: a duplicate, or the written row.
+static int s_written(crm_call_t *call, PGresult *res, int ok_code, Crm__Contacts__Contact **out) {
+    int code;
+    if (!PQgetisnull(res, 0, 0)) {
+        snprintf(call->conflict_id, sizeof call->conflict_id, "%s", PQgetvalue(res, 0, 0));
+        crm_call_field_error(call, "emails", "is already used by contact %s", call->conflict_id);
+        crm_call_error(call, "duplicate_email", "an email address is already used by contact %s",
+                       call->conflict_id);
+        code = 409;
+    } else if (PQgetisnull(res, 0, 1)) {
+        crm_call_error(call, "not_found", "no such contact");
+        code = 404;
+    } else {
+        *out = s_contact_from_json(PQgetvalue(res, 0, 1));
+        code = *out ? ok_code : 500;
+        if (!*out)
+            crm_call_error(call, "internal", "stored contact is unreadable");
+    }
+    PQclear(res);
+    return code;
+}
+
+//  Parameters shared by insert and update, in statement order.
+static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char *params[12]) {
+    params[0] = call->header->tenant_id;
+    params[1] = row->id;
+    params[2] = row->kind;
+    params[3] = row->type;
+    params[4] = row->first_name;
+    params[5] = row->last_name;
+    params[6] = row->name;
+    params[7] = row->source;
+    params[8] = row->tags_json;
+    params[9] = row->emails_json;
+    params[10] = row->email_keys_json;
+    params[11] = row->phones_json;
+}
+
+int contacts_store_insert(crm_call_t *call, const contacts_row_t *row,
+                          Crm__Contacts__Contact **out) {
+    const char *params[12];
+    s_row_params(call, row, params);
+    PGresult *res = crm_db_query(call->db, &s_insert, params);
+    return res ? s_written(call, res, 201, out) : s_write_failure(call);
+}
+
+int contacts_store_update(crm_call_t *call, const contacts_row_t *row,
+                          Crm__Contacts__Contact **out) {
+    const char *params[12];
+    s_row_params(call, row, params);
+    PGresult *res = crm_db_query(call->db, &s_update, params);
+    return res ? s_written(call, res, 200, out) : s_write_failure(call);
+}
+
+int contacts_store_get(crm_call_t *call, const char *id, bool for_update,
+                       Crm__Contacts__Contact **out) {
+    const char *params[] = {call->header->tenant_id, id};
+    PGresult *res = crm_db_query(call->db, for_update ? &s_get_for_update : &s_get, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = 404;
+    if (PQntuples(res) == 0)
+        crm_call_error(call, "not_found", "no such contact");
+    else {
+        *out = s_contact_from_json(PQgetvalue(res, 0, 0));
+        code = *out ? 200 : 500;
+        if (!*out)
+            crm_call_error(call, "internal", "stored contact is unreadable");
+    }
+    PQclear(res);
+    return code;
+}
+
+int contacts_store_delete(crm_call_t *call, const char *id) {
+    const char *params[] = {call->header->tenant_id, id};
+    PGresult *res = crm_db_query(call->db, &s_delete, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int deleted = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (!deleted) {
+        crm_call_error(call, "not_found", "no such contact");
+        return 404;
+    }
+    return 204;
+}
+
+int contacts_store_list(crm_call_t *call, const char *type, const char *after_id, int limit,
+                        Crm__Contacts__ListContactsResponse **out) {
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
+    const char *params[] = {call->header->tenant_id, type, after_id, limit_text};
+    PGresult *res = crm_db_query(call->db, &s_list, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int rows = PQntuples(res);
+    int n = rows > limit ? limit : rows;
+    Crm__Contacts__ListContactsResponse *list = malloc(sizeof *list);
+    crm__contacts__list_contacts_response__init(list);
+    list->items = n ? calloc(n, sizeof *list->items) : NULL;
+    for (int i = 0; i < n; i++) {
+        Crm__Contacts__Contact *c = s_contact_from_json(PQgetvalue(res, i, 0));
+        if (!c) {
+            PQclear(res);
+            crm__contacts__list_contacts_response__free_unpacked(list, NULL);
+            crm_call_error(call, "internal", "stored contact is unreadable");
+            return 500;
+        }
+        list->items[list->n_items++] = c;
+    }
+    if (rows > limit && n > 0)
+        list->next_cursor = strdup(list->items[n - 1]->id);
+    PQclear(res);
+    *out = list;
+    return 200;
+}

@@ -1,0 +1,571 @@
+/*  http: HTTP/JSON to Majordomo translation. See http.h. */
+#include "http.h"
+#include "bus_client.h"
+#include "common.pb-c.h"
+#include "ids.h"
+#include "json_pb.h"
+#include "log.h"
+#include "openapi.h"
+#include "routes.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <string.h>
+
+struct _http_t {
+    const crm_config_t *cfg;
+    broker_t *broker;
+    keys_t *keys;
+    metrics_t *metrics;
+    struct MHD_Daemon *daemon;
+    int port;
+    pthread_mutex_t pool_lock;
+    zlistx_t *clients;  // idle bus clients
+};
+
+//  One HTTP request as it is received.
+typedef struct {
+    int64_t start;
+    bool too_large;
+    zchunk_t *body;
+} s_request_t;
+
+//  A response under construction.
+typedef struct {
+    int status;
+    char *body;  // JSON text, or NULL
+    const char *content_type;
+    char request_id[80];
+    char location[256];
+} s_response_t;
+
+static int64_t s_now_us(void) {
+    return zclock_usecs();
+}
+
+// --- bus client pool ------------------------------------------------------------------
+
+static crm_bus_client_t *s_client_take(http_t *self) {
+    pthread_mutex_lock(&self->pool_lock);
+    crm_bus_client_t *client = zlistx_first(self->clients);
+    if (client)
+        zlistx_delete(self->clients, zlistx_cursor(self->clients));
+    pthread_mutex_unlock(&self->pool_lock);
+    return client ? client : crm_bus_client_new(BROKER_INPROC_ENDPOINT);
+}
+
+static void s_client_give(http_t *self, crm_bus_client_t *client) {
+    pthread_mutex_lock(&self->pool_lock);
+    zlistx_add_end(self->clients, client);
+    pthread_mutex_unlock(&self->pool_lock);
+}
+
+// --- responses ------------------------------------------------------------------------
+
+static const char *s_error_code(int status) {
+    switch (status) {
+    case 400: return "malformed_request";
+    case 401: return "unauthorized";
+    case 403: return "forbidden";
+    case 404: return "not_found";
+    case 405: return "method_not_allowed";
+    case 409: return "conflict";
+    case 413: return "payload_too_large";
+    case 422: return "validation_failed";
+    case 429: return "too_many_requests";
+    case 503: return "unavailable";
+    case 504: return "timeout";
+    default: return "internal";
+    }
+}
+
+//  Build the error body {"error":{code, message, fields?, existingId?}}.
+static void s_error(s_response_t *resp, int status, const char *code, const char *message,
+                    const char *field, const char *field_message) {
+    json_t *err = json_object();
+    json_object_set_new(err, "code", json_string(code && *code ? code : s_error_code(status)));
+    json_object_set_new(err, "message", json_string(message));
+    if (field) {
+        json_t *fields = json_array();
+        json_t *f = json_object();
+        json_object_set_new(f, "field", json_string(field));
+        json_object_set_new(f, "message", json_string(field_message));
+        json_array_append_new(fields, f);
+        json_object_set_new(err, "fields", fields);
+    }
+    json_t *root = json_object();
+    json_object_set_new(root, "error", err);
+    resp->status = status;
+    free(resp->body);
+    resp->body = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+}
+
+//  An error reported by a service (or the broker) in a ReplyHeader.
+static void s_error_from_reply(s_response_t *resp, const Crm__ReplyHeader *h) {
+    json_t *err = json_object();
+    int status = h->code >= 400 && h->code < 600 ? (int)h->code : 502;
+    json_object_set_new(err, "code", json_string(h->error[0] ? h->error : s_error_code(status)));
+    json_object_set_new(err, "message", json_string(h->message[0] ? h->message : s_error_code(status)));
+    if (h->n_fields) {
+        json_t *fields = json_array();
+        for (size_t i = 0; i < h->n_fields; i++) {
+            json_t *f = json_object();
+            json_object_set_new(f, "field", json_string(h->fields[i]->field));
+            json_object_set_new(f, "message", json_string(h->fields[i]->message));
+            json_array_append_new(fields, f);
+        }
+        json_object_set_new(err, "fields", fields);
+    }
+    if (h->conflict_id[0])
+        json_object_set_new(err, "existingId", json_string(h->conflict_id));
+    json_t *root = json_object();
+    json_object_set_new(root, "error", err);
+    resp->status = status;
+    free(resp->body);
+    resp->body = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+}
+
+static void s_json_error(s_response_t *resp, const crm_json_error_t *err) {
+    s_error(resp, err->status == CRM_JSON_INVALID ? 422 : 400, NULL,
+            err->status == CRM_JSON_INVALID ? "the request breaks a rule"
+                                            : "the request body cannot be read",
+            err->field, err->message);
+}
+
+// --- turning HTTP into a request message ----------------------------------------------
+
+typedef struct {
+    ProtobufCMessage *msg;
+    crm_json_error_t err;
+    bool failed;
+} s_query_ctx_t;
+
+static enum MHD_Result s_on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
+    (void)kind;
+    s_query_ctx_t *ctx = cls;
+    if (ctx->failed || !value || !*value)
+        return MHD_YES;
+    json_t *v = json_string(value);
+    if (!v) {  // not UTF-8
+        ctx->failed = true;
+        ctx->err.status = CRM_JSON_MALFORMED;
+        snprintf(ctx->err.field, sizeof ctx->err.field, "%s", key);
+        snprintf(ctx->err.message, sizeof ctx->err.message, "is not valid UTF-8");
+        return MHD_NO;
+    }
+    if (crm_json_set_field(ctx->msg, key, v, 1, &ctx->err)) {
+        ctx->failed = true;
+        if (!ctx->err.field[0])
+            snprintf(ctx->err.field, sizeof ctx->err.field, "%s", key);
+    }
+    json_decref(v);
+    return ctx->failed ? MHD_NO : MHD_YES;
+}
+
+//  Put the JSON body into the request per route->body (and route->mask).
+static int s_apply_body(const route_t *route, ProtobufCMessage *msg, const s_request_t *req,
+                        s_response_t *resp) {
+    size_t size = req->body ? zchunk_size(req->body) : 0;
+    if (size == 0) {
+        s_error(resp, 400, NULL, "the request body cannot be read", "",
+                "a JSON object is required");
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)zchunk_data(req->body), size,
+                              JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "is not valid JSON: %s (line %d, column %d)", jerr.text,
+                 jerr.line, jerr.column);
+        s_error(resp, 400, NULL, "the request body cannot be read", "", detail);
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        s_error(resp, 400, NULL, "the request body cannot be read", "", "must be a JSON object");
+        return -1;
+    }
+    crm_json_error_t err;
+    int rc = 0;
+    if (strcmp(route->body, "*") == 0) {
+        ProtobufCMessage *parsed = crm_json_value_to_pb(route->request, root, "", &err);
+        if (!parsed)
+            rc = -1;
+        else {
+            //  Path and query values are applied after the body; swap the parsed body in.
+            size_t sz = route->request->sizeof_message;
+            char tmp[sz];
+            memcpy(tmp, msg, sz);
+            memcpy(msg, parsed, sz);
+            memcpy(parsed, tmp, sz);
+            protobuf_c_message_free_unpacked(parsed, NULL);
+        }
+    } else {
+        const ProtobufCFieldDescriptor *f = crm_pb_field_by_name(route->request, route->body);
+        assert(f && f->type == PROTOBUF_C_TYPE_MESSAGE);
+        ProtobufCMessage *sub = crm_json_value_to_pb(f->descriptor, root, "", &err);
+        if (!sub)
+            rc = -1;
+        else
+            *(ProtobufCMessage **)((char *)msg + f->offset) = sub;
+    }
+    if (rc == 0 && route->mask) {
+        const char *key;
+        json_t *value;
+        json_object_foreach(root, key, value) {
+            json_t *name = json_string(key);
+            crm_json_set_field(msg, route->mask, name, 0, &err);
+            json_decref(name);
+        }
+    }
+    json_decref(root);
+    if (rc)
+        s_json_error(resp, &err);
+    return rc;
+}
+
+// --- the API path ---------------------------------------------------------------------
+
+//  Serve one API request: build, call the service, translate the reply.
+static void s_call(http_t *self, struct MHD_Connection *conn, const route_t *route,
+                   const route_param_t *params, int n_params, const key_identity_t *who,
+                   const char *url, const s_request_t *req, s_response_t *resp) {
+    ProtobufCMessage *msg = malloc(route->request->sizeof_message);
+    protobuf_c_message_init(route->request, msg);
+    if (route->body && s_apply_body(route, msg, req, resp))
+        goto done;
+    for (int i = 0; i < n_params; i++) {
+        crm_json_error_t err;
+        json_t *v = json_string(params[i].value);
+        if (!v || crm_json_set_field(msg, params[i].name, v, 1, &err)) {
+            json_decref(v);
+            s_error(resp, 404, "not_found", "no such resource", NULL, NULL);
+            goto done;
+        }
+        json_decref(v);
+    }
+    s_query_ctx_t query = {.msg = msg};
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, s_on_query_arg, &query);
+    if (query.failed) {
+        s_json_error(resp, &query.err);
+        goto done;
+    }
+
+    const char *idem = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
+    if (idem && (strlen(idem) == 0 || strlen(idem) > 255)) {
+        s_error(resp, 422, NULL, "the request breaks a rule", "Idempotency-Key",
+                "must be 1 to 255 characters");
+        goto done;
+    }
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = (char *)route->rpc;
+    header.tenant_id = (char *)who->tenant_id;
+    char actor[128];
+    snprintf(actor, sizeof actor, "%s", who->user_id[0] ? who->user_id : who->key_id);
+    header.actor_id = actor;
+    header.role = (char *)who->role;
+    header.request_id = resp->request_id;
+    header.idempotency_key = (char *)(idem ? idem : "");
+    header.deadline_ms = self->cfg->broker_default_deadline_ms;
+
+    zmsg_t *body = zmsg_new();
+    zframe_t *frame = zframe_new(NULL, crm__request_header__get_packed_size(&header));
+    crm__request_header__pack(&header, zframe_data(frame));
+    zmsg_append(body, &frame);
+    frame = zframe_new(NULL, protobuf_c_message_get_packed_size(msg));
+    protobuf_c_message_pack(msg, zframe_data(frame));
+    zmsg_append(body, &frame);
+
+    crm_bus_client_t *client = s_client_take(self);
+    zmsg_t *reply = crm_bus_client_request(client, route->service, &body,
+                                           (int)header.deadline_ms + 1000);
+    s_client_give(self, client);
+    if (!reply) {
+        s_error(resp, 504, "timeout", "the service did not answer in time", NULL, NULL);
+        goto done;
+    }
+    zframe_t *hframe = zmsg_first(reply);
+    zframe_t *rframe = zmsg_next(reply);
+    Crm__ReplyHeader *rh =
+        hframe ? crm__reply_header__unpack(NULL, zframe_size(hframe), zframe_data(hframe)) : NULL;
+    if (!rh) {
+        s_error(resp, 502, "bad_gateway", "the service sent an unreadable reply", NULL, NULL);
+    } else if (rh->code >= 300) {
+        s_error_from_reply(resp, rh);
+    } else if (rh->code == 204) {
+        resp->status = 204;
+    } else {
+        ProtobufCMessage *out = protobuf_c_message_unpack(
+            route->response, NULL, rframe ? zframe_size(rframe) : 0,
+            rframe ? zframe_data(rframe) : NULL);
+        if (!out)
+            s_error(resp, 502, "bad_gateway", "the service sent an unreadable reply", NULL, NULL);
+        else {
+            resp->status = rh->code;
+            resp->body = crm_pb_to_json(out);
+            const ProtobufCFieldDescriptor *id = crm_pb_field_by_name(route->response, "id");
+            if (rh->code == 201 && id && id->type == PROTOBUF_C_TYPE_STRING)
+                snprintf(resp->location, sizeof resp->location, "%s/%s", url,
+                         *(char **)((char *)out + id->offset));
+            protobuf_c_message_free_unpacked(out, NULL);
+        }
+    }
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    zmsg_destroy(&reply);
+done:
+    protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+// --- operations endpoints -------------------------------------------------------------
+
+typedef struct {
+    json_t *services;
+    bool ready;
+    broker_t *broker;
+} s_ready_ctx_t;
+
+static void s_readyz(http_t *self, s_response_t *resp) {
+    json_t *root = json_object();
+    bool db = keys_db_ready(self->keys);
+    bool ready = db;
+    json_t *services = json_object();
+    for (const route_t *r = routes; r->pattern; r++) {
+        if (json_object_get(services, r->service))
+            continue;
+        int workers = broker_service_workers(self->broker, r->service);
+        json_object_set_new(services, r->service, json_integer(workers));
+        ready &= workers > 0;
+    }
+    json_object_set_new(root, "ready", json_boolean(ready));
+    json_object_set_new(root, "database", json_boolean(db));
+    json_object_set_new(root, "workers", services);
+    resp->status = ready ? 200 : 503;
+    resp->body = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+}
+
+//  Endpoints served by the gateway itself; returns false for anything else.
+static bool s_local(http_t *self, const char *method, const char *url, s_response_t *resp) {
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    if (strcmp(url, "/healthz") == 0 && get) {
+        resp->status = 200;
+        resp->body = strdup("{\"status\":\"ok\"}");
+    } else if (strcmp(url, "/readyz") == 0 && get)
+        s_readyz(self, resp);
+    else if (strcmp(url, "/metrics") == 0 && get) {
+        resp->status = 200;
+        resp->body = metrics_render(self->metrics, self->broker);
+        resp->content_type = "text/plain; version=0.0.4";
+    } else if (strcmp(url, "/v1/openapi.json") == 0 && get) {
+        resp->status = 200;
+        resp->body = openapi_render();
+    } else
+        return false;
+    return true;
+}
+
+// --- libmicrohttpd glue ---------------------------------------------------------------
+
+static void s_send(struct MHD_Connection *conn, s_response_t *resp) {
+    size_t len = resp->body ? strlen(resp->body) : 0;
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, resp->body ? resp->body : (void *)"",
+                                        resp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    resp->body = NULL;
+    if (len || resp->status != 204)
+        MHD_add_response_header(r, "Content-Type",
+                                resp->content_type ? resp->content_type : "application/json");
+    if (resp->request_id[0])
+        MHD_add_response_header(r, "X-Request-Id", resp->request_id);
+    if (resp->location[0])
+        MHD_add_response_header(r, "Location", resp->location);
+    if (resp->status == 401)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    MHD_queue_response(conn, resp->status, r);
+    MHD_destroy_response(r);
+}
+
+//  The X-Request-Id to use: the caller's when it is sane, else a new id.
+static void s_request_id(struct MHD_Connection *conn, char *out, size_t size) {
+    const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    bool ok = given && *given && strlen(given) < size;
+    for (const char *p = given; ok && *p; p++)
+        ok = *p > 32 && *p < 127 && *p != '"' && *p != '\\';
+    if (ok)
+        snprintf(out, size, "%s", given);
+    else
+        crm_uuid_v7(out);
+}
+
+static void s_handle(http_t *self, struct MHD_Connection *conn, const char *url,
+                     const char *method, s_request_t *req, s_response_t *resp, int *route_index) {
+    s_request_id(conn, resp->request_id, sizeof resp->request_id);
+    if (req->too_large) {
+        s_error(resp, 413, NULL, "the request body is too large", "",
+                "must be at most gateway.max_body_bytes bytes");
+        return;
+    }
+    if (s_local(self, method, url, resp))
+        return;
+    route_param_t params[ROUTE_MAX_PARAMS];
+    int n_params = 0;
+    bool path_known = false;
+    const route_t *route = route_match(method, url, params, &n_params, &path_known);
+    if (!route) {
+        if (path_known)
+            s_error(resp, 405, NULL, "the resource does not support this method", NULL, NULL);
+        else
+            s_error(resp, 404, NULL, "no such resource", NULL, NULL);
+        return;
+    }
+    *route_index = (int)(route - routes);
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    key_identity_t who;
+    int verdict = -1;
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        verdict = keys_verify(self->keys, auth + 7, &who);
+    if (verdict == -2) {
+        s_error(resp, 503, NULL, "the key store is unavailable; retry later", NULL, NULL);
+        return;
+    }
+    if (verdict != 0) {
+        s_error(resp, 401, NULL,
+                auth ? "the API key is not valid" : "an API key is required (Authorization: Bearer <key>)",
+                NULL, NULL);
+        return;
+    }
+    if (!(route_role_bit(who.role) & route->roles)) {
+        s_error(resp, 403, NULL, "your role may not do this", NULL, NULL);
+        return;
+    }
+    s_call(self, conn, route, params, n_params, &who, url, req, resp);
+}
+
+static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                    const char *method, const char *version,
+                                    const char *upload_data, size_t *upload_data_size,
+                                    void **con_cls) {
+    (void)version;
+    http_t *self = cls;
+    s_request_t *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        req->start = s_now_us();
+        *con_cls = req;
+        const char *length =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length && strtoull(length, NULL, 10) > (unsigned long long)self->cfg->gateway_max_body_bytes)
+            req->too_large = true;
+        else
+            return MHD_YES;
+    } else if (*upload_data_size) {
+        if (!req->too_large) {
+            if (!req->body)
+                req->body = zchunk_new(NULL, *upload_data_size);
+            if (zchunk_size(req->body) + *upload_data_size >
+                (size_t)self->cfg->gateway_max_body_bytes)
+                req->too_large = true;
+            else
+                zchunk_extend(req->body, upload_data, *upload_data_size);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    s_response_t resp = {.status = 500};
+    int route_index = -1;
+    s_handle(self, conn, url, method, req, &resp, &route_index);
+    s_send(conn, &resp);
+    int64_t micros = s_now_us() - req->start;
+    metrics_observe(self->metrics, route_index, resp.status, micros);
+    if (resp.status >= 500)
+        crm_log_kv(CRM_LOG_WARN, "request failed", "method", method, "path", url,
+                   "request_id", resp.request_id, NULL);
+    return MHD_YES;
+}
+
+static void s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                           enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    s_request_t *req = *con_cls;
+    if (!req)
+        return;
+    zchunk_destroy(&req->body);
+    free(req);
+    *con_cls = NULL;
+}
+
+static void s_on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char text[512];
+    vsnprintf(text, sizeof text, fmt, ap);
+    text[strcspn(text, "\n")] = 0;
+    crm_log_kv(CRM_LOG_WARN, "http server", "detail", text, NULL);
+}
+
+http_t *http_new(const crm_config_t *cfg, broker_t *broker, keys_t *keys, metrics_t *metrics) {
+    http_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->cfg = cfg;
+    self->broker = broker;
+    self->keys = keys;
+    self->metrics = metrics;
+    pthread_mutex_init(&self->pool_lock, NULL);
+    self->clients = zlistx_new();
+
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(cfg->gateway_http_port)};
+    if (inet_pton(AF_INET, cfg->gateway_http_bind, &addr.sin_addr) != 1) {
+        crm_log_kv(CRM_LOG_ERROR, "invalid gateway.http_bind", "detail", cfg->gateway_http_bind,
+                   "hint", "give an IPv4 address such as 127.0.0.1", NULL);
+        http_destroy(&self);
+        return NULL;
+    }
+    self->daemon = MHD_start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, s_on_request, self, MHD_OPTION_EXTERNAL_LOGGER, s_on_mhd_log, self,
+        MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, self, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)cfg->gateway_http_threads, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_END);
+    if (!self->daemon) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "%s:%d", cfg->gateway_http_bind, cfg->gateway_http_port);
+        crm_log_kv(CRM_LOG_ERROR, "could not start the HTTP server", "detail", detail, "hint",
+                   "is the port in use? set gateway.http_port or CRM_GATEWAY_HTTP_PORT", NULL);
+        http_destroy(&self);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    self->port = info ? info->port : cfg->gateway_http_port;
+    return self;
+}
+
+void http_destroy(http_t **self_p) {
+    assert(self_p);
+    http_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->daemon)
+        MHD_stop_daemon(self->daemon);
+    crm_bus_client_t *client;
+    while ((client = zlistx_first(self->clients))) {
+        zlistx_delete(self->clients, zlistx_cursor(self->clients));
+        crm_bus_client_destroy(&client);
+    }
+    zlistx_destroy(&self->clients);
+    pthread_mutex_destroy(&self->pool_lock);
+    free(self);
+    *self_p = NULL;
+}
+
+int http_port(http_t *self) {
+    return self->port;
+}

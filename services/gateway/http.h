@@ -1,0 +1,25 @@
+/*  http: the gateway's HTTP/JSON front door (libmicrohttpd, a thread per connection).
+
+    For each request: match the route table, check the API key and role, turn path,
+    query and JSON body into the route's request message, call the service through the
+    broker (inproc), and turn the reply into JSON with the reply's status code. Also
+    serves /healthz, /readyz, /metrics and /v1/openapi.json.
+*/
+#ifndef GATEWAY_HTTP_H
+#define GATEWAY_HTTP_H
+
+#include "broker.h"
+#include "config.h"
+#include "keys.h"
+#include "metrics.h"
+
+typedef struct _http_t http_t;
+
+//  Start listening on cfg->gateway_http_bind:cfg->gateway_http_port. NULL on failure
+//  (logged). The actual port (when configured as 0) is http_port().
+http_t *http_new(const crm_config_t *cfg, broker_t *broker, keys_t *keys, metrics_t *metrics);
+void http_destroy(http_t **self_p);
+
+int http_port(http_t *self);
+
+#endif

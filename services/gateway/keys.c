@@ -1,0 +1,126 @@
+/*  keys: API key verification with a cache. See keys.h. */
+#include "keys.h"
+#include "apikey.h"
+#include "log.h"
+
+#include <czmq.h>
+#include <pthread.h>
+
+struct _keys_t {
+    pthread_mutex_t lock;
+    crm_db_t *db;
+    zhashx_t *cache;  // key hash -> s_entry_t
+    int cache_ms;
+};
+
+typedef struct {
+    key_identity_t who;
+    bool valid;
+    int64_t expires;
+} s_entry_t;
+
+static const crm_stmt_t s_lookup = {
+    "keys_lookup",
+    "SELECT id::text, tenant_id, role, user_id FROM gateway.api_keys"
+    " WHERE key_hash = $1 AND revoked_at IS NULL",
+    1,
+    false,
+};
+
+static void s_entry_free(void **item) {
+    free(*item);
+    *item = NULL;
+}
+
+keys_t *keys_new(crm_db_t **db_p, int cache_ms) {
+    keys_t *self = calloc(1, sizeof *self);
+    assert(self);
+    pthread_mutex_init(&self->lock, NULL);
+    self->db = *db_p;
+    *db_p = NULL;
+    self->cache = zhashx_new();
+    zhashx_set_destructor(self->cache, s_entry_free);
+    self->cache_ms = cache_ms;
+    return self;
+}
+
+void keys_destroy(keys_t **self_p) {
+    assert(self_p);
+    keys_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy(&self->cache);
+    crm_db_destroy(&self->db);
+    pthread_mutex_destroy(&self->lock);
+    free(self);
+    *self_p = NULL;
+}
+
+//  Ask the database, reconnecting once if the connection was lost.
+static int s_lookup_db(keys_t *self, const char *hash, s_entry_t *entry) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!crm_db_ok(self->db) && crm_db_connect(self->db, 0))
+            return -2;
+        const char *params[] = {hash};
+        PGresult *res = crm_db_query(self->db, &s_lookup, params);
+        if (!res)
+            continue;
+        entry->valid = PQntuples(res) == 1;
+        if (entry->valid) {
+            snprintf(entry->who.key_id, sizeof entry->who.key_id, "%s", PQgetvalue(res, 0, 0));
+            snprintf(entry->who.tenant_id, sizeof entry->who.tenant_id, "%s",
+                     PQgetvalue(res, 0, 1));
+            snprintf(entry->who.role, sizeof entry->who.role, "%s", PQgetvalue(res, 0, 2));
+            snprintf(entry->who.user_id, sizeof entry->who.user_id, "%s", PQgetvalue(res, 0, 3));
+        }
+        PQclear(res);
+        return 0;
+    }
+    return -2;
+}
+
+int keys_verify(keys_t *self, const char *key, key_identity_t *who) {
+    if (!crm_apikey_well_formed(key))
+        return -1;
+    char hash[CRM_APIKEY_HASH_LEN + 1];
+    crm_apikey_hash(key, hash);
+    int64_t now = zclock_mono();
+    pthread_mutex_lock(&self->lock);
+    s_entry_t *entry = zhashx_lookup(self->cache, hash);
+    int rc = 0;
+    if (!entry || entry->expires < now) {
+        s_entry_t fresh = {0};
+        rc = s_lookup_db(self, hash, &fresh);
+        if (rc == 0) {
+            fresh.expires = now + self->cache_ms;
+            if (!entry) {
+                //  Unknown keys are cached too; bound the cache against key guessing.
+                if (zhashx_size(self->cache) >= 100000)
+                    zhashx_purge(self->cache);
+                entry = malloc(sizeof *entry);
+                zhashx_insert(self->cache, hash, entry);
+            }
+            *entry = fresh;
+        }
+    }
+    if (rc == 0) {
+        if (entry->valid)
+            *who = entry->who;
+        else
+            rc = -1;
+    }
+    pthread_mutex_unlock(&self->lock);
+    return rc;
+}
+
+bool keys_db_ready(keys_t *self) {
+    static const crm_stmt_t ping = {"keys_ping", "SELECT 1", 0, false};
+    pthread_mutex_lock(&self->lock);
+    if (!crm_db_ok(self->db))
+        crm_db_connect(self->db, 0);
+    PGresult *res = crm_db_ok(self->db) ? crm_db_query(self->db, &ping, NULL) : NULL;
+    bool ok = res != NULL;
+    PQclear(res);
+    pthread_mutex_unlock(&self->lock);
+    return ok;
+}

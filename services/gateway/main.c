@@ -1,0 +1,65 @@
+/*  crm-gateway: the suite's front door. Wiring only: the Majordomo broker (broker.c)
+    runs in this thread's zloop; the HTTP server (http.c) runs its own threads and
+    reaches the broker over inproc; API keys are checked by keys.c. */
+#include "broker.h"
+#include "http.h"
+#include "keys.h"
+#include "log.h"
+#include "metrics.h"
+#include "routes.h"
+
+extern const crm_migration_t gateway_migrations[];
+
+int main(int argc, char **argv) {
+    int exit_code = 0;
+    crm_config_t *cfg = crm_config_from_args(
+        argc, argv,
+        "usage: crm-gateway [--config PATH]\n"
+        "Serves the HTTP API, the Majordomo broker and the event proxy.\n",
+        &exit_code);
+    if (!cfg)
+        return exit_code;
+    crm_log_level_t level = CRM_LOG_INFO;
+    crm_log_level_parse(cfg->log_level, &level);
+    crm_log_init("gateway", level);
+    zsys_init();
+    zsys_set_logstream(NULL);
+
+    exit_code = 1;
+    broker_t *broker = NULL;
+    keys_t *keys = NULL;
+    metrics_t *metrics = NULL;
+    http_t *http = NULL;
+    zloop_t *loop = NULL;
+    crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+    while (crm_db_connect(db, cfg->database_retry_max_ms) != 0)
+        if (zsys_interrupted)
+            goto done;
+    if (crm_db_migrate(db, "gateway", gateway_migrations))
+        goto done;
+    keys = keys_new(&db, cfg->gateway_key_cache_ms);
+    broker = broker_new(cfg);
+    if (!broker)
+        goto done;
+    loop = zloop_new();
+    broker_attach(broker, loop);
+    metrics = metrics_new(route_count());
+    http = http_new(cfg, broker, keys, metrics);
+    if (!http)
+        goto done;
+    char url[128];
+    snprintf(url, sizeof url, "http://%s:%d", cfg->gateway_http_bind, http_port(http));
+    crm_log_kv(CRM_LOG_INFO, "serving", "http", url, "broker", cfg->broker_endpoint, NULL);
+    zloop_start(loop);
+    crm_info("stopping");
+    exit_code = 0;
+done:
+    http_destroy(&http);
+    zloop_destroy(&loop);
+    broker_destroy(&broker);
+    metrics_destroy(&metrics);
+    keys_destroy(&keys);
+    crm_db_destroy(&db);
+    crm_config_destroy(&cfg);
+    return exit_code;
+}

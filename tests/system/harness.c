@@ -1,0 +1,319 @@
+/*  harness: a private suite per system test. See harness.h. */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static harness_t s_harness;
+static bool s_started;
+
+static const char *s_top(void) {
+    const char *top = getenv("CRM_TOP_DIR");
+    return top ? top : ".";
+}
+
+static const char *s_bin(void) {
+    const char *bin = getenv("CRM_BIN_DIR");
+    return bin ? bin : "build/bin";
+}
+
+//  A port nobody listens on now (bind to 0, read it, close).
+static int s_free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof addr;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) || getsockname(fd, (void *)&addr, &len)) {
+        perror("harness: bind");
+        exit(2);
+    }
+    int port = ntohs(addr.sin_port);
+    close(fd);
+    return port;
+}
+
+//  Run a shell command; returns its first output line in out (if given) and exit status.
+static int s_run(const char *cmd, char *out, size_t size) {
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char line[1024] = "";
+    if (out) {
+        out[0] = 0;
+        if (fgets(line, sizeof line, p)) {
+            line[strcspn(line, "\n")] = 0;
+            snprintf(out, size, "%s", line);
+        }
+    }
+    while (fgets(line, sizeof line, p))
+        ;
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void s_on_signal(int sig) {
+    harness_stop();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void s_create_key(const char *tenant, const char *role, char *out, size_t size) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "CRM_DATABASE_DSN='%s' %s/crmctl keys create --tenant %s --role %s",
+             s_harness.dsn, s_bin(), tenant, role);
+    if (s_run(cmd, out, size) != 0 || strlen(out) < 10) {
+        fprintf(stderr, "harness: could not create a key: %s\n", cmd);
+        harness_stop();
+        exit(2);
+    }
+}
+
+harness_t *harness_start(const char *const *extra_env) {
+    if (s_started)
+        return &s_harness;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    snprintf(s_harness.dir, sizeof s_harness.dir, "/tmp/crm-systest-XXXXXX");
+    if (!mkdtemp(s_harness.dir)) {
+        perror("harness: mkdtemp");
+        exit(2);
+    }
+    s_started = true;
+    atexit(harness_stop);
+    signal(SIGINT, s_on_signal);
+    signal(SIGTERM, s_on_signal);
+    signal(SIGPIPE, SIG_IGN);
+
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh start %s/pg >%s/pg-start.log 2>&1", s_top(),
+             s_harness.dir, s_harness.dir);
+    if (s_run(cmd, NULL, 0) != 0) {
+        fprintf(stderr, "harness: could not start PostgreSQL (see %s/pg-start.log)\n",
+                s_harness.dir);
+        snprintf(cmd, sizeof cmd, "cat %s/pg-start.log >&2", s_harness.dir);
+        (void)!system(cmd);
+        harness_stop();
+        exit(2);
+    }
+    snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh dsn %s/pg", s_top(), s_harness.dir);
+    s_run(cmd, s_harness.dsn, sizeof s_harness.dsn);
+
+    int http_port = s_free_port();
+    int broker_port = s_free_port();
+    snprintf(s_harness.http_url, sizeof s_harness.http_url, "http://127.0.0.1:%d", http_port);
+    snprintf(s_harness.broker, sizeof s_harness.broker, "tcp://127.0.0.1:%d", broker_port);
+
+    s_create_key("tenant-a", "admin", s_harness.key_a, sizeof s_harness.key_a);
+    s_create_key("tenant-b", "admin", s_harness.key_b, sizeof s_harness.key_b);
+    s_create_key("tenant-a", "analyst", s_harness.key_analyst, sizeof s_harness.key_analyst);
+
+    char log_path[300];
+    snprintf(log_path, sizeof log_path, "%s/suite.log", s_harness.dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char port_text[16];
+        snprintf(port_text, sizeof port_text, "%d", http_port);
+        setenv("CRM_DATABASE_DSN", s_harness.dsn, 1);
+        setenv("CRM_GATEWAY_HTTP_PORT", port_text, 1);
+        setenv("CRM_BROKER_ENDPOINT", s_harness.broker, 1);
+        setenv("CRM_SUPERVISOR_BIN_DIR", s_bin(), 1);
+        setenv("CRM_SUPERVISOR_BACKOFF_MIN_MS", "100", 1);
+        unsetenv("CRM_CONFIG");
+        for (const char *const *e = extra_env; e && *e; e++)
+            putenv(strdup(*e));
+        if (!getenv("CRM_HARNESS_VERBOSE")) {
+            FILE *log = freopen(log_path, "a", stderr);
+            (void)log;
+        }
+        char path[512];
+        snprintf(path, sizeof path, "%s/crm-supervisor", s_bin());
+        execl(path, path, (char *)NULL);
+        perror("harness: exec crm-supervisor");
+        _exit(127);
+    }
+    s_harness.supervisor = pid;
+    if (!harness_wait_ready(30000)) {
+        fprintf(stderr, "harness: the suite did not become ready; log: %s\n", log_path);
+        snprintf(cmd, sizeof cmd, "tail -n 30 %s >&2", log_path);
+        (void)!system(cmd);
+        harness_stop();
+        exit(2);
+    }
+    return &s_harness;
+}
+
+void harness_stop(void) {
+    if (!s_started)
+        return;
+    s_started = false;
+    if (s_harness.supervisor > 0) {
+        kill(s_harness.supervisor, SIGTERM);
+        int status;
+        for (int i = 0; i < 300; i++) {
+            if (waitpid(s_harness.supervisor, &status, WNOHANG) == s_harness.supervisor)
+                break;
+            usleep(50 * 1000);
+            if (i == 299) {
+                kill(s_harness.supervisor, SIGKILL);
+                waitpid(s_harness.supervisor, &status, 0);
+            }
+        }
+        s_harness.supervisor = 0;
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh stop %s/pg >/dev/null 2>&1", s_top(),
+             s_harness.dir);
+    (void)!system(cmd);
+    if (getenv("CRM_HARNESS_KEEP"))
+        fprintf(stderr, "harness: kept %s\n", s_harness.dir);
+    else {
+        snprintf(cmd, sizeof cmd, "rm -rf %s", s_harness.dir);
+        (void)!system(cmd);
+    }
+    curl_global_cleanup();
+}
+
+bool harness_wait_ready(int timeout_ms) {
+    int64_t until = zclock_mono() + timeout_ms;
+    while (zclock_mono() < until) {
+        harness_response_t r = harness_http("GET", "/readyz", NULL, NULL, NULL);
+        long status = r.status;
+        harness_response_free(&r);
+        if (status == 200)
+            return true;
+        usleep(100 * 1000);
+    }
+    return false;
+}
+
+static size_t s_on_body(char *data, size_t size, size_t n, void *arg) {
+    zchunk_t *chunk = arg;
+    zchunk_extend(chunk, data, size * n);
+    return size * n;
+}
+
+static size_t s_on_header(char *data, size_t size, size_t n, void *arg) {
+    harness_response_t *r = arg;
+    size_t len = size * n;
+    if (len > 10 && strncasecmp(data, "Location: ", 10) == 0) {
+        size_t vlen = len - 10;
+        while (vlen && (data[10 + vlen - 1] == '\r' || data[10 + vlen - 1] == '\n'))
+            vlen--;
+        if (vlen >= sizeof r->location)
+            vlen = sizeof r->location - 1;
+        memcpy(r->location, data + 10, vlen);
+        r->location[vlen] = 0;
+    }
+    return len;
+}
+
+harness_response_t harness_http_raw(const char *method, const char *path, const char *key,
+                                    const void *body, size_t size, const char *const *headers) {
+    harness_response_t r = {0};
+    CURL *c = curl_easy_init();  // one per request: callers may be on several threads
+    char url[2048];
+    snprintf(url, sizeof url, "%s%s", s_harness.http_url, path);
+    zchunk_t *chunk = zchunk_new(NULL, 256);
+    struct curl_slist *list = NULL;
+    char auth[128];
+    if (key) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        list = curl_slist_append(list, auth);
+    }
+    if (body)
+        list = curl_slist_append(list, "Content-Type: application/json");
+    for (const char *const *h = headers; h && *h; h++)
+        list = curl_slist_append(list, *h);
+    list = curl_slist_append(list, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, s_on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, chunk);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+        curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r.seconds);
+    }
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    zchunk_extend(chunk, "", 1);
+    r.body = strdup((char *)zchunk_data(chunk));
+    zchunk_destroy(&chunk);
+    r.json = json_loads(r.body, 0, NULL);
+    return r;
+}
+
+harness_response_t harness_http(const char *method, const char *path, const char *key,
+                                const char *body, const char *const *headers) {
+    return harness_http_raw(method, path, key, body, body ? strlen(body) : 0, headers);
+}
+
+void harness_response_free(harness_response_t *r) {
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+const char *harness_json_str(const harness_response_t *r, const char *member) {
+    const char *s = json_string_value(json_object_get(r->json, member));
+    return s ? s : "";
+}
+
+const char *harness_error_field(const harness_response_t *r) {
+    json_t *fields = json_object_get(json_object_get(r->json, "error"), "fields");
+    const char *s = json_string_value(json_object_get(json_array_get(fields, 0), "field"));
+    return s ? s : "";
+}
+
+pid_t harness_daemon_pid(const char *name) {
+    char want[64];
+    snprintf(want, sizeof want, "crm-%s", name);
+    DIR *proc = opendir("/proc");
+    struct dirent *e;
+    pid_t found = 0;
+    while (proc && (e = readdir(proc))) {
+        pid_t pid = atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        char path[64], stat[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[n] = 0;
+        //  pid (comm) state ppid ...
+        char *open = strchr(stat, '('), *close = strrchr(stat, ')');
+        if (!open || !close)
+            continue;
+        *close = 0;
+        int ppid = 0;
+        char state;
+        if (sscanf(close + 2, "%c %d", &state, &ppid) != 2)
+            continue;
+        if (strcmp(open + 1, want) == 0 && ppid == s_harness.supervisor && state != 'Z') {
+            found = pid;
+            break;
+        }
+    }
+    if (proc)
+        closedir(proc);
+    return found;
+}

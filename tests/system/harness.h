@@ -1,0 +1,66 @@
+/*  harness: the whole suite for a system test, started privately and stopped always.
+
+    harness_start() makes a temp directory, starts a PostgreSQL cluster in it
+    (scripts/pg.sh), picks free ports, starts crm-supervisor (and so the gateway and
+    every daemon) against that database, creates API keys for two tenants, and waits
+    until /readyz answers 200. harness_stop() (also run at exit and on SIGINT/SIGTERM)
+    stops the suite and the database and removes the directory.
+
+    Drive the suite as a client would: harness_http() over loopback HTTP (libcurl) and
+    harness_mdp() straight to the broker.
+*/
+#ifndef TESTS_HARNESS_H
+#define TESTS_HARNESS_H
+
+#include <czmq.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct {
+    char dir[256];          // private temp directory
+    char dsn[512];          // libpq connection string of the private database
+    char http_url[64];      // http://127.0.0.1:PORT
+    char broker[64];        // tcp://127.0.0.1:PORT
+    char key_a[64];         // admin key of tenant "tenant-a"
+    char key_b[64];         // admin key of tenant "tenant-b"
+    char key_analyst[64];   // analyst key of tenant "tenant-a"
+    pid_t supervisor;
+} harness_t;
+
+typedef struct {
+    long status;
+    char *body;          // raw body (NUL-terminated)
+    json_t *json;        // parsed body when it is JSON, else NULL
+    char location[256];  // Location header
+    double seconds;      // time taken
+} harness_response_t;
+
+//  Start everything; extra_env is a NULL-terminated list of "NAME=value" settings for
+//  the daemons (may be NULL). Aborts the test program on failure.
+harness_t *harness_start(const char *const *extra_env);
+void harness_stop(void);
+
+//  One HTTP request. key NULL: no Authorization header. body NULL: none. headers: NULL
+//  or a NULL-terminated list of "Name: value".
+harness_response_t harness_http(const char *method, const char *path, const char *key,
+                                const char *body, const char *const *headers);
+void harness_response_free(harness_response_t *r);
+
+//  Same with a body of arbitrary bytes.
+harness_response_t harness_http_raw(const char *method, const char *path, const char *key,
+                                    const void *body, size_t size, const char *const *headers);
+
+//  Pid of the running daemon crm-NAME (a child of the supervisor), or 0.
+pid_t harness_daemon_pid(const char *name);
+
+//  Wait until /readyz answers 200 (true) or timeout_ms passes (false).
+bool harness_wait_ready(int timeout_ms);
+
+//  A string member of r->json ("" when absent).
+const char *harness_json_str(const harness_response_t *r, const char *member);
+
+//  The first field error's "field" of an error response ("" when none).
+const char *harness_error_field(const harness_response_t *r);
+
+#endif

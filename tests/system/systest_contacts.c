@@ -1,0 +1,561 @@
+/*  System tests of the first vertical slice: the whole suite (PostgreSQL, gateway with
+    broker, contacts daemon under the supervisor) driven over HTTP and MDP. */
+#include "harness.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "bus_client.h"
+#include "common.pb-c.h"
+#include "contacts.pb-c.h"
+
+static harness_t *h;
+
+static int s_setup(void **state) {
+    (void)state;
+    h = harness_start(NULL);
+    return 0;
+}
+
+static int s_teardown(void **state) {
+    (void)state;
+    harness_stop();
+    return 0;
+}
+
+//  A unique email for each call, so tests never collide with each other.
+static const char *s_email(void) {
+    static char buf[64];
+    static int n;
+    snprintf(buf, sizeof buf, "person%d.%lld@example.com", ++n, (long long)zclock_time());
+    return buf;
+}
+
+//  Create a person in tenant A; returns the response (caller frees).
+static harness_response_t s_create(const char *key, const char *first, const char *email) {
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"kind\":\"person\",\"firstName\":\"%s\",\"lastName\":\"Lee\","
+             "\"emails\":[{\"address\":\"%s\"}],"
+             "\"phones\":[{\"number\":\"(202) 555-0142\",\"type\":\"mobile\"}]}",
+             first, email);
+    return harness_http("POST", "/v1/contacts", key, body, NULL);
+}
+
+static void test_crud(void **state) {
+    (void)state;
+    const char *email = s_email();
+    harness_response_t r = s_create(h->key_a, "Ann", email);
+    assert_int_equal(r.status, 201);
+    char id[64];
+    snprintf(id, sizeof id, "%s", harness_json_str(&r, "id"));
+    assert_int_equal(strlen(id), 36);
+    assert_string_equal(harness_json_str(&r, "firstName"), "Ann");
+    assert_string_equal(harness_json_str(&r, "kind"), "person");
+    assert_string_equal(harness_json_str(&r, "type"), "prospect");
+    json_t *phone = json_array_get(json_object_get(r.json, "phones"), 0);
+    assert_string_equal(json_string_value(json_object_get(phone, "number")), "+12025550142");
+    assert_string_equal(json_string_value(json_object_get(phone, "type")), "mobile");
+    json_t *mail = json_array_get(json_object_get(r.json, "emails"), 0);
+    assert_string_equal(json_string_value(json_object_get(mail, "address")), email);
+    assert_non_null(strstr(r.location, id));
+    assert_true(strlen(harness_json_str(&r, "createdAt")) >= 20);
+    harness_response_free(&r);
+
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contacts/%s", id);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(harness_json_str(&r, "id"), id);
+    assert_string_equal(harness_json_str(&r, "lastName"), "Lee");
+    harness_response_free(&r);
+
+    //  PATCH changes only what it names.
+    r = harness_http("PATCH", path, h->key_a, "{\"firstName\":\"Anne\",\"type\":\"customer\"}",
+                     NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(harness_json_str(&r, "firstName"), "Anne");
+    assert_string_equal(harness_json_str(&r, "lastName"), "Lee");
+    assert_string_equal(harness_json_str(&r, "type"), "customer");
+    assert_string_equal(harness_json_str(&r, "name"), "Anne Lee");
+    assert_int_equal(json_array_size(json_object_get(r.json, "emails")), 1);
+    harness_response_free(&r);
+
+    r = harness_http("GET", "/v1/contacts?type=customer&limit=200", h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *items = json_object_get(r.json, "items");
+    bool listed = false;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        const char *t = json_string_value(json_object_get(json_array_get(items, i), "type"));
+        assert_string_equal(t, "customer");
+        listed |= strcmp(json_string_value(json_object_get(json_array_get(items, i), "id")), id) == 0;
+    }
+    assert_true(listed);
+    harness_response_free(&r);
+
+    r = harness_http("DELETE", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "code")), "not_found");
+    harness_response_free(&r);
+    r = harness_http("DELETE", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+
+    //  A deleted contact's email is free again.
+    r = s_create(h->key_a, "Ann", email);
+    assert_int_equal(r.status, 201);
+    harness_response_free(&r);
+}
+
+static void test_list_paging(void **state) {
+    (void)state;
+    //  Tenant B's service contacts: a list of exactly five, in pages of two.
+    char ids[5][40];
+    for (int i = 0; i < 5; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"kind\":\"organization\",\"type\":\"service\",\"name\":\"Fleet %d\"}", i);
+        harness_response_t r = harness_http("POST", "/v1/contacts", h->key_b, body, NULL);
+        assert_int_equal(r.status, 201);
+        snprintf(ids[i], sizeof ids[i], "%s", harness_json_str(&r, "id"));
+        harness_response_free(&r);
+    }
+    char path[256] = "/v1/contacts?type=service&limit=2";
+    int seen = 0, pages = 0;
+    while (true) {
+        harness_response_t r = harness_http("GET", path, h->key_b, NULL, NULL);
+        assert_int_equal(r.status, 200);
+        json_t *items = json_object_get(r.json, "items");
+        for (size_t i = 0; i < json_array_size(items); i++) {
+            //  Newest first.
+            const char *id = json_string_value(json_object_get(json_array_get(items, i), "id"));
+            assert_string_equal(id, ids[4 - seen]);
+            seen++;
+        }
+        pages++;
+        const char *cursor = harness_json_str(&r, "nextCursor");
+        if (!*cursor) {
+            harness_response_free(&r);
+            break;
+        }
+        snprintf(path, sizeof path, "/v1/contacts?type=service&limit=2&cursor=%s", cursor);
+        harness_response_free(&r);
+        assert_true(pages < 10);
+    }
+    assert_int_equal(seen, 5);
+    assert_int_equal(pages, 3);
+
+    harness_response_t r = harness_http("GET", "/v1/contacts?limit=1000", h->key_b, NULL, NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "limit");
+    harness_response_free(&r);
+    r = harness_http("GET", "/v1/contacts?cursor=zzz", h->key_b, NULL, NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "cursor");
+    harness_response_free(&r);
+    r = harness_http("GET", "/v1/contacts?colour=red", h->key_b, NULL, NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "colour");
+    harness_response_free(&r);
+}
+
+static void test_auth(void **state) {
+    (void)state;
+    harness_response_t r = harness_http("GET", "/v1/contacts", NULL, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "code")),
+        "unauthorized");
+    harness_response_free(&r);
+    r = harness_http("GET", "/v1/contacts", "crm_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL,
+                     NULL);
+    assert_int_equal(r.status, 401);
+    harness_response_free(&r);
+    r = harness_http("GET", "/v1/contacts", "not-a-key", NULL, NULL);
+    assert_int_equal(r.status, 401);
+    harness_response_free(&r);
+    //  An analyst reads but does not write.
+    r = harness_http("GET", "/v1/contacts", h->key_analyst, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    r = s_create(h->key_analyst, "Ann", s_email());
+    assert_int_equal(r.status, 403);
+    harness_response_free(&r);
+    //  Unknown paths and methods.
+    r = harness_http("GET", "/v1/nothing", h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+    r = harness_http("PUT", "/v1/contacts", h->key_a, "{}", NULL);
+    assert_int_equal(r.status, 405);
+    harness_response_free(&r);
+}
+
+static void test_bad_input(void **state) {
+    (void)state;
+    harness_response_t r = harness_http("POST", "/v1/contacts", h->key_a, "{\"firstName\":", NULL);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "code")),
+        "malformed_request");
+    harness_response_free(&r);
+
+    r = harness_http("POST", "/v1/contacts", h->key_a, "{\"firstName\":5,\"lastName\":\"Lee\"}",
+                     NULL);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(harness_error_field(&r), "firstName");
+    harness_response_free(&r);
+
+    r = harness_http("POST", "/v1/contacts", h->key_a, "[1,2]", NULL);
+    assert_int_equal(r.status, 400);
+    harness_response_free(&r);
+
+    r = harness_http("POST", "/v1/contacts", h->key_a, "", NULL);
+    assert_int_equal(r.status, 400);
+    harness_response_free(&r);
+
+    //  Invalid UTF-8.
+    r = harness_http_raw("POST", "/v1/contacts", h->key_a, "{\"firstName\":\"\xff\xfe\"}", 18,
+                         NULL);
+    assert_int_equal(r.status, 400);
+    harness_response_free(&r);
+
+    r = harness_http("POST", "/v1/contacts", h->key_a, "{\"kind\":\"person\",\"firstName\":\"Ann\"}",
+                     NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "lastName");
+    harness_response_free(&r);
+
+    r = harness_http("POST", "/v1/contacts", h->key_a, "{\"kind\":\"organization\"}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "name");
+    harness_response_free(&r);
+
+    r = harness_http("POST", "/v1/contacts", h->key_a,
+                     "{\"firstName\":\"Ann\",\"lastName\":\"Lee\",\"emails\":[{\"address\":\"a@b.com\"},"
+                     "{\"address\":\"not-an-email\"}]}",
+                     NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "emails[1].address");
+    harness_response_free(&r);
+
+    r = harness_http("POST", "/v1/contacts", h->key_a,
+                     "{\"firstName\":\"Ann\",\"lastName\":\"Lee\",\"phones\":[{\"number\":\"12\"}]}",
+                     NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "phones[0].number");
+    harness_response_free(&r);
+
+    r = harness_http("POST", "/v1/contacts", h->key_a,
+                     "{\"firstName\":\"Ann\",\"lastName\":\"Lee\",\"shoeSize\":42}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "shoeSize");
+    harness_response_free(&r);
+
+    r = harness_http("POST", "/v1/contacts", h->key_a,
+                     "{\"firstName\":\"Ann\",\"lastName\":\"Lee\",\"type\":\"martian\"}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "type");
+    harness_response_free(&r);
+
+    //  Over 1 MiB: 413, whether or not the length is announced.
+    size_t big = 1024 * 1024 + 10;
+    char *body = malloc(big + 1);
+    memset(body, ' ', big);
+    body[0] = '{';
+    body[big - 1] = '}';
+    body[big] = 0;
+    r = harness_http("POST", "/v1/contacts", h->key_a, body, NULL);
+    assert_int_equal(r.status, 413);
+    harness_response_free(&r);
+    const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
+    r = harness_http("POST", "/v1/contacts", h->key_a, body, chunked);
+    assert_int_equal(r.status, 413);
+    harness_response_free(&r);
+    free(body);
+
+    //  Nothing of the rejected requests was written.
+    r = harness_http("GET", "/v1/contacts?limit=200", h->key_a, NULL, NULL);
+    json_t *items = json_object_get(r.json, "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *emails = json_object_get(json_array_get(items, i), "emails");
+        for (size_t j = 0; j < json_array_size(emails); j++)
+            assert_string_not_equal(
+                json_string_value(json_object_get(json_array_get(emails, j), "address")),
+                "a@b.com");
+    }
+    harness_response_free(&r);
+}
+
+static void test_duplicate_email(void **state) {
+    (void)state;
+    const char *email = s_email();
+    harness_response_t r = s_create(h->key_a, "Ann", email);
+    assert_int_equal(r.status, 201);
+    char id[64];
+    snprintf(id, sizeof id, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+
+    //  Same address, other case: 409 naming the existing contact.
+    char upper[128];
+    snprintf(upper, sizeof upper, "%s", email);
+    upper[0] = 'P';
+    r = s_create(h->key_a, "Bob", upper);
+    assert_int_equal(r.status, 409);
+    json_t *err = json_object_get(r.json, "error");
+    assert_string_equal(json_string_value(json_object_get(err, "existingId")), id);
+    assert_non_null(strstr(json_string_value(json_object_get(err, "message")), id));
+    harness_response_free(&r);
+
+    //  Another tenant may hold the same address.
+    r = s_create(h->key_b, "Ann", email);
+    assert_int_equal(r.status, 201);
+    harness_response_free(&r);
+
+    //  PATCH onto an address another contact holds: 409, and nothing changes.
+    const char *other = s_email();
+    r = s_create(h->key_a, "Cy", other);
+    assert_int_equal(r.status, 201);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contacts/%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    char body[256];
+    snprintf(body, sizeof body, "{\"firstName\":\"Changed\",\"emails\":[{\"address\":\"%s\"}]}",
+             email);
+    r = harness_http("PATCH", path, h->key_a, body, NULL);
+    assert_int_equal(r.status, 409);
+    harness_response_free(&r);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
+    assert_string_equal(harness_json_str(&r, "firstName"), "Cy");
+    harness_response_free(&r);
+}
+
+static void test_tenant_isolation(void **state) {
+    (void)state;
+    harness_response_t r = s_create(h->key_a, "Ann", s_email());
+    assert_int_equal(r.status, 201);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contacts/%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    r = harness_http("GET", path, h->key_b, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+    r = harness_http("PATCH", path, h->key_b, "{\"firstName\":\"Mallory\"}", NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+    r = harness_http("DELETE", path, h->key_b, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(harness_json_str(&r, "firstName"), "Ann");
+    harness_response_free(&r);
+}
+
+static void test_idempotency(void **state) {
+    (void)state;
+    const char *email = s_email();
+    char body[256];
+    snprintf(body, sizeof body, "{\"firstName\":\"Ida\",\"lastName\":\"Em\",\"emails\":[{\"address\":\"%s\"}]}",
+             email);
+    char header[128];
+    snprintf(header, sizeof header, "Idempotency-Key: create-%s", email);
+    const char *headers[] = {header, NULL};
+    harness_response_t first = harness_http("POST", "/v1/contacts", h->key_a, body, headers);
+    assert_int_equal(first.status, 201);
+    harness_response_t again = harness_http("POST", "/v1/contacts", h->key_a, body, headers);
+    assert_int_equal(again.status, 201);
+    assert_string_equal(harness_json_str(&first, "id"), harness_json_str(&again, "id"));
+    harness_response_free(&first);
+    harness_response_free(&again);
+    //  Without the key, the same body is a duplicate.
+    harness_response_t other = harness_http("POST", "/v1/contacts", h->key_a, body, NULL);
+    assert_int_equal(other.status, 409);
+    harness_response_free(&other);
+}
+
+//  Send one request straight to the broker with a hand-made header.
+static Crm__ReplyHeader *s_mdp_call(crm_bus_client_t *client, const char *service,
+                                    const char *method, const ProtobufCMessage *request,
+                                    unsigned deadline_ms, zmsg_t **reply_p) {
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = (char *)method;
+    header.tenant_id = "tenant-a";
+    header.actor_id = "systest";
+    header.role = "admin";
+    header.request_id = "systest-1";
+    header.deadline_ms = deadline_ms;
+    zmsg_t *body = zmsg_new();
+    zframe_t *f = zframe_new(NULL, crm__request_header__get_packed_size(&header));
+    crm__request_header__pack(&header, zframe_data(f));
+    zmsg_append(body, &f);
+    f = zframe_new(NULL, protobuf_c_message_get_packed_size(request));
+    protobuf_c_message_pack(request, zframe_data(f));
+    zmsg_append(body, &f);
+    zmsg_t *reply = crm_bus_client_request(client, service, &body, deadline_ms + 2000);
+    if (!reply)
+        return NULL;
+    zframe_t *hf = zmsg_first(reply);
+    Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, zframe_size(hf), zframe_data(hf));
+    if (reply_p)
+        *reply_p = reply;
+    else
+        zmsg_destroy(&reply);
+    return rh;
+}
+
+static void test_mdp_direct(void **state) {
+    (void)state;
+    harness_response_t r = s_create(h->key_a, "Mo", s_email());
+    assert_int_equal(r.status, 201);
+    char id[64];
+    snprintf(id, sizeof id, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+
+    crm_bus_client_t *client = crm_bus_client_new(h->broker);
+    Crm__Contacts__GetContactRequest get = CRM__CONTACTS__GET_CONTACT_REQUEST__INIT;
+    get.id = id;
+    zmsg_t *reply = NULL;
+    Crm__ReplyHeader *rh = s_mdp_call(client, "contacts", "Get", &get.base, 3000, &reply);
+    assert_non_null(rh);
+    assert_int_equal(rh->code, 200);
+    zmsg_first(reply);
+    zframe_t *bf = zmsg_next(reply);
+    Crm__Contacts__Contact *c = crm__contacts__contact__unpack(NULL, zframe_size(bf), zframe_data(bf));
+    assert_non_null(c);
+    assert_string_equal(c->first_name, "Mo");
+    assert_int_equal(c->kind, CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON);
+    crm__contacts__contact__free_unpacked(c, NULL);
+    crm__reply_header__free_unpacked(rh, NULL);
+    zmsg_destroy(&reply);
+
+    //  mmi.service: 200 for a live service, 404 for an unknown one.
+    zmsg_t *body = zmsg_new();
+    zmsg_addstr(body, "contacts");
+    reply = crm_bus_client_request(client, "mmi.service", &body, 3000);
+    assert_non_null(reply);
+    char *answer = zmsg_popstr(reply);
+    assert_string_equal(answer, "200");
+    zstr_free(&answer);
+    zmsg_destroy(&reply);
+    body = zmsg_new();
+    zmsg_addstr(body, "nosuchservice");
+    reply = crm_bus_client_request(client, "mmi.service", &body, 3000);
+    assert_non_null(reply);
+    answer = zmsg_popstr(reply);
+    assert_string_equal(answer, "404");
+    zstr_free(&answer);
+    zmsg_destroy(&reply);
+
+    //  An unknown service: 404 at the deadline, not a hang.
+    int64_t start = zclock_mono();
+    rh = s_mdp_call(client, "nosuchservice", "Get", &get.base, 500, NULL);
+    int64_t took = zclock_mono() - start;
+    assert_non_null(rh);
+    assert_int_equal(rh->code, 404);
+    assert_true(took >= 450 && took < 2000);
+    crm__reply_header__free_unpacked(rh, NULL);
+    crm_bus_client_destroy(&client);
+}
+
+static void test_operations_endpoints(void **state) {
+    (void)state;
+    harness_response_t r = harness_http("GET", "/healthz", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    r = harness_http("GET", "/readyz", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(json_object_get(r.json, "ready")));
+    assert_true(json_integer_value(json_object_get(json_object_get(r.json, "workers"), "contacts")) >= 1);
+    harness_response_free(&r);
+    r = harness_http("GET", "/metrics", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "crm_http_requests_total{method=\"POST\",route=\"/v1/contacts\",code=\"201\"}"));
+    assert_non_null(strstr(r.body, "crm_http_request_duration_seconds_bucket"));
+    assert_non_null(strstr(r.body, "crm_broker_workers{service=\"contacts\"}"));
+    harness_response_free(&r);
+    r = harness_http("GET", "/v1/openapi.json", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(json_object_get(json_object_get(r.json, "paths"), "/v1/contacts/{id}"));
+    harness_response_free(&r);
+}
+
+//  Requests keep flowing while the contacts daemon is SIGKILLed: each is answered
+//  within its deadline (201 or 503), and creates succeed again after the restart.
+typedef struct {
+    volatile bool stop;
+    int ok, unavailable, other;
+    double slowest;
+} s_load_t;
+
+static void *s_load_thread(void *arg) {
+    s_load_t *load = arg;
+    int n = 0;
+    while (!load->stop) {
+        char email[96];
+        snprintf(email, sizeof email, "kill%d.%lld@example.com", n++, (long long)zclock_usecs());
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"firstName\":\"K\",\"lastName\":\"L\",\"emails\":[{\"address\":\"%s\"}]}", email);
+        harness_response_t r = harness_http("POST", "/v1/contacts", h->key_a, body, NULL);
+        if (r.status == 201)
+            load->ok++;
+        else if (r.status == 503)
+            load->unavailable++;
+        else
+            load->other++;
+        if (r.seconds > load->slowest)
+            load->slowest = r.seconds;
+        harness_response_free(&r);
+    }
+    return NULL;
+}
+
+static void test_kill_contacts_daemon(void **state) {
+    (void)state;
+    pid_t pid = harness_daemon_pid("contacts");
+    assert_true(pid > 0);
+    s_load_t load = {0};
+    //  The harness's curl handle is not shared: the load thread uses its own requests.
+    pthread_t thread;
+    pthread_create(&thread, NULL, s_load_thread, &load);
+    zclock_sleep(300);
+    kill(pid, SIGKILL);
+    zclock_sleep(1500);
+    load.stop = true;
+    pthread_join(thread, NULL);
+    assert_true(load.ok > 0);
+    assert_int_equal(load.other, 0);
+    assert_true(load.slowest < 6.0);  // the deadline is 5 s; fail-fast is much sooner
+
+    //  The supervisor restarted it, and creates work again.
+    assert_true(harness_wait_ready(15000));
+    pid_t again = harness_daemon_pid("contacts");
+    assert_true(again > 0 && again != pid);
+    harness_response_t r = s_create(h->key_a, "After", s_email());
+    assert_int_equal(r.status, 201);
+    harness_response_free(&r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_crud),
+        cmocka_unit_test(test_list_paging),
+        cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_duplicate_email),
+        cmocka_unit_test(test_tenant_isolation),
+        cmocka_unit_test(test_idempotency),
+        cmocka_unit_test(test_mdp_direct),
+        cmocka_unit_test(test_operations_endpoints),
+        cmocka_unit_test(test_kill_contacts_daemon),
+    };
+    return cmocka_run_group_tests_name("system: contacts", tests, s_setup, s_teardown);
+}

@@ -1,0 +1,225 @@
+/*  crmctl: the operator's command line.
+
+        crmctl [--config PATH] keys create --tenant T --role R [--name N] [--user U]
+        crmctl [--config PATH] keys list [--tenant T]
+        crmctl [--config PATH] keys revoke KEY_ID
+        crmctl [--config PATH] keys check KEY
+
+    Commands are a table; each parses its own options.
+*/
+#include "apikey.h"
+#include "config.h"
+#include "db.h"
+#include "ids.h"
+#include "log.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const crm_migration_t gateway_migrations[];
+
+typedef int(s_command_fn)(crm_db_t *db, int argc, char **argv);
+
+//  Tenants are short slugs: they appear in logs, keys and every table.
+static bool s_tenant_valid(const char *t) {
+    size_t n = strlen(t);
+    if (n == 0 || n > 64)
+        return false;
+    for (; *t; t++)
+        if (!((*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') || *t == '-' || *t == '_'))
+            return false;
+    return true;
+}
+
+static int s_keys_create(crm_db_t *db, int argc, char **argv) {
+    const char *tenant = NULL, *role = NULL, *name = "", *user = "";
+    static const struct option options[] = {{"tenant", required_argument, NULL, 't'},
+                                            {"role", required_argument, NULL, 'r'},
+                                            {"name", required_argument, NULL, 'n'},
+                                            {"user", required_argument, NULL, 'u'},
+                                            {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case 't': tenant = optarg; break;
+        case 'r': role = optarg; break;
+        case 'n': name = optarg; break;
+        case 'u': user = optarg; break;
+        default: return 2;
+        }
+    }
+    if (!tenant || !s_tenant_valid(tenant)) {
+        fprintf(stderr, "crmctl: --tenant is required: 1 to 64 of a-z 0-9 - _\n");
+        return 2;
+    }
+    if (!role || !crm_role_valid(role)) {
+        fprintf(stderr, "crmctl: --role must be admin, manager, sales, analyst or integration\n");
+        return 2;
+    }
+    char key[CRM_APIKEY_LEN + 1], hash[CRM_APIKEY_HASH_LEN + 1], id[CRM_UUID_LEN + 1];
+    char prefix[13];
+    crm_apikey_generate(key);
+    crm_apikey_hash(key, hash);
+    crm_uuid_v7(id);
+    memcpy(prefix, key, sizeof prefix - 1);
+    prefix[sizeof prefix - 1] = 0;
+    static const crm_stmt_t insert = {
+        "keys_insert",
+        "INSERT INTO gateway.api_keys (id, key_hash, prefix, tenant_id, role, user_id, name)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        7, true};
+    const char *params[] = {id, hash, prefix, tenant, role, user, name};
+    PGresult *res = crm_db_query(db, &insert, params);
+    if (!res)
+        return 1;
+    PQclear(res);
+    fprintf(stderr, "created key %s for tenant %s, role %s (shown once; store it now)\n", id,
+            tenant, role);
+    printf("%s\n", key);
+    return 0;
+}
+
+static int s_keys_list(crm_db_t *db, int argc, char **argv) {
+    const char *tenant = "";
+    static const struct option options[] = {{"tenant", required_argument, NULL, 't'},
+                                            {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (c != 't')
+            return 2;
+        tenant = optarg;
+    }
+    static const crm_stmt_t list = {
+        "keys_list",
+        "SELECT id, prefix || '...', tenant_id, role, user_id, name,"
+        " to_char(created_at, 'YYYY-MM-DD HH24:MI'),"
+        " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '')"
+        " FROM gateway.api_keys WHERE $1 = '' OR tenant_id = $1 ORDER BY created_at",
+        1, false};
+    const char *params[] = {tenant};
+    PGresult *res = crm_db_query(db, &list, params);
+    if (!res)
+        return 1;
+    printf("%-36s  %-15s  %-16s  %-11s  %-12s  %-16s  %s\n", "ID", "KEY", "TENANT", "ROLE",
+           "NAME", "CREATED", "REVOKED");
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("%-36s  %-15s  %-16s  %-11s  %-12s  %-16s  %s\n", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7));
+    PQclear(res);
+    return 0;
+}
+
+static int s_keys_revoke(crm_db_t *db, int argc, char **argv) {
+    if (argc != 2 || !crm_uuid_valid(argv[1])) {
+        fprintf(stderr, "crmctl: keys revoke takes one key id (see crmctl keys list)\n");
+        return 2;
+    }
+    static const crm_stmt_t revoke = {
+        "keys_revoke",
+        "UPDATE gateway.api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+        1, true};
+    const char *params[] = {argv[1]};
+    PGresult *res = crm_db_query(db, &revoke, params);
+    if (!res)
+        return 1;
+    int n = atoi(PQcmdTuples(res));
+    PQclear(res);
+    if (n == 0) {
+        fprintf(stderr, "crmctl: no active key %s\n", argv[1]);
+        return 1;
+    }
+    fprintf(stderr, "revoked key %s (gateways stop accepting it within gateway.key_cache_ms)\n",
+            argv[1]);
+    return 0;
+}
+
+static int s_keys_check(crm_db_t *db, int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "crmctl: keys check takes one key\n");
+        return 2;
+    }
+    if (!crm_apikey_well_formed(argv[1])) {
+        fprintf(stderr, "crmctl: not an API key (expected crm_ and 43 characters)\n");
+        return 1;
+    }
+    char hash[CRM_APIKEY_HASH_LEN + 1];
+    crm_apikey_hash(argv[1], hash);
+    static const crm_stmt_t check = {
+        "keys_check",
+        "SELECT id, tenant_id, role FROM gateway.api_keys"
+        " WHERE key_hash = $1 AND revoked_at IS NULL",
+        1, false};
+    const char *params[] = {hash};
+    PGresult *res = crm_db_query(db, &check, params);
+    if (!res)
+        return 1;
+    int found = PQntuples(res) == 1;
+    if (found)
+        printf("key %s: tenant %s, role %s\n", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+               PQgetvalue(res, 0, 2));
+    else
+        fprintf(stderr, "crmctl: the key is unknown or revoked\n");
+    PQclear(res);
+    return found ? 0 : 1;
+}
+
+static const struct {
+    const char *group, *name;
+    s_command_fn *fn;
+    const char *usage;
+} s_commands[] = {
+    {"keys", "create", s_keys_create, "keys create --tenant T --role R [--name N] [--user U]"},
+    {"keys", "list", s_keys_list, "keys list [--tenant T]"},
+    {"keys", "revoke", s_keys_revoke, "keys revoke KEY_ID"},
+    {"keys", "check", s_keys_check, "keys check KEY"},
+};
+
+static int s_usage(FILE *out) {
+    fprintf(out, "usage: crmctl [--config PATH] COMMAND\ncommands:\n");
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
+        fprintf(out, "  crmctl %s\n", s_commands[i].usage);
+    return out == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv) {
+    const char *config_path = getenv("CRM_CONFIG");
+    int arg = 1;
+    if (arg < argc && strcmp(argv[arg], "--config") == 0 && arg + 1 < argc) {
+        config_path = argv[arg + 1];
+        arg += 2;
+    }
+    if (arg < argc && (strcmp(argv[arg], "--help") == 0 || strcmp(argv[arg], "help") == 0))
+        return s_usage(stdout);
+    if (argc - arg < 2)
+        return s_usage(stderr);
+    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
+        if (strcmp(argv[arg], s_commands[i].group) != 0 ||
+            strcmp(argv[arg + 1], s_commands[i].name) != 0)
+            continue;
+        char *err = NULL;
+        crm_config_t *cfg = crm_config_load(config_path, &err);
+        if (!cfg) {
+            fprintf(stderr, "crmctl: %s\n", err);
+            free(err);
+            return 2;
+        }
+        crm_log_init("crmctl", CRM_LOG_WARN);
+        crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+        int rc = 1;
+        if (crm_db_connect(db, cfg->database_connect_timeout_ms) == 0 &&
+            crm_db_migrate(db, "gateway", gateway_migrations) == 0)
+            rc = s_commands[i].fn(db, argc - arg - 1, argv + arg + 1);
+        if (rc == 2)
+            fprintf(stderr, "usage: crmctl %s\n", s_commands[i].usage);
+        crm_db_destroy(&db);
+        crm_config_destroy(&cfg);
+        return rc;
+    }
+    fprintf(stderr, "crmctl: unknown command \"%s %s\"\n", argv[arg], argv[arg + 1]);
+    return s_usage(stderr);
+}
