@@ -51,6 +51,8 @@ crm_config_t *crm_config_load(const char *path, char **err);
 void crm_config_destroy(crm_config_t **self_p);
 
 //  Print every key with its current value and help text (for --help and docs).
+//  Lines read "section.key = value  # help"; file is a FILE * (NULL: stdout); a NULL
+//  self prints the built-in defaults. Passwords in database.dsn are printed as ***.
 void crm_config_print(const crm_config_t *self, void *file);
 
 //  Standard daemon command line: --config PATH, --help. Returns the config or NULL

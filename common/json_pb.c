@@ -1321,8 +1321,11 @@ static bool s_is_default(const ProtobufCFieldDescriptor *field, const void *valu
         return ((const ProtobufCBinaryData *)value)->len == 0;
     case PROTOBUF_C_TYPE_MESSAGE:
         return *(ProtobufCMessage *const *)value == NULL;
+    case PROTOBUF_C_TYPE_FLOAT:
+        return *(const float *)value == 0; // -0.0 too: protobuf-c does not pack it either
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return *(const double *)value == 0;
     default: {
-        //  all bits zero: -0.0 is not the default, as in the reference implementation
         static const unsigned char zero[8];
         return memcmp(value, zero, s_type_size(field->type)) == 0;
     }

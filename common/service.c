@@ -438,7 +438,7 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
     while (crm_db_connect(db, cfg->database_retry_max_ms) != 0)
         if (zsys_interrupted)
             goto done;
-    if (crm_db_migrate(db, daemon->name, daemon->migrations))
+    if (cfg->database_migrate && crm_db_migrate(db, daemon->name, daemon->migrations))
         goto done;
     crm_db_set_schema(db, daemon->name);
     if (daemon->setup && daemon->setup(cfg, db, &arg))

@@ -219,7 +219,7 @@ static int s_apply_body(const route_t *route, ProtobufCMessage *msg, const s_req
         json_t *value;
         json_object_foreach(root, key, value) {
             json_t *name = json_string(key);
-            crm_json_set_field(msg, route->mask, name, 0, &err);
+            crm_json_set_field(msg, route->mask, name, 1, &err);
             json_decref(name);
         }
     }

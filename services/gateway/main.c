@@ -35,7 +35,7 @@ int main(int argc, char **argv) {
     while (crm_db_connect(db, cfg->database_retry_max_ms) != 0)
         if (zsys_interrupted)
             goto done;
-    if (crm_db_migrate(db, "gateway", gateway_migrations))
+    if (cfg->database_migrate && crm_db_migrate(db, "gateway", gateway_migrations))
         goto done;
     keys = keys_new(&db, cfg->gateway_key_cache_ms);
     broker = broker_new(cfg);

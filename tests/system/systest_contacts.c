@@ -48,7 +48,8 @@ static harness_response_t s_create(const char *key, const char *first, const cha
 
 static void test_crud(void **state) {
     (void)state;
-    const char *email = s_email();
+    char email[96];
+    snprintf(email, sizeof email, "%s", s_email());
     harness_response_t r = s_create(h->key_a, "Ann", email);
     assert_int_equal(r.status, 201);
     char id[64];
@@ -296,7 +297,8 @@ static void test_bad_input(void **state) {
 
 static void test_duplicate_email(void **state) {
     (void)state;
-    const char *email = s_email();
+    char email[96];
+    snprintf(email, sizeof email, "%s", s_email());
     harness_response_t r = s_create(h->key_a, "Ann", email);
     assert_int_equal(r.status, 201);
     char id[64];
@@ -361,7 +363,8 @@ static void test_tenant_isolation(void **state) {
 
 static void test_idempotency(void **state) {
     (void)state;
-    const char *email = s_email();
+    char email[96];
+    snprintf(email, sizeof email, "%s", s_email());
     char body[256];
     snprintf(body, sizeof body, "{\"firstName\":\"Ida\",\"lastName\":\"Em\",\"emails\":[{\"address\":\"%s\"}]}",
              email);
