@@ -185,6 +185,12 @@ int main(void) {
     printf("   %-8s %12s %9s %9s %14s %11s %7s\n", "clients", "http/s", "p50 ms", "p99 ms",
            "pgbench tps", "pg avg ms", "ratio");
     int counts[] = {1, 8, 32};
+    if (getenv("BENCH_ONLY_HTTP")) {
+        s_result_t r = s_http_run(atoi(getenv("BENCH_ONLY_HTTP")));
+        printf("   http only: %.0f/s p50 %.2f p99 %.2f errors %d\n", r.rate, r.p50, r.p99, r.errors);
+        harness_stop();
+        return 0;
+    }
     for (size_t i = 0; i < 3; i++) {
         s_result_t r = s_http_run(counts[i]);
         double pg_latency;

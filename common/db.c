@@ -78,6 +78,7 @@ int crm_db_connect(crm_db_t *self, int give_up_ms) {
         self->conn = PQconnectdb(self->dsn);
         if (PQstatus(self->conn) == CONNECTION_OK) {
             PQsetNoticeProcessor(self->conn, s_quiet_notice, NULL);
+            PQclear(PQexec(self->conn, "SET plan_cache_mode = force_generic_plan"));
             s_apply_schema(self);
             if (attempt > 1)
                 crm_info("connected to database after %d attempts", attempt);
@@ -168,10 +169,12 @@ static int s_prepare(crm_db_t *self, const crm_stmt_t *stmt) {
 PGresult *crm_db_query_params(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
                               const int *lengths, const int *formats) {
     self->sqlstate[0] = self->constraint[0] = 0;
-    if (!self->conn || s_prepare(self, stmt))
+    if (!self->conn || (!stmt->custom_plan && s_prepare(self, stmt)))
         return NULL;
-    PGresult *res = PQexecPrepared(self->conn, stmt->name, stmt->nparams, values, lengths,
-                                   formats, 0);
+    PGresult *res =
+        stmt->custom_plan
+            ? PQexecParams(self->conn, stmt->sql, stmt->nparams, NULL, values, lengths, formats, 0)
+            : PQexecPrepared(self->conn, stmt->name, stmt->nparams, values, lengths, formats, 0);
     if (!s_result_ok(res)) {
         s_record_error(self, res, stmt->name);
         PQclear(res);
@@ -193,6 +196,28 @@ bool crm_db_failed(crm_db_t *self) {
 
 PGresult *crm_db_query(crm_db_t *self, const crm_stmt_t *stmt, const char *const *params) {
     return crm_db_query_params(self, stmt, params, NULL, NULL);
+}
+
+char *crm_db_text_array(const char *const *items, size_t n) {
+    size_t size = 3;
+    for (size_t i = 0; i < n; i++)
+        size += 2 * strlen(items[i]) + 3;
+    char *out = malloc(size), *p = out;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *c = items[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *p++ = '\\';
+            *p++ = *c;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = 0;
+    return out;
 }
 
 const char *crm_db_sqlstate(crm_db_t *self) {

@@ -7,7 +7,10 @@
       in <schema>.schema_migrations; an advisory lock serialises concurrent starters;
     - transactions and savepoints;
     - prepared statements by name, prepared lazily on first use and again after a
-      reconnect.
+      reconnect. Sessions use plan_cache_mode = force_generic_plan: our statements are
+      key lookups whose plan does not depend on the values, and re-planning a CTE at
+      every run costs more than running it. A statement whose best plan does depend on
+      its values (trigram searches) sets custom_plan and is sent unprepared.
 */
 #ifndef CRM_DB_H
 #define CRM_DB_H
@@ -28,7 +31,8 @@ typedef struct {
     const char *name;
     const char *sql;
     int nparams;
-    bool writes;  // changes data: counted by crm_db_writes
+    bool writes;       // changes data: counted by crm_db_writes
+    bool custom_plan;  // planned for its parameters at every run (not prepared)
 } crm_stmt_t;
 
 //  Create a handle (not yet connected).
@@ -63,6 +67,10 @@ PGresult *crm_db_query(crm_db_t *self, const crm_stmt_t *stmt, const char *const
 //  Same with binary-or-text parameters (lengths/formats as PQexecPrepared).
 PGresult *crm_db_query_params(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
                               const int *lengths, const int *formats);
+
+//  A PostgreSQL array literal ({"a","b"}) of n strings, for a text[] parameter; the
+//  caller frees it.
+char *crm_db_text_array(const char *const *items, size_t n);
 
 //  The SQLSTATE of the last failed command ("" if none), e.g. "23505".
 const char *crm_db_sqlstate(crm_db_t *self);

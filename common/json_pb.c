@@ -29,7 +29,7 @@ typedef struct {
     char path[sizeof(((crm_json_error_t *)0)->field)];
     size_t path_len;
     int depth;
-    bool ints_as_real;  // document was re-read with JSON_DECODE_INT_AS_REAL
+    bool ints_as_real; // document was re-read with JSON_DECODE_INT_AS_REAL
 } s_ctx_t;
 
 //  One value of any field type, parsed before it is stored in a message.
@@ -57,8 +57,7 @@ static json_t *s_msg_to_json(const ProtobufCMessage *msg);
 
 //  Length of s[0..n) without a UTF-8 sequence cut at its end, so truncated text stays
 //  valid UTF-8 (error fields end up in JSON responses).
-static size_t s_utf8_cut(const char *s, size_t n)
-{
+static size_t s_utf8_cut(const char *s, size_t n) {
     size_t start = n;
     while (start > 0 && n - start < 4 && ((unsigned char)s[start - 1] & 0xC0) == 0x80)
         start--;
@@ -70,8 +69,7 @@ static size_t s_utf8_cut(const char *s, size_t n)
 }
 
 //  Record the first error at the current path; returns -1 for the caller to pass on.
-static int s_fail(s_ctx_t *ctx, crm_json_status_t status, const char *format, ...)
-{
+static int s_fail(s_ctx_t *ctx, crm_json_status_t status, const char *format, ...) {
     crm_json_error_t *err = ctx->err;
     if (err->status != CRM_JSON_OK)
         return -1;
@@ -88,8 +86,7 @@ static int s_fail(s_ctx_t *ctx, crm_json_status_t status, const char *format, ..
     return -1;
 }
 
-static int s_fail_memory(s_ctx_t *ctx)
-{
+static int s_fail_memory(s_ctx_t *ctx) {
     ctx->path_len = 0;
     ctx->path[0] = 0;
     return s_fail(ctx, CRM_JSON_NO_MEMORY, "out of memory");
@@ -97,8 +94,7 @@ static int s_fail_memory(s_ctx_t *ctx)
 
 //  Append text to the path (truncating at a character boundary); returns the old
 //  length for s_path_pop.
-static size_t s_path_append(s_ctx_t *ctx, const char *text, size_t len)
-{
+static size_t s_path_append(s_ctx_t *ctx, const char *text, size_t len) {
     size_t mark = ctx->path_len;
     size_t room = sizeof(ctx->path) - 1 - ctx->path_len;
     if (len > room)
@@ -110,8 +106,7 @@ static size_t s_path_append(s_ctx_t *ctx, const char *text, size_t len)
 }
 
 //  Enter member name: "name" at the root, ".name" below it.
-static size_t s_path_push_name(s_ctx_t *ctx, const char *name)
-{
+static size_t s_path_push_name(s_ctx_t *ctx, const char *name) {
     size_t mark = ctx->path_len;
     if (ctx->path_len > 0)
         s_path_append(ctx, ".", 1);
@@ -120,21 +115,18 @@ static size_t s_path_push_name(s_ctx_t *ctx, const char *name)
 }
 
 //  Enter array element index: "[index]".
-static size_t s_path_push_index(s_ctx_t *ctx, size_t index)
-{
+static size_t s_path_push_index(s_ctx_t *ctx, size_t index) {
     char text[32];
     int len = snprintf(text, sizeof(text), "[%zu]", index);
     return s_path_append(ctx, text, (size_t)len);
 }
 
-static void s_path_pop(s_ctx_t *ctx, size_t mark)
-{
+static void s_path_pop(s_ctx_t *ctx, size_t mark) {
     ctx->path_len = mark;
     ctx->path[mark] = 0;
 }
 
-static void s_ctx_init(s_ctx_t *ctx, crm_json_error_t *err, const char *path_prefix)
-{
+static void s_ctx_init(s_ctx_t *ctx, crm_json_error_t *err, const char *path_prefix) {
     memset(err, 0, sizeof(*err));
     ctx->err = err;
     ctx->path_len = 0;
@@ -148,8 +140,7 @@ static void s_ctx_init(s_ctx_t *ctx, crm_json_error_t *err, const char *path_pre
 // --- text helpers --------------------------------------------------------------------
 
 //  Strict UTF-8 check (no overlong forms, no surrogates, nothing above U+10FFFF).
-static bool s_utf8_valid(const char *text, size_t len)
-{
+static bool s_utf8_valid(const char *text, size_t len) {
     const unsigned char *s = (const unsigned char *)text;
     size_t i = 0;
     while (i < len) {
@@ -184,8 +175,7 @@ static bool s_utf8_valid(const char *text, size_t len)
 }
 
 //  A JSON string for text that may not be UTF-8: bad bytes become U+FFFD.
-static json_t *s_json_string_lossy(const char *text)
-{
+static json_t *s_json_string_lossy(const char *text) {
     if (!text)
         return json_string("");
     size_t len = strlen(text);
@@ -214,24 +204,20 @@ static json_t *s_json_string_lossy(const char *text)
     return string;
 }
 
-static char s_ascii_lower(char c)
-{
+static char s_ascii_lower(char c) {
     return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-static char s_ascii_upper(char c)
-{
+static char s_ascii_upper(char c) {
     return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
 }
 
-static bool s_is_digit(char c)
-{
+static bool s_is_digit(char c) {
     return c >= '0' && c <= '9';
 }
 
 //  Case-insensitive (ASCII) equality.
-static bool s_equal_nocase(const char *a, const char *b)
-{
+static bool s_equal_nocase(const char *a, const char *b) {
     while (*a && s_ascii_lower(*a) == s_ascii_lower(*b))
         a++, b++;
     return *a == 0 && *b == 0;
@@ -242,8 +228,7 @@ static bool s_equal_nocase(const char *a, const char *b)
 //  Does text equal the camel-case form of proto name (protoc's json_name rule: drop
 //  each '_' and upper-case the letter after it; upper_first also capitalises the first
 //  letter, as protoc names map entries)?
-static bool s_camel_equals(const char *proto, const char *text, size_t text_len, bool upper_first)
-{
+static bool s_camel_equals(const char *proto, const char *text, size_t text_len, bool upper_first) {
     size_t at = 0;
     bool capitalise = upper_first;
     for (const char *p = proto; *p; p++) {
@@ -261,8 +246,7 @@ static bool s_camel_equals(const char *proto, const char *text, size_t text_len,
 }
 
 //  Write the json_name of proto name into out (out_size > strlen(proto)).
-static void s_json_name(const char *proto, char *out)
-{
+static void s_json_name(const char *proto, char *out) {
     bool capitalise = false;
     for (const char *p = proto; *p; p++) {
         if (*p == '_') {
@@ -276,8 +260,7 @@ static void s_json_name(const char *proto, char *out)
 }
 
 const ProtobufCFieldDescriptor *crm_pb_field_by_name(const ProtobufCMessageDescriptor *desc,
-                                                     const char *name)
-{
+                                                     const char *name) {
     if (!desc || !name)
         return NULL;
     const ProtobufCFieldDescriptor *field =
@@ -293,8 +276,7 @@ const ProtobufCFieldDescriptor *crm_pb_field_by_name(const ProtobufCMessageDescr
 
 //  Is this repeated message field a map<K,V> (protoc's synthetic XxxEntry type with
 //  key = 1 and value = 2)? protobuf-c keeps no map flag, so we recognise the shape.
-static bool s_is_map(const ProtobufCFieldDescriptor *field)
-{
+static bool s_is_map(const ProtobufCFieldDescriptor *field) {
     if (field->label != PROTOBUF_C_LABEL_REPEATED || field->type != PROTOBUF_C_TYPE_MESSAGE)
         return false;
     const ProtobufCMessageDescriptor *entry = field->descriptor;
@@ -307,8 +289,7 @@ static bool s_is_map(const ProtobufCFieldDescriptor *field)
 }
 
 //  Length of the prefix enum values carry (CONTACT_TYPE_ for enum ContactType), or 0.
-static size_t s_enum_prefix_len(const ProtobufCEnumDescriptor *desc)
-{
+static size_t s_enum_prefix_len(const ProtobufCEnumDescriptor *desc) {
     if (desc->n_values == 0)
         return 0;
     //  The enum's own name in UPPER_SNAKE_CASE: ContactType -> CONTACT_TYPE_
@@ -334,8 +315,7 @@ static size_t s_enum_prefix_len(const ProtobufCEnumDescriptor *desc)
         prefix[len++] = '_';
         bool all = true;
         for (unsigned v = 0; v < desc->n_values && all; v++)
-            all = strncmp(desc->values[v].name, prefix, len) == 0 &&
-                  desc->values[v].name[len] != 0;
+            all = strncmp(desc->values[v].name, prefix, len) == 0 && desc->values[v].name[len] != 0;
         if (all)
             return len;
     }
@@ -356,8 +336,7 @@ static size_t s_enum_prefix_len(const ProtobufCEnumDescriptor *desc)
     return common;
 }
 
-int crm_enum_json_name(const ProtobufCEnumDescriptor *desc, int value, char *out, size_t out_size)
-{
+int crm_enum_json_name(const ProtobufCEnumDescriptor *desc, int value, char *out, size_t out_size) {
     if (!desc || !out || out_size == 0)
         return -1;
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(desc, value);
@@ -374,8 +353,7 @@ int crm_enum_json_name(const ProtobufCEnumDescriptor *desc, int value, char *out
 
 //  Parse decimal integer text (optional '-', digits only) as sign and magnitude.
 //  Returns 0, -1 when it is not integer text, -2 when it does not fit 64 bits.
-static int s_parse_integer_text(const char *text, bool *negative, uint64_t *magnitude)
-{
+static int s_parse_integer_text(const char *text, bool *negative, uint64_t *magnitude) {
     *negative = *text == '-';
     const char *p = text + *negative;
     if (!s_is_digit(*p))
@@ -395,8 +373,7 @@ static int s_parse_integer_text(const char *text, bool *negative, uint64_t *magn
     return overflow ? -2 : 0;
 }
 
-int crm_enum_parse(const ProtobufCEnumDescriptor *desc, const char *name, int *value)
-{
+int crm_enum_parse(const ProtobufCEnumDescriptor *desc, const char *name, int *value) {
     if (!desc || !name || !value)
         return -1;
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(desc, name);
@@ -431,8 +408,7 @@ static const char s_base64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 //  Standard padded base64 of data as a JSON string.
-static json_t *s_base64_encode(const uint8_t *data, size_t len)
-{
+static json_t *s_base64_encode(const uint8_t *data, size_t len) {
     if (len == 0)
         return json_string("");
     size_t out_len = (len + 2) / 3 * 4;
@@ -456,8 +432,7 @@ static json_t *s_base64_encode(const uint8_t *data, size_t len)
     return string;
 }
 
-static int s_base64_digit(char c)
-{
+static int s_base64_digit(char c) {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
     if (c >= 'a' && c <= 'z')
@@ -473,8 +448,7 @@ static int s_base64_digit(char c)
 
 //  Decode standard or url-safe base64, padding optional. Returns 0, -1 when the text
 //  is not base64, -2 when out of memory. An empty result has data NULL.
-static int s_base64_decode(const char *text, size_t len, ProtobufCBinaryData *out)
-{
+static int s_base64_decode(const char *text, size_t len, ProtobufCBinaryData *out) {
     size_t padding = 0;
     while (len > 0 && text[len - 1] == '=' && padding < 2)
         len--, padding++;
@@ -513,23 +487,20 @@ static int s_base64_decode(const char *text, size_t len, ProtobufCBinaryData *ou
 
 // --- scalar input --------------------------------------------------------------------
 
-static bool s_is_64bit(ProtobufCType type)
-{
+static bool s_is_64bit(ProtobufCType type) {
     return type == PROTOBUF_C_TYPE_INT64 || type == PROTOBUF_C_TYPE_SINT64 ||
            type == PROTOBUF_C_TYPE_SFIXED64 || type == PROTOBUF_C_TYPE_UINT64 ||
            type == PROTOBUF_C_TYPE_FIXED64;
 }
 
-static bool s_is_integer(ProtobufCType type)
-{
+static bool s_is_integer(ProtobufCType type) {
     return s_is_64bit(type) || type == PROTOBUF_C_TYPE_INT32 || type == PROTOBUF_C_TYPE_SINT32 ||
            type == PROTOBUF_C_TYPE_SFIXED32 || type == PROTOBUF_C_TYPE_UINT32 ||
            type == PROTOBUF_C_TYPE_FIXED32;
 }
 
 //  Bytes one value of type takes in a message or repeated array.
-static size_t s_type_size(ProtobufCType type)
-{
+static size_t s_type_size(ProtobufCType type) {
     switch (type) {
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
@@ -562,8 +533,7 @@ static size_t s_type_size(ProtobufCType type)
 
 //  Store an integer given as sign and magnitude into out, checking the range of type.
 static int s_store_integer(s_ctx_t *ctx, ProtobufCType type, bool negative, uint64_t magnitude,
-                           s_value_t *out)
-{
+                           s_value_t *out) {
     if (negative && magnitude == 0)
         negative = false;
     switch (type) {
@@ -578,8 +548,7 @@ static int s_store_integer(s_ctx_t *ctx, ProtobufCType type, bool negative, uint
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
         if (negative || magnitude > UINT32_MAX)
-            return s_fail(ctx, CRM_JSON_INVALID,
-                          "is out of range for an unsigned 32-bit integer");
+            return s_fail(ctx, CRM_JSON_INVALID, "is out of range for an unsigned 32-bit integer");
         out->u32 = (uint32_t)magnitude;
         return 0;
     case PROTOBUF_C_TYPE_INT64:
@@ -592,8 +561,7 @@ static int s_store_integer(s_ctx_t *ctx, ProtobufCType type, bool negative, uint
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
         if (negative)
-            return s_fail(ctx, CRM_JSON_INVALID,
-                          "is out of range for an unsigned 64-bit integer");
+            return s_fail(ctx, CRM_JSON_INVALID, "is out of range for an unsigned 64-bit integer");
         out->u64 = magnitude;
         return 0;
     default:
@@ -602,8 +570,7 @@ static int s_store_integer(s_ctx_t *ctx, ProtobufCType type, bool negative, uint
 }
 
 //  Store a whole-valued real into an integer of type (1.5 and out-of-range are 422).
-static int s_real_to_integer(s_ctx_t *ctx, ProtobufCType type, double value, s_value_t *out)
-{
+static int s_real_to_integer(s_ctx_t *ctx, ProtobufCType type, double value, s_value_t *out) {
     if (!isfinite(value) || value != trunc(value))
         return s_fail(ctx, CRM_JSON_INVALID, "must be a whole number");
     if (ctx->ints_as_real && fabs(value) > 9007199254740992.0)
@@ -617,8 +584,7 @@ static int s_real_to_integer(s_ctx_t *ctx, ProtobufCType type, double value, s_v
 }
 
 //  Is text a number in JSON's grammar (so strtod reads all of it, and nothing looser)?
-static bool s_is_number_text(const char *p)
-{
+static bool s_is_number_text(const char *p) {
     if (*p == '-')
         p++;
     if (!s_is_digit(*p))
@@ -648,8 +614,7 @@ static bool s_is_number_text(const char *p)
 }
 
 //  Integer from text ("42", "-7", "1e3"): for 64-bit strings and URL parameters.
-static int s_text_to_integer(s_ctx_t *ctx, ProtobufCType type, const char *text, s_value_t *out)
-{
+static int s_text_to_integer(s_ctx_t *ctx, ProtobufCType type, const char *text, s_value_t *out) {
     bool negative;
     uint64_t magnitude;
     int rc = s_parse_integer_text(text, &negative, &magnitude);
@@ -663,8 +628,7 @@ static int s_text_to_integer(s_ctx_t *ctx, ProtobufCType type, const char *text,
 }
 
 //  Float or double from a JSON real, checking the float range.
-static int s_store_real(s_ctx_t *ctx, ProtobufCType type, double value, s_value_t *out)
-{
+static int s_store_real(s_ctx_t *ctx, ProtobufCType type, double value, s_value_t *out) {
     if (type == PROTOBUF_C_TYPE_DOUBLE) {
         out->d = value;
         return 0;
@@ -678,8 +642,7 @@ static int s_store_real(s_ctx_t *ctx, ProtobufCType type, double value, s_value_
 
 //  Float or double from text: a JSON number, "NaN", "Infinity" or "-Infinity".
 static int s_text_to_real(s_ctx_t *ctx, ProtobufCType type, const char *text, bool numbers,
-                          s_value_t *out)
-{
+                          s_value_t *out) {
     if (strcmp(text, "NaN") == 0)
         return s_store_real(ctx, type, NAN, out);
     if (strcmp(text, "Infinity") == 0)
@@ -693,8 +656,7 @@ static int s_text_to_real(s_ctx_t *ctx, ProtobufCType type, const char *text, bo
 }
 
 //  Unknown enum value: name the accepted ones so the caller can act on it.
-static int s_fail_enum(s_ctx_t *ctx, const ProtobufCEnumDescriptor *desc)
-{
+static int s_fail_enum(s_ctx_t *ctx, const ProtobufCEnumDescriptor *desc) {
     char list[200] = "";
     size_t len = 0;
     for (unsigned v = 0; v < desc->n_values; v++) {
@@ -702,8 +664,8 @@ static int s_fail_enum(s_ctx_t *ctx, const ProtobufCEnumDescriptor *desc)
         if (crm_enum_json_name(desc, desc->values[v].value, name, sizeof(name)) != 0)
             continue;
         size_t need = strlen(name) + (len ? 2 : 0);
-        if (len + need + 4 >= sizeof(list)) {
-            memcpy(list + len, ", …", 5);
+        if (len + need + 8 >= sizeof(list)) {
+            memcpy(list + len, ", …", sizeof(", …"));
             break;
         }
         len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "", name);
@@ -712,8 +674,7 @@ static int s_fail_enum(s_ctx_t *ctx, const ProtobufCEnumDescriptor *desc)
 }
 
 //  Copy a string value after checking it is UTF-8 without NUL.
-static int s_copy_string(s_ctx_t *ctx, const char *text, size_t len, s_value_t *out)
-{
+static int s_copy_string(s_ctx_t *ctx, const char *text, size_t len, s_value_t *out) {
     if (memchr(text, 0, len))
         return s_fail(ctx, CRM_JSON_MALFORMED, "contains a NUL character");
     if (!s_utf8_valid(text, len))
@@ -726,8 +687,7 @@ static int s_copy_string(s_ctx_t *ctx, const char *text, size_t len, s_value_t *
     return 0;
 }
 
-static int s_decode_bytes(s_ctx_t *ctx, const char *text, size_t len, s_value_t *out)
-{
+static int s_decode_bytes(s_ctx_t *ctx, const char *text, size_t len, s_value_t *out) {
     int rc = s_base64_decode(text, len, &out->bytes);
     if (rc == -2)
         return s_fail_memory(ctx);
@@ -738,8 +698,7 @@ static int s_decode_bytes(s_ctx_t *ctx, const char *text, size_t len, s_value_t 
 
 //  Parse a value of field's type from text (URL parameters, map keys).
 static int s_parse_text(s_ctx_t *ctx, const ProtobufCFieldDescriptor *field, const char *text,
-                        size_t len, s_value_t *out)
-{
+                        size_t len, s_value_t *out) {
     if (field->type == PROTOBUF_C_TYPE_STRING)
         return s_copy_string(ctx, text, len, out);
     if (field->type == PROTOBUF_C_TYPE_BYTES)
@@ -772,8 +731,7 @@ static int s_parse_text(s_ctx_t *ctx, const ProtobufCFieldDescriptor *field, con
     }
 }
 
-static const char *s_json_kind(const json_t *json)
-{
+static const char *s_json_kind(const json_t *json) {
     switch (json_typeof(json)) {
     case JSON_OBJECT:
         return "an object";
@@ -795,8 +753,7 @@ static const char *s_json_kind(const json_t *json)
 //  Parse one (non-repeated) value of field's type from JSON into out. Whatever out
 //  holds on success is the caller's; on failure nothing is allocated.
 static int s_parse_single(s_ctx_t *ctx, const ProtobufCFieldDescriptor *field, const json_t *json,
-                          bool from_text, s_value_t *out)
-{
+                          bool from_text, s_value_t *out) {
     ProtobufCType type = field->type;
     memset(out, 0, sizeof(*out));
     if (from_text && json_is_string(json) && type != PROTOBUF_C_TYPE_MESSAGE)
@@ -882,8 +839,7 @@ static int s_parse_single(s_ctx_t *ctx, const ProtobufCFieldDescriptor *field, c
 // --- storing values ------------------------------------------------------------------
 
 //  Free what a parsed value or repeated element of field's type owns.
-static void s_value_free(const ProtobufCFieldDescriptor *field, void *value)
-{
+static void s_value_free(const ProtobufCFieldDescriptor *field, void *value) {
     if (field->type == PROTOBUF_C_TYPE_STRING)
         free(*(char **)value);
     else if (field->type == PROTOBUF_C_TYPE_BYTES)
@@ -894,8 +850,7 @@ static void s_value_free(const ProtobufCFieldDescriptor *field, void *value)
 
 //  Release what the singular member of field in msg owns, leaving alone the
 //  default_value pointers that free_unpacked leaves alone too.
-static void s_member_clear(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field)
-{
+static void s_member_clear(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field) {
     void *member = S_MEMBER(msg, field->offset);
     if (field->type == PROTOBUF_C_TYPE_STRING) {
         char *string = *(char **)member;
@@ -917,8 +872,7 @@ static void s_member_clear(ProtobufCMessage *msg, const ProtobufCFieldDescriptor
 //  Store a parsed value (taking it) into the singular field of msg: frees the old value,
 //  sets the has_ flag or the oneof case.
 static void s_store_singular(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field,
-                             s_value_t *value)
-{
+                             s_value_t *value) {
     if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
         uint32_t *which = S_MEMBER(msg, field->quantifier_offset);
         const ProtobufCFieldDescriptor *current =
@@ -937,8 +891,7 @@ static void s_store_singular(ProtobufCMessage *msg, const ProtobufCFieldDescript
 
 //  Make room for count more elements in field's repeated array; returns the array.
 static char *s_array_reserve(s_ctx_t *ctx, ProtobufCMessage *msg,
-                             const ProtobufCFieldDescriptor *field, size_t count)
-{
+                             const ProtobufCFieldDescriptor *field, size_t count) {
     size_t n = *(size_t *)S_MEMBER(msg, field->quantifier_offset);
     void **array = S_MEMBER(msg, field->offset);
     size_t size = s_type_size(field->type);
@@ -957,8 +910,7 @@ static char *s_array_reserve(s_ctx_t *ctx, ProtobufCMessage *msg,
 
 //  Drop the elements after the first keep (undoes a failed append).
 static void s_array_truncate(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field,
-                             size_t keep)
-{
+                             size_t keep) {
     size_t *n = S_MEMBER(msg, field->quantifier_offset);
     char *array = *(char **)S_MEMBER(msg, field->offset);
     size_t size = s_type_size(field->type);
@@ -970,8 +922,7 @@ static void s_array_truncate(ProtobufCMessage *msg, const ProtobufCFieldDescript
 //  Append a JSON array (or, from text, one string) to a repeated field.
 static int s_append_repeated(s_ctx_t *ctx, ProtobufCMessage *msg,
                              const ProtobufCFieldDescriptor *field, const json_t *json,
-                             bool from_text)
-{
+                             bool from_text) {
     bool single = from_text && json_is_string(json);
     if (!single && !json_is_array(json))
         return s_fail(ctx, CRM_JSON_MALFORMED, "expected an array, not %s", s_json_kind(json));
@@ -1004,8 +955,7 @@ static int s_append_repeated(s_ctx_t *ctx, ProtobufCMessage *msg,
 static int s_set_field(s_ctx_t *ctx, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field,
                        const json_t *json, bool from_text, bool replace_oneof);
 
-static ProtobufCMessage *s_msg_new(s_ctx_t *ctx, const ProtobufCMessageDescriptor *desc)
-{
+static ProtobufCMessage *s_msg_new(s_ctx_t *ctx, const ProtobufCMessageDescriptor *desc) {
     ProtobufCMessage *msg = malloc(desc->sizeof_message);
     if (!msg) {
         s_fail_memory(ctx);
@@ -1017,8 +967,7 @@ static ProtobufCMessage *s_msg_new(s_ctx_t *ctx, const ProtobufCMessageDescripto
 
 //  Append the members of a JSON object to a map field (repeated XxxEntry messages).
 static int s_append_map(s_ctx_t *ctx, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field,
-                        const json_t *json)
-{
+                        const json_t *json) {
     if (!json_is_object(json))
         return s_fail(ctx, CRM_JSON_MALFORMED, "expected an object, not %s", s_json_kind(json));
     size_t count = json_object_size(json);
@@ -1032,7 +981,7 @@ static int s_append_map(s_ctx_t *ctx, ProtobufCMessage *msg, const ProtobufCFiel
     size_t keep = *n;
     const char *key;
     json_t *value;
-    json_object_foreach ((json_t *)json, key, value) {
+    json_object_foreach((json_t *)json, key, value) {
         size_t mark = s_path_push_name(ctx, key);
         ProtobufCMessage *entry = s_msg_new(ctx, entry_desc);
         s_value_t parsed;
@@ -1057,8 +1006,7 @@ static int s_append_map(s_ctx_t *ctx, ProtobufCMessage *msg, const ProtobufCFiel
 //  Set field of msg from json: repeated fields are appended to, others replaced. Two
 //  members of one oneof are an error unless replace_oneof.
 static int s_set_field(s_ctx_t *ctx, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field,
-                       const json_t *json, bool from_text, bool replace_oneof)
-{
+                       const json_t *json, bool from_text, bool replace_oneof) {
     if (json_is_null(json))
         return 0;
     if (field->label == PROTOBUF_C_LABEL_REPEATED)
@@ -1087,8 +1035,7 @@ static int s_set_field(s_ctx_t *ctx, ProtobufCMessage *msg, const ProtobufCField
 
 //  Build a message of type desc from a JSON object; NULL on error (ctx->err filled).
 static ProtobufCMessage *s_object_to_msg(s_ctx_t *ctx, const ProtobufCMessageDescriptor *desc,
-                                         const json_t *object)
-{
+                                         const json_t *object) {
     if (!json_is_object(object)) {
         s_fail(ctx, CRM_JSON_MALFORMED, "expected an object, not %s", s_json_kind(object));
         return NULL;
@@ -1099,8 +1046,8 @@ static ProtobufCMessage *s_object_to_msg(s_ctx_t *ctx, const ProtobufCMessageDes
     }
     //  Which fields were given, to refuse one given by both its json and proto name.
     unsigned char seen_here[64];
-    unsigned char *seen = desc->n_fields <= sizeof(seen_here) ? seen_here
-                                                              : calloc(desc->n_fields, 1);
+    unsigned char *seen =
+        desc->n_fields <= sizeof(seen_here) ? seen_here : calloc(desc->n_fields, 1);
     ProtobufCMessage *msg = seen ? s_msg_new(ctx, desc) : NULL;
     if (!msg) {
         if (seen && seen != seen_here)
@@ -1115,7 +1062,7 @@ static ProtobufCMessage *s_object_to_msg(s_ctx_t *ctx, const ProtobufCMessageDes
     bool ok = true;
     const char *key;
     json_t *value;
-    json_object_foreach ((json_t *)object, key, value) {
+    json_object_foreach((json_t *)object, key, value) {
         const ProtobufCFieldDescriptor *field = crm_pb_field_by_name(desc, key);
         if (!field && !s_utf8_valid(key, strlen(key))) {
             s_fail(ctx, CRM_JSON_MALFORMED, "has a member name that is not valid UTF-8");
@@ -1156,8 +1103,7 @@ static ProtobufCMessage *s_object_to_msg(s_ctx_t *ctx, const ProtobufCMessageDes
 
 static ProtobufCMessage *s_value_to_pb(const ProtobufCMessageDescriptor *desc, const json_t *value,
                                        const char *path_prefix, crm_json_error_t *err,
-                                       bool ints_as_real)
-{
+                                       bool ints_as_real) {
     s_ctx_t ctx;
     s_ctx_init(&ctx, err, path_prefix);
     ctx.ints_as_real = ints_as_real;
@@ -1169,17 +1115,14 @@ static ProtobufCMessage *s_value_to_pb(const ProtobufCMessageDescriptor *desc, c
     return s_object_to_msg(&ctx, desc, value);
 }
 
-ProtobufCMessage *crm_json_value_to_pb(const ProtobufCMessageDescriptor *desc,
-                                       const json_t *value, const char *path_prefix,
-                                       crm_json_error_t *err)
-{
+ProtobufCMessage *crm_json_value_to_pb(const ProtobufCMessageDescriptor *desc, const json_t *value,
+                                       const char *path_prefix, crm_json_error_t *err) {
     crm_json_error_t ignored;
     return s_value_to_pb(desc, value, path_prefix, err ? err : &ignored, false);
 }
 
 ProtobufCMessage *crm_json_to_pb(const ProtobufCMessageDescriptor *desc, const char *text,
-                                 size_t len, crm_json_error_t *err)
-{
+                                 size_t len, crm_json_error_t *err) {
     crm_json_error_t ignored;
     if (!err)
         err = &ignored;
@@ -1203,8 +1146,9 @@ ProtobufCMessage *crm_json_to_pb(const ProtobufCMessageDescriptor *desc, const c
         if (!text)
             snprintf(err->message, sizeof(err->message), "is not valid JSON: no text");
         else
-            snprintf(err->message, sizeof(err->message), "is not valid JSON: %s (line %d, column %d)",
-                     jerr.text, jerr.line, jerr.column);
+            snprintf(err->message, sizeof(err->message),
+                     "is not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                     jerr.column);
         //  jansson quotes the offending text, which may be any bytes
         for (char *p = err->message; *p; p++)
             if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
@@ -1217,8 +1161,7 @@ ProtobufCMessage *crm_json_to_pb(const ProtobufCMessageDescriptor *desc, const c
 }
 
 int crm_json_set_field(ProtobufCMessage *msg, const char *name, const json_t *value, int from_text,
-                       crm_json_error_t *err)
-{
+                       crm_json_error_t *err) {
     crm_json_error_t ignored;
     s_ctx_t ctx;
     s_ctx_init(&ctx, err ? err : &ignored, "");
@@ -1238,8 +1181,7 @@ int crm_json_set_field(ProtobufCMessage *msg, const char *name, const json_t *va
 
 //  A float as the double nearest its shortest decimal form, so 1.1f reads back as 1.1f
 //  and prints as 1.1 at any precision that suits doubles.
-static json_t *s_render_float(float value)
-{
+static json_t *s_render_float(float value) {
     if (isnan(value))
         return json_string("NaN");
     if (isinf(value))
@@ -1253,8 +1195,7 @@ static json_t *s_render_float(float value)
     return json_real(strtod(text, NULL));
 }
 
-static json_t *s_render_double(double value)
-{
+static json_t *s_render_double(double value) {
     if (isnan(value))
         return json_string("NaN");
     if (isinf(value))
@@ -1263,8 +1204,7 @@ static json_t *s_render_double(double value)
 }
 
 //  Render one value of field's type; value points at the member or array element.
-static json_t *s_render_single(const ProtobufCFieldDescriptor *field, const void *value)
-{
+static json_t *s_render_single(const ProtobufCFieldDescriptor *field, const void *value) {
     char text[256];
     switch (field->type) {
     case PROTOBUF_C_TYPE_INT32:
@@ -1310,8 +1250,7 @@ static json_t *s_render_single(const ProtobufCFieldDescriptor *field, const void
 }
 
 //  Does the value hold its type's default (0, false, "", empty bytes, no message)?
-static bool s_is_default(const ProtobufCFieldDescriptor *field, const void *value)
-{
+static bool s_is_default(const ProtobufCFieldDescriptor *field, const void *value) {
     switch (field->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *string = *(char *const *)value;
@@ -1333,18 +1272,19 @@ static bool s_is_default(const ProtobufCFieldDescriptor *field, const void *valu
 }
 
 //  Is the singular field set, by the rules of its label (see the header)?
-static bool s_is_present(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field)
-{
+static bool s_is_present(const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field) {
     const void *member = S_CMEMBER(msg, field->offset);
     bool pointer = field->type == PROTOBUF_C_TYPE_STRING || field->type == PROTOBUF_C_TYPE_MESSAGE;
+    //  as protobuf-c's packer: a string or message at the default pointer is unset
+    bool pointer_set =
+        pointer && *(void *const *)member != NULL && *(void *const *)member != field->default_value;
     if (field->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         return *(const uint32_t *)S_CMEMBER(msg, field->quantifier_offset) == field->id &&
-               (!pointer || *(void *const *)member != NULL);
+               (!pointer || pointer_set);
     switch (field->label) {
     case PROTOBUF_C_LABEL_OPTIONAL:
         if (pointer)
-            return *(void *const *)member != NULL &&
-                   *(void *const *)member != field->default_value;
+            return pointer_set;
         return *(const protobuf_c_boolean *)S_CMEMBER(msg, field->quantifier_offset);
     case PROTOBUF_C_LABEL_REQUIRED:
         return !pointer || *(void *const *)member != NULL;
@@ -1355,8 +1295,7 @@ static bool s_is_present(const ProtobufCMessage *msg, const ProtobufCFieldDescri
 
 //  The text of a map key (string, integer or bool) as a JSON member name.
 static const char *s_map_key(const ProtobufCFieldDescriptor *field, const void *value, char *text,
-                             size_t size)
-{
+                             size_t size) {
     switch (field->type) {
     case PROTOBUF_C_TYPE_STRING:
         return *(char *const *)value ? *(char *const *)value : "";
@@ -1381,8 +1320,7 @@ static const char *s_map_key(const ProtobufCFieldDescriptor *field, const void *
 
 //  Render the n entries of a map field as one JSON object.
 static json_t *s_render_map(const ProtobufCFieldDescriptor *field, size_t n,
-                            ProtobufCMessage *const *entries)
-{
+                            ProtobufCMessage *const *entries) {
     const ProtobufCMessageDescriptor *entry_desc = field->descriptor;
     const ProtobufCFieldDescriptor *key_field = &entry_desc->fields[0];
     const ProtobufCFieldDescriptor *value_field = &entry_desc->fields[1];
@@ -1413,8 +1351,7 @@ static json_t *s_render_map(const ProtobufCFieldDescriptor *field, size_t n,
 }
 
 //  Render the n elements of a repeated field as a JSON array.
-static json_t *s_render_array(const ProtobufCFieldDescriptor *field, size_t n, const char *array)
-{
+static json_t *s_render_array(const ProtobufCFieldDescriptor *field, size_t n, const char *array) {
     size_t size = s_type_size(field->type);
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++) {
@@ -1427,8 +1364,7 @@ static json_t *s_render_array(const ProtobufCFieldDescriptor *field, size_t n, c
 }
 
 //  Render msg as a JSON object (NULL only when out of memory).
-static json_t *s_msg_to_json(const ProtobufCMessage *msg)
-{
+static json_t *s_msg_to_json(const ProtobufCMessage *msg) {
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
     json_t *object = json_object();
     for (unsigned f = 0; object && f < desc->n_fields; f++) {
@@ -1463,13 +1399,11 @@ static json_t *s_msg_to_json(const ProtobufCMessage *msg)
     return object;
 }
 
-json_t *crm_pb_to_json_value(const ProtobufCMessage *msg)
-{
+json_t *crm_pb_to_json_value(const ProtobufCMessage *msg) {
     return msg ? s_msg_to_json(msg) : NULL;
 }
 
-char *crm_pb_to_json(const ProtobufCMessage *msg)
-{
+char *crm_pb_to_json(const ProtobufCMessage *msg) {
     json_t *value = crm_pb_to_json_value(msg);
     if (!value)
         return NULL;
@@ -1478,8 +1412,7 @@ char *crm_pb_to_json(const ProtobufCMessage *msg)
     return text;
 }
 
-void crm_pb_field_json_name(const ProtobufCFieldDescriptor *field, char *out, size_t out_size)
-{
+void crm_pb_field_json_name(const ProtobufCFieldDescriptor *field, char *out, size_t out_size) {
     char name[256];
     if (strlen(field->name) >= sizeof name) {
         snprintf(out, out_size, "%s", field->name);

@@ -48,7 +48,7 @@ typedef enum {
     CRM_JSON_OK = 0,
     CRM_JSON_MALFORMED = 400,
     CRM_JSON_INVALID = 422,
-    CRM_JSON_NO_MEMORY = 500,   // allocation failed (field "")
+    CRM_JSON_NO_MEMORY = 500, // allocation failed (field "")
 } crm_json_status_t;
 
 //  Deepest nesting of messages accepted on input (the top-level message is level 1).
@@ -56,8 +56,8 @@ typedef enum {
 
 typedef struct {
     crm_json_status_t status;
-    char field[256];    // JSON path of the offending value
-    char message[256];  // what is wrong with it
+    char field[256];   // JSON path of the offending value
+    char message[256]; // what is wrong with it
 } crm_json_error_t;
 
 //  Parse text into a new message of type desc. Returns NULL on error (err filled).
@@ -67,9 +67,8 @@ ProtobufCMessage *crm_json_to_pb(const ProtobufCMessageDescriptor *desc, const c
 
 //  Same from an already parsed JSON object (not taken). path_prefix ("" or e.g. "contact")
 //  is prepended to field paths in errors.
-ProtobufCMessage *crm_json_value_to_pb(const ProtobufCMessageDescriptor *desc,
-                                       const json_t *value, const char *path_prefix,
-                                       crm_json_error_t *err);
+ProtobufCMessage *crm_json_value_to_pb(const ProtobufCMessageDescriptor *desc, const json_t *value,
+                                       const char *path_prefix, crm_json_error_t *err);
 
 //  Set one field of an existing message from a JSON value, by json or proto name
 //  (used for path and query parameters). For a string-typed value coming from a URL

@@ -70,7 +70,7 @@ static int s_keys_create(crm_db_t *db, int argc, char **argv) {
         "keys_insert",
         "INSERT INTO gateway.api_keys (id, key_hash, prefix, tenant_id, role, user_id, name)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        7, true};
+        .nparams = 7, .writes = true};
     const char *params[] = {id, hash, prefix, tenant, role, user, name};
     PGresult *res = crm_db_query(db, &insert, params);
     if (!res)
@@ -99,7 +99,7 @@ static int s_keys_list(crm_db_t *db, int argc, char **argv) {
         " to_char(created_at, 'YYYY-MM-DD HH24:MI'),"
         " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '')"
         " FROM gateway.api_keys WHERE $1 = '' OR tenant_id = $1 ORDER BY created_at",
-        1, false};
+        .nparams = 1, .writes = false};
     const char *params[] = {tenant};
     PGresult *res = crm_db_query(db, &list, params);
     if (!res)
@@ -122,7 +122,7 @@ static int s_keys_revoke(crm_db_t *db, int argc, char **argv) {
     static const crm_stmt_t revoke = {
         "keys_revoke",
         "UPDATE gateway.api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
-        1, true};
+        .nparams = 1, .writes = true};
     const char *params[] = {argv[1]};
     PGresult *res = crm_db_query(db, &revoke, params);
     if (!res)
@@ -153,7 +153,7 @@ static int s_keys_check(crm_db_t *db, int argc, char **argv) {
         "keys_check",
         "SELECT id, tenant_id, role FROM gateway.api_keys"
         " WHERE key_hash = $1 AND revoked_at IS NULL",
-        1, false};
+        .nparams = 1, .writes = false};
     const char *params[] = {hash};
     PGresult *res = crm_db_query(db, &check, params);
     if (!res)

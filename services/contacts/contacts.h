@@ -22,10 +22,10 @@ typedef struct {
     const char *last_name;
     const char *name;
     const char *source;     // '' when unknown
-    char *tags_json;        // JSON array of strings
+    char *tags_array;       // text[] literal
     char *emails_json;      // JSON array of Email objects
     char *phones_json;      // JSON array of Phone objects
-    char *email_keys_json;  // JSON array of normalised addresses
+    char *email_keys_array; // text[] literal of normalised addresses
 } contacts_row_t;
 
 void contacts_row_reset(contacts_row_t *row);

@@ -50,6 +50,17 @@ static size_t s_chars(const char *s) {
     return n;
 }
 
+//  A text[] literal of a JSON array of strings.
+static char *s_text_array(const json_t *array) {
+    size_t n = json_array_size(array);
+    const char **items = calloc(n + 1, sizeof *items);
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_string_value(json_array_get(array, i));
+    char *literal = crm_db_text_array(items, n);
+    free(items);
+    return literal;
+}
+
 static void s_check_text(crm_call_t *call, const char *field, const char *value, size_t max) {
     if (s_chars(value) > max)
         crm_call_field_error(call, field, "must be at most %zu characters", max);
@@ -171,10 +182,10 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
     json_t *phones = json_array();
     for (size_t i = 0; i < c->n_phones; i++)
         json_array_append_new(phones, crm_pb_to_json_value(&c->phones[i]->base));
-    row->tags_json = json_dumps(tags, JSON_COMPACT);
+    row->tags_array = s_text_array(tags);
     row->emails_json = json_dumps(emails, JSON_COMPACT);
     row->phones_json = json_dumps(phones, JSON_COMPACT);
-    row->email_keys_json = json_dumps(keys, JSON_COMPACT);
+    row->email_keys_array = s_text_array(keys);
     json_decref(tags);
     json_decref(emails);
     json_decref(phones);

@@ -21,53 +21,57 @@
     " 'updatedAt', " TS(t ".updated_at") ")::text"
 
 static const crm_stmt_t s_insert = {
-    "contacts_insert",
+    .name = "contacts_insert",
+    .sql =
     "WITH dup AS ("
     "  SELECT contact_id FROM contact_emails"
-    "  WHERE tenant_id = $1 AND address_norm IN (SELECT jsonb_array_elements_text($11::jsonb))"
+    "  WHERE tenant_id = $1 AND address_norm = ANY ($11::text[])"
     "  LIMIT 1),"
     " ins AS ("
     "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"
     "                        tags, emails, phones)"
     "  SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8,"
-    "         ARRAY(SELECT jsonb_array_elements_text($9::jsonb)), $10::jsonb, $12::jsonb"
+    "         $9::text[], $10::jsonb, $12::jsonb"
     "  WHERE NOT EXISTS (SELECT 1 FROM dup)"
     "  RETURNING *),"
     " keys AS ("
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
-    "  SELECT $1, a, $2::uuid FROM jsonb_array_elements_text($11::jsonb) a"
+    "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
     "  WHERE EXISTS (SELECT 1 FROM ins))"
     " SELECT (SELECT contact_id::text FROM dup), (SELECT " CONTACT_JSON("ins") " FROM ins)",
-    12,
-    true,
+    .nparams = 12,
+    .writes = true,
 };
 
 static const crm_stmt_t s_get = {
-    "contacts_get",
+    .name = "contacts_get",
+    .sql =
     "SELECT " CONTACT_JSON("c") " FROM contacts c"
     " WHERE c.tenant_id = $1 AND c.id = $2::uuid AND c.deleted_at IS NULL",
-    2,
-    false,
+    .nparams = 2,
+    .writes = false,
 };
 
 static const crm_stmt_t s_get_for_update = {
-    "contacts_get_for_update",
+    .name = "contacts_get_for_update",
+    .sql =
     "SELECT " CONTACT_JSON("c") " FROM contacts c"
     " WHERE c.tenant_id = $1 AND c.id = $2::uuid AND c.deleted_at IS NULL FOR UPDATE",
-    2,
-    false,
+    .nparams = 2,
+    .writes = false,
 };
 
 static const crm_stmt_t s_update = {
-    "contacts_update",
+    .name = "contacts_update",
+    .sql =
     "WITH dup AS ("
     "  SELECT contact_id FROM contact_emails"
     "  WHERE tenant_id = $1 AND contact_id <> $2::uuid"
-    "    AND address_norm IN (SELECT jsonb_array_elements_text($11::jsonb))"
+    "    AND address_norm = ANY ($11::text[])"
     "  LIMIT 1),"
     " upd AS ("
     "  UPDATE contacts SET kind = $3, type = $4, first_name = $5, last_name = $6, name = $7,"
-    "    source = $8, tags = ARRAY(SELECT jsonb_array_elements_text($9::jsonb)),"
+    "    source = $8, tags = $9::text[],"
     "    emails = $10::jsonb, phones = $12::jsonb, updated_at = now()"
     "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
     "    AND NOT EXISTS (SELECT 1 FROM dup)"
@@ -75,45 +79,47 @@ static const crm_stmt_t s_update = {
     " gone AS ("
     "  DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2::uuid"
     "    AND EXISTS (SELECT 1 FROM upd)"
-    "    AND address_norm NOT IN (SELECT jsonb_array_elements_text($11::jsonb))),"
+    "    AND NOT (address_norm = ANY ($11::text[]))),"
     " keys AS ("
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
-    "  SELECT $1, a, $2::uuid FROM jsonb_array_elements_text($11::jsonb) a"
+    "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
     "  WHERE EXISTS (SELECT 1 FROM upd)"
     "  ON CONFLICT (tenant_id, address_norm) DO NOTHING)"
     " SELECT (SELECT contact_id::text FROM dup), (SELECT " CONTACT_JSON("upd") " FROM upd)",
-    12,
-    true,
+    .nparams = 12,
+    .writes = true,
 };
 
 static const crm_stmt_t s_delete = {
-    "contacts_delete",
+    .name = "contacts_delete",
+    .sql =
     "WITH del AS ("
     "  UPDATE contacts SET deleted_at = now(), updated_at = now()"
     "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL RETURNING id),"
     " keys AS ("
     "  DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id IN (SELECT id FROM del))"
     " SELECT count(*) FROM del",
-    2,
-    true,
+    .nparams = 2,
+    .writes = true,
 };
 
 static const crm_stmt_t s_list = {
-    "contacts_list",
+    .name = "contacts_list",
+    .sql =
     "SELECT " CONTACT_JSON("c") " FROM contacts c"
     " WHERE c.tenant_id = $1 AND c.deleted_at IS NULL"
     "   AND ($2 = '' OR c.type = $2)"
     "   AND ($3 = '' OR c.id < $3::uuid)"
     " ORDER BY c.id DESC LIMIT $4::int",
-    4,
-    false,
+    .nparams = 4,
+    .writes = false,
 };
 
 void contacts_row_reset(contacts_row_t *row) {
-    free(row->tags_json);
+    free(row->tags_array);
     free(row->emails_json);
     free(row->phones_json);
-    free(row->email_keys_json);
+    free(row->email_keys_array);
     memset(row, 0, sizeof *row);
 }
 
@@ -170,9 +176,9 @@ static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char
     params[5] = row->last_name;
     params[6] = row->name;
     params[7] = row->source;
-    params[8] = row->tags_json;
+    params[8] = row->tags_array;
     params[9] = row->emails_json;
-    params[10] = row->email_keys_json;
+    params[10] = row->email_keys_array;
     params[11] = row->phones_json;
 }
 

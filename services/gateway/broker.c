@@ -600,7 +600,9 @@ static int s_fd_reserve(broker_t *self, int fd)
 static void s_worker_purge(broker_t *self, s_worker_t *worker, const char *why, bool disconnect)
 {
     s_service_t *service = worker->service;
-    crm_log_kv(CRM_LOG_WARN, "removing worker", "service", service->name, "reason", why, NULL);
+    bool polite = strcmp(why, "worker disconnected") == 0;
+    crm_log_kv(polite ? CRM_LOG_INFO : CRM_LOG_WARN, "removing worker", "service", service->name,
+               "reason", why, NULL);
     if (disconnect)
         s_send_command(self, &worker->identity, CRM_MDPW_DISCONNECT);
     if (worker->request) {
@@ -674,6 +676,8 @@ static void s_dispatch(broker_t *self, s_service_t *service)
 //  meanwhile closed finds its fd closed and is refused.
 static void s_fd_event(broker_t *self, int event, int fd)
 {
+    crm_debug("connection event %s on fd %d",
+              event == ZMQ_EVENT_ACCEPTED ? "accepted" : "disconnected", fd);
     if (s_fd_reserve(self, fd))
         return;
     //  Either way the connection that used this fd before is gone: if its DISCONNECTED
@@ -771,6 +775,10 @@ static void s_worker_ready(broker_t *self, const s_identity_t *identity, const c
     service->workers++;
     s_snapshot_set(self, service);
     crm_log_kv(CRM_LOG_INFO, "worker registered", "service", name, NULL);
+    //  A first HEARTBEAT at once tells the worker its READY arrived; otherwise a worker
+    //  that connected while the broker was down could give up just before our first
+    //  periodic heartbeat.
+    s_send_command(self, &worker->identity, CRM_MDPW_HEARTBEAT);
     s_idle_append(service, worker);
     s_dispatch(self, service);
 }
@@ -825,7 +833,10 @@ static void s_worker_message(broker_t *self, const crm_mdp_layout_t *layout, siz
         const crm_mdp_frame_t *frame = &self->views[layout->service];
         memcpy(name, frame->data, frame->size);
         name[frame->size] = '\0';
-        int fd = zmq_msg_get(&self->frames[0], ZMQ_SRCFD);
+        //  The routing id frame is made by the ROUTER and may lack the connection's
+        //  metadata (libzmq 4.3 copies it only sometimes): ask a frame off the wire.
+        int fd = zmq_msg_get(&self->frames[1], ZMQ_SRCFD);
+        crm_debug("READY for %s over fd %d", name, fd);
         s_worker_ready(self, &identity, name, fd, now);
         return;
     }
@@ -1169,8 +1180,14 @@ void broker_destroy(broker_t **self_p)
     }
     zhashx_destroy(&self->snapshot);
     free(self->fds);
-    if (self->router_handle)
+    if (self->router_handle) {
         zmq_socket_monitor(self->router_handle, NULL, 0);
+        //  Unbinding frees the inproc name at once (closing the socket does it later),
+        //  so a broker restarted in the same process can bind it again.
+        zmq_unbind(self->router_handle, BROKER_INPROC_ENDPOINT);
+        if (self->endpoint)
+            zmq_unbind(self->router_handle, self->endpoint);
+    }
     zsock_destroy(&self->monitor);
     zsock_destroy(&self->router);
     for (size_t i = 0; i < CRM_MDP_FRAMES_MAX; i++)

@@ -23,8 +23,7 @@ static const crm_stmt_t s_lookup = {
     "keys_lookup",
     "SELECT id::text, tenant_id, role, user_id FROM gateway.api_keys"
     " WHERE key_hash = $1 AND revoked_at IS NULL",
-    1,
-    false,
+    .nparams = 1,
 };
 
 static void s_entry_free(void **item) {
@@ -114,7 +113,7 @@ int keys_verify(keys_t *self, const char *key, key_identity_t *who) {
 }
 
 bool keys_db_ready(keys_t *self) {
-    static const crm_stmt_t ping = {"keys_ping", "SELECT 1", 0, false};
+    static const crm_stmt_t ping = {"keys_ping", "SELECT 1", .nparams = 0, .writes = false};
     pthread_mutex_lock(&self->lock);
     if (!crm_db_ok(self->db))
         crm_db_connect(self->db, 0);

@@ -15,8 +15,7 @@
 #include "test_types.pb-c.h"
 
 //  Stop the fuzzer with a message when an invariant breaks.
-static void s_check(int condition, const char *what, const char *text)
-{
+static void s_check(int condition, const char *what, const char *text) {
     if (!condition) {
         fprintf(stderr, "invariant broken: %s\n%s\n", what, text ? text : "(null)");
         abort();
@@ -25,8 +24,7 @@ static void s_check(int condition, const char *what, const char *text)
 
 //  Render msg, read the text back, render again: same text; and the same after the
 //  protobuf wire format. Frees msg.
-static void s_check_round_trip(ProtobufCMessage *msg)
-{
+static void s_check_round_trip(ProtobufCMessage *msg) {
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
     s_check(protobuf_c_message_check(msg), "message fails protobuf_c_message_check", NULL);
     char *text = crm_pb_to_json(msg);
@@ -59,8 +57,7 @@ static void s_check_round_trip(ProtobufCMessage *msg)
     protobuf_c_message_free_unpacked(msg, NULL);
 }
 
-static void s_parse(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size)
-{
+static void s_parse(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size) {
     crm_json_error_t err;
     ProtobufCMessage *msg = crm_json_to_pb(desc, (const char *)data, size, &err);
     if (msg) {
@@ -70,7 +67,8 @@ static void s_parse(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
         s_check(err.status == CRM_JSON_MALFORMED || err.status == CRM_JSON_INVALID ||
                     err.status == CRM_JSON_NO_MEMORY,
                 "failure without a status", NULL);
-        s_check(memchr(err.field, 0, sizeof(err.field)) && memchr(err.message, 0, sizeof(err.message)),
+        s_check(memchr(err.field, 0, sizeof(err.field)) &&
+                    memchr(err.message, 0, sizeof(err.message)),
                 "unterminated error text", NULL);
         json_t *field = json_string(err.field), *message = json_string(err.message);
         s_check(field && message, "error text is not UTF-8", err.field);
@@ -80,8 +78,7 @@ static void s_parse(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
 }
 
 //  Set one TestAll field from URL text (the rest of the input after the first byte).
-static void s_set_from_text(const uint8_t *data, size_t size)
-{
+static void s_set_from_text(const uint8_t *data, size_t size) {
     if (size < 1)
         return;
     const ProtobufCMessageDescriptor *desc = &crm__test__test_all__descriptor;
@@ -91,15 +88,14 @@ static void s_set_from_text(const uint8_t *data, size_t size)
     protobuf_c_message_init(desc, msg);
     json_t *value = json_stringn_nocheck((const char *)data + 1, size - 1);
     crm_json_error_t err;
-    for (int i = 0; value && i < 2; i++)   // twice: replace or append
+    for (int i = 0; value && i < 2; i++) // twice: replace or append
         if (crm_json_set_field(msg, field->name, value, 1, &err) != 0)
             s_check(err.status != CRM_JSON_OK, "failure without a status", NULL);
     json_decref(value);
     s_check_round_trip(msg);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     s_parse(&crm__test__test_all__descriptor, data, size);
     s_parse(&crm__contacts__contact__descriptor, data, size);
     s_set_from_text(data, size);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -36,6 +37,31 @@ extern char **environ;
 
 //  --- Broker harness -------------------------------------------------------------------
 
+//  What a test started and has not stopped yet; the teardown stops it when an assertion
+//  ended the test early, so one failure does not cascade into the next tests.
+#define S_LIVE_MAX 8
+static void *s_live_brokers[S_LIVE_MAX];
+static void *s_live_workers[S_LIVE_MAX];
+static pid_t s_live_child;
+
+static void s_live_add(void **slots, void *item)
+{
+    for (int i = 0; i < S_LIVE_MAX; i++) {
+        if (!slots[i]) {
+            slots[i] = item;
+            return;
+        }
+    }
+}
+
+static void s_live_remove(void **slots, void *item)
+{
+    for (int i = 0; i < S_LIVE_MAX; i++) {
+        if (slots[i] == item)
+            slots[i] = NULL;
+    }
+}
+
 typedef struct {
     crm_config_t cfg;
     char endpoint_in[256]; // what to bind
@@ -44,14 +70,14 @@ typedef struct {
     zactor_t *actor;
 } s_broker_run_t;
 
+//  Any message on an actor's pipe ($TERM from zactor_destroy) ends its loop.
 static int s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
 {
     (void) loop;
     (void) arg;
     zmsg_t *msg = zmsg_recv(pipe);
-    bool term = !msg || zmsg_signal(msg) >= 0 || true; // any command ends the actor
     zmsg_destroy(&msg);
-    return term ? -1 : 0;
+    return -1;
 }
 
 static void s_broker_actor(zsock_t *pipe, void *arg)
@@ -91,8 +117,10 @@ static s_broker_run_t *s_broker_start(const char *endpoint, int heartbeat_ms,
     for (int attempt = 0; attempt < 100; attempt++) {
         run->actor = zactor_new(s_broker_actor, run);
         assert_non_null(run->actor);
-        if (run->broker)
+        if (run->broker) {
+            s_live_add(s_live_brokers, run);
             return run;
+        }
         zactor_destroy(&run->actor);
         zclock_sleep(20);
     }
@@ -105,6 +133,7 @@ static void s_broker_stop(s_broker_run_t **run_p)
     s_broker_run_t *run = *run_p;
     if (!run)
         return;
+    s_live_remove(s_live_brokers, run);
     zactor_destroy(&run->actor);
     free(run);
     *run_p = NULL;
@@ -141,6 +170,7 @@ typedef struct {
     atomic_int handled;
     //  Worker thread only:
     crm_bus_worker_t *worker;
+    zloop_t *loop;
     zframe_t *held_to;
     zmsg_t *held;
     zactor_t *actor;
@@ -198,6 +228,8 @@ static void s_handler(crm_bus_worker_t *worker, zframe_t *reply_to, zmsg_t *requ
     zmsg_destroy(&run->held);
     run->held_to = reply_to;
     run->held = request;
+    if (run->behavior == S_LATE_FIRST)
+        zloop_timer(run->loop, (size_t) run->late_ms, 1, s_on_late, run);
 }
 
 static void s_worker_actor(zsock_t *pipe, void *arg)
@@ -205,6 +237,7 @@ static void s_worker_actor(zsock_t *pipe, void *arg)
     s_worker_run_t *run = arg;
     zsock_signal(pipe, 0);
     zloop_t *loop = zloop_new();
+    run->loop = loop;
     zloop_reader(loop, pipe, s_on_pipe, NULL);
     if (run->start_delay_ms > 0) {
         zpoller_t *poller = zpoller_new(pipe, NULL);
@@ -220,11 +253,657 @@ static void s_worker_actor(zsock_t *pipe, void *arg)
     run->worker = crm_bus_worker_new(run->endpoint, run->service, run->heartbeat_ms, S_LIVENESS);
     assert(run->worker);
     crm_bus_worker_attach(run->worker, loop, s_handler, run);
-    if (run->behavior == S_LATE_FIRST)
-        zloop_timer(loop, 10, 0, s_on_late_poll, run);
     zloop_start(loop);
     zframe_destroy(&run->held_to);
     zmsg_destroy(&run->held);
     crm_bus_worker_destroy(&run->worker);
     zloop_destroy(&loop);
+}
+
+static s_worker_run_t *s_worker_start(const char *endpoint, const char *service, const char *name,
+                                      s_behavior_t behavior)
+{
+    s_worker_run_t *run = calloc(1, sizeof(*run));
+    assert_non_null(run);
+    snprintf(run->endpoint, sizeof(run->endpoint), "%s", endpoint);
+    snprintf(run->service, sizeof(run->service), "%s", service);
+    snprintf(run->name, sizeof(run->name), "%s", name);
+    run->heartbeat_ms = S_HEARTBEAT_MS;
+    run->behavior = behavior;
+    run->late_ms = 400;
+    return run;
+}
+
+static void s_worker_run(s_worker_run_t *run)
+{
+    run->actor = zactor_new(s_worker_actor, run);
+    assert_non_null(run->actor);
+    s_live_add(s_live_workers, run);
+}
+
+static void s_worker_stop(s_worker_run_t **run_p)
+{
+    s_worker_run_t *run = *run_p;
+    if (!run)
+        return;
+    s_live_remove(s_live_workers, run);
+    zactor_destroy(&run->actor);
+    free(run);
+    *run_p = NULL;
+}
+
+//  --- Calls ----------------------------------------------------------------------------
+
+typedef struct {
+    bool answered;     // false: the client timed out
+    unsigned code;
+    char error[64];
+    char message[256];
+    char request_id[64];
+    char payload[256]; // second reply frame, or the first for mmi replies
+    int64_t elapsed_ms;
+} s_answer_t;
+
+//  One request: RequestHeader{method, request_id, deadline_ms} + payload, and its answer.
+static s_answer_t s_call(crm_bus_client_t *client, const char *service, const char *request_id,
+                         uint32_t deadline_ms, const char *payload, int timeout_ms)
+{
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = "Echo";
+    header.request_id = (char *) request_id;
+    header.deadline_ms = deadline_ms;
+    uint8_t buffer[256];
+    size_t size = crm__request_header__pack(&header, buffer);
+    zmsg_t *body = zmsg_new();
+    zmsg_addmem(body, buffer, size);
+    zmsg_addstr(body, payload);
+
+    s_answer_t answer = {0};
+    int64_t start = zclock_mono();
+    zmsg_t *reply = crm_bus_client_request(client, service, &body, timeout_ms);
+    answer.elapsed_ms = zclock_mono() - start;
+    assert_null(body);
+    if (!reply)
+        return answer;
+    answer.answered = true;
+    zframe_t *first = zmsg_first(reply);
+    Crm__ReplyHeader *reply_header
+        = crm__reply_header__unpack(NULL, zframe_size(first), zframe_data(first));
+    assert_non_null(reply_header);
+    answer.code = reply_header->code;
+    snprintf(answer.error, sizeof(answer.error), "%s", reply_header->error);
+    snprintf(answer.message, sizeof(answer.message), "%s", reply_header->message);
+    snprintf(answer.request_id, sizeof(answer.request_id), "%s", reply_header->request_id);
+    crm__reply_header__free_unpacked(reply_header, NULL);
+    zframe_t *second = zmsg_next(reply);
+    if (second)
+        snprintf(answer.payload, sizeof(answer.payload), "%.*s", (int) zframe_size(second),
+                 (char *) zframe_data(second));
+    zmsg_destroy(&reply);
+    return answer;
+}
+
+//  mmi.service: the one-frame answer ("200", "404", "501").
+static void s_mmi(crm_bus_client_t *client, const char *mmi, const char *service, char *code,
+                  size_t size)
+{
+    zmsg_t *body = zmsg_new();
+    zmsg_addstr(body, service);
+    zmsg_t *reply = crm_bus_client_request(client, mmi, &body, 2000);
+    assert_non_null(reply);
+    assert_int_equal(zmsg_size(reply), 1);
+    char *text = zmsg_popstr(reply);
+    snprintf(code, size, "%s", text);
+    free(text);
+    zmsg_destroy(&reply);
+}
+
+//  A raw DEALER talking MDP by hand, for what the classes would never send.
+static zsock_t *s_raw_dealer(const char *endpoint)
+{
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    assert_non_null(dealer);
+    zsock_set_rcvtimeo(dealer, 50);
+    assert_int_equal(zsock_connect(dealer, "%s", endpoint), 0);
+    return dealer;
+}
+
+static void s_raw_send(zsock_t *dealer, int count, ...)
+{
+    zmsg_t *msg = zmsg_new();
+    va_list args;
+    va_start(args, count);
+    for (int i = 0; i < count; i++) {
+        const char *frame = va_arg(args, const char *);
+        zmsg_addmem(msg, frame, strlen(frame));
+    }
+    va_end(args);
+    assert_int_equal(zmsg_send(&msg, dealer), 0);
+}
+
+//  Wait up to timeout_ms for a worker command on a raw DEALER; returns it or -1.
+static int s_raw_wait_command(zsock_t *dealer, int command, int timeout_ms)
+{
+    int64_t until = zclock_mono() + timeout_ms;
+    while (zclock_mono() < until) {
+        zmsg_t *msg = zmsg_recv(dealer);
+        if (!msg)
+            continue;
+        crm_mdp_msg_t parsed;
+        const char *reason;
+        int got = -1;
+        if (crm_mdp_parse_worker(&msg, &parsed, &reason) == 0)
+            got = parsed.command;
+        crm_mdp_msg_reset(&parsed);
+        if (got == command)
+            return got;
+    }
+    return -1;
+}
+
+//  --- Tests ----------------------------------------------------------------------------
+
+static void s_count_services(const char *service, int workers, void *arg)
+{
+    int *total = arg;
+    if (strcmp(service, "echo") == 0 || strcmp(service, "echo-inproc") == 0)
+        *total += workers;
+}
+
+//  A request and its reply over tcp and over inproc, to tcp and inproc workers.
+static void test_round_trip_tcp_and_inproc(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    s_worker_run_t *tcp_worker = s_worker_start(broker->endpoint, "echo", "tcp", S_ECHO);
+    s_worker_run_t *inproc_worker
+        = s_worker_start(BROKER_INPROC_ENDPOINT, "echo-inproc", "inproc", S_ECHO);
+    s_worker_run(tcp_worker);
+    s_worker_run(inproc_worker);
+    assert_true(s_wait_workers(broker, "echo", 1, 3000));
+    assert_true(s_wait_workers(broker, "echo-inproc", 1, 3000));
+    int total = 0;
+    broker_each_service(broker->broker, s_count_services, &total);
+    assert_int_equal(total, 2);
+
+    crm_bus_client_t *tcp = crm_bus_client_new(broker->endpoint);
+    crm_bus_client_t *inproc = crm_bus_client_new(BROKER_INPROC_ENDPOINT);
+    assert_non_null(tcp);
+    assert_non_null(inproc);
+    const char *services[] = {"echo", "echo-inproc"};
+    crm_bus_client_t *clients[] = {tcp, inproc};
+    for (int s = 0; s < 2; s++) {
+        for (int c = 0; c < 2; c++) {
+            s_answer_t answer = s_call(clients[c], services[s], "r-1", 2000, "hello", 3000);
+            assert_true(answer.answered);
+            assert_int_equal(answer.code, 200);
+            assert_string_equal(answer.request_id, "r-1");
+            assert_string_equal(answer.payload, "hello");
+            assert_string_equal(answer.message, s == 0 ? "tcp" : "inproc");
+        }
+    }
+    //  A few hundred in a row, to catch anything that leaks or stalls per request.
+    for (int i = 0; i < 300; i++) {
+        char payload[32];
+        snprintf(payload, sizeof(payload), "n%d", i);
+        s_answer_t answer = s_call(clients[i % 2], services[(i / 2) % 2], "r", 2000, payload, 3000);
+        assert_int_equal(answer.code, 200);
+        assert_string_equal(answer.payload, payload);
+    }
+    crm_bus_client_destroy(&tcp);
+    crm_bus_client_destroy(&inproc);
+    assert_null(tcp);
+    s_worker_stop(&tcp_worker);
+    s_worker_stop(&inproc_worker);
+    s_broker_stop(&broker);
+}
+
+//  Two workers of one service share the requests in turn.
+static void test_round_robin(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    s_worker_run_t *a = s_worker_start(broker->endpoint, "rr", "A", S_ECHO);
+    s_worker_run_t *b = s_worker_start(broker->endpoint, "rr", "B", S_ECHO);
+    s_worker_run(a);
+    s_worker_run(b);
+    assert_true(s_wait_workers(broker, "rr", 2, 3000));
+
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
+    char previous[sizeof(((s_answer_t *) 0)->message)] = "";
+    for (int i = 0; i < 6; i++) {
+        s_answer_t answer = s_call(client, "rr", "r", 2000, "x", 3000);
+        assert_int_equal(answer.code, 200);
+        assert_string_not_equal(answer.message, previous);
+        snprintf(previous, sizeof(previous), "%s", answer.message);
+    }
+    assert_int_equal(atomic_load(&a->handled), 3);
+    assert_int_equal(atomic_load(&b->handled), 3);
+    crm_bus_client_destroy(&client);
+    s_worker_stop(&a);
+    s_worker_stop(&b);
+    s_broker_stop(&broker);
+}
+
+//  RFC 8: mmi.service says 200 for a service with a worker, 404 otherwise.
+static void test_mmi_service(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    s_worker_run_t *worker = s_worker_start(broker->endpoint, "echo", "w", S_ECHO);
+    s_worker_run(worker);
+    assert_true(s_wait_workers(broker, "echo", 1, 3000));
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
+    char code[16];
+    s_mmi(client, "mmi.service", "echo", code, sizeof(code));
+    assert_string_equal(code, "200");
+    s_mmi(client, "mmi.service", "nobody-here", code, sizeof(code));
+    assert_string_equal(code, "404");
+    s_mmi(client, "mmi.whatever", "echo", code, sizeof(code));
+    assert_string_equal(code, "501");
+    crm_bus_client_destroy(&client);
+    s_worker_stop(&worker);
+    s_broker_stop(&broker);
+}
+
+//  A service nobody ever registered: 404 at the request's deadline, not before.
+static void test_unknown_service_404_at_deadline(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    crm_bus_client_t *client = crm_bus_client_new(BROKER_INPROC_ENDPOINT);
+    s_answer_t answer = s_call(client, "ghost", "r-404", 300, "x", 3000);
+    assert_true(answer.answered);
+    assert_int_equal(answer.code, 404);
+    assert_string_equal(answer.error, "unknown_service");
+    assert_string_equal(answer.request_id, "r-404");
+    assert_true(answer.elapsed_ms >= 295);
+    assert_true(answer.elapsed_ms < 500);
+    crm_bus_client_destroy(&client);
+    s_broker_stop(&broker);
+}
+
+//  A request to a service with no worker yet waits for one that appears in time.
+static void test_request_waits_for_first_worker(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    s_worker_run_t *worker = s_worker_start(broker->endpoint, "slowstart", "w", S_ECHO);
+    worker->start_delay_ms = 200;
+    s_worker_run(worker);
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
+    s_answer_t answer = s_call(client, "slowstart", "r", 3000, "queued", 4000);
+    assert_int_equal(answer.code, 200);
+    assert_string_equal(answer.payload, "queued");
+    assert_true(answer.elapsed_ms >= 150);
+    crm_bus_client_destroy(&client);
+    s_worker_stop(&worker);
+    s_broker_stop(&broker);
+}
+
+//  A worker that takes a request and never answers: 504 at the deadline.
+static void test_no_reply_504_at_deadline(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    s_worker_run_t *worker = s_worker_start(broker->endpoint, "hold", "w", S_HOLD);
+    s_worker_run(worker);
+    assert_true(s_wait_workers(broker, "hold", 1, 3000));
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
+    s_answer_t answer = s_call(client, "hold", "r-504", 300, "x", 3000);
+    assert_true(answer.answered);
+    assert_int_equal(answer.code, 504);
+    assert_string_equal(answer.error, "timeout");
+    assert_string_equal(answer.request_id, "r-504");
+    assert_true(answer.elapsed_ms >= 295);
+    assert_true(answer.elapsed_ms < 500);
+    //  The worker still holds it (one request at a time): the next one waits, then 503.
+    answer = s_call(client, "hold", "r-2", 200, "x", 3000);
+    assert_int_equal(answer.code, 503);
+    assert_int_equal(atomic_load(&worker->handled), 1);
+    crm_bus_client_destroy(&client);
+    s_worker_stop(&worker);
+    s_broker_stop(&broker);
+}
+
+//  The child side of test_killed_worker: register, and die by SIGKILL on the first
+//  request, as a crashed or killed daemon would.
+static void s_dying_handler(crm_bus_worker_t *worker, zframe_t *reply_to, zmsg_t *request,
+                            void *arg)
+{
+    (void) worker;
+    (void) reply_to;
+    (void) request;
+    (void) arg;
+    kill(getpid(), SIGKILL);
+}
+
+static int s_give_up(zloop_t *loop, int timer_id, void *arg)
+{
+    (void) loop;
+    (void) timer_id;
+    (void) arg;
+    return -1;
+}
+
+static int s_dying_worker_main(const char *endpoint, const char *service)
+{
+    crm_bus_worker_t *worker = crm_bus_worker_new(endpoint, service, 2500, S_LIVENESS);
+    zloop_t *loop = zloop_new();
+    crm_bus_worker_attach(worker, loop, s_dying_handler, NULL);
+    zloop_timer(loop, 10000, 1, s_give_up, NULL); // nobody called: give up
+    zloop_start(loop);
+    crm_bus_worker_destroy(&worker);
+    zloop_destroy(&loop);
+    zsys_shutdown();
+    return 1;
+}
+
+static char s_self_path[4096];
+
+//  A worker process SIGKILLed while it holds a request: the client hears 503 as soon as
+//  the tcp connection drops, long before heartbeats (2.5 s x 3) or the deadline (5 s);
+//  with no worker left, the next request gets 503 at once.
+static void test_killed_worker_503_fast(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, 2500, 1 << 20);
+    char *argv[] = {s_self_path, "--dying-worker", broker->endpoint, "doomed", NULL};
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, s_self_path, NULL, NULL, argv, environ), 0);
+    s_live_child = pid;
+    assert_true(s_wait_workers(broker, "doomed", 1, 10000));
+
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
+    s_answer_t answer = s_call(client, "doomed", "r-kill", 5000, "x", 7000);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    s_live_child = 0;
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_true(answer.answered);
+    print_message("killed worker: %u after %ld ms\n", answer.code, (long) answer.elapsed_ms);
+    assert_int_equal(answer.code, 503);
+    assert_string_equal(answer.error, "unavailable");
+    assert_string_equal(answer.request_id, "r-kill");
+    assert_true(answer.elapsed_ms < 1000);
+    assert_int_equal(broker_service_workers(broker->broker, "doomed"), 0);
+
+    answer = s_call(client, "doomed", "r-after", 5000, "x", 7000);
+    assert_int_equal(answer.code, 503);
+    assert_true(answer.elapsed_ms < 100);
+    crm_bus_client_destroy(&client);
+    s_broker_stop(&broker);
+}
+
+//  A worker answers after the broker gave up (504): its late reply is dropped, and the
+//  next request, queued behind it, gets its own answer.
+static void test_late_reply_dropped(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    s_worker_run_t *worker = s_worker_start(broker->endpoint, "late", "w", S_LATE_FIRST);
+    worker->late_ms = 400;
+    s_worker_run(worker);
+    assert_true(s_wait_workers(broker, "late", 1, 3000));
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
+    s_answer_t answer = s_call(client, "late", "r-1", 200, "first", 3000);
+    assert_int_equal(answer.code, 504);
+    answer = s_call(client, "late", "r-2", 3000, "second", 4000);
+    assert_int_equal(answer.code, 200);
+    assert_string_equal(answer.request_id, "r-2");
+    assert_string_equal(answer.payload, "second");
+    answer = s_call(client, "late", "r-3", 3000, "third", 4000);
+    assert_string_equal(answer.payload, "third");
+    crm_bus_client_destroy(&client);
+    s_worker_stop(&worker);
+    s_broker_stop(&broker);
+}
+
+//  The client gives up before the broker does: its socket is replaced, so the reply to
+//  the abandoned request can never be read as the answer to the next one.
+static void test_client_timeout_new_socket(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    s_worker_run_t *worker = s_worker_start(broker->endpoint, "late", "w", S_LATE_FIRST);
+    worker->late_ms = 300;
+    s_worker_run(worker);
+    assert_true(s_wait_workers(broker, "late", 1, 3000));
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
+    s_answer_t answer = s_call(client, "late", "r-1", 3000, "first", 100);
+    assert_false(answer.answered);
+    assert_true(answer.elapsed_ms >= 95 && answer.elapsed_ms < 300);
+    answer = s_call(client, "late", "r-2", 3000, "second", 4000);
+    assert_int_equal(answer.code, 200);
+    assert_string_equal(answer.request_id, "r-2");
+    assert_string_equal(answer.payload, "second");
+    crm_bus_client_destroy(&client);
+    s_worker_stop(&worker);
+    s_broker_stop(&broker);
+}
+
+//  Garbage from a raw DEALER is dropped and the broker goes on serving; a worker the
+//  broker does not know is told to DISCONNECT.
+static void test_malformed_messages(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 4096);
+    s_worker_run_t *worker = s_worker_start(broker->endpoint, "echo", "w", S_ECHO);
+    s_worker_run(worker);
+    assert_true(s_wait_workers(broker, "echo", 1, 3000));
+    zsock_t *raw = s_raw_dealer(broker->endpoint);
+
+    s_raw_send(raw, 1, "");
+    s_raw_send(raw, 4, "", "MDPC02", "echo", "x");
+    s_raw_send(raw, 3, "", CRM_MDPW, "\x09");
+    s_raw_send(raw, 3, "", CRM_MDPW, "\x01");             // READY without service
+    s_raw_send(raw, 4, "", CRM_MDPW, "\x02", "x");        // REQUEST to the broker
+    s_raw_send(raw, 5, "", CRM_MDPW, "\x03", "c", "x");   // REPLY without delimiter
+    s_raw_send(raw, 3, "", CRM_MDPC, "echo");             // no body
+    s_raw_send(raw, 4, "x", CRM_MDPC, "echo", "body");    // no delimiter
+    s_raw_send(raw, 4, "", CRM_MDPC, "mmi.service", "");  // empty mmi argument: 404
+    char big[5000];
+    memset(big, 'b', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    s_raw_send(raw, 4, "", CRM_MDPC, "echo", big);        // frame over the limit
+    s_raw_send(raw, 5, "", CRM_MDPC, "echo", "not a protobuf \xff\xff", "x"); // default deadline
+    //  Only the mmi question and the unparsable-header request deserve an answer.
+    zmsg_t *reply = NULL;
+    int answers = 0;
+    int64_t until = zclock_mono() + 1000;
+    while (answers < 2 && zclock_mono() < until) {
+        reply = zmsg_recv(raw);
+        if (!reply)
+            continue;
+        crm_mdp_msg_t parsed;
+        const char *reason;
+        assert_int_equal(crm_mdp_parse_client_reply(&reply, &parsed, &reason), 0);
+        if (strcmp(parsed.service, "mmi.service") == 0)
+            assert_true(zframe_streq(zmsg_first(parsed.body), "404"));
+        else
+            assert_string_equal(parsed.service, "echo");
+        crm_mdp_msg_reset(&parsed);
+        answers++;
+    }
+    assert_int_equal(answers, 2);
+    reply = zmsg_recv(raw); // nothing for the oversized one
+    assert_null(reply);
+
+    //  Commands from a worker that never said READY.
+    s_raw_send(raw, 3, "", CRM_MDPW, "\x04");
+    assert_int_equal(s_raw_wait_command(raw, CRM_MDPW_DISCONNECT, 1000), CRM_MDPW_DISCONNECT);
+    s_raw_send(raw, 6, "", CRM_MDPW, "\x03", "client", "", "body");
+    assert_int_equal(s_raw_wait_command(raw, CRM_MDPW_DISCONNECT, 1000), CRM_MDPW_DISCONNECT);
+    //  A worker may not serve mmi.*.
+    s_raw_send(raw, 4, "", CRM_MDPW, "\x01", "mmi.service");
+    assert_int_equal(s_raw_wait_command(raw, CRM_MDPW_DISCONNECT, 1000), CRM_MDPW_DISCONNECT);
+
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
+    s_answer_t answer = s_call(client, "echo", "r-ok", 2000, "still here", 3000);
+    assert_int_equal(answer.code, 200);
+    assert_string_equal(answer.payload, "still here");
+    crm_bus_client_destroy(&client);
+    zsock_destroy(&raw);
+    s_worker_stop(&worker);
+    s_broker_stop(&broker);
+}
+
+//  A worker that stops heartbeating (its connection stays up) is purged after
+//  liveness x heartbeat and told to DISCONNECT; requests then get 503 at once.
+static void test_heartbeat_expiry(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    zsock_t *raw = s_raw_dealer(broker->endpoint);
+    s_raw_send(raw, 4, "", CRM_MDPW, "\x01", "silent");
+    assert_true(s_wait_workers(broker, "silent", 1, 3000));
+    int64_t registered = zclock_mono();
+    assert_true(s_wait_workers(broker, "silent", 0, 3000));
+    int64_t purged_after = zclock_mono() - registered;
+    assert_true(purged_after >= S_HEARTBEAT_MS * S_LIVENESS - 20);
+    assert_true(purged_after < S_HEARTBEAT_MS * S_LIVENESS + 400);
+    assert_int_equal(s_raw_wait_command(raw, CRM_MDPW_DISCONNECT, 1000), CRM_MDPW_DISCONNECT);
+
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
+    s_answer_t answer = s_call(client, "silent", "r", 2000, "x", 3000);
+    assert_int_equal(answer.code, 503);
+    assert_true(answer.elapsed_ms < 100);
+    crm_bus_client_destroy(&client);
+    zsock_destroy(&raw);
+    s_broker_stop(&broker);
+}
+
+//  The broker goes away and comes back on the same endpoint: the worker class notices,
+//  reconnects and sends READY again, and requests flow as before.
+static void test_worker_reregisters_after_broker_restart(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    char endpoint[256];
+    snprintf(endpoint, sizeof(endpoint), "%s", broker->endpoint);
+    s_worker_run_t *worker = s_worker_start(endpoint, "phoenix", "w", S_ECHO);
+    s_worker_run(worker);
+    assert_true(s_wait_workers(broker, "phoenix", 1, 3000));
+    crm_bus_client_t *client = crm_bus_client_new(endpoint);
+    assert_int_equal(s_call(client, "phoenix", "r-1", 2000, "x", 3000).code, 200);
+
+    //  Back before the worker gives up on it: the worker's heartbeat reaches a broker
+    //  that does not know it, which answers DISCONNECT, and the worker registers again.
+    //  Then away for longer than liveness x heartbeat: the worker drops its socket and
+    //  reconnects with backoff.
+    int pauses[] = {S_HEARTBEAT_MS * 2, S_HEARTBEAT_MS * (S_LIVENESS + 4)};
+    for (int i = 0; i < 2; i++) {
+        s_broker_stop(&broker);
+        zclock_sleep(pauses[i]);
+        broker = s_broker_start(endpoint, S_HEARTBEAT_MS, 1 << 20);
+        assert_true(s_wait_workers(broker, "phoenix", 1, 5000));
+        s_answer_t answer = s_call(client, "phoenix", "r-2", 2000, "again", 3000);
+        assert_int_equal(answer.code, 200);
+        assert_string_equal(answer.payload, "again");
+    }
+    crm_bus_client_destroy(&client);
+    s_worker_stop(&worker);
+    s_broker_stop(&broker);
+}
+
+//  Several clients in parallel against two workers: every request answered correctly.
+typedef struct {
+    const char *endpoint;
+    int failures;
+} s_load_t;
+
+static void *s_load_thread(void *arg)
+{
+    s_load_t *load = arg;
+    crm_bus_client_t *client = crm_bus_client_new(load->endpoint);
+    for (int i = 0; i < 200; i++) {
+        char payload[32];
+        snprintf(payload, sizeof(payload), "p%d", i);
+        s_answer_t answer = s_call(client, "echo", "r", 3000, payload, 4000);
+        if (answer.code != 200 || strcmp(answer.payload, payload) != 0)
+            load->failures++;
+    }
+    crm_bus_client_destroy(&client);
+    return NULL;
+}
+
+static void test_parallel_clients(void **state)
+{
+    (void) state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    s_worker_run_t *a = s_worker_start(broker->endpoint, "echo", "A", S_ECHO);
+    s_worker_run_t *b = s_worker_start(BROKER_INPROC_ENDPOINT, "echo", "B", S_ECHO);
+    s_worker_run(a);
+    s_worker_run(b);
+    assert_true(s_wait_workers(broker, "echo", 2, 3000));
+    pthread_t threads[4];
+    s_load_t loads[4];
+    for (int i = 0; i < 4; i++) {
+        loads[i] = (s_load_t){i % 2 ? broker->endpoint : BROKER_INPROC_ENDPOINT, 0};
+        pthread_create(&threads[i], NULL, s_load_thread, &loads[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(loads[i].failures, 0);
+    }
+    assert_int_equal(atomic_load(&a->handled) + atomic_load(&b->handled), 800);
+    s_worker_stop(&a);
+    s_worker_stop(&b);
+    s_broker_stop(&broker);
+}
+
+//  Stop whatever a failed test left running.
+static int s_teardown(void **state)
+{
+    (void) state;
+    if (s_live_child > 0) {
+        kill(s_live_child, SIGKILL);
+        waitpid(s_live_child, NULL, 0);
+        s_live_child = 0;
+    }
+    for (int i = 0; i < S_LIVE_MAX; i++) {
+        s_worker_run_t *worker = s_live_workers[i];
+        s_worker_stop(&worker);
+    }
+    for (int i = 0; i < S_LIVE_MAX; i++) {
+        s_broker_run_t *broker = s_live_brokers[i];
+        s_broker_stop(&broker);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--dying-worker") == 0)
+        return s_dying_worker_main(argv[2], argv[3]);
+    ssize_t size = readlink("/proc/self/exe", s_self_path, sizeof(s_self_path) - 1);
+    if (size <= 0)
+        return 1;
+    s_self_path[size] = '\0';
+    //  TEST_FILTER=glob runs a subset; TEST_LOG=debug shows the broker's log.
+    crm_log_level_t level = CRM_LOG_ERROR;
+    if (getenv("TEST_LOG"))
+        crm_log_level_parse(getenv("TEST_LOG"), &level);
+    crm_log_init("test_broker", level);
+    if (getenv("TEST_FILTER"))
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
+
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_round_trip_tcp_and_inproc, s_teardown),
+        cmocka_unit_test_teardown(test_round_robin, s_teardown),
+        cmocka_unit_test_teardown(test_mmi_service, s_teardown),
+        cmocka_unit_test_teardown(test_unknown_service_404_at_deadline, s_teardown),
+        cmocka_unit_test_teardown(test_request_waits_for_first_worker, s_teardown),
+        cmocka_unit_test_teardown(test_no_reply_504_at_deadline, s_teardown),
+        cmocka_unit_test_teardown(test_killed_worker_503_fast, s_teardown),
+        cmocka_unit_test_teardown(test_late_reply_dropped, s_teardown),
+        cmocka_unit_test_teardown(test_client_timeout_new_socket, s_teardown),
+        cmocka_unit_test_teardown(test_malformed_messages, s_teardown),
+        cmocka_unit_test_teardown(test_heartbeat_expiry, s_teardown),
+        cmocka_unit_test_teardown(test_worker_reregisters_after_broker_restart, s_teardown),
+        cmocka_unit_test_teardown(test_parallel_clients, s_teardown),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    zsys_shutdown();
+    return failed;
 }
