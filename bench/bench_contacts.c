@@ -167,7 +167,7 @@ int main(void) {
     if (getenv("BENCH_SECONDS"))
         s_seconds = atoi(getenv("BENCH_SECONDS"));
     setenv("PG_FSYNC", "on", 1);
-    const char *env[] = {"CRM_LOG_LEVEL=warn", NULL};
+    const char *env[] = {getenv("CRM_LOG_LEVEL") ? "CRM_BENCH=1" : "CRM_LOG_LEVEL=warn", NULL};
     h = harness_start(env);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     zclock_sleep(1000);

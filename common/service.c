@@ -24,6 +24,7 @@ struct _crm_service_t {
     zloop_t *loop;
     bool flush_armed;
     uint64_t requests;
+    uint64_t batches;
     int64_t next_reconnect_ms;
     crm_stmt_t idem_get;
     crm_stmt_t idem_put;
@@ -105,6 +106,10 @@ int crm_service_prepare_schema(crm_service_t *self) {
 
 uint64_t crm_service_requests(crm_service_t *self) {
     return self->requests;
+}
+
+uint64_t crm_service_batches(crm_service_t *self) {
+    return self->batches;
 }
 
 void crm_call_error(crm_call_t *call, const char *error, const char *fmt, ...) {
@@ -377,6 +382,7 @@ static void s_flush(crm_service_t *self) {
         crm_bus_worker_send(self->pending[i].worker, &self->pending[i].reply_to, &replies[i]);
     }
     self->requests += n;
+    self->batches++;
     self->n_pending = 0;
     free(replies);
 }
@@ -453,7 +459,9 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
         goto done;
     crm_log_kv(CRM_LOG_INFO, "serving", "broker", cfg->broker_endpoint, NULL);
     zloop_start(loop);
-    crm_info("stopping after %llu requests", (unsigned long long)crm_service_requests(service));
+    crm_info("stopping after %llu requests in %llu transactions",
+             (unsigned long long)crm_service_requests(service),
+             (unsigned long long)crm_service_batches(service));
     exit_code = 0;
 done:
     zloop_destroy(&loop);

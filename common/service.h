@@ -82,6 +82,7 @@ int crm_call_db_failure(crm_call_t *call);
 
 //  Requests served since start, and batches committed (for logs and tests).
 uint64_t crm_service_requests(crm_service_t *self);
+uint64_t crm_service_batches(crm_service_t *self);
 
 //  Run a daemon's standard life: parse args, log, connect to the database (retrying),
 //  migrate, serve until SIGINT/SIGTERM. Returns the process exit code.

@@ -24,8 +24,8 @@ static const crm_stmt_t s_insert = {
     .name = "contacts_insert",
     .sql =
     "WITH dup AS ("
-    "  SELECT contact_id FROM contact_emails"
-    "  WHERE tenant_id = $1 AND address_norm = ANY ($11::text[])"
+    "  SELECT contact_id, array_position($11::text[], address_norm) - 1 AS position"
+    "  FROM contact_emails WHERE tenant_id = $1 AND address_norm = ANY ($11::text[])"
     "  LIMIT 1),"
     " ins AS ("
     "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"
@@ -38,7 +38,7 @@ static const crm_stmt_t s_insert = {
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
     "  WHERE EXISTS (SELECT 1 FROM ins))"
-    " SELECT (SELECT contact_id::text FROM dup), (SELECT " CONTACT_JSON("ins") " FROM ins)",
+    " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup), (SELECT " CONTACT_JSON("ins") " FROM ins)",
     .nparams = 12,
     .writes = true,
 };
@@ -65,8 +65,8 @@ static const crm_stmt_t s_update = {
     .name = "contacts_update",
     .sql =
     "WITH dup AS ("
-    "  SELECT contact_id FROM contact_emails"
-    "  WHERE tenant_id = $1 AND contact_id <> $2::uuid"
+    "  SELECT contact_id, array_position($11::text[], address_norm) - 1 AS position"
+    "  FROM contact_emails WHERE tenant_id = $1 AND contact_id <> $2::uuid"
     "    AND address_norm = ANY ($11::text[])"
     "  LIMIT 1),"
     " upd AS ("
@@ -85,7 +85,7 @@ static const crm_stmt_t s_update = {
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
     "  WHERE EXISTS (SELECT 1 FROM upd)"
     "  ON CONFLICT (tenant_id, address_norm) DO NOTHING)"
-    " SELECT (SELECT contact_id::text FROM dup), (SELECT " CONTACT_JSON("upd") " FROM upd)",
+    " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup), (SELECT " CONTACT_JSON("upd") " FROM upd)",
     .nparams = 12,
     .writes = true,
 };
@@ -149,15 +149,17 @@ static int s_written(crm_call_t *call, PGresult *res, int ok_code, Crm__Contacts
     int code;
     if (!PQgetisnull(res, 0, 0)) {
         snprintf(call->conflict_id, sizeof call->conflict_id, "%s", PQgetvalue(res, 0, 0));
-        crm_call_field_error(call, "emails", "is already used by contact %s", call->conflict_id);
+        char field[64];
+        snprintf(field, sizeof field, "emails[%s].address", PQgetvalue(res, 0, 1));
+        crm_call_field_error(call, field, "is already used by contact %s", call->conflict_id);
         crm_call_error(call, "duplicate_email", "an email address is already used by contact %s",
                        call->conflict_id);
         code = 409;
-    } else if (PQgetisnull(res, 0, 1)) {
+    } else if (PQgetisnull(res, 0, 2)) {
         crm_call_error(call, "not_found", "no such contact");
         code = 404;
     } else {
-        *out = s_contact_from_json(PQgetvalue(res, 0, 1));
+        *out = s_contact_from_json(PQgetvalue(res, 0, 2));
         code = *out ? ok_code : 500;
         if (!*out)
             crm_call_error(call, "internal", "stored contact is unreadable");

@@ -314,6 +314,7 @@ static void test_duplicate_email(void **state) {
     json_t *err = json_object_get(r.json, "error");
     assert_string_equal(json_string_value(json_object_get(err, "existingId")), id);
     assert_non_null(strstr(json_string_value(json_object_get(err, "message")), id));
+    assert_string_equal(harness_error_field(&r), "emails[0].address");
     harness_response_free(&r);
 
     //  Another tenant may hold the same address.
