@@ -13,7 +13,6 @@
 */
 #include "json_pb.h"
 
-#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>

@@ -7,21 +7,22 @@
       (CONTACT_TYPE_PROSPECT -> "prospect"); on input the short name, the full name
       (either case) and the integer number are accepted;
     - 64-bit integers are written as JSON strings; on input a number or a string;
-    - bytes are base64 (standard alphabet, padded) ; on input standard or url-safe;
-    - default values (0, false, "", empty repeated, first enum value) are omitted on output;
-      messages that are unset are omitted;
+    - bytes are base64 (standard alphabet, padded); on input standard or url-safe,
+      padding optional;
+    - default values (0, -0.0, false, "", empty repeated, first enum value) are omitted on
+      output; messages that are unset are omitted; but a set oneof member, a required field
+      and a field with explicit presence (proto2 / proto3 `optional`, has_ flag set) are
+      written even when they hold the default (as protobuf-c's packer decides);
     - float/double accept "NaN", "Infinity", "-Infinity" strings (and are written so);
     - map<K,V> fields are JSON objects (keys are strings: "42", "true", ...);
-    - null for a member leaves the field at its default;
-    - unset fields are omitted on output, except set oneof members and fields with
-      explicit presence (proto2 / proto3 `optional`, has_ flag set), which are written
-      even when they hold the default.
+    - null for a member leaves the field at its default.
 
     On input also:
     - integers given as JSON reals must be whole ("2.0" is 2, "1.5" is 422); 32-bit
       integers must be numbers (a string is 400); 64-bit ones may be strings;
-    - a uint64 above INT64_MAX, or any integer beyond ±2^53 in a document that also
-      holds an integer too large for int64, must be written as a string (422 otherwise);
+    - a uint64 above INT64_MAX must be written as a string, and so must any integer
+      beyond +-2^53 in a document that also holds such a number (422 otherwise: jansson
+      cannot hold it exactly);
     - enum numbers must name a defined value (422 otherwise); on output a value the
       enum does not define is written as its number;
     - bytes that are not base64 are 400 (the value cannot be read);

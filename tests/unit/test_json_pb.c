@@ -89,12 +89,12 @@ typedef struct {
 } presence_t;
 
 static char s_greeting_default[] = "hello";
-static const ProtobufCMessageDescriptor presence_descriptor;
+static const ProtobufCMessageDescriptor s_presence_descriptor;
 
 static void s_presence_init(ProtobufCMessage *message) {
     presence_t *presence = (presence_t *)message;
     *presence = (presence_t){
-        PROTOBUF_C_MESSAGE_INIT(&presence_descriptor), 0, 0, NULL, 0, s_greeting_default};
+        PROTOBUF_C_MESSAGE_INIT(&s_presence_descriptor), 0, 0, NULL, 0, s_greeting_default};
 }
 
 static const ProtobufCFieldDescriptor s_presence_fields[4] = {
@@ -111,7 +111,7 @@ static const ProtobufCFieldDescriptor s_presence_fields[4] = {
 static const unsigned s_presence_by_name[] = {3, 0, 1, 2};
 static const ProtobufCIntRange s_presence_ranges[] = {{1, 0}, {0, 4}};
 
-static const ProtobufCMessageDescriptor presence_descriptor = {
+static const ProtobufCMessageDescriptor s_presence_descriptor = {
     .magic = PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
     .name = "crm.test.Presence",
     .short_name = "Presence",
@@ -506,14 +506,14 @@ static void test_nulls_and_defaults(void **state) {
 //  Fields with explicit presence (has_ flag, proto2 / proto3 optional) keep it.
 static void test_presence(void **state) {
     (void)state;
-    presence_t *presence = (presence_t *)s_parse(&presence_descriptor, "{}");
+    presence_t *presence = (presence_t *)s_parse(&s_presence_descriptor, "{}");
     assert_false(presence->has_opt_int32);
     assert_null(presence->opt_string);
     assert_ptr_equal(presence->greeting, s_greeting_default);
     //  required fields are always written; unset optional ones never
     s_expect_json(&presence->base, "{\"reqInt32\":0}");
 
-    presence = (presence_t *)s_parse(&presence_descriptor,
+    presence = (presence_t *)s_parse(&s_presence_descriptor,
                                      "{\"optInt32\":0,\"optString\":\"\",\"greeting\":\"hello\"}");
     assert_true(presence->has_opt_int32);
     assert_int_equal(presence->opt_int32, 0);
@@ -523,7 +523,7 @@ static void test_presence(void **state) {
                   "{\"optInt32\":0,\"optString\":\"\",\"reqInt32\":0,\"greeting\":\"hello\"}");
 
     //  setting a field again replaces (and frees) the previous value, never the default
-    presence = (presence_t *)s_parse(&presence_descriptor, "{}");
+    presence = (presence_t *)s_parse(&s_presence_descriptor, "{}");
     crm_json_error_t err;
     json_t *text = json_string("bye");
     assert_int_equal(crm_json_set_field(&presence->base, "greeting", text, 1, &err), 0);
