@@ -17,8 +17,7 @@ struct _crm_bus_client_t {
 };
 
 //  Make the DEALER socket if there is none. Returns 0 or -1.
-static int s_ensure_socket(crm_bus_client_t *self)
-{
+static int s_ensure_socket(crm_bus_client_t *self) {
     if (self->socket)
         return 0;
     self->socket = zsock_new(ZMQ_DEALER);
@@ -28,16 +27,15 @@ static int s_ensure_socket(crm_bus_client_t *self)
     zsock_set_rcvtimeo(self->socket, 0);
     zsock_set_sndtimeo(self->socket, 0);
     if (zsock_connect(self->socket, "%s", self->endpoint)) {
-        crm_log_kv(CRM_LOG_ERROR, "could not connect client to broker", "endpoint",
-                   self->endpoint, "detail", zmq_strerror(zmq_errno()), NULL);
+        crm_log_kv(CRM_LOG_ERROR, "could not connect client to broker", "endpoint", self->endpoint,
+                   "detail", zmq_strerror(zmq_errno()), NULL);
         zsock_destroy(&self->socket);
         return -1;
     }
     return 0;
 }
 
-crm_bus_client_t *crm_bus_client_new(const char *endpoint)
-{
+crm_bus_client_t *crm_bus_client_new(const char *endpoint) {
     assert(endpoint);
     crm_bus_client_t *self = calloc(1, sizeof(*self));
     if (!self)
@@ -50,8 +48,7 @@ crm_bus_client_t *crm_bus_client_new(const char *endpoint)
     return self;
 }
 
-void crm_bus_client_destroy(crm_bus_client_t **self_p)
-{
+void crm_bus_client_destroy(crm_bus_client_t **self_p) {
     assert(self_p);
     crm_bus_client_t *self = *self_p;
     if (!self)
@@ -63,16 +60,15 @@ void crm_bus_client_destroy(crm_bus_client_t **self_p)
 }
 
 zmsg_t *crm_bus_client_request(crm_bus_client_t *self, const char *service, zmsg_t **body_p,
-                               int timeout_ms)
-{
+                               int timeout_ms) {
     assert(self);
     assert(service);
     assert(body_p);
     zmsg_t *msg = *body_p;
     *body_p = NULL;
     size_t service_size = strlen(service);
-    if (!msg || zmsg_size(msg) == 0 || service_size == 0 || service_size > CRM_MDP_SERVICE_MAX
-        || s_ensure_socket(self)) {
+    if (!msg || zmsg_size(msg) == 0 || service_size == 0 || service_size > CRM_MDP_SERVICE_MAX ||
+        s_ensure_socket(self)) {
         zmsg_destroy(&msg);
         return NULL;
     }
@@ -81,8 +77,8 @@ zmsg_t *crm_bus_client_request(crm_bus_client_t *self, const char *service, zmsg
     zmsg_pushstr(msg, CRM_MDPC);
     zmsg_pushmem(msg, "", 0);
     if (crm_mdp_send(self->socket, &msg)) {
-        crm_log_kv(CRM_LOG_WARN, "could not send request to broker", "service", service,
-                   "detail", zmq_strerror(zmq_errno()), NULL);
+        crm_log_kv(CRM_LOG_WARN, "could not send request to broker", "service", service, "detail",
+                   zmq_strerror(zmq_errno()), NULL);
         zsock_destroy(&self->socket);
         return NULL;
     }
@@ -91,7 +87,7 @@ zmsg_t *crm_bus_client_request(crm_bus_client_t *self, const char *service, zmsg
         if (left < 0)
             left = 0;
         zmq_pollitem_t item = {zsock_resolve(self->socket), 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, (long) left);
+        int rc = zmq_poll(&item, 1, (long)left);
         if (rc == -1 && zmq_errno() == EINTR && !zsys_interrupted)
             continue;
         if (rc <= 0)

@@ -37,14 +37,13 @@ struct _crm_bus_worker_t {
 static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg);
 
 //  Send a bare worker command (READY carries the service name) on the current socket.
-static int s_send_command(crm_bus_worker_t *self, int command)
-{
+static int s_send_command(crm_bus_worker_t *self, int command) {
     if (!self->socket)
         return -1;
     zmsg_t *msg = zmsg_new();
     zmsg_addmem(msg, "", 0);
     zmsg_addstr(msg, CRM_MDPW);
-    byte code = (byte) command;
+    byte code = (byte)command;
     zmsg_addmem(msg, &code, 1);
     if (command == CRM_MDPW_READY)
         zmsg_addstr(msg, self->service);
@@ -53,8 +52,7 @@ static int s_send_command(crm_bus_worker_t *self, int command)
 }
 
 //  Open a fresh socket to the broker, register it with the loop and say READY.
-static void s_connect(crm_bus_worker_t *self)
-{
+static void s_connect(crm_bus_worker_t *self) {
     int64_t now = zclock_mono();
     self->socket = zsock_new(ZMQ_DEALER);
     if (!self->socket) {
@@ -66,23 +64,22 @@ static void s_connect(crm_bus_worker_t *self)
     zsock_set_rcvtimeo(self->socket, 0);
     zsock_set_sndtimeo(self->socket, 0);
     if (zsock_connect(self->socket, "%s", self->endpoint)) {
-        crm_log_kv(CRM_LOG_ERROR, "could not connect worker to broker", "endpoint",
-                   self->endpoint, "detail", zmq_strerror(zmq_errno()), NULL);
+        crm_log_kv(CRM_LOG_ERROR, "could not connect worker to broker", "endpoint", self->endpoint,
+                   "detail", zmq_strerror(zmq_errno()), NULL);
         zsock_destroy(&self->socket);
         self->reconnect_at = now + self->backoff_ms;
         return;
     }
     if (self->loop)
         zloop_reader(self->loop, self->socket, s_on_readable, self);
-    self->broker_expiry = now + (int64_t) self->heartbeat_ms * self->liveness;
+    self->broker_expiry = now + (int64_t)self->heartbeat_ms * self->liveness;
     s_send_command(self, CRM_MDPW_READY);
     crm_debug("worker registering service %s at %s", self->service, self->endpoint);
 }
 
 //  Drop the current socket and schedule the next connect attempt after the backoff,
 //  which then doubles (reset when the broker is heard from).
-static void s_disconnect(crm_bus_worker_t *self, int delay_ms)
-{
+static void s_disconnect(crm_bus_worker_t *self, int delay_ms) {
     if (self->socket) {
         if (self->loop)
             zloop_reader_end(self->loop, self->socket);
@@ -92,16 +89,14 @@ static void s_disconnect(crm_bus_worker_t *self, int delay_ms)
     self->reconnect_at = zclock_mono() + delay_ms;
 }
 
-static void s_backoff_grow(crm_bus_worker_t *self)
-{
-    int64_t next = (int64_t) self->backoff_ms * 2;
-    int64_t max = (int64_t) self->heartbeat_ms * S_BACKOFF_MAX_HEARTBEATS;
-    self->backoff_ms = (int) (next < max ? next : max);
+static void s_backoff_grow(crm_bus_worker_t *self) {
+    int64_t next = (int64_t)self->backoff_ms * 2;
+    int64_t max = (int64_t)self->heartbeat_ms * S_BACKOFF_MAX_HEARTBEATS;
+    self->backoff_ms = (int)(next < max ? next : max);
 }
 
 crm_bus_worker_t *crm_bus_worker_new(const char *endpoint, const char *service, int heartbeat_ms,
-                                     int liveness)
-{
+                                     int liveness) {
     assert(endpoint);
     assert(service);
     if (strlen(service) == 0 || strlen(service) > CRM_MDP_SERVICE_MAX) {
@@ -125,8 +120,7 @@ crm_bus_worker_t *crm_bus_worker_new(const char *endpoint, const char *service, 
     return self;
 }
 
-void crm_bus_worker_destroy(crm_bus_worker_t **self_p)
-{
+void crm_bus_worker_destroy(crm_bus_worker_t **self_p) {
     assert(self_p);
     crm_bus_worker_t *self = *self_p;
     if (!self)
@@ -150,10 +144,9 @@ void crm_bus_worker_destroy(crm_bus_worker_t **self_p)
 
 //  Loop glue: read everything waiting on the socket and hand requests to the handler.
 //  The socket may be replaced while we read (DISCONNECT from the broker): re-check it.
-static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
-{
-    (void) loop;
-    (void) reader; // may be a socket already replaced: use self->socket
+static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg) {
+    (void)loop;
+    (void)reader; // may be a socket already replaced: use self->socket
     crm_bus_worker_t *self = arg;
     while (self->socket && (zsock_events(self->socket) & ZMQ_POLLIN)) {
         zframe_t *reply_to = NULL;
@@ -164,16 +157,14 @@ static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
-static int s_on_timer(zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
+static int s_on_timer(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
     return crm_bus_worker_tick(arg);
 }
 
 int crm_bus_worker_attach(crm_bus_worker_t *self, zloop_t *loop, crm_bus_worker_fn *handler,
-                          void *arg)
-{
+                          void *arg) {
     assert(self);
     assert(loop);
     assert(handler);
@@ -183,7 +174,7 @@ int crm_bus_worker_attach(crm_bus_worker_t *self, zloop_t *loop, crm_bus_worker_
     self->handler = handler;
     self->handler_arg = arg;
     int interval = self->heartbeat_ms / 2 > 0 ? self->heartbeat_ms / 2 : 1;
-    self->timer_id = zloop_timer(loop, (size_t) interval, 0, s_on_timer, self);
+    self->timer_id = zloop_timer(loop, (size_t)interval, 0, s_on_timer, self);
     if (self->timer_id == -1)
         return -1;
     if (self->socket && zloop_reader(loop, self->socket, s_on_readable, self))
@@ -191,14 +182,12 @@ int crm_bus_worker_attach(crm_bus_worker_t *self, zloop_t *loop, crm_bus_worker_
     return 0;
 }
 
-zsock_t *crm_bus_worker_socket(crm_bus_worker_t *self)
-{
+zsock_t *crm_bus_worker_socket(crm_bus_worker_t *self) {
     assert(self);
     return self->socket;
 }
 
-zmsg_t *crm_bus_worker_recv(crm_bus_worker_t *self, zframe_t **reply_to)
-{
+zmsg_t *crm_bus_worker_recv(crm_bus_worker_t *self, zframe_t **reply_to) {
     assert(self);
     assert(reply_to);
     *reply_to = NULL;
@@ -234,7 +223,7 @@ zmsg_t *crm_bus_worker_recv(crm_bus_worker_t *self, zframe_t **reply_to)
         crm_debug("worker for %s connected to broker", self->service);
     self->connected = true;
     self->backoff_ms = self->heartbeat_ms;
-    self->broker_expiry = now + (int64_t) self->heartbeat_ms * self->liveness;
+    self->broker_expiry = now + (int64_t)self->heartbeat_ms * self->liveness;
     if (parsed.command != CRM_MDPW_REQUEST) { // HEARTBEAT
         crm_mdp_msg_reset(&parsed);
         return NULL;
@@ -247,8 +236,7 @@ zmsg_t *crm_bus_worker_recv(crm_bus_worker_t *self, zframe_t **reply_to)
     return body;
 }
 
-int crm_bus_worker_send(crm_bus_worker_t *self, zframe_t **reply_to, zmsg_t **reply)
-{
+int crm_bus_worker_send(crm_bus_worker_t *self, zframe_t **reply_to, zmsg_t **reply) {
     assert(self);
     assert(reply_to);
     assert(reply);
@@ -275,8 +263,7 @@ int crm_bus_worker_send(crm_bus_worker_t *self, zframe_t **reply_to, zmsg_t **re
     return rc;
 }
 
-int crm_bus_worker_tick(crm_bus_worker_t *self)
-{
+int crm_bus_worker_tick(crm_bus_worker_t *self) {
     assert(self);
     int64_t now = zclock_mono();
     if (!self->socket) {
@@ -297,8 +284,7 @@ int crm_bus_worker_tick(crm_bus_worker_t *self)
     return 0;
 }
 
-bool crm_bus_worker_connected(crm_bus_worker_t *self)
-{
+bool crm_bus_worker_connected(crm_bus_worker_t *self) {
     assert(self);
     return self->connected;
 }

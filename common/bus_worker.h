@@ -33,6 +33,8 @@ typedef void(crm_bus_worker_fn)(crm_bus_worker_t *self, zframe_t *reply_to, zmsg
 
 crm_bus_worker_t *crm_bus_worker_new(const char *endpoint, const char *service, int heartbeat_ms,
                                      int liveness);
+//  Sends DISCONNECT to the broker. An attached worker unregisters from its loop, so
+//  destroy it before zloop_destroy (from a handler, or after zloop_start returned).
 void crm_bus_worker_destroy(crm_bus_worker_t **self_p);
 
 //  Register with loop: a reader on the socket and a heartbeat timer. Each request is

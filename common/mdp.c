@@ -54,16 +54,14 @@ static const s_command_t s_commands[] = {
 
 #define S_COMMAND_LAST CRM_MDPW_DISCONNECT
 
-static bool s_frame_is(const crm_mdp_frame_t *frame, const char *text)
-{
+static bool s_frame_is(const crm_mdp_frame_t *frame, const char *text) {
     size_t size = strlen(text);
     return frame->size == size && (size == 0 || memcmp(frame->data, text, size) == 0);
 }
 
 //  A service name is 1..CRM_MDP_SERVICE_MAX printable bytes: it becomes a C string, a
 //  hash key and a log field, so NUL and control characters are refused.
-static int s_check_service(const crm_mdp_frame_t *frame, const char **reason)
-{
+static int s_check_service(const crm_mdp_frame_t *frame, const char **reason) {
     if (frame->size == 0) {
         *reason = "empty service name";
         return -1;
@@ -84,9 +82,8 @@ static int s_check_service(const crm_mdp_frame_t *frame, const char **reason)
 
 //  Validate frames[first..count) as an MDP message travelling in direction dir and
 //  record where its parts are. first is 1 on a ROUTER (frame 0 is the routing id).
-static int s_layout(const crm_mdp_frame_t *frames, size_t count, size_t first,
-                    s_direction_t dir, crm_mdp_layout_t *layout, const char **reason)
-{
+static int s_layout(const crm_mdp_frame_t *frames, size_t count, size_t first, s_direction_t dir,
+                    crm_mdp_layout_t *layout, const char **reason) {
     *layout = (crm_mdp_layout_t){.service = -1, .client = -1, .body = -1};
     if (count == 0) {
         *reason = "empty message";
@@ -127,8 +124,8 @@ static int s_layout(const crm_mdp_frame_t *frames, size_t count, size_t first,
             return -1;
         }
         layout->peer = CRM_MDP_CLIENT;
-        layout->service = (int) at;
-        layout->body = (int) at + 1;
+        layout->service = (int)at;
+        layout->body = (int)at + 1;
         return 0;
     }
     if (!s_frame_is(header, CRM_MDPW)) {
@@ -147,7 +144,7 @@ static int s_layout(const crm_mdp_frame_t *frames, size_t count, size_t first,
         *reason = "malformed command frame";
         return -1;
     }
-    int command = *(const unsigned char *) frames[at].data;
+    int command = *(const unsigned char *)frames[at].data;
     if (command < CRM_MDPW_READY || command > S_COMMAND_LAST) {
         *reason = "unknown command";
         return -1;
@@ -178,7 +175,7 @@ static int s_layout(const crm_mdp_frame_t *frames, size_t count, size_t first,
             *reason = spec->extra;
             return -1;
         }
-        layout->service = (int) at;
+        layout->service = (int)at;
         return 0;
     case S_ARGS_ENVELOPE:
         if (count <= at || frames[at].size == 0) {
@@ -193,8 +190,8 @@ static int s_layout(const crm_mdp_frame_t *frames, size_t count, size_t first,
             *reason = spec->no_body;
             return -1;
         }
-        layout->client = (int) at;
-        layout->body = (int) at + 2;
+        layout->client = (int)at;
+        layout->body = (int)at + 2;
         return 0;
     }
     *reason = "unknown command";
@@ -202,8 +199,7 @@ static int s_layout(const crm_mdp_frame_t *frames, size_t count, size_t first,
 }
 
 int crm_mdp_layout_router(const crm_mdp_frame_t *frames, size_t count, size_t max_frame_bytes,
-                          crm_mdp_layout_t *layout, const char **reason)
-{
+                          crm_mdp_layout_t *layout, const char **reason) {
     if (max_frame_bytes > 0) {
         for (size_t i = 0; i < count && i < CRM_MDP_FRAMES_MAX; i++) {
             if (frames[i].size > max_frame_bytes) {
@@ -216,15 +212,13 @@ int crm_mdp_layout_router(const crm_mdp_frame_t *frames, size_t count, size_t ma
     return s_layout(frames, count, 1, S_TO_BROKER, layout, reason);
 }
 
-int crm_mdp_layout_worker(const crm_mdp_frame_t *frames, size_t count,
-                          crm_mdp_layout_t *layout, const char **reason)
-{
+int crm_mdp_layout_worker(const crm_mdp_frame_t *frames, size_t count, crm_mdp_layout_t *layout,
+                          const char **reason) {
     return s_layout(frames, count, 0, S_TO_WORKER, layout, reason);
 }
 
 int crm_mdp_layout_client_reply(const crm_mdp_frame_t *frames, size_t count,
-                                crm_mdp_layout_t *layout, const char **reason)
-{
+                                crm_mdp_layout_t *layout, const char **reason) {
     return s_layout(frames, count, 0, S_TO_CLIENT, layout, reason);
 }
 
@@ -234,22 +228,19 @@ typedef int(s_layout_fn)(const crm_mdp_frame_t *frames, size_t count, size_t max
                          crm_mdp_layout_t *layout, const char **reason);
 
 static int s_layout_worker(const crm_mdp_frame_t *frames, size_t count, size_t max_frame_bytes,
-                           crm_mdp_layout_t *layout, const char **reason)
-{
-    (void) max_frame_bytes;
+                           crm_mdp_layout_t *layout, const char **reason) {
+    (void)max_frame_bytes;
     return crm_mdp_layout_worker(frames, count, layout, reason);
 }
 
 static int s_layout_client(const crm_mdp_frame_t *frames, size_t count, size_t max_frame_bytes,
-                           crm_mdp_layout_t *layout, const char **reason)
-{
-    (void) max_frame_bytes;
+                           crm_mdp_layout_t *layout, const char **reason) {
+    (void)max_frame_bytes;
     return crm_mdp_layout_client_reply(frames, count, layout, reason);
 }
 
 static int s_parse(zmsg_t **msg_p, crm_mdp_msg_t *out, size_t max_frame_bytes,
-                   s_layout_fn *layout_fn, bool routed, const char **reason)
-{
+                   s_layout_fn *layout_fn, bool routed, const char **reason) {
     assert(out);
     assert(reason);
     memset(out, 0, sizeof(*out));
@@ -283,7 +274,7 @@ static int s_parse(zmsg_t **msg_p, crm_mdp_msg_t *out, size_t max_frame_bytes,
         out->service[frames[layout.service].size] = '\0';
     }
     //  Move the parts we keep out of msg; what remains after the body index is the body.
-    for (int i = 0; i < (int) count && (layout.body < 0 || i < layout.body); i++) {
+    for (int i = 0; i < (int)count && (layout.body < 0 || i < layout.body); i++) {
         zframe_t *frame = zmsg_pop(msg);
         if (routed && i == 0)
             out->sender = frame;
@@ -300,23 +291,19 @@ static int s_parse(zmsg_t **msg_p, crm_mdp_msg_t *out, size_t max_frame_bytes,
 }
 
 int crm_mdp_parse_router(zmsg_t **msg_p, crm_mdp_msg_t *out, size_t max_frame_bytes,
-                         const char **reason)
-{
+                         const char **reason) {
     return s_parse(msg_p, out, max_frame_bytes, crm_mdp_layout_router, true, reason);
 }
 
-int crm_mdp_parse_worker(zmsg_t **msg_p, crm_mdp_msg_t *out, const char **reason)
-{
+int crm_mdp_parse_worker(zmsg_t **msg_p, crm_mdp_msg_t *out, const char **reason) {
     return s_parse(msg_p, out, 0, s_layout_worker, false, reason);
 }
 
-int crm_mdp_parse_client_reply(zmsg_t **msg_p, crm_mdp_msg_t *out, const char **reason)
-{
+int crm_mdp_parse_client_reply(zmsg_t **msg_p, crm_mdp_msg_t *out, const char **reason) {
     return s_parse(msg_p, out, 0, s_layout_client, false, reason);
 }
 
-void crm_mdp_msg_reset(crm_mdp_msg_t *msg)
-{
+void crm_mdp_msg_reset(crm_mdp_msg_t *msg) {
     if (!msg)
         return;
     zframe_destroy(&msg->sender);
@@ -325,15 +312,13 @@ void crm_mdp_msg_reset(crm_mdp_msg_t *msg)
     memset(msg, 0, sizeof(*msg));
 }
 
-const char *crm_mdp_command_name(int command)
-{
+const char *crm_mdp_command_name(int command) {
     if (command < CRM_MDPW_READY || command > S_COMMAND_LAST)
         return "?";
     return s_commands[command].name;
 }
 
-int crm_mdp_send(void *dest, zmsg_t **msg_p)
-{
+int crm_mdp_send(void *dest, zmsg_t **msg_p) {
     assert(dest);
     assert(msg_p);
     zmsg_t *msg = *msg_p;

@@ -39,13 +39,13 @@
 #include <stddef.h>
 #include <string.h>
 
-#define S_TICK_MS             10   // deadline resolution
-#define S_BATCH_MAX           512  // messages read per wakeup before timers get a turn
-#define S_INLINE_BODY         4    // body frames held without an extra allocation
-#define S_REQUEST_ID_INLINE   64
-#define S_FREE_REQUESTS_MAX   4096 // requests kept for reuse
-#define S_ARENA_SIZE          2048 // scratch memory for unpacking a RequestHeader
-#define S_HEAP_NONE           SIZE_MAX
+#define S_TICK_MS 10    // deadline resolution
+#define S_BATCH_MAX 512 // messages read per wakeup before timers get a turn
+#define S_INLINE_BODY 4 // body frames held without an extra allocation
+#define S_REQUEST_ID_INLINE 64
+#define S_FREE_REQUESTS_MAX 4096 // requests kept for reuse
+#define S_ARENA_SIZE 2048        // scratch memory for unpacking a RequestHeader
+#define S_HEAP_NONE SIZE_MAX
 
 typedef struct _s_service_t s_service_t;
 typedef struct _s_worker_t s_worker_t;
@@ -63,13 +63,13 @@ struct _s_request_t {
     zmq_msg_t *body;                      // ...here, or on the heap when more
     size_t body_count;
     s_service_t *service;
-    s_worker_t *worker;  // holding the request; NULL while queued
-    bool queued;         // in service->queue
-    int64_t deadline;    // zclock_mono time the client must be answered by
+    s_worker_t *worker; // holding the request; NULL while queued
+    bool queued;        // in service->queue
+    int64_t deadline;   // zclock_mono time the client must be answered by
     uint32_t deadline_ms;
-    size_t heap_index;   // in broker->heap, or S_HEAP_NONE
+    size_t heap_index; // in broker->heap, or S_HEAP_NONE
     char request_id_inline[S_REQUEST_ID_INLINE];
-    char *request_id;    // request_id_inline or heap
+    char *request_id;         // request_id_inline or heap
     s_request_t *prev, *next; // service queue; next also links the free list
 };
 
@@ -87,9 +87,9 @@ struct _s_worker_t {
 };
 
 struct _s_service_t {
-    char *name;    // also the hash key
-    bool known;    // a worker registered at some time
-    int workers;   // live workers
+    char *name;  // also the hash key
+    bool known;  // a worker registered at some time
+    int workers; // live workers
     s_worker_t *idle_head, *idle_tail;
     s_request_t *queue_head, *queue_tail;
 };
@@ -146,8 +146,7 @@ static atomic_uint s_monitor_serial;
 
 //  --- Identity hash --------------------------------------------------------------------
 
-static size_t s_identity_hash(const void *key)
-{
+static size_t s_identity_hash(const void *key) {
     const s_identity_t *identity = key;
     size_t hash = 2166136261u; // FNV-1a
     for (size_t i = 0; i < identity->size; i++)
@@ -155,8 +154,7 @@ static size_t s_identity_hash(const void *key)
     return hash;
 }
 
-static int s_identity_compare(const void *a, const void *b)
-{
+static int s_identity_compare(const void *a, const void *b) {
     const s_identity_t *left = a, *right = b;
     if (left->size != right->size)
         return left->size < right->size ? -1 : 1;
@@ -164,19 +162,17 @@ static int s_identity_compare(const void *a, const void *b)
 }
 
 //  Fill identity from a routing id frame. Returns -1 if it cannot be one.
-static int s_identity_set(s_identity_t *identity, const crm_mdp_frame_t *frame)
-{
+static int s_identity_set(s_identity_t *identity, const crm_mdp_frame_t *frame) {
     if (frame->size == 0 || frame->size > sizeof(identity->data))
         return -1;
-    identity->size = (uint8_t) frame->size;
+    identity->size = (uint8_t)frame->size;
     memcpy(identity->data, frame->data, frame->size);
     return 0;
 }
 
 //  --- Arena allocator for protobuf-c ---------------------------------------------------
 
-static void *s_arena_alloc(void *data, size_t size)
-{
+static void *s_arena_alloc(void *data, size_t size) {
     broker_t *self = data;
     size_t rounded = (size + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1);
     if (size <= S_ARENA_SIZE && rounded <= S_ARENA_SIZE - self->arena_used) {
@@ -187,8 +183,7 @@ static void *s_arena_alloc(void *data, size_t size)
     return malloc(size);
 }
 
-static void s_arena_free(void *data, void *pointer)
-{
+static void s_arena_free(void *data, void *pointer) {
     broker_t *self = data;
     unsigned char *byte_pointer = pointer;
     if (byte_pointer >= self->arena && byte_pointer < self->arena + S_ARENA_SIZE)
@@ -198,8 +193,7 @@ static void s_arena_free(void *data, void *pointer)
 
 //  --- Snapshot (read by other threads) -------------------------------------------------
 
-static void s_snapshot_set(broker_t *self, s_service_t *service)
-{
+static void s_snapshot_set(broker_t *self, s_service_t *service) {
     pthread_mutex_lock(&self->lock);
     s_snapshot_t *entry = zhashx_lookup(self->snapshot, service->name);
     if (!entry) {
@@ -214,22 +208,19 @@ static void s_snapshot_set(broker_t *self, s_service_t *service)
     pthread_mutex_unlock(&self->lock);
 }
 
-static void s_snapshot_entry_destroy(void **item)
-{
+static void s_snapshot_entry_destroy(void **item) {
     free(*item);
     *item = NULL;
 }
 
 //  --- Deadline heap --------------------------------------------------------------------
 
-static void s_heap_place(broker_t *self, size_t index, s_request_t *request)
-{
+static void s_heap_place(broker_t *self, size_t index, s_request_t *request) {
     self->heap[index] = request;
     request->heap_index = index;
 }
 
-static void s_heap_up(broker_t *self, size_t index)
-{
+static void s_heap_up(broker_t *self, size_t index) {
     s_request_t *request = self->heap[index];
     while (index > 0) {
         size_t parent = (index - 1) / 2;
@@ -241,15 +232,14 @@ static void s_heap_up(broker_t *self, size_t index)
     s_heap_place(self, index, request);
 }
 
-static void s_heap_down(broker_t *self, size_t index)
-{
+static void s_heap_down(broker_t *self, size_t index) {
     s_request_t *request = self->heap[index];
     while (true) {
         size_t child = 2 * index + 1;
         if (child >= self->heap_size)
             break;
-        if (child + 1 < self->heap_size
-            && self->heap[child + 1]->deadline < self->heap[child]->deadline)
+        if (child + 1 < self->heap_size &&
+            self->heap[child + 1]->deadline < self->heap[child]->deadline)
             child++;
         if (request->deadline <= self->heap[child]->deadline)
             break;
@@ -259,8 +249,7 @@ static void s_heap_down(broker_t *self, size_t index)
     s_heap_place(self, index, request);
 }
 
-static int s_heap_push(broker_t *self, s_request_t *request)
-{
+static int s_heap_push(broker_t *self, s_request_t *request) {
     if (self->heap_size == self->heap_capacity) {
         size_t capacity = self->heap_capacity ? self->heap_capacity * 2 : 256;
         s_request_t **heap = realloc(self->heap, capacity * sizeof(*heap));
@@ -274,8 +263,7 @@ static int s_heap_push(broker_t *self, s_request_t *request)
     return 0;
 }
 
-static void s_heap_remove(broker_t *self, s_request_t *request)
-{
+static void s_heap_remove(broker_t *self, s_request_t *request) {
     size_t index = request->heap_index;
     if (index == S_HEAP_NONE)
         return;
@@ -290,8 +278,7 @@ static void s_heap_remove(broker_t *self, s_request_t *request)
 
 //  --- Lists ----------------------------------------------------------------------------
 
-static void s_queue_append(s_service_t *service, s_request_t *request)
-{
+static void s_queue_append(s_service_t *service, s_request_t *request) {
     request->prev = service->queue_tail;
     request->next = NULL;
     if (service->queue_tail)
@@ -302,8 +289,7 @@ static void s_queue_append(s_service_t *service, s_request_t *request)
     request->queued = true;
 }
 
-static void s_queue_prepend(s_service_t *service, s_request_t *request)
-{
+static void s_queue_prepend(s_service_t *service, s_request_t *request) {
     request->prev = NULL;
     request->next = service->queue_head;
     if (service->queue_head)
@@ -314,8 +300,7 @@ static void s_queue_prepend(s_service_t *service, s_request_t *request)
     request->queued = true;
 }
 
-static void s_queue_remove(s_service_t *service, s_request_t *request)
-{
+static void s_queue_remove(s_service_t *service, s_request_t *request) {
     if (!request->queued)
         return;
     if (request->prev)
@@ -330,8 +315,7 @@ static void s_queue_remove(s_service_t *service, s_request_t *request)
     request->queued = false;
 }
 
-static void s_idle_append(s_service_t *service, s_worker_t *worker)
-{
+static void s_idle_append(s_service_t *service, s_worker_t *worker) {
     if (worker->idle)
         return;
     worker->idle_prev = service->idle_tail;
@@ -344,8 +328,7 @@ static void s_idle_append(s_service_t *service, s_worker_t *worker)
     worker->idle = true;
 }
 
-static void s_idle_remove(s_service_t *service, s_worker_t *worker)
-{
+static void s_idle_remove(s_service_t *service, s_worker_t *worker) {
     if (!worker->idle)
         return;
     if (worker->idle_prev)
@@ -362,25 +345,21 @@ static void s_idle_remove(s_service_t *service, s_worker_t *worker)
 
 //  --- Sending --------------------------------------------------------------------------
 
-static int s_send_bytes(broker_t *self, const void *data, size_t size, bool more)
-{
-    return zmq_send(self->router_handle, data, size, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0))
-                   == -1
+static int s_send_bytes(broker_t *self, const void *data, size_t size, bool more) {
+    return zmq_send(self->router_handle, data, size, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) == -1
                ? -1
                : 0;
 }
 
-static int s_send_msg(broker_t *self, zmq_msg_t *msg, bool more)
-{
+static int s_send_msg(broker_t *self, zmq_msg_t *msg, bool more) {
     return zmq_msg_send(msg, self->router_handle, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) == -1
                ? -1
                : 0;
 }
 
 //  Send a bare worker command (HEARTBEAT, DISCONNECT) to a routing id.
-static int s_send_command(broker_t *self, const s_identity_t *identity, int command)
-{
-    byte code = (byte) command;
+static int s_send_command(broker_t *self, const s_identity_t *identity, int command) {
+    byte code = (byte)command;
     if (s_send_bytes(self, identity->data, identity->size, true))
         return -1;
     s_send_bytes(self, "", 0, true);
@@ -391,8 +370,7 @@ static int s_send_command(broker_t *self, const s_identity_t *identity, int comm
 //  Start a client message: routing id (taken from *client), "", "MDPC01", service; the
 //  caller sends the body. Returns -1 if the client cannot be reached (it went away),
 //  in which case nothing was sent.
-static int s_send_client_envelope(broker_t *self, zmq_msg_t *client, const char *service)
-{
+static int s_send_client_envelope(broker_t *self, zmq_msg_t *client, const char *service) {
     if (s_send_msg(self, client, true))
         return -1;
     s_send_bytes(self, "", 0, true);
@@ -403,13 +381,12 @@ static int s_send_client_envelope(broker_t *self, zmq_msg_t *client, const char 
 
 //  Answer a client on the broker's own behalf: a ReplyHeader with code and error.
 static void s_send_error(broker_t *self, zmq_msg_t *client, const char *service, unsigned code,
-                         const char *error, const char *message, const char *request_id)
-{
+                         const char *error, const char *message, const char *request_id) {
     Crm__ReplyHeader header = CRM__REPLY_HEADER__INIT;
     header.code = code;
-    header.error = (char *) error;
-    header.message = (char *) message;
-    header.request_id = (char *) (request_id ? request_id : "");
+    header.error = (char *)error;
+    header.message = (char *)message;
+    header.request_id = (char *)(request_id ? request_id : "");
     size_t size = crm__reply_header__get_packed_size(&header);
     uint8_t stack[1024];
     uint8_t *buffer = size <= sizeof(stack) ? stack : malloc(size);
@@ -425,14 +402,12 @@ static void s_send_error(broker_t *self, zmq_msg_t *client, const char *service,
 //  --- Requests -------------------------------------------------------------------------
 
 //  A request from the free list (or a new one), empty and unlinked.
-static s_request_t *s_request_take(broker_t *self)
-{
+static s_request_t *s_request_take(broker_t *self) {
     s_request_t *request = self->free_requests;
     if (request) {
         self->free_requests = request->next;
         self->free_count--;
-    }
-    else {
+    } else {
         request = calloc(1, sizeof(*request));
         if (!request)
             return NULL;
@@ -452,8 +427,7 @@ static s_request_t *s_request_take(broker_t *self)
     return request;
 }
 
-static void s_request_free(s_request_t *request)
-{
+static void s_request_free(s_request_t *request) {
     zmq_msg_close(&request->client);
     for (size_t i = 0; i < S_INLINE_BODY; i++)
         zmq_msg_close(&request->inline_body[i]);
@@ -461,8 +435,7 @@ static void s_request_free(s_request_t *request)
 }
 
 //  Close the frames a request still holds.
-static void s_request_clear_body(s_request_t *request)
-{
+static void s_request_clear_body(s_request_t *request) {
     for (size_t i = 0; i < request->body_count; i++) {
         zmq_msg_close(&request->body[i]);
         zmq_msg_init(&request->body[i]);
@@ -476,8 +449,7 @@ static void s_request_clear_body(s_request_t *request)
 
 //  The client has been answered (or cannot be): unlink the request everywhere and
 //  recycle it. A worker holding it stays busy until it replies.
-static void s_request_release(broker_t *self, s_request_t *request)
-{
+static void s_request_release(broker_t *self, s_request_t *request) {
     s_heap_remove(self, request);
     if (request->service)
         s_queue_remove(request->service, request);
@@ -502,8 +474,7 @@ static void s_request_release(broker_t *self, s_request_t *request)
 
 //  Answer a request with an error and release it.
 static void s_request_fail(broker_t *self, s_request_t *request, unsigned code, const char *error,
-                           const char *message)
-{
+                           const char *message) {
     const char *service = request->service ? request->service->name : "";
     crm_debug("answering %s request %s with %u %s: %s", service, request->request_id, code, error,
               message);
@@ -511,8 +482,7 @@ static void s_request_fail(broker_t *self, s_request_t *request, unsigned code, 
     s_request_release(self, request);
 }
 
-static void s_request_set_id(s_request_t *request, const char *request_id)
-{
+static void s_request_set_id(s_request_t *request, const char *request_id) {
     size_t size = strlen(request_id);
     if (size < sizeof(request->request_id_inline))
         memcpy(request->request_id_inline, request_id, size + 1);
@@ -527,8 +497,7 @@ static void s_request_set_id(s_request_t *request, const char *request_id)
 
 //  --- Services -------------------------------------------------------------------------
 
-static s_service_t *s_service_require(broker_t *self, const char *name)
-{
+static s_service_t *s_service_require(broker_t *self, const char *name) {
     s_service_t *service = zhashx_lookup(self->services, name);
     if (service)
         return service;
@@ -544,16 +513,14 @@ static s_service_t *s_service_require(broker_t *self, const char *name)
     return service;
 }
 
-static void s_service_destroy(broker_t *self, s_service_t *service)
-{
+static void s_service_destroy(broker_t *self, s_service_t *service) {
     zhashx_delete(self->services, service->name);
     free(service->name);
     free(service);
 }
 
 //  Answer every queued request of a service that has just lost its last worker.
-static void s_service_fail_queue(broker_t *self, s_service_t *service)
-{
+static void s_service_fail_queue(broker_t *self, s_service_t *service) {
     char message[CRM_MDP_SERVICE_MAX + 64];
     snprintf(message, sizeof(message), "service %s has no live worker", service->name);
     while (service->queue_head)
@@ -562,8 +529,7 @@ static void s_service_fail_queue(broker_t *self, s_service_t *service)
 
 //  --- Workers --------------------------------------------------------------------------
 
-static void s_fd_unlink(broker_t *self, s_worker_t *worker)
-{
+static void s_fd_unlink(broker_t *self, s_worker_t *worker) {
     if (worker->fd < 0)
         return;
     if (worker->fd_prev)
@@ -577,14 +543,13 @@ static void s_fd_unlink(broker_t *self, s_worker_t *worker)
 }
 
 //  Make sure self->fds can be indexed by fd. Returns -1 if not.
-static int s_fd_reserve(broker_t *self, int fd)
-{
+static int s_fd_reserve(broker_t *self, int fd) {
     if (fd < 0)
         return -1;
-    if ((size_t) fd < self->fd_capacity)
+    if ((size_t)fd < self->fd_capacity)
         return 0;
     size_t capacity = self->fd_capacity ? self->fd_capacity : 64;
-    while (capacity <= (size_t) fd)
+    while (capacity <= (size_t)fd)
         capacity *= 2;
     s_fd_t *fds = realloc(self->fds, capacity * sizeof(*fds));
     if (!fds)
@@ -597,11 +562,10 @@ static int s_fd_reserve(broker_t *self, int fd)
 
 //  Forget a worker: answer the request it holds with 503, and when it was the service's
 //  last one, the queued requests too. DISCONNECT tells it, when it may still listen.
-static void s_worker_purge(broker_t *self, s_worker_t *worker, const char *why, bool disconnect)
-{
+static void s_worker_purge(broker_t *self, s_worker_t *worker, const char *why, bool disconnect) {
     s_service_t *service = worker->service;
     bool polite = strcmp(why, "worker disconnected") == 0;
-    crm_log_kv(polite ? CRM_LOG_INFO : CRM_LOG_WARN, "removing worker", "service", service->name,
+    crm_log_kv(polite ? CRM_LOG_DEBUG : CRM_LOG_WARN, "removing worker", "service", service->name,
                "reason", why, NULL);
     if (disconnect)
         s_send_command(self, &worker->identity, CRM_MDPW_DISCONNECT);
@@ -629,8 +593,7 @@ static void s_worker_purge(broker_t *self, s_worker_t *worker, const char *why, 
 }
 
 //  Hand queued requests to idle workers, oldest request to least recently used worker.
-static void s_dispatch(broker_t *self, s_service_t *service)
-{
+static void s_dispatch(broker_t *self, s_service_t *service) {
     while (service->queue_head && service->idle_head) {
         s_worker_t *worker = service->idle_head;
         s_request_t *request = service->queue_head;
@@ -674,8 +637,7 @@ static void s_dispatch(broker_t *self, s_service_t *service)
 //  monitor before registering a worker therefore always closes the old connection's
 //  entry first. A stale READY still in the router's queue from a connection that has
 //  meanwhile closed finds its fd closed and is refused.
-static void s_fd_event(broker_t *self, int event, int fd)
-{
+static void s_fd_event(broker_t *self, int event, int fd) {
     crm_debug("connection event %s on fd %d",
               event == ZMQ_EVENT_ACCEPTED ? "accepted" : "disconnected", fd);
     if (s_fd_reserve(self, fd))
@@ -688,8 +650,7 @@ static void s_fd_event(broker_t *self, int event, int fd)
 }
 
 //  Read every event waiting on the monitor socket.
-static void s_drain_monitor(broker_t *self)
-{
+static void s_drain_monitor(broker_t *self) {
     void *handle = zsock_resolve(self->monitor);
     while (true) {
         zmq_msg_t msg;
@@ -703,23 +664,22 @@ static void s_drain_monitor(broker_t *self)
         bool valid = zmq_msg_size(&msg) == 6;
         if (valid) {
             memcpy(&event, zmq_msg_data(&msg), 2);
-            memcpy(&value, (byte *) zmq_msg_data(&msg) + 2, 4);
+            memcpy(&value, (byte *)zmq_msg_data(&msg) + 2, 4);
         }
         while (zmq_msg_more(&msg)) { // the endpoint frame
             if (zmq_msg_recv(&msg, handle, 0) == -1)
                 break;
         }
         zmq_msg_close(&msg);
-        if (valid && value <= INT_MAX
-            && (event == ZMQ_EVENT_ACCEPTED || event == ZMQ_EVENT_DISCONNECTED))
-            s_fd_event(self, event, (int) value);
+        if (valid && value <= INT_MAX &&
+            (event == ZMQ_EVENT_ACCEPTED || event == ZMQ_EVENT_DISCONNECTED))
+            s_fd_event(self, event, (int)value);
     }
 }
 
-static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
-{
-    (void) loop;
-    (void) reader;
+static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg) {
+    (void)loop;
+    (void)reader;
     s_drain_monitor(arg);
     return 0;
 }
@@ -727,9 +687,8 @@ static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg)
 //  --- Worker commands ------------------------------------------------------------------
 
 //  READY: register a new worker for a service and give it queued work.
-static void s_worker_ready(broker_t *self, const s_identity_t *identity, const char *name,
-                           int fd, int64_t now)
-{
+static void s_worker_ready(broker_t *self, const s_identity_t *identity, const char *name, int fd,
+                           int64_t now) {
     if (strncmp(name, "mmi.", 4) == 0) {
         crm_log_kv(CRM_LOG_WARN, "refusing worker for reserved service", "service", name, NULL);
         s_send_command(self, identity, CRM_MDPW_DISCONNECT);
@@ -759,7 +718,7 @@ static void s_worker_ready(broker_t *self, const s_identity_t *identity, const c
     }
     worker->service = service;
     worker->fd = -1;
-    worker->expiry = now + (int64_t) self->heartbeat_ms * self->liveness;
+    worker->expiry = now + (int64_t)self->heartbeat_ms * self->liveness;
     worker->next = self->all_workers;
     if (self->all_workers)
         self->all_workers->prev = worker;
@@ -774,7 +733,7 @@ static void s_worker_ready(broker_t *self, const s_identity_t *identity, const c
     service->known = true;
     service->workers++;
     s_snapshot_set(self, service);
-    crm_log_kv(CRM_LOG_INFO, "worker registered", "service", name, NULL);
+    crm_log_kv(CRM_LOG_DEBUG, "worker registered", "service", name, NULL);
     //  A first HEARTBEAT at once tells the worker its READY arrived; otherwise a worker
     //  that connected while the broker was down could give up just before our first
     //  periodic heartbeat.
@@ -786,8 +745,7 @@ static void s_worker_ready(broker_t *self, const s_identity_t *identity, const c
 //  REPLY: forward to the client of the request the worker holds, unless the broker has
 //  answered it already (a late reply), then give the worker its next request.
 static void s_worker_reply(broker_t *self, s_worker_t *worker, const crm_mdp_layout_t *layout,
-                           size_t count)
-{
+                           size_t count) {
     s_service_t *service = worker->service;
     s_request_t *request = worker->request;
     const crm_mdp_frame_t *client = &self->views[layout->client];
@@ -796,15 +754,14 @@ static void s_worker_reply(broker_t *self, s_worker_t *worker, const crm_mdp_lay
                    service->name, NULL);
         return;
     }
-    if (request && zmq_msg_size(&request->client) == client->size
-        && memcmp(zmq_msg_data(&request->client), client->data, client->size) == 0) {
+    if (request && zmq_msg_size(&request->client) == client->size &&
+        memcmp(zmq_msg_data(&request->client), client->data, client->size) == 0) {
         if (s_send_client_envelope(self, &request->client, service->name) == 0) {
-            for (size_t i = (size_t) layout->body; i < count; i++)
+            for (size_t i = (size_t)layout->body; i < count; i++)
                 s_send_msg(self, &self->frames[i], i + 1 < count);
         }
         s_request_release(self, request);
-    }
-    else
+    } else
         crm_debug("dropping late reply from %s worker", service->name);
     worker->busy = false;
     if (worker->request) // a reply that named another client: the request stays lost
@@ -814,8 +771,7 @@ static void s_worker_reply(broker_t *self, s_worker_t *worker, const crm_mdp_lay
 }
 
 static void s_worker_message(broker_t *self, const crm_mdp_layout_t *layout, size_t count,
-                             int64_t now)
-{
+                             int64_t now) {
     s_identity_t identity;
     if (s_identity_set(&identity, &self->views[0]))
         return;
@@ -846,7 +802,7 @@ static void s_worker_message(broker_t *self, const crm_mdp_layout_t *layout, siz
             s_send_command(self, &identity, CRM_MDPW_DISCONNECT);
         return;
     }
-    worker->expiry = now + (int64_t) self->heartbeat_ms * self->liveness;
+    worker->expiry = now + (int64_t)self->heartbeat_ms * self->liveness;
     if (command == CRM_MDPW_REPLY)
         s_worker_reply(self, worker, layout, count);
     else if (command == CRM_MDPW_DISCONNECT)
@@ -858,8 +814,7 @@ static void s_worker_message(broker_t *self, const crm_mdp_layout_t *layout, siz
 
 //  mmi.service (RFC 8): "200" if the named service has a live worker, else "404";
 //  other mmi.* names: "501".
-static void s_mmi_request(broker_t *self, const crm_mdp_layout_t *layout, const char *name)
-{
+static void s_mmi_request(broker_t *self, const crm_mdp_layout_t *layout, const char *name) {
     const char *code = "501";
     if (strcmp(name, "mmi.service") == 0) {
         const crm_mdp_frame_t *frame = &self->views[layout->body];
@@ -880,8 +835,7 @@ static void s_mmi_request(broker_t *self, const crm_mdp_layout_t *layout, const 
 //  A client request: read its deadline and request id from the RequestHeader, then
 //  answer 503 at once (known service, no worker) or queue it and dispatch.
 static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, size_t count,
-                             int64_t now)
-{
+                             int64_t now) {
     char name[CRM_MDP_SERVICE_MAX + 1];
     const crm_mdp_frame_t *frame = &self->views[layout->service];
     memcpy(name, frame->data, frame->size);
@@ -893,10 +847,10 @@ static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, siz
 
     const crm_mdp_frame_t *first = &self->views[layout->body];
     self->arena_used = 0;
-    Crm__RequestHeader *header
-        = crm__request_header__unpack(&self->allocator, first->size, first->data);
-    uint32_t deadline_ms = header && header->deadline_ms ? header->deadline_ms
-                                                         : (uint32_t) self->default_deadline_ms;
+    Crm__RequestHeader *header =
+        crm__request_header__unpack(&self->allocator, first->size, first->data);
+    uint32_t deadline_ms =
+        header && header->deadline_ms ? header->deadline_ms : (uint32_t)self->default_deadline_ms;
     const char *request_id = header && header->request_id ? header->request_id : "";
 
     s_service_t *service = zhashx_lookup(self->services, name);
@@ -922,7 +876,7 @@ static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, siz
     s_request_set_id(request, request_id);
     crm__request_header__free_unpacked(header, &self->allocator);
 
-    size_t body_count = count - (size_t) layout->body;
+    size_t body_count = count - (size_t)layout->body;
     if (body_count > S_INLINE_BODY) {
         request->body = malloc(body_count * sizeof(zmq_msg_t));
         if (!request->body) {
@@ -934,7 +888,7 @@ static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, siz
             zmq_msg_init(&request->body[i]);
     }
     for (size_t i = 0; i < body_count; i++)
-        zmq_msg_move(&request->body[i], &self->frames[(size_t) layout->body + i]);
+        zmq_msg_move(&request->body[i], &self->frames[(size_t)layout->body + i]);
     request->body_count = body_count;
     zmq_msg_move(&request->client, &self->frames[0]);
     request->service = service;
@@ -953,8 +907,7 @@ static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, siz
 //  Read one whole message into self->frames without blocking. Returns the number of
 //  frames (which may exceed CRM_MDP_FRAMES_MAX; the excess is discarded), 0 if nothing
 //  is waiting.
-static size_t s_recv_message(broker_t *self)
-{
+static size_t s_recv_message(broker_t *self) {
     size_t count = 0;
     while (true) {
         zmq_msg_t *frame = count < CRM_MDP_FRAMES_MAX ? &self->frames[count] : &self->overflow;
@@ -972,8 +925,7 @@ static size_t s_recv_message(broker_t *self)
 }
 
 //  Release whatever the frames of the last message still hold.
-static void s_frames_reset(broker_t *self, size_t count)
-{
+static void s_frames_reset(broker_t *self, size_t count) {
     if (count > CRM_MDP_FRAMES_MAX)
         count = CRM_MDP_FRAMES_MAX;
     for (size_t i = 0; i < count; i++) {
@@ -984,12 +936,11 @@ static void s_frames_reset(broker_t *self, size_t count)
     zmq_msg_init(&self->overflow);
 }
 
-static void s_handle_message(broker_t *self, size_t count, int64_t now)
-{
+static void s_handle_message(broker_t *self, size_t count, int64_t now) {
     size_t viewed = count < CRM_MDP_FRAMES_MAX ? count : CRM_MDP_FRAMES_MAX;
     for (size_t i = 0; i < viewed; i++)
-        self->views[i] = (crm_mdp_frame_t){zmq_msg_data(&self->frames[i]),
-                                           zmq_msg_size(&self->frames[i])};
+        self->views[i] =
+            (crm_mdp_frame_t){zmq_msg_data(&self->frames[i]), zmq_msg_size(&self->frames[i])};
     crm_mdp_layout_t layout;
     const char *reason = NULL;
     if (crm_mdp_layout_router(self->views, count, self->max_frame_bytes, &layout, &reason)) {
@@ -1002,10 +953,9 @@ static void s_handle_message(broker_t *self, size_t count, int64_t now)
         s_worker_message(self, &layout, count, now);
 }
 
-static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
-{
-    (void) loop;
-    (void) reader;
+static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg) {
+    (void)loop;
+    (void)reader;
     broker_t *self = arg;
     for (int handled = 0; handled < S_BATCH_MAX; handled++) {
         size_t count = s_recv_message(self);
@@ -1021,10 +971,9 @@ static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg)
 
 //  Answer requests whose deadline passed, then (every heartbeat) purge silent workers
 //  and heartbeat the rest.
-static int s_tick(zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
+static int s_tick(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
     broker_t *self = arg;
     int64_t now = zclock_mono();
     char message[CRM_MDP_SERVICE_MAX + 96];
@@ -1034,17 +983,15 @@ static int s_tick(zloop_t *loop, int timer_id, void *arg)
         s_service_t *service = request->service;
         if (request->worker) {
             snprintf(message, sizeof(message), "service %s did not reply within %u ms",
-                     service->name, (unsigned) request->deadline_ms);
+                     service->name, (unsigned)request->deadline_ms);
             s_request_fail(self, request, 504, "timeout", message);
-        }
-        else if (service->known) {
+        } else if (service->known) {
             snprintf(message, sizeof(message), "no worker of service %s was free within %u ms",
-                     service->name, (unsigned) request->deadline_ms);
+                     service->name, (unsigned)request->deadline_ms);
             s_request_fail(self, request, 503, "unavailable", message);
-        }
-        else {
+        } else {
             snprintf(message, sizeof(message), "no worker of service %s registered within %u ms",
-                     service->name, (unsigned) request->deadline_ms);
+                     service->name, (unsigned)request->deadline_ms);
             s_request_fail(self, request, 404, "unknown_service", message);
             if (!service->queue_head)
                 s_service_destroy(self, service);
@@ -1057,8 +1004,8 @@ static int s_tick(zloop_t *loop, int timer_id, void *arg)
             s_worker_t *next = worker->next;
             if (now > worker->expiry)
                 s_worker_purge(self, worker, "heartbeat expired", true);
-            else if (s_send_command(self, &worker->identity, CRM_MDPW_HEARTBEAT)
-                     && zmq_errno() == EHOSTUNREACH)
+            else if (s_send_command(self, &worker->identity, CRM_MDPW_HEARTBEAT) &&
+                     zmq_errno() == EHOSTUNREACH)
                 s_worker_purge(self, worker, "unreachable", false);
             worker = next;
         }
@@ -1069,18 +1016,17 @@ static int s_tick(zloop_t *loop, int timer_id, void *arg)
 
 //  --- Class ----------------------------------------------------------------------------
 
-broker_t *broker_new(const crm_config_t *cfg)
-{
+broker_t *broker_new(const crm_config_t *cfg) {
     assert(cfg);
     broker_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
     self->heartbeat_ms = cfg->broker_heartbeat_ms > 0 ? cfg->broker_heartbeat_ms : 2500;
     self->liveness = cfg->broker_liveness > 0 ? cfg->broker_liveness : 3;
-    self->default_deadline_ms
-        = cfg->broker_default_deadline_ms > 0 ? cfg->broker_default_deadline_ms : 5000;
-    self->max_frame_bytes
-        = cfg->broker_max_frame_bytes > 0 ? (size_t) cfg->broker_max_frame_bytes : 0;
+    self->default_deadline_ms =
+        cfg->broker_default_deadline_ms > 0 ? cfg->broker_default_deadline_ms : 5000;
+    self->max_frame_bytes =
+        cfg->broker_max_frame_bytes > 0 ? (size_t)cfg->broker_max_frame_bytes : 0;
     self->allocator = (ProtobufCAllocator){s_arena_alloc, s_arena_free, self};
     for (size_t i = 0; i < CRM_MDP_FRAMES_MAX; i++)
         zmq_msg_init(&self->frames[i]);
@@ -1092,8 +1038,7 @@ broker_t *broker_new(const crm_config_t *cfg)
     self->snapshot = zhashx_new();
     self->router = zsock_new(ZMQ_ROUTER);
     self->monitor = zsock_new(ZMQ_PAIR);
-    if (!self->services || !self->workers || !self->snapshot || !self->router
-        || !self->monitor) {
+    if (!self->services || !self->workers || !self->snapshot || !self->router || !self->monitor) {
         crm_error("could not create broker");
         broker_destroy(&self);
         return NULL;
@@ -1116,8 +1061,8 @@ broker_t *broker_new(const crm_config_t *cfg)
     snprintf(monitor_endpoint, sizeof(monitor_endpoint), "inproc://crm-broker-monitor-%u",
              atomic_fetch_add(&s_monitor_serial, 1));
     if (zmq_socket_monitor(self->router_handle, monitor_endpoint,
-                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED)
-        || zsock_connect(self->monitor, "%s", monitor_endpoint)) {
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) ||
+        zsock_connect(self->monitor, "%s", monitor_endpoint)) {
         crm_log_kv(CRM_LOG_ERROR, "could not monitor broker socket", "detail",
                    zmq_strerror(zmq_errno()), NULL);
         broker_destroy(&self);
@@ -1143,8 +1088,7 @@ broker_t *broker_new(const crm_config_t *cfg)
     return self;
 }
 
-void broker_destroy(broker_t **self_p)
-{
+void broker_destroy(broker_t **self_p) {
     assert(self_p);
     broker_t *self = *self_p;
     if (!self)
@@ -1199,32 +1143,29 @@ void broker_destroy(broker_t **self_p)
     *self_p = NULL;
 }
 
-int broker_attach(broker_t *self, zloop_t *loop)
-{
+int broker_attach(broker_t *self, zloop_t *loop) {
     assert(self);
     assert(loop);
     self->heartbeat_at = zclock_mono() + self->heartbeat_ms;
-    if (zloop_reader(loop, self->router, s_on_router, self)
-        || zloop_reader(loop, self->monitor, s_on_monitor, self)
-        || zloop_timer(loop, S_TICK_MS, 0, s_tick, self) == -1)
+    if (zloop_reader(loop, self->router, s_on_router, self) ||
+        zloop_reader(loop, self->monitor, s_on_monitor, self) ||
+        zloop_timer(loop, S_TICK_MS, 0, s_tick, self) == -1)
         return -1;
     return 0;
 }
 
 void broker_each_service(broker_t *self, void (*fn)(const char *service, int workers, void *arg),
-                         void *arg)
-{
+                         void *arg) {
     assert(self);
     assert(fn);
     pthread_mutex_lock(&self->lock);
     for (s_snapshot_t *entry = zhashx_first(self->snapshot); entry;
          entry = zhashx_next(self->snapshot))
-        fn((const char *) zhashx_cursor(self->snapshot), entry->workers, arg);
+        fn((const char *)zhashx_cursor(self->snapshot), entry->workers, arg);
     pthread_mutex_unlock(&self->lock);
 }
 
-int broker_service_workers(broker_t *self, const char *service)
-{
+int broker_service_workers(broker_t *self, const char *service) {
     assert(self);
     assert(service);
     pthread_mutex_lock(&self->lock);
@@ -1234,8 +1175,7 @@ int broker_service_workers(broker_t *self, const char *service)
     return workers;
 }
 
-const char *broker_endpoint(broker_t *self)
-{
+const char *broker_endpoint(broker_t *self) {
     assert(self);
     return self->endpoint;
 }

@@ -12,6 +12,7 @@
         503 "unavailable"      the service is known but has no live worker (answered at
                                once, not at the deadline), or the worker handling the
                                request died (its connection dropped or heartbeats stopped),
+                               or it waited queued behind busy workers until the deadline,
         504 "timeout"          a worker took the request but did not reply in time;
       a late reply from a worker after that is dropped;
     - mmi.service answers "200" or "404" as in RFC 8 (MMI);

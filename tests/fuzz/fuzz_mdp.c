@@ -20,15 +20,13 @@
 
 #define S_FRAMES_MAX 255
 
-static void s_check(bool condition)
-{
+static void s_check(bool condition) {
     if (!condition)
         __builtin_trap();
 }
 
 //  Split the input into frames; returns how many.
-static size_t s_split(const uint8_t *data, size_t size, crm_mdp_frame_t *frames)
-{
+static size_t s_split(const uint8_t *data, size_t size, crm_mdp_frame_t *frames) {
     if (size == 0)
         return 0;
     size_t count = data[0];
@@ -50,8 +48,7 @@ static size_t s_split(const uint8_t *data, size_t size, crm_mdp_frame_t *frames)
     return count;
 }
 
-static zmsg_t *s_message(const crm_mdp_frame_t *frames, size_t count)
-{
+static zmsg_t *s_message(const crm_mdp_frame_t *frames, size_t count) {
     zmsg_t *msg = zmsg_new();
     for (size_t i = 0; i < count; i++)
         zmsg_addmem(msg, frames[i].data, frames[i].size);
@@ -59,8 +56,7 @@ static zmsg_t *s_message(const crm_mdp_frame_t *frames, size_t count)
 }
 
 //  What must hold after any parse.
-static void s_check_result(int rc, const crm_mdp_msg_t *out, const char *reason, bool routed)
-{
+static void s_check_result(int rc, const crm_mdp_msg_t *out, const char *reason, bool routed) {
     if (rc != 0) {
         s_check(rc == -1);
         s_check(reason != NULL && reason[0] != '\0');
@@ -73,8 +69,7 @@ static void s_check_result(int rc, const crm_mdp_msg_t *out, const char *reason,
         s_check(out->command == 0);
         s_check(out->service[0] != '\0');
         s_check(out->body && zmsg_size(out->body) >= 1);
-    }
-    else {
+    } else {
         s_check(out->peer == CRM_MDP_WORKER);
         s_check(strcmp(crm_mdp_command_name(out->command), "?") != 0);
         bool envelope = out->command == CRM_MDPW_REQUEST || out->command == CRM_MDPW_REPLY;
@@ -84,17 +79,15 @@ static void s_check_result(int rc, const crm_mdp_msg_t *out, const char *reason,
     }
 }
 
-static void s_check_layout(int rc, const crm_mdp_layout_t *layout, size_t count)
-{
+static void s_check_layout(int rc, const crm_mdp_layout_t *layout, size_t count) {
     if (rc != 0)
         return;
-    s_check(layout->body < (int) count);
-    s_check(layout->service < (int) count);
-    s_check(layout->client < (int) count);
+    s_check(layout->body < (int)count);
+    s_check(layout->service < (int)count);
+    s_check(layout->client < (int)count);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static crm_mdp_frame_t frames[S_FRAMES_MAX];
     size_t count = s_split(data, size, frames);
     crm_mdp_msg_t out;

@@ -33,7 +33,7 @@
 extern char **environ;
 
 #define S_HEARTBEAT_MS 100 // short heartbeats: expiry tests take liveness x this
-#define S_LIVENESS     3
+#define S_LIVENESS 3
 
 //  --- Broker harness -------------------------------------------------------------------
 
@@ -44,8 +44,7 @@ static void *s_live_brokers[S_LIVE_MAX];
 static void *s_live_workers[S_LIVE_MAX];
 static pid_t s_live_child;
 
-static void s_live_add(void **slots, void *item)
-{
+static void s_live_add(void **slots, void *item) {
     for (int i = 0; i < S_LIVE_MAX; i++) {
         if (!slots[i]) {
             slots[i] = item;
@@ -54,8 +53,7 @@ static void s_live_add(void **slots, void *item)
     }
 }
 
-static void s_live_remove(void **slots, void *item)
-{
+static void s_live_remove(void **slots, void *item) {
     for (int i = 0; i < S_LIVE_MAX; i++) {
         if (slots[i] == item)
             slots[i] = NULL;
@@ -71,17 +69,15 @@ typedef struct {
 } s_broker_run_t;
 
 //  Any message on an actor's pipe ($TERM from zactor_destroy) ends its loop.
-static int s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
-{
-    (void) loop;
-    (void) arg;
+static int s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg) {
+    (void)loop;
+    (void)arg;
     zmsg_t *msg = zmsg_recv(pipe);
     zmsg_destroy(&msg);
     return -1;
 }
 
-static void s_broker_actor(zsock_t *pipe, void *arg)
-{
+static void s_broker_actor(zsock_t *pipe, void *arg) {
     s_broker_run_t *run = arg;
     run->broker = broker_new(&run->cfg);
     if (!run->broker) {
@@ -102,9 +98,7 @@ static void s_broker_actor(zsock_t *pipe, void *arg)
 
 //  Start a broker bound to endpoint (default: a free port). Retries for a while, since a
 //  restarted broker may find its port or the inproc name still held by the last one.
-static s_broker_run_t *s_broker_start(const char *endpoint, int heartbeat_ms,
-                                      int max_frame_bytes)
-{
+static s_broker_run_t *s_broker_start(const char *endpoint, int heartbeat_ms, int max_frame_bytes) {
     s_broker_run_t *run = calloc(1, sizeof(*run));
     assert_non_null(run);
     snprintf(run->endpoint_in, sizeof(run->endpoint_in), "%s",
@@ -128,8 +122,7 @@ static s_broker_run_t *s_broker_start(const char *endpoint, int heartbeat_ms,
     return NULL;
 }
 
-static void s_broker_stop(s_broker_run_t **run_p)
-{
+static void s_broker_stop(s_broker_run_t **run_p) {
     s_broker_run_t *run = *run_p;
     if (!run)
         return;
@@ -140,8 +133,7 @@ static void s_broker_stop(s_broker_run_t **run_p)
 }
 
 //  Wait until the broker counts `workers` live workers of service; returns whether it did.
-static bool s_wait_workers(s_broker_run_t *run, const char *service, int workers, int timeout_ms)
-{
+static bool s_wait_workers(s_broker_run_t *run, const char *service, int workers, int timeout_ms) {
     int64_t until = zclock_mono() + timeout_ms;
     while (zclock_mono() < until) {
         if (broker_service_workers(run->broker, service) == workers)
@@ -177,12 +169,11 @@ typedef struct {
 } s_worker_run_t;
 
 //  The reply a test worker sends: ReplyHeader (200, its name, the request id) + payload.
-static zmsg_t *s_echo_reply(s_worker_run_t *run, zmsg_t *request)
-{
+static zmsg_t *s_echo_reply(s_worker_run_t *run, zmsg_t *request) {
     zframe_t *header_frame = zmsg_first(request);
     zframe_t *payload = zmsg_next(request);
-    Crm__RequestHeader *header
-        = crm__request_header__unpack(NULL, zframe_size(header_frame), zframe_data(header_frame));
+    Crm__RequestHeader *header =
+        crm__request_header__unpack(NULL, zframe_size(header_frame), zframe_data(header_frame));
     Crm__ReplyHeader reply = CRM__REPLY_HEADER__INIT;
     reply.code = 200;
     reply.message = run->name;
@@ -197,26 +188,23 @@ static zmsg_t *s_echo_reply(s_worker_run_t *run, zmsg_t *request)
     return msg;
 }
 
-static void s_reply(s_worker_run_t *run, zframe_t **reply_to, zmsg_t **request)
-{
+static void s_reply(s_worker_run_t *run, zframe_t **reply_to, zmsg_t **request) {
     zmsg_t *reply = s_echo_reply(run, *request);
     zmsg_destroy(request);
     crm_bus_worker_send(run->worker, reply_to, &reply);
 }
 
-static int s_on_late(zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
+static int s_on_late(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
     s_worker_run_t *run = arg;
     if (run->held)
         s_reply(run, &run->held_to, &run->held);
     return 0;
 }
 
-static void s_handler(crm_bus_worker_t *worker, zframe_t *reply_to, zmsg_t *request, void *arg)
-{
-    (void) worker;
+static void s_handler(crm_bus_worker_t *worker, zframe_t *reply_to, zmsg_t *request, void *arg) {
+    (void)worker;
     s_worker_run_t *run = arg;
     int handled = atomic_fetch_add(&run->handled, 1);
     bool hold = run->behavior == S_HOLD || (run->behavior == S_LATE_FIRST && handled == 0);
@@ -229,11 +217,10 @@ static void s_handler(crm_bus_worker_t *worker, zframe_t *reply_to, zmsg_t *requ
     run->held_to = reply_to;
     run->held = request;
     if (run->behavior == S_LATE_FIRST)
-        zloop_timer(run->loop, (size_t) run->late_ms, 1, s_on_late, run);
+        zloop_timer(run->loop, (size_t)run->late_ms, 1, s_on_late, run);
 }
 
-static void s_worker_actor(zsock_t *pipe, void *arg)
-{
+static void s_worker_actor(zsock_t *pipe, void *arg) {
     s_worker_run_t *run = arg;
     zsock_signal(pipe, 0);
     zloop_t *loop = zloop_new();
@@ -261,8 +248,7 @@ static void s_worker_actor(zsock_t *pipe, void *arg)
 }
 
 static s_worker_run_t *s_worker_start(const char *endpoint, const char *service, const char *name,
-                                      s_behavior_t behavior)
-{
+                                      s_behavior_t behavior) {
     s_worker_run_t *run = calloc(1, sizeof(*run));
     assert_non_null(run);
     snprintf(run->endpoint, sizeof(run->endpoint), "%s", endpoint);
@@ -274,15 +260,13 @@ static s_worker_run_t *s_worker_start(const char *endpoint, const char *service,
     return run;
 }
 
-static void s_worker_run(s_worker_run_t *run)
-{
+static void s_worker_run(s_worker_run_t *run) {
     run->actor = zactor_new(s_worker_actor, run);
     assert_non_null(run->actor);
     s_live_add(s_live_workers, run);
 }
 
-static void s_worker_stop(s_worker_run_t **run_p)
-{
+static void s_worker_stop(s_worker_run_t **run_p) {
     s_worker_run_t *run = *run_p;
     if (!run)
         return;
@@ -295,7 +279,7 @@ static void s_worker_stop(s_worker_run_t **run_p)
 //  --- Calls ----------------------------------------------------------------------------
 
 typedef struct {
-    bool answered;     // false: the client timed out
+    bool answered; // false: the client timed out
     unsigned code;
     char error[64];
     char message[256];
@@ -306,11 +290,10 @@ typedef struct {
 
 //  One request: RequestHeader{method, request_id, deadline_ms} + payload, and its answer.
 static s_answer_t s_call(crm_bus_client_t *client, const char *service, const char *request_id,
-                         uint32_t deadline_ms, const char *payload, int timeout_ms)
-{
+                         uint32_t deadline_ms, const char *payload, int timeout_ms) {
     Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
     header.method = "Echo";
-    header.request_id = (char *) request_id;
+    header.request_id = (char *)request_id;
     header.deadline_ms = deadline_ms;
     uint8_t buffer[256];
     size_t size = crm__request_header__pack(&header, buffer);
@@ -327,8 +310,8 @@ static s_answer_t s_call(crm_bus_client_t *client, const char *service, const ch
         return answer;
     answer.answered = true;
     zframe_t *first = zmsg_first(reply);
-    Crm__ReplyHeader *reply_header
-        = crm__reply_header__unpack(NULL, zframe_size(first), zframe_data(first));
+    Crm__ReplyHeader *reply_header =
+        crm__reply_header__unpack(NULL, zframe_size(first), zframe_data(first));
     assert_non_null(reply_header);
     answer.code = reply_header->code;
     snprintf(answer.error, sizeof(answer.error), "%s", reply_header->error);
@@ -337,16 +320,15 @@ static s_answer_t s_call(crm_bus_client_t *client, const char *service, const ch
     crm__reply_header__free_unpacked(reply_header, NULL);
     zframe_t *second = zmsg_next(reply);
     if (second)
-        snprintf(answer.payload, sizeof(answer.payload), "%.*s", (int) zframe_size(second),
-                 (char *) zframe_data(second));
+        snprintf(answer.payload, sizeof(answer.payload), "%.*s", (int)zframe_size(second),
+                 (char *)zframe_data(second));
     zmsg_destroy(&reply);
     return answer;
 }
 
 //  mmi.service: the one-frame answer ("200", "404", "501").
 static void s_mmi(crm_bus_client_t *client, const char *mmi, const char *service, char *code,
-                  size_t size)
-{
+                  size_t size) {
     zmsg_t *body = zmsg_new();
     zmsg_addstr(body, service);
     zmsg_t *reply = crm_bus_client_request(client, mmi, &body, 2000);
@@ -359,8 +341,7 @@ static void s_mmi(crm_bus_client_t *client, const char *mmi, const char *service
 }
 
 //  A raw DEALER talking MDP by hand, for what the classes would never send.
-static zsock_t *s_raw_dealer(const char *endpoint)
-{
+static zsock_t *s_raw_dealer(const char *endpoint) {
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
     assert_non_null(dealer);
     zsock_set_rcvtimeo(dealer, 50);
@@ -368,8 +349,7 @@ static zsock_t *s_raw_dealer(const char *endpoint)
     return dealer;
 }
 
-static void s_raw_send(zsock_t *dealer, int count, ...)
-{
+static void s_raw_send(zsock_t *dealer, int count, ...) {
     zmsg_t *msg = zmsg_new();
     va_list args;
     va_start(args, count);
@@ -382,8 +362,7 @@ static void s_raw_send(zsock_t *dealer, int count, ...)
 }
 
 //  Wait up to timeout_ms for a worker command on a raw DEALER; returns it or -1.
-static int s_raw_wait_command(zsock_t *dealer, int command, int timeout_ms)
-{
+static int s_raw_wait_command(zsock_t *dealer, int command, int timeout_ms) {
     int64_t until = zclock_mono() + timeout_ms;
     while (zclock_mono() < until) {
         zmsg_t *msg = zmsg_recv(dealer);
@@ -403,21 +382,19 @@ static int s_raw_wait_command(zsock_t *dealer, int command, int timeout_ms)
 
 //  --- Tests ----------------------------------------------------------------------------
 
-static void s_count_services(const char *service, int workers, void *arg)
-{
+static void s_count_services(const char *service, int workers, void *arg) {
     int *total = arg;
     if (strcmp(service, "echo") == 0 || strcmp(service, "echo-inproc") == 0)
         *total += workers;
 }
 
 //  A request and its reply over tcp and over inproc, to tcp and inproc workers.
-static void test_round_trip_tcp_and_inproc(void **state)
-{
-    (void) state;
+static void test_round_trip_tcp_and_inproc(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     s_worker_run_t *tcp_worker = s_worker_start(broker->endpoint, "echo", "tcp", S_ECHO);
-    s_worker_run_t *inproc_worker
-        = s_worker_start(BROKER_INPROC_ENDPOINT, "echo-inproc", "inproc", S_ECHO);
+    s_worker_run_t *inproc_worker =
+        s_worker_start(BROKER_INPROC_ENDPOINT, "echo-inproc", "inproc", S_ECHO);
     s_worker_run(tcp_worker);
     s_worker_run(inproc_worker);
     assert_true(s_wait_workers(broker, "echo", 1, 3000));
@@ -459,9 +436,8 @@ static void test_round_trip_tcp_and_inproc(void **state)
 }
 
 //  Two workers of one service share the requests in turn.
-static void test_round_robin(void **state)
-{
-    (void) state;
+static void test_round_robin(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     s_worker_run_t *a = s_worker_start(broker->endpoint, "rr", "A", S_ECHO);
     s_worker_run_t *b = s_worker_start(broker->endpoint, "rr", "B", S_ECHO);
@@ -470,7 +446,7 @@ static void test_round_robin(void **state)
     assert_true(s_wait_workers(broker, "rr", 2, 3000));
 
     crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
-    char previous[sizeof(((s_answer_t *) 0)->message)] = "";
+    char previous[sizeof(((s_answer_t *)0)->message)] = "";
     for (int i = 0; i < 6; i++) {
         s_answer_t answer = s_call(client, "rr", "r", 2000, "x", 3000);
         assert_int_equal(answer.code, 200);
@@ -486,9 +462,8 @@ static void test_round_robin(void **state)
 }
 
 //  RFC 8: mmi.service says 200 for a service with a worker, 404 otherwise.
-static void test_mmi_service(void **state)
-{
-    (void) state;
+static void test_mmi_service(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     s_worker_run_t *worker = s_worker_start(broker->endpoint, "echo", "w", S_ECHO);
     s_worker_run(worker);
@@ -507,9 +482,8 @@ static void test_mmi_service(void **state)
 }
 
 //  A service nobody ever registered: 404 at the request's deadline, not before.
-static void test_unknown_service_404_at_deadline(void **state)
-{
-    (void) state;
+static void test_unknown_service_404_at_deadline(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     crm_bus_client_t *client = crm_bus_client_new(BROKER_INPROC_ENDPOINT);
     s_answer_t answer = s_call(client, "ghost", "r-404", 300, "x", 3000);
@@ -524,9 +498,8 @@ static void test_unknown_service_404_at_deadline(void **state)
 }
 
 //  A request to a service with no worker yet waits for one that appears in time.
-static void test_request_waits_for_first_worker(void **state)
-{
-    (void) state;
+static void test_request_waits_for_first_worker(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     s_worker_run_t *worker = s_worker_start(broker->endpoint, "slowstart", "w", S_ECHO);
     worker->start_delay_ms = 200;
@@ -542,9 +515,8 @@ static void test_request_waits_for_first_worker(void **state)
 }
 
 //  A worker that takes a request and never answers: 504 at the deadline.
-static void test_no_reply_504_at_deadline(void **state)
-{
-    (void) state;
+static void test_no_reply_504_at_deadline(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     s_worker_run_t *worker = s_worker_start(broker->endpoint, "hold", "w", S_HOLD);
     s_worker_run(worker);
@@ -569,25 +541,22 @@ static void test_no_reply_504_at_deadline(void **state)
 //  The child side of test_killed_worker: register, and die by SIGKILL on the first
 //  request, as a crashed or killed daemon would.
 static void s_dying_handler(crm_bus_worker_t *worker, zframe_t *reply_to, zmsg_t *request,
-                            void *arg)
-{
-    (void) worker;
-    (void) reply_to;
-    (void) request;
-    (void) arg;
+                            void *arg) {
+    (void)worker;
+    (void)reply_to;
+    (void)request;
+    (void)arg;
     kill(getpid(), SIGKILL);
 }
 
-static int s_give_up(zloop_t *loop, int timer_id, void *arg)
-{
-    (void) loop;
-    (void) timer_id;
-    (void) arg;
+static int s_give_up(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    (void)arg;
     return -1;
 }
 
-static int s_dying_worker_main(const char *endpoint, const char *service)
-{
+static int s_dying_worker_main(const char *endpoint, const char *service) {
     crm_bus_worker_t *worker = crm_bus_worker_new(endpoint, service, 2500, S_LIVENESS);
     zloop_t *loop = zloop_new();
     crm_bus_worker_attach(worker, loop, s_dying_handler, NULL);
@@ -604,9 +573,8 @@ static char s_self_path[4096];
 //  A worker process SIGKILLed while it holds a request: the client hears 503 as soon as
 //  the tcp connection drops, long before heartbeats (2.5 s x 3) or the deadline (5 s);
 //  with no worker left, the next request gets 503 at once.
-static void test_killed_worker_503_fast(void **state)
-{
-    (void) state;
+static void test_killed_worker_503_fast(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, 2500, 1 << 20);
     char *argv[] = {s_self_path, "--dying-worker", broker->endpoint, "doomed", NULL};
     pid_t pid;
@@ -621,7 +589,7 @@ static void test_killed_worker_503_fast(void **state)
     s_live_child = 0;
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     assert_true(answer.answered);
-    print_message("killed worker: %u after %ld ms\n", answer.code, (long) answer.elapsed_ms);
+    print_message("killed worker: %u after %ld ms\n", answer.code, (long)answer.elapsed_ms);
     assert_int_equal(answer.code, 503);
     assert_string_equal(answer.error, "unavailable");
     assert_string_equal(answer.request_id, "r-kill");
@@ -637,9 +605,8 @@ static void test_killed_worker_503_fast(void **state)
 
 //  A worker answers after the broker gave up (504): its late reply is dropped, and the
 //  next request, queued behind it, gets its own answer.
-static void test_late_reply_dropped(void **state)
-{
-    (void) state;
+static void test_late_reply_dropped(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     s_worker_run_t *worker = s_worker_start(broker->endpoint, "late", "w", S_LATE_FIRST);
     worker->late_ms = 400;
@@ -661,9 +628,8 @@ static void test_late_reply_dropped(void **state)
 
 //  The client gives up before the broker does: its socket is replaced, so the reply to
 //  the abandoned request can never be read as the answer to the next one.
-static void test_client_timeout_new_socket(void **state)
-{
-    (void) state;
+static void test_client_timeout_new_socket(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     s_worker_run_t *worker = s_worker_start(broker->endpoint, "late", "w", S_LATE_FIRST);
     worker->late_ms = 300;
@@ -684,9 +650,8 @@ static void test_client_timeout_new_socket(void **state)
 
 //  Garbage from a raw DEALER is dropped and the broker goes on serving; a worker the
 //  broker does not know is told to DISCONNECT.
-static void test_malformed_messages(void **state)
-{
-    (void) state;
+static void test_malformed_messages(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 4096);
     s_worker_run_t *worker = s_worker_start(broker->endpoint, "echo", "w", S_ECHO);
     s_worker_run(worker);
@@ -696,16 +661,16 @@ static void test_malformed_messages(void **state)
     s_raw_send(raw, 1, "");
     s_raw_send(raw, 4, "", "MDPC02", "echo", "x");
     s_raw_send(raw, 3, "", CRM_MDPW, "\x09");
-    s_raw_send(raw, 3, "", CRM_MDPW, "\x01");             // READY without service
-    s_raw_send(raw, 4, "", CRM_MDPW, "\x02", "x");        // REQUEST to the broker
-    s_raw_send(raw, 5, "", CRM_MDPW, "\x03", "c", "x");   // REPLY without delimiter
-    s_raw_send(raw, 3, "", CRM_MDPC, "echo");             // no body
-    s_raw_send(raw, 4, "x", CRM_MDPC, "echo", "body");    // no delimiter
-    s_raw_send(raw, 4, "", CRM_MDPC, "mmi.service", "");  // empty mmi argument: 404
+    s_raw_send(raw, 3, "", CRM_MDPW, "\x01");            // READY without service
+    s_raw_send(raw, 4, "", CRM_MDPW, "\x02", "x");       // REQUEST to the broker
+    s_raw_send(raw, 5, "", CRM_MDPW, "\x03", "c", "x");  // REPLY without delimiter
+    s_raw_send(raw, 3, "", CRM_MDPC, "echo");            // no body
+    s_raw_send(raw, 4, "x", CRM_MDPC, "echo", "body");   // no delimiter
+    s_raw_send(raw, 4, "", CRM_MDPC, "mmi.service", ""); // empty mmi argument: 404
     char big[5000];
     memset(big, 'b', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    s_raw_send(raw, 4, "", CRM_MDPC, "echo", big);        // frame over the limit
+    s_raw_send(raw, 4, "", CRM_MDPC, "echo", big); // frame over the limit
     s_raw_send(raw, 5, "", CRM_MDPC, "echo", "not a protobuf \xff\xff", "x"); // default deadline
     //  Only the mmi question and the unparsable-header request deserve an answer.
     zmsg_t *reply = NULL;
@@ -750,9 +715,8 @@ static void test_malformed_messages(void **state)
 
 //  A worker that stops heartbeating (its connection stays up) is purged after
 //  liveness x heartbeat and told to DISCONNECT; requests then get 503 at once.
-static void test_heartbeat_expiry(void **state)
-{
-    (void) state;
+static void test_heartbeat_expiry(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     zsock_t *raw = s_raw_dealer(broker->endpoint);
     s_raw_send(raw, 4, "", CRM_MDPW, "\x01", "silent");
@@ -775,9 +739,8 @@ static void test_heartbeat_expiry(void **state)
 
 //  The broker goes away and comes back on the same endpoint: the worker class notices,
 //  reconnects and sends READY again, and requests flow as before.
-static void test_worker_reregisters_after_broker_restart(void **state)
-{
-    (void) state;
+static void test_worker_reregisters_after_broker_restart(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     char endpoint[256];
     snprintf(endpoint, sizeof(endpoint), "%s", broker->endpoint);
@@ -812,8 +775,7 @@ typedef struct {
     int failures;
 } s_load_t;
 
-static void *s_load_thread(void *arg)
-{
+static void *s_load_thread(void *arg) {
     s_load_t *load = arg;
     crm_bus_client_t *client = crm_bus_client_new(load->endpoint);
     for (int i = 0; i < 200; i++) {
@@ -827,9 +789,8 @@ static void *s_load_thread(void *arg)
     return NULL;
 }
 
-static void test_parallel_clients(void **state)
-{
-    (void) state;
+static void test_parallel_clients(void **state) {
+    (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     s_worker_run_t *a = s_worker_start(broker->endpoint, "echo", "A", S_ECHO);
     s_worker_run_t *b = s_worker_start(BROKER_INPROC_ENDPOINT, "echo", "B", S_ECHO);
@@ -853,9 +814,8 @@ static void test_parallel_clients(void **state)
 }
 
 //  Stop whatever a failed test left running.
-static int s_teardown(void **state)
-{
-    (void) state;
+static int s_teardown(void **state) {
+    (void)state;
     if (s_live_child > 0) {
         kill(s_live_child, SIGKILL);
         waitpid(s_live_child, NULL, 0);
@@ -872,8 +832,7 @@ static int s_teardown(void **state)
     return 0;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--dying-worker") == 0)
         return s_dying_worker_main(argv[2], argv[3]);
     ssize_t size = readlink("/proc/self/exe", s_self_path, sizeof(s_self_path) - 1);

@@ -18,8 +18,7 @@
 #define END NULL
 
 //  A message from a NULL-terminated list of string frames ("" is an empty frame).
-static zmsg_t *s_msg(const char *first, ...)
-{
+static zmsg_t *s_msg(const char *first, ...) {
     zmsg_t *msg = zmsg_new();
     va_list args;
     va_start(args, first);
@@ -29,16 +28,14 @@ static zmsg_t *s_msg(const char *first, ...)
     return msg;
 }
 
-static bool s_frame_is(zframe_t *frame, const char *text)
-{
+static bool s_frame_is(zframe_t *frame, const char *text) {
     return frame && zframe_streq(frame, text);
 }
 
 //  --- Valid forms ----------------------------------------------------------------------
 
-static void test_router_client_request(void **state)
-{
-    (void) state;
+static void test_router_client_request(void **state) {
+    (void)state;
     zmsg_t *msg = s_msg("client-1", "", CRM_MDPC, "contacts", "header", "body", END);
     crm_mdp_msg_t out;
     const char *reason = NULL;
@@ -58,9 +55,8 @@ static void test_router_client_request(void **state)
     crm_mdp_msg_reset(&out); // idempotent
 }
 
-static void test_router_ready(void **state)
-{
-    (void) state;
+static void test_router_ready(void **state) {
+    (void)state;
     zmsg_t *msg = s_msg("w1", "", CRM_MDPW, "\x01", "leads", END);
     crm_mdp_msg_t out;
     const char *reason = NULL;
@@ -73,9 +69,8 @@ static void test_router_ready(void **state)
     crm_mdp_msg_reset(&out);
 }
 
-static void test_router_reply(void **state)
-{
-    (void) state;
+static void test_router_reply(void **state) {
+    (void)state;
     zmsg_t *msg = s_msg("w1", "", CRM_MDPW, "\x03", "client-9", "", "reply-header", "x", END);
     crm_mdp_msg_t out;
     const char *reason = NULL;
@@ -88,9 +83,8 @@ static void test_router_reply(void **state)
     crm_mdp_msg_reset(&out);
 }
 
-static void test_router_heartbeat_and_disconnect(void **state)
-{
-    (void) state;
+static void test_router_heartbeat_and_disconnect(void **state) {
+    (void)state;
     const char *commands[] = {"\x04", "\x05"};
     int expected[] = {CRM_MDPW_HEARTBEAT, CRM_MDPW_DISCONNECT};
     for (int i = 0; i < 2; i++) {
@@ -105,9 +99,8 @@ static void test_router_heartbeat_and_disconnect(void **state)
     }
 }
 
-static void test_worker_side(void **state)
-{
-    (void) state;
+static void test_worker_side(void **state) {
+    (void)state;
     crm_mdp_msg_t out;
     const char *reason = NULL;
 
@@ -131,9 +124,8 @@ static void test_worker_side(void **state)
     crm_mdp_msg_reset(&out);
 }
 
-static void test_client_reply(void **state)
-{
-    (void) state;
+static void test_client_reply(void **state) {
+    (void)state;
     zmsg_t *msg = s_msg("", CRM_MDPC, "mmi.service", "200", END);
     crm_mdp_msg_t out;
     const char *reason = NULL;
@@ -145,9 +137,8 @@ static void test_client_reply(void **state)
     crm_mdp_msg_reset(&out);
 }
 
-static void test_longest_service_name(void **state)
-{
-    (void) state;
+static void test_longest_service_name(void **state) {
+    (void)state;
     char name[CRM_MDP_SERVICE_MAX + 1];
     memset(name, 's', CRM_MDP_SERVICE_MAX);
     name[CRM_MDP_SERVICE_MAX] = '\0';
@@ -159,9 +150,8 @@ static void test_longest_service_name(void **state)
     crm_mdp_msg_reset(&out);
 }
 
-static void test_command_names(void **state)
-{
-    (void) state;
+static void test_command_names(void **state) {
+    (void)state;
     assert_string_equal(crm_mdp_command_name(CRM_MDPW_READY), "READY");
     assert_string_equal(crm_mdp_command_name(CRM_MDPW_REQUEST), "REQUEST");
     assert_string_equal(crm_mdp_command_name(CRM_MDPW_REPLY), "REPLY");
@@ -173,9 +163,8 @@ static void test_command_names(void **state)
 }
 
 //  The zero-copy layout API the broker uses: indexes into the frame array.
-static void test_layout_router(void **state)
-{
-    (void) state;
+static void test_layout_router(void **state) {
+    (void)state;
     crm_mdp_frame_t frames[] = {
         {"id", 2}, {"", 0}, {CRM_MDPW, 6}, {"\x03", 1}, {"cl", 2}, {"", 0}, {"h", 1}, {"b", 1},
     };
@@ -197,9 +186,8 @@ static void test_layout_router(void **state)
 }
 
 //  crm_mdp_send takes the message whatever happens.
-static void test_send(void **state)
-{
-    (void) state;
+static void test_send(void **state) {
+    (void)state;
     zsock_t *in = zsock_new_pair("@inproc://test-mdp-send");
     zsock_t *out = zsock_new_pair(">inproc://test-mdp-send");
     assert_non_null(in);
@@ -230,8 +218,10 @@ typedef struct {
     const char *reason;     // expected reason
 } s_bad_case_t;
 
+// clang-format off
 static const s_bad_case_t s_bad_cases[] = {
-    {"wrong client protocol", ROUTER, {"c", "", "MDPC02", "svc", "body"}, "unknown protocol header"},
+    {"wrong client protocol", ROUTER, {"c", "", "MDPC02", "svc", "body"},
+     "unknown protocol header"},
     {"wrong worker protocol", ROUTER, {"w", "", "MDPW02", "\x04"}, "unknown protocol header"},
     {"unknown command", ROUTER, {"w", "", CRM_MDPW, "\x09"}, "unknown command"},
     {"command out of range", WORKER, {"", CRM_MDPW, "\x7f"}, "unknown command"},
@@ -280,10 +270,10 @@ static const s_bad_case_t s_bad_cases[] = {
     {"client reply wrong protocol", CLIENT, {"", "MDPC02", "svc", "b"}, "unknown protocol header"},
     {"client reply without body", CLIENT, {"", CRM_MDPC, "svc"}, "client message without body"},
 };
+// clang-format on
 
 static int s_parse(s_parser_t parser, zmsg_t **msg, crm_mdp_msg_t *out, size_t max,
-                   const char **reason)
-{
+                   const char **reason) {
     switch (parser) {
     case ROUTER:
         return crm_mdp_parse_router(msg, out, max, reason);
@@ -297,8 +287,7 @@ static int s_parse(s_parser_t parser, zmsg_t **msg, crm_mdp_msg_t *out, size_t m
 
 //  Refused, with the reason, the message consumed and out left empty.
 static void s_expect_refused(s_parser_t parser, zmsg_t *msg, size_t max, const char *reason_want,
-                             const char *name)
-{
+                             const char *name) {
     crm_mdp_msg_t out;
     memset(&out, 0xab, sizeof(out)); // garbage in: the parser must not trust it
     const char *reason = NULL;
@@ -312,9 +301,8 @@ static void s_expect_refused(s_parser_t parser, zmsg_t *msg, size_t max, const c
     assert_null(out.body);
 }
 
-static void test_malformed_table(void **state)
-{
-    (void) state;
+static void test_malformed_table(void **state) {
+    (void)state;
     for (size_t i = 0; i < sizeof(s_bad_cases) / sizeof(s_bad_cases[0]); i++) {
         const s_bad_case_t *bad = &s_bad_cases[i];
         zmsg_t *msg = zmsg_new();
@@ -324,9 +312,8 @@ static void test_malformed_table(void **state)
     }
 }
 
-static void test_empty_and_missing(void **state)
-{
-    (void) state;
+static void test_empty_and_missing(void **state) {
+    (void)state;
     s_expect_refused(ROUTER, zmsg_new(), 0, "empty message", "empty router");
     s_expect_refused(WORKER, zmsg_new(), 0, "empty message", "empty worker");
     s_expect_refused(CLIENT, zmsg_new(), 0, "empty message", "empty client");
@@ -339,9 +326,8 @@ static void test_empty_and_missing(void **state)
     assert_int_equal(crm_mdp_parse_worker(NULL, &out, &reason), -1);
 }
 
-static void test_service_too_long(void **state)
-{
-    (void) state;
+static void test_service_too_long(void **state) {
+    (void)state;
     char name[CRM_MDP_SERVICE_MAX + 2];
     memset(name, 's', CRM_MDP_SERVICE_MAX + 1);
     name[CRM_MDP_SERVICE_MAX + 1] = '\0';
@@ -353,17 +339,15 @@ static void test_service_too_long(void **state)
                      "reply long service");
 }
 
-static void test_service_with_nul(void **state)
-{
-    (void) state;
+static void test_service_with_nul(void **state) {
+    (void)state;
     zmsg_t *msg = s_msg("w", "", CRM_MDPW, "\x01", END);
     zmsg_addmem(msg, "ab\0cd", 5);
     s_expect_refused(ROUTER, msg, 0, "service name contains control characters", "NUL");
 }
 
-static void test_frame_size_limit(void **state)
-{
-    (void) state;
+static void test_frame_size_limit(void **state) {
+    (void)state;
     char big[65];
     memset(big, 'x', 64);
     big[64] = '\0';
@@ -380,9 +364,8 @@ static void test_frame_size_limit(void **state)
                      "frame exceeds the size limit", "routing id over limit");
 }
 
-static void test_too_many_frames(void **state)
-{
-    (void) state;
+static void test_too_many_frames(void **state) {
+    (void)state;
     zmsg_t *msg = s_msg("c", "", CRM_MDPC, "svc", END);
     while (zmsg_size(msg) <= CRM_MDP_FRAMES_MAX)
         zmsg_addstr(msg, "b");
@@ -398,8 +381,7 @@ static void test_too_many_frames(void **state)
     crm_mdp_msg_reset(&out);
 }
 
-int main(void)
-{
+int main(void) {
     crm_log_init("test_mdp", CRM_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_router_client_request),
