@@ -30,18 +30,17 @@ typedef struct {
 
 void contacts_row_reset(contacts_row_t *row);
 
-//  Insert row. Returns 201 with *out set, 409 (existing contact id in call) on a
-//  duplicate email, or a database failure code.
-int contacts_store_insert(crm_call_t *call, const contacts_row_t *row,
-                          Crm__Contacts__Contact **out);
+//  Insert row (rendered from c). Returns 201 with c's timestamps set, 409 (existing
+//  contact id in call) on a duplicate email, or a database failure code.
+int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c);
 
 //  Read one live contact; for_update locks it. 200 with *out, 404, or failure code.
 int contacts_store_get(crm_call_t *call, const char *id, bool for_update,
                        Crm__Contacts__Contact **out);
 
-//  Replace the stored fields of row->id. 200 with *out, 404, 409, or failure code.
-int contacts_store_update(crm_call_t *call, const contacts_row_t *row,
-                          Crm__Contacts__Contact **out);
+//  Replace the stored fields of row->id (rendered from c). 200 with c's timestamps
+//  set, 404, 409, or failure code.
+int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c);
 
 //  Soft-delete; frees the contact's email addresses. 204, 404 or failure code.
 int contacts_store_delete(crm_call_t *call, const char *id);

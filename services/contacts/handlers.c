@@ -152,18 +152,25 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
         crm_call_field_error(call, field, "may hold at most %d tags", MAX_TAGS);
     }
     json_t *tags = json_array();
-    for (size_t i = 0; i < c->n_tags && i < MAX_TAGS; i++) {
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n_tags; i++) {
         snprintf(field, sizeof field, "%stags[%zu]", prefix, i);
         if (s_blank(c->tags[i]))
             crm_call_field_error(call, field, "must not be empty");
         else if (s_chars(c->tags[i]) > TAG_MAX_LEN)
             crm_call_field_error(call, field, "must be at most %d characters", TAG_MAX_LEN);
+        //  A tag given twice is kept once (the stored contact is what is returned).
         bool seen = false;
-        for (size_t j = 0; j < i; j++)
-            seen |= strcmp(c->tags[j], c->tags[i]) == 0;
-        if (!seen)
-            json_array_append_new(tags, json_string(c->tags[i]));
+        for (size_t j = 0; j < kept && !seen; j++)
+            seen = strcmp(c->tags[j], c->tags[i]) == 0;
+        if (seen) {
+            free(c->tags[i]);
+            continue;
+        }
+        c->tags[kept++] = c->tags[i];
+        json_array_append_new(tags, json_string(c->tags[i]));
     }
+    c->n_tags = kept;
     if (call->n_fields) {
         json_decref(keys);
         json_decref(tags);
@@ -175,6 +182,9 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
         char *full = zsys_sprintf("%s %s", c->first_name, c->last_name);
         s_set_string(&c->name, full);
         zstr_free(&full);
+    } else {
+        s_set_string(&c->first_name, "");
+        s_set_string(&c->last_name, "");
     }
     json_t *emails = json_array();
     for (size_t i = 0; i < c->n_emails; i++)
@@ -191,8 +201,8 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
     json_decref(phones);
     json_decref(keys);
     row->id = c->id;
-    row->first_name = c->kind == CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON ? c->first_name : "";
-    row->last_name = c->kind == CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON ? c->last_name : "";
+    row->first_name = c->first_name;
+    row->last_name = c->last_name;
     row->name = c->name;
     return 0;
 }
@@ -244,10 +254,13 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     int code = s_prepare_row(call, c, "", &row);
     if (code == 0) {
         s_row_names(c, &names, &row);
-        code = contacts_store_insert(call, &row, (Crm__Contacts__Contact **)response);
+        code = contacts_store_insert(call, &row, c);
     }
     contacts_row_reset(&row);
-    crm__contacts__contact__free_unpacked(c, NULL);
+    if (code == 201)
+        *response = &c->base;
+    else
+        crm__contacts__contact__free_unpacked(c, NULL);
     return code;
 }
 
@@ -316,9 +329,13 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     }
     if (code == 0) {
         s_row_names(c, &names, &row);
-        code = contacts_store_update(call, &row, (Crm__Contacts__Contact **)response);
+        code = contacts_store_update(call, &row, c);
     }
     contacts_row_reset(&row);
+    if (code == 200) {
+        *response = &c->base;
+        c = NULL;
+    }
     if (c)
         crm__contacts__contact__free_unpacked(c, NULL);
     if (patch)

@@ -38,7 +38,8 @@ static const crm_stmt_t s_insert = {
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
     "  WHERE EXISTS (SELECT 1 FROM ins))"
-    " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup), (SELECT " CONTACT_JSON("ins") " FROM ins)",
+    " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup),"
+    "  (SELECT " TS("created_at") " FROM ins), (SELECT " TS("updated_at") " FROM ins)",
     .nparams = 12,
     .writes = true,
 };
@@ -85,7 +86,8 @@ static const crm_stmt_t s_update = {
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
     "  WHERE EXISTS (SELECT 1 FROM upd)"
     "  ON CONFLICT (tenant_id, address_norm) DO NOTHING)"
-    " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup), (SELECT " CONTACT_JSON("upd") " FROM upd)",
+    " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup),"
+    "  (SELECT " TS("created_at") " FROM upd), (SELECT " TS("updated_at") " FROM upd)",
     .nparams = 12,
     .writes = true,
 };
@@ -123,6 +125,13 @@ void contacts_row_reset(contacts_row_t *row) {
     memset(row, 0, sizeof *row);
 }
 
+//  Replace a string field, freeing the old value unless it is the shared default.
+static void s_set_string(char **field, const char *value) {
+    if (*field && *field != protobuf_c_empty_string)
+        free(*field);
+    *field = strdup(value);
+}
+
 //  Turn one JSON column into a Contact; NULL (logged) if the row does not parse.
 static Crm__Contacts__Contact *s_contact_from_json(const char *text) {
     crm_json_error_t err;
@@ -144,9 +153,10 @@ static int s_write_failure(crm_call_t *call) {
     return crm_call_db_failure(call);
 }
 
-//  Common tail of insert and update: a duplicate, or the written row.
-static int s_written(crm_call_t *call, PGresult *res, int ok_code, Crm__Contacts__Contact **out) {
-    int code;
+//  Common tail of insert and update: a duplicate, no row, or the written row's times
+//  set on c.
+static int s_written(crm_call_t *call, PGresult *res, int ok_code, Crm__Contacts__Contact *c) {
+    int code = ok_code;
     if (!PQgetisnull(res, 0, 0)) {
         snprintf(call->conflict_id, sizeof call->conflict_id, "%s", PQgetvalue(res, 0, 0));
         char field[64];
@@ -159,10 +169,8 @@ static int s_written(crm_call_t *call, PGresult *res, int ok_code, Crm__Contacts
         crm_call_error(call, "not_found", "no such contact");
         code = 404;
     } else {
-        *out = s_contact_from_json(PQgetvalue(res, 0, 2));
-        code = *out ? ok_code : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored contact is unreadable");
+        s_set_string(&c->created_at, PQgetvalue(res, 0, 2));
+        s_set_string(&c->updated_at, PQgetvalue(res, 0, 3));
     }
     PQclear(res);
     return code;
@@ -184,20 +192,18 @@ static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char
     params[11] = row->phones_json;
 }
 
-int contacts_store_insert(crm_call_t *call, const contacts_row_t *row,
-                          Crm__Contacts__Contact **out) {
+int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
     const char *params[12];
     s_row_params(call, row, params);
     PGresult *res = crm_db_query(call->db, &s_insert, params);
-    return res ? s_written(call, res, 201, out) : s_write_failure(call);
+    return res ? s_written(call, res, 201, c) : s_write_failure(call);
 }
 
-int contacts_store_update(crm_call_t *call, const contacts_row_t *row,
-                          Crm__Contacts__Contact **out) {
+int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
     const char *params[12];
     s_row_params(call, row, params);
     PGresult *res = crm_db_query(call->db, &s_update, params);
-    return res ? s_written(call, res, 200, out) : s_write_failure(call);
+    return res ? s_written(call, res, 200, c) : s_write_failure(call);
 }
 
 int contacts_store_get(crm_call_t *call, const char *id, bool for_update,

@@ -168,6 +168,37 @@ static void test_list_paging(void **state) {
     harness_response_free(&r);
 }
 
+static void test_organization_and_tags(void **state) {
+    (void)state;
+    harness_response_t r = harness_http(
+        "POST", "/v1/contacts", h->key_a,
+        "{\"kind\":\"organization\",\"name\":\"Acme Fleet\",\"firstName\":\"Ignored\","
+        "\"source\":\"walk_in\",\"tags\":[\"vip\",\"fleet\",\"vip\"]}",
+        NULL);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(harness_json_str(&r, "name"), "Acme Fleet");
+    assert_string_equal(harness_json_str(&r, "firstName"), "");
+    assert_string_equal(harness_json_str(&r, "source"), "walk_in");
+    json_t *tags = json_object_get(r.json, "tags");
+    assert_int_equal(json_array_size(tags), 2);
+    assert_string_equal(json_string_value(json_array_get(tags, 0)), "vip");
+    assert_string_equal(json_string_value(json_array_get(tags, 1)), "fleet");
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contacts/%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    //  What was returned is what was stored.
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "tags")), 2);
+    assert_string_equal(harness_json_str(&r, "firstName"), "");
+    harness_response_free(&r);
+    r = harness_http("POST", "/v1/contacts", h->key_a,
+                     "{\"kind\":\"organization\",\"name\":\"X\",\"tags\":[\" \"]}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "tags[0]");
+    harness_response_free(&r);
+}
+
 static void test_auth(void **state) {
     (void)state;
     harness_response_t r = harness_http("GET", "/v1/contacts", NULL, NULL, NULL);
@@ -552,6 +583,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crud),
         cmocka_unit_test(test_list_paging),
+        cmocka_unit_test(test_organization_and_tags),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_duplicate_email),
