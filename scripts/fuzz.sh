@@ -15,7 +15,7 @@ gen="build/gen/common.pb-c.c build/gen/contacts.pb-c.c build/gen/test_types.pb-c
 
 declare -A sources=(
     [json_pb]="tests/fuzz/fuzz_json_pb.c common/json_pb.c $gen"
-    [mdp]="tests/fuzz/fuzz_mdp.c common/mdp.c common/log.c"
+    [mdp]="tests/fuzz/fuzz_mdp.c common/mdp.c"
 )
 status=0
 for target in "${!sources[@]}"; do
