@@ -124,7 +124,8 @@ harness_t *harness_start(const char *const *extra_env) {
         snprintf(port_text, sizeof port_text, "%d", http_port);
         setenv("CRM_DATABASE_DSN", s_harness.dsn, 1);
         setenv("CRM_GATEWAY_HTTP_PORT", port_text, 1);
-        setenv("CRM_BROKER_ENDPOINT", s_harness.broker, 1);
+        if (!getenv("CRM_BROKER_ENDPOINT"))
+            setenv("CRM_BROKER_ENDPOINT", s_harness.broker, 1);
         setenv("CRM_SUPERVISOR_BIN_DIR", s_bin(), 1);
         setenv("CRM_SUPERVISOR_BACKOFF_MIN_MS", "100", 1);
         unsetenv("CRM_CONFIG");
