@@ -7,6 +7,15 @@
 #include <string.h>
 #include <time.h>
 
+//  A statement sent in pipeline mode whose result has not been read yet.
+typedef struct {
+    const crm_stmt_t *stmt;  // NULL for BEGIN/COMMIT and prepares
+    bool prepare;            // the Parse of stmt, not its execution
+    crm_db_result_fn *fn;
+    void *arg;
+    PGresult **keep;         // a synchronous query's result goes here
+} s_queued_t;
+
 struct _crm_db_t {
     char *dsn;
     char *schema;
@@ -14,6 +23,11 @@ struct _crm_db_t {
     PGconn *conn;
     zhashx_t *prepared;  // statement names prepared on this connection
     unsigned long writes;
+    //  Pipeline mode: what the server will answer, in order.
+    bool pipelined;
+    bool pipeline_failed;
+    s_queued_t *queue;
+    size_t queued, queue_cap;
     char sqlstate[6];
     char constraint[128];
 };
@@ -35,6 +49,7 @@ void crm_db_destroy(crm_db_t **self_p) {
     if (self->conn)
         PQfinish(self->conn);
     zhashx_destroy(&self->prepared);
+    free(self->queue);
     free(self->dsn);
     free(self->schema);
     free(self);
@@ -75,6 +90,8 @@ int crm_db_connect(crm_db_t *self, int give_up_ms) {
         if (self->conn)
             PQfinish(self->conn);
         zhashx_purge(self->prepared);
+        self->pipelined = false;
+        self->queued = 0;
         self->conn = PQconnectdb(self->dsn);
         if (PQstatus(self->conn) == CONNECTION_OK) {
             PQsetNoticeProcessor(self->conn, s_quiet_notice, NULL);
@@ -166,9 +183,20 @@ static int s_prepare(crm_db_t *self, const crm_stmt_t *stmt) {
     return rc;
 }
 
+static int s_send(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
+                  const int *lengths, const int *formats, crm_db_result_fn *fn, void *arg,
+                  PGresult **keep);
+
 PGresult *crm_db_query_params(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
                               const int *lengths, const int *formats) {
     self->sqlstate[0] = self->constraint[0] = 0;
+    if (self->pipelined) {
+        crm_db_pipeline_drain(self);
+        PGresult *res = NULL;
+        if (s_send(self, stmt, values, lengths, formats, NULL, NULL, &res) == 0)
+            crm_db_pipeline_drain(self);
+        return res;
+    }
     if (!self->conn || (!stmt->custom_plan && s_prepare(self, stmt)))
         return NULL;
     PGresult *res =
@@ -183,6 +211,143 @@ PGresult *crm_db_query_params(crm_db_t *self, const crm_stmt_t *stmt, const char
     if (stmt->writes)
         self->writes++;
     return res;
+}
+
+//  Queue one expected result.
+static void s_expect(crm_db_t *self, const crm_stmt_t *stmt, bool prepare, crm_db_result_fn *fn,
+                     void *arg, PGresult **keep) {
+    if (self->queued == self->queue_cap) {
+        self->queue_cap = self->queue_cap ? self->queue_cap * 2 : 64;
+        self->queue = realloc(self->queue, self->queue_cap * sizeof *self->queue);
+    }
+    self->queue[self->queued++] = (s_queued_t){stmt, prepare, fn, arg, keep};
+}
+
+//  Send a statement in pipeline mode (its Parse first, the first time on this
+//  connection). Returns 0 or -1 (the connection failed).
+static int s_send(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
+                  const int *lengths, const int *formats, crm_db_result_fn *fn, void *arg,
+                  PGresult **keep) {
+    int ok;
+    if (stmt->custom_plan)
+        ok = PQsendQueryParams(self->conn, stmt->sql, stmt->nparams, NULL, values, lengths,
+                               formats, 0);
+    else {
+        if (!zhashx_lookup(self->prepared, stmt->name)) {
+            if (!PQsendPrepare(self->conn, stmt->name, stmt->sql, stmt->nparams, NULL))
+                goto failed;
+            zhashx_insert(self->prepared, stmt->name, (void *)stmt);
+            s_expect(self, stmt, true, NULL, NULL, NULL);
+        }
+        ok = PQsendQueryPrepared(self->conn, stmt->name, stmt->nparams, values, lengths,
+                                 formats, 0);
+    }
+    if (!ok)
+        goto failed;
+    s_expect(self, stmt, false, fn, arg, keep);
+    return 0;
+failed:
+    self->pipeline_failed = true;
+    s_record_error(self, NULL, stmt->name);
+    if (fn)
+        fn(self, NULL, arg);
+    return -1;
+}
+
+//  Read the results of everything queued, in order, and hand each to its callback.
+static void s_read_queued(crm_db_t *self) {
+    for (size_t i = 0; i < self->queued; i++) {
+        s_queued_t *q = &self->queue[i];
+        PGresult *res = PQgetResult(self->conn);
+        bool ok = res && s_result_ok(res);
+        if (!ok) {
+            self->pipeline_failed = true;
+            if (res && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+                s_record_error(self, res, q->stmt ? q->stmt->name : "BEGIN/COMMIT");
+            if (q->prepare && q->stmt)
+                zhashx_delete(self->prepared, q->stmt->name);
+        } else if (q->stmt && !q->prepare && q->stmt->writes)
+            self->writes++;
+        if (q->keep) {
+            *q->keep = ok ? res : NULL;
+            if (ok)
+                res = NULL;
+        } else if (q->fn)
+            q->fn(self, ok ? res : NULL, q->arg);
+        PQclear(res);
+        //  Each statement's results end with a NULL.
+        if (res || ok)
+            while ((res = PQgetResult(self->conn)))
+                PQclear(res);
+        if (PQstatus(self->conn) != CONNECTION_OK) {
+            //  The connection died: every callback still owed hears of it.
+            for (size_t j = i + 1; j < self->queued; j++)
+                if (self->queue[j].fn)
+                    self->queue[j].fn(self, NULL, self->queue[j].arg);
+            break;
+        }
+    }
+    self->queued = 0;
+}
+
+int crm_db_query_async(crm_db_t *self, const crm_stmt_t *stmt, const char *const *params,
+                       crm_db_result_fn *fn, void *arg) {
+    if (!self->pipelined) {
+        PGresult *res = crm_db_query(self, stmt, params);
+        fn(self, res, arg);
+        PQclear(res);
+        return res ? 0 : -1;
+    }
+    return s_send(self, stmt, params, NULL, NULL, fn, arg, NULL);
+}
+
+int crm_db_pipeline_begin(crm_db_t *self) {
+    self->sqlstate[0] = self->constraint[0] = 0;
+    if (!self->conn || !PQenterPipelineMode(self->conn))
+        return -1;
+    self->pipelined = true;
+    self->pipeline_failed = false;
+    if (!PQsendQueryParams(self->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) {
+        PQexitPipelineMode(self->conn);
+        self->pipelined = false;
+        return -1;
+    }
+    s_expect(self, NULL, false, NULL, NULL, NULL);
+    return 0;
+}
+
+void crm_db_pipeline_drain(crm_db_t *self) {
+    if (!self->pipelined || self->queued == 0)
+        return;
+    if (!PQsendFlushRequest(self->conn) || PQflush(self->conn) != 0)
+        self->pipeline_failed = true;
+    s_read_queued(self);
+}
+
+int crm_db_pipeline_commit(crm_db_t *self) {
+    if (!self->pipelined)
+        return -1;
+    if (PQsendQueryParams(self->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+        s_expect(self, NULL, false, NULL, NULL, NULL);
+    else
+        self->pipeline_failed = true;
+    if (!PQpipelineSync(self->conn) || PQflush(self->conn) != 0)
+        self->pipeline_failed = true;
+    s_read_queued(self);
+    //  Then the sync point.
+    PGresult *res;
+    while ((res = PQgetResult(self->conn))) {
+        ExecStatusType st = PQresultStatus(res);
+        PQclear(res);
+        if (st == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    if (!PQexitPipelineMode(self->conn))
+        self->pipeline_failed = true;
+    self->pipelined = false;
+    if (self->pipeline_failed && PQstatus(self->conn) == CONNECTION_OK)
+        PQclear(PQexec(self->conn, "ROLLBACK"));
+    return self->pipeline_failed ? -1 : 0;
 }
 
 unsigned long crm_db_writes(crm_db_t *self) {

@@ -85,6 +85,35 @@ unsigned long crm_db_writes(crm_db_t *self);
 //  True when the current transaction is aborted by an error.
 bool crm_db_failed(crm_db_t *self);
 
+//  Pipelining (libpq pipeline mode): the statements of a batch go to the server
+//  together, so a batch costs one round trip, not one per statement.
+//
+//      crm_db_pipeline_begin(db);                      // BEGIN, queued
+//      crm_db_query_async(db, &stmt, params, on_row, arg);   // queued; on_row runs later
+//      ...
+//      crm_db_pipeline_commit(db);   // COMMIT + sync; runs every callback in order
+//
+//  A callback gets the result (NULL when the statement failed or was skipped after an
+//  earlier failure; the SQLSTATE is then in crm_db_sqlstate) and must not keep it.
+//  Outside a pipeline, crm_db_query_async runs the statement at once and calls back
+//  before returning. crm_db_query inside a pipeline first runs the queued callbacks,
+//  then its own statement (a round trip).
+typedef void(crm_db_result_fn)(crm_db_t *db, PGresult *res, void *arg);
+
+int crm_db_query_async(crm_db_t *self, const crm_stmt_t *stmt, const char *const *params,
+                       crm_db_result_fn *fn, void *arg);
+
+//  Enter pipeline mode and queue BEGIN. Returns 0 or -1.
+int crm_db_pipeline_begin(crm_db_t *self);
+
+//  Run the callbacks of everything queued so far (one round trip).
+void crm_db_pipeline_drain(crm_db_t *self);
+
+//  Queue COMMIT, send everything, run every callback, leave pipeline mode. Returns 0
+//  when the transaction committed, -1 when any statement failed (the transaction is
+//  then rolled back).
+int crm_db_pipeline_commit(crm_db_t *self);
+
 int crm_db_begin(crm_db_t *self);
 int crm_db_commit(crm_db_t *self);
 int crm_db_rollback(crm_db_t *self);

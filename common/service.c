@@ -241,99 +241,144 @@ static int s_idempotent_store(crm_service_t *self, const Crm__RequestHeader *hea
     return res ? 0 : -1;
 }
 
-//  Serve one request inside the batch transaction. Returns the reply.
-//  With savepoints false (the optimistic pass), a failure after a write or a database
-//  error sets *redo: the caller rolls the batch back and runs it again with savepoints.
-static zmsg_t *s_serve(crm_service_t *self, zmsg_t *request, int index, bool savepoints,
-                       bool *redo) {
+//  One request of a batch, from its frames to its reply.
+typedef struct {
+    Crm__RequestHeader *header;
+    const crm_method_t *method;
+    ProtobufCMessage *in;
+    crm_call_t call;
+    zmsg_t *reply;      // set as soon as the outcome is known
+    bool idempotent;
+} s_request_t;
+
+//  Unpack a request's frames. Returns 0, or -1 with ctx->reply set to the error.
+static int s_unpack(crm_service_t *self, zmsg_t *request, s_request_t *ctx) {
     zframe_t *header_frame = zmsg_first(request);
     zframe_t *body_frame = zmsg_next(request);
-    if (!header_frame)
-        return s_reply_error(400, "bad_request", "request has no header frame", "");
-    Crm__RequestHeader *header = crm__request_header__unpack(NULL, zframe_size(header_frame),
-                                                             zframe_data(header_frame));
-    if (!header)
-        return s_reply_error(400, "bad_request", "request header is not a crm.RequestHeader", "");
-    zmsg_t *reply = NULL;
-    ProtobufCMessage *in = NULL;
-    ProtobufCMessage *out = NULL;
-    crm_call_t call = {.header = header, .db = self->db, .arg = self->arg};
-    const crm_method_t *method = s_method_find(self, header->method);
-    if (!method) {
-        reply = s_reply_error(404, "unknown_method", "the service has no such method",
-                              header->request_id);
-        goto done;
+    if (!header_frame) {
+        ctx->reply = s_reply_error(400, "bad_request", "request has no header frame", "");
+        return -1;
     }
-    if (!header->tenant_id[0]) {
-        reply = s_reply_error(400, "bad_request", "request header names no tenant",
-                              header->request_id);
-        goto done;
+    ctx->header = crm__request_header__unpack(NULL, zframe_size(header_frame),
+                                              zframe_data(header_frame));
+    if (!ctx->header) {
+        ctx->reply =
+            s_reply_error(400, "bad_request", "request header is not a crm.RequestHeader", "");
+        return -1;
     }
-    in = protobuf_c_message_unpack(method->request, NULL,
-                                   body_frame ? zframe_size(body_frame) : 0,
-                                   body_frame ? zframe_data(body_frame) : NULL);
-    if (!in) {
-        reply = s_reply_error(400, "bad_request", "request body does not match the method",
-                              header->request_id);
-        goto done;
+    const char *request_id = ctx->header->request_id;
+    ctx->method = s_method_find(self, ctx->header->method);
+    if (!ctx->method) {
+        ctx->reply = s_reply_error(404, "unknown_method", "the service has no such method",
+                                   request_id);
+        return -1;
     }
-    bool idempotent = method->writes && header->idempotency_key[0];
-    char savepoint[32];
-    snprintf(savepoint, sizeof savepoint, "r%d", index);
-    unsigned long writes_before = crm_db_writes(self->db);
-    if (savepoints && crm_db_savepoint(self->db, savepoint)) {
-        reply = s_reply_error(503, "unavailable", "the database is unavailable; retry later",
-                              header->request_id);
-        goto done;
+    if (!ctx->header->tenant_id[0]) {
+        ctx->reply =
+            s_reply_error(400, "bad_request", "request header names no tenant", request_id);
+        return -1;
     }
-    if (idempotent && s_idempotent_lookup(self, header, &reply) != 0) {
-        if (savepoints)
-            crm_db_release(self->db, savepoint);
-        else if (crm_db_failed(self->db))
-            *redo = true;
-        goto done;
+    ctx->in = protobuf_c_message_unpack(ctx->method->request, NULL,
+                                        body_frame ? zframe_size(body_frame) : 0,
+                                        body_frame ? zframe_data(body_frame) : NULL);
+    if (!ctx->in) {
+        ctx->reply = s_reply_error(400, "bad_request", "request body does not match the method",
+                                   request_id);
+        return -1;
     }
-    int code = method->fn(&call, in, &out);
-    if (code >= 400 || (code != 204 && !out)) {
-        if (code < 400) {
-            code = 500;
-            crm_call_error(&call, "internal", "method returned no response");
-        }
-        if (savepoints) {
-            crm_db_rollback_to(self->db, savepoint);
-            crm_db_release(self->db, savepoint);
-        } else if (crm_db_writes(self->db) != writes_before || crm_db_failed(self->db))
-            *redo = true;
-        reply = s_reply_new(code, &call, header->request_id, NULL, 0);
-        goto done;
+    ctx->idempotent = ctx->method->writes && ctx->header->idempotency_key[0];
+    return 0;
+}
+
+//  The method's outcome as a normalised code: a success without a response (other than
+//  204) is an internal error.
+static int s_outcome(s_request_t *ctx) {
+    crm_call_t *call = &ctx->call;
+    if (call->code < 400 && call->code != 204 && !call->response) {
+        call->code = 500;
+        crm_call_error(call, "internal", "method returned no response");
     }
+    return call->code;
+}
+
+//  Render the reply of a finished request; stores it under its idempotency key when it
+//  has one. Returns -1 when that store failed.
+static int s_finish(crm_service_t *self, s_request_t *ctx) {
+    int code = s_outcome(ctx);
+    const char *request_id = ctx->header->request_id;
+    if (code >= 400) {
+        ctx->reply = s_reply_new(code, &ctx->call, request_id, NULL, 0);
+        return 0;
+    }
+    ProtobufCMessage *out = ctx->call.response;
     size_t size = out ? protobuf_c_message_get_packed_size(out) : 0;
     uint8_t *body = size ? malloc(size) : NULL;
     if (body)
         protobuf_c_message_pack(out, body);
-    if (idempotent && s_idempotent_store(self, header, code, body, size)) {
-        if (savepoints) {
-            crm_db_rollback_to(self->db, savepoint);
-            crm_db_release(self->db, savepoint);
-        } else
-            *redo = true;
-        reply = s_reply_error(409, "conflict", "a request with this Idempotency-Key is running",
-                              header->request_id);
-    } else {
+    int rc = 0;
+    if (ctx->idempotent && s_idempotent_store(self, ctx->header, code, body, size)) {
+        ctx->reply = s_reply_error(409, "conflict", "a request with this Idempotency-Key is running",
+                                   request_id);
+        rc = -1;
+    } else
+        ctx->reply = s_reply_new(code, &ctx->call, request_id,
+                                 out ? (body ? body : (void *)"") : NULL, size);
+    free(body);
+    return rc;
+}
+
+//  Start one request inside the batch transaction. With savepoints, it runs to the end
+//  (a failure rolls back to its savepoint). Without (the pipelined optimistic pass), a
+//  method may leave its statements queued; it finishes after the commit. Sets *redo
+//  when the optimistic pass cannot stand: a failure after a synchronous write.
+static void s_start(crm_service_t *self, s_request_t *ctx, int index, bool savepoints,
+                    bool *redo) {
+    crm_call_t *call = &ctx->call;
+    call->header = ctx->header;
+    call->db = self->db;
+    call->arg = self->arg;
+    char savepoint[32];
+    snprintf(savepoint, sizeof savepoint, "r%d", index);
+    if (savepoints && crm_db_savepoint(self->db, savepoint)) {
+        ctx->reply = s_reply_error(503, "unavailable", "the database is unavailable; retry later",
+                                   ctx->header->request_id);
+        return;
+    }
+    if (ctx->idempotent && s_idempotent_lookup(self, ctx->header, &ctx->reply) != 0) {
         if (savepoints)
             crm_db_release(self->db, savepoint);
-        reply = s_reply_new(code, &call, header->request_id, out ? (body ? body : (void *)"") : NULL,
-                            size);
+        return;
     }
-    free(body);
-done:
-    s_call_reset(&call);
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    if (in)
-        protobuf_c_message_free_unpacked(in, NULL);
-    crm__request_header__free_unpacked(header, NULL);
-    return reply;
+    unsigned long writes_before = crm_db_writes(self->db);
+    int code = ctx->method->fn(call, ctx->in, &call->response);
+    if (code != CRM_CALL_PENDING)
+        call->code = code;
+    else if (ctx->idempotent || savepoints)
+        crm_db_pipeline_drain(self->db);  // the outcome is needed now
+    bool finished = savepoints || ctx->idempotent || code != CRM_CALL_PENDING;
+    if (!finished)
+        return;
+    bool failed = s_outcome(ctx) >= 400;
+    if (!failed && ctx->idempotent && s_finish(self, ctx))
+        failed = true;
+    if (savepoints) {
+        if (failed)
+            crm_db_rollback_to(self->db, savepoint);
+        crm_db_release(self->db, savepoint);
+    } else if (failed && crm_db_writes(self->db) != writes_before)
+        *redo = true;
+}
+
+static void s_request_reset(s_request_t *ctx) {
+    s_call_reset(&ctx->call);
+    if (ctx->call.response)
+        protobuf_c_message_free_unpacked(ctx->call.response, NULL);
+    if (ctx->in)
+        protobuf_c_message_free_unpacked(ctx->in, NULL);
+    if (ctx->header)
+        crm__request_header__free_unpacked(ctx->header, NULL);
+    zmsg_destroy(&ctx->reply);
+    memset(ctx, 0, sizeof *ctx);
 }
 
 //  Reconnect to the database when the connection was lost, at most once a second.
@@ -348,24 +393,44 @@ static bool s_db_available(crm_service_t *self) {
 }
 
 //  Run the pending requests in one transaction; returns false when the optimistic pass
-//  must be redone with savepoints. replies[i] is NULL where the database failed.
+//  must be redone with savepoints. replies[i] stays NULL where the database failed.
+//  The optimistic pass is pipelined: every statement of the batch and the COMMIT reach
+//  the server together.
 static bool s_run_batch(crm_service_t *self, zmsg_t **replies, bool savepoints) {
     int n = self->n_pending;
-    bool redo = false;
-    if (!s_db_available(self) || crm_db_begin(self->db) != 0)
+    if (!s_db_available(self))
         return true;
+    if (savepoints ? crm_db_begin(self->db) : crm_db_pipeline_begin(self->db))
+        return true;
+    s_request_t *ctx = calloc(n, sizeof *ctx);
+    bool redo = false;
     for (int i = 0; i < n && !redo; i++)
-        replies[i] = s_serve(self, self->pending[i].request, i, savepoints, &redo);
-    if (redo || crm_db_commit(self->db) != 0) {
+        if (s_unpack(self, self->pending[i].request, &ctx[i]) == 0)
+            s_start(self, &ctx[i], i, savepoints, &redo);
+    int rc;
+    if (savepoints)
+        rc = redo ? crm_db_rollback(self->db) - 1 : crm_db_commit(self->db);
+    else
+        rc = crm_db_pipeline_commit(self->db);
+    if (rc != 0 && !savepoints)
+        redo = true;  // a statement failed: find which, one savepoint each
+    if (rc == 0 && !redo)
+        for (int i = 0; i < n; i++) {
+            if (!ctx[i].reply)
+                s_finish(self, &ctx[i]);
+            replies[i] = ctx[i].reply;
+            ctx[i].reply = NULL;
+        }
+    else if (savepoints)
         crm_db_rollback(self->db);
-        for (int i = 0; i < n; i++)
-            zmsg_destroy(&replies[i]);
-    }
+    for (int i = 0; i < n; i++)
+        s_request_reset(&ctx[i]);
+    free(ctx);
     return !redo;
 }
 
 //  Run every pending request and send the replies. The first pass runs the batch
-//  without savepoints (one round trip per statement, one commit per batch); only when
+//  pipelined without savepoints (one round trip and one commit per batch); only when
 //  a request fails after writing does the batch run again, a savepoint per request.
 static void s_flush(crm_service_t *self) {
     int n = self->n_pending;

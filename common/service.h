@@ -41,13 +41,23 @@ typedef struct {
     char conflict_id[64];
     Crm__FieldError **fields;
     size_t n_fields;
+    //  The outcome, when a method finishes in a callback (see CRM_CALL_PENDING).
+    int code;
+    ProtobufCMessage *response;
 } crm_call_t;
 
 //  A method: returns the reply code (200, 201, 204 on success, with *response set for
 //  200/201; 4xx/5xx on failure, with the call's error filled). On failure any
 //  *response is ignored and the request's writes are rolled back.
+//
+//  A method may instead queue one statement with crm_db_query_async and return
+//  CRM_CALL_PENDING; the statement's callback then sets call->code and call->response.
+//  Such a statement must write nothing when its outcome is a failure (a failing
+//  statement is fine: the batch is then run again, a savepoint per request).
 typedef int(crm_method_fn)(crm_call_t *call, const ProtobufCMessage *request,
                            ProtobufCMessage **response);
+
+#define CRM_CALL_PENDING 0
 
 typedef struct {
     const char *name;                           // RequestHeader.method

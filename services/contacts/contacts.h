@@ -30,8 +30,9 @@ typedef struct {
 
 void contacts_row_reset(contacts_row_t *row);
 
-//  Insert row (rendered from c). Returns 201 with c's timestamps set, 409 (existing
-//  contact id in call) on a duplicate email, or a database failure code.
+//  Insert row (rendered from c, which is taken). Pipelined: returns CRM_CALL_PENDING;
+//  the outcome arrives in call->code: 201 with c as call->response (timestamps set),
+//  409 (existing contact id in call) on a duplicate email, or a database failure code.
 int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c);
 
 //  Read one live contact; for_update locks it. 200 with *out, 404, or failure code.

@@ -172,7 +172,6 @@ static int s_written(crm_call_t *call, PGresult *res, int ok_code, Crm__Contacts
         s_set_string(&c->created_at, PQgetvalue(res, 0, 2));
         s_set_string(&c->updated_at, PQgetvalue(res, 0, 3));
     }
-    PQclear(res);
     return code;
 }
 
@@ -192,18 +191,34 @@ static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char
     params[11] = row->phones_json;
 }
 
+//  The insert's outcome: the contact waiting in call->response becomes the reply, or is
+//  dropped.
+static void s_on_inserted(crm_db_t *db, PGresult *res, void *arg) {
+    (void)db;
+    crm_call_t *call = arg;
+    Crm__Contacts__Contact *c = (Crm__Contacts__Contact *)call->response;
+    call->code = res ? s_written(call, res, 201, c) : s_write_failure(call);
+    if (call->code != 201) {
+        crm__contacts__contact__free_unpacked(c, NULL);
+        call->response = NULL;
+    }
+}
+
 int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
     const char *params[12];
     s_row_params(call, row, params);
-    PGresult *res = crm_db_query(call->db, &s_insert, params);
-    return res ? s_written(call, res, 201, c) : s_write_failure(call);
+    call->response = &c->base;
+    crm_db_query_async(call->db, &s_insert, params, s_on_inserted, call);
+    return CRM_CALL_PENDING;
 }
 
 int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
     const char *params[12];
     s_row_params(call, row, params);
     PGresult *res = crm_db_query(call->db, &s_update, params);
-    return res ? s_written(call, res, 200, c) : s_write_failure(call);
+    int code = res ? s_written(call, res, 200, c) : s_write_failure(call);
+    PQclear(res);
+    return code;
 }
 
 int contacts_store_get(crm_call_t *call, const char *id, bool for_update,
