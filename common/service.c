@@ -529,8 +529,8 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
              (unsigned long long)crm_service_batches(service));
     exit_code = 0;
 done:
+    crm_service_destroy(&service);  // its workers leave the loop first
     zloop_destroy(&loop);
-    crm_service_destroy(&service);
     if (daemon->teardown)
         daemon->teardown(&arg);
     crm_db_destroy(&db);
