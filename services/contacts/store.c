@@ -77,9 +77,14 @@ static const crm_stmt_t s_update = {
     "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
     "    AND NOT EXISTS (SELECT 1 FROM dup)"
     "  RETURNING *),"
+    " old AS ("
+    "  SELECT lower(e->>'address') AS address_norm"
+    "  FROM contacts c, jsonb_array_elements(c.emails) e"
+    "  WHERE c.tenant_id = $1 AND c.id = $2::uuid),"
     " gone AS ("
     "  DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2::uuid"
     "    AND EXISTS (SELECT 1 FROM upd)"
+    "    AND address_norm IN (SELECT address_norm FROM old)"
     "    AND NOT (address_norm = ANY ($11::text[]))),"
     " keys AS ("
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
@@ -97,9 +102,11 @@ static const crm_stmt_t s_delete = {
     .sql =
     "WITH del AS ("
     "  UPDATE contacts SET deleted_at = now(), updated_at = now()"
-    "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL RETURNING id),"
+    "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL RETURNING id, emails),"
     " keys AS ("
-    "  DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id IN (SELECT id FROM del))"
+    "  DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2::uuid"
+    "    AND address_norm IN (SELECT lower(e->>'address')"
+    "                         FROM del, jsonb_array_elements(del.emails) e))"
     " SELECT count(*) FROM del",
     .nparams = 2,
     .writes = true,

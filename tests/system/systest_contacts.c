@@ -86,6 +86,29 @@ static void test_crud(void **state) {
     assert_int_equal(json_array_size(json_object_get(r.json, "emails")), 1);
     harness_response_free(&r);
 
+    //  Replacing an address frees the old one for other contacts.
+    char new_email[96], body[256];
+    snprintf(new_email, sizeof new_email, "%s", s_email());
+    snprintf(body, sizeof body, "{\"emails\":[{\"address\":\"%s\"}]}", new_email);
+    r = harness_http("PATCH", path, h->key_a, body, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(r.json, "emails"), 0), "address")),
+                        new_email);
+    harness_response_free(&r);
+    r = s_create(h->key_a, "Other", email);
+    assert_int_equal(r.status, 201);
+    char other_path[128];
+    snprintf(other_path, sizeof other_path, "/v1/contacts/%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    r = harness_http("DELETE", other_path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    snprintf(body, sizeof body, "{\"emails\":[{\"address\":\"%s\"}]}", email);
+    r = harness_http("PATCH", path, h->key_a, body, NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+
     r = harness_http("GET", "/v1/contacts?type=customer&limit=200", h->key_a, NULL, NULL);
     assert_int_equal(r.status, 200);
     json_t *items = json_object_get(r.json, "items");

@@ -24,10 +24,11 @@ CREATE INDEX contacts_list ON contacts (tenant_id, id DESC) WHERE deleted_at IS 
 CREATE INDEX contacts_list_type ON contacts (tenant_id, type, id DESC) WHERE deleted_at IS NULL;
 
 -- One row per live email address: an address belongs to one contact per tenant.
+-- address_norm is the address in lower case. Rows are found by address only (a
+-- contact's own addresses are on its row), so the primary key is the only index.
 CREATE TABLE contact_emails (
     tenant_id    text NOT NULL,
     address_norm text NOT NULL,
     contact_id   uuid NOT NULL,
     PRIMARY KEY (tenant_id, address_norm)
 );
-CREATE INDEX contact_emails_contact ON contact_emails (tenant_id, contact_id);
