@@ -76,6 +76,75 @@ static void s_create_key(const char *tenant, const char *role, char *out, size_t
     }
 }
 
+static const char *const *s_extra_env;
+static int s_http_port;
+
+//  Start crm-supervisor (and so the suite) against the private database; wait until
+//  it is ready or give up the test program.
+static void s_spawn_suite(void) {
+    char log_path[300], cmd[512];
+    snprintf(log_path, sizeof log_path, "%s/suite.log", s_harness.dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char port_text[16];
+        snprintf(port_text, sizeof port_text, "%d", s_http_port);
+        setenv("CRM_DATABASE_DSN", s_harness.dsn, 1);
+        setenv("CRM_GATEWAY_HTTP_PORT", port_text, 1);
+        if (!getenv("CRM_BROKER_ENDPOINT"))
+            setenv("CRM_BROKER_ENDPOINT", s_harness.broker, 1);
+        setenv("CRM_SUPERVISOR_BIN_DIR", s_bin(), 1);
+        setenv("CRM_SUPERVISOR_BACKOFF_MIN_MS", "100", 1);
+        unsetenv("CRM_CONFIG");
+        for (const char *const *e = s_extra_env; e && *e; e++)
+            putenv(strdup(*e));
+        if (!getenv("CRM_HARNESS_VERBOSE")) {
+            FILE *log = freopen(log_path, "a", stderr);
+            (void)log;
+        }
+        char path[512];
+        snprintf(path, sizeof path, "%s/crm-supervisor", s_bin());
+        execl(path, path, (char *)NULL);
+        perror("harness: exec crm-supervisor");
+        _exit(127);
+    }
+    s_harness.supervisor = pid;
+    if (!harness_wait_ready(30000)) {
+        fprintf(stderr, "harness: the suite did not become ready; log: %s\n", log_path);
+        snprintf(cmd, sizeof cmd, "tail -n 30 %s >&2", log_path);
+        (void)!system(cmd);
+        harness_stop();
+        exit(2);
+    }
+}
+
+//  SIGTERM the supervisor and wait up to timeout_ms; returns its wait status, or -1
+//  after killing it when it did not stop in time.
+static int s_stop_suite(int timeout_ms) {
+    int status = -1;
+    pid_t pid = s_harness.supervisor;
+    if (pid <= 0)
+        return -1;
+    kill(pid, SIGTERM);
+    int64_t until = zclock_mono() + timeout_ms;
+    while (waitpid(pid, &status, WNOHANG) != pid) {
+        if (zclock_mono() > until) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            status = -1;
+            break;
+        }
+        usleep(20 * 1000);
+    }
+    s_harness.supervisor = 0;
+    return status;
+}
+
+int harness_restart_suite(void) {
+    int status = s_stop_suite(15000);
+    s_spawn_suite();
+    return status;
+}
+
 harness_t *harness_start(const char *const *extra_env) {
     if (s_started)
         return &s_harness;
@@ -116,39 +185,9 @@ harness_t *harness_start(const char *const *extra_env) {
     s_create_key("tenant-b", "admin", s_harness.key_b, sizeof s_harness.key_b);
     s_create_key("tenant-a", "analyst", s_harness.key_analyst, sizeof s_harness.key_analyst);
 
-    char log_path[300];
-    snprintf(log_path, sizeof log_path, "%s/suite.log", s_harness.dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char port_text[16];
-        snprintf(port_text, sizeof port_text, "%d", http_port);
-        setenv("CRM_DATABASE_DSN", s_harness.dsn, 1);
-        setenv("CRM_GATEWAY_HTTP_PORT", port_text, 1);
-        if (!getenv("CRM_BROKER_ENDPOINT"))
-            setenv("CRM_BROKER_ENDPOINT", s_harness.broker, 1);
-        setenv("CRM_SUPERVISOR_BIN_DIR", s_bin(), 1);
-        setenv("CRM_SUPERVISOR_BACKOFF_MIN_MS", "100", 1);
-        unsetenv("CRM_CONFIG");
-        for (const char *const *e = extra_env; e && *e; e++)
-            putenv(strdup(*e));
-        if (!getenv("CRM_HARNESS_VERBOSE")) {
-            FILE *log = freopen(log_path, "a", stderr);
-            (void)log;
-        }
-        char path[512];
-        snprintf(path, sizeof path, "%s/crm-supervisor", s_bin());
-        execl(path, path, (char *)NULL);
-        perror("harness: exec crm-supervisor");
-        _exit(127);
-    }
-    s_harness.supervisor = pid;
-    if (!harness_wait_ready(30000)) {
-        fprintf(stderr, "harness: the suite did not become ready; log: %s\n", log_path);
-        snprintf(cmd, sizeof cmd, "tail -n 30 %s >&2", log_path);
-        (void)!system(cmd);
-        harness_stop();
-        exit(2);
-    }
+    s_extra_env = extra_env;
+    s_http_port = http_port;
+    s_spawn_suite();
     return &s_harness;
 }
 
@@ -156,20 +195,7 @@ void harness_stop(void) {
     if (!s_started)
         return;
     s_started = false;
-    if (s_harness.supervisor > 0) {
-        kill(s_harness.supervisor, SIGTERM);
-        int status;
-        for (int i = 0; i < 300; i++) {
-            if (waitpid(s_harness.supervisor, &status, WNOHANG) == s_harness.supervisor)
-                break;
-            usleep(50 * 1000);
-            if (i == 299) {
-                kill(s_harness.supervisor, SIGKILL);
-                waitpid(s_harness.supervisor, &status, 0);
-            }
-        }
-        s_harness.supervisor = 0;
-    }
+    s_stop_suite(15000);
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh stop %s/pg >/dev/null 2>&1", s_top(),
              s_harness.dir);

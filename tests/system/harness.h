@@ -51,6 +51,11 @@ void harness_response_free(harness_response_t *r);
 harness_response_t harness_http_raw(const char *method, const char *path, const char *key,
                                     const void *body, size_t size, const char *const *headers);
 
+//  Stop the suite as an operator would (SIGTERM to the supervisor) and start it again
+//  on the same database. Returns the supervisor's wait status (-1 if it had to be
+//  killed).
+int harness_restart_suite(void);
+
 //  Pid of the running daemon crm-NAME (a child of the supervisor), or 0.
 pid_t harness_daemon_pid(const char *name);
 

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "bus_client.h"
 #include "common.pb-c.h"
@@ -602,6 +603,23 @@ static void test_kill_contacts_daemon(void **state) {
     harness_response_free(&r);
 }
 
+//  A clean stop and a start again: the supervisor exits 0 and the data is still there.
+static void test_restart_keeps_data(void **state) {
+    (void)state;
+    harness_response_t r = s_create(h->key_a, "Persistent", s_email());
+    assert_int_equal(r.status, 201);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contacts/%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    int status = harness_restart_suite();
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(harness_json_str(&r, "firstName"), "Persistent");
+    harness_response_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crud),
@@ -615,6 +633,7 @@ int main(void) {
         cmocka_unit_test(test_mdp_direct),
         cmocka_unit_test(test_operations_endpoints),
         cmocka_unit_test(test_kill_contacts_daemon),
+        cmocka_unit_test(test_restart_keeps_data),
     };
     return cmocka_run_group_tests_name("system: contacts", tests, s_setup, s_teardown);
 }
