@@ -6,8 +6,12 @@
     BENCH_SECONDS (default 5) sets the length of each run. */
 #include "harness.h"
 
-#include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,43 +27,79 @@ typedef struct {
     int errors;
 } s_client_t;
 
-static size_t s_discard(char *d, size_t s, size_t n, void *a) {
-    (void)d;
-    (void)a;
-    return s * n;
+//  Open a keep-alive connection to the gateway (TCP_NODELAY, as HTTP clients do).
+static int s_connect(void) {
+    int port = atoi(strrchr(h->http_url, ':') + 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+//  One POST over the connection; returns the status code, or -1 when the connection
+//  failed. A lean HTTP/1.1 client, so the load generator costs about what pgbench's
+//  does and the machine's CPU goes to the server being measured.
+static int s_post(int fd, const char *request, size_t size) {
+    for (size_t sent = 0; sent < size;) {
+        ssize_t n = send(fd, request + sent, size - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            return -1;
+        sent += n;
+    }
+    char buf[8192];
+    size_t have = 0;
+    char *end = NULL;
+    while (!end) {
+        ssize_t n = recv(fd, buf + have, sizeof buf - 1 - have, 0);
+        if (n <= 0)
+            return -1;
+        have += n;
+        buf[have] = 0;
+        end = strstr(buf, "\r\n\r\n");
+        if (!end && have == sizeof buf - 1)
+            return -1;
+    }
+    int status = atoi(buf + 9);
+    const char *length = strcasestr(buf, "\r\nContent-Length:");
+    size_t body = length ? strtoul(length + 17, NULL, 10) : 0;
+    size_t got = have - (end + 4 - buf);
+    while (got < body) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0)
+            return -1;
+        got += n;
+    }
+    return status;
 }
 
 //  One client: create contacts back to back over one keep-alive connection.
 static void *s_client(void *arg) {
     s_client_t *c = arg;
-    CURL *curl = curl_easy_init();
-    char url[128], auth[128], body[512];
-    snprintf(url, sizeof url, "%s/v1/contacts", h->http_url);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", h->key_a);
-    struct curl_slist *headers = curl_slist_append(NULL, auth);
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    headers = curl_slist_append(headers, "Expect:");
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, s_discard);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    for (long n = 0; zclock_mono() < c->until; n++) {
-        if (getenv("BENCH_NO_PHONE"))
-            snprintf(body, sizeof body,
-                 "{\"kind\":\"person\",\"firstName\":\"Ann\",\"lastName\":\"Lee\","
-                 "\"emails\":[{\"address\":\"c%d.%ld.%lld@example.com\"}]}",
-                 c->id, n, (long long)zclock_usecs());
-        else
-        snprintf(body, sizeof body,
-                 "{\"kind\":\"person\",\"firstName\":\"Ann\",\"lastName\":\"Lee\","
-                 "\"emails\":[{\"address\":\"c%d.%ld.%lld@example.com\"}],"
-                 "\"phones\":[{\"number\":\"(202) 555-0142\",\"type\":\"mobile\"}]}",
-                 c->id, n, (long long)zclock_usecs());
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    int fd = s_connect();
+    char body[512], request[1024];
+    for (long n = 0; fd >= 0 && zclock_mono() < c->until; n++) {
+        int len = snprintf(body, sizeof body,
+                           "{\"kind\":\"person\",\"firstName\":\"Ann\",\"lastName\":\"Lee\","
+                           "\"emails\":[{\"address\":\"c%d.%ld.%lld@example.com\"}],"
+                           "\"phones\":[{\"number\":\"(202) 555-0142\",\"type\":\"mobile\"}]}",
+                           c->id, n, (long long)zclock_usecs());
+        int size = snprintf(request, sizeof request,
+                            "POST /v1/contacts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                            "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                            "Content-Length: %d\r\n\r\n%s",
+                            h->key_a, len, body);
         int64_t start = zclock_usecs();
-        long status = 0;
-        if (curl_easy_perform(curl) == CURLE_OK)
-            curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        int status = s_post(fd, request, size);
+        if (status < 0) {
+            close(fd);
+            fd = s_connect();
+        }
         if (status != 201) {
             c->errors++;
             continue;
@@ -70,8 +110,8 @@ static void *s_client(void *arg) {
         }
         c->lat[c->n++] = (zclock_usecs() - start) / 1000.0;
     }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
+    if (fd >= 0)
+        close(fd);
     return NULL;
 }
 
@@ -126,8 +166,8 @@ static double s_pgbench(int clients, double *latency_ms) {
     FILE *f = fopen(script, "w");
     fprintf(f, "INSERT INTO bench_contacts (tenant_id, id, kind, type, first_name, last_name,"
                " name, emails, phones) VALUES ('bench', gen_random_uuid(), 'person', 'prospect',"
-               " 'Ann', 'Lee', 'Ann Lee', '[{\"address\":\"ann@example.com\",\"primary\":true}]',"
-               " '[{\"number\":\"+12025550142\",\"type\":\"mobile\",\"primary\":true}]');\n");
+               " 'Ann', 'Lee', 'Ann Lee', '[{\"address\": \"ann@example.com\", \"primary\": true}]',"
+               " '[{\"number\": \"+12025550142\", \"type\": \"mobile\", \"primary\": true}]');\n");
     fclose(f);
     const char *dsn_host = strstr(h->dsn, "host=") + 5;
     char host[256];
@@ -156,6 +196,50 @@ static void s_psql(const char *sql) {
     (void)!system(cmd);
 }
 
+//  CPU time (user + system) a process has used, in microseconds.
+static double s_cpu_us(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long utime = 0, stime = 0;
+    //  Fields after the command: state ppid pgrp session tty tpgid flags minflt cminflt
+    //  majflt cmajflt utime stime.
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime);
+    return (utime + stime) * 1e6 / sysconf(_SC_CLK_TCK);
+}
+
+//  CPU time of the private cluster's postmaster and all its children (backends).
+static double s_postgres_cpu_us(void) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/pg/data/postmaster.pid", h->dir);
+    FILE *f = fopen(path, "r");
+    int postmaster = 0;
+    if (f) {
+        if (fscanf(f, "%d", &postmaster) != 1)
+            postmaster = 0;
+        fclose(f);
+    }
+    if (!postmaster)
+        return 0;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "pgrep -P %d", postmaster);
+    FILE *p = popen(cmd, "r");
+    double total = s_cpu_us(postmaster);
+    int pid;
+    while (p && fscanf(p, "%d", &pid) == 1)
+        total += s_cpu_us(pid);
+    if (p)
+        pclose(p);
+    return total;
+}
+
 static long s_rss_kib(pid_t pid) {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", pid);
@@ -175,7 +259,6 @@ int main(void) {
     setenv("PG_FSYNC", "on", 1);
     const char *env[] = {getenv("CRM_LOG_LEVEL") ? "CRM_BENCH=1" : "CRM_LOG_LEVEL=warn", NULL};
     h = harness_start(env);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     zclock_sleep(1000);
 
     printf("\n== idle resident memory (target: under 20 MiB each)\n");
@@ -197,8 +280,17 @@ int main(void) {
         harness_stop();
         return 0;
     }
+    pid_t gateway = harness_daemon_pid("gateway"), contacts = harness_daemon_pid("contacts");
+    double cost[3][3];  // per request: gateway, contacts, postgres (microseconds)
+    size_t done[3];
     for (size_t i = 0; i < 3; i++) {
+        double g0 = s_cpu_us(gateway), c0 = s_cpu_us(contacts), p0 = s_postgres_cpu_us();
         s_result_t r = s_http_run(counts[i]);
+        double requests = r.rate * s_seconds;
+        done[i] = (size_t)requests;
+        cost[i][0] = (s_cpu_us(gateway) - g0) / (requests ? requests : 1);
+        cost[i][1] = (s_cpu_us(contacts) - c0) / (requests ? requests : 1);
+        cost[i][2] = (s_postgres_cpu_us() - p0) / (requests ? requests : 1);
         double pg_latency;
         double tps = s_pgbench(counts[i], &pg_latency);
         printf("   %-8d %12.0f %9.2f %9.2f %14.0f %11.2f %6.0f%%%s\n", counts[i], r.rate, r.p50,
@@ -208,6 +300,11 @@ int main(void) {
             printf("   %d requests failed\n", r.errors);
     }
     printf("   target at 8 clients: ratio >= 50%% and p99 < 10 ms\n");
+    printf("\n== CPU time per HTTP create (microseconds)\n");
+    printf("   %-8s %10s %10s %10s %10s\n", "clients", "gateway", "contacts", "postgres", "requests");
+    for (size_t i = 0; i < 3; i++)
+        printf("   %-8d %10.0f %10.0f %10.0f %10zu\n", counts[i], cost[i][0], cost[i][1], cost[i][2],
+               done[i]);
 
     printf("\n== resident memory after the load\n");
     for (size_t i = 0; i < 2; i++) {
