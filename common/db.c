@@ -274,9 +274,10 @@ static void s_read_queued(crm_db_t *self) {
                 res = NULL;
         } else if (q->fn)
             q->fn(self, ok ? res : NULL, q->arg);
+        bool had_result = res || ok;
         PQclear(res);
         //  Each statement's results end with a NULL.
-        if (res || ok)
+        if (had_result)
             while ((res = PQgetResult(self->conn)))
                 PQclear(res);
         if (PQstatus(self->conn) != CONNECTION_OK) {
@@ -324,10 +325,10 @@ void crm_db_pipeline_drain(crm_db_t *self) {
     s_read_queued(self);
 }
 
-int crm_db_pipeline_commit(crm_db_t *self) {
-    if (!self->pipelined)
-        return -1;
-    if (PQsendQueryParams(self->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
+//  Queue the end of the transaction (COMMIT or ROLLBACK) and the sync point, read every
+//  result, leave pipeline mode. Returns 0 when all of it succeeded.
+static int s_pipeline_end(crm_db_t *self, const char *command) {
+    if (PQsendQueryParams(self->conn, command, 0, NULL, NULL, NULL, NULL, 0))
         s_expect(self, NULL, false, NULL, NULL, NULL);
     else
         self->pipeline_failed = true;
@@ -348,6 +349,17 @@ int crm_db_pipeline_commit(crm_db_t *self) {
     if (self->pipeline_failed && PQstatus(self->conn) == CONNECTION_OK)
         PQclear(PQexec(self->conn, "ROLLBACK"));
     return self->pipeline_failed ? -1 : 0;
+}
+
+int crm_db_pipeline_commit(crm_db_t *self) {
+    if (!self->pipelined)
+        return -1;
+    return s_pipeline_end(self, "COMMIT");
+}
+
+void crm_db_pipeline_abort(crm_db_t *self) {
+    if (self->pipelined)
+        s_pipeline_end(self, "ROLLBACK");
 }
 
 unsigned long crm_db_writes(crm_db_t *self) {

@@ -114,6 +114,9 @@ void crm_db_pipeline_drain(crm_db_t *self);
 //  then rolled back).
 int crm_db_pipeline_commit(crm_db_t *self);
 
+//  Queue ROLLBACK instead of COMMIT, run the callbacks still owed, leave pipeline mode.
+void crm_db_pipeline_abort(crm_db_t *self);
+
 int crm_db_begin(crm_db_t *self);
 int crm_db_commit(crm_db_t *self);
 int crm_db_rollback(crm_db_t *self);

@@ -407,12 +407,13 @@ static bool s_run_batch(crm_service_t *self, zmsg_t **replies, bool savepoints) 
     for (int i = 0; i < n && !redo; i++)
         if (s_unpack(self, self->pending[i].request, &ctx[i]) == 0)
             s_start(self, &ctx[i], i, savepoints, &redo);
-    int rc;
-    if (savepoints)
-        rc = redo ? crm_db_rollback(self->db) - 1 : crm_db_commit(self->db);
-    else
-        rc = crm_db_pipeline_commit(self->db);
-    if (rc != 0 && !savepoints)
+    int rc = -1;
+    if (redo)
+        //  Something failed after writing: nothing of this pass may stand.
+        savepoints ? crm_db_rollback(self->db) : crm_db_pipeline_abort(self->db);
+    else if (savepoints)
+        rc = crm_db_commit(self->db);
+    else if ((rc = crm_db_pipeline_commit(self->db)) != 0)
         redo = true;  // a statement failed: find which, one savepoint each
     if (rc == 0 && !redo)
         for (int i = 0; i < n; i++) {

@@ -71,6 +71,8 @@ struct _s_request_t {
     char request_id_inline[S_REQUEST_ID_INLINE];
     char *request_id;         // request_id_inline or heap
     s_request_t *prev, *next; // service queue; next also links the free list
+    broker_reply_fn *local_fn; // an in-process client's callback (broker_submit), or NULL
+    void *local_arg;
 };
 
 struct _s_worker_t {
@@ -126,6 +128,7 @@ struct _broker_t {
     s_request_t *free_requests;
     size_t free_count;
     int64_t heartbeat_at;
+    uint64_t local_serial; // names in-process clients (broker_submit)
 
     //  The message being handled.
     zmq_msg_t frames[CRM_MDP_FRAMES_MAX];
@@ -399,6 +402,21 @@ static void s_send_error(broker_t *self, zmq_msg_t *client, const char *service,
         free(buffer);
 }
 
+//  The same answer as a message for an in-process client.
+static zmsg_t *s_error_msg(unsigned code, const char *error, const char *message,
+                           const char *request_id) {
+    Crm__ReplyHeader header = CRM__REPLY_HEADER__INIT;
+    header.code = code;
+    header.error = (char *)error;
+    header.message = (char *)message;
+    header.request_id = (char *)(request_id ? request_id : "");
+    zframe_t *frame = zframe_new(NULL, crm__reply_header__get_packed_size(&header));
+    crm__reply_header__pack(&header, zframe_data(frame));
+    zmsg_t *msg = zmsg_new();
+    zmsg_append(msg, &frame);
+    return msg;
+}
+
 //  --- Requests -------------------------------------------------------------------------
 
 //  A request from the free list (or a new one), empty and unlinked.
@@ -424,6 +442,8 @@ static s_request_t *s_request_take(broker_t *self) {
     request->request_id = request->request_id_inline;
     request->request_id_inline[0] = '\0';
     request->prev = request->next = NULL;
+    request->local_fn = NULL;
+    request->local_arg = NULL;
     return request;
 }
 
@@ -478,6 +498,14 @@ static void s_request_fail(broker_t *self, s_request_t *request, unsigned code, 
     const char *service = request->service ? request->service->name : "";
     crm_debug("answering %s request %s with %u %s: %s", service, request->request_id, code, error,
               message);
+    if (request->local_fn) {
+        broker_reply_fn *fn = request->local_fn;
+        void *arg = request->local_arg;
+        zmsg_t *reply = s_error_msg(code, error, message, request->request_id);
+        s_request_release(self, request);
+        fn(reply, arg);
+        return;
+    }
     s_send_error(self, &request->client, service, code, error, message, request->request_id);
     s_request_release(self, request);
 }
@@ -756,11 +784,21 @@ static void s_worker_reply(broker_t *self, s_worker_t *worker, const crm_mdp_lay
     }
     if (request && zmq_msg_size(&request->client) == client->size &&
         memcmp(zmq_msg_data(&request->client), client->data, client->size) == 0) {
-        if (s_send_client_envelope(self, &request->client, service->name) == 0) {
+        if (request->local_fn) {
+            broker_reply_fn *fn = request->local_fn;
+            void *arg = request->local_arg;
+            zmsg_t *reply = zmsg_new();
             for (size_t i = (size_t)layout->body; i < count; i++)
-                s_send_msg(self, &self->frames[i], i + 1 < count);
+                zmsg_addmem(reply, zmq_msg_data(&self->frames[i]), zmq_msg_size(&self->frames[i]));
+            s_request_release(self, request);
+            fn(reply, arg);
+        } else {
+            if (s_send_client_envelope(self, &request->client, service->name) == 0) {
+                for (size_t i = (size_t)layout->body; i < count; i++)
+                    s_send_msg(self, &self->frames[i], i + 1 < count);
+            }
+            s_request_release(self, request);
         }
-        s_request_release(self, request);
     } else
         crm_debug("dropping late reply from %s worker", service->name);
     worker->busy = false;
@@ -900,6 +938,91 @@ static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, siz
     }
     s_queue_append(service, request);
     s_dispatch(self, service);
+}
+
+//  An in-process request: the same path as a client's, answered through fn. Its
+//  client address is a name no ZeroMQ peer can have (ROUTER-made ids start with a zero
+//  byte; ours start with 0xff and a serial).
+int broker_submit(broker_t *self, const char *service_name, zmsg_t **body_p,
+                  broker_reply_fn *fn, void *arg) {
+    zmsg_t *body = *body_p;
+    *body_p = NULL;
+    zframe_t *first = zmsg_first(body);
+    self->arena_used = 0;
+    Crm__RequestHeader *header =
+        first ? crm__request_header__unpack(&self->allocator, zframe_size(first),
+                                            zframe_data(first))
+              : NULL;
+    uint32_t deadline_ms =
+        header && header->deadline_ms ? header->deadline_ms : (uint32_t)self->default_deadline_ms;
+    char request_id[128];
+    snprintf(request_id, sizeof request_id, "%s",
+             header && header->request_id ? header->request_id : "");
+    crm__request_header__free_unpacked(header, &self->allocator);
+
+    s_service_t *service = zhashx_lookup(self->services, service_name);
+    if (service && service->known && service->workers == 0) {
+        char message[CRM_MDP_SERVICE_MAX + 64];
+        snprintf(message, sizeof(message), "service %s has no live worker", service_name);
+        zmsg_destroy(&body);
+        fn(s_error_msg(503, "unavailable", message, request_id), arg);
+        return 0;
+    }
+    if (!service)
+        service = s_service_require(self, service_name);
+    s_request_t *request = service ? s_request_take(self) : NULL;
+    size_t body_count = zmsg_size(body);
+    if (request && body_count > S_INLINE_BODY) {
+        request->body = malloc(body_count * sizeof(zmq_msg_t));
+        if (request->body)
+            for (size_t i = 0; i < body_count; i++)
+                zmq_msg_init(&request->body[i]);
+        else
+            request->body = request->inline_body;
+    }
+    if (!request || (body_count > S_INLINE_BODY && request->body == request->inline_body)) {
+        if (request)
+            s_request_release(self, request);
+        zmsg_destroy(&body);
+        fn(s_error_msg(503, "unavailable", "broker out of memory", request_id), arg);
+        return 0;
+    }
+    s_request_set_id(request, request_id);
+    size_t i = 0;
+    for (zframe_t *frame = zmsg_first(body); frame; frame = zmsg_next(body), i++) {
+        zmq_msg_init_size(&request->body[i], zframe_size(frame));
+        memcpy(zmq_msg_data(&request->body[i]), zframe_data(frame), zframe_size(frame));
+    }
+    zmsg_destroy(&body);
+    request->body_count = body_count;
+    uint8_t address[1 + sizeof(uint64_t)] = {0xff};
+    self->local_serial++;
+    memcpy(address + 1, &self->local_serial, sizeof self->local_serial);
+    zmq_msg_close(&request->client);
+    zmq_msg_init_size(&request->client, sizeof address);
+    memcpy(zmq_msg_data(&request->client), address, sizeof address);
+    request->local_fn = fn;
+    request->local_arg = arg;
+    request->service = service;
+    request->deadline_ms = deadline_ms;
+    request->deadline = zclock_mono() + deadline_ms;
+    if (s_heap_push(self, request)) {
+        s_request_fail(self, request, 503, "unavailable", "broker out of memory");
+        return 0;
+    }
+    s_queue_append(service, request);
+    s_dispatch(self, service);
+    return 0;
+}
+
+void broker_fail_local(broker_t *self, unsigned code, const char *message) {
+    for (size_t i = 0; i < self->heap_size;) {
+        s_request_t *request = self->heap[i];
+        if (request->local_fn)
+            s_request_fail(self, request, code, "unavailable", message);  // leaves the heap
+        else
+            i++;
+    }
 }
 
 //  --- Reading --------------------------------------------------------------------------

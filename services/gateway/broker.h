@@ -36,6 +36,18 @@ void broker_destroy(broker_t **self_p);
 //  Destroy the broker after zloop_start has returned (it does not touch the loop).
 int broker_attach(broker_t *self, zloop_t *loop);
 
+//  An in-process client (the gateway's HTTP layer, on the broker's own thread): submit
+//  a request body (RequestHeader frame + request frame; taken) for service. fn is
+//  called exactly once with the reply frames (ReplyHeader + response; fn takes them):
+//  the worker's reply or the broker's own 404/503/504 -- possibly before broker_submit
+//  returns. Must be called from the thread running the broker's loop.
+typedef void(broker_reply_fn)(zmsg_t *reply, void *arg);
+int broker_submit(broker_t *self, const char *service, zmsg_t **body_p, broker_reply_fn *fn,
+                  void *arg);
+
+//  Answer every in-process request still waiting with code (at shutdown).
+void broker_fail_local(broker_t *self, unsigned code, const char *message);
+
 //  Thread-safe snapshot of live workers per service, for /metrics and /readyz.
 //  Calls fn(service, live_workers, arg) for each service ever seen.
 void broker_each_service(broker_t *self, void (*fn)(const char *service, int workers, void *arg),

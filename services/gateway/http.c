@@ -1,6 +1,5 @@
 /*  http: HTTP/JSON to Majordomo translation. See http.h. */
 #include "http.h"
-#include "bus_client.h"
 #include "common.pb-c.h"
 #include "ids.h"
 #include "json_pb.h"
@@ -10,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
-#include <pthread.h>
 #include <string.h>
 
 struct _http_t {
@@ -20,15 +18,25 @@ struct _http_t {
     metrics_t *metrics;
     struct MHD_Daemon *daemon;
     int port;
-    pthread_mutex_t pool_lock;
-    zlistx_t *clients;  // idle bus clients
+    zloop_t *loop;
+    zmq_pollitem_t item;  // MHD's epoll descriptor, watched by the loop
+    int timer_id;
+    bool run_armed;       // an MHD_run is due on the next loop turn (connections woke)
 };
 
-//  One HTTP request as it is received.
+//  One HTTP request as it is received, and while its service call is out.
 typedef struct {
+    http_t *http;
+    struct MHD_Connection *conn;
     int64_t start;
     bool too_large;
     zchunk_t *body;
+    const route_t *route;  // the API route being called
+    int route_index;
+    bool waiting;          // submitted to the broker, no reply yet
+    bool suspended;        // the connection sleeps until the reply
+    zmsg_t *reply;         // the service's reply, once in
+    char request_id[80];
 } s_request_t;
 
 //  A response under construction.
@@ -42,23 +50,6 @@ typedef struct {
 
 static int64_t s_now_us(void) {
     return zclock_usecs();
-}
-
-// --- bus client pool ------------------------------------------------------------------
-
-static crm_bus_client_t *s_client_take(http_t *self) {
-    pthread_mutex_lock(&self->pool_lock);
-    crm_bus_client_t *client = zlistx_first(self->clients);
-    if (client)
-        zlistx_delete(self->clients, zlistx_cursor(self->clients));
-    pthread_mutex_unlock(&self->pool_lock);
-    return client ? client : crm_bus_client_new(BROKER_INPROC_ENDPOINT);
-}
-
-static void s_client_give(http_t *self, crm_bus_client_t *client) {
-    pthread_mutex_lock(&self->pool_lock);
-    zlistx_add_end(self->clients, client);
-    pthread_mutex_unlock(&self->pool_lock);
 }
 
 // --- responses ------------------------------------------------------------------------
@@ -231,10 +222,64 @@ static int s_apply_body(const route_t *route, ProtobufCMessage *msg, const s_req
 
 // --- the API path ---------------------------------------------------------------------
 
+//  The broker's answer to a request: keep it and wake the connection, whose handler
+//  then renders it.
+static int s_on_run_timer(zloop_t *loop, int timer_id, void *arg);
+
+static void s_on_reply(zmsg_t *reply, void *arg) {
+    s_request_t *req = arg;
+    req->reply = reply;
+    req->waiting = false;
+    if (req->suspended) {
+        req->suspended = false;
+        MHD_resume_connection(req->conn);
+        //  One MHD_run on the next loop turn answers every connection woken until then.
+        http_t *self = req->http;
+        if (!self->run_armed && self->loop) {
+            self->run_armed = true;
+            zloop_timer(self->loop, 0, 1, s_on_run_timer, self);
+        }
+    }
+}
+
+//  Render a service's reply (ReplyHeader + response) as the HTTP response.
+static void s_translate(const route_t *route, const char *url, zmsg_t *reply,
+                        s_response_t *resp) {
+    zframe_t *hframe = zmsg_first(reply);
+    zframe_t *rframe = zmsg_next(reply);
+    Crm__ReplyHeader *rh =
+        hframe ? crm__reply_header__unpack(NULL, zframe_size(hframe), zframe_data(hframe)) : NULL;
+    if (!rh) {
+        s_error(resp, 502, "bad_gateway", "the service sent an unreadable reply", NULL, NULL);
+    } else if (rh->code >= 300) {
+        s_error_from_reply(resp, rh);
+    } else if (rh->code == 204) {
+        resp->status = 204;
+    } else {
+        ProtobufCMessage *out = protobuf_c_message_unpack(
+            route->response, NULL, rframe ? zframe_size(rframe) : 0,
+            rframe ? zframe_data(rframe) : NULL);
+        if (!out)
+            s_error(resp, 502, "bad_gateway", "the service sent an unreadable reply", NULL, NULL);
+        else {
+            resp->status = rh->code;
+            resp->body = crm_pb_to_json(out);
+            const ProtobufCFieldDescriptor *id = crm_pb_field_by_name(route->response, "id");
+            if (rh->code == 201 && id && id->type == PROTOBUF_C_TYPE_STRING)
+                snprintf(resp->location, sizeof resp->location, "%s/%s", url,
+                         *(char **)((char *)out + id->offset));
+            protobuf_c_message_free_unpacked(out, NULL);
+        }
+    }
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+}
+
+
 //  Serve one API request: build, call the service, translate the reply.
 static void s_call(http_t *self, struct MHD_Connection *conn, const route_t *route,
                    const route_param_t *params, int n_params, const key_identity_t *who,
-                   const char *url, const s_request_t *req, s_response_t *resp) {
+                   s_request_t *req, s_response_t *resp) {
     ProtobufCMessage *msg = malloc(route->request->sizeof_message);
     protobuf_c_message_init(route->request, msg);
     if (route->body && s_apply_body(route, msg, req, resp))
@@ -281,43 +326,10 @@ static void s_call(http_t *self, struct MHD_Connection *conn, const route_t *rou
     protobuf_c_message_pack(msg, zframe_data(frame));
     zmsg_append(body, &frame);
 
-    crm_bus_client_t *client = s_client_take(self);
-    zmsg_t *reply = crm_bus_client_request(client, route->service, &body,
-                                           (int)header.deadline_ms + 1000);
-    s_client_give(self, client);
-    if (!reply) {
-        s_error(resp, 504, "timeout", "the service did not answer in time", NULL, NULL);
-        goto done;
-    }
-    zframe_t *hframe = zmsg_first(reply);
-    zframe_t *rframe = zmsg_next(reply);
-    Crm__ReplyHeader *rh =
-        hframe ? crm__reply_header__unpack(NULL, zframe_size(hframe), zframe_data(hframe)) : NULL;
-    if (!rh) {
-        s_error(resp, 502, "bad_gateway", "the service sent an unreadable reply", NULL, NULL);
-    } else if (rh->code >= 300) {
-        s_error_from_reply(resp, rh);
-    } else if (rh->code == 204) {
-        resp->status = 204;
-    } else {
-        ProtobufCMessage *out = protobuf_c_message_unpack(
-            route->response, NULL, rframe ? zframe_size(rframe) : 0,
-            rframe ? zframe_data(rframe) : NULL);
-        if (!out)
-            s_error(resp, 502, "bad_gateway", "the service sent an unreadable reply", NULL, NULL);
-        else {
-            resp->status = rh->code;
-            resp->body = crm_pb_to_json(out);
-            const ProtobufCFieldDescriptor *id = crm_pb_field_by_name(route->response, "id");
-            if (rh->code == 201 && id && id->type == PROTOBUF_C_TYPE_STRING)
-                snprintf(resp->location, sizeof resp->location, "%s/%s", url,
-                         *(char **)((char *)out + id->offset));
-            protobuf_c_message_free_unpacked(out, NULL);
-        }
-    }
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    zmsg_destroy(&reply);
+    //  The broker answers through s_on_reply, maybe before broker_submit returns.
+    req->route = route;
+    req->waiting = true;
+    broker_submit(self->broker, route->service, &body, s_on_reply, req);
 done:
     protobuf_c_message_free_unpacked(msg, NULL);
 }
@@ -404,7 +416,7 @@ static void s_request_id(struct MHD_Connection *conn, char *out, size_t size) {
 }
 
 static void s_handle(http_t *self, struct MHD_Connection *conn, const char *url,
-                     const char *method, s_request_t *req, s_response_t *resp, int *route_index) {
+                     const char *method, s_request_t *req, s_response_t *resp) {
     s_request_id(conn, resp->request_id, sizeof resp->request_id);
     if (req->too_large) {
         s_error(resp, 413, NULL, "the request body is too large", "",
@@ -424,7 +436,7 @@ static void s_handle(http_t *self, struct MHD_Connection *conn, const char *url,
             s_error(resp, 404, NULL, "no such resource", NULL, NULL);
         return;
     }
-    *route_index = (int)(route - routes);
+    req->route_index = (int)(route - routes);
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     key_identity_t who;
     int verdict = -1;
@@ -444,7 +456,7 @@ static void s_handle(http_t *self, struct MHD_Connection *conn, const char *url,
         s_error(resp, 403, NULL, "your role may not do this", NULL, NULL);
         return;
     }
-    s_call(self, conn, route, params, n_params, &who, url, req, resp);
+    s_call(self, conn, route, params, n_params, &who, req, resp);
 }
 
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -456,6 +468,7 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
     s_request_t *req = *con_cls;
     if (!req) {
         req = calloc(1, sizeof *req);
+        req->http = self;
         req->start = s_now_us();
         *con_cls = req;
         const char *length =
@@ -478,11 +491,32 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         return MHD_YES;
     }
     s_response_t resp = {.status = 500};
-    int route_index = -1;
-    s_handle(self, conn, url, method, req, &resp, &route_index);
+    if (req->reply) {
+        //  Woken by the service's reply.
+        snprintf(resp.request_id, sizeof resp.request_id, "%s", req->request_id);
+        s_translate(req->route, url, req->reply, &resp);
+        zmsg_destroy(&req->reply);
+    } else {
+        req->route_index = -1;
+        s_handle(self, conn, url, method, req, &resp);
+        if (req->waiting) {
+            //  The service call is out: sleep until s_on_reply.
+            snprintf(req->request_id, sizeof req->request_id, "%s", resp.request_id);
+            req->conn = conn;
+            req->suspended = true;
+            MHD_suspend_connection(conn);
+            free(resp.body);
+            return MHD_YES;
+        }
+        if (req->reply) {
+            //  Answered at once (the broker's own 503).
+            s_translate(req->route, url, req->reply, &resp);
+            zmsg_destroy(&req->reply);
+        }
+    }
     s_send(conn, &resp);
     int64_t micros = s_now_us() - req->start;
-    metrics_observe(self->metrics, route_index, resp.status, micros);
+    metrics_observe(self->metrics, req->route_index, resp.status, micros);
     if (resp.status >= 500)
         crm_log_kv(CRM_LOG_WARN, "request failed", "method", method, "path", url,
                    "request_id", resp.request_id, NULL);
@@ -498,6 +532,7 @@ static void s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cl
     if (!req)
         return;
     zchunk_destroy(&req->body);
+    zmsg_destroy(&req->reply);
     free(req);
     *con_cls = NULL;
 }
@@ -517,8 +552,6 @@ http_t *http_new(const crm_config_t *cfg, broker_t *broker, keys_t *keys, metric
     self->broker = broker;
     self->keys = keys;
     self->metrics = metrics;
-    pthread_mutex_init(&self->pool_lock, NULL);
-    self->clients = zlistx_new();
 
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(cfg->gateway_http_port)};
     if (inet_pton(AF_INET, cfg->gateway_http_bind, &addr.sin_addr) != 1) {
@@ -528,7 +561,7 @@ http_t *http_new(const crm_config_t *cfg, broker_t *broker, keys_t *keys, metric
         return NULL;
     }
     self->daemon = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         0, NULL, NULL, s_on_request, self, MHD_OPTION_EXTERNAL_LOGGER, s_on_mhd_log, self,
         MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, self, MHD_OPTION_CONNECTION_LIMIT,
@@ -555,17 +588,72 @@ void http_destroy(http_t **self_p) {
         return;
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
-    crm_bus_client_t *client;
-    while ((client = zlistx_first(self->clients))) {
-        zlistx_delete(self->clients, zlistx_cursor(self->clients));
-        crm_bus_client_destroy(&client);
-    }
-    zlistx_destroy(&self->clients);
-    pthread_mutex_destroy(&self->pool_lock);
     free(self);
     *self_p = NULL;
 }
 
 int http_port(http_t *self) {
     return self->port;
+}
+
+static int s_on_run_timer(zloop_t *loop, int timer_id, void *arg);
+
+//  Let MHD work: accept, read, run handlers, write. MHD's descriptors are
+//  edge-triggered, so after a run it may have work it will not be woken for: it says so
+//  through MHD_get_timeout (0: run again now; n: within n ms), which the loop honours.
+static void s_run(http_t *self) {
+    MHD_UNSIGNED_LONG_LONG timeout = 0;
+    for (int i = 0; i < 16; i++) {
+        MHD_run(self->daemon);
+        if (MHD_get_timeout(self->daemon, &timeout) != MHD_YES || timeout > 0)
+            break;
+    }
+    if (MHD_get_timeout(self->daemon, &timeout) == MHD_YES && timeout < 500 && !self->run_armed &&
+        self->loop) {
+        self->run_armed = true;
+        zloop_timer(self->loop, (size_t)timeout, 1, s_on_run_timer, self);
+    }
+}
+
+static int s_on_mhd(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+    (void)loop;
+    (void)item;
+    s_run(arg);
+    return 0;
+}
+
+static int s_on_mhd_timer(zloop_t *loop, int timer_id, void *arg) {
+    (void)timer_id;
+    return s_on_mhd(loop, NULL, arg);
+}
+
+static int s_on_run_timer(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    http_t *self = arg;
+    self->run_armed = false;
+    s_run(self);
+    return 0;
+}
+
+int http_attach(http_t *self, zloop_t *loop) {
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!info)
+        return -1;
+    self->loop = loop;
+    self->item = (zmq_pollitem_t){.fd = info->epoll_fd, .events = ZMQ_POLLIN};
+    if (zloop_poller(loop, &self->item, s_on_mhd, self))
+        return -1;
+    self->timer_id = zloop_timer(loop, 500, 0, s_on_mhd_timer, self);
+    return 0;
+}
+
+void http_shutdown(http_t *self) {
+    if (!self || !self->daemon)
+        return;
+    MHD_quiesce_daemon(self->daemon);
+    //  Requests still out get 503; their connections wake and answer.
+    broker_fail_local(self->broker, 503, "the gateway is stopping");
+    for (int i = 0; i < 10; i++)
+        MHD_run(self->daemon);
 }

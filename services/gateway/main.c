@@ -45,7 +45,7 @@ int main(int argc, char **argv) {
     broker_attach(broker, loop);
     metrics = metrics_new(route_count());
     http = http_new(cfg, broker, keys, metrics);
-    if (!http)
+    if (!http || http_attach(http, loop))
         goto done;
     char url[128];
     snprintf(url, sizeof url, "http://%s:%d", cfg->gateway_http_bind, http_port(http));
@@ -54,6 +54,7 @@ int main(int argc, char **argv) {
     crm_info("stopping");
     exit_code = 0;
 done:
+    http_shutdown(http);
     http_destroy(&http);
     zloop_destroy(&loop);
     broker_destroy(&broker);
