@@ -74,7 +74,7 @@ static const s_key_t s_keys[] = {
     S_STRING(gateway, http_bind, "127.0.0.1", "address the HTTP server listens on"),
     S_INT(gateway, http_port, 8080, 0, 65535, "HTTP port (0: any free port)"),
     S_INT(gateway, max_body_bytes, 1048576, 1024, S_GIB, "larger request bodies get 413"),
-    S_INT(gateway, http_threads, 64, 1, 4096, "HTTP connection threads"),
+    S_INT(gateway, max_connections, 1024, 1, 65536, "HTTP connections served at once"),
     S_INT(gateway, key_cache_ms, 10000, 0, S_HOUR_MS, "how long a verified API key stays cached"),
 
     S_INT(contacts, workers, 16, 1, 1024, "worker sockets (requests in flight) per process"),

@@ -29,7 +29,7 @@ typedef struct {
     char *gateway_http_bind;         // address the HTTP server listens on
     int gateway_http_port;
     int gateway_max_body_bytes;      // larger request bodies get 413
-    int gateway_http_threads;        // connection threads
+    int gateway_max_connections;     // HTTP connections served at once
     int gateway_key_cache_ms;        // how long a verified API key stays cached
     //  contacts:
     int contacts_workers;            // worker sockets (requests in flight) per process

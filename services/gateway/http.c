@@ -565,7 +565,7 @@ http_t *http_new(const crm_config_t *cfg, broker_t *broker, keys_t *keys, metric
         0, NULL, NULL, s_on_request, self, MHD_OPTION_EXTERNAL_LOGGER, s_on_mhd_log, self,
         MHD_OPTION_SOCK_ADDR, &addr,
         MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, self, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)cfg->gateway_http_threads, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+        (unsigned int)cfg->gateway_max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_END);
     if (!self->daemon) {

@@ -148,7 +148,7 @@ static void test_defaults_without_file(void **state) {
     assert_string_equal(config->gateway_http_bind, "127.0.0.1");
     assert_int_equal(config->gateway_http_port, 8080);
     assert_int_equal(config->gateway_max_body_bytes, 1048576);
-    assert_int_equal(config->gateway_http_threads, 64);
+    assert_int_equal(config->gateway_max_connections, 1024);
     assert_int_equal(config->gateway_key_cache_ms, 10000);
     assert_int_equal(config->contacts_workers, 16);
     assert_string_equal(config->contacts_default_region, "US");
@@ -192,7 +192,7 @@ static void test_file_values(void **state) {
     assert_string_equal(config->supervisor_services, "gateway contacts leads");
     assert_string_equal(config->supervisor_bin_dir, ""); //  explicit empty string
     //  Keys the file does not name keep their defaults.
-    assert_int_equal(config->gateway_http_threads, 64);
+    assert_int_equal(config->gateway_max_connections, 1024);
     assert_int_equal(config->broker_liveness, 3);
     crm_config_destroy(&config);
 }
@@ -233,7 +233,7 @@ static void test_env_overrides(void **state) {
     s_fixture_t *self = *state;
     const char *path = s_write(self, "gateway:\n"
                                      "  http_port: 9000\n"
-                                     "  http_threads: 8\n"
+                                     "  max_connections: 8\n"
                                      "database:\n"
                                      "  migrate: true\n");
     setenv("CRM_GATEWAY_HTTP_PORT", "8081", 1);
@@ -246,7 +246,7 @@ static void test_env_overrides(void **state) {
     if (!config)
         fail_msg("unexpected error: %s", err);
     assert_int_equal(config->gateway_http_port, 8081); //  environment beats the file
-    assert_int_equal(config->gateway_http_threads, 8); //  file beats the default
+    assert_int_equal(config->gateway_max_connections, 8); //  file beats the default
     assert_string_equal(config->database_dsn, "host=/tmp dbname=other");
     assert_false(config->database_migrate);
     assert_string_equal(config->log_level, "error");
@@ -372,9 +372,9 @@ static void test_non_scalar_value(void **state) {
     err = s_load_error(self, "x: &a 1\ngateway:\n  http_port: *a\n");
     assert_non_null(strstr(err, "unknown section \"x\""));
     free(err);
-    err = s_load_error(self, "gateway:\n  http_port: &p 1\n  http_threads: *p\n");
+    err = s_load_error(self, "gateway:\n  http_port: &p 1\n  max_connections: *p\n");
     s_assert_error_at(self, err,
-                      "3:17: value of gateway.http_threads must be a scalar, not an "
+                      "3:20: value of gateway.max_connections must be a scalar, not an "
                       "alias");
     free(err);
 }
@@ -403,7 +403,7 @@ static void test_yaml_syntax_error(void **state) {
     s_assert_error_at(self, err, "4:1: invalid YAML: found unexpected end of stream");
     free(err);
     //  Bad indentation.
-    err = s_load_error(self, "gateway:\n  http_port: 1\n http_threads: 2\n");
+    err = s_load_error(self, "gateway:\n  http_port: 1\n max_connections: 2\n");
     s_assert_error_at(self, err, "3:2: invalid YAML: did not find expected key");
     free(err);
     //  A tab where indentation is expected.
