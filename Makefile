@@ -59,7 +59,13 @@ test: deps  ## build and run every unit and system test
 	@scripts/test.sh $(BUILD)
 
 test-asan:  ## the whole test suite under AddressSanitizer and UndefinedBehaviorSanitizer
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test
+	@rm -rf build-asan/sanitizer-logs && mkdir -p build-asan/sanitizer-logs
+	@ASAN_OPTIONS=log_path=$(CURDIR)/build-asan/sanitizer-logs/asan:detect_leaks=1 \
+	 UBSAN_OPTIONS=log_path=$(CURDIR)/build-asan/sanitizer-logs/ubsan:print_stacktrace=1 \
+	 $(MAKE) --no-print-directory BUILD=build-asan SAN=1 test
+	@if ls build-asan/sanitizer-logs/* >/dev/null 2>&1; then \
+	    echo "sanitizer reports (from the tests or the daemons they started):"; \
+	    head -n 40 build-asan/sanitizer-logs/*; exit 1; fi
 
 tests: $(UNIT_BINS) $(SYS_BINS)
 
