@@ -3,17 +3,21 @@
 #include "log.h"
 
 #include <czmq.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-//  A statement sent in pipeline mode whose result has not been read yet.
+//  Something sent in pipeline mode whose answer has not been read yet: a statement,
+//  a statement's Parse, or a sync point.
 typedef struct {
-    const crm_stmt_t *stmt;  // NULL for BEGIN/COMMIT and prepares
+    const crm_stmt_t *stmt;  // NULL for a sync point
     bool prepare;            // the Parse of stmt, not its execution
     crm_db_result_fn *fn;
     void *arg;
     PGresult **keep;         // a synchronous query's result goes here
+    bool *done;              // ...and this is set once it is read
+    crm_db_sync_fn *sync_fn; // a sync point's callback
 } s_queued_t;
 
 struct _crm_db_t {
@@ -25,9 +29,12 @@ struct _crm_db_t {
     unsigned long writes;
     //  Pipeline mode: what the server will answer, in order.
     bool pipelined;
-    bool pipeline_failed;
-    s_queued_t *queue;
-    size_t queued, queue_cap;
+    bool segment_failed;   // a statement since the last sync point failed
+    s_queued_t *queue;     // answers owed, in order: queue[read_pos .. queued)
+    size_t read_pos, queued, queue_cap;
+    bool await_end;        // queue[read_pos]'s result is in; the NULL ending it is not
+    size_t syncs_owed;
+    bool discarding;       // a statement failed: nothing runs until the next sync point
     char sqlstate[6];
     char constraint[128];
 };
@@ -91,7 +98,8 @@ int crm_db_connect(crm_db_t *self, int give_up_ms) {
             PQfinish(self->conn);
         zhashx_purge(self->prepared);
         self->pipelined = false;
-        self->queued = 0;
+        self->queued = self->read_pos = self->syncs_owed = 0;
+        self->await_end = self->discarding = false;
         self->conn = PQconnectdb(self->dsn);
         if (PQstatus(self->conn) == CONNECTION_OK) {
             PQsetNoticeProcessor(self->conn, s_quiet_notice, NULL);
@@ -185,16 +193,34 @@ static int s_prepare(crm_db_t *self, const crm_stmt_t *stmt) {
 
 static int s_send(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
                   const int *lengths, const int *formats, crm_db_result_fn *fn, void *arg,
-                  PGresult **keep);
+                  PGresult **keep, bool *done);
+static int s_pump(crm_db_t *self, bool block, bool one);
 
 PGresult *crm_db_query_params(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
                               const int *lengths, const int *formats) {
     self->sqlstate[0] = self->constraint[0] = 0;
     if (self->pipelined) {
-        crm_db_pipeline_drain(self);
+        //  Send it, then read (running the callbacks due first) until its answer is in.
+        //  After a failure in the current transaction no answer comes before the next
+        //  sync point: fail at once (the caller's transaction is lost anyway).
+        if (self->discarding) {
+            snprintf(self->sqlstate, sizeof self->sqlstate, "25P02");
+            return NULL;
+        }
         PGresult *res = NULL;
-        if (s_send(self, stmt, values, lengths, formats, NULL, NULL, &res) == 0)
-            crm_db_pipeline_drain(self);
+        bool done = false;
+        if (s_send(self, stmt, values, lengths, formats, NULL, NULL, &res, &done) == 0 &&
+            PQsendFlushRequest(self->conn) && PQflush(self->conn) == 0)
+            while (!done && s_pump(self, true, true) == 0)
+                ;
+        if (!done) {
+            //  Its answer comes after the next sync point: nobody is waiting by then.
+            for (size_t i = self->read_pos; i < self->queued; i++)
+                if (self->queue[i].keep == &res)
+                    self->queue[i].keep = NULL, self->queue[i].done = NULL;
+            PQclear(res);
+            return NULL;
+        }
         return res;
     }
     if (!self->conn || (!stmt->custom_plan && s_prepare(self, stmt)))
@@ -213,21 +239,29 @@ PGresult *crm_db_query_params(crm_db_t *self, const crm_stmt_t *stmt, const char
     return res;
 }
 
-//  Queue one expected result.
-static void s_expect(crm_db_t *self, const crm_stmt_t *stmt, bool prepare, crm_db_result_fn *fn,
-                     void *arg, PGresult **keep) {
+//  Queue one expected answer.
+static void s_expect(crm_db_t *self, s_queued_t entry) {
+    if (self->read_pos > 0 && self->read_pos == self->queued)
+        self->read_pos = self->queued = 0;
     if (self->queued == self->queue_cap) {
-        self->queue_cap = self->queue_cap ? self->queue_cap * 2 : 64;
-        self->queue = realloc(self->queue, self->queue_cap * sizeof *self->queue);
+        if (self->read_pos > self->queue_cap / 2) {
+            memmove(self->queue, self->queue + self->read_pos,
+                    (self->queued - self->read_pos) * sizeof *self->queue);
+            self->queued -= self->read_pos;
+            self->read_pos = 0;
+        } else {
+            self->queue_cap = self->queue_cap ? self->queue_cap * 2 : 64;
+            self->queue = realloc(self->queue, self->queue_cap * sizeof *self->queue);
+        }
     }
-    self->queue[self->queued++] = (s_queued_t){stmt, prepare, fn, arg, keep};
+    self->queue[self->queued++] = entry;
 }
 
 //  Send a statement in pipeline mode (its Parse first, the first time on this
-//  connection). Returns 0 or -1 (the connection failed).
+//  connection). Returns 0 or -1 (the connection failed: the callback has been told).
 static int s_send(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
                   const int *lengths, const int *formats, crm_db_result_fn *fn, void *arg,
-                  PGresult **keep) {
+                  PGresult **keep, bool *done) {
     int ok;
     if (stmt->custom_plan)
         ok = PQsendQueryParams(self->conn, stmt->sql, stmt->nparams, NULL, values, lengths,
@@ -237,58 +271,145 @@ static int s_send(crm_db_t *self, const crm_stmt_t *stmt, const char *const *val
             if (!PQsendPrepare(self->conn, stmt->name, stmt->sql, stmt->nparams, NULL))
                 goto failed;
             zhashx_insert(self->prepared, stmt->name, (void *)stmt);
-            s_expect(self, stmt, true, NULL, NULL, NULL);
+            s_expect(self, (s_queued_t){.stmt = stmt, .prepare = true});
         }
         ok = PQsendQueryPrepared(self->conn, stmt->name, stmt->nparams, values, lengths,
                                  formats, 0);
     }
     if (!ok)
         goto failed;
-    s_expect(self, stmt, false, fn, arg, keep);
+    s_expect(self, (s_queued_t){.stmt = stmt, .fn = fn, .arg = arg, .keep = keep, .done = done});
     return 0;
 failed:
-    self->pipeline_failed = true;
+    self->segment_failed = true;
     s_record_error(self, NULL, stmt->name);
     if (fn)
         fn(self, NULL, arg);
+    if (done)
+        *done = true;
     return -1;
 }
 
-//  Read the results of everything queued, in order, and hand each to its callback.
-static void s_read_queued(crm_db_t *self) {
-    for (size_t i = 0; i < self->queued; i++) {
-        s_queued_t *q = &self->queue[i];
-        PGresult *res = PQgetResult(self->conn);
-        bool ok = res && s_result_ok(res);
-        if (!ok) {
-            self->pipeline_failed = true;
-            if (res && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
-                s_record_error(self, res, q->stmt ? q->stmt->name : "BEGIN/COMMIT");
-            if (q->prepare && q->stmt)
-                zhashx_delete(self->prepared, q->stmt->name);
-        } else if (q->stmt && !q->prepare && q->stmt->writes)
-            self->writes++;
-        if (q->keep) {
-            *q->keep = ok ? res : NULL;
-            if (ok)
-                res = NULL;
-        } else if (q->fn)
-            q->fn(self, ok ? res : NULL, q->arg);
-        bool had_result = res || ok;
-        PQclear(res);
-        //  Each statement's results end with a NULL.
-        if (had_result)
-            while ((res = PQgetResult(self->conn)))
-                PQclear(res);
-        if (PQstatus(self->conn) != CONNECTION_OK) {
-            //  The connection died: every callback still owed hears of it.
-            for (size_t j = i + 1; j < self->queued; j++)
-                if (self->queue[j].fn)
-                    self->queue[j].fn(self, NULL, self->queue[j].arg);
-            break;
+//  Hand one statement's result (NULL: it failed, was skipped, or the connection died)
+//  to its owner.
+static void s_deliver(crm_db_t *self, s_queued_t *q, PGresult *res) {
+    bool ok = res && s_result_ok(res);
+    if (!ok) {
+        self->segment_failed = true;
+        //  Statements skipped after a failure keep the failure's SQLSTATE.
+        if (res ? PQresultStatus(res) != PGRES_PIPELINE_ABORTED
+                : PQstatus(self->conn) != CONNECTION_OK)
+            s_record_error(self, res, q->stmt->name);
+        if (q->prepare)
+            zhashx_delete(self->prepared, q->stmt->name);
+    } else if (!q->prepare && q->stmt->writes)
+        self->writes++;
+    if (q->keep) {
+        *q->keep = ok ? res : NULL;
+        if (ok)
+            res = NULL;
+    } else if (q->fn)
+        q->fn(self, ok ? res : NULL, q->arg);
+    if (q->done)
+        *q->done = true;
+    PQclear(res);
+}
+
+//  A sync point's answer: the statements since the previous one committed, or (one
+//  failed) none did.
+static void s_deliver_sync(crm_db_t *self, s_queued_t *q, bool lost) {
+    bool ok = !self->segment_failed && !lost;
+    self->segment_failed = false;
+    self->syncs_owed--;
+    if (q->sync_fn)
+        q->sync_fn(self, ok, q->arg);
+}
+
+//  Read answers in order and deliver them. block: wait for each; else stop (returning
+//  0) when the next has not arrived. one: return after one delivery. Returns 0, or -1
+//  when nothing is owed any more (or the connection died: everything owed has been
+//  told it failed).
+static int s_pump(crm_db_t *self, bool block, bool one) {
+    int idle = 0;  // answers asked for in a row that libpq did not have
+    while (self->read_pos < self->queued) {
+        s_queued_t *q = &self->queue[self->read_pos];
+        if (self->discarding && q->stmt) {
+            //  After a failure the server runs nothing before the next sync point.
+            self->read_pos++;
+            s_deliver(self, q, NULL);
+            if (one)
+                return 0;
+            continue;
         }
+        if (!PQconsumeInput(self->conn))
+            goto lost;
+        if (PQisBusy(self->conn) || idle > 1) {
+            if (!block)
+                return 0;
+            struct pollfd pfd = {.fd = PQsocket(self->conn), .events = POLLIN};
+            poll(&pfd, 1, 1000);
+            idle = 0;
+            continue;
+        }
+        PGresult *res = PQgetResult(self->conn);
+        if (!res) {
+            if (PQstatus(self->conn) != CONNECTION_OK)
+                goto lost;
+            if (self->await_end) {
+                //  The end of a statement's results.
+                self->await_end = false;
+                self->read_pos++;
+            } else
+                idle++;  // the next answer has not arrived
+            continue;
+        }
+        idle = 0;
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            //  A sync point: everything sent before it has been answered.
+            self->await_end = self->discarding = false;
+            while (self->read_pos < self->queued && self->queue[self->read_pos].stmt) {
+                q = &self->queue[self->read_pos++];
+                s_deliver(self, q, NULL);
+            }
+            if (self->read_pos < self->queued)
+                s_deliver_sync(self, &self->queue[self->read_pos++], false);
+            if (one)
+                return 0;
+            continue;
+        }
+        if (self->await_end || self->discarding || !q->stmt) {
+            //  More results of the statement just answered, or answers skipped after a
+            //  failure (libpq reports them variously): the sync point ends them.
+            if (self->await_end && st == PGRES_PIPELINE_ABORTED) {
+                self->await_end = false;
+                self->read_pos++;
+            }
+            PQclear(res);
+            continue;
+        }
+        bool failed = !s_result_ok(res);
+        s_deliver(self, q, res);
+        if (failed) {
+            self->discarding = true;
+            self->read_pos++;
+        } else
+            self->await_end = true;
+        if (one)
+            return 0;
     }
-    self->queued = 0;
+    return -1;
+lost:
+    self->await_end = false;
+    while (self->read_pos < self->queued) {
+        s_queued_t *q = &self->queue[self->read_pos++];
+        if (q->stmt)
+            s_deliver(self, q, NULL);
+        else
+            s_deliver_sync(self, q, true);
+    }
+    return -1;
 }
 
 int crm_db_query_async(crm_db_t *self, const crm_stmt_t *stmt, const char *const *params,
@@ -299,67 +420,64 @@ int crm_db_query_async(crm_db_t *self, const crm_stmt_t *stmt, const char *const
         PQclear(res);
         return res ? 0 : -1;
     }
-    return s_send(self, stmt, params, NULL, NULL, fn, arg, NULL);
+    return s_send(self, stmt, params, NULL, NULL, fn, arg, NULL, NULL);
 }
 
-int crm_db_pipeline_begin(crm_db_t *self) {
-    self->sqlstate[0] = self->constraint[0] = 0;
+int crm_db_pipeline_open(crm_db_t *self) {
+    if (self->pipelined)
+        return 0;
     if (!self->conn || !PQenterPipelineMode(self->conn))
         return -1;
     self->pipelined = true;
-    self->pipeline_failed = false;
-    if (!PQsendQueryParams(self->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0)) {
-        PQexitPipelineMode(self->conn);
-        self->pipelined = false;
-        return -1;
-    }
-    s_expect(self, NULL, false, NULL, NULL, NULL);
+    self->segment_failed = false;
     return 0;
 }
 
-void crm_db_pipeline_drain(crm_db_t *self) {
-    if (!self->pipelined || self->queued == 0)
-        return;
-    if (!PQsendFlushRequest(self->conn) || PQflush(self->conn) != 0)
-        self->pipeline_failed = true;
-    s_read_queued(self);
+bool crm_db_pipelined(crm_db_t *self) {
+    return self->pipelined;
 }
 
-//  Queue the end of the transaction (COMMIT or ROLLBACK) and the sync point, read every
-//  result, leave pipeline mode. Returns 0 when all of it succeeded.
-static int s_pipeline_end(crm_db_t *self, const char *command) {
-    if (PQsendQueryParams(self->conn, command, 0, NULL, NULL, NULL, NULL, 0))
-        s_expect(self, NULL, false, NULL, NULL, NULL);
-    else
-        self->pipeline_failed = true;
-    if (!PQpipelineSync(self->conn) || PQflush(self->conn) != 0)
-        self->pipeline_failed = true;
-    s_read_queued(self);
-    //  Then the sync point.
-    PGresult *res;
-    while ((res = PQgetResult(self->conn))) {
-        ExecStatusType st = PQresultStatus(res);
-        PQclear(res);
-        if (st == PGRES_PIPELINE_SYNC)
-            break;
-    }
-    if (!PQexitPipelineMode(self->conn))
-        self->pipeline_failed = true;
-    self->pipelined = false;
-    if (self->pipeline_failed && PQstatus(self->conn) == CONNECTION_OK)
-        PQclear(PQexec(self->conn, "ROLLBACK"));
-    return self->pipeline_failed ? -1 : 0;
-}
-
-int crm_db_pipeline_commit(crm_db_t *self) {
-    if (!self->pipelined)
+int crm_db_pipeline_sync(crm_db_t *self, crm_db_sync_fn *fn, void *arg) {
+    s_expect(self, (s_queued_t){.sync_fn = fn, .arg = arg});
+    self->syncs_owed++;
+    if (!PQpipelineSync(self->conn) || PQflush(self->conn) != 0) {
+        s_pump(self, true, false);  // the connection is gone: tell everyone
         return -1;
-    return s_pipeline_end(self, "COMMIT");
+    }
+    return 0;
 }
 
-void crm_db_pipeline_abort(crm_db_t *self) {
-    if (self->pipelined)
-        s_pipeline_end(self, "ROLLBACK");
+int crm_db_pipeline_pump(crm_db_t *self) {
+    if (!self->pipelined || self->read_pos == self->queued)
+        return 0;
+    s_pump(self, false, false);
+    return crm_db_ok(self) ? 0 : -1;
+}
+
+void crm_db_pipeline_wait(crm_db_t *self) {
+    if (!self->pipelined || self->read_pos == self->queued)
+        return;
+    //  Statements after the last sync point are answered only when asked for.
+    PQsendFlushRequest(self->conn);
+    PQflush(self->conn);
+    s_pump(self, true, false);
+}
+
+int crm_db_socket(crm_db_t *self) {
+    return self->conn ? PQsocket(self->conn) : -1;
+}
+
+size_t crm_db_pipeline_owed(crm_db_t *self) {
+    return self->syncs_owed;
+}
+
+void crm_db_pipeline_close(crm_db_t *self) {
+    if (!self->pipelined)
+        return;
+    crm_db_pipeline_wait(self);
+    if (self->conn)
+        PQexitPipelineMode(self->conn);
+    self->pipelined = false;
 }
 
 unsigned long crm_db_writes(crm_db_t *self) {
@@ -367,6 +485,8 @@ unsigned long crm_db_writes(crm_db_t *self) {
 }
 
 bool crm_db_failed(crm_db_t *self) {
+    if (self->pipelined)
+        return self->segment_failed;
     return !self->conn || PQtransactionStatus(self->conn) == PQTRANS_INERROR ||
            PQtransactionStatus(self->conn) == PQTRANS_UNKNOWN;
 }

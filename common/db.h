@@ -85,37 +85,51 @@ unsigned long crm_db_writes(crm_db_t *self);
 //  True when the current transaction is aborted by an error.
 bool crm_db_failed(crm_db_t *self);
 
-//  Pipelining (libpq pipeline mode): the statements of a batch go to the server
-//  together, so a batch costs one round trip, not one per statement.
+//  Pipelining (libpq pipeline mode): statements go to the server without waiting for
+//  the answers of those before them, so the client prepares the next batch while the
+//  server runs the last one. A daemon opens its connection's pipeline once:
 //
-//      crm_db_pipeline_begin(db);                      // BEGIN, queued
-//      crm_db_query_async(db, &stmt, params, on_row, arg);   // queued; on_row runs later
-//      ...
-//      crm_db_pipeline_commit(db);   // COMMIT + sync; runs every callback in order
+//      crm_db_pipeline_open(db);
+//      crm_db_query_async(db, &stmt, params, on_result, arg);  // sent; answered later
+//      crm_db_pipeline_sync(db, on_done, arg);                 // ends a transaction
+//      ... when crm_db_socket(db) is readable: crm_db_pipeline_pump(db);
 //
-//  A callback gets the result (NULL when the statement failed or was skipped after an
-//  earlier failure; the SQLSTATE is then in crm_db_sqlstate) and must not keep it.
-//  Outside a pipeline, crm_db_query_async runs the statement at once and calls back
-//  before returning. crm_db_query inside a pipeline first runs the queued callbacks,
-//  then its own statement (a round trip).
+//  The statements between two sync points form one implicit transaction: they commit
+//  together at the sync point when none failed, and none does otherwise; on_done tells
+//  which (ok). A result callback gets the result (NULL when the statement failed or was
+//  skipped after an earlier failure; the SQLSTATE is then in crm_db_sqlstate) and must
+//  not keep it. crm_db_query in a pipeline sends its statement and waits for its answer,
+//  running the callbacks due before it. Outside a pipeline, crm_db_query_async runs the
+//  statement at once and calls back before returning. crm_db_exec and the transaction
+//  helpers below work only outside a pipeline.
 typedef void(crm_db_result_fn)(crm_db_t *db, PGresult *res, void *arg);
+typedef void(crm_db_sync_fn)(crm_db_t *db, bool ok, void *arg);
 
 int crm_db_query_async(crm_db_t *self, const crm_stmt_t *stmt, const char *const *params,
                        crm_db_result_fn *fn, void *arg);
 
-//  Enter pipeline mode and queue BEGIN. Returns 0 or -1.
-int crm_db_pipeline_begin(crm_db_t *self);
+//  Enter pipeline mode (0, or -1 when not connected).
+int crm_db_pipeline_open(crm_db_t *self);
+bool crm_db_pipelined(crm_db_t *self);
 
-//  Run the callbacks of everything queued so far (one round trip).
-void crm_db_pipeline_drain(crm_db_t *self);
+//  Send a sync point; fn(db, ok, arg) runs once its answer is read.
+int crm_db_pipeline_sync(crm_db_t *self, crm_db_sync_fn *fn, void *arg);
 
-//  Queue COMMIT, send everything, run every callback, leave pipeline mode. Returns 0
-//  when the transaction committed, -1 when any statement failed (the transaction is
-//  then rolled back).
-int crm_db_pipeline_commit(crm_db_t *self);
+//  Read what has arrived without blocking and run its callbacks. -1 when the
+//  connection is lost (everything owed has then been told it failed).
+int crm_db_pipeline_pump(crm_db_t *self);
 
-//  Queue ROLLBACK instead of COMMIT, run the callbacks still owed, leave pipeline mode.
-void crm_db_pipeline_abort(crm_db_t *self);
+//  Block until everything sent has been answered (callbacks run).
+void crm_db_pipeline_wait(crm_db_t *self);
+
+//  Sync points sent and not yet answered.
+size_t crm_db_pipeline_owed(crm_db_t *self);
+
+//  Wait for everything owed, then leave pipeline mode.
+void crm_db_pipeline_close(crm_db_t *self);
+
+//  The connection's socket (for a reactor), or -1.
+int crm_db_socket(crm_db_t *self);
 
 int crm_db_begin(crm_db_t *self);
 int crm_db_commit(crm_db_t *self);

@@ -11,6 +11,9 @@ typedef struct {
     zmsg_t *request;
 } s_pending_t;
 
+//  A batch of requests sent down the pipeline, answered at its sync point.
+typedef struct _s_batch_t s_batch_t;
+
 struct _crm_service_t {
     char *name;
     const crm_method_t *methods;
@@ -23,12 +26,19 @@ struct _crm_service_t {
     int n_pending;
     zloop_t *loop;
     bool flush_armed;
+    int in_flight;           // batches sent, sync point not yet answered
+    bool busy;               // building a batch or redoing: callbacks must not start more
+    s_batch_t *redo_head, *redo_tail;  // batches to run again with savepoints
+    zmq_pollitem_t db_item;  // the database socket, watched by the loop
+    bool db_polled;
     uint64_t requests;
     uint64_t batches;
     int64_t next_reconnect_ms;
     crm_stmt_t idem_get;
     crm_stmt_t idem_put;
 };
+
+static void s_redo(crm_service_t *self);
 
 //  Prefix statement names with the schema so two services could share a connection.
 static void s_stmt_init(crm_stmt_t *stmt, const char *schema, const char *name, const char *fmt,
@@ -77,6 +87,12 @@ void crm_service_destroy(crm_service_t **self_p) {
     crm_service_t *self = *self_p;
     if (!self)
         return;
+    //  Batches still out are answered before the workers go.
+    if (self->db && crm_db_pipelined(self->db)) {
+        crm_db_pipeline_wait(self->db);
+        s_redo(self);
+        crm_db_pipeline_close(self->db);
+    }
     for (int i = 0; i < self->n_pending; i++) {
         zframe_destroy(&self->pending[i].reply_to);
         zmsg_destroy(&self->pending[i].request);
@@ -354,10 +370,13 @@ static void s_start(crm_service_t *self, s_request_t *ctx, int index, bool savep
     if (code != CRM_CALL_PENDING)
         call->code = code;
     else if (ctx->idempotent || savepoints)
-        crm_db_pipeline_drain(self->db);  // the outcome is needed now
+        crm_db_pipeline_wait(self->db);  // the outcome is needed now
     bool finished = savepoints || ctx->idempotent || code != CRM_CALL_PENDING;
-    if (!finished)
+    if (!finished) {
+        if (crm_db_failed(self->db))
+            *redo = true;
         return;
+    }
     bool failed = s_outcome(ctx) >= 400;
     if (!failed && ctx->idempotent && s_finish(self, ctx))
         failed = true;
@@ -365,7 +384,7 @@ static void s_start(crm_service_t *self, s_request_t *ctx, int index, bool savep
         if (failed)
             crm_db_rollback_to(self->db, savepoint);
         crm_db_release(self->db, savepoint);
-    } else if (failed && crm_db_writes(self->db) != writes_before)
+    } else if ((failed && crm_db_writes(self->db) != writes_before) || crm_db_failed(self->db))
         *redo = true;
 }
 
@@ -392,65 +411,180 @@ static bool s_db_available(crm_service_t *self) {
     return crm_db_connect(self->db, 0) == 0;
 }
 
-//  Run the pending requests in one transaction; returns false when the optimistic pass
-//  must be redone with savepoints. replies[i] stays NULL where the database failed.
-//  The optimistic pass is pipelined: every statement of the batch and the COMMIT reach
-//  the server together.
-static bool s_run_batch(crm_service_t *self, zmsg_t **replies, bool savepoints) {
-    int n = self->n_pending;
-    if (!s_db_available(self))
-        return true;
-    if (savepoints ? crm_db_begin(self->db) : crm_db_pipeline_begin(self->db))
-        return true;
-    s_request_t *ctx = calloc(n, sizeof *ctx);
-    bool redo = false;
-    for (int i = 0; i < n && !redo; i++)
-        if (s_unpack(self, self->pending[i].request, &ctx[i]) == 0)
-            s_start(self, &ctx[i], i, savepoints, &redo);
-    int rc = -1;
-    if (redo)
-        //  Something failed after writing: nothing of this pass may stand.
-        savepoints ? crm_db_rollback(self->db) : crm_db_pipeline_abort(self->db);
-    else if (savepoints)
-        rc = crm_db_commit(self->db);
-    else if ((rc = crm_db_pipeline_commit(self->db)) != 0)
-        redo = true;  // a statement failed: find which, one savepoint each
-    if (rc == 0 && !redo)
-        for (int i = 0; i < n; i++) {
-            if (!ctx[i].reply)
-                s_finish(self, &ctx[i]);
-            replies[i] = ctx[i].reply;
-            ctx[i].reply = NULL;
-        }
-    else if (savepoints)
-        crm_db_rollback(self->db);
-    for (int i = 0; i < n; i++)
-        s_request_reset(&ctx[i]);
-    free(ctx);
-    return !redo;
+#define S_MAX_IN_FLIGHT 4
+
+struct _s_batch_t {
+    crm_service_t *service;
+    int n;
+    s_pending_t *pending;  // the requests' workers, addresses and frames
+    s_request_t *ctx;      // their state
+    bool redo;             // must run again with savepoints
+    s_batch_t *next;       // in the redo list
+};
+
+static s_batch_t *s_batch_new(crm_service_t *self) {
+    s_batch_t *batch = calloc(1, sizeof *batch);
+    batch->service = self;
+    int n = self->n_pending < self->max_batch ? self->n_pending : self->max_batch;
+    batch->n = n;
+    batch->pending = malloc(n * sizeof *batch->pending);
+    batch->ctx = calloc(n, sizeof *batch->ctx);
+    memcpy(batch->pending, self->pending, n * sizeof *self->pending);
+    memmove(self->pending, self->pending + n, (self->n_pending - n) * sizeof *self->pending);
+    self->n_pending -= n;
+    return batch;
 }
 
-//  Run every pending request and send the replies. The first pass runs the batch
-//  pipelined without savepoints (one round trip and one commit per batch); only when
-//  a request fails after writing does the batch run again, a savepoint per request.
-static void s_flush(crm_service_t *self) {
-    int n = self->n_pending;
-    if (n == 0)
-        return;
-    zmsg_t **replies = calloc(n, sizeof *replies);
-    if (!s_run_batch(self, replies, false))
-        s_run_batch(self, replies, true);
-    for (int i = 0; i < n; i++) {
-        zmsg_destroy(&self->pending[i].request);
-        if (!replies[i])
-            replies[i] = s_reply_error(503, "unavailable",
-                                       "the database is unavailable; retry later", "");
-        crm_bus_worker_send(self->pending[i].worker, &self->pending[i].reply_to, &replies[i]);
+//  Send the batch's replies (503 where there is none) and free it.
+static void s_batch_reply(crm_service_t *self, s_batch_t *batch) {
+    for (int i = 0; i < batch->n; i++) {
+        s_request_t *ctx = &batch->ctx[i];
+        zmsg_t *reply = ctx->reply;
+        ctx->reply = NULL;
+        if (!reply)
+            reply = s_reply_error(503, "unavailable", "the database is unavailable; retry later",
+                                  ctx->header ? ctx->header->request_id : "");
+        crm_bus_worker_send(batch->pending[i].worker, &batch->pending[i].reply_to, &reply);
+        zmsg_destroy(&batch->pending[i].request);
+        s_request_reset(ctx);
     }
-    self->requests += n;
+    self->requests += batch->n;
     self->batches++;
-    self->n_pending = 0;
-    free(replies);
+    free(batch->pending);
+    free(batch->ctx);
+    free(batch);
+}
+
+//  Run a batch synchronously outside the pipeline, a savepoint per request, so a
+//  request that fails rolls back alone. Each ctx keeps its reply, or none (503) where
+//  the database failed.
+static void s_batch_run_savepoints(crm_service_t *self, s_batch_t *batch) {
+    for (int i = 0; i < batch->n; i++)
+        s_request_reset(&batch->ctx[i]);
+    if (!s_db_available(self) || crm_db_begin(self->db) != 0)
+        return;
+    bool redo = false;
+    for (int i = 0; i < batch->n; i++)
+        if (s_unpack(self, batch->pending[i].request, &batch->ctx[i]) == 0)
+            s_start(self, &batch->ctx[i], i, true, &redo);
+    if (crm_db_commit(self->db) == 0) {
+        for (int i = 0; i < batch->n; i++)
+            if (!batch->ctx[i].reply)
+                s_finish(self, &batch->ctx[i]);
+    } else {
+        crm_db_rollback(self->db);
+        for (int i = 0; i < batch->n; i++)
+            zmsg_destroy(&batch->ctx[i].reply);
+    }
+}
+
+//  A batch's sync point is answered: its statements committed (ok) or none did. Runs
+//  inside the database's result reading, so it only replies or queues the batch for a
+//  second run; s_after_db does the rest.
+static void s_on_batch_done(crm_db_t *db, bool ok, void *arg) {
+    (void)db;
+    s_batch_t *batch = arg;
+    crm_service_t *self = batch->service;
+    self->in_flight--;
+    if (ok && !batch->redo) {
+        for (int i = 0; i < batch->n; i++)
+            if (!batch->ctx[i].reply)
+                s_finish(self, &batch->ctx[i]);  // not idempotent: no database work
+        s_batch_reply(self, batch);
+        return;
+    }
+    batch->redo = true;
+    batch->next = NULL;
+    if (self->redo_tail)
+        self->redo_tail->next = batch;
+    else
+        self->redo_head = batch;
+    self->redo_tail = batch;
+}
+
+static void s_flush(crm_service_t *self);
+
+//  Run the batches waiting for their second pass: leave the pipeline (once everything
+//  sent is answered), run each with savepoints, come back.
+static void s_redo(crm_service_t *self) {
+    if (!self->redo_head)
+        return;
+    self->busy = true;
+    crm_db_pipeline_close(self->db);
+    while (self->redo_head) {
+        s_batch_t *batch = self->redo_head;
+        self->redo_head = batch->next;
+        if (!self->redo_head)
+            self->redo_tail = NULL;
+        s_batch_run_savepoints(self, batch);
+        s_batch_reply(self, batch);
+    }
+    self->busy = false;
+}
+
+//  Watch the database socket from the loop (again after a reconnect: a new socket).
+static int s_on_db_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+static bool s_pipeline_ready(crm_service_t *self) {
+    if (!s_db_available(self))
+        return false;
+    if (!crm_db_pipelined(self->db) && crm_db_pipeline_open(self->db) != 0)
+        return false;
+    int fd = crm_db_socket(self->db);
+    if (self->db_polled && self->db_item.fd != fd) {
+        zloop_poller_end(self->loop, &self->db_item);
+        self->db_polled = false;
+    }
+    if (!self->db_polled) {
+        self->db_item = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
+        self->db_polled = zloop_poller(self->loop, &self->db_item, s_on_db_readable, self) == 0;
+    }
+    return true;
+}
+
+//  After the database answered: second passes first, then whatever is pending.
+static void s_after_db(crm_service_t *self) {
+    s_redo(self);
+    s_flush(self);
+    s_redo(self);
+}
+
+static int s_on_db_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+    (void)loop;
+    (void)item;
+    crm_service_t *self = arg;
+    crm_db_pipeline_pump(self->db);
+    s_after_db(self);
+    return 0;
+}
+
+//  Send the pending requests down the pipeline as batches (at most S_MAX_IN_FLIGHT
+//  unanswered): the optimistic pass, without savepoints, one implicit transaction per
+//  batch. While the database runs one batch, the next is being prepared.
+static void s_flush(crm_service_t *self) {
+    if (self->busy)
+        return;
+    while (self->n_pending > 0 && self->in_flight < S_MAX_IN_FLIGHT) {
+        s_batch_t *batch = s_batch_new(self);
+        if (!s_pipeline_ready(self)) {
+            s_batch_reply(self, batch);  // 503s
+            continue;
+        }
+        self->busy = true;
+        bool redo = false;
+        for (int i = 0; i < batch->n && !redo; i++)
+            if (s_unpack(self, batch->pending[i].request, &batch->ctx[i]) == 0)
+                s_start(self, &batch->ctx[i], i, false, &redo);
+        if (redo) {
+            //  A request failed after writing: end the transaction rolled back.
+            static const crm_stmt_t rollback = {.name = "crm_batch_rollback", .sql = "ROLLBACK"};
+            crm_db_query_async(self->db, &rollback, NULL, NULL, NULL);
+            batch->redo = true;
+        }
+        self->in_flight++;
+        crm_db_pipeline_sync(self->db, s_on_batch_done, batch);
+        self->busy = false;
+    }
 }
 
 static int s_on_flush_timer(zloop_t *loop, int timer_id, void *arg) {
@@ -458,7 +592,7 @@ static int s_on_flush_timer(zloop_t *loop, int timer_id, void *arg) {
     (void)timer_id;
     crm_service_t *self = arg;
     self->flush_armed = false;
-    s_flush(self);
+    s_after_db(self);
     return 0;
 }
 

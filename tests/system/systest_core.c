@@ -468,6 +468,21 @@ static void s_on_result(crm_db_t *db, PGresult *res, void *arg) {
     trace->n++;
 }
 
+//  End the pipeline's transaction at a sync point, wait for it and leave pipeline mode;
+//  0 when it committed, -1 when it did not.
+static void s_on_sync(crm_db_t *db, bool ok, void *arg) {
+    (void)db;
+    *(int *)arg = ok ? 0 : -1;
+}
+
+static int s_pipeline_commit(crm_db_t *db) {
+    int rc = 1;
+    crm_db_pipeline_sync(db, s_on_sync, &rc);
+    crm_db_pipeline_wait(db);
+    crm_db_pipeline_close(db);
+    return rc;
+}
+
 static void test_db_pipeline(void **state) {
     (void)state;
     crm_db_t *db = s_db_open("coretest_db");
@@ -485,7 +500,7 @@ static void test_db_pipeline(void **state) {
     assert_string_equal(trace.seen[0], "count=0");
     trace.n = 0;
 
-    assert_int_equal(crm_db_pipeline_begin(db), 0);
+    assert_int_equal(crm_db_pipeline_open(db), 0);
     const char *pa[] = {"101", "a"}, *pb[] = {"102", "b"}, *pc[] = {"103", "c"};
     assert_int_equal(crm_db_query_async(db, &s_event_insert, pa, s_on_result, &a), 0);
     assert_int_equal(crm_db_query_async(db, &s_event_insert, pb, s_on_result, &b), 0);
@@ -506,11 +521,11 @@ static void test_db_pipeline(void **state) {
                         "0");
 
     assert_int_equal(crm_db_query_async(db, &s_event_insert, pc, s_on_result, &c), 0);
-    crm_db_pipeline_drain(db);
+    crm_db_pipeline_wait(db);
     assert_int_equal(trace.n, 3);
     assert_string_equal(trace.seen[2], "c=c");
     assert_int_equal(crm_db_query_async(db, &s_event_count, range, s_on_result, &count), 0);
-    assert_int_equal(crm_db_pipeline_commit(db), 0);
+    assert_int_equal(s_pipeline_commit(db), 0);
     assert_int_equal(trace.n, 4);
     assert_string_equal(trace.seen[3], "count=3");
     assert_int_equal(crm_db_writes(db), writes + 3);
@@ -538,7 +553,7 @@ static void test_db_pipeline_failure(void **state) {
     s_trace_t trace = {0};
     s_step_t x = {&trace, "x"}, y = {&trace, "y"}, z = {&trace, "z"}, t = {&trace, "touch"};
 
-    assert_int_equal(crm_db_pipeline_begin(db), 0);
+    assert_int_equal(crm_db_pipeline_open(db), 0);
     const char *px[] = {"201", "x"}, *py[] = {"200", "y"}, *pz[] = {"202", "z"};
     const char *pt[] = {"200", "touched"};
     assert_int_equal(crm_db_query_async(db, &s_event_insert, px, s_on_result, &x), 0);
@@ -546,7 +561,7 @@ static void test_db_pipeline_failure(void **state) {
     assert_int_equal(crm_db_query_async(db, &s_event_insert, pz, s_on_result, &z), 0);
     //  First use of this statement: its prepare is queued after the failure too.
     assert_int_equal(crm_db_query_async(db, &s_event_touch, pt, s_on_result, &t), 0);
-    assert_int_equal(crm_db_pipeline_commit(db), -1);
+    assert_int_equal(s_pipeline_commit(db), -1);
     assert_int_equal(trace.n, 4);
     assert_string_equal(trace.seen[0], "x=x");
     assert_string_equal(trace.seen[1], "y=NULL");
@@ -571,14 +586,14 @@ static void test_db_pipeline_failure(void **state) {
 
     //  A synchronous statement failing inside a pipeline fails it the same way.
     trace.n = 0;
-    assert_int_equal(crm_db_pipeline_begin(db), 0);
+    assert_int_equal(crm_db_pipeline_open(db), 0);
     const char *pw[] = {"203", "w"};
     assert_int_equal(crm_db_query_async(db, &s_event_insert, pw, s_on_result, &x), 0);
     assert_null(crm_db_query(db, &s_event_insert, py));
     assert_string_equal(crm_db_sqlstate(db), "23505");
     assert_int_equal(trace.n, 1);
     assert_string_equal(trace.seen[0], "x=w");
-    assert_int_equal(crm_db_pipeline_commit(db), -1);
+    assert_int_equal(s_pipeline_commit(db), -1);
     assert_string_equal(s_value(other,
                                 "SELECT string_agg(id || ':' || note, ' ' ORDER BY id) FROM events"
                                 " WHERE id BETWEEN 200 AND 299",
