@@ -125,7 +125,7 @@ $(BUILD)/bin/crm-supervisor: $(BUILD)/tools/supervisor.o $(LIBCRM)
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(TPROTO_C:%.c=%.o) $(LIBCRM)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIBCRM),$^) $(LIBCRM) $(LDLIBS) -lcmocka
 
 $(BUILD)/tests/systest_%: $(BUILD)/tests/system/systest_%.o $(HARNESS_O) $(LIBCRM)
 	@mkdir -p $(@D)
@@ -139,3 +139,4 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(HARNESS_O) $(LIBCRM)
 
 # Unit tests of gateway modules link the module's object too.
 $(BUILD)/tests/test_broker: $(BUILD)/services/gateway/broker.o
+$(BUILD)/tests/test_routes: $(BUILD)/services/gateway/routes.o $(BUILD)/services/gateway/openapi.o

@@ -1,0 +1,96 @@
+/*  routes: the gateway's route table and matcher, and the OpenAPI document made from it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../services/gateway/openapi.h"
+#include "../../services/gateway/routes.h"
+
+static void test_match_collection_and_item(void **state) {
+    (void)state;
+    route_param_t params[ROUTE_MAX_PARAMS];
+    int n = -1;
+    bool known;
+    const route_t *r = route_match("POST", "/v1/contacts", params, &n, &known);
+    assert_non_null(r);
+    assert_string_equal(r->rpc, "Create");
+    assert_int_equal(n, 0);
+    r = route_match("GET", "/v1/contacts/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", params, &n, &known);
+    assert_non_null(r);
+    assert_string_equal(r->rpc, "Get");
+    assert_int_equal(n, 1);
+    assert_string_equal(params[0].name, "id");
+    assert_string_equal(params[0].value, "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+    r = route_match("GET", "/v1/contacts/", params, &n, &known);  // trailing slash
+    assert_non_null(r);
+    assert_string_equal(r->rpc, "List");
+}
+
+static void test_no_match(void **state) {
+    (void)state;
+    route_param_t params[ROUTE_MAX_PARAMS];
+    int n;
+    bool known;
+    assert_null(route_match("GET", "/v1/nothing", params, &n, &known));
+    assert_false(known);
+    assert_null(route_match("PUT", "/v1/contacts/abc", params, &n, &known));
+    assert_true(known);  // the path exists: 405, not 404
+    assert_null(route_match("GET", "/v1/contacts/a/b", params, &n, &known));
+    assert_null(route_match("GET", "/v1", params, &n, &known));
+    assert_null(route_match("GET", "", params, &n, &known));
+    assert_null(route_match("GET", "/v1//", params, &n, &known));
+    char longer[400];
+    memset(longer, 'x', sizeof longer);
+    memcpy(longer, "/v1/contacts/", 13);
+    longer[sizeof longer - 1] = 0;
+    assert_null(route_match("GET", longer, params, &n, &known));  // parameter too long
+}
+
+static void test_roles(void **state) {
+    (void)state;
+    assert_int_equal(route_role_bit("admin"), ROLE_ADMIN);
+    assert_int_equal(route_role_bit("analyst"), ROLE_ANALYST);
+    assert_int_equal(route_role_bit("nobody"), 0);
+    //  Analysts read, never write.
+    for (const route_t *r = routes; r->pattern; r++)
+        if (strcmp(r->http_method, "GET") != 0)
+            assert_false(r->roles & ROLE_ANALYST);
+}
+
+static void test_openapi_lists_every_route(void **state) {
+    (void)state;
+    char *text = openapi_render();
+    json_t *doc = json_loads(text, 0, NULL);
+    assert_non_null(doc);
+    json_t *paths = json_object_get(doc, "paths");
+    for (const route_t *r = routes; r->pattern; r++) {
+        json_t *item = json_object_get(paths, r->pattern);
+        assert_non_null(item);
+        char method[16];
+        size_t i = 0;
+        for (; r->http_method[i]; i++)
+            method[i] = (char)(r->http_method[i] | 0x20);
+        method[i] = 0;
+        assert_non_null(json_object_get(item, method));
+    }
+    json_t *contact = json_object_get(json_object_get(json_object_get(doc, "components"),
+                                                      "schemas"),
+                                      "crm.contacts.Contact");
+    assert_non_null(json_object_get(json_object_get(contact, "properties"), "firstName"));
+    json_decref(doc);
+    free(text);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_match_collection_and_item),
+        cmocka_unit_test(test_no_match),
+        cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_openapi_lists_every_route),
+    };
+    return cmocka_run_group_tests_name("routes", tests, NULL, NULL);
+}
