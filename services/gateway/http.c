@@ -71,52 +71,46 @@ static const char *s_error_code(int status) {
     }
 }
 
-//  Build the error body {"error":{code, message, fields?, existingId?}}.
-static void s_error(s_response_t *resp, int status, const char *code, const char *message,
-                    const char *field, const char *field_message) {
+//  Render an error as the body {"error":{code, message, fields?, existingId?}}: the
+//  gateway's own errors and those services report in a ReplyHeader alike.
+static void s_error_header(s_response_t *resp, const Crm__ReplyHeader *h) {
+    int status = h->code >= 400 && h->code < 600 ? (int)h->code : 502;
     json_t *err = json_object();
-    json_object_set_new(err, "code", json_string(code && *code ? code : s_error_code(status)));
-    json_object_set_new(err, "message", json_string(message));
-    if (field) {
+    json_object_set_new(err, "code", json_string(h->error[0] ? h->error : s_error_code(status)));
+    json_object_set_new(err, "message",
+                        json_string(h->message[0] ? h->message : s_error_code(status)));
+    if (h->n_fields) {
         json_t *fields = json_array();
-        json_t *f = json_object();
-        json_object_set_new(f, "field", json_string(field));
-        json_object_set_new(f, "message", json_string(field_message));
-        json_array_append_new(fields, f);
+        for (size_t i = 0; i < h->n_fields; i++)
+            json_array_append_new(fields, json_pack("{s:s, s:s}", "field", h->fields[i]->field,
+                                                    "message", h->fields[i]->message));
         json_object_set_new(err, "fields", fields);
     }
-    json_t *root = json_object();
-    json_object_set_new(root, "error", err);
+    if (h->conflict_id[0])
+        json_object_set_new(err, "existingId", json_string(h->conflict_id));
+    json_t *root = json_pack("{s:o}", "error", err);
     resp->status = status;
     free(resp->body);
     resp->body = json_dumps(root, JSON_COMPACT);
     json_decref(root);
 }
 
-//  An error reported by a service (or the broker) in a ReplyHeader.
-static void s_error_from_reply(s_response_t *resp, const Crm__ReplyHeader *h) {
-    json_t *err = json_object();
-    int status = h->code >= 400 && h->code < 600 ? (int)h->code : 502;
-    json_object_set_new(err, "code", json_string(h->error[0] ? h->error : s_error_code(status)));
-    json_object_set_new(err, "message", json_string(h->message[0] ? h->message : s_error_code(status)));
-    if (h->n_fields) {
-        json_t *fields = json_array();
-        for (size_t i = 0; i < h->n_fields; i++) {
-            json_t *f = json_object();
-            json_object_set_new(f, "field", json_string(h->fields[i]->field));
-            json_object_set_new(f, "message", json_string(h->fields[i]->message));
-            json_array_append_new(fields, f);
-        }
-        json_object_set_new(err, "fields", fields);
+//  The gateway's own error, with at most one field named.
+static void s_error(s_response_t *resp, int status, const char *code, const char *message,
+                    const char *field, const char *field_message) {
+    Crm__ReplyHeader h = CRM__REPLY_HEADER__INIT;
+    Crm__FieldError fe = CRM__FIELD_ERROR__INIT;
+    Crm__FieldError *fields[] = {&fe};
+    h.code = status;
+    h.error = (char *)(code ? code : "");
+    h.message = (char *)message;
+    if (field) {
+        fe.field = (char *)field;
+        fe.message = (char *)(field_message ? field_message : "");
+        h.fields = fields;
+        h.n_fields = 1;
     }
-    if (h->conflict_id[0])
-        json_object_set_new(err, "existingId", json_string(h->conflict_id));
-    json_t *root = json_object();
-    json_object_set_new(root, "error", err);
-    resp->status = status;
-    free(resp->body);
-    resp->body = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
+    s_error_header(resp, &h);
 }
 
 static void s_json_error(s_response_t *resp, const crm_json_error_t *err) {
@@ -252,7 +246,7 @@ static void s_translate(const route_t *route, const char *url, zmsg_t *reply,
     if (!rh) {
         s_error(resp, 502, "bad_gateway", "the service sent an unreadable reply", NULL, NULL);
     } else if (rh->code >= 300) {
-        s_error_from_reply(resp, rh);
+        s_error_header(resp, rh);
     } else if (rh->code == 204) {
         resp->status = 204;
     } else {
