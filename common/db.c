@@ -20,6 +20,9 @@ typedef struct {
     crm_db_sync_fn *sync_fn; // a sync point's callback
 } s_queued_t;
 
+typedef struct _crm_db_t crm_db_t;
+static void s_fail_owed(crm_db_t *self);
+
 struct _crm_db_t {
     char *dsn;
     char *schema;
@@ -94,6 +97,7 @@ int crm_db_connect(crm_db_t *self, int give_up_ms) {
     int64_t start = s_now_ms();
     int delay_ms = 100;
     for (int attempt = 1;; attempt++) {
+        s_fail_owed(self);  // answers owed by the old connection never come
         if (self->conn)
             PQfinish(self->conn);
         zhashx_purge(self->prepared);
@@ -325,6 +329,18 @@ static void s_deliver_sync(crm_db_t *self, s_queued_t *q, bool lost) {
         q->sync_fn(self, ok, q->arg);
 }
 
+//  The connection is gone: everything owed is told it failed.
+static void s_fail_owed(crm_db_t *self) {
+    self->await_end = self->discarding = false;
+    while (self->read_pos < self->queued) {
+        s_queued_t *q = &self->queue[self->read_pos++];
+        if (q->stmt)
+            s_deliver(self, q, NULL);
+        else
+            s_deliver_sync(self, q, true);
+    }
+}
+
 //  Read answers in order and deliver them. block: wait for each; else stop (returning
 //  0) when the next has not arrived. one: return after one delivery. Returns 0, or -1
 //  when nothing is owed any more (or the connection died: everything owed has been
@@ -401,14 +417,7 @@ static int s_pump(crm_db_t *self, bool block, bool one) {
     }
     return -1;
 lost:
-    self->await_end = false;
-    while (self->read_pos < self->queued) {
-        s_queued_t *q = &self->queue[self->read_pos++];
-        if (q->stmt)
-            s_deliver(self, q, NULL);
-        else
-            s_deliver_sync(self, q, true);
-    }
+    s_fail_owed(self);
     return -1;
 }
 
@@ -448,9 +457,12 @@ int crm_db_pipeline_sync(crm_db_t *self, crm_db_sync_fn *fn, void *arg) {
 }
 
 int crm_db_pipeline_pump(crm_db_t *self) {
-    if (!self->pipelined || self->read_pos == self->queued)
-        return 0;
-    s_pump(self, false, false);
+    if (!self->conn)
+        return -1;
+    if (self->pipelined && self->read_pos < self->queued)
+        s_pump(self, false, false);
+    else if (!PQconsumeInput(self->conn))  // nothing owed: readable means closed
+        s_fail_owed(self);
     return crm_db_ok(self) ? 0 : -1;
 }
 

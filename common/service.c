@@ -538,6 +538,8 @@ static bool s_pipeline_ready(crm_service_t *self) {
     if (!self->db_polled) {
         self->db_item = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
         self->db_polled = zloop_poller(self->loop, &self->db_item, s_on_db_readable, self) == 0;
+        if (self->db_polled)
+            zloop_poller_set_tolerant(self->loop, &self->db_item);
     }
     return true;
 }
@@ -553,7 +555,11 @@ static int s_on_db_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
     (void)loop;
     (void)item;
     crm_service_t *self = arg;
-    crm_db_pipeline_pump(self->db);
+    if (crm_db_pipeline_pump(self->db) != 0 && self->db_polled) {
+        //  The connection is gone; s_pipeline_ready watches the next one.
+        zloop_poller_end(self->loop, &self->db_item);
+        self->db_polled = false;
+    }
     s_after_db(self);
     return 0;
 }

@@ -139,6 +139,13 @@ static int s_stop_suite(int timeout_ms) {
     return status;
 }
 
+int harness_pg(const char *action) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh %s %s/pg >/dev/null 2>&1", s_top(), action,
+             s_harness.dir);
+    return s_run(cmd, NULL, 0);
+}
+
 int harness_restart_suite(void) {
     int status = s_stop_suite(15000);
     s_spawn_suite();

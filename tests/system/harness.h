@@ -51,6 +51,9 @@ void harness_response_free(harness_response_t *r);
 harness_response_t harness_http_raw(const char *method, const char *path, const char *key,
                                     const void *body, size_t size, const char *const *headers);
 
+//  Run scripts/pg.sh ACTION ("stop", "start") on the private cluster; its exit status.
+int harness_pg(const char *action);
+
 //  Stop the suite as an operator would (SIGTERM to the supervisor) and start it again
 //  on the same database. Returns the supervisor's wait status (-1 if it had to be
 //  killed).

@@ -603,6 +603,34 @@ static void test_kill_contacts_daemon(void **state) {
     harness_response_free(&r);
 }
 
+//  PostgreSQL goes away and comes back: requests fail fast with 503 meanwhile (never
+//  hang, nothing exits), readiness says so, and service resumes by itself.
+static void test_database_outage(void **state) {
+    (void)state;
+    pid_t contacts = harness_daemon_pid("contacts");
+    assert_int_equal(harness_pg("stop"), 0);
+    harness_response_t r = s_create(h->key_a, "Outage", s_email());
+    assert_int_equal(r.status, 503);
+    assert_true(r.seconds < 6.0);
+    harness_response_free(&r);
+    r = harness_http("GET", "/readyz", NULL, NULL, NULL);
+    assert_int_equal(r.status, 503);
+    harness_response_free(&r);
+    assert_int_equal(harness_pg("start"), 0);
+    //  Within a few reconnect attempts, creates work again; the daemon never restarted.
+    long status = 0;
+    for (int i = 0; i < 50 && status != 201; i++) {
+        r = s_create(h->key_a, "Back", s_email());
+        status = r.status;
+        harness_response_free(&r);
+        if (status != 201)
+            zclock_sleep(200);
+    }
+    assert_int_equal(status, 201);
+    assert_int_equal(harness_daemon_pid("contacts"), contacts);
+    assert_true(harness_wait_ready(10000));
+}
+
 //  A clean stop and a start again: the supervisor exits 0 and the data is still there.
 static void test_restart_keeps_data(void **state) {
     (void)state;
@@ -633,6 +661,7 @@ int main(void) {
         cmocka_unit_test(test_mdp_direct),
         cmocka_unit_test(test_operations_endpoints),
         cmocka_unit_test(test_kill_contacts_daemon),
+        cmocka_unit_test(test_database_outage),
         cmocka_unit_test(test_restart_keeps_data),
     };
     return cmocka_run_group_tests_name("system: contacts", tests, s_setup, s_teardown);
