@@ -273,7 +273,7 @@ const ProtobufCFieldDescriptor *crm_pb_field_by_name(const ProtobufCMessageDescr
     return NULL;
 }
 
-//  Is this repeated message field a map<K,V> (protoc's synthetic XxxEntry type with
+//  Is this repeated message field a map<K,V> (protoc's synthetic <Name>Entry type with
 //  key = 1 and value = 2)? protobuf-c keeps no map flag, so we recognise the shape.
 static bool s_is_map(const ProtobufCFieldDescriptor *field) {
     if (field->label != PROTOBUF_C_LABEL_REPEATED || field->type != PROTOBUF_C_TYPE_MESSAGE)
@@ -964,7 +964,7 @@ static ProtobufCMessage *s_msg_new(s_ctx_t *ctx, const ProtobufCMessageDescripto
     return msg;
 }
 
-//  Append the members of a JSON object to a map field (repeated XxxEntry messages).
+//  Append the members of a JSON object to a map field (repeated <Name>Entry messages).
 static int s_append_map(s_ctx_t *ctx, ProtobufCMessage *msg, const ProtobufCFieldDescriptor *field,
                         const json_t *json) {
     if (!json_is_object(json))
