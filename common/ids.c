@@ -49,15 +49,29 @@ static uint64_t s_now_ms(void) {
     return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 }
 
+//  Random bytes for ids, drawn from the CSPRNG a page at a time (one getrandom(2) per
+//  512 ids rather than one per id). Called with s_uuid_lock held.
+static uint8_t s_pool[4096];
+static size_t s_pool_used = sizeof s_pool;
+
+static void s_pool_take(void *out, size_t n) {
+    if (s_pool_used + n > sizeof s_pool) {
+        crm_random_bytes(s_pool, sizeof s_pool);
+        s_pool_used = 0;
+    }
+    memcpy(out, s_pool + s_pool_used, n);
+    s_pool_used += n;
+}
+
 //  A fresh counter start for a new millisecond: 11 random bits, top bit clear.
 static uint16_t s_counter_seed(void) {
     uint16_t seed;
-    crm_random_bytes(&seed, sizeof seed);
+    s_pool_take(&seed, sizeof seed);
     return seed & 0x7ff;
 }
 
-//  Next (ms, counter) pair, strictly greater than the previous one.
-static void s_next_timestamp(uint64_t *ms, uint16_t *counter) {
+//  Next (ms, counter) pair, strictly greater than the previous one, and 8 random bytes.
+static void s_next_timestamp(uint64_t *ms, uint16_t *counter, uint8_t random[8]) {
     uint64_t now = s_now_ms();
     pthread_mutex_lock(&s_uuid_lock);
     if (now > s_last_ms) {
@@ -71,20 +85,20 @@ static void s_next_timestamp(uint64_t *ms, uint16_t *counter) {
     }
     *ms = s_last_ms;
     *counter = s_counter;
+    s_pool_take(random, 8);
     pthread_mutex_unlock(&s_uuid_lock);
 }
 
 void crm_uuid_v7(char out[CRM_UUID_LEN + 1]) {
     uint64_t ms;
     uint16_t counter;
-    s_next_timestamp(&ms, &counter);
-
     uint8_t bytes[16];
+    s_next_timestamp(&ms, &counter, bytes + 8);
+
     for (int i = 0; i < 6; i++)
         bytes[i] = (uint8_t)(ms >> (40 - 8 * i));
     bytes[6] = (uint8_t)(0x70 | (counter >> 8));
     bytes[7] = (uint8_t)(counter & 0xff);
-    crm_random_bytes(bytes + 8, 8);
     bytes[8] = (uint8_t)(0x80 | (bytes[8] & 0x3f));
 
     static const char hex[] = "0123456789abcdef";
