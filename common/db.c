@@ -27,6 +27,7 @@ struct _crm_db_t {
     char *dsn;
     char *schema;
     int retry_max_ms;
+    int connect_timeout_ms;
     PGconn *conn;
     zhashx_t *prepared;  // statement names prepared on this connection
     unsigned long writes;
@@ -47,6 +48,7 @@ crm_db_t *crm_db_new(const char *dsn, int retry_max_ms) {
     assert(self);
     self->dsn = strdup(dsn ? dsn : "");
     self->retry_max_ms = retry_max_ms > 0 ? retry_max_ms : 5000;
+    self->connect_timeout_ms = 5000;
     self->prepared = zhashx_new();
     return self;
 }
@@ -104,7 +106,13 @@ int crm_db_connect(crm_db_t *self, int give_up_ms) {
         self->pipelined = false;
         self->queued = self->read_pos = self->syncs_owed = 0;
         self->await_end = self->discarding = false;
-        self->conn = PQconnectdb(self->dsn);
+        //  A bound on each attempt, unless the DSN sets its own: without one, libpq waits
+        //  for an unreachable server as long as the kernel does, and the daemon with it.
+        char timeout[16];
+        snprintf(timeout, sizeof timeout, "%d", (self->connect_timeout_ms + 999) / 1000);
+        const char *keywords[] = {"connect_timeout", "dbname", NULL};
+        const char *values[] = {timeout, self->dsn, NULL};
+        self->conn = PQconnectdbParams(keywords, values, 1);
         if (PQstatus(self->conn) == CONNECTION_OK) {
             PQsetNoticeProcessor(self->conn, s_quiet_notice, NULL);
             PQclear(PQexec(self->conn, "SET plan_cache_mode = force_generic_plan"));
@@ -129,6 +137,10 @@ int crm_db_connect(crm_db_t *self, int give_up_ms) {
         zclock_sleep(delay_ms);
         delay_ms = delay_ms * 2 > self->retry_max_ms ? self->retry_max_ms : delay_ms * 2;
     }
+}
+
+void crm_db_set_connect_timeout(crm_db_t *self, int ms) {
+    self->connect_timeout_ms = ms > 0 ? ms : 5000;
 }
 
 void crm_db_set_schema(crm_db_t *self, const char *schema) {

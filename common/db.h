@@ -39,6 +39,10 @@ typedef struct {
 crm_db_t *crm_db_new(const char *dsn, int retry_max_ms);
 void crm_db_destroy(crm_db_t **self_p);
 
+//  Give up one connection attempt after ms (default 5000) unless the DSN sets
+//  connect_timeout itself.
+void crm_db_set_connect_timeout(crm_db_t *self, int ms);
+
 //  Resolve unqualified names in schema (then public) on every connection made from now.
 void crm_db_set_schema(crm_db_t *self, const char *schema);
 

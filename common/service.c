@@ -641,6 +641,7 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
     zsys_set_logstream(NULL);
 
     crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+    crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
     void *arg = NULL;
     crm_service_t *service = NULL;
     zloop_t *loop = NULL;

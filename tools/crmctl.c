@@ -210,6 +210,7 @@ int main(int argc, char **argv) {
         }
         crm_log_init("crmctl", CRM_LOG_WARN);
         crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+        crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
         int rc = 1;
         if (crm_db_connect(db, cfg->database_connect_timeout_ms) == 0 &&
             crm_db_migrate(db, "gateway", gateway_migrations) == 0)

@@ -32,6 +32,7 @@ int main(int argc, char **argv) {
     http_t *http = NULL;
     zloop_t *loop = NULL;
     crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+    crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
     while (crm_db_connect(db, cfg->database_retry_max_ms) != 0)
         if (zsys_interrupted)
             goto done;
