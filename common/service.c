@@ -42,12 +42,13 @@ static void s_redo(crm_service_t *self);
 
 //  Prefix statement names with the schema so two services could share a connection.
 static void s_stmt_init(crm_stmt_t *stmt, const char *schema, const char *name, const char *fmt,
-                        int nparams) {
+                        int nparams, bool writes) {
     char *stmt_name = zsys_sprintf("%s_%s", schema, name);
     char *sql = zsys_sprintf(fmt, schema);
     stmt->name = stmt_name;
     stmt->sql = sql;
     stmt->nparams = nparams;
+    stmt->writes = writes;
 }
 
 static void s_stmt_free(crm_stmt_t *stmt) {
@@ -74,11 +75,11 @@ crm_service_t *crm_service_new(const crm_config_t *cfg, const char *name,
     s_stmt_init(&self->idem_get, name, "idem_get",
                 "SELECT method, code, response FROM %s.idempotency"
                 " WHERE tenant_id = $1 AND key = $2",
-                2);
+                2, false);
     s_stmt_init(&self->idem_put, name, "idem_put",
                 "INSERT INTO %s.idempotency (tenant_id, key, method, code, response)"
                 " VALUES ($1, $2, $3, $4, $5)",
-                5);
+                5, true);
     return self;
 }
 

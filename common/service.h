@@ -11,11 +11,14 @@
             { NULL }
         };
 
-    Group commit (DESIGN §3, §13): requests that arrive together are run in one
-    transaction, each inside its own savepoint, so a request that fails rolls back alone
-    while the batch pays for one durable commit. A write method called with an
-    idempotency key stores its reply in <schema>.idempotency in the same savepoint; a
-    retry with the same key returns the stored reply without running again.
+    Group commit (DESIGN §3, §13): the requests that arrive together form a batch, sent
+    down the connection's pipeline as one implicit transaction with one durable commit;
+    the next batch is prepared while the database runs this one. If a request fails
+    after writing, or a statement fails, the batch runs again outside the pipeline with
+    a savepoint per request, so a failing request rolls back alone. A write method
+    called with an idempotency key stores its reply in <schema>.idempotency in the same
+    transaction; a retry with the same key returns the stored reply without running
+    again.
 */
 #ifndef CRM_SERVICE_H
 #define CRM_SERVICE_H
