@@ -44,23 +44,14 @@ static const crm_stmt_t s_insert = {
     .writes = true,
 };
 
-static const crm_stmt_t s_get = {
-    .name = "contacts_get",
-    .sql =
-    "SELECT " CONTACT_JSON("c") " FROM contacts c"
-    " WHERE c.tenant_id = $1 AND c.id = $2::uuid AND c.deleted_at IS NULL",
-    .nparams = 2,
-    .writes = false,
-};
+#define GET_SQL                                                                               \
+    "SELECT " CONTACT_JSON("c") " FROM contacts c"                                            \
+    " WHERE c.tenant_id = $1 AND c.id = $2::uuid AND c.deleted_at IS NULL"
+
+static const crm_stmt_t s_get = {.name = "contacts_get", .sql = GET_SQL, .nparams = 2};
 
 static const crm_stmt_t s_get_for_update = {
-    .name = "contacts_get_for_update",
-    .sql =
-    "SELECT " CONTACT_JSON("c") " FROM contacts c"
-    " WHERE c.tenant_id = $1 AND c.id = $2::uuid AND c.deleted_at IS NULL FOR UPDATE",
-    .nparams = 2,
-    .writes = false,
-};
+    .name = "contacts_get_for_update", .sql = GET_SQL " FOR UPDATE", .nparams = 2};
 
 static const crm_stmt_t s_update = {
     .name = "contacts_update",
