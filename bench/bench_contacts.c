@@ -9,6 +9,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,76 +44,119 @@ static int s_connect(void) {
     return fd;
 }
 
-//  One POST over the connection; returns the status code, or -1 when the connection
-//  failed. A lean HTTP/1.1 client, so the load generator costs about what pgbench's
-//  does and the machine's CPU goes to the server being measured.
-static int s_post(int fd, const char *request, size_t size) {
-    for (size_t sent = 0; sent < size;) {
-        ssize_t n = send(fd, request + sent, size - sent, MSG_NOSIGNAL);
+//  One client connection of the load generator: it sends a create, waits for the
+//  answer, and sends the next, until the run's time is up.
+typedef struct {
+    s_client_t *stats;
+    int fd;
+    long n;          // creates sent
+    int64_t start;   // when the one in flight was sent (us)
+    char buf[8192];  // the answer so far
+    size_t have;
+    bool done;
+} s_conn_t;
+
+//  Send the next create on conn. Returns -1 when the connection failed.
+static int s_conn_send(s_conn_t *conn) {
+    char body[512], request[1024];
+    int len = snprintf(body, sizeof body,
+                       "{\"kind\":\"person\",\"firstName\":\"Ann\",\"lastName\":\"Lee\","
+                       "\"emails\":[{\"address\":\"c%d.%ld.%lld@example.com\"}],"
+                       "\"phones\":[{\"number\":\"(202) 555-0142\",\"type\":\"mobile\"}]}",
+                       conn->stats->id, conn->n++, (long long)zclock_usecs());
+    int size = snprintf(request, sizeof request,
+                        "POST /v1/contacts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %d\r\n\r\n%s",
+                        h->key_a, len, body);
+    conn->have = 0;
+    conn->start = zclock_usecs();
+    for (int sent = 0; sent < size;) {
+        ssize_t n = send(conn->fd, request + sent, size - sent, MSG_NOSIGNAL);
         if (n <= 0)
             return -1;
         sent += n;
     }
-    char buf[8192];
-    size_t have = 0;
-    char *end = NULL;
-    while (!end) {
-        ssize_t n = recv(fd, buf + have, sizeof buf - 1 - have, 0);
-        if (n <= 0)
-            return -1;
-        have += n;
-        buf[have] = 0;
-        end = strstr(buf, "\r\n\r\n");
-        if (!end && have == sizeof buf - 1)
-            return -1;
-    }
-    int status = atoi(buf + 9);
-    const char *length = strcasestr(buf, "\r\nContent-Length:");
-    size_t body = length ? strtoul(length + 17, NULL, 10) : 0;
-    size_t got = have - (end + 4 - buf);
-    while (got < body) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n <= 0)
-            return -1;
-        got += n;
-    }
-    return status;
+    return 0;
 }
 
-//  One client: create contacts back to back over one keep-alive connection.
-static void *s_client(void *arg) {
-    s_client_t *c = arg;
-    int fd = s_connect();
-    char body[512], request[1024];
-    for (long n = 0; fd >= 0 && zclock_mono() < c->until; n++) {
-        int len = snprintf(body, sizeof body,
-                           "{\"kind\":\"person\",\"firstName\":\"Ann\",\"lastName\":\"Lee\","
-                           "\"emails\":[{\"address\":\"c%d.%ld.%lld@example.com\"}],"
-                           "\"phones\":[{\"number\":\"(202) 555-0142\",\"type\":\"mobile\"}]}",
-                           c->id, n, (long long)zclock_usecs());
-        int size = snprintf(request, sizeof request,
-                            "POST /v1/contacts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                            "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-                            "Content-Length: %d\r\n\r\n%s",
-                            h->key_a, len, body);
-        int64_t start = zclock_usecs();
-        int status = s_post(fd, request, size);
-        if (status < 0) {
-            close(fd);
-            fd = s_connect();
-        }
-        if (status != 201) {
-            c->errors++;
-            continue;
-        }
-        if (c->n == c->cap) {
-            c->cap = c->cap ? c->cap * 2 : 4096;
-            c->lat = realloc(c->lat, c->cap * sizeof *c->lat);
-        }
-        c->lat[c->n++] = (zclock_usecs() - start) / 1000.0;
+//  Read what arrived on conn. Returns 1 when a whole answer is in (its status in
+//  *status), 0 when more is to come, -1 when the connection failed.
+static int s_conn_read(s_conn_t *conn, int *status) {
+    ssize_t n = recv(conn->fd, conn->buf + conn->have, sizeof conn->buf - 1 - conn->have, 0);
+    if (n <= 0)
+        return -1;
+    conn->have += n;
+    conn->buf[conn->have] = 0;
+    char *end = strstr(conn->buf, "\r\n\r\n");
+    if (!end)
+        return conn->have == sizeof conn->buf - 1 ? -1 : 0;
+    const char *length = strcasestr(conn->buf, "\r\nContent-Length:");
+    size_t body = length ? strtoul(length + 17, NULL, 10) : 0;
+    if (conn->have - (size_t)(end + 4 - conn->buf) < body)
+        return 0;
+    *status = atoi(conn->buf + 9);
+    return 1;
+}
+
+static void s_record(s_client_t *c, double ms) {
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 4096;
+        c->lat = realloc(c->lat, c->cap * sizeof *c->lat);
     }
-    if (fd >= 0)
-        close(fd);
+    c->lat[c->n++] = ms;
+}
+
+//  One load-generator thread driving several connections with poll(), as pgbench's
+//  threads do (-j): a lean client, so the machine's CPU goes to what is measured.
+typedef struct {
+    s_client_t *clients;
+    int count;
+} s_thread_t;
+
+static void *s_thread(void *arg) {
+    s_thread_t *t = arg;
+    s_conn_t *conns = calloc(t->count, sizeof *conns);
+    struct pollfd *fds = calloc(t->count, sizeof *fds);
+    int live = 0;
+    for (int i = 0; i < t->count; i++) {
+        conns[i].stats = &t->clients[i];
+        conns[i].fd = s_connect();
+        fds[i] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+        if (conns[i].fd < 0 || s_conn_send(&conns[i])) {
+            conns[i].done = true;
+            t->clients[i].errors++;
+        } else
+            live++;
+    }
+    int64_t until = t->clients[0].until;
+    while (live > 0) {
+        if (poll(fds, t->count, 1000) < 0)
+            break;
+        for (int i = 0; i < t->count; i++) {
+            s_conn_t *conn = &conns[i];
+            if (conn->done || !(fds[i].revents & (POLLIN | POLLERR | POLLHUP)))
+                continue;
+            int status = 0;
+            int rc = s_conn_read(conn, &status);
+            if (rc == 0)
+                continue;
+            if (rc == 1 && status == 201)
+                s_record(conn->stats, (zclock_usecs() - conn->start) / 1000.0);
+            else
+                conn->stats->errors++;
+            if (rc < 0 || zclock_mono() >= until || s_conn_send(conn)) {
+                conn->done = true;
+                fds[i].fd = -1;
+                live--;
+            }
+        }
+    }
+    for (int i = 0; i < t->count; i++)
+        if (conns[i].fd >= 0)
+            close(conns[i].fd);
+    free(conns);
+    free(fds);
     return NULL;
 }
 
@@ -127,18 +172,25 @@ typedef struct {
 
 static s_result_t s_http_run(int clients) {
     s_client_t *c = calloc(clients, sizeof *c);
-    pthread_t *t = calloc(clients, sizeof *t);
+    int threads = clients < 2 ? clients : 2;  // as pgbench -j below
+    pthread_t *t = calloc(threads, sizeof *t);
+    s_thread_t *work = calloc(threads, sizeof *work);
     int64_t start = zclock_mono();
     for (int i = 0; i < clients; i++) {
         c[i].id = i;
         c[i].until = start + s_seconds * 1000;
-        pthread_create(&t[i], NULL, s_client, &c[i]);
+    }
+    for (int i = 0, first = 0; i < threads; i++) {
+        work[i].clients = c + first;
+        work[i].count = clients / threads + (i < clients % threads);
+        first += work[i].count;
+        pthread_create(&t[i], NULL, s_thread, &work[i]);
     }
     size_t total = 0;
-    for (int i = 0; i < clients; i++) {
+    for (int i = 0; i < threads; i++)
         pthread_join(t[i], NULL);
+    for (int i = 0; i < clients; i++)
         total += c[i].n;
-    }
     double elapsed = (zclock_mono() - start) / 1000.0;
     double *all = malloc((total ? total : 1) * sizeof *all);
     size_t k = 0;
@@ -156,6 +208,7 @@ static s_result_t s_http_run(int clients) {
     free(all);
     free(c);
     free(t);
+    free(work);
     return r;
 }
 
