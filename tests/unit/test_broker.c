@@ -492,7 +492,7 @@ static void test_unknown_service_404_at_deadline(void **state) {
     assert_string_equal(answer.error, "unknown_service");
     assert_string_equal(answer.request_id, "r-404");
     assert_true(answer.elapsed_ms >= 295);
-    assert_true(answer.elapsed_ms < 500);
+    assert_true(answer.elapsed_ms < 1500);
     crm_bus_client_destroy(&client);
     s_broker_stop(&broker);
 }
@@ -528,7 +528,7 @@ static void test_no_reply_504_at_deadline(void **state) {
     assert_string_equal(answer.error, "timeout");
     assert_string_equal(answer.request_id, "r-504");
     assert_true(answer.elapsed_ms >= 295);
-    assert_true(answer.elapsed_ms < 500);
+    assert_true(answer.elapsed_ms < 1500);
     //  The worker still holds it (one request at a time): the next one waits, then 503.
     answer = s_call(client, "hold", "r-2", 200, "x", 3000);
     assert_int_equal(answer.code, 503);
@@ -593,12 +593,12 @@ static void test_killed_worker_503_fast(void **state) {
     assert_int_equal(answer.code, 503);
     assert_string_equal(answer.error, "unavailable");
     assert_string_equal(answer.request_id, "r-kill");
-    assert_true(answer.elapsed_ms < 1000);
+    assert_true(answer.elapsed_ms < 2000);
     assert_int_equal(broker_service_workers(broker->broker, "doomed"), 0);
 
     answer = s_call(client, "doomed", "r-after", 5000, "x", 7000);
     assert_int_equal(answer.code, 503);
-    assert_true(answer.elapsed_ms < 100);
+    assert_true(answer.elapsed_ms < 500);
     crm_bus_client_destroy(&client);
     s_broker_stop(&broker);
 }
@@ -638,7 +638,7 @@ static void test_client_timeout_new_socket(void **state) {
     crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
     s_answer_t answer = s_call(client, "late", "r-1", 3000, "first", 100);
     assert_false(answer.answered);
-    assert_true(answer.elapsed_ms >= 95 && answer.elapsed_ms < 300);
+    assert_true(answer.elapsed_ms >= 95 && answer.elapsed_ms < 1000);
     answer = s_call(client, "late", "r-2", 3000, "second", 4000);
     assert_int_equal(answer.code, 200);
     assert_string_equal(answer.request_id, "r-2");
@@ -731,7 +731,7 @@ static void test_heartbeat_expiry(void **state) {
     crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
     s_answer_t answer = s_call(client, "silent", "r", 2000, "x", 3000);
     assert_int_equal(answer.code, 503);
-    assert_true(answer.elapsed_ms < 100);
+    assert_true(answer.elapsed_ms < 500);
     crm_bus_client_destroy(&client);
     zsock_destroy(&raw);
     s_broker_stop(&broker);
