@@ -20,13 +20,20 @@
     " 'phones', " t ".phones, 'createdAt', " TS(t ".created_at") ","                          \
     " 'updatedAt', " TS(t ".updated_at") ")::text"
 
+//  The first of the addresses in $11 that a contact (other than the one written) holds,
+//  and its position: one primary-key lookup per address, a plan shape that stays right
+//  however large the tenant grows.
+#define DUP_SQL(other_contact)                                                                \
+    "  SELECT e.contact_id, k.ord - 1 AS position"                                            \
+    "  FROM unnest($11::text[]) WITH ORDINALITY AS k(address, ord)"                           \
+    "  CROSS JOIN LATERAL (SELECT contact_id FROM contact_emails"                             \
+    "    WHERE tenant_id = $1 AND address_norm = k.address" other_contact " LIMIT 1) e"       \
+    "  LIMIT 1"
+
 static const crm_stmt_t s_insert = {
     .name = "contacts_insert",
     .sql =
-    "WITH dup AS ("
-    "  SELECT contact_id, array_position($11::text[], address_norm) - 1 AS position"
-    "  FROM contact_emails WHERE tenant_id = $1 AND address_norm = ANY ($11::text[])"
-    "  LIMIT 1),"
+    "WITH dup AS (" DUP_SQL("") "),"
     " ins AS ("
     "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"
     "                        tags, emails, phones)"
@@ -56,11 +63,7 @@ static const crm_stmt_t s_get_for_update = {
 static const crm_stmt_t s_update = {
     .name = "contacts_update",
     .sql =
-    "WITH dup AS ("
-    "  SELECT contact_id, array_position($11::text[], address_norm) - 1 AS position"
-    "  FROM contact_emails WHERE tenant_id = $1 AND contact_id <> $2::uuid"
-    "    AND address_norm = ANY ($11::text[])"
-    "  LIMIT 1),"
+    "WITH dup AS (" DUP_SQL(" AND contact_id <> $2::uuid") "),"
     " upd AS ("
     "  UPDATE contacts SET kind = $3, type = $4, first_name = $5, last_name = $6, name = $7,"
     "    source = $8, tags = $9::text[],"
