@@ -395,6 +395,52 @@ static void test_duplicate_email(void **state) {
     harness_response_free(&r);
 }
 
+//  Many clients create the same address at once: exactly one wins, every other one
+//  gets 409 naming it, and one contact holds the address.
+typedef struct {
+    const char *email;
+    long status;
+    char id[64];
+} s_race_t;
+
+static void *s_race_thread(void *arg) {
+    s_race_t *race = arg;
+    harness_response_t r = s_create(h->key_a, "Racer", race->email);
+    race->status = r.status;
+    const char *id = r.status == 201
+                         ? harness_json_str(&r, "id")
+                         : json_string_value(
+                               json_object_get(json_object_get(r.json, "error"), "existingId"));
+    snprintf(race->id, sizeof race->id, "%s", id ? id : "");
+    harness_response_free(&r);
+    return NULL;
+}
+
+static void test_concurrent_duplicates(void **state) {
+    (void)state;
+    char email[96];
+    snprintf(email, sizeof email, "%s", s_email());
+    s_race_t races[8];
+    pthread_t threads[8];
+    for (int i = 0; i < 8; i++) {
+        races[i] = (s_race_t){.email = email};
+        pthread_create(&threads[i], NULL, s_race_thread, &races[i]);
+    }
+    int created = 0;
+    const char *winner = NULL;
+    for (int i = 0; i < 8; i++) {
+        pthread_join(threads[i], NULL);
+        if (races[i].status == 201) {
+            created++;
+            winner = races[i].id;
+        } else
+            assert_int_equal(races[i].status, 409);
+    }
+    assert_int_equal(created, 1);
+    for (int i = 0; i < 8; i++)
+        assert_string_equal(races[i].id, winner);  // losers name the winner
+}
+
 static void test_tenant_isolation(void **state) {
     (void)state;
     harness_response_t r = s_create(h->key_a, "Ann", s_email());
@@ -656,6 +702,7 @@ int main(void) {
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_duplicate_email),
+        cmocka_unit_test(test_concurrent_duplicates),
         cmocka_unit_test(test_tenant_isolation),
         cmocka_unit_test(test_idempotency),
         cmocka_unit_test(test_mdp_direct),
