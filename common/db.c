@@ -37,7 +37,6 @@ struct _crm_db_t {
     s_queued_t *queue;     // answers owed, in order: queue[read_pos .. queued)
     size_t read_pos, queued, queue_cap;
     bool await_end;        // queue[read_pos]'s result is in; the NULL ending it is not
-    size_t syncs_owed;
     bool discarding;       // a statement failed: nothing runs until the next sync point
     char sqlstate[6];
     char constraint[128];
@@ -104,7 +103,7 @@ int crm_db_connect(crm_db_t *self, int give_up_ms) {
             PQfinish(self->conn);
         zhashx_purge(self->prepared);
         self->pipelined = false;
-        self->queued = self->read_pos = self->syncs_owed = 0;
+        self->queued = self->read_pos = 0;
         self->await_end = self->discarding = false;
         //  A bound on each attempt, unless the DSN sets its own: without one, libpq waits
         //  for an unreachable server as long as the kernel does, and the daemon with it.
@@ -336,7 +335,6 @@ static void s_deliver(crm_db_t *self, s_queued_t *q, PGresult *res) {
 static void s_deliver_sync(crm_db_t *self, s_queued_t *q, bool lost) {
     bool ok = !self->segment_failed && !lost;
     self->segment_failed = false;
-    self->syncs_owed--;
     if (q->sync_fn)
         q->sync_fn(self, ok, q->arg);
 }
@@ -460,7 +458,6 @@ bool crm_db_pipelined(crm_db_t *self) {
 
 int crm_db_pipeline_sync(crm_db_t *self, crm_db_sync_fn *fn, void *arg) {
     s_expect(self, (s_queued_t){.sync_fn = fn, .arg = arg});
-    self->syncs_owed++;
     if (!PQpipelineSync(self->conn) || PQflush(self->conn) != 0) {
         s_pump(self, true, false);  // the connection is gone: tell everyone
         return -1;
@@ -489,10 +486,6 @@ void crm_db_pipeline_wait(crm_db_t *self) {
 
 int crm_db_socket(crm_db_t *self) {
     return self->conn ? PQsocket(self->conn) : -1;
-}
-
-size_t crm_db_pipeline_owed(crm_db_t *self) {
-    return self->syncs_owed;
 }
 
 void crm_db_pipeline_close(crm_db_t *self) {

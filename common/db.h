@@ -126,9 +126,6 @@ int crm_db_pipeline_pump(crm_db_t *self);
 //  Block until everything sent has been answered (callbacks run).
 void crm_db_pipeline_wait(crm_db_t *self);
 
-//  Sync points sent and not yet answered.
-size_t crm_db_pipeline_owed(crm_db_t *self);
-
 //  Wait for everything owed, then leave pipeline mode.
 void crm_db_pipeline_close(crm_db_t *self);
 

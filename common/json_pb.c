@@ -1420,3 +1420,9 @@ void crm_pb_field_json_name(const ProtobufCFieldDescriptor *field, char *out, si
     s_json_name(field->name, name);
     snprintf(out, out_size, "%s", name);
 }
+
+void crm_pb_string_set(char **field, const char *value) {
+    if (*field && *field != protobuf_c_empty_string)
+        free(*field);
+    *field = strdup(value);
+}

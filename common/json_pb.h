@@ -92,6 +92,10 @@ char *crm_pb_to_json(const ProtobufCMessage *msg);
 const ProtobufCFieldDescriptor *crm_pb_field_by_name(const ProtobufCMessageDescriptor *desc,
                                                      const char *name);
 
+//  Replace a string field of a message with a copy of value, freeing the old value
+//  unless it is protobuf-c's shared default.
+void crm_pb_string_set(char **field, const char *value);
+
 //  The JSON (lowerCamelCase) name of a field into out.
 void crm_pb_field_json_name(const ProtobufCFieldDescriptor *field, char *out, size_t out_size);
 

@@ -26,14 +26,6 @@ static const char *s_enum_name(const ProtobufCEnumDescriptor *desc, int value, c
     return buf;
 }
 
-//  Replace a string field of a message, freeing the old value unless it is the
-//  shared default.
-static void s_set_string(char **field, const char *value) {
-    if (*field && *field != protobuf_c_empty_string)
-        free(*field);
-    *field = strdup(value);
-}
-
 //  True when s is empty or only whitespace.
 static bool s_blank(const char *s) {
     for (; *s; s++)
@@ -138,7 +130,7 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
         for (size_t j = 0; j < i; j++)
             if (strcmp(c->phones[j]->number, e164) == 0)
                 crm_call_field_error(call, field, "appears twice");
-        s_set_string(&p->number, e164);
+        crm_pb_string_set(&p->number, e164);
         primaries += p->primary;
     }
     if (primaries > 1) {
@@ -180,11 +172,11 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
     //  A person's name is derived; an organization has no first or last name.
     if (c->kind == CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON) {
         char *full = zsys_sprintf("%s %s", c->first_name, c->last_name);
-        s_set_string(&c->name, full);
+        crm_pb_string_set(&c->name, full);
         zstr_free(&full);
     } else {
-        s_set_string(&c->first_name, "");
-        s_set_string(&c->last_name, "");
+        crm_pb_string_set(&c->first_name, "");
+        crm_pb_string_set(&c->last_name, "");
     }
     json_t *emails = json_array();
     for (size_t i = 0; i < c->n_emails; i++)
@@ -248,7 +240,7 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     Crm__Contacts__Contact *c = s_contact_copy(req->contact);
     char id[CRM_UUID_LEN + 1];
     crm_uuid_v7(id);
-    s_set_string(&c->id, id);
+    crm_pb_string_set(&c->id, id);
     contacts_row_t row = {0};
     s_names_t names;
     int code = s_prepare_row(call, c, "", &row);

@@ -30,6 +30,12 @@
     "    WHERE tenant_id = $1 AND address_norm = k.address" other_contact " LIMIT 1) e"       \
     "  LIMIT 1"
 
+//  What insert and update answer (s_written reads it): the duplicate and its position,
+//  or the written row's timestamps.
+#define WRITTEN_SQL(row)                                                                      \
+    " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup),"                 \
+    "  (SELECT " TS("created_at") " FROM " row "), (SELECT " TS("updated_at") " FROM " row ")"
+
 static const crm_stmt_t s_insert = {
     .name = "contacts_insert",
     .sql =
@@ -45,8 +51,7 @@ static const crm_stmt_t s_insert = {
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
     "  WHERE EXISTS (SELECT 1 FROM ins))"
-    " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup),"
-    "  (SELECT " TS("created_at") " FROM ins), (SELECT " TS("updated_at") " FROM ins)",
+    WRITTEN_SQL("ins"),
     .nparams = 12,
     .writes = true,
 };
@@ -85,8 +90,7 @@ static const crm_stmt_t s_update = {
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
     "  WHERE EXISTS (SELECT 1 FROM upd)"
     "  ON CONFLICT (tenant_id, address_norm) DO NOTHING)"
-    " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup),"
-    "  (SELECT " TS("created_at") " FROM upd), (SELECT " TS("updated_at") " FROM upd)",
+    WRITTEN_SQL("upd"),
     .nparams = 12,
     .writes = true,
 };
@@ -132,13 +136,6 @@ void contacts_row_reset(contacts_row_t *row) {
     memset(row, 0, sizeof *row);
 }
 
-//  Replace a string field, freeing the old value unless it is the shared default.
-static void s_set_string(char **field, const char *value) {
-    if (*field && *field != protobuf_c_empty_string)
-        free(*field);
-    *field = strdup(value);
-}
-
 //  Turn one JSON column into a Contact; NULL (logged) if the row does not parse.
 static Crm__Contacts__Contact *s_contact_from_json(const char *text) {
     crm_json_error_t err;
@@ -176,8 +173,8 @@ static int s_written(crm_call_t *call, PGresult *res, int ok_code, Crm__Contacts
         crm_call_error(call, "not_found", "no such contact");
         code = 404;
     } else {
-        s_set_string(&c->created_at, PQgetvalue(res, 0, 2));
-        s_set_string(&c->updated_at, PQgetvalue(res, 0, 3));
+        crm_pb_string_set(&c->created_at, PQgetvalue(res, 0, 2));
+        crm_pb_string_set(&c->updated_at, PQgetvalue(res, 0, 3));
     }
     return code;
 }

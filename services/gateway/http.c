@@ -590,8 +590,6 @@ int http_port(http_t *self) {
     return self->port;
 }
 
-static int s_on_run_timer(zloop_t *loop, int timer_id, void *arg);
-
 //  Let MHD work: accept, read, run handlers, write. MHD's descriptors are
 //  edge-triggered, so after a run it may have work it will not be woken for: it says so
 //  through MHD_get_timeout (0: run again now; n: within n ms), which the loop honours.
