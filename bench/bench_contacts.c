@@ -322,8 +322,14 @@ int main(void) {
     }
 
     s_psql("CREATE TABLE bench_contacts (LIKE contacts.contacts INCLUDING ALL)");
-    printf("\n== create contact over HTTP vs pgbench single-row INSERT (fsync on, %d s each)\n",
-           s_seconds);
+    //  HTTP and pgbench take turns, BENCH_ROUNDS times each, so that both see the
+    //  same weather on a shared machine; the ratio is of the averages.
+    int rounds = getenv("BENCH_ROUNDS") ? atoi(getenv("BENCH_ROUNDS")) : 3;
+    if (rounds < 1)
+        rounds = 1;
+    printf("\n== create contact over HTTP vs pgbench single-row INSERT"
+           " (fsync on, %d s each, taking turns %d times)\n",
+           s_seconds, rounds);
     printf("   %-8s %12s %9s %9s %14s %11s %7s\n", "clients", "http/s", "p50 ms", "p99 ms",
            "pgbench tps", "pg avg ms", "ratio");
     int counts[] = {1, 8, 32};
@@ -336,23 +342,39 @@ int main(void) {
     pid_t gateway = harness_daemon_pid("gateway"), contacts = harness_daemon_pid("contacts");
     double cost[3][3];  // per request: gateway, contacts, postgres (microseconds)
     size_t done[3];
+    s_http_run(1); // warm up: connections, plans, caches
     for (size_t i = 0; i < 3; i++) {
-        double g0 = s_cpu_us(gateway), c0 = s_cpu_us(contacts), p0 = s_postgres_cpu_us();
-        s_result_t r = s_http_run(counts[i]);
-        double requests = r.rate * s_seconds;
+        double rate = 0, tps = 0, pg_latency = 0, p50 = 0, p99 = 0;
+        int errors = 0;
+        double g0 = s_cpu_us(gateway), c0 = s_cpu_us(contacts), p0 = 0, p_used = 0;
+        for (int round = 0; round < rounds; round++) {
+            p0 = s_postgres_cpu_us();
+            s_result_t r = s_http_run(counts[i]);
+            p_used += s_postgres_cpu_us() - p0;
+            rate += r.rate / rounds;
+            p50 = r.p50 > p50 ? r.p50 : p50; // the worst round's
+            p99 = r.p99 > p99 ? r.p99 : p99;
+            errors += r.errors;
+            double latency = 0;
+            double gateway_cpu = s_cpu_us(gateway), contacts_cpu = s_cpu_us(contacts);
+            tps += s_pgbench(counts[i], &latency) / rounds;
+            pg_latency += latency / rounds;
+            //  pgbench's time is not the daemons': leave it out of their CPU figures
+            g0 += s_cpu_us(gateway) - gateway_cpu;
+            c0 += s_cpu_us(contacts) - contacts_cpu;
+        }
+        double requests = rate * s_seconds * rounds;
         done[i] = (size_t)requests;
         cost[i][0] = (s_cpu_us(gateway) - g0) / (requests ? requests : 1);
         cost[i][1] = (s_cpu_us(contacts) - c0) / (requests ? requests : 1);
-        cost[i][2] = (s_postgres_cpu_us() - p0) / (requests ? requests : 1);
-        double pg_latency;
-        double tps = s_pgbench(counts[i], &pg_latency);
-        printf("   %-8d %12.0f %9.2f %9.2f %14.0f %11.2f %6.0f%%%s\n", counts[i], r.rate, r.p50,
-               r.p99, tps, pg_latency, tps > 0 ? 100.0 * r.rate / tps : 0,
-               r.errors ? " (errors!)" : "");
-        if (r.errors)
-            printf("   %d requests failed\n", r.errors);
+        cost[i][2] = p_used / (requests ? requests : 1);
+        printf("   %-8d %12.0f %9.2f %9.2f %14.0f %11.2f %6.0f%%%s\n", counts[i], rate, p50, p99,
+               tps, pg_latency, tps > 0 ? 100.0 * rate / tps : 0, errors ? " (errors!)" : "");
+        if (errors)
+            printf("   %d requests failed\n", errors);
+        fflush(stdout);
     }
-    printf("   target at 8 clients: ratio >= 50%% and p99 < 10 ms\n");
+    printf("   p50 and p99: the worst round; target at 8 clients: ratio >= 50%% and p99 < 10 ms\n");
     printf("\n== CPU time per HTTP create (microseconds)\n");
     printf("   %-8s %10s %10s %10s %10s\n", "clients", "gateway", "contacts", "postgres", "requests");
     for (size_t i = 0; i < 3; i++)

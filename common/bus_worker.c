@@ -30,11 +30,35 @@ struct _crm_bus_worker_t {
     //  Loop integration (crm_bus_worker_attach)
     zloop_t *loop;
     int timer_id;
+    zmq_pollitem_t poll_item; // the socket's ZMQ_FD, watched as a plain descriptor
+    bool polled;
+    int recheck_timer;        // a zero-delay timer will look at the socket again, or -1
     crm_bus_worker_fn *handler;
     void *handler_arg;
 };
 
-static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg);
+static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg);
+static void s_recheck(crm_bus_worker_t *self);
+
+//  The loop watches the socket's ZMQ_FD rather than the socket itself: zmq_poll asks
+//  every socket in its set for ZMQ_EVENTS on each pass (two system calls apiece), which
+//  with a dozen workers in one loop costs more than the request. ZMQ_FD only signals
+//  when the socket's command mailbox fills, so after anything that may have drained it
+//  (a send) the socket is checked again, see s_recheck.
+static void s_watch(crm_bus_worker_t *self) {
+    if (!self->loop || !self->socket || self->polled)
+        return;
+    self->poll_item = (zmq_pollitem_t){.fd = zsock_fd(self->socket), .events = ZMQ_POLLIN};
+    self->polled = zloop_poller(self->loop, &self->poll_item, s_on_readable, self) == 0;
+    if (self->polled)
+        s_recheck(self);
+}
+
+static void s_unwatch(crm_bus_worker_t *self) {
+    if (self->loop && self->polled)
+        zloop_poller_end(self->loop, &self->poll_item);
+    self->polled = false;
+}
 
 //  Send a bare worker command (READY carries the service name) on the current socket.
 static int s_send_command(crm_bus_worker_t *self, int command) {
@@ -48,7 +72,9 @@ static int s_send_command(crm_bus_worker_t *self, int command) {
     if (command == CRM_MDPW_READY)
         zmsg_addstr(msg, self->service);
     self->heartbeat_at = zclock_mono() + self->heartbeat_ms;
-    return crm_mdp_send(self->socket, &msg);
+    int rc = crm_mdp_send(self->socket, &msg);
+    s_recheck(self);
+    return rc;
 }
 
 //  Open a fresh socket to the broker, register it with the loop and say READY.
@@ -70,8 +96,7 @@ static void s_connect(crm_bus_worker_t *self) {
         self->reconnect_at = now + self->backoff_ms;
         return;
     }
-    if (self->loop)
-        zloop_reader(self->loop, self->socket, s_on_readable, self);
+    s_watch(self);
     self->broker_expiry = now + (int64_t)self->heartbeat_ms * self->liveness;
     s_send_command(self, CRM_MDPW_READY);
     crm_debug("worker registering service %s at %s", self->service, self->endpoint);
@@ -81,8 +106,7 @@ static void s_connect(crm_bus_worker_t *self) {
 //  which then doubles (reset when the broker is heard from).
 static void s_disconnect(crm_bus_worker_t *self, int delay_ms) {
     if (self->socket) {
-        if (self->loop)
-            zloop_reader_end(self->loop, self->socket);
+        s_unwatch(self);
         zsock_destroy(&self->socket);
     }
     self->connected = false;
@@ -112,6 +136,7 @@ crm_bus_worker_t *crm_bus_worker_new(const char *endpoint, const char *service, 
     self->liveness = liveness > 0 ? liveness : 3;
     self->backoff_ms = self->heartbeat_ms;
     self->timer_id = -1;
+    self->recheck_timer = -1;
     if (!self->endpoint || !self->service) {
         crm_bus_worker_destroy(&self);
         return NULL;
@@ -127,13 +152,14 @@ void crm_bus_worker_destroy(crm_bus_worker_t **self_p) {
         return;
     if (self->loop && self->timer_id != -1)
         zloop_timer_end(self->loop, self->timer_id);
+    if (self->loop && self->recheck_timer != -1)
+        zloop_timer_end(self->loop, self->recheck_timer);
     if (self->socket) {
         //  Tell the broker, so it stops routing to us at once; a short linger gives
         //  the message a chance to leave.
         s_send_command(self, CRM_MDPW_DISCONNECT);
         zsock_set_linger(self->socket, 50);
-        if (self->loop)
-            zloop_reader_end(self->loop, self->socket);
+        s_unwatch(self);
         zsock_destroy(&self->socket);
     }
     free(self->endpoint);
@@ -144,17 +170,38 @@ void crm_bus_worker_destroy(crm_bus_worker_t **self_p) {
 
 //  Loop glue: read everything waiting on the socket and hand requests to the handler.
 //  The socket may be replaced while we read (DISCONNECT from the broker): re-check it.
-static int s_on_readable(zloop_t *loop, zsock_t *reader, void *arg) {
-    (void)loop;
-    (void)reader; // may be a socket already replaced: use self->socket
-    crm_bus_worker_t *self = arg;
+static void s_drain(crm_bus_worker_t *self) {
     while (self->socket && (zsock_events(self->socket) & ZMQ_POLLIN)) {
         zframe_t *reply_to = NULL;
         zmsg_t *request = crm_bus_worker_recv(self, &reply_to);
         if (request)
             self->handler(self, reply_to, request, self->handler_arg);
     }
+}
+
+static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+    (void)loop;
+    (void)item; // may belong to a socket already replaced: s_drain uses self->socket
+    s_drain(arg);
     return 0;
+}
+
+static int s_on_recheck(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    crm_bus_worker_t *self = arg;
+    self->recheck_timer = -1;
+    s_drain(self);
+    return 0;
+}
+
+//  After a send, messages may wait on the socket with ZMQ_FD no longer signalling:
+//  look again on the next turn of the loop (not now: the caller may be a handler).
+static void s_recheck(crm_bus_worker_t *self) {
+    if (!self->loop || !self->socket || self->recheck_timer != -1)
+        return;
+    if (zsock_events(self->socket) & ZMQ_POLLIN)
+        self->recheck_timer = zloop_timer(self->loop, 0, 1, s_on_recheck, self);
 }
 
 static int s_on_timer(zloop_t *loop, int timer_id, void *arg) {
@@ -177,7 +224,8 @@ int crm_bus_worker_attach(crm_bus_worker_t *self, zloop_t *loop, crm_bus_worker_
     self->timer_id = zloop_timer(loop, (size_t)interval, 0, s_on_timer, self);
     if (self->timer_id == -1)
         return -1;
-    if (self->socket && zloop_reader(loop, self->socket, s_on_readable, self))
+    s_watch(self);
+    if (self->socket && !self->polled)
         return -1;
     return 0;
 }
@@ -257,6 +305,7 @@ int crm_bus_worker_send(crm_bus_worker_t *self, zframe_t **reply_to, zmsg_t **re
     zmsg_pushmem(body, "", 0);
     self->heartbeat_at = zclock_mono() + self->heartbeat_ms;
     int rc = crm_mdp_send(self->socket, &body);
+    s_recheck(self);
     if (rc)
         crm_log_kv(CRM_LOG_WARN, "could not send reply to broker", "service", self->service,
                    "detail", zmq_strerror(zmq_errno()), NULL);

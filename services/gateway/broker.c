@@ -111,6 +111,10 @@ struct _broker_t {
     zsock_t *router;
     void *router_handle;
     zsock_t *monitor; // PAIR receiving the router's connection events
+    //  The loop watches the sockets' ZMQ_FDs, not the sockets: see broker_attach.
+    zloop_t *loop;
+    zmq_pollitem_t router_item, monitor_item;
+    int recheck_timer; // zero-delay timer to read the router again, or -1
     char *endpoint;   // tcp endpoint actually bound
     int heartbeat_ms;
     int liveness;
@@ -348,16 +352,20 @@ static void s_idle_remove(s_service_t *service, s_worker_t *worker) {
 
 //  --- Sending --------------------------------------------------------------------------
 
+static void s_router_recheck(broker_t *self);
+
 static int s_send_bytes(broker_t *self, const void *data, size_t size, bool more) {
-    return zmq_send(self->router_handle, data, size, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) == -1
-               ? -1
-               : 0;
+    int rc = zmq_send(self->router_handle, data, size, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0));
+    if (!more)
+        s_router_recheck(self);
+    return rc == -1 ? -1 : 0;
 }
 
 static int s_send_msg(broker_t *self, zmq_msg_t *msg, bool more) {
-    return zmq_msg_send(msg, self->router_handle, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)) == -1
-               ? -1
-               : 0;
+    int rc = zmq_msg_send(msg, self->router_handle, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0));
+    if (!more)
+        s_router_recheck(self);
+    return rc == -1 ? -1 : 0;
 }
 
 //  Send a bare worker command (HEARTBEAT, DISCONNECT) to a routing id.
@@ -705,9 +713,9 @@ static void s_drain_monitor(broker_t *self) {
     }
 }
 
-static int s_on_monitor(zloop_t *loop, zsock_t *reader, void *arg) {
+static int s_on_monitor(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
     (void)loop;
-    (void)reader;
+    (void)item;
     s_drain_monitor(arg);
     return 0;
 }
@@ -1076,18 +1084,43 @@ static void s_handle_message(broker_t *self, size_t count, int64_t now) {
         s_worker_message(self, &layout, count, now);
 }
 
-static int s_on_router(zloop_t *loop, zsock_t *reader, void *arg) {
-    (void)loop;
-    (void)reader;
-    broker_t *self = arg;
-    for (int handled = 0; handled < S_BATCH_MAX; handled++) {
+static void s_router_drain(broker_t *self) {
+    int handled = 0;
+    for (; handled < S_BATCH_MAX; handled++) {
         size_t count = s_recv_message(self);
         if (count == 0)
             break;
         s_handle_message(self, count, zclock_mono());
         s_frames_reset(self, count);
     }
+    if (handled == S_BATCH_MAX) // more may wait, and the descriptor will not say so
+        s_router_recheck(self);
+}
+
+static int s_on_router(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+    (void)loop;
+    (void)item;
+    s_router_drain(arg);
     return 0;
+}
+
+static int s_on_router_recheck(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    broker_t *self = arg;
+    self->recheck_timer = -1;
+    s_router_drain(self);
+    return 0;
+}
+
+//  ZMQ_FD only signals when the socket's command mailbox fills; a send may empty it
+//  with messages still waiting. So after a send (or a read cut short) look at the
+//  socket once more on the next turn of the loop, if it has anything to read.
+static void s_router_recheck(broker_t *self) {
+    if (!self->loop || self->recheck_timer != -1)
+        return;
+    if (zsock_events(self->router) & ZMQ_POLLIN)
+        self->recheck_timer = zloop_timer(self->loop, 0, 1, s_on_router_recheck, self);
 }
 
 //  --- Timer ----------------------------------------------------------------------------
@@ -1270,10 +1303,19 @@ int broker_attach(broker_t *self, zloop_t *loop) {
     assert(self);
     assert(loop);
     self->heartbeat_at = zclock_mono() + self->heartbeat_ms;
-    if (zloop_reader(loop, self->router, s_on_router, self) ||
-        zloop_reader(loop, self->monitor, s_on_monitor, self) ||
+    //  The sockets' descriptors are watched as plain ones: zmq_poll would ask each
+    //  socket for ZMQ_EVENTS on every turn (two system calls apiece).
+    self->loop = loop;
+    self->recheck_timer = -1;
+    self->router_item = (zmq_pollitem_t){.fd = zsock_fd(self->router), .events = ZMQ_POLLIN};
+    self->monitor_item = (zmq_pollitem_t){.fd = zsock_fd(self->monitor), .events = ZMQ_POLLIN};
+    if (zloop_poller(loop, &self->router_item, s_on_router, self) ||
+        zloop_poller(loop, &self->monitor_item, s_on_monitor, self) ||
         zloop_timer(loop, S_TICK_MS, 0, s_tick, self) == -1)
         return -1;
+    //  Anything that arrived before now did not wake the descriptors.
+    s_router_drain(self);
+    s_drain_monitor(self);
     return 0;
 }
 
