@@ -31,6 +31,18 @@ typedef struct {
     int gateway_max_body_bytes;      // larger request bodies get 413
     int gateway_max_connections;     // HTTP connections served at once
     int gateway_key_cache_ms;        // how long a verified API key stays cached
+    //  events:
+    char *events_publish_endpoint;   // the gateway's XSUB: relays publish here
+    char *events_subscribe_endpoint; // the gateway's XPUB: subscribers connect here
+    int events_xpub_hwm;             // events queued per slow subscriber, then dropped
+    int events_relay_batch;          // outbox rows claimed and published at once
+    int events_relay_interval_ms;    // outbox polled this often besides wake-ups
+    int events_head_interval_ms;     // how often a source announces its head seq
+    int events_retention_days;       // published outbox rows are kept this long
+    int events_retention_interval_ms; // how often old rows are deleted
+    int events_replay_limit;         // most events in one replay answer
+    int events_apply_batch;          // most events a subscriber applies per transaction
+    int events_replay_timeout_ms;    // a replay call gives up after this
     //  contacts:
     int contacts_workers;            // worker sockets (requests in flight) per process
     char *contacts_default_region;   // ISO 3166 region for phone numbers without +country

@@ -18,6 +18,8 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -124,4 +126,14 @@ bool crm_uuid_valid(const char *s) {
             return false; //  also stops at an early NUL
     }
     return s[CRM_UUID_LEN] == 0;
+}
+
+void crm_time_now(char *out, size_t size) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char seconds[24];
+    strftime(seconds, sizeof seconds, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, size, "%.19s.%06dZ", seconds, (int)(ts.tv_nsec / 1000) % 1000000);
 }

@@ -16,4 +16,8 @@ bool crm_uuid_valid(const char *s);
 //  Fill buf with n cryptographically random bytes (libsodium).
 void crm_random_bytes(void *buf, size_t n);
 
+//  The time now as RFC 3339 in UTC with microseconds ("2026-11-22T08:30:00.123456Z"),
+//  the form the services store and PostgreSQL's to_char gives back. size >= 28.
+void crm_time_now(char *out, size_t size);
+
 #endif

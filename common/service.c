@@ -1,6 +1,7 @@
 /*  service: request-serving core shared by the daemons. See service.h. */
 #include "service.h"
 #include "bus_worker.h"
+#include "events.h"
 #include "log.h"
 
 #include <stdarg.h>
@@ -16,6 +17,9 @@ typedef struct _s_batch_t s_batch_t;
 
 struct _crm_service_t {
     char *name;
+    const crm_config_t *cfg;
+    zhashx_t *stmts;         // crm_service_stmt's statements by name
+    crm_relay_t *relay;      // kicked when a batch that wrote commits
     const crm_method_t *methods;
     crm_db_t *db;
     void *arg;
@@ -62,6 +66,8 @@ crm_service_t *crm_service_new(const crm_config_t *cfg, const char *name,
     crm_service_t *self = calloc(1, sizeof *self);
     assert(self);
     self->name = strdup(name);
+    self->cfg = cfg;
+    self->stmts = zhashx_new();
     self->methods = methods;
     self->db = db;
     self->arg = arg;
@@ -104,6 +110,11 @@ void crm_service_destroy(crm_service_t **self_p) {
     free(self->pending);
     s_stmt_free(&self->idem_get);
     s_stmt_free(&self->idem_put);
+    for (crm_stmt_t *stmt = zhashx_first(self->stmts); stmt; stmt = zhashx_next(self->stmts)) {
+        s_stmt_free(stmt);
+        free(stmt);
+    }
+    zhashx_destroy(&self->stmts);
     free(self->name);
     free(self);
     *self_p = NULL;
@@ -118,7 +129,37 @@ int crm_service_prepare_schema(crm_service_t *self) {
                              self->name);
     int rc = crm_db_exec(self->db, sql);
     zstr_free(&sql);
+    if (rc == 0)
+        rc = crm_events_prepare_schema(self->db, self->name);
     return rc;
+}
+
+const char *crm_service_name(crm_service_t *self) {
+    return self->name;
+}
+
+const crm_config_t *crm_service_config(crm_service_t *self) {
+    return self->cfg;
+}
+
+crm_stmt_t *crm_service_stmt(crm_service_t *self, const char *name, int nparams, bool writes,
+                             const char *fmt) {
+    crm_stmt_t *stmt = zhashx_lookup(self->stmts, name);
+    if (stmt)
+        return stmt;
+    stmt = calloc(1, sizeof *stmt);
+    assert(stmt);
+    s_stmt_init(stmt, self->name, name, fmt, nparams, writes);
+    zhashx_insert(self->stmts, name, stmt);
+    return stmt;
+}
+
+void crm_service_set_relay(crm_service_t *self, crm_relay_t *relay) {
+    self->relay = relay;
+}
+
+crm_relay_t *crm_service_relay(crm_service_t *self) {
+    return self->relay;
 }
 
 uint64_t crm_service_requests(crm_service_t *self) {
@@ -179,6 +220,8 @@ static const crm_method_t *s_method_find(crm_service_t *self, const char *name) 
     for (const crm_method_t *m = self->methods; m->name; m++)
         if (strcmp(m->name, name) == 0)
             return m;
+    if (strcmp(name, crm_events_replay_method.name) == 0)
+        return &crm_events_replay_method;
     return NULL;
 }
 
@@ -354,6 +397,7 @@ static void s_start(crm_service_t *self, s_request_t *ctx, int index, bool savep
     call->header = ctx->header;
     call->db = self->db;
     call->arg = self->arg;
+    call->service = self;
     char savepoint[32];
     snprintf(savepoint, sizeof savepoint, "r%d", index);
     if (savepoints && crm_db_savepoint(self->db, savepoint)) {
@@ -438,8 +482,10 @@ static s_batch_t *s_batch_new(crm_service_t *self) {
 
 //  Send the batch's replies (503 where there is none) and free it.
 static void s_batch_reply(crm_service_t *self, s_batch_t *batch) {
+    bool wrote = false;
     for (int i = 0; i < batch->n; i++) {
         s_request_t *ctx = &batch->ctx[i];
+        wrote = wrote || (ctx->method && ctx->method->writes);
         zmsg_t *reply = ctx->reply;
         ctx->reply = NULL;
         if (!reply)
@@ -451,6 +497,8 @@ static void s_batch_reply(crm_service_t *self, s_batch_t *batch) {
     }
     self->requests += batch->n;
     self->batches++;
+    if (wrote && self->relay) // its events are committed: publish them
+        crm_relay_kick(self->relay);
     free(batch->pending);
     free(batch->ctx);
     free(batch);
@@ -646,6 +694,8 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
     void *arg = NULL;
     crm_service_t *service = NULL;
     zloop_t *loop = NULL;
+    crm_relay_t *relay = NULL;
+    bool attached = false;
     exit_code = 1;
     //  Wait for the database as long as it takes: a daemon never exits on a transient
     //  fault. SIGTERM while waiting still stops us.
@@ -665,6 +715,15 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
     loop = zloop_new();
     if (crm_service_attach(service, loop))
         goto done;
+    if (daemon->publishes) {
+        relay = crm_relay_new(cfg, daemon->name);
+        if (!relay || crm_relay_attach(relay, loop))
+            goto done;
+        crm_service_set_relay(service, relay);
+    }
+    if (daemon->attach && daemon->attach(cfg, service, loop, arg))
+        goto done;
+    attached = true;
     crm_log_kv(CRM_LOG_INFO, "serving", "broker", cfg->broker_endpoint, NULL);
     zloop_start(loop);
     crm_info("stopping after %llu requests in %llu transactions",
@@ -672,7 +731,10 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
              (unsigned long long)crm_service_batches(service));
     exit_code = 0;
 done:
+    if (attached && daemon->detach)
+        daemon->detach(arg);
     crm_service_destroy(&service);  // its workers leave the loop first
+    crm_relay_destroy(&relay);
     zloop_destroy(&loop);
     if (daemon->teardown)
         daemon->teardown(&arg);

@@ -32,12 +32,14 @@
 #include "db.h"
 
 typedef struct _crm_service_t crm_service_t;
+typedef struct _crm_relay_t crm_relay_t;
 
 //  One request in progress, as a method sees it.
 typedef struct {
     const Crm__RequestHeader *header;  // tenant_id, actor_id, role, request_id, ...
     crm_db_t *db;                      // inside the batch transaction
     void *arg;                         // the service's own state (crm_service_new's arg)
+    crm_service_t *service;            // the service serving it
     //  Filled through crm_call_error / crm_call_field_error:
     char error[64];
     char message[256];
@@ -93,6 +95,20 @@ void crm_call_field_error(crm_call_t *call, const char *field, const char *fmt, 
 //  503 (connection lost) with the error filled.
 int crm_call_db_failure(crm_call_t *call);
 
+//  The service's name (also its schema) and the configuration it was made with.
+const char *crm_service_name(crm_service_t *self);
+const crm_config_t *crm_service_config(crm_service_t *self);
+
+//  A statement of this service, made on first use and kept: name is prefixed with the
+//  schema, and every %1$s in fmt becomes the schema.
+crm_stmt_t *crm_service_stmt(crm_service_t *self, const char *name, int nparams, bool writes,
+                             const char *fmt);
+
+//  The relay publishing the service's outbox (NULL: none). Batches that wrote kick it
+//  when they commit.
+void crm_service_set_relay(crm_service_t *self, crm_relay_t *relay);
+crm_relay_t *crm_service_relay(crm_service_t *self);
+
 //  Requests served since start, and batches committed (for logs and tests).
 uint64_t crm_service_requests(crm_service_t *self);
 uint64_t crm_service_batches(crm_service_t *self);
@@ -109,6 +125,11 @@ typedef struct {
     void (*teardown)(void **arg);
     int (*workers)(const crm_config_t *cfg);  // worker sockets (default 1)
     int (*max_batch)(const crm_config_t *cfg); // default 1
+    bool publishes;                      // has events in its outbox: run a relay
+    //  Optional: called once the service is on the loop (e.g. to follow other
+    //  services' events with a crm_subscriber_t).
+    int (*attach)(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg);
+    void (*detach)(void *arg);           // before the loop and service go
 } crm_daemon_t;
 
 int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv);

@@ -40,8 +40,11 @@ int contacts_store_get(crm_call_t *call, const char *id, bool for_update,
                        Crm__Contacts__Contact **out);
 
 //  Replace the stored fields of row->id (rendered from c). 200 with c's timestamps
-//  set, 404, 409, or failure code.
-int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c);
+//  set, 404, 409, or failure code. changed: the JSON names of the fields the request
+//  set, carried by the ContactUpdated event. Every write also writes its event
+//  (ContactCreated, ContactUpdated, ContactDeleted) to the outbox in its statement.
+int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c,
+                          const char *const *changed, size_t n_changed);
 
 //  Soft-delete; frees the contact's email addresses. 204, 404 or failure code.
 int contacts_store_delete(crm_call_t *call, const char *id);

@@ -321,7 +321,8 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     }
     if (code == 0) {
         s_row_names(c, &names, &row);
-        code = contacts_store_update(call, &row, c);
+        code = contacts_store_update(call, &row, c, (const char *const *)req->update_mask,
+                                     req->n_update_mask);
     }
     contacts_row_reset(&row);
     if (code == 200) {

@@ -31,6 +31,7 @@ int main(int argc, char **argv) {
         .setup = s_setup,
         .workers = s_workers,
         .max_batch = s_max_batch,
+        .publishes = true,
     };
     return crm_daemon_main(&daemon, argc, argv);
 }

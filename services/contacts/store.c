@@ -5,6 +5,8 @@
     mapping is written once, in CONTACT_JSON.
 */
 #include "contacts.h"
+#include "events.h"
+#include "ids.h"
 #include "json_pb.h"
 #include "log.h"
 
@@ -30,6 +32,14 @@
     "    WHERE tenant_id = $1 AND address_norm = k.address" other_contact " LIMIT 1) e"       \
     "  LIMIT 1"
 
+//  The event of a write, in the same statement (so the same transaction): written only
+//  when the row was. $13 is the time of the change, $14 the event id, $15 the payload.
+#define OUTBOX_SQL(type, row)                                                                 \
+    " ev AS ("                                                                                \
+    "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"    \
+    "  SELECT $14::uuid, '" type "', $1, $2::uuid::text, $15::bytea, $13::timestamptz"        \
+    "  FROM " row ")"
+
 //  What insert and update answer (s_written reads it): the duplicate and its position,
 //  or the written row's timestamps.
 #define WRITTEN_SQL(row)                                                                      \
@@ -42,17 +52,18 @@ static const crm_stmt_t s_insert = {
     "WITH dup AS (" DUP_SQL("") "),"
     " ins AS ("
     "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"
-    "                        tags, emails, phones)"
+    "                        tags, emails, phones, created_at, updated_at)"
     "  SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8,"
-    "         $9::text[], $10::jsonb, $12::jsonb"
+    "         $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz"
     "  WHERE NOT EXISTS (SELECT 1 FROM dup)"
     "  RETURNING *),"
     " keys AS ("
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
-    "  WHERE EXISTS (SELECT 1 FROM ins))"
+    "  WHERE EXISTS (SELECT 1 FROM ins)),"
+    OUTBOX_SQL("ContactCreated", "ins")
     WRITTEN_SQL("ins"),
-    .nparams = 12,
+    .nparams = 15,
     .writes = true,
 };
 
@@ -72,7 +83,7 @@ static const crm_stmt_t s_update = {
     " upd AS ("
     "  UPDATE contacts SET kind = $3, type = $4, first_name = $5, last_name = $6, name = $7,"
     "    source = $8, tags = $9::text[],"
-    "    emails = $10::jsonb, phones = $12::jsonb, updated_at = now()"
+    "    emails = $10::jsonb, phones = $12::jsonb, updated_at = $13::timestamptz"
     "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
     "    AND NOT EXISTS (SELECT 1 FROM dup)"
     "  RETURNING *),"
@@ -89,9 +100,10 @@ static const crm_stmt_t s_update = {
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
     "  WHERE EXISTS (SELECT 1 FROM upd)"
-    "  ON CONFLICT (tenant_id, address_norm) DO NOTHING)"
+    "  ON CONFLICT (tenant_id, address_norm) DO NOTHING),"
+    OUTBOX_SQL("ContactUpdated", "upd")
     WRITTEN_SQL("upd"),
-    .nparams = 12,
+    .nparams = 15,
     .writes = true,
 };
 
@@ -99,14 +111,18 @@ static const crm_stmt_t s_delete = {
     .name = "contacts_delete",
     .sql =
     "WITH del AS ("
-    "  UPDATE contacts SET deleted_at = now(), updated_at = now()"
+    "  UPDATE contacts SET deleted_at = $3::timestamptz, updated_at = $3::timestamptz"
     "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL RETURNING id, emails),"
     " keys AS ("
     "  DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2::uuid"
     "    AND address_norm IN (SELECT lower(e->>'address')"
-    "                         FROM del, jsonb_array_elements(del.emails) e))"
+    "                         FROM del, jsonb_array_elements(del.emails) e)),"
+    " ev AS ("
+    "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
+    "  SELECT $4::uuid, 'ContactDeleted', $1, $2::uuid::text, $5::bytea, $3::timestamptz"
+    "  FROM del)"
     " SELECT count(*) FROM del",
-    .nparams = 2,
+    .nparams = 5,
     .writes = true,
 };
 
@@ -179,8 +195,31 @@ static int s_written(crm_call_t *call, PGresult *res, int ok_code, Crm__Contacts
     return code;
 }
 
+//  The event of a write to c: stamps c with the time of the change and fills ev.
+static void s_event(crm_call_t *call, Crm__Contacts__Contact *c, bool created,
+                    const char *const *changed, size_t n_changed, crm_outbox_event_t *ev) {
+    char now[40];
+    crm_time_now(now, sizeof now);
+    if (created)
+        crm_pb_string_set(&c->created_at, now);
+    crm_pb_string_set(&c->updated_at, now);
+    if (created) {
+        Crm__Events__ContactCreated event = CRM__EVENTS__CONTACT_CREATED__INIT;
+        event.contact = c;
+        event.actor_id = call->header->actor_id;
+        crm_outbox_event_init(ev, &event.base, now);
+    } else {
+        Crm__Events__ContactUpdated event = CRM__EVENTS__CONTACT_UPDATED__INIT;
+        event.contact = c;
+        event.changed = (char **)changed;
+        event.n_changed = n_changed;
+        event.actor_id = call->header->actor_id;
+        crm_outbox_event_init(ev, &event.base, now);
+    }
+}
+
 //  Parameters shared by insert and update, in statement order.
-static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char *params[12]) {
+static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char *params[15]) {
     params[0] = call->header->tenant_id;
     params[1] = row->id;
     params[2] = row->kind;
@@ -209,17 +248,30 @@ static void s_on_inserted(crm_db_t *db, PGresult *res, void *arg) {
 }
 
 int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
-    const char *params[12];
+    const char *params[15];
     s_row_params(call, row, params);
+    crm_outbox_event_t ev;
+    s_event(call, c, true, NULL, 0, &ev);
+    params[12] = ev.occurred_at;
+    params[13] = ev.event_id;
+    params[14] = ev.payload_hex;
     call->response = &c->base;
     crm_db_query_async(call->db, &s_insert, params, s_on_inserted, call);
+    crm_outbox_event_reset(&ev);
     return CRM_CALL_PENDING;
 }
 
-int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
-    const char *params[12];
+int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c,
+                          const char *const *changed, size_t n_changed) {
+    const char *params[15];
     s_row_params(call, row, params);
+    crm_outbox_event_t ev;
+    s_event(call, c, false, changed, n_changed, &ev);
+    params[12] = ev.occurred_at;
+    params[13] = ev.event_id;
+    params[14] = ev.payload_hex;
     PGresult *res = crm_db_query(call->db, &s_update, params);
+    crm_outbox_event_reset(&ev);
     int code = res ? s_written(call, res, 200, c) : s_write_failure(call);
     PQclear(res);
     return code;
@@ -245,8 +297,17 @@ int contacts_store_get(crm_call_t *call, const char *id, bool for_update,
 }
 
 int contacts_store_delete(crm_call_t *call, const char *id) {
-    const char *params[] = {call->header->tenant_id, id};
+    char now[40];
+    crm_time_now(now, sizeof now);
+    Crm__Events__ContactDeleted event = CRM__EVENTS__CONTACT_DELETED__INIT;
+    event.contact_id = (char *)id;
+    event.deleted_at = now;
+    event.actor_id = call->header->actor_id;
+    crm_outbox_event_t ev;
+    crm_outbox_event_init(&ev, &event.base, now);
+    const char *params[] = {call->header->tenant_id, id, now, ev.event_id, ev.payload_hex};
     PGresult *res = crm_db_query(call->db, &s_delete, params);
+    crm_outbox_event_reset(&ev);
     if (!res)
         return crm_call_db_failure(call);
     int deleted = atoi(PQgetvalue(res, 0, 0));

@@ -6,6 +6,7 @@
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxy.h"
 #include "routes.h"
 
 extern const crm_migration_t gateway_migrations[];
@@ -30,6 +31,7 @@ int main(int argc, char **argv) {
     keys_t *keys = NULL;
     metrics_t *metrics = NULL;
     http_t *http = NULL;
+    proxy_t *proxy = NULL;
     zloop_t *loop = NULL;
     crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
     crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
@@ -42,15 +44,22 @@ int main(int argc, char **argv) {
     broker = broker_new(cfg);
     if (!broker)
         goto done;
+    proxy = proxy_new(cfg);
+    if (!proxy)
+        goto done;
     loop = zloop_new();
     broker_attach(broker, loop);
+    if (proxy_attach(proxy, loop))
+        goto done;
     metrics = metrics_new(route_count());
+    metrics_set_proxy(metrics, proxy);
     http = http_new(cfg, broker, keys, metrics);
     if (!http || http_attach(http, loop))
         goto done;
     char url[128];
     snprintf(url, sizeof url, "http://%s:%d", cfg->gateway_http_bind, http_port(http));
-    crm_log_kv(CRM_LOG_INFO, "serving", "http", url, "broker", cfg->broker_endpoint, NULL);
+    crm_log_kv(CRM_LOG_INFO, "serving", "http", url, "broker", cfg->broker_endpoint, "events",
+               cfg->events_subscribe_endpoint, NULL);
     zloop_start(loop);
     crm_info("stopping");
     exit_code = 0;
@@ -59,6 +68,7 @@ done:
     http_destroy(&http);
     zloop_destroy(&loop);
     broker_destroy(&broker);
+    proxy_destroy(&proxy);
     metrics_destroy(&metrics);
     keys_destroy(&keys);
     crm_db_destroy(&db);

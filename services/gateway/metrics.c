@@ -22,6 +22,7 @@ typedef struct {
 struct _metrics_t {
     int n;  // routes + 1
     s_route_stats_t *stats;
+    proxy_t *proxy; // event proxy counters, or NULL
 };
 
 metrics_t *metrics_new(int n_routes) {
@@ -71,6 +72,10 @@ static void s_worker_line(const char *service, int workers, void *arg) {
     zchunk_extend(out, line, len);
 }
 
+void metrics_set_proxy(metrics_t *self, proxy_t *proxy) {
+    self->proxy = proxy;
+}
+
 char *metrics_render(metrics_t *self, broker_t *broker) {
     zchunk_t *out = zchunk_new(NULL, 8192);
     char line[512], label[256];
@@ -117,6 +122,8 @@ char *metrics_render(metrics_t *self, broker_t *broker) {
 #undef EMIT
     if (broker)
         broker_each_service(broker, s_worker_line, out);
+    if (self->proxy)
+        proxy_render_metrics(self->proxy, out);
     zchunk_extend(out, "", 1);
     char *text = strdup((char *)zchunk_data(out));
     zchunk_destroy(&out);

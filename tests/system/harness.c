@@ -92,6 +92,8 @@ static void s_spawn_suite(void) {
         setenv("CRM_GATEWAY_HTTP_PORT", port_text, 1);
         if (!getenv("CRM_BROKER_ENDPOINT"))
             setenv("CRM_BROKER_ENDPOINT", s_harness.broker, 1);
+        setenv("CRM_EVENTS_PUBLISH_ENDPOINT", s_harness.events_pub, 1);
+        setenv("CRM_EVENTS_SUBSCRIBE_ENDPOINT", s_harness.events_sub, 1);
         setenv("CRM_SUPERVISOR_BIN_DIR", s_bin(), 1);
         setenv("CRM_SUPERVISOR_BACKOFF_MIN_MS", "100", 1);
         unsetenv("CRM_CONFIG");
@@ -187,6 +189,10 @@ harness_t *harness_start(const char *const *extra_env) {
     int broker_port = s_free_port();
     snprintf(s_harness.http_url, sizeof s_harness.http_url, "http://127.0.0.1:%d", http_port);
     snprintf(s_harness.broker, sizeof s_harness.broker, "tcp://127.0.0.1:%d", broker_port);
+    snprintf(s_harness.events_pub, sizeof s_harness.events_pub, "tcp://127.0.0.1:%d",
+             s_free_port());
+    snprintf(s_harness.events_sub, sizeof s_harness.events_sub, "tcp://127.0.0.1:%d",
+             s_free_port());
 
     s_create_key("tenant-a", "admin", s_harness.key_a, sizeof s_harness.key_a);
     s_create_key("tenant-b", "admin", s_harness.key_b, sizeof s_harness.key_b);

@@ -1,0 +1,1099 @@
+/*  events: outbox, relay, replay and subscriber. See events.h.
+
+    Numbering at publish time. The outbox's id (bigserial) is handed out when a row is
+    inserted, but transactions commit in another order, and a rolled-back one leaves a
+    hole; a consumer that trusted those ids could apply 11 before 10 commits, or wait
+    for ever on a hole. So the relay numbers rows when it claims them: one statement
+    locks the source's row in outbox_state (SKIP LOCKED: a second relay of the same
+    service finds it taken and leaves), takes the committed rows not yet numbered in id
+    order, gives them last_seq + 1, + 2, ... and moves last_seq on. seq is therefore
+    dense and in commit order per source, and a row is numbered once. The relay
+    publishes the rows after that statement has committed; if it dies in between, the
+    events are numbered but not sent, and consumers fetch them with Events.Replay when
+    the next event or the next head announcement shows them the gap.
+*/
+#include "events.h"
+#include "bus_client.h"
+#include "ids.h"
+#include "log.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+//  --- The catalogue ---------------------------------------------------------------------
+
+static const ProtobufCMessageDescriptor *const s_catalogue[] = {
+    &crm__events__contact_created__descriptor,
+    &crm__events__contact_updated__descriptor,
+    &crm__events__contact_deleted__descriptor,
+    &crm__events__contact_merged__descriptor,
+    &crm__events__contact_erased__descriptor,
+    &crm__events__contact_note_added__descriptor,
+    &crm__events__lead_created__descriptor,
+    &crm__events__lead_status_changed__descriptor,
+    &crm__events__lead_assigned__descriptor,
+    &crm__events__lead_activity_logged__descriptor,
+    &crm__events__follow_up_due__descriptor,
+    &crm__events__lead_won__descriptor,
+    &crm__events__lead_lost__descriptor,
+    &crm__events__lead_scored__descriptor,
+    &crm__events__duplicate_found__descriptor,
+    &crm__events__notification_sent__descriptor,
+    &crm__events__notification_failed__descriptor,
+    &crm__events__notification_opted_out__descriptor,
+    &crm__events__contacts_daily__descriptor,
+    &crm__events__leads_daily__descriptor,
+    &crm__events__head__descriptor,
+};
+#define S_CATALOGUE_SIZE (sizeof s_catalogue / sizeof s_catalogue[0])
+
+const ProtobufCMessageDescriptor *crm_event_descriptor(const char *type) {
+    if (!type)
+        return NULL;
+    for (size_t i = 0; i < S_CATALOGUE_SIZE; i++)
+        if (strcmp(s_catalogue[i]->short_name, type) == 0)
+            return s_catalogue[i];
+    return NULL;
+}
+
+const char *crm_event_type(const ProtobufCMessageDescriptor *descriptor) {
+    return descriptor ? descriptor->short_name : NULL;
+}
+
+//  --- Helpers ---------------------------------------------------------------------------
+
+//  bytes as a bytea literal in hex ("\x0a1b"), caller frees.
+static char *s_hex(const uint8_t *data, size_t size) {
+    static const char digits[] = "0123456789abcdef";
+    char *text = malloc(2 * size + 3);
+    assert(text);
+    text[0] = '\\';
+    text[1] = 'x';
+    for (size_t i = 0; i < size; i++) {
+        text[2 + 2 * i] = digits[data[i] >> 4];
+        text[3 + 2 * i] = digits[data[i] & 15];
+    }
+    text[2 + 2 * size] = 0;
+    return text;
+}
+
+//  A bytea column in text form ("\x..."): the bytes, in a buffer the caller frees.
+static uint8_t *s_unhex(const char *text, size_t *size) {
+    *size = 0;
+    if (strncmp(text, "\\x", 2) != 0)
+        return NULL;
+    text += 2;
+    size_t n = strlen(text) / 2;
+    uint8_t *data = malloc(n ? n : 1);
+    assert(data);
+    for (size_t i = 0; i < n; i++) {
+        unsigned value;
+        if (sscanf(text + 2 * i, "%2x", &value) != 1) {
+            free(data);
+            return NULL;
+        }
+        data[i] = (uint8_t)value;
+    }
+    *size = n;
+    return data;
+}
+
+//  The columns every reader of the outbox selects, in this order.
+#define S_EVENT_COLUMNS                                                                       \
+    "seq, event_id::text, type, tenant_id, aggregate_id, payload,"                           \
+    " to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+//  One row of S_EVENT_COLUMNS as an envelope (caller frees with
+//  crm__event__free_unpacked), NULL if the row is damaged.
+static Crm__Event *s_event_from_row(PGresult *res, int row, const char *source) {
+    size_t size = 0;
+    uint8_t *payload = s_unhex(PQgetvalue(res, row, 5), &size);
+    if (!payload)
+        return NULL;
+    Crm__Event *event = malloc(sizeof *event);
+    assert(event);
+    crm__event__init(event);
+    event->seq = strtoull(PQgetvalue(res, row, 0), NULL, 10);
+    event->event_id = strdup(PQgetvalue(res, row, 1));
+    event->type = strdup(PQgetvalue(res, row, 2));
+    event->tenant_id = strdup(PQgetvalue(res, row, 3));
+    event->aggregate_id = strdup(PQgetvalue(res, row, 4));
+    event->occurred_at = strdup(PQgetvalue(res, row, 6));
+    event->source = strdup(source);
+    event->payload.data = payload;
+    event->payload.len = size;
+    return event;
+}
+
+//  --- Tables ----------------------------------------------------------------------------
+
+int crm_events_prepare_schema(crm_db_t *db, const char *schema) {
+    //  One transaction under a lock, so processes starting together do not race.
+    char *sql = zsys_sprintf(
+        "BEGIN;"
+        "SELECT pg_advisory_xact_lock(hashtext('crm_events_schema'));"
+        "CREATE TABLE IF NOT EXISTS %1$s.outbox ("
+        " id bigserial PRIMARY KEY,"
+        " seq bigint,"
+        " event_id uuid NOT NULL,"
+        " type text NOT NULL,"
+        " tenant_id text NOT NULL,"
+        " aggregate_id text NOT NULL DEFAULT '',"
+        " payload bytea NOT NULL,"
+        " occurred_at timestamptz NOT NULL,"
+        " published_at timestamptz);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS outbox_seq ON %1$s.outbox (seq) WHERE seq IS NOT NULL;"
+        "CREATE INDEX IF NOT EXISTS outbox_unnumbered ON %1$s.outbox (id) WHERE seq IS NULL;"
+        "CREATE TABLE IF NOT EXISTS %1$s.outbox_state ("
+        " id int PRIMARY KEY CHECK (id = 1),"
+        " last_seq bigint NOT NULL DEFAULT 0,"
+        " purged_through bigint NOT NULL DEFAULT 0);"
+        "INSERT INTO %1$s.outbox_state (id) VALUES (1) ON CONFLICT DO NOTHING;"
+        "CREATE TABLE IF NOT EXISTS %1$s.inbox ("
+        " source text PRIMARY KEY,"
+        " last_seq bigint NOT NULL,"
+        " updated_at timestamptz NOT NULL DEFAULT now());"
+        "COMMIT;",
+        schema);
+    int rc = crm_db_exec(db, sql);
+    zstr_free(&sql);
+    if (rc)
+        crm_db_exec(db, "ROLLBACK");
+    return rc;
+}
+
+//  --- Writing ---------------------------------------------------------------------------
+
+int crm_outbox_event_init(crm_outbox_event_t *ev, const ProtobufCMessage *payload,
+                          const char *occurred_at) {
+    memset(ev, 0, sizeof *ev);
+    if (!payload || !crm_event_descriptor(payload->descriptor->short_name))
+        return -1;
+    ev->type = payload->descriptor->short_name;
+    crm_uuid_v7(ev->event_id);
+    if (occurred_at)
+        snprintf(ev->occurred_at, sizeof ev->occurred_at, "%s", occurred_at);
+    else
+        crm_time_now(ev->occurred_at, sizeof ev->occurred_at);
+    size_t size = protobuf_c_message_get_packed_size(payload);
+    uint8_t *bytes = malloc(size ? size : 1);
+    assert(bytes);
+    protobuf_c_message_pack(payload, bytes);
+    ev->payload_hex = s_hex(bytes, size);
+    free(bytes);
+    return 0;
+}
+
+void crm_outbox_event_reset(crm_outbox_event_t *ev) {
+    free(ev->payload_hex);
+    memset(ev, 0, sizeof *ev);
+}
+
+crm_stmt_t *crm_outbox_stmt_new(const char *schema) {
+    crm_stmt_t *stmt = calloc(1, sizeof *stmt);
+    assert(stmt);
+    stmt->name = zsys_sprintf("%s_outbox_write", schema);
+    stmt->sql = zsys_sprintf("INSERT INTO %s.outbox (event_id, type, tenant_id, aggregate_id,"
+                             " payload, occurred_at)"
+                             " VALUES ($1::uuid, $2, $3, $4, $5::bytea, $6::timestamptz)",
+                             schema);
+    stmt->nparams = 6;
+    stmt->writes = true;
+    return stmt;
+}
+
+void crm_outbox_stmt_free(crm_stmt_t **stmt_p) {
+    crm_stmt_t *stmt = *stmt_p;
+    if (!stmt)
+        return;
+    zstr_free((char **)&stmt->name);
+    zstr_free((char **)&stmt->sql);
+    free(stmt);
+    *stmt_p = NULL;
+}
+
+int crm_outbox_write(crm_db_t *db, const crm_stmt_t *stmt, const char *tenant_id,
+                     const char *aggregate_id, const ProtobufCMessage *payload) {
+    crm_outbox_event_t ev;
+    if (crm_outbox_event_init(&ev, payload, NULL))
+        return -1;
+    const char *params[] = {ev.event_id,   ev.type,        tenant_id,
+                            aggregate_id, ev.payload_hex, ev.occurred_at};
+    PGresult *res = crm_db_query(db, stmt, params);
+    crm_outbox_event_reset(&ev);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+//  --- Relay -----------------------------------------------------------------------------
+
+struct _crm_relay_t {
+    char *source;
+    crm_db_t *db;          // the relay's own connection, in pipeline mode
+    zsock_t *pub;          // to the gateway's XSUB
+    zloop_t *loop;
+    zmq_pollitem_t db_item;
+    bool db_polled;
+    int64_t next_connect_ms;
+    int batch;
+    int interval_ms;
+    int head_interval_ms;
+    int retention_days;
+    int retention_interval_ms;
+    bool claiming;         // a claim is in flight
+    bool again;            // claim again as soon as this one is done
+    int kick_timer;        // -1 or the zero-delay timer of a pending kick
+    zlist_t *ready;        // messages of the claim in flight, sent once it commits
+    uint64_t published;
+    uint64_t head_seq;
+    crm_stmt_t claim, head, purge;
+};
+
+static void s_relay_claim(crm_relay_t *self);
+
+static void s_stmt_set(crm_stmt_t *stmt, const char *schema, const char *name, int nparams,
+                       bool writes, const char *fmt) {
+    stmt->name = zsys_sprintf("%s_%s", schema, name);
+    stmt->sql = zsys_sprintf(fmt, schema);
+    stmt->nparams = nparams;
+    stmt->writes = writes;
+}
+
+static void s_stmt_clear(crm_stmt_t *stmt) {
+    zstr_free((char **)&stmt->name);
+    zstr_free((char **)&stmt->sql);
+}
+
+crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
+    crm_relay_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->source = strdup(source);
+    self->batch = cfg->events_relay_batch;
+    self->interval_ms = cfg->events_relay_interval_ms;
+    self->head_interval_ms = cfg->events_head_interval_ms;
+    self->retention_days = cfg->events_retention_days;
+    self->retention_interval_ms = cfg->events_retention_interval_ms;
+    self->kick_timer = -1;
+    self->ready = zlist_new();
+    self->db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+    crm_db_set_connect_timeout(self->db, cfg->database_connect_timeout_ms);
+    self->pub = zsock_new(ZMQ_PUB);
+    assert(self->pub);
+    zsock_set_linger(self->pub, 1000);
+    zsock_set_sndhwm(self->pub, cfg->events_xpub_hwm);
+    if (zsock_connect(self->pub, "%s", cfg->events_publish_endpoint)) {
+        crm_log_kv(CRM_LOG_ERROR, "could not connect the relay", "endpoint",
+                   cfg->events_publish_endpoint, NULL);
+        crm_relay_destroy(&self);
+        return NULL;
+    }
+    //  Claim: lock the sequence row or leave it to the relay holding it; number the
+    //  committed rows not numbered yet, oldest first; move last_seq; return them.
+    s_stmt_set(&self->claim, source, "relay_claim", 1, true,
+               "WITH st AS (SELECT last_seq FROM %1$s.outbox_state WHERE id = 1"
+               "             FOR UPDATE SKIP LOCKED),"
+               " pick AS (SELECT id FROM %1$s.outbox WHERE seq IS NULL"
+               "          AND EXISTS (SELECT 1 FROM st) ORDER BY id LIMIT $1::int),"
+               " numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM pick),"
+               " upd AS (UPDATE %1$s.outbox o SET seq = st.last_seq + numbered.n,"
+               "         published_at = now() FROM numbered, st WHERE o.id = numbered.id"
+               "         RETURNING o.*),"
+               " adv AS (UPDATE %1$s.outbox_state SET last_seq = last_seq +"
+               "         (SELECT count(*) FROM upd) WHERE id = 1 AND EXISTS (SELECT 1 FROM st))"
+               " SELECT " S_EVENT_COLUMNS " FROM upd ORDER BY seq");
+    s_stmt_set(&self->head, source, "relay_head", 0, false,
+               "SELECT last_seq FROM %1$s.outbox_state WHERE id = 1");
+    //  Retention: published rows older than $1 days go; purged_through remembers the
+    //  highest seq gone, so a replay from before it is refused.
+    s_stmt_set(&self->purge, source, "relay_purge", 1, true,
+               "WITH gone AS (DELETE FROM %1$s.outbox WHERE seq IS NOT NULL"
+               "  AND occurred_at < now() - make_interval(days => $1::int) RETURNING seq)"
+               " UPDATE %1$s.outbox_state SET purged_through = greatest(purged_through,"
+               "  coalesce((SELECT max(seq) FROM gone), 0)) WHERE id = 1"
+               " RETURNING (SELECT count(*) FROM gone)");
+    return self;
+}
+
+void crm_relay_destroy(crm_relay_t **self_p) {
+    assert(self_p);
+    crm_relay_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->loop && self->db_polled)
+        zloop_poller_end(self->loop, &self->db_item);
+    if (self->loop && self->kick_timer != -1)
+        zloop_timer_end(self->loop, self->kick_timer);
+    if (self->db && crm_db_ok(self->db) && crm_db_pipelined(self->db))
+        crm_db_pipeline_close(self->db); // a claim in flight commits or not; its rows stay
+    while (zlist_size(self->ready)) {
+        zmsg_t *msg = zlist_pop(self->ready);
+        zmsg_destroy(&msg);
+    }
+    zlist_destroy(&self->ready);
+    crm_db_destroy(&self->db);
+    zsock_destroy(&self->pub);
+    s_stmt_clear(&self->claim);
+    s_stmt_clear(&self->head);
+    s_stmt_clear(&self->purge);
+    free(self->source);
+    free(self);
+    *self_p = NULL;
+}
+
+static int s_relay_on_db(zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+//  Connected, in pipeline mode and watched by the loop; false while the database is
+//  away (retried at most once a second).
+static bool s_relay_ready(crm_relay_t *self) {
+    if (!crm_db_ok(self->db)) {
+        int64_t now = zclock_mono();
+        if (now < self->next_connect_ms)
+            return false;
+        self->next_connect_ms = now + 1000;
+        if (crm_db_connect(self->db, 0) != 0)
+            return false;
+    }
+    if (!crm_db_pipelined(self->db) && crm_db_pipeline_open(self->db) != 0)
+        return false;
+    int fd = crm_db_socket(self->db);
+    if (self->db_polled && self->db_item.fd != fd) {
+        zloop_poller_end(self->loop, &self->db_item);
+        self->db_polled = false;
+    }
+    if (!self->db_polled) {
+        self->db_item = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
+        self->db_polled = zloop_poller(self->loop, &self->db_item, s_relay_on_db, self) == 0;
+        if (self->db_polled)
+            zloop_poller_set_tolerant(self->loop, &self->db_item);
+    }
+    return self->db_polled;
+}
+
+static int s_relay_on_db(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+    (void)loop;
+    (void)item;
+    crm_relay_t *self = arg;
+    if (crm_db_pipeline_pump(self->db) != 0 && self->db_polled) {
+        zloop_poller_end(self->loop, &self->db_item);
+        self->db_polled = false;
+    }
+    return 0;
+}
+
+//  The claimed rows, as messages ready to go once the claim commits.
+static void s_relay_on_claimed(crm_db_t *db, PGresult *res, void *arg) {
+    (void)db;
+    crm_relay_t *self = arg;
+    if (!res)
+        return;
+    int rows = PQntuples(res);
+    for (int i = 0; i < rows; i++) {
+        Crm__Event *event = s_event_from_row(res, i, self->source);
+        if (!event) {
+            crm_log_kv(CRM_LOG_ERROR, "unreadable outbox row", "source", self->source, "seq",
+                       PQgetvalue(res, i, 0), NULL);
+            continue;
+        }
+        char topic[160];
+        snprintf(topic, sizeof topic, "%s.%s", self->source, event->type);
+        size_t size = crm__event__get_packed_size(event);
+        zframe_t *frame = zframe_new(NULL, size);
+        crm__event__pack(event, zframe_data(frame));
+        zmsg_t *msg = zmsg_new();
+        zmsg_addstr(msg, topic);
+        zmsg_append(msg, &frame);
+        zlist_append(self->ready, msg);
+        if (event->seq > self->head_seq)
+            self->head_seq = event->seq;
+        crm__event__free_unpacked(event, NULL);
+    }
+}
+
+static int s_relay_on_kick(zloop_t *loop, int timer_id, void *arg);
+
+//  The claim's sync point: committed (publish what it numbered) or not (drop it: the
+//  rows stay unnumbered for the next claim).
+static void s_relay_on_claim_done(crm_db_t *db, bool ok, void *arg) {
+    (void)db;
+    crm_relay_t *self = arg;
+    size_t n = zlist_size(self->ready);
+    while (zlist_size(self->ready)) {
+        zmsg_t *msg = zlist_pop(self->ready);
+        if (ok) {
+            zmsg_send(&msg, self->pub);
+            self->published++;
+        }
+        zmsg_destroy(&msg);
+    }
+    self->claiming = false;
+    if (!ok)
+        crm_log_kv(CRM_LOG_WARN, "outbox claim failed", "source", self->source, "detail",
+                   crm_db_sqlstate(self->db), NULL);
+    //  A full batch means more may wait: go on at once, as after a kick during the claim.
+    if (ok && (self->again || n == (size_t)self->batch) && self->kick_timer == -1) {
+        self->again = false;
+        self->kick_timer = zloop_timer(self->loop, 0, 1, s_relay_on_kick, self);
+    }
+}
+
+static void s_relay_claim(crm_relay_t *self) {
+    if (self->claiming) {
+        self->again = true;
+        return;
+    }
+    if (!s_relay_ready(self))
+        return;
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", self->batch);
+    const char *params[] = {limit};
+    self->claiming = true;
+    if (crm_db_query_async(self->db, &self->claim, params, s_relay_on_claimed, self) != 0 ||
+        crm_db_pipeline_sync(self->db, s_relay_on_claim_done, self) != 0) {
+        //  Not sent (the connection broke): the callbacks were told, or will not come.
+        if (self->claiming) {
+            self->claiming = false;
+            while (zlist_size(self->ready)) {
+                zmsg_t *msg = zlist_pop(self->ready);
+                zmsg_destroy(&msg);
+            }
+        }
+    }
+}
+
+static int s_relay_on_kick(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    crm_relay_t *self = arg;
+    self->kick_timer = -1;
+    s_relay_claim(self);
+    return 0;
+}
+
+void crm_relay_kick(crm_relay_t *self) {
+    if (!self || !self->loop)
+        return;
+    if (self->claiming) {
+        self->again = true;
+        return;
+    }
+    if (self->kick_timer == -1)
+        self->kick_timer = zloop_timer(self->loop, 0, 1, s_relay_on_kick, self);
+}
+
+static int s_relay_on_interval(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    s_relay_claim(arg);
+    return 0;
+}
+
+//  Announce the source's head seq (read from the database: another process of the
+//  service may be the one numbering).
+static void s_relay_on_head_row(crm_db_t *db, PGresult *res, void *arg) {
+    (void)db;
+    crm_relay_t *self = arg;
+    if (!res || PQntuples(res) != 1)
+        return;
+    uint64_t head = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+    if (head > self->head_seq)
+        self->head_seq = head;
+    Crm__Events__Head msg = CRM__EVENTS__HEAD__INIT;
+    msg.source = self->source;
+    msg.head_seq = head;
+    size_t size = crm__events__head__get_packed_size(&msg);
+    zframe_t *frame = zframe_new(NULL, size);
+    crm__events__head__pack(&msg, zframe_data(frame));
+    zmsg_t *out = zmsg_new();
+    zmsg_addstrf(out, "%s._head", self->source);
+    zmsg_append(out, &frame);
+    zmsg_send(&out, self->pub);
+}
+
+static void s_relay_on_sync_ignored(crm_db_t *db, bool ok, void *arg) {
+    (void)db;
+    (void)ok;
+    (void)arg;
+}
+
+static int s_relay_on_head(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    crm_relay_t *self = arg;
+    if (!s_relay_ready(self))
+        return 0;
+    if (crm_db_query_async(self->db, &self->head, NULL, s_relay_on_head_row, self) == 0)
+        crm_db_pipeline_sync(self->db, s_relay_on_sync_ignored, self);
+    return 0;
+}
+
+static void s_relay_on_purged(crm_db_t *db, PGresult *res, void *arg) {
+    (void)db;
+    crm_relay_t *self = arg;
+    if (res && PQntuples(res) == 1 && atol(PQgetvalue(res, 0, 0)) > 0)
+        crm_log_kv(CRM_LOG_INFO, "expired events deleted", "source", self->source, "count",
+                   PQgetvalue(res, 0, 0), NULL);
+}
+
+static int s_relay_on_retention(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    crm_relay_t *self = arg;
+    if (!s_relay_ready(self))
+        return 0;
+    char days[16];
+    snprintf(days, sizeof days, "%d", self->retention_days);
+    const char *params[] = {days};
+    if (crm_db_query_async(self->db, &self->purge, params, s_relay_on_purged, self) == 0)
+        crm_db_pipeline_sync(self->db, s_relay_on_sync_ignored, self);
+    return 0;
+}
+
+int crm_relay_attach(crm_relay_t *self, zloop_t *loop) {
+    assert(self);
+    self->loop = loop;
+    if (zloop_timer(loop, self->interval_ms, 0, s_relay_on_interval, self) == -1 ||
+        zloop_timer(loop, self->head_interval_ms, 0, s_relay_on_head, self) == -1 ||
+        zloop_timer(loop, self->retention_interval_ms, 0, s_relay_on_retention, self) == -1)
+        return -1;
+    crm_relay_kick(self); // whatever a previous life left
+    return 0;
+}
+
+uint64_t crm_relay_published(crm_relay_t *self) {
+    return self ? self->published : 0;
+}
+
+//  --- Replay ----------------------------------------------------------------------------
+
+static int s_replay(crm_call_t *call, const ProtobufCMessage *request,
+                    ProtobufCMessage **response) {
+    const Crm__Events__ReplayRequest *req = (const Crm__Events__ReplayRequest *)request;
+    crm_service_t *service = call->service;
+    const char *schema = crm_service_name(service);
+    const crm_config_t *cfg = crm_service_config(service);
+    uint32_t max = cfg ? (uint32_t)cfg->events_replay_limit : 1000;
+    uint32_t limit = req->limit && req->limit < max ? req->limit : max;
+    uint64_t from = req->from_seq ? req->from_seq : 1;
+
+    //  The statement is made per service (schema) and kept with it.
+    crm_stmt_t *stmt = crm_service_stmt(service, "events_replay", 2, false,
+                                        "SELECT " S_EVENT_COLUMNS ","
+                                        " (SELECT last_seq FROM %1$s.outbox_state WHERE id = 1),"
+                                        " (SELECT purged_through FROM %1$s.outbox_state"
+                                        "  WHERE id = 1)"
+                                        " FROM (SELECT 1) one LEFT JOIN LATERAL"
+                                        " (SELECT * FROM %1$s.outbox WHERE seq >= $1::bigint"
+                                        "  ORDER BY seq LIMIT $2::int) o ON true");
+    char from_text[24], limit_text[16];
+    snprintf(from_text, sizeof from_text, "%" PRIu64, from);
+    snprintf(limit_text, sizeof limit_text, "%u", limit);
+    const char *params[] = {from_text, limit_text};
+    PGresult *res = crm_db_query(call->db, stmt, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int rows = PQntuples(res);
+    uint64_t head = rows ? strtoull(PQgetvalue(res, 0, 7), NULL, 10) : 0;
+    uint64_t purged = rows ? strtoull(PQgetvalue(res, 0, 8), NULL, 10) : 0;
+    if (from <= purged) {
+        PQclear(res);
+        crm_call_error(call, "events_expired",
+                       "events of %s up to seq %" PRIu64 " are past the retention; the oldest"
+                       " kept is %" PRIu64,
+                       schema, purged, purged + 1);
+        return 410;
+    }
+    Crm__Events__ReplayResponse *out = malloc(sizeof *out);
+    assert(out);
+    crm__events__replay_response__init(out);
+    out->head_seq = head;
+    out->oldest_seq = purged + 1;
+    out->events = rows ? calloc(rows, sizeof *out->events) : NULL;
+    for (int i = 0; i < rows; i++) {
+        if (PQgetisnull(res, i, 0)) // the LEFT JOIN's empty row
+            continue;
+        Crm__Event *event = s_event_from_row(res, i, schema);
+        if (!event) {
+            PQclear(res);
+            crm__events__replay_response__free_unpacked(out, NULL);
+            crm_call_error(call, "internal", "an outbox row is unreadable");
+            return 500;
+        }
+        out->events[out->n_events++] = event;
+    }
+    PQclear(res);
+    *response = &out->base;
+    return 200;
+}
+
+const crm_method_t crm_events_replay_method = {
+    "Events.Replay", s_replay, &crm__events__replay_request__descriptor, false};
+
+//  --- Sequencing ------------------------------------------------------------------------
+
+crm_seq_action_t crm_seq_check(uint64_t last_applied, uint64_t seq) {
+    if (seq <= last_applied)
+        return CRM_SEQ_DUPLICATE;
+    if (seq == last_applied + 1)
+        return CRM_SEQ_APPLY;
+    return CRM_SEQ_GAP;
+}
+
+//  --- Subscriber ------------------------------------------------------------------------
+
+#define S_SOURCES_MAX 16
+#define S_BURST_MAX 10000       // messages read per wake-up before applying and yielding
+#define S_RETRY_MS 1000         // after a failed apply or replay, wait this long
+
+typedef struct {
+    char name[64];
+    char prefix[66];            // "<name>." : the topics followed
+    uint64_t last_seq;          // applied and committed
+    uint64_t head_seq;          // the highest seq the source announced or sent
+    Crm__Event **pending;       // received in order, not applied yet
+    size_t n_pending, cap;
+    int64_t retry_at;           // no replay before this (after a failure)
+    bool stale;                 // behind: catch up by replay when allowed
+} s_source_t;
+
+struct _crm_subscriber_t {
+    char *consumer;
+    crm_db_t *db;
+    char *endpoint;
+    char *broker;
+    zsock_t *sub;
+    crm_bus_client_t *client;
+    zloop_t *loop;
+    zmq_pollitem_t item;
+    bool polled;
+    int recheck_timer;
+    s_source_t sources[S_SOURCES_MAX];
+    int n_sources;
+    crm_apply_fn *apply;
+    void *apply_arg;
+    crm_applied_fn *applied_fn;
+    void *applied_arg;
+    int apply_batch;
+    int replay_limit;
+    int replay_timeout_ms;
+    uint64_t applied;
+    uint64_t replays;
+    crm_stmt_t advance;
+    crm_stmt_t load;
+};
+
+crm_subscriber_t *crm_subscriber_new(const crm_config_t *cfg, const char *consumer,
+                                     crm_db_t *db) {
+    crm_subscriber_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->consumer = strdup(consumer);
+    self->db = db;
+    self->endpoint = strdup(cfg->events_subscribe_endpoint);
+    self->broker = strdup(cfg->broker_endpoint);
+    self->apply_batch = cfg->events_apply_batch;
+    self->replay_limit = cfg->events_replay_limit;
+    self->replay_timeout_ms = cfg->events_replay_timeout_ms;
+    self->recheck_timer = -1;
+    s_stmt_set(&self->advance, consumer, "inbox_advance", 2, true,
+               "INSERT INTO %1$s.inbox (source, last_seq) VALUES ($1, $2::bigint)"
+               " ON CONFLICT (source) DO UPDATE SET last_seq = excluded.last_seq,"
+               " updated_at = now()");
+    s_stmt_set(&self->load, consumer, "inbox_load", 1, false,
+               "SELECT last_seq FROM %1$s.inbox WHERE source = $1");
+    return self;
+}
+
+static void s_pending_clear(s_source_t *source) {
+    for (size_t i = 0; i < source->n_pending; i++)
+        crm__event__free_unpacked(source->pending[i], NULL);
+    source->n_pending = 0;
+}
+
+void crm_subscriber_destroy(crm_subscriber_t **self_p) {
+    assert(self_p);
+    crm_subscriber_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->loop && self->polled)
+        zloop_poller_end(self->loop, &self->item);
+    if (self->loop && self->recheck_timer != -1)
+        zloop_timer_end(self->loop, self->recheck_timer);
+    for (int i = 0; i < self->n_sources; i++) {
+        s_pending_clear(&self->sources[i]);
+        free(self->sources[i].pending);
+    }
+    zsock_destroy(&self->sub);
+    crm_bus_client_destroy(&self->client);
+    s_stmt_clear(&self->advance);
+    s_stmt_clear(&self->load);
+    free(self->consumer);
+    free(self->endpoint);
+    free(self->broker);
+    free(self);
+    *self_p = NULL;
+}
+
+int crm_subscriber_follow(crm_subscriber_t *self, const char *source) {
+    if (self->n_sources == S_SOURCES_MAX || strlen(source) >= sizeof self->sources[0].name)
+        return -1;
+    s_source_t *s = &self->sources[self->n_sources++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", source);
+    snprintf(s->prefix, sizeof s->prefix, "%s.", source);
+    return 0;
+}
+
+void crm_subscriber_on_apply(crm_subscriber_t *self, crm_apply_fn *fn, void *arg) {
+    self->apply = fn;
+    self->apply_arg = arg;
+}
+
+void crm_subscriber_on_applied(crm_subscriber_t *self, crm_applied_fn *fn, void *arg) {
+    self->applied_fn = fn;
+    self->applied_arg = arg;
+}
+
+static s_source_t *s_source_find(crm_subscriber_t *self, const char *name, size_t len) {
+    for (int i = 0; i < self->n_sources; i++)
+        if (strlen(self->sources[i].name) == len && memcmp(self->sources[i].name, name, len) == 0)
+            return &self->sources[i];
+    return NULL;
+}
+
+//  Read a source's last applied seq from the inbox. -1 when the database failed.
+static int s_source_load(crm_subscriber_t *self, s_source_t *source) {
+    const char *params[] = {source->name};
+    PGresult *res = crm_db_query(self->db, &self->load, params);
+    if (!res)
+        return -1;
+    source->last_seq = PQntuples(res) ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    return 0;
+}
+
+//  Apply events[0..n) (consecutive, the first last_seq + 1) and advance the inbox in
+//  one transaction. Returns 0, or -1 (rolled back: the inbox is read again, as
+//  another process of the consumer may have applied them).
+static int s_apply(crm_subscriber_t *self, s_source_t *source, Crm__Event **events, size_t n) {
+    if (n == 0)
+        return 0;
+    if (!crm_db_ok(self->db) && crm_db_connect(self->db, 0) != 0)
+        return -1;
+    if (crm_db_begin(self->db) != 0)
+        return -1;
+    //  Lock our inbox row first: two processes of one consumer take turns, and the
+    //  second sees what the first applied.
+    uint64_t last = 0;
+    {
+        char *sql = zsys_sprintf("SELECT last_seq FROM %s.inbox WHERE source = $1 FOR UPDATE",
+                                 self->consumer);
+        crm_stmt_t lock = {.name = NULL, .sql = sql, .nparams = 1};
+        const char *params[] = {source->name};
+        PGresult *res = crm_db_query(self->db, &lock, params);
+        zstr_free(&sql);
+        if (!res) {
+            crm_db_rollback(self->db);
+            return -1;
+        }
+        last = PQntuples(res) ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+        PQclear(res);
+    }
+    //  Skip what is applied already; a hole means our view is stale: start over.
+    size_t skip = 0;
+    while (skip < n && events[skip]->seq <= last)
+        skip++;
+    if (skip == n || events[skip]->seq != last + 1) {
+        crm_db_rollback(self->db);
+        source->last_seq = last;
+        return skip == n ? 0 : -1;
+    }
+    if (self->apply &&
+        self->apply(self->db, source->name, events + skip, n - skip, self->apply_arg) != 0) {
+        crm_db_rollback(self->db);
+        return -1;
+    }
+    char seq_text[24];
+    snprintf(seq_text, sizeof seq_text, "%" PRIu64, events[n - 1]->seq);
+    const char *params[] = {source->name, seq_text};
+    PGresult *res = crm_db_query(self->db, &self->advance, params);
+    if (!res || crm_db_commit(self->db) != 0) {
+        PQclear(res);
+        crm_db_rollback(self->db);
+        return -1;
+    }
+    PQclear(res);
+    source->last_seq = events[n - 1]->seq;
+    self->applied += n - skip;
+    if (self->applied_fn)
+        self->applied_fn(self->applied_arg);
+    return 0;
+}
+
+//  Apply what is pending for source, in batches. On failure the pending events are
+//  dropped and the source is marked stale: a replay fetches them again later.
+static void s_flush(crm_subscriber_t *self, s_source_t *source) {
+    size_t done = 0;
+    while (done < source->n_pending) {
+        size_t n = source->n_pending - done;
+        if (n > (size_t)self->apply_batch)
+            n = self->apply_batch;
+        if (s_apply(self, source, source->pending + done, n) != 0) {
+            crm_log_kv(CRM_LOG_WARN, "could not apply events; will replay them", "consumer",
+                       self->consumer, "source", source->name, NULL);
+            source->stale = true;
+            source->retry_at = zclock_mono() + S_RETRY_MS;
+            break;
+        }
+        done += n;
+    }
+    s_pending_clear(source);
+}
+
+//  Ask the source for events from from_seq. Returns the answer (caller frees) or NULL.
+static Crm__Events__ReplayResponse *s_replay_call(crm_subscriber_t *self, s_source_t *source,
+                                                  uint64_t from_seq) {
+    if (!self->client)
+        self->client = crm_bus_client_new(self->broker);
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = "Events.Replay";
+    header.tenant_id = "*";
+    header.actor_id = self->consumer;
+    header.role = "system";
+    Crm__Events__ReplayRequest req = CRM__EVENTS__REPLAY_REQUEST__INIT;
+    req.from_seq = from_seq;
+    req.limit = self->replay_limit;
+    zmsg_t *body = zmsg_new();
+    zframe_t *frame = zframe_new(NULL, crm__request_header__get_packed_size(&header));
+    crm__request_header__pack(&header, zframe_data(frame));
+    zmsg_append(body, &frame);
+    frame = zframe_new(NULL, crm__events__replay_request__get_packed_size(&req));
+    crm__events__replay_request__pack(&req, zframe_data(frame));
+    zmsg_append(body, &frame);
+    self->replays++;
+    zmsg_t *reply = crm_bus_client_request(self->client, source->name, &body,
+                                           self->replay_timeout_ms);
+    if (!reply) {
+        crm_log_kv(CRM_LOG_WARN, "replay call got no answer", "consumer", self->consumer,
+                   "source", source->name, NULL);
+        return NULL;
+    }
+    Crm__Events__ReplayResponse *out = NULL;
+    zframe_t *head_frame = zmsg_first(reply);
+    zframe_t *body_frame = zmsg_next(reply);
+    Crm__ReplyHeader *rh =
+        head_frame ? crm__reply_header__unpack(NULL, zframe_size(head_frame), zframe_data(head_frame))
+                   : NULL;
+    if (rh && rh->code == 200 && body_frame)
+        out = crm__events__replay_response__unpack(NULL, zframe_size(body_frame),
+                                                   zframe_data(body_frame));
+    else
+        crm_log_kv(CRM_LOG_ERROR, "replay refused", "consumer", self->consumer, "source",
+                   source->name, "error", rh ? rh->error : "malformed reply", "detail",
+                   rh ? rh->message : "", NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    zmsg_destroy(&reply);
+    return out;
+}
+
+//  Catch up with source through replay until nothing older than its head is missing.
+//  On failure, leave it stale and try again after S_RETRY_MS.
+static void s_catch_up(crm_subscriber_t *self, s_source_t *source) {
+    if (zclock_mono() < source->retry_at)
+        return;
+    s_flush(self, source);
+    while (true) {
+        Crm__Events__ReplayResponse *page = s_replay_call(self, source, source->last_seq + 1);
+        if (!page) {
+            source->stale = true;
+            source->retry_at = zclock_mono() + S_RETRY_MS;
+            return;
+        }
+        if (page->head_seq > source->head_seq)
+            source->head_seq = page->head_seq;
+        //  Apply the page in order; stop at anything out of line (none expected).
+        size_t n = 0;
+        while (n < page->n_events && page->events[n]->seq == source->last_seq + 1 + n)
+            n++;
+        int rc = 0;
+        for (size_t done = 0; done < n && rc == 0;) {
+            size_t chunk = n - done < (size_t)self->apply_batch ? n - done : (size_t)self->apply_batch;
+            rc = s_apply(self, source, page->events + done, chunk);
+            done += chunk;
+        }
+        bool more = page->n_events > 0 && n == page->n_events && source->last_seq < page->head_seq;
+        crm__events__replay_response__free_unpacked(page, NULL);
+        if (rc != 0) {
+            source->stale = true;
+            source->retry_at = zclock_mono() + S_RETRY_MS;
+            return;
+        }
+        if (!more)
+            break;
+    }
+    source->stale = source->last_seq < source->head_seq;
+    if (source->stale) // the head is ahead but the source gave nothing: later
+        source->retry_at = zclock_mono() + S_RETRY_MS;
+}
+
+//  One message from the SUB socket: topic, then an envelope (or a Head).
+static void s_receive(crm_subscriber_t *self, zmsg_t *msg) {
+    zframe_t *topic = zmsg_first(msg);
+    zframe_t *body = zmsg_next(msg);
+    if (!topic || !body || zmsg_size(msg) != 2)
+        return;
+    const char *t = (const char *)zframe_data(topic);
+    size_t tlen = zframe_size(topic);
+    const char *dot = memchr(t, '.', tlen);
+    if (!dot)
+        return;
+    s_source_t *source = s_source_find(self, t, (size_t)(dot - t));
+    if (!source)
+        return;
+    size_t rest = tlen - (size_t)(dot - t) - 1;
+    if (rest == 5 && memcmp(dot + 1, "_head", 5) == 0) {
+        Crm__Events__Head *head =
+            crm__events__head__unpack(NULL, zframe_size(body), zframe_data(body));
+        if (head) {
+            if (head->head_seq > source->head_seq)
+                source->head_seq = head->head_seq;
+            if (head->head_seq > source->last_seq + source->n_pending)
+                source->stale = true;
+            crm__events__head__free_unpacked(head, NULL);
+        }
+        return;
+    }
+    Crm__Event *event = crm__event__unpack(NULL, zframe_size(body), zframe_data(body));
+    if (!event) {
+        crm_log_kv(CRM_LOG_WARN, "malformed event dropped", "consumer", self->consumer, "source",
+                   source->name, NULL);
+        return;
+    }
+    if (event->seq > source->head_seq)
+        source->head_seq = event->seq;
+    if (source->stale) { // a replay will bring it, in order
+        crm__event__free_unpacked(event, NULL);
+        return;
+    }
+    switch (crm_seq_check(source->last_seq + source->n_pending, event->seq)) {
+    case CRM_SEQ_DUPLICATE:
+        crm__event__free_unpacked(event, NULL);
+        break;
+    case CRM_SEQ_GAP:
+        crm__event__free_unpacked(event, NULL);
+        source->stale = true;
+        break;
+    case CRM_SEQ_APPLY:
+        if (source->n_pending == source->cap) {
+            source->cap = source->cap ? source->cap * 2 : 256;
+            source->pending = realloc(source->pending, source->cap * sizeof *source->pending);
+            assert(source->pending);
+        }
+        source->pending[source->n_pending++] = event;
+        if (source->n_pending >= (size_t)self->apply_batch)
+            s_flush(self, source);
+        break;
+    }
+}
+
+static void s_sub_recheck(crm_subscriber_t *self);
+
+static void s_pump(crm_subscriber_t *self) {
+    for (int read = 0; read < S_BURST_MAX; read++) {
+        zmsg_t *msg = zmsg_recv_nowait(self->sub);
+        if (!msg)
+            break;
+        s_receive(self, msg);
+        zmsg_destroy(&msg);
+    }
+    for (int i = 0; i < self->n_sources; i++) {
+        s_source_t *source = &self->sources[i];
+        s_flush(self, source);
+        if (source->stale)
+            s_catch_up(self, source);
+    }
+    s_sub_recheck(self);
+}
+
+static int s_sub_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+    (void)loop;
+    (void)item;
+    s_pump(arg);
+    return 0;
+}
+
+static int s_sub_on_recheck(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    crm_subscriber_t *self = arg;
+    self->recheck_timer = -1;
+    s_pump(self);
+    return 0;
+}
+
+//  The SUB socket is watched by its ZMQ_FD; after a burst cut short, look again.
+static void s_sub_recheck(crm_subscriber_t *self) {
+    if (self->recheck_timer != -1)
+        return;
+    if (zsock_events(self->sub) & ZMQ_POLLIN)
+        self->recheck_timer = zloop_timer(self->loop, 0, 1, s_sub_on_recheck, self);
+}
+
+//  Every second: sources left behind (a failed replay, a head announced ahead) are
+//  caught up.
+static int s_sub_on_tick(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    crm_subscriber_t *self = arg;
+    for (int i = 0; i < self->n_sources; i++)
+        if (self->sources[i].stale)
+            s_catch_up(self, &self->sources[i]);
+    return 0;
+}
+
+int crm_subscriber_attach(crm_subscriber_t *self, zloop_t *loop) {
+    assert(self);
+    self->loop = loop;
+    self->sub = zsock_new(ZMQ_SUB);
+    assert(self->sub);
+    zsock_set_linger(self->sub, 0);
+    zsock_set_rcvhwm(self->sub, 0);
+    for (int i = 0; i < self->n_sources; i++)
+        zsock_set_subscribe(self->sub, self->sources[i].prefix);
+    if (zsock_connect(self->sub, "%s", self->endpoint)) {
+        crm_log_kv(CRM_LOG_ERROR, "could not connect the subscriber", "endpoint", self->endpoint,
+                   NULL);
+        return -1;
+    }
+    self->item = (zmq_pollitem_t){.fd = zsock_fd(self->sub), .events = ZMQ_POLLIN};
+    if (zloop_poller(loop, &self->item, s_sub_on_readable, self) != 0)
+        return -1;
+    self->polled = true;
+    if (zloop_timer(loop, 1000, 0, s_sub_on_tick, self) == -1)
+        return -1;
+    //  Start from the inbox, then replay whatever was published while we were away.
+    for (int i = 0; i < self->n_sources; i++) {
+        s_source_t *source = &self->sources[i];
+        if (s_source_load(self, source) != 0)
+            source->retry_at = 0;
+        source->stale = true;
+        s_catch_up(self, source);
+    }
+    s_sub_recheck(self);
+    return 0;
+}
+
+uint64_t crm_subscriber_last_seq(crm_subscriber_t *self, const char *source) {
+    s_source_t *s = s_source_find(self, source, strlen(source));
+    return s ? s->last_seq : 0;
+}
+
+uint64_t crm_subscriber_applied(crm_subscriber_t *self) {
+    return self->applied;
+}
+
+uint64_t crm_subscriber_replays(crm_subscriber_t *self) {
+    return self->replays;
+}

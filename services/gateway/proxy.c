@@ -1,0 +1,212 @@
+/*  proxy: XSUB -> XPUB event forwarding with counters. See proxy.h.
+
+    Both sockets are watched through their ZMQ_FD descriptors (as the broker's are),
+    so each turn of the loop costs one poll() however many sockets there are; after
+    sending on a socket we look at it again, since a send may consume the signal that
+    its own incoming messages raised.
+
+    Counters are read by the HTTP thread for /metrics, hence atomics. */
+#include "proxy.h"
+#include "log.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#define S_SOURCES_MAX 32 // distinct sources counted by name; more go to "other"
+#define S_BURST_MAX 1000 // messages moved per wake-up before giving the loop a turn
+
+typedef struct {
+    char name[32];
+    atomic_ullong events;
+} s_source_t;
+
+struct _proxy_t {
+    zsock_t *xsub; // relays connect here
+    zsock_t *xpub; // subscribers connect here
+    zloop_t *loop;
+    zmq_pollitem_t xsub_item, xpub_item;
+    int recheck_timer; // -1 or a zero-delay timer to look at both sockets again
+    s_source_t sources[S_SOURCES_MAX];
+    int n_sources;
+    atomic_ullong other_events;
+    atomic_ullong events;        // event messages forwarded
+    atomic_ullong malformed;     // messages that were not topic + envelope
+    atomic_llong subscriptions;  // subscriptions now open on the XPUB side
+};
+
+proxy_t *proxy_new(const crm_config_t *cfg) {
+    proxy_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->recheck_timer = -1;
+    self->xsub = zsock_new(ZMQ_XSUB);
+    self->xpub = zsock_new(ZMQ_XPUB);
+    if (!self->xsub || !self->xpub)
+        goto failed;
+    zsock_set_linger(self->xsub, 0);
+    zsock_set_linger(self->xpub, 0);
+    zsock_set_sndhwm(self->xpub, cfg->events_xpub_hwm);
+    zsock_set_rcvhwm(self->xsub, cfg->events_xpub_hwm);
+    if (zsock_bind(self->xsub, "%s", cfg->events_publish_endpoint) == -1) {
+        crm_log_kv(CRM_LOG_ERROR, "could not bind the event publish endpoint", "endpoint",
+                   cfg->events_publish_endpoint, "detail", zmq_strerror(zmq_errno()), NULL);
+        goto failed;
+    }
+    if (zsock_bind(self->xpub, "%s", cfg->events_subscribe_endpoint) == -1) {
+        crm_log_kv(CRM_LOG_ERROR, "could not bind the event subscribe endpoint", "endpoint",
+                   cfg->events_subscribe_endpoint, "detail", zmq_strerror(zmq_errno()), NULL);
+        goto failed;
+    }
+    return self;
+failed:
+    proxy_destroy(&self);
+    return NULL;
+}
+
+void proxy_destroy(proxy_t **self_p) {
+    assert(self_p);
+    proxy_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy(&self->xsub);
+    zsock_destroy(&self->xpub);
+    free(self);
+    *self_p = NULL;
+}
+
+//  Count one event under the source named by its topic ("contacts.ContactCreated").
+//  Only the loop thread adds sources, and n_sources is published after the name.
+static void s_count(proxy_t *self, const char *topic, size_t size) {
+    atomic_fetch_add(&self->events, 1);
+    const char *dot = memchr(topic, '.', size);
+    size_t len = dot ? (size_t)(dot - topic) : size;
+    for (int i = 0; i < self->n_sources; i++)
+        if (strlen(self->sources[i].name) == len && memcmp(self->sources[i].name, topic, len) == 0) {
+            atomic_fetch_add(&self->sources[i].events, 1);
+            return;
+        }
+    if (self->n_sources < S_SOURCES_MAX && len > 0 && len < sizeof self->sources[0].name) {
+        s_source_t *source = &self->sources[self->n_sources];
+        memcpy(source->name, topic, len);
+        source->name[len] = 0;
+        atomic_store(&source->events, 1);
+        atomic_thread_fence(memory_order_release);
+        self->n_sources++;
+        return;
+    }
+    atomic_fetch_add(&self->other_events, 1);
+}
+
+//  Move one whole message from one socket to the other. Returns false when none waits.
+static bool s_move(proxy_t *self, zsock_t *from, zsock_t *to, bool events) {
+    void *in = zsock_resolve(from), *out = zsock_resolve(to);
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    if (zmq_msg_recv(&msg, in, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close(&msg);
+        return false;
+    }
+    if (events)
+        s_count(self, zmq_msg_data(&msg), zmq_msg_size(&msg));
+    else if (zmq_msg_size(&msg) > 0) {
+        //  XPUB hands up subscriptions (1) and unsubscriptions (0) as the first byte.
+        byte kind = *(byte *)zmq_msg_data(&msg);
+        atomic_fetch_add(&self->subscriptions, kind == 1 ? 1 : kind == 0 ? -1 : 0);
+    }
+    int frames = 1;
+    while (true) {
+        bool more = zmq_msg_more(&msg);
+        //  XPUB never blocks (it drops at the high-water mark); XSUB sends are tiny.
+        zmq_msg_send(&msg, out, ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0));
+        zmq_msg_close(&msg);
+        if (!more)
+            break;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, in, 0) == -1) {
+            zmq_msg_close(&msg);
+            break;
+        }
+        frames++;
+    }
+    if (events && frames != 2)
+        atomic_fetch_add(&self->malformed, 1);
+    return true;
+}
+
+static void s_recheck(proxy_t *self);
+
+static void s_pump(proxy_t *self) {
+    int moved = 0;
+    while (moved < S_BURST_MAX && s_move(self, self->xsub, self->xpub, true))
+        moved++;
+    while (s_move(self, self->xpub, self->xsub, false))
+        ;
+    s_recheck(self);
+}
+
+static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
+    (void)loop;
+    (void)item;
+    s_pump(arg);
+    return 0;
+}
+
+static int s_on_recheck(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    proxy_t *self = arg;
+    self->recheck_timer = -1;
+    s_pump(self);
+    return 0;
+}
+
+//  Messages may wait with the descriptors quiet (after sends, or a burst cut short):
+//  come back on the next turn of the loop.
+static void s_recheck(proxy_t *self) {
+    if (!self->loop || self->recheck_timer != -1)
+        return;
+    if ((zsock_events(self->xsub) & ZMQ_POLLIN) || (zsock_events(self->xpub) & ZMQ_POLLIN))
+        self->recheck_timer = zloop_timer(self->loop, 0, 1, s_on_recheck, self);
+}
+
+int proxy_attach(proxy_t *self, zloop_t *loop) {
+    assert(self);
+    self->loop = loop;
+    self->xsub_item = (zmq_pollitem_t){.fd = zsock_fd(self->xsub), .events = ZMQ_POLLIN};
+    self->xpub_item = (zmq_pollitem_t){.fd = zsock_fd(self->xpub), .events = ZMQ_POLLIN};
+    if (zloop_poller(loop, &self->xsub_item, s_on_readable, self) ||
+        zloop_poller(loop, &self->xpub_item, s_on_readable, self))
+        return -1;
+    s_pump(self);
+    return 0;
+}
+
+void proxy_render_metrics(proxy_t *self, zchunk_t *out) {
+    char line[256];
+    int len;
+#define EMIT(...)                                       \
+    do {                                                \
+        len = snprintf(line, sizeof line, __VA_ARGS__); \
+        zchunk_extend(out, line, len);                  \
+    } while (0)
+    EMIT("# HELP crm_events_forwarded_total Events passed from relays to subscribers, by source.\n"
+         "# TYPE crm_events_forwarded_total counter\n");
+    int n = self->n_sources;
+    atomic_thread_fence(memory_order_acquire);
+    for (int i = 0; i < n; i++)
+        EMIT("crm_events_forwarded_total{source=\"%s\"} %llu\n", self->sources[i].name,
+             (unsigned long long)atomic_load(&self->sources[i].events));
+    unsigned long long other = atomic_load(&self->other_events);
+    if (other)
+        EMIT("crm_events_forwarded_total{source=\"other\"} %llu\n", other);
+    EMIT("# HELP crm_events_malformed_total Messages on the publish endpoint that were not"
+         " a topic and an envelope.\n"
+         "# TYPE crm_events_malformed_total counter\n"
+         "crm_events_malformed_total %llu\n",
+         (unsigned long long)atomic_load(&self->malformed));
+    EMIT("# HELP crm_events_subscriptions Distinct topic prefixes subscribed on the subscribe"
+         " endpoint.\n"
+         "# TYPE crm_events_subscriptions gauge\n"
+         "crm_events_subscriptions %lld\n",
+         (long long)atomic_load(&self->subscriptions));
+#undef EMIT
+}
