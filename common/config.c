@@ -82,6 +82,7 @@ static const s_key_t s_keys[] = {
     S_STRING(events, subscribe_endpoint, "tcp://127.0.0.1:5557",
              "the gateway's XPUB: subscribers and analysts connect here"),
     S_INT(events, xpub_hwm, 100000, 1, 100000000, "events queued per slow subscriber, then dropped"),
+    S_INT(events, xpub_sndbuf_bytes, 0, 0, S_GIB, "kernel send buffer per subscriber (0: the OS's)"),
     S_INT(events, relay_batch, 1000, 1, 100000, "outbox rows claimed and published at once"),
     S_INT(events, relay_interval_ms, 250, 1, S_HOUR_MS, "outbox polled this often besides wake-ups"),
     S_INT(events, head_interval_ms, 1000, 10, S_HOUR_MS, "how often a source announces its head"),
@@ -95,7 +96,11 @@ static const s_key_t s_keys[] = {
     S_STRING(contacts, default_region, "US", "ISO 3166 region for phones without +country"),
     S_INT(contacts, max_batch, 64, 1, 10000, "requests committed together in one transaction"),
 
-    S_STRING(supervisor, services, "gateway contacts", "space-separated daemons to run"),
+    S_INT(reporting, publish_interval_ms, 1000, 100, S_HOUR_MS,
+          "changed daily figures are published this often (per tenant at most)"),
+    S_INT(reporting, snapshot_page, 1000, 1, 10000, "contacts per Snapshot page while rebuilding"),
+
+    S_STRING(supervisor, services, "gateway contacts reporting", "space-separated daemons to run"),
     S_STRING(supervisor, bin_dir, "build/bin", "where crm-<service> binaries live"),
     S_INT(supervisor, backoff_min_ms, 100, 1, S_HOUR_MS, "first restart delay"),
     S_INT(supervisor, backoff_max_ms, 5000, 1, S_HOUR_MS, "restart delay cap"),

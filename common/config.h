@@ -35,6 +35,7 @@ typedef struct {
     char *events_publish_endpoint;   // the gateway's XSUB: relays publish here
     char *events_subscribe_endpoint; // the gateway's XPUB: subscribers connect here
     int events_xpub_hwm;             // events queued per slow subscriber, then dropped
+    int events_xpub_sndbuf_bytes;    // kernel send buffer per subscriber (0: the OS's)
     int events_relay_batch;          // outbox rows claimed and published at once
     int events_relay_interval_ms;    // outbox polled this often besides wake-ups
     int events_head_interval_ms;     // how often a source announces its head seq
@@ -47,6 +48,9 @@ typedef struct {
     int contacts_workers;            // worker sockets (requests in flight) per process
     char *contacts_default_region;   // ISO 3166 region for phone numbers without +country
     int contacts_max_batch;          // requests committed together in one transaction
+    //  reporting:
+    int reporting_publish_interval_ms; // changed daily figures are published this often
+    int reporting_snapshot_page;     // contacts per Snapshot page while rebuilding
     //  supervisor:
     char *supervisor_services;       // space-separated daemons to run
     char *supervisor_bin_dir;        // where crm-<service> binaries live

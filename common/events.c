@@ -78,22 +78,35 @@ static char *s_hex(const uint8_t *data, size_t size) {
     return text;
 }
 
+static int s_hex_digit(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 //  A bytea column in text form ("\x..."): the bytes, in a buffer the caller frees.
 static uint8_t *s_unhex(const char *text, size_t *size) {
     *size = 0;
     if (strncmp(text, "\\x", 2) != 0)
         return NULL;
     text += 2;
-    size_t n = strlen(text) / 2;
+    size_t len = strlen(text);
+    if (len % 2)
+        return NULL;
+    size_t n = len / 2;
     uint8_t *data = malloc(n ? n : 1);
     assert(data);
     for (size_t i = 0; i < n; i++) {
-        unsigned value;
-        if (sscanf(text + 2 * i, "%2x", &value) != 1) {
+        int hi = s_hex_digit(text[2 * i]), lo = s_hex_digit(text[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
             free(data);
             return NULL;
         }
-        data[i] = (uint8_t)value;
+        data[i] = (uint8_t)(hi << 4 | lo);
     }
     *size = n;
     return data;
@@ -249,7 +262,7 @@ struct _crm_relay_t {
     zlist_t *ready;        // messages of the claim in flight, sent once it commits
     uint64_t published;
     uint64_t head_seq;
-    crm_stmt_t claim, head, purge;
+    crm_stmt_t lock, claim, head, purge;
 };
 
 static void s_relay_claim(crm_relay_t *self);
@@ -290,11 +303,19 @@ crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
         crm_relay_destroy(&self);
         return NULL;
     }
-    //  Claim: lock the sequence row or leave it to the relay holding it; number the
-    //  committed rows not numbered yet, oldest first; move last_seq; return them.
+    //  Claim, in two statements of one transaction. The first locks the sequence row
+    //  or, when another relay holds it, notes that it does not (SKIP LOCKED). The
+    //  second, whose snapshot is taken only now that the lock is ours, numbers the
+    //  committed rows not numbered yet, oldest first, moves last_seq on and returns
+    //  them. (In one statement the snapshot would predate the lock, and rows the
+    //  previous holder numbered just before would look unnumbered.)
+    s_stmt_set(&self->lock, source, "relay_lock", 0, false,
+               "SELECT set_config('crm.relay_holds', CASE WHEN EXISTS (SELECT 1 FROM"
+               " (SELECT id FROM %1$s.outbox_state WHERE id = 1 FOR UPDATE SKIP LOCKED) s)"
+               " THEN 'yes' ELSE 'no' END, true)");
     s_stmt_set(&self->claim, source, "relay_claim", 1, true,
                "WITH st AS (SELECT last_seq FROM %1$s.outbox_state WHERE id = 1"
-               "             FOR UPDATE SKIP LOCKED),"
+               "             AND current_setting('crm.relay_holds', true) = 'yes'),"
                " pick AS (SELECT id FROM %1$s.outbox WHERE seq IS NULL"
                "          AND EXISTS (SELECT 1 FROM st) ORDER BY id LIMIT $1::int),"
                " numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM pick),"
@@ -335,6 +356,7 @@ void crm_relay_destroy(crm_relay_t **self_p) {
     zlist_destroy(&self->ready);
     crm_db_destroy(&self->db);
     zsock_destroy(&self->pub);
+    s_stmt_clear(&self->lock);
     s_stmt_clear(&self->claim);
     s_stmt_clear(&self->head);
     s_stmt_clear(&self->purge);
@@ -450,7 +472,8 @@ static void s_relay_claim(crm_relay_t *self) {
     snprintf(limit, sizeof limit, "%d", self->batch);
     const char *params[] = {limit};
     self->claiming = true;
-    if (crm_db_query_async(self->db, &self->claim, params, s_relay_on_claimed, self) != 0 ||
+    if (crm_db_query_async(self->db, &self->lock, NULL, NULL, NULL) != 0 ||
+        crm_db_query_async(self->db, &self->claim, params, s_relay_on_claimed, self) != 0 ||
         crm_db_pipeline_sync(self->db, s_relay_on_claim_done, self) != 0) {
         //  Not sent (the connection broke): the callbacks were told, or will not come.
         if (self->claiming) {
@@ -641,6 +664,15 @@ crm_seq_action_t crm_seq_check(uint64_t last_applied, uint64_t seq) {
     return CRM_SEQ_GAP;
 }
 
+crm_replay_page_t crm_replay_page_check(uint64_t last_applied, const uint64_t *seqs, size_t n,
+                                        uint64_t head_seq) {
+    crm_replay_page_t page = {0, false};
+    while (page.usable < n && seqs[page.usable] == last_applied + 1 + page.usable)
+        page.usable++;
+    page.more = n > 0 && page.usable == n && last_applied + n < head_seq;
+    return page;
+}
+
 //  --- Subscriber ------------------------------------------------------------------------
 
 #define S_SOURCES_MAX 16
@@ -669,6 +701,8 @@ struct _crm_subscriber_t {
     zmq_pollitem_t item;
     bool polled;
     int recheck_timer;
+    int tick_timer;
+    int continue_timer; // a catch-up cut short goes on at the next turn
     s_source_t sources[S_SOURCES_MAX];
     int n_sources;
     crm_apply_fn *apply;
@@ -678,10 +712,13 @@ struct _crm_subscriber_t {
     int apply_batch;
     int replay_limit;
     int replay_timeout_ms;
+    int rcvhwm;
     uint64_t applied;
     uint64_t replays;
+    uint64_t gaps;
     crm_stmt_t advance;
     crm_stmt_t load;
+    crm_stmt_t lock;
 };
 
 crm_subscriber_t *crm_subscriber_new(const crm_config_t *cfg, const char *consumer,
@@ -695,13 +732,22 @@ crm_subscriber_t *crm_subscriber_new(const crm_config_t *cfg, const char *consum
     self->apply_batch = cfg->events_apply_batch;
     self->replay_limit = cfg->events_replay_limit;
     self->replay_timeout_ms = cfg->events_replay_timeout_ms;
+    self->rcvhwm = cfg->events_xpub_hwm;
     self->recheck_timer = -1;
+    self->tick_timer = -1;
+    self->continue_timer = -1;
     s_stmt_set(&self->advance, consumer, "inbox_advance", 2, true,
                "INSERT INTO %1$s.inbox (source, last_seq) VALUES ($1, $2::bigint)"
                " ON CONFLICT (source) DO UPDATE SET last_seq = excluded.last_seq,"
                " updated_at = now()");
-    s_stmt_set(&self->load, consumer, "inbox_load", 1, false,
-               "SELECT last_seq FROM %1$s.inbox WHERE source = $1");
+    //  The row is made on first sight, so that inbox_lock always has a row to lock.
+    s_stmt_set(&self->load, consumer, "inbox_load", 1, true,
+               "WITH ins AS (INSERT INTO %1$s.inbox (source, last_seq) VALUES ($1, 0)"
+               "  ON CONFLICT (source) DO NOTHING RETURNING last_seq)"
+               " SELECT last_seq FROM ins UNION ALL"
+               " SELECT last_seq FROM %1$s.inbox WHERE source = $1");
+    s_stmt_set(&self->lock, consumer, "inbox_lock", 1, false,
+               "SELECT last_seq FROM %1$s.inbox WHERE source = $1 FOR UPDATE");
     return self;
 }
 
@@ -720,6 +766,10 @@ void crm_subscriber_destroy(crm_subscriber_t **self_p) {
         zloop_poller_end(self->loop, &self->item);
     if (self->loop && self->recheck_timer != -1)
         zloop_timer_end(self->loop, self->recheck_timer);
+    if (self->loop && self->tick_timer != -1)
+        zloop_timer_end(self->loop, self->tick_timer);
+    if (self->loop && self->continue_timer != -1)
+        zloop_timer_end(self->loop, self->continue_timer);
     for (int i = 0; i < self->n_sources; i++) {
         s_pending_clear(&self->sources[i]);
         free(self->sources[i].pending);
@@ -728,6 +778,7 @@ void crm_subscriber_destroy(crm_subscriber_t **self_p) {
     crm_bus_client_destroy(&self->client);
     s_stmt_clear(&self->advance);
     s_stmt_clear(&self->load);
+    s_stmt_clear(&self->lock);
     free(self->consumer);
     free(self->endpoint);
     free(self->broker);
@@ -787,12 +838,8 @@ static int s_apply(crm_subscriber_t *self, s_source_t *source, Crm__Event **even
     //  second sees what the first applied.
     uint64_t last = 0;
     {
-        char *sql = zsys_sprintf("SELECT last_seq FROM %s.inbox WHERE source = $1 FOR UPDATE",
-                                 self->consumer);
-        crm_stmt_t lock = {.name = NULL, .sql = sql, .nparams = 1};
         const char *params[] = {source->name};
-        PGresult *res = crm_db_query(self->db, &lock, params);
-        zstr_free(&sql);
+        PGresult *res = crm_db_query(self->db, &self->lock, params);
         if (!res) {
             crm_db_rollback(self->db);
             return -1;
@@ -900,11 +947,24 @@ static Crm__Events__ReplayResponse *s_replay_call(crm_subscriber_t *self, s_sour
 
 //  Catch up with source through replay until nothing older than its head is missing.
 //  On failure, leave it stale and try again after S_RETRY_MS.
+#define S_CATCH_UP_SLICE_MS 200 // replay at most this long per turn, then let the loop run
+
+static int s_sub_on_continue(zloop_t *loop, int timer_id, void *arg);
+
 static void s_catch_up(crm_subscriber_t *self, s_source_t *source) {
     if (zclock_mono() < source->retry_at)
         return;
     s_flush(self, source);
+    int64_t slice_end = zclock_mono() + S_CATCH_UP_SLICE_MS;
     while (true) {
+        if (zclock_mono() > slice_end) {
+            //  A long backlog: the rest on the next turns, so that the daemon's
+            //  heartbeats and requests are not held up meanwhile.
+            source->stale = true;
+            if (self->continue_timer == -1)
+                self->continue_timer = zloop_timer(self->loop, 0, 1, s_sub_on_continue, self);
+            return;
+        }
         Crm__Events__ReplayResponse *page = s_replay_call(self, source, source->last_seq + 1);
         if (!page) {
             source->stale = true;
@@ -914,16 +974,21 @@ static void s_catch_up(crm_subscriber_t *self, s_source_t *source) {
         if (page->head_seq > source->head_seq)
             source->head_seq = page->head_seq;
         //  Apply the page in order; stop at anything out of line (none expected).
-        size_t n = 0;
-        while (n < page->n_events && page->events[n]->seq == source->last_seq + 1 + n)
-            n++;
+        uint64_t *seqs = malloc((page->n_events ? page->n_events : 1) * sizeof *seqs);
+        assert(seqs);
+        for (size_t i = 0; i < page->n_events; i++)
+            seqs[i] = page->events[i]->seq;
+        crm_replay_page_t check =
+            crm_replay_page_check(source->last_seq, seqs, page->n_events, page->head_seq);
+        free(seqs);
+        size_t n = check.usable;
         int rc = 0;
         for (size_t done = 0; done < n && rc == 0;) {
             size_t chunk = n - done < (size_t)self->apply_batch ? n - done : (size_t)self->apply_batch;
             rc = s_apply(self, source, page->events + done, chunk);
             done += chunk;
         }
-        bool more = page->n_events > 0 && n == page->n_events && source->last_seq < page->head_seq;
+        bool more = check.more;
         crm__events__replay_response__free_unpacked(page, NULL);
         if (rc != 0) {
             source->stale = true;
@@ -984,6 +1049,7 @@ static void s_receive(crm_subscriber_t *self, zmsg_t *msg) {
     case CRM_SEQ_GAP:
         crm__event__free_unpacked(event, NULL);
         source->stale = true;
+        self->gaps++;
         break;
     case CRM_SEQ_APPLY:
         if (source->n_pending == source->cap) {
@@ -1041,6 +1107,17 @@ static void s_sub_recheck(crm_subscriber_t *self) {
         self->recheck_timer = zloop_timer(self->loop, 0, 1, s_sub_on_recheck, self);
 }
 
+static int s_sub_on_continue(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    crm_subscriber_t *self = arg;
+    self->continue_timer = -1;
+    for (int i = 0; i < self->n_sources; i++)
+        if (self->sources[i].stale)
+            s_catch_up(self, &self->sources[i]);
+    return 0;
+}
+
 //  Every second: sources left behind (a failed replay, a head announced ahead) are
 //  caught up.
 static int s_sub_on_tick(zloop_t *loop, int timer_id, void *arg) {
@@ -1059,7 +1136,7 @@ int crm_subscriber_attach(crm_subscriber_t *self, zloop_t *loop) {
     self->sub = zsock_new(ZMQ_SUB);
     assert(self->sub);
     zsock_set_linger(self->sub, 0);
-    zsock_set_rcvhwm(self->sub, 0);
+    zsock_set_rcvhwm(self->sub, self->rcvhwm); // past it, drop: replay fills the gap
     for (int i = 0; i < self->n_sources; i++)
         zsock_set_subscribe(self->sub, self->sources[i].prefix);
     if (zsock_connect(self->sub, "%s", self->endpoint)) {
@@ -1071,7 +1148,8 @@ int crm_subscriber_attach(crm_subscriber_t *self, zloop_t *loop) {
     if (zloop_poller(loop, &self->item, s_sub_on_readable, self) != 0)
         return -1;
     self->polled = true;
-    if (zloop_timer(loop, 1000, 0, s_sub_on_tick, self) == -1)
+    self->tick_timer = zloop_timer(loop, 1000, 0, s_sub_on_tick, self);
+    if (self->tick_timer == -1)
         return -1;
     //  Start from the inbox, then replay whatever was published while we were away.
     for (int i = 0; i < self->n_sources; i++) {
@@ -1096,4 +1174,8 @@ uint64_t crm_subscriber_applied(crm_subscriber_t *self) {
 
 uint64_t crm_subscriber_replays(crm_subscriber_t *self) {
     return self->replays;
+}
+
+uint64_t crm_subscriber_gaps(crm_subscriber_t *self) {
+    return self->gaps;
 }

@@ -118,6 +118,17 @@ typedef enum {
 
 crm_seq_action_t crm_seq_check(uint64_t last_applied, uint64_t seq);
 
+//  A page of a replay (the seqs of its events, in order) answered after last_applied:
+//  how many of its first events continue the sequence without a hole (usable), and
+//  whether to ask for the next page (the page was whole and the head is further on).
+typedef struct {
+    size_t usable;
+    bool more;
+} crm_replay_page_t;
+
+crm_replay_page_t crm_replay_page_check(uint64_t last_applied, const uint64_t *seqs, size_t n,
+                                        uint64_t head_seq);
+
 //  --- Subscriber -----------------------------------------------------------------------
 
 //  Apply events (all from one source, in seq order, each seq the previous + 1) inside
@@ -135,6 +146,8 @@ typedef struct _crm_subscriber_t crm_subscriber_t;
 //  connection of its own that is not in pipeline mode.
 crm_subscriber_t *crm_subscriber_new(const crm_config_t *cfg, const char *consumer,
                                      crm_db_t *db);
+//  Destroy from outside the loop, or from a poller handler: zloop may still call the
+//  subscriber's own poller later in the turn of a timer handler.
 void crm_subscriber_destroy(crm_subscriber_t **self_p);
 
 //  Follow every event of source.
@@ -152,5 +165,8 @@ uint64_t crm_subscriber_last_seq(crm_subscriber_t *self, const char *source);
 //  Events applied since start, and replay calls made.
 uint64_t crm_subscriber_applied(crm_subscriber_t *self);
 uint64_t crm_subscriber_replays(crm_subscriber_t *self);
+
+//  Gaps seen in the live stream (events missed on the wire, then replayed).
+uint64_t crm_subscriber_gaps(crm_subscriber_t *self);
 
 #endif

@@ -4,15 +4,20 @@
         crmctl [--config PATH] keys list [--tenant T]
         crmctl [--config PATH] keys revoke KEY_ID
         crmctl [--config PATH] keys check KEY
+        crmctl [--config PATH] events tail [--topic PREFIX] [--from SEQ] [--count N]
+        crmctl [--config PATH] reporting rebuild [--mode M] [--timeout SECONDS] [--no-wait]
+        crmctl [--config PATH] reporting status
 
-    Commands are a table; each parses its own options.
+    Commands are a table; each parses its own options. The keys commands work on the
+    gateway's database (database.dsn); events and reporting talk to the running suite
+    through the gateway's event proxy and broker (crmctl_events.c, crmctl_reporting.c).
 */
+#include "crmctl.h"
 #include "apikey.h"
-#include "config.h"
-#include "db.h"
 #include "ids.h"
 #include "log.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +25,17 @@
 
 extern const crm_migration_t gateway_migrations[];
 
-typedef int(s_command_fn)(crm_db_t *db, int argc, char **argv);
+int crmctl_parse_number(const char *text, long long min, long long max, long long *out) {
+    if (!text || !*text || *text == '-' || *text == '+')
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno || *end || value < (unsigned long long)min || value > (unsigned long long)max)
+        return -1;
+    *out = (long long)value;
+    return 0;
+}
 
 //  Tenants are short slugs: they appear in logs, keys and every table.
 static bool s_tenant_valid(const char *t) {
@@ -33,7 +48,8 @@ static bool s_tenant_valid(const char *t) {
     return true;
 }
 
-static int s_keys_create(crm_db_t *db, int argc, char **argv) {
+static int s_keys_create(crmctl_t *ctl, int argc, char **argv) {
+    crm_db_t *db = ctl->db;
     const char *tenant = NULL, *role = NULL, *name = "", *user = "";
     static const struct option options[] = {{"tenant", required_argument, NULL, 't'},
                                             {"role", required_argument, NULL, 'r'},
@@ -82,7 +98,8 @@ static int s_keys_create(crm_db_t *db, int argc, char **argv) {
     return 0;
 }
 
-static int s_keys_list(crm_db_t *db, int argc, char **argv) {
+static int s_keys_list(crmctl_t *ctl, int argc, char **argv) {
+    crm_db_t *db = ctl->db;
     const char *tenant = "";
     static const struct option options[] = {{"tenant", required_argument, NULL, 't'},
                                             {NULL, 0, NULL, 0}};
@@ -114,7 +131,8 @@ static int s_keys_list(crm_db_t *db, int argc, char **argv) {
     return 0;
 }
 
-static int s_keys_revoke(crm_db_t *db, int argc, char **argv) {
+static int s_keys_revoke(crmctl_t *ctl, int argc, char **argv) {
+    crm_db_t *db = ctl->db;
     if (argc != 2 || !crm_uuid_valid(argv[1])) {
         fprintf(stderr, "crmctl: keys revoke takes one key id (see crmctl keys list)\n");
         return 2;
@@ -138,7 +156,8 @@ static int s_keys_revoke(crm_db_t *db, int argc, char **argv) {
     return 0;
 }
 
-static int s_keys_check(crm_db_t *db, int argc, char **argv) {
+static int s_keys_check(crmctl_t *ctl, int argc, char **argv) {
+    crm_db_t *db = ctl->db;
     if (argc != 2) {
         fprintf(stderr, "crmctl: keys check takes one key\n");
         return 2;
@@ -168,22 +187,70 @@ static int s_keys_check(crm_db_t *db, int argc, char **argv) {
     return found ? 0 : 1;
 }
 
+//  Every command: its words, whether it needs the gateway's database, its usage and
+//  what it does (for --help).
 static const struct {
     const char *group, *name;
-    s_command_fn *fn;
-    const char *usage;
+    crmctl_command_fn *fn;
+    bool needs_db;
+    const char *usage, *summary;
 } s_commands[] = {
-    {"keys", "create", s_keys_create, "keys create --tenant T --role R [--name N] [--user U]"},
-    {"keys", "list", s_keys_list, "keys list [--tenant T]"},
-    {"keys", "revoke", s_keys_revoke, "keys revoke KEY_ID"},
-    {"keys", "check", s_keys_check, "keys check KEY"},
+    {"keys", "create", s_keys_create, true,
+     "keys create --tenant T --role R [--name N] [--user U]",
+     "create an API key for tenant T with role R (admin, manager, sales, analyst,\n"
+     "integration); the key is printed once, on stdout"},
+    {"keys", "list", s_keys_list, true, "keys list [--tenant T]",
+     "list the API keys (prefix, tenant, role, name, created, revoked)"},
+    {"keys", "revoke", s_keys_revoke, true, "keys revoke KEY_ID",
+     "revoke a key; gateways refuse it within gateway.key_cache_ms"},
+    {"keys", "check", s_keys_check, true, "keys check KEY", "say whose a key is, if it is active"},
+    {"events", "tail", crmctl_events_tail, false,
+     "events tail [--topic PREFIX] [--from SEQ] [--count N]",
+     "print events as JSON lines, one per event, from events.subscribe_endpoint;\n"
+     "--topic keeps topics starting with PREFIX (\"contacts.\", \"contacts.ContactCreated\");\n"
+     "--from SEQ (with --topic naming one source) first replays that source's history from\n"
+     "SEQ through broker.endpoint, then follows live without gaps or duplicates;\n"
+     "--count N exits after N events. Ctrl-C stops it. See docs/EVENTS.md"},
+    {"reporting", "rebuild", crmctl_reporting_rebuild, false,
+     "reporting rebuild [--mode auto|replay|snapshot] [--timeout SECONDS] [--no-wait]",
+     "make the reporting service rebuild its projection from the contacts service (auto:\n"
+     "replay every event if contacts still keeps them all, else load a snapshot), then\n"
+     "wait until it is done and caught up (default 600 s; --no-wait: only start it);\n"
+     "prints the answer, then the final status as JSON"},
+    {"reporting", "status", crmctl_reporting_status, false, "reporting status",
+     "print the reporting service's last or running rebuild as JSON"},
 };
+#define S_COMMANDS (sizeof s_commands / sizeof s_commands[0])
+
+//  One command's usage and summary, indented.
+static void s_command_help(FILE *out, size_t i) {
+    fprintf(out, "  crmctl %s\n      ", s_commands[i].usage);
+    for (const char *c = s_commands[i].summary; *c; c++) {
+        if (*c == '\n')
+            fputs("\n      ", out);
+        else
+            fputc(*c, out);
+    }
+    fputc('\n', out);
+}
 
 static int s_usage(FILE *out) {
-    fprintf(out, "usage: crmctl [--config PATH] COMMAND\ncommands:\n");
-    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++)
-        fprintf(out, "  crmctl %s\n", s_commands[i].usage);
+    fprintf(out, "usage: crmctl [--config PATH] COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < S_COMMANDS; i++)
+        s_command_help(out, i);
+    fprintf(out,
+            "\nsettings: --config PATH or $CRM_CONFIG (config/crm.yaml), overridden by\n"
+            "CRM_<SECTION>_<KEY> variables: keys use database.dsn; events use\n"
+            "events.subscribe_endpoint and broker.endpoint; reporting uses broker.endpoint.\n");
     return out == stdout ? 0 : 2;
+}
+
+//  Is "--help" or "-h" among the command's arguments?
+static bool s_wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
 }
 
 int main(int argc, char **argv) {
@@ -193,14 +260,22 @@ int main(int argc, char **argv) {
         config_path = argv[arg + 1];
         arg += 2;
     }
-    if (arg < argc && (strcmp(argv[arg], "--help") == 0 || strcmp(argv[arg], "help") == 0))
+    if (arg < argc && (strcmp(argv[arg], "--help") == 0 || strcmp(argv[arg], "-h") == 0 ||
+                       strcmp(argv[arg], "help") == 0))
         return s_usage(stdout);
     if (argc - arg < 2)
         return s_usage(stderr);
-    for (size_t i = 0; i < sizeof s_commands / sizeof s_commands[0]; i++) {
+    for (size_t i = 0; i < S_COMMANDS; i++) {
         if (strcmp(argv[arg], s_commands[i].group) != 0 ||
             strcmp(argv[arg + 1], s_commands[i].name) != 0)
             continue;
+        int command_argc = argc - arg - 1;
+        char **command_argv = argv + arg + 1;
+        if (s_wants_help(command_argc, command_argv)) {
+            printf("usage:\n");
+            s_command_help(stdout, i);
+            return 0;
+        }
         char *err = NULL;
         crm_config_t *cfg = crm_config_load(config_path, &err);
         if (!cfg) {
@@ -209,15 +284,19 @@ int main(int argc, char **argv) {
             return 2;
         }
         crm_log_init("crmctl", CRM_LOG_WARN);
-        crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
-        crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
+        crmctl_t ctl = {.cfg = cfg, .db = NULL};
         int rc = 1;
-        if (crm_db_connect(db, cfg->database_connect_timeout_ms) == 0 &&
-            crm_db_migrate(db, "gateway", gateway_migrations) == 0)
-            rc = s_commands[i].fn(db, argc - arg - 1, argv + arg + 1);
+        if (s_commands[i].needs_db) {
+            ctl.db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+            crm_db_set_connect_timeout(ctl.db, cfg->database_connect_timeout_ms);
+            if (crm_db_connect(ctl.db, cfg->database_connect_timeout_ms) == 0 &&
+                crm_db_migrate(ctl.db, "gateway", gateway_migrations) == 0)
+                rc = s_commands[i].fn(&ctl, command_argc, command_argv);
+        } else
+            rc = s_commands[i].fn(&ctl, command_argc, command_argv);
         if (rc == 2)
             fprintf(stderr, "usage: crmctl %s\n", s_commands[i].usage);
-        crm_db_destroy(&db);
+        crm_db_destroy(&ctl.db);
         crm_config_destroy(&cfg);
         return rc;
     }

@@ -53,4 +53,9 @@ int contacts_store_delete(crm_call_t *call, const char *id);
 int contacts_store_list(crm_call_t *call, const char *type, const char *after_id, int limit,
                         Crm__Contacts__ListContactsResponse **out);
 
+//  The "Snapshot" method (snapshot.c): every tenant's contacts in pages, with the event
+//  seq they stand at, for services rebuilding a projection.
+int contacts_snapshot(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+
 #endif

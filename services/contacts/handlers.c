@@ -366,5 +366,6 @@ const crm_method_t contacts_methods[] = {
     {"Update", s_update, &crm__contacts__update_contact_request__descriptor, true},
     {"Delete", s_delete, &crm__contacts__delete_contact_request__descriptor, true},
     {"List", s_list, &crm__contacts__list_contacts_request__descriptor, false},
+    {"Snapshot", contacts_snapshot, &crm__contacts__snapshot_request__descriptor, false},
     {NULL, NULL, NULL, false},
 };

@@ -45,6 +45,8 @@ proxy_t *proxy_new(const crm_config_t *cfg) {
     zsock_set_linger(self->xsub, 0);
     zsock_set_linger(self->xpub, 0);
     zsock_set_sndhwm(self->xpub, cfg->events_xpub_hwm);
+    if (cfg->events_xpub_sndbuf_bytes > 0)
+        zsock_set_sndbuf(self->xpub, cfg->events_xpub_sndbuf_bytes);
     zsock_set_rcvhwm(self->xsub, cfg->events_xpub_hwm);
     if (zsock_bind(self->xsub, "%s", cfg->events_publish_endpoint) == -1) {
         crm_log_kv(CRM_LOG_ERROR, "could not bind the event publish endpoint", "endpoint",

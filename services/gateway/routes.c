@@ -2,6 +2,7 @@
 #include "routes.h"
 #include "common.pb-c.h"
 #include "contacts.pb-c.h"
+#include "reporting.pb-c.h"
 
 #include <string.h>
 
@@ -20,6 +21,10 @@ const route_t routes[] = {
     {"DELETE", "/v1/contacts/{id}", "contacts", "Delete",
      &crm__contacts__delete_contact_request__descriptor, &crm__empty__descriptor, NULL, NULL,
      ROLES_WRITE, "Delete a contact (soft delete)"},
+    {"GET", "/v1/reports/contacts/growth", "reporting", "ContactsGrowth",
+     &crm__reporting__contacts_growth_request__descriptor,
+     &crm__reporting__contacts_growth_response__descriptor, NULL, NULL, ROLES_ANY,
+     "Contacts created per day that still exist (from, to, groupBy=source|type)"},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
 

@@ -289,6 +289,8 @@ harness_response_t harness_http_raw(const char *method, const char *path, const 
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
     }
     CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK)
+        fprintf(stderr, "harness: %s %s: %s\n", method, path, curl_easy_strerror(rc));
     if (rc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
         curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r.seconds);

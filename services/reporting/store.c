@@ -1,0 +1,632 @@
+/*  store: the reporting schema. All SQL of the daemon lives here, parameterised.
+
+    Applying a batch costs a fixed number of statements whatever its size: one read of
+    the batch's facts (array parameters), the differences worked out here, then one
+    upsert each for the facts, the daily counts and the dirty days (unnest of arrays).
+*/
+#include "reporting.h"
+#include "log.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+//  --- Array parameters -----------------------------------------------------------------
+
+//  A PostgreSQL array literal built item by item: {"a","b",NULL}.
+typedef struct {
+    char *data;
+    size_t len, cap;
+    size_t n;
+} s_array_t;
+
+static void s_array_reserve(s_array_t *a, size_t more) {
+    if (a->len + more + 2 <= a->cap)
+        return;
+    a->cap = (a->len + more + 2) * 2;
+    a->data = realloc(a->data, a->cap);
+    assert(a->data);
+}
+
+//  Append an item; NULL is SQL NULL.
+static void s_array_add(s_array_t *a, const char *item) {
+    size_t size = item ? 2 * strlen(item) + 3 : 4;
+    s_array_reserve(a, size + 2);
+    a->data[a->len++] = a->n++ ? ',' : '{';
+    if (!item) {
+        memcpy(a->data + a->len, "NULL", 4);
+        a->len += 4;
+        return;
+    }
+    a->data[a->len++] = '"';
+    for (const char *c = item; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            a->data[a->len++] = '\\';
+        a->data[a->len++] = *c;
+    }
+    a->data[a->len++] = '"';
+}
+
+static void s_array_add_int(s_array_t *a, int64_t value) {
+    char text[24];
+    snprintf(text, sizeof text, "%" PRId64, value);
+    s_array_add(a, text);
+}
+
+//  The finished literal (owned by a).
+static const char *s_array_text(s_array_t *a) {
+    s_array_reserve(a, 2);
+    if (a->n == 0)
+        a->data[a->len++] = '{';
+    a->data[a->len] = '}';
+    a->data[a->len + 1] = 0;
+    return a->data;
+}
+
+static void s_array_free(s_array_t *a) {
+    free(a->data);
+    memset(a, 0, sizeof *a);
+}
+
+//  --- Applying changes -------------------------------------------------------------------
+
+static const crm_stmt_t s_facts_load = {
+    .name = "reporting_facts_load",
+    .sql = "SELECT k.i - 1, coalesce(f.day::text, ''), f.source, f.type, f.deleted"
+           " FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, contact_id, i)"
+           " JOIN contact_facts f ON f.tenant_id = k.tenant_id AND f.contact_id = k.contact_id",
+    .nparams = 2,
+};
+
+//  New facts are inserted, known ones updated: a plain insert costs about a quarter
+//  less than an upsert, and most events are creates.
+static const crm_stmt_t s_facts_insert = {
+    .name = "reporting_facts_insert",
+    .sql = "INSERT INTO contact_facts (tenant_id, contact_id, day, source, type, deleted, seq)"
+           " SELECT * FROM unnest($1::text[], $2::uuid[], $3::date[], $4::text[], $5::text[],"
+           "                      $6::bool[], $7::bigint[])",
+    .nparams = 7,
+    .writes = true,
+};
+
+static const crm_stmt_t s_facts_update = {
+    .name = "reporting_facts_update",
+    .sql = "UPDATE contact_facts f SET day = k.day, source = k.source, type = k.type,"
+           "  deleted = k.deleted, seq = k.seq"
+           " FROM unnest($1::text[], $2::uuid[], $3::date[], $4::text[], $5::text[],"
+           "             $6::bool[], $7::bigint[]) AS k(tenant_id, contact_id, day, source, type,"
+           "                                            deleted, seq)"
+           " WHERE f.tenant_id = k.tenant_id AND f.contact_id = k.contact_id",
+    .nparams = 7,
+    .writes = true,
+};
+
+static const crm_stmt_t s_daily_add = {
+    .name = "reporting_daily_add",
+    .sql = "INSERT INTO contacts_daily AS d (tenant_id, day, source, type, count)"
+           " SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::bigint[])"
+           " ON CONFLICT (tenant_id, day, source, type)"
+           " DO UPDATE SET count = d.count + excluded.count",
+    .nparams = 5,
+    .writes = true,
+};
+
+//  Counts that fell to zero go, so the table holds only what exists.
+static const crm_stmt_t s_daily_prune = {
+    .name = "reporting_daily_prune",
+    .sql = "DELETE FROM contacts_daily d"
+           " USING unnest($1::text[], $2::date[], $3::text[], $4::text[]) AS k(t, dy, s, ty)"
+           " WHERE d.tenant_id = k.t AND d.day = k.dy AND d.source = k.s AND d.type = k.ty"
+           "   AND d.count = 0",
+    .nparams = 4,
+    .writes = true,
+};
+
+static const crm_stmt_t s_dirty_mark = {
+    .name = "reporting_dirty_mark",
+    .sql = "INSERT INTO dirty_days (tenant_id, day)"
+           " SELECT * FROM unnest($1::text[], $2::date[]) ON CONFLICT DO NOTHING",
+    .nparams = 2,
+    .writes = true,
+};
+
+static const crm_stmt_t s_run_log = {
+    .name = "reporting_run_log",
+    .sql = "WITH ext AS ("
+           "  UPDATE applied_runs SET last_seq = $3::bigint, batches = batches + 1"
+           "  WHERE id = (SELECT max(id) FROM applied_runs WHERE source = $1)"
+           "    AND last_seq = $2::bigint - 1 RETURNING 1)"
+           " INSERT INTO applied_runs (source, first_seq, last_seq)"
+           " SELECT $1, $2::bigint, $3::bigint WHERE NOT EXISTS (SELECT 1 FROM ext)",
+    .nparams = 3,
+    .writes = true,
+};
+
+//  What the projection held for a contact before the batch.
+typedef struct {
+    bool known;
+    bool deleted;
+    char day[12];
+    char source[32];
+    char type[32];
+} s_fact_t;
+
+//  The net change of one daily count.
+typedef struct {
+    const char *tenant_id;
+    const char *day;
+    const char *source;
+    const char *type;
+    int64_t delta;
+} s_delta_t;
+
+static void s_delta_free(void **item) {
+    free(*item);
+    *item = NULL;
+}
+
+static void s_delta_add(zhashx_t *deltas, const char *tenant_id, const char *day,
+                        const char *source, const char *type, int64_t delta) {
+    char *key = zsys_sprintf("%s\x1f%s\x1f%s\x1f%s", tenant_id, day, source, type);
+    s_delta_t *d = zhashx_lookup(deltas, key);
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        assert(d);
+        *d = (s_delta_t){tenant_id, day, source, type, 0};
+        zhashx_insert(deltas, key, d);
+    }
+    d->delta += delta;
+    zstr_free(&key);
+}
+
+//  changes[0..n) reduced to one final change per contact, in first-seen order.
+static reporting_change_t *s_reduce(const reporting_change_t *changes, size_t n, size_t *m) {
+    reporting_change_t *final = malloc(n * sizeof *final);
+    assert(final);
+    zhashx_t *index = zhashx_new();
+    *m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const reporting_change_t *c = &changes[i];
+        char *key = zsys_sprintf("%s\x1f%s", c->tenant_id, c->contact_id);
+        uintptr_t at = (uintptr_t)zhashx_lookup(index, key);
+        if (!at) {
+            final[*m] = *c;
+            zhashx_insert(index, key, (void *)(uintptr_t)(*m + 1));
+            (*m)++;
+        } else if (c->state_known)
+            final[at - 1] = *c;
+        else { // a deletion keeps what the batch knew of the contact
+            final[at - 1].deleted = true;
+            final[at - 1].seq = c->seq;
+        }
+        zstr_free(&key);
+    }
+    zhashx_destroy(&index);
+    return final;
+}
+
+//  The facts held for final[0..m), by position. -1 when the read failed.
+static int s_facts_load_all(crm_db_t *db, const reporting_change_t *final, size_t m,
+                            s_fact_t *old) {
+    s_array_t tenants = {0}, ids = {0};
+    for (size_t i = 0; i < m; i++) {
+        s_array_add(&tenants, final[i].tenant_id);
+        s_array_add(&ids, final[i].contact_id);
+    }
+    const char *params[] = {s_array_text(&tenants), s_array_text(&ids)};
+    PGresult *res = crm_db_query(db, &s_facts_load, params);
+    s_array_free(&tenants);
+    s_array_free(&ids);
+    if (!res)
+        return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        size_t i = strtoul(PQgetvalue(res, r, 0), NULL, 10);
+        if (i >= m)
+            continue;
+        s_fact_t *f = &old[i];
+        f->known = true;
+        snprintf(f->day, sizeof f->day, "%s", PQgetvalue(res, r, 1));
+        snprintf(f->source, sizeof f->source, "%s", PQgetvalue(res, r, 2));
+        snprintf(f->type, sizeof f->type, "%s", PQgetvalue(res, r, 3));
+        f->deleted = PQgetvalue(res, r, 4)[0] == 't';
+    }
+    PQclear(res);
+    return 0;
+}
+
+//  Run a write statement whose result is of no interest.
+static int s_write(crm_db_t *db, const crm_stmt_t *stmt, const char *const *params) {
+    PGresult *res = crm_db_query(db, stmt, params);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
+//  Write the daily deltas (non-zero ones), prune what fell to zero, mark dirty days.
+static int s_daily_write(crm_db_t *db, zhashx_t *deltas) {
+    s_array_t t = {0}, d = {0}, s = {0}, ty = {0}, c = {0};
+    s_array_t pt = {0}, pd = {0}, ps = {0}, pty = {0};
+    s_array_t dt = {0}, dd = {0};
+    zhashx_t *dirty = zhashx_new();
+    for (s_delta_t *x = zhashx_first(deltas); x; x = zhashx_next(deltas)) {
+        if (x->delta == 0)
+            continue;
+        s_array_add(&t, x->tenant_id);
+        s_array_add(&d, x->day);
+        s_array_add(&s, x->source);
+        s_array_add(&ty, x->type);
+        s_array_add_int(&c, x->delta);
+        if (x->delta < 0) {
+            s_array_add(&pt, x->tenant_id);
+            s_array_add(&pd, x->day);
+            s_array_add(&ps, x->source);
+            s_array_add(&pty, x->type);
+        }
+        char *key = zsys_sprintf("%s\x1f%s", x->tenant_id, x->day);
+        if (!zhashx_lookup(dirty, key)) {
+            zhashx_insert(dirty, key, (void *)1);
+            s_array_add(&dt, x->tenant_id);
+            s_array_add(&dd, x->day);
+        }
+        zstr_free(&key);
+    }
+    int rc = 0;
+    if (t.n) {
+        const char *add[] = {s_array_text(&t), s_array_text(&d), s_array_text(&s),
+                             s_array_text(&ty), s_array_text(&c)};
+        const char *mark[] = {s_array_text(&dt), s_array_text(&dd)};
+        rc = s_write(db, &s_daily_add, add) || s_write(db, &s_dirty_mark, mark) ? -1 : 0;
+    }
+    if (rc == 0 && pt.n) {
+        const char *prune[] = {s_array_text(&pt), s_array_text(&pd), s_array_text(&ps),
+                               s_array_text(&pty)};
+        rc = s_write(db, &s_daily_prune, prune);
+    }
+    s_array_t *all[] = {&t, &d, &s, &ty, &c, &pt, &pd, &ps, &pty, &dt, &dd};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        s_array_free(all[i]);
+    zhashx_destroy(&dirty);
+    return rc;
+}
+
+int reporting_store_apply(crm_db_t *db, const reporting_change_t *changes, size_t n) {
+    if (n == 0)
+        return 0;
+    size_t m = 0;
+    reporting_change_t *final = s_reduce(changes, n, &m);
+    s_fact_t *old = calloc(m, sizeof *old);
+    assert(old);
+    int rc = s_facts_load_all(db, final, m, old);
+    zhashx_t *deltas = zhashx_new();
+    zhashx_set_destructor(deltas, s_delta_free);
+    //  The facts to write, as columns: [0] the new ones, [1] the known ones.
+    s_array_t cols[2][7];
+    memset(cols, 0, sizeof cols);
+    for (size_t i = 0; rc == 0 && i < m; i++) {
+        reporting_change_t *f = &final[i];
+        const s_fact_t *o = &old[i];
+        //  The new state: what the change says, or, for a deletion alone, what was held.
+        if (!f->state_known) {
+            snprintf(f->day, sizeof f->day, "%s", o->known ? o->day : "");
+            snprintf(f->source, sizeof f->source, "%s", o->known ? o->source : "");
+            snprintf(f->type, sizeof f->type, "%s", o->known ? o->type : "");
+        }
+        bool old_counts = o->known && !o->deleted && o->day[0];
+        bool new_counts = !f->deleted && f->day[0];
+        bool same = old_counts && new_counts && strcmp(o->day, f->day) == 0 &&
+                    strcmp(o->source, f->source) == 0 && strcmp(o->type, f->type) == 0;
+        if (!same) {
+            if (old_counts)
+                s_delta_add(deltas, f->tenant_id, o->day, o->source, o->type, -1);
+            if (new_counts)
+                s_delta_add(deltas, f->tenant_id, f->day, f->source, f->type, +1);
+        }
+        s_array_t *c = cols[o->known];
+        s_array_add(&c[0], f->tenant_id);
+        s_array_add(&c[1], f->contact_id);
+        s_array_add(&c[2], f->day[0] ? f->day : NULL);
+        s_array_add(&c[3], f->source);
+        s_array_add(&c[4], f->type);
+        s_array_add(&c[5], f->deleted ? "t" : "f");
+        s_array_add_int(&c[6], (int64_t)f->seq);
+    }
+    for (int known = 0; known < 2 && rc == 0; known++) {
+        s_array_t *c = cols[known];
+        if (c[0].n == 0)
+            continue;
+        const char *params[7];
+        for (int k = 0; k < 7; k++)
+            params[k] = s_array_text(&c[k]);
+        rc = s_write(db, known ? &s_facts_update : &s_facts_insert, params);
+    }
+    //  The deltas point into final and old: write them before those go.
+    if (rc == 0)
+        rc = s_daily_write(db, deltas);
+    for (int known = 0; known < 2; known++)
+        for (int k = 0; k < 7; k++)
+            s_array_free(&cols[known][k]);
+    zhashx_destroy(&deltas);
+    free(old);
+    free(final);
+    return rc;
+}
+
+int reporting_store_log_run(crm_db_t *db, const char *source, uint64_t first, uint64_t last) {
+    char first_text[24], last_text[24];
+    snprintf(first_text, sizeof first_text, "%" PRIu64, first);
+    snprintf(last_text, sizeof last_text, "%" PRIu64, last);
+    const char *params[] = {source, first_text, last_text};
+    return s_write(db, &s_run_log, params);
+}
+
+//  --- Publishing dirty days ------------------------------------------------------------
+
+//  Takes the oldest dirty days (SKIP LOCKED: two processes never take the same) with
+//  the figures of each; a day whose contacts are all gone comes with NULLs.
+static const crm_stmt_t s_dirty_take = {
+    .name = "reporting_dirty_take",
+    .sql = "WITH picked AS ("
+           "  DELETE FROM dirty_days WHERE (tenant_id, day) IN ("
+           "    SELECT tenant_id, day FROM dirty_days ORDER BY day, tenant_id LIMIT $1::int"
+           "    FOR UPDATE SKIP LOCKED)"
+           "  RETURNING tenant_id, day)"
+           " SELECT p.tenant_id, to_char(p.day, 'YYYY-MM-DD'), d.source, d.type, d.count"
+           " FROM picked p LEFT JOIN contacts_daily d"
+           "  ON d.tenant_id = p.tenant_id AND d.day = p.day AND d.count <> 0"
+           " ORDER BY 1, 2",
+    .nparams = 1,
+    .writes = true,
+};
+
+//  Add count under key to a breakdown (a handful of keys: a linear search will do).
+static void s_count_add(Crm__Events__Count ***counts, size_t *n, const char *key, int64_t count) {
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp((*counts)[i]->key, key) == 0) {
+            (*counts)[i]->count += count;
+            return;
+        }
+    *counts = realloc(*counts, (*n + 1) * sizeof **counts);
+    Crm__Events__Count *c = malloc(sizeof *c);
+    assert(*counts && c);
+    crm__events__count__init(c);
+    c->key = strdup(key);
+    c->count = count;
+    (*counts)[(*n)++] = c;
+}
+
+int reporting_store_take_dirty(crm_db_t *db, int limit, Crm__Events__ContactsDaily ***days,
+                               char ***tenants, size_t *n) {
+    *days = NULL;
+    *tenants = NULL;
+    *n = 0;
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    const char *params[] = {limit_text};
+    PGresult *res = crm_db_query(db, &s_dirty_take, params);
+    if (!res)
+        return -1;
+    int rows = PQntuples(res);
+    Crm__Events__ContactsDaily *day = NULL;
+    for (int r = 0; r < rows; r++) {
+        const char *tenant = PQgetvalue(res, r, 0);
+        const char *date = PQgetvalue(res, r, 1);
+        if (!day || strcmp((*tenants)[*n - 1], tenant) != 0 || strcmp(day->day, date) != 0) {
+            *days = realloc(*days, (*n + 1) * sizeof **days);
+            *tenants = realloc(*tenants, (*n + 1) * sizeof **tenants);
+            day = malloc(sizeof *day);
+            assert(*days && *tenants && day);
+            crm__events__contacts_daily__init(day);
+            day->day = strdup(date);
+            (*days)[*n] = day;
+            (*tenants)[*n] = strdup(tenant);
+            (*n)++;
+        }
+        if (PQgetisnull(res, r, 4))
+            continue;
+        const char *source = PQgetvalue(res, r, 2);
+        int64_t count = strtoll(PQgetvalue(res, r, 4), NULL, 10);
+        day->total += count;
+        s_count_add(&day->by_source, &day->n_by_source, source[0] ? source : "unknown", count);
+        s_count_add(&day->by_type, &day->n_by_type, PQgetvalue(res, r, 3), count);
+    }
+    PQclear(res);
+    return 0;
+}
+
+void reporting_store_days_free(Crm__Events__ContactsDaily **days, char **tenants, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        crm__events__contacts_daily__free_unpacked(days[i], NULL);
+        free(tenants[i]);
+    }
+    free(days);
+    free(tenants);
+}
+
+//  --- Rebuild --------------------------------------------------------------------------
+
+static const crm_stmt_t s_inbox_set = {
+    .name = "reporting_inbox_set",
+    .sql = "INSERT INTO inbox (source, last_seq) VALUES ('contacts', $1::bigint)"
+           " ON CONFLICT (source) DO UPDATE SET last_seq = excluded.last_seq, updated_at = now()",
+    .nparams = 1,
+    .writes = true,
+};
+
+int reporting_store_reset(crm_db_t *db, uint64_t watermark) {
+    if (crm_db_exec(db, "INSERT INTO dirty_days (tenant_id, day)"
+                        " SELECT DISTINCT tenant_id, day FROM contacts_daily"
+                        " ON CONFLICT DO NOTHING;"
+                        "DELETE FROM contact_facts;"
+                        "DELETE FROM contacts_daily;"
+                        "DELETE FROM applied_runs WHERE source = 'contacts';"
+                        "DELETE FROM inbox WHERE source = 'contacts'"))
+        return -1;
+    if (watermark == 0)
+        return 0;
+    char seq[24];
+    snprintf(seq, sizeof seq, "%" PRIu64, watermark);
+    const char *params[] = {seq};
+    return s_write(db, &s_inbox_set, params);
+}
+
+static const crm_stmt_t s_rebuild_load = {
+    .name = "reporting_rebuild_load",
+    .sql = "SELECT phase, mode, cursor_tenant, cursor_id, watermark_seq, contacts_loaded,"
+           " " TS("started_at") ", coalesce(" TS("finished_at") ", '') FROM rebuild WHERE id = 1",
+};
+
+static const crm_stmt_t s_rebuild_save = {
+    .name = "reporting_rebuild_save",
+    .sql = "INSERT INTO rebuild (id, phase, mode, cursor_tenant, cursor_id, watermark_seq,"
+           "                     contacts_loaded, started_at, finished_at)"
+           " VALUES (1, $1, $2, $3, $4, $5::bigint, $6::bigint, $7::timestamptz,"
+           "         nullif($8, '')::timestamptz)"
+           " ON CONFLICT (id) DO UPDATE SET phase = excluded.phase, mode = excluded.mode,"
+           "  cursor_tenant = excluded.cursor_tenant, cursor_id = excluded.cursor_id,"
+           "  watermark_seq = excluded.watermark_seq, contacts_loaded = excluded.contacts_loaded,"
+           "  started_at = excluded.started_at, finished_at = excluded.finished_at",
+    .nparams = 8,
+    .writes = true,
+};
+
+int reporting_store_rebuild_load(crm_db_t *db, reporting_rebuild_t *rebuild) {
+    reporting_rebuild_reset(rebuild);
+    PGresult *res = crm_db_query(db, &s_rebuild_load, NULL);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1) {
+        snprintf(rebuild->phase, sizeof rebuild->phase, "%s", PQgetvalue(res, 0, 0));
+        snprintf(rebuild->mode, sizeof rebuild->mode, "%s", PQgetvalue(res, 0, 1));
+        free(rebuild->cursor_tenant);
+        rebuild->cursor_tenant = strdup(PQgetvalue(res, 0, 2));
+        snprintf(rebuild->cursor_id, sizeof rebuild->cursor_id, "%s", PQgetvalue(res, 0, 3));
+        rebuild->watermark_seq = strtoull(PQgetvalue(res, 0, 4), NULL, 10);
+        rebuild->contacts_loaded = strtoull(PQgetvalue(res, 0, 5), NULL, 10);
+        snprintf(rebuild->started_at, sizeof rebuild->started_at, "%s", PQgetvalue(res, 0, 6));
+        snprintf(rebuild->finished_at, sizeof rebuild->finished_at, "%s", PQgetvalue(res, 0, 7));
+    }
+    PQclear(res);
+    return 0;
+}
+
+int reporting_store_rebuild_save(crm_db_t *db, const reporting_rebuild_t *rebuild) {
+    char watermark[24], loaded[24];
+    snprintf(watermark, sizeof watermark, "%" PRIu64, rebuild->watermark_seq);
+    snprintf(loaded, sizeof loaded, "%" PRIu64, rebuild->contacts_loaded);
+    const char *params[] = {rebuild->phase,
+                            rebuild->mode,
+                            rebuild->cursor_tenant ? rebuild->cursor_tenant : "",
+                            rebuild->cursor_id,
+                            watermark,
+                            loaded,
+                            rebuild->started_at,
+                            rebuild->finished_at};
+    return s_write(db, &s_rebuild_save, params);
+}
+
+//  --- Growth report --------------------------------------------------------------------
+
+//  Every day of the range (generate_series: days without contacts too), with the sum
+//  under each key of the grouping ('' when not grouped); a day without contacts has
+//  one row with a NULL key.
+static const crm_stmt_t s_growth = {
+    .name = "reporting_growth",
+    .sql = "SELECT to_char(g.day, 'YYYY-MM-DD'), d.key, sum(d.count)"
+           " FROM (SELECT $2::date + i AS day"
+           "       FROM generate_series(0, $3::date - $2::date) AS i) g"
+           " LEFT JOIN (SELECT day, CASE $4 WHEN 'source' THEN source WHEN 'type' THEN type"
+           "                        ELSE '' END AS key, count"
+           "            FROM contacts_daily"
+           "            WHERE tenant_id = $1 AND day BETWEEN $2::date AND $3::date) d"
+           "  ON d.day = g.day"
+           " GROUP BY g.day, d.key ORDER BY g.day, d.key",
+    .nparams = 4,
+};
+
+static int s_key_compare(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static Crm__Reporting__Count *s_count_new(const char *key, uint32_t count) {
+    Crm__Reporting__Count *c = malloc(sizeof *c);
+    assert(c);
+    crm__reporting__count__init(c);
+    c->key = strdup(key);
+    c->count = count;
+    return c;
+}
+
+int reporting_store_growth(crm_call_t *call, const char *from, const char *to, const char *group_by,
+                           Crm__Reporting__ContactsGrowthResponse **out) {
+    const char *params[] = {call->header->tenant_id, from, to, group_by};
+    PGresult *res = crm_db_query(call->db, &s_growth, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int rows = PQntuples(res);
+    bool grouped = group_by[0] != 0;
+    //  The keys of the range, sorted ('' is shown as "unknown").
+    const char **keys = calloc(rows + 1, sizeof *keys);
+    size_t n_keys = 0;
+    for (int r = 0; grouped && r < rows; r++) {
+        if (PQgetisnull(res, r, 1))
+            continue;
+        const char *key = PQgetvalue(res, r, 1);
+        if (!key[0])
+            key = "unknown";
+        bool seen = false;
+        for (size_t k = 0; k < n_keys && !seen; k++)
+            seen = strcmp(keys[k], key) == 0;
+        if (!seen)
+            keys[n_keys++] = key;
+    }
+    qsort(keys, n_keys, sizeof *keys, s_key_compare);
+
+    Crm__Reporting__ContactsGrowthResponse *g = malloc(sizeof *g);
+    crm__reporting__contacts_growth_response__init(g);
+    g->from = strdup(from);
+    g->to = strdup(to);
+    g->group_by = strdup(group_by);
+    g->days = calloc(rows + 1, sizeof *g->days);
+    uint64_t *totals = calloc(n_keys + 1, sizeof *totals);
+    Crm__Reporting__ContactsGrowthDay *day = NULL;
+    for (int r = 0; r < rows; r++) {
+        const char *date = PQgetvalue(res, r, 0);
+        if (!day || strcmp(day->day, date) != 0) {
+            day = malloc(sizeof *day);
+            crm__reporting__contacts_growth_day__init(day);
+            day->day = strdup(date);
+            if (n_keys) {
+                day->counts = calloc(n_keys, sizeof *day->counts);
+                for (size_t k = 0; k < n_keys; k++)
+                    day->counts[day->n_counts++] = s_count_new(keys[k], 0);
+            }
+            g->days[g->n_days++] = day;
+        }
+        if (PQgetisnull(res, r, 1))
+            continue;
+        uint32_t count = (uint32_t)strtoul(PQgetvalue(res, r, 2), NULL, 10);
+        day->total += count;
+        g->total += count;
+        const char *key = PQgetvalue(res, r, 1);
+        if (!key[0])
+            key = "unknown";
+        for (size_t k = 0; grouped && k < n_keys; k++)
+            if (strcmp(keys[k], key) == 0) {
+                day->counts[k]->count += count;
+                totals[k] += count;
+            }
+    }
+    if (n_keys) {
+        g->totals = calloc(n_keys, sizeof *g->totals);
+        for (size_t k = 0; k < n_keys; k++)
+            g->totals[g->n_totals++] = s_count_new(keys[k], (uint32_t)totals[k]);
+    }
+    free(totals);
+    free(keys);
+    PQclear(res);
+    *out = g;
+    return 200;
+}
