@@ -267,6 +267,11 @@ struct _crm_relay_t {
 
 static void s_relay_claim(crm_relay_t *self);
 
+//  A kick waits this long, so that the writes of a busy moment are numbered and
+//  published by one claim (one commit) rather than one claim per batch of writes.
+#define S_KICK_DELAY_MS 10
+
+
 static void s_stmt_set(crm_stmt_t *stmt, const char *schema, const char *name, int nparams,
                        bool writes, const char *fmt) {
     stmt->name = zsys_sprintf("%s_%s", schema, name);
@@ -296,7 +301,9 @@ crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
     self->pub = zsock_new(ZMQ_PUB);
     assert(self->pub);
     zsock_set_linger(self->pub, 1000);
-    zsock_set_sndhwm(self->pub, cfg->events_xpub_hwm);
+    //  Queue rather than drop on our side: a hundred claims' worth. (Past it events
+    //  are still not lost: consumers replay them.)
+    zsock_set_sndhwm(self->pub, cfg->events_relay_batch * 100);
     if (zsock_connect(self->pub, "%s", cfg->events_publish_endpoint)) {
         crm_log_kv(CRM_LOG_ERROR, "could not connect the relay", "endpoint",
                    cfg->events_publish_endpoint, NULL);
@@ -325,6 +332,9 @@ crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
                " adv AS (UPDATE %1$s.outbox_state SET last_seq = last_seq +"
                "         (SELECT count(*) FROM upd) WHERE id = 1 AND EXISTS (SELECT 1 FROM st))"
                " SELECT " S_EVENT_COLUMNS " FROM upd ORDER BY seq");
+    //  Planned at each run: a plan made while the outbox was empty would not use the
+    //  index of unnumbered rows once it is large.
+    self->claim.custom_plan = true;
     s_stmt_set(&self->head, source, "relay_head", 0, false,
                "SELECT last_seq FROM %1$s.outbox_state WHERE id = 1");
     //  Retention: published rows older than $1 days go; purged_through remembers the
@@ -457,7 +467,8 @@ static void s_relay_on_claim_done(crm_db_t *db, bool ok, void *arg) {
     //  A full batch means more may wait: go on at once, as after a kick during the claim.
     if (ok && (self->again || n == (size_t)self->batch) && self->kick_timer == -1) {
         self->again = false;
-        self->kick_timer = zloop_timer(self->loop, 0, 1, s_relay_on_kick, self);
+        self->kick_timer = zloop_timer(self->loop, n == (size_t)self->batch ? 0 : S_KICK_DELAY_MS,
+                                       1, s_relay_on_kick, self);
     }
 }
 
@@ -503,7 +514,7 @@ void crm_relay_kick(crm_relay_t *self) {
         return;
     }
     if (self->kick_timer == -1)
-        self->kick_timer = zloop_timer(self->loop, 0, 1, s_relay_on_kick, self);
+        self->kick_timer = zloop_timer(self->loop, S_KICK_DELAY_MS, 1, s_relay_on_kick, self);
 }
 
 static int s_relay_on_interval(zloop_t *loop, int timer_id, void *arg) {
@@ -678,12 +689,14 @@ crm_replay_page_t crm_replay_page_check(uint64_t last_applied, const uint64_t *s
 #define S_SOURCES_MAX 16
 #define S_BURST_MAX 10000       // messages read per wake-up before applying and yielding
 #define S_RETRY_MS 1000         // after a failed apply or replay, wait this long
+#define S_FLUSH_DELAY_MS 10     // gather events this long before applying them
 
 typedef struct {
     char name[64];
     char prefix[66];            // "<name>." : the topics followed
     uint64_t last_seq;          // applied and committed
     uint64_t head_seq;          // the highest seq the source announced or sent
+    uint64_t wire_seq;          // the last seq received on the SUB socket
     Crm__Event **pending;       // received in order, not applied yet
     size_t n_pending, cap;
     int64_t retry_at;           // no replay before this (after a failure)
@@ -703,6 +716,7 @@ struct _crm_subscriber_t {
     int recheck_timer;
     int tick_timer;
     int continue_timer; // a catch-up cut short goes on at the next turn
+    int flush_timer;    // pending events are applied when it fires
     s_source_t sources[S_SOURCES_MAX];
     int n_sources;
     crm_apply_fn *apply;
@@ -736,6 +750,7 @@ crm_subscriber_t *crm_subscriber_new(const crm_config_t *cfg, const char *consum
     self->recheck_timer = -1;
     self->tick_timer = -1;
     self->continue_timer = -1;
+    self->flush_timer = -1;
     s_stmt_set(&self->advance, consumer, "inbox_advance", 2, true,
                "INSERT INTO %1$s.inbox (source, last_seq) VALUES ($1, $2::bigint)"
                " ON CONFLICT (source) DO UPDATE SET last_seq = excluded.last_seq,"
@@ -770,6 +785,8 @@ void crm_subscriber_destroy(crm_subscriber_t **self_p) {
         zloop_timer_end(self->loop, self->tick_timer);
     if (self->loop && self->continue_timer != -1)
         zloop_timer_end(self->loop, self->continue_timer);
+    if (self->loop && self->flush_timer != -1)
+        zloop_timer_end(self->loop, self->flush_timer);
     for (int i = 0; i < self->n_sources; i++) {
         s_pending_clear(&self->sources[i]);
         free(self->sources[i].pending);
@@ -1038,6 +1055,9 @@ static void s_receive(crm_subscriber_t *self, zmsg_t *msg) {
     }
     if (event->seq > source->head_seq)
         source->head_seq = event->seq;
+    if (source->wire_seq && event->seq > source->wire_seq + 1)
+        self->gaps++; // some were lost on the way
+    source->wire_seq = event->seq;
     if (source->stale) { // a replay will bring it, in order
         crm__event__free_unpacked(event, NULL);
         return;
@@ -1049,7 +1069,6 @@ static void s_receive(crm_subscriber_t *self, zmsg_t *msg) {
     case CRM_SEQ_GAP:
         crm__event__free_unpacked(event, NULL);
         source->stale = true;
-        self->gaps++;
         break;
     case CRM_SEQ_APPLY:
         if (source->n_pending == source->cap) {
@@ -1066,6 +1085,28 @@ static void s_receive(crm_subscriber_t *self, zmsg_t *msg) {
 
 static void s_sub_recheck(crm_subscriber_t *self);
 
+//  Apply what is pending and catch up the sources left behind.
+static void s_settle(crm_subscriber_t *self) {
+    for (int i = 0; i < self->n_sources; i++) {
+        s_source_t *source = &self->sources[i];
+        s_flush(self, source);
+        if (source->stale)
+            s_catch_up(self, source);
+    }
+}
+
+static int s_sub_on_flush(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    crm_subscriber_t *self = arg;
+    self->flush_timer = -1;
+    s_settle(self);
+    return 0;
+}
+
+//  Read what has arrived. Events trickle in one by one as a relay publishes a claim:
+//  rather than a transaction for each, wait S_FLUSH_DELAY_MS for the rest of them
+//  (a full batch is applied at once, in s_receive).
 static void s_pump(crm_subscriber_t *self) {
     for (int read = 0; read < S_BURST_MAX; read++) {
         zmsg_t *msg = zmsg_recv_nowait(self->sub);
@@ -1074,12 +1115,15 @@ static void s_pump(crm_subscriber_t *self) {
         s_receive(self, msg);
         zmsg_destroy(&msg);
     }
+    bool stale = false, pending = false;
     for (int i = 0; i < self->n_sources; i++) {
-        s_source_t *source = &self->sources[i];
-        s_flush(self, source);
-        if (source->stale)
-            s_catch_up(self, source);
+        stale = stale || self->sources[i].stale;
+        pending = pending || self->sources[i].n_pending > 0;
     }
+    if (stale)
+        s_settle(self);
+    else if (pending && self->flush_timer == -1)
+        self->flush_timer = zloop_timer(self->loop, S_FLUSH_DELAY_MS, 1, s_sub_on_flush, self);
     s_sub_recheck(self);
 }
 

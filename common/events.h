@@ -166,7 +166,7 @@ uint64_t crm_subscriber_last_seq(crm_subscriber_t *self, const char *source);
 uint64_t crm_subscriber_applied(crm_subscriber_t *self);
 uint64_t crm_subscriber_replays(crm_subscriber_t *self);
 
-//  Gaps seen in the live stream (events missed on the wire, then replayed).
+//  Gaps seen in the live stream: events lost on the wire (replay brings them).
 uint64_t crm_subscriber_gaps(crm_subscriber_t *self);
 
 #endif

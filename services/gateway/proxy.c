@@ -30,6 +30,7 @@ struct _proxy_t {
     int n_sources;
     atomic_ullong other_events;
     atomic_ullong events;        // event messages forwarded
+    atomic_ullong announcements; // head announcements forwarded
     atomic_ullong malformed;     // messages that were not topic + envelope
     atomic_llong subscriptions;  // subscriptions now open on the XPUB side
 };
@@ -78,9 +79,13 @@ void proxy_destroy(proxy_t **self_p) {
 //  Count one event under the source named by its topic ("contacts.ContactCreated").
 //  Only the loop thread adds sources, and n_sources is published after the name.
 static void s_count(proxy_t *self, const char *topic, size_t size) {
-    atomic_fetch_add(&self->events, 1);
     const char *dot = memchr(topic, '.', size);
     size_t len = dot ? (size_t)(dot - topic) : size;
+    if (dot && len + 1 < size && dot[1] == '_') { // "<source>._head": not an event
+        atomic_fetch_add(&self->announcements, 1);
+        return;
+    }
+    atomic_fetch_add(&self->events, 1);
     for (int i = 0; i < self->n_sources; i++)
         if (strlen(self->sources[i].name) == len && memcmp(self->sources[i].name, topic, len) == 0) {
             atomic_fetch_add(&self->sources[i].events, 1);
@@ -200,6 +205,10 @@ void proxy_render_metrics(proxy_t *self, zchunk_t *out) {
     unsigned long long other = atomic_load(&self->other_events);
     if (other)
         EMIT("crm_events_forwarded_total{source=\"other\"} %llu\n", other);
+    EMIT("# HELP crm_events_heads_total Head announcements passed on (one a second per relay).\n"
+         "# TYPE crm_events_heads_total counter\n"
+         "crm_events_heads_total %llu\n",
+         (unsigned long long)atomic_load(&self->announcements));
     EMIT("# HELP crm_events_malformed_total Messages on the publish endpoint that were not"
          " a topic and an envelope.\n"
          "# TYPE crm_events_malformed_total counter\n"

@@ -74,9 +74,12 @@ static void s_array_free(s_array_t *a) {
 
 static const crm_stmt_t s_facts_load = {
     .name = "reporting_facts_load",
+    //  One key lookup per contact (LATERAL): a join planned once, while the table was
+    //  small, would read the whole table for every batch once it is large.
     .sql = "SELECT k.i - 1, coalesce(f.day::text, ''), f.source, f.type, f.deleted"
            " FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, contact_id, i)"
-           " JOIN contact_facts f ON f.tenant_id = k.tenant_id AND f.contact_id = k.contact_id",
+           " CROSS JOIN LATERAL (SELECT day, source, type, deleted FROM contact_facts c"
+           "  WHERE c.tenant_id = k.tenant_id AND c.contact_id = k.contact_id) f",
     .nparams = 2,
 };
 

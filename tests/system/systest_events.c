@@ -324,6 +324,16 @@ static void s_assert_sink_exact(PGconn *pg, long long head) {
                      head);
 }
 
+//  The proxy's count of contacts events received from relays (from /metrics).
+static long long s_forwarded(void) {
+    harness_response_t r = harness_http("GET", "/metrics", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    const char *at = strstr(r.body, "crm_events_forwarded_total{source=\"contacts\"} ");
+    long long n = at ? atoll(at + strlen("crm_events_forwarded_total{source=\"contacts\"} ")) : 0;
+    harness_response_free(&r);
+    return n;
+}
+
 //  --- Tests -----------------------------------------------------------------------------
 
 //  Every write publishes its event, live, in order, with the contact in the payload.
@@ -493,8 +503,9 @@ static void test_slow_consumer_with_drops(void **state) {
     PGconn *pg = s_pg();
     s_exec(pg, "DROP SCHEMA IF EXISTS sink CASCADE");
     uint64_t last = 0;
-    //  Each batch of the sink takes 20 ms more than it needs.
-    uint64_t replays = s_sink_run(&s_load_target, 90000, 20000, s_load_then_target, &last);
+    //  Each batch of the sink (50 events) takes 100 ms more than it needs: the sink
+    //  applies 500 events a second while they come several times faster.
+    uint64_t replays = s_sink_run(&s_load_target, 90000, 100000, s_load_then_target, &last);
     long long head = s_head(pg);
     assert_int_equal((long long)s_load_target, head);
     assert_int_equal(last, head);
@@ -553,6 +564,7 @@ static void test_two_relays(void **state) {
     zsock_t *sub = s_subscriber("contacts.");
     zsock_set_rcvhwm(sub, 0);
     long long before = s_head(pg);
+    long long forwarded_before = s_forwarded();
     assert_int_equal(s_create_many(300, 4), 300);
     long long head = s_head(pg);
     assert_int_equal(head, before + 300);
@@ -562,12 +574,19 @@ static void test_two_relays(void **state) {
              "SELECT count(DISTINCT seq) FROM contacts.outbox WHERE seq > %lld AND seq <= %lld",
              before, head);
     assert_int_equal(s_scalar(pg, sql), 300);
-    //  Published once each: every seq arrives, none twice.
+    //  Published once each: the proxy received exactly 300 contacts events from the
+    //  two relays together...
+    for (int i = 0; i < 100 && s_forwarded() < forwarded_before + 300; i++)
+        zclock_sleep(20);
+    zclock_sleep(300);
+    assert_int_equal(s_forwarded(), forwarded_before + 300);
+    //  ... and a subscriber sees none twice (it may miss some: the suite's buffers are
+    //  tiny on purpose).
     char *seen = calloc(301, 1);
     int received = 0;
-    zsock_set_rcvtimeo(sub, 3000);
+    zsock_set_rcvtimeo(sub, 1000);
     Crm__Event *e;
-    while (received < 300 && (e = s_next_event(sub))) {
+    while ((e = s_next_event(sub))) {
         long long k = (long long)e->seq - before;
         assert_true(k >= 1 && k <= 300);
         assert_int_equal(seen[k], 0);
@@ -575,10 +594,7 @@ static void test_two_relays(void **state) {
         received++;
         crm__event__free_unpacked(e, NULL);
     }
-    assert_int_equal(received, 300);
-    zsock_set_rcvtimeo(sub, 1000);
-    e = s_next_event(sub);
-    assert_null(e); // and nothing more
+    assert_true(received > 0);
     free(seen);
     zsock_destroy(&sub);
     kill(pid, SIGTERM);
