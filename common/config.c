@@ -88,8 +88,8 @@ static const s_key_t s_keys[] = {
     S_INT(events, head_interval_ms, 1000, 10, S_HOUR_MS, "how often a source announces its head"),
     S_INT(events, retention_days, 7, 1, 3650, "published outbox rows are kept this long"),
     S_INT(events, retention_interval_ms, 600000, 1000, 86400000, "how often old rows are deleted"),
-    S_INT(events, replay_limit, 1000, 1, 100000, "most events in one replay answer"),
-    S_INT(events, apply_batch, 1000, 1, 100000, "most events a subscriber applies in one transaction"),
+    S_INT(events, replay_limit, 5000, 1, 100000, "most events in one replay answer"),
+    S_INT(events, apply_batch, 5000, 1, 100000, "most events a subscriber applies in one transaction"),
     S_INT(events, replay_timeout_ms, 5000, 100, S_HOUR_MS, "a replay call gives up after this"),
 
     S_INT(contacts, workers, 16, 1, 1024, "worker sockets (requests in flight) per process"),

@@ -74,17 +74,33 @@ static void s_array_free(s_array_t *a) {
 
 static const crm_stmt_t s_facts_load = {
     .name = "reporting_facts_load",
-    //  One key lookup per contact (LATERAL): a join planned once, while the table was
-    //  small, would read the whole table for every batch once it is large.
+    //  One key lookup per contact (LATERAL), planned for each batch: a plan made once,
+    //  while the table was small, hashes the whole table for every batch once it is
+    //  large (catch-up fell from 40,000 to 15,000 events/s over a million events).
     .sql = "SELECT k.i - 1, coalesce(f.day::text, ''), f.source, f.type, f.deleted"
            " FROM unnest($1::text[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, contact_id, i)"
            " CROSS JOIN LATERAL (SELECT day, source, type, deleted FROM contact_facts c"
            "  WHERE c.tenant_id = k.tenant_id AND c.contact_id = k.contact_id) f",
     .nparams = 2,
+    .custom_plan = true, // planned for the batch at hand: see s_facts_load
 };
 
-//  New facts are inserted, known ones updated: a plain insert costs about a quarter
-//  less than an upsert, and most events are creates.
+//  First, the facts of contacts the batch knows the state of are inserted where none is
+//  held yet: one index descent each, and most events are creates. The ones that come
+//  back were new; the rest are read and updated.
+static const crm_stmt_t s_facts_insert_new = {
+    .name = "reporting_facts_insert_new",
+    .sql = "INSERT INTO contact_facts AS f (tenant_id, contact_id, day, source, type, deleted,"
+           "                               seq)"
+           " SELECT * FROM unnest($1::text[], $2::uuid[], $3::date[], $4::text[], $5::text[],"
+           "                      $6::bool[], $7::bigint[])"
+           " ON CONFLICT (tenant_id, contact_id) DO NOTHING"
+           " RETURNING f.tenant_id, f.contact_id::text",
+    .nparams = 7,
+    .writes = true,
+};
+
+//  Facts of contacts known only by a deletion, not held yet.
 static const crm_stmt_t s_facts_insert = {
     .name = "reporting_facts_insert",
     .sql = "INSERT INTO contact_facts (tenant_id, contact_id, day, source, type, deleted, seq)"
@@ -104,6 +120,7 @@ static const crm_stmt_t s_facts_update = {
            " WHERE f.tenant_id = k.tenant_id AND f.contact_id = k.contact_id",
     .nparams = 7,
     .writes = true,
+    .custom_plan = true, // planned for the batch at hand: see s_facts_load
 };
 
 static const crm_stmt_t s_daily_add = {
@@ -125,6 +142,7 @@ static const crm_stmt_t s_daily_prune = {
            "   AND d.count = 0",
     .nparams = 4,
     .writes = true,
+    .custom_plan = true, // planned for the batch at hand: see s_facts_load
 };
 
 static const crm_stmt_t s_dirty_mark = {
@@ -295,17 +313,90 @@ static int s_daily_write(crm_db_t *db, zhashx_t *deltas) {
     return rc;
 }
 
+//  Add to cols (7 columns) the fact row of change f.
+static void s_fact_row(s_array_t *cols, const reporting_change_t *f) {
+    s_array_add(&cols[0], f->tenant_id);
+    s_array_add(&cols[1], f->contact_id);
+    s_array_add(&cols[2], f->day[0] ? f->day : NULL);
+    s_array_add(&cols[3], f->source);
+    s_array_add(&cols[4], f->type);
+    s_array_add(&cols[5], f->deleted ? "t" : "f");
+    s_array_add_int(&cols[6], (int64_t)f->seq);
+}
+
+//  Run a 7-column fact statement over cols; its result (caller clears) or NULL.
+static PGresult *s_facts_run(crm_db_t *db, const crm_stmt_t *stmt, s_array_t *cols) {
+    const char *params[7];
+    for (int k = 0; k < 7; k++)
+        params[k] = s_array_text(&cols[k]);
+    return crm_db_query(db, stmt, params);
+}
+
+//  Insert the facts of final[0..m) whose state is known where none is held; set
+//  inserted[i] for those. -1 when the statement failed.
+static int s_facts_insert_known(crm_db_t *db, const reporting_change_t *final, size_t m,
+                                bool *inserted) {
+    s_array_t cols[7];
+    memset(cols, 0, sizeof cols);
+    zhashx_t *where = zhashx_new();
+    for (size_t i = 0; i < m; i++) {
+        if (!final[i].state_known)
+            continue;
+        s_fact_row(cols, &final[i]);
+        char *key = zsys_sprintf("%s\x1f%s", final[i].tenant_id, final[i].contact_id);
+        zhashx_insert(where, key, (void *)(uintptr_t)(i + 1));
+        zstr_free(&key);
+    }
+    int rc = 0;
+    if (cols[0].n > 0) {
+        PGresult *res = s_facts_run(db, &s_facts_insert_new, cols);
+        if (!res)
+            rc = -1;
+        for (int r = 0; res && r < PQntuples(res); r++) {
+            char *key = zsys_sprintf("%s\x1f%s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+            uintptr_t at = (uintptr_t)zhashx_lookup(where, key);
+            if (at)
+                inserted[at - 1] = true;
+            zstr_free(&key);
+        }
+        PQclear(res);
+    }
+    zhashx_destroy(&where);
+    for (int k = 0; k < 7; k++)
+        s_array_free(&cols[k]);
+    return rc;
+}
+
 int reporting_store_apply(crm_db_t *db, const reporting_change_t *changes, size_t n) {
     if (n == 0)
         return 0;
     size_t m = 0;
     reporting_change_t *final = s_reduce(changes, n, &m);
+    bool *inserted = calloc(m, sizeof *inserted);
     s_fact_t *old = calloc(m, sizeof *old);
-    assert(old);
-    int rc = s_facts_load_all(db, final, m, old);
+    reporting_change_t *rest = malloc(m * sizeof *rest); // the ones not inserted
+    size_t *rest_at = malloc(m * sizeof *rest_at);
+    assert(inserted && old && rest && rest_at);
+    int rc = s_facts_insert_known(db, final, m, inserted);
+    size_t r = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!inserted[i]) {
+            rest[r] = final[i];
+            rest_at[r++] = i;
+        }
+    s_fact_t *rest_old = calloc(r ? r : 1, sizeof *rest_old);
+    assert(rest_old);
+    if (rc == 0 && r > 0)
+        rc = s_facts_load_all(db, rest, r, rest_old);
+    for (size_t k = 0; k < r; k++)
+        old[rest_at[k]] = rest_old[k];
+    free(rest_old);
+    free(rest);
+    free(rest_at);
     zhashx_t *deltas = zhashx_new();
     zhashx_set_destructor(deltas, s_delta_free);
-    //  The facts to write, as columns: [0] the new ones, [1] the known ones.
+    //  The facts still to write, as columns: [0] new ones (known by a deletion only),
+    //  [1] held ones.
     s_array_t cols[2][7];
     memset(cols, 0, sizeof cols);
     for (size_t i = 0; rc == 0 && i < m; i++) {
@@ -327,23 +418,15 @@ int reporting_store_apply(crm_db_t *db, const reporting_change_t *changes, size_
             if (new_counts)
                 s_delta_add(deltas, f->tenant_id, f->day, f->source, f->type, +1);
         }
-        s_array_t *c = cols[o->known];
-        s_array_add(&c[0], f->tenant_id);
-        s_array_add(&c[1], f->contact_id);
-        s_array_add(&c[2], f->day[0] ? f->day : NULL);
-        s_array_add(&c[3], f->source);
-        s_array_add(&c[4], f->type);
-        s_array_add(&c[5], f->deleted ? "t" : "f");
-        s_array_add_int(&c[6], (int64_t)f->seq);
+        if (!inserted[i])
+            s_fact_row(cols[o->known], f);
     }
     for (int known = 0; known < 2 && rc == 0; known++) {
-        s_array_t *c = cols[known];
-        if (c[0].n == 0)
+        if (cols[known][0].n == 0)
             continue;
-        const char *params[7];
-        for (int k = 0; k < 7; k++)
-            params[k] = s_array_text(&c[k]);
-        rc = s_write(db, known ? &s_facts_update : &s_facts_insert, params);
+        PGresult *res = s_facts_run(db, known ? &s_facts_update : &s_facts_insert, cols[known]);
+        rc = res ? 0 : -1;
+        PQclear(res);
     }
     //  The deltas point into final and old: write them before those go.
     if (rc == 0)
@@ -352,6 +435,7 @@ int reporting_store_apply(crm_db_t *db, const reporting_change_t *changes, size_
         for (int k = 0; k < 7; k++)
             s_array_free(&cols[known][k]);
     zhashx_destroy(&deltas);
+    free(inserted);
     free(old);
     free(final);
     return rc;

@@ -1,0 +1,205 @@
+/*  bench_events: the event path (DESIGN §6, §13), beside PostgreSQL baselines from the
+    same run.
+
+    1. Lag: contacts are created over HTTP by 8 clients for BENCH_SECONDS; for each,
+       the time from its write in contacts (created_at) to its fact in reporting
+       (applied_at) gives p50/p99. Baseline: the average latency of a single-row
+       INSERT commit by pgbench with 8 clients. Target: p99 under 100 ms.
+    2. Catch-up: BENCH_EVENTS (default 1,000,000) ContactCreated events are written
+       straight into contacts' outbox, already numbered, and the head moved past them;
+       reporting learns of them from the head announcement and replays them all. Rate
+       = events / time until its inbox reaches the head. Baseline: the rate of the
+       bulk INSERT that wrote them. Target: at least 50,000 events/s.
+*/
+#include "harness.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static harness_t *h;
+static int s_seconds = 5;
+static volatile int s_running;
+static volatile long s_created;
+
+static PGconn *s_pg(void) {
+    PGconn *pg = PQconnectdb(h->dsn);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "bench: %s", PQerrorMessage(pg));
+        exit(1);
+    }
+    return pg;
+}
+
+static double s_scalar(PGconn *pg, const char *sql) {
+    PGresult *res = PQexec(pg, sql);
+    double v = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+        v = atof(PQgetvalue(res, 0, 0));
+    else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        fprintf(stderr, "bench: %s: %s", sql, PQerrorMessage(pg));
+    PQclear(res);
+    return v;
+}
+
+static void s_exec(PGconn *pg, const char *sql) {
+    PGresult *res = PQexec(pg, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        fprintf(stderr, "bench: %s: %s", sql, PQerrorMessage(pg));
+    PQclear(res);
+}
+
+static void *s_client(void *arg) {
+    long id = (long)arg;
+    char body[400];
+    for (long n = 0; s_running; n++) {
+        snprintf(body, sizeof body,
+                 "{\"kind\":\"person\",\"firstName\":\"Ann\",\"lastName\":\"Lee\",\"source\":\"web\","
+                 "\"emails\":[{\"address\":\"e%ld.%ld.%lld@example.com\"}],"
+                 "\"phones\":[{\"number\":\"(202) 555-0142\",\"type\":\"mobile\"}]}",
+                 id, n, (long long)zclock_usecs());
+        harness_response_t r = harness_http("POST", "/v1/contacts", h->key_a, body, NULL);
+        if (r.status == 201)
+            __atomic_add_fetch(&s_created, 1, __ATOMIC_RELAXED);
+        harness_response_free(&r);
+    }
+    return NULL;
+}
+
+//  Wait until reporting has applied everything contacts has numbered; seconds taken.
+static double s_wait_caught_up(PGconn *pg, int timeout_s) {
+    int64_t start = zclock_mono();
+    while (zclock_mono() - start < timeout_s * 1000LL) {
+        double unnumbered = s_scalar(pg, "SELECT count(*) FROM contacts.outbox WHERE seq IS NULL");
+        double head = s_scalar(pg, "SELECT last_seq FROM contacts.outbox_state");
+        double applied =
+            s_scalar(pg, "SELECT coalesce(max(last_seq), 0) FROM reporting.inbox"
+                         " WHERE source = 'contacts'");
+        if (unnumbered == 0 && applied >= head)
+            return (zclock_mono() - start) / 1000.0;
+        zclock_sleep(20);
+    }
+    return -1;
+}
+
+//  pgbench: single-row INSERT into a table like contacts, 8 clients; average latency.
+static double s_pgbench_latency(int clients) {
+    char script[300], cmd[2048];
+    snprintf(script, sizeof script, "%s/insert.sql", h->dir);
+    FILE *f = fopen(script, "w");
+    fprintf(f, "INSERT INTO bench_lag (tenant_id, id, kind, type, first_name, last_name, name)"
+               " VALUES ('bench', gen_random_uuid(), 'person', 'prospect', 'Ann', 'Lee', 'Ann Lee');\n");
+    fclose(f);
+    const char *dsn_host = strstr(h->dsn, "host=") + 5;
+    snprintf(cmd, sizeof cmd,
+             "pgbench -n -f %s -c %d -j 2 -T %d -h %.*s -U postgres crm 2>/dev/null", script,
+             clients, s_seconds, (int)strcspn(dsn_host, " "), dsn_host);
+    FILE *p = popen(cmd, "r");
+    char line[512];
+    double latency = 0;
+    while (fgets(line, sizeof line, p))
+        sscanf(line, "latency average = %lf ms", &latency);
+    pclose(p);
+    return latency;
+}
+
+static void s_lag(PGconn *pg) {
+    printf("\n== lag from a write in contacts to its effect in reporting (8 HTTP clients, %d s)\n",
+           s_seconds);
+    s_exec(pg, "SELECT 1");
+    char start[64];
+    PGresult *res = PQexec(pg, "SELECT now()::text");
+    snprintf(start, sizeof start, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    s_running = 1;
+    pthread_t t[8];
+    for (long i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, s_client, (void *)i);
+    zclock_sleep(s_seconds * 1000);
+    s_running = 0;
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    if (s_wait_caught_up(pg, 60) < 0)
+        printf("   reporting did not catch up within 60 s\n");
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT percentile_cont(%%s) WITHIN GROUP (ORDER BY extract(epoch FROM"
+             " f.applied_at - c.created_at) * 1000) FROM contacts.contacts c"
+             " JOIN reporting.contact_facts f ON f.tenant_id = c.tenant_id AND f.contact_id = c.id"
+             " WHERE c.created_at >= '%s'",
+             start);
+    char q50[1100], q99[1100];
+    snprintf(q50, sizeof q50, sql, "0.5");
+    snprintf(q99, sizeof q99, sql, "0.99");
+    double p50 = s_scalar(pg, q50), p99 = s_scalar(pg, q99);
+    s_exec(pg, "CREATE TABLE IF NOT EXISTS bench_lag (LIKE contacts.contacts INCLUDING ALL)");
+    double pg_latency = s_pgbench_latency(8);
+    printf("   creates       %8.0f /s\n", s_created / (double)s_seconds);
+    printf("   lag p50       %8.1f ms\n", p50);
+    printf("   lag p99       %8.1f ms   (target: under 100 ms)\n", p99);
+    printf("   baseline: pgbench single-row INSERT commit, 8 clients: %.2f ms average;"
+           " lag p50 / commit = %.1f\n",
+           pg_latency, pg_latency > 0 ? p50 / pg_latency : 0);
+}
+
+static void s_catch_up(PGconn *pg, long events) {
+    printf("\n== catch-up: reporting replays a backlog of %ld events\n", events);
+    fflush(stdout);
+    //  ContactCreated{contact: Contact{id, kind person, type prospect, "Ann", "Lee",
+    //  source web, created_at, updated_at}} assembled byte by byte (every length fits
+    //  one varint byte), created over the last days so the projection has many rows.
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO contacts.outbox (seq, event_id, type, tenant_id, aggregate_id, payload,"
+             " occurred_at, published_at)"
+             " SELECT s.last_seq + g.i, gen_random_uuid(), 'ContactCreated', 'tenant-a', g.cid,"
+             "  '\\x0a'::bytea || set_byte('\\x00'::bytea, 0, length(x.c)) || x.c, now(), now()"
+             " FROM contacts.outbox_state s,"
+             "  LATERAL (SELECT i, gen_random_uuid()::text AS cid,"
+             "   to_char(now() AT TIME ZONE 'UTC' - i * interval '1 second',"
+             "           'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS ts"
+             "   FROM generate_series(1, %ld) i) g,"
+             "  LATERAL (SELECT '\\x0a24'::bytea || convert_to(g.cid, 'UTF8')"
+             "   || '\\x10011801'::bytea || '\\x2203416e6e2a034c65654805'::bytea"
+             "   || '\\x5a1b'::bytea || convert_to(g.ts, 'UTF8')"
+             "   || '\\x621b'::bytea || convert_to(g.ts, 'UTF8') AS c) x"
+             " WHERE s.id = 1",
+             events);
+    int64_t t0 = zclock_mono();
+    s_exec(pg, sql);
+    double insert_s = (zclock_mono() - t0) / 1000.0;
+    //  Move the head: the relay's next announcement tells reporting it is behind.
+    snprintf(sql, sizeof sql, "UPDATE contacts.outbox_state SET last_seq = last_seq + %ld", events);
+    s_exec(pg, sql);
+    double caught_up_s = s_wait_caught_up(pg, 600);
+    if (caught_up_s < 0) {
+        printf("   reporting did not catch up within 600 s\n");
+        return;
+    }
+    double rate = events / caught_up_s, baseline = events / insert_s;
+    printf("   applied       %8.0f events/s (%.1f s, including up to 1 s until the head"
+           " announcement)   target: at least 50,000\n",
+           rate, caught_up_s);
+    printf("   baseline: bulk INSERT of the same events %8.0f rows/s; ratio %.0f%%\n", baseline,
+           100.0 * rate / baseline);
+    double facts = s_scalar(pg, "SELECT count(*) FROM reporting.contact_facts WHERE tenant_id ="
+                                " 'tenant-a'");
+    printf("   reporting facts for the tenant: %.0f\n", facts);
+}
+
+int main(void) {
+    if (getenv("BENCH_SECONDS"))
+        s_seconds = atoi(getenv("BENCH_SECONDS"));
+    long events = getenv("BENCH_EVENTS") ? atol(getenv("BENCH_EVENTS")) : 1000000;
+    setenv("PG_FSYNC", "on", 1);
+    const char *env[] = {getenv("CRM_LOG_LEVEL") ? "CRM_BENCH=1" : "CRM_LOG_LEVEL=warn", NULL};
+    h = harness_start(env);
+    PGconn *pg = s_pg();
+    s_lag(pg);
+    s_catch_up(pg, events);
+    PQfinish(pg);
+    harness_stop();
+    return 0;
+}
