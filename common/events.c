@@ -415,6 +415,16 @@ static int s_relay_on_db(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
     return 0;
 }
 
+//  Whether the claim got the sequence row. When another process's relay holds it, the
+//  rows this process wrote may be left behind by that claim: claim again shortly,
+//  rather than at the next interval.
+static void s_relay_on_locked(crm_db_t *db, PGresult *res, void *arg) {
+    (void)db;
+    crm_relay_t *self = arg;
+    if (res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "no") == 0)
+        self->again = true;
+}
+
 //  The claimed rows, as messages ready to go once the claim commits.
 static void s_relay_on_claimed(crm_db_t *db, PGresult *res, void *arg) {
     (void)db;
@@ -483,7 +493,7 @@ static void s_relay_claim(crm_relay_t *self) {
     snprintf(limit, sizeof limit, "%d", self->batch);
     const char *params[] = {limit};
     self->claiming = true;
-    if (crm_db_query_async(self->db, &self->lock, NULL, NULL, NULL) != 0 ||
+    if (crm_db_query_async(self->db, &self->lock, NULL, s_relay_on_locked, self) != 0 ||
         crm_db_query_async(self->db, &self->claim, params, s_relay_on_claimed, self) != 0 ||
         crm_db_pipeline_sync(self->db, s_relay_on_claim_done, self) != 0) {
         //  Not sent (the connection broke): the callbacks were told, or will not come.
