@@ -428,7 +428,9 @@ static void test_lost_events_replayed(void **state) {
     zsock_t *pub = zsock_new_pub("tcp://127.0.0.1:*");
     assert_non_null(pub);
     char endpoint[64];
-    snprintf(endpoint, sizeof endpoint, "%s", zsock_last_endpoint(pub));
+    char *bound = zsock_last_endpoint(pub); // the caller's to free
+    snprintf(endpoint, sizeof endpoint, "%s", bound);
+    zstr_free(&bound);
 
     char ids[4][37];
     s_create("Seen", ids[0]);
