@@ -315,8 +315,8 @@ int main(void) {
     zclock_sleep(1000);
 
     printf("\n== idle resident memory (target: under 20 MiB each)\n");
-    const char *daemons[] = {"gateway", "contacts"};
-    for (size_t i = 0; i < 2; i++) {
+    const char *daemons[] = {"gateway", "contacts", "reporting"};
+    for (size_t i = 0; i < 3; i++) {
         pid_t pid = harness_daemon_pid(daemons[i]);
         printf("   crm-%-10s %6.1f MiB\n", daemons[i], s_rss_kib(pid) / 1024.0);
     }
@@ -382,7 +382,7 @@ int main(void) {
                done[i]);
 
     printf("\n== resident memory after the load\n");
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < 3; i++) {
         pid_t pid = harness_daemon_pid(daemons[i]);
         printf("   crm-%-10s %6.1f MiB\n", daemons[i], s_rss_kib(pid) / 1024.0);
     }
