@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -549,6 +550,7 @@ static void test_two_relays(void **state) {
     //  A second contacts process, beside the supervisor's.
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); // never outlive the test, however it ends
         setenv("CRM_DATABASE_DSN", h->dsn, 1);
         setenv("CRM_BROKER_ENDPOINT", h->broker, 1);
         setenv("CRM_EVENTS_PUBLISH_ENDPOINT", h->events_pub, 1);
