@@ -14,6 +14,7 @@
 */
 #include "events.h"
 #include "bus_client.h"
+#include "dbloop.h"
 #include "ids.h"
 #include "log.h"
 
@@ -246,11 +247,9 @@ int crm_outbox_write(crm_db_t *db, const crm_stmt_t *stmt, const char *tenant_id
 struct _crm_relay_t {
     char *source;
     crm_db_t *db;          // the relay's own connection, in pipeline mode
+    crm_dbloop_t dbl;      // ... on the loop
     zsock_t *pub;          // to the gateway's XSUB
     zloop_t *loop;
-    zmq_pollitem_t db_item;
-    bool db_polled;
-    int64_t next_connect_ms;
     int batch;
     int interval_ms;
     int head_interval_ms;
@@ -353,8 +352,7 @@ void crm_relay_destroy(crm_relay_t **self_p) {
     crm_relay_t *self = *self_p;
     if (!self)
         return;
-    if (self->loop && self->db_polled)
-        zloop_poller_end(self->loop, &self->db_item);
+    crm_dbloop_end(&self->dbl);
     if (self->loop && self->kick_timer != -1)
         zloop_timer_end(self->loop, self->kick_timer);
     if (self->db && crm_db_ok(self->db) && crm_db_pipelined(self->db))
@@ -375,44 +373,10 @@ void crm_relay_destroy(crm_relay_t **self_p) {
     *self_p = NULL;
 }
 
-static int s_relay_on_db(zloop_t *loop, zmq_pollitem_t *item, void *arg);
-
 //  Connected, in pipeline mode and watched by the loop; false while the database is
 //  away (retried at most once a second).
 static bool s_relay_ready(crm_relay_t *self) {
-    if (!crm_db_ok(self->db)) {
-        int64_t now = zclock_mono();
-        if (now < self->next_connect_ms)
-            return false;
-        self->next_connect_ms = now + 1000;
-        if (crm_db_connect(self->db, 0) != 0)
-            return false;
-    }
-    if (!crm_db_pipelined(self->db) && crm_db_pipeline_open(self->db) != 0)
-        return false;
-    int fd = crm_db_socket(self->db);
-    if (self->db_polled && self->db_item.fd != fd) {
-        zloop_poller_end(self->loop, &self->db_item);
-        self->db_polled = false;
-    }
-    if (!self->db_polled) {
-        self->db_item = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
-        self->db_polled = zloop_poller(self->loop, &self->db_item, s_relay_on_db, self) == 0;
-        if (self->db_polled)
-            zloop_poller_set_tolerant(self->loop, &self->db_item);
-    }
-    return self->db_polled;
-}
-
-static int s_relay_on_db(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
-    (void)loop;
-    (void)item;
-    crm_relay_t *self = arg;
-    if (crm_db_pipeline_pump(self->db) != 0 && self->db_polled) {
-        zloop_poller_end(self->loop, &self->db_item);
-        self->db_polled = false;
-    }
-    return 0;
+    return crm_dbloop_ready(&self->dbl);
 }
 
 //  Whether the claim got the sequence row. When another process's relay holds it, the
@@ -598,6 +562,7 @@ static int s_relay_on_retention(zloop_t *loop, int timer_id, void *arg) {
 int crm_relay_attach(crm_relay_t *self, zloop_t *loop) {
     assert(self);
     self->loop = loop;
+    crm_dbloop_init(&self->dbl, self->db, loop, NULL, NULL);
     if (zloop_timer(loop, self->interval_ms, 0, s_relay_on_interval, self) == -1 ||
         zloop_timer(loop, self->head_interval_ms, 0, s_relay_on_head, self) == -1 ||
         zloop_timer(loop, self->retention_interval_ms, 0, s_relay_on_retention, self) == -1)

@@ -1,6 +1,7 @@
 /*  service: request-serving core shared by the daemons. See service.h. */
 #include "service.h"
 #include "bus_worker.h"
+#include "dbloop.h"
 #include "events.h"
 #include "log.h"
 
@@ -33,16 +34,15 @@ struct _crm_service_t {
     int in_flight;           // batches sent, sync point not yet answered
     bool busy;               // building a batch or redoing: callbacks must not start more
     s_batch_t *redo_head, *redo_tail;  // batches to run again with savepoints
-    zmq_pollitem_t db_item;  // the database socket, watched by the loop
-    bool db_polled;
+    crm_dbloop_t dbl;        // the connection's pipeline on the loop
     uint64_t requests;
     uint64_t batches;
-    int64_t next_reconnect_ms;
     crm_stmt_t idem_get;
     crm_stmt_t idem_put;
 };
 
 static void s_redo(crm_service_t *self);
+static void s_on_answers(void *arg);
 
 //  Prefix statement names with the schema so two services could share a connection.
 static void s_stmt_init(crm_stmt_t *stmt, const char *schema, const char *name, const char *fmt,
@@ -68,6 +68,7 @@ crm_service_t *crm_service_new(const crm_config_t *cfg, const char *name,
     self->name = strdup(name);
     self->cfg = cfg;
     self->stmts = zhashx_new();
+    crm_dbloop_init(&self->dbl, db, NULL, s_on_answers, self);
     self->methods = methods;
     self->db = db;
     self->arg = arg;
@@ -447,13 +448,7 @@ static void s_request_reset(s_request_t *ctx) {
 
 //  Reconnect to the database when the connection was lost, at most once a second.
 static bool s_db_available(crm_service_t *self) {
-    if (crm_db_ok(self->db))
-        return true;
-    int64_t now = zclock_mono();
-    if (now < self->next_reconnect_ms)
-        return false;
-    self->next_reconnect_ms = now + 1000;
-    return crm_db_connect(self->db, 0) == 0;
+    return crm_dbloop_connected(&self->dbl);
 }
 
 #define S_MAX_IN_FLIGHT 4
@@ -571,26 +566,8 @@ static void s_redo(crm_service_t *self) {
     self->busy = false;
 }
 
-//  Watch the database socket from the loop (again after a reconnect: a new socket).
-static int s_on_db_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg);
-
 static bool s_pipeline_ready(crm_service_t *self) {
-    if (!s_db_available(self))
-        return false;
-    if (!crm_db_pipelined(self->db) && crm_db_pipeline_open(self->db) != 0)
-        return false;
-    int fd = crm_db_socket(self->db);
-    if (self->db_polled && self->db_item.fd != fd) {
-        zloop_poller_end(self->loop, &self->db_item);
-        self->db_polled = false;
-    }
-    if (!self->db_polled) {
-        self->db_item = (zmq_pollitem_t){.fd = fd, .events = ZMQ_POLLIN};
-        self->db_polled = zloop_poller(self->loop, &self->db_item, s_on_db_readable, self) == 0;
-        if (self->db_polled)
-            zloop_poller_set_tolerant(self->loop, &self->db_item);
-    }
-    return true;
+    return crm_dbloop_ready(&self->dbl);
 }
 
 //  After the database answered: second passes first, then whatever is pending.
@@ -600,17 +577,8 @@ static void s_after_db(crm_service_t *self) {
     s_redo(self);
 }
 
-static int s_on_db_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
-    (void)loop;
-    (void)item;
-    crm_service_t *self = arg;
-    if (crm_db_pipeline_pump(self->db) != 0 && self->db_polled) {
-        //  The connection is gone; s_pipeline_ready watches the next one.
-        zloop_poller_end(self->loop, &self->db_item);
-        self->db_polled = false;
-    }
-    s_after_db(self);
-    return 0;
+static void s_on_answers(void *arg) {
+    s_after_db(arg);
 }
 
 //  Send the pending requests down the pipeline as batches (at most S_MAX_IN_FLIGHT
@@ -672,6 +640,7 @@ static void s_on_request(crm_bus_worker_t *worker, zframe_t *reply_to, zmsg_t *r
 
 int crm_service_attach(crm_service_t *self, zloop_t *loop) {
     self->loop = loop;
+    self->dbl.loop = loop;
     for (int i = 0; i < self->n_workers; i++)
         if (crm_bus_worker_attach(self->workers[i], loop, s_on_request, self))
             return -1;
