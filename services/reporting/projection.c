@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define S_PUBLISH_MAX_DAYS 1000 // ContactsDaily events written per publisher turn
+#define S_PUBLISH_MAX_DAYS 1000 // changed days taken per publisher turn (the rest: next turn)
 
 //  --- Calls to other services -----------------------------------------------------------
 
@@ -286,13 +286,14 @@ static int s_publish(reporting_t *self) {
         return -1;
     if (crm_db_begin(db) != 0)
         return -1;
-    Crm__Events__ContactsDaily **days = NULL;
+    //  One event per tenant, with every day of it that changed since the last tick.
+    Crm__Events__ContactsDaily **dailies = NULL;
     char **tenants = NULL;
     size_t n = 0;
-    int rc = reporting_store_take_dirty(db, S_PUBLISH_MAX_DAYS, &days, &tenants, &n);
+    int rc = reporting_store_take_dirty(db, S_PUBLISH_MAX_DAYS, &dailies, &tenants, &n);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = crm_outbox_write(db, self->outbox, tenants[i], days[i]->day, &days[i]->base);
-    reporting_store_days_free(days, tenants, n);
+        rc = crm_outbox_write(db, self->outbox, tenants[i], tenants[i], &dailies[i]->base);
+    reporting_store_days_free(dailies, tenants, n);
     if (rc == 0 && n == 0) {
         crm_db_rollback(db); // nothing was dirty
         return 0;

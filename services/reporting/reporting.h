@@ -120,11 +120,11 @@ int reporting_store_apply(crm_db_t *db, const reporting_change_t *changes, size_
 //  Record that events first..last of source were applied (applied_runs).
 int reporting_store_log_run(crm_db_t *db, const char *source, uint64_t first, uint64_t last);
 
-//  Take up to limit dirty days (deleted) with their figures as ContactsDaily messages;
-//  *tenants[i] is the tenant of (*days)[i]. Caller frees with reporting_store_days_free.
-int reporting_store_take_dirty(crm_db_t *db, int limit, Crm__Events__ContactsDaily ***days,
+//  Take up to limit dirty days (deleted) with their figures: one ContactsDaily per
+//  tenant (in *dailies, the tenant in *tenants), its changed days oldest first.
+int reporting_store_take_dirty(crm_db_t *db, int limit, Crm__Events__ContactsDaily ***dailies,
                                char ***tenants, size_t *n);
-void reporting_store_days_free(Crm__Events__ContactsDaily **days, char **tenants, size_t n);
+void reporting_store_days_free(Crm__Events__ContactsDaily **dailies, char **tenants, size_t n);
 
 //  Empty the projection for a rebuild (inside db's transaction): every day it held is
 //  marked dirty (its figure will be published again), facts, counts and the contacts

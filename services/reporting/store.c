@@ -484,9 +484,9 @@ static void s_count_add(Crm__Events__Count ***counts, size_t *n, const char *key
     (*counts)[(*n)++] = c;
 }
 
-int reporting_store_take_dirty(crm_db_t *db, int limit, Crm__Events__ContactsDaily ***days,
+int reporting_store_take_dirty(crm_db_t *db, int limit, Crm__Events__ContactsDaily ***dailies,
                                char ***tenants, size_t *n) {
-    *days = NULL;
+    *dailies = NULL;
     *tenants = NULL;
     *n = 0;
     char limit_text[16];
@@ -496,20 +496,29 @@ int reporting_store_take_dirty(crm_db_t *db, int limit, Crm__Events__ContactsDai
     if (!res)
         return -1;
     int rows = PQntuples(res);
-    Crm__Events__ContactsDaily *day = NULL;
+    Crm__Events__ContactsDaily *daily = NULL; // the current tenant's event
+    Crm__Events__ContactsDay *day = NULL;     // the current day in it
     for (int r = 0; r < rows; r++) {
         const char *tenant = PQgetvalue(res, r, 0);
         const char *date = PQgetvalue(res, r, 1);
-        if (!day || strcmp((*tenants)[*n - 1], tenant) != 0 || strcmp(day->day, date) != 0) {
-            *days = realloc(*days, (*n + 1) * sizeof **days);
+        if (!daily || strcmp((*tenants)[*n - 1], tenant) != 0) {
+            *dailies = realloc(*dailies, (*n + 1) * sizeof **dailies);
             *tenants = realloc(*tenants, (*n + 1) * sizeof **tenants);
-            day = malloc(sizeof *day);
-            assert(*days && *tenants && day);
-            crm__events__contacts_daily__init(day);
-            day->day = strdup(date);
-            (*days)[*n] = day;
+            daily = malloc(sizeof *daily);
+            assert(*dailies && *tenants && daily);
+            crm__events__contacts_daily__init(daily);
+            (*dailies)[*n] = daily;
             (*tenants)[*n] = strdup(tenant);
             (*n)++;
+            day = NULL;
+        }
+        if (!day || strcmp(day->day, date) != 0) {
+            day = malloc(sizeof *day);
+            daily->days = realloc(daily->days, (daily->n_days + 1) * sizeof *daily->days);
+            assert(day && daily->days);
+            crm__events__contacts_day__init(day);
+            day->day = strdup(date);
+            daily->days[daily->n_days++] = day;
         }
         if (PQgetisnull(res, r, 4))
             continue;
@@ -523,12 +532,12 @@ int reporting_store_take_dirty(crm_db_t *db, int limit, Crm__Events__ContactsDai
     return 0;
 }
 
-void reporting_store_days_free(Crm__Events__ContactsDaily **days, char **tenants, size_t n) {
+void reporting_store_days_free(Crm__Events__ContactsDaily **dailies, char **tenants, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        crm__events__contacts_daily__free_unpacked(days[i], NULL);
+        crm__events__contacts_daily__free_unpacked(dailies[i], NULL);
         free(tenants[i]);
     }
-    free(days);
+    free(dailies);
     free(tenants);
 }
 
