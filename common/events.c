@@ -663,7 +663,9 @@ crm_replay_page_t crm_replay_page_check(uint64_t last_applied, const uint64_t *s
 
 #define S_SOURCES_MAX 16
 #define S_BURST_MAX 10000       // messages read per wake-up before applying and yielding
-#define S_RETRY_MS 1000         // after a failed apply or replay, wait this long
+#define S_RETRY_MS 1000         // after a failed apply or replay, wait this long ...
+#define S_RETRY_MAX_MS 30000    // ... doubling with each failure in a row, up to this
+#define S_PROBE_MS 250          // after a failure, first ask the broker if the source is up
 #define S_FLUSH_DELAY_MS 10     // gather events this long before applying them
 
 typedef struct {
@@ -675,6 +677,7 @@ typedef struct {
     Crm__Event **pending;       // received in order, not applied yet
     size_t n_pending, cap;
     int64_t retry_at;           // no replay before this (after a failure)
+    int failures;               // replays or applies failed in a row
     bool stale;                 // behind: catch up by replay when allowed
 } s_source_t;
 
@@ -872,6 +875,19 @@ static int s_apply(crm_subscriber_t *self, s_source_t *source, Crm__Event **even
 
 //  Apply what is pending for source, in batches. On failure the pending events are
 //  dropped and the source is marked stale: a replay fetches them again later.
+//  A replay or an apply failed: stay stale and try again later, backing off while the
+//  failures go on (each replay attempt may hold the loop up to its timeout).
+static void s_retry_later(s_source_t *source) {
+    source->stale = true;
+    int64_t delay = S_RETRY_MS;
+    for (int i = 0; i < source->failures && delay < S_RETRY_MAX_MS; i++)
+        delay *= 2;
+    if (delay > S_RETRY_MAX_MS)
+        delay = S_RETRY_MAX_MS;
+    source->failures++;
+    source->retry_at = zclock_mono() + delay;
+}
+
 static void s_flush(crm_subscriber_t *self, s_source_t *source) {
     size_t done = 0;
     while (done < source->n_pending) {
@@ -881,8 +897,7 @@ static void s_flush(crm_subscriber_t *self, s_source_t *source) {
         if (s_apply(self, source, source->pending + done, n) != 0) {
             crm_log_kv(CRM_LOG_WARN, "could not apply events; will replay them", "consumer",
                        self->consumer, "source", source->name, NULL);
-            source->stale = true;
-            source->retry_at = zclock_mono() + S_RETRY_MS;
+            s_retry_later(source);
             break;
         }
         done += n;
@@ -937,8 +952,23 @@ static Crm__Events__ReplayResponse *s_replay_call(crm_subscriber_t *self, s_sour
     return out;
 }
 
+//  Whether the broker has a live worker for source (mmi.service), asked with a short
+//  timeout.
+static bool s_source_up(crm_subscriber_t *self, s_source_t *source) {
+    if (!self->client)
+        self->client = crm_bus_client_new(self->broker);
+    zmsg_t *body = zmsg_new();
+    zmsg_addstr(body, source->name);
+    zmsg_t *reply = crm_bus_client_request(self->client, "mmi.service", &body, S_PROBE_MS);
+    char *answer = reply ? zmsg_popstr(reply) : NULL;
+    bool up = answer && strcmp(answer, "200") == 0;
+    zstr_free(&answer);
+    zmsg_destroy(&reply);
+    return up;
+}
+
 //  Catch up with source through replay until nothing older than its head is missing.
-//  On failure, leave it stale and try again after S_RETRY_MS.
+//  On failure, leave it stale and try again later (s_retry_later).
 #define S_CATCH_UP_SLICE_MS 200 // replay at most this long per turn, then let the loop run
 
 static int s_sub_on_continue(zloop_t *loop, int timer_id, void *arg);
@@ -957,10 +987,15 @@ static void s_catch_up(crm_subscriber_t *self, s_source_t *source) {
                 self->continue_timer = zloop_timer(self->loop, 0, 1, s_sub_on_continue, self);
             return;
         }
+        //  After a failure, a quick question to the broker first: no replay call (which
+        //  waits up to its timeout) while the source has no live worker.
+        if (source->failures > 0 && !s_source_up(self, source)) {
+            s_retry_later(source);
+            return;
+        }
         Crm__Events__ReplayResponse *page = s_replay_call(self, source, source->last_seq + 1);
         if (!page) {
-            source->stale = true;
-            source->retry_at = zclock_mono() + S_RETRY_MS;
+            s_retry_later(source);
             return;
         }
         if (page->head_seq > source->head_seq)
@@ -983,10 +1018,10 @@ static void s_catch_up(crm_subscriber_t *self, s_source_t *source) {
         bool more = check.more;
         crm__events__replay_response__free_unpacked(page, NULL);
         if (rc != 0) {
-            source->stale = true;
-            source->retry_at = zclock_mono() + S_RETRY_MS;
+            s_retry_later(source);
             return;
         }
+        source->failures = 0;
         if (!more)
             break;
     }
