@@ -250,7 +250,15 @@ static void s_psql(const char *sql) {
 }
 
 //  CPU time (user + system) a process has used, in microseconds.
+static double s_cpu_us_of(pid_t pid, bool reaped_children);
+
 static double s_cpu_us(pid_t pid) {
+    return s_cpu_us_of(pid, false);
+}
+
+//  CPU time of pid, and with reaped_children that of its children that have exited
+//  (so a process that ends between two readings is not lost from their difference).
+static double s_cpu_us_of(pid_t pid, bool reaped_children) {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = fopen(path, "r");
@@ -261,11 +269,14 @@ static double s_cpu_us(pid_t pid) {
     buf[n] = 0;
     char *p = strrchr(buf, ')');
     unsigned long utime = 0, stime = 0;
+    long cutime = 0, cstime = 0;
     //  Fields after the command: state ppid pgrp session tty tpgid flags minflt cminflt
-    //  majflt cmajflt utime stime.
+    //  majflt cmajflt utime stime cutime cstime.
     if (p)
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime);
-    return (utime + stime) * 1e6 / sysconf(_SC_CLK_TCK);
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %ld %ld", &utime,
+               &stime, &cutime, &cstime);
+    double ticks = utime + stime + (reaped_children ? cutime + cstime : 0);
+    return ticks * 1e6 / sysconf(_SC_CLK_TCK);
 }
 
 //  CPU time of the private cluster's postmaster and all its children (backends).
@@ -284,7 +295,7 @@ static double s_postgres_cpu_us(void) {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "pgrep -P %d", postmaster);
     FILE *p = popen(cmd, "r");
-    double total = s_cpu_us(postmaster);
+    double total = s_cpu_us_of(postmaster, true); // with backends that have ended
     int pid;
     while (p && fscanf(p, "%d", &pid) == 1)
         total += s_cpu_us(pid);
