@@ -1,7 +1,8 @@
 /*  bench_events: the event path (DESIGN §6, §13), beside PostgreSQL baselines from the
     same run.
 
-    1. Lag: contacts are created over HTTP by 8 clients for BENCH_SECONDS; for each,
+    1. Lag: contacts are created over HTTP by 8 clients for BENCH_SECONDS (the load of
+       bench_contacts, tests/system/httpload.c); for each,
        the time from its write in contacts (created_at) to its fact in reporting
        (applied_at) gives p50/p99. Baseline: the average latency of a single-row
        INSERT commit by pgbench with 8 clients. Target: p99 under 100 ms.
@@ -12,17 +13,15 @@
        bulk INSERT that wrote them. Target: at least 50,000 events/s.
 */
 #include "harness.h"
+#include "httpload.h"
 
 #include <libpq-fe.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static harness_t *h;
 static int s_seconds = 5;
-static volatile int s_running;
-static volatile long s_created;
 
 static PGconn *s_pg(void) {
     PGconn *pg = PQconnectdb(h->dsn);
@@ -49,23 +48,6 @@ static void s_exec(PGconn *pg, const char *sql) {
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
         fprintf(stderr, "bench: %s: %s", sql, PQerrorMessage(pg));
     PQclear(res);
-}
-
-static void *s_client(void *arg) {
-    long id = (long)arg;
-    char body[400];
-    for (long n = 0; s_running; n++) {
-        snprintf(body, sizeof body,
-                 "{\"kind\":\"person\",\"firstName\":\"Ann\",\"lastName\":\"Lee\",\"source\":\"web\","
-                 "\"emails\":[{\"address\":\"e%ld.%ld.%lld@example.com\"}],"
-                 "\"phones\":[{\"number\":\"(202) 555-0142\",\"type\":\"mobile\"}]}",
-                 id, n, (long long)zclock_usecs());
-        harness_response_t r = harness_http("POST", "/v1/contacts", h->key_a, body, NULL);
-        if (r.status == 201)
-            __atomic_add_fetch(&s_created, 1, __ATOMIC_RELAXED);
-        harness_response_free(&r);
-    }
-    return NULL;
 }
 
 //  Wait until reporting has applied everything contacts has numbered; seconds taken.
@@ -106,21 +88,16 @@ static double s_pgbench_latency(int clients) {
 }
 
 static void s_lag(PGconn *pg) {
-    printf("\n== lag from a write in contacts to its effect in reporting (8 HTTP clients, %d s)\n",
+    printf("\n== lag from a write in contacts to its effect in reporting (8 HTTP clients as in"
+           " bench_contacts, %d s)\n",
            s_seconds);
     s_exec(pg, "SELECT 1");
     char start[64];
     PGresult *res = PQexec(pg, "SELECT now()::text");
     snprintf(start, sizeof start, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    s_running = 1;
-    pthread_t t[8];
-    for (long i = 0; i < 8; i++)
-        pthread_create(&t[i], NULL, s_client, (void *)i);
-    zclock_sleep(s_seconds * 1000);
-    s_running = 0;
-    for (int i = 0; i < 8; i++)
-        pthread_join(t[i], NULL);
+    //  The load of the create benchmark at 8 clients (bench_contacts).
+    httpload_result_t load = httpload_creates(h, 8, s_seconds);
     if (s_wait_caught_up(pg, 60) < 0)
         printf("   reporting did not catch up within 60 s\n");
     char sql[1024];
@@ -136,7 +113,7 @@ static void s_lag(PGconn *pg) {
     double p50 = s_scalar(pg, q50), p99 = s_scalar(pg, q99);
     s_exec(pg, "CREATE TABLE IF NOT EXISTS bench_lag (LIKE contacts.contacts INCLUDING ALL)");
     double pg_latency = s_pgbench_latency(8);
-    printf("   creates       %8.0f /s\n", s_created / (double)s_seconds);
+    printf("   creates       %8.0f /s (p99 %.2f ms)\n", load.rate, load.p99);
     printf("   lag p50       %8.1f ms\n", p50);
     printf("   lag p99       %8.1f ms   (target: under 100 ms)\n", p99);
     printf("   baseline: pgbench single-row INSERT commit, 8 clients: %.2f ms average;"

@@ -1,0 +1,210 @@
+/*  httpload: a lean HTTP load generator for the benchmarks. See httpload.h. */
+#include "httpload.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const harness_t *h;
+static int s_seconds;
+
+typedef struct {
+    int id;
+    int64_t until;
+    double *lat;  // milliseconds
+    size_t n, cap;
+    int errors;
+} s_client_t;
+
+//  Open a keep-alive connection to the gateway (TCP_NODELAY, as HTTP clients do).
+static int s_connect(void) {
+    int port = atoi(strrchr(h->http_url, ':') + 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+//  One client connection of the load generator: it sends a create, waits for the
+//  answer, and sends the next, until the run's time is up.
+typedef struct {
+    s_client_t *stats;
+    int fd;
+    long n;          // creates sent
+    int64_t start;   // when the one in flight was sent (us)
+    char buf[8192];  // the answer so far
+    size_t have;
+    bool done;
+} s_conn_t;
+
+//  Send the next create on conn. Returns -1 when the connection failed.
+static int s_conn_send(s_conn_t *conn) {
+    char body[512], request[1024];
+    int len = snprintf(body, sizeof body,
+                       "{\"kind\":\"person\",\"firstName\":\"Ann\",\"lastName\":\"Lee\","
+                       "\"emails\":[{\"address\":\"c%d.%ld.%lld@example.com\"}],"
+                       "\"phones\":[{\"number\":\"(202) 555-0142\",\"type\":\"mobile\"}]}",
+                       conn->stats->id, conn->n++, (long long)zclock_usecs());
+    int size = snprintf(request, sizeof request,
+                        "POST /v1/contacts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %d\r\n\r\n%s",
+                        h->key_a, len, body);
+    conn->have = 0;
+    conn->start = zclock_usecs();
+    for (int sent = 0; sent < size;) {
+        ssize_t n = send(conn->fd, request + sent, size - sent, MSG_NOSIGNAL);
+        if (n <= 0)
+            return -1;
+        sent += n;
+    }
+    return 0;
+}
+
+//  Read what arrived on conn. Returns 1 when a whole answer is in (its status in
+//  *status), 0 when more is to come, -1 when the connection failed.
+static int s_conn_read(s_conn_t *conn, int *status) {
+    ssize_t n = recv(conn->fd, conn->buf + conn->have, sizeof conn->buf - 1 - conn->have, 0);
+    if (n <= 0)
+        return -1;
+    conn->have += n;
+    conn->buf[conn->have] = 0;
+    char *end = strstr(conn->buf, "\r\n\r\n");
+    if (!end)
+        return conn->have == sizeof conn->buf - 1 ? -1 : 0;
+    const char *length = strcasestr(conn->buf, "\r\nContent-Length:");
+    size_t body = length ? strtoul(length + 17, NULL, 10) : 0;
+    if (conn->have - (size_t)(end + 4 - conn->buf) < body)
+        return 0;
+    *status = atoi(conn->buf + 9);
+    return 1;
+}
+
+static void s_record(s_client_t *c, double ms) {
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 4096;
+        c->lat = realloc(c->lat, c->cap * sizeof *c->lat);
+    }
+    c->lat[c->n++] = ms;
+}
+
+//  One load-generator thread driving several connections with poll(), as pgbench's
+//  threads do (-j): a lean client, so the machine's CPU goes to what is measured.
+typedef struct {
+    s_client_t *clients;
+    int count;
+} s_thread_t;
+
+static void *s_thread(void *arg) {
+    s_thread_t *t = arg;
+    s_conn_t *conns = calloc(t->count, sizeof *conns);
+    struct pollfd *fds = calloc(t->count, sizeof *fds);
+    int live = 0;
+    for (int i = 0; i < t->count; i++) {
+        conns[i].stats = &t->clients[i];
+        conns[i].fd = s_connect();
+        fds[i] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+        if (conns[i].fd < 0 || s_conn_send(&conns[i])) {
+            conns[i].done = true;
+            t->clients[i].errors++;
+        } else
+            live++;
+    }
+    int64_t until = t->clients[0].until;
+    while (live > 0) {
+        if (poll(fds, t->count, 1000) < 0)
+            break;
+        for (int i = 0; i < t->count; i++) {
+            s_conn_t *conn = &conns[i];
+            if (conn->done || !(fds[i].revents & (POLLIN | POLLERR | POLLHUP)))
+                continue;
+            int status = 0;
+            int rc = s_conn_read(conn, &status);
+            if (rc == 0)
+                continue;
+            if (rc == 1 && status == 201)
+                s_record(conn->stats, (zclock_usecs() - conn->start) / 1000.0);
+            else
+                conn->stats->errors++;
+            if (rc < 0 || zclock_mono() >= until || s_conn_send(conn)) {
+                conn->done = true;
+                fds[i].fd = -1;
+                live--;
+            }
+        }
+    }
+    for (int i = 0; i < t->count; i++)
+        if (conns[i].fd >= 0)
+            close(conns[i].fd);
+    free(conns);
+    free(fds);
+    return NULL;
+}
+
+static int s_cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static httpload_result_t s_run(int clients) {
+    s_client_t *c = calloc(clients, sizeof *c);
+    int threads = clients < 2 ? clients : 2;  // as pgbench -j below
+    pthread_t *t = calloc(threads, sizeof *t);
+    s_thread_t *work = calloc(threads, sizeof *work);
+    int64_t start = zclock_mono();
+    for (int i = 0; i < clients; i++) {
+        c[i].id = i;
+        c[i].until = start + s_seconds * 1000LL;
+    }
+    for (int i = 0, first = 0; i < threads; i++) {
+        work[i].clients = c + first;
+        work[i].count = clients / threads + (i < clients % threads);
+        first += work[i].count;
+        pthread_create(&t[i], NULL, s_thread, &work[i]);
+    }
+    size_t total = 0;
+    for (int i = 0; i < threads; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < clients; i++)
+        total += c[i].n;
+    double elapsed = (zclock_mono() - start) / 1000.0;
+    double *all = malloc((total ? total : 1) * sizeof *all);
+    size_t k = 0;
+    httpload_result_t r = {0};
+    for (int i = 0; i < clients; i++) {
+        memcpy(all + k, c[i].lat, c[i].n * sizeof *all);
+        k += c[i].n;
+        r.errors += c[i].errors;
+        free(c[i].lat);
+    }
+    qsort(all, total, sizeof *all, s_cmp);
+    r.requests = (long)total;
+    r.rate = total / elapsed;
+    r.p50 = total ? all[total / 2] : 0;
+    r.p99 = total ? all[(size_t)(total * 0.99)] : 0;
+    free(all);
+    free(c);
+    free(t);
+    free(work);
+    return r;
+}
+
+httpload_result_t httpload_creates(const harness_t *harness, int clients, int seconds) {
+    h = harness;
+    s_seconds = seconds;
+    return s_run(clients);
+}

@@ -1,0 +1,20 @@
+/*  httpload: the benchmarks' HTTP load generator. Each client keeps one keep-alive
+    connection to the gateway and sends contact creates (tenant A, a unique email each)
+    one after another for the given time; two threads drive the connections with
+    poll(), as pgbench's -j 2 does, so the machine's CPU goes to what is measured.
+    Latency is from the request's first byte sent to the answer's last byte read. */
+#ifndef TESTS_HTTPLOAD_H
+#define TESTS_HTTPLOAD_H
+
+#include "harness.h"
+
+typedef struct {
+    double rate;    // creates answered 201 per second
+    double p50, p99; // milliseconds
+    int errors;     // answers other than 201, and failed connections
+    long requests;  // creates answered 201
+} httpload_result_t;
+
+httpload_result_t httpload_creates(const harness_t *h, int clients, int seconds);
+
+#endif
