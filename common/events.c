@@ -666,7 +666,7 @@ crm_replay_page_t crm_replay_page_check(uint64_t last_applied, const uint64_t *s
 #define S_RETRY_MS 1000         // after a failed apply or replay, wait this long ...
 #define S_RETRY_MAX_MS 30000    // ... doubling with each failure in a row, up to this
 #define S_PROBE_MS 250          // after a failure, first ask the broker if the source is up
-#define S_FLUSH_DELAY_MS 20     // gather events this long before applying them
+#define S_FLUSH_DELAY_MS 5     // gather events this long before applying them
 
 typedef struct {
     char name[64];
