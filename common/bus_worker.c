@@ -11,6 +11,7 @@
 #include "bus_worker.h"
 #include "log.h"
 #include "mdp.h"
+#include "zwatch.h"
 
 #include <string.h>
 
@@ -30,34 +31,26 @@ struct _crm_bus_worker_t {
     //  Loop integration (crm_bus_worker_attach)
     zloop_t *loop;
     int timer_id;
-    zmq_pollitem_t poll_item; // the socket's ZMQ_FD, watched as a plain descriptor
-    bool polled;
-    int recheck_timer;        // a zero-delay timer will look at the socket again, or -1
+    crm_zwatch_t watch;    // the socket, watched through its ZMQ_FD (zwatch.h)
     crm_bus_worker_fn *handler;
     void *handler_arg;
 };
 
-static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg);
-static void s_recheck(crm_bus_worker_t *self);
+static void s_drain(void *arg);
 
-//  The loop watches the socket's ZMQ_FD rather than the socket itself: zmq_poll asks
-//  every socket in its set for ZMQ_EVENTS on each pass (two system calls apiece), which
-//  with a dozen workers in one loop costs more than the request. ZMQ_FD only signals
-//  when the socket's command mailbox fills, so after anything that may have drained it
-//  (a send) the socket is checked again, see s_recheck.
+//  The loop watches the socket through its ZMQ_FD (zwatch.h): after every send on it,
+//  s_recheck looks whether messages wait that the descriptor will not announce.
 static void s_watch(crm_bus_worker_t *self) {
-    if (!self->loop || !self->socket || self->polled)
-        return;
-    self->poll_item = (zmq_pollitem_t){.fd = zsock_fd(self->socket), .events = ZMQ_POLLIN};
-    self->polled = zloop_poller(self->loop, &self->poll_item, s_on_readable, self) == 0;
-    if (self->polled)
-        s_recheck(self);
+    if (self->loop && self->socket && !self->watch.polled)
+        crm_zwatch_start(&self->watch, self->loop, self->socket, s_drain, self);
 }
 
 static void s_unwatch(crm_bus_worker_t *self) {
-    if (self->loop && self->polled)
-        zloop_poller_end(self->loop, &self->poll_item);
-    self->polled = false;
+    crm_zwatch_stop(&self->watch);
+}
+
+static void s_recheck(crm_bus_worker_t *self) {
+    crm_zwatch_recheck(&self->watch);
 }
 
 //  Send a bare worker command (READY carries the service name) on the current socket.
@@ -136,7 +129,6 @@ crm_bus_worker_t *crm_bus_worker_new(const char *endpoint, const char *service, 
     self->liveness = liveness > 0 ? liveness : 3;
     self->backoff_ms = self->heartbeat_ms;
     self->timer_id = -1;
-    self->recheck_timer = -1;
     if (!self->endpoint || !self->service) {
         crm_bus_worker_destroy(&self);
         return NULL;
@@ -152,8 +144,6 @@ void crm_bus_worker_destroy(crm_bus_worker_t **self_p) {
         return;
     if (self->loop && self->timer_id != -1)
         zloop_timer_end(self->loop, self->timer_id);
-    if (self->loop && self->recheck_timer != -1)
-        zloop_timer_end(self->loop, self->recheck_timer);
     if (self->socket) {
         //  Tell the broker, so it stops routing to us at once; a short linger gives
         //  the message a chance to leave.
@@ -170,38 +160,14 @@ void crm_bus_worker_destroy(crm_bus_worker_t **self_p) {
 
 //  Loop glue: read everything waiting on the socket and hand requests to the handler.
 //  The socket may be replaced while we read (DISCONNECT from the broker): re-check it.
-static void s_drain(crm_bus_worker_t *self) {
+static void s_drain(void *arg) {
+    crm_bus_worker_t *self = arg;
     while (self->socket && (zsock_events(self->socket) & ZMQ_POLLIN)) {
         zframe_t *reply_to = NULL;
         zmsg_t *request = crm_bus_worker_recv(self, &reply_to);
         if (request)
             self->handler(self, reply_to, request, self->handler_arg);
     }
-}
-
-static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
-    (void)loop;
-    (void)item; // may belong to a socket already replaced: s_drain uses self->socket
-    s_drain(arg);
-    return 0;
-}
-
-static int s_on_recheck(zloop_t *loop, int timer_id, void *arg) {
-    (void)loop;
-    (void)timer_id;
-    crm_bus_worker_t *self = arg;
-    self->recheck_timer = -1;
-    s_drain(self);
-    return 0;
-}
-
-//  After a send, messages may wait on the socket with ZMQ_FD no longer signalling:
-//  look again on the next turn of the loop (not now: the caller may be a handler).
-static void s_recheck(crm_bus_worker_t *self) {
-    if (!self->loop || !self->socket || self->recheck_timer != -1)
-        return;
-    if (zsock_events(self->socket) & ZMQ_POLLIN)
-        self->recheck_timer = zloop_timer(self->loop, 0, 1, s_on_recheck, self);
 }
 
 static int s_on_timer(zloop_t *loop, int timer_id, void *arg) {
@@ -225,7 +191,7 @@ int crm_bus_worker_attach(crm_bus_worker_t *self, zloop_t *loop, crm_bus_worker_
     if (self->timer_id == -1)
         return -1;
     s_watch(self);
-    if (self->socket && !self->polled)
+    if (self->socket && !self->watch.polled)
         return -1;
     return 0;
 }

@@ -647,3 +647,16 @@ done:
     PQfreemem(quoted);
     return rc;
 }
+
+void crm_stmt_init(crm_stmt_t *stmt, const char *schema, const char *name, int nparams,
+                   bool writes, const char *fmt) {
+    *stmt = (crm_stmt_t){.name = zsys_sprintf("%s_%s", schema, name),
+                         .sql = zsys_sprintf(fmt, schema),
+                         .nparams = nparams,
+                         .writes = writes};
+}
+
+void crm_stmt_clear(crm_stmt_t *stmt) {
+    zstr_free((char **)&stmt->name);
+    zstr_free((char **)&stmt->sql);
+}

@@ -35,6 +35,12 @@ typedef struct {
     bool custom_plan;  // planned for its parameters at every run (not prepared)
 } crm_stmt_t;
 
+//  Fill stmt for a service schema: named "<schema>_<name>", its SQL fmt with every
+//  %1$s (or the one %s) replaced by the schema. crm_stmt_clear frees what it made.
+void crm_stmt_init(crm_stmt_t *stmt, const char *schema, const char *name, int nparams,
+                   bool writes, const char *fmt);
+void crm_stmt_clear(crm_stmt_t *stmt);
+
 //  Create a handle (not yet connected).
 crm_db_t *crm_db_new(const char *dsn, int retry_max_ms);
 void crm_db_destroy(crm_db_t **self_p);

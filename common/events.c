@@ -17,6 +17,7 @@
 #include "dbloop.h"
 #include "ids.h"
 #include "log.h"
+#include "zwatch.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -205,15 +206,11 @@ void crm_outbox_event_reset(crm_outbox_event_t *ev) {
 }
 
 crm_stmt_t *crm_outbox_stmt_new(const char *schema) {
-    crm_stmt_t *stmt = calloc(1, sizeof *stmt);
+    crm_stmt_t *stmt = malloc(sizeof *stmt);
     assert(stmt);
-    stmt->name = zsys_sprintf("%s_outbox_write", schema);
-    stmt->sql = zsys_sprintf("INSERT INTO %s.outbox (event_id, type, tenant_id, aggregate_id,"
-                             " payload, occurred_at)"
-                             " VALUES ($1::uuid, $2, $3, $4, $5::bytea, $6::timestamptz)",
-                             schema);
-    stmt->nparams = 6;
-    stmt->writes = true;
+    crm_stmt_init(stmt, schema, "outbox_write", 6, true,
+                  "INSERT INTO %s.outbox (event_id, type, tenant_id, aggregate_id, payload,"
+                  " occurred_at) VALUES ($1::uuid, $2, $3, $4, $5::bytea, $6::timestamptz)");
     return stmt;
 }
 
@@ -221,8 +218,7 @@ void crm_outbox_stmt_free(crm_stmt_t **stmt_p) {
     crm_stmt_t *stmt = *stmt_p;
     if (!stmt)
         return;
-    zstr_free((char **)&stmt->name);
-    zstr_free((char **)&stmt->sql);
+    crm_stmt_clear(stmt);
     free(stmt);
     *stmt_p = NULL;
 }
@@ -271,19 +267,6 @@ static void s_relay_claim(crm_relay_t *self);
 #define S_KICK_DELAY_MS 20
 
 
-static void s_stmt_set(crm_stmt_t *stmt, const char *schema, const char *name, int nparams,
-                       bool writes, const char *fmt) {
-    stmt->name = zsys_sprintf("%s_%s", schema, name);
-    stmt->sql = zsys_sprintf(fmt, schema);
-    stmt->nparams = nparams;
-    stmt->writes = writes;
-}
-
-static void s_stmt_clear(crm_stmt_t *stmt) {
-    zstr_free((char **)&stmt->name);
-    zstr_free((char **)&stmt->sql);
-}
-
 crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
     crm_relay_t *self = calloc(1, sizeof *self);
     assert(self);
@@ -315,11 +298,11 @@ crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
     //  committed rows not numbered yet, oldest first, moves last_seq on and returns
     //  them. (In one statement the snapshot would predate the lock, and rows the
     //  previous holder numbered just before would look unnumbered.)
-    s_stmt_set(&self->lock, source, "relay_lock", 0, false,
+    crm_stmt_init(&self->lock, source, "relay_lock", 0, false,
                "SELECT set_config('crm.relay_holds', CASE WHEN EXISTS (SELECT 1 FROM"
                " (SELECT id FROM %1$s.outbox_state WHERE id = 1 FOR UPDATE SKIP LOCKED) s)"
                " THEN 'yes' ELSE 'no' END, true)");
-    s_stmt_set(&self->claim, source, "relay_claim", 1, true,
+    crm_stmt_init(&self->claim, source, "relay_claim", 1, true,
                "WITH st AS (SELECT last_seq FROM %1$s.outbox_state WHERE id = 1"
                "             AND current_setting('crm.relay_holds', true) = 'yes'),"
                " pick AS (SELECT id FROM %1$s.outbox WHERE seq IS NULL"
@@ -334,11 +317,11 @@ crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
     //  Planned at each run: a plan made while the outbox was empty would not use the
     //  index of unnumbered rows once it is large.
     self->claim.custom_plan = true;
-    s_stmt_set(&self->head, source, "relay_head", 0, false,
+    crm_stmt_init(&self->head, source, "relay_head", 0, false,
                "SELECT last_seq FROM %1$s.outbox_state WHERE id = 1");
     //  Retention: published rows older than $1 days go; purged_through remembers the
     //  highest seq gone, so a replay from before it is refused.
-    s_stmt_set(&self->purge, source, "relay_purge", 1, true,
+    crm_stmt_init(&self->purge, source, "relay_purge", 1, true,
                "WITH gone AS (DELETE FROM %1$s.outbox WHERE seq IS NOT NULL"
                "  AND occurred_at < now() - make_interval(days => $1::int) RETURNING seq)"
                " UPDATE %1$s.outbox_state SET purged_through = greatest(purged_through,"
@@ -364,10 +347,10 @@ void crm_relay_destroy(crm_relay_t **self_p) {
     zlist_destroy(&self->ready);
     crm_db_destroy(&self->db);
     zsock_destroy(&self->pub);
-    s_stmt_clear(&self->lock);
-    s_stmt_clear(&self->claim);
-    s_stmt_clear(&self->head);
-    s_stmt_clear(&self->purge);
+    crm_stmt_clear(&self->lock);
+    crm_stmt_clear(&self->claim);
+    crm_stmt_clear(&self->head);
+    crm_stmt_clear(&self->purge);
     free(self->source);
     free(self);
     *self_p = NULL;
@@ -689,9 +672,7 @@ struct _crm_subscriber_t {
     zsock_t *sub;
     crm_bus_client_t *client;
     zloop_t *loop;
-    zmq_pollitem_t item;
-    bool polled;
-    int recheck_timer;
+    crm_zwatch_t watch; // the SUB socket, through its ZMQ_FD
     int tick_timer;
     int continue_timer; // a catch-up cut short goes on at the next turn
     int flush_timer;    // pending events are applied when it fires
@@ -725,21 +706,20 @@ crm_subscriber_t *crm_subscriber_new(const crm_config_t *cfg, const char *consum
     self->replay_limit = cfg->events_replay_limit;
     self->replay_timeout_ms = cfg->events_replay_timeout_ms;
     self->rcvhwm = cfg->events_xpub_hwm;
-    self->recheck_timer = -1;
     self->tick_timer = -1;
     self->continue_timer = -1;
     self->flush_timer = -1;
-    s_stmt_set(&self->advance, consumer, "inbox_advance", 2, true,
+    crm_stmt_init(&self->advance, consumer, "inbox_advance", 2, true,
                "INSERT INTO %1$s.inbox (source, last_seq) VALUES ($1, $2::bigint)"
                " ON CONFLICT (source) DO UPDATE SET last_seq = excluded.last_seq,"
                " updated_at = now()");
     //  The row is made on first sight, so that inbox_lock always has a row to lock.
-    s_stmt_set(&self->load, consumer, "inbox_load", 1, true,
+    crm_stmt_init(&self->load, consumer, "inbox_load", 1, true,
                "WITH ins AS (INSERT INTO %1$s.inbox (source, last_seq) VALUES ($1, 0)"
                "  ON CONFLICT (source) DO NOTHING RETURNING last_seq)"
                " SELECT last_seq FROM ins UNION ALL"
                " SELECT last_seq FROM %1$s.inbox WHERE source = $1");
-    s_stmt_set(&self->lock, consumer, "inbox_lock", 1, false,
+    crm_stmt_init(&self->lock, consumer, "inbox_lock", 1, false,
                "SELECT last_seq FROM %1$s.inbox WHERE source = $1 FOR UPDATE");
     return self;
 }
@@ -755,10 +735,7 @@ void crm_subscriber_destroy(crm_subscriber_t **self_p) {
     crm_subscriber_t *self = *self_p;
     if (!self)
         return;
-    if (self->loop && self->polled)
-        zloop_poller_end(self->loop, &self->item);
-    if (self->loop && self->recheck_timer != -1)
-        zloop_timer_end(self->loop, self->recheck_timer);
+    crm_zwatch_stop(&self->watch);
     if (self->loop && self->tick_timer != -1)
         zloop_timer_end(self->loop, self->tick_timer);
     if (self->loop && self->continue_timer != -1)
@@ -771,9 +748,9 @@ void crm_subscriber_destroy(crm_subscriber_t **self_p) {
     }
     zsock_destroy(&self->sub);
     crm_bus_client_destroy(&self->client);
-    s_stmt_clear(&self->advance);
-    s_stmt_clear(&self->load);
-    s_stmt_clear(&self->lock);
+    crm_stmt_clear(&self->advance);
+    crm_stmt_clear(&self->load);
+    crm_stmt_clear(&self->lock);
     free(self->consumer);
     free(self->endpoint);
     free(self->broker);
@@ -1093,8 +1070,6 @@ static void s_receive(crm_subscriber_t *self, zmsg_t *msg) {
     }
 }
 
-static void s_sub_recheck(crm_subscriber_t *self);
-
 //  Apply what is pending and catch up the sources left behind.
 static void s_settle(crm_subscriber_t *self) {
     for (int i = 0; i < self->n_sources; i++) {
@@ -1117,7 +1092,8 @@ static int s_sub_on_flush(zloop_t *loop, int timer_id, void *arg) {
 //  Read what has arrived. Events trickle in one by one as a relay publishes a claim:
 //  rather than a transaction for each, wait S_FLUSH_DELAY_MS for the rest of them
 //  (a full batch is applied at once, in s_receive).
-static void s_pump(crm_subscriber_t *self) {
+static void s_pump(void *arg) {
+    crm_subscriber_t *self = arg;
     for (int read = 0; read < S_BURST_MAX; read++) {
         zmsg_t *msg = zmsg_recv_nowait(self->sub);
         if (!msg)
@@ -1134,31 +1110,15 @@ static void s_pump(crm_subscriber_t *self) {
         s_settle(self);
     else if (pending && self->flush_timer == -1)
         self->flush_timer = zloop_timer(self->loop, S_FLUSH_DELAY_MS, 1, s_sub_on_flush, self);
-    s_sub_recheck(self);
+    crm_zwatch_recheck(&self->watch); // a burst cut short leaves messages waiting
 }
 
-static int s_sub_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
-    (void)loop;
-    (void)item;
-    s_pump(arg);
-    return 0;
-}
-
-static int s_sub_on_recheck(zloop_t *loop, int timer_id, void *arg) {
-    (void)loop;
-    (void)timer_id;
-    crm_subscriber_t *self = arg;
-    self->recheck_timer = -1;
-    s_pump(self);
-    return 0;
-}
-
-//  The SUB socket is watched by its ZMQ_FD; after a burst cut short, look again.
-static void s_sub_recheck(crm_subscriber_t *self) {
-    if (self->recheck_timer != -1)
-        return;
-    if (zsock_events(self->sub) & ZMQ_POLLIN)
-        self->recheck_timer = zloop_timer(self->loop, 0, 1, s_sub_on_recheck, self);
+//  Catch up the sources left behind: at once after a catch-up cut short, and every
+//  second (a failed replay, a head announced ahead).
+static void s_catch_up_stale(crm_subscriber_t *self) {
+    for (int i = 0; i < self->n_sources; i++)
+        if (self->sources[i].stale)
+            s_catch_up(self, &self->sources[i]);
 }
 
 static int s_sub_on_continue(zloop_t *loop, int timer_id, void *arg) {
@@ -1166,21 +1126,14 @@ static int s_sub_on_continue(zloop_t *loop, int timer_id, void *arg) {
     (void)timer_id;
     crm_subscriber_t *self = arg;
     self->continue_timer = -1;
-    for (int i = 0; i < self->n_sources; i++)
-        if (self->sources[i].stale)
-            s_catch_up(self, &self->sources[i]);
+    s_catch_up_stale(self);
     return 0;
 }
 
-//  Every second: sources left behind (a failed replay, a head announced ahead) are
-//  caught up.
 static int s_sub_on_tick(zloop_t *loop, int timer_id, void *arg) {
     (void)loop;
     (void)timer_id;
-    crm_subscriber_t *self = arg;
-    for (int i = 0; i < self->n_sources; i++)
-        if (self->sources[i].stale)
-            s_catch_up(self, &self->sources[i]);
+    s_catch_up_stale(arg);
     return 0;
 }
 
@@ -1198,10 +1151,8 @@ int crm_subscriber_attach(crm_subscriber_t *self, zloop_t *loop) {
                    NULL);
         return -1;
     }
-    self->item = (zmq_pollitem_t){.fd = zsock_fd(self->sub), .events = ZMQ_POLLIN};
-    if (zloop_poller(loop, &self->item, s_sub_on_readable, self) != 0)
+    if (crm_zwatch_start(&self->watch, loop, self->sub, s_pump, self) != 0)
         return -1;
-    self->polled = true;
     self->tick_timer = zloop_timer(loop, 1000, 0, s_sub_on_tick, self);
     if (self->tick_timer == -1)
         return -1;
@@ -1213,7 +1164,6 @@ int crm_subscriber_attach(crm_subscriber_t *self, zloop_t *loop) {
         source->stale = true;
         s_catch_up(self, source);
     }
-    s_sub_recheck(self);
     return 0;
 }
 

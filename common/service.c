@@ -44,22 +44,6 @@ struct _crm_service_t {
 static void s_redo(crm_service_t *self);
 static void s_on_answers(void *arg);
 
-//  Prefix statement names with the schema so two services could share a connection.
-static void s_stmt_init(crm_stmt_t *stmt, const char *schema, const char *name, const char *fmt,
-                        int nparams, bool writes) {
-    char *stmt_name = zsys_sprintf("%s_%s", schema, name);
-    char *sql = zsys_sprintf(fmt, schema);
-    stmt->name = stmt_name;
-    stmt->sql = sql;
-    stmt->nparams = nparams;
-    stmt->writes = writes;
-}
-
-static void s_stmt_free(crm_stmt_t *stmt) {
-    zstr_free((char **)&stmt->name);
-    zstr_free((char **)&stmt->sql);
-}
-
 crm_service_t *crm_service_new(const crm_config_t *cfg, const char *name,
                                const crm_method_t *methods, crm_db_t *db, int workers,
                                int max_batch, void *arg) {
@@ -79,14 +63,12 @@ crm_service_t *crm_service_new(const crm_config_t *cfg, const char *name,
     for (int i = 0; i < self->n_workers; i++)
         self->workers[i] = crm_bus_worker_new(cfg->broker_endpoint, name, cfg->broker_heartbeat_ms,
                                               cfg->broker_liveness);
-    s_stmt_init(&self->idem_get, name, "idem_get",
-                "SELECT method, code, response FROM %s.idempotency"
-                " WHERE tenant_id = $1 AND key = $2",
-                2, false);
-    s_stmt_init(&self->idem_put, name, "idem_put",
-                "INSERT INTO %s.idempotency (tenant_id, key, method, code, response)"
-                " VALUES ($1, $2, $3, $4, $5)",
-                5, true);
+    crm_stmt_init(&self->idem_get, name, "idem_get", 2, false,
+                  "SELECT method, code, response FROM %s.idempotency"
+                  " WHERE tenant_id = $1 AND key = $2");
+    crm_stmt_init(&self->idem_put, name, "idem_put", 5, true,
+                  "INSERT INTO %s.idempotency (tenant_id, key, method, code, response)"
+                  " VALUES ($1, $2, $3, $4, $5)");
     return self;
 }
 
@@ -109,10 +91,10 @@ void crm_service_destroy(crm_service_t **self_p) {
         crm_bus_worker_destroy(&self->workers[i]);
     free(self->workers);
     free(self->pending);
-    s_stmt_free(&self->idem_get);
-    s_stmt_free(&self->idem_put);
+    crm_stmt_clear(&self->idem_get);
+    crm_stmt_clear(&self->idem_put);
     for (crm_stmt_t *stmt = zhashx_first(self->stmts); stmt; stmt = zhashx_next(self->stmts)) {
-        s_stmt_free(stmt);
+        crm_stmt_clear(stmt);
         free(stmt);
     }
     zhashx_destroy(&self->stmts);
@@ -150,7 +132,7 @@ crm_stmt_t *crm_service_stmt(crm_service_t *self, const char *name, int nparams,
         return stmt;
     stmt = calloc(1, sizeof *stmt);
     assert(stmt);
-    s_stmt_init(stmt, self->name, name, fmt, nparams, writes);
+    crm_stmt_init(stmt, self->name, name, nparams, writes, fmt);
     zhashx_insert(self->stmts, name, stmt);
     return stmt;
 }

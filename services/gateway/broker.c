@@ -1,6 +1,6 @@
 /*  broker: the Majordomo Protocol 0.1 broker (ZeroMQ RFC 7 + RFC 8 mmi.service).
 
-    Reading order: broker_new, then s_on_router (one message at a time, read as raw
+    Reading order: broker_new, then s_router_drain (one message at a time, read as raw
     zmq_msg_t frames so nothing is copied and ZMQ_SRCFD is available), which hands
     client requests to s_client_request and worker commands to s_worker_message; s_tick
     answers expired deadlines and does the heartbeats; s_on_monitor learns which tcp
@@ -31,6 +31,7 @@
 #include "common.pb-c.h"
 #include "log.h"
 #include "mdp.h"
+#include "zwatch.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -111,10 +112,8 @@ struct _broker_t {
     zsock_t *router;
     void *router_handle;
     zsock_t *monitor; // PAIR receiving the router's connection events
-    //  The loop watches the sockets' ZMQ_FDs, not the sockets: see broker_attach.
-    zloop_t *loop;
-    zmq_pollitem_t router_item, monitor_item;
-    int recheck_timer; // zero-delay timer to read the router again, or -1
+    //  The loop watches the sockets through their ZMQ_FDs (zwatch.h).
+    crm_zwatch_t router_watch, monitor_watch;
     char *endpoint;   // tcp endpoint actually bound
     int heartbeat_ms;
     int liveness;
@@ -713,11 +712,8 @@ static void s_drain_monitor(broker_t *self) {
     }
 }
 
-static int s_on_monitor(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
-    (void)loop;
-    (void)item;
+static void s_on_monitor(void *arg) {
     s_drain_monitor(arg);
-    return 0;
 }
 
 //  --- Worker commands ------------------------------------------------------------------
@@ -1084,7 +1080,8 @@ static void s_handle_message(broker_t *self, size_t count, int64_t now) {
         s_worker_message(self, &layout, count, now);
 }
 
-static void s_router_drain(broker_t *self) {
+static void s_router_drain(void *arg) {
+    broker_t *self = arg;
     int handled = 0;
     for (; handled < S_BATCH_MAX; handled++) {
         size_t count = s_recv_message(self);
@@ -1097,30 +1094,9 @@ static void s_router_drain(broker_t *self) {
         s_router_recheck(self);
 }
 
-static int s_on_router(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
-    (void)loop;
-    (void)item;
-    s_router_drain(arg);
-    return 0;
-}
-
-static int s_on_router_recheck(zloop_t *loop, int timer_id, void *arg) {
-    (void)loop;
-    (void)timer_id;
-    broker_t *self = arg;
-    self->recheck_timer = -1;
-    s_router_drain(self);
-    return 0;
-}
-
-//  ZMQ_FD only signals when the socket's command mailbox fills; a send may empty it
-//  with messages still waiting. So after a send (or a read cut short) look at the
-//  socket once more on the next turn of the loop, if it has anything to read.
+//  After a send (which may empty the mailbox ZMQ_FD signals on), or a read cut short.
 static void s_router_recheck(broker_t *self) {
-    if (!self->loop || self->recheck_timer != -1)
-        return;
-    if (zsock_events(self->router) & ZMQ_POLLIN)
-        self->recheck_timer = zloop_timer(self->loop, 0, 1, s_on_router_recheck, self);
+    crm_zwatch_recheck(&self->router_watch);
 }
 
 //  --- Timer ----------------------------------------------------------------------------
@@ -1303,19 +1279,12 @@ int broker_attach(broker_t *self, zloop_t *loop) {
     assert(self);
     assert(loop);
     self->heartbeat_at = zclock_mono() + self->heartbeat_ms;
-    //  The sockets' descriptors are watched as plain ones: zmq_poll would ask each
-    //  socket for ZMQ_EVENTS on every turn (two system calls apiece).
-    self->loop = loop;
-    self->recheck_timer = -1;
-    self->router_item = (zmq_pollitem_t){.fd = zsock_fd(self->router), .events = ZMQ_POLLIN};
-    self->monitor_item = (zmq_pollitem_t){.fd = zsock_fd(self->monitor), .events = ZMQ_POLLIN};
-    if (zloop_poller(loop, &self->router_item, s_on_router, self) ||
-        zloop_poller(loop, &self->monitor_item, s_on_monitor, self) ||
+    //  Both sockets are watched through their descriptors (zwatch.h), which also
+    //  reads what arrived before now.
+    if (crm_zwatch_start(&self->router_watch, loop, self->router, s_router_drain, self) ||
+        crm_zwatch_start(&self->monitor_watch, loop, self->monitor, s_on_monitor, self) ||
         zloop_timer(loop, S_TICK_MS, 0, s_tick, self) == -1)
         return -1;
-    //  Anything that arrived before now did not wake the descriptors.
-    s_router_drain(self);
-    s_drain_monitor(self);
     return 0;
 }
 

@@ -1,13 +1,12 @@
 /*  proxy: XSUB -> XPUB event forwarding with counters. See proxy.h.
 
-    Both sockets are watched through their ZMQ_FD descriptors (as the broker's are),
-    so each turn of the loop costs one poll() however many sockets there are; after
-    sending on a socket we look at it again, since a send may consume the signal that
-    its own incoming messages raised.
+    Both sockets are watched through their ZMQ_FD descriptors (zwatch.h), as the
+    broker's are.
 
     Counters are read by the HTTP thread for /metrics, hence atomics. */
 #include "proxy.h"
 #include "log.h"
+#include "zwatch.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -23,9 +22,7 @@ typedef struct {
 struct _proxy_t {
     zsock_t *xsub; // relays connect here
     zsock_t *xpub; // subscribers connect here
-    zloop_t *loop;
-    zmq_pollitem_t xsub_item, xpub_item;
-    int recheck_timer; // -1 or a zero-delay timer to look at both sockets again
+    crm_zwatch_t xsub_watch, xpub_watch; // both sockets, through their ZMQ_FDs
     s_source_t sources[S_SOURCES_MAX];
     int n_sources;
     atomic_ullong other_events;
@@ -38,7 +35,6 @@ struct _proxy_t {
 proxy_t *proxy_new(const crm_config_t *cfg) {
     proxy_t *self = calloc(1, sizeof *self);
     assert(self);
-    self->recheck_timer = -1;
     self->xsub = zsock_new(ZMQ_XSUB);
     self->xpub = zsock_new(ZMQ_XPUB);
     if (!self->xsub || !self->xpub)
@@ -139,51 +135,24 @@ static bool s_move(proxy_t *self, zsock_t *from, zsock_t *to, bool events) {
     return true;
 }
 
-static void s_recheck(proxy_t *self);
-
-static void s_pump(proxy_t *self) {
+//  Move what waits on either socket; both watchers share it. A burst cut short, and
+//  the sends (which may empty the mailboxes ZMQ_FD signals on), mean looking again.
+static void s_pump(void *arg) {
+    proxy_t *self = arg;
     int moved = 0;
     while (moved < S_BURST_MAX && s_move(self, self->xsub, self->xpub, true))
         moved++;
     while (s_move(self, self->xpub, self->xsub, false))
         ;
-    s_recheck(self);
-}
-
-static int s_on_readable(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
-    (void)loop;
-    (void)item;
-    s_pump(arg);
-    return 0;
-}
-
-static int s_on_recheck(zloop_t *loop, int timer_id, void *arg) {
-    (void)loop;
-    (void)timer_id;
-    proxy_t *self = arg;
-    self->recheck_timer = -1;
-    s_pump(self);
-    return 0;
-}
-
-//  Messages may wait with the descriptors quiet (after sends, or a burst cut short):
-//  come back on the next turn of the loop.
-static void s_recheck(proxy_t *self) {
-    if (!self->loop || self->recheck_timer != -1)
-        return;
-    if ((zsock_events(self->xsub) & ZMQ_POLLIN) || (zsock_events(self->xpub) & ZMQ_POLLIN))
-        self->recheck_timer = zloop_timer(self->loop, 0, 1, s_on_recheck, self);
+    crm_zwatch_recheck(&self->xsub_watch);
+    crm_zwatch_recheck(&self->xpub_watch);
 }
 
 int proxy_attach(proxy_t *self, zloop_t *loop) {
     assert(self);
-    self->loop = loop;
-    self->xsub_item = (zmq_pollitem_t){.fd = zsock_fd(self->xsub), .events = ZMQ_POLLIN};
-    self->xpub_item = (zmq_pollitem_t){.fd = zsock_fd(self->xpub), .events = ZMQ_POLLIN};
-    if (zloop_poller(loop, &self->xsub_item, s_on_readable, self) ||
-        zloop_poller(loop, &self->xpub_item, s_on_readable, self))
+    if (crm_zwatch_start(&self->xsub_watch, loop, self->xsub, s_pump, self) ||
+        crm_zwatch_start(&self->xpub_watch, loop, self->xpub, s_pump, self))
         return -1;
-    s_pump(self);
     return 0;
 }
 
