@@ -1,14 +1,20 @@
 /*  bench_contacts: create-contact throughput and latency over HTTP with 1, 8 and 32
     concurrent clients, beside pgbench running an equivalent single-row INSERT on the
     same database with the same client counts, in the same run. Durable commits
-    (fsync on), as in production. Also prints each daemon's resident memory when idle.
+    (fsync on), as in production. Also prints the CPU time one create costs each process
+    against what one pgbench insert costs PostgreSQL and pgbench (on a machine short of
+    CPU, that comparison is what the throughput ratio follows), and each daemon's
+    resident memory when idle.
 
-    BENCH_SECONDS (default 5) sets the length of each run. */
+    BENCH_SECONDS (default 5) sets the length of each run, BENCH_ROUNDS (default 3) how
+    many times HTTP and pgbench take turns; BENCH_ONLY_HTTP=N runs N HTTP clients once
+    and nothing else. */
 #include "harness.h"
 #include "httpload.h"
 
 #include <stdbool.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +115,15 @@ static double s_postgres_cpu_us(void) {
     return total;
 }
 
+//  CPU time used by this process (who == RUSAGE_SELF: the load generator's threads) or
+//  by its children that have been waited for (RUSAGE_CHILDREN: pgbench).
+static double s_rusage_us(int who) {
+    struct rusage ru;
+    getrusage(who, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+
 static long s_rss_kib(pid_t pid) {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", pid);
@@ -155,38 +170,48 @@ int main(void) {
         harness_stop();
         return 0;
     }
-    pid_t gateway = harness_daemon_pid("gateway"), contacts = harness_daemon_pid("contacts");
-    double cost[3][3];  // per request: gateway, contacts, postgres (microseconds)
+    pid_t gateway = harness_daemon_pid("gateway"), contacts = harness_daemon_pid("contacts"),
+          reporting = harness_daemon_pid("reporting");
+    //  CPU time per operation, in microseconds: of an HTTP create (each daemon,
+    //  PostgreSQL, the load generator) and of a pgbench insert (PostgreSQL, pgbench).
+    enum { GATEWAY, CONTACTS, REPORTING, POSTGRES, LOADGEN, PG_POSTGRES, PG_CLIENT, COSTS };
+    double cost[3][COSTS];
     size_t done[3];
     httpload_creates(h, 1, s_seconds); // warm up: connections, plans, caches
     for (size_t i = 0; i < 3; i++) {
         double rate = 0, tps = 0, pg_latency = 0, p50 = 0, p99 = 0;
         int errors = 0;
-        double g0 = s_cpu_us(gateway), c0 = s_cpu_us(contacts), p0 = 0, p_used = 0;
+        double used[COSTS] = {0};
         for (int round = 0; round < rounds; round++) {
-            p0 = s_postgres_cpu_us();
+            double g0 = s_cpu_us(gateway), c0 = s_cpu_us(contacts), r0 = s_cpu_us(reporting);
+            double p0 = s_postgres_cpu_us(), l0 = s_rusage_us(RUSAGE_SELF);
             httpload_result_t r = httpload_creates(h, counts[i], s_seconds);
-            p_used += s_postgres_cpu_us() - p0;
+            used[LOADGEN] += s_rusage_us(RUSAGE_SELF) - l0;
+            used[POSTGRES] += s_postgres_cpu_us() - p0;
+            used[GATEWAY] += s_cpu_us(gateway) - g0;
+            used[CONTACTS] += s_cpu_us(contacts) - c0;
+            used[REPORTING] += s_cpu_us(reporting) - r0;
             rate += r.rate / rounds;
             p50 = r.p50 > p50 ? r.p50 : p50; // the worst round's
             p99 = r.p99 > p99 ? r.p99 : p99;
             errors += r.errors;
-            double latency = 0;
-            double gateway_cpu = s_cpu_us(gateway), contacts_cpu = s_cpu_us(contacts);
-            tps += s_pgbench(counts[i], &latency) / rounds;
+            double latency = 0, pc0 = s_postgres_cpu_us(), cl0 = s_rusage_us(RUSAGE_CHILDREN);
+            double round_tps = s_pgbench(counts[i], &latency);
+            tps += round_tps / rounds;
             pg_latency += latency / rounds;
-            //  Let pgbench's backends end and be reaped before the next HTTP round reads
-            //  PostgreSQL's CPU time, or their time would be counted as the daemons'.
+            //  Let pgbench's backends end and be reaped: their time is then the
+            //  postmaster's children's, counted here and not in the next HTTP round.
             zclock_sleep(500);
-            //  pgbench's time is not the daemons': leave it out of their CPU figures
-            g0 += s_cpu_us(gateway) - gateway_cpu;
-            c0 += s_cpu_us(contacts) - contacts_cpu;
+            used[PG_POSTGRES] += (s_postgres_cpu_us() - pc0) / (round_tps * s_seconds) * rounds;
+            used[PG_CLIENT] += (s_rusage_us(RUSAGE_CHILDREN) - cl0) / (round_tps * s_seconds) *
+                               rounds;
         }
         double requests = rate * s_seconds * rounds;
         done[i] = (size_t)requests;
-        cost[i][0] = (s_cpu_us(gateway) - g0) / (requests ? requests : 1);
-        cost[i][1] = (s_cpu_us(contacts) - c0) / (requests ? requests : 1);
-        cost[i][2] = p_used / (requests ? requests : 1);
+        for (int k = 0; k < PG_POSTGRES; k++)
+            cost[i][k] = used[k] / (requests ? requests : 1);
+        cost[i][PG_POSTGRES] = used[PG_POSTGRES] / rounds;
+        cost[i][PG_CLIENT] = used[PG_CLIENT] / rounds;
         printf("   %-8d %12.0f %9.2f %9.2f %14.0f %11.2f %6.0f%%%s\n", counts[i], rate, p50, p99,
                tps, pg_latency, tps > 0 ? 100.0 * rate / tps : 0, errors ? " (errors!)" : "");
         if (errors)
@@ -194,11 +219,21 @@ int main(void) {
         fflush(stdout);
     }
     printf("   p50 and p99: the worst round; target at 8 clients: ratio >= 50%% and p99 < 10 ms\n");
-    printf("\n== CPU time per HTTP create (microseconds)\n");
-    printf("   %-8s %10s %10s %10s %10s\n", "clients", "gateway", "contacts", "postgres", "requests");
-    for (size_t i = 0; i < 3; i++)
-        printf("   %-8d %10.0f %10.0f %10.0f %10zu\n", counts[i], cost[i][0], cost[i][1], cost[i][2],
-               done[i]);
+    printf("\n== CPU time per operation (microseconds): an HTTP create against a pgbench insert\n");
+    printf("   %-8s %8s %8s %9s %8s %8s %7s | %8s %7s %7s %9s\n", "clients", "gateway",
+           "contacts", "reporting", "postgres", "loadgen", "total", "postgres", "pgbench",
+           "total", "creates");
+    for (size_t i = 0; i < 3; i++) {
+        double http = 0;
+        for (int k = 0; k < PG_POSTGRES; k++)
+            http += cost[i][k];
+        printf("   %-8d %8.0f %8.0f %9.0f %8.0f %8.0f %7.0f | %8.0f %7.0f %7.0f %9zu\n", counts[i],
+               cost[i][GATEWAY], cost[i][CONTACTS], cost[i][REPORTING], cost[i][POSTGRES],
+               cost[i][LOADGEN], http, cost[i][PG_POSTGRES], cost[i][PG_CLIENT],
+               cost[i][PG_POSTGRES] + cost[i][PG_CLIENT], done[i]);
+    }
+    printf("   postgres: every backend (the daemons' and their relays', or pgbench's); on a\n"
+           "   machine that runs out of CPU, throughput goes about as the inverse of the totals\n");
 
     printf("\n== resident memory after the load\n");
     for (size_t i = 0; i < 3; i++) {
