@@ -8,12 +8,20 @@
 #include "bus_client.h"
 #include "log.h"
 #include "mdp.h"
+#include "zwatch.h"
 
 #include <string.h>
 
 struct _crm_bus_client_t {
     char *endpoint;
     zsock_t *socket; // NULL after a timeout until the next request
+    //  The asynchronous request waiting, if any.
+    zloop_t *loop;
+    crm_zwatch_t watch;      // the socket, while a request waits
+    int timer;               // its deadline
+    char service[CRM_MDP_SERVICE_MAX + 1];
+    crm_bus_reply_fn *fn;    // NULL: none waits
+    void *arg;
 };
 
 //  Make the DEALER socket if there is none. Returns 0 or -1.
@@ -40,6 +48,7 @@ crm_bus_client_t *crm_bus_client_new(const char *endpoint) {
     crm_bus_client_t *self = calloc(1, sizeof(*self));
     if (!self)
         return NULL;
+    self->timer = -1;
     self->endpoint = strdup(endpoint);
     if (!self->endpoint || s_ensure_socket(self)) {
         crm_bus_client_destroy(&self);
@@ -48,31 +57,31 @@ crm_bus_client_t *crm_bus_client_new(const char *endpoint) {
     return self;
 }
 
+static void s_async_end(crm_bus_client_t *self);
+
 void crm_bus_client_destroy(crm_bus_client_t **self_p) {
     assert(self_p);
     crm_bus_client_t *self = *self_p;
     if (!self)
         return;
+    s_async_end(self); // a waiting request is abandoned: its callback is not called
     zsock_destroy(&self->socket);
     free(self->endpoint);
     free(self);
     *self_p = NULL;
 }
 
-zmsg_t *crm_bus_client_request(crm_bus_client_t *self, const char *service, zmsg_t **body_p,
-                               int timeout_ms) {
-    assert(self);
-    assert(service);
-    assert(body_p);
+//  Send body (taken) to service as an MDP client request. Returns 0, or -1 (nothing
+//  sent; the socket is dropped when sending failed).
+static int s_send_request(crm_bus_client_t *self, const char *service, zmsg_t **body_p) {
     zmsg_t *msg = *body_p;
     *body_p = NULL;
     size_t service_size = strlen(service);
     if (!msg || zmsg_size(msg) == 0 || service_size == 0 || service_size > CRM_MDP_SERVICE_MAX ||
         s_ensure_socket(self)) {
         zmsg_destroy(&msg);
-        return NULL;
+        return -1;
     }
-    int64_t deadline = zclock_mono() + (timeout_ms > 0 ? timeout_ms : 0);
     zmsg_pushstr(msg, service);
     zmsg_pushstr(msg, CRM_MDPC);
     zmsg_pushmem(msg, "", 0);
@@ -80,8 +89,41 @@ zmsg_t *crm_bus_client_request(crm_bus_client_t *self, const char *service, zmsg
         crm_log_kv(CRM_LOG_WARN, "could not send request to broker", "service", service, "detail",
                    zmq_strerror(zmq_errno()), NULL);
         zsock_destroy(&self->socket);
+        return -1;
+    }
+    return 0;
+}
+
+//  One message from the socket: the reply body if it answers service, else NULL (a
+//  malformed reply, or one for another service, is logged and dropped).
+static zmsg_t *s_take_reply(zmsg_t *reply, const char *service) {
+    crm_mdp_msg_t parsed;
+    const char *reason = NULL;
+    if (crm_mdp_parse_client_reply(&reply, &parsed, &reason)) {
+        crm_log_kv(CRM_LOG_WARN, "malformed reply from broker", "detail", reason, NULL);
         return NULL;
     }
+    if (strcmp(parsed.service, service) != 0) {
+        crm_log_kv(CRM_LOG_WARN, "dropping reply for another service", "service", parsed.service,
+                   NULL);
+        crm_mdp_msg_reset(&parsed);
+        return NULL;
+    }
+    zmsg_t *body = parsed.body;
+    parsed.body = NULL;
+    crm_mdp_msg_reset(&parsed);
+    return body;
+}
+
+zmsg_t *crm_bus_client_request(crm_bus_client_t *self, const char *service, zmsg_t **body_p,
+                               int timeout_ms) {
+    assert(self);
+    assert(service);
+    assert(body_p);
+    assert(!self->fn); // not while an asynchronous request waits
+    int64_t deadline = zclock_mono() + (timeout_ms > 0 ? timeout_ms : 0);
+    if (s_send_request(self, service, body_p))
+        return NULL;
     while (true) {
         int64_t left = deadline - zclock_mono();
         if (left < 0)
@@ -93,26 +135,84 @@ zmsg_t *crm_bus_client_request(crm_bus_client_t *self, const char *service, zmsg
         if (rc <= 0)
             break; // timed out, interrupted or the context is gone
         zmsg_t *reply = zmsg_recv(self->socket);
-        if (!reply)
-            continue;
-        crm_mdp_msg_t parsed;
-        const char *reason = NULL;
-        if (crm_mdp_parse_client_reply(&reply, &parsed, &reason)) {
-            crm_log_kv(CRM_LOG_WARN, "malformed reply from broker", "detail", reason, NULL);
-            continue;
-        }
-        if (strcmp(parsed.service, service) != 0) {
-            crm_log_kv(CRM_LOG_WARN, "dropping reply for another service", "service",
-                       parsed.service, NULL);
-            crm_mdp_msg_reset(&parsed);
-            continue;
-        }
-        zmsg_t *body = parsed.body;
-        parsed.body = NULL;
-        crm_mdp_msg_reset(&parsed);
-        return body;
+        zmsg_t *body = reply ? s_take_reply(reply, service) : NULL;
+        if (body)
+            return body;
     }
     //  No answer in time: forget this socket so a late reply dies with it.
     zsock_destroy(&self->socket);
     return NULL;
+}
+
+//  --- Asynchronous requests --------------------------------------------------------------
+
+//  Stop waiting: the socket leaves the loop, the deadline is cancelled.
+static void s_async_end(crm_bus_client_t *self) {
+    crm_zwatch_stop(&self->watch);
+    if (self->loop && self->timer != -1)
+        zloop_timer_end(self->loop, self->timer);
+    self->timer = -1;
+    self->fn = NULL;
+}
+
+//  The request is over: hand the answer (or NULL) to its callback, which may send the
+//  next request.
+static void s_async_finish(crm_bus_client_t *self, zmsg_t *body) {
+    crm_bus_reply_fn *fn = self->fn;
+    void *arg = self->arg;
+    s_async_end(self);
+    fn(body, arg);
+}
+
+//  The socket is readable: the answer, or something to drop.
+static void s_async_drain(void *arg) {
+    crm_bus_client_t *self = arg;
+    while (self->fn && self->socket) {
+        zmsg_t *reply = zmsg_recv_nowait(self->socket);
+        if (!reply)
+            break;
+        zmsg_t *body = s_take_reply(reply, self->service);
+        if (body) {
+            s_async_finish(self, body);
+            return;
+        }
+    }
+}
+
+static int s_async_on_deadline(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    crm_bus_client_t *self = arg;
+    self->timer = -1;
+    crm_zwatch_stop(&self->watch);
+    zsock_destroy(&self->socket); // a late reply dies with it
+    s_async_finish(self, NULL);
+    return 0;
+}
+
+int crm_bus_client_send(crm_bus_client_t *self, zloop_t *loop, const char *service,
+                        zmsg_t **body_p, int timeout_ms, crm_bus_reply_fn *fn, void *arg) {
+    assert(self && loop && service && body_p && fn);
+    if (self->fn) {
+        zmsg_destroy(body_p);
+        return -1;
+    }
+    self->loop = loop;
+    self->timer = -1;
+    self->fn = fn;
+    self->arg = arg;
+    snprintf(self->service, sizeof self->service, "%s", service);
+    if (s_send_request(self, service, body_p) != 0 ||
+        crm_zwatch_start(&self->watch, loop, self->socket, s_async_drain, self) != 0) {
+        //  Told from the loop, as an answer would be: never from inside the caller.
+        zsock_destroy(&self->socket);
+        self->timer = zloop_timer(loop, 0, 1, s_async_on_deadline, self);
+        return self->timer == -1 ? (self->fn = NULL, -1) : 0;
+    }
+    self->timer = zloop_timer(loop, timeout_ms > 0 ? timeout_ms : 1, 1, s_async_on_deadline, self);
+    return 0;
+}
+
+bool crm_bus_client_busy(crm_bus_client_t *self) {
+    return self && self->fn;
 }

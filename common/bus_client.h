@@ -8,12 +8,20 @@
         if (!reply) ... timed out (the socket is recreated so a late reply cannot be
                         mistaken for the answer to the next request)
 
+    Or asynchronous, from a zloop, still one request at a time: the reply (or NULL when
+    none came within the timeout) is handed to a callback from the loop, so the loop
+    serves everything else meanwhile:
+
+        crm_bus_client_send(c, loop, "contacts", &body, 5000, on_reply, arg);
+        ... on_reply(reply, arg) runs later; it owns reply (NULL: no answer in time).
+
     A client object is used by one thread at a time (it may move between threads).
 */
 #ifndef CRM_BUS_CLIENT_H
 #define CRM_BUS_CLIENT_H
 
 #include <czmq.h>
+#include <stdbool.h>
 
 typedef struct _crm_bus_client_t crm_bus_client_t;
 
@@ -24,5 +32,18 @@ void crm_bus_client_destroy(crm_bus_client_t **self_p);
 //  reply body frames (caller owns) or NULL on timeout or send failure.
 zmsg_t *crm_bus_client_request(crm_bus_client_t *self, const char *service, zmsg_t **body_p,
                                int timeout_ms);
+
+//  The answer to an asynchronous request: the reply body (the callee owns it), or NULL
+//  when none came in time or it could not be sent.
+typedef void(crm_bus_reply_fn)(zmsg_t *reply, void *arg);
+
+//  Send body (taken) to service and return at once; fn runs from loop with the answer.
+//  Returns 0, or -1 when a request is already waiting (fn is then not called; body is
+//  destroyed).
+int crm_bus_client_send(crm_bus_client_t *self, zloop_t *loop, const char *service,
+                        zmsg_t **body_p, int timeout_ms, crm_bus_reply_fn *fn, void *arg);
+
+//  Whether an asynchronous request is waiting for its answer.
+bool crm_bus_client_busy(crm_bus_client_t *self);
 
 #endif

@@ -674,7 +674,7 @@ struct _crm_subscriber_t {
     zloop_t *loop;
     crm_zwatch_t watch; // the SUB socket, through its ZMQ_FD
     int tick_timer;
-    int continue_timer; // a catch-up cut short goes on at the next turn
+    s_source_t *calling; // the source a replay (or probe) call is out for
     int flush_timer;    // pending events are applied when it fires
     s_source_t sources[S_SOURCES_MAX];
     int n_sources;
@@ -707,7 +707,6 @@ crm_subscriber_t *crm_subscriber_new(const crm_config_t *cfg, const char *consum
     self->replay_timeout_ms = cfg->events_replay_timeout_ms;
     self->rcvhwm = cfg->events_xpub_hwm;
     self->tick_timer = -1;
-    self->continue_timer = -1;
     self->flush_timer = -1;
     crm_stmt_init(&self->advance, consumer, "inbox_advance", 2, true,
                "INSERT INTO %1$s.inbox (source, last_seq) VALUES ($1, $2::bigint)"
@@ -738,8 +737,6 @@ void crm_subscriber_destroy(crm_subscriber_t **self_p) {
     crm_zwatch_stop(&self->watch);
     if (self->loop && self->tick_timer != -1)
         zloop_timer_end(self->loop, self->tick_timer);
-    if (self->loop && self->continue_timer != -1)
-        zloop_timer_end(self->loop, self->continue_timer);
     if (self->loop && self->flush_timer != -1)
         zloop_timer_end(self->loop, self->flush_timer);
     for (int i = 0; i < self->n_sources; i++) {
@@ -853,7 +850,7 @@ static int s_apply(crm_subscriber_t *self, s_source_t *source, Crm__Event **even
 //  Apply what is pending for source, in batches. On failure the pending events are
 //  dropped and the source is marked stale: a replay fetches them again later.
 //  A replay or an apply failed: stay stale and try again later, backing off while the
-//  failures go on (each replay attempt may hold the loop up to its timeout).
+//  failures go on.
 static void s_retry_later(s_source_t *source) {
     source->stale = true;
     int64_t delay = S_RETRY_MS;
@@ -882,11 +879,18 @@ static void s_flush(crm_subscriber_t *self, s_source_t *source) {
     s_pending_clear(source);
 }
 
-//  Ask the source for events from from_seq. Returns the answer (caller frees) or NULL.
-static Crm__Events__ReplayResponse *s_replay_call(crm_subscriber_t *self, s_source_t *source,
-                                                  uint64_t from_seq) {
-    if (!self->client)
-        self->client = crm_bus_client_new(self->broker);
+//  --- Catching up ---------------------------------------------------------------------
+//
+//  A source left behind is caught up through Events.Replay calls, one page per call,
+//  made asynchronously: the loop serves the daemon's requests and heartbeats while a
+//  call waits, however long the source takes to answer (up to events.replay_timeout_ms).
+//  The subscriber makes one call at a time; when it ends, the next source behind goes.
+
+static void s_catch_up(crm_subscriber_t *self, s_source_t *source);
+static void s_catch_up_stale(crm_subscriber_t *self);
+
+//  The request body of a replay from from_seq.
+static zmsg_t *s_replay_request(crm_subscriber_t *self, uint64_t from_seq) {
     Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
     header.method = "Events.Replay";
     header.tenant_id = "*";
@@ -902,9 +906,12 @@ static Crm__Events__ReplayResponse *s_replay_call(crm_subscriber_t *self, s_sour
     frame = zframe_new(NULL, crm__events__replay_request__get_packed_size(&req));
     crm__events__replay_request__pack(&req, zframe_data(frame));
     zmsg_append(body, &frame);
-    self->replays++;
-    zmsg_t *reply = crm_bus_client_request(self->client, source->name, &body,
-                                           self->replay_timeout_ms);
+    return body;
+}
+
+//  A replay's answer (taken) as a page of events (caller frees), or NULL (logged).
+static Crm__Events__ReplayResponse *s_replay_page(crm_subscriber_t *self, s_source_t *source,
+                                                  zmsg_t *reply) {
     if (!reply) {
         crm_log_kv(CRM_LOG_WARN, "replay call got no answer", "consumer", self->consumer,
                    "source", source->name, NULL);
@@ -929,82 +936,113 @@ static Crm__Events__ReplayResponse *s_replay_call(crm_subscriber_t *self, s_sour
     return out;
 }
 
-//  Whether the broker has a live worker for source (mmi.service), asked with a short
-//  timeout.
-static bool s_source_up(crm_subscriber_t *self, s_source_t *source) {
-    if (!self->client)
-        self->client = crm_bus_client_new(self->broker);
-    zmsg_t *body = zmsg_new();
-    zmsg_addstr(body, source->name);
-    zmsg_t *reply = crm_bus_client_request(self->client, "mmi.service", &body, S_PROBE_MS);
+//  The call went wrong: this source waits (backing off), the others may go.
+static void s_call_failed(crm_subscriber_t *self, s_source_t *source) {
+    s_retry_later(source);
+    s_catch_up_stale(self);
+}
+
+//  A page came back: apply it in order (stopping at anything out of line, none
+//  expected), then ask for the next page, or stop when nothing older than the head is
+//  missing.
+static void s_on_replayed(zmsg_t *reply, void *arg) {
+    crm_subscriber_t *self = arg;
+    s_source_t *source = self->calling;
+    self->calling = NULL;
+    Crm__Events__ReplayResponse *page = s_replay_page(self, source, reply);
+    if (!page) {
+        s_call_failed(self, source);
+        return;
+    }
+    if (page->head_seq > source->head_seq)
+        source->head_seq = page->head_seq;
+    uint64_t *seqs = malloc((page->n_events ? page->n_events : 1) * sizeof *seqs);
+    assert(seqs);
+    for (size_t i = 0; i < page->n_events; i++)
+        seqs[i] = page->events[i]->seq;
+    crm_replay_page_t check =
+        crm_replay_page_check(source->last_seq, seqs, page->n_events, page->head_seq);
+    free(seqs);
+    uint64_t before = source->last_seq;
+    int rc = 0;
+    for (size_t done = 0; done < check.usable && rc == 0;) {
+        size_t chunk = check.usable - done;
+        if (chunk > (size_t)self->apply_batch)
+            chunk = self->apply_batch;
+        rc = s_apply(self, source, page->events + done, chunk);
+        done += chunk;
+    }
+    crm__events__replay_response__free_unpacked(page, NULL);
+    if (rc != 0) {
+        s_call_failed(self, source);
+        return;
+    }
+    source->failures = 0;
+    //  Events that went by live while the call waited were dropped (the source was
+    //  stale): if the head moved past the page, ask again at once, as long as pages
+    //  bring something; a source that announces a head but gives nothing is asked
+    //  again later.
+    source->stale = source->last_seq < source->head_seq;
+    if (source->stale && (check.more || source->last_seq > before)) {
+        s_catch_up(self, source);
+        return;
+    }
+    if (source->stale)
+        source->retry_at = zclock_mono() + S_RETRY_MS;
+    s_catch_up_stale(self);
+}
+
+static void s_replay_send(crm_subscriber_t *self, s_source_t *source) {
+    zmsg_t *body = s_replay_request(self, source->last_seq + 1);
+    self->replays++;
+    self->calling = source;
+    if (crm_bus_client_send(self->client, self->loop, source->name, &body,
+                            self->replay_timeout_ms, s_on_replayed, self) != 0) {
+        self->calling = NULL;
+        s_retry_later(source);
+    }
+}
+
+//  The broker's answer to "has source a live worker?" (mmi.service).
+static void s_on_probed(zmsg_t *reply, void *arg) {
+    crm_subscriber_t *self = arg;
+    s_source_t *source = self->calling;
+    self->calling = NULL;
     char *answer = reply ? zmsg_popstr(reply) : NULL;
     bool up = answer && strcmp(answer, "200") == 0;
     zstr_free(&answer);
     zmsg_destroy(&reply);
-    return up;
+    if (up)
+        s_replay_send(self, source);
+    else
+        s_call_failed(self, source);
 }
 
-//  Catch up with source through replay until nothing older than its head is missing.
-//  On failure, leave it stale and try again later (s_retry_later).
-#define S_CATCH_UP_SLICE_MS 200 // replay at most this long per turn, then let the loop run
-
-static int s_sub_on_continue(zloop_t *loop, int timer_id, void *arg);
-
+//  Catch up with source (stale): apply what is pending, then replay from the inbox.
+//  After a failure, a quick question to the broker first: no replay call (which may
+//  wait its whole timeout) while the source has no live worker.
 static void s_catch_up(crm_subscriber_t *self, s_source_t *source) {
-    if (zclock_mono() < source->retry_at)
-        return;
+    if (self->calling || zclock_mono() < source->retry_at)
+        return; // the call waiting goes on to the others when it ends
     s_flush(self, source);
-    int64_t slice_end = zclock_mono() + S_CATCH_UP_SLICE_MS;
-    while (true) {
-        if (zclock_mono() > slice_end) {
-            //  A long backlog: the rest on the next turns, so that the daemon's
-            //  heartbeats and requests are not held up meanwhile.
-            source->stale = true;
-            if (self->continue_timer == -1)
-                self->continue_timer = zloop_timer(self->loop, 0, 1, s_sub_on_continue, self);
-            return;
-        }
-        //  After a failure, a quick question to the broker first: no replay call (which
-        //  waits up to its timeout) while the source has no live worker.
-        if (source->failures > 0 && !s_source_up(self, source)) {
-            s_retry_later(source);
-            return;
-        }
-        Crm__Events__ReplayResponse *page = s_replay_call(self, source, source->last_seq + 1);
-        if (!page) {
-            s_retry_later(source);
-            return;
-        }
-        if (page->head_seq > source->head_seq)
-            source->head_seq = page->head_seq;
-        //  Apply the page in order; stop at anything out of line (none expected).
-        uint64_t *seqs = malloc((page->n_events ? page->n_events : 1) * sizeof *seqs);
-        assert(seqs);
-        for (size_t i = 0; i < page->n_events; i++)
-            seqs[i] = page->events[i]->seq;
-        crm_replay_page_t check =
-            crm_replay_page_check(source->last_seq, seqs, page->n_events, page->head_seq);
-        free(seqs);
-        size_t n = check.usable;
-        int rc = 0;
-        for (size_t done = 0; done < n && rc == 0;) {
-            size_t chunk = n - done < (size_t)self->apply_batch ? n - done : (size_t)self->apply_batch;
-            rc = s_apply(self, source, page->events + done, chunk);
-            done += chunk;
-        }
-        bool more = check.more;
-        crm__events__replay_response__free_unpacked(page, NULL);
-        if (rc != 0) {
-            s_retry_later(source);
-            return;
-        }
-        source->failures = 0;
-        if (!more)
-            break;
+    if (!self->client)
+        self->client = crm_bus_client_new(self->broker);
+    if (!self->client) {
+        s_retry_later(source);
+        return;
     }
-    source->stale = source->last_seq < source->head_seq;
-    if (source->stale) // the head is ahead but the source gave nothing: later
-        source->retry_at = zclock_mono() + S_RETRY_MS;
+    if (source->failures == 0) {
+        s_replay_send(self, source);
+        return;
+    }
+    zmsg_t *body = zmsg_new();
+    zmsg_addstr(body, source->name);
+    self->calling = source;
+    if (crm_bus_client_send(self->client, self->loop, "mmi.service", &body, S_PROBE_MS,
+                            s_on_probed, self) != 0) {
+        self->calling = NULL;
+        s_retry_later(source);
+    }
 }
 
 //  One message from the SUB socket: topic, then an envelope (or a Head).
@@ -1113,21 +1151,12 @@ static void s_pump(void *arg) {
     crm_zwatch_recheck(&self->watch); // a burst cut short leaves messages waiting
 }
 
-//  Catch up the sources left behind: at once after a catch-up cut short, and every
-//  second (a failed replay, a head announced ahead).
+//  Catch up the sources left behind: when a call ends, and every second (a failed
+//  replay, a head announced ahead).
 static void s_catch_up_stale(crm_subscriber_t *self) {
-    for (int i = 0; i < self->n_sources; i++)
+    for (int i = 0; i < self->n_sources && !self->calling; i++)
         if (self->sources[i].stale)
             s_catch_up(self, &self->sources[i]);
-}
-
-static int s_sub_on_continue(zloop_t *loop, int timer_id, void *arg) {
-    (void)loop;
-    (void)timer_id;
-    crm_subscriber_t *self = arg;
-    self->continue_timer = -1;
-    s_catch_up_stale(self);
-    return 0;
 }
 
 static int s_sub_on_tick(zloop_t *loop, int timer_id, void *arg) {

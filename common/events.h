@@ -18,11 +18,11 @@
     head seq on "<source>._head" every second, so a lost last event is noticed too.
 
     Timing: a relay kicked by a commit waits 20 ms so a busy moment costs one claim; a
-    subscriber waits 5 ms so one claim's events make one transaction; a long catch-up
-    runs in 200 ms slices so the daemon's heartbeats and requests go on; a failed replay
-    is retried with backoff (1 s doubling to 30 s), asking the broker first whether the
-    source has a live worker. Replay calls are synchronous: while the broker still
-    counts a dead source as live, one can hold the loop up to events.replay_timeout_ms.
+    subscriber waits 5 ms so one claim's events make one transaction; replay calls are
+    made asynchronously, one page each, so the daemon's heartbeats and requests go on
+    while a call waits (even for a source that does not answer, up to
+    events.replay_timeout_ms); a failed replay is retried with backoff (1 s doubling to
+    30 s), asking the broker first whether the source has a live worker.
 
         crm_subscriber_t *sub = crm_subscriber_new(cfg, "reporting", db);
         crm_subscriber_follow(sub, "contacts");

@@ -727,6 +727,43 @@ static void test_rebuild_resumes_after_restart(void **state) {
     crm__reporting__rebuild_status__free_unpacked(st, NULL);
 }
 
+// --- 5. a source that hangs holds up nothing -------------------------------------------
+
+//  With contacts stopped (SIGSTOP: the broker still counts its workers live for a few
+//  seconds), a restarted reporting daemon's catch-up call to contacts waits for an
+//  answer, for up to events.replay_timeout_ms (5 s). Reporting serves its own requests
+//  meanwhile; once contacts runs again it catches up.
+static void test_serves_while_a_source_hangs(void **state) {
+    (void)state;
+    s_make_growth_key();
+    s_wait_caught_up(30000);
+    pid_t contacts = harness_daemon_pid("contacts");
+    assert_true(contacts > 0);
+    kill(contacts, SIGSTOP);
+    s_kill_daemon("reporting");
+    int64_t start = zclock_mono();
+    harness_response_t r = {0};
+    while (zclock_mono() - start < 15000) {
+        r = harness_http("GET", "/v1/reports/contacts/growth?from=2026-01-01&to=2026-01-03",
+                         s_growth_key, NULL, NULL);
+        if (r.status == 200)
+            break;
+        harness_response_free(&r);
+        zclock_sleep(20);
+    }
+    int64_t took = zclock_mono() - start;
+    kill(contacts, SIGCONT);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    if (took >= 2500)
+        fprintf(stderr, "reporting answered %lld ms after its restart\n", (long long)took);
+    assert_true(took < 2500);
+    //  And it catches up once contacts answers.
+    assert_int_equal(s_create(h->key_a, 1, NULL, 0), 201);
+    s_wait_caught_up(30000);
+    s_assert_exact();
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_under_crashes),
@@ -737,6 +774,7 @@ int main(void) {
         cmocka_unit_test(test_rebuild_by_replay),
         cmocka_unit_test(test_rebuild_by_snapshot),
         cmocka_unit_test(test_rebuild_resumes_after_restart),
+        cmocka_unit_test(test_serves_while_a_source_hangs),
     };
     return cmocka_run_group_tests_name("system: reporting", tests, s_setup, s_teardown);
 }

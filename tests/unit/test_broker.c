@@ -288,9 +288,8 @@ typedef struct {
     int64_t elapsed_ms;
 } s_answer_t;
 
-//  One request: RequestHeader{method, request_id, deadline_ms} + payload, and its answer.
-static s_answer_t s_call(crm_bus_client_t *client, const char *service, const char *request_id,
-                         uint32_t deadline_ms, const char *payload, int timeout_ms) {
+//  A request body: RequestHeader{method, request_id, deadline_ms} + payload.
+static zmsg_t *s_request_body(const char *request_id, uint32_t deadline_ms, const char *payload) {
     Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
     header.method = "Echo";
     header.request_id = (char *)request_id;
@@ -300,12 +299,12 @@ static s_answer_t s_call(crm_bus_client_t *client, const char *service, const ch
     zmsg_t *body = zmsg_new();
     zmsg_addmem(body, buffer, size);
     zmsg_addstr(body, payload);
+    return body;
+}
 
+//  A reply (taken; NULL: none came) as an answer.
+static s_answer_t s_answer_from(zmsg_t *reply) {
     s_answer_t answer = {0};
-    int64_t start = zclock_mono();
-    zmsg_t *reply = crm_bus_client_request(client, service, &body, timeout_ms);
-    answer.elapsed_ms = zclock_mono() - start;
-    assert_null(body);
     if (!reply)
         return answer;
     answer.answered = true;
@@ -323,6 +322,19 @@ static s_answer_t s_call(crm_bus_client_t *client, const char *service, const ch
         snprintf(answer.payload, sizeof(answer.payload), "%.*s", (int)zframe_size(second),
                  (char *)zframe_data(second));
     zmsg_destroy(&reply);
+    return answer;
+}
+
+//  One request and its answer.
+static s_answer_t s_call(crm_bus_client_t *client, const char *service, const char *request_id,
+                         uint32_t deadline_ms, const char *payload, int timeout_ms) {
+    zmsg_t *body = s_request_body(request_id, deadline_ms, payload);
+    int64_t start = zclock_mono();
+    zmsg_t *reply = crm_bus_client_request(client, service, &body, timeout_ms);
+    int64_t elapsed = zclock_mono() - start;
+    assert_null(body);
+    s_answer_t answer = s_answer_from(reply);
+    answer.elapsed_ms = elapsed;
     return answer;
 }
 
@@ -648,6 +660,79 @@ static void test_client_timeout_new_socket(void **state) {
     s_broker_stop(&broker);
 }
 
+//  Asynchronous requests, answered from a zloop that keeps running meanwhile.
+typedef struct {
+    s_answer_t answer;
+    bool done;
+    int64_t start;
+    int ticks;          // turns of the loop's 10 ms timer while the request waited
+} s_async_t;
+
+static void s_on_async_reply(zmsg_t *reply, void *arg) {
+    s_async_t *call = arg;
+    int64_t elapsed = zclock_mono() - call->start;
+    call->answer = s_answer_from(reply);
+    call->answer.elapsed_ms = elapsed;
+    call->done = true;
+}
+
+static int s_on_async_tick(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    s_async_t *call = arg;
+    call->ticks++;
+    return call->done ? -1 : 0;
+}
+
+static s_answer_t s_call_async(crm_bus_client_t *client, const char *service,
+                               const char *request_id, const char *payload, int timeout_ms,
+                               int *ticks) {
+    zloop_t *loop = zloop_new();
+    s_async_t call = {.start = zclock_mono()};
+    zmsg_t *body = s_request_body(request_id, 3000, payload);
+    assert_int_equal(
+        crm_bus_client_send(client, loop, service, &body, timeout_ms, s_on_async_reply, &call), 0);
+    assert_null(body);
+    assert_true(crm_bus_client_busy(client));
+    zmsg_t *another = s_request_body("r-other", 3000, "other");
+    assert_int_equal(
+        crm_bus_client_send(client, loop, service, &another, 1000, s_on_async_reply, &call), -1);
+    zloop_timer(loop, 10, 0, s_on_async_tick, &call);
+    zloop_start(loop);
+    zloop_destroy(&loop);
+    assert_true(call.done);
+    assert_false(crm_bus_client_busy(client));
+    *ticks = call.ticks;
+    return call.answer;
+}
+
+//  The loop runs while a request waits; a request that times out hands NULL to its
+//  callback, and its late reply is never taken for the answer to the next one.
+static void test_async_requests(void **state) {
+    (void)state;
+    s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
+    s_worker_run_t *worker = s_worker_start(broker->endpoint, "late", "w", S_LATE_FIRST);
+    worker->late_ms = 300;
+    s_worker_run(worker);
+    assert_true(s_wait_workers(broker, "late", 1, 3000));
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
+    int ticks = 0;
+    s_answer_t answer = s_call_async(client, "late", "r-1", "first", 150, &ticks);
+    assert_false(answer.answered);
+    assert_true(answer.elapsed_ms >= 145 && answer.elapsed_ms < 1000);
+    assert_true(ticks >= 5); // the loop went on while the request waited
+    answer = s_call_async(client, "late", "r-2", "second", 4000, &ticks);
+    assert_int_equal(answer.code, 200);
+    assert_string_equal(answer.request_id, "r-2");
+    assert_string_equal(answer.payload, "second");
+    //  The synchronous call still works on the same client.
+    answer = s_call(client, "late", "r-3", 3000, "third", 4000);
+    assert_string_equal(answer.payload, "third");
+    crm_bus_client_destroy(&client);
+    s_worker_stop(&worker);
+    s_broker_stop(&broker);
+}
+
 //  Garbage from a raw DEALER is dropped and the broker goes on serving; a worker the
 //  broker does not know is told to DISCONNECT.
 static void test_malformed_messages(void **state) {
@@ -857,6 +942,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_killed_worker_503_fast, s_teardown),
         cmocka_unit_test_teardown(test_late_reply_dropped, s_teardown),
         cmocka_unit_test_teardown(test_client_timeout_new_socket, s_teardown),
+        cmocka_unit_test_teardown(test_async_requests, s_teardown),
         cmocka_unit_test_teardown(test_malformed_messages, s_teardown),
         cmocka_unit_test_teardown(test_heartbeat_expiry, s_teardown),
         cmocka_unit_test_teardown(test_worker_reregisters_after_broker_restart, s_teardown),
