@@ -202,16 +202,16 @@ int main(void) {
             //  Let pgbench's backends end and be reaped: their time is then the
             //  postmaster's children's, counted here and not in the next HTTP round.
             zclock_sleep(500);
-            used[PG_POSTGRES] += (s_postgres_cpu_us() - pc0) / (round_tps * s_seconds) * rounds;
-            used[PG_CLIENT] += (s_rusage_us(RUSAGE_CHILDREN) - cl0) / (round_tps * s_seconds) *
-                               rounds;
+            double inserts = round_tps * s_seconds * rounds; // the rounds' average
+            used[PG_POSTGRES] += (s_postgres_cpu_us() - pc0) / (inserts ? inserts : 1);
+            used[PG_CLIENT] += (s_rusage_us(RUSAGE_CHILDREN) - cl0) / (inserts ? inserts : 1);
         }
         double requests = rate * s_seconds * rounds;
         done[i] = (size_t)requests;
         for (int k = 0; k < PG_POSTGRES; k++)
             cost[i][k] = used[k] / (requests ? requests : 1);
-        cost[i][PG_POSTGRES] = used[PG_POSTGRES] / rounds;
-        cost[i][PG_CLIENT] = used[PG_CLIENT] / rounds;
+        cost[i][PG_POSTGRES] = used[PG_POSTGRES];
+        cost[i][PG_CLIENT] = used[PG_CLIENT];
         printf("   %-8d %12.0f %9.2f %9.2f %14.0f %11.2f %6.0f%%%s\n", counts[i], rate, p50, p99,
                tps, pg_latency, tps > 0 ? 100.0 * rate / tps : 0, errors ? " (errors!)" : "");
         if (errors)
