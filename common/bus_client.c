@@ -144,6 +144,46 @@ zmsg_t *crm_bus_client_request(crm_bus_client_t *self, const char *service, zmsg
     return NULL;
 }
 
+//  --- Request and reply bodies ------------------------------------------------------------
+
+//  A frame holding msg packed.
+static zframe_t *s_packed(const ProtobufCMessage *msg) {
+    zframe_t *frame = zframe_new(NULL, protobuf_c_message_get_packed_size(msg));
+    assert(frame);
+    protobuf_c_message_pack(msg, zframe_data(frame));
+    return frame;
+}
+
+zmsg_t *crm_bus_request_new(const Crm__RequestHeader *header, const ProtobufCMessage *request) {
+    zmsg_t *body = zmsg_new();
+    zframe_t *frame = s_packed(&header->base);
+    zmsg_append(body, &frame);
+    if (request) {
+        frame = s_packed(request);
+        zmsg_append(body, &frame);
+    }
+    return body;
+}
+
+Crm__ReplyHeader *crm_bus_reply_parse(zmsg_t **reply_p,
+                                      const ProtobufCMessageDescriptor *response_type,
+                                      ProtobufCMessage **response) {
+    zmsg_t *reply = *reply_p;
+    *reply_p = NULL;
+    if (response)
+        *response = NULL;
+    zframe_t *first = reply ? zmsg_first(reply) : NULL;
+    zframe_t *second = reply ? zmsg_next(reply) : NULL;
+    Crm__ReplyHeader *header =
+        first ? crm__reply_header__unpack(NULL, zframe_size(first), zframe_data(first)) : NULL;
+    if (header && header->code >= 200 && header->code < 300 && second && response_type &&
+        response)
+        *response = protobuf_c_message_unpack(response_type, NULL, zframe_size(second),
+                                              zframe_data(second));
+    zmsg_destroy(&reply);
+    return header;
+}
+
 //  --- Asynchronous requests --------------------------------------------------------------
 
 //  Stop waiting: the socket leaves the loop, the deadline is cancelled.

@@ -21,12 +21,27 @@
 #define CRM_BUS_CLIENT_H
 
 #include <czmq.h>
+#include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
+
+#include "common.pb-c.h"
 
 typedef struct _crm_bus_client_t crm_bus_client_t;
 
 crm_bus_client_t *crm_bus_client_new(const char *endpoint);
 void crm_bus_client_destroy(crm_bus_client_t **self_p);
+
+//  The body of a request to a service: the crm.RequestHeader (method, tenant, actor,
+//  role, request id, deadline, ...) and the packed request message (NULL: none).
+zmsg_t *crm_bus_request_new(const Crm__RequestHeader *header, const ProtobufCMessage *request);
+
+//  A service's reply body (taken): its crm.ReplyHeader (the caller frees it with
+//  crm__reply_header__free_unpacked), NULL when there is none that parses. For a 2xx
+//  code and a response_type, *response is the second frame unpacked (NULL when it is
+//  missing or does not parse); otherwise NULL.
+Crm__ReplyHeader *crm_bus_reply_parse(zmsg_t **reply_p,
+                                      const ProtobufCMessageDescriptor *response_type,
+                                      ProtobufCMessage **response);
 
 //  Send body (taken) to service and wait up to timeout_ms for the reply. Returns the
 //  reply body frames (caller owns) or NULL on timeout or send failure.

@@ -899,14 +899,7 @@ static zmsg_t *s_replay_request(crm_subscriber_t *self, uint64_t from_seq) {
     Crm__Events__ReplayRequest req = CRM__EVENTS__REPLAY_REQUEST__INIT;
     req.from_seq = from_seq;
     req.limit = self->replay_limit;
-    zmsg_t *body = zmsg_new();
-    zframe_t *frame = zframe_new(NULL, crm__request_header__get_packed_size(&header));
-    crm__request_header__pack(&header, zframe_data(frame));
-    zmsg_append(body, &frame);
-    frame = zframe_new(NULL, crm__events__replay_request__get_packed_size(&req));
-    crm__events__replay_request__pack(&req, zframe_data(frame));
-    zmsg_append(body, &frame);
-    return body;
+    return crm_bus_request_new(&header, &req.base);
 }
 
 //  A replay's answer (taken) as a page of events (caller frees), or NULL (logged).
@@ -917,23 +910,16 @@ static Crm__Events__ReplayResponse *s_replay_page(crm_subscriber_t *self, s_sour
                    "source", source->name, NULL);
         return NULL;
     }
-    Crm__Events__ReplayResponse *out = NULL;
-    zframe_t *head_frame = zmsg_first(reply);
-    zframe_t *body_frame = zmsg_next(reply);
+    ProtobufCMessage *page = NULL;
     Crm__ReplyHeader *rh =
-        head_frame ? crm__reply_header__unpack(NULL, zframe_size(head_frame), zframe_data(head_frame))
-                   : NULL;
-    if (rh && rh->code == 200 && body_frame)
-        out = crm__events__replay_response__unpack(NULL, zframe_size(body_frame),
-                                                   zframe_data(body_frame));
-    else
+        crm_bus_reply_parse(&reply, &crm__events__replay_response__descriptor, &page);
+    if (!page)
         crm_log_kv(CRM_LOG_ERROR, "replay refused", "consumer", self->consumer, "source",
                    source->name, "error", rh ? rh->error : "malformed reply", "detail",
                    rh ? rh->message : "", NULL);
     if (rh)
         crm__reply_header__free_unpacked(rh, NULL);
-    zmsg_destroy(&reply);
-    return out;
+    return (Crm__Events__ReplayResponse *)page;
 }
 
 //  The call went wrong: this source waits (backing off), the others may go.

@@ -7,14 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-//  A frame holding msg packed.
-static zframe_t *s_packed(const ProtobufCMessage *msg) {
-    zframe_t *frame = zframe_new(NULL, protobuf_c_message_get_packed_size(msg));
-    assert(frame);
-    protobuf_c_message_pack(msg, zframe_data(frame));
-    return frame;
-}
-
 //  The body of a request: a crm.RequestHeader (tenant "*": every tenant; actor
 //  "crmctl"; the deadline the broker enforces) and the packed request message.
 static zmsg_t *s_request_new(const char *method, const char *role, uint32_t deadline_ms,
@@ -28,12 +20,7 @@ static zmsg_t *s_request_new(const char *method, const char *role, uint32_t dead
     header.role = (char *)role;
     header.request_id = request_id;
     header.deadline_ms = deadline_ms;
-    zmsg_t *body = zmsg_new();
-    zframe_t *frame = s_packed(&header.base);
-    zmsg_append(body, &frame);
-    frame = s_packed(request);
-    zmsg_append(body, &frame);
-    return body;
+    return crm_bus_request_new(&header, request);
 }
 
 Crm__ReplyHeader *crmctl_call(crm_bus_client_t *client, const char *service, const char *method,
@@ -50,17 +37,10 @@ Crm__ReplyHeader *crmctl_call(crm_bus_client_t *client, const char *service, con
                     timeout_ms + 1000);
         return NULL;
     }
-    zframe_t *first = zmsg_first(reply);
-    zframe_t *message = zmsg_next(reply);
-    Crm__ReplyHeader *header =
-        first ? crm__reply_header__unpack(NULL, zframe_size(first), zframe_data(first)) : NULL;
+    Crm__ReplyHeader *header = crm_bus_reply_parse(&reply, response_desc, response);
     bool ok = header != NULL;
-    if (ok && header->code >= 200 && header->code < 300 && message && response_desc) {
-        *response = protobuf_c_message_unpack(response_desc, NULL, zframe_size(message),
-                                              zframe_data(message));
+    if (ok && header->code >= 200 && header->code < 300 && response_desc)
         ok = *response != NULL;
-    }
-    zmsg_destroy(&reply);
     if (!ok) {
         fprintf(stderr, "crmctl: malformed answer from %s to %s\n", service, method);
         if (header)

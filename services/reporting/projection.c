@@ -38,36 +38,21 @@ int reporting_call(reporting_t *self, const char *service, const char *method,
     header.actor_id = "reporting";
     header.role = "system";
     header.deadline_ms = (uint32_t)timeout_ms;
-    zmsg_t *body = zmsg_new();
-    zframe_t *frame = zframe_new(NULL, crm__request_header__get_packed_size(&header));
-    crm__request_header__pack(&header, zframe_data(frame));
-    zmsg_append(body, &frame);
-    frame = zframe_new(NULL, protobuf_c_message_get_packed_size(request));
-    protobuf_c_message_pack(request, zframe_data(frame));
-    zmsg_append(body, &frame);
+    zmsg_t *body = crm_bus_request_new(&header, request);
     zmsg_t *reply = crm_bus_client_request(self->client, service, &body, timeout_ms + 1000);
     if (!reply) {
         crm_log_kv(CRM_LOG_WARN, "call got no answer", "service", service, "method", method, NULL);
         return 0;
     }
-    zframe_t *head_frame = zmsg_first(reply);
-    zframe_t *body_frame = zmsg_next(reply);
-    Crm__ReplyHeader *rh = head_frame ? crm__reply_header__unpack(NULL, zframe_size(head_frame),
-                                                                  zframe_data(head_frame))
-                                      : NULL;
+    Crm__ReplyHeader *rh = crm_bus_reply_parse(&reply, response_type, response);
     int code = rh ? (int)rh->code : 502;
-    if (code == 200) {
-        *response =
-            protobuf_c_message_unpack(response_type, NULL, body_frame ? zframe_size(body_frame) : 0,
-                                      body_frame ? zframe_data(body_frame) : NULL);
-        if (!*response)
-            code = 502;
-    } else // the caller decides what a refusal means (410 from Events.Replay is an answer)
+    if (code == 200 && !*response)
+        code = 502;
+    else if (code != 200) // the caller decides what a refusal means (410 from Events.Replay)
         crm_log_kv(CRM_LOG_DEBUG, "call refused", "service", service, "method", method, "error",
                    rh ? rh->error : "malformed reply", "detail", rh ? rh->message : "", NULL);
     if (rh)
         crm__reply_header__free_unpacked(rh, NULL);
-    zmsg_destroy(&reply);
     return code;
 }
 

@@ -497,13 +497,7 @@ static Crm__ReplyHeader *s_mdp_call(crm_bus_client_t *client, const char *servic
     header.role = "admin";
     header.request_id = "systest-1";
     header.deadline_ms = deadline_ms;
-    zmsg_t *body = zmsg_new();
-    zframe_t *f = zframe_new(NULL, crm__request_header__get_packed_size(&header));
-    crm__request_header__pack(&header, zframe_data(f));
-    zmsg_append(body, &f);
-    f = zframe_new(NULL, protobuf_c_message_get_packed_size(request));
-    protobuf_c_message_pack(request, zframe_data(f));
-    zmsg_append(body, &f);
+    zmsg_t *body = crm_bus_request_new(&header, request);
     zmsg_t *reply = crm_bus_client_request(client, service, &body, deadline_ms + 2000);
     if (!reply)
         return NULL;

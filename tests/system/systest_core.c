@@ -868,13 +868,7 @@ static s_reply_t s_call(crm_bus_client_t *client, const char *tenant, const char
     header.deadline_ms = 6000;
     Crm__PageRequest request = CRM__PAGE_REQUEST__INIT;
     request.cursor = (char *)key;
-    zmsg_t *body = zmsg_new();
-    zframe_t *frame = zframe_new(NULL, crm__request_header__get_packed_size(&header));
-    crm__request_header__pack(&header, zframe_data(frame));
-    zmsg_append(body, &frame);
-    frame = zframe_new(NULL, crm__page_request__get_packed_size(&request));
-    crm__page_request__pack(&request, zframe_data(frame));
-    zmsg_append(body, &frame);
+    zmsg_t *body = crm_bus_request_new(&header, &request.base);
     return s_send(client, &body);
 }
 
@@ -1143,10 +1137,7 @@ static void test_service_bad_requests(void **state) {
     Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
     header.method = "Put";
     header.tenant_id = "tenant-bad";
-    body = zmsg_new();
-    zframe_t *frame = zframe_new(NULL, crm__request_header__get_packed_size(&header));
-    crm__request_header__pack(&header, zframe_data(frame));
-    zmsg_append(body, &frame);
+    body = crm_bus_request_new(&header, NULL);
     zmsg_addmem(body, "\xff\xff\xff", 3);
     r = s_send(client, &body);
     assert_int_equal(r.code, 400);

@@ -245,22 +245,17 @@ static Crm__Events__ReplayResponse *s_replay(uint64_t from_seq) {
     header.role = "system";
     Crm__Events__ReplayRequest req = CRM__EVENTS__REPLAY_REQUEST__INIT;
     req.from_seq = from_seq;
-    zmsg_t *body = zmsg_new();
-    zframe_t *frame = zframe_new(NULL, crm__request_header__get_packed_size(&header));
-    crm__request_header__pack(&header, zframe_data(frame));
-    zmsg_append(body, &frame);
-    frame = zframe_new(NULL, crm__events__replay_request__get_packed_size(&req));
-    crm__events__replay_request__pack(&req, zframe_data(frame));
-    zmsg_append(body, &frame);
+    zmsg_t *body = crm_bus_request_new(&header, &req.base);
     zmsg_t *reply = crm_bus_client_request(client, "contacts", &body, 10000);
     assert_non_null(reply);
-    zframe_t *answer = zmsg_last(reply);
-    Crm__Events__ReplayResponse *page =
-        crm__events__replay_response__unpack(NULL, zframe_size(answer), zframe_data(answer));
+    ProtobufCMessage *page = NULL;
+    Crm__ReplyHeader *rh =
+        crm_bus_reply_parse(&reply, &crm__events__replay_response__descriptor, &page);
+    assert_non_null(rh);
     assert_non_null(page);
-    zmsg_destroy(&reply);
+    crm__reply_header__free_unpacked(rh, NULL);
     crm_bus_client_destroy(&client);
-    return page;
+    return (Crm__Events__ReplayResponse *)page;
 }
 
 //  The seq of the latest contacts event about the contact id, once the relay has

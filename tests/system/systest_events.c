@@ -138,29 +138,18 @@ static Crm__Events__ReplayResponse *s_replay(crm_bus_client_t *client, uint64_t 
     Crm__Events__ReplayRequest req = CRM__EVENTS__REPLAY_REQUEST__INIT;
     req.from_seq = from;
     req.limit = limit;
-    zmsg_t *body = zmsg_new();
-    zframe_t *f = zframe_new(NULL, crm__request_header__get_packed_size(&header));
-    crm__request_header__pack(&header, zframe_data(f));
-    zmsg_append(body, &f);
-    f = zframe_new(NULL, crm__events__replay_request__get_packed_size(&req));
-    crm__events__replay_request__pack(&req, zframe_data(f));
-    zmsg_append(body, &f);
+    zmsg_t *body = crm_bus_request_new(&header, &req.base);
     zmsg_t *reply = crm_bus_client_request(client, "contacts", &body, 5000);
     assert_non_null(reply);
-    zframe_t *hf = zmsg_first(reply);
-    zframe_t *bf = zmsg_next(reply);
-    Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, zframe_size(hf), zframe_data(hf));
+    ProtobufCMessage *out = NULL;
+    Crm__ReplyHeader *rh =
+        crm_bus_reply_parse(&reply, &crm__events__replay_response__descriptor, &out);
     assert_non_null(rh);
     *code = rh->code;
     if (error)
         snprintf(error, error_size, "%s", rh->error);
-    Crm__Events__ReplayResponse *out =
-        rh->code == 200 && bf
-            ? crm__events__replay_response__unpack(NULL, zframe_size(bf), zframe_data(bf))
-            : NULL;
     crm__reply_header__free_unpacked(rh, NULL);
-    zmsg_destroy(&reply);
-    return out;
+    return (Crm__Events__ReplayResponse *)out;
 }
 
 //  A SUB socket on the proxy, subscribed to prefix, ready once a probe event arrives.

@@ -168,31 +168,22 @@ static int s_mdp(const char *service, const char *method, const char *role,
     header.role = (char *)role;
     header.request_id = "systest-reporting";
     header.deadline_ms = 10000;
-    zmsg_t *body = zmsg_new();
-    zframe_t *f = zframe_new(NULL, crm__request_header__get_packed_size(&header));
-    crm__request_header__pack(&header, zframe_data(f));
-    zmsg_append(body, &f);
-    f = zframe_new(NULL, protobuf_c_message_get_packed_size(request));
-    protobuf_c_message_pack(request, zframe_data(f));
-    zmsg_append(body, &f);
+    zmsg_t *body = crm_bus_request_new(&header, request);
     zmsg_t *reply = crm_bus_client_request(client, service, &body, 12000);
     crm_bus_client_destroy(&client);
     if (!reply)
         return 0;
-    zframe_t *hf = zmsg_first(reply);
-    zframe_t *bf = zmsg_next(reply);
-    Crm__ReplyHeader *rh = crm__reply_header__unpack(NULL, zframe_size(hf), zframe_data(hf));
+    ProtobufCMessage *response = NULL;
+    Crm__ReplyHeader *rh = crm_bus_reply_parse(&reply, out_type, &response);
     int code = rh ? (int)rh->code : -1;
     if (field && field_size)
         snprintf(field, field_size, "%s", rh && rh->n_fields ? rh->fields[0]->field : "");
-    if (out) {
-        *out = NULL;
-        if (code < 300 && bf && out_type)
-            *out = protobuf_c_message_unpack(out_type, NULL, zframe_size(bf), zframe_data(bf));
-    }
+    if (out)
+        *out = response;
+    else if (response)
+        protobuf_c_message_free_unpacked(response, NULL);
     if (rh)
         crm__reply_header__free_unpacked(rh, NULL);
-    zmsg_destroy(&reply);
     return code;
 }
 

@@ -294,10 +294,7 @@ static zmsg_t *s_request_body(const char *request_id, uint32_t deadline_ms, cons
     header.method = "Echo";
     header.request_id = (char *)request_id;
     header.deadline_ms = deadline_ms;
-    uint8_t buffer[256];
-    size_t size = crm__request_header__pack(&header, buffer);
-    zmsg_t *body = zmsg_new();
-    zmsg_addmem(body, buffer, size);
+    zmsg_t *body = crm_bus_request_new(&header, NULL);
     zmsg_addstr(body, payload);
     return body;
 }
