@@ -928,9 +928,12 @@ static void s_call_failed(crm_subscriber_t *self, s_source_t *source) {
     s_catch_up_stale(self);
 }
 
+static void s_replay_send(crm_subscriber_t *self, s_source_t *source, uint64_t from_seq);
+
 //  A page came back: apply it in order (stopping at anything out of line, none
-//  expected), then ask for the next page, or stop when nothing older than the head is
-//  missing.
+//  expected), then go on, or stop when nothing older than the head is missing. When the
+//  page is not the last, the next is asked for first, so that the source reads it while
+//  this one is applied.
 static void s_on_replayed(zmsg_t *reply, void *arg) {
     crm_subscriber_t *self = arg;
     s_source_t *source = self->calling;
@@ -938,6 +941,12 @@ static void s_on_replayed(zmsg_t *reply, void *arg) {
     Crm__Events__ReplayResponse *page = s_replay_page(self, source, reply);
     if (!page) {
         s_call_failed(self, source);
+        return;
+    }
+    if (zclock_mono() < source->retry_at) {
+        //  Asked for ahead of a page whose apply then failed: not wanted now.
+        crm__events__replay_response__free_unpacked(page, NULL);
+        s_catch_up_stale(self);
         return;
     }
     if (page->head_seq > source->head_seq)
@@ -949,6 +958,8 @@ static void s_on_replayed(zmsg_t *reply, void *arg) {
     crm_replay_page_t check =
         crm_replay_page_check(source->last_seq, seqs, page->n_events, page->head_seq);
     free(seqs);
+    if (check.more)
+        s_replay_send(self, source, page->events[check.usable - 1]->seq + 1);
     uint64_t before = source->last_seq;
     int rc = 0;
     for (size_t done = 0; done < check.usable && rc == 0;) {
@@ -960,16 +971,20 @@ static void s_on_replayed(zmsg_t *reply, void *arg) {
     }
     crm__events__replay_response__free_unpacked(page, NULL);
     if (rc != 0) {
-        s_call_failed(self, source);
+        s_retry_later(source);
+        if (!self->calling) // else its answer, when it comes, goes on to the others
+            s_catch_up_stale(self);
         return;
     }
     source->failures = 0;
+    if (self->calling) // the next page is on its way
+        return;
     //  Events that went by live while the call waited were dropped (the source was
     //  stale): if the head moved past the page, ask again at once, as long as pages
     //  bring something; a source that announces a head but gives nothing is asked
     //  again later.
     source->stale = source->last_seq < source->head_seq;
-    if (source->stale && (check.more || source->last_seq > before)) {
+    if (source->stale && source->last_seq > before) {
         s_catch_up(self, source);
         return;
     }
@@ -978,8 +993,8 @@ static void s_on_replayed(zmsg_t *reply, void *arg) {
     s_catch_up_stale(self);
 }
 
-static void s_replay_send(crm_subscriber_t *self, s_source_t *source) {
-    zmsg_t *body = s_replay_request(self, source->last_seq + 1);
+static void s_replay_send(crm_subscriber_t *self, s_source_t *source, uint64_t from_seq) {
+    zmsg_t *body = s_replay_request(self, from_seq);
     self->replays++;
     self->calling = source;
     if (crm_bus_client_send(self->client, self->loop, source->name, &body,
@@ -999,7 +1014,7 @@ static void s_on_probed(zmsg_t *reply, void *arg) {
     zstr_free(&answer);
     zmsg_destroy(&reply);
     if (up)
-        s_replay_send(self, source);
+        s_replay_send(self, source, source->last_seq + 1);
     else
         s_call_failed(self, source);
 }
@@ -1018,7 +1033,7 @@ static void s_catch_up(crm_subscriber_t *self, s_source_t *source) {
         return;
     }
     if (source->failures == 0) {
-        s_replay_send(self, source);
+        s_replay_send(self, source, source->last_seq + 1);
         return;
     }
     zmsg_t *body = zmsg_new();

@@ -21,8 +21,9 @@
     subscriber waits 5 ms so one claim's events make one transaction; replay calls are
     made asynchronously, one page each, so the daemon's heartbeats and requests go on
     while a call waits (even for a source that does not answer, up to
-    events.replay_timeout_ms); a failed replay is retried with backoff (1 s doubling to
-    30 s), asking the broker first whether the source has a live worker.
+    events.replay_timeout_ms), and the next page is asked for before the current one is
+    applied; a failed replay is retried with backoff (1 s doubling to 30 s), asking the
+    broker first whether the source has a live worker.
 
         crm_subscriber_t *sub = crm_subscriber_new(cfg, "reporting", db);
         crm_subscriber_follow(sub, "contacts");
