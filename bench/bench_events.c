@@ -15,7 +15,6 @@
 #include "harness.h"
 #include "httpload.h"
 
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,41 +22,19 @@
 static harness_t *h;
 static int s_seconds = 5;
 
-static PGconn *s_pg(void) {
-    PGconn *pg = PQconnectdb(h->dsn);
-    if (PQstatus(pg) != CONNECTION_OK) {
-        fprintf(stderr, "bench: %s", PQerrorMessage(pg));
-        exit(1);
-    }
-    return pg;
-}
-
-static double s_scalar(PGconn *pg, const char *sql) {
-    PGresult *res = PQexec(pg, sql);
-    double v = -1;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
-        v = atof(PQgetvalue(res, 0, 0));
-    else if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        fprintf(stderr, "bench: %s: %s", sql, PQerrorMessage(pg));
-    PQclear(res);
-    return v;
-}
-
-static void s_exec(PGconn *pg, const char *sql) {
-    PGresult *res = PQexec(pg, sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-        fprintf(stderr, "bench: %s: %s", sql, PQerrorMessage(pg));
-    PQclear(res);
+static double s_scalar(const char *sql) {
+    long long v = harness_sql_scalar(sql);
+    return v == HARNESS_SQL_FAILED ? -1 : (double)v;
 }
 
 //  Wait until reporting has applied everything contacts has numbered; seconds taken.
-static double s_wait_caught_up(PGconn *pg, int timeout_s) {
+static double s_wait_caught_up(int timeout_s) {
     int64_t start = zclock_mono();
     while (zclock_mono() - start < timeout_s * 1000LL) {
-        double unnumbered = s_scalar(pg, "SELECT count(*) FROM contacts.outbox WHERE seq IS NULL");
-        double head = s_scalar(pg, "SELECT last_seq FROM contacts.outbox_state");
+        double unnumbered = s_scalar("SELECT count(*) FROM contacts.outbox WHERE seq IS NULL");
+        double head = s_scalar("SELECT last_seq FROM contacts.outbox_state");
         double applied =
-            s_scalar(pg, "SELECT coalesce(max(last_seq), 0) FROM reporting.inbox"
+            s_scalar("SELECT coalesce(max(last_seq), 0) FROM reporting.inbox"
                          " WHERE source = 'contacts'");
         if (unnumbered == 0 && applied >= head)
             return (zclock_mono() - start) / 1000.0;
@@ -87,31 +64,27 @@ static double s_pgbench_latency(int clients) {
     return latency;
 }
 
-static void s_lag(PGconn *pg) {
+static void s_lag(void) {
     printf("\n== lag from a write in contacts to its effect in reporting (8 HTTP clients as in"
            " bench_contacts, %d s)\n",
            s_seconds);
-    s_exec(pg, "SELECT 1");
-    char start[64];
-    PGresult *res = PQexec(pg, "SELECT now()::text");
-    snprintf(start, sizeof start, "%s", PQgetvalue(res, 0, 0));
-    PQclear(res);
+    long long start = harness_sql_scalar("SELECT (extract(epoch FROM now()) * 1e6)::bigint");
     //  The load of the create benchmark at 8 clients (bench_contacts).
     httpload_result_t load = httpload_creates(h, 8, s_seconds);
-    if (s_wait_caught_up(pg, 60) < 0)
+    if (s_wait_caught_up(60) < 0)
         printf("   reporting did not catch up within 60 s\n");
     char sql[1024];
     snprintf(sql, sizeof sql,
              "SELECT percentile_cont(%%s) WITHIN GROUP (ORDER BY extract(epoch FROM"
-             " f.applied_at - c.created_at) * 1000) FROM contacts.contacts c"
+             " f.applied_at - c.created_at) * 1e6) FROM contacts.contacts c"
              " JOIN reporting.contact_facts f ON f.tenant_id = c.tenant_id AND f.contact_id = c.id"
-             " WHERE c.created_at >= '%s'",
+             " WHERE c.created_at >= to_timestamp(%lld / 1e6)",
              start);
     char q50[1100], q99[1100];
     snprintf(q50, sizeof q50, sql, "0.5");
     snprintf(q99, sizeof q99, sql, "0.99");
-    double p50 = s_scalar(pg, q50), p99 = s_scalar(pg, q99);
-    s_exec(pg, "CREATE TABLE IF NOT EXISTS bench_lag (LIKE contacts.contacts INCLUDING ALL)");
+    double p50 = s_scalar(q50) / 1000, p99 = s_scalar(q99) / 1000; // microseconds to ms
+    harness_sql_exec("CREATE TABLE IF NOT EXISTS bench_lag (LIKE contacts.contacts INCLUDING ALL)");
     double pg_latency = s_pgbench_latency(8);
     printf("   creates       %8.0f /s (p99 %.2f ms)\n", load.rate, load.p99);
     printf("   lag p50       %8.1f ms\n", p50);
@@ -121,7 +94,7 @@ static void s_lag(PGconn *pg) {
            pg_latency, pg_latency > 0 ? p50 / pg_latency : 0);
 }
 
-static void s_catch_up(PGconn *pg, long events) {
+static void s_catch_up(long events) {
     printf("\n== catch-up: reporting replays a backlog of %ld events\n", events);
     fflush(stdout);
     //  ContactCreated{contact: Contact{id, kind person, type prospect, "Ann", "Lee",
@@ -145,12 +118,12 @@ static void s_catch_up(PGconn *pg, long events) {
              " WHERE s.id = 1",
              events);
     int64_t t0 = zclock_mono();
-    s_exec(pg, sql);
+    harness_sql_exec(sql);
     double insert_s = (zclock_mono() - t0) / 1000.0;
     //  Move the head: the relay's next announcement tells reporting it is behind.
     snprintf(sql, sizeof sql, "UPDATE contacts.outbox_state SET last_seq = last_seq + %ld", events);
-    s_exec(pg, sql);
-    double caught_up_s = s_wait_caught_up(pg, 600);
+    harness_sql_exec(sql);
+    double caught_up_s = s_wait_caught_up(600);
     if (caught_up_s < 0) {
         printf("   reporting did not catch up within 600 s\n");
         return;
@@ -161,7 +134,7 @@ static void s_catch_up(PGconn *pg, long events) {
            rate, caught_up_s);
     printf("   baseline: bulk INSERT of the same events %8.0f rows/s; ratio %.0f%%\n", baseline,
            100.0 * rate / baseline);
-    double facts = s_scalar(pg, "SELECT count(*) FROM reporting.contact_facts WHERE tenant_id ="
+    double facts = s_scalar("SELECT count(*) FROM reporting.contact_facts WHERE tenant_id ="
                                 " 'tenant-a'");
     printf("   reporting facts for the tenant: %.0f\n", facts);
 }
@@ -173,10 +146,8 @@ int main(void) {
     setenv("PG_FSYNC", "on", 1);
     const char *env[] = {getenv("CRM_LOG_LEVEL") ? "CRM_BENCH=1" : "CRM_LOG_LEVEL=warn", NULL};
     h = harness_start(env);
-    PGconn *pg = s_pg();
-    s_lag(pg);
-    s_catch_up(pg, events);
-    PQfinish(pg);
+    s_lag();
+    s_catch_up(events);
     harness_stop();
     return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <dirent.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 static harness_t s_harness;
 static bool s_started;
+static PGconn *s_sql; // harness_sql_*'s connection
 
 static const char *s_top(void) {
     const char *top = getenv("CRM_TOP_DIR");
@@ -208,6 +210,8 @@ void harness_stop(void) {
     if (!s_started)
         return;
     s_started = false;
+    PQfinish(s_sql);
+    s_sql = NULL;
     s_stop_suite(15000);
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh stop %s/pg >/dev/null 2>&1", s_top(),
@@ -220,6 +224,42 @@ void harness_stop(void) {
         (void)!system(cmd);
     }
     curl_global_cleanup();
+}
+
+//  The connection harness_sql_* use, made (again) when there is none that works.
+static PGconn *s_sql_conn(void) {
+    if (s_sql && PQstatus(s_sql) == CONNECTION_OK)
+        return s_sql;
+    PQfinish(s_sql);
+    s_sql = PQconnectdb(s_harness.dsn);
+    if (PQstatus(s_sql) != CONNECTION_OK)
+        fprintf(stderr, "harness: could not connect to the test database: %s",
+                PQerrorMessage(s_sql));
+    return s_sql;
+}
+
+long long harness_sql_scalar(const char *sql) {
+    PGconn *conn = s_sql_conn();
+    PGresult *res = PQexec(conn, sql);
+    long long v = HARNESS_SQL_FAILED;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+        v = PQgetisnull(res, 0, 0) ? 0 : atoll(PQgetvalue(res, 0, 0));
+    else
+        fprintf(stderr, "harness: query failed: %s: %s\n", sql,
+                PQresultStatus(res) == PGRES_TUPLES_OK ? "no row" : PQerrorMessage(conn));
+    PQclear(res);
+    return v;
+}
+
+int harness_sql_exec(const char *sql) {
+    PGconn *conn = s_sql_conn();
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "harness: command failed: %s: %s\n", sql, PQerrorMessage(conn));
+    PQclear(res);
+    return rc;
 }
 
 bool harness_wait_ready(int timeout_ms) {

@@ -14,6 +14,7 @@
 
 #include <czmq.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -60,6 +61,14 @@ int harness_pg(const char *action);
 //  on the same database. Returns the supervisor's wait status (-1 if it had to be
 //  killed).
 int harness_restart_suite(void);
+
+//  SQL on the suite's database over the harness's own connection (made on first use,
+//  made again when lost, closed by harness_stop). harness_sql_scalar: the first column
+//  of the first row as a number, 0 for NULL; HARNESS_SQL_FAILED (after printing why)
+//  when the query fails or returns no row. harness_sql_exec: 0, or -1 (printed).
+#define HARNESS_SQL_FAILED LLONG_MIN
+long long harness_sql_scalar(const char *sql);
+int harness_sql_exec(const char *sql);
 
 //  Pid of the running daemon crm-NAME (a child of the supervisor), or 0.
 pid_t harness_daemon_pid(const char *name);

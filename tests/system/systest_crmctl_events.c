@@ -14,7 +14,6 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -598,17 +597,12 @@ static void test_expired(void **state) {
     s_create("Old", id);
     s_create("Kept", id);
     uint64_t head = s_seq_of(id);
-    PGconn *conn = PQconnectdb(h->dsn);
-    assert_int_equal(PQstatus(conn), CONNECTION_OK);
     char sql[256];
     snprintf(sql, sizeof sql,
              "DELETE FROM contacts.outbox WHERE seq < %" PRIu64 ";"
              " UPDATE contacts.outbox_state SET purged_through = %" PRIu64,
              head, head - 1);
-    PGresult *res = PQexec(conn, sql);
-    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-    PQclear(res);
-    PQfinish(conn);
+    assert_int_equal(harness_sql_exec(sql), 0);
 
     s_crmctl_t *run = s_crmctl_start(
         NULL, (const char *[]){"events", "tail", "--topic", "contacts", "--from", "1", NULL});

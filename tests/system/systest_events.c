@@ -38,44 +38,24 @@ static int s_teardown(void **state) {
 
 //  --- Helpers ---------------------------------------------------------------------------
 
-static PGconn *s_pg(void) {
-    PGconn *pg = PQconnectdb(h->dsn);
-    assert_int_equal(PQstatus(pg), CONNECTION_OK);
-    return pg;
-}
-
-//  The first column of the first row of a query, as a number.
-static long long s_scalar(PGconn *pg, const char *sql) {
-    PGresult *res = PQexec(pg, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
-        fprintf(stderr, "query failed: %s: %s\n", sql, PQerrorMessage(pg));
-        PQclear(res);
-        fail();
-    }
-    long long v = PQgetisnull(res, 0, 0) ? 0 : atoll(PQgetvalue(res, 0, 0));
-    PQclear(res);
+static long long s_scalar(const char *sql) {
+    long long v = harness_sql_scalar(sql);
+    assert_true(v != HARNESS_SQL_FAILED);
     return v;
 }
 
-static void s_exec(PGconn *pg, const char *sql) {
-    PGresult *res = PQexec(pg, sql);
-    ExecStatusType status = PQresultStatus(res);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        fprintf(stderr, "command failed: %s: %s\n", sql, PQerrorMessage(pg));
-        PQclear(res);
-        fail();
-    }
-    PQclear(res);
+static void s_exec(const char *sql) {
+    assert_int_equal(harness_sql_exec(sql), 0);
 }
 
 //  The head of contacts' numbered events, once every committed row is numbered.
-static long long s_head(PGconn *pg) {
+static long long s_head(void) {
     for (int i = 0; i < 200; i++) {
-        if (s_scalar(pg, "SELECT count(*) FROM contacts.outbox WHERE seq IS NULL") == 0)
+        if (s_scalar("SELECT count(*) FROM contacts.outbox WHERE seq IS NULL") == 0)
             break;
         zclock_sleep(25);
     }
-    return s_scalar(pg, "SELECT last_seq FROM contacts.outbox_state");
+    return s_scalar("SELECT last_seq FROM contacts.outbox_state");
 }
 
 static int s_counter;
@@ -308,13 +288,13 @@ static uint64_t s_sink_run(volatile uint64_t *target, int timeout_ms, int slow_u
 }
 
 //  The sink's table holds exactly the events 1..head of contacts' outbox, once each.
-static void s_assert_sink_exact(PGconn *pg, long long head) {
-    assert_int_equal(s_scalar(pg, "SELECT count(*) FROM sink.applied"), head);
-    assert_int_equal(s_scalar(pg, "SELECT coalesce(max(seq), 0) FROM sink.applied"), head);
-    assert_int_equal(s_scalar(pg, "SELECT last_seq FROM sink.inbox WHERE source = 'contacts'"),
+static void s_assert_sink_exact(long long head) {
+    assert_int_equal(s_scalar("SELECT count(*) FROM sink.applied"), head);
+    assert_int_equal(s_scalar("SELECT coalesce(max(seq), 0) FROM sink.applied"), head);
+    assert_int_equal(s_scalar("SELECT last_seq FROM sink.inbox WHERE source = 'contacts'"),
                      head);
     //  The same events, not only the same count.
-    assert_int_equal(s_scalar(pg, "SELECT count(*) FROM sink.applied a"
+    assert_int_equal(s_scalar("SELECT count(*) FROM sink.applied a"
                                   " JOIN contacts.outbox o USING (seq)"
                                   " WHERE o.event_id = a.event_id AND o.type = a.type"),
                      head);
@@ -335,8 +315,7 @@ static long long s_forwarded(void) {
 //  Every write publishes its event, live, in order, with the contact in the payload.
 static void test_live_events(void **state) {
     (void)state;
-    PGconn *pg = s_pg();
-    long long before = s_head(pg);
+    long long before = s_head();
     zsock_t *sub = s_subscriber("contacts.");
     char ids[10][64];
     for (int i = 0; i < 10; i++)
@@ -409,7 +388,7 @@ static void test_live_events(void **state) {
     zsock_set_rcvtimeo(sub, 1500);
     Crm__Event *extra = s_next_event(sub);
     assert_null(extra);
-    assert_int_equal(s_head(pg), before + 13);
+    assert_int_equal(s_head(), before + 13);
     zsock_destroy(&sub);
 
     //  The proxy counts what it forwarded.
@@ -418,15 +397,13 @@ static void test_live_events(void **state) {
     assert_non_null(strstr(r.body, "crm_events_forwarded_total{source=\"contacts\"}"));
     assert_non_null(strstr(r.body, "crm_events_subscriptions"));
     harness_response_free(&r);
-    PQfinish(pg);
 }
 
 //  History through Events.Replay, page by page, in order, up to the head.
 static void test_replay_paging(void **state) {
     (void)state;
-    PGconn *pg = s_pg();
     assert_int_equal(s_create_many(40, 2), 40);
-    long long head = s_head(pg);
+    long long head = s_head();
     crm_bus_client_t *client = crm_bus_client_new(h->broker);
     uint64_t next = 1;
     int pages = 0;
@@ -459,33 +436,29 @@ static void test_replay_paging(void **state) {
     assert_int_equal(page->n_events, 0);
     crm__events__replay_response__free_unpacked(page, NULL);
     crm_bus_client_destroy(&client);
-    PQfinish(pg);
 }
 
 //  A consumer that starts after 1,000 events gets them all, in order, through replay.
 static void test_late_subscriber(void **state) {
     (void)state;
-    PGconn *pg = s_pg();
-    s_exec(pg, "DROP SCHEMA IF EXISTS sink CASCADE");
+    s_exec("DROP SCHEMA IF EXISTS sink CASCADE");
     assert_int_equal(s_create_many(1000, 4), 1000);
-    long long head = s_head(pg);
+    long long head = s_head();
     assert_true(head >= 1000);
     uint64_t last = 0;
     volatile uint64_t target = (uint64_t)head;
     uint64_t replays = s_sink_run(&target, 30000, 0, NULL, &last);
     assert_int_equal(last, head);
     assert_true(replays >= 1);
-    s_assert_sink_exact(pg, head);
-    PQfinish(pg);
+    s_assert_sink_exact(head);
 }
 
 //  An apply that fails in the middle of a catch-up by pages (the next page already
 //  asked for while it ran): the consumer backs off, catches up again and ends exact.
 static void test_catch_up_after_failed_apply(void **state) {
     (void)state;
-    PGconn *pg = s_pg();
-    s_exec(pg, "DROP SCHEMA IF EXISTS sink CASCADE");
-    long long head = s_head(pg);
+    s_exec("DROP SCHEMA IF EXISTS sink CASCADE");
+    long long head = s_head();
     assert_true(head >= 1000); // the late subscriber's events at least: 5 pages and more
     s_fail_once_at = (uint64_t)head / 2;
     uint64_t last = 0;
@@ -494,8 +467,7 @@ static void test_catch_up_after_failed_apply(void **state) {
     assert_int_equal(s_fail_once_at, 0); // it did fail once
     assert_int_equal(last, head);
     assert_true(replays >= (uint64_t)head / 200 + 1); // the failed page was asked for again
-    s_assert_sink_exact(pg, head);
-    PQfinish(pg);
+    s_assert_sink_exact(head);
 }
 
 static volatile uint64_t s_load_target = UINT64_MAX;
@@ -504,9 +476,7 @@ static volatile uint64_t s_load_target = UINT64_MAX;
 static void *s_load_then_target(void *arg) {
     (void)arg;
     assert_int_equal(s_create_many(2000, 4), 2000);
-    PGconn *pg = s_pg();
-    s_load_target = (uint64_t)s_head(pg);
-    PQfinish(pg);
+    s_load_target = (uint64_t)s_head();
     return NULL;
 }
 
@@ -515,32 +485,29 @@ static void *s_load_then_target(void *arg) {
 //  exact, each event applied once.
 static void test_slow_consumer_with_drops(void **state) {
     (void)state;
-    PGconn *pg = s_pg();
-    s_exec(pg, "DROP SCHEMA IF EXISTS sink CASCADE");
+    s_exec("DROP SCHEMA IF EXISTS sink CASCADE");
     uint64_t last = 0;
     //  Each batch of the sink (50 events) takes 100 ms more than it needs: the sink
     //  applies 500 events a second while they come several times faster.
     uint64_t replays = s_sink_run(&s_load_target, 90000, 100000, s_load_then_target, &last);
-    long long head = s_head(pg);
+    long long head = s_head();
     assert_int_equal((long long)s_load_target, head);
     assert_int_equal(last, head);
-    s_assert_sink_exact(pg, head);
+    s_assert_sink_exact(head);
     assert_true(replays >= 2); // the start, and at least one gap
     assert_true(s_gaps >= 1);  // events really were dropped on the way
-    PQfinish(pg);
 }
 
 //  A live consumer behind the tiny high-water mark really misses events on the wire
 //  (so the replay path is what keeps it exact).
 static void test_proxy_drops_for_slow_subscriber(void **state) {
     (void)state;
-    PGconn *pg = s_pg();
     zsock_t *sub = s_subscriber("contacts.Contact");
     zsock_set_rcvhwm(sub, 1);
     zsock_set_rcvbuf(sub, 4096); // and little room in the kernel: the proxy must drop
-    long long before = s_head(pg);
+    long long before = s_head();
     assert_int_equal(s_create_many(1500, 4), 1500);
-    long long head = s_head(pg);
+    long long head = s_head();
     zclock_sleep(500);
     //  Read what survived: fewer than were published.
     zsock_set_rcvtimeo(sub, 300);
@@ -553,14 +520,12 @@ static void test_proxy_drops_for_slow_subscriber(void **state) {
     }
     assert_true(got < head - before);
     zsock_destroy(&sub);
-    PQfinish(pg);
 }
 
 //  Two processes of contacts relay at once: every event is numbered once and
 //  published once.
 static void test_two_relays(void **state) {
     (void)state;
-    PGconn *pg = s_pg();
     //  A second contacts process, beside the supervisor's.
     pid_t pid = fork();
     if (pid == 0) {
@@ -579,17 +544,17 @@ static void test_two_relays(void **state) {
     zclock_sleep(1000); // registered with the broker
     zsock_t *sub = s_subscriber("contacts.");
     zsock_set_rcvhwm(sub, 0);
-    long long before = s_head(pg);
+    long long before = s_head();
     long long forwarded_before = s_forwarded();
     assert_int_equal(s_create_many(300, 4), 300);
-    long long head = s_head(pg);
+    long long head = s_head();
     assert_int_equal(head, before + 300);
     //  Numbered densely, once each.
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT count(DISTINCT seq) FROM contacts.outbox WHERE seq > %lld AND seq <= %lld",
              before, head);
-    assert_int_equal(s_scalar(pg, sql), 300);
+    assert_int_equal(s_scalar(sql), 300);
     //  Published once each: the proxy received exactly 300 contacts events from the
     //  two relays together...
     for (int i = 0; i < 100 && s_forwarded() < forwarded_before + 300; i++)
@@ -615,23 +580,21 @@ static void test_two_relays(void **state) {
     zsock_destroy(&sub);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
-    PQfinish(pg);
 }
 
 //  Events past the retention are deleted; a replay from before them is refused clearly.
 static void test_retention(void **state) {
     (void)state;
-    PGconn *pg = s_pg();
-    assert_true(s_head(pg) > 10);
-    s_exec(pg, "UPDATE contacts.outbox SET occurred_at = now() - interval '8 days'"
+    assert_true(s_head() > 10);
+    s_exec("UPDATE contacts.outbox SET occurred_at = now() - interval '8 days'"
                " WHERE seq <= 10");
     for (int i = 0; i < 100; i++) {
-        if (s_scalar(pg, "SELECT purged_through FROM contacts.outbox_state") == 10)
+        if (s_scalar("SELECT purged_through FROM contacts.outbox_state") == 10)
             break;
         zclock_sleep(50);
     }
-    assert_int_equal(s_scalar(pg, "SELECT purged_through FROM contacts.outbox_state"), 10);
-    assert_int_equal(s_scalar(pg, "SELECT count(*) FROM contacts.outbox WHERE seq <= 10"), 0);
+    assert_int_equal(s_scalar("SELECT purged_through FROM contacts.outbox_state"), 10);
+    assert_int_equal(s_scalar("SELECT count(*) FROM contacts.outbox WHERE seq <= 10"), 0);
     crm_bus_client_t *client = crm_bus_client_new(h->broker);
     uint32_t code = 0;
     char error[64];
@@ -645,7 +608,6 @@ static void test_retention(void **state) {
     assert_int_equal(page->events[0]->seq, 11);
     crm__events__replay_response__free_unpacked(page, NULL);
     crm_bus_client_destroy(&client);
-    PQfinish(pg);
 }
 
 int main(void) {

@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,52 +20,31 @@
 #include "reporting.pb-c.h"
 
 static harness_t *h;
-static PGconn *s_db;
 
 static int s_setup(void **state) {
     (void)state;
     //  Small snapshot pages, so a rebuild of a few thousand contacts takes many steps.
     static const char *const env[] = {"CRM_REPORTING_SNAPSHOT_PAGE=250", NULL};
     h = harness_start(env);
-    s_db = PQconnectdb(h->dsn);
-    if (PQstatus(s_db) != CONNECTION_OK) {
-        fprintf(stderr, "could not connect to the test database: %s", PQerrorMessage(s_db));
-        return -1;
-    }
     return 0;
 }
 
 static int s_teardown(void **state) {
     (void)state;
-    PQfinish(s_db);
     harness_stop();
     return 0;
 }
 
 // --- helpers ---------------------------------------------------------------------------
 
-//  The first column of the first row of a query as a number (0 for NULL).
 static long long s_scalar(const char *sql) {
-    PGresult *res = PQexec(s_db, sql);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
-        fprintf(stderr, "query failed: %s: %s\n", sql, PQerrorMessage(s_db));
-        PQclear(res);
-        fail();
-    }
-    long long v = PQgetisnull(res, 0, 0) ? 0 : atoll(PQgetvalue(res, 0, 0));
-    PQclear(res);
+    long long v = harness_sql_scalar(sql);
+    assert_true(v != HARNESS_SQL_FAILED);
     return v;
 }
 
 static void s_exec(const char *sql) {
-    PGresult *res = PQexec(s_db, sql);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        fprintf(stderr, "command failed: %s: %s\n", sql, PQerrorMessage(s_db));
-        PQclear(res);
-        fail();
-    }
-    PQclear(res);
+    assert_int_equal(harness_sql_exec(sql), 0);
 }
 
 //  contacts' event head once every committed outbox row is numbered.
