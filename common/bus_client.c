@@ -247,7 +247,11 @@ int crm_bus_client_send(crm_bus_client_t *self, zloop_t *loop, const char *servi
         //  Told from the loop, as an answer would be: never from inside the caller.
         zsock_destroy(&self->socket);
         self->timer = zloop_timer(loop, 0, 1, s_async_on_deadline, self);
-        return self->timer == -1 ? (self->fn = NULL, -1) : 0;
+        if (self->timer == -1) {
+            self->fn = NULL;
+            return -1;
+        }
+        return 0;
     }
     self->timer = zloop_timer(loop, timeout_ms > 0 ? timeout_ms : 1, 1, s_async_on_deadline, self);
     return 0;

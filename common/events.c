@@ -847,8 +847,6 @@ static int s_apply(crm_subscriber_t *self, s_source_t *source, Crm__Event **even
     return 0;
 }
 
-//  Apply what is pending for source, in batches. On failure the pending events are
-//  dropped and the source is marked stale: a replay fetches them again later.
 //  A replay or an apply failed: stay stale and try again later, backing off while the
 //  failures go on.
 static void s_retry_later(s_source_t *source) {
@@ -862,6 +860,8 @@ static void s_retry_later(s_source_t *source) {
     source->retry_at = zclock_mono() + delay;
 }
 
+//  Apply what is pending for source, in batches. On failure the pending events are
+//  dropped and the source is marked stale: a replay fetches them again later.
 static void s_flush(crm_subscriber_t *self, s_source_t *source) {
     size_t done = 0;
     while (done < source->n_pending) {
