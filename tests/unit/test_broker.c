@@ -657,6 +657,81 @@ static void test_client_timeout_new_socket(void **state) {
     s_broker_stop(&broker);
 }
 
+//  Request bodies and replies as services frame them, and replies that are not.
+static void test_request_and_reply_framing(void **state) {
+    (void)state;
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = "Get";
+    header.tenant_id = "t";
+    Crm__PageRequest page = CRM__PAGE_REQUEST__INIT;
+    page.cursor = "c-1";
+    zmsg_t *body = crm_bus_request_new(&header, &page.base);
+    assert_int_equal(zmsg_size(body), 2);
+    zframe_t *first = zmsg_first(body);
+    Crm__RequestHeader *h2 =
+        crm__request_header__unpack(NULL, zframe_size(first), zframe_data(first));
+    assert_non_null(h2);
+    assert_string_equal(h2->method, "Get");
+    crm__request_header__free_unpacked(h2, NULL);
+    zmsg_destroy(&body);
+    body = crm_bus_request_new(&header, NULL);
+    assert_int_equal(zmsg_size(body), 1);
+    zmsg_destroy(&body);
+
+    //  A reply: the header, and for a 2xx the response.
+    Crm__ReplyHeader rh = CRM__REPLY_HEADER__INIT;
+    rh.code = 200;
+    uint8_t buffer[128];
+    size_t size = crm__reply_header__pack(&rh, buffer);
+    Crm__PageResponse response = CRM__PAGE_RESPONSE__INIT;
+    response.next_cursor = "c-2";
+    uint8_t packed[64];
+    size_t packed_size = crm__page_response__pack(&response, packed);
+    zmsg_t *reply = zmsg_new();
+    zmsg_addmem(reply, buffer, size);
+    zmsg_addmem(reply, packed, packed_size);
+    ProtobufCMessage *out = NULL;
+    Crm__ReplyHeader *parsed = crm_bus_reply_parse(&reply, &crm__page_response__descriptor, &out);
+    assert_null(reply);
+    assert_non_null(parsed);
+    assert_int_equal(parsed->code, 200);
+    assert_non_null(out);
+    assert_string_equal(((Crm__PageResponse *)out)->next_cursor, "c-2");
+    protobuf_c_message_free_unpacked(out, NULL);
+    crm__reply_header__free_unpacked(parsed, NULL);
+
+    //  A refusal carries no response, even with a second frame.
+    rh.code = 404;
+    size = crm__reply_header__pack(&rh, buffer);
+    reply = zmsg_new();
+    zmsg_addmem(reply, buffer, size);
+    zmsg_addmem(reply, packed, packed_size);
+    parsed = crm_bus_reply_parse(&reply, &crm__page_response__descriptor, &out);
+    assert_non_null(parsed);
+    assert_int_equal(parsed->code, 404);
+    assert_null(out);
+    crm__reply_header__free_unpacked(parsed, NULL);
+
+    //  Garbage: no header; a 2xx whose response does not parse; nothing at all.
+    reply = zmsg_new();
+    zmsg_addmem(reply, "\xff\xff\xff", 3);
+    assert_null(crm_bus_reply_parse(&reply, &crm__page_response__descriptor, &out));
+    assert_null(out);
+    rh.code = 200;
+    size = crm__reply_header__pack(&rh, buffer);
+    reply = zmsg_new();
+    zmsg_addmem(reply, buffer, size);
+    zmsg_addmem(reply, "\xff\xff\xff", 3);
+    parsed = crm_bus_reply_parse(&reply, &crm__page_response__descriptor, &out);
+    assert_non_null(parsed);
+    assert_null(out);
+    crm__reply_header__free_unpacked(parsed, NULL);
+    reply = zmsg_new();
+    assert_null(crm_bus_reply_parse(&reply, &crm__page_response__descriptor, &out));
+    reply = NULL;
+    assert_null(crm_bus_reply_parse(&reply, NULL, NULL));
+}
+
 //  Asynchronous requests, answered from a zloop that keeps running meanwhile.
 typedef struct {
     s_answer_t answer;
@@ -940,6 +1015,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(test_late_reply_dropped, s_teardown),
         cmocka_unit_test_teardown(test_client_timeout_new_socket, s_teardown),
         cmocka_unit_test_teardown(test_async_requests, s_teardown),
+        cmocka_unit_test(test_request_and_reply_framing),
         cmocka_unit_test_teardown(test_malformed_messages, s_teardown),
         cmocka_unit_test_teardown(test_heartbeat_expiry, s_teardown),
         cmocka_unit_test_teardown(test_worker_reregisters_after_broker_restart, s_teardown),
