@@ -563,6 +563,11 @@ uint64_t crm_relay_published(crm_relay_t *self) {
 static int s_replay(crm_call_t *call, const ProtobufCMessage *request,
                     ProtobufCMessage **response) {
     const Crm__Events__ReplayRequest *req = (const Crm__Events__ReplayRequest *)request;
+    //  Every tenant's events: only the suite's own services and administrators.
+    if (strcmp(call->header->role, "system") != 0 && strcmp(call->header->role, "admin") != 0) {
+        crm_call_error(call, "forbidden", "replaying every tenant's events needs the system role");
+        return 403;
+    }
     crm_service_t *service = call->service;
     const char *schema = crm_service_name(service);
     const crm_config_t *cfg = crm_service_config(service);

@@ -435,6 +435,23 @@ static void test_replay_paging(void **state) {
     assert_int_equal(code, 200);
     assert_int_equal(page->n_events, 0);
     crm__events__replay_response__free_unpacked(page, NULL);
+    //  Every tenant's events: refused to a tenant's own roles.
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = "Events.Replay";
+    header.tenant_id = "tenant-a";
+    header.role = "analyst";
+    Crm__Events__ReplayRequest req = CRM__EVENTS__REPLAY_REQUEST__INIT;
+    req.from_seq = 1;
+    zmsg_t *body = crm_bus_request_new(&header, &req.base);
+    zmsg_t *reply = crm_bus_client_request(client, "contacts", &body, 5000);
+    ProtobufCMessage *events = NULL;
+    Crm__ReplyHeader *rh =
+        crm_bus_reply_parse(&reply, &crm__events__replay_response__descriptor, &events);
+    assert_non_null(rh);
+    assert_int_equal(rh->code, 403);
+    assert_string_equal(rh->error, "forbidden");
+    assert_null(events);
+    crm__reply_header__free_unpacked(rh, NULL);
     crm_bus_client_destroy(&client);
 }
 
