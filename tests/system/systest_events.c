@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "systest_sql.h"
+
 #include "bus_client.h"
 #include "contacts.pb-c.h"
 #include "events.h"
@@ -38,24 +40,11 @@ static int s_teardown(void **state) {
 
 //  --- Helpers ---------------------------------------------------------------------------
 
-static long long s_scalar(const char *sql) {
-    long long v = harness_sql_scalar(sql);
-    assert_true(v != HARNESS_SQL_FAILED);
-    return v;
-}
-
-static void s_exec(const char *sql) {
-    assert_int_equal(harness_sql_exec(sql), 0);
-}
-
-//  The head of contacts' numbered events, once every committed row is numbered.
+//  contacts' event head once every committed outbox row is numbered.
 static long long s_head(void) {
-    for (int i = 0; i < 200; i++) {
-        if (s_scalar("SELECT count(*) FROM contacts.outbox WHERE seq IS NULL") == 0)
-            break;
-        zclock_sleep(25);
-    }
-    return s_scalar("SELECT last_seq FROM contacts.outbox_state");
+    long long head = harness_contacts_head(10000);
+    assert_true(head != HARNESS_SQL_FAILED);
+    return head;
 }
 
 static int s_counter;
@@ -289,12 +278,12 @@ static uint64_t s_sink_run(volatile uint64_t *target, int timeout_ms, int slow_u
 
 //  The sink's table holds exactly the events 1..head of contacts' outbox, once each.
 static void s_assert_sink_exact(long long head) {
-    assert_int_equal(s_scalar("SELECT count(*) FROM sink.applied"), head);
-    assert_int_equal(s_scalar("SELECT coalesce(max(seq), 0) FROM sink.applied"), head);
-    assert_int_equal(s_scalar("SELECT last_seq FROM sink.inbox WHERE source = 'contacts'"),
+    assert_int_equal(sql_scalar("SELECT count(*) FROM sink.applied"), head);
+    assert_int_equal(sql_scalar("SELECT coalesce(max(seq), 0) FROM sink.applied"), head);
+    assert_int_equal(sql_scalar("SELECT last_seq FROM sink.inbox WHERE source = 'contacts'"),
                      head);
     //  The same events, not only the same count.
-    assert_int_equal(s_scalar("SELECT count(*) FROM sink.applied a"
+    assert_int_equal(sql_scalar("SELECT count(*) FROM sink.applied a"
                                   " JOIN contacts.outbox o USING (seq)"
                                   " WHERE o.event_id = a.event_id AND o.type = a.type"),
                      head);
@@ -458,7 +447,7 @@ static void test_replay_paging(void **state) {
 //  A consumer that starts after 1,000 events gets them all, in order, through replay.
 static void test_late_subscriber(void **state) {
     (void)state;
-    s_exec("DROP SCHEMA IF EXISTS sink CASCADE");
+    sql_exec("DROP SCHEMA IF EXISTS sink CASCADE");
     assert_int_equal(s_create_many(1000, 4), 1000);
     long long head = s_head();
     assert_true(head >= 1000);
@@ -474,7 +463,7 @@ static void test_late_subscriber(void **state) {
 //  asked for while it ran): the consumer backs off, catches up again and ends exact.
 static void test_catch_up_after_failed_apply(void **state) {
     (void)state;
-    s_exec("DROP SCHEMA IF EXISTS sink CASCADE");
+    sql_exec("DROP SCHEMA IF EXISTS sink CASCADE");
     long long head = s_head();
     assert_true(head >= 1000); // the late subscriber's events at least: 5 pages and more
     s_fail_once_at = (uint64_t)head / 2;
@@ -502,7 +491,7 @@ static void *s_load_then_target(void *arg) {
 //  exact, each event applied once.
 static void test_slow_consumer_with_drops(void **state) {
     (void)state;
-    s_exec("DROP SCHEMA IF EXISTS sink CASCADE");
+    sql_exec("DROP SCHEMA IF EXISTS sink CASCADE");
     uint64_t last = 0;
     //  Each batch of the sink (50 events) takes 100 ms more than it needs: the sink
     //  applies 500 events a second while they come several times faster.
@@ -571,7 +560,7 @@ static void test_two_relays(void **state) {
     snprintf(sql, sizeof sql,
              "SELECT count(DISTINCT seq) FROM contacts.outbox WHERE seq > %lld AND seq <= %lld",
              before, head);
-    assert_int_equal(s_scalar(sql), 300);
+    assert_int_equal(sql_scalar(sql), 300);
     //  Published once each: the proxy received exactly 300 contacts events from the
     //  two relays together...
     for (int i = 0; i < 100 && s_forwarded() < forwarded_before + 300; i++)
@@ -603,15 +592,15 @@ static void test_two_relays(void **state) {
 static void test_retention(void **state) {
     (void)state;
     assert_true(s_head() > 10);
-    s_exec("UPDATE contacts.outbox SET occurred_at = now() - interval '8 days'"
+    sql_exec("UPDATE contacts.outbox SET occurred_at = now() - interval '8 days'"
                " WHERE seq <= 10");
     for (int i = 0; i < 100; i++) {
-        if (s_scalar("SELECT purged_through FROM contacts.outbox_state") == 10)
+        if (sql_scalar("SELECT purged_through FROM contacts.outbox_state") == 10)
             break;
         zclock_sleep(50);
     }
-    assert_int_equal(s_scalar("SELECT purged_through FROM contacts.outbox_state"), 10);
-    assert_int_equal(s_scalar("SELECT count(*) FROM contacts.outbox WHERE seq <= 10"), 0);
+    assert_int_equal(sql_scalar("SELECT purged_through FROM contacts.outbox_state"), 10);
+    assert_int_equal(sql_scalar("SELECT count(*) FROM contacts.outbox WHERE seq <= 10"), 0);
     crm_bus_client_t *client = crm_bus_client_new(h->broker);
     uint32_t code = 0;
     char error[64];

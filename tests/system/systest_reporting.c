@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+
+#include "systest_sql.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -37,28 +39,15 @@ static int s_teardown(void **state) {
 
 // --- helpers ---------------------------------------------------------------------------
 
-static long long s_scalar(const char *sql) {
-    long long v = harness_sql_scalar(sql);
-    assert_true(v != HARNESS_SQL_FAILED);
-    return v;
-}
-
-static void s_exec(const char *sql) {
-    assert_int_equal(harness_sql_exec(sql), 0);
-}
-
 //  contacts' event head once every committed outbox row is numbered.
 static long long s_contacts_head(void) {
-    for (int i = 0; i < 400; i++) {
-        if (s_scalar("SELECT count(*) FROM contacts.outbox WHERE seq IS NULL") == 0)
-            break;
-        zclock_sleep(25);
-    }
-    return s_scalar("SELECT last_seq FROM contacts.outbox_state");
+    long long head = harness_contacts_head(10000);
+    assert_true(head != HARNESS_SQL_FAILED);
+    return head;
 }
 
 static long long s_applied(void) {
-    return s_scalar("SELECT last_seq FROM reporting.inbox WHERE source = 'contacts'");
+    return sql_scalar("SELECT last_seq FROM reporting.inbox WHERE source = 'contacts'");
 }
 
 //  Wait until reporting has applied every contacts event; returns the head.
@@ -78,7 +67,7 @@ static long long s_wait_caught_up(int timeout_ms) {
 
 //  Rows where reporting's daily counts differ from the contacts table.
 static long long s_differences(void) {
-    return s_scalar(
+    return sql_scalar(
         "WITH c AS (SELECT tenant_id, (created_at AT TIME ZONE 'UTC')::date AS day, source, type,"
         "                  count(*) AS n"
         "           FROM contacts.contacts WHERE deleted_at IS NULL GROUP BY 1, 2, 3, 4),"
@@ -94,12 +83,12 @@ static void s_assert_exact(void) {
         fprintf(stderr, "%lld daily counts differ from the contacts table\n", differences);
     assert_int_equal(differences, 0);
     //  Every contact has its fact, deleted or not, and the live ones are counted once.
-    assert_int_equal(s_scalar("SELECT count(*) FROM reporting.contact_facts"),
-                     s_scalar("SELECT count(*) FROM contacts.contacts"));
-    assert_int_equal(s_scalar("SELECT count(*) FROM reporting.contact_facts WHERE NOT deleted"),
-                     s_scalar("SELECT count(*) FROM contacts.contacts WHERE deleted_at IS NULL"));
-    assert_int_equal(s_scalar("SELECT sum(count) FROM reporting.contacts_daily"),
-                     s_scalar("SELECT count(*) FROM contacts.contacts WHERE deleted_at IS NULL"));
+    assert_int_equal(sql_scalar("SELECT count(*) FROM reporting.contact_facts"),
+                     sql_scalar("SELECT count(*) FROM contacts.contacts"));
+    assert_int_equal(sql_scalar("SELECT count(*) FROM reporting.contact_facts WHERE NOT deleted"),
+                     sql_scalar("SELECT count(*) FROM contacts.contacts WHERE deleted_at IS NULL"));
+    assert_int_equal(sql_scalar("SELECT sum(count) FROM reporting.contacts_daily"),
+                     sql_scalar("SELECT count(*) FROM contacts.contacts WHERE deleted_at IS NULL"));
 }
 
 static void s_today(char out[16]) {
@@ -299,15 +288,15 @@ static void test_exact_under_crashes(void **state) {
     s_assert_exact();
     //  Every event applied once, in order: one run from 1 to the head, and the inbox at
     //  the number of events there are.
-    assert_int_equal(s_scalar("SELECT count(*) FROM contacts.outbox WHERE seq IS NOT NULL"), head);
+    assert_int_equal(sql_scalar("SELECT count(*) FROM contacts.outbox WHERE seq IS NOT NULL"), head);
     assert_int_equal(s_applied(), head);
     assert_int_equal(
-        s_scalar("SELECT count(*) FROM reporting.applied_runs WHERE source = 'contacts'"), 1);
-    assert_int_equal(s_scalar("SELECT first_seq FROM reporting.applied_runs"), 1);
-    assert_int_equal(s_scalar("SELECT last_seq FROM reporting.applied_runs"), head);
+        sql_scalar("SELECT count(*) FROM reporting.applied_runs WHERE source = 'contacts'"), 1);
+    assert_int_equal(sql_scalar("SELECT first_seq FROM reporting.applied_runs"), 1);
+    assert_int_equal(sql_scalar("SELECT last_seq FROM reporting.applied_runs"), head);
     //  Facts keep the last event applied to each contact: the newest in the outbox.
     assert_int_equal(
-        s_scalar("SELECT count(*) FROM reporting.contact_facts f"
+        sql_scalar("SELECT count(*) FROM reporting.contact_facts f"
                  " JOIN (SELECT tenant_id, aggregate_id::uuid AS id, max(seq) AS seq"
                  "       FROM contacts.outbox GROUP BY 1, 2) o"
                  " ON o.tenant_id = f.tenant_id AND o.id = f.contact_id WHERE o.seq <> f.seq"),
@@ -380,7 +369,7 @@ static long long s_count_of(json_t *counts, const char *key) {
 static void test_growth_report(void **state) {
     (void)state;
     s_make_growth_key();
-    s_exec("INSERT INTO reporting.contacts_daily (tenant_id, day, source, type, count) VALUES"
+    sql_exec("INSERT INTO reporting.contacts_daily (tenant_id, day, source, type, count) VALUES"
            " ('tenant-growth', '2026-01-01', 'walk_in', 'prospect', 3),"
            " ('tenant-growth', '2026-01-01', 'web', 'customer', 2),"
            " ('tenant-growth', '2026-01-03', '', 'prospect', 1),"
@@ -442,7 +431,7 @@ static void test_growth_report(void **state) {
     assert_int_equal(r.status, 200);
     assert_int_equal(s_num(r.json, "total"), 0);
     harness_response_free(&r);
-    s_exec("DELETE FROM reporting.contacts_daily WHERE tenant_id = 'tenant-growth'");
+    sql_exec("DELETE FROM reporting.contacts_daily WHERE tenant_id = 'tenant-growth'");
 
     //  Real figures: today's contacts of tenant A, as the contacts table has them.
     char today[16], path[160];
@@ -453,11 +442,11 @@ static void test_growth_report(void **state) {
     r = harness_http("GET", path, h->key_analyst, NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_int_equal(s_num(r.json, "total"),
-                     s_scalar("SELECT count(*) FROM contacts.contacts WHERE tenant_id = 'tenant-a'"
+                     sql_scalar("SELECT count(*) FROM contacts.contacts WHERE tenant_id = 'tenant-a'"
                               " AND deleted_at IS NULL AND (created_at AT TIME ZONE 'UTC')::date ="
                               " (now() AT TIME ZONE 'UTC')::date"));
     assert_int_equal(s_count_of(json_object_get(r.json, "totals"), "service"),
-                     s_scalar("SELECT count(*) FROM contacts.contacts WHERE tenant_id = 'tenant-a'"
+                     sql_scalar("SELECT count(*) FROM contacts.contacts WHERE tenant_id = 'tenant-a'"
                               " AND deleted_at IS NULL AND type = 'service' AND (created_at AT "
                               "TIME ZONE 'UTC')::date ="
                               " (now() AT TIME ZONE 'UTC')::date"));
@@ -517,7 +506,7 @@ static void test_contacts_daily_events(void **state) {
         assert_int_equal(s_create(h->key_b, 900000 + i, NULL, 0), 201);
     int64_t burst_ms = zclock_mono() - started;
     long long expected =
-        s_scalar("SELECT count(*) FROM contacts.contacts WHERE tenant_id = 'tenant-b'"
+        sql_scalar("SELECT count(*) FROM contacts.contacts WHERE tenant_id = 'tenant-b'"
                  " AND deleted_at IS NULL AND (created_at AT TIME ZONE 'UTC')::date ="
                  " (now() AT TIME ZONE 'UTC')::date");
 
@@ -598,7 +587,7 @@ static void test_rebuild_by_replay(void **state) {
 
     //  Spoil the projection, then rebuild it.
     s_wait_caught_up(30000);
-    s_exec("UPDATE reporting.contacts_daily SET count = count + 3 WHERE tenant_id = 'tenant-a'");
+    sql_exec("UPDATE reporting.contacts_daily SET count = count + 3 WHERE tenant_id = 'tenant-a'");
     assert_true(s_differences() > 0);
     req.mode = "";
     ProtobufCMessage *out = NULL;
@@ -613,9 +602,9 @@ static void test_rebuild_by_replay(void **state) {
     s_assert_exact();
     long long head = s_contacts_head();
     assert_int_equal(
-        s_scalar("SELECT count(*) FROM reporting.applied_runs WHERE source = 'contacts'"), 1);
-    assert_int_equal(s_scalar("SELECT first_seq FROM reporting.applied_runs"), 1);
-    assert_int_equal(s_scalar("SELECT last_seq FROM reporting.applied_runs"), head);
+        sql_scalar("SELECT count(*) FROM reporting.applied_runs WHERE source = 'contacts'"), 1);
+    assert_int_equal(sql_scalar("SELECT first_seq FROM reporting.applied_runs"), 1);
+    assert_int_equal(sql_scalar("SELECT last_seq FROM reporting.applied_runs"), head);
 }
 
 static void test_rebuild_by_snapshot(void **state) {
@@ -627,8 +616,8 @@ static void test_rebuild_by_snapshot(void **state) {
              "DELETE FROM contacts.outbox WHERE seq <= %lld;"
              "UPDATE contacts.outbox_state SET purged_through = %lld",
              head - 10, head - 10);
-    s_exec(sql);
-    s_exec("UPDATE reporting.contacts_daily SET count = count + 2 WHERE tenant_id = 'tenant-b';"
+    sql_exec(sql);
+    sql_exec("UPDATE reporting.contacts_daily SET count = count + 2 WHERE tenant_id = 'tenant-b';"
            "DELETE FROM reporting.contact_facts WHERE tenant_id = 'tenant-a'");
     assert_true(s_differences() > 0);
 
@@ -662,17 +651,17 @@ static void test_rebuild_by_snapshot(void **state) {
             (unsigned long long)st->applied_seq);
     assert_string_equal(st->mode, "snapshot");
     assert_true(st->contacts_loaded >=
-                (uint64_t)s_scalar("SELECT count(*) FROM contacts.contacts") -
+                (uint64_t)sql_scalar("SELECT count(*) FROM contacts.contacts") -
                     (uint64_t)(s_contacts_head() - st->watermark_seq));
     //  The events after the snapshot's watermark, applied once each.
     head = s_contacts_head();
     long long runs =
-        s_scalar("SELECT count(*) FROM reporting.applied_runs WHERE source = 'contacts'");
+        sql_scalar("SELECT count(*) FROM reporting.applied_runs WHERE source = 'contacts'");
     if (head > (long long)st->watermark_seq) {
         assert_int_equal(runs, 1);
-        assert_int_equal(s_scalar("SELECT first_seq FROM reporting.applied_runs"),
+        assert_int_equal(sql_scalar("SELECT first_seq FROM reporting.applied_runs"),
                          st->watermark_seq + 1);
-        assert_int_equal(s_scalar("SELECT last_seq FROM reporting.applied_runs"), head);
+        assert_int_equal(sql_scalar("SELECT last_seq FROM reporting.applied_runs"), head);
     } else
         assert_int_equal(runs, 0);
     crm__reporting__rebuild_status__free_unpacked(st, NULL);
@@ -682,7 +671,7 @@ static void test_rebuild_by_snapshot(void **state) {
 static void test_rebuild_resumes_after_restart(void **state) {
     (void)state;
     s_wait_caught_up(30000);
-    s_exec("UPDATE reporting.contacts_daily SET count = count + 1;"
+    sql_exec("UPDATE reporting.contacts_daily SET count = count + 1;"
            "UPDATE reporting.rebuild SET phase = 'starting', mode = 'snapshot',"
            " started_at = now(), finished_at = NULL");
     assert_true(s_differences() > 0);
