@@ -60,6 +60,9 @@ typedef struct {
 static const s_key_t s_keys[] = {
     S_CHOICE(log, level, "info", "debug info warn error", "lowest level written to stderr"),
 
+    S_CHOICE(process, scheduling, "batch", "batch normal",
+             "Linux CPU policy of a daemon's threads (batch: no wake-up preemption)"),
+
     S_SECRET(database, dsn, "dbname=crm", "libpq connection string; passwords via the environment"),
     S_INT(database, connect_timeout_ms, 5000, 100, S_HOUR_MS, "give up one attempt after this"),
     S_INT(database, retry_max_ms, 5000, 100, S_HOUR_MS, "reconnect backoff grows up to this"),

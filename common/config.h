@@ -14,6 +14,8 @@
 typedef struct {
     //  log:
     char *log_level;                 // debug | info | warn | error
+    //  process:
+    char *process_scheduling;        // batch | normal: Linux CPU policy of every thread
     //  database:
     char *database_dsn;              // libpq connection string
     int database_connect_timeout_ms; // give up one attempt after this long

@@ -4,6 +4,7 @@
 #include "dbloop.h"
 #include "events.h"
 #include "log.h"
+#include "process.h"
 
 #include <stdarg.h>
 
@@ -634,11 +635,7 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
     crm_config_t *cfg = crm_config_from_args(argc, argv, daemon->usage, &exit_code);
     if (!cfg)
         return exit_code;
-    crm_log_level_t level = CRM_LOG_INFO;
-    crm_log_level_parse(cfg->log_level, &level);
-    crm_log_init(daemon->name, level);
-    zsys_init();
-    zsys_set_logstream(NULL);
+    crm_process_init(cfg, daemon->name);
 
     crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
     crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);

@@ -1,11 +1,13 @@
-/*  crm-gateway: the suite's front door. Wiring only: the Majordomo broker (broker.c)
-    runs in this thread's zloop; the HTTP server (http.c) runs its own threads and
-    reaches the broker over inproc; API keys are checked by keys.c. */
+/*  crm-gateway: the suite's front door. Wiring only: the Majordomo broker (broker.c),
+    the event proxy (proxy.c) and the HTTP server (http.c, libmicrohttpd driven from the
+    loop's epoll descriptor) all run in this thread's zloop; API keys are checked by
+    keys.c. */
 #include "broker.h"
 #include "http.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "process.h"
 #include "proxy.h"
 #include "routes.h"
 
@@ -20,11 +22,7 @@ int main(int argc, char **argv) {
         &exit_code);
     if (!cfg)
         return exit_code;
-    crm_log_level_t level = CRM_LOG_INFO;
-    crm_log_level_parse(cfg->log_level, &level);
-    crm_log_init("gateway", level);
-    zsys_init();
-    zsys_set_logstream(NULL);
+    crm_process_init(cfg, "gateway");
 
     exit_code = 1;
     broker_t *broker = NULL;

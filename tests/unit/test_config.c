@@ -136,6 +136,7 @@ static void test_defaults_without_file(void **state) {
     assert_non_null(config);
     assert_null(err);
     assert_string_equal(config->log_level, "info");
+    assert_string_equal(config->process_scheduling, "batch");
     assert_string_equal(config->database_dsn, "dbname=crm");
     assert_int_equal(config->database_connect_timeout_ms, 5000);
     assert_int_equal(config->database_retry_max_ms, 5000);
@@ -355,6 +356,11 @@ static void test_bad_choice(void **state) {
                       "2:10: invalid value for log.level: \"verbose\" (expected one "
                       "of: debug info warn error)");
     free(err);
+    err = s_load_error(self, "process:\n  scheduling: fifo\n");
+    s_assert_error_at(self, err,
+                      "2:15: invalid value for process.scheduling: \"fifo\" (expected one "
+                      "of: batch normal)");
+    free(err);
 }
 
 static void test_non_scalar_value(void **state) {
@@ -512,7 +518,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 37);
+    assert_int_equal(lines, 38);
     free(text);
     crm_config_destroy(&config);
 
