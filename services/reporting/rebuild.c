@@ -58,6 +58,22 @@ static void s_finished(reporting_rebuild_t *rebuild) {
     snprintf(rebuild->phase, sizeof rebuild->phase, "done");
 }
 
+//  End a step's transaction (rc: how its writes went): save next as the rebuild's state
+//  and commit, and only then adopt it in memory. Returns 0, or -1 rolled back.
+static int s_commit_step(reporting_t *self, int rc, reporting_rebuild_t *next) {
+    crm_db_t *db = self->db;
+    if (rc == 0)
+        rc = reporting_store_rebuild_save(db, next);
+    if (rc == 0)
+        rc = crm_db_commit(db);
+    if (rc != 0)
+        crm_db_rollback(db);
+    else
+        s_rebuild_copy(&self->rebuild, next);
+    reporting_rebuild_reset(next);
+    return rc == 0 ? 0 : -1;
+}
+
 //  replay: empty everything in one transaction, then a new subscriber replays from 1.
 static int s_step_replay(reporting_t *self) {
     crm_db_t *db = self->db;
@@ -67,17 +83,8 @@ static int s_step_replay(reporting_t *self) {
     int rc = crm_db_begin(db);
     if (rc == 0)
         rc = reporting_store_reset(db, 0);
-    if (rc == 0)
-        rc = reporting_store_rebuild_save(db, &next);
-    if (rc == 0)
-        rc = crm_db_commit(db);
-    if (rc != 0) {
-        crm_db_rollback(db);
-        reporting_rebuild_reset(&next);
+    if (s_commit_step(self, rc, &next))
         return -1;
-    }
-    s_rebuild_copy(&self->rebuild, &next);
-    reporting_rebuild_reset(&next);
     crm_log_kv(CRM_LOG_INFO, "projection emptied; replaying contacts from seq 1", NULL);
     self->refollow_started = zclock_mono();
     reporting_refollow(self); // the new subscriber replays; reporting_rebuild_followed
@@ -136,19 +143,11 @@ static int s_step_snapshot(reporting_t *self) {
         rc = reporting_store_reset(db, next.watermark_seq);
     if (rc == 0)
         rc = reporting_store_apply(db, changes, n);
-    if (rc == 0)
-        rc = reporting_store_rebuild_save(db, &next);
-    if (rc == 0)
-        rc = crm_db_commit(db);
+    rc = s_commit_step(self, rc, &next);
     free(changes);
     crm__contacts__snapshot_response__free_unpacked(page, NULL);
-    if (rc != 0) {
-        crm_db_rollback(db);
-        reporting_rebuild_reset(&next);
+    if (rc != 0)
         return -1;
-    }
-    s_rebuild_copy(&self->rebuild, &next);
-    reporting_rebuild_reset(&next);
     bool done = strcmp(self->rebuild.phase, "done") == 0;
     if (done) {
         char loaded[24];

@@ -40,13 +40,6 @@ static int s_teardown(void **state) {
 
 //  --- Helpers ---------------------------------------------------------------------------
 
-//  contacts' event head once every committed outbox row is numbered.
-static long long s_head(void) {
-    long long head = harness_contacts_head(10000);
-    assert_true(head != HARNESS_SQL_FAILED);
-    return head;
-}
-
 static int s_counter;
 
 //  Create a contact in tenant A; its id into id_out when given. Returns the status.
@@ -304,7 +297,7 @@ static long long s_forwarded(void) {
 //  Every write publishes its event, live, in order, with the contact in the payload.
 static void test_live_events(void **state) {
     (void)state;
-    long long before = s_head();
+    long long before = sql_contacts_head();
     zsock_t *sub = s_subscriber("contacts.");
     char ids[10][64];
     for (int i = 0; i < 10; i++)
@@ -377,7 +370,7 @@ static void test_live_events(void **state) {
     zsock_set_rcvtimeo(sub, 1500);
     Crm__Event *extra = s_next_event(sub);
     assert_null(extra);
-    assert_int_equal(s_head(), before + 13);
+    assert_int_equal(sql_contacts_head(), before + 13);
     zsock_destroy(&sub);
 
     //  The proxy counts what it forwarded.
@@ -392,7 +385,7 @@ static void test_live_events(void **state) {
 static void test_replay_paging(void **state) {
     (void)state;
     assert_int_equal(s_create_many(40, 2), 40);
-    long long head = s_head();
+    long long head = sql_contacts_head();
     crm_bus_client_t *client = crm_bus_client_new(h->broker);
     uint64_t next = 1;
     int pages = 0;
@@ -449,7 +442,7 @@ static void test_late_subscriber(void **state) {
     (void)state;
     sql_exec("DROP SCHEMA IF EXISTS sink CASCADE");
     assert_int_equal(s_create_many(1000, 4), 1000);
-    long long head = s_head();
+    long long head = sql_contacts_head();
     assert_true(head >= 1000);
     uint64_t last = 0;
     volatile uint64_t target = (uint64_t)head;
@@ -464,7 +457,7 @@ static void test_late_subscriber(void **state) {
 static void test_catch_up_after_failed_apply(void **state) {
     (void)state;
     sql_exec("DROP SCHEMA IF EXISTS sink CASCADE");
-    long long head = s_head();
+    long long head = sql_contacts_head();
     assert_true(head >= 1000); // the late subscriber's events at least: 5 pages and more
     s_fail_once_at = (uint64_t)head / 2;
     uint64_t last = 0;
@@ -482,7 +475,7 @@ static volatile uint64_t s_load_target = UINT64_MAX;
 static void *s_load_then_target(void *arg) {
     (void)arg;
     assert_int_equal(s_create_many(2000, 4), 2000);
-    s_load_target = (uint64_t)s_head();
+    s_load_target = (uint64_t)sql_contacts_head();
     return NULL;
 }
 
@@ -496,7 +489,7 @@ static void test_slow_consumer_with_drops(void **state) {
     //  Each batch of the sink (50 events) takes 100 ms more than it needs: the sink
     //  applies 500 events a second while they come several times faster.
     uint64_t replays = s_sink_run(&s_load_target, 90000, 100000, s_load_then_target, &last);
-    long long head = s_head();
+    long long head = sql_contacts_head();
     assert_int_equal((long long)s_load_target, head);
     assert_int_equal(last, head);
     s_assert_sink_exact(head);
@@ -511,9 +504,9 @@ static void test_proxy_drops_for_slow_subscriber(void **state) {
     zsock_t *sub = s_subscriber("contacts.Contact");
     zsock_set_rcvhwm(sub, 1);
     zsock_set_rcvbuf(sub, 4096); // and little room in the kernel: the proxy must drop
-    long long before = s_head();
+    long long before = sql_contacts_head();
     assert_int_equal(s_create_many(1500, 4), 1500);
-    long long head = s_head();
+    long long head = sql_contacts_head();
     zclock_sleep(500);
     //  Read what survived: fewer than were published.
     zsock_set_rcvtimeo(sub, 300);
@@ -550,10 +543,10 @@ static void test_two_relays(void **state) {
     zclock_sleep(1000); // registered with the broker
     zsock_t *sub = s_subscriber("contacts.");
     zsock_set_rcvhwm(sub, 0);
-    long long before = s_head();
+    long long before = sql_contacts_head();
     long long forwarded_before = s_forwarded();
     assert_int_equal(s_create_many(300, 4), 300);
-    long long head = s_head();
+    long long head = sql_contacts_head();
     assert_int_equal(head, before + 300);
     //  Numbered densely, once each.
     char sql[256];
@@ -591,7 +584,7 @@ static void test_two_relays(void **state) {
 //  Events past the retention are deleted; a replay from before them is refused clearly.
 static void test_retention(void **state) {
     (void)state;
-    assert_true(s_head() > 10);
+    assert_true(sql_contacts_head() > 10);
     sql_exec("UPDATE contacts.outbox SET occurred_at = now() - interval '8 days'"
                " WHERE seq <= 10");
     for (int i = 0; i < 100; i++) {

@@ -39,13 +39,6 @@ static int s_teardown(void **state) {
 
 // --- helpers ---------------------------------------------------------------------------
 
-//  contacts' event head once every committed outbox row is numbered.
-static long long s_contacts_head(void) {
-    long long head = harness_contacts_head(10000);
-    assert_true(head != HARNESS_SQL_FAILED);
-    return head;
-}
-
 static long long s_applied(void) {
     return sql_scalar("SELECT last_seq FROM reporting.inbox WHERE source = 'contacts'");
 }
@@ -53,14 +46,14 @@ static long long s_applied(void) {
 //  Wait until reporting has applied every contacts event; returns the head.
 static long long s_wait_caught_up(int timeout_ms) {
     int64_t until = zclock_mono() + timeout_ms;
-    long long head = s_contacts_head();
+    long long head = sql_contacts_head();
     while (s_applied() != head) {
         if (zclock_mono() > until) {
             fprintf(stderr, "reporting applied %lld of %lld contacts events\n", s_applied(), head);
             fail();
         }
         zclock_sleep(50);
-        head = s_contacts_head();
+        head = sql_contacts_head();
     }
     return head;
 }
@@ -600,7 +593,7 @@ static void test_rebuild_by_replay(void **state) {
     crm__reporting__rebuild_status__free_unpacked(st, NULL);
     s_wait_rebuilt(60000);
     s_assert_exact();
-    long long head = s_contacts_head();
+    long long head = sql_contacts_head();
     assert_int_equal(
         sql_scalar("SELECT count(*) FROM reporting.applied_runs WHERE source = 'contacts'"), 1);
     assert_int_equal(sql_scalar("SELECT first_seq FROM reporting.applied_runs"), 1);
@@ -610,7 +603,7 @@ static void test_rebuild_by_replay(void **state) {
 static void test_rebuild_by_snapshot(void **state) {
     (void)state;
     //  contacts' oldest events are gone (past the retention, as far as replay knows).
-    long long head = s_contacts_head();
+    long long head = sql_contacts_head();
     char sql[256];
     snprintf(sql, sizeof sql,
              "DELETE FROM contacts.outbox WHERE seq <= %lld;"
@@ -652,9 +645,9 @@ static void test_rebuild_by_snapshot(void **state) {
     assert_string_equal(st->mode, "snapshot");
     assert_true(st->contacts_loaded >=
                 (uint64_t)sql_scalar("SELECT count(*) FROM contacts.contacts") -
-                    (uint64_t)(s_contacts_head() - st->watermark_seq));
+                    (uint64_t)(sql_contacts_head() - st->watermark_seq));
     //  The events after the snapshot's watermark, applied once each.
-    head = s_contacts_head();
+    head = sql_contacts_head();
     long long runs =
         sql_scalar("SELECT count(*) FROM reporting.applied_runs WHERE source = 'contacts'");
     if (head > (long long)st->watermark_seq) {

@@ -16,4 +16,11 @@ static inline void sql_exec(const char *sql) {
     assert_int_equal(harness_sql_exec(sql), 0);
 }
 
+//  contacts' event head once every committed outbox row is numbered (waits up to 10 s).
+static inline long long sql_contacts_head(void) {
+    long long head = harness_contacts_head(10000);
+    assert_true(head != HARNESS_SQL_FAILED);
+    return head;
+}
+
 #endif
