@@ -294,6 +294,13 @@ static int s_send(crm_db_t *self, const crm_stmt_t *stmt, const char *const *val
     if (!ok)
         goto failed;
     s_expect(self, (s_queued_t){.stmt = stmt, .fn = fn, .arg = arg, .keep = keep, .done = done});
+    //  Out at once, not at the sync point: the server runs a statement as soon as it
+    //  arrives, so it works on the first of a batch while we still prepare the rest.
+    //  (On two cores the daemon and its backend otherwise take turns: at 8 HTTP
+    //  clients, about 3% more creates per second.) A connection that fails here is
+    //  noticed, and everyone owed told, at the next sync point.
+    if (self->pipelined)
+        (void)PQflush(self->conn);
     return 0;
 failed:
     self->segment_failed = true;

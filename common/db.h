@@ -96,8 +96,8 @@ unsigned long crm_db_writes(crm_db_t *self);
 bool crm_db_failed(crm_db_t *self);
 
 //  Pipelining (libpq pipeline mode): statements go to the server without waiting for
-//  the answers of those before them, so the client prepares the next batch while the
-//  server runs the last one. A daemon opens its connection's pipeline once:
+//  the answers of those before them, each as soon as it is queued, so the server runs
+//  one while the client prepares the next. A daemon opens its connection's pipeline once:
 //
 //      crm_db_pipeline_open(db);
 //      crm_db_query_async(db, &stmt, params, on_result, arg);  // sent; answered later
