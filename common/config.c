@@ -87,6 +87,8 @@ static const s_key_t s_keys[] = {
     S_INT(events, xpub_hwm, 100000, 1, 100000000, "events queued per slow subscriber, then dropped"),
     S_INT(events, xpub_sndbuf_bytes, 0, 0, S_GIB, "kernel send buffer per subscriber (0: the OS's)"),
     S_INT(events, relay_batch, 1000, 1, 100000, "outbox rows claimed and published at once"),
+    S_INT(events, relay_delay_ms, 40, 0, 10000,
+          "a relay woken by a commit waits this long, so a busy moment costs one claim"),
     S_INT(events, relay_interval_ms, 250, 1, S_HOUR_MS, "outbox polled this often besides wake-ups"),
     S_INT(events, head_interval_ms, 1000, 10, S_HOUR_MS, "how often a source announces its head"),
     S_INT(events, retention_days, 7, 1, 3650, "published outbox rows are kept this long"),

@@ -39,6 +39,7 @@ typedef struct {
     int events_xpub_hwm;             // events queued per slow subscriber, then dropped
     int events_xpub_sndbuf_bytes;    // kernel send buffer per subscriber (0: the OS's)
     int events_relay_batch;          // outbox rows claimed and published at once
+    int events_relay_delay_ms;       // a relay woken by a commit waits this long
     int events_relay_interval_ms;    // outbox polled this often besides wake-ups
     int events_head_interval_ms;     // how often a source announces its head seq
     int events_retention_days;       // published outbox rows are kept this long

@@ -247,6 +247,7 @@ struct _crm_relay_t {
     zsock_t *pub;          // to the gateway's XSUB
     zloop_t *loop;
     int batch;
+    int delay_ms;
     int interval_ms;
     int head_interval_ms;
     int retention_days;
@@ -262,16 +263,15 @@ struct _crm_relay_t {
 
 static void s_relay_claim(crm_relay_t *self);
 
-//  A kick waits this long, so that the writes of a busy moment are numbered and
-//  published by one claim (one commit) rather than one claim per batch of writes.
-#define S_KICK_DELAY_MS 20
-
 
 crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
     crm_relay_t *self = calloc(1, sizeof *self);
     assert(self);
     self->source = strdup(source);
     self->batch = cfg->events_relay_batch;
+    //  A kick waits this long, so that the writes of a busy moment are numbered and
+    //  published by one claim (one commit) rather than one claim per batch of writes.
+    self->delay_ms = cfg->events_relay_delay_ms;
     self->interval_ms = cfg->events_relay_interval_ms;
     self->head_interval_ms = cfg->events_head_interval_ms;
     self->retention_days = cfg->events_retention_days;
@@ -424,7 +424,7 @@ static void s_relay_on_claim_done(crm_db_t *db, bool ok, void *arg) {
     //  A full batch means more may wait: go on at once, as after a kick during the claim.
     if (ok && (self->again || n == (size_t)self->batch) && self->kick_timer == -1) {
         self->again = false;
-        self->kick_timer = zloop_timer(self->loop, n == (size_t)self->batch ? 0 : S_KICK_DELAY_MS,
+        self->kick_timer = zloop_timer(self->loop, n == (size_t)self->batch ? 0 : self->delay_ms,
                                        1, s_relay_on_kick, self);
     }
 }
@@ -471,7 +471,7 @@ void crm_relay_kick(crm_relay_t *self) {
         return;
     }
     if (self->kick_timer == -1)
-        self->kick_timer = zloop_timer(self->loop, S_KICK_DELAY_MS, 1, s_relay_on_kick, self);
+        self->kick_timer = zloop_timer(self->loop, self->delay_ms, 1, s_relay_on_kick, self);
 }
 
 static int s_relay_on_interval(zloop_t *loop, int timer_id, void *arg) {

@@ -17,7 +17,8 @@
     the bus and apply the missing events first; each relay also publishes the source's
     head seq on "<source>._head" every second, so a lost last event is noticed too.
 
-    Timing: a relay kicked by a commit waits 20 ms so a busy moment costs one claim; a
+    Timing: a relay kicked by a commit waits events.relay_delay_ms (40 ms) so a busy
+    moment costs one claim; a
     subscriber waits 5 ms so one claim's events make one transaction; replay calls are
     made asynchronously, one page each, so the daemon's heartbeats and requests go on
     while a call waits (even for a source that does not answer, up to

@@ -151,6 +151,8 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->gateway_max_body_bytes, 1048576);
     assert_int_equal(config->gateway_max_connections, 1024);
     assert_int_equal(config->gateway_key_cache_ms, 10000);
+    assert_int_equal(config->events_relay_delay_ms, 40);
+    assert_int_equal(config->events_relay_interval_ms, 250);
     assert_int_equal(config->contacts_workers, 16);
     assert_string_equal(config->contacts_default_region, "US");
     assert_int_equal(config->contacts_max_batch, 64);
@@ -518,7 +520,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 38);
+    assert_int_equal(lines, 39);
     free(text);
     crm_config_destroy(&config);
 
