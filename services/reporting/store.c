@@ -85,6 +85,12 @@ static const crm_stmt_t s_facts_load = {
     .custom_plan = true, // planned for the batch at hand: see s_facts_load
 };
 
+//  The facts of a batch as the three statements below take them: seven arrays, one
+//  element per contact (s_facts_run binds them).
+#define S_FACT_ROWS                                                                           \
+    "unnest($1::text[], $2::uuid[], $3::date[], $4::text[], $5::text[], $6::bool[],"          \
+    " $7::bigint[])"
+
 //  First, the facts of contacts the batch knows the state of are inserted where none is
 //  held yet: one index descent each, and most events are creates. The ones that come
 //  back were new; the rest are read and updated.
@@ -92,8 +98,7 @@ static const crm_stmt_t s_facts_insert_new = {
     .name = "reporting_facts_insert_new",
     .sql = "INSERT INTO contact_facts AS f (tenant_id, contact_id, day, source, type, deleted,"
            "                               seq)"
-           " SELECT * FROM unnest($1::text[], $2::uuid[], $3::date[], $4::text[], $5::text[],"
-           "                      $6::bool[], $7::bigint[])"
+           " SELECT * FROM " S_FACT_ROWS
            " ON CONFLICT (tenant_id, contact_id) DO NOTHING"
            " RETURNING f.tenant_id, f.contact_id::text",
     .nparams = 7,
@@ -104,8 +109,7 @@ static const crm_stmt_t s_facts_insert_new = {
 static const crm_stmt_t s_facts_insert = {
     .name = "reporting_facts_insert",
     .sql = "INSERT INTO contact_facts (tenant_id, contact_id, day, source, type, deleted, seq)"
-           " SELECT * FROM unnest($1::text[], $2::uuid[], $3::date[], $4::text[], $5::text[],"
-           "                      $6::bool[], $7::bigint[])",
+           " SELECT * FROM " S_FACT_ROWS,
     .nparams = 7,
     .writes = true,
 };
@@ -114,9 +118,7 @@ static const crm_stmt_t s_facts_update = {
     .name = "reporting_facts_update",
     .sql = "UPDATE contact_facts f SET day = k.day, source = k.source, type = k.type,"
            "  deleted = k.deleted, seq = k.seq"
-           " FROM unnest($1::text[], $2::uuid[], $3::date[], $4::text[], $5::text[],"
-           "             $6::bool[], $7::bigint[]) AS k(tenant_id, contact_id, day, source, type,"
-           "                                            deleted, seq)"
+           " FROM " S_FACT_ROWS " AS k(tenant_id, contact_id, day, source, type, deleted, seq)"
            " WHERE f.tenant_id = k.tenant_id AND f.contact_id = k.contact_id",
     .nparams = 7,
     .writes = true,

@@ -276,6 +276,16 @@ static void s_worker_stop(s_worker_run_t **run_p) {
     *run_p = NULL;
 }
 
+//  A worker of service "late" that answers its first request late_ms late and the rest
+//  at once, running and known to the broker.
+static s_worker_run_t *s_late_worker(s_broker_run_t *broker, int late_ms) {
+    s_worker_run_t *worker = s_worker_start(broker->endpoint, "late", "w", S_LATE_FIRST);
+    worker->late_ms = late_ms;
+    s_worker_run(worker);
+    assert_true(s_wait_workers(broker, "late", 1, 3000));
+    return worker;
+}
+
 //  --- Calls ----------------------------------------------------------------------------
 
 typedef struct {
@@ -617,10 +627,7 @@ static void test_killed_worker_503_fast(void **state) {
 static void test_late_reply_dropped(void **state) {
     (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
-    s_worker_run_t *worker = s_worker_start(broker->endpoint, "late", "w", S_LATE_FIRST);
-    worker->late_ms = 400;
-    s_worker_run(worker);
-    assert_true(s_wait_workers(broker, "late", 1, 3000));
+    s_worker_run_t *worker = s_late_worker(broker, 400);
     crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
     s_answer_t answer = s_call(client, "late", "r-1", 200, "first", 3000);
     assert_int_equal(answer.code, 504);
@@ -640,10 +647,7 @@ static void test_late_reply_dropped(void **state) {
 static void test_client_timeout_new_socket(void **state) {
     (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
-    s_worker_run_t *worker = s_worker_start(broker->endpoint, "late", "w", S_LATE_FIRST);
-    worker->late_ms = 300;
-    s_worker_run(worker);
-    assert_true(s_wait_workers(broker, "late", 1, 3000));
+    s_worker_run_t *worker = s_late_worker(broker, 300);
     crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
     s_answer_t answer = s_call(client, "late", "r-1", 3000, "first", 100);
     assert_false(answer.answered);
@@ -783,10 +787,7 @@ static s_answer_t s_call_async(crm_bus_client_t *client, const char *service,
 static void test_async_requests(void **state) {
     (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
-    s_worker_run_t *worker = s_worker_start(broker->endpoint, "late", "w", S_LATE_FIRST);
-    worker->late_ms = 300;
-    s_worker_run(worker);
-    assert_true(s_wait_workers(broker, "late", 1, 3000));
+    s_worker_run_t *worker = s_late_worker(broker, 300);
     crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
     int ticks = 0;
     s_answer_t answer = s_call_async(client, "late", "r-1", "first", 150, &ticks);
