@@ -1,16 +1,28 @@
 /*  events: outbox, relay, replay and subscriber. See events.h.
 
-    Numbering at publish time. The outbox's id (bigserial) is handed out when a row is
-    inserted, but transactions commit in another order, and a rolled-back one leaves a
-    hole; a consumer that trusted those ids could apply 11 before 10 commits, or wait
-    for ever on a hole. So the relay numbers rows when it claims them: one statement
-    locks the source's row in outbox_state (SKIP LOCKED: a second relay of the same
-    service finds it taken and leaves), takes the committed rows not yet numbered in id
-    order, gives them last_seq + 1, + 2, ... and moves last_seq on. seq is therefore
-    dense and in commit order per source, and a row is numbered once. The relay
-    publishes the rows after that statement has committed; if it dies in between, the
-    events are numbered but not sent, and consumers fetch them with Events.Replay when
-    the next event or the next head announcement shows them the gap.
+    Numbering at publish time, without rewriting rows. The outbox's id (bigserial) is
+    handed out when a row is inserted, but transactions commit in another order, and a
+    rolled-back one leaves a hole; a consumer that trusted those ids could apply 11
+    before 10 commits, or wait for ever on a hole. So the relay numbers rows when it
+    claims them, and a claim is recorded, not written into each row.
+
+    Each row carries the id of the transaction that wrote it (xid, pg_current_xact_id()).
+    A claim takes a snapshot (pg_current_snapshot()): the rows whose transaction that
+    snapshot sees as committed, and the previous claim's snapshot did not, are the
+    claim's group. Such a group is fixed for ever once taken (those transactions are
+    over), so it is enough to record the two snapshots: the group's rows, in (xid, id)
+    order, get last_seq + 1, + 2, ... A group larger than events.relay_batch is claimed
+    in pieces, each recording the (xid, id) range it covers. One outbox_claims row per
+    claim therefore says exactly which rows have which seq, replay reads them back by
+    it, and the rows themselves are written once. The order is commit order where it
+    matters: a transaction that read another's effects started after it committed, so
+    it got a later xid and a later or the same group.
+
+    The claim locks the source's row in outbox_state (SKIP LOCKED: a second relay of
+    the same service finds it taken and leaves), so seq is dense and each row numbered
+    once. The relay publishes the rows after the claim has committed; if it dies in
+    between, the events are numbered but not sent, and consumers fetch them with
+    Events.Replay when the next event or the next head announcement shows them the gap.
 */
 #include "events.h"
 #include "bus_client.h"
@@ -119,6 +131,40 @@ static uint8_t *s_unhex(const char *text, size_t *size) {
     "seq, event_id::text, type, tenant_id, aggregate_id, payload,"                           \
     " to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+//  The outbox rows of one claim (the columns of an outbox_claims row given as
+//  expressions), in no order: written by a transaction the claim's snapshot (upto) sees
+//  as committed and the one before it (after) did not (one in progress at after, or
+//  begun since), with (xid, id) in (from, to]. Each branch is one tight index range, so
+//  that neither a transaction that wrote a million rows nor a long-running one anywhere
+//  in the cluster turns a claim into a scan: the rows of from's transaction after from,
+//  those of to's up to to, and the transactions strictly between, in progress at after
+//  or begun since. tail ends each branch (an ORDER BY and LIMIT, or nothing).
+#define S_CLAIM_IN(after, upto)                                                               \
+    " AND NOT pg_visible_in_snapshot(o.xid, " after ")"                                       \
+    " AND pg_visible_in_snapshot(o.xid, " upto ")"
+#define S_CLAIM_ROWS(after, upto, fx, fi, tx, ti, tail)                                      \
+    "((SELECT o.* FROM %1$s.outbox o WHERE o.xid = " fx " AND o.id > " fi                     \
+    "  AND o.id <= CASE WHEN " fx " = " tx " THEN " ti " ELSE 9223372036854775807 END"        \
+    S_CLAIM_IN(after, upto) tail ")"                                                          \
+    " UNION ALL (SELECT o.* FROM %1$s.outbox o WHERE o.xid = " tx " AND " tx " > " fx         \
+    "  AND o.id <= " ti S_CLAIM_IN(after, upto) tail ")"                                      \
+    " UNION ALL (SELECT o.* FROM %1$s.outbox o"                                               \
+    "  WHERE o.xid = ANY (array(SELECT x FROM pg_snapshot_xip(" after ") x"                   \
+    "   WHERE x > " fx " AND x < " tx "))" S_CLAIM_IN(after, upto) tail ")"                   \
+    " UNION ALL (SELECT o.* FROM %1$s.outbox o WHERE o.xid >= pg_snapshot_xmax(" after ")"    \
+    "  AND o.xid > " fx " AND o.xid < " tx S_CLAIM_IN(after, upto) tail "))"
+
+//  The rows of the outbox_claims row c.
+#define S_CLAIM_ROWS_OF(c)                                                                    \
+    S_CLAIM_ROWS(c ".after_snap", c ".upto_snap", c ".from_xid", c ".from_id", c ".to_xid",   \
+                 c ".to_id", "")
+
+//  Every published row with its seq, the claims' rows numbered.
+#define S_PUBLISHED_SQL                                                                       \
+    "SELECT c.first_seq - 1 + row_number() OVER (PARTITION BY c.first_seq"                    \
+    "  ORDER BY o.xid, o.id) AS seq, o.*, c.claimed_at AS published_at"                       \
+    " FROM %1$s.outbox_claims c CROSS JOIN LATERAL " S_CLAIM_ROWS_OF("c") " o"
+
 //  One row of S_EVENT_COLUMNS as an envelope (caller frees with
 //  crm__event__free_unpacked), NULL if the row is damaged.
 static Crm__Event *s_event_from_row(PGresult *res, int row, const char *source) {
@@ -143,28 +189,93 @@ static Crm__Event *s_event_from_row(PGresult *res, int row, const char *source) 
 
 //  --- Tables ----------------------------------------------------------------------------
 
+//  An outbox of the earlier layout (a seq column written into each row) is converted in
+//  place: its numbered rows become one claim (xid 1, id = seq, so the claim's order is
+//  theirs), its unnumbered ones wait under xid 2 in their order, and the next claim
+//  starts after both.
+#define S_CONVERT_SQL                                                                         \
+    "DO $convert$ BEGIN"                                                                      \
+    " IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = '%1$s'"        \
+    "   AND table_name = 'outbox' AND column_name = 'seq') THEN"                              \
+    "  ALTER TABLE %1$s.outbox RENAME TO outbox_v1;"                                          \
+    "  ALTER INDEX %1$s.outbox_pkey RENAME TO outbox_v1_pkey;"                                \
+    "  DROP INDEX IF EXISTS %1$s.outbox_seq; DROP INDEX IF EXISTS %1$s.outbox_unnumbered;"    \
+    "  ALTER SEQUENCE %1$s.outbox_id_seq RENAME TO outbox_v1_id_seq;"                         \
+    " END IF; END $convert$;"
+
+#define S_CONVERT_ROWS_SQL                                                                    \
+    "DO $convert$ DECLARE lo bigint; hi bigint; BEGIN"                                        \
+    " IF to_regclass('%1$s.outbox_v1') IS NOT NULL THEN"                                      \
+    "  SELECT min(seq), max(seq) INTO lo, hi FROM %1$s.outbox_v1;"                            \
+    "  INSERT INTO %1$s.outbox (xid, id, event_id, type, tenant_id, aggregate_id, payload,"   \
+    "   occurred_at) SELECT '1', seq, event_id, type, tenant_id, aggregate_id, payload,"      \
+    "   occurred_at FROM %1$s.outbox_v1 WHERE seq IS NOT NULL;"                               \
+    "  INSERT INTO %1$s.outbox (xid, id, event_id, type, tenant_id, aggregate_id, payload,"   \
+    "   occurred_at) SELECT '2', coalesce(hi, 0) + row_number() OVER (ORDER BY id), event_id,"\
+    "   type, tenant_id, aggregate_id, payload, occurred_at FROM %1$s.outbox_v1"              \
+    "   WHERE seq IS NULL;"                                                                   \
+    "  IF hi IS NOT NULL THEN"                                                                \
+    "   INSERT INTO %1$s.outbox_claims (first_seq, last_seq, after_snap, upto_snap,"          \
+    "    from_xid, from_id, to_xid, to_id)"                                                   \
+    "    VALUES (lo, hi, '1:1:', '2:2:', '0', 0, '1', hi);"                                   \
+    "  END IF;"                                                                               \
+    "  UPDATE %1$s.outbox_state SET done_snap = '2:2:', cur_snap = NULL WHERE id = 1;"        \
+    "  PERFORM setval('%1$s.outbox_id_seq', greatest((SELECT max(id) FROM %1$s.outbox), 1));" \
+    "  DROP TABLE %1$s.outbox_v1;"                                                            \
+    " END IF; END $convert$;"
+
 int crm_events_prepare_schema(crm_db_t *db, const char *schema) {
     //  One transaction under a lock, so processes starting together do not race.
     char *sql = zsys_sprintf(
         "BEGIN;"
         "SELECT pg_advisory_xact_lock(hashtext('crm_events_schema'));"
+        S_CONVERT_SQL
+        //  id orders the rows of one transaction; the key leads with the transaction,
+        //  which is how claims find and order rows.
         "CREATE TABLE IF NOT EXISTS %1$s.outbox ("
-        " id bigserial PRIMARY KEY,"
-        " seq bigint,"
+        " id bigserial,"
+        " xid xid8 NOT NULL DEFAULT pg_current_xact_id(),"
         " event_id uuid NOT NULL,"
         " type text NOT NULL,"
         " tenant_id text NOT NULL,"
         " aggregate_id text NOT NULL DEFAULT '',"
         " payload bytea NOT NULL,"
         " occurred_at timestamptz NOT NULL,"
-        " published_at timestamptz);"
-        "CREATE UNIQUE INDEX IF NOT EXISTS outbox_seq ON %1$s.outbox (seq) WHERE seq IS NOT NULL;"
-        "CREATE INDEX IF NOT EXISTS outbox_unnumbered ON %1$s.outbox (id) WHERE seq IS NULL;"
+        " PRIMARY KEY (xid, id));"
+        //  One row per claim: seqs first_seq..last_seq are the rows written by
+        //  transactions upto_snap sees as committed and after_snap did not, with
+        //  (xid, id) in (from, to], in (xid, id) order.
+        "CREATE TABLE IF NOT EXISTS %1$s.outbox_claims ("
+        " first_seq bigint PRIMARY KEY,"
+        " last_seq bigint NOT NULL,"
+        " after_snap pg_snapshot NOT NULL,"
+        " upto_snap pg_snapshot NOT NULL,"
+        " from_xid xid8 NOT NULL, from_id bigint NOT NULL,"
+        " to_xid xid8 NOT NULL, to_id bigint NOT NULL,"
+        " claimed_at timestamptz NOT NULL DEFAULT now());"
+        //  last_seq: the head. done_snap: the snapshot whose rows are all claimed.
+        //  cur_snap, cut_xid, cut_id: a group being claimed in pieces, and how far.
         "CREATE TABLE IF NOT EXISTS %1$s.outbox_state ("
         " id int PRIMARY KEY CHECK (id = 1),"
         " last_seq bigint NOT NULL DEFAULT 0,"
         " purged_through bigint NOT NULL DEFAULT 0);"
+        "ALTER TABLE %1$s.outbox_state"
+        " ADD COLUMN IF NOT EXISTS done_snap pg_snapshot NOT NULL DEFAULT '1:1:',"
+        " ADD COLUMN IF NOT EXISTS cur_snap pg_snapshot,"
+        " ADD COLUMN IF NOT EXISTS cut_xid xid8,"
+        " ADD COLUMN IF NOT EXISTS cut_id bigint;"
         "INSERT INTO %1$s.outbox_state (id) VALUES (1) ON CONFLICT DO NOTHING;"
+        S_CONVERT_ROWS_SQL
+        //  For people and tests: the published events with their seq, and the rows the
+        //  next claim will take.
+        "CREATE OR REPLACE VIEW %1$s.outbox_published AS " S_PUBLISHED_SQL ";"
+        "CREATE OR REPLACE VIEW %1$s.outbox_pending AS SELECT o.* FROM %1$s.outbox o,"
+        " %1$s.outbox_state s WHERE s.id = 1"
+        " AND (o.xid >= pg_snapshot_xmax(s.done_snap)"
+        "      OR o.xid = ANY (array(SELECT pg_snapshot_xip(s.done_snap))))"
+        " AND NOT pg_visible_in_snapshot(o.xid, s.done_snap)"
+        " AND NOT coalesce(pg_visible_in_snapshot(o.xid, s.cur_snap)"
+        "                  AND (o.xid, o.id) <= (s.cut_xid, s.cut_id), false);"
         "CREATE TABLE IF NOT EXISTS %1$s.inbox ("
         " source text PRIMARY KEY,"
         " last_seq bigint NOT NULL,"
@@ -264,6 +375,10 @@ struct _crm_relay_t {
 static void s_relay_claim(crm_relay_t *self);
 
 
+//  A column of the claim's state (the st CTE), as a value the planner can use in an
+//  index condition.
+#define S_ST(column) "(SELECT " column " FROM st)"
+
 crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
     crm_relay_t *self = calloc(1, sizeof *self);
     assert(self);
@@ -294,38 +409,63 @@ crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
     }
     //  Claim, in two statements of one transaction. The first locks the sequence row
     //  or, when another relay holds it, notes that it does not (SKIP LOCKED). The
-    //  second, whose snapshot is taken only now that the lock is ours, numbers the
-    //  committed rows not numbered yet, oldest first, moves last_seq on and returns
-    //  them. (In one statement the snapshot would predate the lock, and rows the
-    //  previous holder numbered just before would look unnumbered.)
+    //  second, whose snapshot is taken only now that the lock is ours, takes the next
+    //  piece of the group (a new snapshot's, unless a group is being claimed in pieces),
+    //  numbers it, records the claim, moves the state on and returns the rows. (In one
+    //  statement the snapshot would predate the lock, and a claim the previous holder
+    //  committed just before would not be seen.)
     crm_stmt_init(&self->lock, source, "relay_lock", 0, false,
                "SELECT set_config('crm.relay_holds', CASE WHEN EXISTS (SELECT 1 FROM"
                " (SELECT id FROM %1$s.outbox_state WHERE id = 1 FOR UPDATE SKIP LOCKED) s)"
                " THEN 'yes' ELSE 'no' END, true)");
     crm_stmt_init(&self->claim, source, "relay_claim", 1, true,
-               "WITH st AS (SELECT last_seq FROM %1$s.outbox_state WHERE id = 1"
+               "WITH st AS (SELECT last_seq, done_snap AS after_snap,"
+               "             coalesce(cur_snap, pg_current_snapshot()) AS upto_snap,"
+               "             coalesce(cut_xid, '0') AS from_xid, coalesce(cut_id, 0) AS from_id"
+               "             FROM %1$s.outbox_state WHERE id = 1"
                "             AND current_setting('crm.relay_holds', true) = 'yes'),"
-               " pick AS (SELECT id FROM %1$s.outbox WHERE seq IS NULL"
-               "          AND EXISTS (SELECT 1 FROM st) ORDER BY id LIMIT $1::int),"
-               " numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM pick),"
-               " upd AS (UPDATE %1$s.outbox o SET seq = st.last_seq + numbered.n,"
-               "         published_at = now() FROM numbered, st WHERE o.id = numbered.id"
-               "         RETURNING o.*),"
-               " adv AS (UPDATE %1$s.outbox_state SET last_seq = last_seq +"
-               "         (SELECT count(*) FROM upd) WHERE id = 1 AND EXISTS (SELECT 1 FROM st))"
-               " SELECT " S_EVENT_COLUMNS " FROM upd ORDER BY seq");
-    //  Planned at each run: a plan made while the outbox was empty would not use the
-    //  index of unnumbered rows once it is large.
+               " pick AS (SELECT * FROM "
+               S_CLAIM_ROWS(S_ST("after_snap"), S_ST("upto_snap"), S_ST("from_xid"),
+                            S_ST("from_id"), "pg_snapshot_xmax(" S_ST("upto_snap") ")", "0",
+                            " ORDER BY o.xid, o.id LIMIT $1::int")
+               " p ORDER BY xid, id LIMIT $1::int),"
+               " numbered AS (SELECT pick.*, st.last_seq + row_number() OVER"
+               "              (ORDER BY pick.xid, pick.id) AS seq FROM pick, st),"
+               " tally AS (SELECT count(*) AS n FROM numbered),"
+               " tail AS (SELECT xid, id, seq FROM numbered ORDER BY seq DESC LIMIT 1),"
+               " rec AS (INSERT INTO %1$s.outbox_claims (first_seq, last_seq, after_snap,"
+               "         upto_snap, from_xid, from_id, to_xid, to_id)"
+               "         SELECT st.last_seq + 1, tail.seq, st.after_snap, st.upto_snap,"
+               "         st.from_xid, st.from_id, tail.xid, tail.id FROM st, tail),"
+               " adv AS (UPDATE %1$s.outbox_state s SET last_seq = s.last_seq + tally.n,"
+               "         done_snap = CASE WHEN tally.n < $1::int THEN st.upto_snap"
+               "                     ELSE s.done_snap END,"
+               "         cur_snap = CASE WHEN tally.n < $1::int THEN NULL ELSE st.upto_snap END,"
+               "         cut_xid = CASE WHEN tally.n < $1::int THEN NULL"
+               "                   ELSE (SELECT xid FROM tail) END,"
+               "         cut_id = CASE WHEN tally.n < $1::int THEN NULL"
+               "                  ELSE (SELECT id FROM tail) END"
+               "         FROM st, tally WHERE s.id = 1)"
+               " SELECT " S_EVENT_COLUMNS " FROM numbered ORDER BY seq");
+    //  Planned at each run: the best way in depends on how many rows wait.
     self->claim.custom_plan = true;
     crm_stmt_init(&self->head, source, "relay_head", 0, false,
                "SELECT last_seq FROM %1$s.outbox_state WHERE id = 1");
-    //  Retention: published rows older than $1 days go; purged_through remembers the
-    //  highest seq gone, so a replay from before it is refused.
+    //  Retention: the rows of claims older than $1 days go, a claim at a time from the
+    //  oldest; purged_through remembers the highest seq gone, so a replay from before
+    //  it is refused.
     crm_stmt_init(&self->purge, source, "relay_purge", 1, true,
-               "WITH gone AS (DELETE FROM %1$s.outbox WHERE seq IS NOT NULL"
-               "  AND occurred_at < now() - make_interval(days => $1::int) RETURNING seq)"
+               "WITH old AS (SELECT * FROM %1$s.outbox_claims"
+               "  WHERE claimed_at < now() - make_interval(days => $1::int)"
+               "  ORDER BY first_seq LIMIT 1000),"
+               " rows AS (SELECT o.xid, o.id FROM old c CROSS JOIN LATERAL "
+               S_CLAIM_ROWS_OF("c") " o),"
+               " gone AS (DELETE FROM %1$s.outbox o USING rows r"
+               "  WHERE o.xid = r.xid AND o.id = r.id RETURNING 1),"
+               " claims AS (DELETE FROM %1$s.outbox_claims c USING old"
+               "  WHERE c.first_seq = old.first_seq RETURNING c.last_seq)"
                " UPDATE %1$s.outbox_state SET purged_through = greatest(purged_through,"
-               "  coalesce((SELECT max(seq) FROM gone), 0)) WHERE id = 1"
+               "  coalesce((SELECT max(last_seq) FROM claims), 0)) WHERE id = 1"
                " RETURNING (SELECT count(*) FROM gone)");
     return self;
 }
@@ -576,14 +716,21 @@ static int s_replay(crm_call_t *call, const ProtobufCMessage *request,
     uint64_t from = req->from_seq ? req->from_seq : 1;
 
     //  The statement is made per service (schema) and kept with it.
-    crm_stmt_t *stmt = crm_service_stmt(service, "events_replay", 2, false,
-                                        "SELECT " S_EVENT_COLUMNS ","
-                                        " (SELECT last_seq FROM %1$s.outbox_state WHERE id = 1),"
-                                        " (SELECT purged_through FROM %1$s.outbox_state"
-                                        "  WHERE id = 1)"
-                                        " FROM (SELECT 1) one LEFT JOIN LATERAL"
-                                        " (SELECT * FROM %1$s.outbox WHERE seq >= $1::bigint"
-                                        "  ORDER BY seq LIMIT $2::int) o ON true");
+    //  The claims that hold seqs from .. from + limit - 1, their rows numbered. The
+    //  statement is made per service (schema) and kept with it.
+    crm_stmt_t *stmt = crm_service_stmt(
+        service, "events_replay", 2, false,
+        "SELECT " S_EVENT_COLUMNS ","
+        " (SELECT last_seq FROM %1$s.outbox_state WHERE id = 1),"
+        " (SELECT purged_through FROM %1$s.outbox_state WHERE id = 1)"
+        " FROM (SELECT 1) one LEFT JOIN LATERAL"
+        " (SELECT * FROM (SELECT c.first_seq - 1 + row_number() OVER (PARTITION BY c.first_seq"
+        "   ORDER BY o.xid, o.id) AS seq, o.* FROM"
+        "   (SELECT * FROM %1$s.outbox_claims WHERE first_seq >= coalesce((SELECT"
+        "     max(first_seq) FROM %1$s.outbox_claims WHERE first_seq <= $1::bigint), 1)"
+        "    AND first_seq < $1::bigint + $2::int) c"
+        "   CROSS JOIN LATERAL " S_CLAIM_ROWS_OF("c") " o) n"
+        "  WHERE seq >= $1::bigint ORDER BY seq LIMIT $2::int) o ON true");
     char from_text[24], limit_text[16];
     snprintf(from_text, sizeof from_text, "%" PRIu64, from);
     snprintf(limit_text, sizeof limit_text, "%u", limit);

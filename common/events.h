@@ -59,8 +59,10 @@ const char *crm_event_type(const ProtobufCMessageDescriptor *descriptor);
 
 //  --- Tables ----------------------------------------------------------------------------
 
-//  Create the framework's event tables in schema (idempotent): outbox, outbox_state and
-//  inbox. crm_service_prepare_schema calls it for every service.
+//  Create the framework's event tables in schema (idempotent): outbox, outbox_claims,
+//  outbox_state, inbox and the views outbox_published and outbox_pending (an outbox of
+//  the earlier layout, with a seq column, is converted). crm_service_prepare_schema calls
+//  it for every service.
 int crm_events_prepare_schema(crm_db_t *db, const char *schema);
 
 //  --- Writing an event (inside the caller's transaction) ------------------------------

@@ -264,7 +264,7 @@ int harness_sql_exec(const char *sql) {
 
 long long harness_contacts_head(int timeout_ms) {
     int64_t until = zclock_mono() + timeout_ms;
-    while (harness_sql_scalar("SELECT count(*) FROM contacts.outbox WHERE seq IS NULL") > 0 &&
+    while (harness_sql_scalar("SELECT count(*) FROM contacts.outbox_pending") > 0 &&
            zclock_mono() < until)
         zclock_sleep(25);
     return harness_sql_scalar("SELECT last_seq FROM contacts.outbox_state");

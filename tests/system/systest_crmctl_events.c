@@ -590,7 +590,7 @@ static void test_python_example(void **state) {
 }
 
 //  Events past the retention: a replay from before the oldest kept is refused (410)
-//  and crmctl says which seq is the oldest kept. Runs last: it deletes history.
+//  and crmctl says which seq is the oldest kept. Runs last: it expires history.
 static void test_expired(void **state) {
     (void)state;
     char id[37];
@@ -599,9 +599,7 @@ static void test_expired(void **state) {
     uint64_t head = s_seq_of(id);
     char sql[256];
     snprintf(sql, sizeof sql,
-             "DELETE FROM contacts.outbox WHERE seq < %" PRIu64 ";"
-             " UPDATE contacts.outbox_state SET purged_through = %" PRIu64,
-             head, head - 1);
+             "UPDATE contacts.outbox_state SET purged_through = %" PRIu64, head - 1);
     assert_int_equal(harness_sql_exec(sql), 0);
 
     s_crmctl_t *run = s_crmctl_start(

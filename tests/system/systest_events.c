@@ -277,7 +277,7 @@ static void s_assert_sink_exact(long long head) {
                      head);
     //  The same events, not only the same count.
     assert_int_equal(sql_scalar("SELECT count(*) FROM sink.applied a"
-                                  " JOIN contacts.outbox o USING (seq)"
+                                  " JOIN contacts.outbox_published o USING (seq)"
                                   " WHERE o.event_id = a.event_id AND o.type = a.type"),
                      head);
 }
@@ -551,7 +551,8 @@ static void test_two_relays(void **state) {
     //  Numbered densely, once each.
     char sql[256];
     snprintf(sql, sizeof sql,
-             "SELECT count(DISTINCT seq) FROM contacts.outbox WHERE seq > %lld AND seq <= %lld",
+             "SELECT count(DISTINCT seq) FROM contacts.outbox_published"
+             " WHERE seq > %lld AND seq <= %lld",
              before, head);
     assert_int_equal(sql_scalar(sql), 300);
     //  Published once each: the proxy received exactly 300 contacts events from the
@@ -584,29 +585,91 @@ static void test_two_relays(void **state) {
 //  Events past the retention are deleted; a replay from before them is refused clearly.
 static void test_retention(void **state) {
     (void)state;
-    assert_true(sql_contacts_head() > 10);
-    sql_exec("UPDATE contacts.outbox SET occurred_at = now() - interval '8 days'"
-               " WHERE seq <= 10");
+    long long head = sql_contacts_head();
+    //  Events go by claims (the rows numbered together): age the oldest.
+    long long purged = sql_scalar("SELECT min(last_seq) FROM contacts.outbox_claims");
+    assert_true(purged > 0 && purged < head);
+    long long kept = sql_scalar("SELECT count(*) FROM contacts.outbox");
+    long long kept_published = sql_scalar("SELECT count(*) FROM contacts.outbox_published");
+    char sql[160];
+    snprintf(sql, sizeof sql, "UPDATE contacts.outbox_claims SET claimed_at = now() - interval"
+             " '8 days' WHERE last_seq <= %lld", purged);
+    sql_exec(sql);
     for (int i = 0; i < 100; i++) {
-        if (sql_scalar("SELECT purged_through FROM contacts.outbox_state") == 10)
+        if (sql_scalar("SELECT purged_through FROM contacts.outbox_state") == purged)
             break;
         zclock_sleep(50);
     }
-    assert_int_equal(sql_scalar("SELECT purged_through FROM contacts.outbox_state"), 10);
-    assert_int_equal(sql_scalar("SELECT count(*) FROM contacts.outbox WHERE seq <= 10"), 0);
+    assert_int_equal(sql_scalar("SELECT purged_through FROM contacts.outbox_state"), purged);
+    //  Exactly those rows went; the others keep their seq.
+    assert_int_equal(sql_scalar("SELECT count(*) FROM contacts.outbox"), kept - purged);
+    assert_int_equal(sql_scalar("SELECT count(*) FROM contacts.outbox_published"),
+                     kept_published - purged);
+    assert_int_equal(sql_scalar("SELECT min(seq) FROM contacts.outbox_published"), purged + 1);
     crm_bus_client_t *client = crm_bus_client_new(h->broker);
     uint32_t code = 0;
     char error[64];
-    Crm__Events__ReplayResponse *page = s_replay(client, 5, 10, &code, error, sizeof error);
+    Crm__Events__ReplayResponse *page = s_replay(client, purged, 10, &code, error, sizeof error);
     assert_int_equal(code, 410);
     assert_string_equal(error, "events_expired");
     assert_null(page);
-    page = s_replay(client, 11, 10, &code, NULL, 0);
+    page = s_replay(client, purged + 1, 10, &code, NULL, 0);
     assert_int_equal(code, 200);
-    assert_int_equal(page->oldest_seq, 11);
-    assert_int_equal(page->events[0]->seq, 11);
+    assert_int_equal(page->oldest_seq, purged + 1);
+    assert_int_equal(page->events[0]->seq, purged + 1);
     crm__events__replay_response__free_unpacked(page, NULL);
     crm_bus_client_destroy(&client);
+}
+
+//  An outbox of the earlier layout (seq written into each row) is converted in place:
+//  its numbered rows keep their seq, its unnumbered ones wait in their order, ahead of
+//  anything written after.
+static void test_earlier_layout_converted(void **state) {
+    (void)state;
+    sql_exec("DROP SCHEMA IF EXISTS legacy CASCADE; CREATE SCHEMA legacy;"
+             "CREATE TABLE legacy.outbox (id bigserial PRIMARY KEY, seq bigint,"
+             " event_id uuid NOT NULL, type text NOT NULL, tenant_id text NOT NULL,"
+             " aggregate_id text NOT NULL DEFAULT '', payload bytea NOT NULL,"
+             " occurred_at timestamptz NOT NULL, published_at timestamptz);"
+             "CREATE UNIQUE INDEX outbox_seq ON legacy.outbox (seq) WHERE seq IS NOT NULL;"
+             "CREATE INDEX outbox_unnumbered ON legacy.outbox (id) WHERE seq IS NULL;"
+             "CREATE TABLE legacy.outbox_state (id int PRIMARY KEY CHECK (id = 1),"
+             " last_seq bigint NOT NULL DEFAULT 0, purged_through bigint NOT NULL DEFAULT 0);"
+             //  seq 1 and 2 purged; 3 to 5 numbered out of id order; two unnumbered.
+             "INSERT INTO legacy.outbox_state VALUES (1, 5, 2);"
+             "INSERT INTO legacy.outbox (id, seq, event_id, type, tenant_id, payload,"
+             " occurred_at) VALUES"
+             " (3, 5, '00000000-0000-7000-8000-000000000005', 'ContactCreated', 't', '\\x05', now()),"
+             " (4, 3, '00000000-0000-7000-8000-000000000003', 'ContactCreated', 't', '\\x03', now()),"
+             " (5, 4, '00000000-0000-7000-8000-000000000004', 'ContactCreated', 't', '\\x04', now()),"
+             " (6, NULL, '00000000-0000-7000-8000-000000000006', 'ContactCreated', 't', '\\x06', now()),"
+             " (7, NULL, '00000000-0000-7000-8000-000000000007', 'ContactCreated', 't', '\\x07', now());"
+             "SELECT setval('legacy.outbox_id_seq', 7)");
+    crm_db_t *db = crm_db_new(h->dsn, 1000);
+    assert_int_equal(crm_db_connect(db, 5000), 0);
+    assert_int_equal(crm_events_prepare_schema(db, "legacy"), 0);
+    assert_int_equal(crm_events_prepare_schema(db, "legacy"), 0); // a second time: nothing
+    crm_db_destroy(&db);
+
+    assert_int_equal(sql_scalar("SELECT count(*) FROM information_schema.columns"
+                                " WHERE table_schema = 'legacy' AND column_name = 'seq'"
+                                " AND table_name = 'outbox'"), 0);
+    assert_int_equal(sql_scalar("SELECT last_seq FROM legacy.outbox_state"), 5);
+    assert_int_equal(sql_scalar("SELECT purged_through FROM legacy.outbox_state"), 2);
+    //  Each numbered row kept its seq.
+    assert_int_equal(sql_scalar("SELECT count(*) FROM legacy.outbox_published"), 3);
+    assert_int_equal(sql_scalar("SELECT count(*) FROM legacy.outbox_published"
+                                " WHERE right(event_id::text, 1)::int = seq"),
+                     3);
+    //  A row written now waits behind the two that were waiting, in that order.
+    sql_exec("INSERT INTO legacy.outbox (event_id, type, tenant_id, payload, occurred_at)"
+             " VALUES ('00000000-0000-7000-8000-000000000008', 'ContactCreated', 't', '\\x08',"
+             " now())");
+    assert_int_equal(sql_scalar("SELECT count(*) FROM legacy.outbox_pending"), 3);
+    assert_int_equal(sql_scalar("SELECT string_agg(right(event_id::text, 1), '' ORDER BY xid, id)"
+                                "::int FROM legacy.outbox_pending"),
+                     678);
+    sql_exec("DROP SCHEMA legacy CASCADE");
 }
 
 int main(void) {
@@ -619,6 +682,7 @@ int main(void) {
         cmocka_unit_test(test_proxy_drops_for_slow_subscriber),
         cmocka_unit_test(test_two_relays),
         cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_earlier_layout_converted),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
