@@ -224,6 +224,38 @@ static Crm__Event *s_event_from_row(PGresult *res, int row, const char *source) 
     "  DROP TABLE %1$s.outbox_v1;"                                                            \
     " END IF; END $convert$;"
 
+//  An outbox whose transaction ids are ahead of the cluster's (it was restored from a
+//  logical dump into another cluster, whose counter starts low again) would hide every
+//  new row behind its snapshots. It is renumbered as the earlier layout is: published
+//  rows under xid 1 with their seq as id, in one claim; waiting ones under xid 2, in
+//  their order.
+#define S_REBASE_SQL                                                                          \
+    "DO $rebase$ DECLARE head bigint; BEGIN"                                                  \
+    " IF pg_snapshot_xmax((SELECT done_snap FROM %1$s.outbox_state WHERE id = 1))"            \
+    "    > pg_current_xact_id()"                                                              \
+    "    OR (SELECT max(xid) FROM %1$s.outbox) > pg_current_xact_id() THEN"                   \
+    "  SELECT last_seq INTO head FROM %1$s.outbox_state WHERE id = 1;"                        \
+    "  CREATE TEMP TABLE crm_outbox_rebase ON COMMIT DROP AS"                                 \
+    "   SELECT '1'::xid8 AS xid, seq AS id, event_id, type, tenant_id, aggregate_id, payload,"\
+    "   occurred_at, published_at FROM %1$s.outbox_published;"                               \
+    "  INSERT INTO crm_outbox_rebase SELECT '2', head + row_number() OVER (ORDER BY xid, id),"\
+    "   event_id, type, tenant_id, aggregate_id, payload, occurred_at, NULL"                  \
+    "   FROM %1$s.outbox_pending;"                                                            \
+    "  DELETE FROM %1$s.outbox; DELETE FROM %1$s.outbox_claims;"                              \
+    "  INSERT INTO %1$s.outbox (xid, id, event_id, type, tenant_id, aggregate_id, payload,"   \
+    "   occurred_at) SELECT xid, id, event_id, type, tenant_id, aggregate_id, payload,"       \
+    "   occurred_at FROM crm_outbox_rebase;"                                                  \
+    "  INSERT INTO %1$s.outbox_claims (first_seq, last_seq, after_snap, upto_snap,"           \
+    "   from_xid, from_id, to_xid, to_id, claimed_at)"                                        \
+    "   SELECT min(id), max(id), '1:1:', '2:2:', '0', 0, '1', max(id), max(published_at)"     \
+    "   FROM crm_outbox_rebase WHERE xid = '1' HAVING count(*) > 0;"                          \
+    "  UPDATE %1$s.outbox_state SET done_snap = '2:2:', cur_snap = NULL, cut_xid = NULL,"     \
+    "   cut_id = NULL WHERE id = 1;"                                                          \
+    "  PERFORM setval('%1$s.outbox_id_seq', greatest((SELECT max(id) FROM %1$s.outbox), 1));" \
+    "  RAISE WARNING 'outbox of %1$s renumbered: its transaction ids were ahead of the"       \
+    " cluster''s (restored from a dump?)';"                                                   \
+    " END IF; END $rebase$;"
+
 int crm_events_prepare_schema(crm_db_t *db, const char *schema) {
     //  One transaction under a lock, so processes starting together do not race.
     char *sql = zsys_sprintf(
@@ -276,6 +308,7 @@ int crm_events_prepare_schema(crm_db_t *db, const char *schema) {
         " AND NOT pg_visible_in_snapshot(o.xid, s.done_snap)"
         " AND NOT coalesce(pg_visible_in_snapshot(o.xid, s.cur_snap)"
         "                  AND (o.xid, o.id) <= (s.cut_xid, s.cut_id), false);"
+        S_REBASE_SQL
         "CREATE TABLE IF NOT EXISTS %1$s.inbox ("
         " source text PRIMARY KEY,"
         " last_seq bigint NOT NULL,"

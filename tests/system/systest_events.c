@@ -672,6 +672,53 @@ static void test_earlier_layout_converted(void **state) {
     sql_exec("DROP SCHEMA legacy CASCADE");
 }
 
+//  An outbox restored from a dump into a cluster whose transaction ids are behind the
+//  dumped ones is renumbered on start: its events keep their seq, waiting ones stay
+//  waiting, and rows written afterwards are not hidden behind the old snapshots.
+static void test_restored_outbox_rebased(void **state) {
+    (void)state;
+    sql_exec("DROP SCHEMA IF EXISTS restored CASCADE; CREATE SCHEMA restored");
+    crm_db_t *db = crm_db_new(h->dsn, 1000);
+    assert_int_equal(crm_db_connect(db, 5000), 0);
+    assert_int_equal(crm_events_prepare_schema(db, "restored"), 0);
+    //  As another cluster, far ahead, left it: seq 1 to 3 in one claim, one row waiting.
+    sql_exec("INSERT INTO restored.outbox (xid, id, event_id, type, tenant_id, payload,"
+             " occurred_at) VALUES"
+             " ('900000000', 11, '00000000-0000-7000-8000-000000000001', 'ContactCreated', 't',"
+             "  '\\x01', now()),"
+             " ('900000000', 12, '00000000-0000-7000-8000-000000000002', 'ContactCreated', 't',"
+             "  '\\x02', now()),"
+             " ('900000003', 10, '00000000-0000-7000-8000-000000000003', 'ContactCreated', 't',"
+             "  '\\x03', now()),"
+             " ('900000009', 13, '00000000-0000-7000-8000-000000000004', 'ContactCreated', 't',"
+             "  '\\x04', now());"
+             "INSERT INTO restored.outbox_claims (first_seq, last_seq, after_snap, upto_snap,"
+             " from_xid, from_id, to_xid, to_id)"
+             " VALUES (1, 3, '899999999:899999999:', '900000005:900000005:', '0', 0,"
+             " '900000003', 10);"
+             "UPDATE restored.outbox_state SET last_seq = 3,"
+             " done_snap = '900000005:900000005:'");
+    assert_int_equal(sql_scalar("SELECT string_agg(right(event_id::text, 1), '' ORDER BY seq)"
+                                "::int FROM restored.outbox_published"),
+                     123);
+    assert_int_equal(crm_events_prepare_schema(db, "restored"), 0);
+    assert_int_equal(crm_events_prepare_schema(db, "restored"), 0); // once only
+    crm_db_destroy(&db);
+    assert_int_equal(sql_scalar("SELECT string_agg(right(event_id::text, 1), '' ORDER BY seq)"
+                                "::int FROM restored.outbox_published"),
+                     123);
+    assert_int_equal(sql_scalar("SELECT max(seq) FROM restored.outbox_published"), 3);
+    assert_int_equal(sql_scalar("SELECT last_seq FROM restored.outbox_state"), 3);
+    //  A row written now waits behind the one that was waiting.
+    sql_exec("INSERT INTO restored.outbox (event_id, type, tenant_id, payload, occurred_at)"
+             " VALUES ('00000000-0000-7000-8000-000000000005', 'ContactCreated', 't', '\\x05',"
+             " now())");
+    assert_int_equal(sql_scalar("SELECT string_agg(right(event_id::text, 1), '' ORDER BY xid, id)"
+                                "::int FROM restored.outbox_pending"),
+                     45);
+    sql_exec("DROP SCHEMA restored CASCADE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live_events),
@@ -683,6 +730,7 @@ int main(void) {
         cmocka_unit_test(test_two_relays),
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_earlier_layout_converted),
+        cmocka_unit_test(test_restored_outbox_rebased),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
