@@ -8,9 +8,13 @@
 
     SIGINT, SIGTERM or SIGHUP stops the suite: SIGTERM to every daemon (last started
     first), SIGKILL to those still running after supervisor.stop_timeout_ms, then exit 0.
-    A second such signal kills at once. Each daemon runs in its own process group, so a
-    Ctrl-C in the terminal reaches only the supervisor, which then stops the daemons; and
-    each asks the kernel for SIGTERM should the supervisor die without stopping it.
+    A second such signal kills at once. Each daemon runs in its own session (and so its
+    own process group), as a service started by a service manager would: a Ctrl-C in
+    the terminal reaches only the supervisor, which then stops the daemons; each asks
+    the kernel for SIGTERM should the supervisor die without stopping it; and where the
+    kernel groups tasks by session for CPU shares (autogroup, on by default in Debian),
+    each daemon is scheduled as one group, as each PostgreSQL backend (which starts its
+    own session) is, not all daemons together as one.
 
     Signals are read from a signalfd in a poll loop; nothing runs in a signal handler.
 */
@@ -174,8 +178,10 @@ static void s_children_destroy(s_supervisor_t *self) {
     self->child_count = 0;
 }
 
-//  Fork and exec one daemon in its own process group. The child restores the signal mask
-//  the supervisor started with and asks for SIGTERM when the supervisor dies.
+//  Fork and exec one daemon in its own session. The child restores the signal mask the
+//  supervisor started with and asks for SIGTERM when the supervisor dies. (Only the child
+//  makes its group: setsid fails in a process that already leads one. Until it has,
+//  s_child_signal signals the process alone.)
 static void s_child_start(s_supervisor_t *self, s_child_t *child) {
     char *argv[] = {child->path, NULL, NULL, NULL};
     if (self->config_path) {
@@ -191,7 +197,7 @@ static void s_child_start(s_supervisor_t *self, s_child_t *child) {
         return;
     }
     if (pid == 0) {
-        setpgid(0, 0);
+        setsid();
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != supervisor)
             _exit(1); // the supervisor died before prctl took effect
@@ -203,7 +209,6 @@ static void s_child_start(s_supervisor_t *self, s_child_t *child) {
                    detail, NULL);
         _exit(127);
     }
-    setpgid(pid, pid); // also here, so the group exists before we might signal it
     child->pid = pid;
     child->started_at = s_now_ms();
     child->restart_at = 0;

@@ -237,9 +237,11 @@ static void test_starts_every_service(void **state) {
     assert_true(self->a_pid > 0);
     assert_true(self->c_pid > 0);
     assert_true(s_alive(self->pid));
-    //  Each daemon leads its own process group, apart from the supervisor's.
+    //  Each daemon leads its own session and process group, apart from the supervisor's.
     assert_int_equal(getpgid(self->a_pid), self->a_pid);
     assert_int_not_equal(getpgid(self->a_pid), getpgid(self->pid));
+    assert_int_equal(getsid(self->a_pid), self->a_pid);
+    assert_int_not_equal(getsid(self->a_pid), getsid(self->pid));
     assert_int_equal(s_read_pid(self, "supervisor.pid"), self->pid);
     self->passed++;
 }
