@@ -382,6 +382,7 @@ static void s_start(crm_service_t *self, s_request_t *ctx, int index, bool savep
     call->db = self->db;
     call->arg = self->arg;
     call->service = self;
+    call->isolated = savepoints;
     char savepoint[32];
     snprintf(savepoint, sizeof savepoint, "r%d", index);
     if (savepoints && crm_db_savepoint(self->db, savepoint)) {

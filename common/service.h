@@ -40,6 +40,11 @@ typedef struct {
     crm_db_t *db;                      // inside the batch transaction
     void *arg;                         // the service's own state (crm_service_new's arg)
     crm_service_t *service;            // the service serving it
+    //  True when the request runs under its own savepoint (its batch's second pass): a
+    //  statement that fails then fails this request only. A method may leave to the
+    //  database, in the first pass, a check whose failure it reports anyway (a unique
+    //  key), and make the check itself here, to say precisely what failed.
+    bool isolated;
     //  Filled through crm_call_error / crm_call_field_error:
     char error[64];
     char message[256];

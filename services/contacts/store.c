@@ -46,8 +46,32 @@
     " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup),"                 \
     "  (SELECT " TS("created_at") " FROM " row "), (SELECT " TS("updated_at") " FROM " row ")"
 
+//  A create as most are: nothing checked before writing. An address already held fails
+//  the statement on contact_emails' key, which sends the batch to its second pass, where
+//  s_insert_checked says which contact holds it.
 static const crm_stmt_t s_insert = {
     .name = "contacts_insert",
+    .sql =
+    "WITH ins AS ("
+    "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"
+    "                        tags, emails, phones, created_at, updated_at)"
+    "  SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8,"
+    "         $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz"
+    "  RETURNING *),"
+    " keys AS ("
+    "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
+    "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a),"
+    OUTBOX_SQL("ContactCreated", "ins")
+    " SELECT NULL, NULL, (SELECT " TS("created_at") " FROM ins),"
+    "  (SELECT " TS("updated_at") " FROM ins)",
+    .nparams = 15,
+    .writes = true,
+};
+
+//  The same, looking first for a contact that holds one of the addresses (written only
+//  when none does).
+static const crm_stmt_t s_insert_checked = {
+    .name = "contacts_insert_checked",
     .sql =
     "WITH dup AS (" DUP_SQL("") "),"
     " ins AS ("
@@ -256,7 +280,8 @@ int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Cont
     params[13] = ev.event_id;
     params[14] = ev.payload_hex;
     call->response = &c->base;
-    crm_db_query_async(call->db, &s_insert, params, s_on_inserted, call);
+    crm_db_query_async(call->db, call->isolated ? &s_insert_checked : &s_insert, params,
+                       s_on_inserted, call);
     crm_outbox_event_reset(&ev);
     return CRM_CALL_PENDING;
 }

@@ -441,6 +441,83 @@ static void test_concurrent_duplicates(void **state) {
         assert_string_equal(races[i].id, winner);  // losers name the winner
 }
 
+//  A create whose second address another contact holds, sent together with creates that
+//  are fine (so likely in one batch): it alone gets 409 naming the holder and the field,
+//  writes nothing, and the others are created.
+typedef struct {
+    char body[512];
+    long status;
+    char id[64];
+    char existing[64];
+    char field[64];
+} s_mixed_t;
+
+static void *s_mixed_thread(void *arg) {
+    s_mixed_t *call = arg;
+    harness_response_t r = harness_http("POST", "/v1/contacts", h->key_a, call->body, NULL);
+    call->status = r.status;
+    const char *id = harness_json_str(&r, "id");
+    snprintf(call->id, sizeof call->id, "%s", id ? id : "");
+    if (r.status == 409) {
+        json_t *err = json_object_get(r.json, "error");
+        const char *existing = json_string_value(json_object_get(err, "existingId"));
+        snprintf(call->existing, sizeof call->existing, "%s", existing ? existing : "");
+        const char *field = harness_error_field(&r);
+        snprintf(call->field, sizeof call->field, "%s", field ? field : "");
+    }
+    harness_response_free(&r);
+    return NULL;
+}
+
+static void test_duplicate_among_concurrent_creates(void **state) {
+    (void)state;
+    char held[96];
+    snprintf(held, sizeof held, "%s", s_email());
+    harness_response_t r = s_create(h->key_a, "Holder", held);
+    assert_int_equal(r.status, 201);
+    char holder[64];
+    snprintf(holder, sizeof holder, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+
+    char fresh[96];
+    snprintf(fresh, sizeof fresh, "%s", s_email());
+    for (int round = 0; round < 5; round++) {
+        s_mixed_t calls[8];
+        pthread_t threads[8];
+        for (int i = 0; i < 8; i++) {
+            memset(&calls[i], 0, sizeof calls[i]);
+            if (i == 0)
+                snprintf(calls[i].body, sizeof calls[i].body,
+                         "{\"kind\":\"person\",\"firstName\":\"Dup\",\"lastName\":\"Lee\","
+                         "\"emails\":[{\"address\":\"%s\"},{\"address\":\"%s\"}]}",
+                         fresh, held);
+            else
+                snprintf(calls[i].body, sizeof calls[i].body,
+                         "{\"kind\":\"person\",\"firstName\":\"Fine%d\",\"lastName\":\"Lee\","
+                         "\"emails\":[{\"address\":\"%s\"}]}",
+                         i, s_email());
+            pthread_create(&threads[i], NULL, s_mixed_thread, &calls[i]);
+        }
+        for (int i = 0; i < 8; i++)
+            pthread_join(threads[i], NULL);
+        assert_int_equal(calls[0].status, 409);
+        assert_string_equal(calls[0].existing, holder);
+        assert_string_equal(calls[0].field, "emails[1].address");
+        for (int i = 1; i < 8; i++) {
+            assert_int_equal(calls[i].status, 201);
+            char path[128];
+            snprintf(path, sizeof path, "/v1/contacts/%s", calls[i].id);
+            r = harness_http("GET", path, h->key_a, NULL, NULL);
+            assert_int_equal(r.status, 200);
+            harness_response_free(&r);
+        }
+    }
+    //  The refused create wrote nothing: its first address is still free.
+    r = s_create(h->key_a, "Later", fresh);
+    assert_int_equal(r.status, 201);
+    harness_response_free(&r);
+}
+
 static void test_tenant_isolation(void **state) {
     (void)state;
     harness_response_t r = s_create(h->key_a, "Ann", s_email());
@@ -697,6 +774,7 @@ int main(void) {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_duplicate_email),
         cmocka_unit_test(test_concurrent_duplicates),
+        cmocka_unit_test(test_duplicate_among_concurrent_creates),
         cmocka_unit_test(test_tenant_isolation),
         cmocka_unit_test(test_idempotency),
         cmocka_unit_test(test_mdp_direct),
