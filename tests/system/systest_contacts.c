@@ -76,6 +76,9 @@ static void test_crud(void **state) {
     assert_string_equal(json_string_value(json_object_get(mail, "address")), email);
     assert_non_null(strstr(r.location, id));
     assert_true(strlen(harness_json_str(&r, "createdAt")) >= 20);
+    char created[48];
+    snprintf(created, sizeof created, "%s", harness_json_str(&r, "createdAt"));
+    assert_string_equal(harness_json_str(&r, "updatedAt"), created);
     harness_response_free(&r);
 
     char path[128];
@@ -83,6 +86,9 @@ static void test_crud(void **state) {
     r = harness_http("GET", path, h->key_a, NULL, NULL);
     assert_int_equal(r.status, 200);
     assert_string_equal(harness_json_str(&r, "id"), id);
+    //  The times the create answered are the stored ones.
+    assert_string_equal(harness_json_str(&r, "createdAt"), created);
+    assert_string_equal(harness_json_str(&r, "updatedAt"), created);
     assert_string_equal(harness_json_str(&r, "lastName"), "Lee");
     harness_response_free(&r);
 
