@@ -226,14 +226,16 @@ static Crm__Event *s_event_from_row(PGresult *res, int row, const char *source) 
 
 //  An outbox whose transaction ids are ahead of the cluster's (it was restored from a
 //  logical dump into another cluster, whose counter starts low again) would hide every
-//  new row behind its snapshots. It is renumbered as the earlier layout is: published
+//  new row behind its snapshots. "Ahead" is measured against this statement's snapshot,
+//  which every committed row and every claim it can see precede (a transaction of a
+//  running process that began after this one is not ahead). It is renumbered as the earlier layout is: published
 //  rows under xid 1 with their seq as id, in one claim; waiting ones under xid 2, in
 //  their order.
 #define S_REBASE_SQL                                                                          \
     "DO $rebase$ DECLARE head bigint; BEGIN"                                                  \
     " IF pg_snapshot_xmax((SELECT done_snap FROM %1$s.outbox_state WHERE id = 1))"            \
-    "    > pg_current_xact_id()"                                                              \
-    "    OR (SELECT max(xid) FROM %1$s.outbox) > pg_current_xact_id() THEN"                   \
+    "    > pg_snapshot_xmax(pg_current_snapshot())"                                           \
+    "    OR (SELECT max(xid) FROM %1$s.outbox) >= pg_snapshot_xmax(pg_current_snapshot()) THEN" \
     "  SELECT last_seq INTO head FROM %1$s.outbox_state WHERE id = 1;"                        \
     "  CREATE TEMP TABLE crm_outbox_rebase ON COMMIT DROP AS"                                 \
     "   SELECT '1'::xid8 AS xid, seq AS id, event_id, type, tenant_id, aggregate_id, payload,"\

@@ -719,6 +719,30 @@ static void test_restored_outbox_rebased(void **state) {
     sql_exec("DROP SCHEMA restored CASCADE");
 }
 
+//  A process starting while others write is not fooled into renumbering: a row committed
+//  by a transaction that began after the starting one's is not "ahead of the cluster".
+static void test_live_outbox_not_rebased(void **state) {
+    (void)state;
+    sql_exec("DROP SCHEMA IF EXISTS live CASCADE; CREATE SCHEMA live");
+    crm_db_t *db = crm_db_new(h->dsn, 1000);
+    assert_int_equal(crm_db_connect(db, 5000), 0);
+    assert_int_equal(crm_events_prepare_schema(db, "live"), 0);
+    //  The starting process has its transaction id first ...
+    assert_int_equal(crm_db_exec(db, "BEGIN; SELECT pg_current_xact_id()"), 0);
+    //  ... then another process writes an event and commits.
+    sql_exec("INSERT INTO live.outbox (event_id, type, tenant_id, payload, occurred_at)"
+             " VALUES ('00000000-0000-7000-8000-000000000001', 'ContactCreated', 't', '\\x01',"
+             " now())");
+    long long xid = sql_scalar("SELECT xid::text::bigint FROM live.outbox");
+    assert_true(xid > 2);
+    assert_int_equal(crm_events_prepare_schema(db, "live"), 0); // inside that transaction
+    crm_db_destroy(&db);
+    //  The row kept its transaction id and waits for a claim.
+    assert_int_equal(sql_scalar("SELECT xid::text::bigint FROM live.outbox"), xid);
+    assert_int_equal(sql_scalar("SELECT count(*) FROM live.outbox_pending"), 1);
+    sql_exec("DROP SCHEMA live CASCADE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_live_events),
@@ -731,6 +755,7 @@ int main(void) {
         cmocka_unit_test(test_retention),
         cmocka_unit_test(test_earlier_layout_converted),
         cmocka_unit_test(test_restored_outbox_rebased),
+        cmocka_unit_test(test_live_outbox_not_rebased),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
