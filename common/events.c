@@ -159,11 +159,11 @@ static uint8_t *s_unhex(const char *text, size_t *size) {
     S_CLAIM_ROWS(c ".after_snap", c ".upto_snap", c ".from_xid", c ".from_id", c ".to_xid",   \
                  c ".to_id", "")
 
-//  Every published row with its seq, the claims' rows numbered.
-#define S_PUBLISHED_SQL                                                                       \
+//  The rows of the claims in claims (a table or subquery) with their seq.
+#define S_NUMBERED_SQL(claims)                                                                \
     "SELECT c.first_seq - 1 + row_number() OVER (PARTITION BY c.first_seq"                    \
     "  ORDER BY o.xid, o.id) AS seq, o.*, c.claimed_at AS published_at"                       \
-    " FROM %1$s.outbox_claims c CROSS JOIN LATERAL " S_CLAIM_ROWS_OF("c") " o"
+    " FROM " claims " c CROSS JOIN LATERAL " S_CLAIM_ROWS_OF("c") " o"
 
 //  One row of S_EVENT_COLUMNS as an envelope (caller frees with
 //  crm__event__free_unpacked), NULL if the row is damaged.
@@ -189,10 +189,8 @@ static Crm__Event *s_event_from_row(PGresult *res, int row, const char *source) 
 
 //  --- Tables ----------------------------------------------------------------------------
 
-//  An outbox of the earlier layout (a seq column written into each row) is converted in
-//  place: its numbered rows become one claim (xid 1, id = seq, so the claim's order is
-//  theirs), its unnumbered ones wait under xid 2 in their order, and the next claim
-//  starts after both.
+//  An outbox of the earlier layout (a seq column written into each row) is set aside
+//  before the tables are made; S_RENUMBER_SQL then moves its rows in.
 #define S_CONVERT_SQL                                                                         \
     "DO $convert$ BEGIN"                                                                      \
     " IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = '%1$s'"        \
@@ -203,60 +201,52 @@ static Crm__Event *s_event_from_row(PGresult *res, int row, const char *source) 
     "  ALTER SEQUENCE %1$s.outbox_id_seq RENAME TO outbox_v1_id_seq;"                         \
     " END IF; END $convert$;"
 
-#define S_CONVERT_ROWS_SQL                                                                    \
-    "DO $convert$ DECLARE lo bigint; hi bigint; BEGIN"                                        \
+//  Renumbering, once the tables and views are in place, of an outbox that needs it:
+//  one of the earlier layout (set aside as outbox_v1 by S_CONVERT_SQL), or one whose
+//  transaction ids are ahead of the cluster's (restored from a logical dump into another
+//  cluster, whose counter starts low again), which would hide every new row behind its
+//  snapshots. "Ahead" is measured against this statement's snapshot, which every
+//  committed row and claim it can see precede (a transaction of a running process that
+//  began after this one is not ahead). Either way the published rows go under xid 1
+//  with their seq as id, in one claim, and the waiting ones under xid 2, in their order.
+#define S_RENUMBER_SQL                                                                        \
+    "DO $renumber$ DECLARE head bigint; BEGIN"                                                \
     " IF to_regclass('%1$s.outbox_v1') IS NOT NULL THEN"                                      \
-    "  SELECT min(seq), max(seq) INTO lo, hi FROM %1$s.outbox_v1;"                            \
-    "  INSERT INTO %1$s.outbox (xid, id, event_id, type, tenant_id, aggregate_id, payload,"   \
-    "   occurred_at) SELECT '1', seq, event_id, type, tenant_id, aggregate_id, payload,"      \
-    "   occurred_at FROM %1$s.outbox_v1 WHERE seq IS NOT NULL;"                               \
-    "  INSERT INTO %1$s.outbox (xid, id, event_id, type, tenant_id, aggregate_id, payload,"   \
-    "   occurred_at) SELECT '2', coalesce(hi, 0) + row_number() OVER (ORDER BY id), event_id,"\
-    "   type, tenant_id, aggregate_id, payload, occurred_at FROM %1$s.outbox_v1"              \
-    "   WHERE seq IS NULL;"                                                                   \
-    "  IF hi IS NOT NULL THEN"                                                                \
-    "   INSERT INTO %1$s.outbox_claims (first_seq, last_seq, after_snap, upto_snap,"          \
-    "    from_xid, from_id, to_xid, to_id)"                                                   \
-    "    VALUES (lo, hi, '1:1:', '2:2:', '0', 0, '1', hi);"                                   \
-    "  END IF;"                                                                               \
-    "  UPDATE %1$s.outbox_state SET done_snap = '2:2:', cur_snap = NULL WHERE id = 1;"        \
-    "  PERFORM setval('%1$s.outbox_id_seq', greatest((SELECT max(id) FROM %1$s.outbox), 1));" \
+    "  SELECT coalesce(max(seq), 0) INTO head FROM %1$s.outbox_v1;"                           \
+    "  CREATE TEMP TABLE crm_outbox_renumber ON COMMIT DROP AS"                               \
+    "   SELECT '1'::xid8 AS xid, seq AS id, event_id, type, tenant_id, aggregate_id, payload,"\
+    "   occurred_at, NULL::timestamptz AS published_at FROM %1$s.outbox_v1"                   \
+    "   WHERE seq IS NOT NULL;"                                                               \
+    "  INSERT INTO crm_outbox_renumber SELECT '2', head + row_number() OVER (ORDER BY id),"   \
+    "   event_id, type, tenant_id, aggregate_id, payload, occurred_at, NULL"                  \
+    "   FROM %1$s.outbox_v1 WHERE seq IS NULL;"                                               \
     "  DROP TABLE %1$s.outbox_v1;"                                                            \
-    " END IF; END $convert$;"
-
-//  An outbox whose transaction ids are ahead of the cluster's (it was restored from a
-//  logical dump into another cluster, whose counter starts low again) would hide every
-//  new row behind its snapshots. "Ahead" is measured against this statement's snapshot,
-//  which every committed row and every claim it can see precede (a transaction of a
-//  running process that began after this one is not ahead). It is renumbered as the earlier layout is: published
-//  rows under xid 1 with their seq as id, in one claim; waiting ones under xid 2, in
-//  their order.
-#define S_REBASE_SQL                                                                          \
-    "DO $rebase$ DECLARE head bigint; BEGIN"                                                  \
-    " IF pg_snapshot_xmax((SELECT done_snap FROM %1$s.outbox_state WHERE id = 1))"            \
+    " ELSIF pg_snapshot_xmax((SELECT done_snap FROM %1$s.outbox_state WHERE id = 1))"         \
     "    > pg_snapshot_xmax(pg_current_snapshot())"                                           \
     "    OR (SELECT max(xid) FROM %1$s.outbox) >= pg_snapshot_xmax(pg_current_snapshot()) THEN" \
     "  SELECT last_seq INTO head FROM %1$s.outbox_state WHERE id = 1;"                        \
-    "  CREATE TEMP TABLE crm_outbox_rebase ON COMMIT DROP AS"                                 \
+    "  CREATE TEMP TABLE crm_outbox_renumber ON COMMIT DROP AS"                               \
     "   SELECT '1'::xid8 AS xid, seq AS id, event_id, type, tenant_id, aggregate_id, payload,"\
     "   occurred_at, published_at FROM %1$s.outbox_published;"                               \
-    "  INSERT INTO crm_outbox_rebase SELECT '2', head + row_number() OVER (ORDER BY xid, id),"\
+    "  INSERT INTO crm_outbox_renumber SELECT '2', head + row_number() OVER (ORDER BY xid, id),"\
     "   event_id, type, tenant_id, aggregate_id, payload, occurred_at, NULL"                  \
     "   FROM %1$s.outbox_pending;"                                                            \
-    "  DELETE FROM %1$s.outbox; DELETE FROM %1$s.outbox_claims;"                              \
-    "  INSERT INTO %1$s.outbox (xid, id, event_id, type, tenant_id, aggregate_id, payload,"   \
-    "   occurred_at) SELECT xid, id, event_id, type, tenant_id, aggregate_id, payload,"       \
-    "   occurred_at FROM crm_outbox_rebase;"                                                  \
-    "  INSERT INTO %1$s.outbox_claims (first_seq, last_seq, after_snap, upto_snap,"           \
-    "   from_xid, from_id, to_xid, to_id, claimed_at)"                                        \
-    "   SELECT min(id), max(id), '1:1:', '2:2:', '0', 0, '1', max(id), max(published_at)"     \
-    "   FROM crm_outbox_rebase WHERE xid = '1' HAVING count(*) > 0;"                          \
-    "  UPDATE %1$s.outbox_state SET done_snap = '2:2:', cur_snap = NULL, cut_xid = NULL,"     \
-    "   cut_id = NULL WHERE id = 1;"                                                          \
-    "  PERFORM setval('%1$s.outbox_id_seq', greatest((SELECT max(id) FROM %1$s.outbox), 1));" \
     "  RAISE WARNING 'outbox of %1$s renumbered: its transaction ids were ahead of the"       \
     " cluster''s (restored from a dump?)';"                                                   \
-    " END IF; END $rebase$;"
+    " ELSE RETURN; END IF;"                                                                   \
+    " DELETE FROM %1$s.outbox; DELETE FROM %1$s.outbox_claims;"                               \
+    " INSERT INTO %1$s.outbox (xid, id, event_id, type, tenant_id, aggregate_id, payload,"    \
+    "  occurred_at) SELECT xid, id, event_id, type, tenant_id, aggregate_id, payload,"        \
+    "  occurred_at FROM crm_outbox_renumber;"                                                 \
+    " INSERT INTO %1$s.outbox_claims (first_seq, last_seq, after_snap, upto_snap,"            \
+    "  from_xid, from_id, to_xid, to_id, claimed_at)"                                         \
+    "  SELECT min(id), max(id), '1:1:', '2:2:', '0', 0, '1', max(id),"                        \
+    "  coalesce(max(published_at), now()) FROM crm_outbox_renumber WHERE xid = '1'"           \
+    "  HAVING count(*) > 0;"                                                                  \
+    " UPDATE %1$s.outbox_state SET done_snap = '2:2:', cur_snap = NULL, cut_xid = NULL,"      \
+    "  cut_id = NULL WHERE id = 1;"                                                           \
+    " PERFORM setval('%1$s.outbox_id_seq', greatest((SELECT max(id) FROM %1$s.outbox), 1));"  \
+    " END $renumber$;"
 
 int crm_events_prepare_schema(crm_db_t *db, const char *schema) {
     //  One transaction under a lock, so processes starting together do not race.
@@ -299,10 +289,9 @@ int crm_events_prepare_schema(crm_db_t *db, const char *schema) {
         " ADD COLUMN IF NOT EXISTS cut_xid xid8,"
         " ADD COLUMN IF NOT EXISTS cut_id bigint;"
         "INSERT INTO %1$s.outbox_state (id) VALUES (1) ON CONFLICT DO NOTHING;"
-        S_CONVERT_ROWS_SQL
         //  For people and tests: the published events with their seq, and the rows the
         //  next claim will take.
-        "CREATE OR REPLACE VIEW %1$s.outbox_published AS " S_PUBLISHED_SQL ";"
+        "CREATE OR REPLACE VIEW %1$s.outbox_published AS " S_NUMBERED_SQL("%1$s.outbox_claims") ";"
         "CREATE OR REPLACE VIEW %1$s.outbox_pending AS SELECT o.* FROM %1$s.outbox o,"
         " %1$s.outbox_state s WHERE s.id = 1"
         " AND (o.xid >= pg_snapshot_xmax(s.done_snap)"
@@ -310,7 +299,7 @@ int crm_events_prepare_schema(crm_db_t *db, const char *schema) {
         " AND NOT pg_visible_in_snapshot(o.xid, s.done_snap)"
         " AND NOT coalesce(pg_visible_in_snapshot(o.xid, s.cur_snap)"
         "                  AND (o.xid, o.id) <= (s.cut_xid, s.cut_id), false);"
-        S_REBASE_SQL
+        S_RENUMBER_SQL
         "CREATE TABLE IF NOT EXISTS %1$s.inbox ("
         " source text PRIMARY KEY,"
         " last_seq bigint NOT NULL,"
@@ -759,12 +748,10 @@ static int s_replay(crm_call_t *call, const ProtobufCMessage *request,
         " (SELECT last_seq FROM %1$s.outbox_state WHERE id = 1),"
         " (SELECT purged_through FROM %1$s.outbox_state WHERE id = 1)"
         " FROM (SELECT 1) one LEFT JOIN LATERAL"
-        " (SELECT * FROM (SELECT c.first_seq - 1 + row_number() OVER (PARTITION BY c.first_seq"
-        "   ORDER BY o.xid, o.id) AS seq, o.* FROM"
-        "   (SELECT * FROM %1$s.outbox_claims WHERE first_seq >= coalesce((SELECT"
-        "     max(first_seq) FROM %1$s.outbox_claims WHERE first_seq <= $1::bigint), 1)"
-        "    AND first_seq < $1::bigint + $2::int) c"
-        "   CROSS JOIN LATERAL " S_CLAIM_ROWS_OF("c") " o) n"
+        " (SELECT * FROM (" S_NUMBERED_SQL(
+            "(SELECT * FROM %1$s.outbox_claims WHERE first_seq >= coalesce((SELECT"
+            " max(first_seq) FROM %1$s.outbox_claims WHERE first_seq <= $1::bigint), 1)"
+            " AND first_seq < $1::bigint + $2::int)") ") n"
         "  WHERE seq >= $1::bigint ORDER BY seq LIMIT $2::int) o ON true");
     char from_text[24], limit_text[16];
     snprintf(from_text, sizeof from_text, "%" PRIu64, from);

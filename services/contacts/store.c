@@ -46,25 +46,27 @@
     " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup),"                 \
     "  (SELECT " TS("created_at") " FROM " row "), (SELECT " TS("updated_at") " FROM " row ")"
 
+//  A create's row and its email keys, the row written only when guard (a WHERE
+//  clause, or nothing) lets it; the keys go with the row.
+#define CREATE_SQL(guard)                                                                     \
+    " ins AS ("                                                                               \
+    "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"  \
+    "                        tags, emails, phones, created_at, updated_at)"                   \
+    "  SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8,"                                          \
+    "         $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz"         \
+    "  " guard " RETURNING created_at, updated_at),"                                          \
+    " keys AS ("                                                                              \
+    "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"                      \
+    "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"                                     \
+    "  WHERE EXISTS (SELECT 1 FROM ins)),"
+
 //  A create as most are: nothing checked before writing. An address already held fails
 //  the statement on contact_emails' key, which sends the batch to its second pass, where
 //  s_insert_checked says which contact holds it. Written, the row's times are $13, which
 //  the contact already carries: nothing to read back.
 static const crm_stmt_t s_insert = {
     .name = "contacts_insert",
-    .sql =
-    "WITH ins AS ("
-    "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"
-    "                        tags, emails, phones, created_at, updated_at)"
-    "  VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8,"
-    "          $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz)"
-    "  RETURNING id),"
-    " keys AS ("
-    "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
-    "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a)"
-    " INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
-    " SELECT $14::uuid, 'ContactCreated', $1, $2::uuid::text, $15::bytea, $13::timestamptz"
-    " FROM ins",
+    .sql = "WITH" CREATE_SQL("") OUTBOX_SQL("ContactCreated", "ins") " SELECT 1",
     .nparams = 15,
     .writes = true,
 };
@@ -73,21 +75,10 @@ static const crm_stmt_t s_insert = {
 //  when none does).
 static const crm_stmt_t s_insert_checked = {
     .name = "contacts_insert_checked",
-    .sql =
-    "WITH dup AS (" DUP_SQL("") "),"
-    " ins AS ("
-    "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"
-    "                        tags, emails, phones, created_at, updated_at)"
-    "  SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8,"
-    "         $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz"
-    "  WHERE NOT EXISTS (SELECT 1 FROM dup)"
-    "  RETURNING *),"
-    " keys AS ("
-    "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
-    "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"
-    "  WHERE EXISTS (SELECT 1 FROM ins)),"
-    OUTBOX_SQL("ContactCreated", "ins")
-    WRITTEN_SQL("ins"),
+    .sql = "WITH dup AS (" DUP_SQL("") "),"
+           CREATE_SQL("WHERE NOT EXISTS (SELECT 1 FROM dup)")
+           OUTBOX_SQL("ContactCreated", "ins")
+           WRITTEN_SQL("ins"),
     .nparams = 15,
     .writes = true,
 };

@@ -621,6 +621,33 @@ static void test_retention(void **state) {
     crm_bus_client_destroy(&client);
 }
 
+//  A connection for driving crm_events_prepare_schema directly.
+static crm_db_t *s_db(void) {
+    crm_db_t *db = crm_db_new(h->dsn, 1000);
+    assert_int_equal(crm_db_connect(db, 5000), 0);
+    return db;
+}
+
+//  Write one event into schema's outbox as a service does, its id ending in digit.
+static void s_outbox_write(const char *schema, int digit) {
+    char sql[320];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.outbox (event_id, type, tenant_id, payload, occurred_at) VALUES"
+             " ('00000000-0000-7000-8000-00000000000%d', 'ContactCreated', 't', '\\x0%d', now())",
+             schema, digit, digit);
+    sql_exec(sql);
+}
+
+//  The last digits of the event ids in relation (a view of the outbox), in order, read as
+//  one number: 123 for the events ending in 1, 2 and 3.
+static long long s_event_digits(const char *relation, const char *order) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT string_agg(right(event_id::text, 1), '' ORDER BY %s)::int FROM %s", order,
+             relation);
+    return sql_scalar(sql);
+}
+
 //  An outbox of the earlier layout (seq written into each row) is converted in place:
 //  its numbered rows keep their seq, its unnumbered ones wait in their order, ahead of
 //  anything written after.
@@ -639,14 +666,18 @@ static void test_earlier_layout_converted(void **state) {
              "INSERT INTO legacy.outbox_state VALUES (1, 5, 2);"
              "INSERT INTO legacy.outbox (id, seq, event_id, type, tenant_id, payload,"
              " occurred_at) VALUES"
-             " (3, 5, '00000000-0000-7000-8000-000000000005', 'ContactCreated', 't', '\\x05', now()),"
-             " (4, 3, '00000000-0000-7000-8000-000000000003', 'ContactCreated', 't', '\\x03', now()),"
-             " (5, 4, '00000000-0000-7000-8000-000000000004', 'ContactCreated', 't', '\\x04', now()),"
-             " (6, NULL, '00000000-0000-7000-8000-000000000006', 'ContactCreated', 't', '\\x06', now()),"
-             " (7, NULL, '00000000-0000-7000-8000-000000000007', 'ContactCreated', 't', '\\x07', now());"
+             " (3, 5, '00000000-0000-7000-8000-000000000005', 'ContactCreated', 't',"
+             " '\\x05', now()),"
+             " (4, 3, '00000000-0000-7000-8000-000000000003', 'ContactCreated', 't',"
+             " '\\x03', now()),"
+             " (5, 4, '00000000-0000-7000-8000-000000000004', 'ContactCreated', 't',"
+             " '\\x04', now()),"
+             " (6, NULL, '00000000-0000-7000-8000-000000000006', 'ContactCreated', 't',"
+             " '\\x06', now()),"
+             " (7, NULL, '00000000-0000-7000-8000-000000000007', 'ContactCreated', 't',"
+             " '\\x07', now());"
              "SELECT setval('legacy.outbox_id_seq', 7)");
-    crm_db_t *db = crm_db_new(h->dsn, 1000);
-    assert_int_equal(crm_db_connect(db, 5000), 0);
+    crm_db_t *db = s_db();
     assert_int_equal(crm_events_prepare_schema(db, "legacy"), 0);
     assert_int_equal(crm_events_prepare_schema(db, "legacy"), 0); // a second time: nothing
     crm_db_destroy(&db);
@@ -662,13 +693,9 @@ static void test_earlier_layout_converted(void **state) {
                                 " WHERE right(event_id::text, 1)::int = seq"),
                      3);
     //  A row written now waits behind the two that were waiting, in that order.
-    sql_exec("INSERT INTO legacy.outbox (event_id, type, tenant_id, payload, occurred_at)"
-             " VALUES ('00000000-0000-7000-8000-000000000008', 'ContactCreated', 't', '\\x08',"
-             " now())");
+    s_outbox_write("legacy", 8);
     assert_int_equal(sql_scalar("SELECT count(*) FROM legacy.outbox_pending"), 3);
-    assert_int_equal(sql_scalar("SELECT string_agg(right(event_id::text, 1), '' ORDER BY xid, id)"
-                                "::int FROM legacy.outbox_pending"),
-                     678);
+    assert_int_equal(s_event_digits("legacy.outbox_pending", "xid, id"), 678);
     sql_exec("DROP SCHEMA legacy CASCADE");
 }
 
@@ -678,8 +705,7 @@ static void test_earlier_layout_converted(void **state) {
 static void test_restored_outbox_rebased(void **state) {
     (void)state;
     sql_exec("DROP SCHEMA IF EXISTS restored CASCADE; CREATE SCHEMA restored");
-    crm_db_t *db = crm_db_new(h->dsn, 1000);
-    assert_int_equal(crm_db_connect(db, 5000), 0);
+    crm_db_t *db = s_db();
     assert_int_equal(crm_events_prepare_schema(db, "restored"), 0);
     //  As another cluster, far ahead, left it: seq 1 to 3 in one claim, one row waiting.
     sql_exec("INSERT INTO restored.outbox (xid, id, event_id, type, tenant_id, payload,"
@@ -698,24 +724,16 @@ static void test_restored_outbox_rebased(void **state) {
              " '900000003', 10);"
              "UPDATE restored.outbox_state SET last_seq = 3,"
              " done_snap = '900000005:900000005:'");
-    assert_int_equal(sql_scalar("SELECT string_agg(right(event_id::text, 1), '' ORDER BY seq)"
-                                "::int FROM restored.outbox_published"),
-                     123);
+    assert_int_equal(s_event_digits("restored.outbox_published", "seq"), 123);
     assert_int_equal(crm_events_prepare_schema(db, "restored"), 0);
     assert_int_equal(crm_events_prepare_schema(db, "restored"), 0); // once only
     crm_db_destroy(&db);
-    assert_int_equal(sql_scalar("SELECT string_agg(right(event_id::text, 1), '' ORDER BY seq)"
-                                "::int FROM restored.outbox_published"),
-                     123);
+    assert_int_equal(s_event_digits("restored.outbox_published", "seq"), 123);
     assert_int_equal(sql_scalar("SELECT max(seq) FROM restored.outbox_published"), 3);
     assert_int_equal(sql_scalar("SELECT last_seq FROM restored.outbox_state"), 3);
     //  A row written now waits behind the one that was waiting.
-    sql_exec("INSERT INTO restored.outbox (event_id, type, tenant_id, payload, occurred_at)"
-             " VALUES ('00000000-0000-7000-8000-000000000005', 'ContactCreated', 't', '\\x05',"
-             " now())");
-    assert_int_equal(sql_scalar("SELECT string_agg(right(event_id::text, 1), '' ORDER BY xid, id)"
-                                "::int FROM restored.outbox_pending"),
-                     45);
+    s_outbox_write("restored", 5);
+    assert_int_equal(s_event_digits("restored.outbox_pending", "xid, id"), 45);
     sql_exec("DROP SCHEMA restored CASCADE");
 }
 
@@ -724,15 +742,12 @@ static void test_restored_outbox_rebased(void **state) {
 static void test_live_outbox_not_rebased(void **state) {
     (void)state;
     sql_exec("DROP SCHEMA IF EXISTS live CASCADE; CREATE SCHEMA live");
-    crm_db_t *db = crm_db_new(h->dsn, 1000);
-    assert_int_equal(crm_db_connect(db, 5000), 0);
+    crm_db_t *db = s_db();
     assert_int_equal(crm_events_prepare_schema(db, "live"), 0);
     //  The starting process has its transaction id first ...
     assert_int_equal(crm_db_exec(db, "BEGIN; SELECT pg_current_xact_id()"), 0);
     //  ... then another process writes an event and commits.
-    sql_exec("INSERT INTO live.outbox (event_id, type, tenant_id, payload, occurred_at)"
-             " VALUES ('00000000-0000-7000-8000-000000000001', 'ContactCreated', 't', '\\x01',"
-             " now())");
+    s_outbox_write("live", 1);
     long long xid = sql_scalar("SELECT xid::text::bigint FROM live.outbox");
     assert_true(xid > 2);
     assert_int_equal(crm_events_prepare_schema(db, "live"), 0); // inside that transaction
