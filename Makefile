@@ -14,6 +14,9 @@ CXXFLAGS := -std=c++17 $(OPT) -g -Wall -Wextra -Werror $(SANFLAGS)
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lphonenumber -lstdc++ -lpthread -lm
 LDFLAGS  := $(SANFLAGS)
+# The daemons allocate through jemalloc (see docs/ARCHITECTURE.md, "Allocator"); the
+# sanitizer builds keep the sanitizers' own allocator.
+MALLOC   := $(if $(SAN),,-ljemalloc)
 
 PROTOS     := $(wildcard proto/*.proto)
 PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS))
@@ -113,7 +116,7 @@ $(LIBCRM): $(COMMON_O)
 service_objs = $(patsubst %.c,$(BUILD)/%.o,$(wildcard services/$(1)/*.c))
 $(BUILD)/bin/crm-%: $$(call service_objs,$$*) $(BUILD)/gen/%_migrations.o $(LIBCRM)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MALLOC)
 
 $(BUILD)/bin/crmctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/crmctl*.c)) $(BUILD)/gen/gateway_migrations.o $(LIBCRM)
 	@mkdir -p $(@D)
