@@ -69,6 +69,8 @@ static const s_key_t s_keys[] = {
     S_BOOL(database, migrate, true, "apply this service's migrations at start"),
 
     S_STRING(broker, endpoint, "tcp://127.0.0.1:5555", "where workers and MDP clients connect"),
+    S_STRING(broker, local_endpoint, "",
+             "also bound by the gateway (ipc://); daemons and tools on its host connect here"),
     S_INT(broker, heartbeat_ms, 2500, 100, S_HOUR_MS, "MDP heartbeat interval"),
     S_INT(broker, liveness, 3, 1, 100, "heartbeats missed before a peer is dead"),
     S_INT(broker, default_deadline_ms, 5000, 1, S_HOUR_MS, "deadline when a request names none"),
@@ -588,6 +590,12 @@ static int s_load_environment(crm_config_t *self, char **err) {
 
 // --------------------------------------------------------------------------------------
 //  Public API
+
+const char *crm_config_broker(const crm_config_t *self) {
+    return self->broker_local_endpoint && self->broker_local_endpoint[0]
+               ? self->broker_local_endpoint
+               : self->broker_endpoint;
+}
 
 crm_config_t *crm_config_load(const char *path, char **err) {
     char *ignored = NULL;

@@ -23,6 +23,7 @@ typedef struct {
     bool database_migrate;           // apply this service's migrations at start
     //  broker:
     char *broker_endpoint;           // where workers and MDP clients connect
+    char *broker_local_endpoint;     // also bound by the gateway: same-host peers use it
     int broker_heartbeat_ms;         // MDP heartbeat interval
     int broker_liveness;             // heartbeats missed before a peer is dead
     int broker_default_deadline_ms;  // deadline when a request names none
@@ -66,6 +67,10 @@ typedef struct {
 //  On failure returns NULL and sets *err (caller frees) to a message such as
 //  "config/crm.yaml:12:3: unknown key \"htp_port\" in section \"gateway\"".
 crm_config_t *crm_config_load(const char *path, char **err);
+
+//  The broker endpoint this process connects to: broker.local_endpoint when set (the
+//  gateway runs on this host), else broker.endpoint.
+const char *crm_config_broker(const crm_config_t *self);
 
 void crm_config_destroy(crm_config_t **self_p);
 

@@ -875,7 +875,7 @@ crm_subscriber_t *crm_subscriber_new(const crm_config_t *cfg, const char *consum
     self->consumer = strdup(consumer);
     self->db = db;
     self->endpoint = strdup(cfg->events_subscribe_endpoint);
-    self->broker = strdup(cfg->broker_endpoint);
+    self->broker = strdup(crm_config_broker(cfg));
     self->apply_batch = cfg->events_apply_batch;
     self->replay_limit = cfg->events_replay_limit;
     self->replay_timeout_ms = cfg->events_replay_timeout_ms;

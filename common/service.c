@@ -62,7 +62,7 @@ crm_service_t *crm_service_new(const crm_config_t *cfg, const char *name,
     self->workers = calloc(self->n_workers, sizeof *self->workers);
     self->pending = calloc(self->n_workers, sizeof *self->pending);
     for (int i = 0; i < self->n_workers; i++)
-        self->workers[i] = crm_bus_worker_new(cfg->broker_endpoint, name, cfg->broker_heartbeat_ms,
+        self->workers[i] = crm_bus_worker_new(crm_config_broker(cfg), name, cfg->broker_heartbeat_ms,
                                               cfg->broker_liveness);
     crm_stmt_init(&self->idem_get, name, "idem_get", 2, false,
                   "SELECT method, code, response FROM %s.idempotency"
@@ -673,7 +673,7 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
     if (daemon->attach && daemon->attach(cfg, service, loop, arg))
         goto done;
     attached = true;
-    crm_log_kv(CRM_LOG_INFO, "serving", "broker", cfg->broker_endpoint, NULL);
+    crm_log_kv(CRM_LOG_INFO, "serving", "broker", crm_config_broker(cfg), NULL);
     zloop_start(loop);
     crm_info("stopping after %llu requests in %llu transactions",
              (unsigned long long)crm_service_requests(service),

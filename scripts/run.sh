@@ -12,6 +12,12 @@ mkdir -p "$var"
 export CRM_DATABASE_DSN=${CRM_DATABASE_DSN:-$("$top/scripts/pg.sh" dsn "$var/pg")}
 export CRM_SUPERVISOR_BIN_DIR=$bin
 [ -z "${CRM_CONFIG:-}" ] && [ -f "$top/config/crm.yaml" ] && export CRM_CONFIG=$top/config/crm.yaml
+# Daemons reach the gateway's broker through a Unix socket under ./var (broker.local_endpoint),
+# unless the environment says otherwise or the path is too long for a socket address.
+sock=$var/broker.sock
+if [ -z "${CRM_BROKER_LOCAL_ENDPOINT+set}" ] && [ ${#sock} -lt 100 ]; then
+    export CRM_BROKER_LOCAL_ENDPOINT=ipc://$sock
+fi
 
 # One development key, created once and reused while the database keeps it.
 keyfile=$var/dev-api-key

@@ -373,19 +373,20 @@ int crmctl_events_tail(crmctl_t *ctl, int argc, char **argv) {
         goto done;
     }
     if (*self.source) {
-        self.client = crm_bus_client_new(self.cfg->broker_endpoint);
+        const char *broker = crm_config_broker(self.cfg);
+        self.client = crm_bus_client_new(broker);
         if (!self.client) {
             fprintf(stderr, "crmctl: could not connect to the broker at \"%s\"\n",
-                    self.cfg->broker_endpoint);
+                    broker);
             goto done;
         }
-        int live = crmctl_service_live(self.client, self.cfg->broker_endpoint, self.source,
+        int live = crmctl_service_live(self.client, broker, self.source,
                                        S_MMI_TIMEOUT_MS);
         if (live == 0)
             fprintf(stderr,
                     "crmctl: no %s service is registered with the broker at %s\n"
                     "hint: the source names a service (contacts, leads, ...); is it running?\n",
-                    self.source, self.cfg->broker_endpoint);
+                    self.source, broker);
         if (live != 1) {
             rc = zsys_interrupted ? 0 : 1;
             goto done;

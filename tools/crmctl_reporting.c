@@ -32,7 +32,7 @@
 //  A client connected to the broker with a live reporting worker behind it, or NULL
 //  (the reason printed).
 static crm_bus_client_t *s_reporting_client(const crmctl_t *ctl) {
-    const char *broker = ctl->cfg->broker_endpoint;
+    const char *broker = crm_config_broker(ctl->cfg);
     crm_bus_client_t *client = crm_bus_client_new(broker);
     if (!client) {
         fprintf(stderr, "crmctl: could not connect to the broker at \"%s\"\n", broker);

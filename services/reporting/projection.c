@@ -31,7 +31,7 @@ int reporting_call(reporting_t *self, const char *service, const char *method,
                    int timeout_ms, ProtobufCMessage **response) {
     *response = NULL;
     if (!self->client)
-        self->client = crm_bus_client_new(self->cfg->broker_endpoint);
+        self->client = crm_bus_client_new(crm_config_broker(self->cfg));
     Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
     header.method = (char *)method;
     header.tenant_id = "*";

@@ -94,6 +94,13 @@ static void s_spawn_suite(void) {
         setenv("CRM_GATEWAY_HTTP_PORT", port_text, 1);
         if (!getenv("CRM_BROKER_ENDPOINT"))
             setenv("CRM_BROKER_ENDPOINT", s_harness.broker, 1);
+        //  The daemons reach the broker as under make run, through a Unix socket; MDP
+        //  clients in the tests use the tcp endpoint, which the gateway binds as well.
+        if (!getenv("CRM_BROKER_LOCAL_ENDPOINT")) {
+            char local[300];
+            snprintf(local, sizeof local, "ipc://%s/broker.sock", s_harness.dir);
+            setenv("CRM_BROKER_LOCAL_ENDPOINT", local, 1);
+        }
         setenv("CRM_EVENTS_PUBLISH_ENDPOINT", s_harness.events_pub, 1);
         setenv("CRM_EVENTS_SUBSCRIBE_ENDPOINT", s_harness.events_sub, 1);
         setenv("CRM_SUPERVISOR_BIN_DIR", s_bin(), 1);

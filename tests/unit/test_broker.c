@@ -62,6 +62,7 @@ static void s_live_remove(void **slots, void *item) {
 
 typedef struct {
     crm_config_t cfg;
+    char local[256];       // broker.local_endpoint, or ""
     char endpoint_in[256]; // what to bind
     char endpoint[256];    // what was bound (port resolved)
     broker_t *broker;
@@ -98,12 +99,16 @@ static void s_broker_actor(zsock_t *pipe, void *arg) {
 
 //  Start a broker bound to endpoint (default: a free port). Retries for a while, since a
 //  restarted broker may find its port or the inproc name still held by the last one.
-static s_broker_run_t *s_broker_start(const char *endpoint, int heartbeat_ms, int max_frame_bytes) {
+//  With local, the broker binds that as well (broker.local_endpoint).
+static s_broker_run_t *s_broker_start_local(const char *endpoint, const char *local,
+                                            int heartbeat_ms, int max_frame_bytes) {
     s_broker_run_t *run = calloc(1, sizeof(*run));
     assert_non_null(run);
     snprintf(run->endpoint_in, sizeof(run->endpoint_in), "%s",
              endpoint ? endpoint : "tcp://127.0.0.1:*");
+    snprintf(run->local, sizeof(run->local), "%s", local ? local : "");
     run->cfg.broker_endpoint = run->endpoint_in;
+    run->cfg.broker_local_endpoint = run->local;
     run->cfg.broker_heartbeat_ms = heartbeat_ms;
     run->cfg.broker_liveness = S_LIVENESS;
     run->cfg.broker_default_deadline_ms = 1000;
@@ -120,6 +125,10 @@ static s_broker_run_t *s_broker_start(const char *endpoint, int heartbeat_ms, in
     }
     fail_msg("could not start broker on %s", run->endpoint_in);
     return NULL;
+}
+
+static s_broker_run_t *s_broker_start(const char *endpoint, int heartbeat_ms, int max_frame_bytes) {
+    return s_broker_start_local(endpoint, NULL, heartbeat_ms, max_frame_bytes);
 }
 
 static void s_broker_stop(s_broker_run_t **run_p) {
@@ -622,6 +631,49 @@ static void test_killed_worker_503_fast(void **state) {
     s_broker_stop(&broker);
 }
 
+//  broker.local_endpoint: the broker binds a Unix socket besides its tcp endpoint; a
+//  worker registered over it serves tcp clients, and one killed there is noticed at
+//  once (503 fast), as over tcp.
+static void test_local_endpoint(void **state) {
+    (void)state;
+    char local[128];
+    snprintf(local, sizeof local, "ipc:///tmp/crm-test-broker-%d.sock", (int)getpid());
+    s_broker_run_t *broker = s_broker_start_local(NULL, local, 2500, 1 << 20);
+    s_worker_run_t *worker = s_worker_start(local, "echo", "ipc", S_ECHO);
+    s_worker_run(worker);
+    assert_true(s_wait_workers(broker, "echo", 1, 3000));
+    crm_bus_client_t *tcp = crm_bus_client_new(broker->endpoint);
+    crm_bus_client_t *ipc = crm_bus_client_new(local);
+    crm_bus_client_t *clients[] = {tcp, ipc};
+    for (int i = 0; i < 100; i++) {
+        char payload[32];
+        snprintf(payload, sizeof(payload), "n%d", i);
+        s_answer_t answer = s_call(clients[i % 2], "echo", "r", 2000, payload, 3000);
+        assert_int_equal(answer.code, 200);
+        assert_string_equal(answer.payload, payload);
+        assert_string_equal(answer.message, "ipc");
+    }
+    s_worker_stop(&worker);
+
+    char *argv[] = {s_self_path, "--dying-worker", local, "doomed", NULL};
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, s_self_path, NULL, NULL, argv, environ), 0);
+    s_live_child = pid;
+    assert_true(s_wait_workers(broker, "doomed", 1, 10000));
+    s_answer_t answer = s_call(tcp, "doomed", "r-kill", 5000, "x", 7000);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    s_live_child = 0;
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    assert_int_equal(answer.code, 503);
+    assert_true(answer.elapsed_ms < 2000);
+    assert_int_equal(broker_service_workers(broker->broker, "doomed"), 0);
+    crm_bus_client_destroy(&tcp);
+    crm_bus_client_destroy(&ipc);
+    s_broker_stop(&broker);
+    unlink(local + strlen("ipc://"));  //  the socket file, if libzmq left it
+}
+
 //  A worker answers after the broker gave up (504): its late reply is dropped, and the
 //  next request, queued behind it, gets its own answer.
 static void test_late_reply_dropped(void **state) {
@@ -1007,6 +1059,7 @@ int main(int argc, char **argv) {
 
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_round_trip_tcp_and_inproc, s_teardown),
+        cmocka_unit_test_teardown(test_local_endpoint, s_teardown),
         cmocka_unit_test_teardown(test_round_robin, s_teardown),
         cmocka_unit_test_teardown(test_mmi_service, s_teardown),
         cmocka_unit_test_teardown(test_unknown_service_404_at_deadline, s_teardown),

@@ -142,6 +142,8 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->database_retry_max_ms, 5000);
     assert_true(config->database_migrate);
     assert_string_equal(config->broker_endpoint, "tcp://127.0.0.1:5555");
+    assert_string_equal(config->broker_local_endpoint, "");
+    assert_string_equal(crm_config_broker(config), "tcp://127.0.0.1:5555");
     assert_int_equal(config->broker_heartbeat_ms, 2500);
     assert_int_equal(config->broker_liveness, 3);
     assert_int_equal(config->broker_default_deadline_ms, 5000);
@@ -232,6 +234,27 @@ static void test_empty_file_and_empty_section(void **state) {
         assert_string_equal(config->log_level, "info");
         crm_config_destroy(&config);
     }
+}
+
+//  Peers connect through broker.local_endpoint when it is set, else broker.endpoint.
+static void test_broker_local_endpoint(void **state) {
+    s_fixture_t *self = *state;
+    const char *path = s_write(self, "broker:\n"
+                                     "  endpoint: \"tcp://10.0.0.5:5555\"\n"
+                                     "  local_endpoint: \"ipc:///run/crm/broker\"\n");
+    char *err = NULL;
+    crm_config_t *config = crm_config_load(path, &err);
+    if (!config)
+        fail_msg("unexpected error: %s", err);
+    assert_string_equal(crm_config_broker(config), "ipc:///run/crm/broker");
+    crm_config_destroy(&config);
+    setenv("CRM_BROKER_LOCAL_ENDPOINT", "", 1);  //  emptied: back to the tcp endpoint
+    config = crm_config_load(path, &err);
+    unsetenv("CRM_BROKER_LOCAL_ENDPOINT");
+    if (!config)
+        fail_msg("unexpected error: %s", err);
+    assert_string_equal(crm_config_broker(config), "tcp://10.0.0.5:5555");
+    crm_config_destroy(&config);
 }
 
 static void test_env_overrides(void **state) {
@@ -520,7 +543,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 39);
+    assert_int_equal(lines, 40);
     free(text);
     crm_config_destroy(&config);
 
@@ -721,6 +744,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_file_values, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_booleans, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_empty_file_and_empty_section, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_broker_local_endpoint, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_env_overrides, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_section, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key, s_setup, s_teardown),
