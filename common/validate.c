@@ -11,6 +11,7 @@
 #include "validate.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -199,5 +200,19 @@ bool crm_utf8_valid(const char *s, size_t len) {
             return false;
         at += width;
     }
+    return true;
+}
+
+size_t crm_utf8_chars(const char *s) {
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+bool crm_text_blank(const char *s) {
+    for (; *s; s++)
+        if (!isspace((unsigned char)*s))
+            return false;
     return true;
 }

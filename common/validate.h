@@ -36,6 +36,13 @@ bool crm_utf8_valid(const char *s, size_t len);
 //  crm_utf8_valid; lets a caller walk text and repair bad bytes (the log does).
 size_t crm_utf8_char_len(const char *s, size_t len);
 
+//  Characters in s, valid UTF-8 (as the transcoder checked it): what a length limit in
+//  a rule ("at most 64 characters") counts.
+size_t crm_utf8_chars(const char *s);
+
+//  True when s is empty or only whitespace: a required text left blank.
+bool crm_text_blank(const char *s);
+
 #ifdef __cplusplus
 }
 #endif

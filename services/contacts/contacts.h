@@ -58,4 +58,21 @@ int contacts_store_list(crm_call_t *call, const char *type, const char *after_id
 int contacts_snapshot(crm_call_t *call, const ProtobufCMessage *request,
                       ProtobufCMessage **response);
 
+//  The tag catalogue (tags.c): its methods, and the check of a contact's tags. The
+//  resolve replaces each of names with the catalogue's spelling; 0, 422 with a field
+//  error (prefix + "tags[i]") for each name not in the catalogue, or a failure code.
+int contacts_tag_create(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int contacts_tag_get(crm_call_t *call, const ProtobufCMessage *request,
+                     ProtobufCMessage **response);
+int contacts_tag_list(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+int contacts_tag_update(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int contacts_tag_delete(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response);
+int contacts_tags_resolve(crm_call_t *call, const char *prefix, char **names, size_t n);
+
 #endif

@@ -26,22 +26,6 @@ static const char *s_enum_name(const ProtobufCEnumDescriptor *desc, int value, c
     return buf;
 }
 
-//  True when s is empty or only whitespace.
-static bool s_blank(const char *s) {
-    for (; *s; s++)
-        if (!isspace((unsigned char)*s))
-            return false;
-    return true;
-}
-
-//  Length in characters of a UTF-8 string (already validated by the transcoder).
-static size_t s_chars(const char *s) {
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 //  A text[] literal of a JSON array of strings.
 static char *s_text_array(const json_t *array) {
     size_t n = json_array_size(array);
@@ -54,7 +38,7 @@ static char *s_text_array(const json_t *array) {
 }
 
 static void s_check_text(crm_call_t *call, const char *field, const char *value, size_t max) {
-    if (s_chars(value) > max)
+    if (crm_utf8_chars(value) > max)
         crm_call_field_error(call, field, "must be at most %zu characters", max);
 }
 
@@ -71,16 +55,16 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
 
     if (c->kind == CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON) {
         snprintf(field, sizeof field, "%sfirstName", prefix);
-        if (s_blank(c->first_name))
+        if (crm_text_blank(c->first_name))
             crm_call_field_error(call, field, "is required for a person");
         s_check_text(call, field, c->first_name, NAME_MAX_LEN);
         snprintf(field, sizeof field, "%slastName", prefix);
-        if (s_blank(c->last_name))
+        if (crm_text_blank(c->last_name))
             crm_call_field_error(call, field, "is required for a person");
         s_check_text(call, field, c->last_name, NAME_MAX_LEN);
     } else {
         snprintf(field, sizeof field, "%sname", prefix);
-        if (s_blank(c->name))
+        if (crm_text_blank(c->name))
             crm_call_field_error(call, field, "is required for an organization");
         s_check_text(call, field, c->name, ORG_NAME_MAX_LEN);
     }
@@ -143,13 +127,25 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
         snprintf(field, sizeof field, "%stags", prefix);
         crm_call_field_error(call, field, "may hold at most %d tags", MAX_TAGS);
     }
+    //  Only the catalogue's tags, spelled as the catalogue spells them: looked up once
+    //  every tag is well formed and nothing else is wrong.
+    bool tags_ok = c->n_tags <= MAX_TAGS && !call->n_fields;
+    for (size_t i = 0; i < c->n_tags && tags_ok; i++)
+        tags_ok = !crm_text_blank(c->tags[i]) && crm_utf8_chars(c->tags[i]) <= TAG_MAX_LEN;
+    if (tags_ok && c->n_tags) {
+        int code = contacts_tags_resolve(call, prefix, c->tags, c->n_tags);
+        if (code && code != 422) {
+            json_decref(keys);
+            return code;
+        }
+    }
     json_t *tags = json_array();
     size_t kept = 0;
     for (size_t i = 0; i < c->n_tags; i++) {
         snprintf(field, sizeof field, "%stags[%zu]", prefix, i);
-        if (s_blank(c->tags[i]))
+        if (crm_text_blank(c->tags[i]))
             crm_call_field_error(call, field, "must not be empty");
-        else if (s_chars(c->tags[i]) > TAG_MAX_LEN)
+        else if (crm_utf8_chars(c->tags[i]) > TAG_MAX_LEN)
             crm_call_field_error(call, field, "must be at most %d characters", TAG_MAX_LEN);
         //  A tag given twice is kept once (the stored contact is what is returned).
         bool seen = false;
@@ -367,5 +363,11 @@ const crm_method_t contacts_methods[] = {
     {"Delete", s_delete, &crm__contacts__delete_contact_request__descriptor, true},
     {"List", s_list, &crm__contacts__list_contacts_request__descriptor, false},
     {"Snapshot", contacts_snapshot, &crm__contacts__snapshot_request__descriptor, false},
+    {"CreateTag", contacts_tag_create, &crm__contacts__create_tag_request__descriptor, true},
+    {"GetTag", contacts_tag_get, &crm__contacts__get_tag_request__descriptor, false},
+    {"ListTags", contacts_tag_list, &crm__contacts__list_tags_request__descriptor, false},
+    {"UpdateTag", contacts_tag_update, &crm__contacts__update_tag_request__descriptor, true},
+    {"DeleteTag", contacts_tag_delete, &crm__contacts__delete_tag_request__descriptor, true},
+    {"MergeTag", contacts_tag_merge, &crm__contacts__merge_tag_request__descriptor, true},
     {NULL, NULL, NULL, false},
 };

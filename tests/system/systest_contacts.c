@@ -12,6 +12,7 @@
 
 #include "bus_client.h"
 #include "common.pb-c.h"
+#include <libpq-fe.h>
 #include "contacts.pb-c.h"
 
 static harness_t *h;
@@ -208,8 +209,21 @@ static void test_list_paging(void **state) {
     harness_response_free(&r);
 }
 
+//  Add name to tenant A's catalogue unless it is there; returns the HTTP status.
+static int s_tag_ensure(const char *key, const char *name) {
+    char body[128];
+    snprintf(body, sizeof body, "{\"name\":\"%s\"}", name);
+    harness_response_t r = harness_http("POST", "/v1/tags", key, body, NULL);
+    int status = r.status;
+    harness_response_free(&r);
+    assert_true(status == 201 || status == 409);
+    return status;
+}
+
 static void test_organization_and_tags(void **state) {
     (void)state;
+    s_tag_ensure(h->key_a, "vip");
+    s_tag_ensure(h->key_a, "fleet");
     harness_response_t r = harness_http(
         "POST", "/v1/contacts", h->key_a,
         "{\"kind\":\"organization\",\"name\":\"Acme Fleet\",\"firstName\":\"Ignored\","
@@ -773,11 +787,178 @@ static void test_restart_keeps_data(void **state) {
     harness_response_free(&r);
 }
 
+
+//  Tags of one contact, as a comma-separated list.
+static void s_contact_tags(const char *path, char *out, size_t size) {
+    harness_response_t r = harness_http("GET", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *tags = json_object_get(r.json, "tags");
+    out[0] = 0;
+    for (size_t i = 0; i < json_array_size(tags); i++)
+        snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? "," : "",
+                 json_string_value(json_array_get(tags, i)));
+    harness_response_free(&r);
+}
+
+//  Events of the tag catalogue written to contacts' outbox, in order, comma-separated.
+static void s_tag_events(char *out, size_t size) {
+    PGconn *db = PQconnectdb(h->dsn);
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    PGresult *res = PQexec(db, "SELECT string_agg(type, ',' ORDER BY xid, id) FROM contacts.outbox"
+                               " WHERE type LIKE 'Tag%' AND tenant_id = 'tenant-a'");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    snprintf(out, size, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQfinish(db);
+}
+
+//  The catalogue: unique names (any case), colours, contacts holding only its tags in
+//  its spelling, and renames, merges and deletions reaching every contact.
+static void test_tag_catalogue(void **state) {
+    (void)state;
+    char events_before[4096], events[4096];
+    s_tag_events(events_before, sizeof events_before);
+    harness_response_t r = harness_http(
+        "POST", "/v1/tags", h->key_a,
+        "{\"name\":\"  Trade-in \",\"colour\":\"#FFAA00\",\"description\":\"has a car to sell\"}",
+        NULL);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(harness_json_str(&r, "name"), "Trade-in");
+    assert_string_equal(harness_json_str(&r, "colour"), "#ffaa00");
+    char trade[64], path_trade[128];
+    snprintf(trade, sizeof trade, "%s", harness_json_str(&r, "id"));
+    snprintf(path_trade, sizeof path_trade, "/v1/tags/%s", trade);
+    harness_response_free(&r);
+
+    //  Bad input: a name taken in another case, a colour, a blank name; nothing written.
+    r = harness_http("POST", "/v1/tags", h->key_a, "{\"name\":\"TRADE-IN\"}", NULL);
+    assert_int_equal(r.status, 409);
+    assert_string_equal(harness_error_field(&r), "name");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "existingId")), trade);
+    harness_response_free(&r);
+    r = harness_http("POST", "/v1/tags", h->key_a, "{\"name\":\"Hot\",\"colour\":\"red\"}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "colour");
+    harness_response_free(&r);
+    r = harness_http("POST", "/v1/tags", h->key_a, "{\"name\":\"  \"}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "name");
+    harness_response_free(&r);
+    r = harness_http("GET", "/v1/tags", h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *items = json_object_get(r.json, "items");
+    int hot = 0, trades = 0;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(items, i), "name"));
+        hot += strcmp(name, "Hot") == 0;
+        trades += strcmp(name, "Trade-in") == 0;
+    }
+    assert_int_equal(hot, 0);
+    assert_int_equal(trades, 1);
+    harness_response_free(&r);
+
+    //  A contact may carry only catalogue tags: an unknown one is named, nothing written.
+    const char *contact =
+        "{\"kind\":\"person\",\"firstName\":\"Tia\",\"lastName\":\"Gold\","
+        "\"emails\":[{\"address\":\"tia.tags@example.com\"}],\"tags\":[\"trade-in\",\"Fleet Buyer\"]}";
+    r = harness_http("POST", "/v1/contacts", h->key_a, contact, NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "tags[1]");
+    harness_response_free(&r);
+    s_tag_ensure(h->key_a, "Fleet Buyer");
+    r = harness_http("POST", "/v1/tags", h->key_a, "{\"name\":\"Gold\"}", NULL);
+    assert_int_equal(r.status, 201);
+    char gold[64], path_gold[128];
+    snprintf(gold, sizeof gold, "%s", harness_json_str(&r, "id"));
+    snprintf(path_gold, sizeof path_gold, "/v1/tags/%s", gold);
+    harness_response_free(&r);
+    //  The address was not taken by the refused create; tags come back as the catalogue
+    //  spells them, each once.
+    r = harness_http("POST", "/v1/contacts", h->key_a,
+                     "{\"kind\":\"person\",\"firstName\":\"Tia\",\"lastName\":\"Gold\","
+                     "\"emails\":[{\"address\":\"tia.tags@example.com\"}],"
+                     "\"tags\":[\"trade-in\",\"FLEET BUYER\",\"Trade-In\",\"gold\"]}",
+                     NULL);
+    assert_int_equal(r.status, 201);
+    char path[128], tags[256];
+    snprintf(path, sizeof path, "/v1/contacts/%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    s_contact_tags(path, tags, sizeof tags);
+    assert_string_equal(tags, "Trade-in,Fleet Buyer,Gold");
+
+    //  A rename reaches the contact; a rename onto another tag's name is refused.
+    r = harness_http("PATCH", path_trade, h->key_a, "{\"name\":\"gold\"}", NULL);
+    assert_int_equal(r.status, 409);
+    assert_string_equal(harness_error_field(&r), "name");
+    harness_response_free(&r);
+    r = harness_http("PATCH", path_trade, h->key_a, "{\"name\":\"Part-exchange\"}", NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(harness_json_str(&r, "name"), "Part-exchange");
+    assert_string_equal(harness_json_str(&r, "colour"), "#ffaa00");
+    harness_response_free(&r);
+    s_contact_tags(path, tags, sizeof tags);
+    assert_string_equal(tags, "Part-exchange,Fleet Buyer,Gold");
+    r = harness_http("PATCH", path_trade, h->key_a, "{\"id\":\"x\"}", NULL);
+    assert_int_equal(r.status, 422);
+    harness_response_free(&r);
+
+    //  Merging Part-exchange into Gold: the contact keeps Gold once, where its first was.
+    char merge[160];
+    snprintf(merge, sizeof merge, "%s/merge", path_trade);
+    r = harness_http("POST", merge, h->key_a, "{\"into\":\"not-a-tag\"}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "into");
+    harness_response_free(&r);
+    char body[128];
+    snprintf(body, sizeof body, "{\"into\":\"%s\"}", gold);
+    r = harness_http("POST", merge, h->key_a, body, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(harness_json_str(&r, "name"), "Gold");
+    harness_response_free(&r);
+    s_contact_tags(path, tags, sizeof tags);
+    assert_string_equal(tags, "Gold,Fleet Buyer");
+    r = harness_http("GET", path_trade, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+
+    //  Another tenant sees none of it.
+    r = harness_http("GET", path_gold, h->key_b, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+    r = harness_http("DELETE", path_gold, h->key_b, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+    r = harness_http("POST", "/v1/contacts", h->key_b,
+                     "{\"kind\":\"organization\",\"name\":\"B Motors\",\"tags\":[\"Gold\"]}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "tags[0]");
+    harness_response_free(&r);
+
+    //  Deleting Gold takes it off the contact.
+    r = harness_http("DELETE", path_gold, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    s_contact_tags(path, tags, sizeof tags);
+    assert_string_equal(tags, "Fleet Buyer");
+    r = harness_http("DELETE", path_gold, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+
+    //  Each catalogue write left its event in the outbox, in order.
+    s_tag_events(events, sizeof events);
+    const char *expected = "TagCreated,TagCreated,TagCreated,TagUpdated,TagsMerged,TagDeleted";
+    assert_true(strlen(events) > strlen(expected));
+    assert_string_equal(events + strlen(events) - strlen(expected), expected);
+    assert_true(strlen(events) == strlen(events_before) + strlen(expected) + (events_before[0] ? 1 : 0));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crud),
         cmocka_unit_test(test_list_paging),
         cmocka_unit_test(test_organization_and_tags),
+        cmocka_unit_test(test_tag_catalogue),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_duplicate_email),

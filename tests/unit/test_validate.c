@@ -291,12 +291,25 @@ static void test_utf8_char_len(void **state) {
     assert_int_equal(crm_utf8_char_len("", 0), 0);
 }
 
+//  Length limits count characters, not bytes; blank means nothing but whitespace.
+static void test_chars_and_blank(void **state) {
+    (void)state;
+    assert_int_equal(crm_utf8_chars(""), 0);
+    assert_int_equal(crm_utf8_chars("Lee"), 3);
+    assert_int_equal(crm_utf8_chars("Jos\xc3\xa9 \xe2\x82\xac\xf0\x9f\x9a\x97"), 7);
+    assert_true(crm_text_blank(""));
+    assert_true(crm_text_blank(" \t\r\n "));
+    assert_false(crm_text_blank(" x "));
+    assert_false(crm_text_blank("\xc3\xa9"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_email_valid_table), cmocka_unit_test(test_email_total_length),
         cmocka_unit_test(test_email_normalize),   cmocka_unit_test(test_phone_to_e164),
         cmocka_unit_test(test_phone_rejects),     cmocka_unit_test(test_phone_output_size),
         cmocka_unit_test(test_utf8_valid),        cmocka_unit_test(test_utf8_char_len),
+        cmocka_unit_test(test_chars_and_blank),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

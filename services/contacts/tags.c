@@ -1,0 +1,459 @@
+/*  tags: the tenant's tag catalogue, and the check that contacts carry only its tags.
+
+    Contacts keep their tags by name (contacts.tags), so the catalogue's writes reach
+    into them: a rename replaces the name in every contact that has it, a deletion
+    removes it, a merge replaces one name with another (once per contact). Each write
+    is one statement with its event, in the batch's transaction; names are compared
+    without regard to case (tags.name_norm).
+*/
+#include "contacts.h"
+#include "events.h"
+#include "ids.h"
+#include "json_pb.h"
+#include "log.h"
+#include "validate.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG_NAME_MAX_LEN 64
+#define TAG_DESCRIPTION_MAX_LEN 500
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+#define TAG_JSON                                                                              \
+    "json_build_object('id', t.id, 'name', t.name, 'colour', t.colour,"                      \
+    " 'description', t.description, 'createdAt', " TS("t.created_at") ","                   \
+    " 'updatedAt', " TS("t.updated_at") ")::text"
+
+//  The event of a catalogue write, in the same statement: $6 the time, $7 the event id,
+//  $8 the payload, written when the row named by `row` was.
+#define TAG_EVENT_SQL(type, row)                                                              \
+    " ev AS ("                                                                                \
+    "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"    \
+    "  SELECT $7::uuid, '" type "', $1, $2::uuid::text, $8::bytea, $6::timestamptz"           \
+    "  FROM " row ")"
+
+static const crm_stmt_t s_tag_get = {
+    .name = "tags_get",
+    .sql = "SELECT " TAG_JSON " FROM tags t WHERE t.tenant_id = $1 AND t.id = $2::uuid",
+    .nparams = 2};
+
+static const crm_stmt_t s_tag_get_for_update = {
+    .name = "tags_get_for_update",
+    .sql = "SELECT " TAG_JSON " FROM tags t WHERE t.tenant_id = $1 AND t.id = $2::uuid"
+           " FOR UPDATE",
+    .nparams = 2};
+
+static const crm_stmt_t s_tag_list = {
+    .name = "tags_list",
+    .sql = "SELECT " TAG_JSON " FROM tags t WHERE t.tenant_id = $1 ORDER BY t.name_norm",
+    .nparams = 1};
+
+//  The tag other than $3 that holds the name $2 (any case).
+static const crm_stmt_t s_tag_by_name = {
+    .name = "tags_by_name",
+    .sql = "SELECT id::text FROM tags WHERE tenant_id = $1 AND name_norm = lower($2)"
+           " AND id <> coalesce(nullif($3, '')::uuid, '00000000-0000-0000-0000-000000000000')",
+    .nparams = 3};
+
+//  The catalogue's spelling of each name in $2, in order (NULL: not in the catalogue).
+static const crm_stmt_t s_tag_resolve = {
+    .name = "tags_resolve",
+    .sql = "SELECT t.name FROM unnest($2::text[]) WITH ORDINALITY AS k(name, ord)"
+           " LEFT JOIN tags t ON t.tenant_id = $1 AND t.name_norm = lower(k.name)"
+           " ORDER BY k.ord",
+    .nparams = 2};
+
+static const crm_stmt_t s_tag_insert = {
+    .name = "tags_insert",
+    .sql = "WITH ins AS ("
+           "  INSERT INTO tags (tenant_id, id, name, name_norm, colour, description,"
+           "                    created_at, updated_at)"
+           "  VALUES ($1, $2::uuid, $3, lower($3), $4, $5, $6::timestamptz, $6::timestamptz)"
+           "  RETURNING 1),"
+           TAG_EVENT_SQL("TagCreated", "ins")
+           " SELECT 1",
+    .nparams = 8,
+    .writes = true};
+
+//  $9: the name before; contacts that carry it (any case) carry $3 after.
+static const crm_stmt_t s_tag_update = {
+    .name = "tags_update",
+    .sql = "WITH upd AS ("
+           "  UPDATE tags SET name = $3, name_norm = lower($3), colour = $4, description = $5,"
+           "    updated_at = $6::timestamptz"
+           "  WHERE tenant_id = $1 AND id = $2::uuid RETURNING 1),"
+           " renamed AS ("
+           "  UPDATE contacts SET tags = ARRAY(SELECT CASE WHEN lower(x) = lower($9) THEN $3"
+           "                                              ELSE x END"
+           "                                   FROM unnest(tags) WITH ORDINALITY AS u(x, ord)"
+           "                                   ORDER BY ord)"
+           "  WHERE tenant_id = $1 AND $9 <> $3 AND EXISTS (SELECT 1 FROM upd)"
+           "    AND EXISTS (SELECT 1 FROM unnest(tags) x WHERE lower(x) = lower($9))),"
+           TAG_EVENT_SQL("TagUpdated", "upd")
+           " SELECT count(*) FROM upd",
+    .nparams = 9,
+    .writes = true};
+
+//  $3: the tag's name, taken out of every contact that carries it.
+static const crm_stmt_t s_tag_delete = {
+    .name = "tags_delete",
+    .sql = "WITH del AS (DELETE FROM tags WHERE tenant_id = $1 AND id = $2::uuid RETURNING 1),"
+           " untagged AS ("
+           "  UPDATE contacts SET tags = ARRAY(SELECT x FROM unnest(tags)"
+           "                                   WITH ORDINALITY AS u(x, ord)"
+           "                                   WHERE lower(x) <> lower($3) ORDER BY ord)"
+           "  WHERE tenant_id = $1 AND EXISTS (SELECT 1 FROM del)"
+           "    AND EXISTS (SELECT 1 FROM unnest(tags) x WHERE lower(x) = lower($3))),"
+           " ev AS ("
+           "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
+           "  SELECT $5::uuid, 'TagDeleted', $1, $2::uuid::text, $6::bytea, $4::timestamptz"
+           "  FROM del)"
+           " SELECT count(*) FROM del",
+    .nparams = 6,
+    .writes = true};
+
+//  $2 merged into $3: $4 the name merged away, $5 the name kept. A contact with both
+//  keeps one, where the first of them was.
+static const crm_stmt_t s_tag_merge = {
+    .name = "tags_merge",
+    .sql = "WITH del AS (DELETE FROM tags WHERE tenant_id = $1 AND id = $2::uuid"
+           "             AND id <> $3::uuid RETURNING 1),"
+           " merged AS ("
+           "  UPDATE contacts SET tags = ARRAY("
+           "    SELECT y FROM ("
+           "      SELECT y, ord, row_number() OVER (PARTITION BY lower(y) ORDER BY ord) AS n"
+           "      FROM (SELECT CASE WHEN lower(x) = lower($4) THEN $5 ELSE x END AS y, ord"
+           "            FROM unnest(tags) WITH ORDINALITY AS u(x, ord)) r) s"
+           "    WHERE n = 1 ORDER BY ord)"
+           "  WHERE tenant_id = $1 AND EXISTS (SELECT 1 FROM del)"
+           "    AND EXISTS (SELECT 1 FROM unnest(tags) x WHERE lower(x) = lower($4))),"
+           " ev AS ("
+           "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
+           "  SELECT $7::uuid, 'TagsMerged', $1, $2::uuid::text, $8::bytea, $6::timestamptz"
+           "  FROM del)"
+           " SELECT count(*) FROM del",
+    .nparams = 8,
+    .writes = true};
+
+// --- reading --------------------------------------------------------------------------
+
+static Crm__Contacts__Tag *s_tag_from_json(const char *text) {
+    crm_json_error_t err;
+    ProtobufCMessage *msg =
+        crm_json_to_pb(&crm__contacts__tag__descriptor, text, strlen(text), &err);
+    if (!msg)
+        crm_log_kv(CRM_LOG_ERROR, "stored tag does not parse", "field", err.field, "detail",
+                   err.message, NULL);
+    return (Crm__Contacts__Tag *)msg;
+}
+
+//  One tag by id: 200 with *out, 404, or a failure code.
+static int s_tag_read(crm_call_t *call, const char *id, bool for_update, Crm__Contacts__Tag **out,
+                      const char *field) {
+    if (!crm_uuid_valid(id)) {
+        crm_call_field_error(call, field, "is not a valid tag id");
+        crm_call_error(call, "not_found", "no such tag");
+        return 404;
+    }
+    const char *params[] = {call->header->tenant_id, id};
+    PGresult *res = crm_db_query(call->db, for_update ? &s_tag_get_for_update : &s_tag_get, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = 404;
+    if (PQntuples(res) == 0) {
+        crm_call_field_error(call, field, "is not a tag of this tenant");
+        crm_call_error(call, "not_found", "no such tag");
+    } else {
+        *out = s_tag_from_json(PQgetvalue(res, 0, 0));
+        code = *out ? 200 : 500;
+        if (!*out)
+            crm_call_error(call, "internal", "stored tag is unreadable");
+    }
+    PQclear(res);
+    return code;
+}
+
+// --- validation -----------------------------------------------------------------------
+
+//  Trim the name in place (its storage is ours) and check every field.
+static void s_tag_check(crm_call_t *call, Crm__Contacts__Tag *t) {
+    char *name = t->name;
+    while (isspace((unsigned char)*name))
+        name++;
+    size_t len = strlen(name);
+    while (len && isspace((unsigned char)name[len - 1]))
+        len--;
+    memmove(t->name, name, len);
+    t->name[len] = 0;
+    if (crm_text_blank(t->name))
+        crm_call_field_error(call, "name", "is required");
+    else if (crm_utf8_chars(t->name) > TAG_NAME_MAX_LEN)
+        crm_call_field_error(call, "name", "must be at most %d characters", TAG_NAME_MAX_LEN);
+    const char *c = t->colour;
+    bool colour_ok = c[0] == 0 || (c[0] == '#' && strlen(c) == 7);
+    for (int i = 1; colour_ok && c[0] && i < 7; i++)
+        colour_ok = isxdigit((unsigned char)c[i]);
+    if (!colour_ok)
+        crm_call_field_error(call, "colour", "must be a colour as #RRGGBB");
+    else
+        for (char *p = t->colour; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    if (crm_utf8_chars(t->description) > TAG_DESCRIPTION_MAX_LEN)
+        crm_call_field_error(call, "description", "must be at most %d characters",
+                             TAG_DESCRIPTION_MAX_LEN);
+}
+
+//  409 when another tag (not except_id) holds the name; 0 when none does.
+static int s_name_free(crm_call_t *call, const char *name, const char *except_id) {
+    const char *params[] = {call->header->tenant_id, name, except_id};
+    PGresult *res = crm_db_query(call->db, &s_tag_by_name, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = 0;
+    if (PQntuples(res) > 0) {
+        snprintf(call->conflict_id, sizeof call->conflict_id, "%s", PQgetvalue(res, 0, 0));
+        crm_call_field_error(call, "name", "is already the name of tag %s", call->conflict_id);
+        crm_call_error(call, "duplicate_tag", "a tag with this name exists: %s", call->conflict_id);
+        code = 409;
+    }
+    PQclear(res);
+    return code;
+}
+
+static Crm__Contacts__Tag *s_tag_copy(const Crm__Contacts__Tag *t) {
+    size_t size = crm__contacts__tag__get_packed_size(t);
+    uint8_t *buf = malloc(size ? size : 1);
+    crm__contacts__tag__pack(t, buf);
+    Crm__Contacts__Tag *copy = crm__contacts__tag__unpack(NULL, size, buf);
+    free(buf);
+    return copy;
+}
+
+//  A write of the catalogue: its statement's count (0: the tag was gone meanwhile).
+static int s_write(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params) {
+    PGresult *res = crm_db_query(call->db, stmt, params);
+    if (!res) {
+        if (strcmp(crm_db_sqlstate(call->db), "23505") == 0) {
+            crm_call_field_error(call, "name", "is already the name of another tag");
+            crm_call_error(call, "duplicate_tag", "a tag with this name exists");
+            return 409;
+        }
+        return crm_call_db_failure(call);
+    }
+    int rows = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    return rows;
+}
+
+// --- methods --------------------------------------------------------------------------
+
+int contacts_tag_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Contacts__CreateTagRequest *req = (const void *)request;
+    if (!req->tag) {
+        crm_call_field_error(call, "tag", "is required");
+        return 422;
+    }
+    Crm__Contacts__Tag *t = s_tag_copy(req->tag);
+    s_tag_check(call, t);
+    int code = call->n_fields ? 422 : s_name_free(call, t->name, "");
+    if (code == 0) {
+        char id[CRM_UUID_LEN + 1], now[40];
+        crm_uuid_v7(id);
+        crm_time_now(now, sizeof now);
+        crm_pb_string_set(&t->id, id);
+        crm_pb_string_set(&t->created_at, now);
+        crm_pb_string_set(&t->updated_at, now);
+        Crm__Events__TagCreated event = CRM__EVENTS__TAG_CREATED__INIT;
+        event.tag = t;
+        event.actor_id = call->header->actor_id;
+        crm_outbox_event_t ev;
+        crm_outbox_event_init(&ev, &event.base, now);
+        const char *params[] = {call->header->tenant_id, id, t->name, t->colour, t->description,
+                                now, ev.event_id, ev.payload_hex};
+        PGresult *res = crm_db_query(call->db, &s_tag_insert, params);
+        crm_outbox_event_reset(&ev);
+        code = 201;
+        if (!res)
+            code = strcmp(crm_db_sqlstate(call->db), "23505") == 0 ? s_name_free(call, t->name, "")
+                                                                  : crm_call_db_failure(call);
+        if (code == 0)  // the key refused it, yet no other tag has the name: a race lost
+            code = crm_call_db_failure(call);
+        PQclear(res);
+    }
+    if (code == 201)
+        *response = &t->base;
+    else
+        crm__contacts__tag__free_unpacked(t, NULL);
+    return code;
+}
+
+int contacts_tag_get(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Contacts__GetTagRequest *req = (const void *)request;
+    return s_tag_read(call, req->id, false, (Crm__Contacts__Tag **)response, "id");
+}
+
+int contacts_tag_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    (void)request;
+    const char *params[] = {call->header->tenant_id};
+    PGresult *res = crm_db_query(call->db, &s_tag_list, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    Crm__Contacts__ListTagsResponse *list = malloc(sizeof *list);
+    crm__contacts__list_tags_response__init(list);
+    int rows = PQntuples(res);
+    list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
+    for (int i = 0; i < rows; i++) {
+        Crm__Contacts__Tag *t = s_tag_from_json(PQgetvalue(res, i, 0));
+        if (!t) {
+            PQclear(res);
+            crm__contacts__list_tags_response__free_unpacked(list, NULL);
+            crm_call_error(call, "internal", "stored tag is unreadable");
+            return 500;
+        }
+        list->items[list->n_items++] = t;
+    }
+    PQclear(res);
+    *response = &list->base;
+    return 200;
+}
+
+int contacts_tag_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Contacts__UpdateTagRequest *req = (const void *)request;
+    for (size_t i = 0; i < req->n_update_mask; i++) {
+        const char *f = req->update_mask[i];
+        if (strcmp(f, "name") && strcmp(f, "colour") && strcmp(f, "description"))
+            crm_call_field_error(call, f, "cannot be changed");
+    }
+    if (call->n_fields)
+        return 422;
+    Crm__Contacts__Tag *t = NULL;
+    int code = s_tag_read(call, req->id, true, &t, "id");
+    if (code != 200)
+        return code;
+    char *previous = strdup(t->name);
+    for (size_t i = 0; i < req->n_update_mask && req->tag; i++) {
+        const char *f = req->update_mask[i];
+        if (strcmp(f, "name") == 0)
+            crm_pb_string_set(&t->name, req->tag->name);
+        else if (strcmp(f, "colour") == 0)
+            crm_pb_string_set(&t->colour, req->tag->colour);
+        else
+            crm_pb_string_set(&t->description, req->tag->description);
+    }
+    s_tag_check(call, t);
+    code = call->n_fields ? 422 : s_name_free(call, t->name, t->id);
+    if (code == 0) {
+        char now[40];
+        crm_time_now(now, sizeof now);
+        crm_pb_string_set(&t->updated_at, now);
+        Crm__Events__TagUpdated event = CRM__EVENTS__TAG_UPDATED__INIT;
+        event.tag = t;
+        event.previous_name = previous;
+        event.changed = req->update_mask;
+        event.n_changed = req->n_update_mask;
+        event.actor_id = call->header->actor_id;
+        crm_outbox_event_t ev;
+        crm_outbox_event_init(&ev, &event.base, now);
+        const char *params[] = {call->header->tenant_id, t->id, t->name, t->colour, t->description,
+                                now, ev.event_id, ev.payload_hex, previous};
+        int rows = s_write(call, &s_tag_update, params);
+        crm_outbox_event_reset(&ev);
+        code = rows == 1 ? 200 : rows > 1 ? 500 : rows;
+    }
+    free(previous);
+    if (code == 200)
+        *response = &t->base;
+    else
+        crm__contacts__tag__free_unpacked(t, NULL);
+    return code;
+}
+
+int contacts_tag_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    (void)response;
+    const Crm__Contacts__DeleteTagRequest *req = (const void *)request;
+    Crm__Contacts__Tag *t = NULL;
+    int code = s_tag_read(call, req->id, true, &t, "id");
+    if (code != 200)
+        return code;
+    char now[40];
+    crm_time_now(now, sizeof now);
+    Crm__Events__TagDeleted event = CRM__EVENTS__TAG_DELETED__INIT;
+    event.tag_id = t->id;
+    event.name = t->name;
+    event.actor_id = call->header->actor_id;
+    crm_outbox_event_t ev;
+    crm_outbox_event_init(&ev, &event.base, now);
+    const char *params[] = {call->header->tenant_id, t->id, t->name, now, ev.event_id,
+                            ev.payload_hex};
+    int rows = s_write(call, &s_tag_delete, params);
+    crm_outbox_event_reset(&ev);
+    crm__contacts__tag__free_unpacked(t, NULL);
+    return rows == 1 ? 204 : rows > 1 ? 500 : rows;
+}
+
+int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Contacts__MergeTagRequest *req = (const void *)request;
+    if (!req->into[0]) {
+        crm_call_field_error(call, "into", "is required");
+        return 422;
+    }
+    if (strcmp(req->id, req->into) == 0) {
+        crm_call_field_error(call, "into", "must be another tag than the one merged");
+        return 422;
+    }
+    Crm__Contacts__Tag *from = NULL, *into = NULL;
+    int code = s_tag_read(call, req->id, true, &from, "id");
+    if (code == 200) {
+        code = s_tag_read(call, req->into, true, &into, "into");
+        if (code == 404)
+            code = 422;  // the request names a tag that does not exist
+    }
+    if (code == 200) {
+        char now[40];
+        crm_time_now(now, sizeof now);
+        Crm__Events__TagsMerged event = CRM__EVENTS__TAGS_MERGED__INIT;
+        event.from_id = from->id;
+        event.from_name = from->name;
+        event.into = into;
+        event.actor_id = call->header->actor_id;
+        crm_outbox_event_t ev;
+        crm_outbox_event_init(&ev, &event.base, now);
+        const char *params[] = {call->header->tenant_id, from->id, into->id, from->name,
+                                into->name, now, ev.event_id, ev.payload_hex};
+        int rows = s_write(call, &s_tag_merge, params);
+        crm_outbox_event_reset(&ev);
+        code = rows == 1 ? 200 : rows > 1 ? 500 : rows;
+    }
+    if (from)
+        crm__contacts__tag__free_unpacked(from, NULL);
+    if (code == 200)
+        *response = &into->base;
+    else if (into)
+        crm__contacts__tag__free_unpacked(into, NULL);
+    return code;
+}
+
+int contacts_tags_resolve(crm_call_t *call, const char *prefix, char **names, size_t n) {
+    if (n == 0)
+        return 0;
+    char *array = crm_db_text_array((const char *const *)names, n);
+    const char *params[] = {call->header->tenant_id, array};
+    PGresult *res = crm_db_query(call->db, &s_tag_resolve, params);
+    free(array);
+    if (!res)
+        return crm_call_db_failure(call);
+    for (size_t i = 0; i < n && (int)i < PQntuples(res); i++) {
+        char field[64];
+        snprintf(field, sizeof field, "%stags[%zu]", prefix, i);
+        if (PQgetisnull(res, (int)i, 0))
+            crm_call_field_error(call, field,
+                                 "is not in the tag catalogue (create it with POST /v1/tags)");
+        else
+            crm_pb_string_set(&names[i], PQgetvalue(res, (int)i, 0));
+    }
+    PQclear(res);
+    return call->n_fields ? 422 : 0;
+}
