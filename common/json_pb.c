@@ -1426,3 +1426,13 @@ void crm_pb_string_set(char **field, const char *value) {
         free(*field);
     *field = strdup(value);
 }
+
+ProtobufCMessage *crm_pb_copy(const ProtobufCMessage *msg) {
+    size_t size = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(size ? size : 1);
+    assert(buf);
+    protobuf_c_message_pack(msg, buf);
+    ProtobufCMessage *copy = protobuf_c_message_unpack(msg->descriptor, NULL, size, buf);
+    free(buf);
+    return copy;
+}

@@ -92,6 +92,10 @@ char *crm_pb_to_json(const ProtobufCMessage *msg);
 const ProtobufCFieldDescriptor *crm_pb_field_by_name(const ProtobufCMessageDescriptor *desc,
                                                      const char *name);
 
+//  A deep copy of msg (packed and unpacked), freed with protobuf_c_message_free_unpacked:
+//  a private copy a handler may change in place.
+ProtobufCMessage *crm_pb_copy(const ProtobufCMessage *msg);
+
 //  Replace a string field of a message with a copy of value, freeing the old value
 //  unless it is protobuf-c's shared default.
 void crm_pb_string_set(char **field, const char *value);

@@ -209,16 +209,6 @@ static void s_row_names(const Crm__Contacts__Contact *c, s_names_t *names, conta
                               names->source, sizeof names->source);
 }
 
-//  A private copy of a contact (validation normalises in place).
-static Crm__Contacts__Contact *s_contact_copy(const Crm__Contacts__Contact *c) {
-    size_t size = crm__contacts__contact__get_packed_size(c);
-    uint8_t *buf = malloc(size ? size : 1);
-    crm__contacts__contact__pack(c, buf);
-    Crm__Contacts__Contact *copy = crm__contacts__contact__unpack(NULL, size, buf);
-    free(buf);
-    return copy;
-}
-
 static bool s_check_id(crm_call_t *call, const char *id) {
     if (crm_uuid_valid(id))
         return true;
@@ -233,7 +223,7 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         return 422;
     }
     //  Work on a copy: validation normalises fields in place.
-    Crm__Contacts__Contact *c = s_contact_copy(req->contact);
+    Crm__Contacts__Contact *c = (Crm__Contacts__Contact *)crm_pb_copy(&req->contact->base);
     char id[CRM_UUID_LEN + 1];
     crm_uuid_v7(id);
     crm_pb_string_set(&c->id, id);
@@ -295,7 +285,8 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     const Crm__Contacts__UpdateContactRequest *req = (const void *)request;
     if (!s_check_id(call, req->id))
         return 404;
-    Crm__Contacts__Contact *patch = req->contact ? s_contact_copy(req->contact) : NULL;
+    Crm__Contacts__Contact *patch =
+        req->contact ? (Crm__Contacts__Contact *)crm_pb_copy(&req->contact->base) : NULL;
     for (size_t i = 0; i < req->n_update_mask; i++)
         if (!patch || !crm_pb_field_by_name(&crm__contacts__contact__descriptor,
                                             req->update_mask[i]))

@@ -223,15 +223,6 @@ static int s_name_free(crm_call_t *call, const char *name, const char *except_id
     return code;
 }
 
-static Crm__Contacts__Tag *s_tag_copy(const Crm__Contacts__Tag *t) {
-    size_t size = crm__contacts__tag__get_packed_size(t);
-    uint8_t *buf = malloc(size ? size : 1);
-    crm__contacts__tag__pack(t, buf);
-    Crm__Contacts__Tag *copy = crm__contacts__tag__unpack(NULL, size, buf);
-    free(buf);
-    return copy;
-}
-
 //  A write of the catalogue: its statement's count (0: the tag was gone meanwhile).
 static int s_write(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params) {
     PGresult *res = crm_db_query(call->db, stmt, params);
@@ -256,7 +247,7 @@ int contacts_tag_create(crm_call_t *call, const ProtobufCMessage *request, Proto
         crm_call_field_error(call, "tag", "is required");
         return 422;
     }
-    Crm__Contacts__Tag *t = s_tag_copy(req->tag);
+    Crm__Contacts__Tag *t = (Crm__Contacts__Tag *)crm_pb_copy(&req->tag->base);
     s_tag_check(call, t);
     int code = call->n_fields ? 422 : s_name_free(call, t->name, "");
     if (code == 0) {
