@@ -5,6 +5,20 @@
 #include "contacts.pb-c.h"
 #include "service.h"
 
+//  SQL shared by the daemon's statements (store.c, tags.c, snapshot.c).
+//  A timestamp column as the API writes it: RFC 3339, UTC, microseconds.
+#define CONTACTS_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+//  The event of a write, in the same statement (so the same transaction): one outbox
+//  row of type per row of `row`, for tenant $1 and aggregate $2; at, id and payload name
+//  the parameters holding the time of the change, the event id and the payload.
+#define CONTACTS_OUTBOX_SQL(type, row, at, id, payload)                                       \
+    " ev AS ("                                                                                \
+    "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"    \
+    "  SELECT " id "::uuid, '" type "', $1, $2::uuid::text, " payload "::bytea,"              \
+    "         " at "::timestamptz"                                                            \
+    "  FROM " row ")"
+
 //  The service's state, shared by its methods.
 typedef struct {
     const crm_config_t *cfg;

@@ -19,17 +19,14 @@
 #define SNAPSHOT_DEFAULT_LIMIT 1000
 #define SNAPSHOT_MAX_LIMIT 10000
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 //  The LEFT JOIN keeps one row (with the watermark) when no contact is left.
 static const crm_stmt_t s_page = {
     .name = "contacts_snapshot_page",
     .sql = "SELECT (SELECT last_seq FROM outbox_state WHERE id = 1), c.tenant_id, c.id::text,"
-           "  c.type, c.source, " TS(
-               "c.created_at") ", c.deleted_at IS NOT NULL"
-                               " FROM (SELECT 1) one LEFT JOIN LATERAL ("
-                               "  SELECT * FROM contacts WHERE (tenant_id, id) > ($1, $2::uuid)"
-                               "  ORDER BY tenant_id, id LIMIT $3::int) c ON true",
+           "  c.type, c.source, " CONTACTS_TS("c.created_at") ", c.deleted_at IS NOT NULL"
+           " FROM (SELECT 1) one LEFT JOIN LATERAL ("
+           "  SELECT * FROM contacts WHERE (tenant_id, id) > ($1, $2::uuid)"
+           "  ORDER BY tenant_id, id LIMIT $3::int) c ON true",
     .nparams = 3,
 };
 

@@ -13,14 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 #define CONTACT_JSON(t)                                                                       \
     "json_build_object('id', " t ".id, 'kind', " t ".kind, 'type', " t ".type,"               \
     " 'firstName', " t ".first_name, 'lastName', " t ".last_name, 'name', " t ".name,"        \
     " 'source', nullif(" t ".source, ''), 'tags', " t ".tags, 'emails', " t ".emails,"        \
-    " 'phones', " t ".phones, 'createdAt', " TS(t ".created_at") ","                          \
-    " 'updatedAt', " TS(t ".updated_at") ")::text"
+    " 'phones', " t ".phones, 'createdAt', " CONTACTS_TS(t ".created_at") ","                 \
+    " 'updatedAt', " CONTACTS_TS(t ".updated_at") ")::text"
 
 //  The first of the addresses in $11 that a contact (other than the one written) holds,
 //  and its position: one primary-key lookup per address, a plan shape that stays right
@@ -32,19 +30,16 @@
     "    WHERE tenant_id = $1 AND address_norm = k.address" other_contact " LIMIT 1) e"       \
     "  LIMIT 1"
 
-//  The event of a write, in the same statement (so the same transaction): written only
-//  when the row was. $13 is the time of the change, $14 the event id, $15 the payload.
-#define OUTBOX_SQL(type, row)                                                                 \
-    " ev AS ("                                                                                \
-    "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"    \
-    "  SELECT $14::uuid, '" type "', $1, $2::uuid::text, $15::bytea, $13::timestamptz"        \
-    "  FROM " row ")"
+//  The event of a create or an update: $13 is the time of the change, $14 the event id,
+//  $15 the payload.
+#define OUTBOX_SQL(type, row) CONTACTS_OUTBOX_SQL(type, row, "$13", "$14", "$15")
 
 //  What insert and update answer (s_written reads it): the duplicate and its position,
 //  or the written row's timestamps.
 #define WRITTEN_SQL(row)                                                                      \
     " SELECT (SELECT contact_id::text FROM dup), (SELECT position FROM dup),"                 \
-    "  (SELECT " TS("created_at") " FROM " row "), (SELECT " TS("updated_at") " FROM " row ")"
+    "  (SELECT " CONTACTS_TS("created_at") " FROM " row "),"                                  \
+    "  (SELECT " CONTACTS_TS("updated_at") " FROM " row ")"
 
 //  A create's row and its email keys, the row written only when guard (a WHERE
 //  clause, or nothing) lets it; the keys go with the row.
@@ -133,10 +128,7 @@ static const crm_stmt_t s_delete = {
     "  DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2::uuid"
     "    AND address_norm IN (SELECT lower(e->>'address')"
     "                         FROM del, jsonb_array_elements(del.emails) e)),"
-    " ev AS ("
-    "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
-    "  SELECT $4::uuid, 'ContactDeleted', $1, $2::uuid::text, $5::bytea, $3::timestamptz"
-    "  FROM del)"
+    CONTACTS_OUTBOX_SQL("ContactDeleted", "del", "$3", "$4", "$5")
     " SELECT count(*) FROM del",
     .nparams = 5,
     .writes = true,

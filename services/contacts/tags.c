@@ -20,30 +20,25 @@
 #define TAG_NAME_MAX_LEN 64
 #define TAG_DESCRIPTION_MAX_LEN 500
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 #define TAG_JSON                                                                              \
     "json_build_object('id', t.id, 'name', t.name, 'colour', t.colour,"                      \
-    " 'description', t.description, 'createdAt', " TS("t.created_at") ","                   \
-    " 'updatedAt', " TS("t.updated_at") ")::text"
+    " 'description', t.description,"                                                         \
+    " 'createdAt', " CONTACTS_TS("t.created_at") ","                                          \
+    " 'updatedAt', " CONTACTS_TS("t.updated_at") ")::text"
 
-//  The event of a catalogue write, in the same statement: $6 the time, $7 the event id,
-//  $8 the payload, written when the row named by `row` was.
-#define TAG_EVENT_SQL(type, row)                                                              \
-    " ev AS ("                                                                                \
-    "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"    \
-    "  SELECT $7::uuid, '" type "', $1, $2::uuid::text, $8::bytea, $6::timestamptz"           \
-    "  FROM " row ")"
+//  The event of a catalogue write: $6 the time, $7 the event id, $8 the payload.
+#define TAG_EVENT_SQL(type, row) CONTACTS_OUTBOX_SQL(type, row, "$6", "$7", "$8")
+
+#define TAG_GET_SQL "SELECT " TAG_JSON " FROM tags t WHERE t.tenant_id = $1 AND t.id = $2::uuid"
 
 static const crm_stmt_t s_tag_get = {
     .name = "tags_get",
-    .sql = "SELECT " TAG_JSON " FROM tags t WHERE t.tenant_id = $1 AND t.id = $2::uuid",
+    .sql = TAG_GET_SQL,
     .nparams = 2};
 
 static const crm_stmt_t s_tag_get_for_update = {
     .name = "tags_get_for_update",
-    .sql = "SELECT " TAG_JSON " FROM tags t WHERE t.tenant_id = $1 AND t.id = $2::uuid"
-           " FOR UPDATE",
+    .sql = TAG_GET_SQL " FOR UPDATE",
     .nparams = 2};
 
 static const crm_stmt_t s_tag_list = {
@@ -107,10 +102,7 @@ static const crm_stmt_t s_tag_delete = {
            "                                   WHERE lower(x) <> lower($3) ORDER BY ord)"
            "  WHERE tenant_id = $1 AND EXISTS (SELECT 1 FROM del)"
            "    AND EXISTS (SELECT 1 FROM unnest(tags) x WHERE lower(x) = lower($3))),"
-           " ev AS ("
-           "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
-           "  SELECT $5::uuid, 'TagDeleted', $1, $2::uuid::text, $6::bytea, $4::timestamptz"
-           "  FROM del)"
+           CONTACTS_OUTBOX_SQL("TagDeleted", "del", "$4", "$5", "$6")
            " SELECT count(*) FROM del",
     .nparams = 6,
     .writes = true};
@@ -130,10 +122,7 @@ static const crm_stmt_t s_tag_merge = {
            "    WHERE n = 1 ORDER BY ord)"
            "  WHERE tenant_id = $1 AND EXISTS (SELECT 1 FROM del)"
            "    AND EXISTS (SELECT 1 FROM unnest(tags) x WHERE lower(x) = lower($4))),"
-           " ev AS ("
-           "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
-           "  SELECT $7::uuid, 'TagsMerged', $1, $2::uuid::text, $8::bytea, $6::timestamptz"
-           "  FROM del)"
+           TAG_EVENT_SQL("TagsMerged", "del")
            " SELECT count(*) FROM del",
     .nparams = 8,
     .writes = true};
@@ -241,7 +230,8 @@ static int s_write(crm_call_t *call, const crm_stmt_t *stmt, const char *const *
 
 // --- methods --------------------------------------------------------------------------
 
-int contacts_tag_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_tag_create(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response) {
     const Crm__Contacts__CreateTagRequest *req = (const void *)request;
     if (!req->tag) {
         crm_call_field_error(call, "tag", "is required");
@@ -281,12 +271,14 @@ int contacts_tag_create(crm_call_t *call, const ProtobufCMessage *request, Proto
     return code;
 }
 
-int contacts_tag_get(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_tag_get(crm_call_t *call, const ProtobufCMessage *request,
+                     ProtobufCMessage **response) {
     const Crm__Contacts__GetTagRequest *req = (const void *)request;
     return s_tag_read(call, req->id, false, (Crm__Contacts__Tag **)response, "id");
 }
 
-int contacts_tag_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_tag_list(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response) {
     (void)request;
     const char *params[] = {call->header->tenant_id};
     PGresult *res = crm_db_query(call->db, &s_tag_list, params);
@@ -311,7 +303,8 @@ int contacts_tag_list(crm_call_t *call, const ProtobufCMessage *request, Protobu
     return 200;
 }
 
-int contacts_tag_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_tag_update(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response) {
     const Crm__Contacts__UpdateTagRequest *req = (const void *)request;
     for (size_t i = 0; i < req->n_update_mask; i++) {
         const char *f = req->update_mask[i];
@@ -362,7 +355,8 @@ int contacts_tag_update(crm_call_t *call, const ProtobufCMessage *request, Proto
     return code;
 }
 
-int contacts_tag_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_tag_delete(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response) {
     (void)response;
     const Crm__Contacts__DeleteTagRequest *req = (const void *)request;
     Crm__Contacts__Tag *t = NULL;
@@ -385,7 +379,8 @@ int contacts_tag_delete(crm_call_t *call, const ProtobufCMessage *request, Proto
     return rows == 1 ? 204 : rows > 1 ? 500 : rows;
 }
 
-int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response) {
     const Crm__Contacts__MergeTagRequest *req = (const void *)request;
     if (!req->into[0]) {
         crm_call_field_error(call, "into", "is required");

@@ -14,6 +14,7 @@
 #define ROLE_INTEGRATION (1u << 4)
 #define ROLES_ANY   (ROLE_ADMIN | ROLE_MANAGER | ROLE_SALES | ROLE_ANALYST | ROLE_INTEGRATION)
 #define ROLES_WRITE (ROLE_ADMIN | ROLE_MANAGER | ROLE_SALES | ROLE_INTEGRATION)
+#define ROLES_MANAGE (ROLE_ADMIN | ROLE_MANAGER)  // settings that reach many records
 
 typedef struct {
     const char *http_method;  // "GET", "POST", "PATCH", "DELETE"
