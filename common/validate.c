@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -215,4 +216,67 @@ bool crm_text_blank(const char *s) {
         if (!isspace((unsigned char)*s))
             return false;
     return true;
+}
+
+//  The value of a VIN character in the check-digit sum, or -1 for one not allowed.
+static int s_vin_value(char c) {
+    static const char *const letters = "ABCDEFGHJKLMNPRSTUVWXYZ";
+    static const int values[] = {1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5,
+                                 7, 9, 2, 3, 4, 5, 6, 7, 8, 9};
+    c = (char)toupper((unsigned char)c);
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    const char *at = c ? strchr(letters, c) : NULL;
+    return at ? values[at - letters] : -1;
+}
+
+const char *crm_vin_check(const char *vin) {
+    static const int weights[17] = {8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2};
+    if (strlen(vin) != 17)
+        return "must be 17 characters";
+    int sum = 0;
+    for (int i = 0; i < 17; i++) {
+        int value = s_vin_value(vin[i]);
+        if (value < 0)
+            return "may hold only digits and letters other than I, O and Q";
+        sum += value * weights[i];
+    }
+    int check = sum % 11;
+    char expected = check == 10 ? 'X' : (char)('0' + check);
+    if (toupper((unsigned char)vin[8]) != expected)
+        return "has a wrong check digit (the ninth character)";
+    return NULL;
+}
+
+bool crm_date_parse(const char *text, int *year, int *month, int *day) {
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (strlen(text) != 10 || text[4] != '-' || text[7] != '-')
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)text[i]))
+            return false;
+    int y = atoi(text), m = atoi(text + 5), d = atoi(text + 8);
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1 || m < 1 || m > 12 || d < 1 || d > days[m - 1] + (m == 2 && leap))
+        return false;
+    if (year)
+        *year = y;
+    if (month)
+        *month = m;
+    if (day)
+        *day = d;
+    return true;
+}
+
+void crm_text_trim(char *s) {
+    if (!*s)
+        return;
+    char *start = s;
+    while (isspace((unsigned char)*start))
+        start++;
+    size_t len = strlen(start);
+    while (len && isspace((unsigned char)start[len - 1]))
+        len--;
+    memmove(s, start, len);
+    s[len] = 0;
 }

@@ -43,6 +43,20 @@ size_t crm_utf8_chars(const char *s);
 //  True when s is empty or only whitespace: a required text left blank.
 bool crm_text_blank(const char *s);
 
+//  Remove leading and trailing whitespace from s in place. An empty s is left untouched
+//  (it may be protobuf-c's shared, read-only empty string).
+void crm_text_trim(char *s);
+
+//  A vehicle identification number (ISO 3779, 17 characters, no I, O or Q) whose ninth
+//  character is the check digit of the North American scheme (49 CFR 565): the
+//  transliterated characters weighted 8 7 6 5 4 3 2 10 0 9 8 7 6 5 4 3 2, summed,
+//  modulo 11, with 10 written X. Lower case is accepted (callers store upper case).
+//  Returns NULL, or a static message saying what is wrong.
+const char *crm_vin_check(const char *vin);
+
+//  A calendar date "YYYY-MM-DD" (leap years counted); fills the parts when not NULL.
+bool crm_date_parse(const char *text, int *year, int *month, int *day);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,9 +13,13 @@
 //  row of type per row of `row`, for tenant $1 and aggregate $2; at, id and payload name
 //  the parameters holding the time of the change, the event id and the payload.
 #define CONTACTS_OUTBOX_SQL(type, row, at, id, payload)                                       \
+    CONTACTS_OUTBOX_AGG_SQL(type, row, "$2::uuid::text", at, id, payload)
+
+//  The same with the aggregate id given (an SQL expression of text).
+#define CONTACTS_OUTBOX_AGG_SQL(type, row, aggregate, at, id, payload)                        \
     " ev AS ("                                                                                \
     "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"    \
-    "  SELECT " id "::uuid, '" type "', $1, $2::uuid::text, " payload "::bytea,"              \
+    "  SELECT " id "::uuid, '" type "', $1, " aggregate ", " payload "::bytea,"               \
     "         " at "::timestamptz"                                                            \
     "  FROM " row ")"
 
@@ -40,9 +44,20 @@ typedef struct {
     char *emails_json;      // JSON array of Email objects
     char *phones_json;      // JSON array of Phone objects
     char *email_keys_array; // text[] literal of normalised addresses
+    const char *supplier;   // 'true' | 'false'
+    const char *assignee;
+    const char *organization_id;  // NULL when not linked
+    char *profile_json;     // the rest of the profile: JSON object in the API's shape
 } contacts_row_t;
 
 void contacts_row_reset(contacts_row_t *row);
+
+//  Check and normalise the profile beyond names, emails, phones and tags (profile.c):
+//  SMS order and phone types, the organization link, addresses, vehicles, social
+//  profiles, personal details, custom field values; fills the row's profile columns.
+//  0, 422 with field errors, or a failure code.
+int contacts_profile_prepare(crm_call_t *call, Crm__Contacts__Contact *c, const char *prefix,
+                             contacts_row_t *row);
 
 //  Insert row (rendered from c, which is taken). Pipelined: returns CRM_CALL_PENDING;
 //  the outcome arrives in call->code: 201 with c as call->response (timestamps set),
@@ -88,5 +103,23 @@ int contacts_tag_delete(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request,
                        ProtobufCMessage **response);
 int contacts_tags_resolve(crm_call_t *call, const char *prefix, char **names, size_t n);
+
+//  The tenant's definitions (fields.c): custom fields of contacts and phone types.
+int contacts_field_create(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int contacts_field_get(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response);
+int contacts_field_list(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int contacts_field_update(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int contacts_field_delete(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int contacts_phone_type_create(crm_call_t *call, const ProtobufCMessage *request,
+                               ProtobufCMessage **response);
+int contacts_phone_type_list(crm_call_t *call, const ProtobufCMessage *request,
+                             ProtobufCMessage **response);
+int contacts_phone_type_delete(crm_call_t *call, const ProtobufCMessage *request,
+                               ProtobufCMessage **response);
 
 #endif

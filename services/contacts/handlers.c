@@ -159,10 +159,11 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
         json_array_append_new(tags, json_string(c->tags[i]));
     }
     c->n_tags = kept;
-    if (call->n_fields) {
+    int code = contacts_profile_prepare(call, c, prefix, row);
+    if (code) {
         json_decref(keys);
         json_decref(tags);
-        return 422;
+        return code;
     }
 
     //  A person's name is derived; an organization has no first or last name.
@@ -272,6 +273,8 @@ static int s_apply_field(Crm__Contacts__Contact *c, const Crm__Contacts__Contact
     else if (f->type == PROTOBUF_C_TYPE_ENUM || f->type == PROTOBUF_C_TYPE_INT32 ||
              f->type == PROTOBUF_C_TYPE_UINT32 || f->type == PROTOBUF_C_TYPE_BOOL)
         size = sizeof(int32_t);
+    else if (f->type == PROTOBUF_C_TYPE_DOUBLE)
+        size = sizeof(double);
     else
         return -1;
     char tmp[sizeof(void *)];
@@ -360,5 +363,21 @@ const crm_method_t contacts_methods[] = {
     {"UpdateTag", contacts_tag_update, &crm__contacts__update_tag_request__descriptor, true},
     {"DeleteTag", contacts_tag_delete, &crm__contacts__delete_tag_request__descriptor, true},
     {"MergeTag", contacts_tag_merge, &crm__contacts__merge_tag_request__descriptor, true},
+    {"CreateCustomField", contacts_field_create,
+     &crm__contacts__create_custom_field_request__descriptor, true},
+    {"GetCustomField", contacts_field_get, &crm__contacts__get_custom_field_request__descriptor,
+     false},
+    {"ListCustomFields", contacts_field_list,
+     &crm__contacts__list_custom_fields_request__descriptor, false},
+    {"UpdateCustomField", contacts_field_update,
+     &crm__contacts__update_custom_field_request__descriptor, true},
+    {"DeleteCustomField", contacts_field_delete,
+     &crm__contacts__delete_custom_field_request__descriptor, true},
+    {"CreatePhoneType", contacts_phone_type_create,
+     &crm__contacts__create_phone_type_request__descriptor, true},
+    {"ListPhoneTypes", contacts_phone_type_list,
+     &crm__contacts__list_phone_types_request__descriptor, false},
+    {"DeletePhoneType", contacts_phone_type_delete,
+     &crm__contacts__delete_phone_type_request__descriptor, true},
     {NULL, NULL, NULL, false},
 };

@@ -14,11 +14,12 @@
 #include <string.h>
 
 #define CONTACT_JSON(t)                                                                       \
-    "json_build_object('id', " t ".id, 'kind', " t ".kind, 'type', " t ".type,"               \
+    "(jsonb_build_object('id', " t ".id, 'kind', " t ".kind, 'type', " t ".type,"             \
     " 'firstName', " t ".first_name, 'lastName', " t ".last_name, 'name', " t ".name,"        \
     " 'source', nullif(" t ".source, ''), 'tags', " t ".tags, 'emails', " t ".emails,"        \
-    " 'phones', " t ".phones, 'createdAt', " CONTACTS_TS(t ".created_at") ","                 \
-    " 'updatedAt', " CONTACTS_TS(t ".updated_at") ")::text"
+    " 'phones', " t ".phones, 'supplier', " t ".supplier, 'assignee', " t ".assignee,"        \
+    " 'createdAt', " CONTACTS_TS(t ".created_at") ","                                         \
+    " 'updatedAt', " CONTACTS_TS(t ".updated_at") ") || " t ".profile)::text"
 
 //  The first of the addresses in $11 that a contact (other than the one written) holds,
 //  and its position: one primary-key lookup per address, a plan shape that stays right
@@ -46,9 +47,11 @@
 #define CREATE_SQL(guard)                                                                     \
     " ins AS ("                                                                               \
     "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"  \
-    "                        tags, emails, phones, created_at, updated_at)"                   \
+    "                        tags, emails, phones, created_at, updated_at,"                   \
+    "                        supplier, assignee, organization_id, profile)"                   \
     "  SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8,"                                          \
-    "         $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz"         \
+    "         $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz,"        \
+    "         $16::boolean, $17, $18::uuid, $19::jsonb"                                       \
     "  " guard " RETURNING created_at, updated_at),"                                          \
     " keys AS ("                                                                              \
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"                      \
@@ -62,7 +65,7 @@
 static const crm_stmt_t s_insert = {
     .name = "contacts_insert",
     .sql = "WITH" CREATE_SQL("") OUTBOX_SQL("ContactCreated", "ins") " SELECT 1",
-    .nparams = 15,
+    .nparams = 19,
     .writes = true,
 };
 
@@ -74,7 +77,7 @@ static const crm_stmt_t s_insert_checked = {
            CREATE_SQL("WHERE NOT EXISTS (SELECT 1 FROM dup)")
            OUTBOX_SQL("ContactCreated", "ins")
            WRITTEN_SQL("ins"),
-    .nparams = 15,
+    .nparams = 19,
     .writes = true,
 };
 
@@ -94,7 +97,9 @@ static const crm_stmt_t s_update = {
     " upd AS ("
     "  UPDATE contacts SET kind = $3, type = $4, first_name = $5, last_name = $6, name = $7,"
     "    source = $8, tags = $9::text[],"
-    "    emails = $10::jsonb, phones = $12::jsonb, updated_at = $13::timestamptz"
+    "    emails = $10::jsonb, phones = $12::jsonb, updated_at = $13::timestamptz,"
+    "    supplier = $16::boolean, assignee = $17, organization_id = $18::uuid,"
+    "    profile = $19::jsonb"
     "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
     "    AND NOT EXISTS (SELECT 1 FROM dup)"
     "  RETURNING *),"
@@ -114,7 +119,7 @@ static const crm_stmt_t s_update = {
     "  ON CONFLICT (tenant_id, address_norm) DO NOTHING),"
     OUTBOX_SQL("ContactUpdated", "upd")
     WRITTEN_SQL("upd"),
-    .nparams = 15,
+    .nparams = 19,
     .writes = true,
 };
 
@@ -123,7 +128,18 @@ static const crm_stmt_t s_delete = {
     .sql =
     "WITH del AS ("
     "  UPDATE contacts SET deleted_at = $3::timestamptz, updated_at = $3::timestamptz"
-    "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL RETURNING id, emails),"
+    "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
+    "  RETURNING id, emails, kind, name),"
+    //  The people of an organization lose their link to it; one buying for it keeps its
+    //  name as the company's.
+    " unlinked AS ("
+    "  UPDATE contacts p SET organization_id = NULL,"
+    "    profile = (p.profile - 'organization') ||"
+    "      CASE WHEN (p.profile->>'companyBuyer')::boolean"
+    "             AND coalesce(p.profile->>'companyName', '') = ''"
+    "           THEN jsonb_build_object('companyName', del.name) ELSE '{}' END"
+    "  FROM del WHERE del.kind = 'organization' AND p.tenant_id = $1"
+    "    AND p.organization_id = $2::uuid),"
     " keys AS ("
     "  DELETE FROM contact_emails WHERE tenant_id = $1 AND contact_id = $2::uuid"
     "    AND address_norm IN (SELECT lower(e->>'address')"
@@ -157,6 +173,7 @@ void contacts_row_reset(contacts_row_t *row) {
     free(row->emails_json);
     free(row->phones_json);
     free(row->email_keys_array);
+    free(row->profile_json);
     memset(row, 0, sizeof *row);
 }
 
@@ -227,7 +244,7 @@ static void s_event(crm_call_t *call, Crm__Contacts__Contact *c, bool created,
 }
 
 //  Parameters shared by insert and update, in statement order.
-static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char *params[15]) {
+static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char *params[19]) {
     params[0] = call->header->tenant_id;
     params[1] = row->id;
     params[2] = row->kind;
@@ -240,6 +257,10 @@ static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char
     params[9] = row->emails_json;
     params[10] = row->email_keys_array;
     params[11] = row->phones_json;
+    params[15] = row->supplier;
+    params[16] = row->assignee;
+    params[17] = row->organization_id;
+    params[18] = row->profile_json;
 }
 
 //  The insert's outcome: the contact waiting in call->response becomes the reply, or is
@@ -261,7 +282,7 @@ static void s_on_inserted(crm_db_t *db, PGresult *res, void *arg) {
 }
 
 int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
-    const char *params[15];
+    const char *params[19];
     s_row_params(call, row, params);
     crm_outbox_event_t ev;
     s_event(call, c, true, NULL, 0, &ev);
@@ -277,7 +298,7 @@ int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Cont
 
 int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c,
                           const char *const *changed, size_t n_changed) {
-    const char *params[15];
+    const char *params[19];
     s_row_params(call, row, params);
     crm_outbox_event_t ev;
     s_event(call, c, false, changed, n_changed, &ev);

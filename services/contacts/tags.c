@@ -169,14 +169,7 @@ static int s_tag_read(crm_call_t *call, const char *id, bool for_update, Crm__Co
 
 //  Trim the name in place (its storage is ours) and check every field.
 static void s_tag_check(crm_call_t *call, Crm__Contacts__Tag *t) {
-    char *name = t->name;
-    while (isspace((unsigned char)*name))
-        name++;
-    size_t len = strlen(name);
-    while (len && isspace((unsigned char)name[len - 1]))
-        len--;
-    memmove(t->name, name, len);
-    t->name[len] = 0;
+    crm_text_trim(t->name);
     if (crm_text_blank(t->name))
         crm_call_field_error(call, "name", "is required");
     else if (crm_utf8_chars(t->name) > TAG_NAME_MAX_LEN)

@@ -303,6 +303,56 @@ static void test_chars_and_blank(void **state) {
     assert_false(crm_text_blank("\xc3\xa9"));
 }
 
+static void test_text_trim(void **state) {
+    (void)state;
+    char a[] = "  Fleet desk \t\n", b[] = "plain", c[] = "   ", d[] = "";
+    crm_text_trim(a);
+    crm_text_trim(b);
+    crm_text_trim(c);
+    crm_text_trim(d);
+    assert_string_equal(a, "Fleet desk");
+    assert_string_equal(b, "plain");
+    assert_string_equal(c, "");
+    assert_string_equal(d, "");
+    crm_text_trim((char *)"");  // a read-only empty string is not written
+}
+
+static void test_vin_check(void **state) {
+    (void)state;
+    //  Real VINs with valid check digits, one with X as its check digit.
+    assert_null(crm_vin_check("1HGCM82633A004352"));
+    assert_null(crm_vin_check("1M8GDM9AXKP042788"));
+    assert_null(crm_vin_check("11111111111111111"));
+    assert_null(crm_vin_check("1hgcm82633a004352"));  // lower case accepted
+    assert_string_equal(crm_vin_check("1HGCM82643A004352"),
+                        "has a wrong check digit (the ninth character)");
+    assert_string_equal(crm_vin_check("1HGCM82633A00435"), "must be 17 characters");
+    assert_string_equal(crm_vin_check(""), "must be 17 characters");
+    assert_string_equal(crm_vin_check("1HGCM8263IA004352"),
+                        "may hold only digits and letters other than I, O and Q");
+    assert_string_equal(crm_vin_check("1HGCM82633A00435-"),
+                        "may hold only digits and letters other than I, O and Q");
+}
+
+static void test_date_parse(void **state) {
+    (void)state;
+    int y, m, d;
+    assert_true(crm_date_parse("1984-02-29", &y, &m, &d));
+    assert_int_equal(y, 1984);
+    assert_int_equal(m, 2);
+    assert_int_equal(d, 29);
+    assert_true(crm_date_parse("2000-02-29", NULL, NULL, NULL));
+    assert_false(crm_date_parse("1900-02-29", NULL, NULL, NULL));
+    assert_false(crm_date_parse("1985-02-29", NULL, NULL, NULL));
+    assert_false(crm_date_parse("1985-04-31", NULL, NULL, NULL));
+    assert_false(crm_date_parse("1985-13-01", NULL, NULL, NULL));
+    assert_false(crm_date_parse("1985-1-01", NULL, NULL, NULL));
+    assert_false(crm_date_parse("85-01-01", NULL, NULL, NULL));
+    assert_false(crm_date_parse("1985/01/01", NULL, NULL, NULL));
+    assert_false(crm_date_parse("1985-01-0a", NULL, NULL, NULL));
+    assert_false(crm_date_parse("", NULL, NULL, NULL));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_email_valid_table), cmocka_unit_test(test_email_total_length),
@@ -310,6 +360,7 @@ int main(void) {
         cmocka_unit_test(test_phone_rejects),     cmocka_unit_test(test_phone_output_size),
         cmocka_unit_test(test_utf8_valid),        cmocka_unit_test(test_utf8_char_len),
         cmocka_unit_test(test_chars_and_blank),
+        cmocka_unit_test(test_text_trim),         cmocka_unit_test(test_vin_check),         cmocka_unit_test(test_date_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
