@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -279,4 +280,40 @@ void crm_text_trim(char *s) {
         len--;
     memmove(s, start, len);
     s[len] = 0;
+}
+
+//  n digits at s, as a number no greater than max; -1 otherwise.
+static int s_digits(const char *s, int n, int max) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v <= max ? v : -1;
+}
+
+bool crm_timestamp_valid(const char *text) {
+    char date[11];
+    snprintf(date, sizeof date, "%s", text);
+    if (!crm_date_parse(date, NULL, NULL, NULL))
+        return false;
+    const char *p = text + 10;
+    if (!*p)
+        return true;
+    if ((*p != 'T' && *p != 't' && *p != ' ') || s_digits(p + 1, 2, 23) < 0 || p[3] != ':' ||
+        s_digits(p + 4, 2, 59) < 0 || p[6] != ':' || s_digits(p + 7, 2, 60) < 0)
+        return false;
+    p += 9;
+    if (*p == '.') {
+        const char *start = ++p;
+        while (isdigit((unsigned char)*p))
+            p++;
+        if (p == start || p - start > 9)
+            return false;
+    }
+    if ((*p == 'Z' || *p == 'z') && !p[1])
+        return true;
+    return (*p == '+' || *p == '-') && s_digits(p + 1, 2, 23) >= 0 && p[3] == ':' &&
+           s_digits(p + 4, 2, 59) >= 0 && !p[6];
 }

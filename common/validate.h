@@ -57,6 +57,10 @@ const char *crm_vin_check(const char *vin);
 //  A calendar date "YYYY-MM-DD" (leap years counted); fills the parts when not NULL.
 bool crm_date_parse(const char *text, int *year, int *month, int *day);
 
+//  A date, or an RFC 3339 date-time: "2026-11-22", "2026-11-22T08:30:00Z",
+//  "2026-11-22T08:30:00.123+01:00" (seconds required, fraction optional, Z or an offset).
+bool crm_timestamp_valid(const char *text);
+
 #ifdef __cplusplus
 }
 #endif

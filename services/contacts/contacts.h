@@ -9,6 +9,20 @@
 //  A timestamp column as the API writes it: RFC 3339, UTC, microseconds.
 #define CONTACTS_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+//  A contact row as one JSON object in the API's shape, built by PostgreSQL: the columns
+//  and the profile (which holds the rest in that shape already). It goes through the
+//  generic transcoder into the protobuf message, so the column-to-field mapping is
+//  written once, here.
+#define CONTACT_JSON(t)                                                                       \
+    "(jsonb_build_object('id', " t ".id, 'kind', " t ".kind, 'type', " t ".type,"             \
+    " 'firstName', " t ".first_name, 'lastName', " t ".last_name, 'name', " t ".name,"        \
+    " 'source', nullif(" t ".source, ''), 'tags', " t ".tags, 'emails', " t ".emails,"        \
+    " 'phones', " t ".phones, 'supplier', " t ".supplier, 'assignee', " t ".assignee,"        \
+    " 'leadCount', " t ".lead_count,"                                                         \
+    " 'lastActivityAt', " CONTACTS_TS(t ".last_activity_at") ","                              \
+    " 'createdAt', " CONTACTS_TS(t ".created_at") ","                                         \
+    " 'updatedAt', " CONTACTS_TS(t ".updated_at") ") || " t ".profile)::text"
+
 //  The event of a write, in the same statement (so the same transaction): one outbox
 //  row of type per row of `row`, for tenant $1 and aggregate $2; at, id and payload name
 //  the parameters holding the time of the change, the event id and the payload.
@@ -78,9 +92,11 @@ int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Cont
 //  Soft-delete; frees the contact's email addresses. 204, 404 or failure code.
 int contacts_store_delete(crm_call_t *call, const char *id);
 
-//  One page, newest first. type '' = any; after_id '' = from the start.
-int contacts_store_list(crm_call_t *call, const char *type, const char *after_id, int limit,
-                        Crm__Contacts__ListContactsResponse **out);
+//  The list (search.c): filters and search, one page. contacts_list is the "List"
+//  method; contacts_list_run runs a request (saved filters run theirs).
+int contacts_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
+int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
+                      Crm__Contacts__ListContactsResponse **out);
 
 //  The "Snapshot" method (snapshot.c): every tenant's contacts in pages, with the event
 //  seq they stand at, for services rebuilding a projection.

@@ -15,8 +15,6 @@
 #define MAX_PHONES 20
 #define MAX_TAGS 50
 #define TAG_MAX_LEN 64
-#define LIST_DEFAULT_LIMIT 50
-#define LIST_MAX_LIMIT 200
 
 //  The API name of an enum value ("person"), or "" for the unspecified value.
 static const char *s_enum_name(const ProtobufCEnumDescriptor *desc, int value, char *buf,
@@ -228,6 +226,8 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     char id[CRM_UUID_LEN + 1];
     crm_uuid_v7(id);
     crm_pb_string_set(&c->id, id);
+    c->lead_count = 0;  // read-only: kept by the service
+    crm_pb_string_set(&c->last_activity_at, "");
     contacts_row_t row = {0};
     s_names_t names;
     int code = s_prepare_row(call, c, "", &row);
@@ -255,8 +255,12 @@ static int s_apply_field(Crm__Contacts__Contact *c, const Crm__Contacts__Contact
                          const char *name) {
     const ProtobufCFieldDescriptor *f =
         crm_pb_field_by_name(&crm__contacts__contact__descriptor, name);
-    if (!f || strcmp(f->name, "id") == 0 || strcmp(f->name, "created_at") == 0 ||
-        strcmp(f->name, "updated_at") == 0)
+    static const char *const read_only[] = {"id", "created_at", "updated_at", "last_activity_at",
+                                            "lead_count"};
+    for (size_t i = 0; f && i < sizeof read_only / sizeof *read_only; i++)
+        if (strcmp(f->name, read_only[i]) == 0)
+            f = NULL;
+    if (!f)
         return -1;
     //  Swap the field's storage between the two messages: the patch is a private copy.
     char *dst = (char *)c + f->offset;
@@ -334,28 +338,12 @@ static int s_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     return contacts_store_delete(call, req->id);
 }
 
-static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
-    const Crm__Contacts__ListContactsRequest *req = (const void *)request;
-    int limit = req->limit ? (int)req->limit : LIST_DEFAULT_LIMIT;
-    if (req->limit > LIST_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", LIST_MAX_LIMIT);
-    if (req->cursor[0] && !crm_uuid_valid(req->cursor))
-        crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
-    if (call->n_fields)
-        return 422;
-    s_names_t names;
-    const char *type = s_enum_name(&crm__contacts__contact_type__descriptor, req->type,
-                                   names.type, sizeof names.type);
-    return contacts_store_list(call, type, req->cursor, limit,
-                               (Crm__Contacts__ListContactsResponse **)response);
-}
-
 const crm_method_t contacts_methods[] = {
     {"Create", s_create, &crm__contacts__create_contact_request__descriptor, true},
     {"Get", s_get, &crm__contacts__get_contact_request__descriptor, false},
     {"Update", s_update, &crm__contacts__update_contact_request__descriptor, true},
     {"Delete", s_delete, &crm__contacts__delete_contact_request__descriptor, true},
-    {"List", s_list, &crm__contacts__list_contacts_request__descriptor, false},
+    {"List", contacts_list, &crm__contacts__list_contacts_request__descriptor, false},
     {"Snapshot", contacts_snapshot, &crm__contacts__snapshot_request__descriptor, false},
     {"CreateTag", contacts_tag_create, &crm__contacts__create_tag_request__descriptor, true},
     {"GetTag", contacts_tag_get, &crm__contacts__get_tag_request__descriptor, false},

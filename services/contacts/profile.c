@@ -443,7 +443,8 @@ static char *s_render(const Crm__Contacts__Contact *c) {
     static const char *const columns[] = {"id",     "kind",     "type",      "firstName",
                                           "lastName", "name",   "emails",    "phones",
                                           "source", "tags",     "createdAt", "updatedAt",
-                                          "supplier", "assignee"};
+                                          "supplier", "assignee", "lastActivityAt",
+                                          "leadCount"};
     json_t *profile = crm_pb_to_json_value(&c->base);
     for (size_t i = 0; i < sizeof columns / sizeof *columns; i++)
         json_object_del(profile, columns[i]);

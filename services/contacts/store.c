@@ -1,8 +1,8 @@
-/*  store: the contacts schema. All SQL of the daemon lives here, parameterised.
+/*  store: a contact's writes (create, update, delete, each with its event) and reads.
 
     Rows come back as one JSON object in the API's shape (built by PostgreSQL) and go
     through the generic transcoder into the protobuf message, so the column-to-field
-    mapping is written once, in CONTACT_JSON.
+    mapping is written once, in CONTACT_JSON (contacts.h).
 */
 #include "contacts.h"
 #include "events.h"
@@ -12,14 +12,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-#define CONTACT_JSON(t)                                                                       \
-    "(jsonb_build_object('id', " t ".id, 'kind', " t ".kind, 'type', " t ".type,"             \
-    " 'firstName', " t ".first_name, 'lastName', " t ".last_name, 'name', " t ".name,"        \
-    " 'source', nullif(" t ".source, ''), 'tags', " t ".tags, 'emails', " t ".emails,"        \
-    " 'phones', " t ".phones, 'supplier', " t ".supplier, 'assignee', " t ".assignee,"        \
-    " 'createdAt', " CONTACTS_TS(t ".created_at") ","                                         \
-    " 'updatedAt', " CONTACTS_TS(t ".updated_at") ") || " t ".profile)::text"
 
 //  The first of the addresses in $11 that a contact (other than the one written) holds,
 //  and its position: one primary-key lookup per address, a plan shape that stays right
@@ -149,24 +141,6 @@ static const crm_stmt_t s_delete = {
     .nparams = 5,
     .writes = true,
 };
-
-//  A page of the list, newest first, from the cursor (the last id of the previous page).
-//  The conditions are plain ranges so the (tenant, id) and (tenant, type, id) indexes
-//  serve them, and the plans are made per call: a generic plan made while the table was
-//  small would sort the whole tenant once it is large.
-#define LIST_SQL(type_condition)                                                              \
-    "SELECT " CONTACT_JSON("c") " FROM contacts c"                                            \
-    " WHERE c.tenant_id = $1 AND c.deleted_at IS NULL" type_condition                         \
-    "   AND c.id < coalesce(nullif($3, '')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')"    \
-    " ORDER BY c.id DESC LIMIT $4::int"
-
-static const crm_stmt_t s_list = {
-    .name = "contacts_list", .sql = LIST_SQL(" AND $2 = ''"), .nparams = 4, .custom_plan = true};
-
-static const crm_stmt_t s_list_type = {.name = "contacts_list_type",
-                                       .sql = LIST_SQL(" AND c.type = $2"),
-                                       .nparams = 4,
-                                       .custom_plan = true};
 
 void contacts_row_reset(contacts_row_t *row) {
     free(row->tags_array);
@@ -352,34 +326,4 @@ int contacts_store_delete(crm_call_t *call, const char *id) {
         return 404;
     }
     return 204;
-}
-
-int contacts_store_list(crm_call_t *call, const char *type, const char *after_id, int limit,
-                        Crm__Contacts__ListContactsResponse **out) {
-    char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
-    const char *params[] = {call->header->tenant_id, type, after_id, limit_text};
-    PGresult *res = crm_db_query(call->db, type[0] ? &s_list_type : &s_list, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int rows = PQntuples(res);
-    int n = rows > limit ? limit : rows;
-    Crm__Contacts__ListContactsResponse *list = malloc(sizeof *list);
-    crm__contacts__list_contacts_response__init(list);
-    list->items = n ? calloc(n, sizeof *list->items) : NULL;
-    for (int i = 0; i < n; i++) {
-        Crm__Contacts__Contact *c = s_contact_from_json(PQgetvalue(res, i, 0));
-        if (!c) {
-            PQclear(res);
-            crm__contacts__list_contacts_response__free_unpacked(list, NULL);
-            crm_call_error(call, "internal", "stored contact is unreadable");
-            return 500;
-        }
-        list->items[list->n_items++] = c;
-    }
-    if (rows > limit && n > 0)
-        list->next_cursor = strdup(list->items[n - 1]->id);
-    PQclear(res);
-    *out = list;
-    return 200;
 }

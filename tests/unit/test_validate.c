@@ -317,6 +317,23 @@ static void test_text_trim(void **state) {
     crm_text_trim((char *)"");  // a read-only empty string is not written
 }
 
+static void test_timestamp_valid(void **state) {
+    (void)state;
+    assert_true(crm_timestamp_valid("2026-11-22"));
+    assert_true(crm_timestamp_valid("2026-11-22T08:30:00Z"));
+    assert_true(crm_timestamp_valid("2026-11-22T08:30:00.123456Z"));
+    assert_true(crm_timestamp_valid("2026-11-22T08:30:00+01:00"));
+    assert_true(crm_timestamp_valid("2026-11-22T23:59:60-05:30"));
+    assert_false(crm_timestamp_valid("2026-11-22T08:30Z"));
+    assert_false(crm_timestamp_valid("2026-11-22T24:00:00Z"));
+    assert_false(crm_timestamp_valid("2026-11-22T08:30:00"));
+    assert_false(crm_timestamp_valid("2026-11-22T08:30:00.Z"));
+    assert_false(crm_timestamp_valid("2026-11-22T08:30:00+0100"));
+    assert_false(crm_timestamp_valid("2026-02-30"));
+    assert_false(crm_timestamp_valid("yesterday"));
+    assert_false(crm_timestamp_valid(""));
+}
+
 static void test_vin_check(void **state) {
     (void)state;
     //  Real VINs with valid check digits, one with X as its check digit.
@@ -360,7 +377,7 @@ int main(void) {
         cmocka_unit_test(test_phone_rejects),     cmocka_unit_test(test_phone_output_size),
         cmocka_unit_test(test_utf8_valid),        cmocka_unit_test(test_utf8_char_len),
         cmocka_unit_test(test_chars_and_blank),
-        cmocka_unit_test(test_text_trim),         cmocka_unit_test(test_vin_check),         cmocka_unit_test(test_date_parse),
+        cmocka_unit_test(test_text_trim),         cmocka_unit_test(test_timestamp_valid),         cmocka_unit_test(test_vin_check),         cmocka_unit_test(test_date_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
