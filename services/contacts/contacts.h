@@ -97,6 +97,24 @@ int contacts_store_delete(crm_call_t *call, const char *id);
 int contacts_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
 int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
                       Crm__Contacts__ListContactsResponse **out);
+//  Check a list request (field errors named prefix + field): 0 or 422. *offset: where a
+//  search's cursor continues.
+int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
+                        const char *prefix, long *offset);
+
+//  Saved filters (savedfilters.c), each a team member's own.
+int contacts_saved_filter_create(crm_call_t *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage **response);
+int contacts_saved_filter_get(crm_call_t *call, const ProtobufCMessage *request,
+                              ProtobufCMessage **response);
+int contacts_saved_filter_list(crm_call_t *call, const ProtobufCMessage *request,
+                               ProtobufCMessage **response);
+int contacts_saved_filter_update(crm_call_t *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage **response);
+int contacts_saved_filter_delete(crm_call_t *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage **response);
+int contacts_saved_filter_run(crm_call_t *call, const ProtobufCMessage *request,
+                              ProtobufCMessage **response);
 
 //  The "Snapshot" method (snapshot.c): every tenant's contacts in pages, with the event
 //  seq they stand at, for services rebuilding a projection.
@@ -119,6 +137,8 @@ int contacts_tag_delete(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request,
                        ProtobufCMessage **response);
 int contacts_tags_resolve(crm_call_t *call, const char *prefix, char **names, size_t n);
+//  One tag name (trimmed, replaced by the catalogue's spelling): 0, or 422 naming field.
+int contacts_tag_canonical(crm_call_t *call, const char *field, char **name);
 
 //  The tenant's definitions (fields.c): custom fields of contacts and phone types.
 int contacts_field_create(crm_call_t *call, const ProtobufCMessage *request,

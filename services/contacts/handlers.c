@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define NAME_MAX_LEN 100
 #define ORG_NAME_MAX_LEN 200
@@ -338,6 +339,59 @@ static int s_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     return contacts_store_delete(call, req->id);
 }
 
+//  Apply or remove one tag (by its catalogue name, any case): the contact's tags with
+//  it added at the end or taken out, written as a PATCH of tags would be.
+static int s_change_tag(crm_call_t *call, const char *id, const char *tag, bool add,
+                        ProtobufCMessage **response) {
+    if (!s_check_id(call, id))
+        return 404;
+    char *name = strdup(tag);
+    int code = contacts_tag_canonical(call, "tag", &name);
+    Crm__Contacts__Contact *c = NULL;
+    if (code == 0)
+        code = contacts_store_get(call, id, true, &c);
+    if (code == 200) {
+        size_t n = 0;
+        char **tags = calloc(c->n_tags + 2, sizeof *tags);
+        bool present = false;
+        for (size_t i = 0; i < c->n_tags; i++) {
+            bool same = strcasecmp(c->tags[i], name) == 0;
+            present |= same;
+            if (add || !same)
+                tags[n++] = c->tags[i];
+        }
+        if (add && !present)
+            tags[n++] = name;
+        Crm__Contacts__Contact patch = CRM__CONTACTS__CONTACT__INIT;
+        patch.tags = tags;
+        patch.n_tags = n;
+        char *mask[] = {"tags"};
+        Crm__Contacts__UpdateContactRequest req = CRM__CONTACTS__UPDATE_CONTACT_REQUEST__INIT;
+        req.id = (char *)id;
+        req.contact = &patch;
+        req.update_mask = mask;
+        req.n_update_mask = 1;
+        code = s_update(call, &req.base, response);
+        free(tags);
+    }
+    if (c)
+        crm__contacts__contact__free_unpacked(c, NULL);
+    free(name);
+    return code;
+}
+
+static int s_add_tag(crm_call_t *call, const ProtobufCMessage *request,
+                     ProtobufCMessage **response) {
+    const Crm__Contacts__AddContactTagRequest *req = (const void *)request;
+    return s_change_tag(call, req->id, req->tag, true, response);
+}
+
+static int s_remove_tag(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response) {
+    const Crm__Contacts__RemoveContactTagRequest *req = (const void *)request;
+    return s_change_tag(call, req->id, req->tag, false, response);
+}
+
 const crm_method_t contacts_methods[] = {
     {"Create", s_create, &crm__contacts__create_contact_request__descriptor, true},
     {"Get", s_get, &crm__contacts__get_contact_request__descriptor, false},
@@ -351,6 +405,20 @@ const crm_method_t contacts_methods[] = {
     {"UpdateTag", contacts_tag_update, &crm__contacts__update_tag_request__descriptor, true},
     {"DeleteTag", contacts_tag_delete, &crm__contacts__delete_tag_request__descriptor, true},
     {"MergeTag", contacts_tag_merge, &crm__contacts__merge_tag_request__descriptor, true},
+    {"AddTag", s_add_tag, &crm__contacts__add_contact_tag_request__descriptor, true},
+    {"RemoveTag", s_remove_tag, &crm__contacts__remove_contact_tag_request__descriptor, true},
+    {"CreateSavedFilter", contacts_saved_filter_create,
+     &crm__contacts__create_saved_filter_request__descriptor, true},
+    {"GetSavedFilter", contacts_saved_filter_get,
+     &crm__contacts__get_saved_filter_request__descriptor, false},
+    {"ListSavedFilters", contacts_saved_filter_list,
+     &crm__contacts__list_saved_filters_request__descriptor, false},
+    {"UpdateSavedFilter", contacts_saved_filter_update,
+     &crm__contacts__update_saved_filter_request__descriptor, true},
+    {"DeleteSavedFilter", contacts_saved_filter_delete,
+     &crm__contacts__delete_saved_filter_request__descriptor, true},
+    {"RunSavedFilter", contacts_saved_filter_run,
+     &crm__contacts__run_saved_filter_request__descriptor, false},
     {"CreateCustomField", contacts_field_create,
      &crm__contacts__create_custom_field_request__descriptor, true},
     {"GetCustomField", contacts_field_get, &crm__contacts__get_custom_field_request__descriptor,

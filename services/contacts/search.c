@@ -193,12 +193,12 @@ static const char *s_enum(const ProtobufCEnumDescriptor *desc, int value, char *
     return buf;
 }
 
-//  Check the request: 0, or 422 with each bad field recorded. *offset: a search's
-//  cursor.
-static int s_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
-                   long *offset) {
+int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
+                        const char *prefix, long *offset) {
+    char field[64];
+#define S_FIELD(name) (snprintf(field, sizeof field, "%s%s", prefix, name), field)
     if (req->limit > LIST_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", LIST_MAX_LIMIT);
+        crm_call_field_error(call, S_FIELD("limit"), "must be at most %d", LIST_MAX_LIMIT);
     *offset = 0;
     if (req->cursor[0]) {
         char *end = NULL;
@@ -207,31 +207,32 @@ static int s_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *r
         bool ok = req->q[0] ? end && !*end && *offset > 0 && *offset <= MAX_OFFSET
                             : crm_uuid_valid(req->cursor);
         if (!ok)
-            crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
+            crm_call_field_error(call, S_FIELD("cursor"), "is not a cursor returned by this list");
     }
     if (crm_utf8_chars(req->q) > Q_MAX_LEN)
-        crm_call_field_error(call, "q", "must be at most %d characters", Q_MAX_LEN);
+        crm_call_field_error(call, S_FIELD("q"), "must be at most %d characters", Q_MAX_LEN);
     const char *times[][2] = {{"createdFrom", req->created_from},
                               {"createdTo", req->created_to},
                               {"activityFrom", req->activity_from},
                               {"activityTo", req->activity_to}};
     for (size_t i = 0; i < 4; i++)
         if (times[i][1][0] && !crm_timestamp_valid(times[i][1]))
-            crm_call_field_error(call, times[i][0],
+            crm_call_field_error(call, S_FIELD(times[i][0]),
                                  "must be a date (YYYY-MM-DD) or an RFC 3339 time");
     if (req->organization_id[0] && !crm_uuid_valid(req->organization_id))
-        crm_call_field_error(call, "organizationId", "is not a valid contact id");
+        crm_call_field_error(call, S_FIELD("organizationId"), "is not a valid contact id");
     if (strlen(req->assignee) > 100)
-        crm_call_field_error(call, "assignee", "must be at most 100 characters");
-    if (strlen(req->tag) > 256)
-        crm_call_field_error(call, "tag", "must be at most 64 characters");
+        crm_call_field_error(call, S_FIELD("assignee"), "must be at most 100 characters");
+    if (crm_utf8_chars(req->tag) > 64)
+        crm_call_field_error(call, S_FIELD("tag"), "must be at most 64 characters");
+#undef S_FIELD
     return call->n_fields ? 422 : 0;
 }
 
 int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
                       Crm__Contacts__ListContactsResponse **out) {
     long offset;
-    if (s_check(call, req, &offset))
+    if (contacts_list_check(call, req, "", &offset))
         return 422;
     int limit = req->limit ? (int)req->limit : LIST_DEFAULT_LIMIT;
     char text[Q_MAX_LEN * 4 + 1];

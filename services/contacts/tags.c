@@ -436,3 +436,27 @@ int contacts_tags_resolve(crm_call_t *call, const char *prefix, char **names, si
     PQclear(res);
     return call->n_fields ? 422 : 0;
 }
+
+int contacts_tag_canonical(crm_call_t *call, const char *field, char **name) {
+    crm_text_trim(*name);
+    if (crm_text_blank(*name)) {
+        crm_call_field_error(call, field, "is required");
+        return 422;
+    }
+    const char *names[] = {*name};
+    char *array = crm_db_text_array(names, 1);
+    const char *params[] = {call->header->tenant_id, array};
+    PGresult *res = crm_db_query(call->db, &s_tag_resolve, params);
+    free(array);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = 0;
+    if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
+        crm_call_field_error(call, field,
+                             "is not in the tag catalogue (create it with POST /v1/tags)");
+        code = 422;
+    } else
+        crm_pb_string_set(name, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return code;
+}

@@ -271,6 +271,116 @@ static void test_bad_parameters(void **state) {
     harness_response_free(&r);
 }
 
+//  Saved filters: a person's own, checked when saved, run again for a page of contacts.
+static void test_saved_filters(void **state) {
+    (void)state;
+    harness_response_t r = harness_http(
+        "POST", "/v1/saved-filters", h->key_a,
+        "{\"name\":\" My VIPs \",\"filter\":{\"tag\":\"vip\",\"type\":\"customer\",\"limit\":5}}",
+        NULL);
+    assert_int_equal(r.status, 201);
+    assert_string_equal(harness_json_str(&r, "name"), "My VIPs");
+    char path[128], run[160];
+    snprintf(path, sizeof path, "/v1/saved-filters/%s", harness_json_str(&r, "id"));
+    snprintf(run, sizeof run, "%s/contacts", path);
+    harness_response_free(&r);
+
+    r = harness_http("GET", run, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *items = json_object_get(r.json, "items");
+    assert_int_equal(json_array_size(items), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "id")),
+                        s_margaret);
+    harness_response_free(&r);
+
+    //  The same name in another case, a bad filter: refused, named.
+    r = harness_http("POST", "/v1/saved-filters", h->key_a,
+                     "{\"name\":\"my vips\",\"filter\":{}}", NULL);
+    assert_int_equal(r.status, 409);
+    assert_string_equal(harness_error_field(&r), "name");
+    harness_response_free(&r);
+    r = harness_http("POST", "/v1/saved-filters", h->key_a,
+                     "{\"name\":\"Recent\",\"filter\":{\"createdFrom\":\"last week\"}}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "filter.createdFrom");
+    harness_response_free(&r);
+    r = harness_http("POST", "/v1/saved-filters", h->key_a, "{\"name\":\"  \"}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "name");
+    harness_response_free(&r);
+
+    //  Another team member of the same tenant neither sees nor runs it.
+    r = harness_http("GET", path, h->key_analyst, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+    r = harness_http("GET", run, h->key_analyst, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+    r = harness_http("GET", "/v1/saved-filters", h->key_analyst, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "items")), 0);
+    harness_response_free(&r);
+
+    //  Change its filter: it runs the new one.
+    r = harness_http("PATCH", path, h->key_a, "{\"filter\":{\"q\":\"thompson\",\"source\":\"web\"}}",
+                     NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    r = harness_http("GET", run, h->key_a, NULL, NULL);
+    items = json_object_get(r.json, "items");
+    assert_int_equal(json_array_size(items), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "id")), s_zoe);
+    harness_response_free(&r);
+    r = harness_http("GET", "/v1/saved-filters", h->key_a, NULL, NULL);
+    assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+    harness_response_free(&r);
+
+    r = harness_http("DELETE", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    r = harness_http("GET", run, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+}
+
+//  One tag at a time: applied once however often, removed, any case; checked.
+static void test_tag_one_contact(void **state) {
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contacts/%s/tags", s_ivan);
+    for (int i = 0; i < 2; i++) {
+        harness_response_t r = harness_http("POST", path, h->key_a, "{\"tag\":\"vip\"}", NULL);
+        assert_int_equal(r.status, 200);
+        json_t *tags = json_object_get(r.json, "tags");
+        assert_int_equal(json_array_size(tags), 1);
+        assert_string_equal(json_string_value(json_array_get(tags, 0)), "VIP");
+        harness_response_free(&r);
+    }
+    const char *ids = s_ids("tag=VIP");
+    assert_true(s_has(ids, s_ivan) && s_has(ids, s_margaret));
+
+    harness_response_t r = harness_http("POST", path, h->key_a, "{\"tag\":\"gold\"}", NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "tag");
+    harness_response_free(&r);
+    r = harness_http("POST", path, h->key_b, "{\"tag\":\"vip\"}", NULL);
+    assert_int_equal(r.status, 422);  // tenant B has no such tag (and no such contact)
+    harness_response_free(&r);
+    r = harness_http("POST", "/v1/tags", h->key_b, "{\"name\":\"VIP\"}", NULL);
+    harness_response_free(&r);
+    r = harness_http("POST", path, h->key_b, "{\"tag\":\"vip\"}", NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+
+    char one[160];
+    snprintf(one, sizeof one, "%s/vip", path);
+    r = harness_http("DELETE", one, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_null(json_object_get(r.json, "tags"));
+    harness_response_free(&r);
+    assert_string_equal(s_ids("tag=VIP"), s_margaret);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_names),
@@ -278,6 +388,8 @@ int main(void) {
         cmocka_unit_test(test_filters),
         cmocka_unit_test(test_search_paging),
         cmocka_unit_test(test_bad_parameters),
+        cmocka_unit_test(test_saved_filters),
+        cmocka_unit_test(test_tag_one_contact),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

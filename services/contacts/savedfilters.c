@@ -1,0 +1,299 @@
+/*  savedfilters: a team member's named contact filters — a search and its filters kept
+    to run again ("my hot prospects", "service customers without email consent").
+
+    Each belongs to the actor that saved it: another team member, even of the same
+    tenant, neither sees nor runs it (404). The filter is checked as a list request when
+    saved, and kept in the API's shape (saved_filters.filter) without limit and cursor.
+*/
+#include "contacts.h"
+#include "ids.h"
+#include "json_pb.h"
+#include "log.h"
+#include "validate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 100
+#define MAX_PER_OWNER 200
+
+#define FILTER_JSON                                                                           \
+    "json_build_object('id', f.id, 'name', f.name, 'filter', f.filter,"                       \
+    " 'createdAt', " CONTACTS_TS("f.created_at") ","                                          \
+    " 'updatedAt', " CONTACTS_TS("f.updated_at") ")::text"
+
+#define FILTER_GET_SQL                                                                        \
+    "SELECT " FILTER_JSON " FROM saved_filters f"                                             \
+    " WHERE f.tenant_id = $1 AND f.owner = $2 AND f.id = $3::uuid"
+
+static const crm_stmt_t s_get = {.name = "saved_filters_get", .sql = FILTER_GET_SQL, .nparams = 3};
+
+static const crm_stmt_t s_list = {
+    .name = "saved_filters_list",
+    .sql = "SELECT " FILTER_JSON " FROM saved_filters f WHERE f.tenant_id = $1 AND f.owner = $2"
+           " ORDER BY lower(f.name), f.id",
+    .nparams = 2};
+
+//  Written unless the owner has the most, or the name (its count of rows, 0 or 1).
+static const crm_stmt_t s_insert = {
+    .name = "saved_filters_insert",
+    .sql = "INSERT INTO saved_filters (tenant_id, owner, id, name, filter, created_at, updated_at)"
+           " SELECT $1, $2, $3::uuid, $4, $5::jsonb, $6::timestamptz, $6::timestamptz"
+           " WHERE (SELECT count(*) FROM saved_filters WHERE tenant_id = $1 AND owner = $2)"
+           "       < $7::int"
+           " ON CONFLICT DO NOTHING RETURNING 1",
+    .nparams = 7,
+    .writes = true};
+
+static const crm_stmt_t s_update = {
+    .name = "saved_filters_update",
+    .sql = "UPDATE saved_filters SET name = $4, filter = $5::jsonb, updated_at = $6::timestamptz"
+           " WHERE tenant_id = $1 AND owner = $2 AND id = $3::uuid RETURNING 1",
+    .nparams = 6,
+    .writes = true};
+
+static const crm_stmt_t s_delete = {
+    .name = "saved_filters_delete",
+    .sql = "DELETE FROM saved_filters WHERE tenant_id = $1 AND owner = $2 AND id = $3::uuid"
+           " RETURNING 1",
+    .nparams = 3,
+    .writes = true};
+
+static const crm_stmt_t s_name_taken = {
+    .name = "saved_filters_name_taken",
+    .sql = "SELECT id::text FROM saved_filters WHERE tenant_id = $1 AND owner = $2"
+           " AND lower(name) = lower($3)"
+           " AND id <> coalesce(nullif($4, '')::uuid, '00000000-0000-0000-0000-000000000000')",
+    .nparams = 4};
+
+static Crm__Contacts__SavedFilter *s_from_json(const char *text) {
+    crm_json_error_t err;
+    ProtobufCMessage *msg =
+        crm_json_to_pb(&crm__contacts__saved_filter__descriptor, text, strlen(text), &err);
+    if (!msg)
+        crm_log_kv(CRM_LOG_ERROR, "stored saved filter does not parse", "field", err.field,
+                   "detail", err.message, NULL);
+    return (Crm__Contacts__SavedFilter *)msg;
+}
+
+//  One of the caller's filters: 200 with *out, 404, or a failure code.
+static int s_read(crm_call_t *call, const char *id, Crm__Contacts__SavedFilter **out) {
+    if (!crm_uuid_valid(id)) {
+        crm_call_error(call, "not_found", "no such saved filter");
+        return 404;
+    }
+    const char *params[] = {call->header->tenant_id, call->header->actor_id, id};
+    PGresult *res = crm_db_query(call->db, &s_get, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = 404;
+    if (PQntuples(res) == 0)
+        crm_call_error(call, "not_found", "no such saved filter");
+    else {
+        *out = s_from_json(PQgetvalue(res, 0, 0));
+        code = *out ? 200 : 500;
+        if (!*out)
+            crm_call_error(call, "internal", "stored saved filter is unreadable");
+    }
+    PQclear(res);
+    return code;
+}
+
+//  Check name and filter (trimmed, limit and cursor dropped); 0, 409 for a name the
+//  owner already uses, 422, or a failure code.
+static int s_check(crm_call_t *call, Crm__Contacts__SavedFilter *f, const char *except_id) {
+    crm_text_trim(f->name);
+    if (!f->name[0])
+        crm_call_field_error(call, "name", "is required");
+    else if (crm_utf8_chars(f->name) > NAME_MAX_LEN)
+        crm_call_field_error(call, "name", "must be at most %d characters", NAME_MAX_LEN);
+    if (!f->filter) {
+        f->filter = malloc(sizeof *f->filter);
+        crm__contacts__list_contacts_request__init(f->filter);
+    }
+    f->filter->limit = 0;
+    crm_pb_string_set(&f->filter->cursor, "");
+    long offset;
+    contacts_list_check(call, f->filter, "filter.", &offset);
+    if (call->n_fields)
+        return 422;
+    const char *params[] = {call->header->tenant_id, call->header->actor_id, f->name, except_id};
+    PGresult *res = crm_db_query(call->db, &s_name_taken, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = 0;
+    if (PQntuples(res)) {
+        snprintf(call->conflict_id, sizeof call->conflict_id, "%s", PQgetvalue(res, 0, 0));
+        crm_call_field_error(call, "name", "is already the name of your saved filter %s",
+                             call->conflict_id);
+        crm_call_error(call, "conflict", "you have a saved filter with this name");
+        code = 409;
+    }
+    PQclear(res);
+    return code;
+}
+
+//  Write f (insert or update); the statement's count, or -code on failure.
+static int s_write(crm_call_t *call, const crm_stmt_t *stmt, Crm__Contacts__SavedFilter *f) {
+    char now[40], limit[16];
+    crm_time_now(now, sizeof now);
+    snprintf(limit, sizeof limit, "%d", MAX_PER_OWNER);
+    if (stmt == &s_insert)
+        crm_pb_string_set(&f->created_at, now);
+    crm_pb_string_set(&f->updated_at, now);
+    json_t *filter = crm_pb_to_json_value(&f->filter->base);
+    char *filter_text = json_dumps(filter, JSON_COMPACT);
+    json_decref(filter);
+    const char *params[] = {call->header->tenant_id, call->header->actor_id, f->id, f->name,
+                            filter_text, now, limit};
+    PGresult *res = crm_db_query(call->db, stmt, params);
+    free(filter_text);
+    if (!res)
+        return -crm_call_db_failure(call);
+    int rows = PQntuples(res);
+    PQclear(res);
+    return rows;
+}
+
+int contacts_saved_filter_create(crm_call_t *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage **response) {
+    const Crm__Contacts__CreateSavedFilterRequest *req = (const void *)request;
+    if (!req->saved_filter) {
+        crm_call_field_error(call, "savedFilter", "is required");
+        return 422;
+    }
+    Crm__Contacts__SavedFilter *f =
+        (Crm__Contacts__SavedFilter *)crm_pb_copy(&req->saved_filter->base);
+    char id[CRM_UUID_LEN + 1];
+    crm_uuid_v7(id);
+    crm_pb_string_set(&f->id, id);
+    int code = s_check(call, f, "");
+    if (code == 0) {
+        int rows = s_write(call, &s_insert, f);
+        if (rows < 0)
+            code = -rows;
+        else if (rows == 0) {  // the name was taken meanwhile, or the owner has the most
+            code = s_check(call, f, "");
+            if (code == 0) {
+                crm_call_error(call, "conflict", "you may keep at most %d saved filters",
+                               MAX_PER_OWNER);
+                code = 409;
+            }
+        } else
+            code = 201;
+    }
+    if (code == 201)
+        *response = &f->base;
+    else
+        crm__contacts__saved_filter__free_unpacked(f, NULL);
+    return code;
+}
+
+int contacts_saved_filter_get(crm_call_t *call, const ProtobufCMessage *request,
+                              ProtobufCMessage **response) {
+    const Crm__Contacts__GetSavedFilterRequest *req = (const void *)request;
+    return s_read(call, req->id, (Crm__Contacts__SavedFilter **)response);
+}
+
+int contacts_saved_filter_list(crm_call_t *call, const ProtobufCMessage *request,
+                               ProtobufCMessage **response) {
+    (void)request;
+    const char *params[] = {call->header->tenant_id, call->header->actor_id};
+    PGresult *res = crm_db_query(call->db, &s_list, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    Crm__Contacts__ListSavedFiltersResponse *list = malloc(sizeof *list);
+    crm__contacts__list_saved_filters_response__init(list);
+    int rows = PQntuples(res);
+    list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
+    for (int i = 0; i < rows; i++) {
+        Crm__Contacts__SavedFilter *f = s_from_json(PQgetvalue(res, i, 0));
+        if (!f) {
+            PQclear(res);
+            crm__contacts__list_saved_filters_response__free_unpacked(list, NULL);
+            crm_call_error(call, "internal", "stored saved filter is unreadable");
+            return 500;
+        }
+        list->items[list->n_items++] = f;
+    }
+    PQclear(res);
+    *response = &list->base;
+    return 200;
+}
+
+int contacts_saved_filter_update(crm_call_t *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage **response) {
+    const Crm__Contacts__UpdateSavedFilterRequest *req = (const void *)request;
+    for (size_t i = 0; i < req->n_update_mask; i++)
+        if (strcmp(req->update_mask[i], "name") && strcmp(req->update_mask[i], "filter"))
+            crm_call_field_error(call, req->update_mask[i], "cannot be changed (name, filter)");
+    if (call->n_fields)
+        return 422;
+    Crm__Contacts__SavedFilter *f = NULL;
+    int code = s_read(call, req->id, &f);
+    if (code != 200)
+        return code;
+    for (size_t i = 0; i < req->n_update_mask && req->saved_filter; i++) {
+        if (strcmp(req->update_mask[i], "name") == 0)
+            crm_pb_string_set(&f->name, req->saved_filter->name);
+        else {
+            if (f->filter)
+                crm__contacts__list_contacts_request__free_unpacked(f->filter, NULL);
+            f->filter = req->saved_filter->filter
+                            ? (Crm__Contacts__ListContactsRequest *)crm_pb_copy(
+                                  &req->saved_filter->filter->base)
+                            : NULL;
+        }
+    }
+    code = s_check(call, f, f->id);
+    if (code == 0) {
+        int rows = s_write(call, &s_update, f);
+        code = rows < 0 ? -rows : rows == 1 ? 200 : 404;
+        if (code == 404)
+            crm_call_error(call, "not_found", "no such saved filter");
+    }
+    if (code == 200)
+        *response = &f->base;
+    else
+        crm__contacts__saved_filter__free_unpacked(f, NULL);
+    return code;
+}
+
+int contacts_saved_filter_delete(crm_call_t *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage **response) {
+    (void)response;
+    const Crm__Contacts__DeleteSavedFilterRequest *req = (const void *)request;
+    if (!crm_uuid_valid(req->id)) {
+        crm_call_error(call, "not_found", "no such saved filter");
+        return 404;
+    }
+    const char *params[] = {call->header->tenant_id, call->header->actor_id, req->id};
+    PGresult *res = crm_db_query(call->db, &s_delete, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int rows = PQntuples(res);
+    PQclear(res);
+    if (!rows) {
+        crm_call_error(call, "not_found", "no such saved filter");
+        return 404;
+    }
+    return 204;
+}
+
+int contacts_saved_filter_run(crm_call_t *call, const ProtobufCMessage *request,
+                              ProtobufCMessage **response) {
+    const Crm__Contacts__RunSavedFilterRequest *req = (const void *)request;
+    Crm__Contacts__SavedFilter *f = NULL;
+    int code = s_read(call, req->id, &f);
+    if (code != 200)
+        return code;
+    if (!f->filter) {
+        f->filter = malloc(sizeof *f->filter);
+        crm__contacts__list_contacts_request__init(f->filter);
+    }
+    f->filter->limit = req->limit;
+    crm_pb_string_set(&f->filter->cursor, req->cursor);
+    code = contacts_list_run(call, f->filter, (Crm__Contacts__ListContactsResponse **)response);
+    crm__contacts__saved_filter__free_unpacked(f, NULL);
+    return code;
+}
