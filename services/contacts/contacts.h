@@ -23,6 +23,16 @@
     " 'createdAt', " CONTACTS_TS(t ".created_at") ","                                         \
     " 'updatedAt', " CONTACTS_TS(t ".updated_at") ") || " t ".profile)::text"
 
+//  A job row as the API shows it (a Job).
+#define CONTACTS_JOB_JSON(t)                                                                  \
+    "json_build_object('id', " t ".id, 'kind', " t ".kind, 'status', " t ".status,"           \
+    " 'action', " t ".request->>'action', 'total', " t ".total,"                              \
+    " 'processed', " t ".processed, 'changed', " t ".changed, 'failed', " t ".failed,"        \
+    " 'errors', " t ".errors, 'actorId', " t ".actor_id,"                                     \
+    " 'createdAt', " CONTACTS_TS(t ".created_at") ","                                         \
+    " 'startedAt', " CONTACTS_TS(t ".started_at") ","                                         \
+    " 'finishedAt', " CONTACTS_TS(t ".finished_at") ")::text"
+
 //  The event of a write, in the same statement (so the same transaction): one outbox
 //  row of type per row of `row`, for tenant $1 and aggregate $2; at, id and payload name
 //  the parameters holding the time of the change, the event id and the payload.
@@ -37,9 +47,12 @@
     "         " at "::timestamptz"                                                            \
     "  FROM " row ")"
 
+typedef struct _contacts_jobs_t contacts_jobs_t;
+
 //  The service's state, shared by its methods.
 typedef struct {
     const crm_config_t *cfg;
+    contacts_jobs_t *jobs;  // the job runner (jobs.c)
 } contacts_t;
 
 extern const crm_method_t contacts_methods[];
@@ -97,10 +110,34 @@ int contacts_store_delete(crm_call_t *call, const char *id);
 int contacts_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
 int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
                       Crm__Contacts__ListContactsResponse **out);
+//  Fix the contacts filter finds as job job_id's items (job_items): 0 with *count, 422
+//  (field errors under "filter."), or a failure code.
+int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsRequest *filter,
+                            const char *job_id, long *count);
 //  Check a list request (field errors named prefix + field): 0 or 422. *offset: where a
 //  search's cursor continues.
 int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
                         const char *prefix, long *offset);
+
+//  Bulk changes (bulk.c) and the jobs that run the large ones (jobs.c).
+#define CONTACTS_BULK_CHUNK 500
+int contacts_bulk(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
+//  Do the next chunk (at most chunk items) of bulk job job_id in db's transaction: the
+//  changes, their events and the job's progress. 0 (*finished when no item is left) or
+//  -1 (the database failed; nothing of the chunk stays once rolled back).
+int contacts_bulk_step(crm_db_t *db, const char *tenant_id, const char *job_id,
+                       const char *actor_id, const Crm__Contacts__BulkContactsRequest *req,
+                       int chunk, bool *finished);
+//  Read one job of the tenant through db: 200 with *out, 404, or a failure code.
+int contacts_job_read(crm_call_t *call, crm_db_t *db, const char *tenant_id, const char *id,
+                      Crm__Contacts__Job **out);
+int contacts_job_get(crm_call_t *call, const ProtobufCMessage *request,
+                     ProtobufCMessage **response);
+int contacts_job_list(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+//  The job runner: a thread with its own connection that works through queued jobs.
+contacts_jobs_t *contacts_jobs_start(const crm_config_t *cfg);
+void contacts_jobs_stop(contacts_jobs_t **self_p);
 
 //  Saved filters (savedfilters.c), each a team member's own.
 int contacts_saved_filter_create(crm_call_t *call, const ProtobufCMessage *request,

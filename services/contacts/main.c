@@ -17,6 +17,20 @@ static int s_workers(const crm_config_t *cfg) {
     return cfg->contacts_workers;
 }
 
+//  The job runner starts once the service is up, and stops before it goes.
+static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg) {
+    (void)service;
+    (void)loop;
+    contacts_t *self = arg;
+    self->jobs = contacts_jobs_start(cfg);
+    return 0;
+}
+
+static void s_detach(void *arg) {
+    contacts_t *self = arg;
+    contacts_jobs_stop(&self->jobs);
+}
+
 static int s_max_batch(const crm_config_t *cfg) {
     return cfg->contacts_max_batch;
 }
@@ -31,6 +45,8 @@ int main(int argc, char **argv) {
         .setup = s_setup,
         .workers = s_workers,
         .max_batch = s_max_batch,
+        .attach = s_attach,
+        .detach = s_detach,
         .publishes = true,
     };
     return crm_daemon_main(&daemon, argc, argv);

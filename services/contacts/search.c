@@ -229,6 +229,73 @@ int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsReque
     return call->n_fields ? 422 : 0;
 }
 
+//  The contacts req finds (every condition but order and paging): "FROM contacts c
+//  WHERE ..." appended to q; with a search, *rank is its ranking expression.
+static void s_conditions(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
+                         const char *text, s_query_t *q, char **rank) {
+    s_add(q, " FROM contacts c WHERE c.tenant_id = $1 AND c.deleted_at IS NULL");
+    char name[32];
+    if (s_enum(&crm__contacts__contact_type__descriptor, req->type, name, sizeof name)[0])
+        s_add(q, " AND c.type = $%d", s_param(q, strdup(name), true));
+    if (s_enum(&crm__contacts__contact_kind__descriptor, req->kind, name, sizeof name)[0])
+        s_add(q, " AND c.kind = $%d", s_param(q, strdup(name), true));
+    if (s_enum(&crm__contacts__contact_source__descriptor, req->source, name, sizeof name)[0])
+        s_add(q, " AND c.source = $%d", s_param(q, strdup(name), true));
+    if (req->tag[0])
+        s_add(q,
+              " AND c.tags @> ARRAY[(SELECT name FROM tags WHERE tenant_id = $1"
+              "                      AND name_norm = lower($%d))]",
+              s_param(q, req->tag, false));
+    if (req->assignee[0])
+        s_add(q, " AND c.assignee = $%d", s_param(q, req->assignee, false));
+    if (req->suppliers_only)
+        s_add(q, " AND c.supplier");
+    if (req->organization_id[0])
+        s_add(q, " AND c.organization_id = $%d::uuid", s_param(q, req->organization_id, false));
+    if (req->created_from[0])
+        s_add(q, " AND c.created_at >= $%d::timestamptz", s_param(q, req->created_from, false));
+    if (req->created_to[0])
+        s_add(q, " AND c.created_at < $%d::timestamptz", s_param(q, req->created_to, false));
+    if (req->activity_from[0])
+        s_add(q, " AND c.last_activity_at >= $%d::timestamptz",
+              s_param(q, req->activity_from, false));
+    if (req->activity_to[0])
+        s_add(q, " AND c.last_activity_at < $%d::timestamptz",
+              s_param(q, req->activity_to, false));
+    if (text[0])
+        s_search(call, q, text, rank);
+}
+
+int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsRequest *filter,
+                            const char *job_id, long *count) {
+    long offset;
+    if (contacts_list_check(call, filter, "filter.", &offset))
+        return 422;
+    char text[Q_MAX_LEN * 4 + 1];
+    snprintf(text, sizeof text, "%s", filter->q);
+    crm_text_trim(text);
+    s_query_t q = {0};
+    s_param(&q, call->header->tenant_id, false);
+    int job = s_param(&q, job_id, false);
+    s_add(&q, "WITH sel AS (INSERT INTO job_items (tenant_id, job_id, contact_id)"
+              " SELECT $1, $%d::uuid, c.id",
+          job);
+    char *rank = NULL;
+    s_conditions(call, filter, text, &q, &rank);
+    zstr_free(&rank);
+    s_add(&q, " RETURNING 1) SELECT count(*) FROM sel");
+    crm_stmt_t stmt = {
+        .name = "contacts_select_for_job", .sql = q.sql, .nparams = q.n, .writes = true,
+        .custom_plan = true};
+    PGresult *res = crm_db_query(call->db, &stmt, q.params);
+    s_query_free(&q);
+    if (!res)
+        return crm_call_db_failure(call);
+    *count = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
 int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
                       Crm__Contacts__ListContactsResponse **out) {
     long offset;
@@ -241,45 +308,15 @@ int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest
 
     s_query_t q = {0};
     s_param(&q, call->header->tenant_id, false);
-    s_add(&q, "SELECT " CONTACT_JSON("c") " FROM contacts c WHERE c.tenant_id = $1"
-              " AND c.deleted_at IS NULL");
-    char type[32], kind[32], source[32];
-    if (s_enum(&crm__contacts__contact_type__descriptor, req->type, type, sizeof type)[0])
-        s_add(&q, " AND c.type = $%d", s_param(&q, type, false));
-    if (s_enum(&crm__contacts__contact_kind__descriptor, req->kind, kind, sizeof kind)[0])
-        s_add(&q, " AND c.kind = $%d", s_param(&q, kind, false));
-    if (s_enum(&crm__contacts__contact_source__descriptor, req->source, source, sizeof source)[0])
-        s_add(&q, " AND c.source = $%d", s_param(&q, source, false));
-    if (req->tag[0])
-        s_add(&q,
-              " AND c.tags @> ARRAY[(SELECT name FROM tags WHERE tenant_id = $1"
-              "                      AND name_norm = lower($%d))]",
-              s_param(&q, req->tag, false));
-    if (req->assignee[0])
-        s_add(&q, " AND c.assignee = $%d", s_param(&q, req->assignee, false));
-    if (req->suppliers_only)
-        s_add(&q, " AND c.supplier");
-    if (req->organization_id[0])
-        s_add(&q, " AND c.organization_id = $%d::uuid",
-              s_param(&q, req->organization_id, false));
-    if (req->created_from[0])
-        s_add(&q, " AND c.created_at >= $%d::timestamptz", s_param(&q, req->created_from, false));
-    if (req->created_to[0])
-        s_add(&q, " AND c.created_at < $%d::timestamptz", s_param(&q, req->created_to, false));
-    if (req->activity_from[0])
-        s_add(&q, " AND c.last_activity_at >= $%d::timestamptz",
-              s_param(&q, req->activity_from, false));
-    if (req->activity_to[0])
-        s_add(&q, " AND c.last_activity_at < $%d::timestamptz",
-              s_param(&q, req->activity_to, false));
+    s_add(&q, "SELECT " CONTACT_JSON("c"));
+    char *rank = NULL;
+    s_conditions(call, req, text, &q, &rank);
 
     char limit_text[16], offset_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     snprintf(offset_text, sizeof offset_text, "%ld", offset);
     bool search = text[0] != 0;
     if (search) {
-        char *rank = NULL;
-        s_search(call, &q, text, &rank);
         s_add(&q, " ORDER BY %s DESC, c.id DESC LIMIT $%d::int OFFSET $%d::int", rank,
               s_param(&q, limit_text, false), s_param(&q, offset_text, false));
         zstr_free(&rank);

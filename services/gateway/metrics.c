@@ -4,7 +4,7 @@
 
 #include <stdatomic.h>
 
-static const int s_codes[] = {200, 201, 204, 400, 401, 403, 404, 405, 409,
+static const int s_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
                               413, 415, 422, 429, 500, 503, 504, 0};
 #define N_CODES (sizeof s_codes / sizeof s_codes[0])  // the last slot: any other code
 
