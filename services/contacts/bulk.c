@@ -37,10 +37,12 @@
     "    ORDER BY contact_id LIMIT $3::int)"                                                  \
     "  RETURNING contact_id),"
 
-//  The contacts of the chunk that the change alters, changed: $4 the time, $5 the value.
+//  The contacts of the chunk that the change alters, changed: $4 the time, $5 the value,
+//  $6 the actor.
 #define UPDATE_SQL(set, alters)                                                               \
     " upd AS ("                                                                               \
-    "  UPDATE contacts c SET " set ", updated_at = $4::timestamptz FROM items"                \
+    "  UPDATE contacts c SET " set ", updated_at = $4::timestamptz, updated_by = $6"          \
+    "  FROM items"                                                                            \
     "  WHERE c.tenant_id = $1 AND c.id = items.contact_id AND c.deleted_at IS NULL"           \
     "    AND " alters " RETURNING c.*)"
 
@@ -64,7 +66,7 @@ static const crm_stmt_t s_add_tags = {
     UPDATE_SQL("tags = c.tags || " NEW_TAGS,
                "NOT c.tags @> $5::text[] AND c.id NOT IN (SELECT id FROM over)")
     ANSWER_SQL("over"),
-    .nparams = 5,
+    .nparams = 6,
     .writes = true};
 
 static const crm_stmt_t s_remove_tags = {
@@ -75,7 +77,7 @@ static const crm_stmt_t s_remove_tags = {
                "c.tags && $5::text[]")
     ", none AS (SELECT NULL::uuid AS id WHERE false)"
     ANSWER_SQL("none"),
-    .nparams = 5,
+    .nparams = 6,
     .writes = true};
 
 static const crm_stmt_t s_set_type = {
@@ -84,7 +86,7 @@ static const crm_stmt_t s_set_type = {
     UPDATE_SQL("type = $5", "c.type <> $5")
     ", none AS (SELECT NULL::uuid AS id WHERE false)"
     ANSWER_SQL("none"),
-    .nparams = 5,
+    .nparams = 6,
     .writes = true};
 
 static const crm_stmt_t s_assign = {
@@ -93,7 +95,7 @@ static const crm_stmt_t s_assign = {
     UPDATE_SQL("assignee = $5", "c.assignee <> $5")
     ", none AS (SELECT NULL::uuid AS id WHERE false)"
     ANSWER_SQL("none"),
-    .nparams = 5,
+    .nparams = 6,
     .writes = true};
 
 //  A delete frees the contacts' addresses and unlinks the people of a deleted
@@ -105,7 +107,8 @@ static const crm_stmt_t s_delete = {
     " keys AS ("
     "  DELETE FROM contact_emails e USING upd u WHERE e.tenant_id = $1 AND e.contact_id = u.id),"
     " unlinked AS ("
-    "  UPDATE contacts p SET organization_id = NULL,"
+    "  UPDATE contacts p SET organization_id = NULL, updated_by = $6,"
+    "    updated_at = $4::timestamptz,"
     "    profile = (p.profile - 'organization') ||"
     "      CASE WHEN (p.profile->>'companyBuyer')::boolean"
     "             AND coalesce(p.profile->>'companyName', '') = ''"
@@ -114,7 +117,7 @@ static const crm_stmt_t s_delete = {
     "    AND p.organization_id = u.id AND p.id NOT IN (SELECT id FROM upd)),"
     " none AS (SELECT NULL::uuid AS id WHERE false)"
     ANSWER_SQL("none"),
-    .nparams = 5,
+    .nparams = 6,
     .writes = true};
 
 //  The chunk's events: $1 tenant, $2 type, $3 event ids, $4 contact ids, $5 payloads,
@@ -223,7 +226,7 @@ int contacts_bulk_step(crm_db_t *db, const char *tenant_id, const char *job_id,
     char now[40], size[16];
     crm_time_now(now, sizeof now);
     snprintf(size, sizeof size, "%d", chunk);
-    const char *params[] = {tenant_id, job_id, size, now, value};
+    const char *params[] = {tenant_id, job_id, size, now, value, actor_id};
     PGresult *res = crm_db_query(db, stmt, params);
     free(value);
     if (!res)

@@ -139,6 +139,10 @@ int contacts_job_list(crm_call_t *call, const ProtobufCMessage *request,
 contacts_jobs_t *contacts_jobs_start(const crm_config_t *cfg);
 void contacts_jobs_stop(contacts_jobs_t **self_p);
 
+//  The audit trail (audit.c; written by a trigger, migration 0010).
+int contacts_audit_list(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+
 //  Saved filters (savedfilters.c), each a team member's own.
 int contacts_saved_filter_create(crm_call_t *call, const ProtobufCMessage *request,
                                  ProtobufCMessage **response);

@@ -82,13 +82,13 @@ static const crm_stmt_t s_field_delete = {
     .sql = "WITH del AS ("
            "  DELETE FROM contact_fields WHERE tenant_id = $1 AND key = $2 RETURNING 1),"
            " cleared AS ("
-           "  UPDATE contacts SET profile = jsonb_set(profile, '{customFields}',"
-           "                                          (profile->'customFields') - $2)"
+           "  UPDATE contacts SET updated_by = $6, updated_at = $3::timestamptz,"
+           "    profile = jsonb_set(profile, '{customFields}', (profile->'customFields') - $2)"
            "  WHERE tenant_id = $1 AND EXISTS (SELECT 1 FROM del)"
            "    AND profile->'customFields' ? $2),"
            FIELD_EVENT_SQL("CustomFieldDeleted", "del")
            " SELECT count(*) FROM del",
-    .nparams = 5,
+    .nparams = 6,
     .writes = true};
 
 //  How many live contacts hold one of the values in $3 for the field $2.
@@ -401,7 +401,8 @@ int contacts_field_delete(crm_call_t *call, const ProtobufCMessage *request,
     event.actor_id = call->header->actor_id;
     crm_outbox_event_t ev;
     crm_outbox_event_init(&ev, &event.base, now);
-    const char *params[] = {call->header->tenant_id, req->key, now, ev.event_id, ev.payload_hex};
+    const char *params[] = {call->header->tenant_id, req->key, now, ev.event_id, ev.payload_hex,
+                            call->header->actor_id};
     PGresult *res = crm_db_query(call->db, &s_field_delete, params);
     crm_outbox_event_reset(&ev);
     if (!res)

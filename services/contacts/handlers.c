@@ -405,6 +405,8 @@ const crm_method_t contacts_methods[] = {
     {"UpdateTag", contacts_tag_update, &crm__contacts__update_tag_request__descriptor, true},
     {"DeleteTag", contacts_tag_delete, &crm__contacts__delete_tag_request__descriptor, true},
     {"MergeTag", contacts_tag_merge, &crm__contacts__merge_tag_request__descriptor, true},
+    {"ListAudit", contacts_audit_list, &crm__contacts__list_contact_audit_request__descriptor,
+     false},
     {"Bulk", contacts_bulk, &crm__contacts__bulk_contacts_request__descriptor, true},
     {"GetJob", contacts_job_get, &crm__contacts__get_job_request__descriptor, false},
     {"ListJobs", contacts_job_list, &crm__contacts__list_jobs_request__descriptor, false},

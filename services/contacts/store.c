@@ -40,10 +40,10 @@
     " ins AS ("                                                                               \
     "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"  \
     "                        tags, emails, phones, created_at, updated_at,"                   \
-    "                        supplier, assignee, organization_id, profile)"                   \
+    "                        supplier, assignee, organization_id, profile, updated_by)"       \
     "  SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8,"                                          \
     "         $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz,"        \
-    "         $16::boolean, $17, $18::uuid, $19::jsonb"                                       \
+    "         $16::boolean, $17, $18::uuid, $19::jsonb, $20"                                  \
     "  " guard " RETURNING created_at, updated_at),"                                          \
     " keys AS ("                                                                              \
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"                      \
@@ -57,7 +57,7 @@
 static const crm_stmt_t s_insert = {
     .name = "contacts_insert",
     .sql = "WITH" CREATE_SQL("") OUTBOX_SQL("ContactCreated", "ins") " SELECT 1",
-    .nparams = 19,
+    .nparams = 20,
     .writes = true,
 };
 
@@ -69,7 +69,7 @@ static const crm_stmt_t s_insert_checked = {
            CREATE_SQL("WHERE NOT EXISTS (SELECT 1 FROM dup)")
            OUTBOX_SQL("ContactCreated", "ins")
            WRITTEN_SQL("ins"),
-    .nparams = 19,
+    .nparams = 20,
     .writes = true,
 };
 
@@ -91,7 +91,7 @@ static const crm_stmt_t s_update = {
     "    source = $8, tags = $9::text[],"
     "    emails = $10::jsonb, phones = $12::jsonb, updated_at = $13::timestamptz,"
     "    supplier = $16::boolean, assignee = $17, organization_id = $18::uuid,"
-    "    profile = $19::jsonb"
+    "    profile = $19::jsonb, updated_by = $20"
     "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
     "    AND NOT EXISTS (SELECT 1 FROM dup)"
     "  RETURNING *),"
@@ -111,7 +111,7 @@ static const crm_stmt_t s_update = {
     "  ON CONFLICT (tenant_id, address_norm) DO NOTHING),"
     OUTBOX_SQL("ContactUpdated", "upd")
     WRITTEN_SQL("upd"),
-    .nparams = 19,
+    .nparams = 20,
     .writes = true,
 };
 
@@ -119,13 +119,14 @@ static const crm_stmt_t s_delete = {
     .name = "contacts_delete",
     .sql =
     "WITH del AS ("
-    "  UPDATE contacts SET deleted_at = $3::timestamptz, updated_at = $3::timestamptz"
+    "  UPDATE contacts SET deleted_at = $3::timestamptz, updated_at = $3::timestamptz,"
+    "    updated_by = $6"
     "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
     "  RETURNING id, emails, kind, name),"
     //  The people of an organization lose their link to it; one buying for it keeps its
     //  name as the company's.
     " unlinked AS ("
-    "  UPDATE contacts p SET organization_id = NULL,"
+    "  UPDATE contacts p SET organization_id = NULL, updated_by = $6, updated_at = $3::timestamptz,"
     "    profile = (p.profile - 'organization') ||"
     "      CASE WHEN (p.profile->>'companyBuyer')::boolean"
     "             AND coalesce(p.profile->>'companyName', '') = ''"
@@ -138,7 +139,7 @@ static const crm_stmt_t s_delete = {
     "                         FROM del, jsonb_array_elements(del.emails) e)),"
     CONTACTS_OUTBOX_SQL("ContactDeleted", "del", "$3", "$4", "$5")
     " SELECT count(*) FROM del",
-    .nparams = 5,
+    .nparams = 6,
     .writes = true,
 };
 
@@ -218,7 +219,7 @@ static void s_event(crm_call_t *call, Crm__Contacts__Contact *c, bool created,
 }
 
 //  Parameters shared by insert and update, in statement order.
-static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char *params[19]) {
+static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char *params[20]) {
     params[0] = call->header->tenant_id;
     params[1] = row->id;
     params[2] = row->kind;
@@ -235,6 +236,7 @@ static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char
     params[16] = row->assignee;
     params[17] = row->organization_id;
     params[18] = row->profile_json;
+    params[19] = call->header->actor_id;
 }
 
 //  The insert's outcome: the contact waiting in call->response becomes the reply, or is
@@ -256,7 +258,7 @@ static void s_on_inserted(crm_db_t *db, PGresult *res, void *arg) {
 }
 
 int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
-    const char *params[19];
+    const char *params[20];
     s_row_params(call, row, params);
     crm_outbox_event_t ev;
     s_event(call, c, true, NULL, 0, &ev);
@@ -272,7 +274,7 @@ int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Cont
 
 int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c,
                           const char *const *changed, size_t n_changed) {
-    const char *params[19];
+    const char *params[20];
     s_row_params(call, row, params);
     crm_outbox_event_t ev;
     s_event(call, c, false, changed, n_changed, &ev);
@@ -314,7 +316,8 @@ int contacts_store_delete(crm_call_t *call, const char *id) {
     event.actor_id = call->header->actor_id;
     crm_outbox_event_t ev;
     crm_outbox_event_init(&ev, &event.base, now);
-    const char *params[] = {call->header->tenant_id, id, now, ev.event_id, ev.payload_hex};
+    const char *params[] = {call->header->tenant_id, id, now, ev.event_id, ev.payload_hex,
+                            call->header->actor_id};
     PGresult *res = crm_db_query(call->db, &s_delete, params);
     crm_outbox_event_reset(&ev);
     if (!res)

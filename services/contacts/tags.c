@@ -81,7 +81,8 @@ static const crm_stmt_t s_tag_update = {
            "    updated_at = $6::timestamptz"
            "  WHERE tenant_id = $1 AND id = $2::uuid RETURNING 1),"
            " renamed AS ("
-           "  UPDATE contacts SET tags = ARRAY(SELECT CASE WHEN lower(x) = lower($9) THEN $3"
+           "  UPDATE contacts SET updated_by = $10, updated_at = $6::timestamptz,"
+           "    tags = ARRAY(SELECT CASE WHEN lower(x) = lower($9) THEN $3"
            "                                              ELSE x END"
            "                                   FROM unnest(tags) WITH ORDINALITY AS u(x, ord)"
            "                                   ORDER BY ord)"
@@ -89,7 +90,7 @@ static const crm_stmt_t s_tag_update = {
            "    AND EXISTS (SELECT 1 FROM unnest(tags) x WHERE lower(x) = lower($9))),"
            TAG_EVENT_SQL("TagUpdated", "upd")
            " SELECT count(*) FROM upd",
-    .nparams = 9,
+    .nparams = 10,
     .writes = true};
 
 //  $3: the tag's name, taken out of every contact that carries it.
@@ -97,14 +98,15 @@ static const crm_stmt_t s_tag_delete = {
     .name = "tags_delete",
     .sql = "WITH del AS (DELETE FROM tags WHERE tenant_id = $1 AND id = $2::uuid RETURNING 1),"
            " untagged AS ("
-           "  UPDATE contacts SET tags = ARRAY(SELECT x FROM unnest(tags)"
+           "  UPDATE contacts SET updated_by = $7, updated_at = $4::timestamptz,"
+           "    tags = ARRAY(SELECT x FROM unnest(tags)"
            "                                   WITH ORDINALITY AS u(x, ord)"
            "                                   WHERE lower(x) <> lower($3) ORDER BY ord)"
            "  WHERE tenant_id = $1 AND EXISTS (SELECT 1 FROM del)"
            "    AND EXISTS (SELECT 1 FROM unnest(tags) x WHERE lower(x) = lower($3))),"
            CONTACTS_OUTBOX_SQL("TagDeleted", "del", "$4", "$5", "$6")
            " SELECT count(*) FROM del",
-    .nparams = 6,
+    .nparams = 7,
     .writes = true};
 
 //  $2 merged into $3: $4 the name merged away, $5 the name kept. A contact with both
@@ -114,7 +116,7 @@ static const crm_stmt_t s_tag_merge = {
     .sql = "WITH del AS (DELETE FROM tags WHERE tenant_id = $1 AND id = $2::uuid"
            "             AND id <> $3::uuid RETURNING 1),"
            " merged AS ("
-           "  UPDATE contacts SET tags = ARRAY("
+           "  UPDATE contacts SET updated_by = $9, updated_at = $6::timestamptz, tags = ARRAY("
            "    SELECT y FROM ("
            "      SELECT y, ord, row_number() OVER (PARTITION BY lower(y) ORDER BY ord) AS n"
            "      FROM (SELECT CASE WHEN lower(x) = lower($4) THEN $5 ELSE x END AS y, ord"
@@ -124,7 +126,7 @@ static const crm_stmt_t s_tag_merge = {
            "    AND EXISTS (SELECT 1 FROM unnest(tags) x WHERE lower(x) = lower($4))),"
            TAG_EVENT_SQL("TagsMerged", "del")
            " SELECT count(*) FROM del",
-    .nparams = 8,
+    .nparams = 9,
     .writes = true};
 
 // --- reading --------------------------------------------------------------------------
@@ -335,7 +337,8 @@ int contacts_tag_update(crm_call_t *call, const ProtobufCMessage *request,
         crm_outbox_event_t ev;
         crm_outbox_event_init(&ev, &event.base, now);
         const char *params[] = {call->header->tenant_id, t->id, t->name, t->colour, t->description,
-                                now, ev.event_id, ev.payload_hex, previous};
+                                now, ev.event_id, ev.payload_hex, previous,
+                                call->header->actor_id};
         int rows = s_write(call, &s_tag_update, params);
         crm_outbox_event_reset(&ev);
         code = rows == 1 ? 200 : rows > 1 ? 500 : rows;
@@ -365,7 +368,7 @@ int contacts_tag_delete(crm_call_t *call, const ProtobufCMessage *request,
     crm_outbox_event_t ev;
     crm_outbox_event_init(&ev, &event.base, now);
     const char *params[] = {call->header->tenant_id, t->id, t->name, now, ev.event_id,
-                            ev.payload_hex};
+                            ev.payload_hex, call->header->actor_id};
     int rows = s_write(call, &s_tag_delete, params);
     crm_outbox_event_reset(&ev);
     crm__contacts__tag__free_unpacked(t, NULL);
@@ -401,7 +404,8 @@ int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request,
         crm_outbox_event_t ev;
         crm_outbox_event_init(&ev, &event.base, now);
         const char *params[] = {call->header->tenant_id, from->id, into->id, from->name,
-                                into->name, now, ev.event_id, ev.payload_hex};
+                                into->name, now, ev.event_id, ev.payload_hex,
+                                call->header->actor_id};
         int rows = s_write(call, &s_tag_merge, params);
         crm_outbox_event_reset(&ev);
         code = rows == 1 ? 200 : rows > 1 ? 500 : rows;

@@ -493,11 +493,88 @@ static void test_phone_types(void **state) {
     harness_response_free(&r);
 }
 
+//  The audit trail: every change with who, when, which fields, old and new values,
+//  whatever made it (the API, the tag catalogue, a bulk change).
+static void test_audit_trail(void **state) {
+    (void)state;
+    harness_response_t r = harness_http("POST", "/v1/tags", h->key_a, "{\"name\":\"Audited\"}", NULL);
+    assert_int_equal(r.status, 201);
+    char tag_path[128];
+    snprintf(tag_path, sizeof tag_path, "/v1/tags/%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    r = harness_http("POST", "/v1/contacts", h->key_a,
+                     "{\"firstName\":\"Au\",\"lastName\":\"Dit\",\"tags\":[\"audited\"]}", NULL);
+    assert_int_equal(r.status, 201);
+    char id[64], path[128], audit[160];
+    snprintf(id, sizeof id, "%s", harness_json_str(&r, "id"));
+    snprintf(path, sizeof path, "/v1/contacts/%s", id);
+    snprintf(audit, sizeof audit, "%s/audit", path);
+    harness_response_free(&r);
+    r = harness_http("PATCH", path, h->key_a,
+                     "{\"type\":\"customer\",\"vehicles\":[{\"relation\":\"interest\","
+                     "\"make\":\"Kia\",\"model\":\"EV6\"}]}",
+                     NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    r = harness_http("PATCH", tag_path, h->key_a, "{\"name\":\"Audited twice\"}", NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    char body[256];
+    snprintf(body, sizeof body, "{\"action\":\"assign\",\"assignee\":\"kim\",\"ids\":[\"%s\"]}", id);
+    r = harness_http("POST", "/v1/contacts/bulk", h->key_a, body, NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+
+    r = harness_http("GET", audit, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *items = s_at(r.json, "items");
+    assert_int_equal(json_array_size(items), 4);
+    //  Newest first: the assignment, the rename, the PATCH, the creation.
+    assert_string_equal(s_str(&r, "items[0].action"), "updated");
+    assert_string_equal(s_str(&r, "items[0].changes[0].field"), "assignee");
+    assert_null(s_at(r.json, "items[0].changes[0].old"));
+    assert_string_equal(s_str(&r, "items[0].changes[0].new"), "kim");
+    assert_string_equal(s_str(&r, "items[1].changes[0].field"), "tags");
+    assert_string_equal(s_str(&r, "items[1].changes[0].old"), "[\"Audited\"]");
+    assert_string_equal(s_str(&r, "items[1].changes[0].new"), "[\"Audited twice\"]");
+    assert_string_equal(s_str(&r, "items[2].changes[0].field"), "type");
+    assert_string_equal(s_str(&r, "items[2].changes[0].old"), "prospect");
+    assert_string_equal(s_str(&r, "items[2].changes[0].new"), "customer");
+    assert_string_equal(s_str(&r, "items[2].changes[1].field"), "vehicles");
+    assert_string_equal(s_str(&r, "items[3].action"), "created");
+    for (size_t i = 0; i < 4; i++) {
+        char member[32];
+        snprintf(member, sizeof member, "items[%zu].actorId", i);
+        assert_true(strlen(s_str(&r, member)) > 0);
+        snprintf(member, sizeof member, "items[%zu].at", i);
+        assert_true(strlen(s_str(&r, member)) > 0);
+    }
+    harness_response_free(&r);
+
+    //  Paging, and another tenant sees nothing.
+    char page[256];
+    snprintf(page, sizeof page, "%s?limit=3", audit);
+    r = harness_http("GET", page, h->key_a, NULL, NULL);
+    assert_int_equal(json_array_size(s_at(r.json, "items")), 3);
+    char cursor[32];
+    snprintf(cursor, sizeof cursor, "%s", s_str(&r, "nextCursor"));
+    harness_response_free(&r);
+    snprintf(page, sizeof page, "%s?limit=3&cursor=%s", audit, cursor);
+    r = harness_http("GET", page, h->key_a, NULL, NULL);
+    assert_int_equal(json_array_size(s_at(r.json, "items")), 1);
+    assert_string_equal(s_str(&r, "items[0].action"), "created");
+    harness_response_free(&r);
+    r = harness_http("GET", audit, h->key_b, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_profile),     cmocka_unit_test(test_sms_order),
         cmocka_unit_test(test_organization_link), cmocka_unit_test(test_bad_profile),
         cmocka_unit_test(test_custom_fields),    cmocka_unit_test(test_phone_types),
+        cmocka_unit_test(test_audit_trail),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
