@@ -48,6 +48,8 @@ static const ProtobufCMessageDescriptor *const s_catalogue[] = {
     &crm__events__tag_updated__descriptor,
     &crm__events__tag_deleted__descriptor,
     &crm__events__tags_merged__descriptor,
+    &crm__events__contact_consent_changed__descriptor,
+    &crm__events__contact_communication_rules_changed__descriptor,
     &crm__events__lead_created__descriptor,
     &crm__events__lead_status_changed__descriptor,
     &crm__events__lead_assigned__descriptor,

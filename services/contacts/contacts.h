@@ -89,4 +89,20 @@ int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request,
                        ProtobufCMessage **response);
 int contacts_tags_resolve(crm_call_t *call, const char *prefix, char **names, size_t n);
 
+//  Communication rules (consent.c): do-not-contact, stop-follow-ups, retention and
+//  consent per channel and purpose, with their history; CanContact answers whether a
+//  contact may be contacted by a channel for a purpose now (do-not-contact wins).
+int contacts_communication_get(crm_call_t *call, const ProtobufCMessage *request,
+                               ProtobufCMessage **response);
+int contacts_communication_update(crm_call_t *call, const ProtobufCMessage *request,
+                                  ProtobufCMessage **response);
+int contacts_communication_history(crm_call_t *call, const ProtobufCMessage *request,
+                                   ProtobufCMessage **response);
+int contacts_consent_record(crm_call_t *call, const ProtobufCMessage *request,
+                            ProtobufCMessage **response);
+int contacts_consent_get(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response);
+int contacts_can_contact(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response);
+
 #endif
