@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 
 #include "bus_client.h"
 #include "common.pb-c.h"
@@ -574,6 +575,74 @@ static void test_bad_input_writes_nothing(void **state) {
     harness_response_free(&r);
 }
 
+//  One of several requests sent at once.
+typedef struct {
+    const char *method, *path;
+    char body[256];
+    long status;
+} s_concurrent_t;
+
+static void *s_concurrent_thread(void *arg) {
+    s_concurrent_t *c = arg;
+    harness_response_t r = harness_http(c->method, c->path, h->key_a, c->body, NULL);
+    c->status = r.status;
+    harness_response_free(&r);
+    return NULL;
+}
+
+//  Writes to one contact sent together (so likely in one batch) take turns: each flag
+//  set by its own PATCH survives the others, and every consent is recorded once.
+static void test_concurrent_writes(void **state) {
+    (void)state;
+    char id[64], rules[128], consents[128];
+    s_contact_new("Jo", id);
+    snprintf(rules, sizeof rules, "/v1/contacts/%s/communication", id);
+    snprintf(consents, sizeof consents, "/v1/contacts/%s/consents", id);
+    const char *flags[] = {"call", "email", "mail", "sms"};
+    const char *channels[] = {"email", "sms", "phone", "whatsapp"};
+    s_concurrent_t calls[12];
+    for (int i = 0; i < 4; i++) {
+        calls[i] = (s_concurrent_t){.method = "PATCH", .path = rules};
+        snprintf(calls[i].body, sizeof calls[i].body, "{\"doNotContact\":{\"%s\":true}}", flags[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        calls[4 + i] = (s_concurrent_t){.method = "POST", .path = consents};
+        snprintf(calls[4 + i].body, sizeof calls[4 + i].body,
+                 "{\"channel\":\"%s\",\"purpose\":\"%s\",\"granted\":true,"
+                 "\"method\":\"import\"}",
+                 channels[i % 4], i < 4 ? "marketing" : "analytics");
+    }
+    pthread_t threads[12];
+    for (int i = 0; i < 12; i++)
+        pthread_create(&threads[i], NULL, s_concurrent_thread, &calls[i]);
+    for (int i = 0; i < 12; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(calls[i].status, i < 4 ? 200 : 201);
+    }
+    harness_response_t r = s_call("GET", h->key_a, NULL, 200, "%s", rules);
+    json_t *dnc = json_object_get(r.json, "doNotContact");
+    for (int i = 0; i < 4; i++)
+        assert_true(s_flag(dnc, flags[i]));
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(s_member(s_consent(&r, channels[i], "marketing"), "status"), "granted");
+        assert_string_equal(s_member(s_consent(&r, channels[i], "analytics"), "status"), "granted");
+    }
+    harness_response_free(&r);
+    assert_int_equal(s_count("SELECT count(*) FROM contacts.communication_history"
+                             " WHERE contact_id = '%s'",
+                             id),
+                     12);
+    //  The last rules event holds every flag: a consumer's copy ends right.
+    ProtobufCMessage *events[4];
+    size_t n = s_events(id, "ContactCommunicationRulesChanged",
+                        &crm__events__contact_communication_rules_changed__descriptor, events, 4);
+    assert_int_equal(n, 4);
+    const Crm__Events__ContactCommunicationRulesChanged *last = (const void *)events[3];
+    assert_true(last->do_not_contact->call && last->do_not_contact->email &&
+                last->do_not_contact->mail && last->do_not_contact->sms);
+    s_events_free(events, n);
+}
+
 //  Send one request straight to the broker; the reply header (and body into *body).
 static Crm__ReplyHeader *s_bus(crm_bus_client_t *client, const char *method,
                                const ProtobufCMessage *request, zframe_t **body) {
@@ -674,11 +743,9 @@ static void test_bus(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_consent_decisions),
-        cmocka_unit_test(test_rules),
-        cmocka_unit_test(test_history),
-        cmocka_unit_test(test_bad_input_writes_nothing),
-        cmocka_unit_test(test_bus),
+        cmocka_unit_test(test_consent_decisions), cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_history),           cmocka_unit_test(test_bad_input_writes_nothing),
+        cmocka_unit_test(test_concurrent_writes), cmocka_unit_test(test_bus),
     };
     return cmocka_run_group_tests_name("system: consent", tests, s_setup, s_teardown);
 }

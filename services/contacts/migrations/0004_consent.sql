@@ -47,11 +47,13 @@ CREATE TABLE communication_history (
     recorded_by    text        NOT NULL DEFAULT '',
     PRIMARY KEY (tenant_id, id),
     FOREIGN KEY (tenant_id, contact_id) REFERENCES contacts (tenant_id, id) ON DELETE CASCADE,
-    CHECK ((kind = 'consent') = (channel IS NOT NULL AND purpose IS NOT NULL AND granted IS NOT NULL))
+    CHECK ((kind = 'consent')
+           = (channel IS NOT NULL AND purpose IS NOT NULL AND granted IS NOT NULL))
 );
 
 -- One contact's history, newest first, paged by id.
-CREATE INDEX communication_history_contact ON communication_history (tenant_id, contact_id, id DESC);
+CREATE INDEX communication_history_contact
+    ON communication_history (tenant_id, contact_id, id DESC);
 
 CREATE FUNCTION communication_history_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -67,7 +69,8 @@ CREATE TRIGGER communication_history_append_only BEFORE UPDATE ON communication_
 CREATE TABLE consents (
     tenant_id    text        NOT NULL,
     contact_id   uuid        NOT NULL,
-    channel      text        NOT NULL CHECK (channel IN ('email', 'sms', 'phone', 'whatsapp', 'mail')),
+    channel      text        NOT NULL
+                 CHECK (channel IN ('email', 'sms', 'phone', 'whatsapp', 'mail')),
     purpose      text        NOT NULL CHECK (purpose IN ('marketing', 'analytics')),
     granted      boolean     NOT NULL,
     method       text        NOT NULL,
