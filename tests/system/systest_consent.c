@@ -267,11 +267,17 @@ static void test_consent_decisions(void **state) {
     assert_string_equal(e2->effective_at, "2020-03-01T07:00:00.000000Z");
     s_events_free(events, n);
     //  The history refuses to be rewritten.
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "UPDATE contacts.communication_history SET granted = true WHERE contact_id = '%s'",
-             id);
-    assert_int_equal(harness_sql_exec(sql), -1);
+    PGconn *db = PQconnectdb(h->dsn);
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    const char *params[] = {id};
+    PGresult *res = PQexecParams(db,
+                                 "UPDATE contacts.communication_history SET granted = true"
+                                 " WHERE contact_id = $1::uuid",
+                                 1, NULL, params, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+    assert_non_null(strstr(PQresultErrorMessage(res), "append-only"));
+    PQclear(res);
+    PQfinish(db);
 }
 
 //  Do-not-contact wins over a granted consent; stop-follow-ups stops follow-ups only;
