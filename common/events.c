@@ -50,6 +50,8 @@ static const ProtobufCMessageDescriptor *const s_catalogue[] = {
     &crm__events__tags_merged__descriptor,
     &crm__events__custom_field_defined__descriptor,
     &crm__events__custom_field_deleted__descriptor,
+    &crm__events__contact_consent_changed__descriptor,
+    &crm__events__contact_communication_rules_changed__descriptor,
     &crm__events__lead_created__descriptor,
     &crm__events__lead_status_changed__descriptor,
     &crm__events__lead_assigned__descriptor,

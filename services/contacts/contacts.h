@@ -199,4 +199,20 @@ int contacts_phone_type_list(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_phone_type_delete(crm_call_t *call, const ProtobufCMessage *request,
                                ProtobufCMessage **response);
 
+//  Communication rules (consent.c): do-not-contact, stop-follow-ups, retention and
+//  consent per channel and purpose, with their history; CanContact answers whether a
+//  contact may be contacted by a channel for a purpose now (do-not-contact wins).
+int contacts_communication_get(crm_call_t *call, const ProtobufCMessage *request,
+                               ProtobufCMessage **response);
+int contacts_communication_update(crm_call_t *call, const ProtobufCMessage *request,
+                                  ProtobufCMessage **response);
+int contacts_communication_history(crm_call_t *call, const ProtobufCMessage *request,
+                                   ProtobufCMessage **response);
+int contacts_consent_record(crm_call_t *call, const ProtobufCMessage *request,
+                            ProtobufCMessage **response);
+int contacts_consent_get(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response);
+int contacts_can_contact(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response);
+
 #endif
