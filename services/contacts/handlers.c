@@ -360,5 +360,12 @@ const crm_method_t contacts_methods[] = {
     {"UpdateTag", contacts_tag_update, &crm__contacts__update_tag_request__descriptor, true},
     {"DeleteTag", contacts_tag_delete, &crm__contacts__delete_tag_request__descriptor, true},
     {"MergeTag", contacts_tag_merge, &crm__contacts__merge_tag_request__descriptor, true},
+    {"CreateNote", contacts_note_create, &crm__contacts__create_note_request__descriptor, true},
+    {"GetNote", contacts_note_get, &crm__contacts__get_note_request__descriptor, false},
+    {"ListNotes", contacts_note_list, &crm__contacts__list_notes_request__descriptor, false},
+    {"ListNoteRevisions", contacts_note_revisions,
+     &crm__contacts__list_note_revisions_request__descriptor, false},
+    {"UpdateNote", contacts_note_update, &crm__contacts__update_note_request__descriptor, true},
+    {"DeleteNote", contacts_note_delete, &crm__contacts__delete_note_request__descriptor, true},
     {NULL, NULL, NULL, false},
 };
