@@ -49,10 +49,17 @@
     "  UPDATE contacts SET last_activity_at = GREATEST(last_activity_at, $5::timestamptz)"    \
     "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL RETURNING id),"
 
+#define NOTE_CONTACT_SQL                                                                      \
+    "SELECT 1 FROM contacts WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
+
 static const crm_stmt_t s_contact_live = {
-    .name = "notes_contact_live",
-    .sql = "SELECT 1 FROM contacts WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL",
-    .nparams = 2};
+    .name = "notes_contact_live", .sql = NOTE_CONTACT_SQL, .nparams = 2};
+
+//  Before a note is locked for a change, its contact is, as an added note locks it: the
+//  same order everywhere, so concurrent writers wait for each other and never deadlock.
+static const crm_stmt_t s_contact_live_locked = {.name = "notes_contact_live_locked",
+                                                  .sql = NOTE_CONTACT_SQL " FOR NO KEY UPDATE",
+                                                  .nparams = 2};
 
 #define NOTE_GET_SQL                                                                          \
     "SELECT " NOTE_JSON("n") " FROM notes n"                                                  \
@@ -188,12 +195,13 @@ static int s_check_ids(crm_call_t *call, const char *contact_id, const char *not
     return 0;
 }
 
-//  404 unless id is a live contact of the caller's tenant; 0 when it is.
-static int s_contact_check(crm_call_t *call, const char *id) {
+//  404 unless id is a live contact of the caller's tenant; 0 when it is (and then, with
+//  lock, it stays so until the batch commits).
+static int s_contact_check(crm_call_t *call, const char *id, bool lock) {
     if (s_check_ids(call, id, NULL))
         return 404;
     const char *params[] = {call->header->tenant_id, id};
-    PGresult *res = crm_db_query(call->db, &s_contact_live, params);
+    PGresult *res = crm_db_query(call->db, lock ? &s_contact_live_locked : &s_contact_live, params);
     if (!res)
         return crm_call_db_failure(call);
     int code = PQntuples(res) ? 0 : 404;
@@ -218,12 +226,12 @@ static Crm__Contacts__Note *s_note_from_json(crm_call_t *call, const char *text)
 }
 
 //  The note note_id of the live contact contact_id: 200 with *out, 404, or a failure
-//  code. for_update locks the note until the batch commits.
+//  code. for_update locks the contact, then the note, until the batch commits.
 static int s_note_read(crm_call_t *call, const char *contact_id, const char *note_id,
                        bool for_update, Crm__Contacts__Note **out) {
     int code = s_check_ids(call, contact_id, note_id);
     if (code == 0)
-        code = s_contact_check(call, contact_id);
+        code = s_contact_check(call, contact_id, for_update);
     if (code)
         return code;
     const char *params[] = {call->header->tenant_id, contact_id, note_id};
@@ -371,7 +379,7 @@ int contacts_note_get(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
                        ProtobufCMessage **response) {
     const Crm__Contacts__ListNotesRequest *req = (const void *)request;
-    int code = s_contact_check(call, req->id);
+    int code = s_contact_check(call, req->id, false);
     if (code)
         return code;
     if (s_check_page(call, req->limit, req->cursor, false))

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "events.h"
 #include "systest_sql.h"
@@ -665,6 +666,74 @@ static void test_bad_input(void **state) {
     assert_string_equal(after, before);
 }
 
+typedef struct {
+    const char *method, *path, *key;
+    char body[128];
+    long status;
+    long revision;
+} s_call_t;
+
+static void *s_call_thread(void *arg) {
+    s_call_t *call = arg;
+    harness_response_t r = harness_http(call->method, call->path, call->key, call->body, NULL);
+    call->status = r.status;
+    call->revision = (long)json_integer_value(json_object_get(r.json, "revision"));
+    harness_response_free(&r);
+    return NULL;
+}
+
+//  Edits of one note and notes on one contact sent at once (so likely in one batch, and
+//  across batches): every edit is its own revision, in some order, none lost; every note
+//  is written with its event.
+static void test_concurrent_writes(void **state) {
+    (void)state;
+    char contact[64], id[64], path[256], notes[128];
+    s_contact(contact);
+    s_add_ok(s_key_sam, contact, "\"draft\"", id);
+    s_note_path(path, sizeof path, contact, id, "");
+    snprintf(notes, sizeof notes, "/v1/contacts/%s/notes", contact);
+    enum { EDITS = 8, ADDS = 8 };
+    s_call_t calls[EDITS + ADDS];
+    pthread_t threads[EDITS + ADDS];
+    for (int i = 0; i < EDITS + ADDS; i++) {
+        calls[i] = (s_call_t){.method = i < EDITS ? "PATCH" : "POST",
+                              .path = i < EDITS ? path : notes,
+                              .key = i % 2 ? s_key_sam : s_key_max};
+        snprintf(calls[i].body, sizeof calls[i].body, "{\"body\":\"%s %d @m%d\"}",
+                 i < EDITS ? "edit" : "note", i, i);
+        pthread_create(&threads[i], NULL, s_call_thread, &calls[i]);
+    }
+    bool revision_seen[EDITS + 2] = {false};
+    for (int i = 0; i < EDITS + ADDS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(calls[i].status, i < EDITS ? 200 : 201);
+        if (i < EDITS) {
+            assert_true(calls[i].revision >= 2 && calls[i].revision <= EDITS + 1);
+            assert_false(revision_seen[calls[i].revision]);
+            revision_seen[calls[i].revision] = true;
+        }
+    }
+    char history[300];
+    s_note_path(history, sizeof history, contact, id, "/revisions");
+    harness_response_t r = harness_http("GET", history, s_key_jo, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *items = json_object_get(r.json, "items");
+    assert_int_equal(json_array_size(items), EDITS + 1);
+    for (size_t i = 0; i < json_array_size(items); i++)
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(items, i), "revision")),
+                         (int)i + 1);
+    harness_response_free(&r);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM contacts.outbox WHERE aggregate_id = '%s'"
+             " AND type IN ('ContactNoteAdded', 'ContactNoteEdited')",
+             contact);
+    assert_int_equal(sql_scalar(sql), 1 + EDITS + ADDS);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM contacts.notes WHERE contact_id = '%s'",
+             contact);
+    assert_int_equal(sql_scalar(sql), 1 + ADDS);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_add_and_read),
@@ -672,6 +741,7 @@ int main(void) {
         cmocka_unit_test(test_edit_and_history),
         cmocka_unit_test(test_delete_tombstone),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_concurrent_writes),
     };
     return cmocka_run_group_tests_name("system: notes", tests, s_setup, s_teardown);
 }
