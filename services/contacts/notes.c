@@ -22,6 +22,7 @@
 #include "validate.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,26 +147,26 @@ static const crm_stmt_t s_note_delete = {
 
 // --- checks ---------------------------------------------------------------------------
 
-//  Blank: nothing but white space, Unicode's included (no-break, ideographic and
-//  zero-width spaces, which a pasted text may be made of).
+//  Blank: nothing but white space, Unicode's included (a pasted text may be made of
+//  it): no-break spaces (U+00A0, U+202F), Ogham's (U+1680), the typographic spaces
+//  U+2000-U+200A, zero-width ones (U+200B, U+FEFF), line and paragraph separators
+//  (U+2028, U+2029), the mathematical (U+205F) and the ideographic (U+3000).
 static bool s_blank(const char *text) {
-    static const char *const spaces[] = {
-        "\xc2\xa0",     "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81", "\xe2\x80\x82",
-        "\xe2\x80\x83", "\xe2\x80\x84", "\xe2\x80\x85", "\xe2\x80\x86", "\xe2\x80\x87",
-        "\xe2\x80\x88", "\xe2\x80\x89", "\xe2\x80\x8a", "\xe2\x80\x8b", "\xe2\x80\xa8",
-        "\xe2\x80\xa9", "\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80", "\xef\xbb\xbf"};
-    while (*text) {
-        if (isspace((unsigned char)*text)) {
-            text++;
-            continue;
-        }
-        size_t skip = 0;
-        for (size_t i = 0; i < sizeof spaces / sizeof spaces[0] && !skip; i++)
-            if (strncmp(text, spaces[i], strlen(spaces[i])) == 0)
-                skip = strlen(spaces[i]);
-        if (!skip)
+    size_t len = strlen(text);
+    for (size_t at = 0; at < len;) {
+        const unsigned char *u = (const unsigned char *)text + at;
+        size_t width = crm_utf8_char_len(text + at, len - at);
+        if (width == 0)
             return false;
-        text += skip;
+        uint32_t c = width == 1 ? u[0] : u[0] & (0x7f >> width);
+        for (size_t i = 1; i < width; i++)
+            c = c << 6 | (u[i] & 0x3f);
+        bool space = (c < 0x80 && isspace((int)c)) || c == 0xa0 || c == 0x1680 ||
+                     (c >= 0x2000 && c <= 0x200b) || c == 0x2028 || c == 0x2029 ||
+                     c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff;
+        if (!space)
+            return false;
+        at += width;
     }
     return true;
 }
@@ -273,13 +274,14 @@ static int s_may_change(crm_call_t *call, const Crm__Contacts__Note *note, const
     return 0;
 }
 
-//  A limit and a cursor as the lists take them: 0 or 422 (fields named).
+//  A limit and a cursor as the lists take them: 0 or 422 (fields named). A cursor is
+//  the last note id of the previous page, or for a history its last revision number.
 static int s_check_page(crm_call_t *call, uint32_t limit, const char *cursor, bool revisions) {
     if (limit > NOTES_MAX_LIMIT)
         crm_call_field_error(call, "limit", "must be at most %d", NOTES_MAX_LIMIT);
-    bool cursor_ok = cursor[0] == 0 || (!revisions && crm_uuid_valid(cursor));
-    if (revisions && cursor[0] && strlen(cursor) <= 9) {
-        cursor_ok = true;
+    bool cursor_ok = !cursor[0] || crm_uuid_valid(cursor);
+    if (revisions) {
+        cursor_ok = strlen(cursor) <= 9;
         for (const char *p = cursor; *p; p++)
             cursor_ok &= *p >= '0' && *p <= '9';
     }
@@ -379,11 +381,13 @@ int contacts_note_get(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
                        ProtobufCMessage **response) {
     const Crm__Contacts__ListNotesRequest *req = (const void *)request;
+    if (s_check_ids(call, req->id, NULL))
+        return 404;
+    if (s_check_page(call, req->limit, req->cursor, false))
+        return 422;
     int code = s_contact_check(call, req->id, false);
     if (code)
         return code;
-    if (s_check_page(call, req->limit, req->cursor, false))
-        return 422;
     int limit = req->limit ? (int)req->limit : NOTES_DEFAULT_LIMIT;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
@@ -419,6 +423,10 @@ int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_note_revisions(crm_call_t *call, const ProtobufCMessage *request,
                             ProtobufCMessage **response) {
     const Crm__Contacts__ListNoteRevisionsRequest *req = (const void *)request;
+    if (s_check_ids(call, req->id, req->note_id))
+        return 404;
+    if (s_check_page(call, req->limit, req->cursor, true))
+        return 422;
     Crm__Contacts__Note *note = NULL;
     int code = s_note_read(call, req->id, req->note_id, false, &note);
     if (code != 200)
@@ -430,8 +438,6 @@ int contacts_note_revisions(crm_call_t *call, const ProtobufCMessage *request,
                        "the history of a deleted note is for managers and admins only");
         return 403;
     }
-    if (s_check_page(call, req->limit, req->cursor, true))
-        return 422;
     int limit = req->limit ? (int)req->limit : NOTES_DEFAULT_LIMIT;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
