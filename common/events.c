@@ -44,6 +44,8 @@ static const ProtobufCMessageDescriptor *const s_catalogue[] = {
     &crm__events__contact_merged__descriptor,
     &crm__events__contact_erased__descriptor,
     &crm__events__contact_note_added__descriptor,
+    &crm__events__contact_note_edited__descriptor,
+    &crm__events__contact_note_deleted__descriptor,
     &crm__events__tag_created__descriptor,
     &crm__events__tag_updated__descriptor,
     &crm__events__tag_deleted__descriptor,

@@ -104,18 +104,22 @@ void crm_service_destroy(crm_service_t **self_p) {
     *self_p = NULL;
 }
 
-int crm_service_prepare_schema(crm_service_t *self) {
+static int s_prepare_schema(crm_db_t *db, const char *name) {
     char *sql = zsys_sprintf("CREATE TABLE IF NOT EXISTS %s.idempotency ("
                              " tenant_id text NOT NULL, key text NOT NULL, method text NOT NULL,"
                              " code int NOT NULL, response bytea,"
                              " created_at timestamptz NOT NULL DEFAULT now(),"
                              " PRIMARY KEY (tenant_id, key))",
-                             self->name);
-    int rc = crm_db_exec(self->db, sql);
+                             name);
+    int rc = crm_db_exec(db, sql);
     zstr_free(&sql);
     if (rc == 0)
-        rc = crm_events_prepare_schema(self->db, self->name);
+        rc = crm_events_prepare_schema(db, name);
     return rc;
+}
+
+int crm_service_prepare_schema(crm_service_t *self) {
+    return s_prepare_schema(self->db, self->name);
 }
 
 const char *crm_service_name(crm_service_t *self) {
@@ -656,11 +660,13 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
     crm_db_set_schema(db, daemon->name);
     if (daemon->setup && daemon->setup(cfg, db, &arg))
         goto done;
+    //  The schema is complete before the service is made: making it registers its
+    //  workers with the broker, and from then on /readyz counts the service as ready.
+    if (s_prepare_schema(db, daemon->name))
+        goto done;
     int workers = daemon->workers ? daemon->workers(cfg) : 1;
     int max_batch = daemon->max_batch ? daemon->max_batch(cfg) : 1;
     service = crm_service_new(cfg, daemon->name, daemon->methods, db, workers, max_batch, arg);
-    if (crm_service_prepare_schema(service))
-        goto done;
     loop = zloop_new();
     if (crm_service_attach(service, loop))
         goto done;

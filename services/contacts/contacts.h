@@ -5,7 +5,7 @@
 #include "contacts.pb-c.h"
 #include "service.h"
 
-//  SQL shared by the daemon's statements (store.c, tags.c, snapshot.c).
+//  SQL shared by the daemon's statements (store.c, tags.c, notes.c, snapshot.c).
 //  A timestamp column as the API writes it: RFC 3339, UTC, microseconds.
 #define CONTACTS_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
@@ -213,6 +213,20 @@ int contacts_consent_record(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_consent_get(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
 int contacts_can_contact(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response);
+
+//  Notes on a contact (notes.c): append-only, audited, @mentions parsed from the body.
+int contacts_note_create(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response);
+int contacts_note_get(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response);
+int contacts_note_revisions(crm_call_t *call, const ProtobufCMessage *request,
+                            ProtobufCMessage **response);
+int contacts_note_update(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response);
+int contacts_note_delete(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
 
 #endif

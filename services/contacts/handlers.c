@@ -450,5 +450,12 @@ const crm_method_t contacts_methods[] = {
     {"ListCommunicationHistory", contacts_communication_history,
      &crm__contacts__list_communication_history_request__descriptor, false},
     {"CanContact", contacts_can_contact, &crm__contacts__can_contact_request__descriptor, false},
+    {"CreateNote", contacts_note_create, &crm__contacts__create_note_request__descriptor, true},
+    {"GetNote", contacts_note_get, &crm__contacts__get_note_request__descriptor, false},
+    {"ListNotes", contacts_note_list, &crm__contacts__list_notes_request__descriptor, false},
+    {"ListNoteRevisions", contacts_note_revisions,
+     &crm__contacts__list_note_revisions_request__descriptor, false},
+    {"UpdateNote", contacts_note_update, &crm__contacts__update_note_request__descriptor, true},
+    {"DeleteNote", contacts_note_delete, &crm__contacts__delete_note_request__descriptor, true},
     {NULL, NULL, NULL, false},
 };

@@ -96,7 +96,7 @@ char *openapi_render(void) {
         method[i] = 0;
         snprintf(op_id, sizeof op_id, "%s.%s", r->service, r->rpc);
         json_t *responses = json_object();
-        bool created = strcmp(r->rpc, "Create") == 0;
+        bool created = strncmp(r->rpc, "Create", 6) == 0;  // Create, CreateTag, CreateNote
         bool empty = r->response->n_fields == 0;
         const char *ok = created ? "201" : empty ? "204" : "200";
         json_t *ok_resp = json_pack("{s:s}", "description", "success");

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,12 +86,63 @@ static void test_openapi_lists_every_route(void **state) {
     free(text);
 }
 
+//  A create answers 201 in the document as it does on the wire: every Create* method.
+static void test_openapi_creates_answer_201(void **state) {
+    (void)state;
+    char *text = openapi_render();
+    json_t *doc = json_loads(text, 0, NULL);
+    json_t *paths = json_object_get(doc, "paths");
+    const char *created[] = {"/v1/contacts", "/v1/tags", "/v1/contacts/{id}/notes"};
+    for (size_t i = 0; i < sizeof created / sizeof created[0]; i++) {
+        json_t *responses = json_object_get(
+            json_object_get(json_object_get(paths, created[i]), "post"), "responses");
+        assert_non_null(json_object_get(responses, "201"));
+        assert_null(json_object_get(responses, "200"));
+    }
+    json_decref(doc);
+    free(text);
+}
+
+static void test_match_note_routes(void **state) {
+    (void)state;
+    route_param_t params[ROUTE_MAX_PARAMS];
+    int n = -1;
+    bool known;
+    const char *contact = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+    const char *note = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c";
+    char path[200];
+    snprintf(path, sizeof path, "/v1/contacts/%s/notes/%s/revisions", contact, note);
+    const route_t *r = route_match("GET", path, params, &n, &known);
+    assert_non_null(r);
+    assert_string_equal(r->rpc, "ListNoteRevisions");
+    assert_int_equal(n, 2);
+    assert_string_equal(params[0].name, "id");
+    assert_string_equal(params[0].value, contact);
+    assert_string_equal(params[1].name, "noteId");
+    assert_string_equal(params[1].value, note);
+    snprintf(path, sizeof path, "/v1/contacts/%s/notes/%s", contact, note);
+    assert_string_equal(route_match("PATCH", path, params, &n, &known)->rpc, "UpdateNote");
+    assert_string_equal(route_match("DELETE", path, params, &n, &known)->rpc, "DeleteNote");
+    assert_null(route_match("PUT", path, params, &n, &known));
+    assert_true(known);
+    //  Anyone of the tenant reads notes; analysts do not write them.
+    snprintf(path, sizeof path, "/v1/contacts/%s/notes", contact);
+    r = route_match("GET", path, params, &n, &known);
+    assert_string_equal(r->rpc, "ListNotes");
+    assert_true(r->roles & ROLE_ANALYST);
+    r = route_match("POST", path, params, &n, &known);
+    assert_string_equal(r->rpc, "CreateNote");
+    assert_int_equal(r->roles, ROLES_WRITE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_match_collection_and_item),
         cmocka_unit_test(test_no_match),
         cmocka_unit_test(test_roles),
         cmocka_unit_test(test_openapi_lists_every_route),
+        cmocka_unit_test(test_openapi_creates_answer_201),
+        cmocka_unit_test(test_match_note_routes),
     };
     return cmocka_run_group_tests_name("routes", tests, NULL, NULL);
 }

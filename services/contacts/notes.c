@@ -1,0 +1,593 @@
+/*  notes: notes on a contact, append-only and audited.
+
+    A note is never changed in place without trace: an edit adds a revision (every body
+    a note had stays in note_revisions, with who wrote it and when), and a deletion
+    leaves a tombstone that lists stay showing, as deleted, by whom and when, without
+    its body. Only the note's author, or a manager or admin, may edit or delete it. The
+    history of a deleted note stays readable by managers and admins (an audit needs
+    what it said); others get 403.
+
+    Each write is one statement with its event (ContactNoteAdded, ContactNoteEdited,
+    ContactNoteDeleted; the contact's id is the event's aggregate) and, for an added or
+    edited note, the contact's last_activity_at. Notes belong to live contacts: every
+    method answers 404 for a contact that is deleted or another tenant's, and for a
+    note of another contact.
+*/
+#include "contacts.h"
+#include "events.h"
+#include "ids.h"
+#include "json_pb.h"
+#include "log.h"
+#include "mentions.h"
+#include "validate.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NOTE_BODY_MAX_CHARS 20000
+#define NOTES_DEFAULT_LIMIT 50
+#define NOTES_MAX_LIMIT 200
+//  A page also ends before its items' JSON passes this many bytes, so a page of long
+//  notes stays well inside the broker's frame limit (broker.max_frame_bytes, 2 MiB).
+#define NOTES_PAGE_MAX_BYTES (1024 * 1024)
+
+//  A note as the API shows it: a deleted note without body or mentions.
+#define NOTE_JSON(n)                                                                          \
+    "json_build_object('id', " n ".id, 'contactId', " n ".contact_id, 'author', " n ".author,"  \
+    " 'body', CASE WHEN " n ".deleted_at IS NULL THEN " n ".body END,"                        \
+    " 'mentions', CASE WHEN " n ".deleted_at IS NULL THEN " n ".mentions END,"                \
+    " 'revision', " n ".revision,"                                                            \
+    " 'createdAt', " CONTACTS_TS(n ".created_at") ","                                         \
+    " 'updatedAt', " CONTACTS_TS(n ".updated_at") ","                                         \
+    " 'editedBy', " n ".edited_by, 'deleted', " n ".deleted_at IS NOT NULL,"                  \
+    " 'deletedAt', " CONTACTS_TS(n ".deleted_at") ", 'deletedBy', " n ".deleted_by)::text"
+
+//  The contact's last activity moves to $5 (never back) when the contact $2 is live.
+#define NOTE_ACTIVITY_SQL                                                                     \
+    " c AS ("                                                                                 \
+    "  UPDATE contacts SET last_activity_at = GREATEST(last_activity_at, $5::timestamptz)"    \
+    "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL RETURNING id),"
+
+#define NOTE_CONTACT_SQL                                                                      \
+    "SELECT 1 FROM contacts WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
+
+static const crm_stmt_t s_contact_live = {
+    .name = "notes_contact_live", .sql = NOTE_CONTACT_SQL, .nparams = 2};
+
+//  Before a note is locked for a change, its contact is, as an added note locks it: the
+//  same order everywhere, so concurrent writers wait for each other and never deadlock.
+static const crm_stmt_t s_contact_live_locked = {.name = "notes_contact_live_locked",
+                                                  .sql = NOTE_CONTACT_SQL " FOR NO KEY UPDATE",
+                                                  .nparams = 2};
+
+#define NOTE_GET_SQL                                                                          \
+    "SELECT " NOTE_JSON("n") " FROM notes n"                                                  \
+    " WHERE n.tenant_id = $1 AND n.contact_id = $2::uuid AND n.id = $3::uuid"
+
+static const crm_stmt_t s_note_get = {.name = "notes_get", .sql = NOTE_GET_SQL, .nparams = 3};
+
+static const crm_stmt_t s_note_get_for_update = {
+    .name = "notes_get_for_update", .sql = NOTE_GET_SQL " FOR UPDATE", .nparams = 3};
+
+//  A page newest first after the cursor $3 (the last id of the previous page).
+static const crm_stmt_t s_note_list = {
+    .name = "notes_list",
+    .sql = "SELECT " NOTE_JSON("n") ", n.id::text FROM notes n"
+           " WHERE n.tenant_id = $1 AND n.contact_id = $2::uuid"
+           "   AND n.id < coalesce(nullif($3, '')::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')"
+           " ORDER BY n.id DESC LIMIT $4::int",
+    .nparams = 4};
+
+//  A page of a note's history, oldest first, after the revision $3.
+static const crm_stmt_t s_revision_list = {
+    .name = "notes_revisions",
+    .sql = "SELECT json_build_object('revision', r.revision, 'body', r.body,"
+           "  'mentions', r.mentions, 'author', r.author,"
+           "  'createdAt', " CONTACTS_TS("r.created_at") ")::text, r.revision"
+           " FROM note_revisions r WHERE r.tenant_id = $1 AND r.note_id = $2::uuid"
+           "   AND r.revision > $3::int ORDER BY r.revision LIMIT $4::int",
+    .nparams = 4};
+
+//  $3 the note, $4 its author, $5 the time, $6 the body, $7 the mentions; $8, $9 the
+//  event's id and payload. Nothing is written unless the contact is live.
+static const crm_stmt_t s_note_insert = {
+    .name = "notes_insert",
+    .sql = "WITH" NOTE_ACTIVITY_SQL
+           " ins AS ("
+           "  INSERT INTO notes (tenant_id, id, contact_id, author, body, mentions, revision,"
+           "                     created_at, updated_at)"
+           "  SELECT $1, $3::uuid, c.id, $4, $6, $7::text[], 1, $5::timestamptz, $5::timestamptz"
+           "  FROM c RETURNING id),"
+           " rev AS ("
+           "  INSERT INTO note_revisions (tenant_id, note_id, revision, body, mentions, author,"
+           "                              created_at)"
+           "  SELECT $1, id, 1, $6, $7::text[], $4, $5::timestamptz FROM ins),"
+           CONTACTS_OUTBOX_SQL("ContactNoteAdded", "ins", "$5", "$8", "$9")
+           " SELECT count(*) FROM ins",
+    .nparams = 9,
+    .writes = true};
+
+//  $4 the editor, $8 the new revision (the note must still be at the one before it);
+//  $9, $10 the event.
+static const crm_stmt_t s_note_update = {
+    .name = "notes_update",
+    .sql = "WITH" NOTE_ACTIVITY_SQL
+           " upd AS ("
+           "  UPDATE notes SET body = $6, mentions = $7::text[], revision = $8::int,"
+           "    updated_at = $5::timestamptz, edited_by = $4"
+           "  WHERE tenant_id = $1 AND contact_id = $2::uuid AND id = $3::uuid"
+           "    AND deleted_at IS NULL AND revision = $8::int - 1 AND EXISTS (SELECT 1 FROM c)"
+           "  RETURNING id),"
+           " rev AS ("
+           "  INSERT INTO note_revisions (tenant_id, note_id, revision, body, mentions, author,"
+           "                              created_at)"
+           "  SELECT $1, id, $8::int, $6, $7::text[], $4, $5::timestamptz FROM upd),"
+           CONTACTS_OUTBOX_SQL("ContactNoteEdited", "upd", "$5", "$9", "$10")
+           " SELECT count(*) FROM upd",
+    .nparams = 10,
+    .writes = true};
+
+//  $4 who deletes, $5 when; $6, $7 the event.
+static const crm_stmt_t s_note_delete = {
+    .name = "notes_delete",
+    .sql = "WITH del AS ("
+           "  UPDATE notes SET deleted_at = $5::timestamptz, deleted_by = $4,"
+           "    updated_at = $5::timestamptz"
+           "  WHERE tenant_id = $1 AND contact_id = $2::uuid AND id = $3::uuid"
+           "    AND deleted_at IS NULL"
+           "    AND EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1 AND id = $2::uuid"
+           "                AND deleted_at IS NULL)"
+           "  RETURNING id),"
+           CONTACTS_OUTBOX_SQL("ContactNoteDeleted", "del", "$5", "$6", "$7")
+           " SELECT count(*) FROM del",
+    .nparams = 7,
+    .writes = true};
+
+// --- checks ---------------------------------------------------------------------------
+
+//  Blank: nothing but white space, Unicode's included (a pasted text may be made of
+//  it): no-break spaces (U+00A0, U+202F), Ogham's (U+1680), the typographic spaces
+//  U+2000-U+200A, zero-width ones (U+200B, U+FEFF), line and paragraph separators
+//  (U+2028, U+2029), the mathematical (U+205F) and the ideographic (U+3000).
+static bool s_blank(const char *text) {
+    size_t len = strlen(text);
+    for (size_t at = 0; at < len;) {
+        const unsigned char *u = (const unsigned char *)text + at;
+        size_t width = crm_utf8_char_len(text + at, len - at);
+        if (width == 0)
+            return false;
+        uint32_t c = width == 1 ? u[0] : u[0] & (0x7f >> width);
+        for (size_t i = 1; i < width; i++)
+            c = c << 6 | (u[i] & 0x3f);
+        bool space = (c < 0x80 && isspace((int)c)) || c == 0xa0 || c == 0x1680 ||
+                     (c >= 0x2000 && c <= 0x200b) || c == 0x2028 || c == 0x2029 ||
+                     c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff;
+        if (!space)
+            return false;
+        at += width;
+    }
+    return true;
+}
+
+static void s_check_body(crm_call_t *call, const char *body) {
+    if (!crm_utf8_valid(body, strlen(body)))  // a bus caller's bytes: not checked on the way
+        crm_call_field_error(call, "body", "is not valid UTF-8");
+    else if (s_blank(body))
+        crm_call_field_error(call, "body", "is required (a note cannot be empty or blank)");
+    else if (crm_utf8_chars(body) > NOTE_BODY_MAX_CHARS)
+        crm_call_field_error(call, "body", "must be at most %d characters (it has %zu)",
+                             NOTE_BODY_MAX_CHARS, crm_utf8_chars(body));
+}
+
+//  404 (the field named) unless contact_id, and note_id when not NULL, are ids at all.
+static int s_check_ids(crm_call_t *call, const char *contact_id, const char *note_id) {
+    if (!crm_uuid_valid(contact_id)) {
+        crm_call_error(call, "not_found", "no such contact");
+        crm_call_field_error(call, "id", "is not a valid contact id");
+        return 404;
+    }
+    if (note_id && !crm_uuid_valid(note_id)) {
+        crm_call_error(call, "not_found", "no such note");
+        crm_call_field_error(call, "noteId", "is not a valid note id");
+        return 404;
+    }
+    return 0;
+}
+
+//  404 unless id is a live contact of the caller's tenant; 0 when it is (and then, with
+//  lock, it stays so until the batch commits).
+static int s_contact_check(crm_call_t *call, const char *id, bool lock) {
+    if (s_check_ids(call, id, NULL))
+        return 404;
+    const char *params[] = {call->header->tenant_id, id};
+    PGresult *res = crm_db_query(call->db, lock ? &s_contact_live_locked : &s_contact_live, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = PQntuples(res) ? 0 : 404;
+    PQclear(res);
+    if (code) {
+        crm_call_error(call, "not_found", "no such contact");
+        crm_call_field_error(call, "id", "is not a contact of this tenant");
+    }
+    return code;
+}
+
+static Crm__Contacts__Note *s_note_from_json(crm_call_t *call, const char *text) {
+    crm_json_error_t err;
+    ProtobufCMessage *msg =
+        crm_json_to_pb(&crm__contacts__note__descriptor, text, strlen(text), &err);
+    if (!msg) {
+        crm_log_kv(CRM_LOG_ERROR, "stored note does not parse", "field", err.field, "detail",
+                   err.message, NULL);
+        crm_call_error(call, "internal", "stored note is unreadable");
+    }
+    return (Crm__Contacts__Note *)msg;
+}
+
+//  The note note_id of the live contact contact_id: 200 with *out, 404, or a failure
+//  code. for_update locks the contact, then the note, until the batch commits.
+static int s_note_read(crm_call_t *call, const char *contact_id, const char *note_id,
+                       bool for_update, Crm__Contacts__Note **out) {
+    int code = s_check_ids(call, contact_id, note_id);
+    if (code == 0)
+        code = s_contact_check(call, contact_id, for_update);
+    if (code)
+        return code;
+    const char *params[] = {call->header->tenant_id, contact_id, note_id};
+    PGresult *res =
+        crm_db_query(call->db, for_update ? &s_note_get_for_update : &s_note_get, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    if (PQntuples(res) == 0) {
+        crm_call_error(call, "not_found", "no such note");
+        crm_call_field_error(call, "noteId", "is not a note of this contact");
+        code = 404;
+    } else {
+        *out = s_note_from_json(call, PQgetvalue(res, 0, 0));
+        code = *out ? 200 : 500;
+    }
+    PQclear(res);
+    return code;
+}
+
+static bool s_manages(const crm_call_t *call) {
+    return strcmp(call->header->role, "admin") == 0 || strcmp(call->header->role, "manager") == 0;
+}
+
+//  0 when the caller may change note (its author, a manager or an admin), else 403; then
+//  409 when the note is deleted.
+static int s_may_change(crm_call_t *call, const Crm__Contacts__Note *note, const char *verb) {
+    if (!s_manages(call) && strcmp(note->author, call->header->actor_id) != 0) {
+        crm_call_error(call, "forbidden",
+                       "only the note's author or a manager or admin may %s it", verb);
+        return 403;
+    }
+    if (note->deleted) {
+        crm_call_error(call, "note_deleted", "the note was deleted (by %s at %s): it cannot be %s",
+                       note->deleted_by, note->deleted_at,
+                       strcmp(verb, "edit") == 0 ? "edited" : "deleted again");
+        crm_call_field_error(call, "noteId", "is a deleted note");
+        return 409;
+    }
+    return 0;
+}
+
+//  A limit and a cursor as the lists take them: 0 or 422 (fields named). A cursor is
+//  the last note id of the previous page, or for a history its last revision number.
+static int s_check_page(crm_call_t *call, uint32_t limit, const char *cursor, bool revisions) {
+    if (limit > NOTES_MAX_LIMIT)
+        crm_call_field_error(call, "limit", "must be at most %d", NOTES_MAX_LIMIT);
+    bool cursor_ok = !cursor[0] || crm_uuid_valid(cursor);
+    if (revisions) {
+        cursor_ok = strlen(cursor) <= 9;
+        for (const char *p = cursor; *p; p++)
+            cursor_ok &= *p >= '0' && *p <= '9';
+    }
+    if (!cursor_ok)
+        crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
+    return call->n_fields ? 422 : 0;
+}
+
+// --- building messages ----------------------------------------------------------------
+
+//  mentions as a new array of new strings (a message's repeated field).
+static char **s_strings(const crm_mention_t *mentions, size_t n) {
+    char **out = n ? calloc(n, sizeof *out) : NULL;
+    for (size_t i = 0; i < n; i++)
+        out[i] = strdup(mentions[i]);
+    return out;
+}
+
+static char *s_text_array(const crm_mention_t *mentions, size_t n) {
+    const char *items[CRM_MENTIONS_MAX];
+    for (size_t i = 0; i < n; i++)
+        items[i] = mentions[i];
+    return crm_db_text_array(items, n);
+}
+
+static void s_strings_free(char **strings, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(strings[i]);
+    free(strings);
+}
+
+// --- methods --------------------------------------------------------------------------
+
+int contacts_note_create(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response) {
+    const Crm__Contacts__CreateNoteRequest *req = (const void *)request;
+    if (s_check_ids(call, req->id, NULL))
+        return 404;
+    s_check_body(call, req->body);
+    if (call->n_fields)
+        return 422;
+    crm_mention_t mentions[CRM_MENTIONS_MAX];
+    size_t n_mentions = crm_mentions_parse(req->body, mentions, CRM_MENTIONS_MAX);
+    char id[CRM_UUID_LEN + 1], now[40];
+    crm_uuid_v7(id);
+    crm_time_now(now, sizeof now);
+
+    Crm__Contacts__Note *note = malloc(sizeof *note);
+    crm__contacts__note__init(note);
+    crm_pb_string_set(&note->id, id);
+    crm_pb_string_set(&note->contact_id, req->id);
+    crm_pb_string_set(&note->author, call->header->actor_id);
+    crm_pb_string_set(&note->body, req->body);
+    note->mentions = s_strings(mentions, n_mentions);
+    note->n_mentions = n_mentions;
+    note->revision = 1;
+    crm_pb_string_set(&note->created_at, now);
+    crm_pb_string_set(&note->updated_at, now);
+
+    Crm__Events__ContactNoteAdded event = CRM__EVENTS__CONTACT_NOTE_ADDED__INIT;
+    event.contact_id = note->contact_id;
+    event.note_id = note->id;
+    event.author_id = note->author;
+    event.body = note->body;
+    event.mentions = note->mentions;
+    event.n_mentions = note->n_mentions;
+    crm_outbox_event_t ev;
+    crm_outbox_event_init(&ev, &event.base, now);
+    char *mentions_array = s_text_array(mentions, n_mentions);
+    const char *params[] = {call->header->tenant_id, req->id, id,           note->author, now,
+                            note->body,              mentions_array, ev.event_id, ev.payload_hex};
+    PGresult *res = crm_db_query(call->db, &s_note_insert, params);
+    crm_outbox_event_reset(&ev);
+    free(mentions_array);
+    int code = 201;
+    if (!res)
+        code = crm_call_db_failure(call);
+    else if (atoi(PQgetvalue(res, 0, 0)) != 1) {
+        crm_call_error(call, "not_found", "no such contact");
+        crm_call_field_error(call, "id", "is not a contact of this tenant");
+        code = 404;
+    }
+    PQclear(res);
+    if (code == 201)
+        *response = &note->base;
+    else
+        crm__contacts__note__free_unpacked(note, NULL);
+    return code;
+}
+
+int contacts_note_get(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response) {
+    const Crm__Contacts__GetNoteRequest *req = (const void *)request;
+    return s_note_read(call, req->id, req->note_id, false, (Crm__Contacts__Note **)response);
+}
+
+int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response) {
+    const Crm__Contacts__ListNotesRequest *req = (const void *)request;
+    if (s_check_ids(call, req->id, NULL))
+        return 404;
+    if (s_check_page(call, req->limit, req->cursor, false))
+        return 422;
+    int code = s_contact_check(call, req->id, false);
+    if (code)
+        return code;
+    int limit = req->limit ? (int)req->limit : NOTES_DEFAULT_LIMIT;
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
+    const char *params[] = {call->header->tenant_id, req->id, req->cursor, limit_text};
+    PGresult *res = crm_db_query(call->db, &s_note_list, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int rows = PQntuples(res);
+    Crm__Contacts__ListNotesResponse *list = malloc(sizeof *list);
+    crm__contacts__list_notes_response__init(list);
+    list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
+    size_t bytes = 0;
+    int i = 0;
+    for (; i < rows && i < limit; i++) {
+        bytes += (size_t)PQgetlength(res, i, 0);
+        if (i > 0 && bytes > NOTES_PAGE_MAX_BYTES)
+            break;
+        Crm__Contacts__Note *note = s_note_from_json(call, PQgetvalue(res, i, 0));
+        if (!note) {
+            PQclear(res);
+            crm__contacts__list_notes_response__free_unpacked(list, NULL);
+            return 500;
+        }
+        list->items[list->n_items++] = note;
+    }
+    if (i < rows)  // more follow: the next page starts after the last one given
+        list->next_cursor = strdup(PQgetvalue(res, i - 1, 1));
+    PQclear(res);
+    *response = &list->base;
+    return 200;
+}
+
+int contacts_note_revisions(crm_call_t *call, const ProtobufCMessage *request,
+                            ProtobufCMessage **response) {
+    const Crm__Contacts__ListNoteRevisionsRequest *req = (const void *)request;
+    if (s_check_ids(call, req->id, req->note_id))
+        return 404;
+    if (s_check_page(call, req->limit, req->cursor, true))
+        return 422;
+    Crm__Contacts__Note *note = NULL;
+    int code = s_note_read(call, req->id, req->note_id, false, &note);
+    if (code != 200)
+        return code;
+    bool deleted = note->deleted;
+    crm__contacts__note__free_unpacked(note, NULL);
+    if (deleted && !s_manages(call)) {
+        crm_call_error(call, "forbidden",
+                       "the history of a deleted note is for managers and admins only");
+        return 403;
+    }
+    int limit = req->limit ? (int)req->limit : NOTES_DEFAULT_LIMIT;
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
+    const char *params[] = {call->header->tenant_id, req->note_id,
+                            req->cursor[0] ? req->cursor : "0", limit_text};
+    PGresult *res = crm_db_query(call->db, &s_revision_list, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int rows = PQntuples(res);
+    Crm__Contacts__ListNoteRevisionsResponse *list = malloc(sizeof *list);
+    crm__contacts__list_note_revisions_response__init(list);
+    list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
+    size_t bytes = 0;
+    int i = 0;
+    for (; i < rows && i < limit; i++) {
+        bytes += (size_t)PQgetlength(res, i, 0);
+        if (i > 0 && bytes > NOTES_PAGE_MAX_BYTES)
+            break;
+        const char *text = PQgetvalue(res, i, 0);
+        crm_json_error_t err;
+        ProtobufCMessage *item = crm_json_to_pb(&crm__contacts__note_revision__descriptor, text,
+                                                strlen(text), &err);
+        if (!item) {
+            crm_log_kv(CRM_LOG_ERROR, "stored note revision does not parse", "field", err.field,
+                       "detail", err.message, NULL);
+            crm_call_error(call, "internal", "stored note revision is unreadable");
+            PQclear(res);
+            crm__contacts__list_note_revisions_response__free_unpacked(list, NULL);
+            return 500;
+        }
+        list->items[list->n_items++] = (Crm__Contacts__NoteRevision *)item;
+    }
+    if (i < rows)
+        list->next_cursor = strdup(PQgetvalue(res, i - 1, 1));
+    PQclear(res);
+    *response = &list->base;
+    return 200;
+}
+
+int contacts_note_update(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response) {
+    const Crm__Contacts__UpdateNoteRequest *req = (const void *)request;
+    if (s_check_ids(call, req->id, req->note_id))
+        return 404;
+    s_check_body(call, req->body);
+    if (call->n_fields)
+        return 422;
+    Crm__Contacts__Note *note = NULL;
+    int code = s_note_read(call, req->id, req->note_id, true, &note);
+    if (code != 200)
+        return code;
+    code = s_may_change(call, note, "edit");
+    if (code == 0 && strcmp(note->body, req->body) == 0)
+        code = 200;  // nothing changes: no revision, no event
+    if (code == 0) {
+        crm_mention_t mentions[CRM_MENTIONS_MAX];
+        size_t n_mentions = crm_mentions_parse(req->body, mentions, CRM_MENTIONS_MAX);
+        //  Those the revision before did not mention: the people to tell of this edit.
+        crm_mention_t added[CRM_MENTIONS_MAX];
+        size_t n_added = 0;
+        for (size_t i = 0; i < n_mentions; i++) {
+            bool before = false;
+            for (size_t j = 0; j < note->n_mentions && !before; j++)
+                before = strcmp(note->mentions[j], mentions[i]) == 0;
+            if (!before)
+                memcpy(added[n_added++], mentions[i], sizeof added[0]);
+        }
+        char now[40], revision[16];
+        crm_time_now(now, sizeof now);
+        note->revision++;
+        snprintf(revision, sizeof revision, "%u", note->revision);
+        crm_pb_string_set(&note->body, req->body);
+        crm_pb_string_set(&note->updated_at, now);
+        crm_pb_string_set(&note->edited_by, call->header->actor_id);
+        s_strings_free(note->mentions, note->n_mentions);
+        note->mentions = s_strings(mentions, n_mentions);
+        note->n_mentions = n_mentions;
+
+        Crm__Events__ContactNoteEdited event = CRM__EVENTS__CONTACT_NOTE_EDITED__INIT;
+        event.contact_id = note->contact_id;
+        event.note_id = note->id;
+        event.revision = note->revision;
+        event.editor_id = note->edited_by;
+        event.body = note->body;
+        event.added_mentions = s_strings(added, n_added);
+        event.n_added_mentions = n_added;
+        event.mentions = note->mentions;
+        event.n_mentions = note->n_mentions;
+        crm_outbox_event_t ev;
+        crm_outbox_event_init(&ev, &event.base, now);
+        s_strings_free(event.added_mentions, n_added);
+        char *mentions_array = s_text_array(mentions, n_mentions);
+        const char *params[] = {call->header->tenant_id, req->id,       note->id,
+                                note->edited_by,         now,           note->body,
+                                mentions_array,          revision,      ev.event_id,
+                                ev.payload_hex};
+        PGresult *res = crm_db_query(call->db, &s_note_update, params);
+        crm_outbox_event_reset(&ev);
+        free(mentions_array);
+        code = 200;
+        if (!res)
+            code = crm_call_db_failure(call);
+        else if (atoi(PQgetvalue(res, 0, 0)) != 1) {
+            //  The note is locked and was live: its contact went meanwhile.
+            crm_call_error(call, "not_found", "no such contact");
+            crm_call_field_error(call, "id", "is not a contact of this tenant");
+            code = 404;
+        }
+        PQclear(res);
+    }
+    if (code == 200)
+        *response = &note->base;
+    else
+        crm__contacts__note__free_unpacked(note, NULL);
+    return code;
+}
+
+int contacts_note_delete(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response) {
+    (void)response;
+    const Crm__Contacts__DeleteNoteRequest *req = (const void *)request;
+    Crm__Contacts__Note *note = NULL;
+    int code = s_note_read(call, req->id, req->note_id, true, &note);
+    if (code != 200)
+        return code;
+    code = s_may_change(call, note, "delete");
+    if (code == 0) {
+        char now[40];
+        crm_time_now(now, sizeof now);
+        Crm__Events__ContactNoteDeleted event = CRM__EVENTS__CONTACT_NOTE_DELETED__INIT;
+        event.contact_id = note->contact_id;
+        event.note_id = note->id;
+        event.actor_id = call->header->actor_id;
+        event.deleted_at = now;
+        crm_outbox_event_t ev;
+        crm_outbox_event_init(&ev, &event.base, now);
+        const char *params[] = {call->header->tenant_id, req->id, note->id, call->header->actor_id,
+                                now, ev.event_id, ev.payload_hex};
+        PGresult *res = crm_db_query(call->db, &s_note_delete, params);
+        crm_outbox_event_reset(&ev);
+        code = 204;
+        if (!res)
+            code = crm_call_db_failure(call);
+        else if (atoi(PQgetvalue(res, 0, 0)) != 1) {
+            crm_call_error(call, "not_found", "no such contact");
+            crm_call_field_error(call, "id", "is not a contact of this tenant");
+            code = 404;
+        }
+        PQclear(res);
+    }
+    crm__contacts__note__free_unpacked(note, NULL);
+    return code;
+}
