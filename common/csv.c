@@ -289,17 +289,20 @@ static int s_reserve(crm_csv_t *csv, size_t extra) {
     return 0;
 }
 
-//  Refuse a field or record that would grow past its limit by adding extra bytes.
+//  Refuse a field or record that would grow past its limit by adding extra bytes. When
+//  both would, the one passed at the earlier byte is named, as if the bytes came one by
+//  one: the error must not depend on how the input was split into reads.
 static int s_check_size(crm_csv_t *csv, size_t extra) {
-    size_t field = csv->text_len - csv->field_start + extra;
-    if (field > csv->opts.max_field_bytes)
+    size_t field_room = csv->opts.max_field_bytes - (csv->text_len - csv->field_start);
+    //  the record's text less a NUL per finished field
+    size_t record_room = csv->opts.max_record_bytes - (csv->text_len - csv->count);
+    if (extra <= field_room && extra <= record_room)
+        return 0;
+    if (field_room <= record_room)
         return s_fail(csv, CRM_CSV_FIELD_TOO_LONG, s_column(csv), "field longer than %zu bytes",
                       csv->opts.max_field_bytes);
-    size_t record = csv->text_len - csv->count + extra; //  less a NUL per finished field
-    if (record > csv->opts.max_record_bytes)
-        return s_fail(csv, CRM_CSV_RECORD_TOO_LONG, s_column(csv), "record longer than %zu bytes",
-                      csv->opts.max_record_bytes);
-    return 0;
+    return s_fail(csv, CRM_CSV_RECORD_TOO_LONG, s_column(csv), "record longer than %zu bytes",
+                  csv->opts.max_record_bytes);
 }
 
 //  Add size bytes to the current field (keeping room for its NUL).

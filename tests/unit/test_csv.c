@@ -360,6 +360,11 @@ static void test_field_and_record_limits(void **state) {
     const char record[] = "0123456789,0123456789,012345\n";
     s_check_error_with(record, S_LEN(record), &opts, "", CRM_CSV_RECORD_TOO_LONG, 1, 1, 3,
                        "row 1 (line 1), column 3: record longer than 25 bytes");
+    //  past both: the record's limit comes first (at the 6th byte of the field, the
+    //  field's at the 11th), however the input is split into reads
+    const char both[] = "0123456789,0123456789,0123456789xx\n";
+    s_check_error_with(both, S_LEN(both), &opts, "", CRM_CSV_RECORD_TOO_LONG, 1, 1, 3,
+                       "row 1 (line 1), column 3: record longer than 25 bytes");
     //  limits count the UTF-8 that comes out: 0xE9 is 2 bytes of it
     crm_csv_options_t latin1 = {.max_field_bytes = 10, .encoding = CRM_CSV_ENCODING_LATIN1};
     const char widened[] = "\xe9\xe9\xe9\xe9\xe9x\n";
