@@ -168,9 +168,9 @@ crm_csv_writer_t *crm_csv_writer_new_file(FILE *file, const crm_csv_writer_optio
 void crm_csv_writer_destroy(crm_csv_writer_t **writer_p);
 
 //  Append one field of size bytes to the current record, quoted if it holds the
-//  delimiter, a quote, CR or LF, or starts or ends with a space or tab. Returns -1 (and
-//  writes nothing) if the text holds a NUL byte, which no reader would take back, or
-//  when out of memory or the file write failed.
+//  delimiter, a quote, CR or LF, or starts or ends with a space or tab. Returns -1 if
+//  the text holds a NUL byte (nothing is written: no reader would take it back), when
+//  out of memory, or when writing a full chunk to the file failed.
 int crm_csv_writer_field(crm_csv_writer_t *writer, const char *text, size_t size);
 
 //  End the record with CRLF. A record of one empty field is written as "" so that it is
