@@ -387,6 +387,25 @@ static void test_field_and_record_limits(void **state) {
     assert_int_equal(rec.lengths[0], 1024 * 1024);
     crm_csv_close(&csv);
     free(big);
+
+    //  And 4 MiB a record: four fields of 1 MiB fit, a byte more in a fifth does not.
+    size = 4 * (1024 * 1024 + 1) + 1;
+    big = malloc(size);
+    memset(big, 'x', size);
+    for (size_t i = 1; i <= 4; i++)
+        big[i * (1024 * 1024 + 1) - 1] = i < 4 ? ',' : '\n';
+    csv = crm_csv_open_memory(big, size - 2, NULL); //  the four fields, no line end
+    assert_int_equal(crm_csv_next(csv, &rec), 1);
+    assert_int_equal(rec.count, 4);
+    crm_csv_close(&csv);
+    big[size - 2] = ','; //  "...,x": a fifth field of one byte
+    csv = crm_csv_open_memory(big, size, NULL);
+    assert_int_equal(crm_csv_next(csv, &rec), -1);
+    assert_int_equal(crm_csv_error_code(csv), CRM_CSV_RECORD_TOO_LONG);
+    assert_string_equal(crm_csv_error(csv), "row 1 (line 1), column 5: record longer than "
+                                            "4194304 bytes");
+    crm_csv_close(&csv);
+    free(big);
 }
 
 static ssize_t s_read_fails(void *ctx, char *buffer, size_t size) {
