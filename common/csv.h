@@ -86,7 +86,7 @@ typedef enum {
     CRM_CSV_OK = 0,
     CRM_CSV_EMPTY,            //  no record at all, not even a header
     CRM_CSV_READ_FAILED,      //  the read callback returned -1
-    CRM_CSV_NO_MEMORY,        //
+    CRM_CSV_NO_MEMORY,        //  an allocation failed
     CRM_CSV_UTF16,            //  a UTF-16 byte order mark: the file must be UTF-8 or CP1252
     CRM_CSV_NUL_BYTE,         //  a NUL byte (binary, or UTF-16 without a byte order mark)
     CRM_CSV_UNCLOSED_QUOTE,   //  a quoted field still open at the end of the input
@@ -127,8 +127,8 @@ crm_csv_error_t crm_csv_error_code(const crm_csv_t *csv);
 const char *crm_csv_error(const crm_csv_t *csv);
 
 //  Where the error is: the record (1-based, the header is 1), the physical line it starts
-//  on, the column (1-based). Each is 0 where it does not apply (an empty file, a UTF-16
-//  file, a record too long as a whole has no column).
+//  on, the column (1-based). Each is 0 where it does not apply: all three for an error
+//  about the whole file (empty, UTF-16), the column for a failed read or no memory.
 size_t crm_csv_error_row(const crm_csv_t *csv);
 size_t crm_csv_error_line(const crm_csv_t *csv);
 size_t crm_csv_error_column(const crm_csv_t *csv);
