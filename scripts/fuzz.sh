@@ -1,7 +1,7 @@
 #!/bin/bash
-# `make fuzz`: libFuzzer targets for the parsers we wrote (JSON transcoder, MDP framing),
-# each for FUZZ_SECONDS (default 60), under AddressSanitizer and UBSan. Fails on a crash
-# or a leak; the crashing input is left in build-fuzz/.
+# `make fuzz`: libFuzzer targets for the parsers we wrote (JSON transcoder, MDP framing,
+# CSV reader and writer), each for FUZZ_SECONDS (default 60), under AddressSanitizer and
+# UBSan. Fails on a crash or a leak; the crashing input is left in build-fuzz/.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -16,6 +16,7 @@ gen="build/gen/common.pb-c.c build/gen/contacts.pb-c.c build/gen/test_types.pb-c
 declare -A sources=(
     [json_pb]="tests/fuzz/fuzz_json_pb.c common/json_pb.c $gen"
     [mdp]="tests/fuzz/fuzz_mdp.c common/mdp.c"
+    [csv]="tests/fuzz/fuzz_csv.c common/csv.c common/validate.c"
 )
 status=0
 for target in "${!sources[@]}"; do
