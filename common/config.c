@@ -102,6 +102,8 @@ static const s_key_t s_keys[] = {
     S_INT(contacts, workers, 16, 1, 1024, "worker sockets (requests in flight) per process"),
     S_STRING(contacts, default_region, "US", "ISO 3166 region for phones without +country"),
     S_INT(contacts, max_batch, 64, 1, 10000, "requests committed together in one transaction"),
+    S_INT(contacts, retention_sweep_ms, 3600000, 100, 86400000,
+          "how often contacts past their retention are looked for and erased"),
 
     S_INT(reporting, publish_interval_ms, 1000, 100, S_HOUR_MS,
           "changed daily figures are published this often (per tenant at most)"),

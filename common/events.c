@@ -276,6 +276,8 @@ int crm_events_prepare_schema(crm_db_t *db, const char *schema) {
         " payload bytea NOT NULL,"
         " occurred_at timestamptz NOT NULL,"
         " PRIMARY KEY (xid, id));"
+        //  An aggregate's events, for erasure (its personal data out of past payloads).
+        "CREATE INDEX IF NOT EXISTS outbox_aggregate ON %1$s.outbox (tenant_id, aggregate_id);"
         //  One row per claim: seqs first_seq..last_seq are the rows written by
         //  transactions upto_snap sees as committed and after_snap did not, with
         //  (xid, id) in (from, to], in (xid, id) order.

@@ -139,6 +139,13 @@ int contacts_job_list(crm_call_t *call, const ProtobufCMessage *request,
 contacts_jobs_t *contacts_jobs_start(const crm_config_t *cfg);
 void contacts_jobs_stop(contacts_jobs_t **self_p);
 
+//  Erasure (erase.c). contacts_erase: in db's transaction, 1 erased, 0 unknown or erased
+//  already, -1 failed. contacts_erase_due: the retention sweep, one batch; 0 or -1.
+int contacts_erase(crm_db_t *db, const char *tenant_id, const char *id, const char *actor_id);
+int contacts_erase_due(crm_db_t *db, int *erased);
+int contacts_erase_method(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+
 //  The audit trail (audit.c; written by a trigger, migration 0010).
 int contacts_audit_list(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);

@@ -405,6 +405,7 @@ const crm_method_t contacts_methods[] = {
     {"UpdateTag", contacts_tag_update, &crm__contacts__update_tag_request__descriptor, true},
     {"DeleteTag", contacts_tag_delete, &crm__contacts__delete_tag_request__descriptor, true},
     {"MergeTag", contacts_tag_merge, &crm__contacts__merge_tag_request__descriptor, true},
+    {"Erase", contacts_erase_method, &crm__contacts__erase_contact_request__descriptor, true},
     {"ListAudit", contacts_audit_list, &crm__contacts__list_contact_audit_request__descriptor,
      false},
     {"Bulk", contacts_bulk, &crm__contacts__bulk_contacts_request__descriptor, true},

@@ -1,4 +1,6 @@
-/*  jobs: the runner that works through queued jobs, and the methods that show them.
+/*  jobs: the runner that works through queued jobs (and, every
+    contacts.retention_sweep_ms, erases contacts past their retention), and the methods
+    that show jobs.
 
     The runner is a thread of the contacts daemon with a connection of its own, so a
     chunk of a job never holds up the requests the daemon serves. It claims the oldest
@@ -87,6 +89,26 @@ static bool s_run_one(crm_db_t *db) {
     return rc == 0;
 }
 
+//  Erase one batch of contacts past their retention. true when it erased any (there may
+//  be more: look again at once).
+static bool s_sweep(crm_db_t *db) {
+    if (crm_db_begin(db))
+        return false;
+    int erased = 0;
+    if (contacts_erase_due(db, &erased) == 0 && crm_db_commit(db) == 0) {
+        if (erased) {
+            char count[16];
+            snprintf(count, sizeof count, "%d", erased);
+            crm_log_kv(CRM_LOG_INFO, "contacts past their retention erased", "count", count,
+                       NULL);
+        }
+        return erased > 0;
+    }
+    crm_log_kv(CRM_LOG_WARN, "retention sweep failed; it will be tried again", NULL);
+    crm_db_rollback(db);
+    return false;
+}
+
 static void s_runner(zsock_t *pipe, void *arg) {
     const crm_config_t *cfg = arg;
     crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
@@ -95,10 +117,17 @@ static void s_runner(zsock_t *pipe, void *arg) {
     zpoller_t *poller = zpoller_new(pipe, NULL);
     zsock_signal(pipe, 0);
     bool stop = false;
+    int64_t next_sweep = zclock_mono() + cfg->contacts_retention_sweep_ms;
     while (!stop) {
         bool worked = false;
-        if (crm_db_ok(db) || crm_db_connect(db, 0) == 0)
+        if (crm_db_ok(db) || crm_db_connect(db, 0) == 0) {
             worked = s_run_one(db);
+            if (!worked && zclock_mono() >= next_sweep) {
+                worked = s_sweep(db);
+                if (!worked)
+                    next_sweep = zclock_mono() + cfg->contacts_retention_sweep_ms;
+            }
+        }
         //  Busy: only glance at the pipe. Idle or without a database: wait on it.
         int wait = worked ? 0 : crm_db_ok(db) ? JOBS_IDLE_MS : 1000;
         void *which = zpoller_wait(poller, wait);

@@ -164,8 +164,8 @@ static void s_search(crm_call_t *call, s_query_t *q, const char *text, char **ra
                              "::int",
                              whole);
     } else {
-        //  Words and word prefixes (names, company, vehicles of interest, addresses),
-        //  or a name like the one typed.
+        //  Words and word prefixes (names, company, vehicles of interest, addresses, the
+        //  words of live notes), or a name like the one typed.
         char *lower = strdup(text);
         for (char *p = lower; *p; p++)
             *p = (char)tolower((unsigned char)*p);
@@ -174,8 +174,11 @@ static void s_search(crm_call_t *call, s_query_t *q, const char *text, char **ra
         if (tsquery) {
             int words = s_param(q, tsquery, true);
             s_add(q,
-                  " AND (c.search_doc @@ to_tsquery('simple', $%d) OR lower(c.name) %% $%d)",
-                  words, like);
+                  " AND (c.search_doc @@ to_tsquery('simple', $%d) OR lower(c.name) %% $%d"
+                  "      OR c.id IN (SELECT contact_id FROM notes WHERE tenant_id = $1"
+                  "                  AND deleted_at IS NULL"
+                  "                  AND to_tsvector('simple', body) @@ to_tsquery('simple', $%d)))",
+                  words, like, words);
             *rank = zsys_sprintf("ts_rank(c.search_doc, to_tsquery('simple', $%d))"
                                  " + similarity(lower(c.name), $%d)",
                                  words, like);

@@ -179,6 +179,27 @@ static void test_search_email_phone_vehicle(void **state) {
     assert_false(s_has(b_ids, s_margaret));
 }
 
+//  The words of a contact's notes find it; a deleted note's no longer do. A note is
+//  activity: the activity range finds the contact.
+static void test_search_notes(void **state) {
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contacts/%s/notes", s_zoe);
+    harness_response_t r = harness_http("POST", path, h->key_a,
+                                        "{\"body\":\"Wants a red convertible before summer\"}", NULL);
+    assert_int_equal(r.status, 201);
+    char note[200];
+    snprintf(note, sizeof note, "%s/%s", path, harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    assert_string_equal(s_ids(s_q("convertible")), s_zoe);
+    assert_string_equal(s_ids(s_q("convert")), s_zoe);
+    assert_string_equal(s_ids("activityFrom=2000-01-01"), s_zoe);
+    r = harness_http("DELETE", note, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    assert_string_equal(s_ids(s_q("convertible")), "");
+}
+
 static void test_filters(void **state) {
     (void)state;
     assert_string_equal(s_ids("type=customer"), s_margaret);
@@ -199,8 +220,8 @@ static void test_filters(void **state) {
     assert_true(s_has(ids, s_margaret) && s_has(ids, s_zoe));
     assert_string_equal(s_ids("createdTo=2000-01-01"), "");
     assert_string_equal(s_ids("createdFrom=2999-01-01T00:00:00Z"), "");
-    //  No activity yet: an activity range finds no one.
-    assert_string_equal(s_ids("activityFrom=2000-01-01"), "");
+    //  Activity in the future: no one.
+    assert_string_equal(s_ids("activityFrom=2999-01-01"), "");
     //  Filters and a search together.
     assert_string_equal(s_ids("q=thompson&source=web"), s_zoe);
     assert_string_equal(s_ids("q=thompson&type=customer"), s_margaret);
@@ -386,6 +407,7 @@ int main(void) {
         cmocka_unit_test(test_search_names),
         cmocka_unit_test(test_search_email_phone_vehicle),
         cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_search_notes),
         cmocka_unit_test(test_search_paging),
         cmocka_unit_test(test_bad_parameters),
         cmocka_unit_test(test_saved_filters),

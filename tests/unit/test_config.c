@@ -158,6 +158,7 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->contacts_workers, 16);
     assert_string_equal(config->contacts_default_region, "US");
     assert_int_equal(config->contacts_max_batch, 64);
+    assert_int_equal(config->contacts_retention_sweep_ms, 3600000);
     assert_int_equal(config->reporting_publish_interval_ms, 1000);
     assert_int_equal(config->reporting_snapshot_page, 1000);
     assert_string_equal(config->supervisor_services, "gateway contacts reporting");
@@ -543,7 +544,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 40);
+    assert_int_equal(lines, 41);
     free(text);
     crm_config_destroy(&config);
 
