@@ -228,6 +228,24 @@ int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsReque
         crm_call_field_error(call, S_FIELD("assignee"), "must be at most 100 characters");
     if (crm_utf8_chars(req->tag) > 64)
         crm_call_field_error(call, S_FIELD("tag"), "must be at most 64 characters");
+    bool channel = req->consent_channel != CRM__CONTACTS__CHANNEL__CHANNEL_UNSPECIFIED;
+    bool purpose = req->consent_purpose != CRM__CONTACTS__PURPOSE__PURPOSE_UNSPECIFIED;
+    if (purpose && !channel)
+        crm_call_field_error(call, S_FIELD("consentChannel"), "is required with consentPurpose");
+    if (channel && !purpose && !req->reachable)
+        crm_call_field_error(call, S_FIELD("consentPurpose"), "is required with consentChannel");
+    if (req->consent_purpose == CRM__CONTACTS__PURPOSE__PURPOSE_FOLLOW_UP)
+        crm_call_field_error(call, S_FIELD("consentPurpose"),
+                             "must be marketing or analytics (follow-ups need no consent)");
+    const char *status = req->consent_status;
+    if (status[0] && strcmp(status, "granted") && strcmp(status, "withdrawn") &&
+        strcmp(status, "unknown"))
+        crm_call_field_error(call, S_FIELD("consentStatus"),
+                             "must be granted, withdrawn or unknown");
+    if (status[0] && !purpose)
+        crm_call_field_error(call, S_FIELD("consentPurpose"), "is required with consentStatus");
+    if (req->reachable && !channel)
+        crm_call_field_error(call, S_FIELD("consentChannel"), "is required with reachable");
 #undef S_FIELD
     return call->n_fields ? 422 : 0;
 }
@@ -265,6 +283,31 @@ static void s_conditions(crm_call_t *call, const Crm__Contacts__ListContactsRequ
     if (req->activity_to[0])
         s_add(q, " AND c.last_activity_at < $%d::timestamptz",
               s_param(q, req->activity_to, false));
+    if (req->consent_channel != CRM__CONTACTS__CHANNEL__CHANNEL_UNSPECIFIED) {
+        char channel[16], purpose[16];
+        s_enum(&crm__contacts__channel__descriptor, req->consent_channel, channel, sizeof channel);
+        s_enum(&crm__contacts__purpose__descriptor, req->consent_purpose, purpose, sizeof purpose);
+        int ch = s_param(q, strdup(channel), true);
+        if (purpose[0]) {
+            const char *status = req->consent_status[0] ? req->consent_status : "granted";
+            int pu = s_param(q, strdup(purpose), true);
+            const char *exists = strcmp(status, "unknown") == 0 ? "NOT EXISTS" : "EXISTS";
+            const char *granted = strcmp(status, "granted") == 0     ? " AND k.granted"
+                                  : strcmp(status, "withdrawn") == 0 ? " AND NOT k.granted"
+                                                                     : "";
+            s_add(q,
+                  " AND %s (SELECT 1 FROM consents k WHERE k.tenant_id = $1"
+                  "   AND k.contact_id = c.id AND k.channel = $%d AND k.purpose = $%d%s)",
+                  exists, ch, pu, granted);
+        }
+        if (req->reachable)
+            s_add(q,
+                  " AND NOT EXISTS (SELECT 1 FROM communication_rules r WHERE r.tenant_id = $1"
+                  "   AND r.contact_id = c.id AND CASE $%d WHEN 'phone' THEN r.do_not_call"
+                  "     WHEN 'sms' THEN r.do_not_sms WHEN 'whatsapp' THEN r.do_not_sms"
+                  "     WHEN 'email' THEN r.do_not_email WHEN 'mail' THEN r.do_not_mail END)",
+                  ch);
+    }
     if (text[0])
         s_search(call, q, text, rank);
 }

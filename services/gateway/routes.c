@@ -13,8 +13,9 @@ const route_t routes[] = {
     {"GET", "/v1/contacts", "contacts", "List", &crm__contacts__list_contacts_request__descriptor,
      &crm__contacts__list_contacts_response__descriptor, NULL, NULL, ROLES_ANY,
      "List contacts, newest first, or search them ranked (q: a name, email, phone or "
-     "vehicle); filters: type, kind, tag, source, assignee, suppliersOnly, organizationId, "
-     "createdFrom/To, activityFrom/To; limit, cursor"},
+     "vehicle, words of notes); filters: type, kind, tag, source, assignee, suppliersOnly, "
+     "organizationId, createdFrom/To, activityFrom/To, consentChannel + consentPurpose + "
+     "consentStatus, reachable; limit, cursor"},
     {"GET", "/v1/contacts/{id}", "contacts", "Get", &crm__contacts__get_contact_request__descriptor,
      &crm__contacts__contact__descriptor, NULL, NULL, ROLES_ANY, "Read one contact"},
     {"PATCH", "/v1/contacts/{id}", "contacts", "Update",

@@ -200,6 +200,63 @@ static void test_search_notes(void **state) {
     assert_string_equal(s_ids(s_q("convertible")), "");
 }
 
+//  Consent filters: granted, withdrawn, unknown; reachable leaves out do-not-contact.
+static void test_consent_filters(void **state) {
+    (void)state;
+    struct {
+        const char *id, *body;
+    } decisions[] = {
+        {s_margaret, "{\"channel\":\"email\",\"purpose\":\"marketing\",\"granted\":true,"
+                     "\"method\":\"web_form\"}"},
+        {s_ivan, "{\"channel\":\"email\",\"purpose\":\"marketing\",\"granted\":true,"
+                 "\"method\":\"written\"}"},
+        {s_dave, "{\"channel\":\"email\",\"purpose\":\"marketing\",\"granted\":false,"
+                 "\"method\":\"email_reply\"}"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/v1/contacts/%s/consents", decisions[i].id);
+        harness_response_t r = harness_http("POST", path, h->key_a, decisions[i].body, NULL);
+        assert_int_equal(r.status, 201);
+        harness_response_free(&r);
+    }
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contacts/%s/communication", s_ivan);
+    harness_response_t r = harness_http("PATCH", path, h->key_a,
+                                        "{\"doNotContact\":{\"email\":true},\"method\":\"verbal\"}",
+                                        NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+
+    const char *ids = s_ids("consentChannel=email&consentPurpose=marketing");
+    assert_true(s_has(ids, s_margaret) && s_has(ids, s_ivan) && !s_has(ids, s_dave));
+    assert_string_equal(s_ids("consentChannel=email&consentPurpose=marketing&reachable=true"),
+                        s_margaret);
+    assert_string_equal(
+        s_ids("consentChannel=email&consentPurpose=marketing&consentStatus=withdrawn"), s_dave);
+    ids = s_ids("consentChannel=email&consentPurpose=marketing&consentStatus=unknown");
+    assert_true(s_has(ids, s_zoe) && s_has(ids, s_acme));
+    assert_false(s_has(ids, s_margaret) || s_has(ids, s_ivan) || s_has(ids, s_dave));
+    ids = s_ids("consentChannel=email&reachable=true");
+    assert_true(s_has(ids, s_margaret) && s_has(ids, s_zoe) && !s_has(ids, s_ivan));
+    //  Bad combinations, named.
+    const char *bad[][2] = {
+        {"consentPurpose=marketing", "consentChannel"},
+        {"consentChannel=email", "consentPurpose"},
+        {"consentChannel=email&consentPurpose=marketing&consentStatus=maybe", "consentStatus"},
+        {"consentChannel=email&consentPurpose=follow_up", "consentPurpose"},
+        {"reachable=true", "consentChannel"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char url[256];
+        snprintf(url, sizeof url, "/v1/contacts?%s", bad[i][0]);
+        r = harness_http("GET", url, h->key_a, NULL, NULL);
+        assert_int_equal(r.status, 422);
+        assert_string_equal(harness_error_field(&r), bad[i][1]);
+        harness_response_free(&r);
+    }
+}
+
 static void test_filters(void **state) {
     (void)state;
     assert_string_equal(s_ids("type=customer"), s_margaret);
@@ -408,6 +465,7 @@ int main(void) {
         cmocka_unit_test(test_search_email_phone_vehicle),
         cmocka_unit_test(test_filters),
         cmocka_unit_test(test_search_notes),
+        cmocka_unit_test(test_consent_filters),
         cmocka_unit_test(test_search_paging),
         cmocka_unit_test(test_bad_parameters),
         cmocka_unit_test(test_saved_filters),
