@@ -25,9 +25,13 @@ static const crm_stmt_t s_list = {
     .name = "audit_list",
     .sql = "SELECT json_build_object('seq', a.seq, 'at', " CONTACTS_TS("a.at") ","
            " 'actorId', a.actor_id, 'action', a.action,"
-           " 'changes', (SELECT coalesce(json_agg(json_build_object("
+           " 'changes', CASE WHEN a.action = 'created' THEN"
+           "   (SELECT coalesce(json_agg(json_build_object('field', k, 'new', " AUDIT_VALUE("v") ")"
+           "      ORDER BY k), '[]') FROM jsonb_each(a.changes) AS e(k, v)"
+           "    WHERE v NOT IN ('\"\"', '[]', '{}', 'false', 'null'))"
+           "  ELSE (SELECT coalesce(json_agg(json_build_object("
            "     'field', k, 'old', " AUDIT_VALUE("v->'old'") ", 'new', " AUDIT_VALUE("v->'new'")
-           "   ) ORDER BY k), '[]') FROM jsonb_each(a.changes) AS e(k, v)))::text"
+           "   ) ORDER BY k), '[]') FROM jsonb_each(a.changes) AS e(k, v)) END)::text"
            " FROM contact_audit a"
            " WHERE a.tenant_id = $1 AND a.contact_id = $2::uuid"
            "   AND a.seq < coalesce(nullif($3, '')::bigint, 9223372036854775807)"
