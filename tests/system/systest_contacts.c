@@ -953,12 +953,66 @@ static void test_tag_catalogue(void **state) {
     assert_true(strlen(events) == strlen(events_before) + strlen(expected) + (events_before[0] ? 1 : 0));
 }
 
+//  The text of a file of the source tree (the tests run from the top directory).
+static char *s_read_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = calloc(1, (size_t)size + 1);
+    assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    return text;
+}
+
+//  Migration 0002 makes each tenant's catalogue from the tags its contacts carried
+//  before there was one: each name once per tenant (any case), as first spelt.
+static void test_tag_catalogue_seeded_by_migration(void **state) {
+    (void)state;
+    PGconn *db = PQconnectdb(h->dsn);
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    PGresult *res = PQexec(db, "SET client_min_messages = warning;"
+                               " DROP SCHEMA IF EXISTS seedcheck CASCADE; CREATE SCHEMA seedcheck;"
+                               " SET search_path TO seedcheck, public;");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    char *first = s_read_file("services/contacts/migrations/0001_contacts.sql");
+    res = PQexec(db, first);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    free(first);
+    res = PQexec(db,
+                 "INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, tags)"
+                 " VALUES ('t1', gen_random_uuid(), 'person', 'prospect', 'A', 'B', '{VIP,Trade-in}'),"
+                 "        ('t1', gen_random_uuid(), 'person', 'prospect', 'C', 'D', '{vip,Fleet}'),"
+                 "        ('t2', gen_random_uuid(), 'person', 'prospect', 'E', 'F', '{vip}'),"
+                 "        ('t2', gen_random_uuid(), 'person', 'prospect', 'G', 'H', '{}')");
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    char *second = s_read_file("services/contacts/migrations/0002_tags.sql");
+    res = PQexec(db, second);
+    assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    free(second);
+    res = PQexec(db, "SELECT string_agg(tenant_id || ':' || name, ',' ORDER BY tenant_id, name_norm)"
+                     " FROM tags");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    //  Within a tenant the first spelling in sort order wins (VIP before vip).
+    assert_string_equal(PQgetvalue(res, 0, 0), "t1:Fleet,t1:Trade-in,t1:VIP,t2:vip");
+    PQclear(res);
+    res = PQexec(db, "DROP SCHEMA seedcheck CASCADE");
+    PQclear(res);
+    PQfinish(db);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crud),
         cmocka_unit_test(test_list_paging),
         cmocka_unit_test(test_organization_and_tags),
         cmocka_unit_test(test_tag_catalogue),
+        cmocka_unit_test(test_tag_catalogue_seeded_by_migration),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_duplicate_email),
