@@ -257,23 +257,18 @@ int contacts_bulk_step(crm_db_t *db, const char *tenant_id, const char *job_id,
             event.actor_id = (char *)actor_id;
             code = crm_outbox_event_init(&events[n], &event.base, now);
         } else {
-            const char *json = PQgetvalue(res, i, 2);
-            crm_json_error_t err;
-            ProtobufCMessage *c =
-                crm_json_to_pb(&crm__contacts__contact__descriptor, json, strlen(json), &err);
-            if (!c) {
-                crm_log_kv(CRM_LOG_ERROR, "stored contact does not parse", "field", err.field,
-                           "detail", err.message, NULL);
+            Crm__Contacts__Contact *c = contacts_from_json(PQgetvalue(res, i, 2));
+            if (!c)
                 code = -1;
-            } else {
+            else {
                 Crm__Events__ContactUpdated event = CRM__EVENTS__CONTACT_UPDATED__INIT;
-                event.contact = (Crm__Contacts__Contact *)c;
+                event.contact = c;
                 char *changed[] = {(char *)changed_field};
                 event.changed = changed;
                 event.n_changed = 1;
                 event.actor_id = (char *)actor_id;
                 code = crm_outbox_event_init(&events[n], &event.base, now);
-                protobuf_c_message_free_unpacked(c, NULL);
+                crm__contacts__contact__free_unpacked(c, NULL);
             }
         }
         if (code) {

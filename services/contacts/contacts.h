@@ -79,6 +79,9 @@ typedef struct {
 
 void contacts_row_reset(contacts_row_t *row);
 
+//  A contact from CONTACT_JSON's text; NULL (logged) if it does not parse.
+Crm__Contacts__Contact *contacts_from_json(const char *text);
+
 //  Check and normalise the profile beyond names, emails, phones and tags (profile.c):
 //  SMS order and phone types, the organization link, addresses, vehicles, social
 //  profiles, personal details, custom field values; fills the row's profile columns.

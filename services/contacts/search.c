@@ -383,19 +383,14 @@ int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest
     crm__contacts__list_contacts_response__init(list);
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
     for (int i = 0; i < n; i++) {
-        const char *json = PQgetvalue(res, i, 0);
-        crm_json_error_t err;
-        ProtobufCMessage *c =
-            crm_json_to_pb(&crm__contacts__contact__descriptor, json, strlen(json), &err);
+        Crm__Contacts__Contact *c = contacts_from_json(PQgetvalue(res, i, 0));
         if (!c) {
-            crm_log_kv(CRM_LOG_ERROR, "stored contact does not parse", "field", err.field,
-                       "detail", err.message, NULL);
             PQclear(res);
             crm__contacts__list_contacts_response__free_unpacked(list, NULL);
             crm_call_error(call, "internal", "stored contact is unreadable");
             return 500;
         }
-        list->items[list->n_items++] = (Crm__Contacts__Contact *)c;
+        list->items[list->n_items++] = c;
     }
     if (rows > limit && n > 0) {
         if (search && offset + n < MAX_OFFSET)

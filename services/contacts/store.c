@@ -152,8 +152,7 @@ void contacts_row_reset(contacts_row_t *row) {
     memset(row, 0, sizeof *row);
 }
 
-//  Turn one JSON column into a Contact; NULL (logged) if the row does not parse.
-static Crm__Contacts__Contact *s_contact_from_json(const char *text) {
+Crm__Contacts__Contact *contacts_from_json(const char *text) {
     crm_json_error_t err;
     ProtobufCMessage *msg =
         crm_json_to_pb(&crm__contacts__contact__descriptor, text, strlen(text), &err);
@@ -298,7 +297,7 @@ int contacts_store_get(crm_call_t *call, const char *id, bool for_update,
     if (PQntuples(res) == 0)
         crm_call_error(call, "not_found", "no such contact");
     else {
-        *out = s_contact_from_json(PQgetvalue(res, 0, 0));
+        *out = contacts_from_json(PQgetvalue(res, 0, 0));
         code = *out ? 200 : 500;
         if (!*out)
             crm_call_error(call, "internal", "stored contact is unreadable");
