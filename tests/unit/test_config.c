@@ -158,9 +158,12 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->contacts_workers, 16);
     assert_string_equal(config->contacts_default_region, "US");
     assert_int_equal(config->contacts_max_batch, 64);
+    assert_int_equal(config->leads_workers, 8);
+    assert_int_equal(config->leads_max_batch, 64);
+    assert_int_equal(config->leads_contacts_timeout_ms, 2000);
     assert_int_equal(config->reporting_publish_interval_ms, 1000);
     assert_int_equal(config->reporting_snapshot_page, 1000);
-    assert_string_equal(config->supervisor_services, "gateway contacts reporting");
+    assert_string_equal(config->supervisor_services, "gateway contacts leads reporting");
     assert_string_equal(config->supervisor_bin_dir, "build/bin");
     assert_int_equal(config->supervisor_backoff_min_ms, 100);
     assert_int_equal(config->supervisor_backoff_max_ms, 5000);
