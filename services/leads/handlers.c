@@ -285,7 +285,7 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         //  The stored lead with the masked fields taken from the request (a field the
         //  request leaves out goes back to its default), read back as a Lead.
         json_t *merged = crm_pb_to_json_value(&stored->base);
-        json_t *patch = crm_pb_to_json_value(&req->lead->base);
+        json_t *patch = req->lead ? crm_pb_to_json_value(&req->lead->base) : json_object();
         for (size_t i = 0; i < req->n_update_mask; i++) {
             json_t *value = json_object_get(patch, changed[i]);
             if (value)

@@ -531,7 +531,7 @@ static void test_print(void **state) {
     assert_non_null(strstr(text, "log.level = \"info\"  # "));
     assert_non_null(strstr(text, "\ngateway.http_port = 8080  # "));
     assert_non_null(strstr(text, "\ndatabase.migrate = true  # "));
-    assert_non_null(strstr(text, "\nsupervisor.services = \"gateway contacts reporting\"  # "));
+    assert_non_null(strstr(text, "\nsupervisor.services = \"gateway contacts leads reporting\"  # "));
     //  Passwords never reach the output.
     assert_non_null(strstr(text, "database.dsn = \"host=db user=crm password=*** dbname=crm\""));
     assert_null(strstr(text, "s3cret"));
@@ -546,7 +546,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 40);
+    assert_int_equal(lines, 43);
     free(text);
     crm_config_destroy(&config);
 
