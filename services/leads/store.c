@@ -22,7 +22,8 @@
     "    ORDER BY h.changed_at, h.id), '[]')"                                                 \
     "  FROM stage_history h WHERE h.tenant_id = " t ".tenant_id AND h.lead_id = " t ".id))::text"
 
-#define GET_WHERE " FROM leads l WHERE l.tenant_id = $1 AND l.id = $2::uuid AND l.deleted_at IS NULL"
+#define GET_WHERE                                                                             \
+    " FROM leads l WHERE l.tenant_id = $1 AND l.id = $2::uuid AND l.deleted_at IS NULL"
 
 static const crm_stmt_t s_get = {
     .name = "leads_get", .sql = "SELECT " LEAD_JSON("l") GET_WHERE, .nparams = 2};

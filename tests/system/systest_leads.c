@@ -218,6 +218,22 @@ static void test_create_and_read(void **state) {
     assert_int_equal(ev->lead->budget_max_cents, 3800000);
     s_events_free(events, 1);
 
+    //  A create retried with its Idempotency-Key answers the first lead, once.
+    const char *idem[] = {"Idempotency-Key: lead-create-retried", NULL};
+    char body[256];
+    snprintf(body, sizeof body, "{\"contactId\":\"%s\",\"source\":\"phone\"}", contact);
+    harness_response_t first = harness_http("POST", "/v1/leads", h->key_a, body, idem);
+    harness_response_t again = harness_http("POST", "/v1/leads", h->key_a, body, idem);
+    assert_int_equal(first.status, 201);
+    assert_int_equal(again.status, 201);
+    assert_string_equal(harness_json_str(&again, "id"), harness_json_str(&first, "id"));
+    assert_int_equal(s_events(harness_json_str(&first, "id"), "LeadCreated",
+                              &crm__events__lead_created__descriptor, events, 2),
+                     1);
+    s_events_free(events, 1);
+    harness_response_free(&first);
+    harness_response_free(&again);
+
     //  Another tenant sees none of it.
     r = harness_http("GET", path, h->key_b, NULL, NULL);
     assert_int_equal(r.status, 404);
@@ -344,7 +360,8 @@ static void test_status(void **state) {
     s_lead(contact, ",\"source\":\"referral\"", id);
     snprintf(path, sizeof path, "/v1/leads/%s", id);
 
-    harness_response_t r = s_move(s_key_sales, id, "{\"status\":\"contacted\",\"note\":\"called\"}");
+    harness_response_t r =
+        s_move(s_key_sales, id, "{\"status\":\"contacted\",\"note\":\"called\"}");
     assert_int_equal(r.status, 200);
     assert_string_equal(harness_json_str(&r, "status"), "contacted");
     json_t *history = json_object_get(r.json, "history");
@@ -358,8 +375,8 @@ static void test_status(void **state) {
                         harness_json_str(&r, "lastActivityAt"));
     harness_response_free(&r);
     ProtobufCMessage *events[2];
-    assert_int_equal(s_events(id, "LeadStatusChanged", &crm__events__lead_status_changed__descriptor,
-                              events, 2),
+    assert_int_equal(s_events(id, "LeadStatusChanged",
+                              &crm__events__lead_status_changed__descriptor, events, 2),
                      1);
     Crm__Events__LeadStatusChanged *changed = (Crm__Events__LeadStatusChanged *)events[0];
     assert_string_equal(changed->from_stage, "new");
@@ -420,7 +437,8 @@ static void test_status(void **state) {
     s_expect(harness_http("PATCH", path, h->key_a, "{\"won\":{\"financing\":\"cash\"}}", NULL),
              422, "won");
     assert_int_equal(s_written(), before);
-    r = s_move(s_key_manager, id, "{\"status\":\"negotiation\",\"note\":\"financing fell through\"}");
+    r = s_move(s_key_manager, id,
+               "{\"status\":\"negotiation\",\"note\":\"financing fell through\"}");
     assert_int_equal(r.status, 200);
     assert_string_equal(harness_json_str(&r, "status"), "negotiation");
     assert_string_equal(harness_json_str(&r, "closedAt"), "");
