@@ -58,6 +58,7 @@ static const ProtobufCMessageDescriptor *const s_catalogue[] = {
     &crm__events__lead_updated__descriptor,
     &crm__events__lead_status_changed__descriptor,
     &crm__events__lead_deleted__descriptor,
+    &crm__events__pipeline_changed__descriptor,
     &crm__events__lead_assigned__descriptor,
     &crm__events__lead_activity_logged__descriptor,
     &crm__events__follow_up_due__descriptor,

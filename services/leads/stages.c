@@ -141,6 +141,18 @@ static const crm_stmt_t s_stage_delete = {
     .nparams = 2,
     .writes = true};
 
+//  The event of a pipeline change (the change's statement ran just before, in the same
+//  transaction).
+static const crm_stmt_t s_pipeline_event = {
+    .name = "leads_pipeline_event",
+    .sql = "INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
+           " VALUES ($2::uuid, 'PipelineChanged', $1, 'pipeline', $3::bytea, $4::timestamptz)",
+    .nparams = 4,
+    .writes = true};
+
+static int s_read_stages(crm_call_t *call, Crm__Leads__ListStagesResponse **out);
+static int s_pipeline_changed(crm_call_t *call, const char *change, const char *key);
+
 // --- the pipeline -----------------------------------------------------------------------
 
 int leads_pipeline_ensure(crm_call_t *call) {
@@ -155,8 +167,9 @@ int leads_pipeline_ensure(crm_call_t *call) {
     res = crm_db_query(call->db, &s_pipeline_copy, params);
     if (!res)
         return crm_call_db_failure(call);
+    bool copied = atol(PQcmdTuples(res)) > 0;
     PQclear(res);
-    return 0;
+    return copied ? s_pipeline_changed(call, "created", "") : 0;
 }
 
 int leads_stage_lookup(crm_call_t *call, const char *key, char outcome[8], char name[128]) {
@@ -221,12 +234,8 @@ static int s_stage_read(crm_call_t *call, const char *key, Crm__Leads__Stage **o
     return code;
 }
 
-int leads_stage_list(crm_call_t *call, const ProtobufCMessage *request,
-                     ProtobufCMessage **response) {
-    (void)request;
-    int code = leads_pipeline_ensure(call);
-    if (code)
-        return code;
+//  The tenant's stages in order: 200 with *out, or a failure code.
+static int s_read_stages(crm_call_t *call, Crm__Leads__ListStagesResponse **out) {
     const char *params[] = {call->header->tenant_id};
     PGresult *res = crm_db_query(call->db, &s_stage_list, params);
     if (!res)
@@ -235,7 +244,7 @@ int leads_stage_list(crm_call_t *call, const ProtobufCMessage *request,
     Crm__Leads__ListStagesResponse *list = malloc(sizeof *list);
     crm__leads__list_stages_response__init(list);
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
-    code = 200;
+    int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
         Crm__Leads__Stage *stage = s_stage_from_json(PQgetvalue(res, i, 0));
         if (stage)
@@ -247,9 +256,42 @@ int leads_stage_list(crm_call_t *call, const ProtobufCMessage *request,
     }
     PQclear(res);
     if (code == 200)
-        *response = &list->base;
+        *out = list;
     else
         crm__leads__list_stages_response__free_unpacked(list, NULL);
+    return code;
+}
+
+int leads_stage_list(crm_call_t *call, const ProtobufCMessage *request,
+                     ProtobufCMessage **response) {
+    (void)request;
+    int code = leads_pipeline_ensure(call);
+    return code ? code : s_read_stages(call, (Crm__Leads__ListStagesResponse **)response);
+}
+
+//  Write PipelineChanged: the whole pipeline as it is now. 0 or a failure code.
+static int s_pipeline_changed(crm_call_t *call, const char *change, const char *key) {
+    Crm__Leads__ListStagesResponse *list = NULL;
+    int code = s_read_stages(call, &list);
+    if (code != 200)
+        return code;
+    for (size_t i = 0; i < list->n_items; i++)
+        list->items[i]->lead_count = 0;
+    Crm__Events__PipelineChanged event = CRM__EVENTS__PIPELINE_CHANGED__INIT;
+    event.stages = list->items;
+    event.n_stages = list->n_items;
+    event.change = (char *)change;
+    event.stage_key = (char *)key;
+    event.actor_id = call->header->actor_id;
+    crm_outbox_event_t ev;
+    crm_outbox_event_init(&ev, &event.base, NULL);
+    const char *params[] = {call->header->tenant_id, ev.event_id, ev.payload_hex,
+                            ev.occurred_at};
+    PGresult *res = crm_db_query(call->db, &s_pipeline_event, params);
+    crm_outbox_event_reset(&ev);
+    crm__leads__list_stages_response__free_unpacked(list, NULL);
+    code = res ? 0 : crm_call_db_failure(call);
+    PQclear(res);
     return code;
 }
 
@@ -385,6 +427,8 @@ int leads_stage_create(crm_call_t *call, const ProtobufCMessage *request,
             code = crm_call_db_failure(call);
         PQclear(res);
     }
+    if (code == 0)
+        code = s_pipeline_changed(call, "stage_added", key);
     crm__leads__stage__free_unpacked(stage, NULL);
     if (code == 0) {
         code = s_stage_read(call, key, (Crm__Leads__Stage **)response);
@@ -446,6 +490,7 @@ int leads_stage_update(crm_call_t *call, const ProtobufCMessage *request,
         code = s_check_unique(call, "", name, req->key, false);
     char now[40];
     crm_time_now(now, sizeof now);
+    unsigned long writes_before = crm_db_writes(call->db);
     if (code == 0 && (set_name || set_outcome)) {
         const char *params[] = {call->header->tenant_id, req->key,
                                 set_name ? name : current->name, new_outcome, now};
@@ -466,6 +511,8 @@ int leads_stage_update(crm_call_t *call, const ProtobufCMessage *request,
             code = crm_call_db_failure(call);
         PQclear(res);
     }
+    if (code == 0 && crm_db_writes(call->db) != writes_before)
+        code = s_pipeline_changed(call, "stage_changed", req->key);
     free(name);
     if (current)
         crm__leads__stage__free_unpacked(current, NULL);
@@ -502,5 +549,7 @@ int leads_stage_delete(crm_call_t *call, const ProtobufCMessage *request,
             code = crm_call_db_failure(call);
         PQclear(res);
     }
+    if (code == 0)
+        code = s_pipeline_changed(call, "stage_deleted", req->key);
     return code == 0 ? 204 : code;
 }

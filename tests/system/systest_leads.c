@@ -672,6 +672,36 @@ static void test_stage_changes(void **state) {
     assert_string_equal(harness_json_str(&r, "key"), "sold_fleet");
     harness_response_free(&r);
     s_expect(s_move(h->key_b, id, "{\"status\":\"sold_fleet\"}"), 422, "won.vehicleSold");
+
+    //  Each change of the pipeline published it whole: the copy of the defaults, the
+    //  stage added, changed, deleted and the won stage added (refusals published nothing).
+    PGconn *db = PQconnectdb(h->dsn);
+    PGresult *res = PQexec(db, "SELECT payload FROM leads.outbox WHERE tenant_id = 'tenant-b'"
+                               " AND type = 'PipelineChanged' ORDER BY xid, id");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(res), 5);
+    const char *changes[] = {"created", "stage_added", "stage_changed", "stage_deleted",
+                             "stage_added"};
+    for (int i = 0; i < 5; i++) {
+        size_t size = 0;
+        unsigned char *bytes =
+            PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 0), &size);
+        Crm__Events__PipelineChanged *ev =
+            crm__events__pipeline_changed__unpack(NULL, size, bytes);
+        assert_non_null(ev);
+        assert_string_equal(ev->change, changes[i]);
+        if (i == 4) {
+            assert_string_equal(ev->stage_key, "sold_fleet");
+            assert_int_equal(ev->n_stages, 8);
+            assert_string_equal(ev->stages[7]->key, "sold_fleet");
+            assert_int_equal(ev->stages[7]->outcome,
+                             CRM__LEADS__STAGE_OUTCOME__STAGE_OUTCOME_WON);
+        }
+        crm__events__pipeline_changed__free_unpacked(ev, NULL);
+        PQfreemem(bytes);
+    }
+    PQclear(res);
+    PQfinish(db);
 }
 
 static void test_delete(void **state) {
