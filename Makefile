@@ -143,3 +143,5 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(HARNESS_O) $(LIBCRM)
 # Unit tests of gateway modules link the module's object too.
 $(BUILD)/tests/test_broker: $(BUILD)/services/gateway/broker.o
 $(BUILD)/tests/test_routes: $(BUILD)/services/gateway/routes.o $(BUILD)/services/gateway/openapi.o
+# ... and of a service's pure rules, the module's object.
+$(BUILD)/tests/test_leads_rules: $(BUILD)/services/leads/rules.o

@@ -53,6 +53,10 @@ typedef struct {
     char *contacts_default_region;   // ISO 3166 region for phone numbers without +country
     int contacts_max_batch;          // requests committed together in one transaction
     int contacts_retention_sweep_ms; // how often contacts past their retention are erased
+    //  leads:
+    int leads_workers;               // worker sockets (requests in flight) per process
+    int leads_max_batch;             // requests committed together in one transaction
+    int leads_contacts_timeout_ms;   // a call to the contacts service gives up after this
     //  reporting:
     int reporting_publish_interval_ms; // changed daily figures are published this often
     int reporting_snapshot_page;     // contacts per Snapshot page while rebuilding

@@ -26,6 +26,10 @@ typedef struct {
 
 typedef struct _crm_db_t crm_db_t;
 
+//  A timestamp column as the API writes it (SQL text): RFC 3339, UTC, microseconds,
+//  the form crm_time_now gives.
+#define CRM_SQL_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
 //  A statement known by name: prepared on first use on each connection.
 typedef struct {
     const char *name;

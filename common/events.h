@@ -79,6 +79,17 @@ typedef struct {
     char *payload_hex;      // the packed payload as a bytea literal ("\x0a12...")
 } crm_outbox_event_t;
 
+//  Or, inside a service's own statement (so the change and its event are one statement):
+//  a CTE named cte inserting one outbox row of type for each row of `row`, for tenant $1;
+//  aggregate (SQL text), at, id and payload name the SQL expressions or parameters
+//  holding the aggregate id, the time of the change, the event id and the payload.
+#define CRM_OUTBOX_SQL(cte, type, row, aggregate, at, id, payload)                            \
+    " " cte " AS ("                                                                           \
+    "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"    \
+    "  SELECT " id "::uuid, '" type "', $1, " aggregate ", " payload "::bytea,"               \
+    "         " at "::timestamptz"                                                            \
+    "  FROM " row ")"
+
 //  Fill ev for payload, stamped now (or at occurred_at when not NULL). Returns 0, or -1
 //  when payload's type is not in the catalogue.
 int crm_outbox_event_init(crm_outbox_event_t *ev, const ProtobufCMessage *payload,

@@ -2,14 +2,15 @@
 # Container entry point: runs the program named by the first argument, as PID 1 (exec),
 # so it receives SIGTERM itself and stops cleanly.
 #     crm-gateway | gateway        crm-contacts | contacts
-#     crm-reporting | reporting    crm-supervisor | supervisor
+#     crm-leads | leads            crm-reporting | reporting
+#     crm-supervisor | supervisor
 #     crmctl ARGS...
 # Any other command (sh, ...) is run as given.
 set -eu
 
 if [ $# -eq 0 ]; then
     echo "crm-entrypoint: no program given" >&2
-    echo "hint: crm-gateway, crm-contacts, crm-reporting, crm-supervisor or crmctl ARGS" >&2
+    echo "hint: crm-gateway, crm-contacts, crm-leads, crm-reporting, crm-supervisor or crmctl ARGS" >&2
     exit 2
 fi
 

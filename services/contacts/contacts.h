@@ -3,11 +3,12 @@
 #define CONTACTS_H
 
 #include "contacts.pb-c.h"
+#include "events.h"
 #include "service.h"
 
 //  SQL shared by the daemon's statements (store.c, tags.c, notes.c, snapshot.c).
 //  A timestamp column as the API writes it: RFC 3339, UTC, microseconds.
-#define CONTACTS_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define CONTACTS_TS(col) CRM_SQL_TS(col)
 
 //  A contact row as one JSON object in the API's shape, built by PostgreSQL: the columns
 //  and the profile (which holds the rest in that shape already). It goes through the
@@ -41,11 +42,7 @@
 
 //  The same with the aggregate id given (an SQL expression of text).
 #define CONTACTS_OUTBOX_AGG_SQL(type, row, aggregate, at, id, payload)                        \
-    " ev AS ("                                                                                \
-    "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"    \
-    "  SELECT " id "::uuid, '" type "', $1, " aggregate ", " payload "::bytea,"               \
-    "         " at "::timestamptz"                                                            \
-    "  FROM " row ")"
+    CRM_OUTBOX_SQL("ev", type, row, aggregate, at, id, payload)
 
 typedef struct _contacts_jobs_t contacts_jobs_t;
 

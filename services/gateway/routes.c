@@ -2,6 +2,7 @@
 #include "routes.h"
 #include "common.pb-c.h"
 #include "contacts.pb-c.h"
+#include "leads.pb-c.h"
 #include "reporting.pb-c.h"
 
 #include <string.h>
@@ -170,6 +171,44 @@ const route_t routes[] = {
      &crm__contacts__can_contact_response__descriptor, NULL, NULL, ROLES_ANY,
      "May the contact be contacted now by channel for purpose (marketing, analytics,"
      " follow_up)? allowed, and the reason when not"},
+    {"POST", "/v1/leads", "leads", "Create", &crm__leads__create_lead_request__descriptor,
+     &crm__leads__lead__descriptor, "lead", NULL, ROLES_WRITE,
+     "Create a lead for a contact of the dealership (contactId, source required; vehicle, "
+     "budget, timeline, priority, assigneeId, followUpAt, customFields); it starts in the "
+     "first open stage unless status names another open one"},
+    {"GET", "/v1/leads", "leads", "List", &crm__leads__list_leads_request__descriptor,
+     &crm__leads__list_leads_response__descriptor, NULL, NULL, ROLES_ANY,
+     "List leads; filters: status, priority, assigneeId, source, contactId, createdFrom/To, "
+     "overdue; sort=created (newest first, default), last_activity, follow_up; limit, cursor"},
+    {"GET", "/v1/leads/{id}", "leads", "Get", &crm__leads__get_lead_request__descriptor,
+     &crm__leads__lead__descriptor, NULL, NULL, ROLES_ANY,
+     "Read one lead with its stage history (from, to, who, when)"},
+    {"PATCH", "/v1/leads/{id}", "leads", "Update", &crm__leads__update_lead_request__descriptor,
+     &crm__leads__lead__descriptor, "lead", "update_mask", ROLES_WRITE,
+     "Change the given fields of a lead (not its stage: POST /v1/leads/{id}/status)"},
+    {"DELETE", "/v1/leads/{id}", "leads", "Delete", &crm__leads__delete_lead_request__descriptor,
+     &crm__empty__descriptor, NULL, NULL, ROLES_WRITE, "Delete a lead (soft delete)"},
+    {"POST", "/v1/leads/{id}/status", "leads", "ChangeStatus",
+     &crm__leads__change_lead_status_request__descriptor, &crm__leads__lead__descriptor, "*",
+     NULL, ROLES_WRITE,
+     "Move a lead to another stage ({\"status\": key, \"note\"}); a won stage needs won "
+     "details, a lost stage lost.reason; reopening a closed lead: managers and admins"},
+    {"GET", "/v1/pipeline/stages", "leads", "ListStages",
+     &crm__leads__list_stages_request__descriptor, &crm__leads__list_stages_response__descriptor,
+     NULL, NULL, ROLES_ANY, "The tenant's pipeline: its stages in order, with their lead counts"},
+    {"POST", "/v1/pipeline/stages", "leads", "CreateStage",
+     &crm__leads__create_stage_request__descriptor, &crm__leads__stage__descriptor, "stage",
+     NULL, ROLES_MANAGE,
+     "Add a stage (name; key made from it unless given; outcome open|won|lost; position, "
+     "default last)"},
+    {"PATCH", "/v1/pipeline/stages/{key}", "leads", "UpdateStage",
+     &crm__leads__update_stage_request__descriptor, &crm__leads__stage__descriptor, "stage",
+     "update_mask", ROLES_MANAGE,
+     "Rename a stage, move it to another position, or mark it open, won or lost (not while "
+     "leads are in it)"},
+    {"DELETE", "/v1/pipeline/stages/{key}", "leads", "DeleteStage",
+     &crm__leads__delete_stage_request__descriptor, &crm__empty__descriptor, NULL, NULL,
+     ROLES_MANAGE, "Delete a stage no live lead is in (the pipeline keeps an open stage)"},
     {"GET", "/v1/reports/contacts/growth", "reporting", "ContactsGrowth",
      &crm__reporting__contacts_growth_request__descriptor,
      &crm__reporting__contacts_growth_response__descriptor, NULL, NULL, ROLES_ANY,

@@ -78,6 +78,10 @@ static void s_create_key(const char *tenant, const char *role, char *out, size_t
     }
 }
 
+void harness_create_key(const char *tenant, const char *role, char *out, size_t size) {
+    s_create_key(tenant, role, out, size);
+}
+
 static const char *const *s_extra_env;
 static int s_http_port;
 

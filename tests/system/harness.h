@@ -54,6 +54,10 @@ void harness_response_free(harness_response_t *r);
 harness_response_t harness_http_raw(const char *method, const char *path, const char *key,
                                     const void *body, size_t size, const char *const *headers);
 
+//  Create one more API key (tenant, role: admin, manager, sales, analyst, integration)
+//  into out (at least 64 bytes). Aborts the test program on failure.
+void harness_create_key(const char *tenant, const char *role, char *out, size_t size);
+
 //  Run scripts/pg.sh ACTION ("stop", "start") on the private cluster; its exit status.
 int harness_pg(const char *action);
 

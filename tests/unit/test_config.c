@@ -159,9 +159,12 @@ static void test_defaults_without_file(void **state) {
     assert_string_equal(config->contacts_default_region, "US");
     assert_int_equal(config->contacts_max_batch, 64);
     assert_int_equal(config->contacts_retention_sweep_ms, 3600000);
+    assert_int_equal(config->leads_workers, 8);
+    assert_int_equal(config->leads_max_batch, 64);
+    assert_int_equal(config->leads_contacts_timeout_ms, 2000);
     assert_int_equal(config->reporting_publish_interval_ms, 1000);
     assert_int_equal(config->reporting_snapshot_page, 1000);
-    assert_string_equal(config->supervisor_services, "gateway contacts reporting");
+    assert_string_equal(config->supervisor_services, "gateway contacts leads reporting");
     assert_string_equal(config->supervisor_bin_dir, "build/bin");
     assert_int_equal(config->supervisor_backoff_min_ms, 100);
     assert_int_equal(config->supervisor_backoff_max_ms, 5000);
@@ -529,7 +532,7 @@ static void test_print(void **state) {
     assert_non_null(strstr(text, "log.level = \"info\"  # "));
     assert_non_null(strstr(text, "\ngateway.http_port = 8080  # "));
     assert_non_null(strstr(text, "\ndatabase.migrate = true  # "));
-    assert_non_null(strstr(text, "\nsupervisor.services = \"gateway contacts reporting\"  # "));
+    assert_non_null(strstr(text, "\nsupervisor.services = \"gateway contacts leads reporting\"  # "));
     //  Passwords never reach the output.
     assert_non_null(strstr(text, "database.dsn = \"host=db user=crm password=*** dbname=crm\""));
     assert_null(strstr(text, "s3cret"));
@@ -544,7 +547,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 41);
+    assert_int_equal(lines, 44);
     free(text);
     crm_config_destroy(&config);
 

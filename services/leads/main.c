@@ -1,0 +1,46 @@
+/*  crm-leads: the leads daemon. Wiring only: the service core (common/service.c) runs
+    the loop; the methods are in handlers.c and stages.c, the SQL in store.c. */
+#include "leads.h"
+
+#include <stdlib.h>
+
+static leads_t s_leads;
+
+static int s_setup(const crm_config_t *cfg, crm_db_t *db, void **arg) {
+    (void)db;
+    s_leads.cfg = cfg;
+    s_leads.contacts = crm_bus_client_new(crm_config_broker(cfg));
+    *arg = &s_leads;
+    return s_leads.contacts ? 0 : -1;
+}
+
+static void s_teardown(void **arg) {
+    leads_t *self = *arg;
+    if (self)
+        crm_bus_client_destroy(&self->contacts);
+}
+
+static int s_workers(const crm_config_t *cfg) {
+    return cfg->leads_workers;
+}
+
+static int s_max_batch(const crm_config_t *cfg) {
+    return cfg->leads_max_batch;
+}
+
+int main(int argc, char **argv) {
+    static const crm_daemon_t daemon = {
+        .name = "leads",
+        .usage = "usage: crm-leads [--config PATH]\n"
+                 "Serves the leads service (leads, pipeline stages) over the Majordomo "
+                 "broker.\n",
+        .migrations = leads_migrations,
+        .methods = leads_methods,
+        .setup = s_setup,
+        .teardown = s_teardown,
+        .workers = s_workers,
+        .max_batch = s_max_batch,
+        .publishes = true,
+    };
+    return crm_daemon_main(&daemon, argc, argv);
+}
