@@ -45,11 +45,13 @@
     CRM_OUTBOX_SQL("ev", type, row, aggregate, at, id, payload)
 
 typedef struct _contacts_jobs_t contacts_jobs_t;
+typedef struct _contacts_lifecycle_t contacts_lifecycle_t;
 
 //  The service's state, shared by its methods.
 typedef struct {
     const crm_config_t *cfg;
-    contacts_jobs_t *jobs;  // the job runner (jobs.c)
+    contacts_jobs_t *jobs;             // the job runner (jobs.c)
+    contacts_lifecycle_t *lifecycle;   // follows the leads service's events (lifecycle.c)
 } contacts_t;
 
 extern const crm_method_t contacts_methods[];
@@ -149,6 +151,12 @@ int contacts_erase_method(crm_call_t *call, const ProtobufCMessage *request,
 //  The audit trail (audit.c; written by a trigger, migration 0010).
 int contacts_audit_list(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
+
+//  Lifecycle (lifecycle.c): a won lead makes its contact a customer; leads counted. Its
+//  subscriber follows the leads source on loop, with a connection of its own.
+contacts_lifecycle_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
+                                               zloop_t *loop);
+void contacts_lifecycle_stop(contacts_lifecycle_t **self_p);
 
 //  Saved filters (savedfilters.c), each a team member's own.
 int contacts_saved_filter_create(crm_call_t *call, const ProtobufCMessage *request,

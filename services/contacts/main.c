@@ -17,17 +17,18 @@ static int s_workers(const crm_config_t *cfg) {
     return cfg->contacts_workers;
 }
 
-//  The job runner starts once the service is up, and stops before it goes.
+//  Once the service is up: the job runner, and the follower of the leads service's
+//  events. Both stop before the service goes.
 static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg) {
-    (void)service;
-    (void)loop;
     contacts_t *self = arg;
     self->jobs = contacts_jobs_start(cfg);
-    return 0;
+    self->lifecycle = contacts_lifecycle_start(cfg, service, loop);
+    return self->lifecycle ? 0 : -1;
 }
 
 static void s_detach(void *arg) {
     contacts_t *self = arg;
+    contacts_lifecycle_stop(&self->lifecycle);
     contacts_jobs_stop(&self->jobs);
 }
 

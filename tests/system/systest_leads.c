@@ -753,6 +753,70 @@ static void test_contacts_unavailable(void **state) {
     assert_true(created);
 }
 
+//  The contact follows its leads: its lead count and last activity, and a won lead makes
+//  it a customer — with its ContactUpdated event and audit entry in the closer's name.
+static void test_contact_lifecycle(void **state) {
+    (void)state;
+    char contact[64], lead[64], other[64];
+    s_contact(h->key_a, contact);
+    s_lead(contact, ",\"source\":\"walk_in\"", lead);
+    s_lead(contact, ",\"source\":\"phone\"", other);
+    char path[160];
+    snprintf(path, sizeof path, "/v1/contacts/%s", contact);
+    long long count = 0;
+    for (int i = 0; i < 100 && count != 2; i++) {
+        harness_response_t r = harness_http("GET", path, h->key_a, NULL, NULL);
+        count = json_integer_value(json_object_get(r.json, "leadCount"));
+        harness_response_free(&r);
+        if (count != 2)
+            zclock_sleep(100);
+    }
+    assert_int_equal(count, 2);
+    harness_response_t r = harness_http("GET", path, h->key_a, NULL, NULL);
+    assert_string_equal(harness_json_str(&r, "type"), "prospect");
+    assert_true(strlen(harness_json_str(&r, "lastActivityAt")) > 0);
+    harness_response_free(&r);
+
+    r = s_move(h->key_a, lead,
+               "{\"status\":\"closed_won\",\"won\":{\"vehicleSold\":{\"year\":2025,"
+               "\"make\":\"Kia\",\"model\":\"EV6\"},\"finalPriceCents\":4250000,"
+               "\"financing\":\"cash\"}}");
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    char type[32] = "";
+    for (int i = 0; i < 100 && strcmp(type, "customer"); i++) {
+        r = harness_http("GET", path, h->key_a, NULL, NULL);
+        snprintf(type, sizeof type, "%s", harness_json_str(&r, "type"));
+        harness_response_free(&r);
+        if (strcmp(type, "customer"))
+            zclock_sleep(100);
+    }
+    assert_string_equal(type, "customer");
+    assert_int_equal(s_count("SELECT count(*) FROM contacts.outbox WHERE aggregate_id = '%s'"
+                             " AND type = 'ContactUpdated'",
+                             contact),
+                     1);
+    assert_int_equal(s_count("SELECT count(*) FROM contacts.contact_audit WHERE contact_id = '%s'"
+                             " AND action = 'updated' AND changes ? 'type' AND actor_id <> ''",
+                             contact),
+                     1);
+
+    //  A deleted lead no longer counts.
+    snprintf(path, sizeof path, "/v1/leads/%s", other);
+    r = harness_http("DELETE", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    snprintf(path, sizeof path, "/v1/contacts/%s", contact);
+    for (int i = 0; i < 100 && count != 1; i++) {
+        r = harness_http("GET", path, h->key_a, NULL, NULL);
+        count = json_integer_value(json_object_get(r.json, "leadCount"));
+        harness_response_free(&r);
+        if (count != 1)
+            zclock_sleep(100);
+    }
+    assert_int_equal(count, 1);
+}
+
 static const struct CMUnitTest s_tests[] = {
     cmocka_unit_test(test_default_pipeline),
     cmocka_unit_test(test_create_and_read),
@@ -762,6 +826,7 @@ static const struct CMUnitTest s_tests[] = {
     cmocka_unit_test(test_list),
     cmocka_unit_test(test_stage_changes),
     cmocka_unit_test(test_delete),
+    cmocka_unit_test(test_contact_lifecycle),
     cmocka_unit_test(test_contacts_unavailable),
 };
 

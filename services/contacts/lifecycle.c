@@ -1,0 +1,199 @@
+/*  lifecycle: what the leads service's events do to contacts.
+
+    - LeadWon: the contact becomes a customer (a prospect or service customer who bought),
+      with its ContactUpdated event and audit entry, in the name of who closed the lead.
+    - LeadCreated, LeadDeleted: the contact's lead count, shown in list rows.
+    - LeadCreated, LeadStatusChanged: the contact's last activity moves forward.
+
+    A subscriber follows the leads source with the contacts schema's inbox, so each event
+    is applied once, in order, across restarts and across several contacts processes
+    (they take turns on the inbox row). It has a connection of its own; the events it
+    writes are published by the daemon's relay, kicked after each batch.
+*/
+#include "contacts.h"
+#include "events.pb-c.h"
+#include "ids.h"
+#include "log.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _contacts_lifecycle_t {
+    crm_db_t *db;
+    crm_subscriber_t *subscriber;
+    crm_relay_t *relay;
+    crm_stmt_t *outbox;
+};
+
+//  $1 tenant, $2 contact, $3 the time, $4 the actor. The contact after the change, when
+//  it was not a customer already.
+static const crm_stmt_t s_won = {
+    .name = "lifecycle_won",
+    .sql = "UPDATE contacts c SET type = 'customer', updated_at = $3::timestamptz,"
+           "  updated_by = $4"
+           " WHERE c.tenant_id = $1 AND c.id = $2::uuid AND c.deleted_at IS NULL"
+           "   AND c.type <> 'customer'"
+           " RETURNING " CONTACT_JSON("c"),
+    .nparams = 4,
+    .writes = true};
+
+//  $3 leads added (or, negative, removed), $4 the time of activity (NULL: none).
+static const crm_stmt_t s_leads = {
+    .name = "lifecycle_leads",
+    .sql = "UPDATE contacts SET lead_count = greatest(lead_count + $3::int, 0),"
+           "  last_activity_at = CASE WHEN $4::timestamptz IS NULL THEN last_activity_at"
+           "    ELSE greatest(coalesce(last_activity_at, $4::timestamptz), $4::timestamptz) END"
+           " WHERE tenant_id = $1 AND id = $2::uuid",
+    .nparams = 4,
+    .writes = true};
+
+static int s_count(crm_db_t *db, const char *tenant, const char *contact, int delta,
+                   const char *at) {
+    if (!crm_uuid_valid(contact))
+        return 0;  // not ours to judge: the leads service checked it
+    char text[8];
+    snprintf(text, sizeof text, "%d", delta);
+    const char *params[] = {tenant, contact, text, at && at[0] ? at : NULL};
+    PGresult *res = crm_db_query(db, &s_leads, params);
+    int rc = res ? 0 : -1;
+    PQclear(res);
+    return rc;
+}
+
+static int s_won_lead(contacts_lifecycle_t *self, const char *tenant,
+                      const Crm__Events__LeadWon *won, const char *at) {
+    if (!crm_uuid_valid(won->contact_id))
+        return 0;
+    const char *actor = won->actor_id[0] ? won->actor_id : "system:lifecycle";
+    const char *params[] = {tenant, won->contact_id, at, actor};
+    PGresult *res = crm_db_query(self->db, &s_won, params);
+    if (!res)
+        return -1;
+    int rc = 0;
+    bool changed = PQntuples(res) == 1;
+    if (changed) {
+        Crm__Contacts__Contact *c = contacts_from_json(PQgetvalue(res, 0, 0));
+        if (!c)
+            rc = -1;
+        else {
+            Crm__Events__ContactUpdated event = CRM__EVENTS__CONTACT_UPDATED__INIT;
+            event.contact = c;
+            char *changed[] = {"type"};
+            event.changed = changed;
+            event.n_changed = 1;
+            event.actor_id = (char *)actor;
+            rc = crm_outbox_write(self->db, self->outbox, tenant, won->contact_id, &event.base);
+            crm__contacts__contact__free_unpacked(c, NULL);
+        }
+    }
+    PQclear(res);
+    if (rc == 0 && changed)
+        crm_log_kv(CRM_LOG_INFO, "a won lead made its contact a customer", "contact",
+                   won->contact_id, "lead", won->lead_id, NULL);
+    return rc;
+}
+
+//  One event: 0 applied (or nothing to do), -1 failed (the batch is tried again).
+static int s_apply_one(contacts_lifecycle_t *self, const Crm__Event *event) {
+    const uint8_t *data = event->payload.data;
+    size_t size = event->payload.len;
+    const char *tenant = event->tenant_id;
+    int rc = 0;
+    bool readable = true;
+    if (strcmp(event->type, "LeadWon") == 0) {
+        Crm__Events__LeadWon *m = crm__events__lead_won__unpack(NULL, size, data);
+        readable = m != NULL;
+        if (m) {
+            rc = s_won_lead(self, tenant, m, m->closed_at[0] ? m->closed_at : event->occurred_at);
+            crm__events__lead_won__free_unpacked(m, NULL);
+        }
+    } else if (strcmp(event->type, "LeadCreated") == 0) {
+        Crm__Events__LeadCreated *m = crm__events__lead_created__unpack(NULL, size, data);
+        readable = m && m->lead;
+        if (readable)
+            rc = s_count(self->db, tenant, m->lead->contact_id, 1, event->occurred_at);
+        if (m)
+            crm__events__lead_created__free_unpacked(m, NULL);
+    } else if (strcmp(event->type, "LeadDeleted") == 0) {
+        Crm__Events__LeadDeleted *m = crm__events__lead_deleted__unpack(NULL, size, data);
+        readable = m != NULL;
+        if (m) {
+            rc = s_count(self->db, tenant, m->contact_id, -1, NULL);
+            crm__events__lead_deleted__free_unpacked(m, NULL);
+        }
+    } else if (strcmp(event->type, "LeadStatusChanged") == 0) {
+        Crm__Events__LeadStatusChanged *m =
+            crm__events__lead_status_changed__unpack(NULL, size, data);
+        readable = m != NULL;
+        if (m) {
+            rc = s_count(self->db, tenant, m->contact_id, 0,
+                         m->changed_at[0] ? m->changed_at : event->occurred_at);
+            crm__events__lead_status_changed__free_unpacked(m, NULL);
+        }
+    }
+    if (!readable) {
+        char seq[24];
+        snprintf(seq, sizeof seq, "%" PRIu64, event->seq);
+        crm_log_kv(CRM_LOG_ERROR, "unreadable event skipped", "source", event->source, "seq", seq,
+                   "type", event->type, NULL);
+    }
+    return rc;
+}
+
+static int s_on_apply(crm_db_t *db, const char *source, Crm__Event **events, size_t n,
+                      void *arg) {
+    (void)db;
+    (void)source;
+    contacts_lifecycle_t *self = arg;
+    for (size_t i = 0; i < n; i++)
+        if (s_apply_one(self, events[i])) {
+            crm_log_kv(CRM_LOG_WARN, "could not apply leads events; they will be tried again",
+                       "detail", crm_db_sqlstate(self->db), NULL);
+            return -1;
+        }
+    return 0;
+}
+
+static void s_on_applied(void *arg) {
+    contacts_lifecycle_t *self = arg;
+    if (self->relay)
+        crm_relay_kick(self->relay);
+}
+
+contacts_lifecycle_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
+                                               zloop_t *loop) {
+    contacts_lifecycle_t *self = calloc(1, sizeof *self);
+    self->db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+    crm_db_set_connect_timeout(self->db, cfg->database_connect_timeout_ms);
+    crm_db_set_schema(self->db, "contacts");
+    if (crm_db_connect(self->db, cfg->database_retry_max_ms) != 0) {
+        contacts_lifecycle_stop(&self);
+        return NULL;
+    }
+    self->outbox = crm_outbox_stmt_new("contacts");
+    self->relay = crm_service_relay(service);
+    self->subscriber = crm_subscriber_new(cfg, "contacts", self->db);
+    if (!self->subscriber || crm_subscriber_follow(self->subscriber, "leads")) {
+        contacts_lifecycle_stop(&self);
+        return NULL;
+    }
+    crm_subscriber_on_apply(self->subscriber, s_on_apply, self);
+    crm_subscriber_on_applied(self->subscriber, s_on_applied, self);
+    if (crm_subscriber_attach(self->subscriber, loop)) {
+        contacts_lifecycle_stop(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void contacts_lifecycle_stop(contacts_lifecycle_t **self_p) {
+    contacts_lifecycle_t *self = *self_p;
+    if (!self)
+        return;
+    crm_subscriber_destroy(&self->subscriber);
+    crm_outbox_stmt_free(&self->outbox);
+    crm_db_destroy(&self->db);
+    free(self);
+    *self_p = NULL;
+}
