@@ -102,6 +102,12 @@ static const s_key_t s_keys[] = {
     S_INT(contacts, workers, 16, 1, 1024, "worker sockets (requests in flight) per process"),
     S_STRING(contacts, default_region, "US", "ISO 3166 region for phones without +country"),
     S_INT(contacts, max_batch, 64, 1, 10000, "requests committed together in one transaction"),
+    S_INT(contacts, export_part_bytes, 1048576, 65536, 1572864,
+          "an export is stored in parts of about this size (one reply each)"),
+    S_INT(contacts, export_retention_hours, 24, 1, 8760, "an export's parts are deleted after this"),
+    S_INT(contacts, export_sweep_interval_ms, 60000, 100, S_HOUR_MS,
+          "how often expired exports are deleted"),
+    S_STRING(contacts, export_tmp_dir, "", "where XLSX exports are built (\"\": $TMPDIR or /tmp)"),
 
     S_INT(reporting, publish_interval_ms, 1000, 100, S_HOUR_MS,
           "changed daily figures are published this often (per tenant at most)"),

@@ -52,6 +52,10 @@ typedef struct {
     int contacts_workers;            // worker sockets (requests in flight) per process
     char *contacts_default_region;   // ISO 3166 region for phone numbers without +country
     int contacts_max_batch;          // requests committed together in one transaction
+    int contacts_export_part_bytes;  // an export is stored in parts of about this size
+    int contacts_export_retention_hours; // an export's parts are deleted after this
+    int contacts_export_sweep_interval_ms; // how often expired exports are deleted
+    char *contacts_export_tmp_dir;   // where XLSX files are built ("": $TMPDIR or /tmp)
     //  reporting:
     int reporting_publish_interval_ms; // changed daily figures are published this often
     int reporting_snapshot_page;     // contacts per Snapshot page while rebuilding

@@ -23,12 +23,14 @@ static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *lo
     (void)loop;
     contacts_t *self = arg;
     self->jobs = contacts_jobs_start(cfg);
+    self->exporter = contacts_exporter_start(cfg);
     return 0;
 }
 
 static void s_detach(void *arg) {
     contacts_t *self = arg;
     contacts_jobs_stop(&self->jobs);
+    contacts_exporter_stop(&self->exporter);
 }
 
 static int s_max_batch(const crm_config_t *cfg) {
