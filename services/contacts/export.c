@@ -637,11 +637,14 @@ static void s_batch_build(s_job_t *job) {
                             ", coalesce(c.profile->'customFields'->>$%d, '')", ++n);
         }
     }
+    //  The batch's items first (an index range), so that only they are joined and
+    //  rendered whatever the plan (job_items has no statistics when it is new).
     snprintf(sql + len, size - len,
-             " FROM job_items i LEFT JOIN contacts c ON c.tenant_id = $1"
+             " FROM (SELECT contact_id FROM job_items WHERE job_id = $2::uuid"
+             "       AND contact_id < $3::uuid ORDER BY contact_id DESC LIMIT $4::int) i"
+             " LEFT JOIN contacts c ON c.tenant_id = $1"
              " AND c.id = i.contact_id AND c.deleted_at IS NULL%s%s"
-             " WHERE i.job_id = $2::uuid AND i.contact_id < $3::uuid"
-             " ORDER BY i.contact_id DESC LIMIT $4::int",
+             " ORDER BY i.contact_id DESC",
              job->req->marketing ? " AND " : "", job->req->marketing ? MARKETING_SQL : "");
     job->batch = (crm_stmt_t){
         .name = "export_batch", .sql = sql, .nparams = n, .custom_plan = true};
