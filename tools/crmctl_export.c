@@ -136,8 +136,8 @@ static int s_wait(crm_bus_client_t *client, const char *tenant, const char *id, 
 }
 
 //  Fetch every part of export into out. 0 or -1 (printed).
-static int s_fetch(crm_bus_client_t *client, const char *tenant, const Crm__Contacts__Export *export,
-                   FILE *out) {
+static int s_fetch(crm_bus_client_t *client, const char *tenant,
+                   const Crm__Contacts__Export *export, FILE *out) {
     uint64_t written = 0;
     for (uint32_t n = 1; n <= export->parts; n++) {
         Crm__Contacts__GetExportPartRequest get = CRM__CONTACTS__GET_EXPORT_PART_REQUEST__INIT;
@@ -257,8 +257,7 @@ int crmctl_contacts_export(crmctl_t *ctl, int argc, char **argv) {
                                               &crm__contacts__export__descriptor);
     if (!created)
         goto cleanup;
-    fprintf(stderr, "crmctl: export %s queued: %u contacts, file %s\n", created->id,
-            created->total, created->file_name);
+    fprintf(stderr, "crmctl: export %s queued, file %s\n", created->id, created->file_name);
     if (s_wait(client, tenant, created->id, deadline, &done))
         goto cleanup;
     if (strcmp(output, "-") == 0)

@@ -7,13 +7,15 @@
     and read back one part per request (GetExportPart): the file is its parts joined in
     order.
 
-    The request (CreateExport) checks format, fields and filter, then fixes the
-    contacts as the job's items (job_items, as a bulk change does, with the marketing
-    rule applied), and answers 201 with the export queued. An export runner — a thread
-    of the daemon with its own connection, beside the bulk job runner so a long export
-    never holds up bulk changes — claims the oldest export waiting and holds it with a
-    session advisory lock (several contacts processes never write one export at once;
-    a process that dies lets go of it with its connection), then writes it:
+    The request (CreateExport) checks format, fields and filter, records the job and
+    answers 201 with the export queued. An export runner — a thread of the daemon with
+    its own connection, beside the bulk job runner so a long export never holds up bulk
+    changes — claims the oldest export waiting and holds it with a session advisory lock
+    (several contacts processes never write one export at once; a process that dies
+    lets go of it with its connection). It first fixes the contacts as the job's items
+    (job_items, as a bulk change does, with the marketing rule applied) and its total,
+    in one transaction: a tenant of millions of contacts takes seconds to select, which
+    must not hold up a request past its deadline. Then it writes the file:
 
     - CSV: one transaction per part. It reads items newest first in batches, writes
       their rows through the CSV writer (formula guard on) until the part reaches
@@ -256,11 +258,6 @@ static const crm_stmt_t s_export_insert = {
     .nparams = 7,
     .writes = true};
 
-static const crm_stmt_t s_export_total = {
-    .name = "export_total",
-    .sql = "UPDATE jobs SET total = $3::int WHERE tenant_id = $1 AND id = $2::uuid",
-    .nparams = 3,
-    .writes = true};
 
 //  Read export id of the tenant: 200 with *out, 404, or a failure code.
 static int s_export_read(crm_call_t *call, const char *id, Crm__Contacts__Export **out) {
@@ -338,25 +335,6 @@ int contacts_export_create(crm_call_t *call, const ProtobufCMessage *request,
                                 xlsx ? "xlsx" : "csv", file_name};
         PGresult *res = crm_db_query(call->db, &s_export_insert, params);
         free(what_text);
-        code = res ? 0 : crm_call_db_failure(call);
-        PQclear(res);
-    }
-    long total = 0;
-    if (code == 0)
-        code = contacts_select_for_job_where(call, req->filter, id,
-                                             req->marketing ? MARKETING_SQL : NULL, &total);
-    if (code == 0 && xlsx && total > EXPORT_XLSX_MAX_ROWS) {
-        crm_call_field_error(call, "format",
-                             "an XLSX sheet holds at most %d rows and the filter finds %ld "
-                             "contacts: choose csv, or narrow the filter",
-                             EXPORT_XLSX_MAX_ROWS, total);
-        code = 422;
-    }
-    if (code == 0) {
-        char total_text[24];
-        snprintf(total_text, sizeof total_text, "%ld", total);
-        const char *params[] = {tenant, id, total_text};
-        PGresult *res = crm_db_query(call->db, &s_export_total, params);
         code = res ? 0 : crm_call_db_failure(call);
         PQclear(res);
     }
@@ -505,6 +483,14 @@ static const crm_stmt_t s_state = {
            " ON x.tenant_id = j.tenant_id AND x.id = j.id"
            " WHERE j.tenant_id = $1 AND j.id = $2::uuid",
     .nparams = 2};
+
+//  The contacts selected ($3 how many): the export runs.
+static const crm_stmt_t s_export_total = {
+    .name = "export_total",
+    .sql = "UPDATE jobs SET total = $3::int, status = 'running', started_at = now()"
+           " WHERE tenant_id = $1 AND id = $2::uuid",
+    .nparams = 3,
+    .writes = true};
 
 //  Started (again): an XLSX export starts its file over.
 static const crm_stmt_t s_start = {
@@ -749,6 +735,59 @@ static lxw_error s_cell(s_job_t *job, lxw_row_t row, lxw_col_t col, s_kind_t kin
     return worksheet_write_string(job->sheet, row, col, value, NULL);
 }
 
+//  Fix the contacts of a queued export as its items, in one transaction with its total
+//  (a restart before the commit selects again). The selection is the list's filter (and
+//  the marketing rule), run here rather than in the request so that a tenant of millions
+//  of contacts does not hold up the request past its deadline. 0, -1 when the database
+//  failed, -2 when the export cannot be (why says why).
+static int s_select(s_runner_t *self, char *why, size_t size) {
+    s_job_t *job = self->job;
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.tenant_id = job->tenant;
+    contacts_t contacts = {.cfg = self->cfg};
+    crm_call_t call = {.header = &header, .db = self->db, .arg = &contacts};
+    Crm__Contacts__ListContactsRequest empty = CRM__CONTACTS__LIST_CONTACTS_REQUEST__INIT;
+    long total = 0;
+    int rc = crm_db_begin(self->db) ? -1 : 0;
+    if (rc == 0) {
+        const Crm__Contacts__ListContactsRequest *filter =
+            job->req->filter ? job->req->filter : &empty;
+        int code = contacts_select_for_job_where(
+            &call, filter, job->id, job->req->marketing ? MARKETING_SQL : NULL, &total);
+        if (code == 422) {
+            snprintf(why, size, "the filter is not valid: %s %s",
+                     call.n_fields ? call.fields[0]->field : "",
+                     call.n_fields ? call.fields[0]->message : "");
+            rc = -2;
+        } else if (code)
+            rc = -1;
+    }
+    for (size_t i = 0; i < call.n_fields; i++) {
+        free(call.fields[i]->field);
+        free(call.fields[i]->message);
+        free(call.fields[i]);
+    }
+    free(call.fields);
+    if (rc == 0 && job->xlsx && total > EXPORT_XLSX_MAX_ROWS) {
+        snprintf(why, size,
+                 "an XLSX sheet holds at most %d rows and the filter finds %ld contacts: "
+                 "export to csv, or narrow the filter",
+                 EXPORT_XLSX_MAX_ROWS, total);
+        rc = -2;
+    }
+    if (rc == 0) {
+        char total_text[24];
+        snprintf(total_text, sizeof total_text, "%ld", total);
+        const char *params[] = {job->tenant, job->id, total_text};
+        bool ok = true;
+        s_query_exec(self->db, &s_export_total, params, &ok);
+        rc = ok && crm_db_commit(self->db) == 0 ? 0 : -1;
+    }
+    if (rc)
+        crm_db_rollback(self->db);
+    return rc;
+}
+
 //  Claim the oldest export waiting that no one holds. true when one is held.
 static bool s_claim(s_runner_t *self) {
     PGresult *candidates = crm_db_query(self->db, &s_candidates, NULL);
@@ -770,7 +809,8 @@ static bool s_claim(s_runner_t *self) {
         const char *params[] = {tenant, id};
         PGresult *state = crm_db_query(self->db, &s_state, params);
         const char *status = state && PQntuples(state) ? PQgetvalue(state, 0, 0) : "";
-        if (strcmp(status, "queued") && strcmp(status, "running")) {
+        bool queued = strcmp(status, "queued") == 0;
+        if (!queued && strcmp(status, "running")) {
             //  Finished by its last holder meanwhile.
             PQclear(state);
             s_job_release(self);
@@ -796,7 +836,12 @@ static bool s_claim(s_runner_t *self) {
         }
         s_batch_build(job);
         char why[256];
-        if (job->xlsx && s_workbook_open(self->cfg, job, why, sizeof why)) {
+        int selected = queued ? s_select(self, why, sizeof why) : 0;
+        if (selected == -1) {
+            s_job_release(self);
+            break;
+        }
+        if (selected == -2 || (job->xlsx && s_workbook_open(self->cfg, job, why, sizeof why))) {
             s_job_fail(self, why);
             continue;
         }

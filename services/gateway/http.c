@@ -249,7 +249,7 @@ static void s_download(const route_t *route, const ProtobufCMessage *out, uint32
     assert(data && data->type == PROTOBUF_C_TYPE_BYTES);
     const ProtobufCBinaryData *bytes = (const void *)((const char *)out + data->offset);
     resp->status = (int)code;
-    resp->body = malloc(bytes->len ? bytes->len : 1);
+    resp->body = calloc(1, bytes->len + 1);  // NUL-terminated: an empty one has strlen 0
     memcpy(resp->body, bytes->data, bytes->len);
     resp->body_size = bytes->len;
     static __thread char content_type[128];
@@ -284,9 +284,10 @@ static void s_translate(const route_t *route, const char *url, zmsg_t *reply,
             rframe ? zframe_data(rframe) : NULL);
         if (!out)
             s_error(resp, 502, "bad_gateway", "the service sent an unreadable reply", NULL, NULL);
-        else if (route_download(route))
+        else if (route_download(route)) {
             s_download(route, out, rh->code, resp);
-        else {
+            protobuf_c_message_free_unpacked(out, NULL);
+        } else {
             resp->status = rh->code;
             resp->body = crm_pb_to_json(out);
             const ProtobufCFieldDescriptor *id = crm_pb_field_by_name(route->response, "id");

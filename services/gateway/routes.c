@@ -175,7 +175,8 @@ const route_t routes[] = {
      "Export contacts to CSV or XLSX (format, fields by API name, filter: the list's filters "
      "and search, marketing: only those that may be sent marketing email); a job (201) "
      "whose file is stored in parts"},
-    {"GET", "/v1/exports/{id}", "contacts", "GetExport", &crm__contacts__get_export_request__descriptor,
+    {"GET", "/v1/exports/{id}", "contacts", "GetExport",
+     &crm__contacts__get_export_request__descriptor,
      &crm__contacts__export__descriptor, NULL, NULL, ROLES_EXPORT,
      "An export's status, progress (total, processed, rows) and parts; expired after "
      "contacts.export_retention_hours"},

@@ -162,7 +162,8 @@ static s_record_t *s_find(s_record_t *records, size_t n, size_t col, const char 
 //  A filter, chosen fields in their order, the formula guard, quoting.
 static void test_export_csv(void **state) {
     (void)state;
-    s_contact("\"firstName\":\"Ann\",\"lastName\":\"Lee, Jr.\",\"source\":\"web\",\"tags\":[\"vip\"],"
+    s_contact("\"firstName\":\"Ann\",\"lastName\":\"Lee, Jr.\",\"source\":\"web\","
+              "\"tags\":[\"vip\"],"
               "\"emails\":[{\"address\":\"ann@csv.example\"},{\"address\":\"ann2@csv.example\","
               "\"primary\":true}],\"phones\":[{\"number\":\"(202) 555-0142\"}],"
               "\"customFields\":{\"budget\":\"25000\"}",
