@@ -140,6 +140,9 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(HARNESS_O) $(LIBCRM)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
+# The contacts daemon writes XLSX exports; only it links libxlsxwriter.
+$(BUILD)/bin/crm-contacts: LDLIBS += -lxlsxwriter
+
 # Unit tests of gateway modules link the module's object too.
 $(BUILD)/tests/test_broker: $(BUILD)/services/gateway/broker.o
 $(BUILD)/tests/test_routes: $(BUILD)/services/gateway/routes.o $(BUILD)/services/gateway/openapi.o

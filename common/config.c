@@ -104,6 +104,13 @@ static const s_key_t s_keys[] = {
     S_INT(contacts, max_batch, 64, 1, 10000, "requests committed together in one transaction"),
     S_INT(contacts, retention_sweep_ms, 3600000, 100, 86400000,
           "how often contacts past their retention are looked for and erased"),
+    S_INT(contacts, export_part_bytes, 1048576, 65536, 1572864,
+          "an export is stored in parts of about this size (one reply each)"),
+    S_INT(contacts, export_retention_hours, 24, 1, 8760,
+          "an export's parts are deleted after this"),
+    S_INT(contacts, export_sweep_interval_ms, 60000, 100, S_HOUR_MS,
+          "how often expired exports are deleted"),
+    S_STRING(contacts, export_tmp_dir, "", "where XLSX exports are built (\"\": $TMPDIR or /tmp)"),
 
     S_INT(leads, workers, 8, 1, 1024, "worker sockets (requests in flight) per process"),
     S_INT(leads, max_batch, 64, 1, 10000, "requests committed together in one transaction"),

@@ -53,6 +53,10 @@ typedef struct {
     char *contacts_default_region;   // ISO 3166 region for phone numbers without +country
     int contacts_max_batch;          // requests committed together in one transaction
     int contacts_retention_sweep_ms; // how often contacts past their retention are erased
+    int contacts_export_part_bytes;  // an export is stored in parts of about this size
+    int contacts_export_retention_hours; // an export's parts are deleted after this
+    int contacts_export_sweep_interval_ms; // how often expired exports are deleted
+    char *contacts_export_tmp_dir;   // where XLSX files are built ("": $TMPDIR or /tmp)
     //  leads:
     int leads_workers;               // worker sockets (requests in flight) per process
     int leads_max_batch;             // requests committed together in one transaction

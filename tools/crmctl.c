@@ -7,6 +7,8 @@
         crmctl [--config PATH] events tail [--topic PREFIX] [--from SEQ] [--count N]
         crmctl [--config PATH] reporting rebuild [--mode M] [--timeout SECONDS] [--no-wait]
         crmctl [--config PATH] reporting status
+        crmctl [--config PATH] contacts export --tenant T --format csv|xlsx [--fields F,...]
+                                               [--filter FILTER] [--marketing] -o FILE
 
     Commands are a table; each parses its own options. The keys commands work on the
     gateway's database (database.dsn); events and reporting talk to the running suite
@@ -219,6 +221,14 @@ static const struct {
      "prints the answer, then the final status as JSON"},
     {"reporting", "status", crmctl_reporting_status, false, "reporting status",
      "print the reporting service's last or running rebuild as JSON"},
+    {"contacts", "export", crmctl_contacts_export, false,
+     "contacts export --tenant T --format csv|xlsx [--fields F,...] [--filter FILTER]\n"
+     "        [--marketing] [--timeout SECONDS] -o FILE",
+     "export tenant T's contacts to FILE (- for stdout) through broker.endpoint: the\n"
+     "columns named by --fields (API names, e.g. firstName,email,customFields.trim), the\n"
+     "contacts --filter finds (the list's filters: JSON, or type=customer&tag=vip), with\n"
+     "--marketing only those that may be sent marketing email; waits for the export job\n"
+     "(default 3600 s), then fetches its parts in order; progress on stderr"},
 };
 #define S_COMMANDS (sizeof s_commands / sizeof s_commands[0])
 

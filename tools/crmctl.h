@@ -33,6 +33,10 @@ int crmctl_reporting_rebuild(crmctl_t *ctl, int argc, char **argv);
 //  crmctl reporting status
 int crmctl_reporting_status(crmctl_t *ctl, int argc, char **argv);
 
+//  crmctl contacts export --tenant T --format csv|xlsx [--fields F,..] [--filter F]
+//  [--marketing] [--timeout SECONDS] -o FILE (crmctl_export.c)
+int crmctl_contacts_export(crmctl_t *ctl, int argc, char **argv);
+
 //  --- Calling services through the broker (crmctl_bus.c) --------------------------------
 
 //  Call method of service with request (tenant "*", actor "crmctl", role) and wait up
@@ -45,6 +49,13 @@ Crm__ReplyHeader *crmctl_call(crm_bus_client_t *client, const char *service, con
                               const char *role, const ProtobufCMessage *request,
                               const ProtobufCMessageDescriptor *response_desc, int timeout_ms,
                               ProtobufCMessage **response);
+
+//  The same for one tenant's data (tenant: its id).
+Crm__ReplyHeader *crmctl_call_tenant(crm_bus_client_t *client, const char *service,
+                                     const char *method, const char *tenant, const char *role,
+                                     const ProtobufCMessage *request,
+                                     const ProtobufCMessageDescriptor *response_desc,
+                                     int timeout_ms, ProtobufCMessage **response);
 
 //  Ask the broker (mmi.service) whether service has a live worker: 1 yes, 0 no, -1 the
 //  broker did not answer within timeout_ms (the reason printed).

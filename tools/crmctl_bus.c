@@ -7,15 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
-//  The body of a request: a crm.RequestHeader (tenant "*": every tenant; actor
+//  The body of a request: a crm.RequestHeader (tenant "*": every tenant, or one; actor
 //  "crmctl"; the deadline the broker enforces) and the packed request message.
-static zmsg_t *s_request_new(const char *method, const char *role, uint32_t deadline_ms,
-                             const ProtobufCMessage *request) {
+static zmsg_t *s_request_new(const char *method, const char *tenant, const char *role,
+                             uint32_t deadline_ms, const ProtobufCMessage *request) {
     char request_id[CRM_UUID_LEN + 1];
     crm_uuid_v7(request_id);
     Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
     header.method = (char *)method;
-    header.tenant_id = "*";
+    header.tenant_id = (char *)tenant;
     header.actor_id = "crmctl";
     header.role = (char *)role;
     header.request_id = request_id;
@@ -27,8 +27,17 @@ Crm__ReplyHeader *crmctl_call(crm_bus_client_t *client, const char *service, con
                               const char *role, const ProtobufCMessage *request,
                               const ProtobufCMessageDescriptor *response_desc, int timeout_ms,
                               ProtobufCMessage **response) {
+    return crmctl_call_tenant(client, service, method, "*", role, request, response_desc,
+                              timeout_ms, response);
+}
+
+Crm__ReplyHeader *crmctl_call_tenant(crm_bus_client_t *client, const char *service,
+                                     const char *method, const char *tenant, const char *role,
+                                     const ProtobufCMessage *request,
+                                     const ProtobufCMessageDescriptor *response_desc,
+                                     int timeout_ms, ProtobufCMessage **response) {
     *response = NULL;
-    zmsg_t *body = s_request_new(method, role, (uint32_t)timeout_ms, request);
+    zmsg_t *body = s_request_new(method, tenant, role, (uint32_t)timeout_ms, request);
     //  Wait a little past the broker's deadline, so that its 503/504 is what we see.
     zmsg_t *reply = crm_bus_client_request(client, service, &body, timeout_ms + 1000);
     if (!reply) {

@@ -46,12 +46,14 @@
 
 typedef struct _contacts_jobs_t contacts_jobs_t;
 typedef struct _contacts_lifecycle_t contacts_lifecycle_t;
+typedef struct _contacts_exporter_t contacts_exporter_t;
 
 //  The service's state, shared by its methods.
 typedef struct {
     const crm_config_t *cfg;
     contacts_jobs_t *jobs;             // the job runner (jobs.c)
     contacts_lifecycle_t *lifecycle;   // follows the leads service's events (lifecycle.c)
+    contacts_exporter_t *exporter;     // the export runner (export.c)
 } contacts_t;
 
 extern const crm_method_t contacts_methods[];
@@ -116,6 +118,11 @@ int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest
 //  (field errors under "filter."), or a failure code.
 int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsRequest *filter,
                             const char *job_id, long *count);
+//  The same, keeping only the contacts c for which condition (SQL over the row c and
+//  the tenant $1; NULL: none) holds. condition is the caller's constant text, never input.
+int contacts_select_for_job_where(crm_call_t *call,
+                                  const Crm__Contacts__ListContactsRequest *filter,
+                                  const char *job_id, const char *condition, long *count);
 //  Check a list request (field errors named prefix + field): 0 or 422. *offset: where a
 //  search's cursor continues.
 int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
@@ -243,5 +250,17 @@ int contacts_note_update(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
 int contacts_note_delete(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
+
+//  Exports (export.c): contacts to CSV or XLSX by a filter, chosen fields, optionally
+//  only those that may be sent marketing email; written by a runner of their own into
+//  parts of about contacts.export_part_bytes.
+int contacts_export_create(crm_call_t *call, const ProtobufCMessage *request,
+                           ProtobufCMessage **response);
+int contacts_export_get(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int contacts_export_part(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response);
+contacts_exporter_t *contacts_exporter_start(const crm_config_t *cfg);
+void contacts_exporter_stop(contacts_exporter_t **self_p);
 
 #endif

@@ -458,5 +458,10 @@ const crm_method_t contacts_methods[] = {
      &crm__contacts__list_note_revisions_request__descriptor, false},
     {"UpdateNote", contacts_note_update, &crm__contacts__update_note_request__descriptor, true},
     {"DeleteNote", contacts_note_delete, &crm__contacts__delete_note_request__descriptor, true},
+    {"CreateExport", contacts_export_create, &crm__contacts__create_export_request__descriptor,
+     true},
+    {"GetExport", contacts_export_get, &crm__contacts__get_export_request__descriptor, false},
+    {"GetExportPart", contacts_export_part, &crm__contacts__get_export_part_request__descriptor,
+     false},
     {NULL, NULL, NULL, false},
 };

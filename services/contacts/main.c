@@ -22,6 +22,7 @@ static int s_workers(const crm_config_t *cfg) {
 static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg) {
     contacts_t *self = arg;
     self->jobs = contacts_jobs_start(cfg);
+    self->exporter = contacts_exporter_start(cfg);
     self->lifecycle = contacts_lifecycle_start(cfg, service, loop);
     return self->lifecycle ? 0 : -1;
 }
@@ -30,6 +31,7 @@ static void s_detach(void *arg) {
     contacts_t *self = arg;
     contacts_lifecycle_stop(&self->lifecycle);
     contacts_jobs_stop(&self->jobs);
+    contacts_exporter_stop(&self->exporter);
 }
 
 static int s_max_batch(const crm_config_t *cfg) {

@@ -314,6 +314,12 @@ static void s_conditions(crm_call_t *call, const Crm__Contacts__ListContactsRequ
 
 int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsRequest *filter,
                             const char *job_id, long *count) {
+    return contacts_select_for_job_where(call, filter, job_id, NULL, count);
+}
+
+int contacts_select_for_job_where(crm_call_t *call,
+                                  const Crm__Contacts__ListContactsRequest *filter,
+                                  const char *job_id, const char *condition, long *count) {
     long offset;
     if (contacts_list_check(call, filter, "filter.", &offset))
         return 422;
@@ -329,6 +335,8 @@ int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsR
     char *rank = NULL;
     s_conditions(call, filter, text, &q, &rank);
     zstr_free(&rank);
+    if (condition)
+        s_add(&q, " AND %s", condition);
     s_add(&q, " RETURNING 1) SELECT count(*) FROM sel");
     crm_stmt_t stmt = {
         .name = "contacts_select_for_job", .sql = q.sql, .nparams = q.n, .writes = true,

@@ -43,6 +43,8 @@ typedef struct {
 typedef struct {
     int status;
     char *body;  // JSON text, or NULL
+    size_t body_size;  // the body's size when it is bytes (a download), else 0
+    char disposition[160];  // Content-Disposition of a download
     const char *content_type;
     char request_id[80];
     char location[256];
@@ -236,6 +238,33 @@ static void s_on_reply(zmsg_t *reply, void *arg) {
     }
 }
 
+//  A download's response: the bytes of the route's download field as the body, with the
+//  response's content_type and file_name.
+static void s_download(const route_t *route, const ProtobufCMessage *out, uint32_t code,
+                       s_response_t *resp) {
+    const ProtobufCFieldDescriptor *data =
+        crm_pb_field_by_name(route->response, route_download(route));
+    const ProtobufCFieldDescriptor *type = crm_pb_field_by_name(route->response, "content_type");
+    const ProtobufCFieldDescriptor *name = crm_pb_field_by_name(route->response, "file_name");
+    assert(data && data->type == PROTOBUF_C_TYPE_BYTES);
+    const ProtobufCBinaryData *bytes = (const void *)((const char *)out + data->offset);
+    resp->status = (int)code;
+    resp->body = calloc(1, bytes->len + 1);  // NUL-terminated: an empty one has strlen 0
+    memcpy(resp->body, bytes->data, bytes->len);
+    resp->body_size = bytes->len;
+    static __thread char content_type[128];
+    snprintf(content_type, sizeof content_type, "%s",
+             type ? *(char **)((const char *)out + type->offset) : "application/octet-stream");
+    resp->content_type = content_type;
+    const char *file = name ? *(char **)((const char *)out + name->offset) : "";
+    bool safe = *file && strlen(file) < 100;
+    for (const char *p = file; safe && *p; p++)
+        safe = *p > 32 && *p < 127 && *p != '"' && *p != '\\' && *p != ';';
+    if (safe)
+        snprintf(resp->disposition, sizeof resp->disposition, "attachment; filename=\"%s\"",
+                 file);
+}
+
 //  Render a service's reply (ReplyHeader + response) as the HTTP response.
 static void s_translate(const route_t *route, const char *url, zmsg_t *reply,
                         s_response_t *resp) {
@@ -255,7 +284,10 @@ static void s_translate(const route_t *route, const char *url, zmsg_t *reply,
             rframe ? zframe_data(rframe) : NULL);
         if (!out)
             s_error(resp, 502, "bad_gateway", "the service sent an unreadable reply", NULL, NULL);
-        else {
+        else if (route_download(route)) {
+            s_download(route, out, rh->code, resp);
+            protobuf_c_message_free_unpacked(out, NULL);
+        } else {
             resp->status = rh->code;
             resp->body = crm_pb_to_json(out);
             const ProtobufCFieldDescriptor *id = crm_pb_field_by_name(route->response, "id");
@@ -379,7 +411,7 @@ static bool s_local(http_t *self, const char *method, const char *url, s_respons
 // --- libmicrohttpd glue ---------------------------------------------------------------
 
 static void s_send(struct MHD_Connection *conn, s_response_t *resp) {
-    size_t len = resp->body ? strlen(resp->body) : 0;
+    size_t len = resp->body_size ? resp->body_size : resp->body ? strlen(resp->body) : 0;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, resp->body ? resp->body : (void *)"",
                                         resp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -391,6 +423,8 @@ static void s_send(struct MHD_Connection *conn, s_response_t *resp) {
         MHD_add_response_header(r, "X-Request-Id", resp->request_id);
     if (resp->location[0])
         MHD_add_response_header(r, "Location", resp->location);
+    if (resp->disposition[0])
+        MHD_add_response_header(r, "Content-Disposition", resp->disposition);
     if (resp->status == 401)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
     MHD_queue_response(conn, resp->status, r);

@@ -100,7 +100,11 @@ char *openapi_render(void) {
         bool empty = r->response->n_fields == 0;
         const char *ok = created ? "201" : empty ? "204" : "200";
         json_t *ok_resp = json_pack("{s:s}", "description", "success");
-        if (!empty)
+        if (route_download(r))
+            json_object_set_new(ok_resp, "content",
+                                json_pack("{s:{s:{s:s, s:s}}}", "application/octet-stream",
+                                          "schema", "type", "string", "format", "binary"));
+        else if (!empty)
             json_object_set_new(ok_resp, "content",
                                 json_pack("{s:{s:o}}", "application/json", "schema",
                                           s_schema_ref(schemas, r->response)));

@@ -213,8 +213,39 @@ const route_t routes[] = {
      &crm__reporting__contacts_growth_request__descriptor,
      &crm__reporting__contacts_growth_response__descriptor, NULL, NULL, ROLES_ANY,
      "Contacts created per day that still exist (from, to, groupBy=source|type)"},
+    {"POST", "/v1/exports", "contacts", "CreateExport",
+     &crm__contacts__create_export_request__descriptor, &crm__contacts__export__descriptor, "*",
+     NULL, ROLES_EXPORT,
+     "Export contacts to CSV or XLSX (format, fields by API name, filter: the list's filters "
+     "and search, marketing: only those that may be sent marketing email); a job (201) "
+     "whose file is stored in parts"},
+    {"GET", "/v1/exports/{id}", "contacts", "GetExport",
+     &crm__contacts__get_export_request__descriptor,
+     &crm__contacts__export__descriptor, NULL, NULL, ROLES_EXPORT,
+     "An export's status, progress (total, processed, rows) and parts; expired after "
+     "contacts.export_retention_hours"},
+    {"GET", "/v1/exports/{id}/parts/{n}", "contacts", "GetExportPart",
+     &crm__contacts__get_export_part_request__descriptor, &crm__contacts__export_part__descriptor,
+     NULL, NULL, ROLES_EXPORT,
+     "One part of an export's file, n from 1 to parts, as bytes: the file is the parts joined "
+     "in order"},
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
+
+//  The download routes (see route_download): service, method, the bytes field.
+static const struct {
+    const char *service, *rpc, *field;
+} s_downloads[] = {
+    {"contacts", "GetExportPart", "data"},
+};
+
+const char *route_download(const route_t *route) {
+    for (size_t i = 0; i < sizeof s_downloads / sizeof s_downloads[0]; i++)
+        if (strcmp(route->service, s_downloads[i].service) == 0 &&
+            strcmp(route->rpc, s_downloads[i].rpc) == 0)
+            return s_downloads[i].field;
+    return NULL;
+}
 
 int route_count(void) {
     int n = 0;

@@ -15,6 +15,8 @@
 #define ROLES_ANY   (ROLE_ADMIN | ROLE_MANAGER | ROLE_SALES | ROLE_ANALYST | ROLE_INTEGRATION)
 #define ROLES_WRITE (ROLE_ADMIN | ROLE_MANAGER | ROLE_SALES | ROLE_INTEGRATION)
 #define ROLES_MANAGE (ROLE_ADMIN | ROLE_MANAGER)  // settings that reach many records
+//  Exports copy the contact base out: managers, analysts and integrations, not sales.
+#define ROLES_EXPORT (ROLE_ADMIN | ROLE_MANAGER | ROLE_ANALYST | ROLE_INTEGRATION)
 
 typedef struct {
     const char *http_method;  // "GET", "POST", "PATCH", "DELETE"
@@ -42,6 +44,11 @@ typedef struct {
 //  path matches but not the method, *path_known is set (answer 405).
 const route_t *route_match(const char *method, const char *path, route_param_t *params,
                            int *n_params, bool *path_known);
+
+//  A download route answers bytes, not JSON: the response's bytes field of the name
+//  returned is the body, sent as is with the response's content_type and file_name
+//  (Content-Disposition). NULL for the others (JSON).
+const char *route_download(const route_t *route);
 
 //  Role name to its bit (0 for unknown).
 unsigned route_role_bit(const char *role);

@@ -34,6 +34,8 @@ typedef struct {
 typedef struct {
     long status;
     char *body;          // raw body (NUL-terminated)
+    size_t size;         // its size (a binary body may hold NUL bytes)
+    char content_type[128];  // Content-Type header
     json_t *json;        // parsed body when it is JSON, else NULL
     char location[256];  // Location header
     double seconds;      // time taken
