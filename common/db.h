@@ -9,8 +9,10 @@
     - prepared statements by name, prepared lazily on first use and again after a
       reconnect. Sessions use plan_cache_mode = force_generic_plan: our statements are
       key lookups whose plan does not depend on the values, and re-planning a CTE at
-      every run costs more than running it. A statement whose best plan does depend on
-      its values (trigram searches) sets custom_plan and is sent unprepared.
+      every run costs more than running it. A statement built per request (the contact
+      list's) sets custom_plan and is sent unprepared; the session's plan_cache_mode
+      applies to it all the same, so its conditions must meet their indexes with the
+      values unknown (ranges of parameters rather than LIKE prefixes).
 */
 #ifndef CRM_DB_H
 #define CRM_DB_H
@@ -36,7 +38,7 @@ typedef struct {
     const char *sql;
     int nparams;
     bool writes;       // changes data: counted by crm_db_writes
-    bool custom_plan;  // planned for its parameters at every run (not prepared)
+    bool custom_plan;  // sent unprepared, planned at every run (generically: see above)
 } crm_stmt_t;
 
 //  Fill stmt for a service schema: named "<schema>_<name>", its SQL fmt with every

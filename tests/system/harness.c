@@ -275,6 +275,12 @@ int harness_sql_exec(const char *sql) {
 
 long long harness_contacts_head(int timeout_ms) {
     int64_t until = zclock_mono() + timeout_ms;
+    //  The daemon's workers say READY (so /readyz answers 200) before it has made its
+    //  outbox: right after harness_start, wait for that too.
+    while (harness_sql_scalar("SELECT count(*) FROM pg_views WHERE schemaname = 'contacts'"
+                              " AND viewname = 'outbox_pending'") == 0 &&
+           zclock_mono() < until)
+        zclock_sleep(25);
     while (harness_sql_scalar("SELECT count(*) FROM contacts.outbox_pending") > 0 &&
            zclock_mono() < until)
         zclock_sleep(25);

@@ -78,7 +78,8 @@ int harness_sql_exec(const char *sql);
 
 //  contacts' event head: the last seq once every committed outbox row is numbered (the
 //  relay numbers a write's event a little after its commit), waiting up to timeout_ms
-//  for that. HARNESS_SQL_FAILED when the database cannot say.
+//  for that (and, just after harness_start, for the daemon to have made its outbox).
+//  HARNESS_SQL_FAILED when the database cannot say.
 long long harness_contacts_head(int timeout_ms);
 
 //  Pid of the running daemon crm-NAME (a child of the supervisor), or 0.
