@@ -33,6 +33,12 @@ int crmctl_reporting_rebuild(crmctl_t *ctl, int argc, char **argv);
 //  crmctl reporting status
 int crmctl_reporting_status(crmctl_t *ctl, int argc, char **argv);
 
+//  crmctl contacts import FILE --tenant T [--map "Header=field,..."] [--dry-run] ...
+int crmctl_contacts_import(crmctl_t *ctl, int argc, char **argv);
+
+//  crmctl contacts import-template --tenant T [--output FILE]
+int crmctl_contacts_import_template(crmctl_t *ctl, int argc, char **argv);
+
 //  --- Calling services through the broker (crmctl_bus.c) --------------------------------
 
 //  Call method of service with request (tenant "*", actor "crmctl", role) and wait up

@@ -26,8 +26,8 @@ struct _contacts_jobs_t {
 //  The oldest job waiting, locked for this transaction.
 static const crm_stmt_t s_claim = {
     .name = "jobs_claim",
-    .sql = "SELECT tenant_id, id::text, actor_id, request::text FROM jobs"
-           " WHERE status IN ('queued', 'running') AND kind = 'bulk'"
+    .sql = "SELECT tenant_id, id::text, actor_id, request::text, kind FROM jobs"
+           " WHERE status IN ('queued', 'running')"
            " ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
     .nparams = 0};
 
@@ -46,7 +46,7 @@ static const crm_stmt_t s_list = {
     .nparams = 2};
 
 //  Do one chunk of the oldest job waiting. true when there was one (look again at once).
-static bool s_run_one(crm_db_t *db) {
+static bool s_run_one(crm_db_t *db, contacts_importer_t *importer) {
     if (crm_db_begin(db))
         return false;
     PGresult *res = crm_db_query(db, &s_claim, NULL);
@@ -57,13 +57,18 @@ static bool s_run_one(crm_db_t *db) {
     }
     const char *tenant = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
     const char *request = PQgetvalue(res, 0, 3);
+    bool import = strcmp(PQgetvalue(res, 0, 4), "import") == 0;
     crm_json_error_t err;
     Crm__Contacts__BulkContactsRequest *req =
-        (Crm__Contacts__BulkContactsRequest *)crm_json_to_pb(
-            &crm__contacts__bulk_contacts_request__descriptor, request, strlen(request), &err);
+        import ? NULL
+               : (Crm__Contacts__BulkContactsRequest *)crm_json_to_pb(
+                     &crm__contacts__bulk_contacts_request__descriptor, request, strlen(request),
+                     &err);
     bool finished = false;
     int rc;
-    if (!req) {
+    if (import)
+        rc = contacts_import_step(importer, db, tenant, id, PQgetvalue(res, 0, 2), &finished);
+    else if (!req) {
         crm_log_kv(CRM_LOG_ERROR, "job request does not parse", "job", id, "detail", err.message,
                    NULL);
         const char *params[] = {tenant, id, "the job's request is unreadable"};
@@ -79,6 +84,7 @@ static bool s_run_one(crm_db_t *db) {
     } else {
         crm_log_kv(CRM_LOG_WARN, "job chunk failed; it will be tried again", "job", id, NULL);
         crm_db_rollback(db);
+        contacts_importer_reset(importer);
         rc = -1;
     }
     if (req)
@@ -93,12 +99,13 @@ static void s_runner(zsock_t *pipe, void *arg) {
     crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
     crm_db_set_schema(db, "contacts");
     zpoller_t *poller = zpoller_new(pipe, NULL);
+    contacts_importer_t *importer = contacts_importer_new(cfg);
     zsock_signal(pipe, 0);
     bool stop = false;
     while (!stop) {
         bool worked = false;
         if (crm_db_ok(db) || crm_db_connect(db, 0) == 0)
-            worked = s_run_one(db);
+            worked = s_run_one(db, importer);
         //  Busy: only glance at the pipe. Idle or without a database: wait on it.
         int wait = worked ? 0 : crm_db_ok(db) ? JOBS_IDLE_MS : 1000;
         void *which = zpoller_wait(poller, wait);
@@ -110,6 +117,7 @@ static void s_runner(zsock_t *pipe, void *arg) {
             stop = true;
     }
     zpoller_destroy(&poller);
+    contacts_importer_destroy(&importer);
     crm_db_destroy(&db);
 }
 
