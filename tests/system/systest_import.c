@@ -595,6 +595,61 @@ static void test_saved_mapping(void **state) {
     harness_response_free(&r);
 }
 
+//  An import outlives a restart of the suite: it goes on from the rows done, and no row
+//  is written twice.
+static void test_resumes_after_restart(void **state) {
+    (void)state;
+    long rows = 20000;
+    char *csv = malloc((size_t)rows * 64 + 64);
+    size_t n = (size_t)sprintf(csv, "First Name,Last Name,Email\n");
+    for (long i = 0; i < rows; i++)
+        n += (size_t)sprintf(csv + n, "Res%ld,Tart,res%ld@restart.example\n", i, i);
+    long long before = s_contacts();
+    char id[64];
+    s_create("", id);
+    harness_response_t r = s_part(id, 1, csv, n);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    free(csv);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/imports/%s/start", id);
+    r = harness_http("POST", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 202);
+    char job[64];
+    snprintf(job, sizeof job, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    //  Once some chunks are in, and well before the last, stop and start everything.
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce((SELECT processed FROM contacts.jobs"
+             " WHERE id = '%s' AND status = 'running'), 0)",
+             job);
+    long long done = 0;
+    for (int i = 0; i < 2000 && done < 1000; i++) {
+        done = harness_sql_scalar(sql);
+        if (done == HARNESS_SQL_FAILED)
+            done = 0;
+        zclock_sleep(5);
+    }
+    assert_true(done >= 1000 && done < rows);
+    harness_restart_suite();
+    assert_true(harness_wait_ready(30000));
+    snprintf(path, sizeof path, "/v1/jobs/%s", job);
+    for (int i = 0; i < 1200; i++) {
+        r = harness_http("GET", path, h->key_a, NULL, NULL);
+        bool over = strcmp(harness_json_str(&r, "status"), "succeeded") == 0;
+        if (over) {
+            assert_int_equal(s_int(r.json, "processed"), rows);
+            assert_int_equal(s_int(r.json, "changed"), rows);
+        }
+        harness_response_free(&r);
+        if (over)
+            break;
+        zclock_sleep(50);
+    }
+    assert_int_equal(s_contacts(), before + rows);
+}
+
 // --- crmctl -------------------------------------------------------------------------------
 
 //  Run crmctl with args; its exit status, and its stdout and stderr (caller frees).
@@ -706,7 +761,7 @@ int main(void) {
         cmocka_unit_test(test_bad_vin),          cmocka_unit_test(test_duplicate_policies),
         cmocka_unit_test(test_bad_files),        cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_parts),            cmocka_unit_test(test_saved_mapping),
-        cmocka_unit_test(test_crmctl_import),
+        cmocka_unit_test(test_crmctl_import),    cmocka_unit_test(test_resumes_after_restart),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
