@@ -46,8 +46,11 @@
 #define IMPORT_FILE_MAX (2LL << 30)   //  bytes in one file
 #define IMPORT_OUTCOMES_MAX 1000      //  the first rows' outcomes kept
 #define IMPORT_ERRORS_MAX 1000        //  errors kept on the job
+#define IMPORT_ROW_ERRORS_MAX 10      //  errors reported of one row
 #define IMPORT_COLUMNS_MAX 1000       //  columns in the file
 #define MAPPING_NAME_MAX 64
+#define S_TEXT(x) #x
+#define S_NUMBER(x) S_TEXT(x)           //  a number macro as SQL text
 
 // --- the fields a column can map to ----------------------------------------------------
 
@@ -516,9 +519,10 @@ static const crm_stmt_t s_progress = {
            " k AS (DELETE FROM import_keys WHERE $9::boolean AND import_id IN (SELECT id FROM i))"
            " UPDATE jobs SET processed = processed + $3::int,"
            "   changed = changed + $4::int + $5::int, failed = failed + $7::int,"
-           "   errors = CASE WHEN jsonb_array_length(errors) >= " "1000" " THEN errors"
-           "     ELSE (SELECT coalesce(jsonb_agg(e), '[]') FROM (SELECT e FROM"
-           "           jsonb_array_elements(errors || $8::jsonb) e LIMIT 1000) s) END,"
+           "   errors = CASE WHEN jsonb_array_length(errors) >= " S_NUMBER(IMPORT_ERRORS_MAX)
+           "     THEN errors ELSE (SELECT coalesce(jsonb_agg(e), '[]') FROM (SELECT e FROM"
+           "       jsonb_array_elements(errors || $8::jsonb) e"
+           "       LIMIT " S_NUMBER(IMPORT_ERRORS_MAX) ") s) END,"
            "   status = CASE WHEN $9::boolean THEN 'succeeded' ELSE 'running' END,"
            "   finished_at = CASE WHEN $9::boolean THEN now() END"
            " WHERE tenant_id = $1 AND id = $2::uuid",
@@ -1842,7 +1846,7 @@ static int s_chunk(contacts_importer_t *self, crm_db_t *db, const char *tenant,
         else
             failed++;
         snprintf(row_numbers[i], sizeof row_numbers[i], "%zu", item->row);
-        for (size_t e = 0; e < item->n_errors && e < 10; e++)
+        for (size_t e = 0; e < item->n_errors && e < IMPORT_ROW_ERRORS_MAX; e++)
             json_array_append_new(errors, json_pack("{s:s, s:s, s:s}", "item", row_numbers[i],
                                                     "field", item->errors[e].field, "message",
                                                     item->errors[e].message));

@@ -6,6 +6,8 @@
     never take the same job at once), does one chunk of it in one transaction, and goes
     on; with nothing to do it looks again every JOBS_IDLE_MS. A job outlives any process:
     what is left of it is its items, and its progress is committed with each chunk.
+    An import job (import.c) keeps its place in its file the same way: the rows done are
+    committed with each chunk, and the runner keeps the open file between chunks.
 */
 #include "contacts.h"
 #include "ids.h"
@@ -27,7 +29,7 @@ struct _contacts_jobs_t {
 static const crm_stmt_t s_claim = {
     .name = "jobs_claim",
     .sql = "SELECT tenant_id, id::text, actor_id, request::text, kind FROM jobs"
-           " WHERE status IN ('queued', 'running')"
+           " WHERE status IN ('queued', 'running') AND kind IN ('bulk', 'import')"
            " ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
     .nparams = 0};
 
