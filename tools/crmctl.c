@@ -9,6 +9,8 @@
         crmctl [--config PATH] reporting status
         crmctl [--config PATH] contacts export --tenant T --format csv|xlsx [--fields F,...]
                                                [--filter FILTER] [--marketing] -o FILE
+        crmctl [--config PATH] contacts import FILE --tenant T [--map M] [--dry-run] ...
+        crmctl [--config PATH] contacts import-template --tenant T [--output FILE]
 
     Commands are a table; each parses its own options. The keys commands work on the
     gateway's database (database.dsn); events and reporting talk to the running suite
@@ -229,6 +231,18 @@ static const struct {
      "contacts --filter finds (the list's filters: JSON, or type=customer&tag=vip), with\n"
      "--marketing only those that may be sent marketing email; waits for the export job\n"
      "(default 3600 s), then fetches its parts in order; progress on stderr"},
+    {"contacts", "import", crmctl_contacts_import, false,
+     "contacts import FILE --tenant T [--map \"Header=field,...\"] [--mapping NAME]\n"
+     "        [--dry-run] [--policy skip|update|create] [--encoding auto|utf-8|windows-1252|"
+     "latin-1]\n        [--delimiter ,|;|tab|auto] [--part-size BYTES]",
+     "import contacts from a CSV file (- for stdin) into tenant T: the file is sent in\n"
+     "parts, imported by a job whose progress is drawn on stderr, then the summary and the\n"
+     "first errors (row, column, rule) are printed; --dry-run says what would happen and\n"
+     "writes nothing; a row matching a contact (email, then phone) is skipped, updates it\n"
+     "or is created anyway per --policy (default skip). Exit 1 when rows failed"},
+    {"contacts", "import-template", crmctl_contacts_import_template, false,
+     "contacts import-template --tenant T [--output FILE]",
+     "write the CSV import template (header row, example row; the tenant's custom fields)"},
 };
 #define S_COMMANDS (sizeof s_commands / sizeof s_commands[0])
 

@@ -36,6 +36,11 @@ int crmctl_reporting_status(crmctl_t *ctl, int argc, char **argv);
 //  crmctl contacts export --tenant T --format csv|xlsx [--fields F,..] [--filter F]
 //  [--marketing] [--timeout SECONDS] -o FILE (crmctl_export.c)
 int crmctl_contacts_export(crmctl_t *ctl, int argc, char **argv);
+//  crmctl contacts import FILE --tenant T [--map "Header=field,..."] [--dry-run] ...
+int crmctl_contacts_import(crmctl_t *ctl, int argc, char **argv);
+
+//  crmctl contacts import-template --tenant T [--output FILE]
+int crmctl_contacts_import_template(crmctl_t *ctl, int argc, char **argv);
 
 //  --- Calling services through the broker (crmctl_bus.c) --------------------------------
 

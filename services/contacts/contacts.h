@@ -262,5 +262,46 @@ int contacts_export_part(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
 contacts_exporter_t *contacts_exporter_start(const crm_config_t *cfg);
 void contacts_exporter_stop(contacts_exporter_t **self_p);
+//  CSV import (import.c): a file sent in parts, imported by a job of kind 'import'.
+//  Enum names of a prepared row, owned by the caller.
+typedef struct {
+    char kind[32], type[32], source[32];
+} contacts_row_names_t;
+
+//  The checks and normalisation of a create (the Create method's, for callers outside
+//  a request: the import runner): 0 with row ready for the store, 422 with the call's
+//  field errors, or a failure code. call->arg must be the service's contacts_t.
+int contacts_contact_prepare(crm_call_t *call, Crm__Contacts__Contact *c, contacts_row_t *row,
+                             contacts_row_names_t *names);
+
+int contacts_import_create(crm_call_t *call, const ProtobufCMessage *request,
+                           ProtobufCMessage **response);
+int contacts_import_add_part(crm_call_t *call, const ProtobufCMessage *request,
+                             ProtobufCMessage **response);
+int contacts_import_start(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int contacts_import_get(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int contacts_import_template(crm_call_t *call, const ProtobufCMessage *request,
+                             ProtobufCMessage **response);
+int contacts_import_mapping_put(crm_call_t *call, const ProtobufCMessage *request,
+                                ProtobufCMessage **response);
+int contacts_import_mapping_get(crm_call_t *call, const ProtobufCMessage *request,
+                                ProtobufCMessage **response);
+int contacts_import_mapping_list(crm_call_t *call, const ProtobufCMessage *request,
+                                 ProtobufCMessage **response);
+
+//  The import runner's state between chunks (the open file), one per job runner.
+typedef struct _contacts_importer_t contacts_importer_t;
+contacts_importer_t *contacts_importer_new(const crm_config_t *cfg);
+void contacts_importer_destroy(contacts_importer_t **self_p);
+//  Do the next step of import job job_id in db's transaction: the first reads the whole
+//  file once (file-level errors, the row count) and writes nothing else; each later one
+//  imports a chunk of rows with their events and progress. 0 (*finished once done) or
+//  -1 (the database failed: roll back; the step is tried again).
+int contacts_import_step(contacts_importer_t *self, crm_db_t *db, const char *tenant_id,
+                         const char *job_id, const char *actor_id, bool *finished);
+//  Forget the open file (after a rolled-back step).
+void contacts_importer_reset(contacts_importer_t *self);
 
 #endif

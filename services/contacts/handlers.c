@@ -209,6 +209,22 @@ static void s_row_names(const Crm__Contacts__Contact *c, s_names_t *names, conta
                               names->source, sizeof names->source);
 }
 
+int contacts_contact_prepare(crm_call_t *call, Crm__Contacts__Contact *c, contacts_row_t *row,
+                             contacts_row_names_t *names) {
+    int code = s_prepare_row(call, c, "", row);
+    if (code == 0) {
+        s_names_t local;
+        s_row_names(c, &local, row);
+        memcpy(names->kind, local.kind, sizeof names->kind);
+        memcpy(names->type, local.type, sizeof names->type);
+        memcpy(names->source, local.source, sizeof names->source);
+        row->kind = names->kind;
+        row->type = names->type;
+        row->source = names->source;
+    }
+    return code;
+}
+
 static bool s_check_id(crm_call_t *call, const char *id) {
     if (crm_uuid_valid(id))
         return true;
@@ -463,5 +479,20 @@ const crm_method_t contacts_methods[] = {
     {"GetExport", contacts_export_get, &crm__contacts__get_export_request__descriptor, false},
     {"GetExportPart", contacts_export_part, &crm__contacts__get_export_part_request__descriptor,
      false},
+    {"CreateImport", contacts_import_create, &crm__contacts__create_import_request__descriptor,
+     true},
+    {"AddImportPart", contacts_import_add_part,
+     &crm__contacts__add_import_part_request__descriptor, true},
+    {"StartImport", contacts_import_start, &crm__contacts__start_import_request__descriptor,
+     true},
+    {"GetImport", contacts_import_get, &crm__contacts__get_import_request__descriptor, false},
+    {"GetImportTemplate", contacts_import_template,
+     &crm__contacts__import_template_request__descriptor, false},
+    {"PutImportMapping", contacts_import_mapping_put,
+     &crm__contacts__put_import_mapping_request__descriptor, true},
+    {"GetImportMapping", contacts_import_mapping_get,
+     &crm__contacts__get_import_mapping_request__descriptor, false},
+    {"ListImportMappings", contacts_import_mapping_list,
+     &crm__contacts__list_import_mappings_request__descriptor, false},
     {NULL, NULL, NULL, false},
 };

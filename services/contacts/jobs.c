@@ -8,6 +8,8 @@
     never take the same job at once), does one chunk of it in one transaction, and goes
     on; with nothing to do it looks again every JOBS_IDLE_MS. A job outlives any process:
     what is left of it is its items, and its progress is committed with each chunk.
+    An import job (import.c) keeps its place in its file the same way: the rows done are
+    committed with each chunk, and the runner keeps the open file between chunks.
 */
 #include "contacts.h"
 #include "ids.h"
@@ -28,8 +30,8 @@ struct _contacts_jobs_t {
 //  The oldest job waiting, locked for this transaction.
 static const crm_stmt_t s_claim = {
     .name = "jobs_claim",
-    .sql = "SELECT tenant_id, id::text, actor_id, request::text FROM jobs"
-           " WHERE status IN ('queued', 'running') AND kind = 'bulk'"
+    .sql = "SELECT tenant_id, id::text, actor_id, request::text, kind FROM jobs"
+           " WHERE status IN ('queued', 'running') AND kind IN ('bulk', 'import')"
            " ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
     .nparams = 0};
 
@@ -48,7 +50,7 @@ static const crm_stmt_t s_list = {
     .nparams = 2};
 
 //  Do one chunk of the oldest job waiting. true when there was one (look again at once).
-static bool s_run_one(crm_db_t *db) {
+static bool s_run_one(crm_db_t *db, contacts_importer_t *importer) {
     if (crm_db_begin(db))
         return false;
     PGresult *res = crm_db_query(db, &s_claim, NULL);
@@ -59,13 +61,18 @@ static bool s_run_one(crm_db_t *db) {
     }
     const char *tenant = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
     const char *request = PQgetvalue(res, 0, 3);
+    bool import = strcmp(PQgetvalue(res, 0, 4), "import") == 0;
     crm_json_error_t err;
     Crm__Contacts__BulkContactsRequest *req =
-        (Crm__Contacts__BulkContactsRequest *)crm_json_to_pb(
-            &crm__contacts__bulk_contacts_request__descriptor, request, strlen(request), &err);
+        import ? NULL
+               : (Crm__Contacts__BulkContactsRequest *)crm_json_to_pb(
+                     &crm__contacts__bulk_contacts_request__descriptor, request, strlen(request),
+                     &err);
     bool finished = false;
     int rc;
-    if (!req) {
+    if (import)
+        rc = contacts_import_step(importer, db, tenant, id, PQgetvalue(res, 0, 2), &finished);
+    else if (!req) {
         crm_log_kv(CRM_LOG_ERROR, "job request does not parse", "job", id, "detail", err.message,
                    NULL);
         const char *params[] = {tenant, id, "the job's request is unreadable"};
@@ -81,6 +88,7 @@ static bool s_run_one(crm_db_t *db) {
     } else {
         crm_log_kv(CRM_LOG_WARN, "job chunk failed; it will be tried again", "job", id, NULL);
         crm_db_rollback(db);
+        contacts_importer_reset(importer);
         rc = -1;
     }
     if (req)
@@ -115,13 +123,14 @@ static void s_runner(zsock_t *pipe, void *arg) {
     crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
     crm_db_set_schema(db, "contacts");
     zpoller_t *poller = zpoller_new(pipe, NULL);
+    contacts_importer_t *importer = contacts_importer_new(cfg);
     zsock_signal(pipe, 0);
     bool stop = false;
     int64_t next_sweep = zclock_mono() + cfg->contacts_retention_sweep_ms;
     while (!stop) {
         bool worked = false;
         if (crm_db_ok(db) || crm_db_connect(db, 0) == 0) {
-            worked = s_run_one(db);
+            worked = s_run_one(db, importer);
             if (!worked && zclock_mono() >= next_sweep) {
                 worked = s_sweep(db);
                 if (!worked)
@@ -139,6 +148,7 @@ static void s_runner(zsock_t *pipe, void *arg) {
             stop = true;
     }
     zpoller_destroy(&poller);
+    contacts_importer_destroy(&importer);
     crm_db_destroy(&db);
 }
 
