@@ -282,6 +282,8 @@ int contacts_import_start(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
 int contacts_import_get(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
+int contacts_import_errors(crm_call_t *call, const ProtobufCMessage *request,
+                           ProtobufCMessage **response);
 int contacts_import_template(crm_call_t *call, const ProtobufCMessage *request,
                              ProtobufCMessage **response);
 int contacts_import_mapping_put(crm_call_t *call, const ProtobufCMessage *request,

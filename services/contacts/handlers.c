@@ -486,6 +486,8 @@ const crm_method_t contacts_methods[] = {
     {"StartImport", contacts_import_start, &crm__contacts__start_import_request__descriptor,
      true},
     {"GetImport", contacts_import_get, &crm__contacts__get_import_request__descriptor, false},
+    {"ListImportErrors", contacts_import_errors,
+     &crm__contacts__list_import_errors_request__descriptor, false},
     {"GetImportTemplate", contacts_import_template,
      &crm__contacts__import_template_request__descriptor, false},
     {"PutImportMapping", contacts_import_mapping_put,

@@ -325,7 +325,8 @@ static json_t *s_mapping_json(const s_mapping_t *m) {
     " 'outcomes', coalesce((SELECT json_agg(json_build_object('row', o.row_no,"               \
     "   'action', o.action, 'contactId', o.contact_id, 'matchedOn', o.matched_on,"            \
     "   'field', o.field, 'message', o.message) ORDER BY o.seq)"                              \
-    "   FROM import_outcomes o WHERE o.import_id = " i ".id), '[]'))::text"
+    "   FROM import_outcomes o WHERE o.import_id = " i ".id"                                  \
+    "     AND o.row_no <= " S_NUMBER(IMPORT_OUTCOMES_MAX) " + 1), '[]'))::text"
 
 static const crm_stmt_t s_import_insert = {
     .name = "import_insert",
@@ -1850,7 +1851,8 @@ static int s_chunk(contacts_importer_t *self, crm_db_t *db, const char *tenant,
             json_array_append_new(errors, json_pack("{s:s, s:s, s:s}", "item", row_numbers[i],
                                                     "field", item->errors[e].field, "message",
                                                     item->errors[e].message));
-        if (item->row - 1 > IMPORT_OUTCOMES_MAX)
+        //  The first rows' outcomes, and every row's error: the full error report.
+        if (item->row - 1 > IMPORT_OUTCOMES_MAX && strcmp(action, "error") != 0)
             continue;
         s_push(&o_row, row_numbers[i]);
         s_push(&o_action, action);
@@ -1961,4 +1963,64 @@ int contacts_import_step(contacts_importer_t *self, crm_db_t *db, const char *te
         *finished = true;  //  nothing left to do (the job outlived its import)
     json_decref(imp.options);
     return rc;
+}
+
+//  Every row the import refused, in row order, from the cursor (the last row of the
+//  previous page).
+static const crm_stmt_t s_errors_page = {
+    .name = "import_errors_page",
+    .sql = "SELECT o.row_no, o.field, o.message FROM import_outcomes o"
+           " JOIN imports i ON i.id = o.import_id"
+           " WHERE i.tenant_id = $1 AND o.import_id = $2::uuid AND o.action = 'error'"
+           "   AND o.row_no > $3::int ORDER BY o.row_no LIMIT $4::int",
+    .nparams = 4};
+
+#define ERRORS_DEFAULT_LIMIT 200
+#define ERRORS_MAX_LIMIT 1000
+
+int contacts_import_errors(crm_call_t *call, const ProtobufCMessage *request,
+                           ProtobufCMessage **response) {
+    const Crm__Contacts__ListImportErrorsRequest *req = (const void *)request;
+    if (!s_check_import_id(call, req->id))
+        return 404;
+    if (req->limit > ERRORS_MAX_LIMIT)
+        crm_call_field_error(call, "limit", "must be at most %d", ERRORS_MAX_LIMIT);
+    char *end = NULL;
+    long after = req->cursor[0] ? strtol(req->cursor, &end, 10) : 0;
+    if (req->cursor[0] && (*end || after < 1))
+        crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
+    if (call->n_fields)
+        return 422;
+    //  The import must be the tenant's (404 otherwise), whatever its errors.
+    Crm__Contacts__Import *imp = NULL;
+    int code = s_read_import(call, req->id, &imp);
+    if (code != 200)
+        return code;
+    crm__contacts__import__free_unpacked(imp, NULL);
+    int limit = req->limit ? (int)req->limit : ERRORS_DEFAULT_LIMIT;
+    char after_text[24], limit_text[16];
+    snprintf(after_text, sizeof after_text, "%ld", after);
+    snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
+    const char *params[] = {call->header->tenant_id, req->id, after_text, limit_text};
+    PGresult *res = crm_db_query(call->db, &s_errors_page, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int rows = PQntuples(res), n = rows > limit ? limit : rows;
+    Crm__Contacts__ListImportErrorsResponse *list = malloc(sizeof *list);
+    crm__contacts__list_import_errors_response__init(list);
+    list->items = n > 0 ? calloc((size_t)n, sizeof *list->items) : NULL;
+    for (int i = 0; i < n; i++) {
+        Crm__Contacts__ImportRowOutcome *o = malloc(sizeof *o);
+        crm__contacts__import_row_outcome__init(o);
+        o->row = (uint32_t)atol(PQgetvalue(res, i, 0));
+        o->action = strdup("error");
+        o->field = strdup(PQgetvalue(res, i, 1));
+        o->message = strdup(PQgetvalue(res, i, 2));
+        list->items[list->n_items++] = o;
+    }
+    if (rows > limit && n > 0)
+        list->next_cursor = zsys_sprintf("%u", list->items[n - 1]->row);
+    PQclear(res);
+    *response = &list->base;
+    return 200;
 }

@@ -320,6 +320,58 @@ static void test_bad_vin(void **state) {
     json_decref(import);
 }
 
+//  The full error report: every refused row, past the first 1,000 rows too, in pages.
+static void test_error_report(void **state) {
+    (void)state;
+    size_t size = 1400 * 64;
+    char *csv = malloc(size), *p = csv;
+    p += sprintf(p, "First Name,Last Name,Email\n");
+    int bad = 0;
+    for (int i = 2; i <= 1401; i++) {  // rows 2..1401
+        bool wrong = i > 1050 && i % 3 == 0;
+        bad += wrong;
+        p += sprintf(p, "Rep%d,Ort,%s%d@report.example\n", i, wrong ? "bad@@" : "r", i);
+    }
+    char id[64];
+    s_create("", id);
+    harness_response_t r = s_part(id, 1, csv, (size_t)(p - csv));
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    json_t *job = s_start_wait(id);
+    assert_int_equal(s_int(job, "failed"), bad);
+    json_decref(job);
+    char path[256], cursor[32] = "";
+    int seen = 0;
+    long last = 0;
+    for (int page = 0; page < 10; page++) {
+        snprintf(path, sizeof path, "/v1/imports/%s/errors?limit=50%s%s", id,
+                 cursor[0] ? "&cursor=" : "", cursor);
+        r = harness_http("GET", path, h->key_a, NULL, NULL);
+        assert_int_equal(r.status, 200);
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(r.json, "items"), i, o) {
+            assert_true(s_int(o, "row") > last);
+            last = s_int(o, "row");
+            assert_true(last > 1050 && last % 3 == 0);
+            assert_string_equal(s_str(o, "field"), "Email (emails[0].address)");
+            seen++;
+        }
+        snprintf(cursor, sizeof cursor, "%s", harness_json_str(&r, "nextCursor"));
+        harness_response_free(&r);
+        if (!cursor[0])
+            break;
+    }
+    assert_int_equal(seen, bad);
+    assert_int_equal(last, 1401 - 1401 % 3);
+    //  Another tenant's import: not found.
+    snprintf(path, sizeof path, "/v1/imports/%s/errors", id);
+    r = harness_http("GET", path, h->key_b, NULL, NULL);
+    assert_int_equal(r.status, 404);
+    harness_response_free(&r);
+    free(csv);
+}
+
 //  Rows matching a contact (by email, else by phone) under each policy.
 static void test_duplicate_policies(void **state) {
     (void)state;
@@ -758,7 +810,8 @@ static void test_crmctl_import(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_template),         cmocka_unit_test(test_dry_run_then_import),
-        cmocka_unit_test(test_bad_vin),          cmocka_unit_test(test_duplicate_policies),
+        cmocka_unit_test(test_bad_vin),          cmocka_unit_test(test_error_report),
+        cmocka_unit_test(test_duplicate_policies),
         cmocka_unit_test(test_bad_files),        cmocka_unit_test(test_encodings),
         cmocka_unit_test(test_parts),            cmocka_unit_test(test_saved_mapping),
         cmocka_unit_test(test_crmctl_import),    cmocka_unit_test(test_resumes_after_restart),
