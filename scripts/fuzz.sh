@@ -1,6 +1,6 @@
 #!/bin/bash
 # `make fuzz`: libFuzzer targets for the parsers we wrote (JSON transcoder, MDP framing,
-# CSV reader and writer), each for FUZZ_SECONDS (default 60), under AddressSanitizer and
+# CSV reader and writer, @mentions), each for FUZZ_SECONDS (default 60), under AddressSanitizer and
 # UBSan. Fails on a crash or a leak; the crashing input is left in build-fuzz/.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +17,7 @@ declare -A sources=(
     [json_pb]="tests/fuzz/fuzz_json_pb.c common/json_pb.c $gen"
     [mdp]="tests/fuzz/fuzz_mdp.c common/mdp.c"
     [csv]="tests/fuzz/fuzz_csv.c common/csv.c common/validate.c"
+    [mentions]="tests/fuzz/fuzz_mentions.c common/mentions.c common/validate.c"
 )
 status=0
 for target in "${!sources[@]}"; do
