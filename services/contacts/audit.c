@@ -1,9 +1,11 @@
 /*  audit: a contact's audit trail — who changed what, when, from which value to which.
 
-    The trail is written by a trigger on contacts (migration 0010), so every writer is
+    Changes are written by a trigger on contacts (migration 0010), so every writer is
     covered: the API, bulk jobs, the tag catalogue's renames, a custom field deleted.
-    Each writer names its actor in contacts.updated_by. An erasure keeps which fields
-    changed, not the values erased.
+    Creations are written by the two statements that create contacts (store.c and
+    import.c, CONTACTS_AUDIT_CREATED_SQL; migration 0019 says why). Each writer names
+    its actor in contacts.updated_by. An erasure keeps which fields changed, not the
+    values erased.
 */
 #include "contacts.h"
 #include "ids.h"

@@ -34,6 +34,15 @@
     " 'startedAt', " CONTACTS_TS(t ".started_at") ","                                         \
     " 'finishedAt', " CONTACTS_TS(t ".finished_at") ")::text"
 
+//  A creation's audit entry, in the statement that creates (the rows of `row`, RETURNING
+//  every column): the contact's image as created. Updates are audited by a trigger.
+#define CONTACTS_AUDIT_CREATED_SQL(row)                                                       \
+    " audit AS ("                                                                             \
+    "  INSERT INTO contact_audit (tenant_id, contact_id, at, actor_id, action, changes)"      \
+    "  SELECT i.tenant_id, i.id, i.updated_at, i.updated_by, 'created',"                      \
+    "         contact_audit_image(ROW(i.*)::contacts)"                                        \
+    "  FROM " row " i),"
+
 //  The event of a write, in the same statement (so the same transaction): one outbox
 //  row of type per row of `row`, for tenant $1 and aggregate $2; at, id and payload name
 //  the parameters holding the time of the change, the event id and the payload.

@@ -460,7 +460,7 @@ static const crm_stmt_t s_lookup = {
     //  tenant test is written so that no tenant index can serve it, for the same reason.
     .custom_plan = true};
 
-//  The contacts a chunk creates, their email keys and their ContactCreated events.
+//  The contacts a chunk creates, their audit entries, email keys and ContactCreated events.
 static const crm_stmt_t s_create = {
     .name = "import_create",
     .sql = "WITH ins AS ("
@@ -475,7 +475,8 @@ static const crm_stmt_t s_create = {
            "    $16::text[], $17::text[])"
            "    AS r(id, kind, type, first_name, last_name, name, source, tags, emails, phones,"
            "         supplier, assignee, org, profile)"
-           "  RETURNING 1),"
+           "  RETURNING *),"
+           CONTACTS_AUDIT_CREATED_SQL("ins")
            " keys AS ("
            "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
            "  SELECT $1, a, c FROM unnest($18::text[], $19::uuid[]) AS k(a, c)),"

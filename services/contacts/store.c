@@ -34,8 +34,8 @@
     "  (SELECT " CONTACTS_TS("created_at") " FROM " row "),"                                  \
     "  (SELECT " CONTACTS_TS("updated_at") " FROM " row ")"
 
-//  A create's row and its email keys, the row written only when guard (a WHERE
-//  clause, or nothing) lets it; the keys go with the row.
+//  A create's row, its audit entry and its email keys, the row written only when guard
+//  (a WHERE clause, or nothing) lets it; the keys go with the row.
 #define CREATE_SQL(guard)                                                                     \
     " ins AS ("                                                                               \
     "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"  \
@@ -44,7 +44,8 @@
     "  SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8,"                                          \
     "         $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz,"        \
     "         $16::boolean, $17, $18::uuid, $19::jsonb, $20"                                  \
-    "  " guard " RETURNING created_at, updated_at),"                                          \
+    "  " guard " RETURNING *),"                                                               \
+    CONTACTS_AUDIT_CREATED_SQL("ins")                                                         \
     " keys AS ("                                                                              \
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"                      \
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"                                     \

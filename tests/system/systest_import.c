@@ -271,6 +271,13 @@ static void test_dry_run_then_import(void **state) {
     assert_int_equal(harness_sql_scalar(
                          "SELECT count(*) FROM contacts.outbox WHERE type = 'ContactCreated'"),
                      events + 2);
+    //  Each contact created has its audit entry, in the importer's name.
+    assert_int_equal(harness_sql_scalar("SELECT count(*) FROM contacts.contacts c"
+                                        " WHERE c.tenant_id = 'tenant-a' AND NOT EXISTS ("
+                                        "  SELECT 1 FROM contacts.contact_audit a"
+                                        "  WHERE a.contact_id = c.id AND a.action = 'created'"
+                                        "    AND a.actor_id <> '')"),
+                     0);
     //  Each bad row by its row number, column and rule.
     const json_t *e = s_job_error(job, "4", 0);
     assert_non_null(e);
