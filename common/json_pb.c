@@ -1436,3 +1436,10 @@ ProtobufCMessage *crm_pb_copy(const ProtobufCMessage *msg) {
     free(buf);
     return copy;
 }
+
+const char *crm_enum_api_name(const ProtobufCEnumDescriptor *desc, int value, char *out,
+                              size_t out_size) {
+    if (value == 0 || crm_enum_json_name(desc, value, out, out_size))
+        out[0] = 0;
+    return out;
+}

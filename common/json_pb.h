@@ -109,6 +109,11 @@ void crm_pb_field_json_name(const ProtobufCFieldDescriptor *field, char *out, si
 //  else the longest common prefix of the value names that ends in '_'.
 int crm_enum_json_name(const ProtobufCEnumDescriptor *desc, int value, char *out, size_t out_size);
 
+//  The API name of an enum value as stored and shown ("walk_in"): out, holding "" for
+//  the unspecified value (0) or one not in the enum.
+const char *crm_enum_api_name(const ProtobufCEnumDescriptor *desc, int value, char *out,
+                              size_t out_size);
+
 //  Resolve an enum name as accepted on input: the short name or full name in any case,
 //  or the decimal number of a defined value. Returns 0 and sets *value, or -1.
 int crm_enum_parse(const ProtobufCEnumDescriptor *desc, const char *name, int *value);

@@ -205,10 +205,8 @@ int contacts_bulk_step(crm_db_t *db, const char *tenant_id, const char *job_id,
         char name[32];
         stmt = &s_set_type;
         changed_field = "type";
-        if (crm_enum_json_name(&crm__contacts__contact_type__descriptor, req->type, name,
-                               sizeof name))
-            name[0] = 0;
-        value = strdup(name);
+        value = strdup(crm_enum_api_name(&crm__contacts__contact_type__descriptor, req->type,
+                                         name, sizeof name));
         break;
     }
     case CRM__CONTACTS__BULK_ACTION__BULK_ACTION_ASSIGN:
@@ -353,10 +351,7 @@ static int s_check(crm_call_t *call, Crm__Contacts__BulkContactsRequest *req) {
         break;
     case CRM__CONTACTS__BULK_ACTION__BULK_ACTION_ASSIGN: {
         crm_text_trim(req->assignee);
-        bool ok = strlen(req->assignee) <= 100;
-        for (const char *p = req->assignee; ok && *p; p++)
-            ok = isalnum((unsigned char)*p) || strchr("._@+-", *p);
-        if (!ok)
+        if (!contacts_assignee_valid(req->assignee))
             crm_call_field_error(call, "assignee", "must be a team member's id");
         break;
     }

@@ -86,13 +86,6 @@ static int s_purpose_index(int purpose) {
     return -1;
 }
 
-//  The API name of an enum value ("email"), "" for the unspecified or an unknown value.
-static const char *s_name(const ProtobufCEnumDescriptor *desc, int value, char *buf, size_t size) {
-    if (value == 0 || crm_enum_json_name(desc, value, buf, size))
-        buf[0] = 0;
-    return buf;
-}
-
 //  A member of DoNotContact by flag: -1 when absent (PATCH), else 0 or 1.
 static int s_dnc_get(const Crm__Contacts__DoNotContact *d, int flag) {
     if (!d)
@@ -445,8 +438,8 @@ static int s_state_read(crm_call_t *call, const char *id, bool for_update, s_sta
 static bool s_verdict(const s_state_t *st, int channel, int purpose,
                       Crm__Contacts__CanContactReason *reason, char *detail, size_t size) {
     char cname[32], pname[32];
-    s_name(&crm__contacts__channel__descriptor, channel, cname, sizeof cname);
-    s_name(&crm__contacts__purpose__descriptor, purpose, pname, sizeof pname);
+    crm_enum_api_name(&crm__contacts__channel__descriptor, channel, cname, sizeof cname);
+    crm_enum_api_name(&crm__contacts__purpose__descriptor, purpose, pname, sizeof pname);
     int flag = s_flag_of(channel);
     *reason = CRM__CONTACTS__CAN_CONTACT_REASON__CAN_CONTACT_REASON_UNSPECIFIED;
     if (st->flags[flag]) {
@@ -605,9 +598,9 @@ int contacts_consent_record(crm_call_t *call, const ProtobufCMessage *request,
     s_state_reset(&st);
 
     char channel[32], purpose[32], method[32];
-    s_name(&crm__contacts__channel__descriptor, req->channel, channel, sizeof channel);
-    s_name(&crm__contacts__purpose__descriptor, req->purpose, purpose, sizeof purpose);
-    s_name(&crm__contacts__consent_method__descriptor, req->method, method, sizeof method);
+    crm_enum_api_name(&crm__contacts__channel__descriptor, req->channel, channel, sizeof channel);
+    crm_enum_api_name(&crm__contacts__purpose__descriptor, req->purpose, purpose, sizeof purpose);
+    crm_enum_api_name(&crm__contacts__consent_method__descriptor, req->method, method, sizeof method);
     Crm__Events__ContactConsentChanged event = CRM__EVENTS__CONTACT_CONSENT_CHANGED__INIT;
     event.contact_id = req->id;
     event.channel = req->channel;
@@ -790,7 +783,7 @@ int contacts_communication_update(crm_call_t *call, const ProtobufCMessage *requ
         char days[16] = "", method[32];
         if (st.retention_days)
             snprintf(days, sizeof days, "%d", st.retention_days);
-        s_name(&crm__contacts__consent_method__descriptor, u->method, method, sizeof method);
+        crm_enum_api_name(&crm__contacts__consent_method__descriptor, u->method, method, sizeof method);
         char *entries = json_dumps(changes, JSON_COMPACT);
         const char *params[] = {call->header->tenant_id,
                                 req->id,

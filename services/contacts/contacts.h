@@ -98,6 +98,11 @@ Crm__Contacts__Contact *contacts_from_json(const char *text);
 //  0, 422 with field errors, or a failure code.
 int contacts_profile_prepare(crm_call_t *call, Crm__Contacts__Contact *c, const char *prefix,
                              contacts_row_t *row);
+//  An assignee as the profile takes it: a team member's id of up to 100 letters, digits
+//  and . _ @ + - ("" unassigns).
+bool contacts_assignee_valid(const char *assignee);
+//  A field error on field when value has more than max characters.
+void contacts_check_length(crm_call_t *call, const char *field, const char *value, size_t max);
 
 //  Insert row (rendered from c, which is taken). Pipelined: returns CRM_CALL_PENDING;
 //  the outcome arrives in call->code: 201 with c as call->response (timestamps set),

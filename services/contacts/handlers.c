@@ -17,14 +17,6 @@
 #define MAX_TAGS 50
 #define TAG_MAX_LEN 64
 
-//  The API name of an enum value ("person"), or "" for the unspecified value.
-static const char *s_enum_name(const ProtobufCEnumDescriptor *desc, int value, char *buf,
-                               size_t size) {
-    if (value == 0 || crm_enum_json_name(desc, value, buf, size))
-        buf[0] = 0;
-    return buf;
-}
-
 //  A text[] literal of a JSON array of strings.
 static char *s_text_array(const json_t *array) {
     size_t n = json_array_size(array);
@@ -34,11 +26,6 @@ static char *s_text_array(const json_t *array) {
     char *literal = crm_db_text_array(items, n);
     free(items);
     return literal;
-}
-
-static void s_check_text(crm_call_t *call, const char *field, const char *value, size_t max) {
-    if (crm_utf8_chars(value) > max)
-        crm_call_field_error(call, field, "must be at most %zu characters", max);
 }
 
 //  Validate and normalise c in place (phones to E.164, defaults filled), and render the
@@ -56,16 +43,16 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
         snprintf(field, sizeof field, "%sfirstName", prefix);
         if (crm_text_blank(c->first_name))
             crm_call_field_error(call, field, "is required for a person");
-        s_check_text(call, field, c->first_name, NAME_MAX_LEN);
+        contacts_check_length(call, field, c->first_name, NAME_MAX_LEN);
         snprintf(field, sizeof field, "%slastName", prefix);
         if (crm_text_blank(c->last_name))
             crm_call_field_error(call, field, "is required for a person");
-        s_check_text(call, field, c->last_name, NAME_MAX_LEN);
+        contacts_check_length(call, field, c->last_name, NAME_MAX_LEN);
     } else {
         snprintf(field, sizeof field, "%sname", prefix);
         if (crm_text_blank(c->name))
             crm_call_field_error(call, field, "is required for an organization");
-        s_check_text(call, field, c->name, ORG_NAME_MAX_LEN);
+        contacts_check_length(call, field, c->name, ORG_NAME_MAX_LEN);
     }
 
     snprintf(field, sizeof field, "%semails", prefix);
@@ -201,11 +188,11 @@ typedef struct {
 } s_names_t;
 
 static void s_row_names(const Crm__Contacts__Contact *c, s_names_t *names, contacts_row_t *row) {
-    row->kind = s_enum_name(&crm__contacts__contact_kind__descriptor, c->kind, names->kind,
+    row->kind = crm_enum_api_name(&crm__contacts__contact_kind__descriptor, c->kind, names->kind,
                             sizeof names->kind);
-    row->type = s_enum_name(&crm__contacts__contact_type__descriptor, c->type, names->type,
+    row->type = crm_enum_api_name(&crm__contacts__contact_type__descriptor, c->type, names->type,
                             sizeof names->type);
-    row->source = s_enum_name(&crm__contacts__contact_source__descriptor, c->source,
+    row->source = crm_enum_api_name(&crm__contacts__contact_source__descriptor, c->source,
                               names->source, sizeof names->source);
 }
 

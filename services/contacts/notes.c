@@ -315,6 +315,27 @@ static void s_strings_free(char **strings, size_t n) {
 
 // --- methods --------------------------------------------------------------------------
 
+//  The end of a note's write: ok_code with note as the reply, 404 when the statement
+//  wrote nothing (the contact is gone; for an edit, gone meanwhile, the note being locked
+//  and live), or the failure code. note is taken.
+static int s_note_written(crm_call_t *call, PGresult *res, int ok_code, Crm__Contacts__Note *note,
+                          ProtobufCMessage **response) {
+    int code = ok_code;
+    if (!res)
+        code = crm_call_db_failure(call);
+    else if (atoi(PQgetvalue(res, 0, 0)) != 1) {
+        crm_call_error(call, "not_found", "no such contact");
+        crm_call_field_error(call, "id", "is not a contact of this tenant");
+        code = 404;
+    }
+    PQclear(res);
+    if (code == ok_code)
+        *response = &note->base;
+    else
+        crm__contacts__note__free_unpacked(note, NULL);
+    return code;
+}
+
 int contacts_note_create(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response) {
     const Crm__Contacts__CreateNoteRequest *req = (const void *)request;
@@ -356,20 +377,7 @@ int contacts_note_create(crm_call_t *call, const ProtobufCMessage *request,
     PGresult *res = crm_db_query(call->db, &s_note_insert, params);
     crm_outbox_event_reset(&ev);
     free(mentions_array);
-    int code = 201;
-    if (!res)
-        code = crm_call_db_failure(call);
-    else if (atoi(PQgetvalue(res, 0, 0)) != 1) {
-        crm_call_error(call, "not_found", "no such contact");
-        crm_call_field_error(call, "id", "is not a contact of this tenant");
-        code = 404;
-    }
-    PQclear(res);
-    if (code == 201)
-        *response = &note->base;
-    else
-        crm__contacts__note__free_unpacked(note, NULL);
-    return code;
+    return s_note_written(call, res, 201, note, response);
 }
 
 int contacts_note_get(crm_call_t *call, const ProtobufCMessage *request,
@@ -537,18 +545,9 @@ int contacts_note_update(crm_call_t *call, const ProtobufCMessage *request,
         PGresult *res = crm_db_query(call->db, &s_note_update, params);
         crm_outbox_event_reset(&ev);
         free(mentions_array);
-        code = 200;
-        if (!res)
-            code = crm_call_db_failure(call);
-        else if (atoi(PQgetvalue(res, 0, 0)) != 1) {
-            //  The note is locked and was live: its contact went meanwhile.
-            crm_call_error(call, "not_found", "no such contact");
-            crm_call_field_error(call, "id", "is not a contact of this tenant");
-            code = 404;
-        }
-        PQclear(res);
+        return s_note_written(call, res, 200, note, response);
     }
-    if (code == 200)
+    if (code == 200)  // the same body: the note as it is
         *response = &note->base;
     else
         crm__contacts__note__free_unpacked(note, NULL);

@@ -52,7 +52,7 @@ static const crm_stmt_t s_phone_types = {
            " ORDER BY k.ord",
     .nparams = 2};
 
-static void s_text(crm_call_t *call, const char *field, const char *value, size_t max) {
+void contacts_check_length(crm_call_t *call, const char *field, const char *value, size_t max) {
     if (crm_utf8_chars(value) > max)
         crm_call_field_error(call, field, "must be at most %zu characters", max);
 }
@@ -153,7 +153,7 @@ static int s_organization(crm_call_t *call, Crm__Contacts__Contact *c, const cha
     }
     crm_text_trim(c->company_name);
     snprintf(field, sizeof field, "%scompanyName", prefix);
-    s_text(call, field, c->company_name, TEXT_MAX_LEN);
+    contacts_check_length(call, field, c->company_name, TEXT_MAX_LEN);
     if (c->company_name[0] && !c->company_buyer)
         crm_call_field_error(call, field, "is given only with companyBuyer");
     if (c->company_buyer && !c->company_name[0] && !(org && org->id[0]))
@@ -168,7 +168,7 @@ static int s_organization(crm_call_t *call, Crm__Contacts__Contact *c, const cha
     }
     crm_text_trim(org->role);
     snprintf(field, sizeof field, "%sorganization.role", prefix);
-    s_text(call, field, org->role, ROLE_MAX_LEN);
+    contacts_check_length(call, field, org->role, ROLE_MAX_LEN);
     snprintf(field, sizeof field, "%sorganization", prefix);
     if (c->kind != CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON) {
         crm_call_field_error(call, field, "is for a person (an organization is not linked)");
@@ -210,7 +210,7 @@ static void s_addresses(crm_call_t *call, Crm__Contacts__Contact *c, const char 
         for (size_t k = 0; k < 5; k++) {
             crm_text_trim(parts[k]);
             snprintf(field, sizeof field, "%saddresses[%zu].%s", prefix, i, names[k]);
-            s_text(call, field, parts[k], TEXT_MAX_LEN);
+            contacts_check_length(call, field, parts[k], TEXT_MAX_LEN);
         }
         if (!a->line1[0] && !a->city[0] && !a->postcode[0]) {
             snprintf(field, sizeof field, "%saddresses[%zu]", prefix, i);
@@ -260,7 +260,7 @@ static void s_vehicles(crm_call_t *call, Crm__Contacts__Contact *c, const char *
         for (size_t k = 0; k < 3; k++) {
             crm_text_trim(parts[k]);
             snprintf(field, sizeof field, "%svehicles[%zu].%s", prefix, i, names[k]);
-            s_text(call, field, parts[k], VEHICLE_TEXT_MAX_LEN);
+            contacts_check_length(call, field, parts[k], VEHICLE_TEXT_MAX_LEN);
         }
         snprintf(field, sizeof field, "%svehicles[%zu].year", prefix, i);
         if (v->year && (v->year < FIRST_CAR_YEAR || (int)v->year > latest))
@@ -307,7 +307,7 @@ static void s_social(crm_call_t *call, Crm__Contacts__Contact *c, const char *pr
         snprintf(field, sizeof field, "%ssocialProfiles[%zu].handle", prefix, i);
         if (!s->handle[0])
             crm_call_field_error(call, field, "is required");
-        s_text(call, field, s->handle, TEXT_MAX_LEN);
+        contacts_check_length(call, field, s->handle, TEXT_MAX_LEN);
     }
 }
 
@@ -317,7 +317,7 @@ static void s_details(crm_call_t *call, Crm__Contacts__Contact *c, const char *p
     char field[128];
     crm_text_trim(c->found_us);
     snprintf(field, sizeof field, "%sfoundUs", prefix);
-    s_text(call, field, c->found_us, TEXT_MAX_LEN);
+    contacts_check_length(call, field, c->found_us, TEXT_MAX_LEN);
 
     snprintf(field, sizeof field, "%sdateOfBirth", prefix);
     int year, month, day;
@@ -345,12 +345,16 @@ static void s_details(crm_call_t *call, Crm__Contacts__Contact *c, const char *p
 
     snprintf(field, sizeof field, "%sassignee", prefix);
     crm_text_trim(c->assignee);
-    bool ok = strlen(c->assignee) <= 100;
-    for (const char *p = c->assignee; ok && *p; p++)
-        ok = isalnum((unsigned char)*p) || strchr("._@+-", *p);
-    if (!ok)
+    if (!contacts_assignee_valid(c->assignee))
         crm_call_field_error(call, field,
                              "must be a team member's id: up to 100 letters, digits and . _ @ + -");
+}
+
+bool contacts_assignee_valid(const char *assignee) {
+    bool ok = strlen(assignee) <= 100;
+    for (const char *p = assignee; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || strchr("._@+-", *p);
+    return ok;
 }
 
 // --- custom fields ------------------------------------------------------------------------

@@ -421,13 +421,6 @@ static void s_search(crm_call_t *call, s_query_t *q, const char *filters, const 
                            : "(SELECT * FROM named UNION ALL SELECT * FROM alike) c");
 }
 
-static const char *s_enum(const ProtobufCEnumDescriptor *desc, int value, char *buf,
-                          size_t size) {
-    if (value == 0 || crm_enum_json_name(desc, value, buf, size))
-        buf[0] = 0;
-    return buf;
-}
-
 int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
                         const char *prefix, long *offset) {
     char field[64];
@@ -487,11 +480,11 @@ static void s_filters(const Crm__Contacts__ListContactsRequest *req, s_query_t *
                       s_query_t *where) {
     s_add(where, "%s", "");
     char name[32];
-    if (s_enum(&crm__contacts__contact_type__descriptor, req->type, name, sizeof name)[0])
+    if (crm_enum_api_name(&crm__contacts__contact_type__descriptor, req->type, name, sizeof name)[0])
         s_add(where, " AND c.type = $%d", s_param(q, strdup(name), true));
-    if (s_enum(&crm__contacts__contact_kind__descriptor, req->kind, name, sizeof name)[0])
+    if (crm_enum_api_name(&crm__contacts__contact_kind__descriptor, req->kind, name, sizeof name)[0])
         s_add(where, " AND c.kind = $%d", s_param(q, strdup(name), true));
-    if (s_enum(&crm__contacts__contact_source__descriptor, req->source, name, sizeof name)[0])
+    if (crm_enum_api_name(&crm__contacts__contact_source__descriptor, req->source, name, sizeof name)[0])
         s_add(where, " AND c.source = $%d", s_param(q, strdup(name), true));
     if (req->tag[0])
         s_add(where,
@@ -517,8 +510,8 @@ static void s_filters(const Crm__Contacts__ListContactsRequest *req, s_query_t *
               s_param(q, req->activity_to, false));
     if (req->consent_channel != CRM__CONTACTS__CHANNEL__CHANNEL_UNSPECIFIED) {
         char channel[16], purpose[16];
-        s_enum(&crm__contacts__channel__descriptor, req->consent_channel, channel, sizeof channel);
-        s_enum(&crm__contacts__purpose__descriptor, req->consent_purpose, purpose, sizeof purpose);
+        crm_enum_api_name(&crm__contacts__channel__descriptor, req->consent_channel, channel, sizeof channel);
+        crm_enum_api_name(&crm__contacts__purpose__descriptor, req->consent_purpose, purpose, sizeof purpose);
         int ch = s_param(q, strdup(channel), true);
         if (purpose[0]) {
             const char *status = req->consent_status[0] ? req->consent_status : "granted";

@@ -149,12 +149,6 @@ static const crm_stmt_t s_list_follow_up = {
 
 // --- rendering ---------------------------------------------------------------------------
 
-//  The API name of an enum value ("walk_in"), "" for the unspecified value.
-static void s_enum_name(const ProtobufCEnumDescriptor *desc, int value, char *out, size_t size) {
-    if (value == 0 || crm_enum_json_name(desc, value, out, size))
-        out[0] = 0;
-}
-
 void leads_row_render(const Crm__Leads__Lead *lead, leads_row_t *row) {
     memset(row, 0, sizeof *row);
     row->id = lead->id;
@@ -162,11 +156,11 @@ void leads_row_render(const Crm__Leads__Lead *lead, leads_row_t *row) {
     row->vehicle_json = lead->vehicle ? crm_pb_to_json(&lead->vehicle->base) : strdup("{}");
     snprintf(row->budget_min, sizeof row->budget_min, "%" PRId64, lead->budget_min_cents);
     snprintf(row->budget_max, sizeof row->budget_max, "%" PRId64, lead->budget_max_cents);
-    s_enum_name(&crm__leads__timeline__descriptor, lead->timeline, row->timeline,
+    crm_enum_api_name(&crm__leads__timeline__descriptor, lead->timeline, row->timeline,
                 sizeof row->timeline);
-    s_enum_name(&crm__leads__lead_source__descriptor, lead->source, row->source,
+    crm_enum_api_name(&crm__leads__lead_source__descriptor, lead->source, row->source,
                 sizeof row->source);
-    s_enum_name(&crm__leads__priority__descriptor, lead->priority, row->priority,
+    crm_enum_api_name(&crm__leads__priority__descriptor, lead->priority, row->priority,
                 sizeof row->priority);
     row->status = lead->status;
     row->assignee_id = lead->assignee_id;
@@ -362,8 +356,8 @@ int leads_store_move(crm_call_t *call, const leads_move_args_t *move) {
 int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, char sort,
                      const leads_cursor_t *cursor, int limit, Crm__Leads__ListLeadsResponse **out) {
     char priority[16], source[32], limit_text[16];
-    s_enum_name(&crm__leads__priority__descriptor, req->priority, priority, sizeof priority);
-    s_enum_name(&crm__leads__lead_source__descriptor, req->source, source, sizeof source);
+    crm_enum_api_name(&crm__leads__priority__descriptor, req->priority, priority, sizeof priority);
+    crm_enum_api_name(&crm__leads__lead_source__descriptor, req->source, source, sizeof source);
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     const char *params[] = {call->header->tenant_id, req->status, priority, req->assignee_id,
                             source, req->contact_id, req->created_from, req->created_to,

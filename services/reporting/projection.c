@@ -58,12 +58,6 @@ int reporting_call(reporting_t *self, const char *service, const char *method,
 
 //  --- From events and snapshots to changes -----------------------------------------------
 
-//  The API name of an enum value ("walk_in"), "" for the unspecified value.
-static void s_enum_name(const ProtobufCEnumDescriptor *desc, int value, char *out, size_t size) {
-    if (value == 0 || crm_enum_json_name(desc, value, out, size))
-        out[0] = 0;
-}
-
 //  The UTC date of an RFC 3339 UTC timestamp ("2026-11-22T08:30:00.123456Z").
 static bool s_day_of(const char *timestamp, char day[12]) {
     if (!timestamp || strlen(timestamp) < 10)
@@ -82,9 +76,9 @@ static int s_change_from_contact(const Crm__Event *event, const Crm__Contacts__C
     snprintf(change->contact_id, sizeof change->contact_id, "%s", contact->id);
     if (!s_day_of(contact->created_at, change->day) && !s_day_of(event->occurred_at, change->day))
         return -1;
-    s_enum_name(&crm__contacts__contact_type__descriptor, contact->type, change->type,
+    crm_enum_api_name(&crm__contacts__contact_type__descriptor, contact->type, change->type,
                 sizeof change->type);
-    s_enum_name(&crm__contacts__contact_source__descriptor, contact->source, change->source,
+    crm_enum_api_name(&crm__contacts__contact_source__descriptor, contact->source, change->source,
                 sizeof change->source);
     change->state_known = true;
     change->deleted = false;
