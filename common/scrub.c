@@ -1,5 +1,6 @@
 /*  scrub: personal data out of a protobuf message (see scrub.h). */
 #include "scrub.h"
+#include "events.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -80,4 +81,88 @@ void crm_pb_scrub(ProtobufCMessage *msg) {
                 crm_pb_scrub(*(ProtobufCMessage **)member);
         }
     }
+}
+
+// --- the outbox ------------------------------------------------------------------------
+
+static const crm_stmt_t s_events = {
+    .name = "scrub_events",
+    .sql = "SELECT xid::text, id, type, payload FROM outbox"
+           " WHERE tenant_id = $1 AND aggregate_id = ANY($2::text[])",
+    .nparams = 2};
+
+static const crm_stmt_t s_rewrite = {
+    .name = "scrub_rewrite",
+    .sql = "UPDATE outbox o SET payload = v.p::bytea"
+           " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS v(x, i, p)"
+           " WHERE o.xid = v.x::xid8 AND o.id = v.i",
+    .nparams = 3,
+    .writes = true};
+
+//  Hex of bytes as a bytea literal.
+static char *s_bytea(const uint8_t *data, size_t size) {
+    static const char digits[] = "0123456789abcdef";
+    char *text = malloc(2 * size + 3);
+    text[0] = '\\';
+    text[1] = 'x';
+    for (size_t i = 0; i < size; i++) {
+        text[2 + 2 * i] = digits[data[i] >> 4];
+        text[3 + 2 * i] = digits[data[i] & 15];
+    }
+    text[2 + 2 * size] = 0;
+    return text;
+}
+
+int crm_outbox_scrub(crm_db_t *db, const char *tenant_id, const char *const *aggregate_ids,
+                     size_t n_ids) {
+    if (n_ids == 0)
+        return 0;
+    char *wanted = crm_db_text_array(aggregate_ids, n_ids);
+    const char *params[] = {tenant_id, wanted};
+    PGresult *res = crm_db_query(db, &s_events, params);
+    free(wanted);
+    if (!res)
+        return -1;
+    int rows = PQntuples(res);
+    const char **xids = calloc(rows + 1, sizeof *xids), **ids = calloc(rows + 1, sizeof *ids);
+    char **payloads = calloc(rows + 1, sizeof *payloads);
+    size_t n = 0;
+    for (int i = 0; i < rows; i++) {
+        const ProtobufCMessageDescriptor *desc = crm_event_descriptor(PQgetvalue(res, i, 2));
+        size_t size = 0;
+        unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 3), &size);
+        ProtobufCMessage *msg = desc && bytes ? protobuf_c_message_unpack(desc, NULL, size, bytes)
+                                              : NULL;
+        PQfreemem(bytes);
+        if (!msg)
+            continue;
+        crm_pb_scrub(msg);
+        size = protobuf_c_message_get_packed_size(msg);
+        uint8_t *packed = malloc(size ? size : 1);
+        protobuf_c_message_pack(msg, packed);
+        protobuf_c_message_free_unpacked(msg, NULL);
+        xids[n] = PQgetvalue(res, i, 0);
+        ids[n] = PQgetvalue(res, i, 1);
+        payloads[n++] = s_bytea(packed, size);
+        free(packed);
+    }
+    int rc = 0;
+    if (n) {
+        char *a = crm_db_text_array(xids, n), *b = crm_db_text_array(ids, n),
+             *c = crm_db_text_array((const char *const *)payloads, n);
+        const char *p[] = {a, b, c};
+        PGresult *done = crm_db_query(db, &s_rewrite, p);
+        rc = done ? 0 : -1;
+        PQclear(done);
+        free(a);
+        free(b);
+        free(c);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(payloads[i]);
+    free(payloads);
+    free(xids);
+    free(ids);
+    PQclear(res);
+    return rc;
 }

@@ -10,8 +10,18 @@
 #ifndef CRM_SCRUB_H
 #define CRM_SCRUB_H
 
+#include "db.h"
+
 #include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
 
 void crm_pb_scrub(ProtobufCMessage *msg);
+
+//  Scrub the payloads of the tenant's past events about aggregate_ids (n of them) in the
+//  outbox of db's schema, inside the caller's transaction: each is decoded by its type,
+//  scrubbed and written back, so a replay carries ids and types only. An event of a type
+//  this build does not know is left to age out with the outbox's retention. 0 or -1.
+int crm_outbox_scrub(crm_db_t *db, const char *tenant_id, const char *const *aggregate_ids,
+                     size_t n);
 
 #endif

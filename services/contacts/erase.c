@@ -67,21 +67,6 @@ static const crm_stmt_t s_erase = {
     .nparams = 4,
     .writes = true};
 
-//  The contact's past events: to scrub.
-static const crm_stmt_t s_events = {
-    .name = "erase_events",
-    .sql = "SELECT xid::text, id, type, payload FROM outbox"
-           " WHERE tenant_id = $1 AND aggregate_id = $2",
-    .nparams = 2};
-
-static const crm_stmt_t s_rewrite = {
-    .name = "erase_rewrite",
-    .sql = "UPDATE outbox o SET payload = v.p::bytea"
-           " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS v(x, i, p)"
-           " WHERE o.xid = v.x::xid8 AND o.id = v.i",
-    .nparams = 3,
-    .writes = true};
-
 //  Contacts of any tenant whose retention has passed with no activity since it began.
 static const crm_stmt_t s_due = {
     .name = "erase_due",
@@ -92,71 +77,6 @@ static const crm_stmt_t s_due = {
            "       < r.retain_until - make_interval(days => r.retention_days)"
            " ORDER BY r.retain_until LIMIT $1::int",
     .nparams = 1};
-
-//  Hex of bytes as a bytea literal.
-static char *s_bytea(const uint8_t *data, size_t size) {
-    static const char digits[] = "0123456789abcdef";
-    char *text = malloc(2 * size + 3);
-    text[0] = '\\';
-    text[1] = 'x';
-    for (size_t i = 0; i < size; i++) {
-        text[2 + 2 * i] = digits[data[i] >> 4];
-        text[3 + 2 * i] = digits[data[i] & 15];
-    }
-    text[2 + 2 * size] = 0;
-    return text;
-}
-
-//  Scrub the payloads of the contact's past events. 0 or -1.
-static int s_scrub_events(crm_db_t *db, const char *tenant_id, const char *id) {
-    const char *params[] = {tenant_id, id};
-    PGresult *res = crm_db_query(db, &s_events, params);
-    if (!res)
-        return -1;
-    int rows = PQntuples(res);
-    const char **xids = calloc(rows + 1, sizeof *xids), **ids = calloc(rows + 1, sizeof *ids);
-    char **payloads = calloc(rows + 1, sizeof *payloads);
-    size_t n = 0;
-    for (int i = 0; i < rows; i++) {
-        const ProtobufCMessageDescriptor *desc = crm_event_descriptor(PQgetvalue(res, i, 2));
-        size_t size = 0;
-        unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 3), &size);
-        ProtobufCMessage *msg = desc && bytes ? protobuf_c_message_unpack(desc, NULL, size, bytes)
-                                              : NULL;
-        PQfreemem(bytes);
-        if (!msg)
-            continue;  // an event of a type this build does not know keeps no personal data
-                       // we could recognise; it ages out with the outbox's retention
-        crm_pb_scrub(msg);
-        size = protobuf_c_message_get_packed_size(msg);
-        uint8_t *packed = malloc(size ? size : 1);
-        protobuf_c_message_pack(msg, packed);
-        protobuf_c_message_free_unpacked(msg, NULL);
-        xids[n] = PQgetvalue(res, i, 0);
-        ids[n] = PQgetvalue(res, i, 1);
-        payloads[n++] = s_bytea(packed, size);
-        free(packed);
-    }
-    int rc = 0;
-    if (n) {
-        char *a = crm_db_text_array(xids, n), *b = crm_db_text_array(ids, n),
-             *c = crm_db_text_array((const char *const *)payloads, n);
-        const char *p[] = {a, b, c};
-        PGresult *done = crm_db_query(db, &s_rewrite, p);
-        rc = done ? 0 : -1;
-        PQclear(done);
-        free(a);
-        free(b);
-        free(c);
-    }
-    for (size_t i = 0; i < n; i++)
-        free(payloads[i]);
-    free(payloads);
-    free(xids);
-    free(ids);
-    PQclear(res);
-    return rc;
-}
 
 int contacts_erase(crm_db_t *db, const char *tenant_id, const char *id, const char *actor_id) {
     char now[40];
@@ -169,7 +89,8 @@ int contacts_erase(crm_db_t *db, const char *tenant_id, const char *id, const ch
     PQclear(res);
     if (!erased)
         return 0;
-    if (s_scrub_events(db, tenant_id, id))
+    const char *aggregates[] = {id};
+    if (crm_outbox_scrub(db, tenant_id, aggregates, 1))
         return -1;
     //  Last, so its own payload is not scrubbed (it holds no personal data).
     Crm__Events__ContactErased event = CRM__EVENTS__CONTACT_ERASED__INIT;

@@ -16,9 +16,12 @@
 #include <stdint.h>
 
 //  The service's state, shared by its methods (one loop).
+typedef struct _leads_lifecycle_t leads_lifecycle_t;
+
 typedef struct {
     const crm_config_t *cfg;
     crm_bus_client_t *contacts;  // calls to the contacts service (is a contact live?)
+    leads_lifecycle_t *lifecycle; // follows the contacts service's events
 } leads_t;
 
 extern const crm_method_t leads_methods[];
@@ -169,5 +172,28 @@ int leads_store_move(crm_call_t *call, const leads_move_args_t *move);
 //  code.
 int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, char sort,
                      const leads_cursor_t *cursor, int limit, Crm__Leads__ListLeadsResponse **out);
+
+//  A lead from LEAD_JSON's text; NULL (logged) when it does not parse.
+Crm__Leads__Lead *leads_from_json(const char *text);
+
+//  --- lifecycle.c: what the contacts service's events do to leads -----------------------
+
+//  Follow the contacts service's events (ContactMerged, ContactErased) with the leads
+//  schema's inbox. NULL when it cannot start.
+leads_lifecycle_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
+                                         zloop_t *loop);
+void leads_lifecycle_stop(leads_lifecycle_t **self_p);
+
+//  Re-point the tenant's leads of merged_ids (n) to survivor, each live one with its
+//  LeadUpdated event (changed: contactId), in db's open transaction. Leads re-pointed,
+//  or -1.
+int leads_contacts_merged(crm_db_t *db, const crm_stmt_t *outbox, const char *tenant_id,
+                          const char *survivor, const char *const *merged_ids, size_t n,
+                          const char *actor_id);
+
+//  Take the person's data out of the tenant's leads of contact_id, in db's open
+//  transaction, with the payloads of those leads' past events. Leads touched, or -1.
+int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contact_id,
+                         const char *erased_at);
 
 #endif

@@ -20,6 +20,19 @@ static void s_teardown(void **arg) {
         crm_bus_client_destroy(&self->contacts);
 }
 
+//  Once the service is up: the follower of the contacts service's events. It stops
+//  before the service goes.
+static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg) {
+    leads_t *self = arg;
+    self->lifecycle = leads_lifecycle_start(cfg, service, loop);
+    return self->lifecycle ? 0 : -1;
+}
+
+static void s_detach(void *arg) {
+    leads_t *self = arg;
+    leads_lifecycle_stop(&self->lifecycle);
+}
+
 static int s_workers(const crm_config_t *cfg) {
     return cfg->leads_workers;
 }
@@ -40,6 +53,8 @@ int main(int argc, char **argv) {
         .teardown = s_teardown,
         .workers = s_workers,
         .max_batch = s_max_batch,
+        .attach = s_attach,
+        .detach = s_detach,
         .publishes = true,
     };
     return crm_daemon_main(&daemon, argc, argv);

@@ -395,3 +395,9 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
         crm__leads__list_leads_response__free_unpacked(list, NULL);
     return code;
 }
+
+// --- for the other parts of the daemon -------------------------------------------------
+
+Crm__Leads__Lead *leads_from_json(const char *text) {
+    return s_lead_from_json(text);
+}

@@ -1,0 +1,233 @@
+/*  lifecycle: what the contacts service's events do to leads.
+
+    - ContactMerged: the merged contacts' leads now belong to the survivor. Every lead
+      is re-pointed (deleted ones too, so history reads right); each live one gets a
+      LeadUpdated event naming contactId as changed.
+    - ContactErased: the person's data goes from the contact's leads: custom fields,
+      VINs (of interest, sold, traded in), the lost reason's text, every free text the
+      leads schema holds about the lead (stage move notes), stored replies that could be
+      replayed, and the payloads of the leads' past events (scrubbed, crm_outbox_scrub).
+      What is left is what reports count: ids, stages, sources, money, times.
+
+    A subscriber follows the contacts source with the leads schema's inbox, so each
+    event is applied once, in order, across restarts and across several leads processes.
+    It has a connection of its own; the events it writes are published by the daemon's
+    relay, kicked after each batch.
+*/
+#include "leads.h"
+#include "events.pb-c.h"
+#include "ids.h"
+#include "log.h"
+#include "scrub.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _leads_lifecycle_t {
+    crm_db_t *db;
+    crm_subscriber_t *subscriber;
+    crm_relay_t *relay;
+    crm_stmt_t *outbox;
+};
+
+//  $1 tenant, $2 survivor, $3 the merged ids, $4 the time, $5 the actor. The live leads
+//  re-pointed, as LEAD_JSON.
+static const crm_stmt_t s_merge = {
+    .name = "lifecycle_merge",
+    .sql = "WITH moved AS ("
+           "  UPDATE leads l SET contact_id = $2::uuid,"
+           "    updated_at = CASE WHEN l.deleted_at IS NULL THEN $4::timestamptz"
+           "                      ELSE l.updated_at END,"
+           "    updated_by = CASE WHEN l.deleted_at IS NULL THEN $5 ELSE l.updated_by END"
+           "  WHERE l.tenant_id = $1 AND l.contact_id = ANY($3::uuid[])"
+           "    AND l.contact_id <> $2::uuid"
+           "  RETURNING l.*)"
+           " SELECT l.id::text, " LEAD_JSON("l") " FROM moved l WHERE l.deleted_at IS NULL",
+    .nparams = 5,
+    .writes = true};
+
+//  $1 tenant, $2 the contact, $3 the time. The contact's leads (ids), each scrubbed.
+static const crm_stmt_t s_erase = {
+    .name = "lifecycle_erase",
+    .sql = "WITH l AS ("
+           "  UPDATE leads SET custom_fields = '{}', vehicle = vehicle - 'vin',"
+           "    won = CASE WHEN won IS NULL THEN NULL"
+           "               ELSE won #- '{vehicleSold,vin}' #- '{tradeIn,vin}' END,"
+           "    lost = CASE WHEN lost IS NULL THEN NULL ELSE lost - 'reasonText' END,"
+           "    contact_erased_at = $3::timestamptz"
+           "  WHERE tenant_id = $1 AND contact_id = $2::uuid RETURNING id),"
+           " notes AS ("
+           "  UPDATE stage_history h SET note = '' FROM l"
+           "  WHERE h.tenant_id = $1 AND h.lead_id = l.id AND h.note <> ''),"
+           " replies AS ("
+           "  DELETE FROM idempotency WHERE tenant_id = $1"
+           "    AND position(convert_to($2::uuid::text, 'UTF8') IN response) > 0)"
+           " SELECT id::text FROM l",
+    .nparams = 3,
+    .writes = true};
+
+int leads_contacts_merged(crm_db_t *db, const crm_stmt_t *outbox, const char *tenant_id,
+                          const char *survivor, const char *const *merged_ids, size_t n,
+                          const char *actor_id) {
+    //  Only well-formed ids go into the statement: the event comes from the contacts
+    //  service, but a bad id must not stop the inbox.
+    if (!crm_uuid_valid(survivor))
+        return 0;
+    const char **ids = calloc(n + 1, sizeof *ids);
+    size_t n_ids = 0;
+    for (size_t i = 0; i < n; i++)
+        if (crm_uuid_valid(merged_ids[i]))
+            ids[n_ids++] = merged_ids[i];
+    if (n_ids == 0) {
+        free(ids);
+        return 0;
+    }
+    char now[40];
+    crm_time_now(now, sizeof now);
+    char *array = crm_db_text_array(ids, n_ids);
+    free(ids);
+    const char *actor = actor_id && actor_id[0] ? actor_id : "system:merge";
+    const char *params[] = {tenant_id, survivor, array, now, actor};
+    PGresult *res = crm_db_query(db, &s_merge, params);
+    free(array);
+    if (!res)
+        return -1;
+    int rc = 0, rows = PQntuples(res);
+    for (int i = 0; i < rows && rc == 0; i++) {
+        Crm__Leads__Lead *lead = leads_from_json(PQgetvalue(res, i, 1));
+        if (!lead) {
+            rc = -1;
+            break;
+        }
+        Crm__Events__LeadUpdated event = CRM__EVENTS__LEAD_UPDATED__INIT;
+        char *changed[] = {"contactId"};
+        event.lead = lead;
+        event.changed = changed;
+        event.n_changed = 1;
+        event.actor_id = (char *)actor;
+        rc = crm_outbox_write(db, outbox, tenant_id, lead->id, &event.base);
+        crm__leads__lead__free_unpacked(lead, NULL);
+    }
+    PQclear(res);
+    return rc ? -1 : rows;
+}
+
+int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contact_id,
+                         const char *erased_at) {
+    if (!crm_uuid_valid(contact_id))
+        return 0;
+    const char *params[] = {tenant_id, contact_id, erased_at};
+    PGresult *res = crm_db_query(db, &s_erase, params);
+    if (!res)
+        return -1;
+    int rows = PQntuples(res);
+    const char **ids = calloc(rows + 1, sizeof *ids);
+    for (int i = 0; i < rows; i++)
+        ids[i] = PQgetvalue(res, i, 0);
+    int rc = crm_outbox_scrub(db, tenant_id, ids, (size_t)rows);
+    free(ids);
+    PQclear(res);
+    return rc ? -1 : rows;
+}
+
+//  One event: 0 applied (or nothing to do), -1 failed (the batch is tried again).
+static int s_apply_one(leads_lifecycle_t *self, const Crm__Event *event) {
+    const uint8_t *data = event->payload.data;
+    size_t size = event->payload.len;
+    int rc = 0;
+    bool readable = true;
+    if (strcmp(event->type, "ContactMerged") == 0) {
+        Crm__Events__ContactMerged *m = crm__events__contact_merged__unpack(NULL, size, data);
+        readable = m != NULL;
+        if (m) {
+            int moved = leads_contacts_merged(self->db, self->outbox, event->tenant_id,
+                                              m->survivor_id, (const char *const *)m->merged_ids,
+                                              m->n_merged_ids, m->actor_id);
+            rc = moved < 0 ? -1 : 0;
+            if (moved > 0) {
+                char text[16];
+                snprintf(text, sizeof text, "%d", moved);
+                crm_log_kv(CRM_LOG_INFO, "merged contacts' leads re-pointed", "survivor",
+                           m->survivor_id, "leads", text, NULL);
+            }
+            crm__events__contact_merged__free_unpacked(m, NULL);
+        }
+    } else if (strcmp(event->type, "ContactErased") == 0) {
+        Crm__Events__ContactErased *m = crm__events__contact_erased__unpack(NULL, size, data);
+        readable = m != NULL;
+        if (m) {
+            const char *at = m->erased_at[0] ? m->erased_at : event->occurred_at;
+            int erased = leads_contact_erased(self->db, event->tenant_id, m->contact_id, at);
+            rc = erased < 0 ? -1 : 0;
+            if (erased > 0)
+                crm_log_kv(CRM_LOG_INFO, "an erased contact's leads lost its personal data",
+                           "contact", m->contact_id, NULL);
+            crm__events__contact_erased__free_unpacked(m, NULL);
+        }
+    }
+    if (!readable) {
+        char seq[24];
+        snprintf(seq, sizeof seq, "%" PRIu64, event->seq);
+        crm_log_kv(CRM_LOG_ERROR, "unreadable event skipped", "source", event->source, "seq", seq,
+                   "type", event->type, NULL);
+    }
+    return rc;
+}
+
+static int s_on_apply(crm_db_t *db, const char *source, Crm__Event **events, size_t n,
+                      void *arg) {
+    (void)db;
+    (void)source;
+    leads_lifecycle_t *self = arg;
+    for (size_t i = 0; i < n; i++)
+        if (s_apply_one(self, events[i])) {
+            crm_log_kv(CRM_LOG_WARN, "could not apply contacts events; they will be tried again",
+                       "detail", crm_db_sqlstate(self->db), NULL);
+            return -1;
+        }
+    return 0;
+}
+
+static void s_on_applied(void *arg) {
+    leads_lifecycle_t *self = arg;
+    if (self->relay)
+        crm_relay_kick(self->relay);
+}
+
+leads_lifecycle_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
+                                         zloop_t *loop) {
+    leads_lifecycle_t *self = calloc(1, sizeof *self);
+    self->db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+    crm_db_set_connect_timeout(self->db, cfg->database_connect_timeout_ms);
+    crm_db_set_schema(self->db, "leads");
+    if (crm_db_connect(self->db, cfg->database_retry_max_ms) != 0) {
+        leads_lifecycle_stop(&self);
+        return NULL;
+    }
+    self->outbox = crm_outbox_stmt_new("leads");
+    self->relay = crm_service_relay(service);
+    self->subscriber = crm_subscriber_new(cfg, "leads", self->db);
+    if (!self->subscriber || crm_subscriber_follow(self->subscriber, "contacts")) {
+        leads_lifecycle_stop(&self);
+        return NULL;
+    }
+    crm_subscriber_on_apply(self->subscriber, s_on_apply, self);
+    crm_subscriber_on_applied(self->subscriber, s_on_applied, self);
+    if (crm_subscriber_attach(self->subscriber, loop)) {
+        leads_lifecycle_stop(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void leads_lifecycle_stop(leads_lifecycle_t **self_p) {
+    leads_lifecycle_t *self = *self_p;
+    if (!self)
+        return;
+    crm_subscriber_destroy(&self->subscriber);
+    crm_outbox_stmt_free(&self->outbox);
+    crm_db_destroy(&self->db);
+    free(self);
+    *self_p = NULL;
+}
