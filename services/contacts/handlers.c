@@ -254,6 +254,61 @@ static int s_get(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMes
     return contacts_store_get(call, req->id, false, (Crm__Contacts__Contact **)response);
 }
 
+//  The contact an email address ($2, normalised) or phone number ($3, E.164) belongs to,
+//  email first.
+static const crm_stmt_t s_match_stmt = {
+    .name = "contacts_match",
+    .sql = "SELECT " CONTACT_JSON("c") ", m.how FROM ("
+           "  SELECT e.contact_id AS id, 'email' AS how, 1 AS pref FROM contact_emails e"
+           "  WHERE $2 <> '' AND e.tenant_id = $1 AND e.address_norm = $2"
+           "  UNION ALL"
+           "  (SELECT p.id, 'phone', 2 FROM contacts p"
+           "   WHERE $3 <> '' AND p.tenant_id = $1 AND p.deleted_at IS NULL"
+           "     AND jsonb_path_query_array(p.phones, '$[*].number') @> jsonb_build_array($3)"
+           "   ORDER BY p.created_at LIMIT 1)) m"
+           " JOIN contacts c ON c.tenant_id = $1 AND c.id = m.id AND c.deleted_at IS NULL"
+           " ORDER BY m.pref LIMIT 1",
+    .nparams = 3};
+
+static int s_match(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Contacts__MatchContactRequest *req = (const void *)request;
+    contacts_t *self = call->arg;
+    char email[320] = "", phone[32] = "";
+    if (req->email[0] && crm_email_normalize(req->email, email, sizeof email))
+        crm_call_field_error(call, "email", "is not a valid email address");
+    const char *problem = NULL;
+    if (req->phone[0] && crm_phone_to_e164(req->phone, self->cfg->contacts_default_region, phone,
+                                           sizeof phone, &problem))
+        crm_call_field_error(call, "phone", "%s", problem ? problem : "is not a phone number");
+    if (!req->email[0] && !req->phone[0])
+        crm_call_field_error(call, "email", "an email address or a phone number is required");
+    if (call->n_fields)
+        return 422;
+    const char *params[] = {call->header->tenant_id, email, phone};
+    PGresult *res = crm_db_query(call->db, &s_match_stmt, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = 404;
+    if (PQntuples(res) == 0)
+        crm_call_error(call, "not_found", "no contact has that email address or phone number");
+    else {
+        Crm__Contacts__Contact *c = contacts_from_json(PQgetvalue(res, 0, 0));
+        if (!c) {
+            crm_call_error(call, "internal", "stored contact is unreadable");
+            code = 500;
+        } else {
+            Crm__Contacts__MatchContactResponse *out = malloc(sizeof *out);
+            crm__contacts__match_contact_response__init(out);
+            out->contact = c;
+            out->matched_on = strdup(PQgetvalue(res, 0, 1));
+            *response = &out->base;
+            code = 200;
+        }
+    }
+    PQclear(res);
+    return code;
+}
+
 //  Copy one masked field from patch into c. Returns -1 for a name that cannot change.
 static int s_apply_field(Crm__Contacts__Contact *c, const Crm__Contacts__Contact *patch,
                          const char *name) {
@@ -398,6 +453,7 @@ static int s_remove_tag(crm_call_t *call, const ProtobufCMessage *request,
 const crm_method_t contacts_methods[] = {
     {"Create", s_create, &crm__contacts__create_contact_request__descriptor, true},
     {"Get", s_get, &crm__contacts__get_contact_request__descriptor, false},
+    {"Match", s_match, &crm__contacts__match_contact_request__descriptor, false},
     {"Update", s_update, &crm__contacts__update_contact_request__descriptor, true},
     {"Delete", s_delete, &crm__contacts__delete_contact_request__descriptor, true},
     {"List", contacts_list, &crm__contacts__list_contacts_request__descriptor, false},
