@@ -361,6 +361,50 @@ static void test_log_refused(void **state) {
     assert_int_equal(s_written(), before);
 }
 
+//  Poll sql (a count) until it is 1, up to 10 s; whether it got there.
+static bool s_wait_for(const char *sql) {
+    for (int i = 0; i < 200; i++) {
+        if (sql_scalar(sql) == 1)
+            return true;
+        zclock_sleep(50);
+    }
+    return false;
+}
+
+static void test_contact_last_activity(void **state) {
+    (void)state;
+    char lead[64], contact[64], sql[512], soon[40], earlier[40], body[256];
+    s_lead(h->key_a, "", lead);
+    harness_response_t r = s_get(h->key_a, "/v1/leads/%s", lead, "");
+    snprintf(contact, sizeof contact, "%s", harness_json_str(&r, "contactId"));
+    harness_response_free(&r);
+    //  Once the contacts service has the lead, its contact was last active a day ago.
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM contacts.contacts WHERE id = '%s' AND lead_count = 1", contact);
+    assert_true(s_wait_for(sql));
+    snprintf(sql, sizeof sql,
+             "UPDATE contacts.contacts SET last_activity_at = now() - interval '1 day'"
+             " WHERE id = '%s' RETURNING 1", contact);
+    sql_scalar(sql);
+    //  An appointment booked three days ahead, then a note of two hours ago: the contact
+    //  was active now (the booking), not in three days.
+    s_time_from_now(3 * 86400, soon);
+    s_time_from_now(-7200, earlier);
+    snprintf(body, sizeof body, "{\"kind\":\"appointment\",\"scheduledAt\":\"%s\"}", soon);
+    s_log_ok(lead, body, NULL);
+    snprintf(body, sizeof body, "{\"kind\":\"note\",\"notes\":\"x\",\"occurredAt\":\"%s\"}",
+             earlier);
+    s_log_ok(lead, body, NULL);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM contacts.contacts WHERE id = '%s'"
+             " AND last_activity_at > now() - interval '1 hour'", contact);
+    assert_true(s_wait_for(sql));
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM contacts.contacts WHERE id = '%s' AND last_activity_at <= now()",
+             contact);
+    assert_int_equal(sql_scalar(sql), 1);
+}
+
 // --- changing ----------------------------------------------------------------------------
 
 static harness_response_t s_patch(const char *key, const char *lead, const char *id,
@@ -673,7 +717,8 @@ static void test_hot_sheet(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_call),    cmocka_unit_test(test_every_kind),
-        cmocka_unit_test(test_log_refused), cmocka_unit_test(test_update),
+        cmocka_unit_test(test_log_refused), cmocka_unit_test(test_contact_last_activity),
+        cmocka_unit_test(test_update),
         cmocka_unit_test(test_timeline),    cmocka_unit_test(test_hot_sheet),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
