@@ -39,8 +39,23 @@
 #define K_LOGGED                                                                               \
     (K(CALL) | K(MEETING) | K(EMAIL) | K(CHAT) | K(APPOINTMENT) | K(TEST_DRIVE) | K(NOTE))
 
+//  A kind's bit (0 for a value out of range: an MDP client may send any number).
+static unsigned s_kind_bit(Crm__Leads__ActivityKind kind) {
+    return kind > 0 && kind < 32 ? 1u << kind : 0;
+}
+
 static bool s_is_appointment(Crm__Leads__ActivityKind kind) {
-    return (1u << kind) & K_APPOINTMENTS;
+    return s_kind_bit(kind) & K_APPOINTMENTS;
+}
+
+//  An enum field's value is one of its enum's (0 passes: not given). A request straight
+//  over the bus may carry any number; the gateway lets only names through.
+static bool s_check_enum(crm_call_t *call, const char *field,
+                         const ProtobufCEnumDescriptor *desc, int value) {
+    if (value == 0 || protobuf_c_enum_descriptor_get_value(desc, value))
+        return true;
+    crm_call_field_error(call, field, "is not a known value");
+    return false;
 }
 
 //  A kind's API name ("test_drive") into out.
@@ -144,10 +159,11 @@ static void s_check_transcript(crm_call_t *call, const Crm__Leads__Activity *a) 
     for (size_t i = 0; i < a->n_transcript; i++) {
         const Crm__Leads__ChatLine *line = a->transcript[i];
         char field[64];
-        if (line->from == CRM__LEADS__CHAT_SPEAKER__CHAT_SPEAKER_UNSPECIFIED) {
-            snprintf(field, sizeof field, "transcript[%zu].from", i);
+        snprintf(field, sizeof field, "transcript[%zu].from", i);
+        if (line->from == CRM__LEADS__CHAT_SPEAKER__CHAT_SPEAKER_UNSPECIFIED)
             crm_call_field_error(call, field, "is required: visitor or agent");
-        }
+        else
+            s_check_enum(call, field, &crm__leads__chat_speaker__descriptor, line->from);
         snprintf(field, sizeof field, "transcript[%zu].text", i);
         if (crm_text_blank(line->text))
             crm_call_field_error(call, field, "is required");
@@ -177,7 +193,9 @@ static int s_check_activity(crm_call_t *call, Crm__Leads__Activity *a, bool occu
                              "or note");
         return 422;
     }
-    if (!((1u << a->kind) & K_LOGGED)) {
+    if (!s_check_enum(call, "kind", &crm__leads__activity_kind__descriptor, a->kind))
+        return 422;
+    if (!(s_kind_bit(a->kind) & K_LOGGED)) {
         crm_call_field_error(call, "kind",
                              "a status_change is logged by moving the lead "
                              "(POST /v1/leads/{id}/status)");
@@ -185,9 +203,14 @@ static int s_check_activity(crm_call_t *call, Crm__Leads__Activity *a, bool occu
     }
     s_kind_name(a->kind, kind);
     for (size_t i = 0; i < sizeof s_kind_fields / sizeof s_kind_fields[0]; i++)
-        if (s_kind_fields[i].is_set(a) && !((1u << a->kind) & s_kind_fields[i].kinds))
+        if (s_kind_fields[i].is_set(a) && !(s_kind_bit(a->kind) & s_kind_fields[i].kinds))
             crm_call_field_error(call, s_kind_fields[i].field, "does not apply to a %s activity",
                                  kind);
+    s_check_enum(call, "outcome", &crm__leads__call_outcome__descriptor, a->outcome);
+    s_check_enum(call, "direction", &crm__leads__email_direction__descriptor, a->direction);
+    s_check_enum(call, "status", &crm__leads__appointment_status__descriptor, a->status);
+    if (call->n_fields)
+        return 422;
     s_check_text(call, "notes", a->notes, NOTES_MAX_LEN);
     s_check_text(call, "nextSteps", a->next_steps, NEXT_STEPS_MAX_LEN);
     s_check_text(call, "subject", a->subject, SUBJECT_MAX_LEN);

@@ -73,7 +73,7 @@ bool leads_role_may_reopen(const char *role);
 int leads_time_parse(const char *text, int64_t *micros);
 
 //  The list's cursor: the sort it belongs to ('c' created, 'a' last activity, 'f'
-//  follow-up), the sort value of the last item (microseconds as text; "" for none:
+//  follow-up; 'v' a lead's activities, 't' its timeline), the sort value of the last item (microseconds as text; "" for none:
 //  created order needs none, a lead without follow-up has none) and its id.
 typedef struct {
     char sort;

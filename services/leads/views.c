@@ -133,12 +133,13 @@ int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
 #define HOT_SHEET_SECTION(query)                                                              \
     "(SELECT coalesce(jsonb_agg(s.j ORDER BY s.o), '[]') FROM (" query ") s)"
 
-#define HOT_SHEET_LIMIT " LIMIT 201"  // HOT_SHEET_SECTION_MAX + 1: more says truncated
+//  $4 is HOT_SHEET_SECTION_MAX + 1: a section that fills it was truncated.
+#define HOT_SHEET_LIMIT " LIMIT $4::int"
 
 //  $1 tenant, $2 the salesperson ('' the store), $3 the day ('' today, in the tenant's
-//  time zone). Hot and overdue are as of now; the day picks the appointments. Follow-ups
-//  are the lead's follow_up_at for now; the follow-ups of their own feature are one more
-//  condition of the overdue section when they land.
+//  time zone), $4 the limit of a section. Hot and overdue are as of now; the day picks
+//  the appointments. Follow-ups are the lead's follow_up_at for now; the follow-ups of
+//  their own feature are one more condition of the overdue section when they land.
 static const crm_stmt_t s_hot_sheet = {
     .name = "leads_hot_sheet",
     .sql = "WITH zone AS (SELECT tenant_time_zone($1) AS tz),"
@@ -177,7 +178,7 @@ static const crm_stmt_t s_hot_sheet = {
                "  AND ($2 = '' OR l.assignee_id = $2)"
                " ORDER BY o" HOT_SHEET_LIMIT) "))::text"
            " FROM span",
-    .nparams = 3,
+    .nparams = 4,
     .custom_plan = true};
 
 //  Keep the first HOT_SHEET_SECTION_MAX leads of a section; true when there were more.
@@ -200,7 +201,9 @@ int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_field_error(call, "date", "must be a date YYYY-MM-DD");
     if (call->n_fields)
         return 422;
-    const char *params[] = {call->header->tenant_id, req->assignee_id, req->date};
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", HOT_SHEET_SECTION_MAX + 1);
+    const char *params[] = {call->header->tenant_id, req->assignee_id, req->date, limit};
     PGresult *res = crm_db_query(call->db, &s_hot_sheet, params);
     if (!res)
         return crm_call_db_failure(call);

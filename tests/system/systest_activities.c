@@ -704,6 +704,25 @@ static void test_hot_sheet(void **state) {
     assert_int_equal(json_array_size(json_object_get(r.json, "appointments")), 0);
     harness_response_free(&r);
 
+    //  A section shows 200 leads at most, and says when there were more.
+    char key_many[64];
+    harness_create_key("tenant-many", "sales", key_many, sizeof key_many);
+    sql_exec("INSERT INTO leads.leads (tenant_id, id, contact_id, source, status, priority,"
+             "  created_at, updated_at, last_activity_at)"
+             " SELECT 'tenant-many', gen_random_uuid(), gen_random_uuid(), 'phone', 'new', 'hot',"
+             "  now(), now(), now() FROM generate_series(1, 201)");
+    r = harness_http("GET", "/v1/leads/hot-sheet", key_many, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_array_size(json_object_get(r.json, "hot")), 200);
+    assert_true(json_is_true(json_object_get(r.json, "truncated")));
+    harness_response_free(&r);
+    sql_exec("DELETE FROM leads.leads WHERE tenant_id = 'tenant-many' AND id IN"
+             " (SELECT id FROM leads.leads WHERE tenant_id = 'tenant-many' LIMIT 1)");
+    r = harness_http("GET", "/v1/leads/hot-sheet", key_many, NULL, NULL);
+    assert_int_equal(json_array_size(json_object_get(r.json, "hot")), 200);
+    assert_null(json_object_get(r.json, "truncated"));
+    harness_response_free(&r);
+
     //  Bad dates.
     s_expect(harness_http("GET", "/v1/leads/hot-sheet?date=2030-02-30", s_key_hot, NULL, NULL),
              422, "date");
