@@ -202,6 +202,21 @@ static void test_log_call(void **state) {
     assert_int_equal(r.status, 200);
     json_t *items = json_object_get(r.json, "items");
     assert_int_equal(json_array_size(items), 2);
+    //  A log retried with its Idempotency-Key is logged once.
+    char path[128];
+    snprintf(path, sizeof path, "/v1/leads/%s/activities", lead);
+    const char *idem[] = {"Idempotency-Key: activity-retried", NULL};
+    harness_response_t first = harness_http("POST", path, h->key_a,
+                                            "{\"kind\":\"note\",\"notes\":\"once\"}", idem);
+    harness_response_t again = harness_http("POST", path, h->key_a,
+                                            "{\"kind\":\"note\",\"notes\":\"once\"}", idem);
+    assert_int_equal(first.status, 201);
+    assert_int_equal(again.status, 201);
+    assert_string_equal(harness_json_str(&again, "id"), harness_json_str(&first, "id"));
+    assert_non_null(strstr(first.location, harness_json_str(&first, "id")));
+    harness_response_free(&first);
+    harness_response_free(&again);
+    assert_int_equal(s_events(lead, NULL, 0), 3);
     assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "id")), id);
     assert_string_equal(
         json_string_value(json_object_get(json_array_get(items, 1), "outcome")), "voicemail");
