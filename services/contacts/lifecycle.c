@@ -4,6 +4,8 @@
       with its ContactUpdated event and audit entry, in the name of who closed the lead.
     - LeadCreated, LeadDeleted: the contact's lead count, shown in list rows.
     - LeadCreated, LeadStatusChanged: the contact's last activity moves forward.
+    - LeadActivityLogged (a log, not a change): so does it, to the activity's time or,
+      for an appointment booked ahead, to when it was booked.
 
     A subscriber follows the leads source with the contacts schema's inbox, so each event
     is applied once, in order, across restarts and across several contacts processes
@@ -131,6 +133,19 @@ static int s_apply_one(contacts_lifecycle_t *self, const Crm__Event *event) {
                          m->changed_at[0] ? m->changed_at : event->occurred_at);
             crm__events__lead_status_changed__free_unpacked(m, NULL);
         }
+    } else if (strcmp(event->type, "LeadActivityLogged") == 0) {
+        Crm__Events__LeadActivityLogged *m =
+            crm__events__lead_activity_logged__unpack(NULL, size, data);
+        readable = m != NULL;
+        if (m && m->n_changed == 0) {
+            //  Both are UTC RFC 3339 of one form: the earlier sorts first.
+            const char *at = m->occurred_at[0] && strcmp(m->occurred_at, event->occurred_at) < 0
+                                 ? m->occurred_at
+                                 : event->occurred_at;
+            rc = s_count(self->db, tenant, m->contact_id, 0, at);
+        }
+        if (m)
+            crm__events__lead_activity_logged__free_unpacked(m, NULL);
     }
     if (!readable) {
         char seq[24];

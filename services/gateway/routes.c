@@ -180,6 +180,12 @@ const route_t routes[] = {
      &crm__leads__list_leads_response__descriptor, NULL, NULL, ROLES_ANY,
      "List leads; filters: status, priority, assigneeId, source, contactId, createdFrom/To, "
      "overdue; sort=created (newest first, default), last_activity, follow_up; limit, cursor"},
+    //  Before /v1/leads/{id}: the first route that matches a path wins.
+    {"GET", "/v1/leads/hot-sheet", "leads", "HotSheet", &crm__leads__hot_sheet_request__descriptor,
+     &crm__leads__hot_sheet_response__descriptor, NULL, NULL, ROLES_ANY,
+     "The daily hot sheet of a salesperson (assigneeId) or the whole store: open hot leads, "
+     "open leads whose follow-up is overdue, and the day's appointments and test drives "
+     "(date=YYYY-MM-DD in the tenant's time zone, default today)"},
     {"GET", "/v1/leads/{id}", "leads", "Get", &crm__leads__get_lead_request__descriptor,
      &crm__leads__lead__descriptor, NULL, NULL, ROLES_ANY,
      "Read one lead with its stage history (from, to, who, when)"},
@@ -193,6 +199,27 @@ const route_t routes[] = {
      NULL, ROLES_WRITE,
      "Move a lead to another stage ({\"status\": key, \"note\"}); a won stage needs won "
      "details, a lost stage lost.reason; reopening a closed lead: managers and admins"},
+    {"POST", "/v1/leads/{id}/activities", "leads", "CreateActivity",
+     &crm__leads__create_activity_request__descriptor, &crm__leads__activity__descriptor,
+     "activity", NULL, ROLES_WRITE,
+     "Log an activity of a lead: kind call (outcome, durationSeconds, nextSteps), meeting, "
+     "email (direction, subject, body), chat (transcript), appointment or test_drive "
+     "(scheduledAt, vehicle, status), note; notes, occurredAt (default now, not in the future)"},
+    {"GET", "/v1/leads/{id}/activities", "leads", "ListActivities",
+     &crm__leads__list_activities_request__descriptor,
+     &crm__leads__list_activities_response__descriptor, NULL, NULL, ROLES_ANY,
+     "A lead's activities, newest first, the moves between stages among them (kind, limit, "
+     "cursor)"},
+    {"PATCH", "/v1/leads/{id}/activities/{activityId}", "leads", "UpdateActivity",
+     &crm__leads__update_activity_request__descriptor, &crm__leads__activity__descriptor,
+     "activity", "update_mask", ROLES_WRITE,
+     "Change the given fields of an activity (an appointment's status or time, a call's "
+     "outcome or notes; not its kind)"},
+    {"GET", "/v1/leads/{id}/timeline", "leads", "GetTimeline",
+     &crm__leads__get_timeline_request__descriptor, &crm__leads__timeline_response__descriptor,
+     NULL, NULL, ROLES_ANY,
+     "A lead's timeline, newest first: its creation, moves between stages and activities, one "
+     "list with a kind per entry (limit, cursor)"},
     {"GET", "/v1/pipeline/stages", "leads", "ListStages",
      &crm__leads__list_stages_request__descriptor, &crm__leads__list_stages_response__descriptor,
      NULL, NULL, ROLES_ANY, "The tenant's pipeline: its stages in order, with their lead counts"},

@@ -525,6 +525,12 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
                             (Crm__Leads__ListLeadsResponse **)response);
 }
 
+// --- for activities.c -------------------------------------------------------------------
+
+void leads_vehicle_check(crm_call_t *call, Crm__Leads__VehicleInterest *v, const char *prefix) {
+    s_check_vehicle(call, v, prefix);
+}
+
 const crm_method_t leads_methods[] = {
     {"Create", s_create, &crm__leads__create_lead_request__descriptor, true},
     {"Get", s_get, &crm__leads__get_lead_request__descriptor, false},
@@ -536,5 +542,14 @@ const crm_method_t leads_methods[] = {
     {"CreateStage", leads_stage_create, &crm__leads__create_stage_request__descriptor, true},
     {"UpdateStage", leads_stage_update, &crm__leads__update_stage_request__descriptor, true},
     {"DeleteStage", leads_stage_delete, &crm__leads__delete_stage_request__descriptor, true},
+    //  Activities, the timeline and the hot sheet (activities.c, views.c).
+    {"CreateActivity", leads_activity_create, &crm__leads__create_activity_request__descriptor,
+     true},
+    {"UpdateActivity", leads_activity_update, &crm__leads__update_activity_request__descriptor,
+     true},
+    {"ListActivities", leads_activity_list, &crm__leads__list_activities_request__descriptor,
+     false},
+    {"GetTimeline", leads_timeline, &crm__leads__get_timeline_request__descriptor, false},
+    {"HotSheet", leads_hot_sheet, &crm__leads__hot_sheet_request__descriptor, false},
     {NULL, NULL, NULL, false},
 };

@@ -76,7 +76,7 @@ bool leads_role_may_reopen(const char *role);
 int leads_time_parse(const char *text, int64_t *micros);
 
 //  The list's cursor: the sort it belongs to ('c' created, 'a' last activity, 'f'
-//  follow-up), the sort value of the last item (microseconds as text; "" for none:
+//  follow-up; 'v' a lead's activities, 't' its timeline), the sort value of the last item (microseconds as text; "" for none:
 //  created order needs none, a lead without follow-up has none) and its id.
 typedef struct {
     char sort;
@@ -154,8 +154,9 @@ int leads_store_update(crm_call_t *call, const leads_row_t *row, Crm__Leads__Lea
 int leads_store_delete(crm_call_t *call, const Crm__Leads__Lead *lead);
 
 //  A move between stages: the lead's new stage, its closing details (won or lost, NULL
-//  when neither), a stage history row and the events (LeadStatusChanged, with LeadWon or
-//  LeadLost when it closes). 200 or a failure code.
+//  when neither), a stage history row, its status_change activity (same id) and the
+//  events (LeadStatusChanged, with LeadWon or LeadLost when it closes). 200 or a failure
+//  code.
 typedef struct {
     const Crm__Leads__Lead *lead;   // as it was
     const char *to_stage;
@@ -195,5 +196,55 @@ int leads_contacts_merged(crm_db_t *db, const crm_stmt_t *outbox, const char *te
 //  transaction, with the payloads of those leads' past events. Leads touched, or -1.
 int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contact_id,
                          const char *erased_at);
+
+//  --- activities.c: a lead's activities (calls, meetings, emails, chats, appointments,
+//  test drives, notes; the moves' status_change rows are written by store.c) ----------
+
+//  An activity row as one JSON object in the API's shape (an Activity), built by
+//  PostgreSQL: details holds the kind's own fields, the columns the rest. An
+//  appointment's or test drive's scheduledAt is its occurred_at; outcome is a call's
+//  outcome or an appointment's status.
+#define LEADS_ACTIVITY_JSONB(t)                                                               \
+    "jsonb_strip_nulls(" t ".details || jsonb_build_object("                                  \
+    "'id', " t ".id, 'leadId', " t ".lead_id, 'kind', " t ".kind, 'actorId', " t ".actor_id," \
+    " 'occurredAt', " CRM_SQL_TS(t ".occurred_at") ","                                        \
+    " 'durationSeconds', nullif(" t ".duration_seconds, 0),"                                  \
+    " 'outcome', CASE WHEN " t ".kind = 'call' THEN nullif(" t ".outcome, '') END,"          \
+    " 'status', CASE WHEN " t ".kind IN ('appointment', 'test_drive')"                        \
+    "   THEN nullif(" t ".outcome, '') END,"                                                  \
+    " 'scheduledAt', CASE WHEN " t ".kind IN ('appointment', 'test_drive')"                   \
+    "   THEN " CRM_SQL_TS(t ".occurred_at") " END,"                                           \
+    " 'createdAt', " CRM_SQL_TS(t ".created_at") ","                                          \
+    " 'updatedAt', " CRM_SQL_TS(t ".updated_at") ","                                          \
+    " 'updatedBy', nullif(" t ".updated_by, '')))"
+
+#define LEADS_ACTIVITY_JSON(t) LEADS_ACTIVITY_JSONB(t) "::text"
+
+//  A time column as microseconds since 1970 (a keyset cursor's value), and a cursor's
+//  value parameter back as a time.
+#define LEADS_SQL_MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+#define LEADS_SQL_CURSOR_TIME(param)                                                          \
+    "('epoch'::timestamptz + nullif(" param ", '')::bigint * interval '1 microsecond')"
+
+int leads_activity_create(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+
+//  handlers.c's check of a vehicle (year, texts, VIN upper-cased in place), for the
+//  vehicle of an appointment or test drive; field errors under prefix.
+void leads_vehicle_check(crm_call_t *call, Crm__Leads__VehicleInterest *v, const char *prefix);
+
+//  --- views.c: read-only views across a lead's records or the store ---------------------
+
+//  A lead's timeline: its activities, its moves and its creation, newest first.
+int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
+                   ProtobufCMessage **response);
+
+//  The daily hot sheet of a salesperson or of the store.
+int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request,
+                    ProtobufCMessage **response);
 
 #endif

@@ -94,6 +94,15 @@ static const crm_stmt_t s_move = {
            "  INSERT INTO stage_history (tenant_id, id, lead_id, from_stage, to_stage,"
            "    actor_id, note, changed_at)"
            "  SELECT $1, $10::uuid, id, $15, $3, $6, $7, $5::timestamptz FROM upd),"
+           //  The move in the lead's activities too, under the history row's id. No
+           //  LeadActivityLogged: LeadStatusChanged is the move's event.
+           " act AS ("
+           "  INSERT INTO activities (tenant_id, id, lead_id, kind, actor_id, occurred_at,"
+           "    details, created_at, updated_at, updated_by)"
+           "  SELECT $1, $10::uuid, id, 'status_change', $6, $5::timestamptz,"
+           "    jsonb_strip_nulls(jsonb_build_object('fromStage', $15::text, 'toStage', $3::text,"
+           "      'notes', nullif($7::text, ''))),"
+           "    $5::timestamptz, $5::timestamptz, $6 FROM upd),"
            CRM_OUTBOX_SQL("ev", "LeadStatusChanged", "upd", "$2::uuid::text", "$5", "$11",
                           "$12") ","
            CRM_OUTBOX_SQL("ev_won", "LeadWon", "upd WHERE $4 = 'won'", "$2::uuid::text", "$5",

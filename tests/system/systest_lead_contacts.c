@@ -168,6 +168,20 @@ static void test_erase_clears_lead_pii(void **state) {
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
 
+    snprintf(path, sizeof path, "/v1/leads/%s/activities", lead);
+    r = harness_http("POST", path, h->key_a,
+                     "{\"kind\":\"chat\",\"transcript\":[{\"from\":\"visitor\","
+                     "\"text\":\"I am Marguerite, call me on 555\"}],\"notes\":\"Marguerite\"}",
+                     NULL);
+    assert_int_equal(r.status, 201);
+    harness_response_free(&r);
+    r = harness_http("POST", path, h->key_a,
+                     "{\"kind\":\"email\",\"direction\":\"inbound\","
+                     "\"subject\":\"From Marguerite\",\"body\":\"Marguerite here\"}",
+                     NULL);
+    assert_int_equal(r.status, 201);
+    harness_response_free(&r);
+
     snprintf(path, sizeof path, "/v1/contacts/%s/erase", contact);
     r = harness_http("POST", path, h->key_a, "{}", NULL);
     assert_true(r.status == 200 || r.status == 204);
@@ -190,6 +204,16 @@ static void test_erase_clears_lead_pii(void **state) {
              "SELECT count(*) FROM leads.stage_history WHERE lead_id = '%s' AND note <> ''",
              lead);
     assert_int_equal(sql_scalar(sql), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM leads.activities WHERE lead_id = '%s'"
+             " AND details::text LIKE '%%Marguerite%%'",
+             lead);
+    assert_int_equal(sql_scalar(sql), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM leads.activities WHERE lead_id = '%s'"
+             " AND details->>'direction' = 'inbound'",
+             lead);
+    assert_int_equal(sql_scalar(sql), 1);
     //  No past event of the lead carries the person's data any more.
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM leads.outbox WHERE aggregate_id = '%s'"
