@@ -9,7 +9,7 @@
     read-and-advance of the counts one transaction at a time per tenant, whichever leads
     process runs it, and the counts commit or roll back with the lead: fair across
     processes and restarts. A member first met by a rule starts level with the rule's
-    lowest count, so a new hire is not given every lead until caught up.
+    lowest count (its "turns"), so a new hire is not given every lead until caught up.
 
     Every assignment (a rule's, a person's at creation, by PATCH or POST .../assign)
     writes an assignment_history row and LeadAssigned in the transaction that writes it.
@@ -59,8 +59,11 @@ static const crm_stmt_t s_auto_load = {
            " FROM lock",
     .nparams = 1};
 
-//  Rule $2 gives the lead to one of the members $3 (in their order): the fewest leads by
-//  the rule, then longest ago, then first in $3; its count advances ($4: now).
+//  Rule $2 gives the lead to one of the members $3 (in their order): the fewest turns by
+//  the rule, then served longest ago, then first in $3; its turns advance ($4: now).
+//  Members the rule meets for the first time get their row, level with the lowest count
+//  among the others (0 at the rule's start), so a newcomer is not given every lead until
+//  caught up.
 static const crm_stmt_t s_auto_pick = {
     .name = "leads_assign_pick",
     .sql = "WITH cand AS (SELECT c.member_id, c.ord, s.assigned, s.last_assigned_at"
@@ -68,14 +71,20 @@ static const crm_stmt_t s_auto_pick = {
            "   LEFT JOIN assignment_counts s ON s.tenant_id = $1 AND s.rule_id = $2::uuid"
            "     AND s.member_id = c.member_id),"
            " floor AS (SELECT coalesce(min(assigned), 0) AS f FROM cand),"
-           " pick AS (SELECT member_id, coalesce(assigned, f) AS n FROM cand, floor"
-           "   ORDER BY coalesce(assigned, f), last_assigned_at NULLS FIRST, ord LIMIT 1)"
-           " INSERT INTO assignment_counts (tenant_id, rule_id, member_id, assigned,"
-           "   last_assigned_at)"
-           " SELECT $1, $2::uuid, member_id, n + 1, $4::timestamptz FROM pick"
-           " ON CONFLICT (tenant_id, rule_id, member_id) DO UPDATE"
-           "   SET assigned = excluded.assigned, last_assigned_at = excluded.last_assigned_at"
-           " RETURNING member_id",
+           " eff AS (SELECT member_id, ord, assigned IS NULL AS new, coalesce(assigned, f) AS n,"
+           "   last_assigned_at FROM cand, floor),"
+           " pick AS (SELECT member_id FROM eff"
+           "   ORDER BY n, last_assigned_at NULLS FIRST, ord LIMIT 1),"
+           " ins AS ("
+           "  INSERT INTO assignment_counts (tenant_id, rule_id, member_id, assigned,"
+           "    last_assigned_at)"
+           "  SELECT $1, $2::uuid, e.member_id, e.n + (e.member_id = p.member_id)::int,"
+           "    CASE WHEN e.member_id = p.member_id THEN $4::timestamptz END"
+           "  FROM eff e, pick p WHERE e.new OR e.member_id = p.member_id"
+           "  ON CONFLICT (tenant_id, rule_id, member_id) DO UPDATE"
+           "    SET assigned = excluded.assigned, last_assigned_at = excluded.last_assigned_at"
+           "  RETURNING member_id, last_assigned_at)"
+           " SELECT member_id FROM ins WHERE last_assigned_at IS NOT NULL",
     .nparams = 4,
     .writes = true};
 

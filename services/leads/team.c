@@ -11,6 +11,7 @@
 #include "log.h"
 #include "validate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,17 +179,26 @@ int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
     const Crm__Leads__ListTeamMembersRequest *req = (const void *)request;
     if (req->limit > MEMBER_LIST_MAX_LIMIT)
         crm_call_field_error(call, "limit", "must be at most %d", MEMBER_LIST_MAX_LIMIT);
-    //  The cursor: "<uuid>.<name>" of the last member of the page before.
-    char cursor_id[CRM_UUID_LEN + 1] = "";
-    const char *cursor_name = "";
+    //  The cursor: "<uuid>.<name in hex>" of the last member of the page before.
+    char cursor_id[CRM_UUID_LEN + 1] = "", cursor_name[4 * MEMBER_NAME_MAX_LEN + 1] = "";
     if (req->cursor[0]) {
-        if (strlen(req->cursor) < CRM_UUID_LEN + 1 || req->cursor[CRM_UUID_LEN] != '.')
-            crm_call_field_error(call, "cursor", "is not a cursor of this list");
-        else {
+        const char *hex = req->cursor + CRM_UUID_LEN + 1;
+        size_t len = strlen(req->cursor) > CRM_UUID_LEN ? strlen(hex) : 0;
+        bool ok = len > 0 && len % 2 == 0 && len / 2 < sizeof cursor_name &&
+                  req->cursor[CRM_UUID_LEN] == '.';
+        for (size_t i = 0; ok && i < len / 2; i++) {
+            unsigned byte;
+            ok = sscanf(hex + 2 * i, "%2x", &byte) == 1 && byte > 0;
+            cursor_name[i] = (char)byte;
+        }
+        if (ok) {
+            cursor_name[len / 2] = 0;
             memcpy(cursor_id, req->cursor, CRM_UUID_LEN);
-            cursor_name = req->cursor + CRM_UUID_LEN + 1;
-            if (!crm_uuid_valid(cursor_id))
-                crm_call_field_error(call, "cursor", "is not a cursor of this list");
+            ok = crm_uuid_valid(cursor_id) && crm_utf8_valid(cursor_name, len / 2);
+        }
+        if (!ok) {
+            cursor_id[0] = 0;
+            crm_call_field_error(call, "cursor", "is not a cursor of this list");
         }
     }
     if (call->n_fields)
@@ -220,9 +230,14 @@ int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
         }
     }
     if (code == 200 && rows > limit && n > 0) {
-        char *next = NULL;
-        if (asprintf(&next, "%s.%s", PQgetvalue(res, n - 1, 2), PQgetvalue(res, n - 1, 1)) > 0)
-            list->next_cursor = next;
+        //  "<id>.<name in hex>": safe in a URL whatever the name.
+        const char *id = PQgetvalue(res, n - 1, 2), *name = PQgetvalue(res, n - 1, 1);
+        size_t len = strlen(name);
+        char *next = malloc(CRM_UUID_LEN + 2 + 2 * len);
+        char *p = next + sprintf(next, "%s.", id);
+        for (size_t i = 0; i < len; i++)
+            p += sprintf(p, "%02x", (unsigned char)name[i]);
+        list->next_cursor = next;
     }
     PQclear(res);
     if (code == 200)

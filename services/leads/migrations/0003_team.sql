@@ -68,8 +68,10 @@ CREATE TABLE assignment_state (
     tenant_id text PRIMARY KEY
 );
 
--- Round robin: how many leads each rule has given each member. A rule gives the next
--- lead to the eligible member with the fewest, ties to the one it served longest ago.
+-- Round robin: each rule's turns per member — the leads it gave the member, plus, for a
+-- member it met after others had had leads, the lowest count of the others then (a
+-- newcomer starts level, not at 0). A rule gives the next lead to the eligible member
+-- with the fewest turns, ties to the one it served longest ago (NULL: never).
 CREATE TABLE assignment_counts (
     tenant_id        text        NOT NULL,
     rule_id          uuid        NOT NULL,
