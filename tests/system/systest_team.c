@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <time.h>
 
 #include "events.pb-c.h"
 #include "systest_sql.h"
@@ -520,6 +521,50 @@ static void test_rules_in_order(void **state) {
     s_clear_rules();
 }
 
+//  withinWorkingHours: only members inside their hours now, in their own time zone.
+static void test_working_hours(void **state) {
+    (void)state;
+    s_clear_rules();
+    static const char *days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char always[64], away[64], rule[64], contact[64], body[1024];
+    char *p = body + sprintf(body, "\"name\":\"Always In\",\"timeZone\":\"UTC\",\"workingHours\":[");
+    for (int d = 0; d < 7; d++)
+        p += sprintf(p, "%s{\"day\":\"%s\",\"start\":\"00:00\",\"end\":\"24:00\"}", d ? "," : "",
+                     days[d]);
+    sprintf(p, "]");
+    s_member(h->key_a, body, always);
+    //  Working only the day after tomorrow (UTC; as seen from Tokyo, still not today).
+    snprintf(body, sizeof body,
+             "\"name\":\"Away Today\",\"timeZone\":\"UTC\",\"workingHours\":[{\"day\":\"%s\","
+             "\"start\":\"00:00\",\"end\":\"24:00\"}]",
+             days[(tm.tm_wday + 3) % 7]);
+    s_member(h->key_a, body, away);
+    snprintf(body, sizeof body,
+             "{\"name\":\"In hours\",\"kind\":\"round_robin\",\"withinWorkingHours\":true,"
+             "\"memberIds\":[\"%s\",\"%s\"]}",
+             away, always);
+    s_rule(body, rule);
+    s_contact(h->key_a, contact);
+    for (int i = 0; i < 3; i++) {
+        char lead[64], assignee[64];
+        s_lead(contact, "", lead, assignee);
+        assert_string_equal(assignee, always);
+    }
+    //  Without the condition both take turns.
+    char path[128];
+    snprintf(path, sizeof path, "/v1/assignment-rules/%s", rule);
+    s_expect(harness_http("PATCH", path, h->key_a, "{\"withinWorkingHours\":false}", NULL), 200,
+             NULL);
+    char lead[64], first[64], second[64];
+    s_lead(contact, "", lead, first);
+    s_lead(contact, "", lead, second);
+    assert_string_not_equal(first, second);
+    s_clear_rules();
+}
+
 // --- manual assignment ------------------------------------------------------------------------
 
 static void test_manual_assign(void **state) {
@@ -658,7 +703,8 @@ static void test_my_leads(void **state) {
 static const struct CMUnitTest s_tests[] = {
     cmocka_unit_test(test_member_crud),   cmocka_unit_test(test_member_refused),
     cmocka_unit_test(test_rules_crud),    cmocka_unit_test(test_round_robin),
-    cmocka_unit_test(test_rules_in_order), cmocka_unit_test(test_manual_assign),
+    cmocka_unit_test(test_rules_in_order), cmocka_unit_test(test_working_hours),
+    cmocka_unit_test(test_manual_assign),
     cmocka_unit_test(test_my_leads),
 };
 
