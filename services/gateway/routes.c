@@ -178,7 +178,8 @@ const route_t routes[] = {
      "first open stage unless status names another open one"},
     {"GET", "/v1/leads", "leads", "List", &crm__leads__list_leads_request__descriptor,
      &crm__leads__list_leads_response__descriptor, NULL, NULL, ROLES_ANY,
-     "List leads; filters: status, priority, assigneeId, source, contactId, createdFrom/To, "
+     "List leads; filters: status, priority, assigneeId (a member's id, or me), source, "
+     "contactId, createdFrom/To, "
      "overdue; sort=created (newest first, default), last_activity, follow_up; limit, cursor"},
     {"GET", "/v1/leads/{id}", "leads", "Get", &crm__leads__get_lead_request__descriptor,
      &crm__leads__lead__descriptor, NULL, NULL, ROLES_ANY,
