@@ -100,6 +100,16 @@ static int s_check_lead(crm_call_t *call, Crm__Leads__Lead *lead, bool setting_f
         lead->priority = CRM__LEADS__PRIORITY__PRIORITY_COLD;
     s_check_text(call, "assigneeId", lead->assignee_id, ASSIGNEE_MAX_LEN);
     s_check_follow_up(call, lead->follow_up_at, setting_follow_up);
+    // --- team: the lead's territory, for territory rules
+    if (lead->postcode[0]) {
+        char postcode[16];
+        if (leads_postcode_normalize(lead->postcode, postcode, sizeof postcode) != 0)
+            crm_call_field_error(call, "postcode", "must be 1 to 12 letters and digits");
+        else
+            crm_pb_string_set(&lead->postcode, postcode);
+    }
+    crm_text_trim(lead->region);
+    s_check_text(call, "region", lead->region, 60);
     if (lead->n_custom_fields > CUSTOM_FIELDS_MAX)
         crm_call_field_error(call, "customFields", "may hold at most %d fields",
                              CUSTOM_FIELDS_MAX);
@@ -219,11 +229,21 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
             code = 0;
         }
     }
+    // --- team: a given assignee must be an active member; else the rules may choose one
+    char rule_id[40] = "manual";
+    if (code == 0 && lead->assignee_id[0])
+        code = leads_team_check_assignee(call, lead->assignee_id, "assigneeId");
+    else if (code == 0)
+        code = leads_assign_auto(call, lead, rule_id);
     if (code == 0) {
         leads_row_t row;
         leads_row_render(lead, &row);
         code = leads_store_insert(call, &row, lead);
         leads_row_reset(&row);
+    }
+    if (code == 201 && lead->assignee_id[0]) {
+        int recorded = leads_assign_record(call, lead->id, "", lead->assignee_id, rule_id, "");
+        code = recorded ? recorded : 201;
     }
     if (code == 201)
         *response = &lead->base;
@@ -304,12 +324,21 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         } else
             code = s_check_lead(call, lead, setting_follow_up);
     }
+    // --- team: a new assignee must be an active member; the change is an assignment
+    bool reassigned = code == 0 && strcmp(lead->assignee_id, stored->assignee_id) != 0;
+    if (reassigned && lead->assignee_id[0])
+        code = leads_team_check_assignee(call, lead->assignee_id, "assigneeId");
     if (code == 0) {
         leads_row_t row;
         leads_row_render(lead, &row);
         code = leads_store_update(call, &row, lead, (const char *const *)changed,
                                   req->n_update_mask);
         leads_row_reset(&row);
+    }
+    if (code == 200 && reassigned) {
+        int recorded = leads_assign_record(call, lead->id, stored->assignee_id,
+                                           lead->assignee_id, "manual", "");
+        code = recorded ? recorded : 200;
     }
     for (size_t i = 0; i < req->n_update_mask; i++)
         free(changed[i]);
@@ -520,6 +549,20 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
         crm_call_field_error(call, "cursor", "is not a cursor of this list (and sort)");
     if (call->n_fields)
         return 422;
+    // --- team: assigneeId=me is the caller's own member ("my leads")
+    char me[40];
+    if (strcmp(req.assignee_id, "me") == 0) {
+        int code = leads_team_member_of_actor(call, me);
+        if (code)
+            return code;
+        if (!me[0]) { // not a member: none of the leads is the caller's
+            Crm__Leads__ListLeadsResponse *empty = malloc(sizeof *empty);
+            crm__leads__list_leads_response__init(empty);
+            *response = &empty->base;
+            return 200;
+        }
+        req.assignee_id = me;
+    }
     int limit = req.limit ? (int)req.limit : LIST_DEFAULT_LIMIT;
     return leads_store_list(call, &req, sort, &cursor, limit,
                             (Crm__Leads__ListLeadsResponse **)response);
@@ -551,5 +594,28 @@ const crm_method_t leads_methods[] = {
      false},
     {"GetTimeline", leads_timeline, &crm__leads__get_timeline_request__descriptor, false},
     {"HotSheet", leads_hot_sheet, &crm__leads__hot_sheet_request__descriptor, false},
+    // --- team.c, assign.c: the sales team, assignment rules, assignment
+    {"ListTeamMembers", leads_team_list, &crm__leads__list_team_members_request__descriptor,
+     false},
+    {"GetTeamMember", leads_team_get, &crm__leads__get_team_member_request__descriptor, false},
+    {"CreateTeamMember", leads_team_create, &crm__leads__create_team_member_request__descriptor,
+     true},
+    {"UpdateTeamMember", leads_team_update, &crm__leads__update_team_member_request__descriptor,
+     true},
+    {"DeleteTeamMember", leads_team_delete, &crm__leads__delete_team_member_request__descriptor,
+     true},
+    {"ListAssignmentRules", leads_rule_list,
+     &crm__leads__list_assignment_rules_request__descriptor, false},
+    {"GetAssignmentRule", leads_rule_get, &crm__leads__get_assignment_rule_request__descriptor,
+     false},
+    {"CreateAssignmentRule", leads_rule_create,
+     &crm__leads__create_assignment_rule_request__descriptor, true},
+    {"UpdateAssignmentRule", leads_rule_update,
+     &crm__leads__update_assignment_rule_request__descriptor, true},
+    {"DeleteAssignmentRule", leads_rule_delete,
+     &crm__leads__delete_assignment_rule_request__descriptor, true},
+    {"Assign", leads_assign, &crm__leads__assign_lead_request__descriptor, true},
+    {"ListAssignments", leads_assignments_list, &crm__leads__list_assignments_request__descriptor,
+     false},
     {NULL, NULL, NULL, false},
 };

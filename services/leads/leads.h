@@ -39,7 +39,9 @@ extern const crm_migration_t leads_migrations[];
     " 'createdAt', " CRM_SQL_TS(t ".created_at") ","                                          \
     " 'updatedAt', " CRM_SQL_TS(t ".updated_at") ","                                          \
     " 'lastActivityAt', " CRM_SQL_TS(t ".last_activity_at") ","                               \
-    " 'closedAt', " CRM_SQL_TS(t ".closed_at") ", 'won', " t ".won, 'lost', " t ".lost"
+    " 'closedAt', " CRM_SQL_TS(t ".closed_at") ", 'won', " t ".won, 'lost', " t ".lost,"     \
+    /* --- team: the lead's territory */                                                    \
+    " 'postcode', " t ".postcode, 'region', " t ".region"
 
 #define LEAD_JSON(t) "jsonb_build_object(" LEAD_JSON_FIELDS(t) ")::text"
 
@@ -130,6 +132,8 @@ typedef struct {
     const char *assignee_id;
     const char *follow_up_at; // NULL when none
     char *custom_fields_json;
+    const char *postcode;     // team: the lead's territory
+    const char *region;
 } leads_row_t;
 
 //  Render lead's columns into row (which points into lead: keep it alive).
@@ -246,5 +250,76 @@ int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
 //  The daily hot sheet of a salesperson or of the store.
 int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request,
                     ProtobufCMessage **response);
+
+//  --- team_rules.c: pure rules of team members and assignment (no database) -------------
+
+//  Minutes since midnight of "HH:MM" (00:00 to 24:00). Returns 0, or -1 when it is not one.
+int leads_hhmm_parse(const char *text, int *minutes);
+
+//  A postcode or postcode prefix as stored: upper case, spaces and hyphens removed, into
+//  out. Returns 0, or -1 when it is empty or has other than letters and digits.
+int leads_postcode_normalize(const char *text, char *out, size_t size);
+
+//  Whether rule selects member for lead (member active, and inside its working hours now:
+//  in_hours, worked out by the caller in the member's time zone): by the rule's kind, its
+//  member list and its options. See AssignmentRuleKind in proto/leads.proto.
+bool leads_rule_selects(const Crm__Leads__AssignmentRule *rule,
+                        const Crm__Leads__TeamMember *member, bool in_hours,
+                        const Crm__Leads__Lead *lead);
+
+//  Whether member's specialisation (conditions, makes, price band) fits lead: it has at
+//  least one of them and the lead meets each it has.
+bool leads_member_fits_specialization(const Crm__Leads__TeamMember *member,
+                                      const Crm__Leads__Lead *lead);
+
+//  Whether member's territory (postcode prefixes, regions) covers lead's postcode or region.
+bool leads_member_covers_territory(const Crm__Leads__TeamMember *member,
+                                   const Crm__Leads__Lead *lead);
+
+//  --- team.c: the sales team ---------------------------------------------------------------
+
+int leads_team_create(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+int leads_team_get(crm_call_t *call, const ProtobufCMessage *request,
+                   ProtobufCMessage **response);
+int leads_team_update(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+int leads_team_delete(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
+                    ProtobufCMessage **response);
+
+//  Is member_id an active member of the caller's tenant? 0, 422 naming field, or a
+//  failure code.
+int leads_team_check_assignee(crm_call_t *call, const char *member_id, const char *field);
+
+//  The id of the caller's own member (the active member whose actorId is the caller's
+//  actor) into id ("" when none): 0 or a failure code.
+int leads_team_member_of_actor(crm_call_t *call, char id[40]);
+
+//  --- assign.c: assignment rules, automatic and manual assignment ---------------------------
+
+int leads_rule_create(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+int leads_rule_get(crm_call_t *call, const ProtobufCMessage *request,
+                   ProtobufCMessage **response);
+int leads_rule_update(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+int leads_rule_delete(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+int leads_rule_list(crm_call_t *call, const ProtobufCMessage *request,
+                    ProtobufCMessage **response);
+int leads_assign(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
+int leads_assignments_list(crm_call_t *call, const ProtobufCMessage *request,
+                           ProtobufCMessage **response);
+
+//  Run the tenant's rules for lead (new, without an assignee): sets lead->assignee_id and
+//  rule_id (its id; "" when no rule chose anyone). 0 or a failure code.
+int leads_assign_auto(crm_call_t *call, Crm__Leads__Lead *lead, char rule_id[40]);
+
+//  Record an assignment of lead_id already written to the lead: its history row and
+//  LeadAssigned (rule: a rule's id, or "manual"). 0 or a failure code.
+int leads_assign_record(crm_call_t *call, const char *lead_id, const char *from, const char *to,
+                        const char *rule, const char *note);
 
 #endif

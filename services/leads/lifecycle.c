@@ -4,9 +4,11 @@
       is re-pointed (deleted ones too, so history reads right); each live one gets a
       LeadUpdated event naming contactId as changed.
     - ContactErased: the person's data goes from the contact's leads: custom fields,
-      VINs (of interest, sold, traded in), the lost reason's text, every free text the
-      leads schema holds about the lead (stage move notes), stored replies that could be
-      replayed, and the payloads of the leads' past events (scrubbed, crm_outbox_scrub).
+      the postcode, VINs (of interest, sold, traded in), the lost reason's text, every
+      free text the leads schema holds about the lead (activities' notes, bodies,
+      transcripts and next steps; notes of stage moves and assignments), stored replies
+      that could be replayed, and the payloads of the leads' past events (scrubbed,
+      crm_outbox_scrub).
       What is left is what reports count: ids, stages, sources, money, times.
 
     A subscriber follows the contacts source with the leads schema's inbox, so each
@@ -51,7 +53,7 @@ static const crm_stmt_t s_merge = {
 static const crm_stmt_t s_erase = {
     .name = "lifecycle_erase",
     .sql = "WITH l AS ("
-           "  UPDATE leads SET custom_fields = '{}', vehicle = vehicle - 'vin',"
+           "  UPDATE leads SET custom_fields = '{}', vehicle = vehicle - 'vin', postcode = '',"
            "    won = CASE WHEN won IS NULL THEN NULL"
            "               ELSE won #- '{vehicleSold,vin}' #- '{tradeIn,vin}' END,"
            "    lost = CASE WHEN lost IS NULL THEN NULL ELSE lost - 'reasonText' END,"
@@ -62,6 +64,9 @@ static const crm_stmt_t s_erase = {
            "    'direction', a.details->'direction', 'fromStage', a.details->'fromStage',"
            "    'toStage', a.details->'toStage', 'vehicle', (a.details->'vehicle') - 'vin'))"
            "  FROM l WHERE a.tenant_id = $1 AND a.lead_id = l.id),"
+           " assigned AS ("
+           "  UPDATE assignment_history a SET note = '' FROM l"
+           "  WHERE a.tenant_id = $1 AND a.lead_id = l.id AND a.note <> ''),"
            " notes AS ("
            "  UPDATE stage_history h SET note = '' FROM l"
            "  WHERE h.tenant_id = $1 AND h.lead_id = l.id AND h.note <> ''),"

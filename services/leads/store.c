@@ -41,10 +41,10 @@ static const crm_stmt_t s_insert = {
            "  INSERT INTO leads (tenant_id, id, contact_id, vehicle, budget_min_cents,"
            "    budget_max_cents, timeline, source, status, priority, assignee_id,"
            "    follow_up_at, custom_fields, created_by, updated_by, created_at, updated_at,"
-           "    last_activity_at)"
+           "    last_activity_at, postcode, region)"
            "  VALUES ($1, $2::uuid, $3::uuid, $4::jsonb, $5::bigint, $6::bigint, $7, $8, $9,"
            "    $10, $11, $12::timestamptz, $13::jsonb, $14, $14, $15::timestamptz,"
-           "    $15::timestamptz, $15::timestamptz)"
+           "    $15::timestamptz, $15::timestamptz, $19, $20)"
            "  RETURNING id),"
            " hist AS ("
            "  INSERT INTO stage_history (tenant_id, id, lead_id, from_stage, to_stage,"
@@ -52,7 +52,7 @@ static const crm_stmt_t s_insert = {
            "  SELECT $1, $16::uuid, id, '', $9, $14, $15::timestamptz FROM ins),"
            CRM_OUTBOX_SQL("ev", "LeadCreated", "ins", "$2::uuid::text", "$15", "$17", "$18")
            " SELECT 1",
-    .nparams = 18,
+    .nparams = 20,
     .writes = true};
 
 static const crm_stmt_t s_update = {
@@ -61,11 +61,11 @@ static const crm_stmt_t s_update = {
            "  UPDATE leads SET vehicle = $3::jsonb, budget_min_cents = $4::bigint,"
            "    budget_max_cents = $5::bigint, timeline = $6, source = $7, priority = $8,"
            "    assignee_id = $9, follow_up_at = $10::timestamptz, custom_fields = $11::jsonb,"
-           "    updated_at = $12::timestamptz, updated_by = $13"
+           "    updated_at = $12::timestamptz, updated_by = $13, postcode = $16, region = $17"
            "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL RETURNING id),"
            CRM_OUTBOX_SQL("ev", "LeadUpdated", "upd", "$2::uuid::text", "$12", "$14", "$15")
            " SELECT count(*) FROM upd",
-    .nparams = 15,
+    .nparams = 17,
     .writes = true};
 
 static const crm_stmt_t s_delete = {
@@ -180,6 +180,8 @@ void leads_row_render(const Crm__Leads__Lead *lead, leads_row_t *row) {
                             json_string(lead->custom_fields[i]->value));
     row->custom_fields_json = json_dumps(fields, JSON_COMPACT);
     json_decref(fields);
+    row->postcode = lead->postcode;
+    row->region = lead->region;
 }
 
 void leads_row_reset(leads_row_t *row) {
@@ -230,7 +232,7 @@ int leads_store_insert(crm_call_t *call, const leads_row_t *row, Crm__Leads__Lea
                             row->budget_min, row->budget_max, row->timeline, row->source,
                             row->status, row->priority, row->assignee_id, row->follow_up_at,
                             row->custom_fields_json, call->header->actor_id, now, history_id,
-                            ev.event_id, ev.payload_hex};
+                            ev.event_id, ev.payload_hex, row->postcode, row->region};
     PGresult *res = crm_db_query(call->db, &s_insert, params);
     crm_outbox_event_reset(&ev);
     if (!res)
@@ -274,7 +276,8 @@ int leads_store_update(crm_call_t *call, const leads_row_t *row, Crm__Leads__Lea
     const char *params[] = {call->header->tenant_id, row->id, row->vehicle_json, row->budget_min,
                             row->budget_max, row->timeline, row->source, row->priority,
                             row->assignee_id, row->follow_up_at, row->custom_fields_json, now,
-                            call->header->actor_id, ev.event_id, ev.payload_hex};
+                            call->header->actor_id, ev.event_id, ev.payload_hex, row->postcode,
+                            row->region};
     PGresult *res = crm_db_query(call->db, &s_update, params);
     crm_outbox_event_reset(&ev);
     return s_counted(call, res, 200);

@@ -15,6 +15,8 @@
 
 static const harness_t *h;
 static int s_seconds;
+static const char *s_path = "/v1/contacts"; // what is POSTed where (httpload_posts)
+static const char *s_body;                   // NULL: a contact with a unique email
 
 typedef struct {
     int id;
@@ -54,16 +56,18 @@ typedef struct {
 //  Send the next create on conn. Returns -1 when the connection failed.
 static int s_conn_send(s_conn_t *conn) {
     char body[512], request[1024];
-    int len = snprintf(body, sizeof body,
+    int len = s_body ? snprintf(body, sizeof body, "%s", s_body)
+                     : snprintf(body, sizeof body,
                        "{\"kind\":\"person\",\"firstName\":\"Ann\",\"lastName\":\"Lee\","
                        "\"emails\":[{\"address\":\"c%d.%ld.%lld@example.com\"}],"
                        "\"phones\":[{\"number\":\"(202) 555-0142\",\"type\":\"mobile\"}]}",
-                       conn->stats->id, conn->n++, (long long)zclock_usecs());
+                       conn->stats->id, conn->n, (long long)zclock_usecs());
+    conn->n++;
     int size = snprintf(request, sizeof request,
-                        "POST /v1/contacts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                         "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
                         "Content-Length: %d\r\n\r\n%s",
-                        h->key_a, len, body);
+                        s_path, h->key_a, len, body);
     conn->have = 0;
     conn->start = zclock_usecs();
     for (int sent = 0; sent < size;) {
@@ -206,5 +210,19 @@ static httpload_result_t s_run(int clients) {
 httpload_result_t httpload_creates(const harness_t *harness, int clients, int seconds) {
     h = harness;
     s_seconds = seconds;
+    s_path = "/v1/contacts";
+    s_body = NULL;
     return s_run(clients);
+}
+
+httpload_result_t httpload_posts(const harness_t *harness, int clients, int seconds,
+                                 const char *path, const char *body) {
+    h = harness;
+    s_seconds = seconds;
+    s_path = path;
+    s_body = body;
+    httpload_result_t r = s_run(clients);
+    s_path = "/v1/contacts";
+    s_body = NULL;
+    return r;
 }

@@ -17,4 +17,9 @@ typedef struct {
 
 httpload_result_t httpload_creates(const harness_t *h, int clients, int seconds);
 
+//  The same with body (under 512 bytes) POSTed to path each time (tenant A's admin key),
+//  answered 201: e.g. lead creates.
+httpload_result_t httpload_posts(const harness_t *h, int clients, int seconds, const char *path,
+                                 const char *body);
+
 #endif

@@ -152,7 +152,7 @@ static void test_erase_clears_lead_pii(void **state) {
     s_contact(h->key_a, "Remembered", keeper);
     s_lead(h->key_a, contact,
            ",\"vehicle\":{\"make\":\"Honda\",\"model\":\"Civic\",\"vin\":\"1HGCM82633A004352\"},"
-           "\"customFields\":{\"spouse\":\"Marguerite-Secret\"}",
+           "\"customFields\":{\"spouse\":\"Marguerite-Secret\"},\"postcode\":\"60614\"",
            lead);
     s_lead(h->key_a, keeper,
            ",\"vehicle\":{\"make\":\"Honda\",\"model\":\"Civic\",\"vin\":\"1HGCM82633A004352\"},"
@@ -182,6 +182,19 @@ static void test_erase_clears_lead_pii(void **state) {
     assert_int_equal(r.status, 201);
     harness_response_free(&r);
 
+    r = harness_http("POST", "/v1/team/members", h->key_a,
+                     "{\"name\":\"Sam Seller\",\"email\":\"sam.erase@example.com\"}", NULL);
+    assert_int_equal(r.status, 201);
+    char member[64], body[256];
+    snprintf(member, sizeof member, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    snprintf(path, sizeof path, "/v1/leads/%s/assign", lead);
+    snprintf(body, sizeof body, "{\"assigneeId\":\"%s\",\"note\":\"Marguerite asked for Sam\"}",
+             member);
+    r = harness_http("POST", path, h->key_a, body, NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+
     snprintf(path, sizeof path, "/v1/contacts/%s/erase", contact);
     r = harness_http("POST", path, h->key_a, "{}", NULL);
     assert_true(r.status == 200 || r.status == 204);
@@ -197,7 +210,7 @@ static void test_erase_clears_lead_pii(void **state) {
              "SELECT count(*) FROM leads.leads WHERE id = '%s' AND custom_fields = '{}'"
              " AND NOT vehicle ? 'vin' AND vehicle->>'make' = 'Honda'"
              " AND NOT lost ? 'reasonText' AND lost->>'reason' = 'other'"
-             " AND status = 'closed_lost'",
+             " AND status = 'closed_lost' AND postcode = '' AND assignee_id <> ''",
              lead);
     assert_int_equal(sql_scalar(sql), 1);
     snprintf(sql, sizeof sql,
@@ -212,6 +225,11 @@ static void test_erase_clears_lead_pii(void **state) {
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM leads.activities WHERE lead_id = '%s'"
              " AND details->>'direction' = 'inbound'",
+             lead);
+    assert_int_equal(sql_scalar(sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM leads.assignment_history WHERE lead_id = '%s'"
+             " AND note = '' AND rule = 'manual'",
              lead);
     assert_int_equal(sql_scalar(sql), 1);
     //  No past event of the lead carries the person's data any more.

@@ -46,6 +46,16 @@ static void s_contact(const char *key, char id[64]) {
     harness_response_free(&r);
 }
 
+//  A new team member of tenant A named name; its id into id (assignees are members).
+static void s_member(const char *name, char id[64]) {
+    char body[256];
+    snprintf(body, sizeof body, "{\"name\":\"%s\"}", name);
+    harness_response_t r = harness_http("POST", "/v1/team/members", h->key_a, body, NULL);
+    assert_int_equal(r.status, 201);
+    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+}
+
 //  POST /v1/leads with contactId and the members in extra (",\"a\":1" or "").
 static harness_response_t s_post_lead(const char *key, const char *contact, const char *extra) {
     char body[2048];
@@ -295,12 +305,14 @@ static void test_create_refused(void **state) {
 
 static void test_update(void **state) {
     (void)state;
-    char contact[64], id[64], path[128];
+    char contact[64], id[64], path[128], sam[64], extra[512];
     s_contact(h->key_a, contact);
-    s_lead(contact,
-           ",\"source\":\"web_form\",\"assigneeId\":\"sam\",\"budgetMaxCents\":2000000,"
-           "\"vehicle\":{\"make\":\"Honda\",\"model\":\"Civic\"}",
-           id);
+    s_member("Sam", sam);
+    snprintf(extra, sizeof extra,
+             ",\"source\":\"web_form\",\"assigneeId\":\"%s\",\"budgetMaxCents\":2000000,"
+             "\"vehicle\":{\"make\":\"Honda\",\"model\":\"Civic\"}",
+             sam);
+    s_lead(contact, extra, id);
     snprintf(path, sizeof path, "/v1/leads/%s", id);
     harness_response_t r = harness_http(
         "PATCH", path, h->key_a,
@@ -311,7 +323,7 @@ static void test_update(void **state) {
     assert_int_equal(r.status, 200);
     assert_string_equal(harness_json_str(&r, "priority"), "hot");
     assert_string_equal(harness_json_str(&r, "followUpAt"), "2099-01-02T09:30:00Z");
-    assert_string_equal(harness_json_str(&r, "assigneeId"), "sam");  // not named: kept
+    assert_string_equal(harness_json_str(&r, "assigneeId"), sam);  // not named: kept
     assert_string_equal(harness_json_str(&r, "source"), "web_form");
     assert_string_equal(harness_json_str(&r, "budgetMaxCents"), "2000000");
     assert_string_equal(
@@ -495,14 +507,18 @@ static char *s_all_pages(const char *query, int limit) {
 
 static void test_list(void **state) {
     (void)state;
-    char contact[64], other[64], ids[5][64];
+    char contact[64], other[64], ids[5][64], kim[64], extra[256];
     s_contact(h->key_a, contact);
     s_contact(h->key_a, other);
-    s_lead(contact, ",\"source\":\"import\",\"priority\":\"hot\",\"assigneeId\":\"kim\"", ids[0]);
+    s_member("Kim", kim);
+    snprintf(extra, sizeof extra, ",\"source\":\"import\",\"priority\":\"hot\",\"assigneeId\":\"%s\"",
+             kim);
+    s_lead(contact, extra, ids[0]);
     s_lead(contact, ",\"source\":\"import\",\"followUpAt\":\"2098-05-01T10:00:00Z\"", ids[1]);
     s_lead(other, ",\"source\":\"third_party\",\"priority\":\"hot\"", ids[2]);
     s_lead(other, ",\"source\":\"third_party\",\"followUpAt\":\"2097-05-01T10:00:00Z\"", ids[3]);
-    s_lead(other, ",\"source\":\"third_party\",\"assigneeId\":\"kim\"", ids[4]);
+    snprintf(extra, sizeof extra, ",\"source\":\"third_party\",\"assigneeId\":\"%s\"", kim);
+    s_lead(other, extra, ids[4]);
     harness_response_t r = s_move(h->key_a, ids[1], "{\"status\":\"qualified\"}");
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
@@ -527,7 +543,7 @@ static void test_list(void **state) {
     all = s_all_pages(query, 2);
     assert_string_equal(all, ids[1]);
     free(all);
-    snprintf(query, sizeof query, "assigneeId=kim&contactId=%s", other);
+    snprintf(query, sizeof query, "assigneeId=%s&contactId=%s", kim, other);
     all = s_all_pages(query, 5);
     assert_string_equal(all, ids[4]);
     free(all);
