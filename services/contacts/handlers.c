@@ -276,6 +276,8 @@ static int s_match(crm_call_t *call, const ProtobufCMessage *request, ProtobufCM
     char email[320] = "", phone[32] = "";
     if (req->email[0] && crm_email_normalize(req->email, email, sizeof email))
         crm_call_field_error(call, "email", "is not a valid email address");
+    for (char *p = email; *p; p++)  // the key (contact_emails) is the whole address, lower-cased
+        *p = (char)tolower((unsigned char)*p);
     const char *problem = NULL;
     if (req->phone[0] && crm_phone_to_e164(req->phone, self->cfg->contacts_default_region, phone,
                                            sizeof phone, &problem))

@@ -182,6 +182,12 @@ const route_t routes[] = {
      "contactId, createdFrom/To, "
      "overdue; sort=created (newest first, default), last_activity, follow_up; limit, cursor"},
     //  Before /v1/leads/{id}: the first route that matches a path wins.
+    {"POST", "/v1/leads/from-chat", "leads", "CreateFromChat",
+     &crm__leads__create_lead_from_chat_request__descriptor, &crm__leads__lead_from_chat__descriptor,
+     "*", NULL, ROLES_WRITE,
+     "A lead from a website chat: the visitor's contact found by email, then phone, or "
+     "created; the lead (source chat, assignment rules apply) with the transcript as its "
+     "first activity; the same chatId again answers the lead it made (200)"},
     {"GET", "/v1/leads/hot-sheet", "leads", "HotSheet", &crm__leads__hot_sheet_request__descriptor,
      &crm__leads__hot_sheet_response__descriptor, NULL, NULL, ROLES_ANY,
      "The daily hot sheet of a salesperson (assigneeId) or the whole store: open hot leads, "

@@ -426,6 +426,30 @@ static int s_answer(crm_call_t *call, PGresult *res, int ok_code, ProtobufCMessa
 
 // --- the methods -----------------------------------------------------------------------
 
+int leads_activity_check(crm_call_t *call, Crm__Leads__Activity *a) {
+    return s_check_activity(call, a, true);
+}
+
+int leads_activity_insert(crm_call_t *call, const char *lead_id, const char *contact_id,
+                          Crm__Leads__Activity *a, ProtobufCMessage **response) {
+    char id[CRM_UUID_LEN + 1], now[40], outcome[24], kind[32], duration[16];
+    crm_uuid_v7(id);
+    crm_time_now(now, sizeof now);
+    crm_pb_string_set(&a->id, id);
+    crm_pb_string_set(&a->lead_id, lead_id);
+    char *details = s_render(a, outcome);
+    snprintf(duration, sizeof duration, "%" PRId32, a->duration_seconds);
+    crm_outbox_event_t ev;
+    s_event_init(&ev, a, contact_id, call->header->actor_id, now, outcome, NULL, 0);
+    const char *params[] = {call->header->tenant_id, lead_id, id, s_kind_name(a->kind, kind),
+                            call->header->actor_id, a->occurred_at, outcome, duration,
+                            details, now, ev.event_id, ev.payload_hex};
+    PGresult *res = crm_db_query(call->db, &s_insert, params);
+    crm_outbox_event_reset(&ev);
+    free(details);
+    return s_answer(call, res, 201, response);
+}
+
 int leads_activity_create(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response) {
     const Crm__Leads__CreateActivityRequest *req = (const void *)request;
@@ -442,24 +466,8 @@ int leads_activity_create(crm_call_t *call, const ProtobufCMessage *request,
     Crm__Leads__Lead *lead = NULL;
     if (code == 0)
         code = leads_store_get(call, req->id, false, false, &lead);
-    if (code == 200) {
-        char id[CRM_UUID_LEN + 1], now[40], outcome[24], kind[32], duration[16];
-        crm_uuid_v7(id);
-        crm_time_now(now, sizeof now);
-        crm_pb_string_set(&a->id, id);
-        crm_pb_string_set(&a->lead_id, req->id);
-        char *details = s_render(a, outcome);
-        snprintf(duration, sizeof duration, "%" PRId32, a->duration_seconds);
-        crm_outbox_event_t ev;
-        s_event_init(&ev, a, lead->contact_id, call->header->actor_id, now, outcome, NULL, 0);
-        const char *params[] = {call->header->tenant_id, req->id, id, s_kind_name(a->kind, kind),
-                                call->header->actor_id, a->occurred_at, outcome, duration,
-                                details, now, ev.event_id, ev.payload_hex};
-        PGresult *res = crm_db_query(call->db, &s_insert, params);
-        crm_outbox_event_reset(&ev);
-        free(details);
-        code = s_answer(call, res, 201, response);
-    }
+    if (code == 200)
+        code = leads_activity_insert(call, req->id, lead->contact_id, a, response);
     if (lead)
         crm__leads__lead__free_unpacked(lead, NULL);
     crm__leads__activity__free_unpacked(a, NULL);

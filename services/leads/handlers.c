@@ -181,18 +181,14 @@ static int s_check_contact(crm_call_t *call, const char *contact_id) {
         field = NULL;                                                                         \
     } while (0)
 
-static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
-    const Crm__Leads__CreateLeadRequest *req = (const void *)request;
-    if (!req->lead) {
-        crm_call_field_error(call, "lead", "is required");
-        return 422;
+int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_checked) {
+    //  Read-only fields are the service's to set; an id is kept only from the service's
+    //  own callers (the API's create clears it).
+    if (!lead->id[0]) {
+        char id[CRM_UUID_LEN + 1];
+        crm_uuid_v7(id);
+        crm_pb_string_set(&lead->id, id);
     }
-    //  Work on a copy: checks normalise fields in place. Read-only fields are the
-    //  service's to set.
-    Crm__Leads__Lead *lead = (Crm__Leads__Lead *)crm_pb_copy(&req->lead->base);
-    char id[CRM_UUID_LEN + 1];
-    crm_uuid_v7(id);
-    crm_pb_string_set(&lead->id, id);
     lead->score = 0;
     crm_pb_string_set(&lead->closed_at, "");
     S_CLEAR_MESSAGE(lead->won, crm__leads__won_details__free_unpacked);
@@ -203,12 +199,8 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     lead->history = NULL;
     lead->n_history = 0;
 
-    int code = s_check_lead(call, lead, true);
-    if (lead->status[0] && !leads_stage_key_valid(lead->status)) {
-        crm_call_field_error(call, "status", "is not a stage of the pipeline");
-        code = 422;
-    }
-    if (code == 0)
+    int code = leads_lead_check(call, lead);
+    if (code == 0 && !contact_checked)
         code = s_check_contact(call, lead->contact_id);
     if (code == 0)
         code = leads_pipeline_ensure(call);
@@ -245,6 +237,28 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         int recorded = leads_assign_record(call, lead->id, "", lead->assignee_id, rule_id, "");
         code = recorded ? recorded : 201;
     }
+    return code;
+}
+
+int leads_lead_check(crm_call_t *call, Crm__Leads__Lead *lead) {
+    int code = s_check_lead(call, lead, true);
+    if (lead->status[0] && !leads_stage_key_valid(lead->status)) {
+        crm_call_field_error(call, "status", "is not a stage of the pipeline");
+        code = 422;
+    }
+    return code;
+}
+
+static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Leads__CreateLeadRequest *req = (const void *)request;
+    if (!req->lead) {
+        crm_call_field_error(call, "lead", "is required");
+        return 422;
+    }
+    //  Work on a copy: checks normalise fields in place.
+    Crm__Leads__Lead *lead = (Crm__Leads__Lead *)crm_pb_copy(&req->lead->base);
+    crm_pb_string_set(&lead->id, "");
+    int code = leads_lead_create(call, lead, false);
     if (code == 201)
         *response = &lead->base;
     else
@@ -580,6 +594,8 @@ const crm_method_t leads_methods[] = {
     {"Update", s_update, &crm__leads__update_lead_request__descriptor, true},
     {"Delete", s_delete, &crm__leads__delete_lead_request__descriptor, true},
     {"List", s_list, &crm__leads__list_leads_request__descriptor, false},
+    {"CreateFromChat", leads_from_chat, &crm__leads__create_lead_from_chat_request__descriptor,
+     true},
     {"ChangeStatus", s_change_status, &crm__leads__change_lead_status_request__descriptor, true},
     {"ListStages", leads_stage_list, &crm__leads__list_stages_request__descriptor, false},
     {"CreateStage", leads_stage_create, &crm__leads__create_stage_request__descriptor, true},

@@ -181,6 +181,23 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
 //  A lead from LEAD_JSON's text; NULL (logged) when it does not parse.
 Crm__Leads__Lead *leads_from_json(const char *text);
 
+//  --- handlers.c: a lead's creation, for the other ways in (chat.c) -------------------
+
+//  The lead's own checks (its fields and stage key, not its contact, not the stage's
+//  existence): 0, or 422 with the field errors. Defaults are filled.
+int leads_lead_check(crm_call_t *call, Crm__Leads__Lead *lead);
+
+//  Create lead (the caller's; its id kept when set, else made): every check (the contact
+//  over the bus unless contact_checked), its stage, its assignee (given or by the
+//  assignment rules), the row with its history and events. 201 with lead filled in, or
+//  a failure code with the errors recorded.
+int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_checked);
+
+//  --- chat.c: a lead from a website chat ------------------------------------------------
+
+int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
+                    ProtobufCMessage **response);
+
 //  --- lifecycle.c: what the contacts service's events do to leads -----------------------
 
 //  Follow the contacts service's events (ContactMerged, ContactErased) with the leads
@@ -232,6 +249,16 @@ int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contac
 
 int leads_activity_create(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
+
+//  An activity's checks as a log's (its kind's rules; defaults filled, times made UTC):
+//  0, or 422 with the field errors.
+int leads_activity_check(crm_call_t *call, Crm__Leads__Activity *a);
+
+//  Log a checked activity of lead_id (a live lead of the caller's tenant, of contact_id)
+//  with its LeadActivityLogged: 201 with the stored activity in *response, 404 when the
+//  lead is gone, or a failure code.
+int leads_activity_insert(crm_call_t *call, const char *lead_id, const char *contact_id,
+                          Crm__Leads__Activity *a, ProtobufCMessage **response);
 int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
 int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
