@@ -148,3 +148,4 @@ $(BUILD)/tests/test_broker: $(BUILD)/services/gateway/broker.o
 $(BUILD)/tests/test_routes: $(BUILD)/services/gateway/routes.o $(BUILD)/services/gateway/openapi.o
 # ... and of a service's pure rules, the module's object.
 $(BUILD)/tests/test_leads_rules: $(BUILD)/services/leads/rules.o
+$(BUILD)/tests/test_leads_followups: $(BUILD)/services/leads/followup_rules.o

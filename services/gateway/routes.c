@@ -179,7 +179,8 @@ const route_t routes[] = {
     {"GET", "/v1/leads", "leads", "List", &crm__leads__list_leads_request__descriptor,
      &crm__leads__list_leads_response__descriptor, NULL, NULL, ROLES_ANY,
      "List leads; filters: status, priority, assigneeId, source, contactId, createdFrom/To, "
-     "overdue; sort=created (newest first, default), last_activity, follow_up; limit, cursor"},
+     "overdue, missedResponseTarget; sort=created (newest first, default), last_activity, "
+     "follow_up; limit, cursor"},
     {"GET", "/v1/leads/{id}", "leads", "Get", &crm__leads__get_lead_request__descriptor,
      &crm__leads__lead__descriptor, NULL, NULL, ROLES_ANY,
      "Read one lead with its stage history (from, to, who, when)"},
@@ -209,6 +210,36 @@ const route_t routes[] = {
     {"DELETE", "/v1/pipeline/stages/{key}", "leads", "DeleteStage",
      &crm__leads__delete_stage_request__descriptor, &crm__empty__descriptor, NULL, NULL,
      ROLES_MANAGE, "Delete a stage no live lead is in (the pipeline keeps an open stage)"},
+    //  Follow-ups and the tenant's sales settings.
+    {"POST", "/v1/leads/{id}/follow-ups", "leads", "CreateFollowUp",
+     &crm__leads__create_follow_up_request__descriptor, &crm__leads__follow_up__descriptor,
+     "follow_up", NULL, ROLES_WRITE,
+     "Schedule a follow-up of an open lead: dueAt (RFC 3339, not past) or pick (in_1_hour, "
+     "tomorrow_9am, in_3_days, in_1_week: on the tenant's clock), method (call by default, "
+     "email, sms, whatsapp, in_person, video_call, other), note, assigneeId; FollowUpDue "
+     "is published when it falls due"},
+    {"GET", "/v1/leads/{id}/follow-ups", "leads", "ListFollowUps",
+     &crm__leads__list_follow_ups_request__descriptor,
+     &crm__leads__list_follow_ups_response__descriptor, NULL, NULL, ROLES_ANY,
+     "A lead's follow-ups, soonest due first (status, dueBefore, limit, cursor)"},
+    {"PATCH", "/v1/leads/{id}/follow-ups/{followUpId}", "leads", "UpdateFollowUp",
+     &crm__leads__update_follow_up_request__descriptor, &crm__leads__follow_up__descriptor,
+     "follow_up", "update_mask", ROLES_WRITE,
+     "Complete ({\"status\":\"completed\"}), cancel, or reschedule (dueAt or pick; it fires "
+     "again) a pending follow-up, or change its method, note, assigneeId"},
+    {"GET", "/v1/follow-ups", "leads", "ListFollowUps",
+     &crm__leads__list_follow_ups_request__descriptor,
+     &crm__leads__list_follow_ups_response__descriptor, NULL, NULL, ROLES_ANY,
+     "Follow-ups of the tenant's live leads, soonest due first: a salesperson's list "
+     "(assigneeId, status, dueBefore, limit, cursor)"},
+    {"GET", "/v1/pipeline/settings", "leads", "GetSettings",
+     &crm__leads__get_pipeline_settings_request__descriptor,
+     &crm__leads__pipeline_settings__descriptor, NULL, NULL, ROLES_ANY,
+     "The tenant's sales settings: timeZone (IANA, UTC by default), responseTargetHours (24)"},
+    {"PATCH", "/v1/pipeline/settings", "leads", "UpdateSettings",
+     &crm__leads__update_pipeline_settings_request__descriptor,
+     &crm__leads__pipeline_settings__descriptor, "settings", "update_mask", ROLES_MANAGE,
+     "Change the sales settings: timeZone (an IANA name), responseTargetHours (1 to 720)"},
     {"GET", "/v1/reports/contacts/growth", "reporting", "ContactsGrowth",
      &crm__reporting__contacts_growth_request__descriptor,
      &crm__reporting__contacts_growth_response__descriptor, NULL, NULL, ROLES_ANY,

@@ -225,6 +225,10 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         code = leads_store_insert(call, &row, lead);
         leads_row_reset(&row);
     }
+    if (code == 201 && lead->follow_up_at[0]) {
+        int failed = leads_followups_on_create(call, lead);
+        code = failed ? failed : code;
+    }
     if (code == 201)
         *response = &lead->base;
     else
@@ -256,6 +260,8 @@ static const struct {
     {"won", "is set by moving the lead into a won stage"},
     {"lost", "is set by moving the lead into a lost stage"},
     {"history", "cannot be changed"},
+    {"overdue", "is computed from followUpAt"},
+    {"missed_response_target", "is computed from the lead's stage and activity"},
 };
 
 static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
@@ -304,6 +310,8 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         } else
             code = s_check_lead(call, lead, setting_follow_up);
     }
+    if (code == 0 && setting_follow_up)
+        code = leads_followups_on_update(call, lead);
     if (code == 0) {
         leads_row_t row;
         leads_row_render(lead, &row);
@@ -332,6 +340,10 @@ static int s_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     int code = leads_store_get(call, req->id, true, false, &lead);
     if (code == 200)
         code = leads_store_delete(call, lead);
+    if (code == 204) {
+        int failed = leads_followups_cancel_pending(call, req->id, "lead_deleted");
+        code = failed ? failed : code;
+    }
     if (lead)
         crm__leads__lead__free_unpacked(lead, NULL);
     return code;
@@ -468,6 +480,10 @@ static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
         };
         code = leads_store_move(call, &move);
     }
+    if (code == 200 && strcmp(to_outcome, "open") != 0) {
+        int failed = leads_followups_cancel_pending(call, req->id, "lead_closed");
+        code = failed ? failed : code;
+    }
     if (code == 200)
         code = leads_store_get(call, req->id, false, true, (Crm__Leads__Lead **)response);
     if (lead)
@@ -536,5 +552,16 @@ const crm_method_t leads_methods[] = {
     {"CreateStage", leads_stage_create, &crm__leads__create_stage_request__descriptor, true},
     {"UpdateStage", leads_stage_update, &crm__leads__update_stage_request__descriptor, true},
     {"DeleteStage", leads_stage_delete, &crm__leads__delete_stage_request__descriptor, true},
+    //  Follow-ups (followups.c) and the tenant's sales settings (settings.c).
+    {"CreateFollowUp", leads_followup_create, &crm__leads__create_follow_up_request__descriptor,
+     true},
+    {"UpdateFollowUp", leads_followup_update, &crm__leads__update_follow_up_request__descriptor,
+     true},
+    {"ListFollowUps", leads_followup_list, &crm__leads__list_follow_ups_request__descriptor,
+     false},
+    {"GetSettings", leads_settings_get, &crm__leads__get_pipeline_settings_request__descriptor,
+     false},
+    {"UpdateSettings", leads_settings_update,
+     &crm__leads__update_pipeline_settings_request__descriptor, true},
     {NULL, NULL, NULL, false},
 };

@@ -20,6 +20,19 @@ static void s_teardown(void **arg) {
         crm_bus_client_destroy(&self->contacts);
 }
 
+//  Once the service is up: the follow-up scheduler (scheduler.c), stopped before the
+//  service goes.
+static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg) {
+    leads_t *self = arg;
+    self->scheduler = leads_scheduler_start(cfg, service, loop);
+    return self->scheduler ? 0 : -1;
+}
+
+static void s_detach(void *arg) {
+    leads_t *self = arg;
+    leads_scheduler_stop(&self->scheduler);
+}
+
 static int s_workers(const crm_config_t *cfg) {
     return cfg->leads_workers;
 }
@@ -33,13 +46,15 @@ int main(int argc, char **argv) {
         .name = "leads",
         .usage = "usage: crm-leads [--config PATH]\n"
                  "Serves the leads service (leads, pipeline stages) over the Majordomo "
-                 "broker.\n",
+                 "broker, and fires due follow-ups.\n",
         .migrations = leads_migrations,
         .methods = leads_methods,
         .setup = s_setup,
         .teardown = s_teardown,
         .workers = s_workers,
         .max_batch = s_max_batch,
+        .attach = s_attach,
+        .detach = s_detach,
         .publishes = true,
     };
     return crm_daemon_main(&daemon, argc, argv);
