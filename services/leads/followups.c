@@ -168,7 +168,10 @@ static const crm_stmt_t s_list = {
     .name = "followups_list",
     .sql = "SELECT " FOLLOW_UP_JSON("f", "l.contact_id", "l.assignee_id") ","
            " (extract(epoch FROM f.due_at) * 1000000)::bigint::text"
-           " FROM follow_ups f JOIN leads l ON l.tenant_id = f.tenant_id AND l.id = f.lead_id"
+           //  (The lead is looked up per row, LIMIT 1 keeping the planner from a scan of
+           //  the tenant's leads.)
+           " FROM follow_ups f CROSS JOIN LATERAL (SELECT contact_id, assignee_id, deleted_at"
+           "  FROM leads WHERE tenant_id = f.tenant_id AND id = f.lead_id LIMIT 1) l"
            " WHERE f.tenant_id = $1 AND l.deleted_at IS NULL"
            "  AND ($2 = '' OR f.lead_id = nullif($2, '')::uuid)"
            "  AND ($3 = '' OR coalesce(nullif(f.assignee_id, ''), l.assignee_id) = $3)"
