@@ -162,6 +162,15 @@ static const crm_stmt_t s_insert_for_lead = {
     .nparams = 6,
     .writes = true};
 
+//  One follow-up of a live lead.
+static const crm_stmt_t s_get = {
+    .name = "followups_get",
+    .sql = "SELECT " FOLLOW_UP_JSON("f", "l.contact_id", "l.assignee_id")
+           " FROM follow_ups f JOIN leads l ON l.tenant_id = f.tenant_id AND l.id = f.lead_id"
+           " WHERE f.tenant_id = $1 AND f.lead_id = $2::uuid AND f.id = $3::uuid"
+           "  AND l.deleted_at IS NULL",
+    .nparams = 3};
+
 //  The list: $2 a lead ('' any), $3 an assignee, $4 a status, $5 due before; keyset
 //  ($6 due time in microseconds, $7 id) in due order.
 static const crm_stmt_t s_list = {
@@ -438,6 +447,36 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
     if (!res)
         return crm_call_db_failure(call);
     code = 200;
+    if (PQntuples(res) != 1) {
+        crm_call_error(call, "not_found", "no such follow-up of this lead");
+        code = 404;
+    } else {
+        Crm__Leads__FollowUp *out = s_from_json(call, PQgetvalue(res, 0, 0));
+        if (out)
+            *response = &out->base;
+        else
+            code = 500;
+    }
+    PQclear(res);
+    return code;
+}
+
+// --- reading -------------------------------------------------------------------------------
+
+int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response) {
+    const Crm__Leads__GetFollowUpRequest *req = (const void *)request;
+    if (!s_check_lead_id(call, req->id))
+        return 404;
+    if (!crm_uuid_valid(req->follow_up_id)) {
+        crm_call_error(call, "not_found", "no such follow-up (not a valid follow-up id)");
+        return 404;
+    }
+    const char *params[] = {call->header->tenant_id, req->id, req->follow_up_id};
+    PGresult *res = crm_db_query(call->db, &s_get, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = 200;
     if (PQntuples(res) != 1) {
         crm_call_error(call, "not_found", "no such follow-up of this lead");
         code = 404;

@@ -559,6 +559,7 @@ const crm_method_t leads_methods[] = {
      true},
     {"ListFollowUps", leads_followup_list, &crm__leads__list_follow_ups_request__descriptor,
      false},
+    {"GetFollowUp", leads_followup_get, &crm__leads__get_follow_up_request__descriptor, false},
     {"GetSettings", leads_settings_get, &crm__leads__get_pipeline_settings_request__descriptor,
      false},
     {"UpdateSettings", leads_settings_update,

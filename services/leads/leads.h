@@ -188,6 +188,8 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
 int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
+int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response);
 
 //  A lead created with followUpAt (lead as inserted): its first follow-up, a call at that
 //  time without a note. 0 or a failure code.

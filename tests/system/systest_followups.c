@@ -243,6 +243,7 @@ static void test_schedule_and_change(void **state) {
     harness_response_t r = s_post_follow_up(h->key_a, lead, body);
     assert_int_equal(r.status, 201);
     snprintf(first, sizeof first, "%s", harness_json_str(&r, "id"));
+    assert_non_null(strstr(r.location, first));
     assert_string_equal(harness_json_str(&r, "leadId"), lead);
     assert_string_equal(harness_json_str(&r, "method"), "email");
     assert_string_equal(harness_json_str(&r, "note"), "Send the RAV4 brochure");
@@ -253,6 +254,15 @@ static void test_schedule_and_change(void **state) {
     assert_false(s_flag(&r, "overdue"));
     assert_string_equal(harness_json_str(&r, "firedAt"), "");
     harness_response_free(&r);
+
+    //  Read back where the Location says; not by another tenant.
+    char path[256];
+    snprintf(path, sizeof path, "/v1/leads/%s/follow-ups/%s", lead, first);
+    r = harness_http("GET", path, s_key_sales, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(harness_json_str(&r, "note"), "Send the RAV4 brochure");
+    harness_response_free(&r);
+    s_expect(harness_http("GET", path, h->key_b, NULL, NULL), 404, NULL);
 
     //  The lead's followUpAt is its earliest pending follow-up.
     r = s_get_lead(lead);
@@ -267,7 +277,6 @@ static void test_schedule_and_change(void **state) {
     harness_response_free(&r);
 
     //  The lead's list: soonest first, in pages.
-    char path[256];
     snprintf(path, sizeof path, "/v1/leads/%s/follow-ups?limit=1", lead);
     r = harness_http("GET", path, h->key_a, NULL, NULL);
     assert_int_equal(r.status, 200);
