@@ -169,6 +169,11 @@ static void s_runner(zsock_t *pipe, void *arg) {
     zpoller_t *poller = zpoller_new(pipe, NULL);
     zsock_signal(pipe, 0);
     int batch = cfg->leads_scheduler_batch, poll_ms = cfg->leads_scheduler_ms;
+    char poll_text[16], batch_text[16];
+    snprintf(poll_text, sizeof poll_text, "%d", poll_ms);
+    snprintf(batch_text, sizeof batch_text, "%d", batch);
+    crm_log_kv(CRM_LOG_INFO, "follow-up scheduler started", "poll_ms", poll_text, "batch",
+               batch_text, NULL);
     bool stop = false;
     while (!stop) {
         int wait = SCHEDULER_DB_RETRY_MS;
