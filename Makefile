@@ -149,3 +149,4 @@ $(BUILD)/tests/test_routes: $(BUILD)/services/gateway/routes.o $(BUILD)/services
 # ... and of a service's pure rules, the module's object.
 $(BUILD)/tests/test_leads_rules: $(BUILD)/services/leads/rules.o
 $(BUILD)/tests/test_leads_assign: $(BUILD)/services/leads/team_rules.o
+$(BUILD)/tests/test_leads_followups: $(BUILD)/services/leads/followup_rules.o

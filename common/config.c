@@ -116,6 +116,10 @@ static const s_key_t s_keys[] = {
     S_INT(leads, max_batch, 64, 1, 10000, "requests committed together in one transaction"),
     S_INT(leads, contacts_timeout_ms, 2000, 100, 60000,
           "a call to the contacts service (is the lead's contact live?) gives up after this"),
+    S_INT(leads, scheduler_ms, 500, 10, 60000,
+          "the follow-up scheduler looks for due follow-ups at least this often"),
+    S_INT(leads, scheduler_batch, 1000, 1, 100000,
+          "follow-ups the scheduler fires in one transaction at most"),
 
     S_INT(reporting, publish_interval_ms, 1000, 100, S_HOUR_MS,
           "changed daily figures are published this often (per tenant at most)"),

@@ -178,9 +178,9 @@ const route_t routes[] = {
      "first open stage unless status names another open one"},
     {"GET", "/v1/leads", "leads", "List", &crm__leads__list_leads_request__descriptor,
      &crm__leads__list_leads_response__descriptor, NULL, NULL, ROLES_ANY,
-     "List leads; filters: status, priority, assigneeId (a member's id, or me), source, "
-     "contactId, createdFrom/To, "
-     "overdue; sort=created (newest first, default), last_activity, follow_up; limit, cursor"},
+     "List leads; filters: status, priority, assigneeId, source, contactId, createdFrom/To, "
+     "overdue, missedResponseTarget; sort=created (newest first, default), last_activity, "
+     "follow_up; limit, cursor"},
     //  Before /v1/leads/{id}: the first route that matches a path wins.
     {"POST", "/v1/leads/from-chat", "leads", "CreateFromChat",
      &crm__leads__create_lead_from_chat_request__descriptor, &crm__leads__lead_from_chat__descriptor,
@@ -292,6 +292,39 @@ const route_t routes[] = {
      &crm__leads__list_assignments_request__descriptor,
      &crm__leads__list_assignments_response__descriptor, NULL, NULL, ROLES_ANY,
      "A lead's assignments, oldest first (from, to, rule, note, who, when)"},
+    //  Follow-ups and the tenant's sales settings.
+    {"POST", "/v1/leads/{id}/follow-ups", "leads", "CreateFollowUp",
+     &crm__leads__create_follow_up_request__descriptor, &crm__leads__follow_up__descriptor,
+     "follow_up", NULL, ROLES_WRITE,
+     "Schedule a follow-up of an open lead: dueAt (RFC 3339, not past) or pick (in_1_hour, "
+     "tomorrow_9am, in_3_days, in_1_week: on the tenant's clock), method (call by default, "
+     "email, sms, whatsapp, in_person, video_call, other), note, assigneeId; FollowUpDue "
+     "is published when it falls due"},
+    {"GET", "/v1/leads/{id}/follow-ups", "leads", "ListFollowUps",
+     &crm__leads__list_follow_ups_request__descriptor,
+     &crm__leads__list_follow_ups_response__descriptor, NULL, NULL, ROLES_ANY,
+     "A lead's follow-ups, soonest due first (status, dueBefore, limit, cursor)"},
+    {"GET", "/v1/leads/{id}/follow-ups/{followUpId}", "leads", "GetFollowUp",
+     &crm__leads__get_follow_up_request__descriptor, &crm__leads__follow_up__descriptor, NULL,
+     NULL, ROLES_ANY, "Read one follow-up of a lead"},
+    {"PATCH", "/v1/leads/{id}/follow-ups/{followUpId}", "leads", "UpdateFollowUp",
+     &crm__leads__update_follow_up_request__descriptor, &crm__leads__follow_up__descriptor,
+     "follow_up", "update_mask", ROLES_WRITE,
+     "Complete ({\"status\":\"completed\"}), cancel, or reschedule (dueAt or pick; it fires "
+     "again) a pending follow-up, or change its method, note, assigneeId"},
+    {"GET", "/v1/follow-ups", "leads", "ListFollowUps",
+     &crm__leads__list_follow_ups_request__descriptor,
+     &crm__leads__list_follow_ups_response__descriptor, NULL, NULL, ROLES_ANY,
+     "Follow-ups of the tenant's live leads, soonest due first: a salesperson's list "
+     "(assigneeId, status, dueBefore, limit, cursor)"},
+    {"GET", "/v1/pipeline/settings", "leads", "GetSettings",
+     &crm__leads__get_pipeline_settings_request__descriptor,
+     &crm__leads__pipeline_settings__descriptor, NULL, NULL, ROLES_ANY,
+     "The tenant's sales settings: timeZone (IANA, UTC by default), responseTargetHours (24)"},
+    {"PATCH", "/v1/pipeline/settings", "leads", "UpdateSettings",
+     &crm__leads__update_pipeline_settings_request__descriptor,
+     &crm__leads__pipeline_settings__descriptor, "settings", "update_mask", ROLES_MANAGE,
+     "Change the sales settings: timeZone (an IANA name), responseTargetHours (1 to 720)"},
     {"GET", "/v1/reports/contacts/growth", "reporting", "ContactsGrowth",
      &crm__reporting__contacts_growth_request__descriptor,
      &crm__reporting__contacts_growth_response__descriptor, NULL, NULL, ROLES_ANY,

@@ -237,6 +237,10 @@ int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_che
         int recorded = leads_assign_record(call, lead->id, "", lead->assignee_id, rule_id, "");
         code = recorded ? recorded : 201;
     }
+    if (code == 201 && lead->follow_up_at[0]) {
+        int failed = leads_followups_on_create(call, lead);
+        code = failed ? failed : code;
+    }
     return code;
 }
 
@@ -290,6 +294,8 @@ static const struct {
     {"won", "is set by moving the lead into a won stage"},
     {"lost", "is set by moving the lead into a lost stage"},
     {"history", "cannot be changed"},
+    {"overdue", "is computed from followUpAt"},
+    {"missed_response_target", "is computed from the lead's stage and activity"},
 };
 
 static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
@@ -342,6 +348,8 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     bool reassigned = code == 0 && strcmp(lead->assignee_id, stored->assignee_id) != 0;
     if (reassigned && lead->assignee_id[0])
         code = leads_team_check_assignee(call, lead->assignee_id, "assigneeId");
+    if (code == 0 && setting_follow_up)
+        code = leads_followups_on_update(call, lead);
     if (code == 0) {
         leads_row_t row;
         leads_row_render(lead, &row);
@@ -375,6 +383,10 @@ static int s_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     int code = leads_store_get(call, req->id, true, false, &lead);
     if (code == 200)
         code = leads_store_delete(call, lead);
+    if (code == 204) {
+        int failed = leads_followups_cancel_pending(call, req->id, "lead_deleted");
+        code = failed ? failed : code;
+    }
     if (lead)
         crm__leads__lead__free_unpacked(lead, NULL);
     return code;
@@ -511,6 +523,10 @@ static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
         };
         code = leads_store_move(call, &move);
     }
+    if (code == 200 && strcmp(to_outcome, "open") != 0) {
+        int failed = leads_followups_cancel_pending(call, req->id, "lead_closed");
+        code = failed ? failed : code;
+    }
     if (code == 200)
         code = leads_store_get(call, req->id, false, true, (Crm__Leads__Lead **)response);
     if (lead)
@@ -633,5 +649,17 @@ const crm_method_t leads_methods[] = {
     {"Assign", leads_assign, &crm__leads__assign_lead_request__descriptor, true},
     {"ListAssignments", leads_assignments_list, &crm__leads__list_assignments_request__descriptor,
      false},
+    //  Follow-ups (followups.c) and the tenant's sales settings (settings.c).
+    {"CreateFollowUp", leads_followup_create, &crm__leads__create_follow_up_request__descriptor,
+     true},
+    {"UpdateFollowUp", leads_followup_update, &crm__leads__update_follow_up_request__descriptor,
+     true},
+    {"ListFollowUps", leads_followup_list, &crm__leads__list_follow_ups_request__descriptor,
+     false},
+    {"GetFollowUp", leads_followup_get, &crm__leads__get_follow_up_request__descriptor, false},
+    {"GetSettings", leads_settings_get, &crm__leads__get_pipeline_settings_request__descriptor,
+     false},
+    {"UpdateSettings", leads_settings_update,
+     &crm__leads__update_pipeline_settings_request__descriptor, true},
     {NULL, NULL, NULL, false},
 };

@@ -22,6 +22,7 @@ typedef struct {
     const crm_config_t *cfg;
     crm_bus_client_t *contacts;  // calls to the contacts service (is a contact live?)
     leads_lifecycle_t *lifecycle; // follows the contacts service's events
+    struct _leads_scheduler_t *scheduler;  // fires due follow-ups (scheduler.c)
 } leads_t;
 
 extern const crm_method_t leads_methods[];
@@ -41,7 +42,16 @@ extern const crm_migration_t leads_migrations[];
     " 'lastActivityAt', " CRM_SQL_TS(t ".last_activity_at") ","                               \
     " 'closedAt', " CRM_SQL_TS(t ".closed_at") ", 'won', " t ".won, 'lost', " t ".lost,"     \
     /* --- team: the lead's territory */                                                    \
-    " 'postcode', " t ".postcode, 'region', " t ".region"
+    " 'postcode', " t ".postcode, 'region', " t ".region,"                                   \
+    LEAD_FLAGS_JSON_FIELDS(t)
+
+//  The lead's flags, computed when it is read (functions of migration 0004): overdue (open,
+//  its follow-up time passed) and missedResponseTarget (still in the first open stage,
+//  untouched since creation for the tenant's response target).
+#define LEAD_FLAGS_JSON_FIELDS(t)                                                             \
+    " 'overdue', lead_overdue(" t ".follow_up_at, " t ".closed_at),"                          \
+    " 'missedResponseTarget', lead_missed_response_target(" t ".tenant_id, " t ".status,"     \
+    " " t ".created_at, " t ".last_activity_at, " t ".closed_at)"
 
 #define LEAD_JSON(t) "jsonb_build_object(" LEAD_JSON_FIELDS(t) ")::text"
 
@@ -348,5 +358,53 @@ int leads_assign_auto(crm_call_t *call, Crm__Leads__Lead *lead, char rule_id[40]
 //  LeadAssigned (rule: a rule's id, or "manual"). 0 or a failure code.
 int leads_assign_record(crm_call_t *call, const char *lead_id, const char *from, const char *to,
                         const char *rule, const char *note);
+//  --- followups.c: a lead's follow-ups -----------------------------------------------------
+
+int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response);
+
+//  A lead created with followUpAt (lead as inserted): its first follow-up, a call at that
+//  time without a note. 0 or a failure code.
+int leads_followups_on_create(crm_call_t *call, const Crm__Leads__Lead *lead);
+
+//  A PATCH of lead (locked, before it is written) that names followUpAt: set, it moves the
+//  lead's next pending follow-up to that time (or schedules a call then, when none is
+//  pending); cleared, it cancels every pending one. lead->follow_up_at becomes the
+//  lead's earliest pending due time after it (the value given when that is it). 0 or a
+//  failure code.
+int leads_followups_on_update(crm_call_t *call, Crm__Leads__Lead *lead);
+
+//  The lead was closed (won or lost) or deleted: its pending follow-ups are cancelled
+//  with reason ("lead_closed", "lead_deleted") and its followUpAt cleared. 0 or a failure
+//  code.
+int leads_followups_cancel_pending(crm_call_t *call, const char *lead_id, const char *reason);
+
+//  --- settings.c: the tenant's sales settings ----------------------------------------------
+
+int leads_settings_get(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response);
+int leads_settings_update(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+
+//  --- scheduler.c: fires due follow-ups -----------------------------------------------------
+
+typedef struct _leads_scheduler_t leads_scheduler_t;
+
+//  Start the scheduler thread (its own connection), which kicks the service's relay on
+//  loop after each batch it fires. NULL on failure.
+leads_scheduler_t *leads_scheduler_start(const crm_config_t *cfg, crm_service_t *service,
+                                         zloop_t *loop);
+void leads_scheduler_stop(leads_scheduler_t **self_p);
+
+//  How long the scheduler sleeps before it looks again (pure; followup_rules.c): at once
+//  after a full batch, else until the next due time (next_due_ms from now; negative:
+//  none known), at most poll_ms.
+int leads_scheduler_wait_ms(int claimed, int batch, long long next_due_ms, int poll_ms);
 
 #endif

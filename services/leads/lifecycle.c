@@ -6,7 +6,7 @@
     - ContactErased: the person's data goes from the contact's leads: custom fields,
       the postcode, VINs (of interest, sold, traded in), the lost reason's text, every
       free text the leads schema holds about the lead (activities' notes, bodies,
-      transcripts and next steps; notes of stage moves and assignments), stored replies
+      transcripts and next steps; notes of stage moves, assignments and follow-ups), stored replies
       that could be replayed, and the payloads of the leads' past events (scrubbed,
       crm_outbox_scrub).
       What is left is what reports count: ids, stages, sources, money, times.
@@ -67,6 +67,9 @@ static const crm_stmt_t s_erase = {
            " assigned AS ("
            "  UPDATE assignment_history a SET note = '' FROM l"
            "  WHERE a.tenant_id = $1 AND a.lead_id = l.id AND a.note <> ''),"
+           " reminders AS ("
+           "  UPDATE follow_ups f SET note = '' FROM l"
+           "  WHERE f.tenant_id = $1 AND f.lead_id = l.id AND f.note <> ''),"
            " notes AS ("
            "  UPDATE stage_history h SET note = '' FROM l"
            "  WHERE h.tenant_id = $1 AND h.lead_id = l.id AND h.note <> ''),"

@@ -20,16 +20,20 @@ static void s_teardown(void **arg) {
         crm_bus_client_destroy(&self->contacts);
 }
 
-//  Once the service is up: the follower of the contacts service's events. It stops
-//  before the service goes.
+//  Once the service is up: the follower of the contacts service's events (lifecycle.c)
+//  and the follow-up scheduler (scheduler.c), both stopped before the service goes.
 static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg) {
     leads_t *self = arg;
     self->lifecycle = leads_lifecycle_start(cfg, service, loop);
-    return self->lifecycle ? 0 : -1;
+    if (!self->lifecycle)
+        return -1;
+    self->scheduler = leads_scheduler_start(cfg, service, loop);
+    return self->scheduler ? 0 : -1;
 }
 
 static void s_detach(void *arg) {
     leads_t *self = arg;
+    leads_scheduler_stop(&self->scheduler);
     leads_lifecycle_stop(&self->lifecycle);
 }
 
@@ -46,7 +50,7 @@ int main(int argc, char **argv) {
         .name = "leads",
         .usage = "usage: crm-leads [--config PATH]\n"
                  "Serves the leads service (leads, pipeline stages) over the Majordomo "
-                 "broker.\n",
+                 "broker, and fires due follow-ups.\n",
         .migrations = leads_migrations,
         .methods = leads_methods,
         .setup = s_setup,

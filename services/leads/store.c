@@ -125,6 +125,8 @@ static const crm_stmt_t s_move = {
     "  AND ($7 = '' OR l.created_at >= nullif($7, '')::timestamptz)"                          \
     "  AND ($8 = '' OR l.created_at < nullif($8, '')::timestamptz)"                           \
     "  AND (NOT $9::boolean OR (l.follow_up_at < now() AND l.closed_at IS NULL))"             \
+    "  AND (NOT $13::boolean OR lead_missed_response_target(l.tenant_id, l.status,"           \
+    "       l.created_at, l.last_activity_at, l.closed_at))"                                  \
     "  AND ($11 = '' OR " keyset ")"                                                          \
     " ORDER BY " order " LIMIT $12::int"
 
@@ -135,7 +137,7 @@ static const crm_stmt_t s_move = {
 static const crm_stmt_t s_list_created = {
     .name = "leads_list_created",
     .sql = LIST_SQL("''", "$10 = '' AND l.id < " CURSOR_ID, "l.id DESC"),
-    .nparams = 12,
+    .nparams = 13,
     .custom_plan = true};
 
 static const crm_stmt_t s_list_activity = {
@@ -143,7 +145,7 @@ static const crm_stmt_t s_list_activity = {
     .sql = LIST_SQL(MICROS("l.last_activity_at") "::text",
                     "(l.last_activity_at, l.id) < (" CURSOR_TIME ", " CURSOR_ID ")",
                     "l.last_activity_at DESC, l.id DESC"),
-    .nparams = 12,
+    .nparams = 13,
     .custom_plan = true};
 
 static const crm_stmt_t s_list_follow_up = {
@@ -153,7 +155,7 @@ static const crm_stmt_t s_list_follow_up = {
                     " ELSE l.follow_up_at > " CURSOR_TIME " OR l.follow_up_at IS NULL"
                     " OR (l.follow_up_at = " CURSOR_TIME " AND l.id > " CURSOR_ID ") END",
                     "l.follow_up_at ASC NULLS LAST, l.id ASC"),
-    .nparams = 12,
+    .nparams = 13,
     .custom_plan = true};
 
 // --- rendering ---------------------------------------------------------------------------
@@ -374,7 +376,7 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
     const char *params[] = {call->header->tenant_id, req->status, priority, req->assignee_id,
                             source, req->contact_id, req->created_from, req->created_to,
                             req->overdue ? "true" : "false", cursor->value, cursor->id,
-                            limit_text};
+                            limit_text, req->missed_response_target ? "true" : "false"};
     const crm_stmt_t *stmt = sort == 'a'   ? &s_list_activity
                              : sort == 'f' ? &s_list_follow_up
                                            : &s_list_created;

@@ -159,8 +159,14 @@ static void test_erase_clears_lead_pii(void **state) {
            "\"customFields\":{\"spouse\":\"Marguerite-Secret\"}",
            kept);
     char path[160], sql[1024];
-    snprintf(path, sizeof path, "/v1/leads/%s/status", lead);
+    snprintf(path, sizeof path, "/v1/leads/%s/follow-ups", lead);
     harness_response_t r = harness_http(
+        "POST", path, h->key_a,
+        "{\"pick\":\"in_3_days\",\"note\":\"Ask Marguerite about financing\"}", NULL);
+    assert_int_equal(r.status, 201);
+    harness_response_free(&r);
+    snprintf(path, sizeof path, "/v1/leads/%s/status", lead);
+    r = harness_http(
         "POST", path, h->key_a,
         "{\"status\":\"closed_lost\",\"note\":\"Marguerite called back angry\","
         "\"lost\":{\"reason\":\"other\",\"reasonText\":\"moving to Marguerite's town\"}}",
@@ -227,6 +233,9 @@ static void test_erase_clears_lead_pii(void **state) {
              " AND details->>'direction' = 'inbound'",
              lead);
     assert_int_equal(sql_scalar(sql), 1);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM leads.follow_ups WHERE lead_id = '%s' AND note <> ''", lead);
+    assert_int_equal(sql_scalar(sql), 0);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM leads.assignment_history WHERE lead_id = '%s'"
              " AND note = '' AND rule = 'manual'",

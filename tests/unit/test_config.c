@@ -162,6 +162,8 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->leads_workers, 8);
     assert_int_equal(config->leads_max_batch, 64);
     assert_int_equal(config->leads_contacts_timeout_ms, 2000);
+    assert_int_equal(config->leads_scheduler_ms, 500);
+    assert_int_equal(config->leads_scheduler_batch, 1000);
     assert_int_equal(config->reporting_publish_interval_ms, 1000);
     assert_int_equal(config->reporting_snapshot_page, 1000);
     assert_string_equal(config->supervisor_services, "gateway contacts leads reporting");
@@ -547,7 +549,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 48);
+    assert_int_equal(lines, 50);
     free(text);
     crm_config_destroy(&config);
 
