@@ -38,7 +38,7 @@
     " 'createdBy', " f ".created_by, 'createdAt', " CRM_SQL_TS(f ".created_at") ","            \
     " 'updatedAt', " CRM_SQL_TS(f ".updated_at") ","                                          \
     " 'completedAt', " CRM_SQL_TS(f ".completed_at") ","                                      \
-    " 'cancelledAt', " CRM_SQL_TS(f ".cancelled_at") ")::text"
+    " 'cancelledAt', " CRM_SQL_TS(f ".cancelled_at") ", 'longTerm', " f ".long_term)::text"
 
 //  The live lead of the tenant, locked for a write (or not, for a read): whether it is
 //  closed.
@@ -295,6 +295,9 @@ int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
         return code;
     if (closed)
         return s_closed_lead(call);
+    if (f->assignee_id[0] && (code = leads_team_check_assignee(call, f->assignee_id,
+                                                               "assigneeId")) != 0)
+        return code;
 
     char id[CRM_UUID_LEN + 1], now[40], pick[32], method[32];
     crm_uuid_v7(id);
@@ -401,6 +404,9 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
     bool closed = false;
     int code = s_lead_state(call, req->id, true, &closed);
     if (code != 200)
+        return code;
+    if (set_assignee && f->assignee_id[0] &&
+        (code = leads_team_check_assignee(call, f->assignee_id, "assigneeId")) != 0)
         return code;
     const char *keys[] = {call->header->tenant_id, req->id, req->follow_up_id};
     PGresult *res = crm_db_query(call->db, &s_status, keys);
@@ -601,6 +607,43 @@ int leads_followups_on_update(crm_call_t *call, Crm__Leads__Lead *lead) {
         crm_pb_string_set(&lead->follow_up_at, PQgetvalue(res, 0, 1));
     PQclear(res);
     return 0;
+}
+
+//  A lost lead's long-term follow-up ($4: RFC 3339, or a date: 9:00 that day on the
+//  tenant's clock), a call; the lead's follow_up_at is its due time (the lead's others
+//  were cancelled as it closed).
+static const crm_stmt_t s_insert_long_term = {
+    .name = "followups_insert_long_term",
+    .sql = "WITH due AS (SELECT CASE WHEN length($4) = 10"
+           "    THEN ($4::date + time '09:00') AT TIME ZONE tenant_time_zone($1)"
+           "    ELSE $4::timestamptz END AS at),"
+           " ins AS ("
+           "  INSERT INTO follow_ups (tenant_id, id, lead_id, due_at, method, note, long_term,"
+           "    created_by, updated_by, created_at, updated_at)"
+           "  SELECT $1, $2::uuid, $3::uuid, due.at, 'call', $5, true, $6, $6, $7::timestamptz,"
+           "    $7::timestamptz FROM due WHERE due.at > $7::timestamptz RETURNING due_at)"
+           " UPDATE leads l SET follow_up_at = ins.due_at FROM ins"
+           " WHERE l.tenant_id = $1 AND l.id = $3::uuid RETURNING 1",
+    .nparams = 7,
+    .writes = true};
+
+int leads_followups_long_term(crm_call_t *call, const char *lead_id, const char *at,
+                              const char *note) {
+    char id[CRM_UUID_LEN + 1], now[40];
+    crm_uuid_v7(id);
+    crm_time_now(now, sizeof now);
+    const char *params[] = {call->header->tenant_id, id, lead_id, at, note,
+                            call->header->actor_id, now};
+    PGresult *res = crm_db_query(call->db, &s_insert_long_term, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int rows = PQntuples(res);
+    PQclear(res);
+    if (rows == 1)
+        return 0;
+    //  A date that is today, before 9:00 went by: past by the time it is written.
+    crm_call_field_error(call, "lost.followUpAt", "must be in the future");
+    return 422;
 }
 
 int leads_followups_cancel_pending(crm_call_t *call, const char *lead_id, const char *reason) {

@@ -435,6 +435,16 @@ static void s_check_lost(crm_call_t *call, const Crm__Leads__LostDetails *lost) 
                              "no_longer_interested or other");
     else
         s_check_text(call, "lost.reasonText", lost->reason_text, NOTE_MAX_LEN);
+    //  A long-term follow-up: a date or a time, not in the past (the statement that
+    //  schedules it checks the exact instant on the tenant's clock).
+    int64_t micros;
+    if (lost && lost->follow_up_at[0]) {
+        if (leads_time_parse(lost->follow_up_at, &micros))
+            crm_call_field_error(call, "lost.followUpAt",
+                                 "must be a date (YYYY-MM-DD) or an RFC 3339 time");
+        else if (micros < ((int64_t)time(NULL) - 86400) * 1000000)
+            crm_call_field_error(call, "lost.followUpAt", "must be in the future");
+    }
 }
 
 static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
@@ -525,6 +535,14 @@ static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
     }
     if (code == 200 && strcmp(to_outcome, "open") != 0) {
         int failed = leads_followups_cancel_pending(call, req->id, "lead_closed");
+        code = failed ? failed : code;
+    }
+    if (code == 200 && strcmp(to_outcome, "lost") == 0 && req->lost->follow_up_at[0]) {
+        char note[160], reason[48];
+        crm_enum_api_name(&crm__leads__lost_reason__descriptor, req->lost->reason, reason,
+                          sizeof reason);
+        snprintf(note, sizeof note, "Long-term follow-up of a lead lost (%s)", reason);
+        int failed = leads_followups_long_term(call, req->id, req->lost->follow_up_at, note);
         code = failed ? failed : code;
     }
     if (code == 200)

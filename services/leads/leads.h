@@ -380,6 +380,13 @@ int leads_followups_on_create(crm_call_t *call, const Crm__Leads__Lead *lead);
 //  failure code.
 int leads_followups_on_update(crm_call_t *call, Crm__Leads__Lead *lead);
 
+//  Schedule a lost lead's long-term follow-up at at (RFC 3339, or a date: 9:00 on the
+//  tenant's clock), a call with note, firing although the lead is closed; the lead's
+//  followUpAt becomes its time. 0, 422 naming lost.followUpAt when it is not in the
+//  future, or a failure code.
+int leads_followups_long_term(crm_call_t *call, const char *lead_id, const char *at,
+                              const char *note);
+
 //  The lead was closed (won or lost) or deleted: its pending follow-ups are cancelled
 //  with reason ("lead_closed", "lead_deleted") and its followUpAt cleared. 0 or a failure
 //  code.

@@ -743,6 +743,68 @@ static void test_delete(void **state) {
                      1);
 }
 
+//  Closing as lost with a long-term follow-up: the lead's other follow-ups are cancelled,
+//  the long-term one is scheduled (a date: 9:00 on the dealership's clock) and fires
+//  although the lead is closed; one in the past is refused and nothing moves.
+static void test_lost_long_term_follow_up(void **state) {
+    (void)state;
+    char contact[64], id[64], path[160];
+    s_contact(h->key_a, contact);
+    s_lead(contact, ",\"source\":\"phone\",\"followUpAt\":\"2031-01-02T15:00:00Z\"", id);
+    snprintf(path, sizeof path, "/v1/leads/%s/status", id);
+
+    harness_response_t r = harness_http(
+        "POST", path, h->key_a,
+        "{\"status\":\"closed_lost\",\"lost\":{\"reason\":\"purchased_elsewhere\","
+        "\"followUpAt\":\"2020-05-01\"}}",
+        NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "lost.followUpAt");
+    harness_response_free(&r);
+    assert_int_equal(s_count("SELECT count(*) FROM leads.leads WHERE id = '%s'"
+                             " AND status = 'new'", id),
+                     1);
+
+    r = harness_http("POST", path, h->key_a,
+                     "{\"status\":\"closed_lost\",\"lost\":{\"reason\":\"purchased_elsewhere\","
+                     "\"followUpAt\":\"2032-03-01\"}}",
+                     NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(harness_json_str(&r, "followUpAt"), "2032-03-01T09:00:00.000000Z");
+    assert_null(strstr(r.body, "\"overdue\":true"));
+    harness_response_free(&r);
+    assert_int_equal(s_count("SELECT count(*) FROM leads.follow_ups WHERE lead_id = '%s'"
+                             " AND status = 'cancelled' AND cancel_reason = 'lead_closed'",
+                             id),
+                     1);
+    snprintf(path, sizeof path, "/v1/leads/%s/follow-ups?status=pending", id);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"longTerm\":true"));
+    assert_non_null(strstr(r.body, "purchased_elsewhere"));
+    harness_response_free(&r);
+
+    //  Its time comes (moved by hand): it fires, once, though the lead is closed.
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "UPDATE leads.follow_ups SET due_at = now() - interval '1 second'"
+             " WHERE lead_id = '%s' AND long_term",
+             id);
+    sql_exec(sql);
+    long long fired = 0;
+    for (int i = 0; i < 100 && fired == 0; i++) {
+        fired = s_count("SELECT count(*) FROM leads.outbox WHERE type = 'FollowUpDue'"
+                        " AND aggregate_id = '%s'", id);
+        if (!fired)
+            usleep(100 * 1000);
+    }
+    assert_int_equal(fired, 1);
+    assert_int_equal(s_count("SELECT count(*) FROM leads.follow_ups WHERE lead_id = '%s'"
+                             " AND long_term AND status = 'pending' AND fired_at IS NOT NULL",
+                             id),
+                     1);
+}
+
 //  The contacts service not answering: a create is 503, and writes nothing.
 static void test_contacts_unavailable(void **state) {
     (void)state;
@@ -843,6 +905,7 @@ static const struct CMUnitTest s_tests[] = {
     cmocka_unit_test(test_stage_changes),
     cmocka_unit_test(test_delete),
     cmocka_unit_test(test_contact_lifecycle),
+    cmocka_unit_test(test_lost_long_term_follow_up),
     cmocka_unit_test(test_contacts_unavailable),
 };
 
