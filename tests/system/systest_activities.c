@@ -43,6 +43,21 @@ static void s_contact(const char *key, char id[64]) {
     harness_response_free(&r);
 }
 
+//  A new active member of the key's tenant named name (a unique email); its id into id.
+static void s_member(const char *key, const char *name, char id[64]) {
+    static int n;
+    char body[256];
+    n++;
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"email\":\"member%d.%lld@example.com\"}", name,
+             n, (long long)zclock_time());
+    harness_response_t r = harness_http("POST", "/v1/team/members", key, body, NULL);
+    if (r.status != 201)
+        fprintf(stderr, "create member: %ld %s\n", r.status, r.body);
+    assert_int_equal(r.status, 201);
+    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+}
+
 //  A new lead of the key's tenant (its own contact) with the members in extra; its id
 //  into id.
 static void s_lead(const char *key, const char *extra, char id[64]) {
@@ -591,15 +606,22 @@ static void test_hot_sheet(void **state) {
     (void)state;
     //  0: hot, sam's; 1: hot, kim's; 2: cold, sam's, follow-up passed; 3: hot but lost;
     //  4: cold, kim's, with the appointments.
-    char ids[5][64], body[512];
-    s_lead(s_key_hot, ",\"priority\":\"hot\",\"assigneeId\":\"sam\","
-                      "\"vehicle\":{\"make\":\"Toyota\",\"model\":\"RAV4\"}",
-           ids[0]);
-    s_lead(s_key_hot, ",\"priority\":\"hot\",\"assigneeId\":\"kim\"", ids[1]);
-    s_lead(s_key_hot, ",\"assigneeId\":\"sam\"", ids[2]);
+    char ids[5][64], body[512], sam[64], kim[64], extra[256];
+    s_member(s_key_hot, "Sam Lee", sam);
+    s_member(s_key_hot, "Kim Park", kim);
+    snprintf(extra, sizeof extra,
+             ",\"priority\":\"hot\",\"assigneeId\":\"%s\","
+             "\"vehicle\":{\"make\":\"Toyota\",\"model\":\"RAV4\"}",
+             sam);
+    s_lead(s_key_hot, extra, ids[0]);
+    snprintf(extra, sizeof extra, ",\"priority\":\"hot\",\"assigneeId\":\"%s\"", kim);
+    s_lead(s_key_hot, extra, ids[1]);
+    snprintf(extra, sizeof extra, ",\"assigneeId\":\"%s\"", sam);
+    s_lead(s_key_hot, extra, ids[2]);
     s_count("UPDATE leads.leads SET follow_up_at = now() - interval '2 hours' WHERE id = '%s'"
             " RETURNING 1", ids[2]);
-    s_lead(s_key_hot, ",\"priority\":\"hot\",\"assigneeId\":\"sam\"", ids[3]);
+    snprintf(extra, sizeof extra, ",\"priority\":\"hot\",\"assigneeId\":\"%s\"", sam);
+    s_lead(s_key_hot, extra, ids[3]);
     char path[256];
     snprintf(path, sizeof path, "/v1/leads/%s/status", ids[3]);
     harness_response_t r = harness_http("POST", path, s_key_hot,
@@ -608,7 +630,8 @@ static void test_hot_sheet(void **state) {
                                         NULL);
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
-    s_lead(s_key_hot, ",\"assigneeId\":\"kim\"", ids[4]);
+    snprintf(extra, sizeof extra, ",\"assigneeId\":\"%s\"", kim);
+    s_lead(s_key_hot, extra, ids[4]);
     //  In New York (UTC-5 in January): 2030-01-14 22:30 and 2030-01-15 10:00.
     const char *times[] = {"2030-01-15T03:30:00Z", "2030-01-15T15:00:00Z"};
     const char *kinds[] = {"appointment", "test_drive"};
@@ -643,7 +666,7 @@ static void test_hot_sheet(void **state) {
                         "2030-01-15T15:00:00.000000Z");
     assert_string_equal(json_string_value(json_object_get(appointment, "appointmentStatus")),
                         "scheduled");
-    assert_string_equal(json_string_value(json_object_get(appointment, "assigneeId")), "kim");
+    assert_string_equal(json_string_value(json_object_get(appointment, "assigneeId")), kim);
     assert_int_equal(strlen(json_string_value(json_object_get(appointment, "contactId"))), 36);
     json_t *hot = json_object_get(r.json, "hot");
     for (size_t i = 0; i < json_array_size(hot); i++)
@@ -670,10 +693,10 @@ static void test_hot_sheet(void **state) {
     harness_response_free(&r);
 
     //  One salesperson's.
-    r = harness_http("GET", "/v1/leads/hot-sheet?date=2030-01-15&assigneeId=sam", s_key_hot, NULL,
-                     NULL);
+    snprintf(path, sizeof path, "/v1/leads/hot-sheet?date=2030-01-15&assigneeId=%s", sam);
+    r = harness_http("GET", path, s_key_hot, NULL, NULL);
     assert_int_equal(r.status, 200);
-    assert_string_equal(harness_json_str(&r, "assigneeId"), "sam");
+    assert_string_equal(harness_json_str(&r, "assigneeId"), sam);
     s_section(&r, "hot", ids, 5, got, sizeof got);
     assert_string_equal(got, "0");
     s_section(&r, "overdue", ids, 5, got, sizeof got);
@@ -681,8 +704,8 @@ static void test_hot_sheet(void **state) {
     s_section(&r, "appointments", ids, 5, got, sizeof got);
     assert_string_equal(got, "");
     harness_response_free(&r);
-    r = harness_http("GET", "/v1/leads/hot-sheet?date=2030-01-15&assigneeId=kim", s_key_hot, NULL,
-                     NULL);
+    snprintf(path, sizeof path, "/v1/leads/hot-sheet?date=2030-01-15&assigneeId=%s", kim);
+    r = harness_http("GET", path, s_key_hot, NULL, NULL);
     s_section(&r, "hot", ids, 5, got, sizeof got);
     assert_string_equal(got, "1");
     s_section(&r, "overdue", ids, 5, got, sizeof got);

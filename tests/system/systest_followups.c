@@ -55,6 +55,21 @@ static void s_contact(const char *key, char id[64]) {
     harness_response_free(&r);
 }
 
+//  A new active member of the key's tenant named name (a unique email); its id into id.
+static void s_member(const char *key, const char *name, char id[64]) {
+    static int n;
+    char body[256];
+    n++;
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"email\":\"member%d.%lld@example.com\"}", name,
+             n, (long long)zclock_time());
+    harness_response_t r = harness_http("POST", "/v1/team/members", key, body, NULL);
+    if (r.status != 201)
+        fprintf(stderr, "create member: %ld %s\n", r.status, r.body);
+    assert_int_equal(r.status, 201);
+    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+}
+
 //  A new lead of the key's tenant (extra: more members, "" or ",\"a\":1"); its id.
 static void s_lead(const char *key, const char *extra, char id[64]) {
     char contact[64], body[512];
@@ -232,8 +247,11 @@ static void test_settings(void **state) {
 
 static void test_schedule_and_change(void **state) {
     (void)state;
-    char lead[64], first[64], second[64], later[40], sooner[40];
-    s_lead(h->key_a, ",\"assigneeId\":\"sam\"", lead);
+    char lead[64], first[64], second[64], later[40], sooner[40], sam[64], kim[64], extra[128];
+    s_member(h->key_a, "Sam Lee", sam);
+    s_member(h->key_a, "Kim Park", kim);
+    snprintf(extra, sizeof extra, ",\"assigneeId\":\"%s\"", sam);
+    s_lead(h->key_a, extra, lead);
     s_time_in(3 * 86400000LL, later);
     s_time_in(2 * 86400000LL, sooner);
 
@@ -248,7 +266,7 @@ static void test_schedule_and_change(void **state) {
     assert_string_equal(harness_json_str(&r, "method"), "email");
     assert_string_equal(harness_json_str(&r, "note"), "Send the RAV4 brochure");
     assert_string_equal(harness_json_str(&r, "status"), "pending");
-    assert_string_equal(harness_json_str(&r, "assigneeId"), "sam"); // the lead's
+    assert_string_equal(harness_json_str(&r, "assigneeId"), sam); // the lead's
     assert_int_equal(strlen(harness_json_str(&r, "contactId")), 36);
     assert_int_equal(s_epoch(harness_json_str(&r, "dueAt")), s_epoch(later));
     assert_false(s_flag(&r, "overdue"));
@@ -269,8 +287,8 @@ static void test_schedule_and_change(void **state) {
     assert_int_equal(s_epoch(harness_json_str(&r, "followUpAt")), s_epoch(later));
     assert_false(s_flag(&r, "overdue"));
     harness_response_free(&r);
-    snprintf(body, sizeof body, "{\"dueAt\":\"%s\",\"method\":\"whatsapp\",\"assigneeId\":\"kim\"}",
-             sooner);
+    snprintf(body, sizeof body, "{\"dueAt\":\"%s\",\"method\":\"whatsapp\",\"assigneeId\":\"%s\"}",
+             sooner, kim);
     s_follow_up(lead, body, second);
     r = s_get_lead(lead);
     assert_int_equal(s_epoch(harness_json_str(&r, "followUpAt")), s_epoch(sooner));
@@ -284,7 +302,7 @@ static void test_schedule_and_change(void **state) {
     assert_int_equal(json_array_size(items), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "id")), second);
     assert_string_equal(
-        json_string_value(json_object_get(json_array_get(items, 0), "assigneeId")), "kim");
+        json_string_value(json_object_get(json_array_get(items, 0), "assigneeId")), kim);
     snprintf(path, sizeof path, "/v1/leads/%s/follow-ups?limit=1&cursor=%s", lead,
              harness_json_str(&r, "nextCursor"));
     harness_response_free(&r);
@@ -296,13 +314,15 @@ static void test_schedule_and_change(void **state) {
     harness_response_free(&r);
 
     //  A salesperson's list: theirs (own assignee, or the lead's), across leads.
-    r = harness_http("GET", "/v1/follow-ups?assigneeId=kim&status=pending", h->key_a, NULL, NULL);
+    snprintf(path, sizeof path, "/v1/follow-ups?assigneeId=%s&status=pending", kim);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
     assert_int_equal(r.status, 200);
     items = json_object_get(r.json, "items");
     assert_int_equal(json_array_size(items), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "id")), second);
     harness_response_free(&r);
-    r = harness_http("GET", "/v1/follow-ups?assigneeId=sam", h->key_a, NULL, NULL);
+    snprintf(path, sizeof path, "/v1/follow-ups?assigneeId=%s", sam);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
     items = json_object_get(r.json, "items");
     assert_int_equal(json_array_size(items), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(items, 0), "id")), first);
@@ -637,8 +657,10 @@ static Crm__Events__FollowUpDue *s_next_due(zsock_t *sub, const char *lead) {
 
 static void test_fires_once(void **state) {
     (void)state;
-    char lead[64], fu[64], at[40], body[256], contact[64];
-    s_lead(h->key_a, ",\"assigneeId\":\"dana\"", lead);
+    char lead[64], fu[64], at[40], body[256], contact[64], dana[64], extra[128];
+    s_member(h->key_a, "Dana Cruz", dana);
+    snprintf(extra, sizeof extra, ",\"assigneeId\":\"%s\"", dana);
+    s_lead(h->key_a, extra, lead);
     harness_response_t r = s_get_lead(lead);
     snprintf(contact, sizeof contact, "%s", harness_json_str(&r, "contactId"));
     harness_response_free(&r);
@@ -657,7 +679,7 @@ static void test_fires_once(void **state) {
     assert_string_equal(due->contact_id, contact);
     assert_string_equal(due->method, "sms");
     assert_string_equal(due->note, "Ask about the trade-in");
-    assert_string_equal(due->assignee_id, "dana");
+    assert_string_equal(due->assignee_id, dana);
     assert_int_equal(s_epoch(due->due_at), s_epoch(at));
     crm__events__follow_up_due__free_unpacked(due, NULL);
     //  Not before its time, and once (two leads processes, two schedulers).
@@ -680,7 +702,8 @@ static void test_fires_once(void **state) {
     r = s_get_lead(lead);
     assert_true(s_flag(&r, "overdue"));
     harness_response_free(&r);
-    r = harness_http("GET", "/v1/leads?overdue=true&assigneeId=dana", h->key_a, NULL, NULL);
+    snprintf(path, sizeof path, "/v1/leads?overdue=true&assigneeId=%s", dana);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
     assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
     assert_true(json_is_true(
         json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "overdue")));
@@ -793,10 +816,12 @@ static void test_fires_after_restart(void **state) {
 
 static void test_missed_response_target(void **state) {
     (void)state;
-    char stale[64], young[64], touched[64], path[192];
-    s_lead(h->key_a, ",\"assigneeId\":\"rtt\"", stale);
-    s_lead(h->key_a, ",\"assigneeId\":\"rtt\"", young);
-    s_lead(h->key_a, ",\"assigneeId\":\"rtt\"", touched);
+    char stale[64], young[64], touched[64], path[192], rtt[64], extra[128];
+    s_member(h->key_a, "Robin Tate", rtt);
+    snprintf(extra, sizeof extra, ",\"assigneeId\":\"%s\"", rtt);
+    s_lead(h->key_a, extra, stale);
+    s_lead(h->key_a, extra, young);
+    s_lead(h->key_a, extra, touched);
     harness_response_t r = s_get_lead(stale);
     assert_false(s_flag(&r, "missedResponseTarget"));
     harness_response_free(&r);
@@ -824,8 +849,8 @@ static void test_missed_response_target(void **state) {
     r = s_get_lead(young);
     assert_false(s_flag(&r, "missedResponseTarget"));
     harness_response_free(&r);
-    r = harness_http("GET", "/v1/leads?assigneeId=rtt&missedResponseTarget=true", h->key_a, NULL,
-                     NULL);
+    snprintf(path, sizeof path, "/v1/leads?assigneeId=%s&missedResponseTarget=true", rtt);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
     assert_int_equal(r.status, 200);
     json_t *items = json_object_get(r.json, "items");
     assert_int_equal(json_array_size(items), 1);
@@ -837,8 +862,8 @@ static void test_missed_response_target(void **state) {
                      NULL);
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
-    r = harness_http("GET", "/v1/leads?assigneeId=rtt&missedResponseTarget=true", h->key_a, NULL,
-                     NULL);
+    snprintf(path, sizeof path, "/v1/leads?assigneeId=%s&missedResponseTarget=true", rtt);
+    r = harness_http("GET", path, h->key_a, NULL, NULL);
     assert_int_equal(json_array_size(json_object_get(r.json, "items")), 2);
     harness_response_free(&r);
     r = harness_http("PATCH", "/v1/pipeline/settings", h->key_a, "{\"responseTargetHours\":24}",
