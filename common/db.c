@@ -519,6 +519,20 @@ PGresult *crm_db_query(crm_db_t *self, const crm_stmt_t *stmt, const char *const
     return crm_db_query_params(self, stmt, params, NULL, NULL);
 }
 
+char *crm_db_bytea_literal(const uint8_t *data, size_t size) {
+    static const char digits[] = "0123456789abcdef";
+    char *text = malloc(2 * size + 3);
+    assert(text);
+    text[0] = '\\';
+    text[1] = 'x';
+    for (size_t i = 0; i < size; i++) {
+        text[2 + 2 * i] = digits[data[i] >> 4];
+        text[3 + 2 * i] = digits[data[i] & 15];
+    }
+    text[2 + 2 * size] = 0;
+    return text;
+}
+
 char *crm_db_text_array(const char *const *items, size_t n) {
     size_t size = 3;
     for (size_t i = 0; i < n; i++)

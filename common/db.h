@@ -19,6 +19,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct {
     int version;      // NNNN of NNNN_name.sql
@@ -87,6 +88,10 @@ PGresult *crm_db_query_params(crm_db_t *self, const crm_stmt_t *stmt, const char
 //  A PostgreSQL array literal ({"a","b"}) of n strings, for a text[] parameter; the
 //  caller frees it.
 char *crm_db_text_array(const char *const *items, size_t n);
+
+//  size bytes as a bytea literal in hex ("\x0a1b"), for a bytea parameter; the caller
+//  frees it.
+char *crm_db_bytea_literal(const uint8_t *data, size_t size);
 
 //  The SQLSTATE of the last failed command ("" if none), e.g. "23505".
 const char *crm_db_sqlstate(crm_db_t *self);

@@ -90,21 +90,6 @@ const char *crm_event_type(const ProtobufCMessageDescriptor *descriptor) {
 
 //  --- Helpers ---------------------------------------------------------------------------
 
-//  bytes as a bytea literal in hex ("\x0a1b"), caller frees.
-static char *s_hex(const uint8_t *data, size_t size) {
-    static const char digits[] = "0123456789abcdef";
-    char *text = malloc(2 * size + 3);
-    assert(text);
-    text[0] = '\\';
-    text[1] = 'x';
-    for (size_t i = 0; i < size; i++) {
-        text[2 + 2 * i] = digits[data[i] >> 4];
-        text[3 + 2 * i] = digits[data[i] & 15];
-    }
-    text[2 + 2 * size] = 0;
-    return text;
-}
-
 static int s_hex_digit(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -345,7 +330,7 @@ int crm_outbox_event_init(crm_outbox_event_t *ev, const ProtobufCMessage *payloa
     uint8_t *bytes = malloc(size ? size : 1);
     assert(bytes);
     protobuf_c_message_pack(payload, bytes);
-    ev->payload_hex = s_hex(bytes, size);
+    ev->payload_hex = crm_db_bytea_literal(bytes, size);
     free(bytes);
     return 0;
 }

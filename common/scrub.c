@@ -99,20 +99,6 @@ static const crm_stmt_t s_rewrite = {
     .nparams = 3,
     .writes = true};
 
-//  Hex of bytes as a bytea literal.
-static char *s_bytea(const uint8_t *data, size_t size) {
-    static const char digits[] = "0123456789abcdef";
-    char *text = malloc(2 * size + 3);
-    text[0] = '\\';
-    text[1] = 'x';
-    for (size_t i = 0; i < size; i++) {
-        text[2 + 2 * i] = digits[data[i] >> 4];
-        text[3 + 2 * i] = digits[data[i] & 15];
-    }
-    text[2 + 2 * size] = 0;
-    return text;
-}
-
 int crm_outbox_scrub(crm_db_t *db, const char *tenant_id, const char *const *aggregate_ids,
                      size_t n_ids) {
     if (n_ids == 0)
@@ -143,7 +129,7 @@ int crm_outbox_scrub(crm_db_t *db, const char *tenant_id, const char *const *agg
         protobuf_c_message_free_unpacked(msg, NULL);
         xids[n] = PQgetvalue(res, i, 0);
         ids[n] = PQgetvalue(res, i, 1);
-        payloads[n++] = s_bytea(packed, size);
+        payloads[n++] = crm_db_bytea_literal(packed, size);
         free(packed);
     }
     int rc = 0;

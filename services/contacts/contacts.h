@@ -4,6 +4,7 @@
 
 #include "contacts.pb-c.h"
 #include "events.h"
+#include "follower.h"
 #include "service.h"
 
 //  SQL shared by the daemon's statements (store.c, tags.c, notes.c, snapshot.c).
@@ -54,14 +55,13 @@
     CRM_OUTBOX_SQL("ev", type, row, aggregate, at, id, payload)
 
 typedef struct _contacts_jobs_t contacts_jobs_t;
-typedef struct _contacts_lifecycle_t contacts_lifecycle_t;
 typedef struct _contacts_exporter_t contacts_exporter_t;
 
 //  The service's state, shared by its methods.
 typedef struct {
     const crm_config_t *cfg;
     contacts_jobs_t *jobs;             // the job runner (jobs.c)
-    contacts_lifecycle_t *lifecycle;   // follows the leads service's events (lifecycle.c)
+    crm_follower_t *lifecycle;        // follows the leads service's events (lifecycle.c)
     contacts_exporter_t *exporter;     // the export runner (export.c)
 } contacts_t;
 
@@ -173,11 +173,10 @@ int contacts_erase_method(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_audit_list(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
 
-//  Lifecycle (lifecycle.c): a won lead makes its contact a customer; leads counted. Its
-//  subscriber follows the leads source on loop, with a connection of its own.
-contacts_lifecycle_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
-                                               zloop_t *loop);
-void contacts_lifecycle_stop(contacts_lifecycle_t **self_p);
+//  Lifecycle (lifecycle.c): a won lead makes its contact a customer; leads counted. A
+//  follower of the leads source on loop (crm_follower_stop stops it).
+crm_follower_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
+                                         zloop_t *loop);
 
 //  Saved filters (savedfilters.c), each a team member's own.
 int contacts_saved_filter_create(crm_call_t *call, const ProtobufCMessage *request,

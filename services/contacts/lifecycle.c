@@ -7,26 +7,17 @@
     - LeadActivityLogged (a log, not a change): so does it, to the activity's time or,
       for an appointment booked ahead, to when it was booked.
 
-    A subscriber follows the leads source with the contacts schema's inbox, so each event
-    is applied once, in order, across restarts and across several contacts processes
-    (they take turns on the inbox row). It has a connection of its own; the events it
-    writes are published by the daemon's relay, kicked after each batch.
+    A follower (common/follower.h) applies the leads source's events with the contacts
+    schema's inbox: each once, in order, across restarts and several processes.
 */
 #include "contacts.h"
+#include "follower.h"
 #include "events.pb-c.h"
 #include "ids.h"
 #include "log.h"
 
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct _contacts_lifecycle_t {
-    crm_db_t *db;
-    crm_subscriber_t *subscriber;
-    crm_relay_t *relay;
-    crm_stmt_t *outbox;
-};
 
 //  $1 tenant, $2 contact, $3 the time, $4 the actor. The contact after the change, when
 //  it was not a customer already.
@@ -63,13 +54,13 @@ static int s_count(crm_db_t *db, const char *tenant, const char *contact, int de
     return rc;
 }
 
-static int s_won_lead(contacts_lifecycle_t *self, const char *tenant,
+static int s_won_lead(crm_db_t *db, const crm_stmt_t *outbox, const char *tenant,
                       const Crm__Events__LeadWon *won, const char *at) {
     if (!crm_uuid_valid(won->contact_id))
         return 0;
     const char *actor = won->actor_id[0] ? won->actor_id : "system:lifecycle";
     const char *params[] = {tenant, won->contact_id, at, actor};
-    PGresult *res = crm_db_query(self->db, &s_won, params);
+    PGresult *res = crm_db_query(db, &s_won, params);
     if (!res)
         return -1;
     int rc = 0;
@@ -85,7 +76,7 @@ static int s_won_lead(contacts_lifecycle_t *self, const char *tenant,
             event.changed = changed;
             event.n_changed = 1;
             event.actor_id = (char *)actor;
-            rc = crm_outbox_write(self->db, self->outbox, tenant, won->contact_id, &event.base);
+            rc = crm_outbox_write(db, outbox, tenant, won->contact_id, &event.base);
             crm__contacts__contact__free_unpacked(c, NULL);
         }
     }
@@ -96,8 +87,10 @@ static int s_won_lead(contacts_lifecycle_t *self, const char *tenant,
     return rc;
 }
 
-//  One event: 0 applied (or nothing to do), -1 failed (the batch is tried again).
-static int s_apply_one(contacts_lifecycle_t *self, const Crm__Event *event) {
+//  One event (crm_follow_fn): 0 applied (or nothing to do), 1 unreadable, -1 failed.
+static int s_follow(crm_db_t *db, const crm_stmt_t *outbox, const Crm__Event *event,
+                    void *arg) {
+    (void)arg;
     const uint8_t *data = event->payload.data;
     size_t size = event->payload.len;
     const char *tenant = event->tenant_id;
@@ -107,21 +100,21 @@ static int s_apply_one(contacts_lifecycle_t *self, const Crm__Event *event) {
         Crm__Events__LeadWon *m = crm__events__lead_won__unpack(NULL, size, data);
         readable = m != NULL;
         if (m) {
-            rc = s_won_lead(self, tenant, m, m->closed_at[0] ? m->closed_at : event->occurred_at);
+            rc = s_won_lead(db, outbox, tenant, m, m->closed_at[0] ? m->closed_at : event->occurred_at);
             crm__events__lead_won__free_unpacked(m, NULL);
         }
     } else if (strcmp(event->type, "LeadCreated") == 0) {
         Crm__Events__LeadCreated *m = crm__events__lead_created__unpack(NULL, size, data);
         readable = m && m->lead;
         if (readable)
-            rc = s_count(self->db, tenant, m->lead->contact_id, 1, event->occurred_at);
+            rc = s_count(db, tenant, m->lead->contact_id, 1, event->occurred_at);
         if (m)
             crm__events__lead_created__free_unpacked(m, NULL);
     } else if (strcmp(event->type, "LeadDeleted") == 0) {
         Crm__Events__LeadDeleted *m = crm__events__lead_deleted__unpack(NULL, size, data);
         readable = m != NULL;
         if (m) {
-            rc = s_count(self->db, tenant, m->contact_id, -1, NULL);
+            rc = s_count(db, tenant, m->contact_id, -1, NULL);
             crm__events__lead_deleted__free_unpacked(m, NULL);
         }
     } else if (strcmp(event->type, "LeadStatusChanged") == 0) {
@@ -129,7 +122,7 @@ static int s_apply_one(contacts_lifecycle_t *self, const Crm__Event *event) {
             crm__events__lead_status_changed__unpack(NULL, size, data);
         readable = m != NULL;
         if (m) {
-            rc = s_count(self->db, tenant, m->contact_id, 0,
+            rc = s_count(db, tenant, m->contact_id, 0,
                          m->changed_at[0] ? m->changed_at : event->occurred_at);
             crm__events__lead_status_changed__free_unpacked(m, NULL);
         }
@@ -142,73 +135,15 @@ static int s_apply_one(contacts_lifecycle_t *self, const Crm__Event *event) {
             const char *at = m->occurred_at[0] && strcmp(m->occurred_at, event->occurred_at) < 0
                                  ? m->occurred_at
                                  : event->occurred_at;
-            rc = s_count(self->db, tenant, m->contact_id, 0, at);
+            rc = s_count(db, tenant, m->contact_id, 0, at);
         }
         if (m)
             crm__events__lead_activity_logged__free_unpacked(m, NULL);
     }
-    if (!readable) {
-        char seq[24];
-        snprintf(seq, sizeof seq, "%" PRIu64, event->seq);
-        crm_log_kv(CRM_LOG_ERROR, "unreadable event skipped", "source", event->source, "seq", seq,
-                   "type", event->type, NULL);
-    }
-    return rc;
+    return readable ? rc : 1;
 }
 
-static int s_on_apply(crm_db_t *db, const char *source, Crm__Event **events, size_t n,
-                      void *arg) {
-    (void)db;
-    (void)source;
-    contacts_lifecycle_t *self = arg;
-    for (size_t i = 0; i < n; i++)
-        if (s_apply_one(self, events[i])) {
-            crm_log_kv(CRM_LOG_WARN, "could not apply leads events; they will be tried again",
-                       "detail", crm_db_sqlstate(self->db), NULL);
-            return -1;
-        }
-    return 0;
-}
-
-static void s_on_applied(void *arg) {
-    contacts_lifecycle_t *self = arg;
-    if (self->relay)
-        crm_relay_kick(self->relay);
-}
-
-contacts_lifecycle_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
-                                               zloop_t *loop) {
-    contacts_lifecycle_t *self = calloc(1, sizeof *self);
-    self->db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
-    crm_db_set_connect_timeout(self->db, cfg->database_connect_timeout_ms);
-    crm_db_set_schema(self->db, "contacts");
-    if (crm_db_connect(self->db, cfg->database_retry_max_ms) != 0) {
-        contacts_lifecycle_stop(&self);
-        return NULL;
-    }
-    self->outbox = crm_outbox_stmt_new("contacts");
-    self->relay = crm_service_relay(service);
-    self->subscriber = crm_subscriber_new(cfg, "contacts", self->db);
-    if (!self->subscriber || crm_subscriber_follow(self->subscriber, "leads")) {
-        contacts_lifecycle_stop(&self);
-        return NULL;
-    }
-    crm_subscriber_on_apply(self->subscriber, s_on_apply, self);
-    crm_subscriber_on_applied(self->subscriber, s_on_applied, self);
-    if (crm_subscriber_attach(self->subscriber, loop)) {
-        contacts_lifecycle_stop(&self);
-        return NULL;
-    }
-    return self;
-}
-
-void contacts_lifecycle_stop(contacts_lifecycle_t **self_p) {
-    contacts_lifecycle_t *self = *self_p;
-    if (!self)
-        return;
-    crm_subscriber_destroy(&self->subscriber);
-    crm_outbox_stmt_free(&self->outbox);
-    crm_db_destroy(&self->db);
-    free(self);
-    *self_p = NULL;
+crm_follower_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
+                                         zloop_t *loop) {
+    return crm_follower_start(cfg, service, loop, "contacts", "leads", s_follow, NULL);
 }

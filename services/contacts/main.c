@@ -29,7 +29,7 @@ static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *lo
 
 static void s_detach(void *arg) {
     contacts_t *self = arg;
-    contacts_lifecycle_stop(&self->lifecycle);
+    crm_follower_stop(&self->lifecycle);
     contacts_jobs_stop(&self->jobs);
     contacts_exporter_stop(&self->exporter);
 }

@@ -9,6 +9,7 @@
 
 #include "bus_client.h"
 #include "events.h"
+#include "follower.h"
 #include "leads.pb-c.h"
 #include "service.h"
 
@@ -16,12 +17,10 @@
 #include <stdint.h>
 
 //  The service's state, shared by its methods (one loop).
-typedef struct _leads_lifecycle_t leads_lifecycle_t;
-
 typedef struct {
     const crm_config_t *cfg;
     crm_bus_client_t *contacts;  // calls to the contacts service (is a contact live?)
-    leads_lifecycle_t *lifecycle; // follows the contacts service's events
+    crm_follower_t *lifecycle;    // follows the contacts service's events
     struct _leads_scheduler_t *scheduler;  // fires due follow-ups (scheduler.c)
 } leads_t;
 
@@ -211,10 +210,9 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
 //  --- lifecycle.c: what the contacts service's events do to leads -----------------------
 
 //  Follow the contacts service's events (ContactMerged, ContactErased) with the leads
-//  schema's inbox. NULL when it cannot start.
-leads_lifecycle_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
-                                         zloop_t *loop);
-void leads_lifecycle_stop(leads_lifecycle_t **self_p);
+//  schema's inbox. NULL when it cannot start; crm_follower_stop stops it.
+crm_follower_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
+                                      zloop_t *loop);
 
 //  Re-point the tenant's leads of merged_ids (n) to survivor, each live one with its
 //  LeadUpdated event (changed: contactId), in db's open transaction. Leads re-pointed,

@@ -11,27 +11,18 @@
       crm_outbox_scrub).
       What is left is what reports count: ids, stages, sources, money, times.
 
-    A subscriber follows the contacts source with the leads schema's inbox, so each
-    event is applied once, in order, across restarts and across several leads processes.
-    It has a connection of its own; the events it writes are published by the daemon's
-    relay, kicked after each batch.
+    A follower (common/follower.h) applies the contacts source's events with the leads
+    schema's inbox: each once, in order, across restarts and several leads processes.
 */
 #include "leads.h"
+#include "follower.h"
 #include "events.pb-c.h"
 #include "ids.h"
 #include "log.h"
 #include "scrub.h"
 
-#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct _leads_lifecycle_t {
-    crm_db_t *db;
-    crm_subscriber_t *subscriber;
-    crm_relay_t *relay;
-    crm_stmt_t *outbox;
-};
 
 //  $1 tenant, $2 survivor, $3 the merged ids, $4 the time, $5 the actor. The live leads
 //  re-pointed, as LEAD_JSON.
@@ -144,8 +135,10 @@ int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contac
     return rc ? -1 : rows;
 }
 
-//  One event: 0 applied (or nothing to do), -1 failed (the batch is tried again).
-static int s_apply_one(leads_lifecycle_t *self, const Crm__Event *event) {
+//  One event (crm_follow_fn): 0 applied (or nothing to do), 1 unreadable, -1 failed.
+static int s_follow(crm_db_t *db, const crm_stmt_t *outbox, const Crm__Event *event,
+                    void *arg) {
+    (void)arg;
     const uint8_t *data = event->payload.data;
     size_t size = event->payload.len;
     int rc = 0;
@@ -154,7 +147,7 @@ static int s_apply_one(leads_lifecycle_t *self, const Crm__Event *event) {
         Crm__Events__ContactMerged *m = crm__events__contact_merged__unpack(NULL, size, data);
         readable = m != NULL;
         if (m) {
-            int moved = leads_contacts_merged(self->db, self->outbox, event->tenant_id,
+            int moved = leads_contacts_merged(db, outbox, event->tenant_id,
                                               m->survivor_id, (const char *const *)m->merged_ids,
                                               m->n_merged_ids, m->actor_id);
             rc = moved < 0 ? -1 : 0;
@@ -171,7 +164,7 @@ static int s_apply_one(leads_lifecycle_t *self, const Crm__Event *event) {
         readable = m != NULL;
         if (m) {
             const char *at = m->erased_at[0] ? m->erased_at : event->occurred_at;
-            int erased = leads_contact_erased(self->db, event->tenant_id, m->contact_id, at);
+            int erased = leads_contact_erased(db, event->tenant_id, m->contact_id, at);
             rc = erased < 0 ? -1 : 0;
             if (erased > 0)
                 crm_log_kv(CRM_LOG_INFO, "an erased contact's leads lost its personal data",
@@ -179,68 +172,10 @@ static int s_apply_one(leads_lifecycle_t *self, const Crm__Event *event) {
             crm__events__contact_erased__free_unpacked(m, NULL);
         }
     }
-    if (!readable) {
-        char seq[24];
-        snprintf(seq, sizeof seq, "%" PRIu64, event->seq);
-        crm_log_kv(CRM_LOG_ERROR, "unreadable event skipped", "source", event->source, "seq", seq,
-                   "type", event->type, NULL);
-    }
-    return rc;
+    return readable ? rc : 1;
 }
 
-static int s_on_apply(crm_db_t *db, const char *source, Crm__Event **events, size_t n,
-                      void *arg) {
-    (void)db;
-    (void)source;
-    leads_lifecycle_t *self = arg;
-    for (size_t i = 0; i < n; i++)
-        if (s_apply_one(self, events[i])) {
-            crm_log_kv(CRM_LOG_WARN, "could not apply contacts events; they will be tried again",
-                       "detail", crm_db_sqlstate(self->db), NULL);
-            return -1;
-        }
-    return 0;
-}
-
-static void s_on_applied(void *arg) {
-    leads_lifecycle_t *self = arg;
-    if (self->relay)
-        crm_relay_kick(self->relay);
-}
-
-leads_lifecycle_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
-                                         zloop_t *loop) {
-    leads_lifecycle_t *self = calloc(1, sizeof *self);
-    self->db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
-    crm_db_set_connect_timeout(self->db, cfg->database_connect_timeout_ms);
-    crm_db_set_schema(self->db, "leads");
-    if (crm_db_connect(self->db, cfg->database_retry_max_ms) != 0) {
-        leads_lifecycle_stop(&self);
-        return NULL;
-    }
-    self->outbox = crm_outbox_stmt_new("leads");
-    self->relay = crm_service_relay(service);
-    self->subscriber = crm_subscriber_new(cfg, "leads", self->db);
-    if (!self->subscriber || crm_subscriber_follow(self->subscriber, "contacts")) {
-        leads_lifecycle_stop(&self);
-        return NULL;
-    }
-    crm_subscriber_on_apply(self->subscriber, s_on_apply, self);
-    crm_subscriber_on_applied(self->subscriber, s_on_applied, self);
-    if (crm_subscriber_attach(self->subscriber, loop)) {
-        leads_lifecycle_stop(&self);
-        return NULL;
-    }
-    return self;
-}
-
-void leads_lifecycle_stop(leads_lifecycle_t **self_p) {
-    leads_lifecycle_t *self = *self_p;
-    if (!self)
-        return;
-    crm_subscriber_destroy(&self->subscriber);
-    crm_outbox_stmt_free(&self->outbox);
-    crm_db_destroy(&self->db);
-    free(self);
-    *self_p = NULL;
+crm_follower_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
+                                      zloop_t *loop) {
+    return crm_follower_start(cfg, service, loop, "leads", "contacts", s_follow, NULL);
 }

@@ -34,7 +34,7 @@ static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *lo
 static void s_detach(void *arg) {
     leads_t *self = arg;
     leads_scheduler_stop(&self->scheduler);
-    leads_lifecycle_stop(&self->lifecycle);
+    crm_follower_stop(&self->lifecycle);
 }
 
 static int s_workers(const crm_config_t *cfg) {
