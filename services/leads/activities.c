@@ -97,20 +97,17 @@ static const struct {
     {"toStage", s_set_to_stage, 0},
 };
 
-//  Fields an update cannot set (JSON names), and why.
-static const struct {
-    const char *field;
-    const char *why;
-} s_read_only[] = {
+//  Fields an update cannot set (proto names), and why.
+static const leads_read_only_t s_read_only[] = {
     {"id", "cannot be changed"},
-    {"leadId", "cannot be changed: log the activity on the other lead"},
+    {"lead_id", "cannot be changed: log the activity on the other lead"},
     {"kind", "cannot be changed: log an activity of the other kind"},
-    {"actorId", "cannot be changed"},
-    {"fromStage", "is the stage history's"},
-    {"toStage", "is the stage history's"},
-    {"createdAt", "cannot be changed"},
-    {"updatedAt", "cannot be changed"},
-    {"updatedBy", "cannot be changed"},
+    {"actor_id", "cannot be changed"},
+    {"from_stage", "is the stage history's"},
+    {"to_stage", "is the stage history's"},
+    {"created_at", "cannot be changed"},
+    {"updated_at", "cannot be changed"},
+    {"updated_by", "cannot be changed"},
 };
 
 // --- checks --------------------------------------------------------------------------
@@ -483,23 +480,11 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_error(call, "not_found", "no such activity (not a valid activity id)");
         return 404;
     }
-    bool occurred_given = false;
-    char **changed = calloc(req->n_update_mask + 1, sizeof *changed);
-    for (size_t i = 0; i < req->n_update_mask; i++) {
-        const ProtobufCFieldDescriptor *f =
-            crm_pb_field_by_name(&crm__leads__activity__descriptor, req->update_mask[i]);
-        if (!f || !req->activity) {
-            crm_call_field_error(call, req->update_mask[i], "is not a field of an activity");
-            continue;
-        }
-        char json_name[64];
-        crm_pb_field_json_name(f, json_name, sizeof json_name);
-        for (size_t j = 0; j < sizeof s_read_only / sizeof s_read_only[0]; j++)
-            if (strcmp(json_name, s_read_only[j].field) == 0)
-                crm_call_field_error(call, req->update_mask[i], "%s", s_read_only[j].why);
-        changed[i] = strdup(json_name);
-        occurred_given |= strcmp(json_name, "occurredAt") == 0;
-    }
+    char **changed = leads_patch_names(call, &crm__leads__activity__descriptor,
+                                       req->activity != NULL, req->update_mask,
+                                       req->n_update_mask, "an activity", s_read_only,
+                                       sizeof s_read_only / sizeof *s_read_only);
+    bool occurred_given = leads_patch_names_has(changed, req->n_update_mask, "occurredAt");
     if (req->n_update_mask == 0)
         crm_call_field_error(call, "activity", "names no field to change");
     Crm__Leads__Lead *lead = NULL;
@@ -522,7 +507,6 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
         //  appointment's occurredAt follows its scheduledAt unless given.
         json_error_t jerr;
         json_t *merged = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
-        json_t *patch = crm_pb_to_json_value(&req->activity->base);
         const char *kind = json_string_value(json_object_get(merged, "kind"));
         if (kind && strcmp(kind, "status_change") == 0) {
             crm_call_error(call, "read_only",
@@ -532,19 +516,12 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
         }
         if (!occurred_given)
             json_object_del(merged, "occurredAt");
-        for (size_t i = 0; i < req->n_update_mask; i++) {
-            json_t *value = json_object_get(patch, changed[i]);
-            if (value)
-                json_object_set(merged, changed[i], value);
-            else
-                json_object_del(merged, changed[i]);
-        }
+        leads_patch_apply(merged, &req->activity->base, changed, req->n_update_mask);
         crm_json_error_t err;
         a = call->n_fields ? NULL
                            : (Crm__Leads__Activity *)crm_json_value_to_pb(
                                  &crm__leads__activity__descriptor, merged, "", &err);
         json_decref(merged);
-        json_decref(patch);
         if (call->n_fields)
             code = 422;
         else if (!a) {
@@ -579,9 +556,7 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
         free(details);
         code = s_answer(call, res, 200, response);
     }
-    for (size_t i = 0; i < req->n_update_mask; i++)
-        free(changed[i]);
-    free(changed);
+    leads_patch_names_free(changed, req->n_update_mask);
     if (lead)
         crm__leads__lead__free_unpacked(lead, NULL);
     if (a)

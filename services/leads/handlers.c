@@ -278,10 +278,7 @@ static int s_get(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMes
 }
 
 //  Fields a PATCH cannot set (proto names), and why.
-static const struct {
-    const char *name;
-    const char *why;
-} s_read_only[] = {
+static const leads_read_only_t s_read_only[] = {
     {"status", "is changed with POST /v1/leads/{id}/status"},
     {"contact_id", "cannot be changed: create a lead for the other contact"},
     {"id", "cannot be changed"},
@@ -302,42 +299,22 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     const Crm__Leads__UpdateLeadRequest *req = (const void *)request;
     if (!s_check_id(call, req->id))
         return 404;
-    bool setting_follow_up = false;
-    char **changed = calloc(req->n_update_mask + 1, sizeof *changed);
-    for (size_t i = 0; i < req->n_update_mask; i++) {
-        const ProtobufCFieldDescriptor *f =
-            crm_pb_field_by_name(&crm__leads__lead__descriptor, req->update_mask[i]);
-        if (!f || !req->lead) {
-            crm_call_field_error(call, req->update_mask[i], "is not a field of a lead");
-            continue;
-        }
-        for (size_t j = 0; j < sizeof s_read_only / sizeof s_read_only[0]; j++)
-            if (strcmp(f->name, s_read_only[j].name) == 0)
-                crm_call_field_error(call, req->update_mask[i], "%s", s_read_only[j].why);
-        char json_name[64];
-        crm_pb_field_json_name(f, json_name, sizeof json_name);
-        changed[i] = strdup(json_name);
-        setting_follow_up |= strcmp(f->name, "follow_up_at") == 0;
-    }
+    char **changed = leads_patch_names(call, &crm__leads__lead__descriptor, req->lead != NULL,
+                                       req->update_mask, req->n_update_mask, "a lead",
+                                       s_read_only, sizeof s_read_only / sizeof *s_read_only);
+    bool setting_follow_up = leads_patch_names_has(changed, req->n_update_mask, "followUpAt");
     Crm__Leads__Lead *stored = NULL, *lead = NULL;
     int code = call->n_fields ? 422 : leads_store_get(call, req->id, true, false, &stored);
     if (code == 200) {
         //  The stored lead with the masked fields taken from the request (a field the
         //  request leaves out goes back to its default), read back as a Lead.
         json_t *merged = crm_pb_to_json_value(&stored->base);
-        json_t *patch = req->lead ? crm_pb_to_json_value(&req->lead->base) : json_object();
-        for (size_t i = 0; i < req->n_update_mask; i++) {
-            json_t *value = json_object_get(patch, changed[i]);
-            if (value)
-                json_object_set(merged, changed[i], value);
-            else
-                json_object_del(merged, changed[i]);
-        }
+        leads_patch_apply(merged, req->lead ? &req->lead->base : NULL, changed,
+                          req->n_update_mask);
         crm_json_error_t err;
         lead = (Crm__Leads__Lead *)crm_json_value_to_pb(&crm__leads__lead__descriptor, merged, "",
                                                         &err);
         json_decref(merged);
-        json_decref(patch);
         if (!lead) {
             crm_call_field_error(call, err.field, "%s", err.message);
             code = 422;
@@ -362,9 +339,7 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
                                            lead->assignee_id, "manual", "");
         code = recorded ? recorded : 200;
     }
-    for (size_t i = 0; i < req->n_update_mask; i++)
-        free(changed[i]);
-    free(changed);
+    leads_patch_names_free(changed, req->n_update_mask);
     if (stored)
         crm__leads__lead__free_unpacked(stored, NULL);
     if (code == 200)

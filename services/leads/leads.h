@@ -13,6 +13,7 @@
 #include "leads.pb-c.h"
 #include "service.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -189,6 +190,28 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
 
 //  A lead from LEAD_JSON's text; NULL (logged) when it does not parse.
 Crm__Leads__Lead *leads_from_json(const char *text);
+
+//  --- patch.c: what a PATCH means (a lead, a team member, an activity) ------------------
+
+//  A field a PATCH cannot set (its proto name), and why.
+typedef struct {
+    const char *name;
+    const char *why;
+} leads_read_only_t;
+
+//  The JSON names of mask's n fields of desc, in order (NULL for one that is no field),
+//  with a 422 field error recorded for each that is no field of desc (what: "a lead";
+//  every one when !has_body) or is read-only. Free with leads_patch_names_free.
+char **leads_patch_names(crm_call_t *call, const ProtobufCMessageDescriptor *desc,
+                         bool has_body, char *const *mask, size_t n, const char *what,
+                         const leads_read_only_t *read_only, size_t n_read_only);
+bool leads_patch_names_has(char *const *names, size_t n, const char *json_name);
+void leads_patch_names_free(char **names, size_t n);
+
+//  stored (the stored value's JSON) with the named fields taken from patch (NULL: none
+//  given): one patch leaves out goes back to its default.
+void leads_patch_apply(json_t *stored, const ProtobufCMessage *patch, char *const *names,
+                       size_t n);
 
 //  --- handlers.c: a lead's creation, for the other ways in (chat.c) -------------------
 

@@ -487,10 +487,7 @@ int leads_team_create(crm_call_t *call, const ProtobufCMessage *request,
     return code;
 }
 
-static const struct {
-    const char *name;
-    const char *why;
-} s_read_only[] = {
+static const leads_read_only_t s_read_only[] = {
     {"id", "cannot be changed"},
     {"created_at", "cannot be changed"},
     {"updated_at", "cannot be changed"},
@@ -502,35 +499,17 @@ int leads_team_update(crm_call_t *call, const ProtobufCMessage *request,
     const Crm__Leads__UpdateTeamMemberRequest *req = (const void *)request;
     if (!s_check_id(call, req->id))
         return 404;
-    char **changed = calloc(req->n_update_mask + 1, sizeof *changed);
-    for (size_t i = 0; i < req->n_update_mask; i++) {
-        const ProtobufCFieldDescriptor *f =
-            crm_pb_field_by_name(&crm__leads__team_member__descriptor, req->update_mask[i]);
-        if (!f || !req->member) {
-            crm_call_field_error(call, req->update_mask[i], "is not a field of a team member");
-            continue;
-        }
-        for (size_t j = 0; j < sizeof s_read_only / sizeof s_read_only[0]; j++)
-            if (strcmp(f->name, s_read_only[j].name) == 0)
-                crm_call_field_error(call, req->update_mask[i], "%s", s_read_only[j].why);
-        char json_name[64];
-        crm_pb_field_json_name(f, json_name, sizeof json_name);
-        changed[i] = strdup(json_name);
-    }
+    char **changed = leads_patch_names(call, &crm__leads__team_member__descriptor,
+                                       req->member != NULL, req->update_mask,
+                                       req->n_update_mask, "a team member", s_read_only,
+                                       sizeof s_read_only / sizeof *s_read_only);
     Crm__Leads__TeamMember *stored = NULL, *m = NULL;
     int code = call->n_fields ? 422 : s_member_read(call, req->id, &stored);
     if (code == 200) {
         //  The stored member with the masked fields from the request (one left out goes
         //  back to its default), read back as a member.
         json_t *merged = crm_pb_to_json_value(&stored->base);
-        json_t *patch = crm_pb_to_json_value(&req->member->base);
-        for (size_t i = 0; i < req->n_update_mask; i++) {
-            json_t *value = json_object_get(patch, changed[i]);
-            if (value)
-                json_object_set(merged, changed[i], value);
-            else
-                json_object_del(merged, changed[i]);
-        }
+        leads_patch_apply(merged, &req->member->base, changed, req->n_update_mask);
         //  available left out of a PATCH that names it is false, as any bool.
         if (!json_object_get(merged, "available"))
             json_object_set_new(merged, "available", json_false());
@@ -539,7 +518,6 @@ int leads_team_update(crm_call_t *call, const ProtobufCMessage *request,
         m = (Crm__Leads__TeamMember *)crm_json_value_to_pb(&crm__leads__team_member__descriptor,
                                                            merged, "", &err);
         json_decref(merged);
-        json_decref(patch);
         if (!m) {
             crm_call_field_error(call, err.field, "%s", err.message);
             code = 422;
@@ -550,9 +528,7 @@ int leads_team_update(crm_call_t *call, const ProtobufCMessage *request,
         code = s_check_unique(call, m, req->id);
     if (code == 0)
         code = s_member_write(call, m, false);
-    for (size_t i = 0; i < req->n_update_mask; i++)
-        free(changed[i]);
-    free(changed);
+    leads_patch_names_free(changed, req->n_update_mask);
     if (stored)
         crm__leads__team_member__free_unpacked(stored, NULL);
     if (m)
