@@ -237,6 +237,11 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
 crm_follower_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
                                       zloop_t *loop);
 
+//  Note the tenant's contacts ids (n) as live contacts, or (deleted) as gone for good, in
+//  contact_ids; ids that are not UUIDs are left out. 0 or -1.
+int leads_contact_ids_note(crm_db_t *db, const char *tenant_id, const char *const *ids, size_t n,
+                           bool deleted);
+
 //  Re-point the tenant's leads of merged_ids (n) to survivor, each live one with its
 //  LeadUpdated event (changed: contactId), in db's open transaction. Leads re-pointed,
 //  or -1.

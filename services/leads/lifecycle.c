@@ -1,5 +1,8 @@
 /*  lifecycle: what the contacts service's events do to leads.
 
+    - ContactCreated, ContactDeleted (and the merges and erasures below): which ids are
+      live contacts of which tenant (contact_ids), so that a lead's contact is checked
+      without a call to the contacts service.
     - ContactMerged: the merged contacts' leads now belong to the survivor. Every lead
       is re-pointed (deleted ones too, so history reads right); each live one gets a
       LeadUpdated event naming contactId as changed.
@@ -70,6 +73,38 @@ static const crm_stmt_t s_erase = {
            " SELECT id::text FROM l",
     .nparams = 3,
     .writes = true};
+
+//  $1 tenant, $2 the contacts' ids, $3 deleted: a created contact is live (unless its
+//  deletion came first, which an event order cannot do but an answer of the contacts
+//  service can race); a deleted, erased or merged-away one is gone for good.
+static const crm_stmt_t s_contact_ids = {
+    .name = "lifecycle_contact_ids",
+    .sql = "INSERT INTO contact_ids (tenant_id, contact_id, deleted)"
+           " SELECT $1, c, $3::boolean FROM unnest($2::uuid[]) c"
+           " ON CONFLICT (tenant_id, contact_id) DO UPDATE SET deleted = true"
+           " WHERE excluded.deleted",
+    .nparams = 3,
+    .writes = true};
+
+int leads_contact_ids_note(crm_db_t *db, const char *tenant_id, const char *const *ids, size_t n,
+                           bool deleted) {
+    const char **valid = calloc(n + 1, sizeof *valid);
+    size_t n_valid = 0;
+    for (size_t i = 0; i < n; i++)
+        if (crm_uuid_valid(ids[i]))
+            valid[n_valid++] = ids[i];
+    int rc = 0;
+    if (n_valid) {
+        char *array = crm_db_text_array(valid, n_valid);
+        const char *params[] = {tenant_id, array, deleted ? "true" : "false"};
+        PGresult *res = crm_db_query(db, &s_contact_ids, params);
+        rc = res ? 0 : -1;
+        PQclear(res);
+        free(array);
+    }
+    free(valid);
+    return rc;
+}
 
 int leads_contacts_merged(crm_db_t *db, const crm_stmt_t *outbox, const char *tenant_id,
                           const char *survivor, const char *const *merged_ids, size_t n,
@@ -143,14 +178,34 @@ static int s_follow(crm_db_t *db, const crm_stmt_t *outbox, const Crm__Event *ev
     size_t size = event->payload.len;
     int rc = 0;
     bool readable = true;
-    if (strcmp(event->type, "ContactMerged") == 0) {
+    if (strcmp(event->type, "ContactCreated") == 0) {
+        Crm__Events__ContactCreated *m = crm__events__contact_created__unpack(NULL, size, data);
+        readable = m && m->contact;
+        if (readable) {
+            const char *ids[] = {m->contact->id};
+            rc = leads_contact_ids_note(db, event->tenant_id, ids, 1, false);
+        }
+        if (m)
+            crm__events__contact_created__free_unpacked(m, NULL);
+    } else if (strcmp(event->type, "ContactDeleted") == 0) {
+        Crm__Events__ContactDeleted *m = crm__events__contact_deleted__unpack(NULL, size, data);
+        readable = m != NULL;
+        if (m) {
+            const char *ids[] = {m->contact_id};
+            rc = leads_contact_ids_note(db, event->tenant_id, ids, 1, true);
+            crm__events__contact_deleted__free_unpacked(m, NULL);
+        }
+    } else if (strcmp(event->type, "ContactMerged") == 0) {
         Crm__Events__ContactMerged *m = crm__events__contact_merged__unpack(NULL, size, data);
         readable = m != NULL;
         if (m) {
             int moved = leads_contacts_merged(db, outbox, event->tenant_id,
                                               m->survivor_id, (const char *const *)m->merged_ids,
                                               m->n_merged_ids, m->actor_id);
-            rc = moved < 0 ? -1 : 0;
+            rc = moved < 0 ? -1
+                           : leads_contact_ids_note(db, event->tenant_id,
+                                                    (const char *const *)m->merged_ids,
+                                                    m->n_merged_ids, true);
             if (moved > 0) {
                 char text[16];
                 snprintf(text, sizeof text, "%d", moved);
@@ -165,7 +220,8 @@ static int s_follow(crm_db_t *db, const crm_stmt_t *outbox, const Crm__Event *ev
         if (m) {
             const char *at = m->erased_at[0] ? m->erased_at : event->occurred_at;
             int erased = leads_contact_erased(db, event->tenant_id, m->contact_id, at);
-            rc = erased < 0 ? -1 : 0;
+            const char *ids[] = {m->contact_id};
+            rc = erased < 0 ? -1 : leads_contact_ids_note(db, event->tenant_id, ids, 1, true);
             if (erased > 0)
                 crm_log_kv(CRM_LOG_INFO, "an erased contact's leads lost its personal data",
                            "contact", m->contact_id, NULL);

@@ -141,6 +141,19 @@ static void test_merge_repoints_leads(void **state) {
              lead1);
     assert_int_equal(sql_scalar(sql), 1);
 
+    //  The merged contact is gone for good as far as leads are concerned.
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM leads.contact_ids WHERE tenant_id = 'tenant-a'"
+             " AND contact_id = '%s' AND deleted",
+             merged);
+    assert_int_equal(sql_scalar(sql), 1);
+    char body[160];
+    snprintf(body, sizeof body, "{\"contactId\":\"%s\",\"source\":\"phone\"}", merged);
+    r = harness_http("POST", "/v1/leads", h->key_a, body, NULL);
+    assert_int_equal(r.status, 422);
+    assert_string_equal(harness_error_field(&r), "contactId");
+    harness_response_free(&r);
+
     //  Applied once: the inbox moved past it, a second look changes nothing.
     assert_true(sql_scalar("SELECT last_seq FROM leads.inbox WHERE source = 'contacts'") > 0);
 }

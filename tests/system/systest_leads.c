@@ -805,30 +805,74 @@ static void test_lost_long_term_follow_up(void **state) {
                      1);
 }
 
-//  The contacts service not answering: a create is 503, and writes nothing.
+//  Wait up to 10 s for the leads service to know contact from the contacts service's
+//  events (contact_ids), live (1) or deleted (2).
+static void s_wait_known(const char *contact, int state) {
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce((SELECT CASE WHEN deleted THEN 2 ELSE 1 END"
+             " FROM leads.contact_ids WHERE contact_id = '%s'), 0)",
+             contact);
+    long long seen = 0;
+    for (int i = 0; i < 200 && seen != state; i++) {
+        seen = sql_scalar(sql);
+        if (seen != state)
+            usleep(50 * 1000);
+    }
+    assert_int_equal(seen, state);
+}
+
+//  The contacts service not answering: a contact the leads service knows from the
+//  contacts events gets its lead without a call, and a deleted one is refused; one it
+//  does not know yet cannot be checked: 503, nothing written.
 static void test_contacts_unavailable(void **state) {
     (void)state;
-    char contact[64];
+    char contact[64], unknown[64], gone[64], path[160], sql[256];
     s_contact(h->key_a, contact);
-    long long before = s_written();
+    s_contact(h->key_a, unknown);
+    s_contact(h->key_a, gone);
+    snprintf(path, sizeof path, "/v1/contacts/%s", gone);
+    harness_response_t r = harness_http("DELETE", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+    s_wait_known(contact, 1);
+    s_wait_known(unknown, 1);
+    s_wait_known(gone, 2);
+    //  As if its event had not been applied yet (or had aged out of the outbox).
+    snprintf(sql, sizeof sql, "DELETE FROM leads.contact_ids WHERE contact_id = '%s'", unknown);
+    sql_exec(sql);
+
     pid_t pid = harness_daemon_pid("contacts");
     assert_true(pid > 0);
     kill(pid, SIGSTOP);
-    harness_response_t r = s_post_lead(h->key_a, contact, ",\"source\":\"chat\"");
+    long long before = s_written();
+    harness_response_t unknown_r = s_post_lead(h->key_a, unknown, ",\"source\":\"chat\"");
+    long long after_unknown = s_written();
+    harness_response_t gone_r = s_post_lead(h->key_a, gone, ",\"source\":\"chat\"");
+    long long after_gone = s_written();
+    harness_response_t known_r = s_post_lead(h->key_a, contact, ",\"source\":\"chat\"");
     kill(pid, SIGCONT);
-    assert_int_equal(r.status, 503);
-    harness_response_free(&r);
-    assert_int_equal(s_written(), before);
-    //  Back: creates work again.
+    assert_int_equal(unknown_r.status, 503);
+    assert_int_equal(after_unknown, before);
+    assert_int_equal(gone_r.status, 422);
+    assert_string_equal(harness_error_field(&gone_r), "contactId");
+    assert_int_equal(after_gone, before);
+    assert_int_equal(known_r.status, 201);
+    harness_response_free(&unknown_r);
+    harness_response_free(&gone_r);
+    harness_response_free(&known_r);
+
+    //  Back: the unknown one is checked with the contacts service, and noted.
     bool created = false;
     for (int i = 0; i < 50 && !created; i++) {
-        r = s_post_lead(h->key_a, contact, ",\"source\":\"chat\"");
+        r = s_post_lead(h->key_a, unknown, ",\"source\":\"chat\"");
         created = r.status == 201;
         harness_response_free(&r);
         if (!created)
             usleep(200 * 1000);
     }
     assert_true(created);
+    s_wait_known(unknown, 1);
 }
 
 //  The contact follows its leads: its lead count and last activity, and a won lead makes
