@@ -120,11 +120,8 @@ static const crm_stmt_t s_assign = {
 
 static const crm_stmt_t s_history = {
     .name = "leads_assign_history",
-    .sql = "SELECT coalesce(jsonb_agg(jsonb_build_object('fromAssigneeId', h.from_member,"
-           "   'toAssigneeId', h.to_member, 'ruleId', coalesce(h.rule_id::text, ''),"
-           "   'rule', h.rule, 'note', h.note, 'actorId', h.actor_id,"
-           "   'assignedAt', " CRM_SQL_TS("h.assigned_at") ") ORDER BY h.assigned_at, h.id),"
-           "   '[]')::text"
+    .sql = "SELECT coalesce(jsonb_agg(" LEADS_ASSIGNMENT_JSONB("h")
+           " ORDER BY h.assigned_at, h.id), '[]')::text"
            " FROM assignment_history h WHERE h.tenant_id = $1 AND h.lead_id = $2::uuid",
     .nparams = 2};
 

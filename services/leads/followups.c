@@ -26,19 +26,7 @@
 #define LIST_DEFAULT_LIMIT 50
 #define LIST_MAX_LIMIT 200
 
-//  A follow-up in the API's shape; contact and assignee: the SQL giving its lead's
-//  contact and assignee (the follow-up's own assignee wins when it has one).
-#define FOLLOW_UP_JSON(f, contact, assignee)                                                  \
-    "jsonb_build_object('id', " f ".id, 'leadId', " f ".lead_id, 'contactId', " contact ","   \
-    " 'dueAt', " CRM_SQL_TS(f ".due_at") ", 'method', " f ".method, 'note', " f ".note,"       \
-    " 'status', " f ".status, 'assigneeId', coalesce(nullif(" f ".assignee_id, ''), "          \
-    assignee "), 'firedAt', " CRM_SQL_TS(f ".fired_at") ","                                    \
-    " 'cancelReason', " f ".cancel_reason,"                                                    \
-    " 'overdue', " f ".status = 'pending' AND " f ".due_at < now(),"                           \
-    " 'createdBy', " f ".created_by, 'createdAt', " CRM_SQL_TS(f ".created_at") ","            \
-    " 'updatedAt', " CRM_SQL_TS(f ".updated_at") ","                                          \
-    " 'completedAt', " CRM_SQL_TS(f ".completed_at") ","                                      \
-    " 'cancelledAt', " CRM_SQL_TS(f ".cancelled_at") ", 'longTerm', " f ".long_term)::text"
+#define FOLLOW_UP_JSON(f, contact, assignee) LEADS_FOLLOW_UP_JSONB(f, contact, assignee) "::text"
 
 //  The live lead of the tenant, locked for a write (or not, for a read): whether it is
 //  closed.

@@ -418,6 +418,27 @@ int leads_followups_long_term(crm_call_t *call, const char *lead_id, const char 
 //  code.
 int leads_followups_cancel_pending(crm_call_t *call, const char *lead_id, const char *reason);
 
+//  A follow-up in the API's shape; contact and assignee: the SQL giving its lead's
+//  contact and assignee (the follow-up's own assignee wins when it has one).
+#define LEADS_FOLLOW_UP_JSONB(f, contact, assignee)                                           \
+    "jsonb_build_object('id', " f ".id, 'leadId', " f ".lead_id, 'contactId', " contact ","   \
+    " 'dueAt', " CRM_SQL_TS(f ".due_at") ", 'method', " f ".method, 'note', " f ".note,"       \
+    " 'status', " f ".status, 'assigneeId', coalesce(nullif(" f ".assignee_id, ''), "          \
+    assignee "), 'firedAt', " CRM_SQL_TS(f ".fired_at") ","                                    \
+    " 'cancelReason', " f ".cancel_reason,"                                                    \
+    " 'overdue', " f ".status = 'pending' AND " f ".due_at < now(),"                           \
+    " 'createdBy', " f ".created_by, 'createdAt', " CRM_SQL_TS(f ".created_at") ","            \
+    " 'updatedAt', " CRM_SQL_TS(f ".updated_at") ","                                          \
+    " 'completedAt', " CRM_SQL_TS(f ".completed_at") ","                                      \
+    " 'cancelledAt', " CRM_SQL_TS(f ".cancelled_at") ", 'longTerm', " f ".long_term)"
+
+//  An assignment history row in the API's shape (an Assignment).
+#define LEADS_ASSIGNMENT_JSONB(h)                                                             \
+    "jsonb_build_object('fromAssigneeId', " h ".from_member,"                                 \
+    " 'toAssigneeId', " h ".to_member, 'ruleId', coalesce(" h ".rule_id::text, ''),"          \
+    " 'rule', " h ".rule, 'note', " h ".note, 'actorId', " h ".actor_id,"                     \
+    " 'assignedAt', " CRM_SQL_TS(h ".assigned_at") ")"
+
 //  --- settings.c: the tenant's sales settings ----------------------------------------------
 
 int leads_settings_get(crm_call_t *call, const ProtobufCMessage *request,

@@ -1,7 +1,8 @@
 /*  views: read-only views across a lead's records or across the store.
 
     - The timeline: one lead's activities, its moves between stages and its creation,
-      newest first in one list, each entry with its kind, keyset-paged.
+      its assignments and its follow-ups, newest first in one list, each entry with its
+      kind, keyset-paged.
     - The daily hot sheet: for one salesperson or the whole store, the open hot leads,
       the open leads whose follow-up time has passed, and the day's appointments and test
       drives (the day read in the tenant's time zone, tenant_time_zone()).
@@ -26,8 +27,9 @@
 
 //  Every source of the timeline is one branch of the UNION ALL giving the same three
 //  columns: at (the entry's time), id (a uuid, the tie-break) and entry (a TimelineEntry
-//  in the API's shape). A new source (assignments, follow-ups: their tables come with
-//  their features) is one more branch here and a kind named in TimelineEntry's comment.
+//  in the API's shape): activities, stage moves (and the creation), assignments,
+//  follow-ups. A new source is one more branch here and a kind named in TimelineEntry's
+//  comment.
 //  The moves come from the stage history, which also has the lead's creation (its row
 //  with from_stage ''), so the moves' own 'status_change' activities are left out of
 //  the activities' branch: each move is listed once.
@@ -53,6 +55,24 @@ static const crm_stmt_t s_timeline = {
            "      'stageChange', " TIMELINE_STAGE_CHANGE("h") ")"
            "  FROM stage_history h"
            "  WHERE h.tenant_id = $1 AND h.lead_id = $2::uuid"
+           " UNION ALL"
+           "  SELECT g.assigned_at, g.id,"
+           "    jsonb_build_object('kind', 'assigned', 'id', g.id,"
+           "      'at', " CRM_SQL_TS("g.assigned_at") ", 'actorId', g.actor_id,"
+           "      'assignment', " LEADS_ASSIGNMENT_JSONB("g") ")"
+           "  FROM assignment_history g"
+           "  WHERE g.tenant_id = $1 AND g.lead_id = $2::uuid"
+           " UNION ALL"
+           "  SELECT e.at, f.id,"
+           "    jsonb_build_object('kind', e.kind, 'id', f.id, 'at', " CRM_SQL_TS("e.at") ","
+           "      'actorId', e.actor,"
+           "      'followUp', " LEADS_FOLLOW_UP_JSONB("f", "l.contact_id", "l.assignee_id") ")"
+           "  FROM follow_ups f"
+           "  JOIN leads l ON l.tenant_id = f.tenant_id AND l.id = f.lead_id"
+           "  CROSS JOIN LATERAL (VALUES ('follow_up_scheduled', f.created_at, f.created_by),"
+           "    ('follow_up_completed', f.completed_at, f.updated_by),"
+           "    ('follow_up_cancelled', f.cancelled_at, f.updated_by)) AS e(kind, at, actor)"
+           "  WHERE f.tenant_id = $1 AND f.lead_id = $2::uuid AND e.at IS NOT NULL"
            " ) t"
            " WHERE $3 = '' OR (t.at, t.id) < (" LEADS_SQL_CURSOR_TIME("$3") ","
            "   nullif($4, '')::uuid)"

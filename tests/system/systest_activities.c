@@ -521,7 +521,7 @@ static void test_timeline(void **state) {
     char lead[64], call[64];
     s_lead(h->key_a, "", lead);
     s_log_ok(lead, "{\"kind\":\"call\",\"outcome\":\"connected\"}", call);
-    char path[128];
+    char path[256];
     snprintf(path, sizeof path, "/v1/leads/%s/status", lead);
     harness_response_t r = harness_http("POST", path, h->key_a,
                                         "{\"status\":\"contacted\",\"note\":\"Called back\"}", NULL);
@@ -580,6 +580,41 @@ static void test_timeline(void **state) {
             break;
     }
     assert_string_equal(all, "note,status_change,call,created");
+
+    //  Assignments and follow-ups are on it too: a follow-up when it was scheduled and
+    //  when it was completed.
+    char sam[64], body[256], follow_up[64];
+    s_member(h->key_a, "Sam Timeline", sam);
+    snprintf(path, sizeof path, "/v1/leads/%s/assign", lead);
+    snprintf(body, sizeof body, "{\"assigneeId\":\"%s\",\"note\":\"Knows RAV4s\"}", sam);
+    r = harness_http("POST", path, h->key_a, body, NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    snprintf(path, sizeof path, "/v1/leads/%s/follow-ups", lead);
+    r = harness_http("POST", path, h->key_a, "{\"pick\":\"in_1_week\",\"note\":\"Brochure\"}",
+                     NULL);
+    assert_int_equal(r.status, 201);
+    snprintf(follow_up, sizeof follow_up, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    snprintf(path, sizeof path, "/v1/leads/%s/follow-ups/%s", lead, follow_up);
+    r = harness_http("PATCH", path, h->key_a, "{\"status\":\"completed\"}", NULL);
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    r = s_get(h->key_a, "/v1/leads/%s/timeline", lead, "");
+    assert_int_equal(r.status, 200);
+    s_kinds(&r, kinds, sizeof kinds);
+    assert_string_equal(kinds, "follow_up_completed,follow_up_scheduled,assigned,note,"
+                               "status_change,call,created");
+    items = json_object_get(r.json, "items");
+    json_t *done = json_object_get(json_array_get(items, 0), "followUp");
+    assert_string_equal(json_string_value(json_object_get(done, "status")), "completed");
+    assert_string_equal(json_string_value(json_object_get(done, "note")), "Brochure");
+    json_t *assigned = json_object_get(json_array_get(items, 2), "assignment");
+    assert_string_equal(json_string_value(json_object_get(assigned, "toAssigneeId")), sam);
+    assert_string_equal(json_string_value(json_object_get(assigned, "rule")), "manual");
+    assert_string_equal(json_string_value(json_object_get(assigned, "note")), "Knows RAV4s");
+    harness_response_free(&r);
+
     s_expect(s_get(h->key_a, "/v1/leads/%s/timeline?cursor=v.1.x", lead, ""), 422, "cursor");
     s_expect(s_get(h->key_a, "/v1/leads/%s/timeline?limit=500", lead, ""), 422, "limit");
 }
