@@ -31,7 +31,7 @@
 //  The live lead of the tenant, locked for a write (or not, for a read): whether it is
 //  closed.
 #define LEAD_STATE_SQL                                                                        \
-    "SELECT closed_at IS NOT NULL FROM leads"                                                 \
+    "SELECT closed_at IS NOT NULL, " CRM_SQL_TS("follow_up_at") " FROM leads"                 \
     " WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
 
 static const crm_stmt_t s_lead_lock = {
@@ -203,7 +203,8 @@ static bool s_check_lead_id(crm_call_t *call, const char *id) {
 
 //  The lead, live and the tenant's: locked when writing. 200 (closed set), 404, or a
 //  failure code.
-static int s_lead_state(crm_call_t *call, const char *lead_id, bool lock, bool *closed) {
+static int s_lead_state(crm_call_t *call, const char *lead_id, bool lock, bool *closed,
+                        char follow_up_at[40]) {
     const char *params[] = {call->header->tenant_id, lead_id};
     PGresult *res = crm_db_query(call->db, lock ? &s_lead_lock : &s_lead_read, params);
     if (!res)
@@ -212,8 +213,12 @@ static int s_lead_state(crm_call_t *call, const char *lead_id, bool lock, bool *
     if (PQntuples(res) == 0) {
         crm_call_error(call, "not_found", "no such lead");
         code = 404;
-    } else if (closed)
-        *closed = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    } else {
+        if (closed)
+            *closed = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        if (follow_up_at)
+            snprintf(follow_up_at, 40, "%s", PQgetvalue(res, 0, 1));
+    }
     PQclear(res);
     return code;
 }
@@ -278,7 +283,8 @@ int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
     if (call->n_fields)
         return 422;
     bool closed = false;
-    int code = s_lead_state(call, req->id, true, &closed);
+    char before[40];
+    int code = s_lead_state(call, req->id, true, &closed, before);
     if (code != 200)
         return code;
     if (closed)
@@ -311,6 +317,10 @@ int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
             code = 500;
     }
     PQclear(res);
+    if (code == 201) {  // the lead's followUpAt may have moved: say so
+        int failed = leads_store_announce(call, req->id, "followUpAt", before);
+        code = failed ? failed : code;
+    }
     return code;
 }
 
@@ -390,7 +400,8 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
         return 422;
 
     bool closed = false;
-    int code = s_lead_state(call, req->id, true, &closed);
+    char before[40];
+    int code = s_lead_state(call, req->id, true, &closed, before);
     if (code != 200)
         return code;
     if (set_assignee && f->assignee_id[0] &&
@@ -452,6 +463,10 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
             code = 500;
     }
     PQclear(res);
+    if (code == 200) {  // the lead's followUpAt may have moved: say so
+        int failed = leads_store_announce(call, req->id, "followUpAt", before);
+        code = failed ? failed : code;
+    }
     return code;
 }
 
@@ -513,7 +528,7 @@ int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
     if (call->n_fields)
         return 422;
     if (req->id[0]) {
-        int code = s_lead_state(call, req->id, false, NULL);
+        int code = s_lead_state(call, req->id, false, NULL, NULL);
         if (code != 200)
             return code;
     }

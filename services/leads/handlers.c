@@ -542,6 +542,10 @@ static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
         int failed = leads_followups_long_term(call, req->id, req->lost->follow_up_at, note);
         code = failed ? failed : code;
     }
+    if (code == 200 && strcmp(to_outcome, "open") != 0) {  // its follow-ups went or came
+        int failed = leads_store_announce(call, req->id, "followUpAt", lead->follow_up_at);
+        code = failed ? failed : code;
+    }
     if (code == 200)
         code = leads_store_get(call, req->id, false, true, (Crm__Leads__Lead **)response);
     if (lead)

@@ -188,6 +188,13 @@ int leads_store_move(crm_call_t *call, const leads_move_args_t *move);
 int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, char sort,
                      const leads_cursor_t *cursor, int limit, Crm__Leads__ListLeadsResponse **out);
 
+//  A lead's field (JSON name, a text field) changed by something other than a PATCH or a
+//  move (its follow-ups moved followUpAt): when its value now differs from before, a
+//  LeadUpdated with the lead as it is now and changed naming the field, so that
+//  consumers keeping a copy of the lead stay right. 0 or a failure code.
+int leads_store_announce(crm_call_t *call, const char *lead_id, const char *field,
+                         const char *before);
+
 //  A lead from LEAD_JSON's text; NULL (logged) when it does not parse.
 Crm__Leads__Lead *leads_from_json(const char *text);
 

@@ -412,6 +412,49 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
 
 // --- for the other parts of the daemon -------------------------------------------------
 
+static const crm_stmt_t s_announce = {
+    .name = "leads_announce",
+    .sql = "INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
+           " VALUES ($2::uuid, 'LeadUpdated', $1, $3, $4::bytea, $5::timestamptz)",
+    .nparams = 5,
+    .writes = true};
+
+int leads_store_announce(crm_call_t *call, const char *lead_id, const char *field,
+                         const char *before) {
+    Crm__Leads__Lead *lead = NULL;
+    int code = leads_store_get(call, lead_id, false, false, &lead);
+    if (code == 404)
+        return 0;  // gone (deleted): LeadDeleted says so
+    if (code != 200)
+        return code;
+    const ProtobufCFieldDescriptor *f = crm_pb_field_by_name(&crm__leads__lead__descriptor,
+                                                             field);
+    const char *now_value = f && f->type == PROTOBUF_C_TYPE_STRING
+                                ? *(const char **)((const char *)lead + f->offset)
+                                : "";
+    int rc = 0;
+    if (strcmp(now_value, before ? before : "") != 0) {
+        char now[40];
+        crm_time_now(now, sizeof now);
+        Crm__Events__LeadUpdated event = CRM__EVENTS__LEAD_UPDATED__INIT;
+        char *changed[] = {(char *)field};
+        event.lead = lead;
+        event.changed = changed;
+        event.n_changed = 1;
+        event.actor_id = call->header->actor_id;
+        crm_outbox_event_t ev;
+        crm_outbox_event_init(&ev, &event.base, now);
+        const char *params[] = {call->header->tenant_id, ev.event_id, lead_id, ev.payload_hex,
+                                now};
+        PGresult *res = crm_db_query(call->db, &s_announce, params);
+        crm_outbox_event_reset(&ev);
+        rc = res ? 0 : crm_call_db_failure(call);
+        PQclear(res);
+    }
+    crm__leads__lead__free_unpacked(lead, NULL);
+    return rc;
+}
+
 Crm__Leads__Lead *leads_from_json(const char *text) {
     return s_lead_from_json(text);
 }

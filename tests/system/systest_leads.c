@@ -751,9 +751,25 @@ static void test_lost_long_term_follow_up(void **state) {
     char contact[64], id[64], path[160];
     s_contact(h->key_a, contact);
     s_lead(contact, ",\"source\":\"phone\",\"followUpAt\":\"2031-01-02T15:00:00Z\"", id);
-    snprintf(path, sizeof path, "/v1/leads/%s/status", id);
+    const char *updated = "SELECT count(*) FROM leads.outbox WHERE type = 'LeadUpdated'"
+                          " AND aggregate_id = '%s'"
+                          " AND position(convert_to('followUpAt', 'UTF8') IN payload) > 0";
 
-    harness_response_t r = harness_http(
+    //  A follow-up due sooner moves the lead's followUpAt, and says so (LeadUpdated); one
+    //  due later does not move it.
+    snprintf(path, sizeof path, "/v1/leads/%s/follow-ups", id);
+    harness_response_t r = harness_http("POST", path, h->key_a,
+                                        "{\"dueAt\":\"2030-06-01T10:00:00Z\"}", NULL);
+    assert_int_equal(r.status, 201);
+    harness_response_free(&r);
+    assert_int_equal(s_count(updated, id), 1);
+    r = harness_http("POST", path, h->key_a, "{\"dueAt\":\"2033-06-01T10:00:00Z\"}", NULL);
+    assert_int_equal(r.status, 201);
+    harness_response_free(&r);
+    assert_int_equal(s_count(updated, id), 1);
+
+    snprintf(path, sizeof path, "/v1/leads/%s/status", id);
+    r = harness_http(
         "POST", path, h->key_a,
         "{\"status\":\"closed_lost\",\"lost\":{\"reason\":\"purchased_elsewhere\","
         "\"followUpAt\":\"2020-05-01\"}}",
@@ -776,7 +792,8 @@ static void test_lost_long_term_follow_up(void **state) {
     assert_int_equal(s_count("SELECT count(*) FROM leads.follow_ups WHERE lead_id = '%s'"
                              " AND status = 'cancelled' AND cancel_reason = 'lead_closed'",
                              id),
-                     1);
+                     3);
+    assert_int_equal(s_count(updated, id), 2);  // its followUpAt moved with the close
     snprintf(path, sizeof path, "/v1/leads/%s/follow-ups?status=pending", id);
     r = harness_http("GET", path, h->key_a, NULL, NULL);
     assert_int_equal(r.status, 200);
