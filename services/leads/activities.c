@@ -370,16 +370,9 @@ static char *s_render(const Crm__Leads__Activity *a, char outcome[24]) {
     return text;
 }
 
-static Crm__Leads__Activity *s_activity_from_json(crm_call_t *call, const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg =
-        crm_json_to_pb(&crm__leads__activity__descriptor, text, strlen(text), &err);
-    if (!msg) {
-        crm_log_kv(CRM_LOG_ERROR, "stored activity does not parse", "field", err.field,
-                   "detail", err.message, NULL);
-        crm_call_error(call, "internal", "stored activity is unreadable");
-    }
-    return (Crm__Leads__Activity *)msg;
+static Crm__Leads__Activity *s_stored(crm_call_t *call, const char *text) {
+    return (Crm__Leads__Activity *)leads_stored(call, &crm__leads__activity__descriptor, text,
+                                        "activity");
 }
 
 //  The event of an activity as stored (changed: the JSON names an update set).
@@ -411,7 +404,7 @@ static int s_answer(crm_call_t *call, PGresult *res, int ok_code, ProtobufCMessa
         crm_call_error(call, "not_found", "no such lead");
         code = 404;
     } else {
-        Crm__Leads__Activity *a = s_activity_from_json(call, PQgetvalue(res, 0, 0));
+        Crm__Leads__Activity *a = s_stored(call, PQgetvalue(res, 0, 0));
         if (a)
             *response = &a->base;
         else
@@ -598,7 +591,7 @@ int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
     crm__leads__list_activities_response__init(list);
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__Activity *a = s_activity_from_json(call, PQgetvalue(res, i, 0));
+        Crm__Leads__Activity *a = s_stored(call, PQgetvalue(res, i, 0));
         if (a)
             list->items[list->n_items++] = a;
         else

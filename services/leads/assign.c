@@ -217,32 +217,9 @@ static const crm_stmt_t s_rule_exists = {
     .sql = "SELECT 1 FROM assignment_rules WHERE tenant_id = $1 AND id = $2::uuid",
     .nparams = 2};
 
-static Crm__Leads__AssignmentRule *s_rule_from_json(const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg =
-        crm_json_to_pb(&crm__leads__assignment_rule__descriptor, text, strlen(text), &err);
-    if (!msg)
-        crm_log_kv(CRM_LOG_ERROR, "stored assignment rule does not parse", "field", err.field,
-                   "detail", err.message, NULL);
-    return (Crm__Leads__AssignmentRule *)msg;
-}
-
 static int s_rule_read(crm_call_t *call, const char *id, Crm__Leads__AssignmentRule **out) {
     const char *params[] = {call->header->tenant_id, id};
-    PGresult *res = crm_db_query(call->db, &s_rule_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
-        crm_call_error(call, "not_found", "no such assignment rule");
-    else {
-        *out = s_rule_from_json(PQgetvalue(res, 0, 0));
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored assignment rule is unreadable");
-    }
-    PQclear(res);
-    return code;
+    return leads_read_one(call, &s_rule_get, params, &crm__leads__assignment_rule__descriptor, "assignment rule", (ProtobufCMessage **)out);
 }
 
 static bool s_check_rule_id(crm_call_t *call, const char *id) {
@@ -273,13 +250,12 @@ int leads_rule_list(crm_call_t *call, const ProtobufCMessage *request,
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__AssignmentRule *rule = s_rule_from_json(PQgetvalue(res, i, 0));
+        Crm__Leads__AssignmentRule *rule =
+            (Crm__Leads__AssignmentRule *)leads_stored(call, &crm__leads__assignment_rule__descriptor, PQgetvalue(res, i, 0), "assignment rule");
         if (rule)
             list->items[list->n_items++] = rule;
-        else {
-            crm_call_error(call, "internal", "stored assignment rule is unreadable");
+        else
             code = 500;
-        }
     }
     PQclear(res);
     if (code == 200)

@@ -182,16 +182,9 @@ static const crm_stmt_t s_list = {
 
 // --- helpers -----------------------------------------------------------------------------
 
-static Crm__Leads__FollowUp *s_from_json(crm_call_t *call, const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg =
-        crm_json_to_pb(&crm__leads__follow_up__descriptor, text, strlen(text), &err);
-    if (!msg) {
-        crm_log_kv(CRM_LOG_ERROR, "stored follow-up does not parse", "field", err.field,
-                   "detail", err.message, NULL);
-        crm_call_error(call, "internal", "stored follow-up is unreadable");
-    }
-    return (Crm__Leads__FollowUp *)msg;
+static Crm__Leads__FollowUp *s_stored(crm_call_t *call, const char *text) {
+    return (Crm__Leads__FollowUp *)leads_stored(call, &crm__leads__follow_up__descriptor, text,
+                                        "follow-up");
 }
 
 static bool s_check_lead_id(crm_call_t *call, const char *id) {
@@ -310,7 +303,7 @@ int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_error(call, "not_found", "no such lead");
         code = 404;
     } else {
-        Crm__Leads__FollowUp *out = s_from_json(call, PQgetvalue(res, 0, 0));
+        Crm__Leads__FollowUp *out = s_stored(call, PQgetvalue(res, 0, 0));
         if (out)
             *response = &out->base;
         else
@@ -456,7 +449,7 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_error(call, "not_found", "no such follow-up of this lead");
         code = 404;
     } else {
-        Crm__Leads__FollowUp *out = s_from_json(call, PQgetvalue(res, 0, 0));
+        Crm__Leads__FollowUp *out = s_stored(call, PQgetvalue(res, 0, 0));
         if (out)
             *response = &out->base;
         else
@@ -490,7 +483,7 @@ int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_error(call, "not_found", "no such follow-up of this lead");
         code = 404;
     } else {
-        Crm__Leads__FollowUp *out = s_from_json(call, PQgetvalue(res, 0, 0));
+        Crm__Leads__FollowUp *out = s_stored(call, PQgetvalue(res, 0, 0));
         if (out)
             *response = &out->base;
         else
@@ -558,7 +551,7 @@ int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__FollowUp *item = s_from_json(call, PQgetvalue(res, i, 0));
+        Crm__Leads__FollowUp *item = s_stored(call, PQgetvalue(res, i, 0));
         if (item)
             list->items[list->n_items++] = item;
         else

@@ -205,33 +205,10 @@ int leads_stage_first_open(crm_call_t *call, char key[64]) {
 
 // --- reading ----------------------------------------------------------------------------
 
-static Crm__Leads__Stage *s_stage_from_json(const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg =
-        crm_json_to_pb(&crm__leads__stage__descriptor, text, strlen(text), &err);
-    if (!msg)
-        crm_log_kv(CRM_LOG_ERROR, "stored stage does not parse", "field", err.field, "detail",
-                   err.message, NULL);
-    return (Crm__Leads__Stage *)msg;
-}
-
 //  One stage as the API shows it: 200 with *out, 404, or a failure code.
 static int s_stage_read(crm_call_t *call, const char *key, Crm__Leads__Stage **out) {
     const char *params[] = {call->header->tenant_id, key};
-    PGresult *res = crm_db_query(call->db, &s_stage_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
-        crm_call_error(call, "not_found", "no such stage");
-    else {
-        *out = s_stage_from_json(PQgetvalue(res, 0, 0));
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored stage is unreadable");
-    }
-    PQclear(res);
-    return code;
+    return leads_read_one(call, &s_stage_get, params, &crm__leads__stage__descriptor, "stage", (ProtobufCMessage **)out);
 }
 
 //  The tenant's stages in order: 200 with *out, or a failure code.
@@ -246,13 +223,12 @@ static int s_read_stages(crm_call_t *call, Crm__Leads__ListStagesResponse **out)
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__Stage *stage = s_stage_from_json(PQgetvalue(res, i, 0));
+        Crm__Leads__Stage *stage =
+            (Crm__Leads__Stage *)leads_stored(call, &crm__leads__stage__descriptor, PQgetvalue(res, i, 0), "stage");
         if (stage)
             list->items[list->n_items++] = stage;
-        else {
-            crm_call_error(call, "internal", "stored stage is unreadable");
+        else
             code = 500;
-        }
     }
     PQclear(res);
     if (code == 200)

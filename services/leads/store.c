@@ -192,15 +192,6 @@ void leads_row_reset(leads_row_t *row) {
     memset(row, 0, sizeof *row);
 }
 
-static Crm__Leads__Lead *s_lead_from_json(const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg = crm_json_to_pb(&crm__leads__lead__descriptor, text, strlen(text), &err);
-    if (!msg)
-        crm_log_kv(CRM_LOG_ERROR, "stored lead does not parse", "field", err.field, "detail",
-                   err.message, NULL);
-    return (Crm__Leads__Lead *)msg;
-}
-
 //  A statement that writes one lead answered count(*) of the rows it wrote: 1, or 0 when
 //  the lead is gone (404).
 static int s_counted(crm_call_t *call, PGresult *res, int ok_code) {
@@ -247,20 +238,8 @@ int leads_store_get(crm_call_t *call, const char *id, bool for_update, bool with
                     Crm__Leads__Lead **out) {
     const char *params[] = {call->header->tenant_id, id};
     const crm_stmt_t *stmt = with_history ? &s_get_detail : for_update ? &s_get_for_update : &s_get;
-    PGresult *res = crm_db_query(call->db, stmt, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
-        crm_call_error(call, "not_found", "no such lead");
-    else {
-        *out = s_lead_from_json(PQgetvalue(res, 0, 0));
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored lead is unreadable");
-    }
-    PQclear(res);
-    return code;
+    return leads_read_one(call, stmt, params, &crm__leads__lead__descriptor, "lead",
+                          (ProtobufCMessage **)out);
 }
 
 int leads_store_update(crm_call_t *call, const leads_row_t *row, Crm__Leads__Lead *lead,
@@ -390,13 +369,12 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__Lead *lead = s_lead_from_json(PQgetvalue(res, i, 0));
+        Crm__Leads__Lead *lead = (Crm__Leads__Lead *)leads_stored(
+            call, &crm__leads__lead__descriptor, PQgetvalue(res, i, 0), "lead");
         if (lead)
             list->items[list->n_items++] = lead;
-        else {
-            crm_call_error(call, "internal", "stored lead is unreadable");
+        else
             code = 500;
-        }
     }
     if (code == 200 && rows > limit && n > 0)
         list->next_cursor =
@@ -456,5 +434,5 @@ int leads_store_announce(crm_call_t *call, const char *lead_id, const char *fiel
 }
 
 Crm__Leads__Lead *leads_from_json(const char *text) {
-    return s_lead_from_json(text);
+    return (Crm__Leads__Lead *)leads_stored(NULL, &crm__leads__lead__descriptor, text, "lead");
 }

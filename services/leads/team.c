@@ -130,33 +130,10 @@ static const crm_stmt_t s_member_of_actor = {
 
 // --- reading ----------------------------------------------------------------------------
 
-static Crm__Leads__TeamMember *s_member_from_json(const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg =
-        crm_json_to_pb(&crm__leads__team_member__descriptor, text, strlen(text), &err);
-    if (!msg)
-        crm_log_kv(CRM_LOG_ERROR, "stored team member does not parse", "field", err.field,
-                   "detail", err.message, NULL);
-    return (Crm__Leads__TeamMember *)msg;
-}
-
 //  One member: 200 with *out, 404, or a failure code.
 static int s_member_read(crm_call_t *call, const char *id, Crm__Leads__TeamMember **out) {
     const char *params[] = {call->header->tenant_id, id};
-    PGresult *res = crm_db_query(call->db, &s_member_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
-        crm_call_error(call, "not_found", "no such team member");
-    else {
-        *out = s_member_from_json(PQgetvalue(res, 0, 0));
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored team member is unreadable");
-    }
-    PQclear(res);
-    return code;
+    return leads_read_one(call, &s_member_get, params, &crm__leads__team_member__descriptor, "team member", (ProtobufCMessage **)out);
 }
 
 static bool s_check_id(crm_call_t *call, const char *id) {
@@ -221,13 +198,12 @@ int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__TeamMember *m = s_member_from_json(PQgetvalue(res, i, 0));
+        Crm__Leads__TeamMember *m =
+            (Crm__Leads__TeamMember *)leads_stored(call, &crm__leads__team_member__descriptor, PQgetvalue(res, i, 0), "team member");
         if (m)
             list->items[list->n_items++] = m;
-        else {
-            crm_call_error(call, "internal", "stored team member is unreadable");
+        else
             code = 500;
-        }
     }
     if (code == 200 && rows > limit && n > 0) {
         //  "<id>.<name in hex>": safe in a URL whatever the name.

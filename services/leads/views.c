@@ -114,18 +114,12 @@ int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
     crm__leads__timeline_response__init(list);
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     for (int i = 0; i < n && code == 200; i++) {
-        const char *text = PQgetvalue(res, i, 0);
-        crm_json_error_t err;
-        ProtobufCMessage *entry = crm_json_to_pb(&crm__leads__timeline_entry__descriptor, text,
-                                                 strlen(text), &err);
+        ProtobufCMessage *entry = leads_stored(call, &crm__leads__timeline_entry__descriptor,
+                                               PQgetvalue(res, i, 0), "timeline entry");
         if (entry)
             list->items[list->n_items++] = (Crm__Leads__TimelineEntry *)entry;
-        else {
-            crm_log_kv(CRM_LOG_ERROR, "stored timeline entry does not parse", "field",
-                       err.field, "detail", err.message, NULL);
-            crm_call_error(call, "internal", "a timeline entry is unreadable");
+        else
             code = 500;
-        }
     }
     if (code == 200 && rows > limit && n > 0)
         list->next_cursor =
@@ -227,17 +221,11 @@ int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request,
     PGresult *res = crm_db_query(call->db, &s_hot_sheet, params);
     if (!res)
         return crm_call_db_failure(call);
-    const char *text = PQgetvalue(res, 0, 0);
-    crm_json_error_t err;
-    Crm__Leads__HotSheetResponse *sheet = (Crm__Leads__HotSheetResponse *)crm_json_to_pb(
-        &crm__leads__hot_sheet_response__descriptor, text, strlen(text), &err);
+    Crm__Leads__HotSheetResponse *sheet = (Crm__Leads__HotSheetResponse *)leads_stored(
+        call, &crm__leads__hot_sheet_response__descriptor, PQgetvalue(res, 0, 0), "hot sheet");
     PQclear(res);
-    if (!sheet) {
-        crm_log_kv(CRM_LOG_ERROR, "hot sheet does not parse", "field", err.field, "detail",
-                   err.message, NULL);
-        crm_call_error(call, "internal", "the hot sheet is unreadable");
+    if (!sheet)
         return 500;
-    }
     bool hot = s_section_trim(sheet->hot, &sheet->n_hot);
     bool overdue = s_section_trim(sheet->overdue, &sheet->n_overdue);
     bool appointments = s_section_trim(sheet->appointments, &sheet->n_appointments);
