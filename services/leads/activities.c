@@ -370,11 +370,6 @@ static char *s_render(const Crm__Leads__Activity *a, char outcome[24]) {
     return text;
 }
 
-static Crm__Leads__Activity *s_stored(crm_call_t *call, const char *text) {
-    return (Crm__Leads__Activity *)leads_stored(call, &crm__leads__activity__descriptor, text,
-                                        "activity");
-}
-
 //  The event of an activity as stored (changed: the JSON names an update set).
 static void s_event_init(crm_outbox_event_t *ev, const Crm__Leads__Activity *a,
                          const char *contact_id, const char *actor_id, const char *now,
@@ -392,26 +387,6 @@ static void s_event_init(crm_outbox_event_t *ev, const Crm__Leads__Activity *a,
     event.changed = changed;
     event.n_changed = n_changed;
     crm_outbox_event_init(ev, &event.base, now);
-}
-
-//  The statement's one row (the activity) into *response: 200/201, 404 when it wrote
-//  nothing (the lead went meanwhile), or a failure code.
-static int s_answer(crm_call_t *call, PGresult *res, int ok_code, ProtobufCMessage **response) {
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = ok_code;
-    if (PQntuples(res) == 0) {
-        crm_call_error(call, "not_found", "no such lead");
-        code = 404;
-    } else {
-        Crm__Leads__Activity *a = s_stored(call, PQgetvalue(res, 0, 0));
-        if (a)
-            *response = &a->base;
-        else
-            code = 500;
-    }
-    PQclear(res);
-    return code;
 }
 
 // --- the methods -----------------------------------------------------------------------
@@ -437,7 +412,8 @@ int leads_activity_insert(crm_call_t *call, const char *lead_id, const char *con
     PGresult *res = crm_db_query(call->db, &s_insert, params);
     crm_outbox_event_reset(&ev);
     free(details);
-    return s_answer(call, res, 201, response);
+    return leads_answer_one(call, res, 201, &crm__leads__activity__descriptor, "activity",
+                            "no such lead", response);
 }
 
 int leads_activity_create(crm_call_t *call, const ProtobufCMessage *request,
@@ -547,7 +523,8 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
         res = crm_db_query(call->db, &s_update, params);
         crm_outbox_event_reset(&ev);
         free(details);
-        code = s_answer(call, res, 200, response);
+        code = leads_answer_one(call, res, 200, &crm__leads__activity__descriptor, "activity",
+                                "no such lead", response);
     }
     leads_patch_names_free(changed, req->n_update_mask);
     if (lead)
@@ -591,7 +568,9 @@ int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
     crm__leads__list_activities_response__init(list);
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__Activity *a = s_stored(call, PQgetvalue(res, i, 0));
+        Crm__Leads__Activity *a =
+            (Crm__Leads__Activity *)leads_stored(call, &crm__leads__activity__descriptor,
+                                        PQgetvalue(res, i, 0), "activity");
         if (a)
             list->items[list->n_items++] = a;
         else

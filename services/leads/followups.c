@@ -182,11 +182,6 @@ static const crm_stmt_t s_list = {
 
 // --- helpers -----------------------------------------------------------------------------
 
-static Crm__Leads__FollowUp *s_stored(crm_call_t *call, const char *text) {
-    return (Crm__Leads__FollowUp *)leads_stored(call, &crm__leads__follow_up__descriptor, text,
-                                        "follow-up");
-}
-
 static bool s_check_lead_id(crm_call_t *call, const char *id) {
     if (crm_uuid_valid(id))
         return true;
@@ -296,20 +291,8 @@ int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
                             method[0] ? method : "call", f->note, f->assignee_id,
                             call->header->actor_id, now};
     PGresult *res = crm_db_query(call->db, &s_insert, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    code = 201;
-    if (PQntuples(res) != 1) {
-        crm_call_error(call, "not_found", "no such lead");
-        code = 404;
-    } else {
-        Crm__Leads__FollowUp *out = s_stored(call, PQgetvalue(res, 0, 0));
-        if (out)
-            *response = &out->base;
-        else
-            code = 500;
-    }
-    PQclear(res);
+    code = leads_answer_one(call, res, 201, &crm__leads__follow_up__descriptor, "follow-up",
+                            "no such lead", response);
     if (code == 201) {  // the lead's followUpAt may have moved: say so
         int failed = leads_store_announce(call, req->id, "followUpAt", before);
         code = failed ? failed : code;
@@ -442,20 +425,8 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
                             now,
                             call->header->actor_id};
     res = crm_db_query(call->db, &s_update, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    code = 200;
-    if (PQntuples(res) != 1) {
-        crm_call_error(call, "not_found", "no such follow-up of this lead");
-        code = 404;
-    } else {
-        Crm__Leads__FollowUp *out = s_stored(call, PQgetvalue(res, 0, 0));
-        if (out)
-            *response = &out->base;
-        else
-            code = 500;
-    }
-    PQclear(res);
+    code = leads_answer_one(call, res, 200, &crm__leads__follow_up__descriptor, "follow-up",
+                            "no such follow-up of this lead", response);
     if (code == 200) {  // the lead's followUpAt may have moved: say so
         int failed = leads_store_announce(call, req->id, "followUpAt", before);
         code = failed ? failed : code;
@@ -475,22 +446,9 @@ int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
         return 404;
     }
     const char *params[] = {call->header->tenant_id, req->id, req->follow_up_id};
-    PGresult *res = crm_db_query(call->db, &s_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 200;
-    if (PQntuples(res) != 1) {
-        crm_call_error(call, "not_found", "no such follow-up of this lead");
-        code = 404;
-    } else {
-        Crm__Leads__FollowUp *out = s_stored(call, PQgetvalue(res, 0, 0));
-        if (out)
-            *response = &out->base;
-        else
-            code = 500;
-    }
-    PQclear(res);
-    return code;
+    return leads_answer_one(call, crm_db_query(call->db, &s_get, params), 200,
+                            &crm__leads__follow_up__descriptor, "follow-up",
+                            "no such follow-up of this lead", response);
 }
 
 // --- the list ----------------------------------------------------------------------------------
@@ -551,7 +509,9 @@ int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__FollowUp *item = s_stored(call, PQgetvalue(res, i, 0));
+        Crm__Leads__FollowUp *item =
+            (Crm__Leads__FollowUp *)leads_stored(call, &crm__leads__follow_up__descriptor,
+                                        PQgetvalue(res, i, 0), "follow-up");
         if (item)
             list->items[list->n_items++] = item;
         else

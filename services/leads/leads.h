@@ -205,8 +205,14 @@ Crm__Leads__Lead *leads_from_json(const char *text);
 ProtobufCMessage *leads_stored(crm_call_t *call, const ProtobufCMessageDescriptor *desc,
                                const char *text, const char *what);
 
-//  The record stmt answers (its first column of its one row): 200 with *out, 404 ("no
-//  such <what>"), or a failure code.
+//  The record a statement answered (res, taken: its first column of its one row):
+//  ok_code with *out, 404 with missing as the message when it answered none, or a
+//  failure code (res NULL: the statement failed).
+int leads_answer_one(crm_call_t *call, PGresult *res, int ok_code,
+                     const ProtobufCMessageDescriptor *desc, const char *what,
+                     const char *missing, ProtobufCMessage **out);
+
+//  The record stmt answers: 200 with *out, 404 ("no such <what>"), or a failure code.
 int leads_read_one(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params,
                    const ProtobufCMessageDescriptor *desc, const char *what,
                    ProtobufCMessage **out);

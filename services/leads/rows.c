@@ -22,19 +22,28 @@ ProtobufCMessage *leads_stored(crm_call_t *call, const ProtobufCMessageDescripto
     return msg;
 }
 
-int leads_read_one(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params,
-                   const ProtobufCMessageDescriptor *desc, const char *what,
-                   ProtobufCMessage **out) {
-    PGresult *res = crm_db_query(call->db, stmt, params);
+int leads_answer_one(crm_call_t *call, PGresult *res, int ok_code,
+                     const ProtobufCMessageDescriptor *desc, const char *what,
+                     const char *missing, ProtobufCMessage **out) {
     if (!res)
         return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
-        crm_call_error(call, "not_found", "no such %s", what);
-    else {
+    int code = ok_code;
+    if (PQntuples(res) == 0) {
+        crm_call_error(call, "not_found", "%s", missing);
+        code = 404;
+    } else {
         *out = leads_stored(call, desc, PQgetvalue(res, 0, 0), what);
-        code = *out ? 200 : 500;
+        code = *out ? ok_code : 500;
     }
     PQclear(res);
     return code;
+}
+
+int leads_read_one(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params,
+                   const ProtobufCMessageDescriptor *desc, const char *what,
+                   ProtobufCMessage **out) {
+    char missing[96];
+    snprintf(missing, sizeof missing, "no such %s", what);
+    return leads_answer_one(call, crm_db_query(call->db, stmt, params), 200, desc, what,
+                            missing, out);
 }
