@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "events.pb-c.h"
+#include "systest_fixtures.h"
 #include "systest_sql.h"
 
 static harness_t *h;
@@ -26,50 +27,6 @@ static int s_teardown(void **state) {
     (void)state;
     harness_stop();
     return 0;
-}
-
-//  A new contact of the key's tenant; its id into id.
-static void s_contact(const char *key, char id[64]) {
-    static int n;
-    char body[256];
-    n++;
-    snprintf(body, sizeof body,
-             "{\"kind\":\"person\",\"firstName\":\"Act%d\",\"lastName\":\"Buyer\","
-             "\"emails\":[{\"address\":\"act%d.%lld@example.com\"}]}",
-             n, n, (long long)zclock_time());
-    harness_response_t r = harness_http("POST", "/v1/contacts", key, body, NULL);
-    assert_int_equal(r.status, 201);
-    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
-    harness_response_free(&r);
-}
-
-//  A new active member of the key's tenant named name (a unique email); its id into id.
-static void s_member(const char *key, const char *name, char id[64]) {
-    static int n;
-    char body[256];
-    n++;
-    snprintf(body, sizeof body, "{\"name\":\"%s\",\"email\":\"member%d.%lld@example.com\"}", name,
-             n, (long long)zclock_time());
-    harness_response_t r = harness_http("POST", "/v1/team/members", key, body, NULL);
-    if (r.status != 201)
-        fprintf(stderr, "create member: %ld %s\n", r.status, r.body);
-    assert_int_equal(r.status, 201);
-    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
-    harness_response_free(&r);
-}
-
-//  A new lead of the key's tenant (its own contact) with the members in extra; its id
-//  into id.
-static void s_lead(const char *key, const char *extra, char id[64]) {
-    char contact[64], body[1024];
-    s_contact(key, contact);
-    snprintf(body, sizeof body, "{\"contactId\":\"%s\",\"source\":\"phone\"%s}", contact, extra);
-    harness_response_t r = harness_http("POST", "/v1/leads", key, body, NULL);
-    if (r.status != 201)
-        fprintf(stderr, "create lead: %ld %s\n", r.status, r.body);
-    assert_int_equal(r.status, 201);
-    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
-    harness_response_free(&r);
 }
 
 //  POST /v1/leads/{lead}/activities with body.
@@ -162,7 +119,7 @@ static void s_kinds(const harness_response_t *r, char *out, size_t size) {
 static void test_log_call(void **state) {
     (void)state;
     char lead[64], id[64];
-    s_lead(h->key_a, "", lead);
+    fixture_lead(h->key_a, "", lead);
     //  The lead was last touched a day ago.
     s_count("UPDATE leads.leads SET last_activity_at = now() - interval '1 day'"
             " WHERE id = '%s' RETURNING 1", lead);
@@ -241,7 +198,7 @@ static void test_log_call(void **state) {
 static void test_every_kind(void **state) {
     (void)state;
     char lead[64], soon[40], before[40], body[1024];
-    s_lead(h->key_a, "", lead);
+    fixture_lead(h->key_a, "", lead);
     s_time_from_now(3 * 86400, soon);
     s_time_from_now(-600, before);
     s_log_ok(lead, "{\"kind\":\"meeting\",\"notes\":\"Walked the lot\",\"nextSteps\":\"Quote\"}",
@@ -328,8 +285,8 @@ static long long s_written(void) {
 static void test_log_refused(void **state) {
     (void)state;
     char lead[64], other[64], soon[40], body[512];
-    s_lead(h->key_a, "", lead);
-    s_lead(h->key_b, "", other);
+    fixture_lead(h->key_a, "", lead);
+    fixture_lead(h->key_b, "", other);
     s_time_from_now(3600, soon);
     long long before = s_written();
 
@@ -404,7 +361,7 @@ static bool s_wait_for(const char *sql) {
 static void test_contact_last_activity(void **state) {
     (void)state;
     char lead[64], contact[64], sql[512], soon[40], earlier[40], body[256];
-    s_lead(h->key_a, "", lead);
+    fixture_lead(h->key_a, "", lead);
     harness_response_t r = s_get(h->key_a, "/v1/leads/%s", lead, "");
     snprintf(contact, sizeof contact, "%s", harness_json_str(&r, "contactId"));
     harness_response_free(&r);
@@ -447,7 +404,7 @@ static harness_response_t s_patch(const char *key, const char *lead, const char 
 static void test_update(void **state) {
     (void)state;
     char lead[64], call[64], future[64], past[64], soon[40], before[40], body[512];
-    s_lead(h->key_a, "", lead);
+    fixture_lead(h->key_a, "", lead);
     s_time_from_now(2 * 86400, soon);
     s_time_from_now(-3600, before);
     s_log_ok(lead, "{\"kind\":\"call\",\"outcome\":\"no_answer\",\"notes\":\"Rang twice\"}", call);
@@ -505,7 +462,7 @@ static void test_update(void **state) {
     assert_int_equal(s_written(), written);
     //  Another tenant's, another lead's, none at all.
     char other_lead[64];
-    s_lead(h->key_a, "", other_lead);
+    fixture_lead(h->key_a, "", other_lead);
     written = s_written();
     s_expect(s_patch(h->key_b, lead, call, "{\"notes\":\"x\"}"), 404, NULL);
     s_expect(s_patch(h->key_a, other_lead, call, "{\"notes\":\"x\"}"), 404, NULL);
@@ -519,7 +476,7 @@ static void test_update(void **state) {
 static void test_timeline(void **state) {
     (void)state;
     char lead[64], call[64];
-    s_lead(h->key_a, "", lead);
+    fixture_lead(h->key_a, "", lead);
     s_log_ok(lead, "{\"kind\":\"call\",\"outcome\":\"connected\"}", call);
     char path[256];
     snprintf(path, sizeof path, "/v1/leads/%s/status", lead);
@@ -584,7 +541,7 @@ static void test_timeline(void **state) {
     //  Assignments and follow-ups are on it too: a follow-up when it was scheduled and
     //  when it was completed.
     char sam[64], body[256], follow_up[64];
-    s_member(h->key_a, "Sam Timeline", sam);
+    fixture_member(h->key_a, "Sam Timeline", sam);
     snprintf(path, sizeof path, "/v1/leads/%s/assign", lead);
     snprintf(body, sizeof body, "{\"assigneeId\":\"%s\",\"note\":\"Knows RAV4s\"}", sam);
     r = harness_http("POST", path, h->key_a, body, NULL);
@@ -642,21 +599,21 @@ static void test_hot_sheet(void **state) {
     //  0: hot, sam's; 1: hot, kim's; 2: cold, sam's, follow-up passed; 3: hot but lost;
     //  4: cold, kim's, with the appointments.
     char ids[5][64], body[512], sam[64], kim[64], extra[256];
-    s_member(s_key_hot, "Sam Lee", sam);
-    s_member(s_key_hot, "Kim Park", kim);
+    fixture_member(s_key_hot, "Sam Lee", sam);
+    fixture_member(s_key_hot, "Kim Park", kim);
     snprintf(extra, sizeof extra,
              ",\"priority\":\"hot\",\"assigneeId\":\"%s\","
              "\"vehicle\":{\"make\":\"Toyota\",\"model\":\"RAV4\"}",
              sam);
-    s_lead(s_key_hot, extra, ids[0]);
+    fixture_lead(s_key_hot, extra, ids[0]);
     snprintf(extra, sizeof extra, ",\"priority\":\"hot\",\"assigneeId\":\"%s\"", kim);
-    s_lead(s_key_hot, extra, ids[1]);
+    fixture_lead(s_key_hot, extra, ids[1]);
     snprintf(extra, sizeof extra, ",\"assigneeId\":\"%s\"", sam);
-    s_lead(s_key_hot, extra, ids[2]);
+    fixture_lead(s_key_hot, extra, ids[2]);
     s_count("UPDATE leads.leads SET follow_up_at = now() - interval '2 hours' WHERE id = '%s'"
             " RETURNING 1", ids[2]);
     snprintf(extra, sizeof extra, ",\"priority\":\"hot\",\"assigneeId\":\"%s\"", sam);
-    s_lead(s_key_hot, extra, ids[3]);
+    fixture_lead(s_key_hot, extra, ids[3]);
     char path[256];
     snprintf(path, sizeof path, "/v1/leads/%s/status", ids[3]);
     harness_response_t r = harness_http("POST", path, s_key_hot,
@@ -666,7 +623,7 @@ static void test_hot_sheet(void **state) {
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
     snprintf(extra, sizeof extra, ",\"assigneeId\":\"%s\"", kim);
-    s_lead(s_key_hot, extra, ids[4]);
+    fixture_lead(s_key_hot, extra, ids[4]);
     //  In New York (UTC-5 in January): 2030-01-14 22:30 and 2030-01-15 10:00.
     const char *times[] = {"2030-01-15T03:30:00Z", "2030-01-15T15:00:00Z"};
     const char *kinds[] = {"appointment", "test_drive"};

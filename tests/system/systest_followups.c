@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "events.pb-c.h"
+#include "systest_fixtures.h"
 #include "systest_sql.h"
 
 static harness_t *h;
@@ -39,49 +40,6 @@ static int s_teardown(void **state) {
 }
 
 // --- helpers ---------------------------------------------------------------------------------
-
-//  A new contact of the key's tenant; its id into id.
-static void s_contact(const char *key, char id[64]) {
-    static int n;
-    char body[256];
-    n++;
-    snprintf(body, sizeof body,
-             "{\"kind\":\"person\",\"firstName\":\"Follow%d\",\"lastName\":\"Up\","
-             "\"emails\":[{\"address\":\"fu%d.%lld@example.com\"}]}",
-             n, n, (long long)zclock_time());
-    harness_response_t r = harness_http("POST", "/v1/contacts", key, body, NULL);
-    assert_int_equal(r.status, 201);
-    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
-    harness_response_free(&r);
-}
-
-//  A new active member of the key's tenant named name (a unique email); its id into id.
-static void s_member(const char *key, const char *name, char id[64]) {
-    static int n;
-    char body[256];
-    n++;
-    snprintf(body, sizeof body, "{\"name\":\"%s\",\"email\":\"member%d.%lld@example.com\"}", name,
-             n, (long long)zclock_time());
-    harness_response_t r = harness_http("POST", "/v1/team/members", key, body, NULL);
-    if (r.status != 201)
-        fprintf(stderr, "create member: %ld %s\n", r.status, r.body);
-    assert_int_equal(r.status, 201);
-    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
-    harness_response_free(&r);
-}
-
-//  A new lead of the key's tenant (extra: more members, "" or ",\"a\":1"); its id.
-static void s_lead(const char *key, const char *extra, char id[64]) {
-    char contact[64], body[512];
-    s_contact(key, contact);
-    snprintf(body, sizeof body, "{\"contactId\":\"%s\",\"source\":\"phone\"%s}", contact, extra);
-    harness_response_t r = harness_http("POST", "/v1/leads", key, body, NULL);
-    if (r.status != 201)
-        fprintf(stderr, "create lead: %ld %s\n", r.status, r.body);
-    assert_int_equal(r.status, 201);
-    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
-    harness_response_free(&r);
-}
 
 //  RFC 3339 (UTC, milliseconds) of now + offset_ms.
 static void s_time_in(long long offset_ms, char out[40]) {
@@ -248,10 +206,10 @@ static void test_settings(void **state) {
 static void test_schedule_and_change(void **state) {
     (void)state;
     char lead[64], first[64], second[64], later[40], sooner[40], sam[64], kim[64], extra[128];
-    s_member(h->key_a, "Sam Lee", sam);
-    s_member(h->key_a, "Kim Park", kim);
+    fixture_member(h->key_a, "Sam Lee", sam);
+    fixture_member(h->key_a, "Kim Park", kim);
     snprintf(extra, sizeof extra, ",\"assigneeId\":\"%s\"", sam);
-    s_lead(h->key_a, extra, lead);
+    fixture_lead(h->key_a, extra, lead);
     s_time_in(3 * 86400000LL, later);
     s_time_in(2 * 86400000LL, sooner);
 
@@ -390,7 +348,7 @@ static void test_lead_follow_up_at(void **state) {
     char lead[64], at[40], extra[128], path[128], body[128];
     s_time_in(5 * 86400000LL, at);
     snprintf(extra, sizeof extra, ",\"followUpAt\":\"%s\"", at);
-    s_lead(h->key_a, extra, lead);
+    fixture_lead(h->key_a, extra, lead);
     assert_int_equal(s_count("SELECT count(*) FROM leads.follow_ups WHERE lead_id = '%s'"
                              " AND status = 'pending' AND method = 'call'",
                              lead),
@@ -504,8 +462,8 @@ static void test_picks(void **state) {
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
     char lead[64], lead_b[64];
-    s_lead(h->key_a, "", lead);
-    s_lead(h->key_b, "", lead_b);
+    fixture_lead(h->key_a, "", lead);
+    fixture_lead(h->key_b, "", lead_b);
 
     time_t before = time(NULL);
     time_t hour = s_pick(h->key_a, lead, "in_1_hour");
@@ -538,8 +496,8 @@ static void test_picks(void **state) {
 static void test_refused(void **state) {
     (void)state;
     char lead[64], lead_b[64], fu[64], future[40], past[40], body[1400], path[192];
-    s_lead(h->key_a, "", lead);
-    s_lead(h->key_b, "", lead_b);
+    fixture_lead(h->key_a, "", lead);
+    fixture_lead(h->key_b, "", lead_b);
     s_time_in(86400000LL, future);
     s_time_in(-60000LL, past);
     snprintf(body, sizeof body, "{\"dueAt\":\"%s\"}", future);
@@ -658,9 +616,9 @@ static Crm__Events__FollowUpDue *s_next_due(zsock_t *sub, const char *lead) {
 static void test_fires_once(void **state) {
     (void)state;
     char lead[64], fu[64], at[40], body[256], contact[64], dana[64], extra[128];
-    s_member(h->key_a, "Dana Cruz", dana);
+    fixture_member(h->key_a, "Dana Cruz", dana);
     snprintf(extra, sizeof extra, ",\"assigneeId\":\"%s\"", dana);
-    s_lead(h->key_a, extra, lead);
+    fixture_lead(h->key_a, extra, lead);
     harness_response_t r = s_get_lead(lead);
     snprintf(contact, sizeof contact, "%s", harness_json_str(&r, "contactId"));
     harness_response_free(&r);
@@ -730,11 +688,11 @@ static void test_settled_do_not_fire(void **state) {
     (void)state;
     char fires[64], completed[64], cancelled[64], closed[64], deleted[64], fu[64], at[40],
         body[128], path[192];
-    s_lead(h->key_a, "", fires);
-    s_lead(h->key_a, "", completed);
-    s_lead(h->key_a, "", cancelled);
-    s_lead(h->key_a, "", closed);
-    s_lead(h->key_a, "", deleted);
+    fixture_lead(h->key_a, "", fires);
+    fixture_lead(h->key_a, "", completed);
+    fixture_lead(h->key_a, "", cancelled);
+    fixture_lead(h->key_a, "", closed);
+    fixture_lead(h->key_a, "", deleted);
     s_time_in(2500, at);
     snprintf(body, sizeof body, "{\"dueAt\":\"%s\"}", at);
     s_follow_up(fires, body, fu);
@@ -775,7 +733,7 @@ static void test_settled_do_not_fire(void **state) {
 static void test_many_fire_once_each(void **state) {
     (void)state;
     char lead[64];
-    s_lead(h->key_a, "", lead);
+    fixture_lead(h->key_a, "", lead);
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO leads.follow_ups (tenant_id, id, lead_id, due_at, method, created_at,"
@@ -797,7 +755,7 @@ static void test_many_fire_once_each(void **state) {
 static void test_fires_after_restart(void **state) {
     (void)state;
     char lead[64], fu[64], at[40], body[128];
-    s_lead(h->key_a, "", lead);
+    fixture_lead(h->key_a, "", lead);
     s_time_in(1500, at);
     snprintf(body, sizeof body, "{\"dueAt\":\"%s\"}", at);
     s_follow_up(lead, body, fu);
@@ -817,11 +775,11 @@ static void test_fires_after_restart(void **state) {
 static void test_missed_response_target(void **state) {
     (void)state;
     char stale[64], young[64], touched[64], path[192], rtt[64], extra[128];
-    s_member(h->key_a, "Robin Tate", rtt);
+    fixture_member(h->key_a, "Robin Tate", rtt);
     snprintf(extra, sizeof extra, ",\"assigneeId\":\"%s\"", rtt);
-    s_lead(h->key_a, extra, stale);
-    s_lead(h->key_a, extra, young);
-    s_lead(h->key_a, extra, touched);
+    fixture_lead(h->key_a, extra, stale);
+    fixture_lead(h->key_a, extra, young);
+    fixture_lead(h->key_a, extra, touched);
     harness_response_t r = s_get_lead(stale);
     assert_false(s_flag(&r, "missedResponseTarget"));
     harness_response_free(&r);

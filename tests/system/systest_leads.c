@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include "events.pb-c.h"
+#include "systest_fixtures.h"
 #include "systest_sql.h"
 
 static harness_t *h;
@@ -29,21 +30,6 @@ static int s_teardown(void **state) {
     (void)state;
     harness_stop();
     return 0;
-}
-
-//  A new contact of the key's tenant; its id into id.
-static void s_contact(const char *key, char id[64]) {
-    static int n;
-    char body[256];
-    snprintf(body, sizeof body,
-             "{\"kind\":\"person\",\"firstName\":\"Lead%d\",\"lastName\":\"Buyer\","
-             "\"emails\":[{\"address\":\"buyer%d.%lld@example.com\"}]}",
-             n + 1, n + 1, (long long)zclock_time());
-    n++;
-    harness_response_t r = harness_http("POST", "/v1/contacts", key, body, NULL);
-    assert_int_equal(r.status, 201);
-    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
-    harness_response_free(&r);
 }
 
 //  A new team member of tenant A named name; its id into id (assignees are members).
@@ -173,7 +159,7 @@ static void test_default_pipeline(void **state) {
 static void test_create_and_read(void **state) {
     (void)state;
     char contact[64], id[64];
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     harness_response_t r = s_post_lead(
         h->key_a, contact,
         ",\"vehicle\":{\"year\":2024,\"make\":\"Toyota\",\"model\":\"RAV4\",\"trim\":\"XLE\","
@@ -256,8 +242,8 @@ static void test_create_and_read(void **state) {
 static void test_create_refused(void **state) {
     (void)state;
     char contact[64], other_tenant_contact[64];
-    s_contact(h->key_a, contact);
-    s_contact(h->key_b, other_tenant_contact);
+    fixture_contact(h->key_a, contact);
+    fixture_contact(h->key_b, other_tenant_contact);
     //  The pipeline exists before counting (the first use copies it).
     harness_response_t r = harness_http("GET", "/v1/pipeline/stages", h->key_a, NULL, NULL);
     harness_response_free(&r);
@@ -306,7 +292,7 @@ static void test_create_refused(void **state) {
 static void test_update(void **state) {
     (void)state;
     char contact[64], id[64], path[128], sam[64], extra[512];
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     s_member("Sam", sam);
     snprintf(extra, sizeof extra,
              ",\"source\":\"web_form\",\"assigneeId\":\"%s\",\"budgetMaxCents\":2000000,"
@@ -368,7 +354,7 @@ static void test_update(void **state) {
 static void test_status(void **state) {
     (void)state;
     char contact[64], id[64], path[128];
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     s_lead(contact, ",\"source\":\"referral\"", id);
     snprintf(path, sizeof path, "/v1/leads/%s", id);
 
@@ -508,8 +494,8 @@ static char *s_all_pages(const char *query, int limit) {
 static void test_list(void **state) {
     (void)state;
     char contact[64], other[64], ids[5][64], kim[64], extra[256];
-    s_contact(h->key_a, contact);
-    s_contact(h->key_a, other);
+    fixture_contact(h->key_a, contact);
+    fixture_contact(h->key_a, other);
     s_member("Kim", kim);
     snprintf(extra, sizeof extra, ",\"source\":\"import\",\"priority\":\"hot\",\"assigneeId\":\"%s\"",
              kim);
@@ -655,7 +641,7 @@ static void test_stage_changes(void **state) {
 
     //  A stage with leads in it keeps its outcome and is not deleted.
     char contact[64];
-    s_contact(h->key_b, contact);
+    fixture_contact(h->key_b, contact);
     r = s_post_lead(h->key_b, contact, ",\"source\":\"phone\"");
     assert_int_equal(r.status, 201);
     assert_string_equal(harness_json_str(&r, "status"), "appointment_set"); // now the first
@@ -723,7 +709,7 @@ static void test_stage_changes(void **state) {
 static void test_delete(void **state) {
     (void)state;
     char contact[64], id[64], path[128];
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     s_lead(contact, ",\"source\":\"chat\"", id);
     snprintf(path, sizeof path, "/v1/leads/%s", id);
     s_expect(harness_http("DELETE", path, h->key_b, NULL, NULL), 404, NULL);
@@ -749,7 +735,7 @@ static void test_delete(void **state) {
 static void test_lost_long_term_follow_up(void **state) {
     (void)state;
     char contact[64], id[64], path[160];
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     s_lead(contact, ",\"source\":\"phone\",\"followUpAt\":\"2031-01-02T15:00:00Z\"", id);
     const char *updated = "SELECT count(*) FROM leads.outbox WHERE type = 'LeadUpdated'"
                           " AND aggregate_id = '%s'"
@@ -845,9 +831,9 @@ static void s_wait_known(const char *contact, int state) {
 static void test_contacts_unavailable(void **state) {
     (void)state;
     char contact[64], unknown[64], gone[64], path[160], sql[256];
-    s_contact(h->key_a, contact);
-    s_contact(h->key_a, unknown);
-    s_contact(h->key_a, gone);
+    fixture_contact(h->key_a, contact);
+    fixture_contact(h->key_a, unknown);
+    fixture_contact(h->key_a, gone);
     snprintf(path, sizeof path, "/v1/contacts/%s", gone);
     harness_response_t r = harness_http("DELETE", path, h->key_a, NULL, NULL);
     assert_int_equal(r.status, 204);
@@ -897,7 +883,7 @@ static void test_contacts_unavailable(void **state) {
 static void test_contact_lifecycle(void **state) {
     (void)state;
     char contact[64], lead[64], other[64];
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     s_lead(contact, ",\"source\":\"walk_in\"", lead);
     s_lead(contact, ",\"source\":\"phone\"", other);
     char path[160];

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "events.pb-c.h"
+#include "systest_fixtures.h"
 #include "systest_sql.h"
 
 static harness_t *h;
@@ -41,21 +42,6 @@ static void s_expect(harness_response_t r, long status, const char *field) {
     assert_int_equal(r.status, status);
     if (field)
         assert_string_equal(harness_error_field(&r), field);
-    harness_response_free(&r);
-}
-
-//  A new contact of the key's tenant; its id into id.
-static void s_contact(const char *key, char id[64]) {
-    static int n;
-    char body[256];
-    n++;
-    snprintf(body, sizeof body,
-             "{\"kind\":\"person\",\"firstName\":\"Team%d\",\"lastName\":\"Buyer\","
-             "\"emails\":[{\"address\":\"team%d.%lld@example.com\"}]}",
-             n, n, (long long)zclock_time());
-    harness_response_t r = harness_http("POST", "/v1/contacts", key, body, NULL);
-    assert_int_equal(r.status, 201);
-    snprintf(id, 64, "%s", harness_json_str(&r, "id"));
     harness_response_free(&r);
 }
 
@@ -395,7 +381,7 @@ static void test_round_robin(void **state) {
              "{\"name\":\"Floor\",\"kind\":\"round_robin\",\"memberIds\":[\"%s\",\"%s\",\"%s\"]}",
              m[0], m[1], m[2]);
     s_rule(body, rule);
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     int counts[3] = {0};
     char first_lead[64] = "";
     for (int i = 0; i < 9; i++) {
@@ -494,7 +480,7 @@ static void test_rules_in_order(void **state) {
              "{\"name\":\"Online\",\"kind\":\"availability\",\"memberIds\":[\"%s\",\"%s\"]}",
              online, toyota);
     s_rule(body, rule);
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     const struct {
         const char *extra;
         const char *want;
@@ -547,7 +533,7 @@ static void test_working_hours(void **state) {
              "\"memberIds\":[\"%s\",\"%s\"]}",
              away, always);
     s_rule(body, rule);
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     for (int i = 0; i < 3; i++) {
         char lead[64], assignee[64];
         s_lead(contact, "", lead, assignee);
@@ -574,7 +560,7 @@ static void test_manual_assign(void **state) {
     s_member(h->key_a, "\"name\":\"Manual Ann\"", ann);
     s_member(h->key_a, "\"name\":\"Manual Bob\"", bob);
     s_member(h->key_b, "\"name\":\"Tenant B Rep\"", other_tenant);
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     s_lead(contact, "", lead, NULL);
 
     snprintf(path, sizeof path, "/v1/leads/%s/assign", lead);
@@ -672,7 +658,7 @@ static void test_manual_assign(void **state) {
 static void test_my_leads(void **state) {
     (void)state;
     char contact[64], lead[64], actor[128], me[64], body[512];
-    s_contact(h->key_a, contact);
+    fixture_contact(h->key_a, contact);
     //  The sales key's actor, as the leads it creates record it.
     harness_response_t r = s_post_lead(s_key_sales, contact, "");
     assert_int_equal(r.status, 201);
