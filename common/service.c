@@ -375,10 +375,10 @@ static int s_finish(crm_service_t *self, s_request_t *ctx) {
     return rc;
 }
 
-//  Start one request inside the batch transaction. With savepoints, it runs to the end
-//  (a failure rolls back to its savepoint). Without (the pipelined optimistic pass), a
-//  method may leave its statements queued; it finishes after the commit. Sets *redo
-//  when the optimistic pass cannot stand: a failure after a synchronous write.
+//  Run one request inside the batch transaction. With savepoints (the second pass), a
+//  failure rolls back to the request's savepoint. Without (the pipelined first pass),
+//  the whole batch commits or not: *redo is set when it cannot stand, a request having
+//  failed after writing or a statement having failed.
 static void s_start(crm_service_t *self, s_request_t *ctx, int index, bool savepoints,
                     bool *redo) {
     crm_call_t *call = &ctx->call;
@@ -386,7 +386,6 @@ static void s_start(crm_service_t *self, s_request_t *ctx, int index, bool savep
     call->db = self->db;
     call->arg = self->arg;
     call->service = self;
-    call->isolated = savepoints;
     char savepoint[32];
     snprintf(savepoint, sizeof savepoint, "r%d", index);
     if (savepoints && crm_db_savepoint(self->db, savepoint)) {
@@ -400,17 +399,7 @@ static void s_start(crm_service_t *self, s_request_t *ctx, int index, bool savep
         return;
     }
     unsigned long writes_before = crm_db_writes(self->db);
-    int code = ctx->method->fn(call, ctx->in, &call->response);
-    if (code != CRM_CALL_PENDING)
-        call->code = code;
-    else if (ctx->idempotent || savepoints)
-        crm_db_pipeline_wait(self->db);  // the outcome is needed now
-    bool finished = savepoints || ctx->idempotent || code != CRM_CALL_PENDING;
-    if (!finished) {
-        if (crm_db_failed(self->db))
-            *redo = true;
-        return;
-    }
+    call->code = ctx->method->fn(call, ctx->in, &call->response);
     bool failed = s_outcome(ctx) >= 400;
     if (!failed && ctx->idempotent && s_finish(self, ctx))
         failed = true;

@@ -40,34 +40,26 @@ typedef struct {
     crm_db_t *db;                      // inside the batch transaction
     void *arg;                         // the service's own state (crm_service_new's arg)
     crm_service_t *service;            // the service serving it
-    //  True when the request runs under its own savepoint (its batch's second pass): a
-    //  statement that fails then fails this request only. A method may leave to the
-    //  database, in the first pass, a check whose failure it reports anyway (a unique
-    //  key), and make the check itself here, to say precisely what failed.
-    bool isolated;
     //  Filled through crm_call_error / crm_call_field_error:
     char error[64];
     char message[256];
     char conflict_id[64];
     Crm__FieldError **fields;
     size_t n_fields;
-    //  The outcome, when a method finishes in a callback (see CRM_CALL_PENDING).
+    //  The outcome (the core's: a method returns its code and sets *response).
     int code;
     ProtobufCMessage *response;
 } crm_call_t;
 
-//  A method: returns the reply code (200, 201, 204 on success, with *response set for
-//  200/201; 4xx/5xx on failure, with the call's error filled). On failure any
-//  *response is ignored and the request's writes are rolled back.
-//
-//  A method may instead queue one statement with crm_db_query_async and return
-//  CRM_CALL_PENDING; the statement's callback then sets call->code and call->response.
-//  Such a statement must write nothing when its outcome is a failure (a failing
-//  statement is fine: the batch is then run again, a savepoint per request).
+//  A method, read top to bottom: decode the request, check it (the resource's rules),
+//  store (the resource's _store.c), answer. Returns the reply code (200, 201, 204 on
+//  success, with *response set for 200/201; 4xx/5xx on failure, with the call's error
+//  filled). On failure any *response is ignored and the request's writes are rolled
+//  back. A method never sees the batch it runs in: it runs its statements with
+//  crm_db_query as if alone, and the core groups concurrent requests into one
+//  transaction (a savepoint each when one of them fails).
 typedef int(crm_method_fn)(crm_call_t *call, const ProtobufCMessage *request,
                            ProtobufCMessage **response);
-
-#define CRM_CALL_PENDING 0
 
 typedef struct {
     const char *name;                           // RequestHeader.method

@@ -238,10 +238,12 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     if (code == 0) {
         s_row_names(c, &names, &row);
         code = contacts_store_insert(call, &row, c);
+    }
+    contacts_row_reset(&row);
+    if (code == 201) {
+        *response = &c->base;
         c = NULL;
     }
-    (void)response;  // the insert's callback sets call->response
-    contacts_row_reset(&row);
     if (c)
         crm__contacts__contact__free_unpacked(c, NULL);
     return code;

@@ -1709,7 +1709,7 @@ static int s_chunk(contacts_importer_t *self, crm_db_t *db, const char *tenant,
     header.role = "admin";
     header.request_id = request_id;
     header.method = "Import";
-    crm_call_t call = {.header = &header, .db = db, .arg = &self->service, .isolated = true};
+    crm_call_t call = {.header = &header, .db = db, .arg = &self->service};
 
     s_item_t **items = calloc(IMPORT_CHUNK + self->n_carry + 1, sizeof *items);
     size_t n = 0;

@@ -51,21 +51,13 @@
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"                                     \
     "  WHERE EXISTS (SELECT 1 FROM ins)),"
 
-//  A create as most are: nothing checked before writing. An address already held fails
-//  the statement on contact_emails' key, which sends the batch to its second pass, where
-//  s_insert_checked says which contact holds it. Written, the row's times are $13, which
-//  the contact already carries: nothing to read back.
+//  A create: the row, its audit entry, its email keys and ContactCreated, written only
+//  when no contact holds one of its addresses (then the holder and its position come
+//  back instead). Two creates racing for one address fail on contact_emails' key; the
+//  loser's batch runs again, a savepoint per request, and this statement then names the
+//  winner.
 static const crm_stmt_t s_insert = {
     .name = "contacts_insert",
-    .sql = "WITH" CREATE_SQL("") OUTBOX_SQL("ContactCreated", "ins") " SELECT 1",
-    .nparams = 20,
-    .writes = true,
-};
-
-//  The same, looking first for a contact that holds one of the addresses (written only
-//  when none does).
-static const crm_stmt_t s_insert_checked = {
-    .name = "contacts_insert_checked",
     .sql = "WITH dup AS (" DUP_SQL("") "),"
            CREATE_SQL("WHERE NOT EXISTS (SELECT 1 FROM dup)")
            OUTBOX_SQL("ContactCreated", "ins")
@@ -239,24 +231,6 @@ static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char
     params[19] = call->header->actor_id;
 }
 
-//  The insert's outcome: the contact waiting in call->response becomes the reply, or is
-//  dropped.
-static void s_on_inserted(crm_db_t *db, PGresult *res, void *arg) {
-    (void)db;
-    crm_call_t *call = arg;
-    Crm__Contacts__Contact *c = (Crm__Contacts__Contact *)call->response;
-    if (!res)
-        call->code = s_write_failure(call);
-    else if (!call->isolated)
-        call->code = 201; // s_insert: written, with the times c carries
-    else
-        call->code = s_written(call, res, 201, c);
-    if (call->code != 201) {
-        crm__contacts__contact__free_unpacked(c, NULL);
-        call->response = NULL;
-    }
-}
-
 int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
     const char *params[20];
     s_row_params(call, row, params);
@@ -265,11 +239,11 @@ int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Cont
     params[12] = ev.occurred_at;
     params[13] = ev.event_id;
     params[14] = ev.payload_hex;
-    call->response = &c->base;
-    crm_db_query_async(call->db, call->isolated ? &s_insert_checked : &s_insert, params,
-                       s_on_inserted, call);
+    PGresult *res = crm_db_query(call->db, &s_insert, params);
     crm_outbox_event_reset(&ev);
-    return CRM_CALL_PENDING;
+    int code = res ? s_written(call, res, 201, c) : s_write_failure(call);
+    PQclear(res);
+    return code;
 }
 
 int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c,

@@ -427,7 +427,7 @@ static int s_member_write(crm_call_t *call, const Crm__Leads__TeamMember *m, boo
     int code = 0;
     if (!res) {
         //  A member written meanwhile by another request with the same email or actor.
-        if (strcmp(crm_db_sqlstate(call->db), "23505") == 0 && call->isolated) {
+        if (strcmp(crm_db_sqlstate(call->db), "23505") == 0) {
             crm_call_error(call, "conflict", "another team member has this email or actorId");
             code = 409;
         } else

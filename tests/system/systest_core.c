@@ -654,29 +654,23 @@ static int s_put(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMes
     return 201;
 }
 
-static void s_put_async_done(crm_db_t *db, PGresult *res, void *arg) {
-    (void)db;
-    crm_call_t *call = arg;
-    if (!res)
-        call->code = crm_call_db_failure(call);
-    else if (PQntuples(res) == 0) {
-        crm_call_error(call, "conflict", "the key exists");
-        call->code = 409;
-    } else {
-        call->response = s_response_new(PQgetvalue(res, 0, 0));
-        call->code = 201;
-    }
-}
-
-//  PutAsync: the same insert queued in the batch's pipeline; it writes nothing when the
-//  key exists, and the callback answers 409.
-static int s_put_async(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response) {
-    (void)response;
+//  PutNew: an insert that writes nothing when the key exists, answered 409 then. Called
+//  "PutAsync" on the bus, from when such a method was queued in the pipeline.
+static int s_put_new(crm_call_t *call, const ProtobufCMessage *request,
+                     ProtobufCMessage **response) {
     const Crm__PageRequest *in = (const Crm__PageRequest *)request;
     const char *params[] = {call->header->tenant_id, in->cursor};
-    crm_db_query_async(call->db, &s_item_insert_new, params, s_put_async_done, call);
-    return CRM_CALL_PENDING;
+    PGresult *res = crm_db_query(call->db, &s_item_insert_new, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = 201;
+    if (PQntuples(res) == 0) {
+        crm_call_error(call, "conflict", "the key exists");
+        code = 409;
+    } else
+        *response = s_response_new(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return code;
 }
 
 static int s_count(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
@@ -692,7 +686,7 @@ static int s_count(crm_call_t *call, const ProtobufCMessage *request, ProtobufCM
 
 static const crm_method_t s_methods[] = {
     {"Put", s_put, &crm__page_request__descriptor, true},
-    {"PutAsync", s_put_async, &crm__page_request__descriptor, true},
+    {"PutAsync", s_put_new, &crm__page_request__descriptor, true},
     {"Count", s_count, &crm__page_request__descriptor, false},
     {NULL, NULL, NULL, false},
 };
