@@ -166,22 +166,30 @@ void crm_call_error(crm_call_t *call, const char *error, const char *fmt, ...) {
     va_end(ap);
 }
 
-void crm_call_field_error(crm_call_t *call, const char *field, const char *fmt, ...) {
+//  The error every field-error answer carries.
+static void s_call_validation_failed(crm_call_t *call) {
     if (!call->error[0]) {
         snprintf(call->error, sizeof call->error, "validation_failed");
         snprintf(call->message, sizeof call->message, "the request breaks a rule");
     }
-    Crm__FieldError *fe = malloc(sizeof *fe);
-    crm__field_error__init(fe);
-    fe->field = strdup(field);
+}
+
+void crm_call_field_error(crm_call_t *call, const char *field, const char *fmt, ...) {
+    s_call_validation_failed(call);
     char text[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    fe->message = strdup(text);
-    call->fields = realloc(call->fields, (call->n_fields + 1) * sizeof *call->fields);
-    call->fields[call->n_fields++] = fe;
+    crm_errors_add(&call->errors, field, "%s", text);
+}
+
+int crm_call_fail(crm_call_t *call, crm_errors_t *errors) {
+    if (!errors->n)
+        return 0;
+    s_call_validation_failed(call);
+    crm_errors_move(&call->errors, errors);
+    return 422;
 }
 
 int crm_call_db_failure(crm_call_t *call) {
@@ -196,12 +204,7 @@ int crm_call_db_failure(crm_call_t *call) {
 
 //  Free what a call accumulated.
 static void s_call_reset(crm_call_t *call) {
-    for (size_t i = 0; i < call->n_fields; i++) {
-        free(call->fields[i]->field);
-        free(call->fields[i]->message);
-        free(call->fields[i]);
-    }
-    free(call->fields);
+    crm_errors_reset(&call->errors);
 }
 
 static const crm_method_t *s_method_find(crm_service_t *self, const char *name) {
@@ -223,8 +226,8 @@ static zmsg_t *s_reply_new(int code, const crm_call_t *call, const char *request
         header.error = (char *)call->error;
         header.message = (char *)call->message;
         header.conflict_id = (char *)call->conflict_id;
-        header.fields = call->fields;
-        header.n_fields = call->n_fields;
+        header.fields = call->errors.items;
+        header.n_fields = call->errors.n;
     }
     size_t size = crm__reply_header__get_packed_size(&header);
     zframe_t *frame = zframe_new(NULL, size);

@@ -30,6 +30,7 @@
 #include "common.pb-c.h"
 #include "config.h"
 #include "db.h"
+#include "errors.h"
 
 typedef struct _crm_service_t crm_service_t;
 typedef struct _crm_relay_t crm_relay_t;
@@ -44,8 +45,7 @@ typedef struct {
     char error[64];
     char message[256];
     char conflict_id[64];
-    Crm__FieldError **fields;
-    size_t n_fields;
+    crm_errors_t errors;  // the field errors (422 names them)
     //  The outcome (the core's: a method returns its code and sets *response).
     int code;
     ProtobufCMessage *response;
@@ -87,6 +87,10 @@ void crm_call_error(crm_call_t *call, const char *error, const char *fmt, ...)
 //  Add a field error (JSON path, rule). Sets error "validation_failed" if unset.
 void crm_call_field_error(crm_call_t *call, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+//  The answer to a request whose rules found errors: moves them into the call's and
+//  returns 422 (errors is left empty). Returns 0, taking nothing, when there are none.
+int crm_call_fail(crm_call_t *call, crm_errors_t *errors);
 
 //  The standard reply to a request that failed in the database: logs, returns 500 or
 //  503 (connection lost) with the error filled.

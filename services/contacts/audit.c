@@ -52,7 +52,7 @@ int contacts_audit_list(crm_call_t *call, const ProtobufCMessage *request,
     char *end = NULL;
     if (req->cursor[0] && (strtoll(req->cursor, &end, 10) <= 0 || *end))
         crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     int limit = req->limit ? (int)req->limit : AUDIT_DEFAULT_LIMIT;
     char limit_text[16];

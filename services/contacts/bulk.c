@@ -364,7 +364,7 @@ static int s_check(crm_call_t *call, Crm__Contacts__BulkContactsRequest *req) {
     }
     if (tag_action && (req->n_tags == 0 || req->n_tags > BULK_MAX_TAGS))
         crm_call_field_error(call, "tags", "must hold 1 to %d tags", BULK_MAX_TAGS);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     if (tag_action)
         return contacts_tags_resolve(call, "", req->tags, req->n_tags);

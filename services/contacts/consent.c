@@ -579,7 +579,7 @@ int contacts_consent_record(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_field_error(call, "effectiveAt", "is in the future: record a decision once made");
     else if (effective_us < 0)
         crm_call_field_error(call, "effectiveAt", "is before 1970");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     if (effective_us > now_us)
         effective_us = now_us; // the client's clock runs a little fast
@@ -729,7 +729,7 @@ int contacts_communication_update(crm_call_t *call, const ProtobufCMessage *requ
         crm_call_field_error(call, "method", "sms_stop only sets doNotContact.sms");
     if (crm_utf8_chars(u->reason) > REASON_MAX_LEN)
         crm_call_field_error(call, "reason", "must be at most %d characters", REASON_MAX_LEN);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
 
     s_state_t st;
@@ -827,7 +827,7 @@ int contacts_communication_history(crm_call_t *call, const ProtobufCMessage *req
         crm_call_field_error(call, "limit", "must be at most %d", HISTORY_MAX_LIMIT);
     if (req->cursor[0] && !crm_uuid_valid(req->cursor))
         crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
@@ -897,7 +897,7 @@ int contacts_can_contact(crm_call_t *call, const ProtobufCMessage *request,
     if (s_check_contact_id(call, req->id))
         return 404;
     s_check_channel_purpose(call, req->channel, req->purpose, true);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     s_state_t st;
     int code = s_state_read(call, req->id, false, &st);

@@ -216,7 +216,7 @@ static int s_columns(crm_call_t *call, crm_db_t *db, const char *tenant, char **
         PQclear(res);
     }
     free(keys);
-    if (code == 0 && call && call->n_fields)
+    if (code == 0 && call && call->errors.n)
         code = 422;
     return code;
 }
@@ -316,7 +316,7 @@ int contacts_export_create(crm_call_t *call, const ProtobufCMessage *request,
     long offset;
     if (code == 0 || code == 422)
         contacts_list_check(call, req->filter, "filter.", &offset);
-    if (code == 0 && call->n_fields)
+    if (code == 0 && call->errors.n)
         code = 422;
     bool xlsx = req->format == CRM__CONTACTS__EXPORT_FORMAT__EXPORT_FORMAT_XLSX;
     char id[CRM_UUID_LEN + 1], now[40];
@@ -756,18 +756,13 @@ static int s_select(s_runner_t *self, char *why, size_t size) {
             &call, filter, job->id, job->req->marketing ? MARKETING_SQL : NULL, &total);
         if (code == 422) {
             snprintf(why, size, "the filter is not valid: %s %s",
-                     call.n_fields ? call.fields[0]->field : "",
-                     call.n_fields ? call.fields[0]->message : "");
+                     call.errors.n ? call.errors.items[0]->field : "",
+                     call.errors.n ? call.errors.items[0]->message : "");
             rc = -2;
         } else if (code)
             rc = -1;
     }
-    for (size_t i = 0; i < call.n_fields; i++) {
-        free(call.fields[i]->field);
-        free(call.fields[i]->message);
-        free(call.fields[i]);
-    }
-    free(call.fields);
+    crm_errors_reset(&call.errors);
     if (rc == 0 && job->xlsx && total > EXPORT_XLSX_MAX_ROWS) {
         snprintf(why, size,
                  "an XLSX sheet holds at most %d rows and the filter finds %ld contacts: "

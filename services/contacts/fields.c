@@ -257,7 +257,7 @@ int contacts_field_create(crm_call_t *call, const ProtobufCMessage *request,
     if (f->type == CRM__CONTACTS__CUSTOM_FIELD_TYPE__CUSTOM_FIELD_TYPE_UNSPECIFIED)
         crm_call_field_error(call, "type", "is required (text, number, date or select)");
     s_field_check(call, f);
-    int code = call->n_fields ? 422 : 0;
+    int code = call->errors.n ? 422 : 0;
     if (code == 0) {
         const char *params[] = {call->header->tenant_id};
         PGresult *res = crm_db_query(call->db, &s_field_count, params);
@@ -328,7 +328,7 @@ int contacts_field_update(crm_call_t *call, const ProtobufCMessage *request,
         if (strcmp(m, "label") && strcmp(m, "options"))
             crm_call_field_error(call, m, "cannot be changed (only label and options)");
     }
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     Crm__Contacts__CustomField *f = NULL;
     int code = s_field_read(call, req->key, true, &f);
@@ -357,7 +357,7 @@ int contacts_field_update(crm_call_t *call, const ProtobufCMessage *request,
             f->options[j] = strdup(req->field->options[j]);
     }
     s_field_check(call, f);
-    code = call->n_fields ? 422 : 0;
+    code = call->errors.n ? 422 : 0;
     if (code == 0 && json_array_size(gone)) {
         size_t n = json_array_size(gone);
         const char **names = calloc(n, sizeof *names);
@@ -436,7 +436,7 @@ int contacts_phone_type_create(crm_call_t *call, const ProtobufCMessage *request
     for (size_t i = 0; i < 4; i++)
         if (strcasecmp(t->name, builtin[i]) == 0)
             crm_call_field_error(call, "name", "is a built-in phone type");
-    int code = call->n_fields ? 422 : 0;
+    int code = call->errors.n ? 422 : 0;
     char now[40], limit[8];
     crm_time_now(now, sizeof now);
     snprintf(limit, sizeof limit, "%d", MAX_PHONE_TYPES);

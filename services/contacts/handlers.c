@@ -115,7 +115,7 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
     }
     //  Only the catalogue's tags, spelled as the catalogue spells them: looked up once
     //  every tag is well formed and nothing else is wrong.
-    bool tags_ok = c->n_tags <= MAX_TAGS && !call->n_fields;
+    bool tags_ok = c->n_tags <= MAX_TAGS && !call->errors.n;
     for (size_t i = 0; i < c->n_tags && tags_ok; i++)
         tags_ok = !crm_text_blank(c->tags[i]) && crm_utf8_chars(c->tags[i]) <= TAG_MAX_LEN;
     if (tags_ok && c->n_tags) {
@@ -286,7 +286,7 @@ static int s_match(crm_call_t *call, const ProtobufCMessage *request, ProtobufCM
         crm_call_field_error(call, "phone", "%s", problem ? problem : "is not a phone number");
     if (!req->email[0] && !req->phone[0])
         crm_call_field_error(call, "email", "an email address or a phone number is required");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     const char *params[] = {call->header->tenant_id, email, phone};
     PGresult *res = crm_db_query(call->db, &s_match_stmt, params);
@@ -361,7 +361,7 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         if (!patch || !crm_pb_field_by_name(&crm__contacts__contact__descriptor,
                                             req->update_mask[i]))
             crm_call_field_error(call, req->update_mask[i], "is not a contact field");
-    if (call->n_fields) {
+    if (call->errors.n) {
         if (patch)
             crm__contacts__contact__free_unpacked(patch, NULL);
         return 422;
@@ -374,7 +374,7 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         for (size_t i = 0; i < req->n_update_mask; i++)
             if (s_apply_field(c, patch, req->update_mask[i]))
                 crm_call_field_error(call, req->update_mask[i], "cannot be changed");
-        code = call->n_fields ? 422 : s_prepare_row(call, c, "", &row);
+        code = call->errors.n ? 422 : s_prepare_row(call, c, "", &row);
     }
     if (code == 0) {
         s_row_names(c, &names, &row);

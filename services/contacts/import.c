@@ -625,7 +625,7 @@ int contacts_import_create(crm_call_t *call, const ProtobufCMessage *request,
             crm_call_field_error(call, "mappingName", "is not a saved mapping of this tenant");
         json_decref(saved);
     }
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     char id[CRM_UUID_LEN + 1], now[40];
     crm_uuid_v7(id);
@@ -652,7 +652,7 @@ int contacts_import_add_part(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_field_error(call, "data", "is required: the part's CSV bytes");
     if (req->data.len > IMPORT_PART_MAX)
         crm_call_field_error(call, "data", "must be at most %d bytes", IMPORT_PART_MAX);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     const char *params[] = {call->header->tenant_id, req->id};
     PGresult *res = crm_db_query(call->db, &s_import_lock, params);
@@ -826,7 +826,7 @@ int contacts_import_mapping_put(crm_call_t *call, const ProtobufCMessage *reques
         for (size_t i = 0; i < req->mapping->n_columns; i++)
             s_check_mapping_entry(call, "columns", req->mapping->columns[i]->key,
                                   req->mapping->columns[i]->value);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     json_t *columns = json_object();
     for (size_t i = 0; i < req->mapping->n_columns; i++)
@@ -1017,14 +1017,7 @@ static void s_row_error(s_item_t *item, const s_mapping_t *m, const char *path,
 }
 
 static void s_call_clear(crm_call_t *call) {
-    for (size_t i = 0; i < call->n_fields; i++) {
-        free(call->fields[i]->field);
-        free(call->fields[i]->message);
-        free(call->fields[i]);
-    }
-    free(call->fields);
-    call->fields = NULL;
-    call->n_fields = 0;
+    crm_errors_reset(&call->errors);
     call->error[0] = call->message[0] = call->conflict_id[0] = 0;
 }
 
@@ -1193,8 +1186,8 @@ static int s_row_prepare(crm_call_t *call, const s_mapping_t *m, const crm_csv_r
         c->source = CRM__CONTACTS__CONTACT_SOURCE__CONTACT_SOURCE_IMPORT;
     int code = contacts_contact_prepare(call, c, &item->store, &item->names);
     if (code == 422) {
-        for (size_t i = 0; i < call->n_fields; i++)
-            s_row_error(item, m, call->fields[i]->field, call->fields[i]->message);
+        for (size_t i = 0; i < call->errors.n; i++)
+            s_row_error(item, m, call->errors.items[i]->field, call->errors.items[i]->message);
         s_call_clear(call);
         crm__contacts__contact__free_unpacked(c, NULL);
         contacts_row_reset(&item->store);
@@ -1773,10 +1766,10 @@ static int s_chunk(contacts_importer_t *self, crm_db_t *db, const char *tenant,
                 crm_db_release(db, "import_row");
             else if (code > 0) {
                 crm_db_rollback_to(db, "import_row");
-                for (size_t f = 0; f < call.n_fields; f++)
-                    s_row_error(item, &self->mapping, call.fields[f]->field,
-                                call.fields[f]->message);
-                if (!call.n_fields)
+                for (size_t f = 0; f < call.errors.n; f++)
+                    s_row_error(item, &self->mapping, call.errors.items[f]->field,
+                                call.errors.items[f]->message);
+                if (!call.errors.n)
                     s_row_error(item, &self->mapping, "", call.message);
                 item->action = "error";
                 if (code >= 500)
@@ -1990,7 +1983,7 @@ int contacts_import_errors(crm_call_t *call, const ProtobufCMessage *request,
     long after = req->cursor[0] ? strtol(req->cursor, &end, 10) : 0;
     if (req->cursor[0] && (*end || after < 1))
         crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     //  The import must be the tenant's (404 otherwise), whatever its errors.
     Crm__Contacts__Import *imp = NULL;

@@ -287,7 +287,7 @@ static int s_check_page(crm_call_t *call, uint32_t limit, const char *cursor, bo
     }
     if (!cursor_ok)
         crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
-    return call->n_fields ? 422 : 0;
+    return call->errors.n ? 422 : 0;
 }
 
 // --- building messages ----------------------------------------------------------------
@@ -342,7 +342,7 @@ int contacts_note_create(crm_call_t *call, const ProtobufCMessage *request,
     if (s_check_ids(call, req->id, NULL))
         return 404;
     s_check_body(call, req->body);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     crm_mention_t mentions[CRM_MENTIONS_MAX];
     size_t n_mentions = crm_mentions_parse(req->body, mentions, CRM_MENTIONS_MAX);
@@ -491,7 +491,7 @@ int contacts_note_update(crm_call_t *call, const ProtobufCMessage *request,
     if (s_check_ids(call, req->id, req->note_id))
         return 404;
     s_check_body(call, req->body);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     Crm__Contacts__Note *note = NULL;
     int code = s_note_read(call, req->id, req->note_id, true, &note);

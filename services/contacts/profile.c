@@ -471,7 +471,7 @@ int contacts_profile_prepare(crm_call_t *call, Crm__Contacts__Contact *c, const 
         code = s_custom_fields(call, c, prefix);
     if (code)
         return code;
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     row->supplier = c->supplier ? "true" : "false";
     row->assignee = c->assignee;

@@ -115,7 +115,7 @@ static int s_check(crm_call_t *call, Crm__Contacts__SavedFilter *f, const char *
     crm_pb_string_set(&f->filter->cursor, "");
     long offset;
     contacts_list_check(call, f->filter, "filter.", &offset);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     const char *params[] = {call->header->tenant_id, call->header->actor_id, f->name, except_id};
     PGresult *res = crm_db_query(call->db, &s_name_taken, params);
@@ -227,7 +227,7 @@ int contacts_saved_filter_update(crm_call_t *call, const ProtobufCMessage *reque
     for (size_t i = 0; i < req->n_update_mask; i++)
         if (strcmp(req->update_mask[i], "name") && strcmp(req->update_mask[i], "filter"))
             crm_call_field_error(call, req->update_mask[i], "cannot be changed (name, filter)");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     Crm__Contacts__SavedFilter *f = NULL;
     int code = s_read(call, req->id, &f);

@@ -472,7 +472,7 @@ int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsReque
     if (req->reachable && !channel)
         crm_call_field_error(call, S_FIELD("consentChannel"), "is required with reachable");
 #undef S_FIELD
-    return call->n_fields ? 422 : 0;
+    return call->errors.n ? 422 : 0;
 }
 
 //  The filters' conditions (" AND ..." each) into where, their parameters into q.

@@ -44,7 +44,7 @@ int contacts_snapshot(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_field_error(call, "afterId", "is not a contact id");
     if (!req->after_id[0] && req->after_tenant_id[0])
         crm_call_field_error(call, "afterId", "is required with afterTenantId");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     int limit = req->limit ? (int)req->limit : SNAPSHOT_DEFAULT_LIMIT;
     char limit_text[16];

@@ -234,7 +234,7 @@ int contacts_tag_create(crm_call_t *call, const ProtobufCMessage *request,
     }
     Crm__Contacts__Tag *t = (Crm__Contacts__Tag *)crm_pb_copy(&req->tag->base);
     s_tag_check(call, t);
-    int code = call->n_fields ? 422 : s_name_free(call, t->name, "");
+    int code = call->errors.n ? 422 : s_name_free(call, t->name, "");
     if (code == 0) {
         char id[CRM_UUID_LEN + 1], now[40];
         crm_uuid_v7(id);
@@ -306,7 +306,7 @@ int contacts_tag_update(crm_call_t *call, const ProtobufCMessage *request,
         if (strcmp(f, "name") && strcmp(f, "colour") && strcmp(f, "description"))
             crm_call_field_error(call, f, "cannot be changed");
     }
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     Crm__Contacts__Tag *t = NULL;
     int code = s_tag_read(call, req->id, true, &t, "id");
@@ -323,7 +323,7 @@ int contacts_tag_update(crm_call_t *call, const ProtobufCMessage *request,
             crm_pb_string_set(&t->description, req->tag->description);
     }
     s_tag_check(call, t);
-    code = call->n_fields ? 422 : s_name_free(call, t->name, t->id);
+    code = call->errors.n ? 422 : s_name_free(call, t->name, t->id);
     if (code == 0) {
         char now[40];
         crm_time_now(now, sizeof now);
@@ -438,7 +438,7 @@ int contacts_tags_resolve(crm_call_t *call, const char *prefix, char **names, si
             crm_pb_string_set(&names[i], PQgetvalue(res, (int)i, 0));
     }
     PQclear(res);
-    return call->n_fields ? 422 : 0;
+    return call->errors.n ? 422 : 0;
 }
 
 int contacts_tag_canonical(crm_call_t *call, const char *field, char **name) {

@@ -206,7 +206,7 @@ static int s_check_activity(crm_call_t *call, Crm__Leads__Activity *a, bool occu
     s_check_enum(call, "outcome", &crm__leads__call_outcome__descriptor, a->outcome);
     s_check_enum(call, "direction", &crm__leads__email_direction__descriptor, a->direction);
     s_check_enum(call, "status", &crm__leads__appointment_status__descriptor, a->status);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     s_check_text(call, "notes", a->notes, NOTES_MAX_LEN);
     s_check_text(call, "nextSteps", a->next_steps, NEXT_STEPS_MAX_LEN);
@@ -278,7 +278,7 @@ static int s_check_activity(crm_call_t *call, Crm__Leads__Activity *a, bool occu
         s_utc_text(occurred, text);
         crm_pb_string_set(&a->occurred_at, text);
     }
-    return call->n_fields ? 422 : 0;
+    return call->errors.n ? 422 : 0;
 }
 
 static bool s_check_lead_id(crm_call_t *call, const char *id) {
@@ -458,7 +458,7 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_field_error(call, "activity", "names no field to change");
     Crm__Leads__Lead *lead = NULL;
     Crm__Leads__Activity *a = NULL;
-    int code = call->n_fields ? 422 : leads_store_get(call, req->id, false, false, &lead);
+    int code = call->errors.n ? 422 : leads_store_get(call, req->id, false, false, &lead);
     PGresult *res = NULL;
     if (code == 200) {
         const char *params[] = {call->header->tenant_id, req->id, req->activity_id};
@@ -487,11 +487,11 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
             json_object_del(merged, "occurredAt");
         leads_patch_apply(merged, &req->activity->base, changed, req->n_update_mask);
         crm_json_error_t err;
-        a = call->n_fields ? NULL
+        a = call->errors.n ? NULL
                            : (Crm__Leads__Activity *)crm_json_value_to_pb(
                                  &crm__leads__activity__descriptor, merged, "", &err);
         json_decref(merged);
-        if (call->n_fields)
+        if (call->errors.n)
             code = 422;
         else if (!a) {
             crm_call_field_error(call, err.field, "%s", err.message);
@@ -544,7 +544,7 @@ int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
     leads_cursor_t cursor = {0};
     if (req->cursor[0] && (leads_cursor_decode(req->cursor, 'v', &cursor) || !cursor.value[0]))
         crm_call_field_error(call, "cursor", "is not a cursor of this list");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     Crm__Leads__Lead *lead = NULL;
     int code = leads_store_get(call, req->id, false, false, &lead);

@@ -286,7 +286,7 @@ static int s_check_rule(crm_call_t *call, Crm__Leads__AssignmentRule *rule) {
             snprintf(path, sizeof path, "memberIds[%zu]", i);
             crm_call_field_error(call, path, "is not a team member of this dealership");
         }
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     //  Without repeats, in the order given.
     size_t n = 0;
@@ -319,7 +319,7 @@ static int s_check_rule_members(crm_call_t *call, const Crm__Leads__AssignmentRu
         crm_call_field_error(call, path, "is not an active team member of this dealership");
     }
     PQclear(res);
-    return call->n_fields ? 422 : 0;
+    return call->errors.n ? 422 : 0;
 }
 
 static int s_exec(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params) {
@@ -390,7 +390,7 @@ int leads_rule_update(crm_call_t *call, const ProtobufCMessage *request,
     }
     if (set[2] && req->rule->position == 0)
         crm_call_field_error(call, "position", "must be 1 or more");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     const char *tenant[] = {call->header->tenant_id};
     int code = s_exec(call, &s_state_lock, tenant);
@@ -603,7 +603,7 @@ int leads_assign(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMes
         crm_call_field_error(call, "assigneeId", "is required: the id of a team member");
     if (crm_utf8_chars(req->note) > NOTE_MAX_LEN)
         crm_call_field_error(call, "note", "must be at most %d characters", NOTE_MAX_LEN);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     Crm__Leads__Lead *lead = NULL;
     int code = leads_store_get(call, req->id, true, false, &lead);

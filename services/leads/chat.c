@@ -266,7 +266,7 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
                              "an email address or a phone number of the visitor is required");
     if (crm_utf8_chars(chat_id) > CHAT_ID_MAX_LEN)
         crm_call_field_error(call, "chatId", "must be at most %d characters", CHAT_ID_MAX_LEN);
-    int code = call->n_fields ? 422 : 0;
+    int code = call->errors.n ? 422 : 0;
     if (code == 0 && lead->assignee_id[0])
         code = leads_team_check_assignee(call, lead->assignee_id, "assigneeId");
 

@@ -268,7 +268,7 @@ int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
     if (f->status != CRM__LEADS__FOLLOW_UP_STATUS__FOLLOW_UP_STATUS_UNSPECIFIED &&
         f->status != CRM__LEADS__FOLLOW_UP_STATUS__FOLLOW_UP_STATUS_PENDING)
         crm_call_field_error(call, "status", "a follow-up starts pending");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     bool closed = false;
     char before[40];
@@ -372,7 +372,7 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
         if (status[0] && when)
             crm_call_field_error(call, "status", "reschedule or close a follow-up, not both");
     }
-    if (call->n_fields || !req->n_update_mask)
+    if (call->errors.n || !req->n_update_mask)
         return 422;
 
     bool closed = false;
@@ -476,7 +476,7 @@ int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
     leads_cursor_t cursor = {0};
     if (req->cursor[0] && (leads_cursor_decode(req->cursor, 'd', &cursor) || !cursor.value[0]))
         crm_call_field_error(call, "cursor", "is not a cursor of this list");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     if (req->id[0]) {
         int code = s_lead_state(call, req->id, false, NULL, NULL);

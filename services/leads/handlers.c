@@ -125,7 +125,7 @@ static int s_check_lead(crm_call_t *call, Crm__Leads__Lead *lead, bool setting_f
                                  "keys are 1 to %d of A-Z a-z 0-9 _ - .", CUSTOM_KEY_MAX_LEN);
         s_check_text(call, field, lead->custom_fields[i]->value, CUSTOM_VALUE_MAX_LEN);
     }
-    return call->n_fields ? 422 : 0;
+    return call->errors.n ? 422 : 0;
 }
 
 static bool s_check_id(crm_call_t *call, const char *id) {
@@ -234,7 +234,7 @@ int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_che
         else if (code == 200 && strcmp(outcome, "open") != 0)
             crm_call_field_error(call, "status",
                                  "a lead starts in an open stage (it is closed by moving it)");
-        code = call->n_fields ? 422 : code == 200 ? 0 : code;
+        code = call->errors.n ? 422 : code == 200 ? 0 : code;
     } else if (code == 0) {
         char key[64];
         code = leads_stage_first_open(call, key);
@@ -326,7 +326,7 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
                                        s_read_only, sizeof s_read_only / sizeof *s_read_only);
     bool setting_follow_up = leads_patch_names_has(changed, req->n_update_mask, "followUpAt");
     Crm__Leads__Lead *stored = NULL, *lead = NULL;
-    int code = call->n_fields ? 422 : leads_store_get(call, req->id, true, false, &stored);
+    int code = call->errors.n ? 422 : leads_store_get(call, req->id, true, false, &stored);
     if (code == 200) {
         //  The stored lead with the masked fields taken from the request (a field the
         //  request leaves out goes back to its default), read back as a Lead.
@@ -454,7 +454,7 @@ static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
     else if (!leads_stage_key_valid(req->status))
         crm_call_field_error(call, "status", "is not a stage of the pipeline");
     s_check_text(call, "note", req->note, NOTE_MAX_LEN);
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     //  The details are checked on a copy (a VIN is upper-cased).
     Crm__Leads__WonDetails *won =
@@ -515,7 +515,7 @@ static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
             s_check_lost(call, req->lost);
         else if (req->lost)
             crm_call_field_error(call, "lost", "is only for a move into a lost stage");
-        if (call->n_fields)
+        if (call->errors.n)
             code = 422;
     }
     if (code == 200) {
@@ -596,7 +596,7 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
     leads_cursor_t cursor = {0};
     if (req.cursor[0] && leads_cursor_decode(req.cursor, sort, &cursor))
         crm_call_field_error(call, "cursor", "is not a cursor of this list (and sort)");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     // --- team: assigneeId=me is the caller's own member ("my leads")
     char me[40];

@@ -101,7 +101,7 @@ int leads_settings_update(crm_call_t *call, const ProtobufCMessage *request,
                              RESPONSE_TARGET_MIN_HOURS, RESPONSE_TARGET_MAX_HOURS);
     if (!req->n_update_mask)
         crm_call_field_error(call, "timeZone", "give timeZone or responseTargetHours");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
 
     char zone[TIME_ZONE_MAX_LEN + 1] = "";

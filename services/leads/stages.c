@@ -292,7 +292,7 @@ static int s_check_name(crm_call_t *call, char **name) {
         crm_call_field_error(call, "name", "is required");
     else if (crm_utf8_chars(*name) > STAGE_NAME_MAX_LEN)
         crm_call_field_error(call, "name", "must be at most %d characters", STAGE_NAME_MAX_LEN);
-    return call->n_fields ? 422 : 0;
+    return call->errors.n ? 422 : 0;
 }
 
 //  409 when another stage than except holds key or name (named as the field in conflict,
@@ -386,7 +386,7 @@ int leads_stage_create(crm_call_t *call, const ProtobufCMessage *request,
             snprintf(key, sizeof key, "%s", stage->key);
     } else if (code == 0 && leads_stage_key_from_name(stage->name, key, sizeof key))
         crm_call_field_error(call, "key", "cannot be made from the name: give one");
-    if (call->n_fields)
+    if (call->errors.n)
         code = 422;
     if (code == 0)
         code = leads_pipeline_ensure(call);
@@ -441,7 +441,7 @@ int leads_stage_update(crm_call_t *call, const ProtobufCMessage *request,
         return 404;
     }
     char *name = set_name ? strdup(req->stage->name) : NULL;
-    int code = call->n_fields ? 422 : 0;
+    int code = call->errors.n ? 422 : 0;
     if (code == 0 && set_name)
         code = s_check_name(call, &name);
     if (code == 0)

@@ -178,7 +178,7 @@ int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
             crm_call_field_error(call, "cursor", "is not a cursor of this list");
         }
     }
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     int limit = req->limit ? (int)req->limit : MEMBER_LIST_DEFAULT_LIMIT;
     char role[32], limit_text[16];
@@ -337,7 +337,7 @@ static int s_check_member(crm_call_t *call, Crm__Leads__TeamMember *m) {
             PQclear(res);
         }
     }
-    return call->n_fields ? 422 : 0;
+    return call->errors.n ? 422 : 0;
 }
 
 //  409 when another member has the email, or (active) the actor: 0, 409 or a failure code.
@@ -480,7 +480,7 @@ int leads_team_update(crm_call_t *call, const ProtobufCMessage *request,
                                        req->n_update_mask, "a team member", s_read_only,
                                        sizeof s_read_only / sizeof *s_read_only);
     Crm__Leads__TeamMember *stored = NULL, *m = NULL;
-    int code = call->n_fields ? 422 : s_member_read(call, req->id, &stored);
+    int code = call->errors.n ? 422 : s_member_read(call, req->id, &stored);
     if (code == 200) {
         //  The stored member with the masked fields from the request (one left out goes
         //  back to its default), read back as a member.

@@ -92,7 +92,7 @@ int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
     leads_cursor_t cursor = {0};
     if (req->cursor[0] && (leads_cursor_decode(req->cursor, 't', &cursor) || !cursor.value[0]))
         crm_call_field_error(call, "cursor", "is not a cursor of this timeline");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     Crm__Leads__Lead *lead = NULL;
     int code = leads_store_get(call, req->id, false, false, &lead);
@@ -213,7 +213,7 @@ int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request,
     if (req->date[0] &&
         (strlen(req->date) != 10 || !crm_date_parse(req->date, NULL, NULL, NULL)))
         crm_call_field_error(call, "date", "must be a date YYYY-MM-DD");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     char limit[16];
     snprintf(limit, sizeof limit, "%d", HOT_SHEET_SECTION_MAX + 1);

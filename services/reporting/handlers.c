@@ -51,7 +51,7 @@ static int s_contacts_growth(crm_call_t *call, const ProtobufCMessage *request,
     if (req->group_by[0] && strcmp(req->group_by, "source") != 0 &&
         strcmp(req->group_by, "type") != 0)
         crm_call_field_error(call, "groupBy", "must be source or type");
-    if (call->n_fields)
+    if (call->errors.n)
         return 422;
     return reporting_store_growth(call, req->from, req->to, req->group_by,
                                   (Crm__Reporting__ContactsGrowthResponse **)response);
