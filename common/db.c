@@ -211,6 +211,14 @@ static int s_send(crm_db_t *self, const crm_stmt_t *stmt, const char *const *val
                   PGresult **keep, bool *done);
 static int s_pump(crm_db_t *self, bool block, bool one);
 
+int crm_db_run(crm_db_t *self, const crm_stmt_t *stmt, const char *const *params) {
+    PGresult *res = crm_db_query(self, stmt, params);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
 PGresult *crm_db_query_params(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
                               const int *lengths, const int *formats) {
     self->sqlstate[0] = self->constraint[0] = 0;

@@ -81,6 +81,9 @@ int crm_db_exec(crm_db_t *self, const char *sql);
 //  PGRES_TUPLES_OK or PGRES_COMMAND_OK, else NULL.
 PGresult *crm_db_query(crm_db_t *self, const crm_stmt_t *stmt, const char *const *params);
 
+//  Run a named statement whose result rows do not matter: 0, or -1 (SQLSTATE kept).
+int crm_db_run(crm_db_t *self, const crm_stmt_t *stmt, const char *const *params);
+
 //  Same with binary-or-text parameters (lengths/formats as PQexecPrepared).
 PGresult *crm_db_query_params(crm_db_t *self, const crm_stmt_t *stmt, const char *const *values,
                               const int *lengths, const int *formats);

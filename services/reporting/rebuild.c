@@ -30,6 +30,36 @@
 #define S_RETRY_MS 1000 // after a failed step, try again this much later
 #define S_PROBE_TIMEOUT_MS 2000
 
+int reporting_call(reporting_t *self, const char *service, const char *method,
+                   const ProtobufCMessage *request, const ProtobufCMessageDescriptor *response_type,
+                   int timeout_ms, ProtobufCMessage **response) {
+    *response = NULL;
+    if (!self->client)
+        self->client = crm_bus_client_new(crm_config_broker(self->cfg));
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = (char *)method;
+    header.tenant_id = "*";
+    header.actor_id = "reporting";
+    header.role = "system";
+    header.deadline_ms = (uint32_t)timeout_ms;
+    zmsg_t *body = crm_bus_request_new(&header, request);
+    zmsg_t *reply = crm_bus_client_request(self->client, service, &body, timeout_ms + 1000);
+    if (!reply) {
+        crm_log_kv(CRM_LOG_WARN, "call got no answer", "service", service, "method", method, NULL);
+        return 0;
+    }
+    Crm__ReplyHeader *rh = crm_bus_reply_parse(&reply, response_type, response);
+    int code = rh ? (int)rh->code : 502;
+    if (code == 200 && !*response)
+        code = 502;
+    else if (code != 200) // the caller decides what a refusal means (410 from Events.Replay)
+        crm_log_kv(CRM_LOG_DEBUG, "call refused", "service", service, "method", method, "error",
+                   rh ? rh->error : "malformed reply", "detail", rh ? rh->message : "", NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return code;
+}
+
 void reporting_rebuild_reset(reporting_rebuild_t *rebuild) {
     free(rebuild->cursor_tenant);
     memset(rebuild, 0, sizeof *rebuild);

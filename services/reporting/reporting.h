@@ -1,8 +1,14 @@
 /*  reporting: the daemon's internal interface.
 
-    Reading order: main.c (wiring), handlers.c (the methods), projection.c (following
-    contacts' events, publishing ContactsDaily), rebuild.c (making the projection again
-    from scratch), store.c (all SQL), migrations/.
+    Reading order: main.c (wiring), methods.c (the method table: the index of what the
+    service answers, each row naming its rules and its SQL), then per resource its rules
+    (no database) and its _store.c (all its SQL):
+    - growth.c, growth_store.c: the contact growth report;
+    - change.c, projection_store.c: contacts' events as the projection's facts and daily
+      counts (follow.c follows the events and applies them);
+    - daily.c, daily_store.c: publishing reporting.ContactsDaily;
+    - rebuild.c, rebuild_store.c: making the projection again from scratch;
+    migrations/ (the schema).
 */
 #ifndef REPORTING_H
 #define REPORTING_H
@@ -51,11 +57,24 @@ typedef struct {
 extern const crm_method_t reporting_methods[];
 extern const crm_migration_t reporting_migrations[];
 
+//  --- growth.c (rules) -----------------------------------------------------------------
+
 //  True when text is a valid date YYYY-MM-DD; *days (may be NULL) gets the days since
-//  1970-01-01 (handlers.c).
+//  1970-01-01.
 bool reporting_day_parse(const char *text, int64_t *days);
 
-//  --- projection.c -------------------------------------------------------------------
+//  The growth report's request checked: from and to are days, from <= to, at most a
+//  year apart; groupBy is "", source or type. 0, or -1 with errors added.
+int reporting_growth_check(const Crm__Reporting__ContactsGrowthRequest *req,
+                           crm_errors_t *errors);
+
+//  --- growth_store.c -----------------------------------------------------------------
+
+//  The growth report of the call's tenant, days from..to (checked).
+int reporting_growth_store_read(crm_call_t *call, const char *from, const char *to,
+                                const char *group_by, Crm__Reporting__ContactsGrowthResponse **out);
+
+//  --- follow.c -----------------------------------------------------------------------
 
 //  Follow contacts' events from the inbox on (creates the subscriber; its attach
 //  catches up first), and watch the self-pipe reporting_refollow uses. 0 or -1.
@@ -69,8 +88,12 @@ void reporting_refollow(reporting_t *self);
 //  The contacts events applied so far (the subscriber's view of the inbox).
 uint64_t reporting_applied_seq(reporting_t *self);
 
+//  --- daily.c ------------------------------------------------------------------------
+
 //  Start the publisher of reporting.ContactsDaily (a timer). 0 or -1.
 int reporting_publisher_attach(reporting_t *self);
+
+//  --- change.c (rules) ---------------------------------------------------------------
 
 //  One contact's state as the projection keeps it.
 typedef struct {
@@ -84,17 +107,21 @@ typedef struct {
     uint64_t seq;     // the contacts event it comes from (0: a snapshot)
 } reporting_change_t;
 
+//  One contacts event as a change. Returns 1 (a change), 0 (an event reporting
+//  ignores), -1 (an unreadable event: logged and skipped, never retried for ever).
+int reporting_change_from_event(const Crm__Event *event, reporting_change_t *change);
+
 //  A snapshot item of contacts as a change; -1 (logged) when it is unusable.
 int reporting_change_from_snapshot(const Crm__Contacts__SnapshotItem *item,
                                    reporting_change_t *change);
+
+//  --- rebuild.c ----------------------------------------------------------------------
 
 //  Call a method of another service over the bus as the system. Returns the reply's
 //  code (0: no answer within timeout_ms) and, for 200, *response (caller frees).
 int reporting_call(reporting_t *self, const char *service, const char *method,
                    const ProtobufCMessage *request, const ProtobufCMessageDescriptor *response_type,
                    int timeout_ms, ProtobufCMessage **response);
-
-//  --- rebuild.c ----------------------------------------------------------------------
 
 //  The Rebuild method's work: validate, choose the mode, start. Returns the reply code.
 int reporting_rebuild_start(reporting_t *self, crm_call_t *call, const char *mode);
@@ -110,7 +137,7 @@ Crm__Reporting__RebuildStatus *reporting_rebuild_status(reporting_t *self);
 
 void reporting_rebuild_reset(reporting_rebuild_t *rebuild);
 
-//  --- store.c ------------------------------------------------------------------------
+//  --- projection_store.c -------------------------------------------------------------
 
 //  Set the facts of changes[0..n) (in order: a later change to the same contact wins)
 //  and move the daily counts and dirty days by the difference, inside db's open
@@ -120,11 +147,15 @@ int reporting_store_apply(crm_db_t *db, const reporting_change_t *changes, size_
 //  Record that events first..last of source were applied (applied_runs).
 int reporting_store_log_run(crm_db_t *db, const char *source, uint64_t first, uint64_t last);
 
+//  --- daily_store.c ------------------------------------------------------------------
+
 //  Take up to limit dirty days (deleted) with their figures: one ContactsDaily per
 //  tenant (in *dailies, the tenant in *tenants), its changed days oldest first.
 int reporting_store_take_dirty(crm_db_t *db, int limit, Crm__Events__ContactsDaily ***dailies,
                                char ***tenants, size_t *n);
 void reporting_store_days_free(Crm__Events__ContactsDaily **dailies, char **tenants, size_t n);
+
+//  --- rebuild_store.c ----------------------------------------------------------------
 
 //  Empty the projection for a rebuild (inside db's transaction): every day it held is
 //  marked dirty (its figure will be published again), facts, counts and the contacts
@@ -134,9 +165,5 @@ int reporting_store_reset(crm_db_t *db, uint64_t watermark);
 //  Read and write the rebuild row. Load sets phase "none" when there is none.
 int reporting_store_rebuild_load(crm_db_t *db, reporting_rebuild_t *rebuild);
 int reporting_store_rebuild_save(crm_db_t *db, const reporting_rebuild_t *rebuild);
-
-//  The growth report of the call's tenant, days from..to (valid, from <= to).
-int reporting_store_growth(crm_call_t *call, const char *from, const char *to, const char *group_by,
-                           Crm__Reporting__ContactsGrowthResponse **out);
 
 #endif

@@ -1,4 +1,5 @@
-/*  store: the reporting schema. All SQL of the daemon lives here, parameterised.
+/*  projection_store: the projection's SQL: contact facts, daily counts, dirty days and
+    the run log, written from a batch of changes.
 
     Applying a batch costs a fixed number of statements whatever its size: one read of
     the batch's facts (array parameters), the differences worked out here, then one
@@ -10,8 +11,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 //  --- Array parameters -----------------------------------------------------------------
 
@@ -260,14 +259,6 @@ static int s_facts_load_all(crm_db_t *db, const reporting_change_t *final, size_
 }
 
 //  Run a write statement whose result is of no interest.
-static int s_write(crm_db_t *db, const crm_stmt_t *stmt, const char *const *params) {
-    PGresult *res = crm_db_query(db, stmt, params);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
-}
-
 //  Write the daily deltas (non-zero ones), prune what fell to zero, mark dirty days.
 static int s_daily_write(crm_db_t *db, zhashx_t *deltas) {
     s_array_t t = {0}, d = {0}, s = {0}, ty = {0}, c = {0};
@@ -301,12 +292,12 @@ static int s_daily_write(crm_db_t *db, zhashx_t *deltas) {
         const char *add[] = {s_array_text(&t), s_array_text(&d), s_array_text(&s),
                              s_array_text(&ty), s_array_text(&c)};
         const char *mark[] = {s_array_text(&dt), s_array_text(&dd)};
-        rc = s_write(db, &s_daily_add, add) || s_write(db, &s_dirty_mark, mark) ? -1 : 0;
+        rc = crm_db_run(db, &s_daily_add, add) || crm_db_run(db, &s_dirty_mark, mark) ? -1 : 0;
     }
     if (rc == 0 && pt.n) {
         const char *prune[] = {s_array_text(&pt), s_array_text(&pd), s_array_text(&ps),
                                s_array_text(&pty)};
-        rc = s_write(db, &s_daily_prune, prune);
+        rc = crm_db_run(db, &s_daily_prune, prune);
     }
     s_array_t *all[] = {&t, &d, &s, &ty, &c, &pt, &pd, &ps, &pty, &dt, &dd};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -448,283 +439,6 @@ int reporting_store_log_run(crm_db_t *db, const char *source, uint64_t first, ui
     snprintf(first_text, sizeof first_text, "%" PRIu64, first);
     snprintf(last_text, sizeof last_text, "%" PRIu64, last);
     const char *params[] = {source, first_text, last_text};
-    return s_write(db, &s_run_log, params);
+    return crm_db_run(db, &s_run_log, params);
 }
 
-//  --- Publishing dirty days ------------------------------------------------------------
-
-//  Takes the oldest dirty days (SKIP LOCKED: two processes never take the same) with
-//  the figures of each; a day whose contacts are all gone comes with NULLs.
-static const crm_stmt_t s_dirty_take = {
-    .name = "reporting_dirty_take",
-    .sql = "WITH picked AS ("
-           "  DELETE FROM dirty_days WHERE (tenant_id, day) IN ("
-           "    SELECT tenant_id, day FROM dirty_days ORDER BY day, tenant_id LIMIT $1::int"
-           "    FOR UPDATE SKIP LOCKED)"
-           "  RETURNING tenant_id, day)"
-           " SELECT p.tenant_id, to_char(p.day, 'YYYY-MM-DD'), d.source, d.type, d.count"
-           " FROM picked p LEFT JOIN contacts_daily d"
-           "  ON d.tenant_id = p.tenant_id AND d.day = p.day AND d.count <> 0"
-           " ORDER BY 1, 2",
-    .nparams = 1,
-    .writes = true,
-};
-
-//  Add count under key to a breakdown (a handful of keys: a linear search will do).
-static void s_count_add(Crm__Events__Count ***counts, size_t *n, const char *key, int64_t count) {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*counts)[i]->key, key) == 0) {
-            (*counts)[i]->count += count;
-            return;
-        }
-    *counts = realloc(*counts, (*n + 1) * sizeof **counts);
-    Crm__Events__Count *c = malloc(sizeof *c);
-    assert(*counts && c);
-    crm__events__count__init(c);
-    c->key = strdup(key);
-    c->count = count;
-    (*counts)[(*n)++] = c;
-}
-
-int reporting_store_take_dirty(crm_db_t *db, int limit, Crm__Events__ContactsDaily ***dailies,
-                               char ***tenants, size_t *n) {
-    *dailies = NULL;
-    *tenants = NULL;
-    *n = 0;
-    char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *params[] = {limit_text};
-    PGresult *res = crm_db_query(db, &s_dirty_take, params);
-    if (!res)
-        return -1;
-    int rows = PQntuples(res);
-    Crm__Events__ContactsDaily *daily = NULL; // the current tenant's event
-    Crm__Events__ContactsDay *day = NULL;     // the current day in it
-    for (int r = 0; r < rows; r++) {
-        const char *tenant = PQgetvalue(res, r, 0);
-        const char *date = PQgetvalue(res, r, 1);
-        if (!daily || strcmp((*tenants)[*n - 1], tenant) != 0) {
-            *dailies = realloc(*dailies, (*n + 1) * sizeof **dailies);
-            *tenants = realloc(*tenants, (*n + 1) * sizeof **tenants);
-            daily = malloc(sizeof *daily);
-            assert(*dailies && *tenants && daily);
-            crm__events__contacts_daily__init(daily);
-            (*dailies)[*n] = daily;
-            (*tenants)[*n] = strdup(tenant);
-            (*n)++;
-            day = NULL;
-        }
-        if (!day || strcmp(day->day, date) != 0) {
-            day = malloc(sizeof *day);
-            daily->days = realloc(daily->days, (daily->n_days + 1) * sizeof *daily->days);
-            assert(day && daily->days);
-            crm__events__contacts_day__init(day);
-            day->day = strdup(date);
-            daily->days[daily->n_days++] = day;
-        }
-        if (PQgetisnull(res, r, 4))
-            continue;
-        const char *source = PQgetvalue(res, r, 2);
-        int64_t count = strtoll(PQgetvalue(res, r, 4), NULL, 10);
-        day->total += count;
-        s_count_add(&day->by_source, &day->n_by_source, source[0] ? source : "unknown", count);
-        s_count_add(&day->by_type, &day->n_by_type, PQgetvalue(res, r, 3), count);
-    }
-    PQclear(res);
-    return 0;
-}
-
-void reporting_store_days_free(Crm__Events__ContactsDaily **dailies, char **tenants, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        crm__events__contacts_daily__free_unpacked(dailies[i], NULL);
-        free(tenants[i]);
-    }
-    free(dailies);
-    free(tenants);
-}
-
-//  --- Rebuild --------------------------------------------------------------------------
-
-static const crm_stmt_t s_inbox_set = {
-    .name = "reporting_inbox_set",
-    .sql = "INSERT INTO inbox (source, last_seq) VALUES ('contacts', $1::bigint)"
-           " ON CONFLICT (source) DO UPDATE SET last_seq = excluded.last_seq, updated_at = now()",
-    .nparams = 1,
-    .writes = true,
-};
-
-int reporting_store_reset(crm_db_t *db, uint64_t watermark) {
-    if (crm_db_exec(db, "INSERT INTO dirty_days (tenant_id, day)"
-                        " SELECT DISTINCT tenant_id, day FROM contacts_daily"
-                        " ON CONFLICT DO NOTHING;"
-                        "DELETE FROM contact_facts;"
-                        "DELETE FROM contacts_daily;"
-                        "DELETE FROM applied_runs WHERE source = 'contacts';"
-                        "DELETE FROM inbox WHERE source = 'contacts'"))
-        return -1;
-    if (watermark == 0)
-        return 0;
-    char seq[24];
-    snprintf(seq, sizeof seq, "%" PRIu64, watermark);
-    const char *params[] = {seq};
-    return s_write(db, &s_inbox_set, params);
-}
-
-static const crm_stmt_t s_rebuild_load = {
-    .name = "reporting_rebuild_load",
-    .sql = "SELECT phase, mode, cursor_tenant, cursor_id, watermark_seq, contacts_loaded,"
-           " " TS("started_at") ", coalesce(" TS("finished_at") ", '') FROM rebuild WHERE id = 1",
-};
-
-static const crm_stmt_t s_rebuild_save = {
-    .name = "reporting_rebuild_save",
-    .sql = "INSERT INTO rebuild (id, phase, mode, cursor_tenant, cursor_id, watermark_seq,"
-           "                     contacts_loaded, started_at, finished_at)"
-           " VALUES (1, $1, $2, $3, $4, $5::bigint, $6::bigint, $7::timestamptz,"
-           "         nullif($8, '')::timestamptz)"
-           " ON CONFLICT (id) DO UPDATE SET phase = excluded.phase, mode = excluded.mode,"
-           "  cursor_tenant = excluded.cursor_tenant, cursor_id = excluded.cursor_id,"
-           "  watermark_seq = excluded.watermark_seq, contacts_loaded = excluded.contacts_loaded,"
-           "  started_at = excluded.started_at, finished_at = excluded.finished_at",
-    .nparams = 8,
-    .writes = true,
-};
-
-int reporting_store_rebuild_load(crm_db_t *db, reporting_rebuild_t *rebuild) {
-    reporting_rebuild_reset(rebuild);
-    PGresult *res = crm_db_query(db, &s_rebuild_load, NULL);
-    if (!res)
-        return -1;
-    if (PQntuples(res) == 1) {
-        snprintf(rebuild->phase, sizeof rebuild->phase, "%s", PQgetvalue(res, 0, 0));
-        snprintf(rebuild->mode, sizeof rebuild->mode, "%s", PQgetvalue(res, 0, 1));
-        free(rebuild->cursor_tenant);
-        rebuild->cursor_tenant = strdup(PQgetvalue(res, 0, 2));
-        snprintf(rebuild->cursor_id, sizeof rebuild->cursor_id, "%s", PQgetvalue(res, 0, 3));
-        rebuild->watermark_seq = strtoull(PQgetvalue(res, 0, 4), NULL, 10);
-        rebuild->contacts_loaded = strtoull(PQgetvalue(res, 0, 5), NULL, 10);
-        snprintf(rebuild->started_at, sizeof rebuild->started_at, "%s", PQgetvalue(res, 0, 6));
-        snprintf(rebuild->finished_at, sizeof rebuild->finished_at, "%s", PQgetvalue(res, 0, 7));
-    }
-    PQclear(res);
-    return 0;
-}
-
-int reporting_store_rebuild_save(crm_db_t *db, const reporting_rebuild_t *rebuild) {
-    char watermark[24], loaded[24];
-    snprintf(watermark, sizeof watermark, "%" PRIu64, rebuild->watermark_seq);
-    snprintf(loaded, sizeof loaded, "%" PRIu64, rebuild->contacts_loaded);
-    const char *params[] = {rebuild->phase,
-                            rebuild->mode,
-                            rebuild->cursor_tenant ? rebuild->cursor_tenant : "",
-                            rebuild->cursor_id,
-                            watermark,
-                            loaded,
-                            rebuild->started_at,
-                            rebuild->finished_at};
-    return s_write(db, &s_rebuild_save, params);
-}
-
-//  --- Growth report --------------------------------------------------------------------
-
-//  Every day of the range (generate_series: days without contacts too), with the sum
-//  under each key of the grouping ('' when not grouped); a day without contacts has
-//  one row with a NULL key.
-static const crm_stmt_t s_growth = {
-    .name = "reporting_growth",
-    .sql = "SELECT to_char(g.day, 'YYYY-MM-DD'), d.key, sum(d.count)"
-           " FROM (SELECT $2::date + i AS day"
-           "       FROM generate_series(0, $3::date - $2::date) AS i) g"
-           " LEFT JOIN (SELECT day, CASE $4 WHEN 'source' THEN source WHEN 'type' THEN type"
-           "                        ELSE '' END AS key, count"
-           "            FROM contacts_daily"
-           "            WHERE tenant_id = $1 AND day BETWEEN $2::date AND $3::date) d"
-           "  ON d.day = g.day"
-           " GROUP BY g.day, d.key ORDER BY g.day, d.key",
-    .nparams = 4,
-};
-
-static int s_key_compare(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-static Crm__Reporting__Count *s_count_new(const char *key, uint32_t count) {
-    Crm__Reporting__Count *c = malloc(sizeof *c);
-    assert(c);
-    crm__reporting__count__init(c);
-    c->key = strdup(key);
-    c->count = count;
-    return c;
-}
-
-int reporting_store_growth(crm_call_t *call, const char *from, const char *to, const char *group_by,
-                           Crm__Reporting__ContactsGrowthResponse **out) {
-    const char *params[] = {call->header->tenant_id, from, to, group_by};
-    PGresult *res = crm_db_query(call->db, &s_growth, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int rows = PQntuples(res);
-    bool grouped = group_by[0] != 0;
-    //  The keys of the range, sorted ('' is shown as "unknown").
-    const char **keys = calloc(rows + 1, sizeof *keys);
-    size_t n_keys = 0;
-    for (int r = 0; grouped && r < rows; r++) {
-        if (PQgetisnull(res, r, 1))
-            continue;
-        const char *key = PQgetvalue(res, r, 1);
-        if (!key[0])
-            key = "unknown";
-        bool seen = false;
-        for (size_t k = 0; k < n_keys && !seen; k++)
-            seen = strcmp(keys[k], key) == 0;
-        if (!seen)
-            keys[n_keys++] = key;
-    }
-    qsort(keys, n_keys, sizeof *keys, s_key_compare);
-
-    Crm__Reporting__ContactsGrowthResponse *g = malloc(sizeof *g);
-    crm__reporting__contacts_growth_response__init(g);
-    g->from = strdup(from);
-    g->to = strdup(to);
-    g->group_by = strdup(group_by);
-    g->days = calloc(rows + 1, sizeof *g->days);
-    uint64_t *totals = calloc(n_keys + 1, sizeof *totals);
-    Crm__Reporting__ContactsGrowthDay *day = NULL;
-    for (int r = 0; r < rows; r++) {
-        const char *date = PQgetvalue(res, r, 0);
-        if (!day || strcmp(day->day, date) != 0) {
-            day = malloc(sizeof *day);
-            crm__reporting__contacts_growth_day__init(day);
-            day->day = strdup(date);
-            if (n_keys) {
-                day->counts = calloc(n_keys, sizeof *day->counts);
-                for (size_t k = 0; k < n_keys; k++)
-                    day->counts[day->n_counts++] = s_count_new(keys[k], 0);
-            }
-            g->days[g->n_days++] = day;
-        }
-        if (PQgetisnull(res, r, 1))
-            continue;
-        uint32_t count = (uint32_t)strtoul(PQgetvalue(res, r, 2), NULL, 10);
-        day->total += count;
-        g->total += count;
-        const char *key = PQgetvalue(res, r, 1);
-        if (!key[0])
-            key = "unknown";
-        for (size_t k = 0; grouped && k < n_keys; k++)
-            if (strcmp(keys[k], key) == 0) {
-                day->counts[k]->count += count;
-                totals[k] += count;
-            }
-    }
-    if (n_keys) {
-        g->totals = calloc(n_keys, sizeof *g->totals);
-        for (size_t k = 0; k < n_keys; k++)
-            g->totals[g->n_totals++] = s_count_new(keys[k], (uint32_t)totals[k]);
-    }
-    free(totals);
-    free(keys);
-    PQclear(res);
-    *out = g;
-    return 200;
-}
