@@ -19,6 +19,7 @@
 #include "json_pb.h"
 #include "log.h"
 #include "mentions.h"
+#include "page.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -27,8 +28,6 @@
 #include <string.h>
 
 #define NOTE_BODY_MAX_CHARS 20000
-#define NOTES_DEFAULT_LIMIT 50
-#define NOTES_MAX_LIMIT 200
 //  A page also ends before its items' JSON passes this many bytes, so a page of long
 //  notes stays well inside the broker's frame limit (broker.max_frame_bytes, 2 MiB).
 #define NOTES_PAGE_MAX_BYTES (1024 * 1024)
@@ -274,20 +273,17 @@ static int s_may_change(crm_call_t *call, const Crm__Contacts__Note *note, const
     return 0;
 }
 
-//  A limit and a cursor as the lists take them: 0 or 422 (fields named). A cursor is
-//  the last note id of the previous page, or for a history its last revision number.
-static int s_check_page(crm_call_t *call, uint32_t limit, const char *cursor, bool revisions) {
-    if (limit > NOTES_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", NOTES_MAX_LIMIT);
-    bool cursor_ok = !cursor[0] || crm_uuid_valid(cursor);
-    if (revisions) {
-        cursor_ok = strlen(cursor) <= 9;
-        for (const char *p = cursor; *p; p++)
-            cursor_ok &= *p >= '0' && *p <= '9';
-    }
+//  A limit and a cursor as the lists take them: the page size, or 0 with the fields
+//  named (the caller answers 422). A cursor is the last note id of the previous page,
+//  or for a history its last revision number.
+static int s_check_page(crm_call_t *call, uint32_t asked, const char *cursor, bool revisions) {
+    int limit = crm_page_limit(call, "limit", asked, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
+    long long revision;
+    bool cursor_ok = !cursor[0] || (revisions ? !crm_cursor_number(cursor, 0, 999999999, &revision)
+                                              : crm_uuid_valid(cursor));
     if (!cursor_ok)
         crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
-    return call->n_fields ? 422 : 0;
+    return call->n_fields ? 0 : limit;
 }
 
 // --- building messages ----------------------------------------------------------------
@@ -391,12 +387,12 @@ int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
     const Crm__Contacts__ListNotesRequest *req = (const void *)request;
     if (s_check_ids(call, req->id, NULL))
         return 404;
-    if (s_check_page(call, req->limit, req->cursor, false))
+    int limit = s_check_page(call, req->limit, req->cursor, false);
+    if (!limit)
         return 422;
     int code = s_contact_check(call, req->id, false);
     if (code)
         return code;
-    int limit = req->limit ? (int)req->limit : NOTES_DEFAULT_LIMIT;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     const char *params[] = {call->header->tenant_id, req->id, req->cursor, limit_text};
@@ -433,7 +429,8 @@ int contacts_note_revisions(crm_call_t *call, const ProtobufCMessage *request,
     const Crm__Contacts__ListNoteRevisionsRequest *req = (const void *)request;
     if (s_check_ids(call, req->id, req->note_id))
         return 404;
-    if (s_check_page(call, req->limit, req->cursor, true))
+    int limit = s_check_page(call, req->limit, req->cursor, true);
+    if (!limit)
         return 422;
     Crm__Contacts__Note *note = NULL;
     int code = s_note_read(call, req->id, req->note_id, false, &note);
@@ -446,7 +443,6 @@ int contacts_note_revisions(crm_call_t *call, const ProtobufCMessage *request,
                        "the history of a deleted note is for managers and admins only");
         return 403;
     }
-    int limit = req->limit ? (int)req->limit : NOTES_DEFAULT_LIMIT;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     const char *params[] = {call->header->tenant_id, req->note_id,

@@ -20,8 +20,6 @@
 #define CUSTOM_FIELDS_MAX 50
 #define CUSTOM_KEY_MAX_LEN 64
 #define CUSTOM_VALUE_MAX_LEN 1000
-#define LIST_DEFAULT_LIMIT 50
-#define LIST_MAX_LIMIT 200
 
 // --- checks --------------------------------------------------------------------------
 
@@ -573,8 +571,8 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
     s_time_filter(call, "createdTo", req.created_to, to);
     req.created_from = from;
     req.created_to = to;
-    if (req.limit > LIST_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", LIST_MAX_LIMIT);
+    int limit =
+        crm_page_limit(call, "limit", req.limit, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
     char sort = req.sort == CRM__LEADS__LEAD_SORT__LEAD_SORT_LAST_ACTIVITY ? 'a'
                 : req.sort == CRM__LEADS__LEAD_SORT__LEAD_SORT_FOLLOW_UP   ? 'f'
                                                                            : 'c';
@@ -597,7 +595,6 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
         }
         req.assignee_id = me;
     }
-    int limit = req.limit ? (int)req.limit : LIST_DEFAULT_LIMIT;
     return leads_store_list(call, &req, sort, &cursor, limit,
                             (Crm__Leads__ListLeadsResponse **)response);
 }

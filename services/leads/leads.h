@@ -10,6 +10,7 @@
 #include "bus_client.h"
 #include "events.h"
 #include "follower.h"
+#include "page.h"
 #include "leads.pb-c.h"
 #include "service.h"
 
@@ -87,19 +88,17 @@ bool leads_role_may_reopen(const char *role);
 //  date-time with Z or an offset. Returns 0, or -1 when text is neither.
 int leads_time_parse(const char *text, int64_t *micros);
 
-//  The list's cursor: the sort it belongs to ('c' created, 'a' last activity, 'f'
-//  follow-up; 'v' a lead's activities, 't' its timeline), the sort value of the last item (microseconds as text; "" for none:
+//  The list's cursor (common/page.h's keyset cursor): the sort it belongs to ('c'
+//  created, 'a' last activity, 'f' follow-up; 'v' a lead's activities, 't' its
+//  timeline), the sort value of the last item (microseconds as text; "" for none:
 //  created order needs none, a lead without follow-up has none) and its id.
-typedef struct {
-    char sort;
-    char value[24];
-    char id[40];
-} leads_cursor_t;
+typedef crm_cursor_t leads_cursor_t;
 
 //  "<sort>.<value>.<id>" (caller frees).
 char *leads_cursor_encode(char sort, const char *value, const char *id);
 
-//  Parse text as a cursor of sort. Returns 0, or -1 when it is not one.
+//  Parse text as a cursor of sort: crm_cursor_decode, and a created-order cursor has no
+//  value, a last-activity one has one. Returns 0, or -1 when it is not one.
 int leads_cursor_decode(const char *text, char sort, leads_cursor_t *out);
 
 //  --- stages.c: the tenant's pipeline ---------------------------------------------------
