@@ -42,9 +42,9 @@ int crm_page_limit(crm_call_t *call, const char *field, uint32_t asked, int defa
 
 //  A keyset cursor, decoded.
 typedef struct {
-    char sort;                  // the list and order it belongs to
-    char value[24];             // the last item's sort value: digits, or "" for none
-    char id[CRM_UUID_LEN + 1];  // the last item's id
+    char sort;                 // the list and order it belongs to
+    char value[24];            // the last item's sort value: digits, or "" for none
+    char id[CRM_UUID_LEN + 1]; // the last item's id
 } crm_cursor_t;
 
 //  "<sort>.<value>.<id>" (caller frees).

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "mentions.h"
 #include "page.h"
+#include "rows.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -213,18 +214,6 @@ static int s_contact_check(crm_call_t *call, const char *id, bool lock) {
     return code;
 }
 
-static Crm__Contacts__Note *s_note_from_json(crm_call_t *call, const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg =
-        crm_json_to_pb(&crm__contacts__note__descriptor, text, strlen(text), &err);
-    if (!msg) {
-        crm_log_kv(CRM_LOG_ERROR, "stored note does not parse", "field", err.field, "detail",
-                   err.message, NULL);
-        crm_call_error(call, "internal", "stored note is unreadable");
-    }
-    return (Crm__Contacts__Note *)msg;
-}
-
 //  The note note_id of the live contact contact_id: 200 with *out, 404, or a failure
 //  code. for_update locks the contact, then the note, until the batch commits.
 static int s_note_read(crm_call_t *call, const char *contact_id, const char *note_id,
@@ -235,19 +224,10 @@ static int s_note_read(crm_call_t *call, const char *contact_id, const char *not
     if (code)
         return code;
     const char *params[] = {call->header->tenant_id, contact_id, note_id};
-    PGresult *res =
-        crm_db_query(call->db, for_update ? &s_note_get_for_update : &s_note_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    if (PQntuples(res) == 0) {
-        crm_call_error(call, "not_found", "no such note");
+    code = crm_row_read_one(call, for_update ? &s_note_get_for_update : &s_note_get, params,
+                            &crm__contacts__note__descriptor, "note", (ProtobufCMessage **)out);
+    if (code == 404)
         crm_call_field_error(call, "noteId", "is not a note of this contact");
-        code = 404;
-    } else {
-        *out = s_note_from_json(call, PQgetvalue(res, 0, 0));
-        code = *out ? 200 : 500;
-    }
-    PQclear(res);
     return code;
 }
 
@@ -409,7 +389,8 @@ int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
         bytes += (size_t)PQgetlength(res, i, 0);
         if (i > 0 && bytes > NOTES_PAGE_MAX_BYTES)
             break;
-        Crm__Contacts__Note *note = s_note_from_json(call, PQgetvalue(res, i, 0));
+        Crm__Contacts__Note *note = (Crm__Contacts__Note *)crm_row_decode(
+            call, &crm__contacts__note__descriptor, PQgetvalue(res, i, 0), "note");
         if (!note) {
             PQclear(res);
             crm__contacts__list_notes_response__free_unpacked(list, NULL);

@@ -410,8 +410,8 @@ int leads_activity_insert(crm_call_t *call, const char *lead_id, const char *con
     PGresult *res = crm_db_query(call->db, &s_insert, params);
     crm_outbox_event_reset(&ev);
     free(details);
-    return leads_answer_one(call, res, 201, &crm__leads__activity__descriptor, "activity",
-                            "no such lead", response);
+    return crm_row_answer_one(call, res, 201, &crm__leads__activity__descriptor, "activity",
+                              "no such lead", response);
 }
 
 int leads_activity_create(crm_call_t *call, const ProtobufCMessage *request,
@@ -521,8 +521,8 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
         res = crm_db_query(call->db, &s_update, params);
         crm_outbox_event_reset(&ev);
         free(details);
-        code = leads_answer_one(call, res, 200, &crm__leads__activity__descriptor, "activity",
-                                "no such lead", response);
+        code = crm_row_answer_one(call, res, 200, &crm__leads__activity__descriptor, "activity",
+                                  "no such lead", response);
     }
     leads_patch_names_free(changed, req->n_update_mask);
     if (lead)
@@ -565,7 +565,7 @@ int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
     crm__leads__list_activities_response__init(list);
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__Activity *a = (Crm__Leads__Activity *)leads_stored(
+        Crm__Leads__Activity *a = (Crm__Leads__Activity *)crm_row_decode(
             call, &crm__leads__activity__descriptor, PQgetvalue(res, i, 0), "activity");
         if (a)
             list->items[list->n_items++] = a;

@@ -289,8 +289,8 @@ int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
                             method[0] ? method : "call", f->note, f->assignee_id,
                             call->header->actor_id, now};
     PGresult *res = crm_db_query(call->db, &s_insert, params);
-    code = leads_answer_one(call, res, 201, &crm__leads__follow_up__descriptor, "follow-up",
-                            "no such lead", response);
+    code = crm_row_answer_one(call, res, 201, &crm__leads__follow_up__descriptor, "follow-up",
+                              "no such lead", response);
     if (code == 201) {  // the lead's followUpAt may have moved: say so
         int failed = leads_store_announce(call, req->id, "followUpAt", before);
         code = failed ? failed : code;
@@ -423,8 +423,8 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
                             now,
                             call->header->actor_id};
     res = crm_db_query(call->db, &s_update, params);
-    code = leads_answer_one(call, res, 200, &crm__leads__follow_up__descriptor, "follow-up",
-                            "no such follow-up of this lead", response);
+    code = crm_row_answer_one(call, res, 200, &crm__leads__follow_up__descriptor, "follow-up",
+                              "no such follow-up of this lead", response);
     if (code == 200) {  // the lead's followUpAt may have moved: say so
         int failed = leads_store_announce(call, req->id, "followUpAt", before);
         code = failed ? failed : code;
@@ -444,9 +444,9 @@ int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
         return 404;
     }
     const char *params[] = {call->header->tenant_id, req->id, req->follow_up_id};
-    return leads_answer_one(call, crm_db_query(call->db, &s_get, params), 200,
-                            &crm__leads__follow_up__descriptor, "follow-up",
-                            "no such follow-up of this lead", response);
+    return crm_row_answer_one(call, crm_db_query(call->db, &s_get, params), 200,
+                              &crm__leads__follow_up__descriptor, "follow-up",
+                              "no such follow-up of this lead", response);
 }
 
 // --- the list ----------------------------------------------------------------------------------
@@ -506,7 +506,7 @@ int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__FollowUp *item = (Crm__Leads__FollowUp *)leads_stored(
+        Crm__Leads__FollowUp *item = (Crm__Leads__FollowUp *)crm_row_decode(
             call, &crm__leads__follow_up__descriptor, PQgetvalue(res, i, 0), "follow-up");
         if (item)
             list->items[list->n_items++] = item;

@@ -11,6 +11,7 @@
 #include "events.h"
 #include "follower.h"
 #include "page.h"
+#include "rows.h"
 #include "leads.pb-c.h"
 #include "service.h"
 
@@ -196,25 +197,6 @@ int leads_store_announce(crm_call_t *call, const char *lead_id, const char *fiel
 
 //  A lead from LEAD_JSON's text; NULL (logged) when it does not parse.
 Crm__Leads__Lead *leads_from_json(const char *text);
-
-//  --- rows.c: a stored record, read back ------------------------------------------------
-
-//  text (a record's JSON in the API's shape) as a message of desc; NULL when it does not
-//  parse, logged ("stored <what> does not parse") and, with call, a 500 error set on it.
-ProtobufCMessage *leads_stored(crm_call_t *call, const ProtobufCMessageDescriptor *desc,
-                               const char *text, const char *what);
-
-//  The record a statement answered (res, taken: its first column of its one row):
-//  ok_code with *out, 404 with missing as the message when it answered none, or a
-//  failure code (res NULL: the statement failed).
-int leads_answer_one(crm_call_t *call, PGresult *res, int ok_code,
-                     const ProtobufCMessageDescriptor *desc, const char *what,
-                     const char *missing, ProtobufCMessage **out);
-
-//  The record stmt answers: 200 with *out, 404 ("no such <what>"), or a failure code.
-int leads_read_one(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params,
-                   const ProtobufCMessageDescriptor *desc, const char *what,
-                   ProtobufCMessage **out);
 
 //  --- patch.c: what a PATCH means (a lead, a team member, an activity) ------------------
 

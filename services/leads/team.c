@@ -133,8 +133,8 @@ static const crm_stmt_t s_member_of_actor = {
 //  One member: 200 with *out, 404, or a failure code.
 static int s_member_read(crm_call_t *call, const char *id, Crm__Leads__TeamMember **out) {
     const char *params[] = {call->header->tenant_id, id};
-    return leads_read_one(call, &s_member_get, params, &crm__leads__team_member__descriptor,
-                          "team member", (ProtobufCMessage **)out);
+    return crm_row_read_one(call, &s_member_get, params, &crm__leads__team_member__descriptor,
+                            "team member", (ProtobufCMessage **)out);
 }
 
 static bool s_check_id(crm_call_t *call, const char *id) {
@@ -198,7 +198,7 @@ int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__TeamMember *m = (Crm__Leads__TeamMember *)leads_stored(
+        Crm__Leads__TeamMember *m = (Crm__Leads__TeamMember *)crm_row_decode(
             call, &crm__leads__team_member__descriptor, PQgetvalue(res, i, 0), "team member");
         if (m)
             list->items[list->n_items++] = m;

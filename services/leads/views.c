@@ -111,8 +111,8 @@ int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
     crm__leads__timeline_response__init(list);
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     for (int i = 0; i < n && code == 200; i++) {
-        ProtobufCMessage *entry = leads_stored(call, &crm__leads__timeline_entry__descriptor,
-                                               PQgetvalue(res, i, 0), "timeline entry");
+        ProtobufCMessage *entry = crm_row_decode(call, &crm__leads__timeline_entry__descriptor,
+                                                 PQgetvalue(res, i, 0), "timeline entry");
         if (entry)
             list->items[list->n_items++] = (Crm__Leads__TimelineEntry *)entry;
         else
@@ -218,7 +218,7 @@ int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request,
     PGresult *res = crm_db_query(call->db, &s_hot_sheet, params);
     if (!res)
         return crm_call_db_failure(call);
-    Crm__Leads__HotSheetResponse *sheet = (Crm__Leads__HotSheetResponse *)leads_stored(
+    Crm__Leads__HotSheetResponse *sheet = (Crm__Leads__HotSheetResponse *)crm_row_decode(
         call, &crm__leads__hot_sheet_response__descriptor, PQgetvalue(res, 0, 0), "hot sheet");
     PQclear(res);
     if (!sheet)

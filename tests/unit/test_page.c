@@ -113,8 +113,8 @@ static void test_cursor_number(void **state) {
     assert_int_equal(n, 0);
     assert_int_equal(crm_cursor_number("999999999999999999", 1, LLONG_MAX, &n), 0);
 
-    static const char *bad[] = {"", "0", "101", "-1", "+5", " 5", "5 ", "5x", "0x10", "1e3",
-                                "9999999999999999999", "s:5"};
+    static const char *bad[] = {
+        "", "0", "101", "-1", "+5", " 5", "5 ", "5x", "0x10", "1e3", "9999999999999999999", "s:5"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (crm_cursor_number(bad[i], 1, 100, &n) != -1)
             fail_msg("\"%s\" was taken as a number cursor", bad[i]);
