@@ -12,17 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "call_fixture.h"
 #include "page.h"
 
 static const char *s_id = "01a20269-a695-71c1-83c6-31a5bd5fa028";
-
-//  Free what crm_call_field_error added to call.
-static void s_call_reset(crm_call_t *call) {
-    for (size_t i = 0; i < call->n_fields; i++)
-        crm__field_error__free_unpacked(call->fields[i], NULL);
-    free(call->fields);
-    memset(call, 0, sizeof *call);
-}
 
 //  0 asks for the default; up to the maximum is taken as asked; above it is an error on
 //  the field named, and the maximum is used.
@@ -39,14 +32,14 @@ static void test_limit(void **state) {
     assert_string_equal(call.fields[0]->field, "limit");
     assert_string_equal(call.fields[0]->message, "must be at most 200");
     assert_string_equal(call.error, "validation_failed");
-    s_call_reset(&call);
+    call_fixture_reset(&call);
 
     //  A list inside a request names its own path; UINT32_MAX does not wrap.
     assert_int_equal(crm_page_limit(&call, "filter.limit", UINT32_MAX, CRM_PAGE_DEFAULT_LIMIT,
                                     CRM_PAGE_MAX_LIMIT),
                      CRM_PAGE_MAX_LIMIT);
     assert_string_equal(call.fields[0]->field, "filter.limit");
-    s_call_reset(&call);
+    call_fixture_reset(&call);
 }
 
 //  What crm_cursor_encode writes, crm_cursor_decode reads back, for its own sort only.

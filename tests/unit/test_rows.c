@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "call_fixture.h"
 #include "rows.h"
 
 //  A result of one text column holding each of texts (n of them: 0 for none).
@@ -20,13 +21,6 @@ static PGresult *s_result(const char *const *texts, int n) {
     for (int i = 0; i < n; i++)
         assert_int_equal(PQsetvalue(res, i, 0, (char *)texts[i], (int)strlen(texts[i])), 1);
     return res;
-}
-
-static void s_call_reset(crm_call_t *call) {
-    for (size_t i = 0; i < call->n_fields; i++)
-        crm__field_error__free_unpacked(call->fields[i], NULL);
-    free(call->fields);
-    memset(call, 0, sizeof *call);
 }
 
 static void test_decode(void **state) {
@@ -43,7 +37,7 @@ static void test_decode(void **state) {
     assert_null(crm_row_decode(&call, &crm__field_error__descriptor, "{\"nope\":1}", "error"));
     assert_string_equal(call.error, "internal");
     assert_string_equal(call.message, "stored error is unreadable");
-    s_call_reset(&call);
+    call_fixture_reset(&call);
     assert_null(crm_row_decode(&call, &crm__field_error__descriptor, "not json", "error"));
     //  Without a call (a background reader) it is only logged.
     assert_null(crm_row_decode(NULL, &crm__field_error__descriptor, "[]", "error"));
@@ -69,7 +63,7 @@ static void test_answer_one(void **state) {
     assert_null(out);
     assert_string_equal(call.error, "not_found");
     assert_string_equal(call.message, "no such error of this lead");
-    s_call_reset(&call);
+    call_fixture_reset(&call);
 
     const char *bad[] = {"{\"field\":3}"};
     assert_int_equal(crm_row_answer_one(&call, s_result(bad, 1), 200, &crm__field_error__descriptor,
@@ -77,7 +71,7 @@ static void test_answer_one(void **state) {
                      500);
     assert_null(out);
     assert_string_equal(call.error, "internal");
-    s_call_reset(&call);
+    call_fixture_reset(&call);
 }
 
 int main(void) {
