@@ -11,12 +11,12 @@
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
+#include "page.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define AUDIT_DEFAULT_LIMIT 50
-#define AUDIT_MAX_LIMIT 200
 
 //  A change's value as text: a JSON string as itself, anything else as its JSON.
 #define AUDIT_VALUE(v)                                                                        \
@@ -47,14 +47,13 @@ int contacts_audit_list(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_error(call, "not_found", "no such contact");
         return 404;
     }
-    if (req->limit > AUDIT_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", AUDIT_MAX_LIMIT);
-    char *end = NULL;
-    if (req->cursor[0] && (strtoll(req->cursor, &end, 10) <= 0 || *end))
+    int limit =
+        crm_page_limit(call, "limit", req->limit, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
+    long long seq;
+    if (req->cursor[0] && crm_cursor_number(req->cursor, 1, LLONG_MAX, &seq))
         crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
     if (call->errors.n)
         return 422;
-    int limit = req->limit ? (int)req->limit : AUDIT_DEFAULT_LIMIT;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     const char *params[] = {call->header->tenant_id, req->id, req->cursor, limit_text};

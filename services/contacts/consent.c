@@ -22,6 +22,7 @@
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
+#include "page.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -33,8 +34,6 @@
 #define NOTE_MAX_LEN 1000
 #define REASON_MAX_LEN 500
 #define RETENTION_MAX_DAYS 3650
-#define HISTORY_DEFAULT_LIMIT 50
-#define HISTORY_MAX_LIMIT 200
 //  An effective time this far ahead of our clock is the client's clock running fast:
 //  it counts as now. Further ahead, it is refused.
 #define CLOCK_SKEW_US (60 * INT64_C(1000000))
@@ -822,9 +821,8 @@ int contacts_communication_history(crm_call_t *call, const ProtobufCMessage *req
     const Crm__Contacts__ListCommunicationHistoryRequest *req = (const void *)request;
     if (s_check_contact_id(call, req->id))
         return 404;
-    int limit = req->limit ? (int)req->limit : HISTORY_DEFAULT_LIMIT;
-    if (req->limit > HISTORY_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", HISTORY_MAX_LIMIT);
+    int limit =
+        crm_page_limit(call, "limit", req->limit, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
     if (req->cursor[0] && !crm_uuid_valid(req->cursor))
         crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
     if (call->errors.n)

@@ -276,7 +276,8 @@ int contacts_export_part(crm_call_t *call, const ProtobufCMessage *request,
 contacts_exporter_t *contacts_exporter_start(const crm_config_t *cfg);
 void contacts_exporter_stop(contacts_exporter_t **self_p);
 //  CSV import (import.c): a file sent in parts, imported by a job of kind 'import'.
-//  Enum names of a prepared row, owned by the caller.
+//  Enum names of a prepared row (kind, type, source as the store spells them), in buffers
+//  owned by the caller: the create, the update and the import runner each keep one.
 typedef struct {
     char kind[32], type[32], source[32];
 } contacts_row_names_t;

@@ -11,6 +11,7 @@
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
+#include "rows.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -139,34 +140,12 @@ static const crm_stmt_t s_phone_type_delete = {
 
 // --- custom fields: reading ---------------------------------------------------------------
 
-static Crm__Contacts__CustomField *s_field_from_json(const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg =
-        crm_json_to_pb(&crm__contacts__custom_field__descriptor, text, strlen(text), &err);
-    if (!msg)
-        crm_log_kv(CRM_LOG_ERROR, "stored custom field does not parse", "field", err.field,
-                   "detail", err.message, NULL);
-    return (Crm__Contacts__CustomField *)msg;
-}
-
 static int s_field_read(crm_call_t *call, const char *key, bool for_update,
                         Crm__Contacts__CustomField **out) {
     const char *params[] = {call->header->tenant_id, key};
-    PGresult *res =
-        crm_db_query(call->db, for_update ? &s_field_get_for_update : &s_field_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
-        crm_call_error(call, "not_found", "no such custom field");
-    else {
-        *out = s_field_from_json(PQgetvalue(res, 0, 0));
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored custom field is unreadable");
-    }
-    PQclear(res);
-    return code;
+    return crm_row_read_one(call, for_update ? &s_field_get_for_update : &s_field_get, params,
+                            &crm__contacts__custom_field__descriptor, "custom field",
+                            (ProtobufCMessage **)out);
 }
 
 // --- custom fields: validation ------------------------------------------------------------
@@ -306,11 +285,11 @@ int contacts_field_list(crm_call_t *call, const ProtobufCMessage *request,
     int rows = PQntuples(res);
     list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
     for (int i = 0; i < rows; i++) {
-        Crm__Contacts__CustomField *f = s_field_from_json(PQgetvalue(res, i, 0));
+        Crm__Contacts__CustomField *f = (Crm__Contacts__CustomField *)crm_row_decode(
+            call, &crm__contacts__custom_field__descriptor, PQgetvalue(res, i, 0), "custom field");
         if (!f) {
             PQclear(res);
             crm__contacts__list_custom_fields_response__free_unpacked(list, NULL);
-            crm_call_error(call, "internal", "stored custom field is unreadable");
             return 500;
         }
         list->items[list->n_items++] = f;

@@ -182,12 +182,9 @@ static int s_prepare_row(crm_call_t *call, Crm__Contacts__Contact *c, const char
     return 0;
 }
 
-//  Store-ready enum names live in buffers owned by the caller.
-typedef struct {
-    char kind[32], type[32], source[32];
-} s_names_t;
-
-static void s_row_names(const Crm__Contacts__Contact *c, s_names_t *names, contacts_row_t *row) {
+//  Point row's enum names at their store spelling, written into names (the caller's).
+static void s_row_names(const Crm__Contacts__Contact *c, contacts_row_names_t *names,
+                        contacts_row_t *row) {
     row->kind = crm_enum_api_name(&crm__contacts__contact_kind__descriptor, c->kind, names->kind,
                             sizeof names->kind);
     row->type = crm_enum_api_name(&crm__contacts__contact_type__descriptor, c->type, names->type,
@@ -199,16 +196,8 @@ static void s_row_names(const Crm__Contacts__Contact *c, s_names_t *names, conta
 int contacts_contact_prepare(crm_call_t *call, Crm__Contacts__Contact *c, contacts_row_t *row,
                              contacts_row_names_t *names) {
     int code = s_prepare_row(call, c, "", row);
-    if (code == 0) {
-        s_names_t local;
-        s_row_names(c, &local, row);
-        memcpy(names->kind, local.kind, sizeof names->kind);
-        memcpy(names->type, local.type, sizeof names->type);
-        memcpy(names->source, local.source, sizeof names->source);
-        row->kind = names->kind;
-        row->type = names->type;
-        row->source = names->source;
-    }
+    if (code == 0)
+        s_row_names(c, names, row);
     return code;
 }
 
@@ -233,7 +222,7 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     c->lead_count = 0;  // read-only: kept by the service
     crm_pb_string_set(&c->last_activity_at, "");
     contacts_row_t row = {0};
-    s_names_t names;
+    contacts_row_names_t names;
     int code = s_prepare_row(call, c, "", &row);
     if (code == 0) {
         s_row_names(c, &names, &row);
@@ -369,7 +358,7 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     Crm__Contacts__Contact *c = NULL;
     int code = contacts_store_get(call, req->id, true, &c);
     contacts_row_t row = {0};
-    s_names_t names;
+    contacts_row_names_t names;
     if (code == 200) {
         for (size_t i = 0; i < req->n_update_mask; i++)
             if (s_apply_field(c, patch, req->update_mask[i]))

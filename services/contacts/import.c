@@ -34,9 +34,11 @@
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
+#include "page.h"
 #include "validate.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1977,11 +1979,9 @@ int contacts_import_errors(crm_call_t *call, const ProtobufCMessage *request,
     const Crm__Contacts__ListImportErrorsRequest *req = (const void *)request;
     if (!s_check_import_id(call, req->id))
         return 404;
-    if (req->limit > ERRORS_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", ERRORS_MAX_LIMIT);
-    char *end = NULL;
-    long after = req->cursor[0] ? strtol(req->cursor, &end, 10) : 0;
-    if (req->cursor[0] && (*end || after < 1))
+    int limit = crm_page_limit(call, "limit", req->limit, ERRORS_DEFAULT_LIMIT, ERRORS_MAX_LIMIT);
+    long long after = 0;
+    if (req->cursor[0] && crm_cursor_number(req->cursor, 1, LONG_MAX, &after))
         crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
     if (call->errors.n)
         return 422;
@@ -1991,9 +1991,8 @@ int contacts_import_errors(crm_call_t *call, const ProtobufCMessage *request,
     if (code != 200)
         return code;
     crm__contacts__import__free_unpacked(imp, NULL);
-    int limit = req->limit ? (int)req->limit : ERRORS_DEFAULT_LIMIT;
     char after_text[24], limit_text[16];
-    snprintf(after_text, sizeof after_text, "%ld", after);
+    snprintf(after_text, sizeof after_text, "%lld", after);
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     const char *params[] = {call->header->tenant_id, req->id, after_text, limit_text};
     PGresult *res = crm_db_query(call->db, &s_errors_page, params);

@@ -19,6 +19,8 @@
 #include "json_pb.h"
 #include "log.h"
 #include "mentions.h"
+#include "page.h"
+#include "rows.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -27,8 +29,6 @@
 #include <string.h>
 
 #define NOTE_BODY_MAX_CHARS 20000
-#define NOTES_DEFAULT_LIMIT 50
-#define NOTES_MAX_LIMIT 200
 //  A page also ends before its items' JSON passes this many bytes, so a page of long
 //  notes stays well inside the broker's frame limit (broker.max_frame_bytes, 2 MiB).
 #define NOTES_PAGE_MAX_BYTES (1024 * 1024)
@@ -214,18 +214,6 @@ static int s_contact_check(crm_call_t *call, const char *id, bool lock) {
     return code;
 }
 
-static Crm__Contacts__Note *s_note_from_json(crm_call_t *call, const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg =
-        crm_json_to_pb(&crm__contacts__note__descriptor, text, strlen(text), &err);
-    if (!msg) {
-        crm_log_kv(CRM_LOG_ERROR, "stored note does not parse", "field", err.field, "detail",
-                   err.message, NULL);
-        crm_call_error(call, "internal", "stored note is unreadable");
-    }
-    return (Crm__Contacts__Note *)msg;
-}
-
 //  The note note_id of the live contact contact_id: 200 with *out, 404, or a failure
 //  code. for_update locks the contact, then the note, until the batch commits.
 static int s_note_read(crm_call_t *call, const char *contact_id, const char *note_id,
@@ -236,19 +224,10 @@ static int s_note_read(crm_call_t *call, const char *contact_id, const char *not
     if (code)
         return code;
     const char *params[] = {call->header->tenant_id, contact_id, note_id};
-    PGresult *res =
-        crm_db_query(call->db, for_update ? &s_note_get_for_update : &s_note_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    if (PQntuples(res) == 0) {
-        crm_call_error(call, "not_found", "no such note");
+    code = crm_row_read_one(call, for_update ? &s_note_get_for_update : &s_note_get, params,
+                            &crm__contacts__note__descriptor, "note", (ProtobufCMessage **)out);
+    if (code == 404)
         crm_call_field_error(call, "noteId", "is not a note of this contact");
-        code = 404;
-    } else {
-        *out = s_note_from_json(call, PQgetvalue(res, 0, 0));
-        code = *out ? 200 : 500;
-    }
-    PQclear(res);
     return code;
 }
 
@@ -274,20 +253,17 @@ static int s_may_change(crm_call_t *call, const Crm__Contacts__Note *note, const
     return 0;
 }
 
-//  A limit and a cursor as the lists take them: 0 or 422 (fields named). A cursor is
-//  the last note id of the previous page, or for a history its last revision number.
-static int s_check_page(crm_call_t *call, uint32_t limit, const char *cursor, bool revisions) {
-    if (limit > NOTES_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", NOTES_MAX_LIMIT);
-    bool cursor_ok = !cursor[0] || crm_uuid_valid(cursor);
-    if (revisions) {
-        cursor_ok = strlen(cursor) <= 9;
-        for (const char *p = cursor; *p; p++)
-            cursor_ok &= *p >= '0' && *p <= '9';
-    }
+//  A limit and a cursor as the lists take them: the page size, or 0 with the fields
+//  named (the caller answers 422). A cursor is the last note id of the previous page,
+//  or for a history its last revision number.
+static int s_check_page(crm_call_t *call, uint32_t asked, const char *cursor, bool revisions) {
+    int limit = crm_page_limit(call, "limit", asked, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
+    long long revision;
+    bool cursor_ok = !cursor[0] || (revisions ? !crm_cursor_number(cursor, 0, 999999999, &revision)
+                                              : crm_uuid_valid(cursor));
     if (!cursor_ok)
         crm_call_field_error(call, "cursor", "is not a cursor returned by this list");
-    return call->errors.n ? 422 : 0;
+    return call->errors.n ? 0 : limit;
 }
 
 // --- building messages ----------------------------------------------------------------
@@ -391,12 +367,12 @@ int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
     const Crm__Contacts__ListNotesRequest *req = (const void *)request;
     if (s_check_ids(call, req->id, NULL))
         return 404;
-    if (s_check_page(call, req->limit, req->cursor, false))
+    int limit = s_check_page(call, req->limit, req->cursor, false);
+    if (!limit)
         return 422;
     int code = s_contact_check(call, req->id, false);
     if (code)
         return code;
-    int limit = req->limit ? (int)req->limit : NOTES_DEFAULT_LIMIT;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     const char *params[] = {call->header->tenant_id, req->id, req->cursor, limit_text};
@@ -413,7 +389,8 @@ int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
         bytes += (size_t)PQgetlength(res, i, 0);
         if (i > 0 && bytes > NOTES_PAGE_MAX_BYTES)
             break;
-        Crm__Contacts__Note *note = s_note_from_json(call, PQgetvalue(res, i, 0));
+        Crm__Contacts__Note *note = (Crm__Contacts__Note *)crm_row_decode(
+            call, &crm__contacts__note__descriptor, PQgetvalue(res, i, 0), "note");
         if (!note) {
             PQclear(res);
             crm__contacts__list_notes_response__free_unpacked(list, NULL);
@@ -433,7 +410,8 @@ int contacts_note_revisions(crm_call_t *call, const ProtobufCMessage *request,
     const Crm__Contacts__ListNoteRevisionsRequest *req = (const void *)request;
     if (s_check_ids(call, req->id, req->note_id))
         return 404;
-    if (s_check_page(call, req->limit, req->cursor, true))
+    int limit = s_check_page(call, req->limit, req->cursor, true);
+    if (!limit)
         return 422;
     Crm__Contacts__Note *note = NULL;
     int code = s_note_read(call, req->id, req->note_id, false, &note);
@@ -446,7 +424,6 @@ int contacts_note_revisions(crm_call_t *call, const ProtobufCMessage *request,
                        "the history of a deleted note is for managers and admins only");
         return 403;
     }
-    int limit = req->limit ? (int)req->limit : NOTES_DEFAULT_LIMIT;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     const char *params[] = {call->header->tenant_id, req->note_id,

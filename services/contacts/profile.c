@@ -11,6 +11,7 @@
 #include "ids.h"
 #include "json_pb.h"
 #include "validate.h"
+#include "vehicle.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -20,7 +21,6 @@
 #include <time.h>
 
 #define TEXT_MAX_LEN 200
-#define VEHICLE_TEXT_MAX_LEN 60
 #define ROLE_MAX_LEN 100
 #define CUSTOM_TEXT_MAX_LEN 1000
 #define MAX_ADDRESSES 10
@@ -28,7 +28,6 @@
 #define MAX_SOCIAL 20
 #define MAX_CUSTOM 100
 #define MILEAGE_MAX 3000000
-#define FIRST_CAR_YEAR 1886
 
 //  The kind of a live contact of the tenant ($2), if any.
 static const crm_stmt_t s_contact_kind = {
@@ -234,59 +233,53 @@ static void s_addresses(crm_call_t *call, Crm__Contacts__Contact *c, const char 
         c->addresses[0]->primary = 1;
 }
 
-static int s_this_year(void) {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    return tm.tm_year + 1900;
+//  One vehicle by the shared vehicle rules (common/vehicle.h) and a contact's own: a
+//  relation, a mileage, and a trade-in's year, make and model. Texts are trimmed and
+//  the VIN upper-cased in place.
+static void s_vehicle(crm_call_t *call, Crm__Contacts__Vehicle *v, const char *path) {
+    char field[128], rule[64];
+#define S_FIELD(name) (snprintf(field, sizeof field, "%s.%s", path, name), field)
+    if (v->relation == CRM__CONTACTS__VEHICLE_RELATION__VEHICLE_RELATION_UNSPECIFIED)
+        crm_call_field_error(call, S_FIELD("relation"),
+                             "is required (owned, interest or trade_in)");
+    char *texts[] = {v->make, v->model, v->trim};
+    const char *names[] = {"make", "model", "trim"};
+    for (size_t k = 0; k < 3; k++) {
+        crm_text_trim(texts[k]);
+        const char *problem = crm_vehicle_text_check(texts[k]);
+        if (problem)
+            crm_call_field_error(call, S_FIELD(names[k]), "%s", problem);
+    }
+    const char *problem = crm_vehicle_year_check(v->year, rule, sizeof rule);
+    if (problem)
+        crm_call_field_error(call, S_FIELD("year"), "%s", problem);
+    if (v->relation == CRM__CONTACTS__VEHICLE_RELATION__VEHICLE_RELATION_TRADE_IN) {
+        if (!v->year)
+            crm_call_field_error(call, S_FIELD("year"), "is required for a trade-in");
+        if (!v->make[0])
+            crm_call_field_error(call, S_FIELD("make"), "is required for a trade-in");
+        if (!v->model[0])
+            crm_call_field_error(call, S_FIELD("model"), "is required for a trade-in");
+    }
+    if (v->mileage > MILEAGE_MAX)
+        crm_call_field_error(call, S_FIELD("mileage"), "must be at most %d", MILEAGE_MAX);
+    crm_text_trim(v->vin);
+    problem = crm_vehicle_vin_normalize(v->vin);
+    if (problem)
+        crm_call_field_error(call, S_FIELD("vin"), "%s", problem);
+#undef S_FIELD
 }
 
 static void s_vehicles(crm_call_t *call, Crm__Contacts__Contact *c, const char *prefix) {
-    char field[128];
+    char path[96];
     if (c->n_vehicles > MAX_VEHICLES) {
-        snprintf(field, sizeof field, "%svehicles", prefix);
-        crm_call_field_error(call, field, "may hold at most %d vehicles", MAX_VEHICLES);
+        snprintf(path, sizeof path, "%svehicles", prefix);
+        crm_call_field_error(call, path, "may hold at most %d vehicles", MAX_VEHICLES);
         return;
     }
-    int latest = s_this_year() + 2;
     for (size_t i = 0; i < c->n_vehicles; i++) {
-        Crm__Contacts__Vehicle *v = c->vehicles[i];
-        if (v->relation == CRM__CONTACTS__VEHICLE_RELATION__VEHICLE_RELATION_UNSPECIFIED) {
-            snprintf(field, sizeof field, "%svehicles[%zu].relation", prefix, i);
-            crm_call_field_error(call, field, "is required (owned, interest or trade_in)");
-        }
-        char *parts[] = {v->make, v->model, v->trim};
-        const char *names[] = {"make", "model", "trim"};
-        for (size_t k = 0; k < 3; k++) {
-            crm_text_trim(parts[k]);
-            snprintf(field, sizeof field, "%svehicles[%zu].%s", prefix, i, names[k]);
-            contacts_check_length(call, field, parts[k], VEHICLE_TEXT_MAX_LEN);
-        }
-        snprintf(field, sizeof field, "%svehicles[%zu].year", prefix, i);
-        if (v->year && (v->year < FIRST_CAR_YEAR || (int)v->year > latest))
-            crm_call_field_error(call, field, "must be from %d to %d", FIRST_CAR_YEAR, latest);
-        if (v->relation == CRM__CONTACTS__VEHICLE_RELATION__VEHICLE_RELATION_TRADE_IN) {
-            if (!v->year)
-                crm_call_field_error(call, field, "is required for a trade-in");
-            snprintf(field, sizeof field, "%svehicles[%zu].make", prefix, i);
-            if (!v->make[0])
-                crm_call_field_error(call, field, "is required for a trade-in");
-            snprintf(field, sizeof field, "%svehicles[%zu].model", prefix, i);
-            if (!v->model[0])
-                crm_call_field_error(call, field, "is required for a trade-in");
-        }
-        snprintf(field, sizeof field, "%svehicles[%zu].mileage", prefix, i);
-        if (v->mileage > MILEAGE_MAX)
-            crm_call_field_error(call, field, "must be at most %d", MILEAGE_MAX);
-        crm_text_trim(v->vin);
-        if (v->vin[0]) {
-            snprintf(field, sizeof field, "%svehicles[%zu].vin", prefix, i);
-            const char *reason = crm_vin_check(v->vin);
-            if (reason)
-                crm_call_field_error(call, field, "%s", reason);
-            for (char *p = v->vin; *p; p++)
-                *p = (char)toupper((unsigned char)*p);
-        }
+        snprintf(path, sizeof path, "%svehicles[%zu]", prefix, i);
+        s_vehicle(call, c->vehicles[i], path);
     }
 }
 

@@ -9,6 +9,7 @@
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
+#include "rows.h"
 #include "validate.h"
 
 #include <stdlib.h>
@@ -66,16 +67,6 @@ static const crm_stmt_t s_name_taken = {
            " AND id <> coalesce(nullif($4, '')::uuid, '00000000-0000-0000-0000-000000000000')",
     .nparams = 4};
 
-static Crm__Contacts__SavedFilter *s_from_json(const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg =
-        crm_json_to_pb(&crm__contacts__saved_filter__descriptor, text, strlen(text), &err);
-    if (!msg)
-        crm_log_kv(CRM_LOG_ERROR, "stored saved filter does not parse", "field", err.field,
-                   "detail", err.message, NULL);
-    return (Crm__Contacts__SavedFilter *)msg;
-}
-
 //  One of the caller's filters: 200 with *out, 404, or a failure code.
 static int s_read(crm_call_t *call, const char *id, Crm__Contacts__SavedFilter **out) {
     if (!crm_uuid_valid(id)) {
@@ -83,20 +74,8 @@ static int s_read(crm_call_t *call, const char *id, Crm__Contacts__SavedFilter *
         return 404;
     }
     const char *params[] = {call->header->tenant_id, call->header->actor_id, id};
-    PGresult *res = crm_db_query(call->db, &s_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
-        crm_call_error(call, "not_found", "no such saved filter");
-    else {
-        *out = s_from_json(PQgetvalue(res, 0, 0));
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored saved filter is unreadable");
-    }
-    PQclear(res);
-    return code;
+    return crm_row_read_one(call, &s_get, params, &crm__contacts__saved_filter__descriptor,
+                            "saved filter", (ProtobufCMessage **)out);
 }
 
 //  Check name and filter (trimmed, limit and cursor dropped); 0, 409 for a name the
@@ -207,11 +186,11 @@ int contacts_saved_filter_list(crm_call_t *call, const ProtobufCMessage *request
     int rows = PQntuples(res);
     list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
     for (int i = 0; i < rows; i++) {
-        Crm__Contacts__SavedFilter *f = s_from_json(PQgetvalue(res, i, 0));
+        Crm__Contacts__SavedFilter *f = (Crm__Contacts__SavedFilter *)crm_row_decode(
+            call, &crm__contacts__saved_filter__descriptor, PQgetvalue(res, i, 0), "saved filter");
         if (!f) {
             PQclear(res);
             crm__contacts__list_saved_filters_response__free_unpacked(list, NULL);
-            crm_call_error(call, "internal", "stored saved filter is unreadable");
             return 500;
         }
         list->items[list->n_items++] = f;

@@ -37,6 +37,7 @@
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
+#include "page.h"
 #include "validate.h"
 
 #include <assert.h>
@@ -45,8 +46,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIST_DEFAULT_LIMIT 50
-#define LIST_MAX_LIMIT 200
 #define Q_MAX_LEN 200
 #define MAX_OFFSET 10000
 #define MAX_PARAMS 32
@@ -425,15 +424,14 @@ int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsReque
                         const char *prefix, long *offset) {
     char field[64];
 #define S_FIELD(name) (snprintf(field, sizeof field, "%s%s", prefix, name), field)
-    if (req->limit > LIST_MAX_LIMIT)
-        crm_call_field_error(call, S_FIELD("limit"), "must be at most %d", LIST_MAX_LIMIT);
+    crm_page_limit(call, S_FIELD("limit"), req->limit, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
     *offset = 0;
     if (req->cursor[0]) {
-        char *end = NULL;
-        if (req->q[0] && strncmp(req->cursor, "s:", 2) == 0)
-            *offset = strtol(req->cursor + 2, &end, 10);
-        bool ok = req->q[0] ? end && !*end && *offset > 0 && *offset <= MAX_OFFSET
+        long long next = 0;
+        bool ok = req->q[0] ? strncmp(req->cursor, "s:", 2) == 0 &&
+                                  crm_cursor_number(req->cursor + 2, 1, MAX_OFFSET, &next) == 0
                             : crm_uuid_valid(req->cursor);
+        *offset = (long)next;
         if (!ok)
             crm_call_field_error(call, S_FIELD("cursor"), "is not a cursor returned by this list");
     }
@@ -592,7 +590,8 @@ int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest
     long offset;
     if (contacts_list_check(call, req, "", &offset))
         return 422;
-    int limit = req->limit ? (int)req->limit : LIST_DEFAULT_LIMIT;
+    int limit = crm_page_limit(call, "limit", req->limit, CRM_PAGE_DEFAULT_LIMIT,
+                               CRM_PAGE_MAX_LIMIT); // checked above: adds no error
     char text[Q_MAX_LEN * 4 + 1];
     snprintf(text, sizeof text, "%s", req->q);
     crm_text_trim(text);

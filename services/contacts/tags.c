@@ -11,6 +11,7 @@
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
+#include "rows.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -131,16 +132,6 @@ static const crm_stmt_t s_tag_merge = {
 
 // --- reading --------------------------------------------------------------------------
 
-static Crm__Contacts__Tag *s_tag_from_json(const char *text) {
-    crm_json_error_t err;
-    ProtobufCMessage *msg =
-        crm_json_to_pb(&crm__contacts__tag__descriptor, text, strlen(text), &err);
-    if (!msg)
-        crm_log_kv(CRM_LOG_ERROR, "stored tag does not parse", "field", err.field, "detail",
-                   err.message, NULL);
-    return (Crm__Contacts__Tag *)msg;
-}
-
 //  One tag by id: 200 with *out, 404, or a failure code.
 static int s_tag_read(crm_call_t *call, const char *id, bool for_update, Crm__Contacts__Tag **out,
                       const char *field) {
@@ -150,20 +141,10 @@ static int s_tag_read(crm_call_t *call, const char *id, bool for_update, Crm__Co
         return 404;
     }
     const char *params[] = {call->header->tenant_id, id};
-    PGresult *res = crm_db_query(call->db, for_update ? &s_tag_get_for_update : &s_tag_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0) {
+    int code = crm_row_read_one(call, for_update ? &s_tag_get_for_update : &s_tag_get, params,
+                                &crm__contacts__tag__descriptor, "tag", (ProtobufCMessage **)out);
+    if (code == 404)
         crm_call_field_error(call, field, "is not a tag of this tenant");
-        crm_call_error(call, "not_found", "no such tag");
-    } else {
-        *out = s_tag_from_json(PQgetvalue(res, 0, 0));
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored tag is unreadable");
-    }
-    PQclear(res);
     return code;
 }
 
@@ -284,11 +265,11 @@ int contacts_tag_list(crm_call_t *call, const ProtobufCMessage *request,
     int rows = PQntuples(res);
     list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
     for (int i = 0; i < rows; i++) {
-        Crm__Contacts__Tag *t = s_tag_from_json(PQgetvalue(res, i, 0));
+        Crm__Contacts__Tag *t = (Crm__Contacts__Tag *)crm_row_decode(
+            call, &crm__contacts__tag__descriptor, PQgetvalue(res, i, 0), "tag");
         if (!t) {
             PQclear(res);
             crm__contacts__list_tags_response__free_unpacked(list, NULL);
-            crm_call_error(call, "internal", "stored tag is unreadable");
             return 500;
         }
         list->items[list->n_items++] = t;

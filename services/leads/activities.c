@@ -29,8 +29,6 @@
 #define DURATION_MAX_SECONDS 86400
 //  A clock a little ahead of ours may log "now": that much of the future is still now.
 #define FUTURE_SLACK_MICROS (60 * 1000000LL)
-#define LIST_DEFAULT_LIMIT 50
-#define LIST_MAX_LIMIT 200
 
 // --- kinds and the fields they take ---------------------------------------------------
 
@@ -412,8 +410,8 @@ int leads_activity_insert(crm_call_t *call, const char *lead_id, const char *con
     PGresult *res = crm_db_query(call->db, &s_insert, params);
     crm_outbox_event_reset(&ev);
     free(details);
-    return leads_answer_one(call, res, 201, &crm__leads__activity__descriptor, "activity",
-                            "no such lead", response);
+    return crm_row_answer_one(call, res, 201, &crm__leads__activity__descriptor, "activity",
+                              "no such lead", response);
 }
 
 int leads_activity_create(crm_call_t *call, const ProtobufCMessage *request,
@@ -523,8 +521,8 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
         res = crm_db_query(call->db, &s_update, params);
         crm_outbox_event_reset(&ev);
         free(details);
-        code = leads_answer_one(call, res, 200, &crm__leads__activity__descriptor, "activity",
-                                "no such lead", response);
+        code = crm_row_answer_one(call, res, 200, &crm__leads__activity__descriptor, "activity",
+                                  "no such lead", response);
     }
     leads_patch_names_free(changed, req->n_update_mask);
     if (lead)
@@ -539,8 +537,8 @@ int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
     const Crm__Leads__ListActivitiesRequest *req = (const void *)request;
     if (!s_check_lead_id(call, req->id))
         return 404;
-    if (req->limit > LIST_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", LIST_MAX_LIMIT);
+    int limit =
+        crm_page_limit(call, "limit", req->limit, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
     leads_cursor_t cursor = {0};
     if (req->cursor[0] && (leads_cursor_decode(req->cursor, 'v', &cursor) || !cursor.value[0]))
         crm_call_field_error(call, "cursor", "is not a cursor of this list");
@@ -552,7 +550,6 @@ int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
         crm__leads__lead__free_unpacked(lead, NULL);
     if (code != 200)
         return code;
-    int limit = req->limit ? (int)req->limit : LIST_DEFAULT_LIMIT;
     char kind[32] = "", limit_text[16];
     if (req->kind)
         s_kind_name(req->kind, kind);
@@ -568,9 +565,8 @@ int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
     crm__leads__list_activities_response__init(list);
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__Activity *a =
-            (Crm__Leads__Activity *)leads_stored(call, &crm__leads__activity__descriptor,
-                                        PQgetvalue(res, i, 0), "activity");
+        Crm__Leads__Activity *a = (Crm__Leads__Activity *)crm_row_decode(
+            call, &crm__leads__activity__descriptor, PQgetvalue(res, i, 0), "activity");
         if (a)
             list->items[list->n_items++] = a;
         else

@@ -219,7 +219,8 @@ static const crm_stmt_t s_rule_exists = {
 
 static int s_rule_read(crm_call_t *call, const char *id, Crm__Leads__AssignmentRule **out) {
     const char *params[] = {call->header->tenant_id, id};
-    return leads_read_one(call, &s_rule_get, params, &crm__leads__assignment_rule__descriptor, "assignment rule", (ProtobufCMessage **)out);
+    return crm_row_read_one(call, &s_rule_get, params, &crm__leads__assignment_rule__descriptor,
+                            "assignment rule", (ProtobufCMessage **)out);
 }
 
 static bool s_check_rule_id(crm_call_t *call, const char *id) {
@@ -250,8 +251,9 @@ int leads_rule_list(crm_call_t *call, const ProtobufCMessage *request,
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__AssignmentRule *rule =
-            (Crm__Leads__AssignmentRule *)leads_stored(call, &crm__leads__assignment_rule__descriptor, PQgetvalue(res, i, 0), "assignment rule");
+        Crm__Leads__AssignmentRule *rule = (Crm__Leads__AssignmentRule *)crm_row_decode(
+            call, &crm__leads__assignment_rule__descriptor, PQgetvalue(res, i, 0),
+            "assignment rule");
         if (rule)
             list->items[list->n_items++] = rule;
         else

@@ -23,8 +23,6 @@
 
 #define NOTE_MAX_LEN 1000
 #define ASSIGNEE_MAX_LEN 64
-#define LIST_DEFAULT_LIMIT 50
-#define LIST_MAX_LIMIT 200
 
 #define FOLLOW_UP_JSON(f, contact, assignee) LEADS_FOLLOW_UP_JSONB(f, contact, assignee) "::text"
 
@@ -291,8 +289,8 @@ int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
                             method[0] ? method : "call", f->note, f->assignee_id,
                             call->header->actor_id, now};
     PGresult *res = crm_db_query(call->db, &s_insert, params);
-    code = leads_answer_one(call, res, 201, &crm__leads__follow_up__descriptor, "follow-up",
-                            "no such lead", response);
+    code = crm_row_answer_one(call, res, 201, &crm__leads__follow_up__descriptor, "follow-up",
+                              "no such lead", response);
     if (code == 201) {  // the lead's followUpAt may have moved: say so
         int failed = leads_store_announce(call, req->id, "followUpAt", before);
         code = failed ? failed : code;
@@ -425,8 +423,8 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
                             now,
                             call->header->actor_id};
     res = crm_db_query(call->db, &s_update, params);
-    code = leads_answer_one(call, res, 200, &crm__leads__follow_up__descriptor, "follow-up",
-                            "no such follow-up of this lead", response);
+    code = crm_row_answer_one(call, res, 200, &crm__leads__follow_up__descriptor, "follow-up",
+                              "no such follow-up of this lead", response);
     if (code == 200) {  // the lead's followUpAt may have moved: say so
         int failed = leads_store_announce(call, req->id, "followUpAt", before);
         code = failed ? failed : code;
@@ -446,9 +444,9 @@ int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
         return 404;
     }
     const char *params[] = {call->header->tenant_id, req->id, req->follow_up_id};
-    return leads_answer_one(call, crm_db_query(call->db, &s_get, params), 200,
-                            &crm__leads__follow_up__descriptor, "follow-up",
-                            "no such follow-up of this lead", response);
+    return crm_row_answer_one(call, crm_db_query(call->db, &s_get, params), 200,
+                              &crm__leads__follow_up__descriptor, "follow-up",
+                              "no such follow-up of this lead", response);
 }
 
 // --- the list ----------------------------------------------------------------------------------
@@ -471,8 +469,8 @@ int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
         else
             snprintf(before, sizeof before, "%lld", (long long)micros);
     }
-    if (req->limit > LIST_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", LIST_MAX_LIMIT);
+    int limit =
+        crm_page_limit(call, "limit", req->limit, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
     leads_cursor_t cursor = {0};
     if (req->cursor[0] && (leads_cursor_decode(req->cursor, 'd', &cursor) || !cursor.value[0]))
         crm_call_field_error(call, "cursor", "is not a cursor of this list");
@@ -494,7 +492,6 @@ int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
         strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(before_text, sizeof before_text, "%s.%06dZ", date, (int)(micros % 1000000));
     }
-    int limit = req->limit ? (int)req->limit : LIST_DEFAULT_LIMIT;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     const char *params[] = {call->header->tenant_id, req->id, req->assignee_id, status,
@@ -509,9 +506,8 @@ int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__FollowUp *item =
-            (Crm__Leads__FollowUp *)leads_stored(call, &crm__leads__follow_up__descriptor,
-                                        PQgetvalue(res, i, 0), "follow-up");
+        Crm__Leads__FollowUp *item = (Crm__Leads__FollowUp *)crm_row_decode(
+            call, &crm__leads__follow_up__descriptor, PQgetvalue(res, i, 0), "follow-up");
         if (item)
             list->items[list->n_items++] = item;
         else

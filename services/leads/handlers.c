@@ -6,6 +6,7 @@
 #include "json_pb.h"
 #include "log.h"
 #include "validate.h"
+#include "vehicle.h"
 
 #include "contacts.pb-c.h"
 
@@ -14,14 +15,11 @@
 #include <string.h>
 #include <time.h>
 
-#define VEHICLE_TEXT_MAX_LEN 60
 #define ASSIGNEE_MAX_LEN 64
 #define NOTE_MAX_LEN 1000
 #define CUSTOM_FIELDS_MAX 50
 #define CUSTOM_KEY_MAX_LEN 64
 #define CUSTOM_VALUE_MAX_LEN 1000
-#define LIST_DEFAULT_LIMIT 50
-#define LIST_MAX_LIMIT 200
 
 // --- checks --------------------------------------------------------------------------
 
@@ -30,39 +28,24 @@ static void s_check_text(crm_call_t *call, const char *field, const char *value,
         crm_call_field_error(call, field, "must be at most %zu characters", max);
 }
 
-static int s_this_year(void) {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    return tm.tm_year + 1900;
-}
-
-//  A vehicle (of interest, sold or traded in), its VIN upper-cased in place.
+//  A vehicle (of interest, sold or traded in) by the shared vehicle rules, its VIN
+//  upper-cased in place.
 static void s_check_vehicle(crm_call_t *call, Crm__Leads__VehicleInterest *v, const char *prefix) {
-    char field[96];
-    int last_year = s_this_year() + 2;
-    if (v->year && (v->year < 1900 || (int)v->year > last_year)) {
-        snprintf(field, sizeof field, "%s.year", prefix);
-        crm_call_field_error(call, field, "must be from 1900 to %d", last_year);
-    }
+    char field[96], rule[64];
     const struct {
         const char *name;
-        const char *value;
-    } texts[] = {{"make", v->make}, {"model", v->model}, {"trim", v->trim},
-                 {"stockNumber", v->stock_number}};
-    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
-        snprintf(field, sizeof field, "%s.%s", prefix, texts[i].name);
-        s_check_text(call, field, texts[i].value, VEHICLE_TEXT_MAX_LEN);
-    }
-    if (v->vin[0]) {
-        snprintf(field, sizeof field, "%s.vin", prefix);
-        const char *problem = crm_vin_check(v->vin);
-        if (problem)
-            crm_call_field_error(call, field, "%s", problem);
-        else
-            for (char *p = v->vin; *p; p++)
-                *p = (char)toupper((unsigned char)*p);
-    }
+        const char *problem;
+    } checks[] = {{"year", crm_vehicle_year_check(v->year, rule, sizeof rule)},
+                  {"make", crm_vehicle_text_check(v->make)},
+                  {"model", crm_vehicle_text_check(v->model)},
+                  {"trim", crm_vehicle_text_check(v->trim)},
+                  {"stockNumber", crm_vehicle_text_check(v->stock_number)},
+                  {"vin", crm_vehicle_vin_normalize(v->vin)}};
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
+        if (checks[i].problem) {
+            snprintf(field, sizeof field, "%s.%s", prefix, checks[i].name);
+            crm_call_field_error(call, field, "%s", checks[i].problem);
+        }
 }
 
 //  A follow-up time: readable, and (when it is being set) not in the past.
@@ -588,8 +571,8 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
     s_time_filter(call, "createdTo", req.created_to, to);
     req.created_from = from;
     req.created_to = to;
-    if (req.limit > LIST_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", LIST_MAX_LIMIT);
+    int limit =
+        crm_page_limit(call, "limit", req.limit, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
     char sort = req.sort == CRM__LEADS__LEAD_SORT__LEAD_SORT_LAST_ACTIVITY ? 'a'
                 : req.sort == CRM__LEADS__LEAD_SORT__LEAD_SORT_FOLLOW_UP   ? 'f'
                                                                            : 'c';
@@ -612,7 +595,6 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
         }
         req.assignee_id = me;
     }
-    int limit = req.limit ? (int)req.limit : LIST_DEFAULT_LIMIT;
     return leads_store_list(call, &req, sort, &cursor, limit,
                             (Crm__Leads__ListLeadsResponse **)response);
 }

@@ -10,6 +10,8 @@
 #include "bus_client.h"
 #include "events.h"
 #include "follower.h"
+#include "page.h"
+#include "rows.h"
 #include "leads.pb-c.h"
 #include "service.h"
 
@@ -87,19 +89,17 @@ bool leads_role_may_reopen(const char *role);
 //  date-time with Z or an offset. Returns 0, or -1 when text is neither.
 int leads_time_parse(const char *text, int64_t *micros);
 
-//  The list's cursor: the sort it belongs to ('c' created, 'a' last activity, 'f'
-//  follow-up; 'v' a lead's activities, 't' its timeline), the sort value of the last item (microseconds as text; "" for none:
+//  The list's cursor (common/page.h's keyset cursor): the sort it belongs to ('c'
+//  created, 'a' last activity, 'f' follow-up; 'v' a lead's activities, 't' its
+//  timeline), the sort value of the last item (microseconds as text; "" for none:
 //  created order needs none, a lead without follow-up has none) and its id.
-typedef struct {
-    char sort;
-    char value[24];
-    char id[40];
-} leads_cursor_t;
+typedef crm_cursor_t leads_cursor_t;
 
 //  "<sort>.<value>.<id>" (caller frees).
 char *leads_cursor_encode(char sort, const char *value, const char *id);
 
-//  Parse text as a cursor of sort. Returns 0, or -1 when it is not one.
+//  Parse text as a cursor of sort: crm_cursor_decode, and a created-order cursor has no
+//  value, a last-activity one has one. Returns 0, or -1 when it is not one.
 int leads_cursor_decode(const char *text, char sort, leads_cursor_t *out);
 
 //  --- stages.c: the tenant's pipeline ---------------------------------------------------
@@ -197,25 +197,6 @@ int leads_store_announce(crm_call_t *call, const char *lead_id, const char *fiel
 
 //  A lead from LEAD_JSON's text; NULL (logged) when it does not parse.
 Crm__Leads__Lead *leads_from_json(const char *text);
-
-//  --- rows.c: a stored record, read back ------------------------------------------------
-
-//  text (a record's JSON in the API's shape) as a message of desc; NULL when it does not
-//  parse, logged ("stored <what> does not parse") and, with call, a 500 error set on it.
-ProtobufCMessage *leads_stored(crm_call_t *call, const ProtobufCMessageDescriptor *desc,
-                               const char *text, const char *what);
-
-//  The record a statement answered (res, taken: its first column of its one row):
-//  ok_code with *out, 404 with missing as the message when it answered none, or a
-//  failure code (res NULL: the statement failed).
-int leads_answer_one(crm_call_t *call, PGresult *res, int ok_code,
-                     const ProtobufCMessageDescriptor *desc, const char *what,
-                     const char *missing, ProtobufCMessage **out);
-
-//  The record stmt answers: 200 with *out, 404 ("no such <what>"), or a failure code.
-int leads_read_one(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params,
-                   const ProtobufCMessageDescriptor *desc, const char *what,
-                   ProtobufCMessage **out);
 
 //  --- patch.c: what a PATCH means (a lead, a team member, an activity) ------------------
 

@@ -127,31 +127,15 @@ int leads_time_parse(const char *text, int64_t *micros) {
 }
 
 char *leads_cursor_encode(char sort, const char *value, const char *id) {
-    size_t size = strlen(value) + strlen(id) + 4;
-    char *text = malloc(size);
-    snprintf(text, size, "%c.%s.%s", sort, value, id);
-    return text;
+    return crm_cursor_encode(sort, value, id);
 }
 
 int leads_cursor_decode(const char *text, char sort, leads_cursor_t *out) {
-    memset(out, 0, sizeof *out);
-    if (!text || text[0] != sort || text[1] != '.')
+    if (crm_cursor_decode(text, sort, out))
         return -1;
-    const char *value = text + 2;
-    const char *dot = strchr(value, '.');
-    if (!dot || (size_t)(dot - value) >= sizeof out->value)
-        return -1;
-    for (const char *p = value; p < dot; p++)
-        if (!isdigit((unsigned char)*p))
-            return -1;
-    if (sort == 'c' && dot != value)
+    if (sort == 'c' && out->value[0])
         return -1; // created order carries no value
-    if (sort == 'a' && dot == value)
+    if (sort == 'a' && !out->value[0])
         return -1; // every lead has a last activity
-    if (strlen(dot + 1) >= sizeof out->id)
-        return -1;
-    out->sort = sort;
-    memcpy(out->value, value, (size_t)(dot - value));
-    snprintf(out->id, sizeof out->id, "%s", dot + 1);
-    return crm_uuid_valid(out->id) ? 0 : -1;
+    return 0;
 }

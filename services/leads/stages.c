@@ -208,7 +208,8 @@ int leads_stage_first_open(crm_call_t *call, char key[64]) {
 //  One stage as the API shows it: 200 with *out, 404, or a failure code.
 static int s_stage_read(crm_call_t *call, const char *key, Crm__Leads__Stage **out) {
     const char *params[] = {call->header->tenant_id, key};
-    return leads_read_one(call, &s_stage_get, params, &crm__leads__stage__descriptor, "stage", (ProtobufCMessage **)out);
+    return crm_row_read_one(call, &s_stage_get, params, &crm__leads__stage__descriptor, "stage",
+                            (ProtobufCMessage **)out);
 }
 
 //  The tenant's stages in order: 200 with *out, or a failure code.
@@ -223,8 +224,8 @@ static int s_read_stages(crm_call_t *call, Crm__Leads__ListStagesResponse **out)
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__Stage *stage =
-            (Crm__Leads__Stage *)leads_stored(call, &crm__leads__stage__descriptor, PQgetvalue(res, i, 0), "stage");
+        Crm__Leads__Stage *stage = (Crm__Leads__Stage *)crm_row_decode(
+            call, &crm__leads__stage__descriptor, PQgetvalue(res, i, 0), "stage");
         if (stage)
             list->items[list->n_items++] = stage;
         else

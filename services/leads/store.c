@@ -238,8 +238,8 @@ int leads_store_get(crm_call_t *call, const char *id, bool for_update, bool with
                     Crm__Leads__Lead **out) {
     const char *params[] = {call->header->tenant_id, id};
     const crm_stmt_t *stmt = with_history ? &s_get_detail : for_update ? &s_get_for_update : &s_get;
-    return leads_read_one(call, stmt, params, &crm__leads__lead__descriptor, "lead",
-                          (ProtobufCMessage **)out);
+    return crm_row_read_one(call, stmt, params, &crm__leads__lead__descriptor, "lead",
+                            (ProtobufCMessage **)out);
 }
 
 int leads_store_update(crm_call_t *call, const leads_row_t *row, Crm__Leads__Lead *lead,
@@ -369,7 +369,7 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__Lead *lead = (Crm__Leads__Lead *)leads_stored(
+        Crm__Leads__Lead *lead = (Crm__Leads__Lead *)crm_row_decode(
             call, &crm__leads__lead__descriptor, PQgetvalue(res, i, 0), "lead");
         if (lead)
             list->items[list->n_items++] = lead;
@@ -434,5 +434,5 @@ int leads_store_announce(crm_call_t *call, const char *lead_id, const char *fiel
 }
 
 Crm__Leads__Lead *leads_from_json(const char *text) {
-    return (Crm__Leads__Lead *)leads_stored(NULL, &crm__leads__lead__descriptor, text, "lead");
+    return (Crm__Leads__Lead *)crm_row_decode(NULL, &crm__leads__lead__descriptor, text, "lead");
 }

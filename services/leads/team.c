@@ -133,7 +133,8 @@ static const crm_stmt_t s_member_of_actor = {
 //  One member: 200 with *out, 404, or a failure code.
 static int s_member_read(crm_call_t *call, const char *id, Crm__Leads__TeamMember **out) {
     const char *params[] = {call->header->tenant_id, id};
-    return leads_read_one(call, &s_member_get, params, &crm__leads__team_member__descriptor, "team member", (ProtobufCMessage **)out);
+    return crm_row_read_one(call, &s_member_get, params, &crm__leads__team_member__descriptor,
+                            "team member", (ProtobufCMessage **)out);
 }
 
 static bool s_check_id(crm_call_t *call, const char *id) {
@@ -154,8 +155,8 @@ int leads_team_get(crm_call_t *call, const ProtobufCMessage *request,
 int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
                     ProtobufCMessage **response) {
     const Crm__Leads__ListTeamMembersRequest *req = (const void *)request;
-    if (req->limit > MEMBER_LIST_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", MEMBER_LIST_MAX_LIMIT);
+    int limit =
+        crm_page_limit(call, "limit", req->limit, MEMBER_LIST_DEFAULT_LIMIT, MEMBER_LIST_MAX_LIMIT);
     //  The cursor: "<uuid>.<name in hex>" of the last member of the page before.
     char cursor_id[CRM_UUID_LEN + 1] = "", cursor_name[4 * MEMBER_NAME_MAX_LEN + 1] = "";
     if (req->cursor[0]) {
@@ -180,7 +181,6 @@ int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
     }
     if (call->errors.n)
         return 422;
-    int limit = req->limit ? (int)req->limit : MEMBER_LIST_DEFAULT_LIMIT;
     char role[32], limit_text[16];
     crm_enum_api_name(&crm__leads__team_role__descriptor, req->role, role, sizeof role);
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
@@ -198,8 +198,8 @@ int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
     list->items = n ? calloc(n, sizeof *list->items) : NULL;
     int code = 200;
     for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__TeamMember *m =
-            (Crm__Leads__TeamMember *)leads_stored(call, &crm__leads__team_member__descriptor, PQgetvalue(res, i, 0), "team member");
+        Crm__Leads__TeamMember *m = (Crm__Leads__TeamMember *)crm_row_decode(
+            call, &crm__leads__team_member__descriptor, PQgetvalue(res, i, 0), "team member");
         if (m)
             list->items[list->n_items++] = m;
         else

@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TIMELINE_DEFAULT_LIMIT 50
-#define TIMELINE_MAX_LIMIT 200
 #define HOT_SHEET_SECTION_MAX 200
 
 // --- the timeline ------------------------------------------------------------------------
@@ -87,8 +85,8 @@ int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_error(call, "not_found", "no such lead (not a valid lead id)");
         return 404;
     }
-    if (req->limit > TIMELINE_MAX_LIMIT)
-        crm_call_field_error(call, "limit", "must be at most %d", TIMELINE_MAX_LIMIT);
+    int limit =
+        crm_page_limit(call, "limit", req->limit, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
     leads_cursor_t cursor = {0};
     if (req->cursor[0] && (leads_cursor_decode(req->cursor, 't', &cursor) || !cursor.value[0]))
         crm_call_field_error(call, "cursor", "is not a cursor of this timeline");
@@ -100,7 +98,6 @@ int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
         crm__leads__lead__free_unpacked(lead, NULL);
     if (code != 200)
         return code;
-    int limit = req->limit ? (int)req->limit : TIMELINE_DEFAULT_LIMIT;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     const char *params[] = {call->header->tenant_id, req->id, cursor.value, cursor.id,
@@ -114,8 +111,8 @@ int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
     crm__leads__timeline_response__init(list);
     list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
     for (int i = 0; i < n && code == 200; i++) {
-        ProtobufCMessage *entry = leads_stored(call, &crm__leads__timeline_entry__descriptor,
-                                               PQgetvalue(res, i, 0), "timeline entry");
+        ProtobufCMessage *entry = crm_row_decode(call, &crm__leads__timeline_entry__descriptor,
+                                                 PQgetvalue(res, i, 0), "timeline entry");
         if (entry)
             list->items[list->n_items++] = (Crm__Leads__TimelineEntry *)entry;
         else
@@ -221,7 +218,7 @@ int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request,
     PGresult *res = crm_db_query(call->db, &s_hot_sheet, params);
     if (!res)
         return crm_call_db_failure(call);
-    Crm__Leads__HotSheetResponse *sheet = (Crm__Leads__HotSheetResponse *)leads_stored(
+    Crm__Leads__HotSheetResponse *sheet = (Crm__Leads__HotSheetResponse *)crm_row_decode(
         call, &crm__leads__hot_sheet_response__descriptor, PQgetvalue(res, 0, 0), "hot sheet");
     PQclear(res);
     if (!sheet)
