@@ -1,6 +1,7 @@
 /*  crm-contacts: the contacts daemon. Wiring only: the service core (common/service.c)
     runs the loop; the methods are in handlers.c, the SQL in store.c. */
 #include "contacts.h"
+#include "daemon.h"
 
 #include <stdlib.h>
 

@@ -1,6 +1,7 @@
 /*  crm-leads: the leads daemon. Wiring only: the service core (common/service.c) runs
     the loop; the methods are in handlers.c and stages.c, the SQL in store.c. */
 #include "leads.h"
+#include "daemon.h"
 
 #include <stdlib.h>
 
