@@ -9,12 +9,12 @@ typedef struct {
     const crm_daemon_t *daemon;
     crm_config_t *cfg;
     crm_db_t *db;
-    void *arg;              // the setup hook's
+    void *arg; // the setup hook's
     crm_service_t *service;
     zloop_t *loop;
     crm_relay_t *relay;
     crm_runner_t *runner;
-    bool attached;          // the attach hook succeeded: detach is owed
+    bool attached; // the attach hook succeeded: detach is owed
 } s_life_t;
 
 //  Connect to the database (as long as it takes: SIGTERM still stops us), migrate, run
@@ -76,10 +76,10 @@ static void s_serve(s_life_t *self) {
 
 //  Undo what was made, in the reverse order.
 static void s_stop(s_life_t *self) {
-    crm_runner_destroy(&self->runner);  // each job after its step in progress
+    crm_runner_destroy(&self->runner); // each job after its step in progress
     if (self->attached && self->daemon->detach)
         self->daemon->detach(self->arg);
-    crm_service_destroy(&self->service);  // its workers leave the loop first
+    crm_service_destroy(&self->service); // its workers leave the loop first
     crm_relay_destroy(&self->relay);
     zloop_destroy(&self->loop);
     if (self->daemon->teardown)

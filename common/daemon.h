@@ -29,23 +29,23 @@
 #include "service.h"
 
 typedef struct {
-    const char *name;                    // service and schema name
-    const char *usage;                   // --help text
+    const char *name;  // service and schema name
+    const char *usage; // --help text
     const crm_migration_t *migrations;
     const crm_method_t *methods;
     //  Optional: called once connected and migrated; may set *arg for the methods.
     int (*setup)(const crm_config_t *cfg, crm_db_t *db, void **arg);
     void (*teardown)(void **arg);
-    int (*workers)(const crm_config_t *cfg);  // worker sockets (default 1)
+    int (*workers)(const crm_config_t *cfg);   // worker sockets (default 1)
     int (*max_batch)(const crm_config_t *cfg); // default 1
-    bool publishes;                      // has events in its outbox: run a relay
+    bool publishes;                            // has events in its outbox: run a relay
     //  Optional: the background jobs (runner.h), each on a thread with a connection of
     //  its own; the events their steps commit kick the relay.
     const crm_job_t *jobs;
     //  Optional: called once the service is on the loop (e.g. to follow other
     //  services' events with a crm_subscriber_t).
     int (*attach)(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg);
-    void (*detach)(void *arg);           // before the loop and service go
+    void (*detach)(void *arg); // before the loop and service go
 } crm_daemon_t;
 
 //  Run the daemon's standard life (above). Returns the process exit code.

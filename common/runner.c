@@ -19,8 +19,8 @@ typedef struct {
     zactor_t *actor;
     crm_db_t *db;
     void *state;
-    bool started;    // state made (state_new called, or no state_new)
-    int backoff_ms;  // the wait after the next failure
+    bool started;   // state made (state_new called, or no state_new)
+    int backoff_ms; // the wait after the next failure
 } s_worker_t;
 
 struct _crm_runner_t {
@@ -28,8 +28,8 @@ struct _crm_runner_t {
     char *schema;
     size_t n_workers;
     s_worker_t *workers;
-    zloop_t *loop;         // once attached
-    crm_relay_t *relay;    // kicked for the events steps report
+    zloop_t *loop;      // once attached
+    crm_relay_t *relay; // kicked for the events steps report
     uint64_t events;
 };
 
@@ -131,8 +131,8 @@ static bool s_wait(zsock_t *pipe, zpoller_t *poller, int ms) {
 static void s_log_start(s_worker_t *self) {
     char period[16];
     snprintf(period, sizeof period, "%d", self->job->period_ms(self->cfg));
-    crm_log_kv(CRM_LOG_INFO, "background job started", "job", self->job->name, "period_ms",
-               period, NULL);
+    crm_log_kv(CRM_LOG_INFO, "background job started", "job", self->job->name, "period_ms", period,
+               NULL);
 }
 
 //  The job's thread: step, wait, until told to stop. A command is read only between

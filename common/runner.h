@@ -45,18 +45,18 @@ typedef struct _crm_relay_t crm_relay_t;
 
 //  What a step did.
 typedef enum {
-    CRM_STEP_WORKED,  // did some work (maybe not all): step again at once
-    CRM_STEP_IDLE,    // nothing (more) to do: wait the period, or step->wait_ms
-    CRM_STEP_FAILED   // failed, rolled back: the job is restarted after a backoff
+    CRM_STEP_WORKED, // did some work (maybe not all): step again at once
+    CRM_STEP_IDLE,   // nothing (more) to do: wait the period, or step->wait_ms
+    CRM_STEP_FAILED  // failed, rolled back: the job is restarted after a backoff
 } crm_step_result_t;
 
 //  One step of a job, as its step function sees it.
 typedef struct {
     const crm_config_t *cfg;
-    crm_db_t *db;   // the job's connection, connected, schema set (NULL: a job without)
-    void *state;    // the job's state (its state_new's), or NULL
-    int wait_ms;    // idle: wait this long rather than the period (-1 before each step)
-    int events;     // outbox events this step committed (0 before each step)
+    crm_db_t *db; // the job's connection, connected, schema set (NULL: a job without)
+    void *state;  // the job's state (its state_new's), or NULL
+    int wait_ms;  // idle: wait this long rather than the period (-1 before each step)
+    int events;   // outbox events this step committed (0 before each step)
 } crm_step_t;
 
 typedef crm_step_result_t(crm_step_fn)(crm_step_t *step);

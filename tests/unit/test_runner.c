@@ -20,13 +20,13 @@
 #include <stdatomic.h>
 
 //  What the test jobs did, read by the tests (the steps run on the runner's threads).
-static atomic_int s_steps;      // steps run
-static atomic_int s_states;     // states made
-static atomic_int s_destroyed;  // states destroyed
-static atomic_int s_started;    // the slow step began
-static atomic_int s_finished;   // the slow step ended
-static atomic_llong s_failed_at;    // when the failing step failed (zclock_mono)
-static atomic_llong s_remade_at;    // when its state was made again
+static atomic_int s_steps;       // steps run
+static atomic_int s_states;      // states made
+static atomic_int s_destroyed;   // states destroyed
+static atomic_int s_started;     // the slow step began
+static atomic_int s_finished;    // the slow step ended
+static atomic_llong s_failed_at; // when the failing step failed (zclock_mono)
+static atomic_llong s_remade_at; // when its state was made again
 
 static crm_config_t *s_cfg;
 
@@ -70,7 +70,7 @@ static int s_period_long(const crm_config_t *cfg) {
 //  A state: the number of the state (1 for the first made).
 static void *s_state_new(const crm_config_t *cfg, crm_db_t *db) {
     (void)cfg;
-    assert_null(db);  // a job without a connection
+    assert_null(db); // a job without a connection
     int *number = malloc(sizeof *number);
     *number = ++s_states;
     if (*number > 1 && !s_remade_at)
@@ -96,8 +96,7 @@ static void test_steps_at_period(void **state) {
     (void)state;
     s_reset();
     static const crm_job_t jobs[] = {
-        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_50, true},
-        {NULL}};
+        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_50, true}, {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     int64_t start = zclock_mono();
     assert_true(s_await(&s_steps, 5, 2000));
@@ -106,8 +105,8 @@ static void test_steps_at_period(void **state) {
     assert_true(elapsed >= 4 * 50);
     crm_runner_destroy(&runner);
     assert_null(runner);
-    assert_int_equal(s_states, 1);     // one state for the job's life
-    assert_int_equal(s_destroyed, 1);  // destroyed when the job stopped
+    assert_int_equal(s_states, 1);    // one state for the job's life
+    assert_int_equal(s_destroyed, 1); // destroyed when the job stopped
 }
 
 //  The first state's first step fails; every step after works quietly.
@@ -125,14 +124,13 @@ static void test_failed_job_restarts(void **state) {
     (void)state;
     s_reset();
     static const crm_job_t jobs[] = {
-        {"failing", s_failing_step, s_state_new, s_state_destroy, s_period_50, true},
-        {NULL}};
+        {"failing", s_failing_step, s_state_new, s_state_destroy, s_period_50, true}, {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     assert_true(s_await(&s_states, 2, 3000));
     //  The failed state was destroyed, and the new one made after the backoff.
     assert_int_equal(s_destroyed, 1);
     assert_true(s_remade_at - s_failed_at >= CRM_RUNNER_BACKOFF_MS - 5);
-    assert_true(s_await(&s_steps, 3, 2000));  // the new state steps on
+    assert_true(s_await(&s_steps, 3, 2000)); // the new state steps on
     crm_runner_destroy(&runner);
     assert_int_equal(s_destroyed, 2);
 }
@@ -149,15 +147,14 @@ static crm_step_result_t s_slow_step(crm_step_t *step) {
 static void test_stop_waits_for_step(void **state) {
     (void)state;
     s_reset();
-    static const crm_job_t jobs[] = {
-        {"slow", s_slow_step, NULL, NULL, s_period_long, true},
-        {NULL}};
+    static const crm_job_t jobs[] = {{"slow", s_slow_step, NULL, NULL, s_period_long, true},
+                                     {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     assert_true(s_await(&s_started, 1, 2000));
     assert_int_equal(s_finished, 0);
     int64_t start = zclock_mono();
     crm_runner_destroy(&runner);
-    assert_int_equal(s_finished, 1);  // the step in progress ended before destroy returned
+    assert_int_equal(s_finished, 1); // the step in progress ended before destroy returned
     assert_true(zclock_mono() - start < 2000);
 }
 
@@ -165,13 +162,12 @@ static void test_stop_ends_wait(void **state) {
     (void)state;
     s_reset();
     static const crm_job_t jobs[] = {
-        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_long, true},
-        {NULL}};
+        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_long, true}, {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     assert_true(s_await(&s_steps, 1, 2000));
     int64_t start = zclock_mono();
     crm_runner_destroy(&runner);
-    assert_true(zclock_mono() - start < 1000);  // not the minute's period
+    assert_true(zclock_mono() - start < 1000); // not the minute's period
     assert_int_equal(s_steps, 1);
 }
 
@@ -183,7 +179,7 @@ static crm_step_result_t s_busy_step(crm_step_t *step) {
         step->events = 1;
         return CRM_STEP_WORKED;
     }
-    step->wait_ms = 20;  // shorter than the period, as a scheduler's next due time
+    step->wait_ms = 20; // shorter than the period, as a scheduler's next due time
     return CRM_STEP_IDLE;
 }
 
@@ -198,9 +194,8 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg) {
 static void test_worked_steps_again_at_once(void **state) {
     (void)state;
     s_reset();
-    static const crm_job_t jobs[] = {
-        {"busy", s_busy_step, NULL, NULL, s_period_long, true},
-        {NULL}};
+    static const crm_job_t jobs[] = {{"busy", s_busy_step, NULL, NULL, s_period_long, true},
+                                     {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     zloop_t *loop = zloop_new();
     assert_int_equal(crm_runner_attach(runner, loop, NULL), 0);
@@ -218,15 +213,14 @@ static void test_destroy_idempotent(void **state) {
     (void)state;
     s_reset();
     static const crm_job_t jobs[] = {
-        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_long, true},
-        {NULL}};
+        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_long, true}, {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     crm_runner_destroy(&runner);
     assert_null(runner);
     crm_runner_destroy(&runner);
     assert_null(runner);
     static const crm_job_t none[] = {{NULL}};
-    runner = crm_runner_new(s_cfg, NULL, none);  // a daemon without jobs
+    runner = crm_runner_new(s_cfg, NULL, none); // a daemon without jobs
     crm_runner_destroy(&runner);
     assert_null(runner);
 }
