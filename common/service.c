@@ -4,7 +4,6 @@
 #include "dbloop.h"
 #include "events.h"
 #include "log.h"
-#include "process.h"
 
 #include <stdarg.h>
 
@@ -627,65 +626,6 @@ int crm_service_attach(crm_service_t *self, zloop_t *loop) {
     return 0;
 }
 
-int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
-    int exit_code = 0;
-    crm_config_t *cfg = crm_config_from_args(argc, argv, daemon->usage, &exit_code);
-    if (!cfg)
-        return exit_code;
-    crm_process_init(cfg, daemon->name);
-
-    crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
-    crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
-    void *arg = NULL;
-    crm_service_t *service = NULL;
-    zloop_t *loop = NULL;
-    crm_relay_t *relay = NULL;
-    bool attached = false;
-    exit_code = 1;
-    //  Wait for the database as long as it takes: a daemon never exits on a transient
-    //  fault. SIGTERM while waiting still stops us.
-    while (crm_db_connect(db, cfg->database_retry_max_ms) != 0)
-        if (zsys_interrupted)
-            goto done;
-    if (cfg->database_migrate && crm_db_migrate(db, daemon->name, daemon->migrations))
-        goto done;
-    crm_db_set_schema(db, daemon->name);
-    if (daemon->setup && daemon->setup(cfg, db, &arg))
-        goto done;
-    //  The schema is complete before the service is made: making it registers its
-    //  workers with the broker, and from then on /readyz counts the service as ready.
-    if (s_prepare_schema(db, daemon->name))
-        goto done;
-    int workers = daemon->workers ? daemon->workers(cfg) : 1;
-    int max_batch = daemon->max_batch ? daemon->max_batch(cfg) : 1;
-    service = crm_service_new(cfg, daemon->name, daemon->methods, db, workers, max_batch, arg);
-    loop = zloop_new();
-    if (crm_service_attach(service, loop))
-        goto done;
-    if (daemon->publishes) {
-        relay = crm_relay_new(cfg, daemon->name);
-        if (!relay || crm_relay_attach(relay, loop))
-            goto done;
-        crm_service_set_relay(service, relay);
-    }
-    if (daemon->attach && daemon->attach(cfg, service, loop, arg))
-        goto done;
-    attached = true;
-    crm_log_kv(CRM_LOG_INFO, "serving", "broker", crm_config_broker(cfg), NULL);
-    zloop_start(loop);
-    crm_info("stopping after %llu requests in %llu transactions",
-             (unsigned long long)crm_service_requests(service),
-             (unsigned long long)crm_service_batches(service));
-    exit_code = 0;
-done:
-    if (attached && daemon->detach)
-        daemon->detach(arg);
-    crm_service_destroy(&service);  // its workers leave the loop first
-    crm_relay_destroy(&relay);
-    zloop_destroy(&loop);
-    if (daemon->teardown)
-        daemon->teardown(&arg);
-    crm_db_destroy(&db);
-    crm_config_destroy(&cfg);
-    return exit_code;
+int crm_service_prepare_db_schema(crm_db_t *db, const char *name) {
+    return s_prepare_schema(db, name);
 }

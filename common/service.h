@@ -114,25 +114,8 @@ crm_relay_t *crm_service_relay(crm_service_t *self);
 uint64_t crm_service_requests(crm_service_t *self);
 uint64_t crm_service_batches(crm_service_t *self);
 
-//  Run a daemon's standard life: parse args, log, connect to the database (retrying),
-//  migrate, serve until SIGINT/SIGTERM. Returns the process exit code.
-typedef struct {
-    const char *name;                    // service and schema name
-    const char *usage;                   // --help text
-    const crm_migration_t *migrations;
-    const crm_method_t *methods;
-    //  Optional: called once connected and migrated; may set *arg for the methods.
-    int (*setup)(const crm_config_t *cfg, crm_db_t *db, void **arg);
-    void (*teardown)(void **arg);
-    int (*workers)(const crm_config_t *cfg);  // worker sockets (default 1)
-    int (*max_batch)(const crm_config_t *cfg); // default 1
-    bool publishes;                      // has events in its outbox: run a relay
-    //  Optional: called once the service is on the loop (e.g. to follow other
-    //  services' events with a crm_subscriber_t).
-    int (*attach)(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg);
-    void (*detach)(void *arg);           // before the loop and service go
-} crm_daemon_t;
-
-int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv);
+//  Create the framework's tables (idempotency, outbox) in schema name over db, before a
+//  service is made: making one registers its workers with the broker (daemon.c).
+int crm_service_prepare_db_schema(crm_db_t *db, const char *name);
 
 #endif

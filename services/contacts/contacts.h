@@ -5,6 +5,7 @@
 #include "contacts.pb-c.h"
 #include "events.h"
 #include "follower.h"
+#include "runner.h"
 #include "service.h"
 
 //  SQL shared by the daemon's statements (store.c, tags.c, notes.c, snapshot.c).
@@ -54,15 +55,10 @@
 #define CONTACTS_OUTBOX_AGG_SQL(type, row, aggregate, at, id, payload)                        \
     CRM_OUTBOX_SQL("ev", type, row, aggregate, at, id, payload)
 
-typedef struct _contacts_jobs_t contacts_jobs_t;
-typedef struct _contacts_exporter_t contacts_exporter_t;
-
 //  The service's state, shared by its methods.
 typedef struct {
     const crm_config_t *cfg;
-    contacts_jobs_t *jobs;             // the job runner (jobs.c)
     crm_follower_t *lifecycle;        // follows the leads service's events (lifecycle.c)
-    contacts_exporter_t *exporter;     // the export runner (export.c)
 } contacts_t;
 
 extern const crm_method_t contacts_methods[];
@@ -158,9 +154,16 @@ int contacts_job_get(crm_call_t *call, const ProtobufCMessage *request,
                      ProtobufCMessage **response);
 int contacts_job_list(crm_call_t *call, const ProtobufCMessage *request,
                       ProtobufCMessage **response);
-//  The job runner: a thread with its own connection that works through queued jobs.
-contacts_jobs_t *contacts_jobs_start(const crm_config_t *cfg);
-void contacts_jobs_stop(contacts_jobs_t **self_p);
+//  Jobs of the daemon's runner (main.c's table). The job runner works through queued
+//  jobs, a chunk a step (its state: the importer keeping an import's file open), looking
+//  again every JOBS_IDLE_MS when none waits; the retention sweep erases a batch of
+//  contacts past their retention a step, every contacts.retention_sweep_ms.
+void *contacts_jobs_new(const crm_config_t *cfg, crm_db_t *db);
+void contacts_jobs_destroy(void **state_p);
+crm_step_result_t contacts_jobs_step(crm_step_t *step);
+int contacts_jobs_idle_ms(const crm_config_t *cfg);
+crm_step_result_t contacts_retention_sweep_step(crm_step_t *step);
+int contacts_retention_sweep_ms(const crm_config_t *cfg);
 
 //  Erasure (erase.c). contacts_erase: in db's transaction, 1 erased, 0 unknown or erased
 //  already, -1 failed. contacts_erase_due: the retention sweep, one batch; 0 or -1.
@@ -273,8 +276,14 @@ int contacts_export_get(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
 int contacts_export_part(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
-contacts_exporter_t *contacts_exporter_start(const crm_config_t *cfg);
-void contacts_exporter_stop(contacts_exporter_t **self_p);
+//  The export runner, a job of the daemon's runner (main.c's table): its state holds
+//  the export in progress; a step writes a chunk of it (and deletes expired exports'
+//  parts every contacts.export_sweep_interval_ms), looking again every EXPORT_IDLE_MS
+//  when none waits.
+void *contacts_export_runner_new(const crm_config_t *cfg, crm_db_t *db);
+void contacts_export_runner_destroy(void **state_p);
+crm_step_result_t contacts_export_runner_step(crm_step_t *step);
+int contacts_export_idle_ms(const crm_config_t *cfg);
 //  CSV import (import.c): a file sent in parts, imported by a job of kind 'import'.
 //  Enum names of a prepared row (kind, type, source as the store spells them), in buffers
 //  owned by the caller: the create, the update and the import runner each keep one.

@@ -8,9 +8,9 @@
     order.
 
     The request (CreateExport) checks format, fields and filter, records the job and
-    answers 201 with the export queued. An export runner — a thread of the daemon with
-    its own connection, beside the bulk job runner so a long export never holds up bulk
-    changes — claims the oldest export waiting and holds it with a session advisory lock
+    answers 201 with the export queued. An export runner — a job of the daemon's runner
+    (common/runner.c, main.c's table): a thread with its own connection, beside the bulk
+    job runner so a long export never holds up bulk changes — claims the oldest export waiting and holds it with a session advisory lock
     (several contacts processes never write one export at once; a process that dies
     lets go of it with its connection). It first fixes the contacts as the job's items
     (job_items, as a bulk change does, with the marketing rule applied) and its total,
@@ -447,10 +447,6 @@ typedef struct {
     lxw_format *bold, *date, *datetime;
     long processed, rows;
 } s_job_t;
-
-struct _contacts_exporter_t {
-    zactor_t *actor;
-};
 
 typedef struct {
     const crm_config_t *cfg;
@@ -1030,15 +1026,16 @@ static int s_xlsx_chunk(s_runner_t *self, char *why, size_t why_size) {
     return finished ? s_xlsx_store(self, why, why_size) : 0;
 }
 
-//  Do the next chunk of the held export (claiming one if none is held). true when
-//  there was work (look again at once).
-static bool s_run_one(s_runner_t *self) {
+//  Do the next chunk of the held export (claiming one if none is held): worked when
+//  there was work (look again at once), idle when none, failed when the database failed
+//  (the export is let go: whoever claims it next goes on; an XLSX export starts again).
+static crm_step_result_t s_run_one(s_runner_t *self) {
     if (!self->job && !s_claim(self))
-        return false;
+        return CRM_STEP_IDLE;
     s_job_t *job = self->job;
     if (crm_db_begin(self->db)) {
         s_job_release(self);
-        return false;
+        return CRM_STEP_FAILED;
     }
     char why[256] = "";
     int rc = job->xlsx ? s_xlsx_chunk(self, why, sizeof why) : s_csv_chunk(self);
@@ -1048,21 +1045,21 @@ static bool s_run_one(s_runner_t *self) {
                        job->tenant, NULL);
             s_job_release(self);
         }
-        return true;
+        return CRM_STEP_WORKED;
     }
     crm_db_rollback(self->db);
-    if (rc == -2)
+    if (rc == -2) {
         s_job_fail(self, why);
-    else {
-        //  The database failed: let the export go; whoever claims it next goes on (an
-        //  XLSX export starts again).
-        crm_log_kv(CRM_LOG_WARN, "export chunk failed; it will be tried again", "export",
-                   job->id, NULL);
-        s_job_release(self);
+        return CRM_STEP_IDLE;
     }
-    return false;
+    crm_log_kv(CRM_LOG_WARN, "export chunk failed; it will be tried again", "export", job->id,
+               NULL);
+    s_job_release(self);
+    return CRM_STEP_FAILED;
 }
 
+//  Delete the parts of exports past their retention, every
+//  contacts.export_sweep_interval_ms (between chunks).
 static void s_sweep_run(s_runner_t *self) {
     int64_t now = zclock_mono();
     if (now < self->next_sweep)
@@ -1074,45 +1071,33 @@ static void s_sweep_run(s_runner_t *self) {
     PQclear(res);
 }
 
-static void s_exporter(zsock_t *pipe, void *arg) {
-    s_runner_t self = {.cfg = arg};
-    self.db = crm_db_new(self.cfg->database_dsn, self.cfg->database_retry_max_ms);
-    crm_db_set_connect_timeout(self.db, self.cfg->database_connect_timeout_ms);
-    crm_db_set_schema(self.db, "contacts");
-    zpoller_t *poller = zpoller_new(pipe, NULL);
-    zsock_signal(pipe, 0);
-    bool stop = false;
-    while (!stop) {
-        bool worked = false;
-        if (crm_db_ok(self.db) || crm_db_connect(self.db, 0) == 0) {
-            s_sweep_run(&self);
-            worked = s_run_one(&self);
-        } else if (self.job)
-            s_job_release(&self);  // its lock went with the connection
-        int wait = worked ? 0 : crm_db_ok(self.db) ? EXPORT_IDLE_MS : 1000;
-        void *which = zpoller_wait(poller, wait);
-        if (which == pipe) {
-            char *command = zstr_recv(pipe);
-            stop = !command || streq(command, "$TERM");
-            zstr_free(&command);
-        } else if (zpoller_terminated(poller))
-            stop = true;
-    }
-    s_job_release(&self);
-    zpoller_destroy(&poller);
-    crm_db_destroy(&self.db);
-}
+// --- the export runner (main.c's table) ------------------------------------------------
 
-contacts_exporter_t *contacts_exporter_start(const crm_config_t *cfg) {
-    contacts_exporter_t *self = calloc(1, sizeof *self);
-    self->actor = zactor_new(s_exporter, (void *)cfg);
+void *contacts_export_runner_new(const crm_config_t *cfg, crm_db_t *db) {
+    s_runner_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->cfg = cfg;
+    self->db = db;
     return self;
 }
 
-void contacts_exporter_stop(contacts_exporter_t **self_p) {
-    if (!*self_p)
+//  Let go of the export held (its lock goes with the connection if that was lost).
+void contacts_export_runner_destroy(void **state_p) {
+    s_runner_t *self = *state_p;
+    if (!self)
         return;
-    zactor_destroy(&(*self_p)->actor);
-    free(*self_p);
-    *self_p = NULL;
+    s_job_release(self);
+    free(self);
+    *state_p = NULL;
+}
+
+crm_step_result_t contacts_export_runner_step(crm_step_t *step) {
+    s_runner_t *self = step->state;
+    s_sweep_run(self);
+    return s_run_one(self);
+}
+
+int contacts_export_idle_ms(const crm_config_t *cfg) {
+    (void)cfg;
+    return EXPORT_IDLE_MS;
 }

@@ -1,15 +1,17 @@
-/*  jobs: the runner that works through queued jobs (and, every
-    contacts.retention_sweep_ms, erases contacts past their retention), and the methods
+/*  jobs: the job runner that works through queued jobs, the retention sweep that erases
+    contacts past their retention (every contacts.retention_sweep_ms), and the methods
     that show jobs.
 
-    The runner is a thread of the contacts daemon with a connection of its own, so a
-    chunk of a job never holds up the requests the daemon serves. It claims the oldest
-    job waiting (FOR UPDATE SKIP LOCKED: several contacts processes share the work and
-    never take the same job at once), does one chunk of it in one transaction, and goes
-    on; with nothing to do it looks again every JOBS_IDLE_MS. A job outlives any process:
+    Both are jobs of the contacts daemon's runner (common/runner.c, main.c's table): each
+    a thread with a connection of its own, so a chunk of a job never holds up the
+    requests the daemon serves. A step of the job runner claims the oldest job waiting
+    (FOR UPDATE SKIP LOCKED: several contacts processes share the work and never take
+    the same job at once) and does one chunk of it in one transaction; the runner steps
+    again at once, or, with nothing to do, after JOBS_IDLE_MS. A job outlives any process:
     what is left of it is its items, and its progress is committed with each chunk.
     An import job (import.c) keeps its place in its file the same way: the rows done are
-    committed with each chunk, and the runner keeps the open file between chunks.
+    committed with each chunk, and the job runner's state (an importer) keeps the open
+    file between chunks; a chunk that fails has the runner make the state anew.
 */
 #include "contacts.h"
 #include "ids.h"
@@ -22,10 +24,6 @@
 #define JOBS_IDLE_MS 250
 #define JOBS_LIST_DEFAULT 20
 #define JOBS_LIST_MAX 100
-
-struct _contacts_jobs_t {
-    zactor_t *actor;
-};
 
 //  The oldest job waiting, locked for this transaction.
 static const crm_stmt_t s_claim = {
@@ -49,15 +47,16 @@ static const crm_stmt_t s_list = {
            " ORDER BY j.created_at DESC LIMIT $2::int",
     .nparams = 2};
 
-//  Do one chunk of the oldest job waiting. true when there was one (look again at once).
-static bool s_run_one(crm_db_t *db, contacts_importer_t *importer) {
+//  Do one chunk of the oldest job waiting: worked when there was one (look again at
+//  once), idle when none waits, failed when the database failed (rolled back).
+static crm_step_result_t s_run_one(crm_db_t *db, contacts_importer_t *importer) {
     if (crm_db_begin(db))
-        return false;
+        return CRM_STEP_FAILED;
     PGresult *res = crm_db_query(db, &s_claim, NULL);
     if (!res || PQntuples(res) == 0) {
         PQclear(res);
         crm_db_rollback(db);
-        return false;
+        return res ? CRM_STEP_IDLE : CRM_STEP_FAILED;
     }
     const char *tenant = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
     const char *request = PQgetvalue(res, 0, 3);
@@ -88,20 +87,20 @@ static bool s_run_one(crm_db_t *db, contacts_importer_t *importer) {
     } else {
         crm_log_kv(CRM_LOG_WARN, "job chunk failed; it will be tried again", "job", id, NULL);
         crm_db_rollback(db);
-        contacts_importer_reset(importer);
-        rc = -1;
+        rc = -1;  // the runner makes the importer anew
     }
     if (req)
         crm__contacts__bulk_contacts_request__free_unpacked(req, NULL);
     PQclear(res);
-    return rc == 0;
+    return rc == 0 ? CRM_STEP_WORKED : CRM_STEP_FAILED;
 }
 
-//  Erase one batch of contacts past their retention. true when it erased any (there may
-//  be more: look again at once).
-static bool s_sweep(crm_db_t *db) {
+//  Erase one batch of contacts past their retention: worked when it erased any (there
+//  may be more: look again at once), idle when none was due, failed when the database
+//  failed (rolled back).
+static crm_step_result_t s_sweep(crm_db_t *db) {
     if (crm_db_begin(db))
-        return false;
+        return CRM_STEP_FAILED;
     int erased = 0;
     if (contacts_erase_due(db, &erased) == 0 && crm_db_commit(db) == 0) {
         if (erased) {
@@ -110,60 +109,41 @@ static bool s_sweep(crm_db_t *db) {
             crm_log_kv(CRM_LOG_INFO, "contacts past their retention erased", "count", count,
                        NULL);
         }
-        return erased > 0;
+        return erased > 0 ? CRM_STEP_WORKED : CRM_STEP_IDLE;
     }
     crm_log_kv(CRM_LOG_WARN, "retention sweep failed; it will be tried again", NULL);
     crm_db_rollback(db);
-    return false;
+    return CRM_STEP_FAILED;
 }
 
-static void s_runner(zsock_t *pipe, void *arg) {
-    const crm_config_t *cfg = arg;
-    crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
-    crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
-    crm_db_set_schema(db, "contacts");
-    zpoller_t *poller = zpoller_new(pipe, NULL);
-    contacts_importer_t *importer = contacts_importer_new(cfg);
-    zsock_signal(pipe, 0);
-    bool stop = false;
-    int64_t next_sweep = zclock_mono() + cfg->contacts_retention_sweep_ms;
-    while (!stop) {
-        bool worked = false;
-        if (crm_db_ok(db) || crm_db_connect(db, 0) == 0) {
-            worked = s_run_one(db, importer);
-            if (!worked && zclock_mono() >= next_sweep) {
-                worked = s_sweep(db);
-                if (!worked)
-                    next_sweep = zclock_mono() + cfg->contacts_retention_sweep_ms;
-            }
-        }
-        //  Busy: only glance at the pipe. Idle or without a database: wait on it.
-        int wait = worked ? 0 : crm_db_ok(db) ? JOBS_IDLE_MS : 1000;
-        void *which = zpoller_wait(poller, wait);
-        if (which == pipe) {
-            char *command = zstr_recv(pipe);
-            stop = !command || streq(command, "$TERM");
-            zstr_free(&command);
-        } else if (zpoller_terminated(poller))
-            stop = true;
-    }
-    zpoller_destroy(&poller);
+// --- the jobs (main.c's table) --------------------------------------------------------
+
+void *contacts_jobs_new(const crm_config_t *cfg, crm_db_t *db) {
+    (void)db;
+    return contacts_importer_new(cfg);
+}
+
+void contacts_jobs_destroy(void **state_p) {
+    contacts_importer_t *importer = *state_p;
     contacts_importer_destroy(&importer);
-    crm_db_destroy(&db);
+    *state_p = NULL;
 }
 
-contacts_jobs_t *contacts_jobs_start(const crm_config_t *cfg) {
-    contacts_jobs_t *self = calloc(1, sizeof *self);
-    self->actor = zactor_new(s_runner, (void *)cfg);
-    return self;
+crm_step_result_t contacts_jobs_step(crm_step_t *step) {
+    return s_run_one(step->db, step->state);
 }
 
-void contacts_jobs_stop(contacts_jobs_t **self_p) {
-    if (!*self_p)
-        return;
-    zactor_destroy(&(*self_p)->actor);
-    free(*self_p);
-    *self_p = NULL;
+int contacts_jobs_idle_ms(const crm_config_t *cfg) {
+    (void)cfg;
+    return JOBS_IDLE_MS;
+}
+
+crm_step_result_t contacts_retention_sweep_step(crm_step_t *step) {
+    return s_sweep(step->db);
+}
+
+int contacts_retention_sweep_ms(const crm_config_t *cfg) {
+    return cfg->contacts_retention_sweep_ms;
 }
 
 // --- methods --------------------------------------------------------------------------

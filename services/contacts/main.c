@@ -1,6 +1,7 @@
 /*  crm-contacts: the contacts daemon. Wiring only: the service core (common/service.c)
     runs the loop; the methods are in handlers.c, the SQL in store.c. */
 #include "contacts.h"
+#include "daemon.h"
 
 #include <stdlib.h>
 
@@ -17,12 +18,10 @@ static int s_workers(const crm_config_t *cfg) {
     return cfg->contacts_workers;
 }
 
-//  Once the service is up: the job runner, and the follower of the leads service's
-//  events. Both stop before the service goes.
+//  Once the service is up: the follower of the leads service's events, stopped before
+//  the service goes.
 static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg) {
     contacts_t *self = arg;
-    self->jobs = contacts_jobs_start(cfg);
-    self->exporter = contacts_exporter_start(cfg);
     self->lifecycle = contacts_lifecycle_start(cfg, service, loop);
     return self->lifecycle ? 0 : -1;
 }
@@ -30,9 +29,21 @@ static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *lo
 static void s_detach(void *arg) {
     contacts_t *self = arg;
     crm_follower_stop(&self->lifecycle);
-    contacts_jobs_stop(&self->jobs);
-    contacts_exporter_stop(&self->exporter);
 }
+
+//  The background jobs (common/runner.c): each on a thread with a connection of its own.
+static const crm_job_t s_jobs[] = {
+    //  Bulk changes and imports, a chunk a step (jobs.c).
+    {.name = "job runner", .step = contacts_jobs_step, .state_new = contacts_jobs_new,
+     .state_destroy = contacts_jobs_destroy, .period_ms = contacts_jobs_idle_ms},
+    //  Contacts past their retention erased (jobs.c, erase.c).
+    {.name = "retention sweep", .step = contacts_retention_sweep_step,
+     .period_ms = contacts_retention_sweep_ms},
+    //  Exports written in parts, expired ones deleted (export.c).
+    {.name = "export runner", .step = contacts_export_runner_step,
+     .state_new = contacts_export_runner_new, .state_destroy = contacts_export_runner_destroy,
+     .period_ms = contacts_export_idle_ms},
+    {.name = NULL}};
 
 static int s_max_batch(const crm_config_t *cfg) {
     return cfg->contacts_max_batch;
@@ -48,6 +59,7 @@ int main(int argc, char **argv) {
         .setup = s_setup,
         .workers = s_workers,
         .max_batch = s_max_batch,
+        .jobs = s_jobs,
         .attach = s_attach,
         .detach = s_detach,
         .publishes = true,

@@ -13,6 +13,7 @@
 #include "page.h"
 #include "rows.h"
 #include "leads.pb-c.h"
+#include "runner.h"
 #include "service.h"
 
 #include <jansson.h>
@@ -24,7 +25,6 @@ typedef struct {
     const crm_config_t *cfg;
     crm_bus_client_t *contacts;  // calls to the contacts service (is a contact live?)
     crm_follower_t *lifecycle;    // follows the contacts service's events
-    struct _leads_scheduler_t *scheduler;  // fires due follow-ups (scheduler.c)
 } leads_t;
 
 extern const crm_method_t leads_methods[];
@@ -455,13 +455,13 @@ int leads_settings_update(crm_call_t *call, const ProtobufCMessage *request,
 
 //  --- scheduler.c: fires due follow-ups -----------------------------------------------------
 
-typedef struct _leads_scheduler_t leads_scheduler_t;
-
-//  Start the scheduler thread (its own connection), which kicks the service's relay on
-//  loop after each batch it fires. NULL on failure.
-leads_scheduler_t *leads_scheduler_start(const crm_config_t *cfg, crm_service_t *service,
-                                         zloop_t *loop);
-void leads_scheduler_stop(leads_scheduler_t **self_p);
+//  The follow-up scheduler, a job of the daemon's runner (main.c's table): its state
+//  (the batch and poll of the configuration), one pass a step (the FollowUpDue events
+//  it commits kick the relay), and its period, leads.scheduler_ms.
+void *leads_scheduler_new(const crm_config_t *cfg, crm_db_t *db);
+void leads_scheduler_destroy(void **state_p);
+crm_step_result_t leads_scheduler_step(crm_step_t *step);
+int leads_scheduler_ms(const crm_config_t *cfg);
 
 //  How long the scheduler sleeps before it looks again (pure; followup_rules.c): at once
 //  after a full batch, else until the next due time (next_due_ms from now; negative:

@@ -1,6 +1,7 @@
 /*  crm-leads: the leads daemon. Wiring only: the service core (common/service.c) runs
     the loop; the methods are in handlers.c and stages.c, the SQL in store.c. */
 #include "leads.h"
+#include "daemon.h"
 
 #include <stdlib.h>
 
@@ -20,22 +21,26 @@ static void s_teardown(void **arg) {
         crm_bus_client_destroy(&self->contacts);
 }
 
-//  Once the service is up: the follower of the contacts service's events (lifecycle.c)
-//  and the follow-up scheduler (scheduler.c), both stopped before the service goes.
+//  Once the service is up: the follower of the contacts service's events (lifecycle.c),
+//  stopped before the service goes.
 static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg) {
     leads_t *self = arg;
     self->lifecycle = leads_lifecycle_start(cfg, service, loop);
-    if (!self->lifecycle)
-        return -1;
-    self->scheduler = leads_scheduler_start(cfg, service, loop);
-    return self->scheduler ? 0 : -1;
+    return self->lifecycle ? 0 : -1;
 }
 
 static void s_detach(void *arg) {
     leads_t *self = arg;
-    leads_scheduler_stop(&self->scheduler);
     crm_follower_stop(&self->lifecycle);
 }
+
+//  The background jobs (common/runner.c): each on a thread with a connection of its own.
+static const crm_job_t s_jobs[] = {
+    //  Fires due follow-ups (scheduler.c).
+    {.name = "follow-up scheduler", .step = leads_scheduler_step,
+     .state_new = leads_scheduler_new, .state_destroy = leads_scheduler_destroy,
+     .period_ms = leads_scheduler_ms},
+    {.name = NULL}};
 
 static int s_workers(const crm_config_t *cfg) {
     return cfg->leads_workers;
@@ -57,6 +62,7 @@ int main(int argc, char **argv) {
         .teardown = s_teardown,
         .workers = s_workers,
         .max_batch = s_max_batch,
+        .jobs = s_jobs,
         .attach = s_attach,
         .detach = s_detach,
         .publishes = true,

@@ -1,13 +1,13 @@
 /*  scheduler: fires due follow-ups, each exactly once.
 
-    A thread of the leads daemon with a connection of its own (requests never wait for
-    it). Every pass claims up to leads.scheduler_batch pending follow-ups that are due
+    A job of the leads daemon's runner (common/runner.c, main.c's table): a thread with
+    a connection of its own (requests never wait for it), one pass a step. Every pass claims up to leads.scheduler_batch pending follow-ups that are due
     and have not fired, soonest first, with FOR UPDATE SKIP LOCKED, so several leads
     processes share the work and never take the same row; in the same transaction it
     marks them fired and writes one FollowUpDue event each to the outbox. The commit
     makes both true at once: a crash before it leaves the rows to fire at the next pass
     (of this process or another), a crash after it has their events safe in the outbox.
-    It then tells the daemon's loop, whose relay publishes them.
+    It then tells the runner how many, which has the daemon's relay publish them.
 
     A follow-up whose lead was closed or deleted meanwhile does not fire: the pass
     cancels it instead (handlers cancel them when a lead closes; this covers the rest).
@@ -22,15 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEDULER_DB_RETRY_MS 1000
-
-struct _leads_scheduler_t {
-    zactor_t *actor;
-    zloop_t *loop;
-    crm_service_t *service;
-    const crm_config_t *cfg;
-    uint64_t fired;    // follow-ups fired by this process (the loop's count)
-};
+//  The scheduler's state: its configuration, read once when it starts.
+typedef struct {
+    int batch;    // follow-ups claimed in one pass at most
+    int poll_ms;  // the longest sleep between passes
+} s_scheduler_t;
 
 //  The due follow-ups claimed and settled: fired (their lead open) or cancelled, one row
 //  each, with their lead's contact and assignee. The claimed rows are updated by ctid
@@ -162,81 +158,41 @@ static long long s_next_due_ms(crm_db_t *db) {
     return ms;
 }
 
-static void s_runner(zsock_t *pipe, void *arg) {
-    const crm_config_t *cfg = arg;
-    crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
-    crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
-    crm_db_set_schema(db, "leads");
-    zpoller_t *poller = zpoller_new(pipe, NULL);
-    zsock_signal(pipe, 0);
-    int batch = cfg->leads_scheduler_batch, poll_ms = cfg->leads_scheduler_ms;
+void *leads_scheduler_new(const crm_config_t *cfg, crm_db_t *db) {
+    (void)db;
+    s_scheduler_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->batch = cfg->leads_scheduler_batch;
+    self->poll_ms = cfg->leads_scheduler_ms;
     char poll_text[16], batch_text[16];
-    snprintf(poll_text, sizeof poll_text, "%d", poll_ms);
-    snprintf(batch_text, sizeof batch_text, "%d", batch);
+    snprintf(poll_text, sizeof poll_text, "%d", self->poll_ms);
+    snprintf(batch_text, sizeof batch_text, "%d", self->batch);
     crm_log_kv(CRM_LOG_INFO, "follow-up scheduler started", "poll_ms", poll_text, "batch",
                batch_text, NULL);
-    bool stop = false;
-    while (!stop) {
-        int wait = SCHEDULER_DB_RETRY_MS;
-        if (crm_db_ok(db) || crm_db_connect(db, 0) == 0) {
-            int fired = 0;
-            int claimed = s_pass(db, batch, &fired);
-            if (fired > 0)
-                zstr_sendf(pipe, "FIRED %d", fired);
-            if (claimed >= 0)
-                wait = leads_scheduler_wait_ms(claimed, batch,
-                                               claimed >= batch ? 0 : s_next_due_ms(db),
-                                               poll_ms);
-        }
-        void *which = zpoller_wait(poller, wait);
-        if (which == pipe) {
-            char *command = zstr_recv(pipe);
-            stop = !command || streq(command, "$TERM");
-            zstr_free(&command);
-        } else if (zpoller_terminated(poller))
-            stop = true;
-    }
-    zpoller_destroy(&poller);
-    crm_db_destroy(&db);
-}
-
-//  The runner fired some: have the relay publish them now.
-static int s_on_fired(zloop_t *loop, zsock_t *reader, void *arg) {
-    (void)loop;
-    leads_scheduler_t *self = arg;
-    char *message = zstr_recv(reader);
-    if (message && strncmp(message, "FIRED ", 6) == 0) {
-        self->fired += strtoull(message + 6, NULL, 10);
-        crm_relay_kick(crm_service_relay(self->service));
-    }
-    zstr_free(&message);
-    return 0;
-}
-
-leads_scheduler_t *leads_scheduler_start(const crm_config_t *cfg, crm_service_t *service,
-                                         zloop_t *loop) {
-    leads_scheduler_t *self = calloc(1, sizeof *self);
-    if (!self)
-        return NULL;
-    self->cfg = cfg;
-    self->service = service;
-    self->loop = loop;
-    self->actor = zactor_new(s_runner, (void *)cfg);
-    if (!self->actor || zloop_reader(loop, zactor_sock(self->actor), s_on_fired, self)) {
-        leads_scheduler_stop(&self);
-        return NULL;
-    }
     return self;
 }
 
-void leads_scheduler_stop(leads_scheduler_t **self_p) {
-    leads_scheduler_t *self = *self_p;
-    if (!self)
-        return;
-    if (self->actor) {
-        zloop_reader_end(self->loop, zactor_sock(self->actor));
-        zactor_destroy(&self->actor);
-    }
-    free(self);
-    *self_p = NULL;
+void leads_scheduler_destroy(void **state_p) {
+    free(*state_p);
+    *state_p = NULL;
+}
+
+//  One pass. After a full batch it goes on at once; otherwise it sleeps until the next
+//  due time (leads_scheduler_wait_ms).
+crm_step_result_t leads_scheduler_step(crm_step_t *step) {
+    const s_scheduler_t *self = step->state;
+    int fired = 0;
+    int claimed = s_pass(step->db, self->batch, &fired);
+    if (claimed < 0)
+        return CRM_STEP_FAILED;
+    step->events = fired;
+    if (claimed >= self->batch)
+        return CRM_STEP_WORKED;
+    step->wait_ms =
+        leads_scheduler_wait_ms(claimed, self->batch, s_next_due_ms(step->db), self->poll_ms);
+    return CRM_STEP_IDLE;
+}
+
+int leads_scheduler_ms(const crm_config_t *cfg) {
+    return cfg->leads_scheduler_ms;
 }

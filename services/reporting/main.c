@@ -3,6 +3,7 @@
     contacts' events (projection.c), the ContactsDaily publisher and any unfinished
     rebuild (rebuild.c); the SQL is in store.c. */
 #include "reporting.h"
+#include "daemon.h"
 #include "log.h"
 
 #include <stdlib.h>

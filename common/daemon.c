@@ -1,0 +1,105 @@
+/*  daemon: the standard life of a service daemon. See daemon.h. */
+#include "daemon.h"
+#include "events.h"
+#include "log.h"
+#include "process.h"
+
+//  What a daemon holds while it lives, made in crm_daemon_main's order.
+typedef struct {
+    const crm_daemon_t *daemon;
+    crm_config_t *cfg;
+    crm_db_t *db;
+    void *arg; // the setup hook's
+    crm_service_t *service;
+    zloop_t *loop;
+    crm_relay_t *relay;
+    crm_runner_t *runner;
+    bool attached; // the attach hook succeeded: detach is owed
+} s_life_t;
+
+//  Connect to the database (as long as it takes: SIGTERM still stops us), migrate, run
+//  the setup hook and prepare the framework's tables. 0 or -1.
+static int s_prepare(s_life_t *self) {
+    const crm_daemon_t *daemon = self->daemon;
+    const crm_config_t *cfg = self->cfg;
+    self->db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+    crm_db_set_connect_timeout(self->db, cfg->database_connect_timeout_ms);
+    while (crm_db_connect(self->db, cfg->database_retry_max_ms) != 0)
+        if (zsys_interrupted)
+            return -1;
+    if (cfg->database_migrate && crm_db_migrate(self->db, daemon->name, daemon->migrations))
+        return -1;
+    crm_db_set_schema(self->db, daemon->name);
+    if (daemon->setup && daemon->setup(cfg, self->db, &self->arg))
+        return -1;
+    //  The schema is complete before the service is made: making it registers its
+    //  workers with the broker, and from then on /readyz counts the service as ready.
+    return crm_service_prepare_db_schema(self->db, daemon->name);
+}
+
+//  Make the service and put it on the loop with its relay, jobs and attach hook. 0 or -1.
+static int s_start(s_life_t *self) {
+    const crm_daemon_t *daemon = self->daemon;
+    const crm_config_t *cfg = self->cfg;
+    int workers = daemon->workers ? daemon->workers(cfg) : 1;
+    int max_batch = daemon->max_batch ? daemon->max_batch(cfg) : 1;
+    self->service = crm_service_new(cfg, daemon->name, daemon->methods, self->db, workers,
+                                    max_batch, self->arg);
+    self->loop = zloop_new();
+    if (crm_service_attach(self->service, self->loop))
+        return -1;
+    if (daemon->publishes) {
+        self->relay = crm_relay_new(cfg, daemon->name);
+        if (!self->relay || crm_relay_attach(self->relay, self->loop))
+            return -1;
+        crm_service_set_relay(self->service, self->relay);
+    }
+    if (daemon->jobs) {
+        self->runner = crm_runner_new(cfg, daemon->name, daemon->jobs);
+        if (crm_runner_attach(self->runner, self->loop, self->relay))
+            return -1;
+    }
+    if (daemon->attach && daemon->attach(cfg, self->service, self->loop, self->arg))
+        return -1;
+    self->attached = true;
+    return 0;
+}
+
+//  Serve until SIGINT/SIGTERM.
+static void s_serve(s_life_t *self) {
+    crm_log_kv(CRM_LOG_INFO, "serving", "broker", crm_config_broker(self->cfg), NULL);
+    zloop_start(self->loop);
+    crm_info("stopping after %llu requests in %llu transactions",
+             (unsigned long long)crm_service_requests(self->service),
+             (unsigned long long)crm_service_batches(self->service));
+}
+
+//  Undo what was made, in the reverse order.
+static void s_stop(s_life_t *self) {
+    crm_runner_destroy(&self->runner); // each job after its step in progress
+    if (self->attached && self->daemon->detach)
+        self->daemon->detach(self->arg);
+    crm_service_destroy(&self->service); // its workers leave the loop first
+    crm_relay_destroy(&self->relay);
+    zloop_destroy(&self->loop);
+    if (self->daemon->teardown)
+        self->daemon->teardown(&self->arg);
+    crm_db_destroy(&self->db);
+    crm_config_destroy(&self->cfg);
+}
+
+int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
+    int exit_code = 0;
+    s_life_t life = {.daemon = daemon};
+    life.cfg = crm_config_from_args(argc, argv, daemon->usage, &exit_code);
+    if (!life.cfg)
+        return exit_code;
+    crm_process_init(life.cfg, daemon->name);
+    exit_code = 1;
+    if (s_prepare(&life) == 0 && s_start(&life) == 0) {
+        s_serve(&life);
+        exit_code = 0;
+    }
+    s_stop(&life);
+    return exit_code;
+}

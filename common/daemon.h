@@ -1,0 +1,54 @@
+/*  daemon: the standard life of a service daemon, declared in one table.
+
+        int main(int argc, char **argv) {
+            static const crm_daemon_t daemon = {
+                .name = "leads", .usage = "usage: crm-leads [--config PATH]\n...",
+                .migrations = leads_migrations, .methods = leads_methods,
+                .jobs = leads_jobs, .publishes = true,
+            };
+            return crm_daemon_main(&daemon, argc, argv);
+        }
+
+    crm_daemon_main parses the arguments and loads the configuration, starts the log,
+    connects to the database (retrying as long as it takes: a daemon never exits on a
+    transient fault), applies the migrations, runs the setup hook, prepares the
+    framework's tables, makes the service (service.c) and puts it on a zloop with its
+    relay (events.h) and its background jobs (runner.h), runs the attach hook, and
+    serves until SIGINT/SIGTERM. It then stops in the reverse order: the jobs (each
+    after its step in progress), the detach hook, the service, the relay, teardown.
+*/
+#ifndef CRM_DAEMON_H
+#define CRM_DAEMON_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "db.h"
+#include "runner.h"
+#include "service.h"
+
+typedef struct {
+    const char *name;  // service and schema name
+    const char *usage; // --help text
+    const crm_migration_t *migrations;
+    const crm_method_t *methods;
+    //  Optional: called once connected and migrated; may set *arg for the methods.
+    int (*setup)(const crm_config_t *cfg, crm_db_t *db, void **arg);
+    void (*teardown)(void **arg);
+    int (*workers)(const crm_config_t *cfg);   // worker sockets (default 1)
+    int (*max_batch)(const crm_config_t *cfg); // default 1
+    bool publishes;                            // has events in its outbox: run a relay
+    //  Optional: the background jobs (runner.h), each on a thread with a connection of
+    //  its own; the events their steps commit kick the relay.
+    const crm_job_t *jobs;
+    //  Optional: called once the service is on the loop (e.g. to follow other
+    //  services' events with a crm_subscriber_t).
+    int (*attach)(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg);
+    void (*detach)(void *arg); // before the loop and service go
+} crm_daemon_t;
+
+//  Run the daemon's standard life (above). Returns the process exit code.
+int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv);
+
+#endif
