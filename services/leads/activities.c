@@ -241,8 +241,11 @@ static int s_check_activity(crm_call_t *call, Crm__Leads__Activity *a, bool occu
     }
 
     if (s_is_appointment(a->kind)) {
-        if (a->vehicle)
-            leads_vehicle_check(call, a->vehicle, "vehicle");
+        if (a->vehicle) {
+            crm_errors_t vehicle_errors = {0};
+            leads_vehicle_check(a->vehicle, "vehicle", &vehicle_errors);
+            crm_call_fail(call, &vehicle_errors);
+        }
         if (a->status == CRM__LEADS__APPOINTMENT_STATUS__APPOINTMENT_STATUS_UNSPECIFIED)
             a->status = CRM__LEADS__APPOINTMENT_STATUS__APPOINTMENT_STATUS_SCHEDULED;
         int64_t scheduled;
@@ -447,10 +450,12 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_error(call, "not_found", "no such activity (not a valid activity id)");
         return 404;
     }
-    char **changed = leads_patch_names(call, &crm__leads__activity__descriptor,
+    crm_errors_t patch_errors = {0};
+    char **changed = leads_patch_names(&crm__leads__activity__descriptor,
                                        req->activity != NULL, req->update_mask,
                                        req->n_update_mask, "an activity", s_read_only,
-                                       sizeof s_read_only / sizeof *s_read_only);
+                                       sizeof s_read_only / sizeof *s_read_only, &patch_errors);
+    crm_call_fail(call, &patch_errors);
     bool occurred_given = leads_patch_names_has(changed, req->n_update_mask, "occurredAt");
     if (req->n_update_mask == 0)
         crm_call_field_error(call, "activity", "names no field to change");

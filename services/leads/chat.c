@@ -258,7 +258,9 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     crm_text_trim(chat_id);
 
     //  1. Everything the request carries.
-    leads_lead_check(call, lead);
+    crm_errors_t lead_errors = {0};
+    leads_lead_check_new(lead, &lead_errors);
+    crm_call_fail(call, &lead_errors);
     leads_activity_check(call, chat);
     const Crm__Leads__ChatVisitor *visitor = req->visitor;
     if (!visitor || (crm_text_blank(visitor->email) && crm_text_blank(visitor->phone)))

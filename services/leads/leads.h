@@ -57,7 +57,7 @@ extern const crm_migration_t leads_migrations[];
 
 #define LEAD_JSON(t) "jsonb_build_object(" LEAD_JSON_FIELDS(t) ")::text"
 
-//  --- rules.c: pure rules, no database -------------------------------------------------
+//  --- stage.c: the rules of a pipeline stage (no database) --------------------------------
 
 #define LEADS_STAGE_KEY_MAX 40
 
@@ -69,6 +69,8 @@ bool leads_stage_key_valid(const char *key);
 //  front when it would start with a digit. Returns 0, or -1 when the name has no
 //  letter or digit to make a key from (out is then "").
 int leads_stage_key_from_name(const char *name, char *out, size_t size);
+
+//  --- lead.c: the rules of a lead (no database) ------------------------------------------
 
 //  What a move of a lead from one stage to another is, by the stages' outcomes
 //  ("open", "won", "lost").
@@ -101,6 +103,54 @@ char *leads_cursor_encode(char sort, const char *value, const char *id);
 //  Parse text as a cursor of sort: crm_cursor_decode, and a created-order cursor has no
 //  value, a last-activity one has one. Returns 0, or -1 when it is not one.
 int leads_cursor_decode(const char *text, char sort, leads_cursor_t *out);
+
+//  A vehicle (of interest, sold, traded in, of an appointment) by the shared vehicle
+//  rules (common/vehicle.h), its VIN upper-cased in place; field errors under prefix.
+void leads_vehicle_check(Crm__Leads__VehicleInterest *v, const char *prefix,
+                         crm_errors_t *errors);
+
+//  A lead's own fields (not its contact, not its stage's existence): defaults filled
+//  (priority cold), the VIN upper-cased, the postcode normalised. setting_follow_up: a
+//  followUpAt given now must not be in the past. 0, or -1 with errors added.
+int leads_lead_check(Crm__Leads__Lead *lead, bool setting_follow_up, crm_errors_t *errors);
+
+//  A new lead's checks: its fields, and its stage key when it names one. 0 or -1.
+int leads_lead_check_new(Crm__Leads__Lead *lead, crm_errors_t *errors);
+
+//  Clear the fields only the service sets (score, closing, history) of a lead to create.
+void leads_lead_clear_read_only(Crm__Leads__Lead *lead);
+
+//  The lead's fields a PATCH cannot set, and why (patch.c's leads_read_only_t).
+typedef struct {
+    const char *name;
+    const char *why;
+} leads_read_only_t;
+extern const leads_read_only_t leads_lead_read_only[];
+extern const size_t leads_lead_n_read_only;
+
+//  A move's own request: a stage key, a note's length. 0, or -1 with errors added.
+int leads_move_request_check(const Crm__Leads__ChangeLeadStatusRequest *req,
+                             crm_errors_t *errors);
+
+//  What a move into a stage of to_outcome needs: into won, the won details (the vehicle
+//  sold, a final price, the financing); into lost, a reason (and a long-term follow-up
+//  time in the future); neither given for another outcome. 0, or -1 with errors added.
+int leads_close_check(const char *to_outcome, Crm__Leads__WonDetails *won,
+                      const Crm__Leads__LostDetails *lost, crm_errors_t *errors);
+
+//  The list's request as the statement takes it: times as UTC text ("" when not given),
+//  the page's size, the sort ('c', 'a', 'f') and the cursor decoded.
+typedef struct {
+    char created_from[64];
+    char created_to[64];
+    int limit;
+    char sort;
+    leads_cursor_t cursor;
+} leads_list_t;
+
+//  The list's filters, page and cursor, into out. 0, or -1 with errors added.
+int leads_list_check(const Crm__Leads__ListLeadsRequest *req, leads_list_t *out,
+                     crm_errors_t *errors);
 
 //  --- stages.c: the tenant's pipeline ---------------------------------------------------
 
@@ -200,18 +250,13 @@ Crm__Leads__Lead *leads_from_json(const char *text);
 
 //  --- patch.c: what a PATCH means (a lead, a team member, an activity) ------------------
 
-//  A field a PATCH cannot set (its proto name), and why.
-typedef struct {
-    const char *name;
-    const char *why;
-} leads_read_only_t;
-
 //  The JSON names of mask's n fields of desc, in order (NULL for one that is no field),
-//  with a 422 field error recorded for each that is no field of desc (what: "a lead";
+//  with a field error added for each that is no field of desc (what: "a lead";
 //  every one when !has_body) or is read-only. Free with leads_patch_names_free.
-char **leads_patch_names(crm_call_t *call, const ProtobufCMessageDescriptor *desc,
-                         bool has_body, char *const *mask, size_t n, const char *what,
-                         const leads_read_only_t *read_only, size_t n_read_only);
+char **leads_patch_names(const ProtobufCMessageDescriptor *desc, bool has_body,
+                         char *const *mask, size_t n, const char *what,
+                         const leads_read_only_t *read_only, size_t n_read_only,
+                         crm_errors_t *errors);
 bool leads_patch_names_has(char *const *names, size_t n, const char *json_name);
 void leads_patch_names_free(char **names, size_t n);
 
@@ -220,11 +265,7 @@ void leads_patch_names_free(char **names, size_t n);
 void leads_patch_apply(json_t *stored, const ProtobufCMessage *patch, char *const *names,
                        size_t n);
 
-//  --- handlers.c: a lead's creation, for the other ways in (chat.c) -------------------
-
-//  The lead's own checks (its fields and stage key, not its contact, not the stage's
-//  existence): 0, or 422 with the field errors. Defaults are filled.
-int leads_lead_check(crm_call_t *call, Crm__Leads__Lead *lead);
+//  --- methods.c: the method table; a lead's creation, for the other ways in (chat.c) -----
 
 //  Create lead (the caller's; its id kept when set, else made): every check (the contact
 //  over the bus unless contact_checked), its stage, its assignee (given or by the
@@ -255,6 +296,12 @@ int leads_contact_ids_note(crm_db_t *db, const char *tenant_id, const char *cons
 int leads_contacts_merged(crm_db_t *db, const crm_stmt_t *outbox, const char *tenant_id,
                           const char *survivor, const char *const *merged_ids, size_t n,
                           const char *actor_id);
+
+//  Is contact_id a live contact of the caller's tenant? Known from the contacts
+//  service's events (contact_ids) when they have been applied; else the contacts service
+//  is asked (its Get, with the caller's header) and its yes noted. 0; 422 naming
+//  contactId; 503 when the contacts service does not answer.
+int leads_contact_check(crm_call_t *call, const char *contact_id);
 
 //  Take the person's data out of the tenant's leads of contact_id, in db's open
 //  transaction, with the payloads of those leads' past events. Leads touched, or -1.
@@ -306,10 +353,6 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
 int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
-
-//  handlers.c's check of a vehicle (year, texts, VIN upper-cased in place), for the
-//  vehicle of an appointment or test drive; field errors under prefix.
-void leads_vehicle_check(crm_call_t *call, Crm__Leads__VehicleInterest *v, const char *prefix);
 
 //  --- views.c: read-only views across a lead's records or the store ---------------------
 

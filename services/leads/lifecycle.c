@@ -22,6 +22,8 @@
 #include "events.pb-c.h"
 #include "ids.h"
 #include "log.h"
+#include "bus_client.h"
+#include "contacts.pb-c.h"
 #include "scrub.h"
 
 #include <stdlib.h>
@@ -234,4 +236,64 @@ static int s_follow(crm_db_t *db, const crm_stmt_t *outbox, const Crm__Event *ev
 crm_follower_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
                                       zloop_t *loop) {
     return crm_follower_start(cfg, service, loop, "leads", "contacts", s_follow, NULL);
+}
+
+// --- a new lead's contact ---------------------------------------------------------------
+
+static const crm_stmt_t s_contact_known = {
+    .name = "leads_contact_known",
+    .sql = "SELECT deleted FROM contact_ids WHERE tenant_id = $1 AND contact_id = $2::uuid",
+    .nparams = 2};
+
+//  Is contact_id a live contact of the caller's tenant? Known from the contacts
+//  service's events (contact_ids, lifecycle.c) when they have been applied; else the
+//  contacts service is asked (its "Get", with the caller's header, so it answers only
+//  for the caller's tenant) and its yes noted. 0; 422 naming contactId; 503 when the
+//  contacts service does not answer.
+int leads_contact_check(crm_call_t *call, const char *contact_id) {
+    const char *key[] = {call->header->tenant_id, contact_id};
+    PGresult *known = crm_db_query(call->db, &s_contact_known, key);
+    if (!known)
+        return crm_call_db_failure(call);
+    int rows = PQntuples(known);
+    bool deleted = rows == 1 && strcmp(PQgetvalue(known, 0, 0), "t") == 0;
+    PQclear(known);
+    if (rows == 1 && !deleted)
+        return 0;
+    if (deleted) {
+        crm_call_field_error(call, "contactId", "is not a contact of this dealership");
+        return 422;
+    }
+    leads_t *self = call->arg;
+    int timeout = self->cfg->leads_contacts_timeout_ms;
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = "Get";
+    header.tenant_id = call->header->tenant_id;
+    header.actor_id = call->header->actor_id;
+    header.role = call->header->role;
+    header.request_id = call->header->request_id;
+    header.deadline_ms = (uint32_t)timeout;
+    Crm__Contacts__GetContactRequest get = CRM__CONTACTS__GET_CONTACT_REQUEST__INIT;
+    get.id = (char *)contact_id;
+    zmsg_t *body = crm_bus_request_new(&header, &get.base);
+    zmsg_t *reply = crm_bus_client_request(self->contacts, "contacts", &body, timeout + 500);
+    Crm__ReplyHeader *rh = reply ? crm_bus_reply_parse(&reply, NULL, NULL) : NULL;
+    int code = rh ? (int)rh->code : 0;
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    if (code == 200)
+        return leads_contact_ids_note(call->db, call->header->tenant_id, key + 1, 1, false)
+                   ? crm_call_db_failure(call)
+                   : 0;
+    if (code == 404) {
+        crm_call_field_error(call, "contactId", "is not a contact of this dealership");
+        return 422;
+    }
+    crm_log_kv(CRM_LOG_WARN, "contacts service did not confirm a contact", "code",
+               code ? (code == 503 ? "503" : code == 504 ? "504" : "other") : "no answer",
+               "request_id", call->header->request_id, NULL);
+    crm_call_error(call, "unavailable",
+                   "the contacts service is unavailable, so the contact cannot be checked; "
+                   "retry later");
+    return 503;
 }

@@ -9,19 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-char **leads_patch_names(crm_call_t *call, const ProtobufCMessageDescriptor *desc,
-                         bool has_body, char *const *mask, size_t n, const char *what,
-                         const leads_read_only_t *read_only, size_t n_read_only) {
+char **leads_patch_names(const ProtobufCMessageDescriptor *desc, bool has_body,
+                         char *const *mask, size_t n, const char *what,
+                         const leads_read_only_t *read_only, size_t n_read_only,
+                         crm_errors_t *errors) {
     char **names = calloc(n + 1, sizeof *names);
     for (size_t i = 0; i < n; i++) {
         const ProtobufCFieldDescriptor *f = crm_pb_field_by_name(desc, mask[i]);
         if (!f || !has_body) {
-            crm_call_field_error(call, mask[i], "is not a field of %s", what);
+            crm_errors_add(errors, mask[i], "is not a field of %s", what);
             continue;
         }
         for (size_t j = 0; j < n_read_only; j++)
             if (strcmp(f->name, read_only[j].name) == 0)
-                crm_call_field_error(call, mask[i], "%s", read_only[j].why);
+                crm_errors_add(errors, mask[i], "%s", read_only[j].why);
         char json_name[64];
         crm_pb_field_json_name(f, json_name, sizeof json_name);
         names[i] = strdup(json_name);

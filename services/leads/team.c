@@ -475,10 +475,12 @@ int leads_team_update(crm_call_t *call, const ProtobufCMessage *request,
     const Crm__Leads__UpdateTeamMemberRequest *req = (const void *)request;
     if (!s_check_id(call, req->id))
         return 404;
-    char **changed = leads_patch_names(call, &crm__leads__team_member__descriptor,
+    crm_errors_t patch_errors = {0};
+    char **changed = leads_patch_names(&crm__leads__team_member__descriptor,
                                        req->member != NULL, req->update_mask,
                                        req->n_update_mask, "a team member", s_read_only,
-                                       sizeof s_read_only / sizeof *s_read_only);
+                                       sizeof s_read_only / sizeof *s_read_only, &patch_errors);
+    crm_call_fail(call, &patch_errors);
     Crm__Leads__TeamMember *stored = NULL, *m = NULL;
     int code = call->errors.n ? 422 : s_member_read(call, req->id, &stored);
     if (code == 200) {
