@@ -147,9 +147,11 @@ $(BUILD)/bin/crm-contacts: LDLIBS += -lxlsxwriter
 $(BUILD)/tests/test_broker: $(BUILD)/services/gateway/broker.o
 $(BUILD)/tests/test_routes: $(BUILD)/services/gateway/routes.o $(BUILD)/services/gateway/openapi.o
 # ... and of a service's pure rules, the module's object.
-$(BUILD)/tests/test_leads_rules: $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/team_rules.o
-$(BUILD)/tests/test_leads_lead: $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/team_rules.o
-$(BUILD)/tests/test_leads_assign: $(BUILD)/services/leads/team_rules.o
+$(BUILD)/tests/test_leads_rules: $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
+$(BUILD)/tests/test_leads_lead: $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
+$(BUILD)/tests/test_leads_assign: $(BUILD)/services/leads/assignment.o $(BUILD)/services/leads/member.o
+$(BUILD)/tests/test_leads_member: $(BUILD)/services/leads/member.o
+$(BUILD)/tests/test_leads_assignment: $(BUILD)/services/leads/assignment.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_leads_followups: $(BUILD)/services/leads/followup_rules.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o

@@ -270,7 +270,7 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         crm_call_field_error(call, "chatId", "must be at most %d characters", CHAT_ID_MAX_LEN);
     int code = call->errors.n ? 422 : 0;
     if (code == 0 && lead->assignee_id[0])
-        code = leads_team_check_assignee(call, lead->assignee_id, "assigneeId");
+        code = leads_member_check_assignee(call, lead->assignee_id, "assigneeId");
 
     //  2. A chat seen before.
     if (code == 0 && chat_id[0]) {

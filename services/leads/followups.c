@@ -275,7 +275,7 @@ int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
         return code;
     if (closed)
         return s_closed_lead(call);
-    if (f->assignee_id[0] && (code = leads_team_check_assignee(call, f->assignee_id,
+    if (f->assignee_id[0] && (code = leads_member_check_assignee(call, f->assignee_id,
                                                                "assigneeId")) != 0)
         return code;
 
@@ -379,7 +379,7 @@ int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
     if (code != 200)
         return code;
     if (set_assignee && f->assignee_id[0] &&
-        (code = leads_team_check_assignee(call, f->assignee_id, "assigneeId")) != 0)
+        (code = leads_member_check_assignee(call, f->assignee_id, "assigneeId")) != 0)
         return code;
     const char *keys[] = {call->header->tenant_id, req->id, req->follow_up_id};
     PGresult *res = crm_db_query(call->db, &s_status, keys);

@@ -364,7 +364,7 @@ int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
 int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request,
                     ProtobufCMessage **response);
 
-//  --- team_rules.c: pure rules of team members and assignment (no database) -------------
+//  --- member.c: the rules of a team member (no database) ----------------------------------
 
 //  Minutes since midnight of "HH:MM" (00:00 to 24:00). Returns 0, or -1 when it is not one.
 int leads_hhmm_parse(const char *text, int *minutes);
@@ -372,6 +372,73 @@ int leads_hhmm_parse(const char *text, int *minutes);
 //  A postcode or postcode prefix as stored: upper case, spaces and hyphens removed, into
 //  out. Returns 0, or -1 when it is empty or has other than letters and digits.
 int leads_postcode_normalize(const char *text, char *out, size_t size);
+
+//  A member's fields, put in their stored form (trimmed, email domain lower-cased, phone
+//  E.164 in default_region, postcodes upper-cased, role defaulted). Whether PostgreSQL
+//  knows the time zone is member_store.c's question. 0, or -1 with errors added.
+int leads_member_check(Crm__Leads__TeamMember *m, const char *default_region,
+                       crm_errors_t *errors);
+
+//  The team list's page: its size and the cursor ("<uuid>.<name in hex>") decoded.
+typedef struct {
+    int limit;
+    char cursor_id[40];    // "" for the first page
+    char cursor_name[401];
+} leads_member_list_t;
+
+int leads_member_list_check(const Crm__Leads__ListTeamMembersRequest *req,
+                            leads_member_list_t *out, crm_errors_t *errors);
+
+//  The member's fields a PATCH cannot set, and why.
+extern const leads_read_only_t leads_member_read_only[];
+extern const size_t leads_member_n_read_only;
+
+//  --- member_store.c: the team's SQL --------------------------------------------------------
+
+//  One member: 200 with *out, 404, or a failure code.
+int leads_member_store_read(crm_call_t *call, const char *id, Crm__Leads__TeamMember **out);
+
+//  The list, by name: 200 with *out, or a failure code.
+int leads_member_store_list(crm_call_t *call, Crm__Leads__TeamRole role, bool active_only,
+                            bool available_only, const leads_member_list_t *page,
+                            Crm__Leads__ListTeamMembersResponse **out);
+
+//  Does PostgreSQL know time_zone (pg_timezone_names)? 0 with *known, or a failure code.
+int leads_member_store_time_zone_known(crm_call_t *call, const char *time_zone, bool *known);
+
+//  409 when another member than except has m's email, or (m active) its actor: 0, 409
+//  naming the field and the member, or a failure code.
+int leads_member_store_unique(crm_call_t *call, const Crm__Leads__TeamMember *m,
+                              const char *except);
+
+//  Insert (insert true) or update member m: 0, 409, or a failure code.
+int leads_member_store_write(crm_call_t *call, const Crm__Leads__TeamMember *m, bool insert);
+
+//  Delete the member, or deactivate one who has had leads: 204, 404, or a failure code.
+int leads_member_store_delete(crm_call_t *call, const char *id);
+
+//  Is member_id an active member of the caller's tenant? 0, 422 naming field, or a
+//  failure code.
+int leads_member_check_assignee(crm_call_t *call, const char *member_id, const char *field);
+
+//  The id of the caller's own member (the active member whose actorId is the caller's
+//  actor) into id ("" when none): 0 or a failure code.
+int leads_member_of_actor(crm_call_t *call, char id[40]);
+
+//  --- member_methods.c: the team's methods ---------------------------------------------------
+
+int leads_member_create(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int leads_member_get(crm_call_t *call, const ProtobufCMessage *request,
+                     ProtobufCMessage **response);
+int leads_member_update(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int leads_member_delete(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int leads_member_list(crm_call_t *call, const ProtobufCMessage *request,
+                      ProtobufCMessage **response);
+
+//  --- assignment.c: the rules of assignment (no database) ---------------------------------
 
 //  Whether rule selects member for lead (member active, and inside its working hours now:
 //  in_hours, worked out by the caller in the member's time zone): by the rule's kind, its
@@ -389,28 +456,74 @@ bool leads_member_fits_specialization(const Crm__Leads__TeamMember *member,
 bool leads_member_covers_territory(const Crm__Leads__TeamMember *member,
                                    const Crm__Leads__Lead *lead);
 
-//  --- team.c: the sales team ---------------------------------------------------------------
+//  The fields of an assignment rule a PATCH names.
+typedef struct {
+    bool name, kind, position, member_ids, online_only, within_working_hours;
+} leads_rule_fields_t;
 
-int leads_team_create(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
-int leads_team_get(crm_call_t *call, const ProtobufCMessage *request,
-                   ProtobufCMessage **response);
-int leads_team_update(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
-int leads_team_delete(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
-int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
-                    ProtobufCMessage **response);
+//  A rule's own fields (the name trimmed, the member ids without repeats; whether they
+//  are active members is assignment_store.c's question). 0, or -1 with errors added.
+int leads_assignment_rule_check(Crm__Leads__AssignmentRule *rule, crm_errors_t *errors);
 
-//  Is member_id an active member of the caller's tenant? 0, 422 naming field, or a
+//  An update's mask: the fields it may change, into set. 0, or -1 with errors added.
+int leads_assignment_rule_mask_check(const Crm__Leads__UpdateAssignmentRuleRequest *req,
+                                     leads_rule_fields_t *set, crm_errors_t *errors);
+
+//  rule with the fields set names taken from in.
+void leads_assignment_rule_patch(Crm__Leads__AssignmentRule *rule,
+                                 const Crm__Leads__AssignmentRule *in,
+                                 const leads_rule_fields_t *set);
+
+//  A manual assignment's request: an assignee, a note's length. 0, or -1.
+int leads_assign_request_check(const Crm__Leads__AssignLeadRequest *req, crm_errors_t *errors);
+
+//  --- assignment_store.c: the SQL of assignment ---------------------------------------------
+
+int leads_assignment_store_rule_read(crm_call_t *call, const char *id,
+                                     Crm__Leads__AssignmentRule **out);
+int leads_assignment_store_rule_list(crm_call_t *call,
+                                     Crm__Leads__ListAssignmentRulesResponse **out);
+
+//  The rule's members must be active members of the tenant (*array: their ids as a text
+//  array, the caller's to free): 0, 422 naming each that is not, or a failure code.
+int leads_assignment_store_rule_members(crm_call_t *call, const Crm__Leads__AssignmentRule *rule,
+                                        char **array);
+
+//  Take the tenant's assignment lock (assignment_state), until the transaction ends.
+int leads_assignment_store_lock(crm_call_t *call);
+int leads_assignment_store_rule_insert(crm_call_t *call, const char *id,
+                                       const Crm__Leads__AssignmentRule *rule,
+                                       const char *members);
+int leads_assignment_store_rule_update(crm_call_t *call, const char *id,
+                                       const Crm__Leads__AssignmentRule *rule,
+                                       const char *members);
+int leads_assignment_store_rule_move(crm_call_t *call, const char *id, uint32_t position);
+//  204, 404, or a failure code.
+int leads_assignment_store_rule_delete(crm_call_t *call, const char *id);
+
+//  Automatic assignment: under the tenant's lock, its rules by position and its active
+//  members with whether each is in its working hours now (JSON; *rules NULL: no rules).
+int leads_assignment_store_load(crm_call_t *call, json_t **rules, json_t **members);
+
+//  Rule gives the lead to one of candidates (n), the round robin's turn: *chosen. 0 or a
 //  failure code.
-int leads_team_check_assignee(crm_call_t *call, const char *member_id, const char *field);
+int leads_assignment_store_pick(crm_call_t *call, const char *rule_id, char **candidates,
+                                size_t n, char chosen[40]);
 
-//  The id of the caller's own member (the active member whose actorId is the caller's
-//  actor) into id ("" when none): 0 or a failure code.
-int leads_team_member_of_actor(crm_call_t *call, char id[40]);
+//  Record an assignment of lead_id already written to the lead: its history row and
+//  LeadAssigned (rule: a rule's id, or "manual"). 0 or a failure code.
+int leads_assignment_store_record(crm_call_t *call, const char *lead_id, const char *from,
+                                  const char *to, const char *rule, const char *note);
 
-//  --- assign.c: assignment rules, automatic and manual assignment ---------------------------
+//  A manual assignment of lead to assignee_id: the lead, its history row, LeadAssigned.
+int leads_assignment_store_manual(crm_call_t *call, const Crm__Leads__Lead *lead,
+                                  const char *assignee_id, const char *note);
+
+//  A live lead's assignment history: 200 with *response, 404, or a failure code.
+int leads_assignment_store_history(crm_call_t *call, const char *lead_id,
+                                   ProtobufCMessage **response);
+
+//  --- assignment_methods.c: the rules' methods, manual and automatic assignment -----------
 
 int leads_rule_create(crm_call_t *call, const ProtobufCMessage *request,
                       ProtobufCMessage **response);
@@ -422,7 +535,8 @@ int leads_rule_delete(crm_call_t *call, const ProtobufCMessage *request,
                       ProtobufCMessage **response);
 int leads_rule_list(crm_call_t *call, const ProtobufCMessage *request,
                     ProtobufCMessage **response);
-int leads_assign(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
+int leads_assign_manual(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
 int leads_assignments_list(crm_call_t *call, const ProtobufCMessage *request,
                            ProtobufCMessage **response);
 
@@ -430,10 +544,6 @@ int leads_assignments_list(crm_call_t *call, const ProtobufCMessage *request,
 //  rule_id (its id; "" when no rule chose anyone). 0 or a failure code.
 int leads_assign_auto(crm_call_t *call, Crm__Leads__Lead *lead, char rule_id[40]);
 
-//  Record an assignment of lead_id already written to the lead: its history row and
-//  LeadAssigned (rule: a rule's id, or "manual"). 0 or a failure code.
-int leads_assign_record(crm_call_t *call, const char *lead_id, const char *from, const char *to,
-                        const char *rule, const char *note);
 //  --- followups.c: a lead's follow-ups -----------------------------------------------------
 
 int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,

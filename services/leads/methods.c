@@ -102,7 +102,7 @@ int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_che
     //  A given assignee must be an active member; else the rules may choose one.
     char rule_id[40] = "manual";
     if (code == 0 && lead->assignee_id[0])
-        code = leads_team_check_assignee(call, lead->assignee_id, "assigneeId");
+        code = leads_member_check_assignee(call, lead->assignee_id, "assigneeId");
     else if (code == 0)
         code = leads_assign_auto(call, lead, rule_id);
     if (code == 0) {                                              // store: lead_store.c
@@ -112,7 +112,7 @@ int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_che
         leads_row_reset(&row);
     }
     if (code == 201 && lead->assignee_id[0]) {
-        int recorded = leads_assign_record(call, lead->id, "", lead->assignee_id, rule_id, "");
+        int recorded = leads_assignment_store_record(call, lead->id, "", lead->assignee_id, rule_id, "");
         code = recorded ? recorded : 201;
     }
     if (code == 201 && lead->follow_up_at[0]) {
@@ -187,7 +187,7 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     }
     bool reassigned = code == 0 && strcmp(lead->assignee_id, stored->assignee_id) != 0;
     if (reassigned && lead->assignee_id[0])
-        code = leads_team_check_assignee(call, lead->assignee_id, "assigneeId");
+        code = leads_member_check_assignee(call, lead->assignee_id, "assigneeId");
     if (code == 0 && setting_follow_up)
         code = leads_followups_on_update(call, lead);
     if (code == 0) {                                              // store: lead_store.c
@@ -198,7 +198,7 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         leads_row_reset(&row);
     }
     if (code == 200 && reassigned) {
-        int recorded = leads_assign_record(call, lead->id, stored->assignee_id,
+        int recorded = leads_assignment_store_record(call, lead->id, stored->assignee_id,
                                            lead->assignee_id, "manual", "");
         code = recorded ? recorded : 200;
     }
@@ -355,7 +355,7 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
     req.created_to = list.created_to;
     char me[40];
     if (strcmp(req.assignee_id, "me") == 0) {
-        int code = leads_team_member_of_actor(call, me);
+        int code = leads_member_of_actor(call, me);
         if (code)
             return code;
         if (!me[0]) {  // not a member: none of the leads is the caller's
@@ -391,14 +391,14 @@ const crm_method_t leads_methods[] = {
      false},
     {"GetTimeline", leads_timeline, &crm__leads__get_timeline_request__descriptor, false},
     {"HotSheet", leads_hot_sheet, &crm__leads__hot_sheet_request__descriptor, false},
-    {"ListTeamMembers", leads_team_list, &crm__leads__list_team_members_request__descriptor,
+    {"ListTeamMembers", leads_member_list, &crm__leads__list_team_members_request__descriptor,
      false},
-    {"GetTeamMember", leads_team_get, &crm__leads__get_team_member_request__descriptor, false},
-    {"CreateTeamMember", leads_team_create, &crm__leads__create_team_member_request__descriptor,
+    {"GetTeamMember", leads_member_get, &crm__leads__get_team_member_request__descriptor, false},
+    {"CreateTeamMember", leads_member_create, &crm__leads__create_team_member_request__descriptor,
      true},
-    {"UpdateTeamMember", leads_team_update, &crm__leads__update_team_member_request__descriptor,
+    {"UpdateTeamMember", leads_member_update, &crm__leads__update_team_member_request__descriptor,
      true},
-    {"DeleteTeamMember", leads_team_delete, &crm__leads__delete_team_member_request__descriptor,
+    {"DeleteTeamMember", leads_member_delete, &crm__leads__delete_team_member_request__descriptor,
      true},
     {"ListAssignmentRules", leads_rule_list,
      &crm__leads__list_assignment_rules_request__descriptor, false},
@@ -410,7 +410,7 @@ const crm_method_t leads_methods[] = {
      &crm__leads__update_assignment_rule_request__descriptor, true},
     {"DeleteAssignmentRule", leads_rule_delete,
      &crm__leads__delete_assignment_rule_request__descriptor, true},
-    {"Assign", leads_assign, &crm__leads__assign_lead_request__descriptor, true},
+    {"Assign", leads_assign_manual, &crm__leads__assign_lead_request__descriptor, true},
     {"ListAssignments", leads_assignments_list, &crm__leads__list_assignments_request__descriptor,
      false},
     {"CreateFollowUp", leads_followup_create, &crm__leads__create_follow_up_request__descriptor,

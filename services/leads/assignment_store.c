@@ -1,15 +1,17 @@
-/*  assign: who works a lead — the tenant's assignment rules, the automatic assignment of
-    a new lead by them, manual assignment, and the history of both.
+/*  assignment_store: the SQL of assignment — the tenant's assignment rules, the round
+    robin's turns, the history, and the manual assignment's statement. assignment.c holds
+    the rules, assignment_methods.c the methods and the automatic assignment's steps.
 
-    Automatic assignment (leads_assign_auto), for a new lead without an assignee: lock the
-    tenant's assignment_state row (FOR UPDATE), read its rules by position and its active
-    members, and take the first rule that selects an eligible member (team_rules.c says
-    which); among those, the one the rule has given the fewest leads wins, ties to the one
-    it served longest ago, then the oldest member (assignment_counts). The lock makes the
-    read-and-advance of the counts one transaction at a time per tenant, whichever leads
-    process runs it, and the counts commit or roll back with the lead: fair across
-    processes and restarts. A member first met by a rule starts level with the rule's
-    lowest count (its "turns"), so a new hire is not given every lead until caught up.
+    Automatic assignment, for a new lead without an assignee: lock the tenant's
+    assignment_state row (FOR UPDATE) and read its rules by position and its active
+    members (leads_assignment_store_load); the first rule that selects an eligible member
+    (assignment.c says which) gives it to one of them (leads_assignment_store_pick): the
+    one the rule has given the fewest leads, ties to the one it served longest ago, then
+    the oldest member (assignment_counts). The lock makes the read-and-advance of the
+    counts one transaction at a time per tenant, whichever leads process runs it, and the
+    counts commit or roll back with the lead: fair across processes and restarts. A
+    member first met by a rule starts level with the rule's lowest count (its "turns"),
+    so a new hire is not given every lead until caught up.
 
     Every assignment (a rule's, a person's at creation, by PATCH or POST .../assign)
     writes an assignment_history row and LeadAssigned in the transaction that writes it.
@@ -22,11 +24,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#define RULE_NAME_MAX_LEN 100
-#define RULE_MEMBERS_MAX 200
-#define NOTE_MAX_LEN 1000
 
 #define RULE_JSON(r)                                                                          \
     "jsonb_build_object('id', " r ".id, 'name', " r ".name, 'kind', " r ".kind,"             \
@@ -130,7 +127,7 @@ static const crm_stmt_t s_lead_exists = {
     .sql = "SELECT 1 FROM leads WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL",
     .nparams = 2};
 
-// --- rules: reading ------------------------------------------------------------------------
+// --- the rules ---------------------------------------------------------------------------
 
 static const crm_stmt_t s_rule_get = {
     .name = "leads_rule_get",
@@ -217,30 +214,14 @@ static const crm_stmt_t s_rule_exists = {
     .sql = "SELECT 1 FROM assignment_rules WHERE tenant_id = $1 AND id = $2::uuid",
     .nparams = 2};
 
-static int s_rule_read(crm_call_t *call, const char *id, Crm__Leads__AssignmentRule **out) {
+int leads_assignment_store_rule_read(crm_call_t *call, const char *id, Crm__Leads__AssignmentRule **out) {
     const char *params[] = {call->header->tenant_id, id};
     return crm_row_read_one(call, &s_rule_get, params, &crm__leads__assignment_rule__descriptor,
                             "assignment rule", (ProtobufCMessage **)out);
 }
 
-static bool s_check_rule_id(crm_call_t *call, const char *id) {
-    if (crm_uuid_valid(id))
-        return true;
-    crm_call_error(call, "not_found", "no such assignment rule (not a valid id)");
-    return false;
-}
-
-int leads_rule_get(crm_call_t *call, const ProtobufCMessage *request,
-                   ProtobufCMessage **response) {
-    const Crm__Leads__GetAssignmentRuleRequest *req = (const void *)request;
-    if (!s_check_rule_id(call, req->id))
-        return 404;
-    return s_rule_read(call, req->id, (Crm__Leads__AssignmentRule **)response);
-}
-
-int leads_rule_list(crm_call_t *call, const ProtobufCMessage *request,
-                    ProtobufCMessage **response) {
-    (void)request;
+int leads_assignment_store_rule_list(crm_call_t *call,
+                                     Crm__Leads__ListAssignmentRulesResponse **out) {
     const char *params[] = {call->header->tenant_id};
     PGresult *res = crm_db_query(call->db, &s_rule_list, params);
     if (!res)
@@ -261,52 +242,14 @@ int leads_rule_list(crm_call_t *call, const ProtobufCMessage *request,
     }
     PQclear(res);
     if (code == 200)
-        *response = &list->base;
+        *out = list;
     else
         crm__leads__list_assignment_rules_response__free_unpacked(list, NULL);
     return code;
 }
 
-// --- rules: writing ------------------------------------------------------------------------
-
-//  A rule's own fields: 0 or 422 with the field errors (the name trimmed, the member ids
-//  without repeats).
-static int s_check_rule(crm_call_t *call, Crm__Leads__AssignmentRule *rule) {
-    crm_text_trim(rule->name);
-    if (crm_text_blank(rule->name))
-        crm_call_field_error(call, "name", "is required");
-    else if (crm_utf8_chars(rule->name) > RULE_NAME_MAX_LEN)
-        crm_call_field_error(call, "name", "must be at most %d characters", RULE_NAME_MAX_LEN);
-    if (rule->kind == CRM__LEADS__ASSIGNMENT_RULE_KIND__ASSIGNMENT_RULE_KIND_UNSPECIFIED)
-        crm_call_field_error(call, "kind",
-                             "is required: round_robin, specialization, territory or availability");
-    if (rule->n_member_ids > RULE_MEMBERS_MAX)
-        crm_call_field_error(call, "memberIds", "may hold at most %d members", RULE_MEMBERS_MAX);
-    for (size_t i = 0; i < rule->n_member_ids && i < RULE_MEMBERS_MAX; i++)
-        if (!crm_uuid_valid(rule->member_ids[i])) {
-            char path[48];
-            snprintf(path, sizeof path, "memberIds[%zu]", i);
-            crm_call_field_error(call, path, "is not a team member of this dealership");
-        }
-    if (call->errors.n)
-        return 422;
-    //  Without repeats, in the order given.
-    size_t n = 0;
-    for (size_t i = 0; i < rule->n_member_ids; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < n && !seen; j++)
-            seen = strcasecmp(rule->member_ids[j], rule->member_ids[i]) == 0;
-        if (seen)
-            free(rule->member_ids[i]);
-        else
-            rule->member_ids[n++] = rule->member_ids[i];
-    }
-    rule->n_member_ids = n;
-    return 0;
-}
-
 //  The rule's members must be active members of the tenant: 0, 422 or a failure code.
-static int s_check_rule_members(crm_call_t *call, const Crm__Leads__AssignmentRule *rule,
+int leads_assignment_store_rule_members(crm_call_t *call, const Crm__Leads__AssignmentRule *rule,
                                 char **array) {
     *array = crm_db_text_array((const char *const *)rule->member_ids, rule->n_member_ids);
     if (rule->n_member_ids == 0)
@@ -332,155 +275,79 @@ static int s_exec(crm_call_t *call, const crm_stmt_t *stmt, const char *const *p
     return 0;
 }
 
-int leads_rule_create(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response) {
-    const Crm__Leads__CreateAssignmentRuleRequest *req = (const void *)request;
-    if (!req->rule) {
-        crm_call_field_error(call, "rule", "is required");
-        return 422;
-    }
-    Crm__Leads__AssignmentRule *rule =
-        (Crm__Leads__AssignmentRule *)crm_pb_copy(&req->rule->base);
-    char id[CRM_UUID_LEN + 1], now[40], position[16], kind[32];
-    crm_uuid_v7(id);
-    crm_time_now(now, sizeof now);
-    char *members = NULL;
+int leads_assignment_store_lock(crm_call_t *call) {
     const char *tenant[] = {call->header->tenant_id};
-    int code = s_check_rule(call, rule);
-    if (code == 0)
-        code = s_check_rule_members(call, rule, &members);
-    if (code == 0)
-        code = s_exec(call, &s_state_lock, tenant);
-    if (code == 0) {
-        snprintf(position, sizeof position, "%u", rule->position);
-        crm_enum_api_name(&crm__leads__assignment_rule_kind__descriptor, rule->kind, kind,
-                          sizeof kind);
-        const char *params[] = {call->header->tenant_id, id, rule->name, position, kind,
-                                members, rule->online_only ? "true" : "false",
-                                rule->within_working_hours ? "true" : "false", now};
-        code = s_exec(call, &s_rule_insert, params);
-    }
-    free(members);
-    crm__leads__assignment_rule__free_unpacked(rule, NULL);
-    if (code == 0) {
-        code = s_rule_read(call, id, (Crm__Leads__AssignmentRule **)response);
-        if (code == 200)
-            code = 201;
-    }
-    return code;
+    return s_exec(call, &s_state_lock, tenant);
 }
 
-int leads_rule_update(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response) {
-    const Crm__Leads__UpdateAssignmentRuleRequest *req = (const void *)request;
-    if (!s_check_rule_id(call, req->id))
-        return 404;
-    static const char *const changeable[] = {"name", "kind", "position", "member_ids",
-                                             "online_only", "within_working_hours"};
-    bool set[6] = {false};
-    for (size_t i = 0; i < req->n_update_mask; i++) {
-        const ProtobufCFieldDescriptor *f =
-            crm_pb_field_by_name(&crm__leads__assignment_rule__descriptor, req->update_mask[i]);
-        bool known = false;
-        for (size_t j = 0; f && req->rule && j < 6; j++)
-            if (strcmp(f->name, changeable[j]) == 0)
-                set[j] = known = true;
-        if (!f || !req->rule)
-            crm_call_field_error(call, req->update_mask[i], "is not a field of an assignment rule");
-        else if (!known)
-            crm_call_field_error(call, req->update_mask[i], "cannot be changed");
-    }
-    if (set[2] && req->rule->position == 0)
-        crm_call_field_error(call, "position", "must be 1 or more");
-    if (call->errors.n)
-        return 422;
-    const char *tenant[] = {call->header->tenant_id};
-    int code = s_exec(call, &s_state_lock, tenant);
-    Crm__Leads__AssignmentRule *rule = NULL;
-    if (code == 0)
-        code = s_rule_read(call, req->id, &rule);
-    char *members = NULL;
-    if (code == 200) {
-        const Crm__Leads__AssignmentRule *in = req->rule;
-        if (set[0])
-            crm_pb_string_set(&rule->name, in->name);
-        if (set[1])
-            rule->kind = in->kind;
-        if (set[3]) {
-            for (size_t i = 0; i < rule->n_member_ids; i++)
-                free(rule->member_ids[i]);
-            free(rule->member_ids);
-            rule->n_member_ids = in->n_member_ids;
-            rule->member_ids = calloc(in->n_member_ids + 1, sizeof *rule->member_ids);
-            for (size_t i = 0; i < in->n_member_ids; i++)
-                rule->member_ids[i] = strdup(in->member_ids[i]);
-        }
-        if (set[4])
-            rule->online_only = in->online_only;
-        if (set[5])
-            rule->within_working_hours = in->within_working_hours;
-        code = s_check_rule(call, rule);
-    }
-    //  Members already in the rule that have been deactivated since may stay; new ones
-    //  must be active.
-    if (code == 0 && set[3])
-        code = s_check_rule_members(call, rule, &members);
-    else if (code == 0)
-        members = crm_db_text_array((const char *const *)rule->member_ids, rule->n_member_ids);
-    char now[40];
+int leads_assignment_store_rule_insert(crm_call_t *call, const char *id,
+                                       const Crm__Leads__AssignmentRule *rule,
+                                       const char *members) {
+    char now[40], position[16], kind[32];
     crm_time_now(now, sizeof now);
-    if (code == 0) {
-        char kind[32];
-        crm_enum_api_name(&crm__leads__assignment_rule_kind__descriptor, rule->kind, kind,
-                          sizeof kind);
-        const char *params[] = {call->header->tenant_id, req->id, rule->name, kind, members,
-                                rule->online_only ? "true" : "false",
-                                rule->within_working_hours ? "true" : "false", now};
-        code = s_exec(call, &s_rule_update, params);
-    }
-    if (code == 0 && set[2]) {
-        char position[16];
-        snprintf(position, sizeof position, "%u", req->rule->position);
-        const char *params[] = {call->header->tenant_id, req->id, position};
-        code = s_exec(call, &s_rule_move, params);
-    }
-    free(members);
-    if (rule)
-        crm__leads__assignment_rule__free_unpacked(rule, NULL);
-    if (code == 0)
-        code = s_rule_read(call, req->id, (Crm__Leads__AssignmentRule **)response);
-    return code;
+    snprintf(position, sizeof position, "%u", rule->position);
+    crm_enum_api_name(&crm__leads__assignment_rule_kind__descriptor, rule->kind, kind,
+                      sizeof kind);
+    const char *params[] = {call->header->tenant_id, id, rule->name, position, kind,
+                            members, rule->online_only ? "true" : "false",
+                            rule->within_working_hours ? "true" : "false", now};
+    return s_exec(call, &s_rule_insert, params);
 }
 
-int leads_rule_delete(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response) {
-    (void)response;
-    const Crm__Leads__DeleteAssignmentRuleRequest *req = (const void *)request;
-    if (!s_check_rule_id(call, req->id))
+int leads_assignment_store_rule_update(crm_call_t *call, const char *id,
+                                       const Crm__Leads__AssignmentRule *rule,
+                                       const char *members) {
+    char now[40], kind[32];
+    crm_time_now(now, sizeof now);
+    crm_enum_api_name(&crm__leads__assignment_rule_kind__descriptor, rule->kind, kind,
+                      sizeof kind);
+    const char *params[] = {call->header->tenant_id, id, rule->name, kind, members,
+                            rule->online_only ? "true" : "false",
+                            rule->within_working_hours ? "true" : "false", now};
+    return s_exec(call, &s_rule_update, params);
+}
+
+int leads_assignment_store_rule_move(crm_call_t *call, const char *id, uint32_t position) {
+    char text[16];
+    snprintf(text, sizeof text, "%u", position);
+    const char *params[] = {call->header->tenant_id, id, text};
+    return s_exec(call, &s_rule_move, params);
+}
+
+int leads_assignment_store_rule_delete(crm_call_t *call, const char *id) {
+    const char *params[] = {call->header->tenant_id, id};
+    PGresult *res = crm_db_query(call->db, &s_rule_exists, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    bool exists = PQntuples(res) > 0;
+    PQclear(res);
+    if (!exists) {
+        crm_call_error(call, "not_found", "no such assignment rule");
         return 404;
-    const char *tenant[] = {call->header->tenant_id};
-    const char *params[] = {call->header->tenant_id, req->id};
-    int code = s_exec(call, &s_state_lock, tenant);
-    if (code == 0) {
-        PGresult *res = crm_db_query(call->db, &s_rule_exists, params);
-        if (!res)
-            return crm_call_db_failure(call);
-        bool exists = PQntuples(res) > 0;
-        PQclear(res);
-        if (!exists) {
-            crm_call_error(call, "not_found", "no such assignment rule");
-            return 404;
-        }
-        code = s_exec(call, &s_rule_delete, params);
     }
+    int code = s_exec(call, &s_rule_delete, params);
     return code == 0 ? 204 : code;
 }
 
 // --- automatic assignment -----------------------------------------------------------------
 
+int leads_assignment_store_load(crm_call_t *call, json_t **rules, json_t **members) {
+    *rules = *members = NULL;
+    const char *params[] = {call->header->tenant_id};
+    PGresult *res = crm_db_query(call->db, &s_auto_load, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+        *rules = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+        *members = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    }
+    PQclear(res);
+    return 0;
+}
+
 //  Rule gives lead to one of the members listed (JSON array text): sets *chosen.
 //  0 or a failure code.
-static int s_pick(crm_call_t *call, const char *rule_id, char **candidates, size_t n,
+int leads_assignment_store_pick(crm_call_t *call, const char *rule_id, char **candidates, size_t n,
                   char chosen[40]) {
     char *array = crm_db_text_array((const char *const *)candidates, n);
     char now[40];
@@ -494,71 +361,6 @@ static int s_pick(crm_call_t *call, const char *rule_id, char **candidates, size
         snprintf(chosen, 40, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     return 0;
-}
-
-int leads_assign_auto(crm_call_t *call, Crm__Leads__Lead *lead, char rule_id[40]) {
-    rule_id[0] = 0;
-    const char *params[] = {call->header->tenant_id};
-    PGresult *res = crm_db_query(call->db, &s_auto_load, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0)) {
-        PQclear(res);
-        return 0; // no rules
-    }
-    json_t *rules = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    json_t *members = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
-    PQclear(res);
-    size_t n_members = json_array_size(members);
-    Crm__Leads__TeamMember **m = calloc(n_members + 1, sizeof *m);
-    bool *in_hours = calloc(n_members + 1, sizeof *in_hours);
-    char **candidates = calloc(n_members + 1, sizeof *candidates);
-    int code = 0;
-    for (size_t i = 0; i < n_members; i++) {
-        json_t *item = json_array_get(members, i);
-        crm_json_error_t err;
-        m[i] = (Crm__Leads__TeamMember *)crm_json_value_to_pb(
-            &crm__leads__team_member__descriptor, json_object_get(item, "member"), "", &err);
-        in_hours[i] = json_is_true(json_object_get(item, "inHours"));
-        if (!m[i]) {
-            crm_log_kv(CRM_LOG_ERROR, "stored team member does not parse", "field", err.field,
-                       "detail", err.message, NULL);
-            crm_call_error(call, "internal", "stored team member is unreadable");
-            code = 500;
-        }
-    }
-    char chosen[40] = "";
-    for (size_t r = 0; code == 0 && !chosen[0] && r < json_array_size(rules); r++) {
-        crm_json_error_t err;
-        Crm__Leads__AssignmentRule *rule = (Crm__Leads__AssignmentRule *)crm_json_value_to_pb(
-            &crm__leads__assignment_rule__descriptor, json_array_get(rules, r), "", &err);
-        if (!rule) {
-            crm_call_error(call, "internal", "stored assignment rule is unreadable");
-            code = 500;
-            break;
-        }
-        size_t n = 0;
-        for (size_t i = 0; i < n_members; i++)
-            if (leads_rule_selects(rule, m[i], in_hours[i], lead))
-                candidates[n++] = m[i]->id;
-        if (n > 0) {
-            code = s_pick(call, rule->id, candidates, n, chosen);
-            if (code == 0 && chosen[0])
-                snprintf(rule_id, 40, "%s", rule->id);
-        }
-        crm__leads__assignment_rule__free_unpacked(rule, NULL);
-    }
-    if (code == 0 && chosen[0])
-        crm_pb_string_set(&lead->assignee_id, chosen);
-    for (size_t i = 0; i < n_members; i++)
-        if (m[i])
-            crm__leads__team_member__free_unpacked(m[i], NULL);
-    free(m);
-    free(in_hours);
-    free(candidates);
-    json_decref(rules);
-    json_decref(members);
-    return code;
 }
 
 // --- recording, manual assignment, history ------------------------------------------------
@@ -577,7 +379,7 @@ static void s_event(crm_call_t *call, crm_outbox_event_t *ev, const char *lead_i
     crm_outbox_event_init(ev, &event.base, now);
 }
 
-int leads_assign_record(crm_call_t *call, const char *lead_id, const char *from, const char *to,
+int leads_assignment_store_record(crm_call_t *call, const char *lead_id, const char *from, const char *to,
                         const char *rule, const char *note) {
     char now[40], history_id[CRM_UUID_LEN + 1];
     crm_time_now(now, sizeof now);
@@ -595,53 +397,26 @@ int leads_assign_record(crm_call_t *call, const char *lead_id, const char *from,
     return 0;
 }
 
-int leads_assign(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
-    const Crm__Leads__AssignLeadRequest *req = (const void *)request;
-    if (!crm_uuid_valid(req->id)) {
-        crm_call_error(call, "not_found", "no such lead (not a valid lead id)");
-        return 404;
-    }
-    if (!req->assignee_id[0])
-        crm_call_field_error(call, "assigneeId", "is required: the id of a team member");
-    if (crm_utf8_chars(req->note) > NOTE_MAX_LEN)
-        crm_call_field_error(call, "note", "must be at most %d characters", NOTE_MAX_LEN);
-    if (call->errors.n)
-        return 422;
-    Crm__Leads__Lead *lead = NULL;
-    int code = leads_store_get(call, req->id, true, false, &lead);
-    if (code == 200)
-        code = leads_team_check_assignee(call, req->assignee_id, "assigneeId");
-    if (code == 0 && strcmp(lead->assignee_id, req->assignee_id) != 0) {
-        char now[40], history_id[CRM_UUID_LEN + 1];
-        crm_time_now(now, sizeof now);
-        crm_uuid_v7(history_id);
-        crm_outbox_event_t ev;
-        s_event(call, &ev, lead->id, lead->assignee_id, req->assignee_id, "manual", req->note,
-                now);
-        const char *params[] = {call->header->tenant_id, lead->id, req->assignee_id,
-                                lead->assignee_id, req->note, now, call->header->actor_id,
-                                history_id, ev.event_id, ev.payload_hex};
-        PGresult *res = crm_db_query(call->db, &s_assign, params);
-        crm_outbox_event_reset(&ev);
-        if (!res)
-            code = crm_call_db_failure(call);
-        PQclear(res);
-    }
-    if (lead)
-        crm__leads__lead__free_unpacked(lead, NULL);
-    if (code == 0)
-        code = leads_store_get(call, req->id, false, true, (Crm__Leads__Lead **)response);
+int leads_assignment_store_manual(crm_call_t *call, const Crm__Leads__Lead *lead,
+                                  const char *assignee_id, const char *note) {
+    char now[40], history_id[CRM_UUID_LEN + 1];
+    crm_time_now(now, sizeof now);
+    crm_uuid_v7(history_id);
+    crm_outbox_event_t ev;
+    s_event(call, &ev, lead->id, lead->assignee_id, assignee_id, "manual", note, now);
+    const char *params[] = {call->header->tenant_id, lead->id, assignee_id, lead->assignee_id,
+                            note, now, call->header->actor_id, history_id, ev.event_id,
+                            ev.payload_hex};
+    PGresult *res = crm_db_query(call->db, &s_assign, params);
+    crm_outbox_event_reset(&ev);
+    int code = res ? 0 : crm_call_db_failure(call);
+    PQclear(res);
     return code;
 }
 
-int leads_assignments_list(crm_call_t *call, const ProtobufCMessage *request,
-                           ProtobufCMessage **response) {
-    const Crm__Leads__ListAssignmentsRequest *req = (const void *)request;
-    if (!crm_uuid_valid(req->id)) {
-        crm_call_error(call, "not_found", "no such lead (not a valid lead id)");
-        return 404;
-    }
-    const char *params[] = {call->header->tenant_id, req->id};
+int leads_assignment_store_history(crm_call_t *call, const char *lead_id,
+                                   ProtobufCMessage **response) {
+    const char *params[] = {call->header->tenant_id, lead_id};
     PGresult *res = crm_db_query(call->db, &s_lead_exists, params);
     if (!res)
         return crm_call_db_failure(call);

@@ -1,9 +1,10 @@
-/*  team: the dealership's sales team — the members leads are assigned to, with what
+/*  member_store: the sales team's SQL — the members leads are assigned to, with what
     the assignment rules match (specialisation, territory, availability, working hours).
+    member.c holds the rules; member_methods.c the methods.
 
     A member's id is what a lead's assigneeId holds. A member who has had leads is only
     deactivated by DELETE (active false: no new leads, history kept); one who never had
-    any is deleted. Writes are for managers and admins (the gateway's ROLES_MANAGE).
+    any is deleted.
 */
 #include "leads.h"
 #include "ids.h"
@@ -14,15 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MEMBER_NAME_MAX_LEN 100
-#define MEMBER_TEXT_MAX_LEN 60
-#define MEMBER_LIST_MAX 50
-#define MEMBER_ACTOR_MAX_LEN 128
-#define MEMBER_TZ_MAX_LEN 64
-#define MEMBER_LIST_DEFAULT_LIMIT 100
-#define MEMBER_LIST_MAX_LIMIT 500
-#define NIL_UUID "00000000-0000-0000-0000-000000000000"
 
 #define MEMBER_JSON(m)                                                                        \
     "jsonb_build_object('id', " m ".id, 'name', " m ".name, 'email', " m ".email,"           \
@@ -130,63 +122,23 @@ static const crm_stmt_t s_member_of_actor = {
 
 // --- reading ----------------------------------------------------------------------------
 
-//  One member: 200 with *out, 404, or a failure code.
-static int s_member_read(crm_call_t *call, const char *id, Crm__Leads__TeamMember **out) {
+int leads_member_store_read(crm_call_t *call, const char *id, Crm__Leads__TeamMember **out) {
     const char *params[] = {call->header->tenant_id, id};
     return crm_row_read_one(call, &s_member_get, params, &crm__leads__team_member__descriptor,
                             "team member", (ProtobufCMessage **)out);
 }
 
-static bool s_check_id(crm_call_t *call, const char *id) {
-    if (crm_uuid_valid(id))
-        return true;
-    crm_call_error(call, "not_found", "no such team member (not a valid id)");
-    return false;
-}
-
-int leads_team_get(crm_call_t *call, const ProtobufCMessage *request,
-                   ProtobufCMessage **response) {
-    const Crm__Leads__GetTeamMemberRequest *req = (const void *)request;
-    if (!s_check_id(call, req->id))
-        return 404;
-    return s_member_read(call, req->id, (Crm__Leads__TeamMember **)response);
-}
-
-int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
-                    ProtobufCMessage **response) {
-    const Crm__Leads__ListTeamMembersRequest *req = (const void *)request;
-    int limit =
-        crm_page_limit(call, "limit", req->limit, MEMBER_LIST_DEFAULT_LIMIT, MEMBER_LIST_MAX_LIMIT);
-    //  The cursor: "<uuid>.<name in hex>" of the last member of the page before.
-    char cursor_id[CRM_UUID_LEN + 1] = "", cursor_name[4 * MEMBER_NAME_MAX_LEN + 1] = "";
-    if (req->cursor[0]) {
-        const char *hex = req->cursor + CRM_UUID_LEN + 1;
-        size_t len = strlen(req->cursor) > CRM_UUID_LEN ? strlen(hex) : 0;
-        bool ok = len > 0 && len % 2 == 0 && len / 2 < sizeof cursor_name &&
-                  req->cursor[CRM_UUID_LEN] == '.';
-        for (size_t i = 0; ok && i < len / 2; i++) {
-            unsigned byte;
-            ok = sscanf(hex + 2 * i, "%2x", &byte) == 1 && byte > 0;
-            cursor_name[i] = (char)byte;
-        }
-        if (ok) {
-            cursor_name[len / 2] = 0;
-            memcpy(cursor_id, req->cursor, CRM_UUID_LEN);
-            ok = crm_uuid_valid(cursor_id) && crm_utf8_valid(cursor_name, len / 2);
-        }
-        if (!ok) {
-            cursor_id[0] = 0;
-            crm_call_field_error(call, "cursor", "is not a cursor of this list");
-        }
-    }
-    if (call->errors.n)
-        return 422;
+int leads_member_store_list(crm_call_t *call, Crm__Leads__TeamRole role_value, bool active_only,
+                            bool available_only, const leads_member_list_t *page,
+                            Crm__Leads__ListTeamMembersResponse **out) {
+    int limit = page->limit;
+    const char *cursor_id = page->cursor_id, *cursor_name = page->cursor_name;
     char role[32], limit_text[16];
-    crm_enum_api_name(&crm__leads__team_role__descriptor, req->role, role, sizeof role);
+    crm_enum_api_name(&crm__leads__team_role__descriptor, role_value, role, sizeof role);
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     //  An empty name is a valid member's name never: a cursor always carries one.
-    const char *params[] = {call->header->tenant_id, role, req->active_only ? "true" : "false",
-                            req->available_only ? "true" : "false",
+    const char *params[] = {call->header->tenant_id, role, active_only ? "true" : "false",
+                            available_only ? "true" : "false",
                             cursor_id[0] ? cursor_name : "", cursor_id, limit_text};
     PGresult *res = crm_db_query(call->db, &s_member_list, params);
     if (!res)
@@ -217,131 +169,26 @@ int leads_team_list(crm_call_t *call, const ProtobufCMessage *request,
     }
     PQclear(res);
     if (code == 200)
-        *response = &list->base;
+        *out = list;
     else
         crm__leads__list_team_members_response__free_unpacked(list, NULL);
     return code;
 }
 
-// --- checks ------------------------------------------------------------------------------
-
-static void s_check_text_list(crm_call_t *call, const char *field, char **items, size_t n,
-                              size_t max_len) {
-    if (n > MEMBER_LIST_MAX)
-        crm_call_field_error(call, field, "may hold at most %d entries", MEMBER_LIST_MAX);
-    for (size_t i = 0; i < n && i < MEMBER_LIST_MAX; i++) {
-        char path[64];
-        snprintf(path, sizeof path, "%s[%zu]", field, i);
-        crm_text_trim(items[i]);
-        if (crm_text_blank(items[i]))
-            crm_call_field_error(call, path, "must not be blank");
-        else if (crm_utf8_chars(items[i]) > max_len)
-            crm_call_field_error(call, path, "must be at most %zu characters", max_len);
-    }
+int leads_member_store_time_zone_known(crm_call_t *call, const char *time_zone, bool *known) {
+    const char *params[] = {time_zone};
+    PGresult *res = crm_db_query(call->db, &s_time_zone_known, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    *known = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return 0;
 }
 
-//  Check a member's fields and put them in their stored form (trimmed, email domain
-//  lower-cased, phone E.164, postcodes upper-cased, role defaulted). The time zone is
-//  checked against PostgreSQL's list. 0, 422 with the field errors, or a failure code.
-static int s_check_member(crm_call_t *call, Crm__Leads__TeamMember *m) {
-    leads_t *self = call->arg;
-    crm_text_trim(m->name);
-    if (crm_text_blank(m->name))
-        crm_call_field_error(call, "name", "is required");
-    else if (crm_utf8_chars(m->name) > MEMBER_NAME_MAX_LEN)
-        crm_call_field_error(call, "name", "must be at most %d characters", MEMBER_NAME_MAX_LEN);
-    crm_text_trim(m->email);
-    if (m->email[0]) {
-        char email[256];
-        if (crm_email_normalize(m->email, email, sizeof email) != 0)
-            crm_call_field_error(call, "email", "is not a valid email address");
-        else
-            crm_pb_string_set(&m->email, email);
-    }
-    crm_text_trim(m->phone);
-    if (m->phone[0]) {
-        char e164[32];
-        const char *reason = NULL;
-        if (crm_phone_to_e164(m->phone, self->cfg->contacts_default_region, e164, sizeof e164,
-                              &reason) != 0)
-            crm_call_field_error(call, "phone", "%s", reason ? reason : "is not a valid phone number");
-        else
-            crm_pb_string_set(&m->phone, e164);
-    }
-    if (m->role == CRM__LEADS__TEAM_ROLE__TEAM_ROLE_UNSPECIFIED)
-        m->role = CRM__LEADS__TEAM_ROLE__TEAM_ROLE_SALESPERSON;
-    for (size_t i = 0; i < m->n_conditions; i++)
-        if (m->conditions[i] == CRM__LEADS__VEHICLE_CONDITION__VEHICLE_CONDITION_UNSPECIFIED) {
-            char path[48];
-            snprintf(path, sizeof path, "conditions[%zu]", i);
-            crm_call_field_error(call, path, "must be new, used or certified");
-        }
-    s_check_text_list(call, "makes", m->makes, m->n_makes, MEMBER_TEXT_MAX_LEN);
-    s_check_text_list(call, "regions", m->regions, m->n_regions, MEMBER_TEXT_MAX_LEN);
-    if (m->price_min_cents < 0)
-        crm_call_field_error(call, "priceMinCents", "must not be negative");
-    if (m->price_max_cents < 0)
-        crm_call_field_error(call, "priceMaxCents", "must not be negative");
-    else if (m->price_max_cents > 0 && m->price_min_cents > m->price_max_cents)
-        crm_call_field_error(call, "priceMaxCents",
-                             "must not be less than priceMinCents (0: no upper bound)");
-    if (m->n_postcode_prefixes > MEMBER_LIST_MAX)
-        crm_call_field_error(call, "postcodePrefixes", "may hold at most %d entries",
-                             MEMBER_LIST_MAX);
-    for (size_t i = 0; i < m->n_postcode_prefixes && i < MEMBER_LIST_MAX; i++) {
-        char path[48], prefix[16];
-        snprintf(path, sizeof path, "postcodePrefixes[%zu]", i);
-        if (leads_postcode_normalize(m->postcode_prefixes[i], prefix, sizeof prefix) != 0)
-            crm_call_field_error(call, path, "must be 1 to 12 letters and digits");
-        else
-            crm_pb_string_set(&m->postcode_prefixes[i], prefix);
-    }
-    if (m->n_working_hours > 7 * 4)
-        crm_call_field_error(call, "workingHours", "may hold at most %d ranges", 7 * 4);
-    for (size_t i = 0; i < m->n_working_hours && i < 7 * 4; i++) {
-        Crm__Leads__WorkingHours *w = m->working_hours[i];
-        char path[48];
-        int start = 0, end = 0;
-        if (w->day == CRM__LEADS__WEEKDAY__WEEKDAY_UNSPECIFIED) {
-            snprintf(path, sizeof path, "workingHours[%zu].day", i);
-            crm_call_field_error(call, path, "is required: mon, tue, wed, thu, fri, sat or sun");
-        }
-        bool start_ok = leads_hhmm_parse(w->start, &start) == 0 && start < 24 * 60;
-        if (!start_ok) {
-            snprintf(path, sizeof path, "workingHours[%zu].start", i);
-            crm_call_field_error(call, path, "must be a time HH:MM from 00:00 to 23:59");
-        }
-        if (leads_hhmm_parse(w->end, &end) != 0) {
-            snprintf(path, sizeof path, "workingHours[%zu].end", i);
-            crm_call_field_error(call, path, "must be a time HH:MM from 00:01 to 24:00");
-        } else if (start_ok && end <= start) {
-            snprintf(path, sizeof path, "workingHours[%zu].end", i);
-            crm_call_field_error(call, path, "must be after start");
-        }
-    }
-    if (crm_utf8_chars(m->actor_id) > MEMBER_ACTOR_MAX_LEN)
-        crm_call_field_error(call, "actorId", "must be at most %d characters",
-                             MEMBER_ACTOR_MAX_LEN);
-    crm_text_trim(m->time_zone);
-    if (m->time_zone[0]) {
-        if (strlen(m->time_zone) > MEMBER_TZ_MAX_LEN)
-            crm_call_field_error(call, "timeZone", "is not a known IANA time zone");
-        else {
-            const char *params[] = {m->time_zone};
-            PGresult *res = crm_db_query(call->db, &s_time_zone_known, params);
-            if (!res)
-                return crm_call_db_failure(call);
-            if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-                crm_call_field_error(call, "timeZone",
-                                     "is not a known IANA time zone (e.g. America/Chicago)");
-            PQclear(res);
-        }
-    }
-    return call->errors.n ? 422 : 0;
-}
+// --- writing -----------------------------------------------------------------------------
 
 //  409 when another member has the email, or (active) the actor: 0, 409 or a failure code.
-static int s_check_unique(crm_call_t *call, const Crm__Leads__TeamMember *m, const char *except) {
+int leads_member_store_unique(crm_call_t *call, const Crm__Leads__TeamMember *m, const char *except) {
     const char *params[] = {call->header->tenant_id, m->email, m->actor_id, except,
                             m->active ? "true" : "false"};
     PGresult *res = crm_db_query(call->db, &s_member_conflict, params);
@@ -360,8 +207,6 @@ static int s_check_unique(crm_call_t *call, const Crm__Leads__TeamMember *m, con
     PQclear(res);
     return code;
 }
-
-// --- writing -----------------------------------------------------------------------------
 
 //  The member's columns as statement parameters (text): arrays and JSON rendered here.
 typedef struct {
@@ -410,7 +255,7 @@ static void s_row_reset(s_member_row_t *row) {
 }
 
 //  Insert (insert true) or update member m: 0 or a failure code.
-static int s_member_write(crm_call_t *call, const Crm__Leads__TeamMember *m, bool insert) {
+int leads_member_store_write(crm_call_t *call, const Crm__Leads__TeamMember *m, bool insert) {
     s_member_row_t row;
     s_row_render(m, &row);
     char now[40];
@@ -437,94 +282,10 @@ static int s_member_write(crm_call_t *call, const Crm__Leads__TeamMember *m, boo
     return code;
 }
 
-int leads_team_create(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response) {
-    const Crm__Leads__CreateTeamMemberRequest *req = (const void *)request;
-    if (!req->member) {
-        crm_call_field_error(call, "member", "is required");
-        return 422;
-    }
-    Crm__Leads__TeamMember *m = (Crm__Leads__TeamMember *)crm_pb_copy(&req->member->base);
-    char id[CRM_UUID_LEN + 1];
-    crm_uuid_v7(id);
-    crm_pb_string_set(&m->id, id);
-    m->active = true;
-    int code = s_check_member(call, m);
-    if (code == 0)
-        code = s_check_unique(call, m, NIL_UUID);
-    if (code == 0)
-        code = s_member_write(call, m, true);
-    crm__leads__team_member__free_unpacked(m, NULL);
-    if (code == 0) {
-        code = s_member_read(call, id, (Crm__Leads__TeamMember **)response);
-        if (code == 200)
-            code = 201;
-    }
-    return code;
-}
-
-static const leads_read_only_t s_read_only[] = {
-    {"id", "cannot be changed"},
-    {"created_at", "cannot be changed"},
-    {"updated_at", "cannot be changed"},
-    {"open_leads", "is counted from the leads"},
-};
-
-int leads_team_update(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response) {
-    const Crm__Leads__UpdateTeamMemberRequest *req = (const void *)request;
-    if (!s_check_id(call, req->id))
-        return 404;
-    crm_errors_t patch_errors = {0};
-    char **changed = leads_patch_names(&crm__leads__team_member__descriptor,
-                                       req->member != NULL, req->update_mask,
-                                       req->n_update_mask, "a team member", s_read_only,
-                                       sizeof s_read_only / sizeof *s_read_only, &patch_errors);
-    crm_call_fail(call, &patch_errors);
-    Crm__Leads__TeamMember *stored = NULL, *m = NULL;
-    int code = call->errors.n ? 422 : s_member_read(call, req->id, &stored);
-    if (code == 200) {
-        //  The stored member with the masked fields from the request (one left out goes
-        //  back to its default), read back as a member.
-        json_t *merged = crm_pb_to_json_value(&stored->base);
-        leads_patch_apply(merged, &req->member->base, changed, req->n_update_mask);
-        //  available left out of a PATCH that names it is false, as any bool.
-        if (!json_object_get(merged, "available"))
-            json_object_set_new(merged, "available", json_false());
-        json_object_del(merged, "openLeads");
-        crm_json_error_t err;
-        m = (Crm__Leads__TeamMember *)crm_json_value_to_pb(&crm__leads__team_member__descriptor,
-                                                           merged, "", &err);
-        json_decref(merged);
-        if (!m) {
-            crm_call_field_error(call, err.field, "%s", err.message);
-            code = 422;
-        } else
-            code = s_check_member(call, m);
-    }
-    if (code == 0)
-        code = s_check_unique(call, m, req->id);
-    if (code == 0)
-        code = s_member_write(call, m, false);
-    leads_patch_names_free(changed, req->n_update_mask);
-    if (stored)
-        crm__leads__team_member__free_unpacked(stored, NULL);
-    if (m)
-        crm__leads__team_member__free_unpacked(m, NULL);
-    if (code == 0)
-        code = s_member_read(call, req->id, (Crm__Leads__TeamMember **)response);
-    return code;
-}
-
-int leads_team_delete(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response) {
-    (void)response;
-    const Crm__Leads__DeleteTeamMemberRequest *req = (const void *)request;
-    if (!s_check_id(call, req->id))
-        return 404;
+int leads_member_store_delete(crm_call_t *call, const char *id) {
     char now[40];
     crm_time_now(now, sizeof now);
-    const char *params[] = {call->header->tenant_id, req->id, now, call->header->actor_id};
+    const char *params[] = {call->header->tenant_id, id, now, call->header->actor_id};
     PGresult *res = crm_db_query(call->db, &s_member_delete, params);
     if (!res)
         return crm_call_db_failure(call);
@@ -539,7 +300,7 @@ int leads_team_delete(crm_call_t *call, const ProtobufCMessage *request,
 
 // --- for the leads ------------------------------------------------------------------------
 
-int leads_team_check_assignee(crm_call_t *call, const char *member_id, const char *field) {
+int leads_member_check_assignee(crm_call_t *call, const char *member_id, const char *field) {
     if (!crm_uuid_valid(member_id)) {
         crm_call_field_error(call, field, "is not a team member of this dealership");
         return 422;
@@ -560,7 +321,7 @@ int leads_team_check_assignee(crm_call_t *call, const char *member_id, const cha
     return code;
 }
 
-int leads_team_member_of_actor(crm_call_t *call, char id[40]) {
+int leads_member_of_actor(crm_call_t *call, char id[40]) {
     const char *params[] = {call->header->tenant_id, call->header->actor_id};
     id[0] = 0;
     PGresult *res = crm_db_query(call->db, &s_member_of_actor, params);
