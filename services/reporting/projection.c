@@ -1,7 +1,7 @@
 /*  projection: following contacts' events into the reporting schema, and publishing
     reporting.ContactsDaily when a day's figure changes.
 
-    The subscriber (common/events.c) hands over batches of contacts events in seq order
+    The subscriber (common/subscriber.c) hands over batches of contacts events in seq order
     inside its transaction, which also advances reporting.inbox; each event becomes the
     contact's state (ContactCreated and ContactUpdated carry the whole contact,
     ContactDeleted only the deletion) and store.c sets the facts and moves the counts.
@@ -227,7 +227,7 @@ void reporting_refollow(reporting_t *self) {
         crm_log_kv(CRM_LOG_ERROR, "could not wake the loop", "detail", strerror(errno), NULL);
 }
 
-//  Workaround for common/events.c: crm_subscriber_destroy ends the subscriber's poller
+//  Workaround for common/subscriber.c: crm_subscriber_destroy ends the subscriber's poller
 //  and re-check timer but not the one-second timer crm_subscriber_attach starts (its id
 //  is not kept), which would then run on freed memory. zloop numbers timers in order
 //  and that timer is the first the attach makes, so s_subscribe learns its id with a
@@ -271,7 +271,10 @@ static int s_publish(reporting_t *self) {
     size_t n = 0;
     int rc = reporting_store_take_dirty(db, S_PUBLISH_MAX_DAYS, &dailies, &tenants, &n);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = crm_outbox_write(db, self->outbox, tenants[i], tenants[i], &dailies[i]->base);
+        rc = crm_outbox_add(self->outbox, tenants[i], tenants[i], &dailies[i]->base, NULL);
+    if (rc == 0)
+        rc = crm_outbox_write(self->outbox, db);
+    crm_outbox_clear(self->outbox);
     reporting_store_days_free(dailies, tenants, n);
     if (rc == 0 && n == 0) {
         crm_db_rollback(db); // nothing was dirty
