@@ -106,6 +106,8 @@ static int s_run(const char *cmd, char *out, size_t size) {
     return pclose(p);
 }
 
+static int s_db_stop(void **state);
+
 //  Start PostgreSQL in a temp directory and make the event tables in S_SCHEMA.
 static int s_db_start(void **state) {
     (void)state;
@@ -126,8 +128,10 @@ static int s_db_start(void **state) {
     crm_db_set_schema(s_db, S_SCHEMA);
     if (crm_db_connect(s_db, 10000) != 0 ||
         crm_db_exec(s_db, "CREATE SCHEMA IF NOT EXISTS " S_SCHEMA) != 0 ||
-        crm_events_prepare_schema(s_db, S_SCHEMA) != 0)
+        crm_events_prepare_schema(s_db, S_SCHEMA) != 0) {
+        s_db_stop(NULL); // no teardown follows a failed setup
         return -1;
+    }
     return 0;
 }
 
