@@ -5,6 +5,7 @@
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
+#include "replay.h"
 #include "validate.h"
 #include "vehicle.h"
 
@@ -662,5 +663,7 @@ const crm_method_t leads_methods[] = {
      false},
     {"UpdateSettings", leads_settings_update,
      &crm__leads__update_pipeline_settings_request__descriptor, true},
+    //  The leads' events for whoever missed some (common/replay.c).
+    CRM_EVENTS_REPLAY_METHOD,
     {NULL, NULL, NULL, false},
 };
