@@ -98,7 +98,7 @@ static void s_lag(void) {
 }
 
 //  Number every committed row not numbered yet, as the relay does, in claims of 1000
-//  (events.relay_batch), without publishing them (common/events.c has the layout).
+//  (events.relay_batch), without publishing them (common/outbox.c has the layout).
 #define S_CLAIM_ALL_SQL                                                                       \
     "WITH st AS (SELECT last_seq, done_snap, pg_current_snapshot() AS upto"                   \
     "  FROM contacts.outbox_state WHERE id = 1 AND cur_snap IS NULL),"                        \

@@ -1,6 +1,6 @@
 /*  daemon: the standard life of a service daemon. See daemon.h. */
 #include "daemon.h"
-#include "events.h"
+#include "relay.h"
 #include "log.h"
 #include "process.h"
 

@@ -13,7 +13,7 @@
     connects to the database (retrying as long as it takes: a daemon never exits on a
     transient fault), applies the migrations, runs the setup hook, prepares the
     framework's tables, makes the service (service.c) and puts it on a zloop with its
-    relay (events.h) and its background jobs (runner.h), runs the attach hook, and
+    relay (relay.h) and its background jobs (runner.h), runs the attach hook, and
     serves until SIGINT/SIGTERM. It then stops in the reverse order: the jobs (each
     after its step in progress), the detach hook, the service, the relay, teardown.
 */

@@ -1,6 +1,7 @@
 /*  follower: a daemon's follower of another service's events (see follower.h). */
 #include "follower.h"
 #include "log.h"
+#include "relay.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -10,7 +11,7 @@ struct _crm_follower_t {
     crm_db_t *db;
     crm_subscriber_t *subscriber;
     crm_relay_t *relay;
-    crm_stmt_t *outbox;
+    crm_outbox_t *outbox;  // the events an applied event writes
     crm_follow_fn *fn;
     void *arg;
 };
@@ -20,6 +21,9 @@ static int s_on_apply(crm_db_t *db, const char *source, Crm__Event **events, siz
     crm_follower_t *self = arg;
     for (size_t i = 0; i < n; i++) {
         int rc = self->fn(db, self->outbox, events[i], self->arg);
+        if (rc >= 0 && crm_outbox_write(self->outbox, db) != 0)
+            rc = -1;
+        crm_outbox_clear(self->outbox); // what a failed event added goes with it
         if (rc < 0) {
             crm_log_kv(CRM_LOG_WARN, "could not apply events; they will be tried again",
                        "source", source, "type", events[i]->type, "detail",
@@ -55,7 +59,7 @@ crm_follower_t *crm_follower_start(const crm_config_t *cfg, crm_service_t *servi
         crm_follower_stop(&self);
         return NULL;
     }
-    self->outbox = crm_outbox_stmt_new(schema);
+    self->outbox = crm_outbox_new();
     self->relay = crm_service_relay(service);
     self->subscriber = crm_subscriber_new(cfg, schema, self->db);
     if (!self->subscriber || crm_subscriber_follow(self->subscriber, source)) {
@@ -76,7 +80,7 @@ void crm_follower_stop(crm_follower_t **self_p) {
     if (!self)
         return;
     crm_subscriber_destroy(&self->subscriber);
-    crm_outbox_stmt_free(&self->outbox);
+    crm_outbox_destroy(&self->outbox);
     crm_db_destroy(&self->db);
     free(self);
     *self_p = NULL;

@@ -1,23 +1,27 @@
 /*  follower: a daemon's follower of another service's events.
 
-    A subscriber (events.h) with a database connection of its own, following one source
+    A subscriber (subscriber.h) with a database connection of its own, following one source
     with the daemon's schema's inbox, so each event is applied once, in order, across
     restarts and across several processes of the daemon (they take turns on the inbox
     row). The daemon says what one event does; the follower unpacks nothing, logs what
-    cannot be applied, and kicks the daemon's relay after each committed batch so the
-    events the daemon wrote while applying go out.
+    cannot be applied, writes the events the daemon adds to the outbox writer while
+    applying one (outbox.h), and kicks the daemon's relay after each committed batch so
+    they go out.
 */
 #ifndef CRM_FOLLOWER_H
 #define CRM_FOLLOWER_H
 
-#include "events.h"
+#include "outbox.h"
+#include "service.h"
+#include "subscriber.h"
 
 typedef struct _crm_follower_t crm_follower_t;
 
-//  What one event does, through db inside the batch's transaction (outbox: the
-//  statement that writes the daemon's own events). Returns 0 applied (or nothing to
-//  do), 1 unreadable (logged and skipped), -1 failed (the batch is tried again later).
-typedef int(crm_follow_fn)(crm_db_t *db, const crm_stmt_t *outbox, const Crm__Event *event,
+//  What one event does, through db inside the batch's transaction; the daemon's own
+//  events go into outbox (crm_outbox_add), which the follower writes once the event is
+//  applied. Returns 0 applied (or nothing to do), 1 unreadable (logged and skipped), -1
+//  failed (the batch is tried again later).
+typedef int(crm_follow_fn)(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
                            void *arg);
 
 //  Follow source's events for the daemon whose schema (and service name) is schema.

@@ -5,7 +5,7 @@
     the thread reports the outbox events its steps committed ("EVENTS n").
 */
 #include "runner.h"
-#include "events.h"
+#include "relay.h"
 #include "log.h"
 
 #include <stdlib.h>

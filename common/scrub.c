@@ -1,6 +1,6 @@
 /*  scrub: personal data out of a protobuf message (see scrub.h). */
 #include "scrub.h"
-#include "events.h"
+#include "outbox.h"
 
 #include <stdbool.h>
 #include <stdlib.h>

@@ -2,8 +2,9 @@
 #include "service.h"
 #include "bus_worker.h"
 #include "dbloop.h"
-#include "events.h"
 #include "log.h"
+#include "outbox.h"
+#include "relay.h"
 
 #include <stdarg.h>
 
@@ -210,8 +211,6 @@ static const crm_method_t *s_method_find(crm_service_t *self, const char *name) 
     for (const crm_method_t *m = self->methods; m->name; m++)
         if (strcmp(m->name, name) == 0)
             return m;
-    if (strcmp(name, crm_events_replay_method.name) == 0)
-        return &crm_events_replay_method;
     return NULL;
 }
 

@@ -21,7 +21,7 @@
          "aggregateId":"...","occurredAt":"...","eventId":"...","payload":{...}}
 */
 #include "crmctl.h"
-#include "events.h"
+#include "outbox.h"
 #include "json_pb.h"
 
 #include <errno.h>

@@ -13,7 +13,7 @@
     does not alter (it had the tag) is processed but not changed, and gets no event.
 */
 #include "contacts.h"
-#include "events.h"
+#include "outbox.h"
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
@@ -120,16 +120,6 @@ static const crm_stmt_t s_delete = {
     .nparams = 6,
     .writes = true};
 
-//  The chunk's events: $1 tenant, $2 type, $3 event ids, $4 contact ids, $5 payloads,
-//  $6 the time.
-static const crm_stmt_t s_events = {
-    .name = "bulk_events",
-    .sql = "INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
-           " SELECT e::uuid, $2, $1, a, p::bytea, $6::timestamptz"
-           " FROM unnest($3::text[], $4::text[], $5::text[]) AS x(e, a, p)",
-    .nparams = 6,
-    .writes = true};
-
 //  The job's progress after a chunk: $3..$5 processed, changed, failed; $6 errors; $7
 //  the time. Finished when no item is left. Answers the status.
 static const crm_stmt_t s_progress = {
@@ -184,6 +174,32 @@ static void s_error_add(json_t *errors, const char *item, const char *field, con
     json_array_append_new(errors, e);
 }
 
+//  The event of one changed contact: ContactDeleted, or (contact: the contact after the
+//  change, as JSON) ContactUpdated naming changed_field. 0 or -1.
+static int s_event_add(crm_outbox_t *outbox, const char *tenant_id, const char *id,
+                       const char *contact, const char *changed_field, const char *actor_id,
+                       const char *now) {
+    if (!contact) {
+        Crm__Events__ContactDeleted event = CRM__EVENTS__CONTACT_DELETED__INIT;
+        event.contact_id = (char *)id;
+        event.deleted_at = (char *)now;
+        event.actor_id = (char *)actor_id;
+        return crm_outbox_add(outbox, tenant_id, id, &event.base, now);
+    }
+    Crm__Contacts__Contact *c = contacts_from_json(contact);
+    if (!c)
+        return -1;
+    Crm__Events__ContactUpdated event = CRM__EVENTS__CONTACT_UPDATED__INIT;
+    event.contact = c;
+    char *changed[] = {(char *)changed_field};
+    event.changed = changed;
+    event.n_changed = 1;
+    event.actor_id = (char *)actor_id;
+    int rc = crm_outbox_add(outbox, tenant_id, id, &event.base, now);
+    crm__contacts__contact__free_unpacked(c, NULL);
+    return rc;
+}
+
 int contacts_bulk_step(crm_db_t *db, const char *tenant_id, const char *job_id,
                        const char *actor_id, const Crm__Contacts__BulkContactsRequest *req,
                        int chunk, bool *finished) {
@@ -233,75 +249,24 @@ int contacts_bulk_step(crm_db_t *db, const char *tenant_id, const char *job_id,
     //  One event per contact changed; a refusal per contact refused.
     int rows = PQntuples(res);
     int items = rows ? atoi(PQgetvalue(res, 0, 0)) : 0;
-    size_t n = 0;
-    const char **event_ids = calloc(rows + 1, sizeof *event_ids);
-    const char **contact_ids = calloc(rows + 1, sizeof *contact_ids);
-    const char **payloads = calloc(rows + 1, sizeof *payloads);
-    crm_outbox_event_t *events = calloc(rows + 1, sizeof *events);
+    bool deleted = req->action == CRM__CONTACTS__BULK_ACTION__BULK_ACTION_DELETE;
+    crm_outbox_t *outbox = crm_outbox_new();
     json_t *errors = json_array();
-    int refused = 0;
-    for (int i = 1; i < rows; i++) {
+    int refused = 0, status = 0;
+    for (int i = 1; i < rows && status == 0; i++) {
         const char *id = PQgetvalue(res, i, 1);
         if (PQgetisnull(res, i, 2)) {
             s_error_add(errors, id, "tags", "would carry more than 50 tags");
             refused++;
             continue;
         }
-        int code;
-        if (req->action == CRM__CONTACTS__BULK_ACTION__BULK_ACTION_DELETE) {
-            Crm__Events__ContactDeleted event = CRM__EVENTS__CONTACT_DELETED__INIT;
-            event.contact_id = (char *)id;
-            event.deleted_at = now;
-            event.actor_id = (char *)actor_id;
-            code = crm_outbox_event_init(&events[n], &event.base, now);
-        } else {
-            Crm__Contacts__Contact *c = contacts_from_json(PQgetvalue(res, i, 2));
-            if (!c)
-                code = -1;
-            else {
-                Crm__Events__ContactUpdated event = CRM__EVENTS__CONTACT_UPDATED__INIT;
-                event.contact = c;
-                char *changed[] = {(char *)changed_field};
-                event.changed = changed;
-                event.n_changed = 1;
-                event.actor_id = (char *)actor_id;
-                code = crm_outbox_event_init(&events[n], &event.base, now);
-                crm__contacts__contact__free_unpacked(c, NULL);
-            }
-        }
-        if (code) {
-            for (size_t k = 0; k < n; k++)
-                crm_outbox_event_reset(&events[k]);
-            n = 0;
-            rows = -1;
-            break;
-        }
-        event_ids[n] = events[n].event_id;
-        contact_ids[n] = id;
-        payloads[n] = events[n].payload_hex;
-        n++;
+        status = s_event_add(outbox, tenant_id, id, deleted ? NULL : PQgetvalue(res, i, 2),
+                             changed_field, actor_id, now);
     }
-    int status = rows < 0 ? -1 : 0;
-    if (status == 0 && n) {
-        char *a = crm_db_text_array(event_ids, n), *b = crm_db_text_array(contact_ids, n),
-             *c = crm_db_text_array(payloads, n);
-        const char *type = req->action == CRM__CONTACTS__BULK_ACTION__BULK_ACTION_DELETE
-                               ? "ContactDeleted"
-                               : "ContactUpdated";
-        const char *ev_params[] = {tenant_id, type, a, b, c, now};
-        PGresult *ev = crm_db_query(db, &s_events, ev_params);
-        status = ev ? 0 : -1;
-        PQclear(ev);
-        free(a);
-        free(b);
-        free(c);
-    }
-    for (size_t k = 0; k < n; k++)
-        crm_outbox_event_reset(&events[k]);
-    free(events);
-    free(event_ids);
-    free(contact_ids);
-    free(payloads);
+    size_t n = crm_outbox_size(outbox);
+    if (status == 0)
+        status = crm_outbox_write(outbox, db);
+    crm_outbox_destroy(&outbox);
     if (status == 0) {
         char processed[24], changed[24], failed[24];
         snprintf(processed, sizeof processed, "%d", items);

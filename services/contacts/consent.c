@@ -18,7 +18,7 @@
     tie), so a decision back-filled from an old paper form does not undo a newer one.
 */
 #include "contacts.h"
-#include "events.h"
+#include "outbox.h"
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"

@@ -3,7 +3,7 @@
 #define CONTACTS_H
 
 #include "contacts.pb-c.h"
-#include "events.h"
+#include "outbox.h"
 #include "follower.h"
 #include "runner.h"
 #include "service.h"

@@ -10,7 +10,7 @@
     and types only. Then ContactErased tells every other service to forget its copies.
 */
 #include "contacts.h"
-#include "events.h"
+#include "outbox.h"
 #include "ids.h"
 #include "log.h"
 #include "scrub.h"
@@ -97,9 +97,11 @@ int contacts_erase(crm_db_t *db, const char *tenant_id, const char *id, const ch
     event.contact_id = (char *)id;
     event.erased_at = now;
     event.actor_id = (char *)actor_id;
-    crm_stmt_t *stmt = crm_outbox_stmt_new("contacts");
-    int rc = crm_outbox_write(db, stmt, tenant_id, id, &event.base);
-    crm_outbox_stmt_free(&stmt);
+    crm_outbox_t *outbox = crm_outbox_new();
+    int rc = crm_outbox_add(outbox, tenant_id, id, &event.base, NULL);
+    if (rc == 0)
+        rc = crm_outbox_write(outbox, db);
+    crm_outbox_destroy(&outbox);
     return rc ? -1 : 1;
 }
 

@@ -7,7 +7,7 @@
     contact still uses is refused with the count, so no value is lost unseen.
 */
 #include "contacts.h"
-#include "events.h"
+#include "outbox.h"
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"

@@ -3,6 +3,7 @@
 #include "contacts.h"
 #include "ids.h"
 #include "json_pb.h"
+#include "replay.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -532,5 +533,7 @@ const crm_method_t contacts_methods[] = {
      &crm__contacts__get_import_mapping_request__descriptor, false},
     {"ListImportMappings", contacts_import_mapping_list,
      &crm__contacts__list_import_mappings_request__descriptor, false},
+    //  The contacts' events for whoever missed some (common/replay.c).
+    CRM_EVENTS_REPLAY_METHOD,
     {NULL, NULL, NULL, false},
 };

@@ -30,7 +30,7 @@
 */
 #include "contacts.h"
 #include "csv.h"
-#include "events.h"
+#include "outbox.h"
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
@@ -482,10 +482,9 @@ static const crm_stmt_t s_create = {
            " keys AS ("
            "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"
            "  SELECT $1, a, c FROM unnest($18::text[], $19::uuid[]) AS k(a, c)),"
-           " ev AS ("
-           "  INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
-           "  SELECT e::uuid, 'ContactCreated', $1, a::text, p::bytea, $2::timestamptz"
-           "  FROM unnest($20::text[], $4::uuid[], $21::text[]) AS x(e, a, p))"
+           CRM_OUTBOX_SQL("ev", "ContactCreated",
+                          "unnest($20::text[], $4::uuid[], $21::text[]) AS x(e, a, p)",
+                          "x.a::text", "$2", "x.e", "x.p")
            " SELECT count(*) FROM ins",
     .nparams = 21,
     .writes = true};

@@ -54,7 +54,7 @@ static int s_count(crm_db_t *db, const char *tenant, const char *contact, int de
     return rc;
 }
 
-static int s_won_lead(crm_db_t *db, const crm_stmt_t *outbox, const char *tenant,
+static int s_won_lead(crm_db_t *db, crm_outbox_t *outbox, const char *tenant,
                       const Crm__Events__LeadWon *won, const char *at) {
     if (!crm_uuid_valid(won->contact_id))
         return 0;
@@ -76,7 +76,7 @@ static int s_won_lead(crm_db_t *db, const crm_stmt_t *outbox, const char *tenant
             event.changed = changed;
             event.n_changed = 1;
             event.actor_id = (char *)actor;
-            rc = crm_outbox_write(db, outbox, tenant, won->contact_id, &event.base);
+            rc = crm_outbox_add(outbox, tenant, won->contact_id, &event.base, NULL);
             crm__contacts__contact__free_unpacked(c, NULL);
         }
     }
@@ -88,7 +88,7 @@ static int s_won_lead(crm_db_t *db, const crm_stmt_t *outbox, const char *tenant
 }
 
 //  One event (crm_follow_fn): 0 applied (or nothing to do), 1 unreadable, -1 failed.
-static int s_follow(crm_db_t *db, const crm_stmt_t *outbox, const Crm__Event *event,
+static int s_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
                     void *arg) {
     (void)arg;
     const uint8_t *data = event->payload.data;

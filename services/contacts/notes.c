@@ -14,7 +14,7 @@
     note of another contact.
 */
 #include "contacts.h"
-#include "events.h"
+#include "outbox.h"
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"

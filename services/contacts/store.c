@@ -5,7 +5,7 @@
     mapping is written once, in CONTACT_JSON (contacts.h).
 */
 #include "contacts.h"
-#include "events.h"
+#include "outbox.h"
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"

@@ -7,7 +7,7 @@
     without regard to case (tags.name_norm).
 */
 #include "contacts.h"
-#include "events.h"
+#include "outbox.h"
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"

@@ -8,7 +8,7 @@
 #define LEADS_H
 
 #include "bus_client.h"
-#include "events.h"
+#include "outbox.h"
 #include "follower.h"
 #include "page.h"
 #include "rows.h"
@@ -290,10 +290,10 @@ crm_follower_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *se
 int leads_contact_ids_note(crm_db_t *db, const char *tenant_id, const char *const *ids, size_t n,
                            bool deleted);
 
-//  Re-point the tenant's leads of merged_ids (n) to survivor, each live one with its
-//  LeadUpdated event (changed: contactId), in db's open transaction. Leads re-pointed,
-//  or -1.
-int leads_contacts_merged(crm_db_t *db, const crm_stmt_t *outbox, const char *tenant_id,
+//  Re-point the tenant's leads of merged_ids (n) to survivor, in db's open transaction,
+//  adding to outbox the LeadUpdated event (changed: contactId) of each live one. Leads
+//  re-pointed, or -1.
+int leads_contacts_merged(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
                           const char *survivor, const char *const *merged_ids, size_t n,
                           const char *actor_id);
 

@@ -108,7 +108,7 @@ int leads_contact_ids_note(crm_db_t *db, const char *tenant_id, const char *cons
     return rc;
 }
 
-int leads_contacts_merged(crm_db_t *db, const crm_stmt_t *outbox, const char *tenant_id,
+int leads_contacts_merged(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
                           const char *survivor, const char *const *merged_ids, size_t n,
                           const char *actor_id) {
     //  Only well-formed ids go into the statement: the event comes from the contacts
@@ -147,7 +147,7 @@ int leads_contacts_merged(crm_db_t *db, const crm_stmt_t *outbox, const char *te
         event.changed = changed;
         event.n_changed = 1;
         event.actor_id = (char *)actor;
-        rc = crm_outbox_write(db, outbox, tenant_id, lead->id, &event.base);
+        rc = crm_outbox_add(outbox, tenant_id, lead->id, &event.base, NULL);
         crm__leads__lead__free_unpacked(lead, NULL);
     }
     PQclear(res);
@@ -173,7 +173,7 @@ int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contac
 }
 
 //  One event (crm_follow_fn): 0 applied (or nothing to do), 1 unreadable, -1 failed.
-static int s_follow(crm_db_t *db, const crm_stmt_t *outbox, const Crm__Event *event,
+static int s_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
                     void *arg) {
     (void)arg;
     const uint8_t *data = event->payload.data;

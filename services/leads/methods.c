@@ -47,6 +47,7 @@
 #include "leads.h"
 #include "ids.h"
 #include "json_pb.h"
+#include "replay.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -424,5 +425,7 @@ const crm_method_t leads_methods[] = {
      false},
     {"UpdateSettings", leads_settings_update,
      &crm__leads__update_pipeline_settings_request__descriptor, true},
+    //  The leads' events for whoever missed some (common/replay.c).
+    CRM_EVENTS_REPLAY_METHOD,
     {NULL, NULL, NULL, false},
 };

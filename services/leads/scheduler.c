@@ -18,6 +18,7 @@
 */
 #include "leads.h"
 #include "log.h"
+#include "relay.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -61,22 +62,25 @@ static const crm_stmt_t s_claim = {
     .nparams = 1,
     .writes = true};
 
-//  The FollowUpDue events of a pass: arrays of event ids, tenants, leads (the
-//  aggregate) and payloads (hex).
-static const crm_stmt_t s_events = {
-    .name = "scheduler_events",
-    .sql = "INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
-           " SELECT e, 'FollowUpDue', t, a, decode(p, 'hex'), now()"
-           " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS u(e, t, a, p)",
-    .nparams = 4,
-    .writes = true};
-
 //  Milliseconds until the next follow-up to fire is due (NULL: none).
 static const crm_stmt_t s_next = {
     .name = "scheduler_next",
     .sql = "SELECT greatest(ceil(extract(epoch FROM min(due_at) - now()) * 1000), 0)::bigint"
            " FROM follow_ups WHERE status = 'pending' AND fired_at IS NULL",
     .nparams = 0};
+
+//  The FollowUpDue event of claimed row i (one that fired). 0 or -1.
+static int s_due_add(crm_outbox_t *outbox, PGresult *res, int i) {
+    Crm__Events__FollowUpDue due = CRM__EVENTS__FOLLOW_UP_DUE__INIT;
+    due.follow_up_id = PQgetvalue(res, i, 1);
+    due.lead_id = PQgetvalue(res, i, 2);
+    due.contact_id = PQgetvalue(res, i, 3);
+    due.due_at = PQgetvalue(res, i, 4);
+    due.method = PQgetvalue(res, i, 5);
+    due.note = PQgetvalue(res, i, 6);
+    due.assignee_id = PQgetvalue(res, i, 7);
+    return crm_outbox_add(outbox, PQgetvalue(res, i, 0), due.lead_id, &due.base, NULL);
+}
 
 //  One pass in one transaction. Returns the follow-ups claimed (fired or cancelled), with
 //  *fired those that fired, or -1 when it failed (rolled back: tried again later).
@@ -93,50 +97,15 @@ static int s_pass(crm_db_t *db, int batch, int *fired) {
         return -1;
     }
     int rows = PQntuples(res);
-    const char **ids = calloc((size_t)rows + 1, sizeof *ids);
-    const char **tenants = calloc((size_t)rows + 1, sizeof *tenants);
-    const char **leads = calloc((size_t)rows + 1, sizeof *leads);
-    const char **payloads = calloc((size_t)rows + 1, sizeof *payloads);
-    crm_outbox_event_t *events = calloc((size_t)rows + 1, sizeof *events);
-    int n = 0;
-    for (int i = 0; i < rows; i++) {
-        if (strcmp(PQgetvalue(res, i, 8), "t") != 0)
-            continue;
-        Crm__Events__FollowUpDue due = CRM__EVENTS__FOLLOW_UP_DUE__INIT;
-        due.follow_up_id = PQgetvalue(res, i, 1);
-        due.lead_id = PQgetvalue(res, i, 2);
-        due.contact_id = PQgetvalue(res, i, 3);
-        due.due_at = PQgetvalue(res, i, 4);
-        due.method = PQgetvalue(res, i, 5);
-        due.note = PQgetvalue(res, i, 6);
-        due.assignee_id = PQgetvalue(res, i, 7);
-        crm_outbox_event_init(&events[n], &due.base, NULL);
-        ids[n] = events[n].event_id;
-        tenants[n] = PQgetvalue(res, i, 0);
-        leads[n] = due.lead_id;
-        payloads[n] = events[n].payload_hex + 2; // past "\x"
-        n++;
-    }
+    crm_outbox_t *outbox = crm_outbox_new();
     int rc = 0;
-    if (n > 0) {
-        char *arrays[4] = {crm_db_text_array(ids, (size_t)n),
-                           crm_db_text_array(tenants, (size_t)n),
-                           crm_db_text_array(leads, (size_t)n),
-                           crm_db_text_array(payloads, (size_t)n)};
-        const char *params[] = {arrays[0], arrays[1], arrays[2], arrays[3]};
-        PGresult *written = crm_db_query(db, &s_events, params);
-        rc = written ? 0 : -1;
-        PQclear(written);
-        for (int i = 0; i < 4; i++)
-            free(arrays[i]);
-    }
-    for (int i = 0; i < n; i++)
-        crm_outbox_event_reset(&events[i]);
-    free(events);
-    free(ids);
-    free(tenants);
-    free(leads);
-    free(payloads);
+    for (int i = 0; i < rows && rc == 0; i++)
+        if (strcmp(PQgetvalue(res, i, 8), "t") == 0)
+            rc = s_due_add(outbox, res, i);
+    int n = (int)crm_outbox_size(outbox);
+    if (rc == 0)
+        rc = crm_outbox_write(outbox, db);
+    crm_outbox_destroy(&outbox);
     PQclear(res);
     if (rc == 0 && crm_db_commit(db) == 0) {
         *fired = n;

@@ -141,15 +141,6 @@ static const crm_stmt_t s_stage_delete = {
     .nparams = 2,
     .writes = true};
 
-//  The event of a pipeline change (the change's statement ran just before, in the same
-//  transaction).
-static const crm_stmt_t s_pipeline_event = {
-    .name = "leads_pipeline_event",
-    .sql = "INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
-           " VALUES ($2::uuid, 'PipelineChanged', $1, 'pipeline', $3::bytea, $4::timestamptz)",
-    .nparams = 4,
-    .writes = true};
-
 static int s_read_stages(crm_call_t *call, Crm__Leads__ListStagesResponse **out);
 static int s_pipeline_changed(crm_call_t *call, const char *change, const char *key);
 
@@ -246,7 +237,8 @@ int leads_stage_list(crm_call_t *call, const ProtobufCMessage *request,
     return code ? code : s_read_stages(call, (Crm__Leads__ListStagesResponse **)response);
 }
 
-//  Write PipelineChanged: the whole pipeline as it is now. 0 or a failure code.
+//  Write PipelineChanged: the whole pipeline as it is now (the change's statement ran
+//  just before, in the same transaction). 0 or a failure code.
 static int s_pipeline_changed(crm_call_t *call, const char *change, const char *key) {
     Crm__Leads__ListStagesResponse *list = NULL;
     int code = s_read_stages(call, &list);
@@ -260,16 +252,13 @@ static int s_pipeline_changed(crm_call_t *call, const char *change, const char *
     event.change = (char *)change;
     event.stage_key = (char *)key;
     event.actor_id = call->header->actor_id;
-    crm_outbox_event_t ev;
-    crm_outbox_event_init(&ev, &event.base, NULL);
-    const char *params[] = {call->header->tenant_id, ev.event_id, ev.payload_hex,
-                            ev.occurred_at};
-    PGresult *res = crm_db_query(call->db, &s_pipeline_event, params);
-    crm_outbox_event_reset(&ev);
+    crm_outbox_t *outbox = crm_outbox_new();
+    int rc = crm_outbox_add(outbox, call->header->tenant_id, "pipeline", &event.base, NULL);
+    if (rc == 0)
+        rc = crm_outbox_write(outbox, call->db);
+    crm_outbox_destroy(&outbox);
     crm__leads__list_stages_response__free_unpacked(list, NULL);
-    code = res ? 0 : crm_call_db_failure(call);
-    PQclear(res);
-    return code;
+    return rc == 0 ? 0 : crm_call_db_failure(call);
 }
 
 // --- writing ----------------------------------------------------------------------------

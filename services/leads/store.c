@@ -390,13 +390,6 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
 
 // --- for the other parts of the daemon -------------------------------------------------
 
-static const crm_stmt_t s_announce = {
-    .name = "leads_announce",
-    .sql = "INSERT INTO outbox (event_id, type, tenant_id, aggregate_id, payload, occurred_at)"
-           " VALUES ($2::uuid, 'LeadUpdated', $1, $3, $4::bytea, $5::timestamptz)",
-    .nparams = 5,
-    .writes = true};
-
 int leads_store_announce(crm_call_t *call, const char *lead_id, const char *field,
                          const char *before) {
     Crm__Leads__Lead *lead = NULL;
@@ -420,14 +413,12 @@ int leads_store_announce(crm_call_t *call, const char *lead_id, const char *fiel
         event.changed = changed;
         event.n_changed = 1;
         event.actor_id = call->header->actor_id;
-        crm_outbox_event_t ev;
-        crm_outbox_event_init(&ev, &event.base, now);
-        const char *params[] = {call->header->tenant_id, ev.event_id, lead_id, ev.payload_hex,
-                                now};
-        PGresult *res = crm_db_query(call->db, &s_announce, params);
-        crm_outbox_event_reset(&ev);
-        rc = res ? 0 : crm_call_db_failure(call);
-        PQclear(res);
+        crm_outbox_t *outbox = crm_outbox_new();
+        rc = crm_outbox_add(outbox, call->header->tenant_id, lead_id, &event.base, now);
+        if (rc == 0)
+            rc = crm_outbox_write(outbox, call->db);
+        crm_outbox_destroy(&outbox);
+        rc = rc == 0 ? 0 : crm_call_db_failure(call);
     }
     crm__leads__lead__free_unpacked(lead, NULL);
     return rc;

@@ -23,7 +23,10 @@ static int s_publish(reporting_t *self) {
     size_t n = 0;
     int rc = reporting_store_take_dirty(db, S_PUBLISH_MAX_DAYS, &dailies, &tenants, &n);
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = crm_outbox_write(db, self->outbox, tenants[i], tenants[i], &dailies[i]->base);
+        rc = crm_outbox_add(self->outbox, tenants[i], tenants[i], &dailies[i]->base, NULL);
+    if (rc == 0)
+        rc = crm_outbox_write(self->outbox, db);
+    crm_outbox_clear(self->outbox);
     reporting_store_days_free(dailies, tenants, n);
     if (rc == 0 && n == 0) {
         crm_db_rollback(db); // nothing was dirty

@@ -100,7 +100,7 @@ void reporting_refollow(reporting_t *self) {
         crm_log_kv(CRM_LOG_ERROR, "could not wake the loop", "detail", strerror(errno), NULL);
 }
 
-//  Workaround for common/events.c: crm_subscriber_destroy ends the subscriber's poller
+//  Workaround for common/subscriber.c: crm_subscriber_destroy ends the subscriber's poller
 //  and re-check timer but not the one-second timer crm_subscriber_attach starts (its id
 //  is not kept), which would then run on freed memory. zloop numbers timers in order
 //  and that timer is the first the attach makes, so s_subscribe learns its id with a

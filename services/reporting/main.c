@@ -32,7 +32,7 @@ static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *lo
     while (crm_db_connect(self->db, cfg->database_retry_max_ms) != 0)
         if (zsys_interrupted)
             return -1;
-    self->outbox = crm_outbox_stmt_new("reporting");
+    self->outbox = crm_outbox_new();
     reporting_rebuild_resume(self);
     if (reporting_follow(self) != 0 || reporting_publisher_attach(self) != 0)
         return -1;
@@ -48,7 +48,7 @@ static void s_detach(void *arg) {
         zloop_timer_end(self->loop, self->rebuild_timer);
     self->publish_timer = self->rebuild_timer = -1;
     crm_bus_client_destroy(&self->client);
-    crm_outbox_stmt_free(&self->outbox);
+    crm_outbox_destroy(&self->outbox);
     crm_db_destroy(&self->db);
     reporting_rebuild_reset(&self->rebuild);
 }

@@ -10,6 +10,7 @@
     Events.Replay     common/replay   the outbox          (bus: subscribers catching up)
 */
 #include "reporting.h"
+#include "replay.h"
 
 //  ContactsGrowth: live contacts created per day of a range, by source or type.
 static int s_contacts_growth(crm_call_t *call, const ProtobufCMessage *request,
@@ -46,5 +47,7 @@ const crm_method_t reporting_methods[] = {
      false},
     {"Rebuild", s_rebuild, &crm__reporting__rebuild_request__descriptor, false},
     {"RebuildStatus", s_rebuild_status, &crm__empty__descriptor, false},
+    //  Reporting's own events (ContactsDaily) for whoever missed some (common/replay.c).
+    CRM_EVENTS_REPLAY_METHOD,
     {NULL, NULL, NULL, false},
 };

@@ -14,9 +14,11 @@
 #define REPORTING_H
 
 #include "bus_client.h"
-#include "events.h"
+#include "outbox.h"
+#include "relay.h"
 #include "reporting.pb-c.h"
 #include "service.h"
+#include "subscriber.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -46,7 +48,7 @@ typedef struct {
     zmq_pollitem_t wake_item;
     bool refollow;            // a new subscriber is wanted
     int64_t refollow_started; // when a replay rebuild asked for it (for its log)
-    crm_stmt_t *outbox;       // writes reporting's events
+    crm_outbox_t *outbox;     // writes reporting's events
     crm_bus_client_t *client; // calls to contacts (Snapshot, Events.Replay)
     int publish_timer;
     int rebuild_timer; // -1, or the timer of the rebuild's next step

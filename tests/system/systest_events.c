@@ -12,7 +12,8 @@
 
 #include "bus_client.h"
 #include "contacts.pb-c.h"
-#include "events.h"
+#include "outbox.h"
+#include "subscriber.h"
 #include "harness.h"
 
 #include <libpq-fe.h>

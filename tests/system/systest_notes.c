@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <pthread.h>
 
-#include "events.h"
+#include "outbox.h"
 #include "systest_sql.h"
 #include <libpq-fe.h>
 

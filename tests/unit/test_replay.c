@@ -1,11 +1,11 @@
-/*  Unit tests: events module pieces that need no sockets or database: the gap
-    detector, replay paging, the catalogue and outbox row rendering. */
+/*  Unit tests: replay (replay.h): the method's table row and its role check, the gap
+    detector and replay paging. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "events.h"
+#include "replay.h"
 
 #include <string.h>
 
@@ -67,53 +67,29 @@ static void test_replay_page_overlap(void **state) {
     assert_int_equal(page.usable, 0);
 }
 
-static void test_catalogue(void **state) {
+//  A service's table row names the method, its function and its request type.
+static void test_method_row(void **state) {
     (void)state;
-    assert_ptr_equal(crm_event_descriptor("ContactCreated"),
-                     &crm__events__contact_created__descriptor);
-    assert_ptr_equal(crm_event_descriptor("LeadWon"), &crm__events__lead_won__descriptor);
-    assert_ptr_equal(crm_event_descriptor("ContactsDaily"),
-                     &crm__events__contacts_daily__descriptor);
-    assert_null(crm_event_descriptor("NoSuchEvent"));
-    assert_null(crm_event_descriptor(NULL));
-    assert_string_equal(crm_event_type(&crm__events__lead_scored__descriptor), "LeadScored");
+    static const crm_method_t methods[] = {CRM_EVENTS_REPLAY_METHOD, {NULL, NULL, NULL, false}};
+    assert_string_equal(methods[0].name, "Events.Replay");
+    assert_ptr_equal(methods[0].fn, crm_events_replay);
+    assert_ptr_equal(methods[0].request, &crm__events__replay_request__descriptor);
+    assert_false(methods[0].writes);
 }
 
-static void test_outbox_event(void **state) {
+//  Every tenant's events: a tenant's user is refused before anything is read.
+static void test_replay_needs_system_role(void **state) {
     (void)state;
-    Crm__Events__ContactDeleted payload = CRM__EVENTS__CONTACT_DELETED__INIT;
-    payload.contact_id = "0190a3c4-0000-7000-8000-000000000001";
-    crm_outbox_event_t ev;
-    assert_int_equal(crm_outbox_event_init(&ev, &payload.base, "2026-11-22T08:00:00.000001Z"), 0);
-    assert_string_equal(ev.type, "ContactDeleted");
-    assert_string_equal(ev.occurred_at, "2026-11-22T08:00:00.000001Z");
-    assert_int_equal(strlen(ev.event_id), 36);
-    //  The payload as a bytea hex literal that decodes back to the message.
-    assert_memory_equal(ev.payload_hex, "\\x", 2);
-    size_t n = (strlen(ev.payload_hex) - 2) / 2;
-    uint8_t *bytes = malloc(n);
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(ev.payload_hex + 2 + 2 * i, "%2x", &v), 1);
-        bytes[i] = (uint8_t)v;
-    }
-    Crm__Events__ContactDeleted *back = crm__events__contact_deleted__unpack(NULL, n, bytes);
-    assert_non_null(back);
-    assert_string_equal(back->contact_id, payload.contact_id);
-    crm__events__contact_deleted__free_unpacked(back, NULL);
-    free(bytes);
-    crm_outbox_event_reset(&ev);
-
-    //  Stamped now when no time is given.
-    assert_int_equal(crm_outbox_event_init(&ev, &payload.base, NULL), 0);
-    assert_int_equal(strlen(ev.occurred_at), 27);
-    assert_int_equal(ev.occurred_at[26], 'Z');
-    crm_outbox_event_reset(&ev);
-
-    //  A message outside the catalogue is refused.
-    Crm__Empty empty = CRM__EMPTY__INIT;
-    assert_int_equal(crm_outbox_event_init(&ev, &empty.base, NULL), -1);
-    crm_outbox_event_reset(&ev);
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = "Events.Replay";
+    header.tenant_id = "tenant-a";
+    header.role = "sales";
+    crm_call_t call = {.header = &header};
+    Crm__Events__ReplayRequest req = CRM__EVENTS__REPLAY_REQUEST__INIT;
+    ProtobufCMessage *response = NULL;
+    assert_int_equal(crm_events_replay(&call, &req.base, &response), 403);
+    assert_string_equal(call.error, "forbidden");
+    assert_null(response);
 }
 
 int main(void) {
@@ -125,8 +101,8 @@ int main(void) {
         cmocka_unit_test(test_replay_page_hole),
         cmocka_unit_test(test_replay_page_starts_late),
         cmocka_unit_test(test_replay_page_overlap),
-        cmocka_unit_test(test_catalogue),
-        cmocka_unit_test(test_outbox_event),
+        cmocka_unit_test(test_method_row),
+        cmocka_unit_test(test_replay_needs_system_role),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
