@@ -152,6 +152,7 @@ $(BUILD)/tests/test_leads_lead: $(BUILD)/services/leads/lead.o $(BUILD)/services
 $(BUILD)/tests/test_leads_assign: $(BUILD)/services/leads/assignment.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_leads_member: $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_leads_assignment: $(BUILD)/services/leads/assignment.o $(BUILD)/services/leads/member.o
+$(BUILD)/tests/test_leads_stage: $(BUILD)/services/leads/stage.o
 $(BUILD)/tests/test_leads_followups: $(BUILD)/services/leads/followup_rules.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o

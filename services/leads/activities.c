@@ -5,7 +5,7 @@
     Each request is checked completely before anything is written; a log or a change is
     one statement that writes the activity, moves the lead's last activity forward (a log
     only) and writes LeadActivityLogged. The moves between stages log their own
-    'status_change' activity (store.c, leads_store_move); they are read here, never
+    'status_change' activity (lead_store.c, leads_store_move); they are read here, never
     written or changed.
 */
 #include "leads.h"

@@ -1,8 +1,20 @@
-/*  leads: the daemon's internal interface between handlers, stages, store and rules.
+/*  leads: the daemon's internal interface, one section per file.
 
-    Reading order: main.c (wiring), handlers.c (the lead's methods and their checks),
-    stages.c (the tenant's pipeline), store.c (the lead's SQL), rules.c (the pure rules:
-    stage keys, moves between stages, times, list cursors), migrations/.
+    Reading order: main.c (wiring), methods.c (THE method table, the index of everything
+    the service does, and the lead's methods), then per resource its rules (<resource>.c:
+    a request in, field errors or a normalised message out, no database), its SQL
+    (<resource>_store.c) and its methods (<resource>_methods.c):
+    - lead.c + lead_store.c (methods in methods.c): create, update, delete, list, moves
+      between stages and the won/lost details;
+    - stage.c + stage_store.c + stage_methods.c: the tenant's pipeline;
+    - member.c + member_store.c + member_methods.c: the sales team;
+    - assignment.c + assignment_store.c + assignment_methods.c: assignment rules,
+      automatic assignment (round robin), manual assignment, the history;
+    - lifecycle.c + lifecycle_store.c: following the contacts' events, a lead's contact;
+    - still one file each (methods, checks and SQL together): activities.c, views.c
+      (timeline, hot sheet), followups.c (+ followup_rules.c, its pure timing rule),
+      settings.c, chat.c, scheduler.c (the follow-up scheduler, a runner job);
+    - patch.c: what a PATCH means (lead, member, activity); migrations/.
 */
 #ifndef LEADS_H
 #define LEADS_H
@@ -69,6 +81,24 @@ bool leads_stage_key_valid(const char *key);
 //  front when it would start with a digit. Returns 0, or -1 when the name has no
 //  letter or digit to make a key from (out is then "").
 int leads_stage_key_from_name(const char *name, char *out, size_t size);
+
+//  The stored name of an outcome ("open" for the unspecified value).
+const char *leads_stage_outcome_name(Crm__Leads__StageOutcome outcome);
+
+//  A new stage: its name (trimmed), its key (given, or made from the name) into key.
+//  0, or -1 with errors added.
+int leads_stage_check_new(Crm__Leads__Stage *stage, char key[LEADS_STAGE_KEY_MAX + 1],
+                          crm_errors_t *errors);
+
+//  The fields of a stage a PATCH names.
+typedef struct {
+    bool name, position, outcome;
+} leads_stage_fields_t;
+
+//  A stage's update: its mask (name, position, outcome only), a position from 1, an
+//  outcome given; *name: the new name trimmed (set->name; the caller frees). 0 or -1.
+int leads_stage_update_check(const Crm__Leads__UpdateStageRequest *req, leads_stage_fields_t *set,
+                             char **name, crm_errors_t *errors);
 
 //  --- lead.c: the rules of a lead (no database) ------------------------------------------
 
@@ -152,7 +182,7 @@ typedef struct {
 int leads_list_check(const Crm__Leads__ListLeadsRequest *req, leads_list_t *out,
                      crm_errors_t *errors);
 
-//  --- stages.c: the tenant's pipeline ---------------------------------------------------
+//  --- stage_store.c: the SQL of the tenant's pipeline ---------------------------------------
 
 //  Give the tenant its copy of the default pipeline if it has none yet. 0 or a failure
 //  code.
@@ -167,6 +197,40 @@ int leads_stage_lookup(crm_call_t *call, const char *key, char outcome[8], char 
 //  failure code.
 int leads_stage_first_open(crm_call_t *call, char key[64]);
 
+//  One stage as the API shows it: 200 with *out, 404, or a failure code.
+int leads_stage_store_read(crm_call_t *call, const char *key, Crm__Leads__Stage **out);
+
+//  The tenant's stages in order: 200 with *out, or a failure code.
+int leads_stage_store_list(crm_call_t *call, Crm__Leads__ListStagesResponse **out);
+
+//  Write PipelineChanged (change: "created", "stage_added", ...; key: the stage) with
+//  the whole pipeline as it is now, through the outbox writer. 0 or a failure code.
+int leads_stage_store_changed(crm_call_t *call, const char *change, const char *key);
+
+//  409 when another stage than except holds key or name (named as the field in
+//  conflict, the key first when it was given): 0, 409 or a failure code.
+int leads_stage_store_unique(crm_call_t *call, const char *key, const char *name,
+                             const char *except, bool key_given);
+
+//  The pipeline's open stages and all its stages: 0 or a failure code.
+int leads_stage_store_counts(crm_call_t *call, long *open, long *all);
+
+//  Lock stage key against leads entering it, then count the live leads in it: 0 with
+//  *outcome and *leads, 404, or a failure code.
+int leads_stage_store_lock_and_count(crm_call_t *call, const char *key, char outcome[8],
+                                     long *leads);
+
+int leads_stage_store_insert(crm_call_t *call, const char *key, const char *name,
+                             const char *outcome, uint32_t position);
+int leads_stage_store_update(crm_call_t *call, const char *key, const char *name,
+                             const char *outcome, const char *now);
+//  To position (at most the number of stages), the others keeping their order.
+int leads_stage_store_move(crm_call_t *call, const char *key, uint32_t position,
+                           const char *now);
+int leads_stage_store_delete(crm_call_t *call, const char *key);
+
+//  --- stage_methods.c: the pipeline's methods ------------------------------------------------
+
 int leads_stage_list(crm_call_t *call, const ProtobufCMessage *request,
                      ProtobufCMessage **response);
 int leads_stage_create(crm_call_t *call, const ProtobufCMessage *request,
@@ -176,7 +240,7 @@ int leads_stage_update(crm_call_t *call, const ProtobufCMessage *request,
 int leads_stage_delete(crm_call_t *call, const ProtobufCMessage *request,
                        ProtobufCMessage **response);
 
-//  --- store.c: the lead's SQL -----------------------------------------------------------
+//  --- lead_store.c: the lead's SQL -----------------------------------------------------------
 
 //  A lead ready to be written: checked, with its columns rendered as text.
 typedef struct {
@@ -285,6 +349,18 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
 crm_follower_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
                                       zloop_t *loop);
 
+//  Is contact_id a live contact of the caller's tenant? Known from the contacts
+//  service's events (contact_ids) when they have been applied; else the contacts service
+//  is asked (its Get, with the caller's header) and its yes noted. 0; 422 naming
+//  contactId; 503 when the contacts service does not answer.
+int leads_contact_check(crm_call_t *call, const char *contact_id);
+
+//  --- lifecycle_store.c: the SQL of following the contacts ----------------------------------
+
+//  Is contact_id a contact of the caller's tenant the leads service knows of (*known),
+//  and one gone for good (*deleted)? 0 or a failure code.
+int leads_contact_known(crm_call_t *call, const char *contact_id, bool *known, bool *deleted);
+
 //  Note the tenant's contacts ids (n) as live contacts, or (deleted) as gone for good, in
 //  contact_ids; ids that are not UUIDs are left out. 0 or -1.
 int leads_contact_ids_note(crm_db_t *db, const char *tenant_id, const char *const *ids, size_t n,
@@ -297,19 +373,13 @@ int leads_contacts_merged(crm_db_t *db, crm_outbox_t *outbox, const char *tenant
                           const char *survivor, const char *const *merged_ids, size_t n,
                           const char *actor_id);
 
-//  Is contact_id a live contact of the caller's tenant? Known from the contacts
-//  service's events (contact_ids) when they have been applied; else the contacts service
-//  is asked (its Get, with the caller's header) and its yes noted. 0; 422 naming
-//  contactId; 503 when the contacts service does not answer.
-int leads_contact_check(crm_call_t *call, const char *contact_id);
-
 //  Take the person's data out of the tenant's leads of contact_id, in db's open
 //  transaction, with the payloads of those leads' past events. Leads touched, or -1.
 int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contact_id,
                          const char *erased_at);
 
 //  --- activities.c: a lead's activities (calls, meetings, emails, chats, appointments,
-//  test drives, notes; the moves' status_change rows are written by store.c) ----------
+//  test drives, notes; the moves' status_change rows are written by lead_store.c) ----------
 
 //  An activity row as one JSON object in the API's shape (an Activity), built by
 //  PostgreSQL: details holds the kind's own fields, the columns the rest. An

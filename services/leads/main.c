@@ -1,5 +1,7 @@
 /*  crm-leads: the leads daemon. Wiring only: the service core (common/service.c) runs
-    the loop; the methods are in handlers.c and stages.c, the SQL in store.c. */
+    the loop and the methods (methods.c's table, the index of the service: per method
+    its rules file and its _store.c); the attach hook follows the contacts' events
+    (lifecycle.c); the runner runs the follow-up scheduler (scheduler.c). */
 #include "leads.h"
 #include "daemon.h"
 

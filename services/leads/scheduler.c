@@ -10,7 +10,7 @@
     It then tells the runner how many, which has the daemon's relay publish them.
 
     A follow-up whose lead was closed or deleted meanwhile does not fire: the pass
-    cancels it instead (handlers cancel them when a lead closes; this covers the rest).
+    cancels it instead (the move cancels them when a lead closes; this covers the rest).
 
     After a full batch it goes on at once; otherwise it sleeps until the next due time,
     at most leads.scheduler_ms, and at least SCHEDULER_MIN_WAIT_MS (rows due but locked by

@@ -1,5 +1,5 @@
 /*  leads assignment rules: which members a rule selects for a lead, working hours and
-    postcodes (services/leads/team_rules.c). */
+    postcodes (services/leads/assignment.c, services/leads/member.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /*  leads rules: stage keys, moves between stages, times and the list's cursors
-    (services/leads/rules.c). */
+    (services/leads/lead.c, services/leads/stage.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

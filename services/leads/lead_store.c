@@ -1,5 +1,7 @@
-/*  store: a lead's writes (create, update, move between stages, delete, each with its
-    events in the same statement) and reads (one lead, the list).
+/*  lead_store: the lead's SQL — its writes (create, update, move between stages with the
+    won or lost details, delete, each with its events in the same statement, the
+    in-statement form of the outbox writer) and reads (one lead, the list). lead.c holds
+    the rules, methods.c the methods.
 
     Rows come back as one JSON object in the API's shape (LEAD_JSON, leads.h) and go
     through the generic transcoder into a Lead.

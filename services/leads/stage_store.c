@@ -1,4 +1,5 @@
-/*  stages: the tenant's pipeline — its stages in order, each open, won or lost.
+/*  stage_store: the SQL of the tenant's pipeline (stage.c holds the rules,
+    stage_methods.c the methods) — its stages in order, each open, won or lost.
 
     A tenant gets its own copy of the default pipeline (default_stages, migration 0001)
     the first time anything of the leads service needs its stages; from then on the
@@ -17,8 +18,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-#define STAGE_NAME_MAX_LEN 60
 
 #define STAGE_JSON(s)                                                                         \
     "jsonb_build_object('key', " s ".key, 'name', " s ".name, 'position', " s ".position,"   \
@@ -141,9 +140,6 @@ static const crm_stmt_t s_stage_delete = {
     .nparams = 2,
     .writes = true};
 
-static int s_read_stages(crm_call_t *call, Crm__Leads__ListStagesResponse **out);
-static int s_pipeline_changed(crm_call_t *call, const char *change, const char *key);
-
 // --- the pipeline -----------------------------------------------------------------------
 
 int leads_pipeline_ensure(crm_call_t *call) {
@@ -160,7 +156,7 @@ int leads_pipeline_ensure(crm_call_t *call) {
         return crm_call_db_failure(call);
     bool copied = atol(PQcmdTuples(res)) > 0;
     PQclear(res);
-    return copied ? s_pipeline_changed(call, "created", "") : 0;
+    return copied ? leads_stage_store_changed(call, "created", "") : 0;
 }
 
 int leads_stage_lookup(crm_call_t *call, const char *key, char outcome[8], char name[128]) {
@@ -197,14 +193,14 @@ int leads_stage_first_open(crm_call_t *call, char key[64]) {
 // --- reading ----------------------------------------------------------------------------
 
 //  One stage as the API shows it: 200 with *out, 404, or a failure code.
-static int s_stage_read(crm_call_t *call, const char *key, Crm__Leads__Stage **out) {
+int leads_stage_store_read(crm_call_t *call, const char *key, Crm__Leads__Stage **out) {
     const char *params[] = {call->header->tenant_id, key};
     return crm_row_read_one(call, &s_stage_get, params, &crm__leads__stage__descriptor, "stage",
                             (ProtobufCMessage **)out);
 }
 
 //  The tenant's stages in order: 200 with *out, or a failure code.
-static int s_read_stages(crm_call_t *call, Crm__Leads__ListStagesResponse **out) {
+int leads_stage_store_list(crm_call_t *call, Crm__Leads__ListStagesResponse **out) {
     const char *params[] = {call->header->tenant_id};
     PGresult *res = crm_db_query(call->db, &s_stage_list, params);
     if (!res)
@@ -230,18 +226,11 @@ static int s_read_stages(crm_call_t *call, Crm__Leads__ListStagesResponse **out)
     return code;
 }
 
-int leads_stage_list(crm_call_t *call, const ProtobufCMessage *request,
-                     ProtobufCMessage **response) {
-    (void)request;
-    int code = leads_pipeline_ensure(call);
-    return code ? code : s_read_stages(call, (Crm__Leads__ListStagesResponse **)response);
-}
-
 //  Write PipelineChanged: the whole pipeline as it is now (the change's statement ran
 //  just before, in the same transaction). 0 or a failure code.
-static int s_pipeline_changed(crm_call_t *call, const char *change, const char *key) {
+int leads_stage_store_changed(crm_call_t *call, const char *change, const char *key) {
     Crm__Leads__ListStagesResponse *list = NULL;
-    int code = s_read_stages(call, &list);
+    int code = leads_stage_store_list(call, &list);
     if (code != 200)
         return code;
     for (size_t i = 0; i < list->n_items; i++)
@@ -263,31 +252,9 @@ static int s_pipeline_changed(crm_call_t *call, const char *change, const char *
 
 // --- writing ----------------------------------------------------------------------------
 
-//  The stored name of an outcome ("open" for the unspecified value).
-static const char *s_outcome_name(Crm__Leads__StageOutcome outcome) {
-    switch (outcome) {
-    case CRM__LEADS__STAGE_OUTCOME__STAGE_OUTCOME_WON:
-        return "won";
-    case CRM__LEADS__STAGE_OUTCOME__STAGE_OUTCOME_LOST:
-        return "lost";
-    default:
-        return "open";
-    }
-}
-
-//  Check and trim a stage's name in place: 0 or 422 naming it.
-static int s_check_name(crm_call_t *call, char **name) {
-    crm_text_trim(*name);
-    if (crm_text_blank(*name))
-        crm_call_field_error(call, "name", "is required");
-    else if (crm_utf8_chars(*name) > STAGE_NAME_MAX_LEN)
-        crm_call_field_error(call, "name", "must be at most %d characters", STAGE_NAME_MAX_LEN);
-    return call->errors.n ? 422 : 0;
-}
-
 //  409 when another stage than except holds key or name (named as the field in conflict,
 //  the key first when it was given): 0, 409 or a failure code.
-static int s_check_unique(crm_call_t *call, const char *key, const char *name, const char *except,
+int leads_stage_store_unique(crm_call_t *call, const char *key, const char *name, const char *except,
                           bool key_given) {
     const char *params[] = {call->header->tenant_id, key, name, except,
                             key_given ? "true" : "false"};
@@ -310,7 +277,7 @@ static int s_check_unique(crm_call_t *call, const char *key, const char *name, c
 }
 
 //  The pipeline's open stages and all its stages: 0 or a failure code.
-static int s_counts(crm_call_t *call, long *open, long *all) {
+int leads_stage_store_counts(crm_call_t *call, long *open, long *all) {
     const char *params[] = {call->header->tenant_id};
     PGresult *res = crm_db_query(call->db, &s_stage_counts, params);
     if (!res)
@@ -323,7 +290,7 @@ static int s_counts(crm_call_t *call, long *open, long *all) {
 
 //  Lock stage key against leads entering it, then count the live leads in it: 0 with
 //  *outcome and *leads, 404, or a failure code.
-static int s_lock_and_count(crm_call_t *call, const char *key, char outcome[8], long *leads) {
+int leads_stage_store_lock_and_count(crm_call_t *call, const char *key, char outcome[8], long *leads) {
     const char *params[] = {call->header->tenant_id, key};
     PGresult *res = crm_db_query(call->db, &s_stage_lock, params);
     if (!res)
@@ -345,177 +312,45 @@ static int s_lock_and_count(crm_call_t *call, const char *key, char outcome[8], 
     return 0;
 }
 
-static int s_in_use(crm_call_t *call, const char *key, long leads, const char *what) {
-    snprintf(call->conflict_id, sizeof call->conflict_id, "%s", key);
-    crm_call_error(call, "stage_in_use", "%ld live lead%s in stage %s: %s", leads,
-                   leads == 1 ? " is" : "s are", key, what);
-    return 409;
-}
-
-static int s_last_open(crm_call_t *call, const char *field) {
-    crm_call_field_error(call, field, "the pipeline needs at least one open stage");
-    return 422;
-}
-
-int leads_stage_create(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response) {
-    const Crm__Leads__CreateStageRequest *req = (const void *)request;
-    if (!req->stage) {
-        crm_call_field_error(call, "stage", "is required");
-        return 422;
-    }
-    Crm__Leads__Stage *stage = (Crm__Leads__Stage *)crm_pb_copy(&req->stage->base);
-    int code = s_check_name(call, &stage->name);
-    char key[LEADS_STAGE_KEY_MAX + 1] = "";
-    if (stage->key[0]) {
-        if (!leads_stage_key_valid(stage->key))
-            crm_call_field_error(call, "key",
-                                 "must be a lower-case letter, then letters, digits or _ "
-                                 "(at most %d)", LEADS_STAGE_KEY_MAX);
-        else
-            snprintf(key, sizeof key, "%s", stage->key);
-    } else if (code == 0 && leads_stage_key_from_name(stage->name, key, sizeof key))
-        crm_call_field_error(call, "key", "cannot be made from the name: give one");
-    if (call->errors.n)
-        code = 422;
-    if (code == 0)
-        code = leads_pipeline_ensure(call);
-    if (code == 0)
-        code = s_check_unique(call, key, stage->name, "", stage->key[0] != 0);
-    if (code == 0) {
-        char now[40], position[16];
-        crm_time_now(now, sizeof now);
-        snprintf(position, sizeof position, "%u", stage->position);
-        const char *params[] = {call->header->tenant_id, key, stage->name,
-                                s_outcome_name(stage->outcome), position, now};
-        PGresult *res = crm_db_query(call->db, &s_stage_insert, params);
-        if (!res)
-            code = crm_call_db_failure(call);
-        PQclear(res);
-    }
-    if (code == 0)
-        code = s_pipeline_changed(call, "stage_added", key);
-    crm__leads__stage__free_unpacked(stage, NULL);
-    if (code == 0) {
-        code = s_stage_read(call, key, (Crm__Leads__Stage **)response);
-        if (code == 200)
-            code = 201;
-    }
-    return code;
-}
-
-int leads_stage_update(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response) {
-    const Crm__Leads__UpdateStageRequest *req = (const void *)request;
-    bool set_name = false, set_position = false, set_outcome = false;
-    for (size_t i = 0; i < req->n_update_mask; i++) {
-        const ProtobufCFieldDescriptor *f =
-            crm_pb_field_by_name(&crm__leads__stage__descriptor, req->update_mask[i]);
-        if (!f || !req->stage)
-            crm_call_field_error(call, req->update_mask[i], "is not a field of a stage");
-        else if (strcmp(f->name, "name") == 0)
-            set_name = true;
-        else if (strcmp(f->name, "position") == 0)
-            set_position = true;
-        else if (strcmp(f->name, "outcome") == 0)
-            set_outcome = true;
-        else
-            crm_call_field_error(call, req->update_mask[i], "cannot be changed");
-    }
-    if (set_position && req->stage->position == 0)
-        crm_call_field_error(call, "position", "must be 1 or more");
-    if (set_outcome && req->stage->outcome == CRM__LEADS__STAGE_OUTCOME__STAGE_OUTCOME_UNSPECIFIED)
-        crm_call_field_error(call, "outcome", "must be open, won or lost");
-    if (!leads_stage_key_valid(req->key)) {
-        crm_call_error(call, "not_found", "no such stage");
-        return 404;
-    }
-    char *name = set_name ? strdup(req->stage->name) : NULL;
-    int code = call->errors.n ? 422 : 0;
-    if (code == 0 && set_name)
-        code = s_check_name(call, &name);
-    if (code == 0)
-        code = leads_pipeline_ensure(call);
-    Crm__Leads__Stage *current = NULL;
-    if (code == 0)
-        code = s_stage_read(call, req->key, &current);
-    char outcome[8] = "";
-    long leads = 0;
-    if (code == 200)
-        code = s_lock_and_count(call, req->key, outcome, &leads);
-    const char *new_outcome = set_outcome ? s_outcome_name(req->stage->outcome) : outcome;
-    if (code == 0 && strcmp(new_outcome, outcome) != 0) {
-        long open = 0, all = 0;
-        if (leads > 0)
-            code = s_in_use(call, req->key, leads, "its outcome cannot change");
-        else if (strcmp(outcome, "open") == 0 && (code = s_counts(call, &open, &all)) == 0 &&
-                 open <= 1)
-            code = s_last_open(call, "outcome");
-    }
-    if (code == 0 && set_name)
-        code = s_check_unique(call, "", name, req->key, false);
-    char now[40];
+int leads_stage_store_insert(crm_call_t *call, const char *key, const char *name,
+                             const char *outcome, uint32_t position) {
+    char now[40], text[16];
     crm_time_now(now, sizeof now);
-    unsigned long writes_before = crm_db_writes(call->db);
-    if (code == 0 && (set_name || set_outcome)) {
-        const char *params[] = {call->header->tenant_id, req->key,
-                                set_name ? name : current->name, new_outcome, now};
-        PGresult *res = crm_db_query(call->db, &s_stage_update, params);
-        if (!res)
-            code = crm_call_db_failure(call);
-        PQclear(res);
-    }
-    if (code == 0 && set_position && req->stage->position != current->position) {
-        long open = 0, all = 0;
-        code = s_counts(call, &open, &all);
-        char position[24];
-        snprintf(position, sizeof position, "%ld",
-                 (long)req->stage->position > all ? all : (long)req->stage->position);
-        const char *params[] = {call->header->tenant_id, req->key, position, now};
-        PGresult *res = code ? NULL : crm_db_query(call->db, &s_stage_move, params);
-        if (code == 0 && !res)
-            code = crm_call_db_failure(call);
-        PQclear(res);
-    }
-    if (code == 0 && crm_db_writes(call->db) != writes_before)
-        code = s_pipeline_changed(call, "stage_changed", req->key);
-    free(name);
-    if (current)
-        crm__leads__stage__free_unpacked(current, NULL);
-    if (code == 0)
-        code = s_stage_read(call, req->key, (Crm__Leads__Stage **)response);
+    snprintf(text, sizeof text, "%u", position);
+    const char *params[] = {call->header->tenant_id, key, name, outcome, text, now};
+    PGresult *res = crm_db_query(call->db, &s_stage_insert, params);
+    int code = res ? 0 : crm_call_db_failure(call);
+    PQclear(res);
     return code;
 }
 
-int leads_stage_delete(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response) {
-    (void)response;
-    const Crm__Leads__DeleteStageRequest *req = (const void *)request;
-    if (!leads_stage_key_valid(req->key)) {
-        crm_call_error(call, "not_found", "no such stage");
-        return 404;
-    }
-    int code = leads_pipeline_ensure(call);
-    char outcome[8] = "";
-    long leads = 0, open = 0, all = 0;
-    if (code == 0)
-        code = s_lock_and_count(call, req->key, outcome, &leads);
-    if (code == 0 && leads > 0)
-        code = s_in_use(call, req->key, leads, "move them to another stage first");
-    if (code == 0 && strcmp(outcome, "open") == 0 && (code = s_counts(call, &open, &all)) == 0 &&
-        open <= 1) {
-        snprintf(call->conflict_id, sizeof call->conflict_id, "%s", req->key);
-        crm_call_error(call, "last_open_stage", "the pipeline needs at least one open stage");
-        code = 409;
-    }
-    if (code == 0) {
-        const char *params[] = {call->header->tenant_id, req->key};
-        PGresult *res = crm_db_query(call->db, &s_stage_delete, params);
-        if (!res)
-            code = crm_call_db_failure(call);
-        PQclear(res);
-    }
-    if (code == 0)
-        code = s_pipeline_changed(call, "stage_deleted", req->key);
-    return code == 0 ? 204 : code;
+int leads_stage_store_update(crm_call_t *call, const char *key, const char *name,
+                             const char *outcome, const char *now) {
+    const char *params[] = {call->header->tenant_id, key, name, outcome, now};
+    PGresult *res = crm_db_query(call->db, &s_stage_update, params);
+    int code = res ? 0 : crm_call_db_failure(call);
+    PQclear(res);
+    return code;
+}
+
+int leads_stage_store_move(crm_call_t *call, const char *key, uint32_t position,
+                           const char *now) {
+    long open = 0, all = 0;
+    int code = leads_stage_store_counts(call, &open, &all);
+    char text[24];
+    snprintf(text, sizeof text, "%ld", (long)position > all ? all : (long)position);
+    const char *params[] = {call->header->tenant_id, key, text, now};
+    PGresult *res = code ? NULL : crm_db_query(call->db, &s_stage_move, params);
+    if (code == 0 && !res)
+        code = crm_call_db_failure(call);
+    PQclear(res);
+    return code;
+}
+
+int leads_stage_store_delete(crm_call_t *call, const char *key) {
+    const char *params[] = {call->header->tenant_id, key};
+    PGresult *res = crm_db_query(call->db, &s_stage_delete, params);
+    int code = res ? 0 : crm_call_db_failure(call);
+    PQclear(res);
+    return code;
 }
