@@ -10,7 +10,7 @@
     - service: name, FIFO of queued requests, FIFO of idle workers (least recently used
       first), live worker count, and whether a worker ever registered ("known");
     - worker: routing id (hash key), service, the request it holds, expiry, the fd of
-      its tcp connection (-1 for inproc);
+      its tcp connection (-1 when unknown: an ipc one);
     - request: the client's routing id, body frames while queued, deadline (in a min-heap),
       request id for error replies. Requests come from a free list, so steady traffic
       allocates nothing beyond what zmq itself needs.
@@ -82,7 +82,7 @@ struct _s_worker_t {
     s_request_t *request; // held and not yet answered
     bool busy;            // holds a request (even one already answered) until it replies
     bool idle;            // in service's idle list
-    int fd;               // tcp connection it registered over, -1 for inproc
+    int fd;               // tcp connection it registered over, -1 when unknown
     int64_t expiry;       // purged when silent past this
     s_worker_t *idle_prev, *idle_next;
     s_worker_t *prev, *next;       // all workers
@@ -1220,12 +1220,6 @@ broker_t *broker_new(const crm_config_t *cfg) {
         broker_destroy(&self);
         return NULL;
     }
-    if (zsock_bind(self->router, "%s", BROKER_INPROC_ENDPOINT) == -1) {
-        crm_log_kv(CRM_LOG_ERROR, "could not bind broker", "endpoint", BROKER_INPROC_ENDPOINT,
-                   "detail", zmq_strerror(zmq_errno()), NULL);
-        broker_destroy(&self);
-        return NULL;
-    }
     crm_log_kv(CRM_LOG_INFO, "broker listening", "endpoint",
                self->endpoint ? self->endpoint : endpoint, "local", local ? local : "", NULL);
     return self;
@@ -1269,9 +1263,6 @@ void broker_destroy(broker_t **self_p) {
     free(self->fds);
     if (self->router_handle) {
         zmq_socket_monitor(self->router_handle, NULL, 0);
-        //  Unbinding frees the inproc name at once (closing the socket does it later),
-        //  so a broker restarted in the same process can bind it again.
-        zmq_unbind(self->router_handle, BROKER_INPROC_ENDPOINT);
         if (self->endpoint)
             zmq_unbind(self->router_handle, self->endpoint);
     }

@@ -1,7 +1,8 @@
 /*  broker: the Majordomo Protocol 0.1 broker (ZeroMQ RFC 7) inside the gateway.
 
-    Binds one ROUTER socket to the configured tcp endpoint and to an inproc endpoint
-    (for the gateway's own HTTP threads). Clients and workers may be anywhere.
+    Binds one ROUTER socket to the configured tcp endpoint (and broker.local_endpoint,
+    an ipc path, when set). Clients and workers may be anywhere; the gateway's own HTTP
+    layer, on the broker's thread, submits in process (broker_submit), not over a socket.
 
     Beyond plain MDP (DESIGN §4):
     - every request's first body frame is a crm.RequestHeader; the broker reads its
@@ -26,9 +27,7 @@
 
 typedef struct _broker_t broker_t;
 
-#define BROKER_INPROC_ENDPOINT "inproc://crm-broker"
-
-//  Bind to cfg->broker_endpoint and BROKER_INPROC_ENDPOINT. NULL on bind failure (logged).
+//  Bind to cfg->broker_endpoint (and the local endpoint). NULL on bind failure (logged).
 broker_t *broker_new(const crm_config_t *cfg);
 void broker_destroy(broker_t **self_p);
 
@@ -48,7 +47,9 @@ int broker_submit(broker_t *self, const char *service, zmsg_t **body_p, broker_r
 //  Answer every in-process request still waiting with code (at shutdown).
 void broker_fail_local(broker_t *self, unsigned code, const char *message);
 
-//  Thread-safe snapshot of live workers per service, for /metrics and /readyz.
+//  Live workers per service, for /metrics and /readyz: a snapshot under a lock, which the
+//  gateway reads from the broker's own thread and the broker's unit test from another
+//  (it changes when a worker registers or dies, never per request).
 //  Calls fn(service, live_workers, arg) for each service ever seen.
 void broker_each_service(broker_t *self, void (*fn)(const char *service, int workers, void *arg),
                          void *arg);

@@ -1,6 +1,6 @@
 /*  test_broker: the Majordomo broker (services/gateway/broker.c) with real workers
     (crm_bus_worker) and real clients (crm_bus_client), over tcp on 127.0.0.1 (a free
-    port each time) and over inproc.
+    port each time).
 
     Each test starts its own broker in a zactor running its zloop; workers are zactors
     with their own loops, except the one that must die like a SIGKILLed process: that
@@ -98,7 +98,7 @@ static void s_broker_actor(zsock_t *pipe, void *arg) {
 }
 
 //  Start a broker bound to endpoint (default: a free port). Retries for a while, since a
-//  restarted broker may find its port or the inproc name still held by the last one.
+//  restarted broker may find its port still held by the last one.
 //  With local, the broker binds that as well (broker.local_endpoint).
 static s_broker_run_t *s_broker_start_local(const char *endpoint, const char *local,
                                             int heartbeat_ms, int max_frame_bytes) {
@@ -412,31 +412,31 @@ static int s_raw_wait_command(zsock_t *dealer, int command, int timeout_ms) {
 
 static void s_count_services(const char *service, int workers, void *arg) {
     int *total = arg;
-    if (strcmp(service, "echo") == 0 || strcmp(service, "echo-inproc") == 0)
+    if (strcmp(service, "echo") == 0 || strcmp(service, "echo-two") == 0)
         *total += workers;
 }
 
-//  A request and its reply over tcp and over inproc, to tcp and inproc workers.
-static void test_round_trip_tcp_and_inproc(void **state) {
+//  Requests and their replies from two clients to two services, each with its worker.
+static void test_round_trip_two_services(void **state) {
     (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     s_worker_run_t *tcp_worker = s_worker_start(broker->endpoint, "echo", "tcp", S_ECHO);
-    s_worker_run_t *inproc_worker =
-        s_worker_start(BROKER_INPROC_ENDPOINT, "echo-inproc", "inproc", S_ECHO);
+    s_worker_run_t *second_worker =
+        s_worker_start(broker->endpoint, "echo-two", "two", S_ECHO);
     s_worker_run(tcp_worker);
-    s_worker_run(inproc_worker);
+    s_worker_run(second_worker);
     assert_true(s_wait_workers(broker, "echo", 1, 3000));
-    assert_true(s_wait_workers(broker, "echo-inproc", 1, 3000));
+    assert_true(s_wait_workers(broker, "echo-two", 1, 3000));
     int total = 0;
     broker_each_service(broker->broker, s_count_services, &total);
     assert_int_equal(total, 2);
 
     crm_bus_client_t *tcp = crm_bus_client_new(broker->endpoint);
-    crm_bus_client_t *inproc = crm_bus_client_new(BROKER_INPROC_ENDPOINT);
+    crm_bus_client_t *second = crm_bus_client_new(broker->endpoint);
     assert_non_null(tcp);
-    assert_non_null(inproc);
-    const char *services[] = {"echo", "echo-inproc"};
-    crm_bus_client_t *clients[] = {tcp, inproc};
+    assert_non_null(second);
+    const char *services[] = {"echo", "echo-two"};
+    crm_bus_client_t *clients[] = {tcp, second};
     for (int s = 0; s < 2; s++) {
         for (int c = 0; c < 2; c++) {
             s_answer_t answer = s_call(clients[c], services[s], "r-1", 2000, "hello", 3000);
@@ -444,7 +444,7 @@ static void test_round_trip_tcp_and_inproc(void **state) {
             assert_int_equal(answer.code, 200);
             assert_string_equal(answer.request_id, "r-1");
             assert_string_equal(answer.payload, "hello");
-            assert_string_equal(answer.message, s == 0 ? "tcp" : "inproc");
+            assert_string_equal(answer.message, s == 0 ? "tcp" : "two");
         }
     }
     //  A few hundred in a row, to catch anything that leaks or stalls per request.
@@ -456,10 +456,10 @@ static void test_round_trip_tcp_and_inproc(void **state) {
         assert_string_equal(answer.payload, payload);
     }
     crm_bus_client_destroy(&tcp);
-    crm_bus_client_destroy(&inproc);
+    crm_bus_client_destroy(&second);
     assert_null(tcp);
     s_worker_stop(&tcp_worker);
-    s_worker_stop(&inproc_worker);
+    s_worker_stop(&second_worker);
     s_broker_stop(&broker);
 }
 
@@ -513,7 +513,7 @@ static void test_mmi_service(void **state) {
 static void test_unknown_service_404_at_deadline(void **state) {
     (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
-    crm_bus_client_t *client = crm_bus_client_new(BROKER_INPROC_ENDPOINT);
+    crm_bus_client_t *client = crm_bus_client_new(broker->endpoint);
     s_answer_t answer = s_call(client, "ghost", "r-404", 300, "x", 3000);
     assert_true(answer.answered);
     assert_int_equal(answer.code, 404);
@@ -1003,14 +1003,14 @@ static void test_parallel_clients(void **state) {
     (void)state;
     s_broker_run_t *broker = s_broker_start(NULL, S_HEARTBEAT_MS, 1 << 20);
     s_worker_run_t *a = s_worker_start(broker->endpoint, "echo", "A", S_ECHO);
-    s_worker_run_t *b = s_worker_start(BROKER_INPROC_ENDPOINT, "echo", "B", S_ECHO);
+    s_worker_run_t *b = s_worker_start(broker->endpoint, "echo", "B", S_ECHO);
     s_worker_run(a);
     s_worker_run(b);
     assert_true(s_wait_workers(broker, "echo", 2, 3000));
     pthread_t threads[4];
     s_load_t loads[4];
     for (int i = 0; i < 4; i++) {
-        loads[i] = (s_load_t){i % 2 ? broker->endpoint : BROKER_INPROC_ENDPOINT, 0};
+        loads[i] = (s_load_t){i % 2 ? broker->endpoint : broker->endpoint, 0};
         pthread_create(&threads[i], NULL, s_load_thread, &loads[i]);
     }
     for (int i = 0; i < 4; i++) {
@@ -1058,7 +1058,7 @@ int main(int argc, char **argv) {
         cmocka_set_test_filter(getenv("TEST_FILTER"));
 
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_round_trip_tcp_and_inproc, s_teardown),
+        cmocka_unit_test_teardown(test_round_trip_two_services, s_teardown),
         cmocka_unit_test_teardown(test_local_endpoint, s_teardown),
         cmocka_unit_test_teardown(test_round_robin, s_teardown),
         cmocka_unit_test_teardown(test_mmi_service, s_teardown),

@@ -55,7 +55,7 @@ static void test_follow_limits(void **state) {
     crm_config_t *cfg = s_config();
     crm_subscriber_t *sub = crm_subscriber_new(cfg, "reporting", NULL);
     for (int i = 0; i < 16; i++) {
-        char name[16];
+        char name[24];
         snprintf(name, sizeof name, "source%d", i);
         assert_int_equal(crm_subscriber_follow(sub, name), 0);
     }
