@@ -39,8 +39,8 @@ bool leads_member_fits_specialization(const Crm__Leads__TeamMember *member,
         (!v || v->condition == CRM__LEADS__VEHICLE_CONDITION__VEHICLE_CONDITION_UNSPECIFIED ||
          !s_has_condition(member, v->condition)))
         return false;
-    if (member->n_makes > 0 && (!v || !v->make[0] || !s_has_text(member->makes, member->n_makes,
-                                                                   v->make)))
+    if (member->n_makes > 0 &&
+        (!v || !v->make[0] || !s_has_text(member->makes, member->n_makes, v->make)))
         return false;
     if (banded) {
         //  The lead's budget [min, max] (max 0: just min) must meet the member's band.
@@ -141,10 +141,10 @@ int leads_assignment_rule_check(Crm__Leads__AssignmentRule *rule, crm_errors_t *
 int leads_assignment_rule_mask_check(const Crm__Leads__UpdateAssignmentRuleRequest *req,
                                      leads_rule_fields_t *set, crm_errors_t *errors) {
     size_t before = errors->n;
-    static const char *const changeable[] = {"name", "kind", "position", "member_ids",
-                                             "online_only", "within_working_hours"};
-    bool *flags[] = {&set->name, &set->kind, &set->position, &set->member_ids,
-                     &set->online_only, &set->within_working_hours};
+    static const char *const changeable[] = {"name",       "kind",        "position",
+                                             "member_ids", "online_only", "within_working_hours"};
+    bool *flags[] = {&set->name,       &set->kind,        &set->position,
+                     &set->member_ids, &set->online_only, &set->within_working_hours};
     memset(set, 0, sizeof *set);
     for (size_t i = 0; i < req->n_update_mask; i++) {
         const ProtobufCFieldDescriptor *f =

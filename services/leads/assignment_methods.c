@@ -24,8 +24,7 @@ static bool s_rule_id_ok(crm_call_t *call, const char *id) {
 }
 
 //  GetAssignmentRule.
-int leads_rule_get(crm_call_t *call, const ProtobufCMessage *request,
-                   ProtobufCMessage **response) {
+int leads_rule_get(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
     const Crm__Leads__GetAssignmentRuleRequest *req = (const void *)request;
     if (!s_rule_id_ok(call, req->id))
         return 404;
@@ -48,15 +47,14 @@ int leads_rule_create(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_field_error(call, "rule", "is required");
         return 422;
     }
-    Crm__Leads__AssignmentRule *rule =
-        (Crm__Leads__AssignmentRule *)crm_pb_copy(&req->rule->base);
+    Crm__Leads__AssignmentRule *rule = (Crm__Leads__AssignmentRule *)crm_pb_copy(&req->rule->base);
     char id[CRM_UUID_LEN + 1];
     crm_uuid_v7(id);
     char *members = NULL;
     crm_errors_t errors = {0};
-    leads_assignment_rule_check(rule, &errors);                   // check: assignment.c
+    leads_assignment_rule_check(rule, &errors); // check: assignment.c
     int code = crm_call_fail(call, &errors);
-    if (code == 0)  // its members are active members (a store query)
+    if (code == 0) // its members are active members (a store query)
         code = leads_assignment_store_rule_members(call, rule, &members);
     if (code == 0)
         code = leads_assignment_store_lock(call);
@@ -80,7 +78,7 @@ int leads_rule_update(crm_call_t *call, const ProtobufCMessage *request,
         return 404;
     leads_rule_fields_t set;
     crm_errors_t errors = {0};
-    if (leads_assignment_rule_mask_check(req, &set, &errors))     // check: assignment.c
+    if (leads_assignment_rule_mask_check(req, &set, &errors)) // check: assignment.c
         return crm_call_fail(call, &errors);
     int code = leads_assignment_store_lock(call);
     Crm__Leads__AssignmentRule *rule = NULL;
@@ -132,7 +130,7 @@ int leads_assign_auto(crm_call_t *call, Crm__Leads__Lead *lead, char rule_id[40]
     int code = leads_assignment_store_load(call, &rules, &members);
     if (code || !rules) {
         json_decref(members);
-        return code;  // failed, or no rules
+        return code; // failed, or no rules
     }
     size_t n_members = json_array_size(members);
     Crm__Leads__TeamMember **m = calloc(n_members + 1, sizeof *m);
@@ -195,11 +193,11 @@ int leads_assign_manual(crm_call_t *call, const ProtobufCMessage *request,
         return 404;
     }
     crm_errors_t errors = {0};
-    if (leads_assign_request_check(req, &errors))                 // check: assignment.c
+    if (leads_assign_request_check(req, &errors)) // check: assignment.c
         return crm_call_fail(call, &errors);
     Crm__Leads__Lead *lead = NULL;
     int code = leads_store_get(call, req->id, true, false, &lead);
-    if (code == 200)  // an active member (a store query)
+    if (code == 200) // an active member (a store query)
         code = leads_member_check_assignee(call, req->assignee_id, "assigneeId");
     if (code == 0 && strcmp(lead->assignee_id, req->assignee_id) != 0)
         code = leads_assignment_store_manual(call, lead, req->assignee_id, req->note);

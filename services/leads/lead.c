@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-leads_move_t leads_move_check(const char *from_key, const char *from_outcome,
-                              const char *to_key, const char *to_outcome) {
+leads_move_t leads_move_check(const char *from_key, const char *from_outcome, const char *to_key,
+                              const char *to_outcome) {
     if (strcmp(from_key, to_key) == 0)
         return LEADS_MOVE_SAME;
     bool from_closed = strcmp(from_outcome, "open") != 0;
@@ -81,8 +81,12 @@ int leads_time_parse(const char *text, int64_t *micros) {
         if (hour < 0 || minute < 0 || second < 0)
             return -1;
     }
-    struct tm tm = {.tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day,
-                    .tm_hour = (int)hour, .tm_min = (int)minute, .tm_sec = (int)second};
+    struct tm tm = {.tm_year = year - 1900,
+                    .tm_mon = month - 1,
+                    .tm_mday = day,
+                    .tm_hour = (int)hour,
+                    .tm_min = (int)minute,
+                    .tm_sec = (int)second};
     int64_t seconds = (int64_t)timegm(&tm) - offset;
     *micros = seconds * 1000000 + fraction;
     return 0;
@@ -111,14 +115,12 @@ int leads_cursor_decode(const char *text, char sort, leads_cursor_t *out) {
 #define CUSTOM_KEY_MAX_LEN 64
 #define CUSTOM_VALUE_MAX_LEN 1000
 
-static void s_check_text(crm_errors_t *errors, const char *field, const char *value,
-                         size_t max) {
+static void s_check_text(crm_errors_t *errors, const char *field, const char *value, size_t max) {
     if (crm_utf8_chars(value) > max)
         crm_errors_add(errors, field, "must be at most %zu characters", max);
 }
 
-void leads_vehicle_check(Crm__Leads__VehicleInterest *v, const char *prefix,
-                         crm_errors_t *errors) {
+void leads_vehicle_check(Crm__Leads__VehicleInterest *v, const char *prefix, crm_errors_t *errors) {
     char field[96], rule[64];
     const struct {
         const char *name;
@@ -242,8 +244,7 @@ const size_t leads_lead_n_read_only = sizeof leads_lead_read_only / sizeof *lead
 
 // --- a move between stages -------------------------------------------------------------
 
-int leads_move_request_check(const Crm__Leads__ChangeLeadStatusRequest *req,
-                             crm_errors_t *errors) {
+int leads_move_request_check(const Crm__Leads__ChangeLeadStatusRequest *req, crm_errors_t *errors) {
     size_t before = errors->n;
     if (!req->status[0])
         crm_errors_add(errors, "status", "is required: the key of a stage");

@@ -86,8 +86,7 @@ int leads_member_check(Crm__Leads__TeamMember *m, const char *default_region,
     if (m->phone[0]) {
         char e164[32];
         const char *reason = NULL;
-        if (crm_phone_to_e164(m->phone, default_region, e164, sizeof e164,
-                              &reason) != 0)
+        if (crm_phone_to_e164(m->phone, default_region, e164, sizeof e164, &reason) != 0)
             crm_errors_add(errors, "phone", "%s", reason ? reason : "is not a valid phone number");
         else
             crm_pb_string_set(&m->phone, e164);
@@ -108,10 +107,9 @@ int leads_member_check(Crm__Leads__TeamMember *m, const char *default_region,
         crm_errors_add(errors, "priceMaxCents", "must not be negative");
     else if (m->price_max_cents > 0 && m->price_min_cents > m->price_max_cents)
         crm_errors_add(errors, "priceMaxCents",
-                             "must not be less than priceMinCents (0: no upper bound)");
+                       "must not be less than priceMinCents (0: no upper bound)");
     if (m->n_postcode_prefixes > MEMBER_LIST_MAX)
-        crm_errors_add(errors, "postcodePrefixes", "may hold at most %d entries",
-                             MEMBER_LIST_MAX);
+        crm_errors_add(errors, "postcodePrefixes", "may hold at most %d entries", MEMBER_LIST_MAX);
     for (size_t i = 0; i < m->n_postcode_prefixes && i < MEMBER_LIST_MAX; i++) {
         char path[48], prefix[16];
         snprintf(path, sizeof path, "postcodePrefixes[%zu]", i);
@@ -144,8 +142,7 @@ int leads_member_check(Crm__Leads__TeamMember *m, const char *default_region,
         }
     }
     if (crm_utf8_chars(m->actor_id) > MEMBER_ACTOR_MAX_LEN)
-        crm_errors_add(errors, "actorId", "must be at most %d characters",
-                             MEMBER_ACTOR_MAX_LEN);
+        crm_errors_add(errors, "actorId", "must be at most %d characters", MEMBER_ACTOR_MAX_LEN);
     crm_text_trim(m->time_zone);
     if (m->time_zone[0]) {
         if (strlen(m->time_zone) > MEMBER_TZ_MAX_LEN)
@@ -154,8 +151,8 @@ int leads_member_check(Crm__Leads__TeamMember *m, const char *default_region,
     return errors->n > before ? -1 : 0;
 }
 
-int leads_member_list_check(const Crm__Leads__ListTeamMembersRequest *req,
-                            leads_member_list_t *out, crm_errors_t *errors) {
+int leads_member_list_check(const Crm__Leads__ListTeamMembersRequest *req, leads_member_list_t *out,
+                            crm_errors_t *errors) {
     size_t before = errors->n;
     out->limit = (int)req->limit;
     if (req->limit == 0)

@@ -17,29 +17,30 @@
     UpdateStage           stage.c         stage_store.c        PATCH /v1/pipeline/stages/{key}
     DeleteStage           stage.c         stage_store.c        DELETE /v1/pipeline/stages/{key}
     CreateActivity        activity.c      activity_store.c     POST /v1/leads/{id}/activities
-    UpdateActivity        activity.c      activity_store.c     PATCH /v1/leads/{id}/activities/{activityId}
-    ListActivities        activity.c      activity_store.c     GET /v1/leads/{id}/activities
-    GetTimeline           views.c         views_store.c        GET /v1/leads/{id}/timeline
-    HotSheet              views.c         views_store.c        GET /v1/leads/hot-sheet
-    ListTeamMembers       member.c        member_store.c       GET /v1/team/members
-    GetTeamMember         member.c        member_store.c       GET /v1/team/members/{id}
-    CreateTeamMember      member.c        member_store.c       POST /v1/team/members
-    UpdateTeamMember      member.c        member_store.c       PATCH /v1/team/members/{id}
-    DeleteTeamMember      member.c        member_store.c       DELETE /v1/team/members/{id}
-    ListAssignmentRules   assignment.c    assignment_store.c   GET /v1/assignment-rules
-    GetAssignmentRule     assignment.c    assignment_store.c   GET /v1/assignment-rules/{id}
-    CreateAssignmentRule  assignment.c    assignment_store.c   POST /v1/assignment-rules
-    UpdateAssignmentRule  assignment.c    assignment_store.c   PATCH /v1/assignment-rules/{id}
-    DeleteAssignmentRule  assignment.c    assignment_store.c   DELETE /v1/assignment-rules/{id}
-    Assign (manual)       assignment.c    assignment_store.c   POST /v1/leads/{id}/assign
-    ListAssignments       assignment.c    assignment_store.c   GET /v1/leads/{id}/assignments
-    CreateFollowUp        followup.c      followup_store.c     POST /v1/leads/{id}/follow-ups
-    UpdateFollowUp        followup.c      followup_store.c     PATCH /v1/leads/{id}/follow-ups/{followUpId}
-    ListFollowUps         followup.c      followup_store.c     GET /v1/leads/{id}/follow-ups
-    GetFollowUp           followup.c      followup_store.c     GET /v1/leads/{id}/follow-ups/{followUpId}
-    GetSettings           settings.c      settings_store.c     GET /v1/pipeline/settings
-    UpdateSettings        settings.c      settings_store.c     PATCH /v1/pipeline/settings
-    Events.Replay         common/replay   the outbox           (bus: subscribers catching up)
+    UpdateActivity        activity.c      activity_store.c     PATCH
+   /v1/leads/{id}/activities/{activityId} ListActivities        activity.c      activity_store.c GET
+   /v1/leads/{id}/activities GetTimeline           views.c         views_store.c        GET
+   /v1/leads/{id}/timeline HotSheet              views.c         views_store.c        GET
+   /v1/leads/hot-sheet ListTeamMembers       member.c        member_store.c       GET
+   /v1/team/members GetTeamMember         member.c        member_store.c       GET
+   /v1/team/members/{id} CreateTeamMember      member.c        member_store.c       POST
+   /v1/team/members UpdateTeamMember      member.c        member_store.c       PATCH
+   /v1/team/members/{id} DeleteTeamMember      member.c        member_store.c       DELETE
+   /v1/team/members/{id} ListAssignmentRules   assignment.c    assignment_store.c   GET
+   /v1/assignment-rules GetAssignmentRule     assignment.c    assignment_store.c   GET
+   /v1/assignment-rules/{id} CreateAssignmentRule  assignment.c    assignment_store.c   POST
+   /v1/assignment-rules UpdateAssignmentRule  assignment.c    assignment_store.c   PATCH
+   /v1/assignment-rules/{id} DeleteAssignmentRule  assignment.c    assignment_store.c   DELETE
+   /v1/assignment-rules/{id} Assign (manual)       assignment.c    assignment_store.c   POST
+   /v1/leads/{id}/assign ListAssignments       assignment.c    assignment_store.c   GET
+   /v1/leads/{id}/assignments CreateFollowUp        followup.c      followup_store.c     POST
+   /v1/leads/{id}/follow-ups UpdateFollowUp        followup.c      followup_store.c     PATCH
+   /v1/leads/{id}/follow-ups/{followUpId} ListFollowUps         followup.c      followup_store.c GET
+   /v1/leads/{id}/follow-ups GetFollowUp           followup.c      followup_store.c     GET
+   /v1/leads/{id}/follow-ups/{followUpId} GetSettings           settings.c      settings_store.c GET
+   /v1/pipeline/settings UpdateSettings        settings.c      settings_store.c     PATCH
+   /v1/pipeline/settings Events.Replay         common/replay   the outbox           (bus:
+   subscribers catching up)
 
     Automatic assignment (the tenant's round robin rules) is no method: a create without
     an assignee runs it (assignment.c chooses, assignment_store.c counts the turns).
@@ -92,9 +93,9 @@ int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_che
     }
     leads_lead_clear_read_only(lead);
     crm_errors_t errors = {0};
-    leads_lead_check_new(lead, &errors);                          // check: lead.c
+    leads_lead_check_new(lead, &errors); // check: lead.c
     int code = crm_call_fail(call, &errors);
-    if (code == 0 && !contact_checked)                            // the contact is live
+    if (code == 0 && !contact_checked) // the contact is live
         code = leads_contact_check(call, lead->contact_id);
     if (code == 0)
         code = leads_pipeline_ensure(call);
@@ -106,14 +107,15 @@ int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_che
         code = leads_member_check_assignee(call, lead->assignee_id, "assigneeId");
     else if (code == 0)
         code = leads_assign_auto(call, lead, rule_id);
-    if (code == 0) {                                              // store: lead_store.c
+    if (code == 0) { // store: lead_store.c
         leads_row_t row;
         leads_row_render(lead, &row);
         code = leads_store_insert(call, &row, lead);
         leads_row_reset(&row);
     }
     if (code == 201 && lead->assignee_id[0]) {
-        int recorded = leads_assignment_store_record(call, lead->id, "", lead->assignee_id, rule_id, "");
+        int recorded =
+            leads_assignment_store_record(call, lead->id, "", lead->assignee_id, rule_id, "");
         code = recorded ? recorded : 201;
     }
     if (code == 201 && lead->follow_up_at[0]) {
@@ -124,7 +126,8 @@ int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_che
 }
 
 //  Create: a lead of a contact of the caller's tenant.
-static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+static int s_create(crm_call_t *call, const ProtobufCMessage *request,
+                    ProtobufCMessage **response) {
     const Crm__Leads__CreateLeadRequest *req = (const void *)request;
     if (!req->lead) {
         crm_call_field_error(call, "lead", "is required");
@@ -152,8 +155,8 @@ static int s_get(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMes
 //  The stored lead with the masked fields taken from the request (a field the request
 //  leaves out goes back to its default), read back as a Lead; NULL with errors filled.
 static Crm__Leads__Lead *s_lead_patched(const Crm__Leads__Lead *stored,
-                                        const Crm__Leads__UpdateLeadRequest *req,
-                                        char **changed, crm_errors_t *errors) {
+                                        const Crm__Leads__UpdateLeadRequest *req, char **changed,
+                                        crm_errors_t *errors) {
     json_t *merged = crm_pb_to_json_value(&stored->base);
     leads_patch_apply(merged, req->lead ? &req->lead->base : NULL, changed, req->n_update_mask);
     crm_json_error_t err;
@@ -167,7 +170,8 @@ static Crm__Leads__Lead *s_lead_patched(const Crm__Leads__Lead *stored,
 
 //  Update (PATCH): the fields the mask names; a new assignee is an assignment, a new
 //  followUpAt moves the lead's follow-ups.
-static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+static int s_update(crm_call_t *call, const ProtobufCMessage *request,
+                    ProtobufCMessage **response) {
     const Crm__Leads__UpdateLeadRequest *req = (const void *)request;
     if (!s_lead_id_ok(call, req->id))
         return 404;
@@ -183,7 +187,7 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     if (code == 200) {
         lead = s_lead_patched(stored, req, changed, &errors);
         if (lead)
-            leads_lead_check(lead, setting_follow_up, &errors);  // check: lead.c
+            leads_lead_check(lead, setting_follow_up, &errors); // check: lead.c
         code = crm_call_fail(call, &errors);
     }
     bool reassigned = code == 0 && strcmp(lead->assignee_id, stored->assignee_id) != 0;
@@ -191,16 +195,16 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         code = leads_member_check_assignee(call, lead->assignee_id, "assigneeId");
     if (code == 0 && setting_follow_up)
         code = leads_followups_on_update(call, lead);
-    if (code == 0) {                                              // store: lead_store.c
+    if (code == 0) { // store: lead_store.c
         leads_row_t row;
         leads_row_render(lead, &row);
-        code = leads_store_update(call, &row, lead, (const char *const *)changed,
-                                  req->n_update_mask);
+        code =
+            leads_store_update(call, &row, lead, (const char *const *)changed, req->n_update_mask);
         leads_row_reset(&row);
     }
     if (code == 200 && reassigned) {
         int recorded = leads_assignment_store_record(call, lead->id, stored->assignee_id,
-                                           lead->assignee_id, "manual", "");
+                                                     lead->assignee_id, "manual", "");
         code = recorded ? recorded : 200;
     }
     leads_patch_names_free(changed, req->n_update_mask);
@@ -214,7 +218,8 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
 }
 
 //  Delete: the lead is soft-deleted; its pending follow-ups are cancelled.
-static int s_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+static int s_delete(crm_call_t *call, const ProtobufCMessage *request,
+                    ProtobufCMessage **response) {
     (void)response;
     const Crm__Leads__DeleteLeadRequest *req = (const void *)request;
     if (!s_lead_id_ok(call, req->id))
@@ -234,9 +239,8 @@ static int s_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
 
 //  Whether the caller may make the move of lead from from_outcome into to_stage
 //  (to_outcome): 0, 422 naming status, or 403 (reopening needs a manager).
-static int s_move_allowed(crm_call_t *call, const Crm__Leads__Lead *lead,
-                          const char *from_outcome, const char *to_stage,
-                          const char *to_outcome, bool *reopened) {
+static int s_move_allowed(crm_call_t *call, const Crm__Leads__Lead *lead, const char *from_outcome,
+                          const char *to_stage, const char *to_outcome, bool *reopened) {
     switch (leads_move_check(lead->status, from_outcome, to_stage, to_outcome)) {
     case LEADS_MOVE_SAME:
         crm_call_field_error(call, "status", "the lead is already in stage %s", to_stage);
@@ -276,7 +280,7 @@ static int s_after_close(crm_call_t *call, const Crm__Leads__ChangeLeadStatusReq
         snprintf(note, sizeof note, "Long-term follow-up of a lead lost (%s)", reason);
         code = leads_followups_long_term(call, req->id, req->lost->follow_up_at, note);
     }
-    if (code == 0)  // its follow-ups went or came
+    if (code == 0) // its follow-ups went or came
         code = leads_store_announce(call, req->id, "followUpAt", follow_up_before);
     return code;
 }
@@ -289,7 +293,7 @@ static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
     if (!s_lead_id_ok(call, req->id))
         return 404;
     crm_errors_t errors = {0};
-    if (leads_move_request_check(req, &errors))                   // check: lead.c
+    if (leads_move_request_check(req, &errors)) // check: lead.c
         return crm_call_fail(call, &errors);
     //  The details are checked on a copy (a VIN is upper-cased).
     Crm__Leads__WonDetails *won =
@@ -301,7 +305,7 @@ static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
     char from_outcome[8] = "open", to_outcome[8] = "", to_name[128] = "";
     if (code == 200) {
         code = leads_stage_lookup(call, lead->status, from_outcome, NULL);
-        if (code == 404)  // the lead's stage is locked by the lead: cannot happen
+        if (code == 404) // the lead's stage is locked by the lead: cannot happen
             code = 200;
     }
     if (code == 200) {
@@ -315,10 +319,10 @@ static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
     if (code == 200)
         code = s_move_allowed(call, lead, from_outcome, req->status, to_outcome, &reopened);
     if (code == 0 || code == 200) {
-        leads_close_check(to_outcome, won, req->lost, &errors);   // check: lead.c
+        leads_close_check(to_outcome, won, req->lost, &errors); // check: lead.c
         code = crm_call_fail(call, &errors);
     }
-    if (code == 0) {                                              // store: lead_store.c
+    if (code == 0) { // store: lead_store.c
         leads_move_args_t move = {
             .lead = lead,
             .to_stage = req->status,
@@ -334,7 +338,7 @@ static int s_change_status(crm_call_t *call, const ProtobufCMessage *request,
         int failed = s_after_close(call, req, to_outcome, lead->follow_up_at);
         code = failed ? failed : code;
     }
-    if (code == 200)                                              // answer
+    if (code == 200) // answer
         code = leads_store_get(call, req->id, false, true, (Crm__Leads__Lead **)response);
     if (lead)
         crm__leads__lead__free_unpacked(lead, NULL);
@@ -350,7 +354,7 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
     Crm__Leads__ListLeadsRequest req = *in;
     leads_list_t list;
     crm_errors_t errors = {0};
-    if (leads_list_check(&req, &list, &errors))                   // check: lead.c
+    if (leads_list_check(&req, &list, &errors)) // check: lead.c
         return crm_call_fail(call, &errors);
     req.created_from = list.created_from;
     req.created_to = list.created_to;
@@ -359,7 +363,7 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
         int code = leads_member_of_actor(call, me);
         if (code)
             return code;
-        if (!me[0]) {  // not a member: none of the leads is the caller's
+        if (!me[0]) { // not a member: none of the leads is the caller's
             Crm__Leads__ListLeadsResponse *empty = malloc(sizeof *empty);
             crm__leads__list_leads_response__init(empty);
             *response = &empty->base;
@@ -367,7 +371,7 @@ static int s_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
         }
         req.assignee_id = me;
     }
-    return leads_store_list(call, &req, list.sort, &list.cursor, list.limit,  // store
+    return leads_store_list(call, &req, list.sort, &list.cursor, list.limit, // store
                             (Crm__Leads__ListLeadsResponse **)response);
 }
 
@@ -401,8 +405,8 @@ const crm_method_t leads_methods[] = {
      true},
     {"DeleteTeamMember", leads_member_delete, &crm__leads__delete_team_member_request__descriptor,
      true},
-    {"ListAssignmentRules", leads_rule_list,
-     &crm__leads__list_assignment_rules_request__descriptor, false},
+    {"ListAssignmentRules", leads_rule_list, &crm__leads__list_assignment_rules_request__descriptor,
+     false},
     {"GetAssignmentRule", leads_rule_get, &crm__leads__get_assignment_rule_request__descriptor,
      false},
     {"CreateAssignmentRule", leads_rule_create,
@@ -418,8 +422,7 @@ const crm_method_t leads_methods[] = {
      true},
     {"UpdateFollowUp", leads_followup_update, &crm__leads__update_follow_up_request__descriptor,
      true},
-    {"ListFollowUps", leads_followup_list, &crm__leads__list_follow_ups_request__descriptor,
-     false},
+    {"ListFollowUps", leads_followup_list, &crm__leads__list_follow_ups_request__descriptor, false},
     {"GetFollowUp", leads_followup_get, &crm__leads__get_follow_up_request__descriptor, false},
     {"GetSettings", leads_settings_get, &crm__leads__get_pipeline_settings_request__descriptor,
      false},

@@ -1,6 +1,7 @@
 /*  stage: the rules of the tenant's pipeline stages (no database, no call): what a stage
-    key is, the key made from a name, a new stage and a change of one. stage_store.c holds the pipeline's SQL; unit-tested
-    in tests/unit/test_leads_rules.c and tests/unit/test_leads_stage.c. */
+    key is, the key made from a name, a new stage and a change of one. stage_store.c holds the
+   pipeline's SQL; unit-tested in tests/unit/test_leads_rules.c and tests/unit/test_leads_stage.c.
+ */
 #include "leads.h"
 #include "json_pb.h"
 #include "validate.h"
@@ -25,8 +26,7 @@ int leads_stage_key_from_name(const char *name, char *out, size_t size) {
     char key[LEADS_STAGE_KEY_MAX + 3] = "";
     size_t n = 0;
     bool gap = false;
-    for (const unsigned char *p = (const unsigned char *)name; *p && n < LEADS_STAGE_KEY_MAX;
-         p++) {
+    for (const unsigned char *p = (const unsigned char *)name; *p && n < LEADS_STAGE_KEY_MAX; p++) {
         if (*p < 128 && isalnum(*p)) {
             if (gap && n > 0)
                 key[n++] = '_';
@@ -53,7 +53,6 @@ int leads_stage_key_from_name(const char *name, char *out, size_t size) {
     snprintf(out, size, "%s", key);
     return n > 0 ? 0 : -1;
 }
-
 
 #define STAGE_NAME_MAX_LEN 60
 

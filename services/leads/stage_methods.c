@@ -35,13 +35,13 @@ int leads_stage_create(crm_call_t *call, const ProtobufCMessage *request,
     Crm__Leads__Stage *stage = (Crm__Leads__Stage *)crm_pb_copy(&req->stage->base);
     char key[LEADS_STAGE_KEY_MAX + 1] = "";
     crm_errors_t errors = {0};
-    leads_stage_check_new(stage, key, &errors);                   // check: stage.c
+    leads_stage_check_new(stage, key, &errors); // check: stage.c
     int code = crm_call_fail(call, &errors);
     if (code == 0)
         code = leads_pipeline_ensure(call);
-    if (code == 0)  // no other stage has its key or name (a store query)
+    if (code == 0) // no other stage has its key or name (a store query)
         code = leads_stage_store_unique(call, key, stage->name, "", stage->key[0] != 0);
-    if (code == 0)                                                // store: stage_store.c
+    if (code == 0) // store: stage_store.c
         code = leads_stage_store_insert(call, key, stage->name,
                                         leads_stage_outcome_name(stage->outcome), stage->position);
     if (code == 0)
@@ -81,7 +81,7 @@ int leads_stage_update(crm_call_t *call, const ProtobufCMessage *request,
     leads_stage_fields_t set;
     char *name = NULL;
     crm_errors_t errors = {0};
-    int code = leads_stage_update_check(req, &set, &name, &errors) ? 422 : 0;  // stage.c
+    int code = leads_stage_update_check(req, &set, &name, &errors) ? 422 : 0; // stage.c
     if (!leads_stage_key_valid(req->key)) {
         crm_call_fail(call, &errors);
         crm_call_error(call, "not_found", "no such stage");
@@ -107,7 +107,7 @@ int leads_stage_update(crm_call_t *call, const ProtobufCMessage *request,
     char now[40];
     crm_time_now(now, sizeof now);
     unsigned long writes_before = crm_db_writes(call->db);
-    if (code == 0 && (set.name || set.outcome))                   // store: stage_store.c
+    if (code == 0 && (set.name || set.outcome)) // store: stage_store.c
         code = leads_stage_store_update(call, req->key, set.name ? name : current->name,
                                         new_outcome, now);
     if (code == 0 && set.position && req->stage->position != current->position)

@@ -29,16 +29,20 @@ static const struct {
     const char *name;
     Crm__Leads__AssignmentRuleKind kind;
     const char *members[3];
-    size_t kept;          // member ids left (repeats dropped)
-    const char *fields;   // refused ("": accepted)
+    size_t kept;        // member ids left (repeats dropped)
+    const char *fields; // refused ("": accepted)
 } s_rule_cases[] = {
     {"a rule has a name and a kind", "Round robin", 1, {M1, M2}, 2, ""},
     {"the name is required", "  ", 1, {M1}, 1, "name"},
     {"the kind is required", "Web leads", 0, {M1}, 1, "kind"},
     {"members are ids", "Web leads", 1, {M1, "bob"}, 2, "memberIds[1]"},
     {"a member named twice is kept once", "Web leads", 1, {M1, M2, M1}, 2, ""},
-    {"an id's case does not make another member", "Web leads", 1,
-     {M1, "0193E0A0-0000-7000-8000-000000000001"}, 1, ""},
+    {"an id's case does not make another member",
+     "Web leads",
+     1,
+     {M1, "0193E0A0-0000-7000-8000-000000000001"},
+     1,
+     ""},
 };
 
 static void test_rule_rules(void **state) {
@@ -55,8 +59,8 @@ static void test_rule_rules(void **state) {
         char fields[256];
         s_fields(&errors, fields, sizeof fields);
         if (strcmp(fields, s_rule_cases[i].fields) != 0)
-            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_rule_cases[i].rule,
-                     fields, s_rule_cases[i].fields);
+            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_rule_cases[i].rule, fields,
+                     s_rule_cases[i].fields);
         assert_int_equal(rc, s_rule_cases[i].fields[0] ? -1 : 0);
         assert_int_equal(rule.n_member_ids, s_rule_cases[i].kept);
         for (size_t m = 0; m < rule.n_member_ids; m++)
@@ -101,8 +105,8 @@ static void test_rule_mask(void **state) {
         char fields[256];
         s_fields(&errors, fields, sizeof fields);
         if (strcmp(fields, s_mask_cases[i].fields) != 0)
-            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_mask_cases[i].rule,
-                     fields, s_mask_cases[i].fields);
+            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_mask_cases[i].rule, fields,
+                     s_mask_cases[i].fields);
         assert_int_equal(rc, s_mask_cases[i].fields[0] ? -1 : 0);
         crm_errors_reset(&errors);
     }
@@ -114,7 +118,7 @@ static void test_manual_assignment(void **state) {
     crm_errors_t errors = {0};
     req.assignee_id = "";
     req.note = "";
-    assert_int_equal(leads_assign_request_check(&req, &errors), -1);  // an assignee is named
+    assert_int_equal(leads_assign_request_check(&req, &errors), -1); // an assignee is named
     assert_true(crm_errors_has(&errors, "assigneeId"));
     crm_errors_reset(&errors);
     req.assignee_id = M1;
@@ -122,7 +126,7 @@ static void test_manual_assignment(void **state) {
     memset(note, 'n', sizeof note - 1);
     note[sizeof note - 1] = 0;
     req.note = note;
-    assert_int_equal(leads_assign_request_check(&req, &errors), -1);  // a note of 1,001
+    assert_int_equal(leads_assign_request_check(&req, &errors), -1); // a note of 1,001
     assert_true(crm_errors_has(&errors, "note"));
     crm_errors_reset(&errors);
     note[1000] = 0;

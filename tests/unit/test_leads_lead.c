@@ -29,7 +29,7 @@ static const struct {
     int64_t budget_min, budget_max;
     const char *status, *postcode, *follow_up_at, *custom_key;
     uint32_t year;
-    const char *fields;  // refused ("": accepted)
+    const char *fields; // refused ("": accepted)
 } s_lead_cases[] = {
     {"a lead needs a contact and a source", CONTACT, 3, 0, 0, "", "", "", "", 0, ""},
     {"the contact is required", "", 3, 0, 0, "", "", "", "", 0, "contactId"},
@@ -43,8 +43,7 @@ static const struct {
     {"a status is a stage key", CONTACT, 3, 0, 0, "Negotiation", "", "", "", 0, "status"},
     {"a stage key is accepted", CONTACT, 3, 0, 0, "negotiation", "", "", "", 0, ""},
     {"a postcode is letters and digits", CONTACT, 3, 0, 0, "", "SW1A 1AA", "", "", 0, ""},
-    {"a postcode of other signs is refused", CONTACT, 3, 0, 0, "", "12#4", "", "", 0,
-     "postcode"},
+    {"a postcode of other signs is refused", CONTACT, 3, 0, 0, "", "12#4", "", "", 0, "postcode"},
     {"followUpAt is a time", CONTACT, 3, 0, 0, "", "", "tomorrow", "", 0, "followUpAt"},
     {"followUpAt is not in the past", CONTACT, 3, 0, 0, "", "", "2001-01-01T00:00:00Z", "", 0,
      "followUpAt"},
@@ -86,8 +85,8 @@ static void test_lead_rules(void **state) {
         char fields[256];
         s_fields(&errors, fields, sizeof fields);
         if (strcmp(fields, s_lead_cases[i].fields) != 0)
-            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_lead_cases[i].rule,
-                     fields, s_lead_cases[i].fields);
+            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_lead_cases[i].rule, fields,
+                     s_lead_cases[i].fields);
         assert_int_equal(rc, s_lead_cases[i].fields[0] ? -1 : 0);
         if (rc == 0)
             assert_int_equal(lead.priority, CRM__LEADS__PRIORITY__PRIORITY_COLD);
@@ -110,8 +109,7 @@ static const struct {
 } s_close_cases[] = {
     {"an open move needs no details", "open", false, false, false, 0, 0, "", ""},
     {"won details only into a won stage", "open", true, true, false, 100, 0, "", "won"},
-    {"lost details only into a lost stage", "won", true, true, true, 100, 1, "",
-     "lost"},
+    {"lost details only into a lost stage", "won", true, true, true, 100, 1, "", "lost"},
     {"won needs the vehicle, price and financing", "won", false, false, false, 0, 0, "",
      "won.vehicleSold,won.finalPriceCents,won.financing"},
     {"won's price is above 0", "won", true, true, false, 0, 0, "", "won.finalPriceCents"},
@@ -140,14 +138,13 @@ static void test_close_rules(void **state) {
         lost.reason = s_close_cases[i].reason;
         lost.follow_up_at = (char *)s_close_cases[i].lost_follow_up;
         crm_errors_t errors = {0};
-        int rc = leads_close_check(s_close_cases[i].to_outcome,
-                                   s_close_cases[i].won ? &won : NULL,
+        int rc = leads_close_check(s_close_cases[i].to_outcome, s_close_cases[i].won ? &won : NULL,
                                    s_close_cases[i].lost ? &lost : NULL, &errors);
         char fields[256];
         s_fields(&errors, fields, sizeof fields);
         if (strcmp(fields, s_close_cases[i].fields) != 0)
-            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_close_cases[i].rule,
-                     fields, s_close_cases[i].fields);
+            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_close_cases[i].rule, fields,
+                     s_close_cases[i].fields);
         assert_int_equal(rc, s_close_cases[i].fields[0] ? -1 : 0);
         crm_errors_reset(&errors);
     }
@@ -158,11 +155,11 @@ static void test_move_request(void **state) {
     Crm__Leads__ChangeLeadStatusRequest req = CRM__LEADS__CHANGE_LEAD_STATUS_REQUEST__INIT;
     crm_errors_t errors = {0};
     req.status = "";
-    assert_int_equal(leads_move_request_check(&req, &errors), -1);  // a stage is required
+    assert_int_equal(leads_move_request_check(&req, &errors), -1); // a stage is required
     assert_true(crm_errors_has(&errors, "status"));
     crm_errors_reset(&errors);
     req.status = "Won!";
-    assert_int_equal(leads_move_request_check(&req, &errors), -1);  // a key, not a name
+    assert_int_equal(leads_move_request_check(&req, &errors), -1); // a key, not a name
     crm_errors_reset(&errors);
     req.status = "closed_won";
     assert_int_equal(leads_move_request_check(&req, &errors), 0);
@@ -200,8 +197,8 @@ static void test_list_rules(void **state) {
         char fields[256];
         s_fields(&errors, fields, sizeof fields);
         if (strcmp(fields, s_list_cases[i].fields) != 0)
-            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_list_cases[i].rule,
-                     fields, s_list_cases[i].fields);
+            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_list_cases[i].rule, fields,
+                     s_list_cases[i].fields);
         assert_int_equal(rc, s_list_cases[i].fields[0] ? -1 : 0);
         if (rc == 0)
             assert_int_equal(list.limit, s_list_cases[i].limit ? (int)s_list_cases[i].limit

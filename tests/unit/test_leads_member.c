@@ -24,7 +24,7 @@ static const struct {
     const char *rule;
     const char *name, *email, *make, *postcode, *start, *end, *time_zone;
     int64_t price_min, price_max;
-    const char *fields;  // refused ("": accepted)
+    const char *fields; // refused ("": accepted)
 } s_cases[] = {
     {"a member needs a name", "Ann Lee", "", "", "", "", "", "", 0, 0, ""},
     {"the name is required", "  ", "", "", "", "", "", "", 0, 0, "name"},
@@ -37,17 +37,15 @@ static const struct {
      "priceMinCents,priceMaxCents"},
     {"the price band's max is not below its min", "Ann", "", "", "", "", "", "", 500, 100,
      "priceMaxCents"},
-    {"working hours are HH:MM, end after start", "Ann", "", "", "", "09:00", "17:30", "", 0, 0,
-     ""},
+    {"working hours are HH:MM, end after start", "Ann", "", "", "", "09:00", "17:30", "", 0, 0, ""},
     {"a start is a time", "Ann", "", "", "", "9am", "17:00", "", 0, 0, "workingHours[0].start"},
     {"an end comes after the start", "Ann", "", "", "", "17:00", "09:00", "", 0, 0,
      "workingHours[0].end"},
     {"an end may be midnight", "Ann", "", "", "", "18:00", "24:00", "", 0, 0, ""},
-    {"a time zone name is not endless", "Ann", "", "", "", "", "", 
-     "Europe/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 0, 0,
-     "timeZone"},
-    {"a time zone is left to PostgreSQL to know", "Ann", "", "", "", "", "", "Mars/Olympus", 0,
-     0, ""},
+    {"a time zone name is not endless", "Ann", "", "", "", "", "",
+     "Europe/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 0, 0, "timeZone"},
+    {"a time zone is left to PostgreSQL to know", "Ann", "", "", "", "", "", "Mars/Olympus", 0, 0,
+     ""},
 };
 
 static void test_member_rules(void **state) {
@@ -103,10 +101,10 @@ static void test_member_list_cursor(void **state) {
     (void)state;
     Crm__Leads__ListTeamMembersRequest req = CRM__LEADS__LIST_TEAM_MEMBERS_REQUEST__INIT;
     leads_member_list_t page;
-    memset(&page, 'x', sizeof page);  // whatever was there before
+    memset(&page, 'x', sizeof page); // whatever was there before
     crm_errors_t errors = {0};
     assert_int_equal(leads_member_list_check(&req, &page, &errors), 0);
-    assert_int_equal(page.limit, 100);  // the team's default page
+    assert_int_equal(page.limit, 100); // the team's default page
     //  "<id>.<name in hex>": "Ann" is 416e6e.
     req.cursor = "0193e0a0-0000-7000-8000-000000000001.416e6e";
     assert_int_equal(leads_member_list_check(&req, &page, &errors), 0);

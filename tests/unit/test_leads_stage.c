@@ -24,7 +24,7 @@ static const struct {
     const char *rule;
     const char *name, *key;
     const char *want_key;
-    const char *fields;  // refused ("": accepted)
+    const char *fields; // refused ("": accepted)
 } s_new_cases[] = {
     {"the key is made from the name", " Test Drive ", "", "test_drive", ""},
     {"a given key is kept", "Test drive", "td", "td", ""},
@@ -47,8 +47,8 @@ static void test_new_stage(void **state) {
         char fields[256];
         s_fields(&errors, fields, sizeof fields);
         if (strcmp(fields, s_new_cases[i].fields) != 0)
-            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_new_cases[i].rule,
-                     fields, s_new_cases[i].fields);
+            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, s_new_cases[i].rule, fields,
+                     s_new_cases[i].fields);
         assert_int_equal(rc, s_new_cases[i].fields[0] ? -1 : 0);
         if (rc == 0)
             assert_string_equal(key, s_new_cases[i].want_key);
