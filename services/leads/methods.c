@@ -2,45 +2,46 @@
     lead's own methods. Each reads top to bottom: decode, check (the resource's rules
     file), store (its _store.c), answer. The core (common/service.c) batches, commits and
     replies; a method never sees that. The methods of the other resources are in their
-    <resource>_methods.c, next to nothing but their rules and their store.
+    <resource>_methods.c, beside their rules (<resource>.c) and their SQL
+    (<resource>_store.c). Not yet split so: chat, activities, views (timeline, hot
+    sheet), follow-ups and settings keep methods, checks and SQL in one file each.
 
-    method                rules           SQL                  HTTP
-    Create                lead.c          lead_store.c         POST /v1/leads
-    Get                   lead.c          lead_store.c         GET /v1/leads/{id}
-    Update                lead.c          lead_store.c         PATCH /v1/leads/{id}
-    Delete                lead.c          lead_store.c         DELETE /v1/leads/{id}
-    List                  lead.c          lead_store.c         GET /v1/leads
-    CreateFromChat        chat.c          chat_store.c         POST /v1/leads/from-chat
-    ChangeStatus          lead.c          lead_store.c         POST /v1/leads/{id}/status
-    ListStages            stage.c         stage_store.c        GET /v1/pipeline/stages
-    CreateStage           stage.c         stage_store.c        POST /v1/pipeline/stages
-    UpdateStage           stage.c         stage_store.c        PATCH /v1/pipeline/stages/{key}
-    DeleteStage           stage.c         stage_store.c        DELETE /v1/pipeline/stages/{key}
-    CreateActivity        activity.c      activity_store.c     POST /v1/leads/{id}/activities
-    UpdateActivity        activity.c      activity_store.c     PATCH
-   /v1/leads/{id}/activities/{activityId} ListActivities        activity.c      activity_store.c GET
-   /v1/leads/{id}/activities GetTimeline           views.c         views_store.c        GET
-   /v1/leads/{id}/timeline HotSheet              views.c         views_store.c        GET
-   /v1/leads/hot-sheet ListTeamMembers       member.c        member_store.c       GET
-   /v1/team/members GetTeamMember         member.c        member_store.c       GET
-   /v1/team/members/{id} CreateTeamMember      member.c        member_store.c       POST
-   /v1/team/members UpdateTeamMember      member.c        member_store.c       PATCH
-   /v1/team/members/{id} DeleteTeamMember      member.c        member_store.c       DELETE
-   /v1/team/members/{id} ListAssignmentRules   assignment.c    assignment_store.c   GET
-   /v1/assignment-rules GetAssignmentRule     assignment.c    assignment_store.c   GET
-   /v1/assignment-rules/{id} CreateAssignmentRule  assignment.c    assignment_store.c   POST
-   /v1/assignment-rules UpdateAssignmentRule  assignment.c    assignment_store.c   PATCH
-   /v1/assignment-rules/{id} DeleteAssignmentRule  assignment.c    assignment_store.c   DELETE
-   /v1/assignment-rules/{id} Assign (manual)       assignment.c    assignment_store.c   POST
-   /v1/leads/{id}/assign ListAssignments       assignment.c    assignment_store.c   GET
-   /v1/leads/{id}/assignments CreateFollowUp        followup.c      followup_store.c     POST
-   /v1/leads/{id}/follow-ups UpdateFollowUp        followup.c      followup_store.c     PATCH
-   /v1/leads/{id}/follow-ups/{followUpId} ListFollowUps         followup.c      followup_store.c GET
-   /v1/leads/{id}/follow-ups GetFollowUp           followup.c      followup_store.c     GET
-   /v1/leads/{id}/follow-ups/{followUpId} GetSettings           settings.c      settings_store.c GET
-   /v1/pipeline/settings UpdateSettings        settings.c      settings_store.c     PATCH
-   /v1/pipeline/settings Events.Replay         common/replay   the outbox           (bus:
-   subscribers catching up)
+    method                rules          SQL                 HTTP (L: /v1/leads/{id})
+    Create                lead.c         lead_store.c        POST /v1/leads
+    Get                   lead.c         lead_store.c        GET L
+    Update                lead.c         lead_store.c        PATCH L
+    Delete                lead.c         lead_store.c        DELETE L
+    List                  lead.c         lead_store.c        GET /v1/leads
+    CreateFromChat        chat.c         chat.c              POST /v1/leads/from-chat
+    ChangeStatus          lead.c         lead_store.c        POST L/status
+    ListStages            stage.c        stage_store.c       GET /v1/pipeline/stages
+    CreateStage           stage.c        stage_store.c       POST /v1/pipeline/stages
+    UpdateStage           stage.c        stage_store.c       PATCH /v1/pipeline/stages/{key}
+    DeleteStage           stage.c        stage_store.c       DELETE /v1/pipeline/stages/{key}
+    CreateActivity        activities.c   activities.c        POST L/activities
+    UpdateActivity        activities.c   activities.c        PATCH L/activities/{activityId}
+    ListActivities        activities.c   activities.c        GET L/activities
+    GetTimeline           views.c        views.c             GET L/timeline
+    HotSheet              views.c        views.c             GET /v1/leads/hot-sheet
+    ListTeamMembers       member.c       member_store.c      GET /v1/team/members
+    GetTeamMember         member.c       member_store.c      GET /v1/team/members/{id}
+    CreateTeamMember      member.c       member_store.c      POST /v1/team/members
+    UpdateTeamMember      member.c       member_store.c      PATCH /v1/team/members/{id}
+    DeleteTeamMember      member.c       member_store.c      DELETE /v1/team/members/{id}
+    ListAssignmentRules   assignment.c   assignment_store.c  GET /v1/assignment-rules
+    GetAssignmentRule     assignment.c   assignment_store.c  GET /v1/assignment-rules/{id}
+    CreateAssignmentRule  assignment.c   assignment_store.c  POST /v1/assignment-rules
+    UpdateAssignmentRule  assignment.c   assignment_store.c  PATCH /v1/assignment-rules/{id}
+    DeleteAssignmentRule  assignment.c   assignment_store.c  DELETE /v1/assignment-rules/{id}
+    Assign (manual)       assignment.c   assignment_store.c  POST L/assign
+    ListAssignments       assignment.c   assignment_store.c  GET L/assignments
+    CreateFollowUp        followups.c    followups.c         POST L/follow-ups
+    UpdateFollowUp        followups.c    followups.c         PATCH L/follow-ups/{followUpId}
+    ListFollowUps         followups.c    followups.c         GET L/follow-ups, GET /v1/follow-ups
+    GetFollowUp           followups.c    followups.c         GET L/follow-ups/{followUpId}
+    GetSettings           settings.c     settings.c          GET /v1/pipeline/settings
+    UpdateSettings        settings.c     settings.c          PATCH /v1/pipeline/settings
+    Events.Replay         common/replay  the outbox          (bus: subscribers catching up)
 
     Automatic assignment (the tenant's round robin rules) is no method: a create without
     an assignee runs it (assignment.c chooses, assignment_store.c counts the turns).
