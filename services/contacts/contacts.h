@@ -61,6 +61,11 @@ typedef struct {
     crm_follower_t *lifecycle;        // follows the leads service's events (lifecycle.c)
 } contacts_t;
 
+//  The contact's methods (handlers.c).
+crm_method_fn contacts_contact_create, contacts_contact_get, contacts_contact_match,
+    contacts_contact_update, contacts_contact_delete, contacts_contact_add_tag,
+    contacts_contact_remove_tag;
+
 extern const crm_method_t contacts_methods[];
 extern const crm_migration_t contacts_migrations[];
 
@@ -100,9 +105,9 @@ bool contacts_assignee_valid(const char *assignee);
 //  A field error on field when value has more than max characters.
 void contacts_check_length(crm_call_t *call, const char *field, const char *value, size_t max);
 
-//  Insert row (rendered from c, which is taken). Pipelined: returns CRM_CALL_PENDING;
-//  the outcome arrives in call->code: 201 with c as call->response (timestamps set),
-//  409 (existing contact id in call) on a duplicate email, or a database failure code.
+//  Insert row (rendered from c): 201 with c's timestamps set, 409 (the existing contact's
+//  id in call->conflict_id, the address's field named) when a contact holds one of its
+//  addresses, or a database failure code.
 int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c);
 
 //  Read one live contact; for_update locks it. 200 with *out, 404, or failure code.

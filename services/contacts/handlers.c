@@ -3,7 +3,6 @@
 #include "contacts.h"
 #include "ids.h"
 #include "json_pb.h"
-#include "replay.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -209,7 +208,7 @@ static bool s_check_id(crm_call_t *call, const char *id) {
     return false;
 }
 
-static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_contact_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
     const Crm__Contacts__CreateContactRequest *req = (const void *)request;
     if (!req->contact) {
         crm_call_field_error(call, "contact", "is required");
@@ -239,7 +238,7 @@ static int s_create(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     return code;
 }
 
-static int s_get(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_contact_get(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
     const Crm__Contacts__GetContactRequest *req = (const void *)request;
     if (!s_check_id(call, req->id))
         return 404;
@@ -262,7 +261,7 @@ static const crm_stmt_t s_match_stmt = {
            " ORDER BY m.pref LIMIT 1",
     .nparams = 3};
 
-static int s_match(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_contact_match(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
     const Crm__Contacts__MatchContactRequest *req = (const void *)request;
     contacts_t *self = call->arg;
     char email[320] = "", phone[32] = "";
@@ -341,7 +340,7 @@ static int s_apply_field(Crm__Contacts__Contact *c, const Crm__Contacts__Contact
     return 0;
 }
 
-static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_contact_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
     const Crm__Contacts__UpdateContactRequest *req = (const void *)request;
     if (!s_check_id(call, req->id))
         return 404;
@@ -383,7 +382,7 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     return code;
 }
 
-static int s_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int contacts_contact_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
     (void)response;
     const Crm__Contacts__DeleteContactRequest *req = (const void *)request;
     if (!s_check_id(call, req->id))
@@ -423,7 +422,7 @@ static int s_change_tag(crm_call_t *call, const char *id, const char *tag, bool 
         req.contact = &patch;
         req.update_mask = mask;
         req.n_update_mask = 1;
-        code = s_update(call, &req.base, response);
+        code = contacts_contact_update(call, &req.base, response);
         free(tags);
     }
     if (c)
@@ -432,108 +431,14 @@ static int s_change_tag(crm_call_t *call, const char *id, const char *tag, bool 
     return code;
 }
 
-static int s_add_tag(crm_call_t *call, const ProtobufCMessage *request,
+int contacts_contact_add_tag(crm_call_t *call, const ProtobufCMessage *request,
                      ProtobufCMessage **response) {
     const Crm__Contacts__AddContactTagRequest *req = (const void *)request;
     return s_change_tag(call, req->id, req->tag, true, response);
 }
 
-static int s_remove_tag(crm_call_t *call, const ProtobufCMessage *request,
+int contacts_contact_remove_tag(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response) {
     const Crm__Contacts__RemoveContactTagRequest *req = (const void *)request;
     return s_change_tag(call, req->id, req->tag, false, response);
 }
-
-const crm_method_t contacts_methods[] = {
-    {"Create", s_create, &crm__contacts__create_contact_request__descriptor, true},
-    {"Get", s_get, &crm__contacts__get_contact_request__descriptor, false},
-    {"Match", s_match, &crm__contacts__match_contact_request__descriptor, false},
-    {"Update", s_update, &crm__contacts__update_contact_request__descriptor, true},
-    {"Delete", s_delete, &crm__contacts__delete_contact_request__descriptor, true},
-    {"List", contacts_list, &crm__contacts__list_contacts_request__descriptor, false},
-    {"Snapshot", contacts_snapshot, &crm__contacts__snapshot_request__descriptor, false},
-    {"CreateTag", contacts_tag_create, &crm__contacts__create_tag_request__descriptor, true},
-    {"GetTag", contacts_tag_get, &crm__contacts__get_tag_request__descriptor, false},
-    {"ListTags", contacts_tag_list, &crm__contacts__list_tags_request__descriptor, false},
-    {"UpdateTag", contacts_tag_update, &crm__contacts__update_tag_request__descriptor, true},
-    {"DeleteTag", contacts_tag_delete, &crm__contacts__delete_tag_request__descriptor, true},
-    {"MergeTag", contacts_tag_merge, &crm__contacts__merge_tag_request__descriptor, true},
-    {"Erase", contacts_erase_method, &crm__contacts__erase_contact_request__descriptor, true},
-    {"ListAudit", contacts_audit_list, &crm__contacts__list_contact_audit_request__descriptor,
-     false},
-    {"Bulk", contacts_bulk, &crm__contacts__bulk_contacts_request__descriptor, true},
-    {"GetJob", contacts_job_get, &crm__contacts__get_job_request__descriptor, false},
-    {"ListJobs", contacts_job_list, &crm__contacts__list_jobs_request__descriptor, false},
-    {"AddTag", s_add_tag, &crm__contacts__add_contact_tag_request__descriptor, true},
-    {"RemoveTag", s_remove_tag, &crm__contacts__remove_contact_tag_request__descriptor, true},
-    {"CreateSavedFilter", contacts_saved_filter_create,
-     &crm__contacts__create_saved_filter_request__descriptor, true},
-    {"GetSavedFilter", contacts_saved_filter_get,
-     &crm__contacts__get_saved_filter_request__descriptor, false},
-    {"ListSavedFilters", contacts_saved_filter_list,
-     &crm__contacts__list_saved_filters_request__descriptor, false},
-    {"UpdateSavedFilter", contacts_saved_filter_update,
-     &crm__contacts__update_saved_filter_request__descriptor, true},
-    {"DeleteSavedFilter", contacts_saved_filter_delete,
-     &crm__contacts__delete_saved_filter_request__descriptor, true},
-    {"RunSavedFilter", contacts_saved_filter_run,
-     &crm__contacts__run_saved_filter_request__descriptor, false},
-    {"CreateCustomField", contacts_field_create,
-     &crm__contacts__create_custom_field_request__descriptor, true},
-    {"GetCustomField", contacts_field_get, &crm__contacts__get_custom_field_request__descriptor,
-     false},
-    {"ListCustomFields", contacts_field_list,
-     &crm__contacts__list_custom_fields_request__descriptor, false},
-    {"UpdateCustomField", contacts_field_update,
-     &crm__contacts__update_custom_field_request__descriptor, true},
-    {"DeleteCustomField", contacts_field_delete,
-     &crm__contacts__delete_custom_field_request__descriptor, true},
-    {"CreatePhoneType", contacts_phone_type_create,
-     &crm__contacts__create_phone_type_request__descriptor, true},
-    {"ListPhoneTypes", contacts_phone_type_list,
-     &crm__contacts__list_phone_types_request__descriptor, false},
-    {"DeletePhoneType", contacts_phone_type_delete,
-     &crm__contacts__delete_phone_type_request__descriptor, true},
-    {"GetCommunicationRules", contacts_communication_get,
-     &crm__contacts__get_communication_rules_request__descriptor, false},
-    {"UpdateCommunicationRules", contacts_communication_update,
-     &crm__contacts__update_communication_rules_request__descriptor, true},
-    {"RecordConsent", contacts_consent_record, &crm__contacts__record_consent_request__descriptor,
-     true},
-    {"GetConsent", contacts_consent_get, &crm__contacts__get_consent_request__descriptor, false},
-    {"ListCommunicationHistory", contacts_communication_history,
-     &crm__contacts__list_communication_history_request__descriptor, false},
-    {"CanContact", contacts_can_contact, &crm__contacts__can_contact_request__descriptor, false},
-    {"CreateNote", contacts_note_create, &crm__contacts__create_note_request__descriptor, true},
-    {"GetNote", contacts_note_get, &crm__contacts__get_note_request__descriptor, false},
-    {"ListNotes", contacts_note_list, &crm__contacts__list_notes_request__descriptor, false},
-    {"ListNoteRevisions", contacts_note_revisions,
-     &crm__contacts__list_note_revisions_request__descriptor, false},
-    {"UpdateNote", contacts_note_update, &crm__contacts__update_note_request__descriptor, true},
-    {"DeleteNote", contacts_note_delete, &crm__contacts__delete_note_request__descriptor, true},
-    {"CreateExport", contacts_export_create, &crm__contacts__create_export_request__descriptor,
-     true},
-    {"GetExport", contacts_export_get, &crm__contacts__get_export_request__descriptor, false},
-    {"GetExportPart", contacts_export_part, &crm__contacts__get_export_part_request__descriptor,
-     false},
-    {"CreateImport", contacts_import_create, &crm__contacts__create_import_request__descriptor,
-     true},
-    {"AddImportPart", contacts_import_add_part,
-     &crm__contacts__add_import_part_request__descriptor, true},
-    {"StartImport", contacts_import_start, &crm__contacts__start_import_request__descriptor,
-     true},
-    {"GetImport", contacts_import_get, &crm__contacts__get_import_request__descriptor, false},
-    {"ListImportErrors", contacts_import_errors,
-     &crm__contacts__list_import_errors_request__descriptor, false},
-    {"GetImportTemplate", contacts_import_template,
-     &crm__contacts__import_template_request__descriptor, false},
-    {"PutImportMapping", contacts_import_mapping_put,
-     &crm__contacts__put_import_mapping_request__descriptor, true},
-    {"GetImportMapping", contacts_import_mapping_get,
-     &crm__contacts__get_import_mapping_request__descriptor, false},
-    {"ListImportMappings", contacts_import_mapping_list,
-     &crm__contacts__list_import_mappings_request__descriptor, false},
-    //  The contacts' events for whoever missed some (common/replay.c).
-    CRM_EVENTS_REPLAY_METHOD,
-    {NULL, NULL, NULL, false},
-};
