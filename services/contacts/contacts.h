@@ -93,17 +93,90 @@ void contacts_row_reset(contacts_row_t *row);
 //  A contact from CONTACT_JSON's text; NULL (logged) if it does not parse.
 Crm__Contacts__Contact *contacts_from_json(const char *text);
 
-//  Check and normalise the profile beyond names, emails, phones and tags (profile.c):
-//  SMS order and phone types, the organization link, addresses, vehicles, social
-//  profiles, personal details, custom field values; fills the row's profile columns.
-//  0, 422 with field errors, or a failure code.
-int contacts_profile_prepare(crm_call_t *call, Crm__Contacts__Contact *c, const char *prefix,
-                             contacts_row_t *row);
+//  --- contact.c: the rules of a contact (no database) -----------------------------------
+
+//  Store-ready enum names, in buffers owned by the caller.
+typedef struct {
+    char kind[32], type[32], source[32];
+} contacts_row_names_t;
+
+//  Questions of one kind that a contact's rules ask the store: names (borrowed from the
+//  contact), where each is in the contact (an index of its list), and the store's
+//  answers (NULL: none; owned).
+typedef struct {
+    const char **names;
+    size_t *at;
+    char **answers;
+    size_t n;
+} contacts_ask_t;
+
+//  What a contact's rules need from the tenant's data, asked by contacts_contact_check,
+//  answered by contacts_contact_store_lookup, used by contacts_contact_check_known.
+typedef struct {
+    contacts_ask_t tags;          // the catalogue's spelling of each tag
+    contacts_ask_t phone_types;   // the tenant's spelling of each custom phone type
+    contacts_ask_t fields;        // each custom field's definition: "type options-json"
+    const char *organization_id;  // the linked organization (NULL: none)
+    char organization_kind[16];   // its kind ("": not a live contact of the tenant)
+} contacts_lookup_t;
+
+void contacts_lookup_reset(contacts_lookup_t *lookup);
+
+//  Check and normalise c in place by the rules that need nothing but the request: names,
+//  emails, phones (E.164 in region), tags' form, the SMS order, the organization link,
+//  addresses, vehicles, social profiles, personal details, custom field values' form;
+//  adds field errors (each named from prefix: "" or "contacts[3].") and the questions
+//  for the store to lookup. 0, or -1 with errors.
+int contacts_contact_check(Crm__Contacts__Contact *c, const char *region, const char *prefix,
+                           crm_errors_t *errors, contacts_lookup_t *lookup);
+
+//  The rules that need the store's answers: tags in the catalogue (spelled as it spells
+//  them, each once), phone types of the tenant, the organization a live organization,
+//  custom field values against their definitions. 0, or -1 with errors.
+int contacts_contact_check_known(Crm__Contacts__Contact *c, const char *prefix,
+                                 const contacts_lookup_t *lookup, crm_errors_t *errors);
+
+//  Render a checked contact for the store: row points into c and names (both must live
+//  as long as row); the person's name derived from first and last.
+void contacts_contact_render(Crm__Contacts__Contact *c, contacts_row_t *row,
+                             contacts_row_names_t *names);
+
+//  Copy the field named (its JSON or proto name) from patch into c, as a PATCH does
+//  (the patch is a private copy: storage is swapped). -1 for a name that cannot change.
+int contacts_contact_apply_field(Crm__Contacts__Contact *c, const Crm__Contacts__Contact *patch,
+                                 const char *name);
+
+//  A Match request checked: the email as its key (lower case) and the phone in E.164,
+//  one of them at least. 0, or -1 with errors.
+int contacts_match_check(const Crm__Contacts__MatchContactRequest *req, const char *region,
+                         char *email, size_t email_size, char *phone, size_t phone_size,
+                         crm_errors_t *errors);
+
 //  An assignee as the profile takes it: a team member's id of up to 100 letters, digits
 //  and . _ @ + - ("" unassigns).
 bool contacts_assignee_valid(const char *assignee);
 //  A field error on field when value has more than max characters.
-void contacts_check_length(crm_call_t *call, const char *field, const char *value, size_t max);
+void contacts_check_length(crm_errors_t *errors, const char *field, const char *value, size_t max);
+
+//  --- contact_methods.c -------------------------------------------------------------------
+
+//  The whole check of a contact outside a request (the import's rows) and inside one:
+//  the rules, the store's answers to their questions, the rules that need them, and
+//  the row for the store. 0, 422 with errors, or -1 when the database failed.
+int contacts_contact_prepare_in(crm_db_t *db, const char *tenant_id, const char *region,
+                                Crm__Contacts__Contact *c, const char *prefix,
+                                crm_errors_t *errors, contacts_row_t *row,
+                                contacts_row_names_t *names);
+
+//  --- contact_store.c ------------------------------------------------------------------
+
+//  Answer the questions of lookup for tenant_id (one query per kind asked). 0 or -1.
+int contacts_contact_store_lookup(crm_db_t *db, const char *tenant_id, contacts_lookup_t *lookup);
+
+//  The contact holding an email key or an E.164 number (email first): 200 with *out,
+//  404, or a failure code.
+int contacts_store_match(crm_call_t *call, const char *email, const char *phone,
+                         Crm__Contacts__MatchContactResponse **out);
 
 //  Insert row (rendered from c): 201 with c's timestamps set, 409 (the existing contact's
 //  id in call->conflict_id, the address's field named) when a contact holds one of its
@@ -290,15 +363,8 @@ void contacts_export_runner_destroy(void **state_p);
 crm_step_result_t contacts_export_runner_step(crm_step_t *step);
 int contacts_export_idle_ms(const crm_config_t *cfg);
 //  CSV import (import.c): a file sent in parts, imported by a job of kind 'import'.
-//  Enum names of a prepared row (kind, type, source as the store spells them), in buffers
-//  owned by the caller: the create, the update and the import runner each keep one.
-typedef struct {
-    char kind[32], type[32], source[32];
-} contacts_row_names_t;
-
-//  The checks and normalisation of a create (the Create method's, for callers outside
-//  a request: the import runner): 0 with row ready for the store, 422 with the call's
-//  field errors, or a failure code. call->arg must be the service's contacts_t.
+//  The checks and normalisation of a create inside a request (contact_methods.c): 0 with
+//  row ready for the store, 422 with the call's field errors, or a failure code.
 int contacts_contact_prepare(crm_call_t *call, Crm__Contacts__Contact *c, contacts_row_t *row,
                              contacts_row_names_t *names);
 

@@ -1,4 +1,6 @@
-/*  store: a contact's writes (create, update, delete, each with its event) and reads.
+/*  contact_store: a contact's SQL: its writes (create, update, delete, each with its
+    event in the same statement), its reads (one contact, the match of an address or a
+    number) and the tenant's data its rules ask about (contacts_contact_store_lookup).
 
     Rows come back as one JSON object in the API's shape (built by PostgreSQL) and go
     through the generic transcoder into the protobuf message, so the column-to-field
@@ -135,6 +137,93 @@ static const crm_stmt_t s_delete = {
     .nparams = 6,
     .writes = true,
 };
+
+//  The contact an email address ($2, normalised) or phone number ($3, E.164) belongs to,
+//  email first.
+static const crm_stmt_t s_match = {
+    .name = "contacts_match",
+    .sql = "SELECT " CONTACT_JSON("c") ", m.how FROM ("
+           "  SELECT e.contact_id AS id, 'email' AS how, 1 AS pref FROM contact_emails e"
+           "  WHERE $2 <> '' AND e.tenant_id = $1 AND e.address_norm = $2"
+           "  UNION ALL"
+           "  (SELECT p.id, 'phone', 2 FROM contacts p"
+           "   WHERE $3 <> '' AND p.tenant_id = $1 AND p.deleted_at IS NULL"
+           "     AND jsonb_path_query_array(p.phones, '$[*].number') @> jsonb_build_array($3)"
+           "   ORDER BY p.created_at LIMIT 1)) m"
+           " JOIN contacts c ON c.tenant_id = $1 AND c.id = m.id AND c.deleted_at IS NULL"
+           " ORDER BY m.pref LIMIT 1",
+    .nparams = 3};
+
+//  --- What the rules ask (contacts_lookup_t) ------------------------------------------------
+
+//  The catalogue's spelling of each tag in $2, in order (NULL: not in the catalogue).
+static const crm_stmt_t s_tag_spellings = {
+    .name = "contact_tag_spellings",
+    .sql = "SELECT t.name FROM unnest($2::text[]) WITH ORDINALITY AS k(name, ord)"
+           " LEFT JOIN tags t ON t.tenant_id = $1 AND t.name_norm = lower(k.name)"
+           " ORDER BY k.ord",
+    .nparams = 2};
+
+//  The tenant's spelling of each phone type in $2, in order (NULL: not one of its types).
+static const crm_stmt_t s_phone_types = {
+    .name = "contact_phone_types",
+    .sql = "SELECT t.name FROM unnest($2::text[]) WITH ORDINALITY AS k(name, ord)"
+           " LEFT JOIN contact_phone_types t ON t.tenant_id = $1 AND t.name_norm = lower(k.name)"
+           " ORDER BY k.ord",
+    .nparams = 2};
+
+//  The definition of each custom field key in $2, in order, as "type options-json"
+//  (NULL: not a field of the tenant).
+static const crm_stmt_t s_field_defs = {
+    .name = "contact_field_defs",
+    .sql = "SELECT f.type || ' ' || coalesce(to_json(f.options)::text, '[]')"
+           " FROM unnest($2::text[]) WITH ORDINALITY AS k(key, ord)"
+           " LEFT JOIN contact_fields f ON f.tenant_id = $1 AND f.key = k.key"
+           " ORDER BY k.ord",
+    .nparams = 2};
+
+//  The kind of a live contact of the tenant ($2), if any.
+static const crm_stmt_t s_contact_kind = {
+    .name = "contact_kind",
+    .sql = "SELECT kind FROM contacts WHERE tenant_id = $1 AND id = $2::uuid"
+           " AND deleted_at IS NULL",
+    .nparams = 2};
+
+//  Answer one question: one row per name asked, in order.
+static int s_answer(crm_db_t *db, const crm_stmt_t *stmt, const char *tenant_id,
+                    contacts_ask_t *ask) {
+    if (!ask->n)
+        return 0;
+    char *array = crm_db_text_array(ask->names, ask->n);
+    const char *params[] = {tenant_id, array};
+    PGresult *res = crm_db_query(db, stmt, params);
+    free(array);
+    if (!res)
+        return -1;
+    for (size_t k = 0; k < ask->n && (int)k < PQntuples(res); k++)
+        if (!PQgetisnull(res, (int)k, 0))
+            ask->answers[k] = strdup(PQgetvalue(res, (int)k, 0));
+    PQclear(res);
+    return 0;
+}
+
+int contacts_contact_store_lookup(crm_db_t *db, const char *tenant_id, contacts_lookup_t *lookup) {
+    if (s_answer(db, &s_tag_spellings, tenant_id, &lookup->tags) ||
+        s_answer(db, &s_phone_types, tenant_id, &lookup->phone_types) ||
+        s_answer(db, &s_field_defs, tenant_id, &lookup->fields))
+        return -1;
+    if (!lookup->organization_id)
+        return 0;
+    const char *params[] = {tenant_id, lookup->organization_id};
+    PGresult *res = crm_db_query(db, &s_contact_kind, params);
+    if (!res)
+        return -1;
+    if (PQntuples(res))
+        snprintf(lookup->organization_kind, sizeof lookup->organization_kind, "%s",
+                 PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
 
 void contacts_row_reset(contacts_row_t *row) {
     free(row->tags_array);
@@ -303,4 +392,31 @@ int contacts_store_delete(crm_call_t *call, const char *id) {
         return 404;
     }
     return 204;
+}
+
+int contacts_store_match(crm_call_t *call, const char *email, const char *phone,
+                         Crm__Contacts__MatchContactResponse **out) {
+    const char *params[] = {call->header->tenant_id, email, phone};
+    PGresult *res = crm_db_query(call->db, &s_match, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    int code = 404;
+    if (PQntuples(res) == 0)
+        crm_call_error(call, "not_found", "no contact has that email address or phone number");
+    else {
+        Crm__Contacts__Contact *c = contacts_from_json(PQgetvalue(res, 0, 0));
+        if (!c) {
+            crm_call_error(call, "internal", "stored contact is unreadable");
+            code = 500;
+        } else {
+            Crm__Contacts__MatchContactResponse *match = malloc(sizeof *match);
+            crm__contacts__match_contact_response__init(match);
+            match->contact = c;
+            match->matched_on = strdup(PQgetvalue(res, 0, 1));
+            *out = match;
+            code = 200;
+        }
+    }
+    PQclear(res);
+    return code;
 }
