@@ -742,3 +742,11 @@ int contacts_match_check(const Crm__Contacts__MatchContactRequest *req, const ch
         crm_errors_add(errors, "email", "an email address or a phone number is required");
     return errors->n ? -1 : 0;
 }
+
+int contacts_update_check(const Crm__Contacts__UpdateContactRequest *req, crm_errors_t *errors) {
+    for (size_t i = 0; i < req->n_update_mask; i++)
+        if (!req->contact ||
+            !crm_pb_field_by_name(&crm__contacts__contact__descriptor, req->update_mask[i]))
+            crm_errors_add(errors, req->update_mask[i], "is not a contact field");
+    return errors->n ? -1 : 0;
+}

@@ -106,45 +106,52 @@ int contacts_contact_match(crm_call_t *call, const ProtobufCMessage *request,
                                 (Crm__Contacts__MatchContactResponse **)response);
 }
 
+int contacts_contact_update_in(const contacts_scope_t *scope, const char *region, const char *id,
+                               Crm__Contacts__Contact *patch, char *const *mask, size_t n_mask,
+                               crm_errors_t *errors, char conflict_id[64],
+                               Crm__Contacts__Contact **out) {
+    Crm__Contacts__Contact *c = NULL;
+    int code = contacts_contact_store_get(scope, id, true, &c);
+    contacts_row_t row = {0};
+    contacts_row_names_t names;
+    if (code == 200) {
+        for (size_t i = 0; i < n_mask; i++)
+            if (contacts_contact_apply_field(c, patch, mask[i]))
+                crm_errors_add(errors, mask[i], "cannot be changed");
+        code = errors->n ? 422
+                         : contacts_contact_prepare_in(scope->db, scope->tenant_id, region, c, "",
+                                                       errors, &row, &names);
+    }
+    if (code == 0)
+        code = contacts_contact_store_update(scope, &row, c, (const char *const *)mask, n_mask,
+                                             errors, conflict_id);
+    contacts_row_reset(&row);
+    if (code == 200 && out)
+        *out = c;
+    else if (c)
+        crm__contacts__contact__free_unpacked(c, NULL);
+    return code;
+}
+
 int contacts_contact_update(crm_call_t *call, const ProtobufCMessage *request,
                             ProtobufCMessage **response) {
     const Crm__Contacts__UpdateContactRequest *req = (const void *)request;
     if (!s_check_id(call, req->id))
         return 404;
+    crm_errors_t errors = {0};
+    if (contacts_update_check(req, &errors))
+        return crm_call_fail(call, &errors);
+    const contacts_t *self = call->arg;
+    contacts_scope_t scope = {call->db, call->header->tenant_id, call->header->actor_id};
     Crm__Contacts__Contact *patch =
         req->contact ? (Crm__Contacts__Contact *)crm_pb_copy(&req->contact->base) : NULL;
-    for (size_t i = 0; i < req->n_update_mask; i++)
-        if (!patch || !crm_pb_field_by_name(&crm__contacts__contact__descriptor,
-                                            req->update_mask[i]))
-            crm_call_field_error(call, req->update_mask[i], "is not a contact field");
-    if (call->errors.n) {
-        if (patch)
-            crm__contacts__contact__free_unpacked(patch, NULL);
-        return 422;
-    }
-    Crm__Contacts__Contact *c = NULL;
-    int code = contacts_store_get(call, req->id, true, &c);
-    contacts_row_t row = {0};
-    contacts_row_names_t names;
-    if (code == 200) {
-        for (size_t i = 0; i < req->n_update_mask; i++)
-            if (contacts_contact_apply_field(c, patch, req->update_mask[i]))
-                crm_call_field_error(call, req->update_mask[i], "cannot be changed");
-        code = call->errors.n ? 422 : s_prepare(call, c, &row, &names);
-    }
-    if (code == 0)
-        code = contacts_store_update(call, &row, c, (const char *const *)req->update_mask,
-                                     req->n_update_mask);
-    contacts_row_reset(&row);
-    if (code == 200) {
-        *response = &c->base;
-        c = NULL;
-    }
-    if (c)
-        crm__contacts__contact__free_unpacked(c, NULL);
+    char conflict_id[64] = "";
+    int code = contacts_contact_update_in(&scope, self->cfg->contacts_default_region, req->id,
+                                          patch, req->update_mask, req->n_update_mask, &errors,
+                                          conflict_id, (Crm__Contacts__Contact **)response);
     if (patch)
         crm__contacts__contact__free_unpacked(patch, NULL);
-    return code;
+    return contacts_answer_write(call, code, &errors, conflict_id);
 }
 
 int contacts_contact_delete(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {

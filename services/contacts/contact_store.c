@@ -244,40 +244,35 @@ Crm__Contacts__Contact *contacts_from_json(const char *text) {
     return (Crm__Contacts__Contact *)msg;
 }
 
-//  Report a unique violation on an email as 409 (a concurrent insert won the race).
-static int s_write_failure(crm_call_t *call) {
-    if (strcmp(crm_db_sqlstate(call->db), "23505") == 0) {
-        crm_call_field_error(call, "emails", "an email address is already used by another contact");
-        crm_call_error(call, "conflict", "an email address is already used by another contact");
-        return 409;
-    }
-    return crm_call_db_failure(call);
+//  A write that failed: a unique violation on an email (a concurrent insert won the
+//  race) is 409 with the field named; anything else -1, the database's failure.
+static int s_write_failure(crm_db_t *db, crm_errors_t *errors) {
+    if (strcmp(crm_db_sqlstate(db), "23505") != 0)
+        return -1;
+    crm_errors_add(errors, "emails", "an email address is already used by another contact");
+    return 409;
 }
 
-//  Common tail of insert and update: a duplicate, no row, or the written row's times
-//  set on c.
-static int s_written(crm_call_t *call, PGresult *res, int ok_code, Crm__Contacts__Contact *c) {
-    int code = ok_code;
+//  Common tail of insert and update: a duplicate (409, its holder in conflict_id), no
+//  row (404), or the written row's times set on c.
+static int s_written(PGresult *res, int ok_code, Crm__Contacts__Contact *c, crm_errors_t *errors,
+                     char conflict_id[64]) {
     if (!PQgetisnull(res, 0, 0)) {
-        snprintf(call->conflict_id, sizeof call->conflict_id, "%s", PQgetvalue(res, 0, 0));
+        snprintf(conflict_id, 64, "%s", PQgetvalue(res, 0, 0));
         char field[64];
         snprintf(field, sizeof field, "emails[%s].address", PQgetvalue(res, 0, 1));
-        crm_call_field_error(call, field, "is already used by contact %s", call->conflict_id);
-        crm_call_error(call, "duplicate_email", "an email address is already used by contact %s",
-                       call->conflict_id);
-        code = 409;
-    } else if (PQgetisnull(res, 0, 2)) {
-        crm_call_error(call, "not_found", "no such contact");
-        code = 404;
-    } else {
-        crm_pb_string_set(&c->created_at, PQgetvalue(res, 0, 2));
-        crm_pb_string_set(&c->updated_at, PQgetvalue(res, 0, 3));
+        crm_errors_add(errors, field, "is already used by contact %s", conflict_id);
+        return 409;
     }
-    return code;
+    if (PQgetisnull(res, 0, 2))
+        return 404;
+    crm_pb_string_set(&c->created_at, PQgetvalue(res, 0, 2));
+    crm_pb_string_set(&c->updated_at, PQgetvalue(res, 0, 3));
+    return ok_code;
 }
 
 //  The event of a write to c: stamps c with the time of the change and fills ev.
-static void s_event(crm_call_t *call, Crm__Contacts__Contact *c, bool created,
+static void s_event(const contacts_scope_t *scope, Crm__Contacts__Contact *c, bool created,
                     const char *const *changed, size_t n_changed, crm_outbox_event_t *ev) {
     char now[40];
     crm_time_now(now, sizeof now);
@@ -287,86 +282,133 @@ static void s_event(crm_call_t *call, Crm__Contacts__Contact *c, bool created,
     if (created) {
         Crm__Events__ContactCreated event = CRM__EVENTS__CONTACT_CREATED__INIT;
         event.contact = c;
-        event.actor_id = call->header->actor_id;
+        event.actor_id = (char *)scope->actor_id;
         crm_outbox_event_init(ev, &event.base, now);
     } else {
         Crm__Events__ContactUpdated event = CRM__EVENTS__CONTACT_UPDATED__INIT;
         event.contact = c;
         event.changed = (char **)changed;
         event.n_changed = n_changed;
-        event.actor_id = call->header->actor_id;
+        event.actor_id = (char *)scope->actor_id;
         crm_outbox_event_init(ev, &event.base, now);
     }
 }
 
-//  Parameters shared by insert and update, in statement order.
-static void s_row_params(crm_call_t *call, const contacts_row_t *row, const char *params[20]) {
-    params[0] = call->header->tenant_id;
-    params[1] = row->id;
-    params[2] = row->kind;
-    params[3] = row->type;
-    params[4] = row->first_name;
-    params[5] = row->last_name;
-    params[6] = row->name;
-    params[7] = row->source;
-    params[8] = row->tags_array;
-    params[9] = row->emails_json;
-    params[10] = row->email_keys_array;
-    params[11] = row->phones_json;
-    params[15] = row->supplier;
-    params[16] = row->assignee;
-    params[17] = row->organization_id;
-    params[18] = row->profile_json;
-    params[19] = call->header->actor_id;
+//  The statement's parameters for a write of row, with its event, in statement order.
+static void s_row_params(const contacts_scope_t *scope, const contacts_row_t *row,
+                         const crm_outbox_event_t *ev, const char *params[20]) {
+    const char *values[20] = {scope->tenant_id,  row->id,          row->kind,
+                              row->type,         row->first_name,  row->last_name,
+                              row->name,         row->source,      row->tags_array,
+                              row->emails_json,  row->email_keys_array, row->phones_json,
+                              ev->occurred_at,   ev->event_id,     ev->payload_hex,
+                              row->supplier,     row->assignee,    row->organization_id,
+                              row->profile_json, scope->actor_id};
+    memcpy(params, values, sizeof values);
+}
+
+//  Insert or update (created) row and its event; see contacts_contact_store_write.
+static int s_write(const contacts_scope_t *scope, const contacts_row_t *row,
+                   Crm__Contacts__Contact *c, bool created, const char *const *changed,
+                   size_t n_changed, crm_errors_t *errors, char conflict_id[64]) {
+    crm_outbox_event_t ev;
+    s_event(scope, c, created, changed, n_changed, &ev);
+    const char *params[20];
+    s_row_params(scope, row, &ev, params);
+    PGresult *res = crm_db_query(scope->db, created ? &s_insert : &s_update, params);
+    crm_outbox_event_reset(&ev);
+    int code = res ? s_written(res, created ? 201 : 200, c, errors, conflict_id)
+                   : s_write_failure(scope->db, errors);
+    PQclear(res);
+    return code;
+}
+
+int contacts_contact_store_insert(const contacts_scope_t *scope, const contacts_row_t *row,
+                                  Crm__Contacts__Contact *c, crm_errors_t *errors,
+                                  char conflict_id[64]) {
+    return s_write(scope, row, c, true, NULL, 0, errors, conflict_id);
+}
+
+int contacts_contact_store_update(const contacts_scope_t *scope, const contacts_row_t *row,
+                                  Crm__Contacts__Contact *c, const char *const *changed,
+                                  size_t n_changed, crm_errors_t *errors, char conflict_id[64]) {
+    return s_write(scope, row, c, false, changed, n_changed, errors, conflict_id);
+}
+
+int contacts_contact_store_get(const contacts_scope_t *scope, const char *id, bool for_update,
+                               Crm__Contacts__Contact **out) {
+    const char *params[] = {scope->tenant_id, id};
+    PGresult *res = crm_db_query(scope->db, for_update ? &s_get_for_update : &s_get, params);
+    if (!res)
+        return -1;
+    int code = 404;
+    if (PQntuples(res) > 0) {
+        *out = contacts_from_json(PQgetvalue(res, 0, 0));
+        code = *out ? 200 : 500;
+    }
+    PQclear(res);
+    return code;
+}
+
+//  --- The same for a request's call (its tenant and actor; the outcome as its reply) ----
+
+//  The call's scope: its database, its tenant and actor.
+static contacts_scope_t s_scope(crm_call_t *call) {
+    return (contacts_scope_t){call->db, call->header->tenant_id, call->header->actor_id};
+}
+
+//  A write's code as the call's reply: 409 named (the holder of an address, or a race
+//  lost on one), 404, or the database's failure.
+int contacts_answer_write(crm_call_t *call, int code, crm_errors_t *errors,
+                          const char *conflict_id) {
+    if (code == -1) {
+        crm_errors_reset(errors);
+        return crm_call_db_failure(call);
+    }
+    if (code == 404)
+        crm_call_error(call, "not_found", "no such contact");
+    if (code == 500)
+        crm_call_error(call, "internal", "stored contact is unreadable");
+    if (code == 409 && conflict_id[0]) {
+        snprintf(call->conflict_id, sizeof call->conflict_id, "%s", conflict_id);
+        crm_call_error(call, "duplicate_email", "an email address is already used by contact %s",
+                       conflict_id);
+    } else if (code == 409)
+        crm_call_error(call, "conflict", "an email address is already used by another contact");
+    if (code == 422)
+        return crm_call_fail(call, errors);
+    crm_errors_move(&call->errors, errors);
+    return code;
 }
 
 int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
-    const char *params[20];
-    s_row_params(call, row, params);
-    crm_outbox_event_t ev;
-    s_event(call, c, true, NULL, 0, &ev);
-    params[12] = ev.occurred_at;
-    params[13] = ev.event_id;
-    params[14] = ev.payload_hex;
-    PGresult *res = crm_db_query(call->db, &s_insert, params);
-    crm_outbox_event_reset(&ev);
-    int code = res ? s_written(call, res, 201, c) : s_write_failure(call);
-    PQclear(res);
-    return code;
+    contacts_scope_t scope = s_scope(call);
+    crm_errors_t errors = {0};
+    char conflict_id[64] = "";
+    int code = contacts_contact_store_insert(&scope, row, c, &errors, conflict_id);
+    return contacts_answer_write(call, code, &errors, conflict_id);
 }
 
 int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c,
                           const char *const *changed, size_t n_changed) {
-    const char *params[20];
-    s_row_params(call, row, params);
-    crm_outbox_event_t ev;
-    s_event(call, c, false, changed, n_changed, &ev);
-    params[12] = ev.occurred_at;
-    params[13] = ev.event_id;
-    params[14] = ev.payload_hex;
-    PGresult *res = crm_db_query(call->db, &s_update, params);
-    crm_outbox_event_reset(&ev);
-    int code = res ? s_written(call, res, 200, c) : s_write_failure(call);
-    PQclear(res);
-    return code;
+    contacts_scope_t scope = s_scope(call);
+    crm_errors_t errors = {0};
+    char conflict_id[64] = "";
+    int code = contacts_contact_store_update(&scope, row, c, changed, n_changed, &errors,
+                                             conflict_id);
+    return contacts_answer_write(call, code, &errors, conflict_id);
 }
 
 int contacts_store_get(crm_call_t *call, const char *id, bool for_update,
                        Crm__Contacts__Contact **out) {
-    const char *params[] = {call->header->tenant_id, id};
-    PGresult *res = crm_db_query(call->db, for_update ? &s_get_for_update : &s_get, params);
-    if (!res)
+    contacts_scope_t scope = s_scope(call);
+    int code = contacts_contact_store_get(&scope, id, for_update, out);
+    if (code == -1)
         return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
+    if (code == 404)
         crm_call_error(call, "not_found", "no such contact");
-    else {
-        *out = contacts_from_json(PQgetvalue(res, 0, 0));
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored contact is unreadable");
-    }
-    PQclear(res);
+    if (code == 500)
+        crm_call_error(call, "internal", "stored contact is unreadable");
     return code;
 }
 

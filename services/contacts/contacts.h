@@ -93,6 +93,14 @@ void contacts_row_reset(contacts_row_t *row);
 //  A contact from CONTACT_JSON's text; NULL (logged) if it does not parse.
 Crm__Contacts__Contact *contacts_from_json(const char *text);
 
+//  Where a contact is read and written, and by whom: a request's tenant and actor, or a
+//  job's (the import). The contact's store takes this rather than a request's call.
+typedef struct {
+    crm_db_t *db;
+    const char *tenant_id;
+    const char *actor_id;
+} contacts_scope_t;
+
 //  --- contact.c: the rules of a contact (no database) -----------------------------------
 
 //  Store-ready enum names, in buffers owned by the caller.
@@ -152,6 +160,10 @@ int contacts_match_check(const Crm__Contacts__MatchContactRequest *req, const ch
                          char *email, size_t email_size, char *phone, size_t phone_size,
                          crm_errors_t *errors);
 
+//  An Update request's mask names contact fields (and comes with a contact). 0, or -1
+//  with errors.
+int contacts_update_check(const Crm__Contacts__UpdateContactRequest *req, crm_errors_t *errors);
+
 //  An assignee as the profile takes it: a team member's id of up to 100 letters, digits
 //  and . _ @ + - ("" unassigns).
 bool contacts_assignee_valid(const char *assignee);
@@ -168,7 +180,34 @@ int contacts_contact_prepare_in(crm_db_t *db, const char *tenant_id, const char 
                                 crm_errors_t *errors, contacts_row_t *row,
                                 contacts_row_names_t *names);
 
+//  A stored contact changed: read (locked), the fields of mask copied from patch (which
+//  they are taken from), checked as a whole, written with its ContactUpdated. 200 with
+//  *out (may be NULL: not wanted), 404, 409 (conflict_id: the holder of an address),
+//  422 with errors, 500 (the stored contact unreadable), or -1 when the database failed.
+int contacts_contact_update_in(const contacts_scope_t *scope, const char *region, const char *id,
+                               Crm__Contacts__Contact *patch, char *const *mask, size_t n_mask,
+                               crm_errors_t *errors, char conflict_id[64],
+                               Crm__Contacts__Contact **out);
+
 //  --- contact_store.c ------------------------------------------------------------------
+
+//  A contact's writes and reads for scope, each write with its event in the same
+//  statement: 201/200, 404 (none, or deleted), 409 with errors (and conflict_id, the
+//  holder of one of its addresses, when known), 500 (a stored contact unreadable), or
+//  -1 when the database failed. Written, c carries the stored times.
+int contacts_contact_store_insert(const contacts_scope_t *scope, const contacts_row_t *row,
+                                  Crm__Contacts__Contact *c, crm_errors_t *errors,
+                                  char conflict_id[64]);
+int contacts_contact_store_update(const contacts_scope_t *scope, const contacts_row_t *row,
+                                  Crm__Contacts__Contact *c, const char *const *changed,
+                                  size_t n_changed, crm_errors_t *errors, char conflict_id[64]);
+int contacts_contact_store_get(const contacts_scope_t *scope, const char *id, bool for_update,
+                               Crm__Contacts__Contact **out);
+
+//  One of those codes as a request's reply: the call's error (not_found,
+//  duplicate_email, conflict, internal, or the database's failure) and field errors.
+int contacts_answer_write(crm_call_t *call, int code, crm_errors_t *errors,
+                          const char *conflict_id);
 
 //  Answer the questions of lookup for tenant_id (one query per kind asked). 0 or -1.
 int contacts_contact_store_lookup(crm_db_t *db, const char *tenant_id, contacts_lookup_t *lookup);
