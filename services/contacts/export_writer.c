@@ -142,7 +142,8 @@ static int s_select(s_runner_t *self, char *why, size_t size) {
             &errors);
         if (code == 422) {
             snprintf(why, size, "the filter is not valid: %s %s",
-                     errors.n ? errors.items[0]->field : "", errors.n ? errors.items[0]->message : "");
+                     errors.n ? errors.items[0]->field : "",
+                     errors.n ? errors.items[0]->message : "");
             rc = -2;
         } else if (code)
             rc = -1;

@@ -85,7 +85,8 @@ static const struct {
     {{"First Name", "Favourite Colour"}, NULL,
      "error: column 2 (\"Favourite Colour\") is not mapped to a contact field"},
     {{"First Name", ""}, NULL, "error: column 2 has no header"},
-    {{"Email", "E-Mail"}, NULL, "error: columns 1 (\"Email\") and 2 (\"E-Mail\") both map to email"},
+    {{"Email", "E-Mail"}, NULL,
+     "error: columns 1 (\"Email\") and 2 (\"E-Mail\") both map to email"},
     {{"Given"}, "{\"Given\": \"nickname\"}",
      "error: the mapping of column 1 (\"Given\") names \"nickname\", which is not a contact "
      "field"},
@@ -120,7 +121,8 @@ static json_t *s_row(const char *const *headers, const char *const *cells, char 
     json_decref(none);
     contacts_import_row_t *row = contacts_import_row_new(2);
     json_t *given = NULL;
-    Crm__Contacts__Contact *c = contacts_import_row_contact(row, &m, s_record(&r, 2, cells), &given);
+    Crm__Contacts__Contact *c =
+        contacts_import_row_contact(row, &m, s_record(&r, 2, cells), &given);
     snprintf(error, size, "%s%s%s", row->n_errors ? row->errors[0].field : "",
              row->n_errors ? ": " : "", row->n_errors ? row->errors[0].message : "");
     json_t *out = NULL;
@@ -215,11 +217,13 @@ static void test_row_error_names_column(void **state) {
     contacts_import_mapping_t m = {0};
     json_t *none = json_object();
     char error[256];
-    assert_int_equal(
-        contacts_import_mapping_resolve(&m, none, s_record(&h, 1, headers), error, sizeof error), 0);
+    int rc = contacts_import_mapping_resolve(&m, none, s_record(&h, 1, headers), error,
+                                             sizeof error);
+    assert_int_equal(rc, 0);
     contacts_import_row_t *row = contacts_import_row_new(7);
     json_t *given = NULL;
-    Crm__Contacts__Contact *c = contacts_import_row_contact(row, &m, s_record(&r, 7, cells), &given);
+    Crm__Contacts__Contact *c =
+        contacts_import_row_contact(row, &m, s_record(&r, 7, cells), &given);
     assert_non_null(c);
     contacts_import_row_take(row, c, given);
     static const struct {
