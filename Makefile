@@ -157,3 +157,5 @@ $(BUILD)/tests/test_leads_followups: $(BUILD)/services/leads/followup_rules.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_contacts_contact: $(BUILD)/services/contacts/contact.o $(BUILD)/services/contacts/contact_store.o
+$(BUILD)/tests/test_contacts_import: $(BUILD)/services/contacts/import.o
+$(BUILD)/tests/test_contacts_export: $(BUILD)/services/contacts/export.o

@@ -384,24 +384,28 @@ int contacts_note_update(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_note_delete(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
 
-//  Exports (export.c): contacts to CSV or XLSX by a filter, chosen fields, optionally
-//  only those that may be sent marketing email; written by a runner of their own into
-//  parts of about contacts.export_part_bytes.
+//  Exports: contacts to CSV or XLSX by a filter, chosen fields, optionally only those
+//  that may be sent marketing email; written by a runner of their own into parts of
+//  about contacts.export_part_bytes. The methods are export_methods.c's, the runner
+//  export_writer.c's; export.h has the rest (rules export.c, SQL export_store.c).
 int contacts_export_create(crm_call_t *call, const ProtobufCMessage *request,
                            ProtobufCMessage **response);
 int contacts_export_get(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
 int contacts_export_part(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
-//  The export runner, a job of the daemon's runner (main.c's table): its state holds
-//  the export in progress; a step writes a chunk of it (and deletes expired exports'
-//  parts every contacts.export_sweep_interval_ms), looking again every EXPORT_IDLE_MS
-//  when none waits.
+//  The export runner (export_writer.c), a job of the daemon's runner (main.c's table):
+//  its state holds the export in progress; a step writes a chunk of it (and deletes
+//  expired exports' parts every contacts.export_sweep_interval_ms), looking again every
+//  EXPORT_IDLE_MS when none waits.
 void *contacts_export_runner_new(const crm_config_t *cfg, crm_db_t *db);
 void contacts_export_runner_destroy(void **state_p);
 crm_step_result_t contacts_export_runner_step(crm_step_t *step);
 int contacts_export_idle_ms(const crm_config_t *cfg);
-//  CSV import (import.c): a file sent in parts, imported by a job of kind 'import'.
+//  CSV import: a file sent in parts, imported by a job of kind 'import'. The methods are
+//  import_methods.c's, the job's step import_parts.c's; import.h has the rest (rules
+//  import.c, SQL import_store.c, the stages import_scan.c, import_chunk.c,
+//  import_outcomes.c).
 //  The checks and normalisation of a create inside a request (contact_methods.c): 0 with
 //  row ready for the store, 422 with the call's field errors, or a failure code.
 int contacts_contact_prepare(crm_call_t *call, Crm__Contacts__Contact *c, contacts_row_t *row,
@@ -426,7 +430,8 @@ int contacts_import_mapping_get(crm_call_t *call, const ProtobufCMessage *reques
 int contacts_import_mapping_list(crm_call_t *call, const ProtobufCMessage *request,
                                  ProtobufCMessage **response);
 
-//  The import runner's state between chunks (the open file), one per job runner.
+//  The import runner's state between chunks (the open file), one per job runner
+//  (import_parts.c).
 typedef struct _contacts_importer_t contacts_importer_t;
 contacts_importer_t *contacts_importer_new(const crm_config_t *cfg);
 void contacts_importer_destroy(contacts_importer_t **self_p);
