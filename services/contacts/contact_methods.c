@@ -46,11 +46,6 @@ static int s_prepare(crm_call_t *call, Crm__Contacts__Contact *c, contacts_row_t
     return rc ? crm_call_fail(call, &errors) : 0;
 }
 
-int contacts_contact_prepare(crm_call_t *call, Crm__Contacts__Contact *c, contacts_row_t *row,
-                             contacts_row_names_t *names) {
-    return s_prepare(call, c, row, names);
-}
-
 static bool s_check_id(crm_call_t *call, const char *id) {
     if (crm_uuid_valid(id))
         return true;

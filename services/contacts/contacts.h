@@ -406,10 +406,6 @@ int contacts_export_idle_ms(const crm_config_t *cfg);
 //  import_methods.c's, the job's step import_parts.c's; import.h has the rest (rules
 //  import.c, SQL import_store.c, the stages import_scan.c, import_chunk.c,
 //  import_outcomes.c).
-//  The checks and normalisation of a create inside a request (contact_methods.c): 0 with
-//  row ready for the store, 422 with the call's field errors, or a failure code.
-int contacts_contact_prepare(crm_call_t *call, Crm__Contacts__Contact *c, contacts_row_t *row,
-                             contacts_row_names_t *names);
 
 int contacts_import_create(crm_call_t *call, const ProtobufCMessage *request,
                            ProtobufCMessage **response);

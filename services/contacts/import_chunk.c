@@ -2,8 +2,9 @@
     most IMPORT_CHUNK rows.
 
     1. read: each row turned into a Contact by the mapping (import.c) and checked by the
-       contact rules (the Create method's: s_row_contact_check). A bad row keeps its
-       errors (row, column, rule) and is skipped; a row is written whole or not at all.
+       contact rules (the Create method's, called directly: s_row_contact_check). A bad
+       row keeps its errors (row, column, rule) and is skipped; a row is written whole or
+       not at all.
     2. cut: two rows of one file that match are never in one chunk: the chunk ends
        before the second, which is carried to the next chunk and then finds the first's
        contact.
@@ -40,86 +41,51 @@ typedef struct {
 
 // --- the contact rules -------------------------------------------------------------------
 
-//  The request header and call the contact's methods expect, for the import's own use.
-//  TODO(contact rules): goes with the two functions below once the contact rules take
-//  a contact without a call.
-static void s_contact_call(crm_call_t *call, Crm__RequestHeader *header, char *request_id,
-                           size_t size, contacts_t *service, const char *tenant,
-                           const char *actor, const char *job_id, crm_db_t *db,
-                           const crm_config_t *cfg) {
-    snprintf(request_id, size, "import-%s", job_id);
-    *header = (Crm__RequestHeader)CRM__REQUEST_HEADER__INIT;
-    header->tenant_id = (char *)tenant;
-    header->actor_id = (char *)actor;
-    header->role = "admin";
-    header->request_id = request_id;
-    header->method = "Import";
-    *service = (contacts_t){.cfg = cfg};
-    *call = (crm_call_t){.header = header, .db = db, .arg = service};
-}
-
-//  Check and normalise a row's contact by the contact rules of a create: 0 with row and
-//  names ready for the store, 422 with the field errors moved into errors, or a failure
-//  code. The one place the import calls the Create method's checks.
-//  TODO(contact rules): call the contact rules directly (no request header, no call)
-//  once they are pure rules plus store lookups; today contacts_contact_prepare reads the
-//  tenant from a forged admin header and the database from a call.
-static int s_row_contact_check(const char *tenant, const char *actor, const char *job_id,
-                               crm_db_t *db, const crm_config_t *cfg,
-                               Crm__Contacts__Contact *c, contacts_row_t *row,
+//  Check and normalise a row's contact by the contact rules of a create, with the
+//  tenant's data they ask about (contact.c, contact_store.c): 0 with row and names
+//  ready for the store, 422 with the field errors in errors, or -1 when the database
+//  failed. The same checks as the Create method's, with no request around them.
+static int s_row_contact_check(s_chunk_t *chunk, Crm__Contacts__Contact *c, contacts_row_t *row,
                                contacts_row_names_t *names, crm_errors_t *errors) {
-    char request_id[80];
-    Crm__RequestHeader header;
-    contacts_t service;
-    crm_call_t call;
-    s_contact_call(&call, &header, request_id, sizeof request_id, &service, tenant, actor,
-                   job_id, db, cfg);
-    int code = contacts_contact_prepare(&call, c, row, names);
-    crm_errors_move(errors, &call.errors);
-    return code;
+    return contacts_contact_prepare_in(chunk->db, chunk->tenant,
+                                       chunk->importer->cfg->contacts_default_region, c, "",
+                                       errors, row, names);
 }
 
-//  Update the contact a row matched (row->contact_id, locked) with the row's values
-//  (contacts_import_update_request) through the Update method: its code (200; 404 when
-//  the contact is gone; 4xx with field errors moved into errors, or the message in
-//  message; 5xx), or -1 when the database failed.
-//  TODO(contact rules): read and write through the contact's rules and store directly
-//  once they take no call; today this goes through a forged admin request.
-static int s_row_contact_update(const char *tenant, const char *actor, const char *job_id,
-                                crm_db_t *db, const crm_config_t *cfg,
-                                const contacts_import_row_t *row, crm_errors_t *errors,
-                                char *message, size_t size) {
-    static const crm_method_t *update = NULL;
-    for (const crm_method_t *m = contacts_methods; !update && m->name; m++)
-        if (strcmp(m->name, "Update") == 0)
-            update = m;
-    char request_id[80];
-    Crm__RequestHeader header;
-    contacts_t service;
-    crm_call_t call;
-    s_contact_call(&call, &header, request_id, sizeof request_id, &service, tenant, actor,
-                   job_id, db, cfg);
+//  Update the contact a row matched (row->contact_id) with the row's values
+//  (contacts_import_update_request), as the Update method would, in the import's actor's
+//  name: its code (200; 404 when the contact is gone; 409 or 422 with field errors in
+//  errors; 500 with the reason in message), or -1 when the database failed.
+static int s_row_contact_update(s_chunk_t *chunk, const contacts_import_row_t *row,
+                                crm_errors_t *errors, char *message, size_t size) {
+    contacts_scope_t scope = {chunk->db, chunk->tenant, chunk->actor};
     Crm__Contacts__Contact *existing = NULL;
-    int code = contacts_store_get(&call, row->contact_id, true, &existing);
-    if (code != 200)
-        code = code == 404 ? 404 : -1;
-    else {
-        json_t *req_json =
-            contacts_import_update_request(row, crm_pb_to_json_value(&existing->base));
-        crm__contacts__contact__free_unpacked(existing, NULL);
-        crm_json_error_t err;
-        ProtobufCMessage *req = crm_json_value_to_pb(
-            &crm__contacts__update_contact_request__descriptor, req_json, "", &err);
-        json_decref(req_json);
-        ProtobufCMessage *response = NULL;
-        code = req ? update->fn(&call, req, &response) : -1;
-        if (req)
-            protobuf_c_message_free_unpacked(req, NULL);
-        if (response)
-            protobuf_c_message_free_unpacked(response, NULL);
+    int code = contacts_contact_store_get(&scope, row->contact_id, true, &existing);
+    if (code != 200) {
+        snprintf(message, size, "%s", code == 404 ? "no such contact" : "");
+        return code == 404 ? 404 : -1;
     }
-    crm_errors_move(errors, &call.errors);
-    snprintf(message, size, "%s", call.message);
+    json_t *req_json = contacts_import_update_request(row, crm_pb_to_json_value(&existing->base));
+    crm__contacts__contact__free_unpacked(existing, NULL);
+    crm_json_error_t err;
+    Crm__Contacts__UpdateContactRequest *req =
+        (Crm__Contacts__UpdateContactRequest *)crm_json_value_to_pb(
+            &crm__contacts__update_contact_request__descriptor, req_json, "", &err);
+    json_decref(req_json);
+    if (!req)
+        return -1;
+    char conflict_id[64] = "";
+    if (contacts_update_check(req, errors))
+        code = 422;
+    else
+        code = contacts_contact_update_in(&scope, chunk->importer->cfg->contacts_default_region,
+                                          row->contact_id, req->contact, req->update_mask,
+                                          req->n_update_mask, errors, conflict_id, NULL);
+    crm__contacts__update_contact_request__free_unpacked(req, NULL);
+    if (code == 404)
+        snprintf(message, size, "no such contact");
+    else if (code == 500)
+        snprintf(message, size, "stored contact is unreadable");
     return code;
 }
 
@@ -137,8 +103,7 @@ static int s_row_read(s_chunk_t *chunk, const crm_csv_record_t *rec,
     if (!c)
         return 0;
     crm_errors_t errors = {0};
-    int code = s_row_contact_check(chunk->tenant, chunk->actor, chunk->job_id, chunk->db,
-                                   chunk->importer->cfg, c, &row->store, &row->names, &errors);
+    int code = s_row_contact_check(chunk, c, &row->store, &row->names, &errors);
     for (size_t i = 0; code == 422 && i < errors.n; i++)
         contacts_import_row_error(row, m, errors.items[i]->field, errors.items[i]->message);
     crm_errors_reset(&errors);
@@ -239,8 +204,7 @@ static int s_update(s_chunk_t *chunk, contacts_import_row_t *row) {
         return -1;
     crm_errors_t errors = {0};
     char message[256] = "";
-    int code = s_row_contact_update(chunk->tenant, chunk->actor, chunk->job_id, chunk->db,
-                                    chunk->importer->cfg, row, &errors, message, sizeof message);
+    int code = s_row_contact_update(chunk, row, &errors, message, sizeof message);
     int rc = 0;
     if (code == 200)
         crm_db_release(chunk->db, "import_row");
