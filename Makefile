@@ -152,3 +152,4 @@ $(BUILD)/tests/test_leads_assign: $(BUILD)/services/leads/team_rules.o
 $(BUILD)/tests/test_leads_followups: $(BUILD)/services/leads/followup_rules.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o
+$(BUILD)/tests/test_contacts_tag: $(BUILD)/services/contacts/tag.o

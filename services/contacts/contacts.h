@@ -205,21 +205,47 @@ int contacts_saved_filter_run(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_snapshot(crm_call_t *call, const ProtobufCMessage *request,
                       ProtobufCMessage **response);
 
-//  The tag catalogue (tags.c): its methods, and the check of a contact's tags. The
-//  resolve replaces each of names with the catalogue's spelling; 0, 422 with a field
-//  error (prefix + "tags[i]") for each name not in the catalogue, or a failure code.
-int contacts_tag_create(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
-int contacts_tag_get(crm_call_t *call, const ProtobufCMessage *request,
-                     ProtobufCMessage **response);
-int contacts_tag_list(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
-int contacts_tag_update(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
-int contacts_tag_delete(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
-int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response);
+//  --- The tag catalogue: tag.c (rules), tag_store.c (SQL, events), tag_methods.c ------
+crm_method_fn contacts_tag_create, contacts_tag_get, contacts_tag_list, contacts_tag_update,
+    contacts_tag_delete, contacts_tag_merge;
+
+//  The rules (tag.c). Check t, trimming its name and lower-casing its colour in place
+//  (its storage is the caller's): 0, or -1 with field errors (name, colour, description).
+int contacts_tag_check(Crm__Contacts__Tag *t, crm_errors_t *errors);
+//  The update mask names only fields a change may set: 0, or -1 ("<field> cannot be
+//  changed").
+int contacts_tag_mask_check(char *const *mask, size_t n, crm_errors_t *errors);
+//  Set the fields the update mask names from req->tag.
+void contacts_tag_apply(Crm__Contacts__Tag *t, const Crm__Contacts__UpdateTagRequest *req);
+//  A merge names the tag to merge into, another one: 0, or -1 (into).
+int contacts_tag_merge_check(const Crm__Contacts__MergeTagRequest *req, crm_errors_t *errors);
+//  A tag name given to a contact, trimmed in place: 0, or -1 when blank (field).
+int contacts_tag_name_check(char *name, const char *field, crm_errors_t *errors);
+
+//  The store (tag_store.c). Each write also writes its event (TagCreated, TagUpdated,
+//  TagDeleted, TagsMerged) and its change to the contacts carrying the tag.
+//  One tag by id (a UUID); for_update locks it: 200 with *out, 404, or a failure code.
+int contacts_tag_store_get(crm_call_t *call, const char *id, bool for_update,
+                           Crm__Contacts__Tag **out);
+//  The catalogue by name: 200 with *out, or a failure code.
+int contacts_tag_store_list(crm_call_t *call, Crm__Contacts__ListTagsResponse **out);
+//  0 when no tag but except_id ("" none) holds name (any case); 409 naming "name" and
+//  the holder (call->conflict_id); or a failure code.
+int contacts_tag_store_name_free(crm_call_t *call, const char *name, const char *except_id);
+//  Insert t (its id and times set here): 201, 409, or a failure code.
+int contacts_tag_store_insert(crm_call_t *call, Crm__Contacts__Tag *t);
+//  Write t, renamed from previous in every contact: 200, 409, or a failure code.
+int contacts_tag_store_update(crm_call_t *call, Crm__Contacts__Tag *t, const char *previous,
+                              char **changed, size_t n_changed);
+//  Delete t, taking it out of every contact: 204, or a failure code.
+int contacts_tag_store_delete(crm_call_t *call, const Crm__Contacts__Tag *t);
+//  Merge from into into (every contact carrying from carries into once): 200, or a
+//  failure code.
+int contacts_tag_store_merge(crm_call_t *call, const Crm__Contacts__Tag *from,
+                             Crm__Contacts__Tag *into);
+//  The contact's checks: replace each of names with the catalogue's spelling; 0, 422
+//  with a field error (prefix + "tags[i]") for each name not in the catalogue, or a
+//  failure code.
 int contacts_tags_resolve(crm_call_t *call, const char *prefix, char **names, size_t n);
 //  One tag name (trimmed, replaced by the catalogue's spelling): 0, or 422 naming field.
 int contacts_tag_canonical(crm_call_t *call, const char *field, char **name);
