@@ -153,3 +153,4 @@ $(BUILD)/tests/test_leads_followups: $(BUILD)/services/leads/followup_rules.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_contacts_tag: $(BUILD)/services/contacts/tag.o
+$(BUILD)/tests/test_contacts_note: $(BUILD)/services/contacts/note.o

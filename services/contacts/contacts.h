@@ -5,6 +5,7 @@
 #include "contacts.pb-c.h"
 #include "outbox.h"
 #include "follower.h"
+#include "mentions.h"
 #include "runner.h"
 #include "service.h"
 
@@ -284,19 +285,48 @@ int contacts_consent_get(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_can_contact(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
 
-//  Notes on a contact (notes.c): append-only, audited, @mentions parsed from the body.
-int contacts_note_create(crm_call_t *call, const ProtobufCMessage *request,
-                         ProtobufCMessage **response);
-int contacts_note_get(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
-int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response);
-int contacts_note_revisions(crm_call_t *call, const ProtobufCMessage *request,
-                            ProtobufCMessage **response);
-int contacts_note_update(crm_call_t *call, const ProtobufCMessage *request,
-                         ProtobufCMessage **response);
-int contacts_note_delete(crm_call_t *call, const ProtobufCMessage *request,
-                         ProtobufCMessage **response);
+//  --- Notes on a contact: note.c (rules), note_store.c (SQL, events), note_methods.c ---
+//  Append-only and audited; @mentions parsed from the body.
+crm_method_fn contacts_note_create, contacts_note_get, contacts_note_list,
+    contacts_note_revisions, contacts_note_update, contacts_note_delete;
+
+//  The rules (note.c). A body: valid UTF-8, not blank (Unicode's spaces count as
+//  blank), at most 20,000 characters: 0, or -1 naming body.
+int contacts_note_body_check(const char *body, crm_errors_t *errors);
+//  A list's cursor: "" or a note id (revisions: a revision number): 0, or -1 (cursor).
+int contacts_note_cursor_check(const char *cursor, bool revisions, crm_errors_t *errors);
+//  Managers and admins (they may change anyone's note, read a deleted note's history).
+bool contacts_role_manages(const char *role);
+//  The note's author, a manager or an admin may change it.
+bool contacts_note_may_change(const char *role, const char *actor_id,
+                              const Crm__Contacts__Note *note);
+//  The mentions (n of them) the note before did not have, into added: how many.
+size_t contacts_note_added_mentions(const Crm__Contacts__Note *before,
+                                    const crm_mention_t *mentions, size_t n,
+                                    crm_mention_t *added);
+
+//  The store (note_store.c). Writes answer 404 naming "id" when the contact is gone.
+//  0 when id is a live contact of the tenant (lock: it stays so until commit), 404, or
+//  a failure code.
+int contacts_note_store_contact_live(crm_call_t *call, const char *id, bool lock);
+//  One note of the contact (for_update locks it): 200 with *out, 404 (noteId), failure.
+int contacts_note_store_get(crm_call_t *call, const char *contact_id, const char *note_id,
+                            bool for_update, Crm__Contacts__Note **out);
+//  A page of the contact's notes, newest first, after cursor: 200 with *out, or failure.
+int contacts_note_store_list(crm_call_t *call, const char *contact_id, const char *cursor,
+                             int limit, Crm__Contacts__ListNotesResponse **out);
+//  A page of a note's revisions, oldest first, after cursor: 200 with *out, or failure.
+int contacts_note_store_revisions(crm_call_t *call, const char *note_id, const char *cursor,
+                                  int limit, Crm__Contacts__ListNoteRevisionsResponse **out);
+//  Add a note of body (ContactNoteAdded): 201 with *response, 404, or failure.
+int contacts_note_store_insert(crm_call_t *call, const char *contact_id, const char *body,
+                              ProtobufCMessage **response);
+//  A new revision of note (taken) with body (ContactNoteEdited): 200 with *response,
+//  404, or failure.
+int contacts_note_store_update(crm_call_t *call, Crm__Contacts__Note *note, const char *body,
+                              ProtobufCMessage **response);
+//  The note's tombstone (ContactNoteDeleted): 204, 404, or failure.
+int contacts_note_store_delete(crm_call_t *call, const Crm__Contacts__Note *note);
 
 //  Exports (export.c): contacts to CSV or XLSX by a filter, chosen fields, optionally
 //  only those that may be sent marketing email; written by a runner of their own into
