@@ -154,3 +154,4 @@ $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_contacts_tag: $(BUILD)/services/contacts/tag.o
 $(BUILD)/tests/test_contacts_note: $(BUILD)/services/contacts/note.o
+$(BUILD)/tests/test_contacts_field: $(BUILD)/services/contacts/field.o

@@ -5,6 +5,7 @@
 #include "contacts.pb-c.h"
 #include "outbox.h"
 #include "follower.h"
+#include <jansson.h>
 #include "mentions.h"
 #include "runner.h"
 #include "service.h"
@@ -251,23 +252,45 @@ int contacts_tags_resolve(crm_call_t *call, const char *prefix, char **names, si
 //  One tag name (trimmed, replaced by the catalogue's spelling): 0, or 422 naming field.
 int contacts_tag_canonical(crm_call_t *call, const char *field, char **name);
 
-//  The tenant's definitions (fields.c): custom fields of contacts and phone types.
-int contacts_field_create(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
-int contacts_field_get(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response);
-int contacts_field_list(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
-int contacts_field_update(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
-int contacts_field_delete(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
-int contacts_phone_type_create(crm_call_t *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **response);
-int contacts_phone_type_list(crm_call_t *call, const ProtobufCMessage *request,
-                             ProtobufCMessage **response);
-int contacts_phone_type_delete(crm_call_t *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **response);
+//  --- The tenant's definitions, custom fields of contacts and phone types: field.c
+//  (rules), field_store.c (SQL, events), field_methods.c ---------------------------------
+crm_method_fn contacts_field_create, contacts_field_get, contacts_field_list,
+    contacts_field_update, contacts_field_delete, contacts_phone_type_create,
+    contacts_phone_type_list, contacts_phone_type_delete;
+
+//  The rules (field.c). A definition's label and options (trimmed in place): 0, or -1
+//  with field errors (label, options, options[i]).
+int contacts_field_check(Crm__Contacts__CustomField *f, crm_errors_t *errors);
+//  A new definition: its key and type too (key, type).
+int contacts_field_create_check(Crm__Contacts__CustomField *f, crm_errors_t *errors);
+//  A change names only label and options: 0, or -1 naming each other field.
+int contacts_field_mask_check(char *const *mask, size_t n, crm_errors_t *errors);
+//  Set the fields the update mask names from req->field: the options it removes, as a
+//  JSON array of strings (caller decrefs).
+json_t *contacts_field_apply(Crm__Contacts__CustomField *f,
+                             const Crm__Contacts__UpdateCustomFieldRequest *req);
+//  A phone type's name (trimmed in place), not a built-in one: 0, or -1 (name).
+int contacts_phone_type_check(Crm__Contacts__PhoneTypeDef *t, crm_errors_t *errors);
+
+//  The store (field_store.c): writes carry their events (CustomFieldDefined,
+//  CustomFieldDeleted). One definition by key (for_update locks it): 200, 404, failure.
+int contacts_field_store_get(crm_call_t *call, const char *key, bool for_update,
+                             Crm__Contacts__CustomField **out);
+int contacts_field_store_list(crm_call_t *call, Crm__Contacts__ListCustomFieldsResponse **out);
+//  Define f (its times set): 201, 409 (the tenant has the most, or the key exists),
+//  or a failure code.
+int contacts_field_store_insert(crm_call_t *call, Crm__Contacts__CustomField *f);
+//  Write f, unless a live contact holds one of the options gone: 200, 409 (options),
+//  or a failure code.
+int contacts_field_store_update(crm_call_t *call, Crm__Contacts__CustomField *f, json_t *gone);
+//  Delete the definition and every contact's value: 204, 404, or a failure code.
+int contacts_field_store_delete(crm_call_t *call, const char *key);
+//  Add a phone type (its time set): 201, 409 (the name exists, or the tenant has the
+//  most), or a failure code.
+int contacts_phone_type_store_insert(crm_call_t *call, Crm__Contacts__PhoneTypeDef *t);
+int contacts_phone_type_store_list(crm_call_t *call, Crm__Contacts__ListPhoneTypesResponse **out);
+//  Remove a phone type no live contact's phone has: 204, 409 (the count), 404, failure.
+int contacts_phone_type_store_delete(crm_call_t *call, const char *name);
 
 //  Communication rules (consent.c): do-not-contact, stop-follow-ups, retention and
 //  consent per channel and purpose, with their history; CanContact answers whether a
