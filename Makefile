@@ -155,3 +155,4 @@ $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUI
 $(BUILD)/tests/test_contacts_tag: $(BUILD)/services/contacts/tag.o
 $(BUILD)/tests/test_contacts_note: $(BUILD)/services/contacts/note.o
 $(BUILD)/tests/test_contacts_field: $(BUILD)/services/contacts/field.o
+$(BUILD)/tests/test_contacts_saved_filter: $(BUILD)/services/contacts/saved_filter.o

@@ -188,19 +188,40 @@ int contacts_audit_list(crm_call_t *call, const ProtobufCMessage *request,
 crm_follower_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
                                          zloop_t *loop);
 
-//  Saved filters (savedfilters.c), each a team member's own.
-int contacts_saved_filter_create(crm_call_t *call, const ProtobufCMessage *request,
-                                 ProtobufCMessage **response);
-int contacts_saved_filter_get(crm_call_t *call, const ProtobufCMessage *request,
-                              ProtobufCMessage **response);
-int contacts_saved_filter_list(crm_call_t *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **response);
-int contacts_saved_filter_update(crm_call_t *call, const ProtobufCMessage *request,
-                                 ProtobufCMessage **response);
-int contacts_saved_filter_delete(crm_call_t *call, const ProtobufCMessage *request,
-                                 ProtobufCMessage **response);
-int contacts_saved_filter_run(crm_call_t *call, const ProtobufCMessage *request,
-                              ProtobufCMessage **response);
+//  --- Saved filters, each a team member's own: saved_filter.c (rules),
+//  saved_filter_store.c (SQL), saved_filter_methods.c ------------------------------------
+crm_method_fn contacts_saved_filter_create, contacts_saved_filter_get,
+    contacts_saved_filter_list, contacts_saved_filter_update, contacts_saved_filter_delete,
+    contacts_saved_filter_run;
+
+//  The rules (saved_filter.c). The name (trimmed in place), up to 100 characters, and
+//  the filter kept without limit and cursor (made empty when absent): 0, or -1 (name).
+int contacts_saved_filter_check(Crm__Contacts__SavedFilter *f, crm_errors_t *errors);
+//  A change names only name and filter: 0, or -1 naming each other field.
+int contacts_saved_filter_mask_check(char *const *mask, size_t n, crm_errors_t *errors);
+//  Set the fields the update mask names from req->saved_filter.
+void contacts_saved_filter_apply(Crm__Contacts__SavedFilter *f,
+                                 const Crm__Contacts__UpdateSavedFilterRequest *req);
+//  The filter to run: f's, for the page asked (limit, cursor).
+void contacts_saved_filter_page(Crm__Contacts__SavedFilter *f, uint32_t limit,
+                                const char *cursor);
+
+//  The store (saved_filter_store.c), always the caller's own filters. One by id: 200,
+//  404, or a failure code.
+int contacts_saved_filter_store_get(crm_call_t *call, const char *id,
+                                    Crm__Contacts__SavedFilter **out);
+int contacts_saved_filter_store_list(crm_call_t *call,
+                                     Crm__Contacts__ListSavedFiltersResponse **out);
+//  0 when no filter of the caller but except_id ("" none) has name (any case), 409
+//  naming "name", or a failure code.
+int contacts_saved_filter_store_name_free(crm_call_t *call, const char *name,
+                                          const char *except_id);
+//  Insert f (its times set): 201, 409 (the name, or the most an owner keeps), failure.
+int contacts_saved_filter_store_insert(crm_call_t *call, Crm__Contacts__SavedFilter *f);
+//  Write f: 200, 404, or a failure code.
+int contacts_saved_filter_store_update(crm_call_t *call, Crm__Contacts__SavedFilter *f);
+//  204, 404, or a failure code.
+int contacts_saved_filter_store_delete(crm_call_t *call, const char *id);
 
 //  The "Snapshot" method (snapshot.c): every tenant's contacts in pages, with the event
 //  seq they stand at, for services rebuilding a projection.
