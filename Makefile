@@ -156,3 +156,4 @@ $(BUILD)/tests/test_contacts_tag: $(BUILD)/services/contacts/tag.o
 $(BUILD)/tests/test_contacts_note: $(BUILD)/services/contacts/note.o
 $(BUILD)/tests/test_contacts_field: $(BUILD)/services/contacts/field.o
 $(BUILD)/tests/test_contacts_saved_filter: $(BUILD)/services/contacts/saved_filter.o
+$(BUILD)/tests/test_contacts_consent: $(BUILD)/services/contacts/consent.o

@@ -3,6 +3,7 @@
 #define CONTACTS_H
 
 #include "contacts.pb-c.h"
+#include "events.pb-c.h"
 #include "outbox.h"
 #include "follower.h"
 #include <jansson.h>
@@ -313,21 +314,103 @@ int contacts_phone_type_store_list(crm_call_t *call, Crm__Contacts__ListPhoneTyp
 //  Remove a phone type no live contact's phone has: 204, 409 (the count), 404, failure.
 int contacts_phone_type_store_delete(crm_call_t *call, const char *name);
 
-//  Communication rules (consent.c): do-not-contact, stop-follow-ups, retention and
-//  consent per channel and purpose, with their history; CanContact answers whether a
-//  contact may be contacted by a channel for a purpose now (do-not-contact wins).
-int contacts_communication_get(crm_call_t *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **response);
-int contacts_communication_update(crm_call_t *call, const ProtobufCMessage *request,
-                                  ProtobufCMessage **response);
-int contacts_communication_history(crm_call_t *call, const ProtobufCMessage *request,
-                                   ProtobufCMessage **response);
-int contacts_consent_record(crm_call_t *call, const ProtobufCMessage *request,
-                            ProtobufCMessage **response);
-int contacts_consent_get(crm_call_t *call, const ProtobufCMessage *request,
-                         ProtobufCMessage **response);
-int contacts_can_contact(crm_call_t *call, const ProtobufCMessage *request,
-                         ProtobufCMessage **response);
+//  --- Communication rules: consent.c (rules), consent_store.c (SQL, events),
+//  consent_methods.c ---------------------------------------------------------------------
+//  Do-not-contact, stop-follow-ups, retention and consent per channel and purpose, with
+//  their history; CanContact answers whether a contact may be contacted by a channel for
+//  a purpose now (do-not-contact wins).
+crm_method_fn contacts_communication_get, contacts_communication_update,
+    contacts_communication_history, contacts_consent_record, contacts_consent_get,
+    contacts_can_contact;
+
+#define CONTACTS_CONSENT_CHANNELS 5 // email, sms, phone, whatsapp, mail
+#define CONTACTS_CONSENT_PURPOSES 2 // marketing, analytics (a follow-up needs none)
+//  The do-not-contact flags.
+enum { CONTACTS_FLAG_CALL, CONTACTS_FLAG_EMAIL, CONTACTS_FLAG_MAIL, CONTACTS_FLAG_SMS,
+       CONTACTS_CONSENT_FLAGS };
+
+//  One contact's rules and consents as they stand.
+typedef struct {
+    bool flags[CONTACTS_CONSENT_FLAGS]; // do-not-contact, by CONTACTS_FLAG_*
+    bool stop_follow_ups;
+    int retention_days; // 0: none
+    char retain_until[40];
+    char updated_at[40];
+    char updated_by[128];
+    //  The current decisions; NULL: unknown.
+    Crm__Contacts__Consent *consents[CONTACTS_CONSENT_CHANNELS][CONTACTS_CONSENT_PURPOSES];
+} contacts_consent_state_t;
+
+//  What a PATCH of the rules asks for: each flag, stop_follow_ups and retention_days
+//  -1 (unchanged) or the value; the method and reason recorded with it.
+typedef struct {
+    int flags[CONTACTS_CONSENT_FLAGS];
+    int stop_follow_ups;
+    int retention_days;
+    int method;
+    const char *reason;
+} contacts_rules_change_t;
+
+//  The rules (consent.c).
+void contacts_consent_state_reset(contacts_consent_state_t *st);
+//  The index of a channel, a purpose in the state's consents (-1: not one).
+int contacts_consent_channel_index(int channel);
+int contacts_consent_purpose_index(int purpose);
+void contacts_consent_dnc_set(Crm__Contacts__DoNotContact *d, int flag, bool value);
+//  Microseconds since 1970 now, and as the service writes times (RFC 3339, UTC, us).
+int64_t contacts_consent_now_us(void);
+void contacts_consent_time_format(int64_t us, char *out, size_t size);
+//  Whether contact st may be contacted by channel for purpose now, and why not.
+bool contacts_consent_verdict(const contacts_consent_state_t *st, int channel, int purpose,
+                              Crm__Contacts__CanContactReason *reason, char *detail,
+                              size_t size);
+//  The rules as the API shows them, made from st (whose consents it takes).
+Crm__Contacts__CommunicationRules *contacts_consent_rules_new(contacts_consent_state_t *st,
+                                                              const char *contact_id);
+//  A consent decision at now_us: 0 with *effective_us (its effective time, at most now),
+//  or -1 with field errors (channel, purpose, granted, method, note, effectiveAt).
+int contacts_consent_record_check(const Crm__Contacts__RecordConsentRequest *req, int64_t now_us,
+                                  int64_t *effective_us, crm_errors_t *errors);
+//  Whether the decision becomes the current one: none is held, or it is not older.
+bool contacts_consent_is_current(const contacts_consent_state_t *st,
+                                 const Crm__Contacts__RecordConsentRequest *req,
+                                 const char *effective_at);
+//  A CanContact request: 0, or -1 (channel, purpose).
+int contacts_can_contact_check(const Crm__Contacts__CanContactRequest *req, crm_errors_t *errors);
+//  A history cursor ("" or an entry's id): 0, or -1 (cursor).
+int contacts_history_cursor_check(const char *cursor, crm_errors_t *errors);
+//  A PATCH of the rules: 0 with *want, or -1 with field errors (each mask path not a
+//  rule, doNotContact, retentionDays, method, reason).
+int contacts_communication_update_check(const Crm__Contacts__UpdateCommunicationRulesRequest *req,
+                                        contacts_rules_change_t *want, crm_errors_t *errors);
+//  Apply want to st at now_us: each change that is one is appended to changes (history
+//  entries: {id, kind, field, enabled, retention_days}) and to event->changed (which
+//  has room for CONTACTS_CONSENT_FLAGS + 2).
+void contacts_communication_apply(contacts_consent_state_t *st, const contacts_rules_change_t *want,
+                                  int64_t now_us, json_t *changes,
+                                  Crm__Events__ContactCommunicationRulesChanged *event);
+
+//  The store (consent_store.c). The state of live contact id (for_update locks the
+//  contact): 200 with st filled, 404, or a failure code.
+int contacts_consent_store_state(crm_call_t *call, const char *id, bool for_update,
+                                 contacts_consent_state_t *st);
+//  Record a decision with its history entry and event (ContactConsentChanged); current:
+//  it becomes the current one. 0 or a failure code.
+int contacts_consent_store_record(crm_call_t *call, const Crm__Contacts__RecordConsentRequest *req,
+                                  const char *effective_at, const char *now, const char *change_id,
+                                  bool current);
+//  Write st with its history entries (changes) and event
+//  (ContactCommunicationRulesChanged, event filled here). 0 or a failure code.
+int contacts_consent_store_rules_write(crm_call_t *call, const char *contact_id,
+                                       const contacts_consent_state_t *st, json_t *changes,
+                                       Crm__Events__ContactCommunicationRulesChanged *event,
+                                       const contacts_rules_change_t *want, const char *now);
+//  A page of a live contact's history, newest first: 200 with *out, 404, or failure.
+int contacts_consent_store_history(crm_call_t *call, const char *id, const char *cursor, int limit,
+                                   Crm__Contacts__ListCommunicationHistoryResponse **out);
+//  One consent decision of a live contact: 200 with *response, 404, or failure.
+int contacts_consent_store_change_get(crm_call_t *call, const char *id, const char *change_id,
+                                      ProtobufCMessage **response);
 
 //  --- Notes on a contact: note.c (rules), note_store.c (SQL, events), note_methods.c ---
 //  Append-only and audited; @mentions parsed from the body.
