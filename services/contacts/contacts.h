@@ -180,9 +180,15 @@ int contacts_erase_due(crm_db_t *db, int *erased);
 int contacts_erase_method(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
 
-//  The audit trail (audit.c; written by a trigger, migration 0010).
-int contacts_audit_list(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
+//  --- The audit trail (written by a trigger, migration 0010): audit.c (rules),
+//  audit_store.c (SQL), audit_methods.c ------------------------------------------------
+crm_method_fn contacts_audit_list;
+//  The rules (audit.c): a cursor is "" or a positive seq: 0, or -1 (cursor).
+int contacts_audit_cursor_check(const char *cursor, crm_errors_t *errors);
+//  The store (audit_store.c): a page of a contact's entries, newest first, before
+//  cursor: 200 with *out, 404 (no entry and no cursor: no such contact), or failure.
+int contacts_audit_store_list(crm_call_t *call, const char *contact_id, const char *cursor,
+                              int limit, Crm__Contacts__ListContactAuditResponse **out);
 
 //  Lifecycle (lifecycle.c): a won lead makes its contact a customer; leads counted. A
 //  follower of the leads source on loop (crm_follower_stop stops it).
