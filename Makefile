@@ -158,3 +158,4 @@ $(BUILD)/tests/test_contacts_field: $(BUILD)/services/contacts/field.o
 $(BUILD)/tests/test_contacts_saved_filter: $(BUILD)/services/contacts/saved_filter.o
 $(BUILD)/tests/test_contacts_consent: $(BUILD)/services/contacts/consent.o
 $(BUILD)/tests/test_contacts_audit: $(BUILD)/services/contacts/audit.o
+$(BUILD)/tests/test_contacts_erase: $(BUILD)/services/contacts/erase.o

@@ -173,12 +173,20 @@ int contacts_jobs_idle_ms(const crm_config_t *cfg);
 crm_step_result_t contacts_retention_sweep_step(crm_step_t *step);
 int contacts_retention_sweep_ms(const crm_config_t *cfg);
 
-//  Erasure (erase.c). contacts_erase: in db's transaction, 1 erased, 0 unknown or erased
-//  already, -1 failed. contacts_erase_due: the retention sweep, one batch; 0 or -1.
+//  --- Erasure, asked for and due (the retention sweep): erase.c (rules), erase_store.c
+//  (SQL, events), erase_methods.c -------------------------------------------------------
+crm_method_fn contacts_erase_method;
+//  The actor of the retention sweep's erasures.
+#define CONTACTS_RETENTION_ACTOR "system:retention"
+//  The rules (erase.c): a request names a contact when its id is a UUID.
+bool contacts_erase_names_contact(const Crm__Contacts__EraseContactRequest *req);
+//  The sweep's step after erasing erased contacts: worked (look again at once) or idle.
+crm_step_result_t contacts_retention_outcome(int erased);
+//  The store (erase_store.c). contacts_erase: in db's transaction, 1 erased (with
+//  ContactErased, the contact's past events scrubbed), 0 unknown or erased already, -1
+//  failed. contacts_erase_due: the retention sweep, one batch; 0 or -1.
 int contacts_erase(crm_db_t *db, const char *tenant_id, const char *id, const char *actor_id);
 int contacts_erase_due(crm_db_t *db, int *erased);
-int contacts_erase_method(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
 
 //  --- The audit trail (written by a trigger, migration 0010): audit.c (rules),
 //  audit_store.c (SQL), audit_methods.c ------------------------------------------------

@@ -95,27 +95,6 @@ static crm_step_result_t s_run_one(crm_db_t *db, contacts_importer_t *importer) 
     return rc == 0 ? CRM_STEP_WORKED : CRM_STEP_FAILED;
 }
 
-//  Erase one batch of contacts past their retention: worked when it erased any (there
-//  may be more: look again at once), idle when none was due, failed when the database
-//  failed (rolled back).
-static crm_step_result_t s_sweep(crm_db_t *db) {
-    if (crm_db_begin(db))
-        return CRM_STEP_FAILED;
-    int erased = 0;
-    if (contacts_erase_due(db, &erased) == 0 && crm_db_commit(db) == 0) {
-        if (erased) {
-            char count[16];
-            snprintf(count, sizeof count, "%d", erased);
-            crm_log_kv(CRM_LOG_INFO, "contacts past their retention erased", "count", count,
-                       NULL);
-        }
-        return erased > 0 ? CRM_STEP_WORKED : CRM_STEP_IDLE;
-    }
-    crm_log_kv(CRM_LOG_WARN, "retention sweep failed; it will be tried again", NULL);
-    crm_db_rollback(db);
-    return CRM_STEP_FAILED;
-}
-
 // --- the jobs (main.c's table) --------------------------------------------------------
 
 void *contacts_jobs_new(const crm_config_t *cfg, crm_db_t *db) {
@@ -136,14 +115,6 @@ crm_step_result_t contacts_jobs_step(crm_step_t *step) {
 int contacts_jobs_idle_ms(const crm_config_t *cfg) {
     (void)cfg;
     return JOBS_IDLE_MS;
-}
-
-crm_step_result_t contacts_retention_sweep_step(crm_step_t *step) {
-    return s_sweep(step->db);
-}
-
-int contacts_retention_sweep_ms(const crm_config_t *cfg) {
-    return cfg->contacts_retention_sweep_ms;
 }
 
 // --- methods --------------------------------------------------------------------------
