@@ -159,3 +159,4 @@ $(BUILD)/tests/test_contacts_saved_filter: $(BUILD)/services/contacts/saved_filt
 $(BUILD)/tests/test_contacts_consent: $(BUILD)/services/contacts/consent.o
 $(BUILD)/tests/test_contacts_audit: $(BUILD)/services/contacts/audit.o
 $(BUILD)/tests/test_contacts_erase: $(BUILD)/services/contacts/erase.o
+$(BUILD)/tests/test_contacts_job: $(BUILD)/services/contacts/job.o

@@ -336,33 +336,6 @@ static int s_check(crm_call_t *call, Crm__Contacts__BulkContactsRequest *req) {
     return 0;
 }
 
-static const crm_stmt_t s_job_get = {
-    .name = "jobs_get",
-    .sql = "SELECT " CONTACTS_JOB_JSON("j") " FROM jobs j WHERE j.tenant_id = $1 AND j.id = $2::uuid",
-    .nparams = 2};
-
-int contacts_job_read(crm_call_t *call, crm_db_t *db, const char *tenant_id, const char *id,
-                      Crm__Contacts__Job **out) {
-    const char *params[] = {tenant_id, id};
-    PGresult *res = crm_db_query(db, &s_job_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
-        crm_call_error(call, "not_found", "no such job");
-    else {
-        const char *json = PQgetvalue(res, 0, 0);
-        crm_json_error_t err;
-        *out = (Crm__Contacts__Job *)crm_json_to_pb(&crm__contacts__job__descriptor, json,
-                                                    strlen(json), &err);
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored job is unreadable");
-    }
-    PQclear(res);
-    return code;
-}
-
 int contacts_bulk(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
     Crm__Contacts__BulkContactsRequest *req =
         (Crm__Contacts__BulkContactsRequest *)crm_pb_copy(request);

@@ -6,6 +6,7 @@
 #include "events.pb-c.h"
 #include "outbox.h"
 #include "follower.h"
+#include "json_pb.h"
 #include <jansson.h>
 #include "mentions.h"
 #include "runner.h"
@@ -155,17 +156,38 @@ int contacts_bulk(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
 int contacts_bulk_step(crm_db_t *db, const char *tenant_id, const char *job_id,
                        const char *actor_id, const Crm__Contacts__BulkContactsRequest *req,
                        int chunk, bool *finished);
+//  --- Jobs (bulk changes and imports) and their progress: job.c (rules), job_store.c
+//  (SQL), job_methods.c (the job runner's step, GetJob, ListJobs) -------------------------
+crm_method_fn contacts_job_get, contacts_job_list;
+#define CONTACTS_JOBS_LIST_DEFAULT 20
+#define CONTACTS_JOBS_LIST_MAX 100
+
+//  The rules (job.c). A queued job of this kind is an import (else a bulk change).
+bool contacts_job_is_import(const char *kind);
+//  A bulk job's stored request (its JSON) as a message (caller frees), NULL with *err
+//  when it does not parse.
+Crm__Contacts__BulkContactsRequest *contacts_job_bulk_request(const char *text,
+                                                              crm_json_error_t *err);
+//  An id that can name a job (a UUID).
+bool contacts_job_id_valid(const char *id);
+
+//  The store (job_store.c). The oldest job waiting, locked for db's transaction: its
+//  tenant_id, id, actor_id, request, kind (no row: none waits); NULL when it failed.
+PGresult *contacts_job_store_claim(crm_db_t *db);
+//  Mark a job failed with message: 0 or -1.
+int contacts_job_store_fail(crm_db_t *db, const char *tenant_id, const char *id,
+                            const char *message);
 //  Read one job of the tenant through db: 200 with *out, 404, or a failure code.
 int contacts_job_read(crm_call_t *call, crm_db_t *db, const char *tenant_id, const char *id,
                       Crm__Contacts__Job **out);
-int contacts_job_get(crm_call_t *call, const ProtobufCMessage *request,
-                     ProtobufCMessage **response);
-int contacts_job_list(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
+//  The tenant's latest jobs, at most limit: 200 with *out, or a failure code.
+int contacts_job_store_list(crm_call_t *call, int limit, Crm__Contacts__ListJobsResponse **out);
+
 //  Jobs of the daemon's runner (main.c's table). The job runner works through queued
 //  jobs, a chunk a step (its state: the importer keeping an import's file open), looking
-//  again every JOBS_IDLE_MS when none waits; the retention sweep erases a batch of
-//  contacts past their retention a step, every contacts.retention_sweep_ms.
+//  again every JOBS_IDLE_MS when none waits (job_methods.c); the retention sweep erases
+//  a batch of contacts past their retention a step, every contacts.retention_sweep_ms
+//  (erase_methods.c).
 void *contacts_jobs_new(const crm_config_t *cfg, crm_db_t *db);
 void contacts_jobs_destroy(void **state_p);
 crm_step_result_t contacts_jobs_step(crm_step_t *step);
