@@ -147,15 +147,29 @@ int contacts_select_for_job_where(crm_call_t *call,
 int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
                         const char *prefix, long *offset);
 
-//  Bulk changes (bulk.c) and the jobs that run the large ones (jobs.c).
+//  --- One change to many contacts: bulk.c (rules), bulk_store.c (SQL, events),
+//  bulk_methods.c ---------------------------------------------------------------------
+crm_method_fn contacts_bulk;
 #define CONTACTS_BULK_CHUNK 500
-int contacts_bulk(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
+//  The rules (bulk.c). Check req (the assignee trimmed in place) for a caller of role:
+//  0, or -1 with field errors (ids, ids[i], filter, action, type, assignee, tags).
+int contacts_bulk_check(Crm__Contacts__BulkContactsRequest *req, const char *role,
+                        crm_errors_t *errors);
+//  The action adds or removes tags (they must be in the catalogue).
+bool contacts_bulk_is_tag_action(const Crm__Contacts__BulkContactsRequest *req);
+//  A change of total contacts is done in the request (else it is queued).
+bool contacts_bulk_runs_inline(long total);
+//  The store (bulk_store.c). Make job id for req, with its items (the ids, or what its
+//  filter finds): 0 with *total, 422 (the filter's field errors), or a failure code.
+int contacts_bulk_store_create(crm_call_t *call, Crm__Contacts__BulkContactsRequest *req,
+                               const char *id, long *total);
 //  Do the next chunk (at most chunk items) of bulk job job_id in db's transaction: the
 //  changes, their events and the job's progress. 0 (*finished when no item is left) or
 //  -1 (the database failed; nothing of the chunk stays once rolled back).
 int contacts_bulk_step(crm_db_t *db, const char *tenant_id, const char *job_id,
                        const char *actor_id, const Crm__Contacts__BulkContactsRequest *req,
                        int chunk, bool *finished);
+
 //  --- Jobs (bulk changes and imports) and their progress: job.c (rules), job_store.c
 //  (SQL), job_methods.c (the job runner's step, GetJob, ListJobs) -------------------------
 crm_method_fn contacts_job_get, contacts_job_list;
