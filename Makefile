@@ -161,3 +161,4 @@ $(BUILD)/tests/test_contacts_audit: $(BUILD)/services/contacts/audit.o
 $(BUILD)/tests/test_contacts_erase: $(BUILD)/services/contacts/erase.o
 $(BUILD)/tests/test_contacts_job: $(BUILD)/services/contacts/job.o
 $(BUILD)/tests/test_contacts_bulk: $(BUILD)/services/contacts/bulk.o $(BUILD)/services/contacts/profile.o
+$(BUILD)/tests/test_contacts_snapshot: $(BUILD)/services/contacts/snapshot.o

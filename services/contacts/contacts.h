@@ -274,10 +274,22 @@ int contacts_saved_filter_store_update(crm_call_t *call, Crm__Contacts__SavedFil
 //  204, 404, or a failure code.
 int contacts_saved_filter_store_delete(crm_call_t *call, const char *id);
 
-//  The "Snapshot" method (snapshot.c): every tenant's contacts in pages, with the event
-//  seq they stand at, for services rebuilding a projection.
-int contacts_snapshot(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
+//  --- Every tenant's contacts in pages, with the event seq they stand at, for services
+//  rebuilding a projection: snapshot.c (rules), snapshot_store.c (SQL),
+//  snapshot_methods.c (the "Snapshot" method) -------------------------------------------
+crm_method_fn contacts_snapshot;
+//  The rules (snapshot.c). Only the system and admin roles read every tenant.
+bool contacts_snapshot_allowed(const char *role);
+//  A page's request: 0 with *limit (default 1,000), or -1 (limit, afterId).
+int contacts_snapshot_check(const Crm__Contacts__SnapshotRequest *req, int *limit,
+                            crm_errors_t *errors);
+//  Where the page starts: the request's afterId, or before every id.
+const char *contacts_snapshot_after_id(const Crm__Contacts__SnapshotRequest *req);
+//  The store (snapshot_store.c): the contacts after (after_tenant_id, after_id), at most
+//  limit, with the watermark: 200 with *page, or a failure code.
+int contacts_snapshot_store_page(crm_call_t *call, const char *after_tenant_id,
+                                 const char *after_id, int limit,
+                                 Crm__Contacts__SnapshotResponse **page);
 
 //  --- The tag catalogue: tag.c (rules), tag_store.c (SQL, events), tag_methods.c ------
 crm_method_fn contacts_tag_create, contacts_tag_get, contacts_tag_list, contacts_tag_update,
