@@ -234,8 +234,34 @@ int contacts_audit_cursor_check(const char *cursor, crm_errors_t *errors);
 int contacts_audit_store_list(crm_call_t *call, const char *contact_id, const char *cursor,
                               int limit, Crm__Contacts__ListContactAuditResponse **out);
 
-//  Lifecycle (lifecycle.c): a won lead makes its contact a customer; leads counted. A
-//  follower of the leads source on loop (crm_follower_stop stops it).
+//  --- Lifecycle, following the leads service's events (a won lead makes its contact a
+//  customer; leads counted; activity): lifecycle.c (rules), lifecycle_store.c (SQL,
+//  events), lifecycle_follow.c (the follower) ---------------------------------------------
+//  What one event of the leads source does to a contact.
+typedef struct {
+    enum { CONTACTS_LIFECYCLE_NONE, CONTACTS_LIFECYCLE_WON, CONTACTS_LIFECYCLE_COUNT } kind;
+    const char *contact_id;
+    const char *lead_id;       // WON: the lead won
+    const char *actor;         // WON: who closed it
+    const char *at;            // the time of the change (COUNT: NULL for none)
+    int delta;                 // COUNT: leads added (negative: removed)
+    ProtobufCMessage *message; // the payload the strings point into
+} contacts_lifecycle_change_t;
+
+//  The rules (lifecycle.c): read event into *change (kind NONE: nothing to do): 0, or 1
+//  when its payload is unreadable. contacts_lifecycle_change_reset frees it.
+int contacts_lifecycle_read(const Crm__Event *event, contacts_lifecycle_change_t *change);
+void contacts_lifecycle_change_reset(contacts_lifecycle_change_t *change);
+//  The store (lifecycle_store.c), in the follower's transaction. A won lead's contact
+//  made a customer (ContactUpdated into outbox when it changed); the lead count moved by
+//  delta and the last activity to at (NULL: unchanged). Contact ids that are not UUIDs
+//  are skipped (the leads service checked them). 0 or -1.
+int contacts_lifecycle_store_won(crm_db_t *db, crm_outbox_t *outbox, const char *tenant,
+                                 const char *contact_id, const char *lead_id, const char *actor,
+                                 const char *at);
+int contacts_lifecycle_store_count(crm_db_t *db, const char *tenant, const char *contact,
+                                   int delta, const char *at);
+//  The follower (lifecycle_follow.c) of the leads source on loop (crm_follower_stop stops it).
 crm_follower_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
                                          zloop_t *loop);
 
