@@ -163,3 +163,4 @@ $(BUILD)/tests/test_contacts_job: $(BUILD)/services/contacts/job.o
 $(BUILD)/tests/test_contacts_bulk: $(BUILD)/services/contacts/bulk.o $(BUILD)/services/contacts/profile.o
 $(BUILD)/tests/test_contacts_snapshot: $(BUILD)/services/contacts/snapshot.o
 $(BUILD)/tests/test_contacts_lifecycle: $(BUILD)/services/contacts/lifecycle.o
+$(BUILD)/tests/test_contacts_search: $(BUILD)/services/contacts/search.o

@@ -5,7 +5,7 @@
     The contacts are fixed when the request arrives: their ids become the job's items
     (job_items). Up to BULK_INLINE_MAX of them are changed at once, in the request's
     transaction, and the answer is the finished job (200). More run as a queued job
-    (202): the job runner (jobs.c) takes BULK_CHUNK items at a time, each chunk one
+    (202): the job runner (job_methods.c) takes BULK_CHUNK items at a time, each chunk one
     transaction holding the changes, their events and the job's progress, so a job
     survives restarts and never changes a contact twice.
 

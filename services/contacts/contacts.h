@@ -12,7 +12,7 @@
 #include "runner.h"
 #include "service.h"
 
-//  SQL shared by the daemon's statements (store.c, tags.c, notes.c, snapshot.c).
+//  SQL shared by the daemon's statements (store.c and the resources' _store.c files).
 //  A timestamp column as the API writes it: RFC 3339, UTC, microseconds.
 #define CONTACTS_TS(col) CRM_SQL_TS(col)
 
@@ -128,11 +128,51 @@ int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Cont
 //  Soft-delete; frees the contact's email addresses. 204, 404 or failure code.
 int contacts_store_delete(crm_call_t *call, const char *id);
 
-//  The list (search.c): filters and search, one page. contacts_list is the "List"
-//  method; contacts_list_run runs a request (saved filters run theirs).
-int contacts_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
+//  --- The list: filters and search: search.c (rules), search_store.c (SQL: the statement
+//  built per request), search_methods.c --------------------------------------------------
+//  contacts_list is the "List" method; contacts_list_run runs a request (saved filters
+//  run theirs).
+crm_method_fn contacts_list;
 int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
                       Crm__Contacts__ListContactsResponse **out);
+//  Check a list request (field errors named prefix + field): 0 or 422. *offset: where a
+//  search's cursor continues.
+int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
+                        const char *prefix, long *offset);
+
+#define CONTACTS_SEARCH_Q_MAX_LEN 200    // characters of a search text
+#define CONTACTS_SEARCH_MAX_OFFSET 10000 // how deep a search pages
+
+//  The rules (search.c). A list request but its limit (crm_page_limit's): 0 with
+//  *offset (a search's cursor), or -1 with field errors named prefix + field (cursor, q,
+//  createdFrom, createdTo, activityFrom, activityTo, organizationId, assignee, tag,
+//  consentChannel, consentPurpose, consentStatus).
+int contacts_search_check(const Crm__Contacts__ListContactsRequest *req, const char *prefix,
+                          long *offset, crm_errors_t *errors);
+//  The search text of req, trimmed, into text ("": no search).
+void contacts_search_text(const Crm__Contacts__ListContactsRequest *req, char *text, size_t size);
+//  What the text looks like: a phone number as people type them (digits, at least 3,
+//  and + ( ) - . space), its digits into digits.
+bool contacts_search_phone_like(const char *q, char *digits, size_t size);
+//  The values the statement looks for (caller frees): a LIKE pattern of the first len
+//  bytes of text, lower-cased, anywhere (%, _ and \ literal); the same of all of text;
+//  text lower-cased; a prefix tsquery of its words ("ann le" -> "'ann':* & 'le':*";
+//  NULL: no word); the words as a PostgreSQL array of "n:word" with every spelling one
+//  slip away (*words: how many words, at most 4).
+char *contacts_search_like_pattern(const char *text, size_t len);
+char *contacts_search_contains_pattern(const char *text);
+char *contacts_search_lower_dup(const char *text);
+char *contacts_search_prefix_tsquery(const char *text);
+char *contacts_search_word_edits(const char *text, int *words);
+//  The cursor after a page of n (caller frees; NULL: none): a search's next offset
+//  ("s:<n>", while under CONTACTS_SEARCH_MAX_OFFSET), else the last id.
+char *contacts_search_next_cursor(bool search, long offset, int n, const char *last_id);
+
+//  The store (search_store.c). One page of the list for req (checked), text its search:
+//  200 with *out, or a failure code.
+int contacts_search_store_list(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
+                               const char *text, int limit, long offset,
+                               Crm__Contacts__ListContactsResponse **out);
 //  Fix the contacts filter finds as job job_id's items (job_items): 0 with *count, 422
 //  (field errors under "filter."), or a failure code.
 int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsRequest *filter,
@@ -142,10 +182,6 @@ int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsR
 int contacts_select_for_job_where(crm_call_t *call,
                                   const Crm__Contacts__ListContactsRequest *filter,
                                   const char *job_id, const char *condition, long *count);
-//  Check a list request (field errors named prefix + field): 0 or 422. *offset: where a
-//  search's cursor continues.
-int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
-                        const char *prefix, long *offset);
 
 //  --- One change to many contacts: bulk.c (rules), bulk_store.c (SQL, events),
 //  bulk_methods.c ---------------------------------------------------------------------
