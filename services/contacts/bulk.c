@@ -34,7 +34,7 @@ int contacts_bulk_check(Crm__Contacts__BulkContactsRequest *req, const char *rol
     switch (req->action) {
     case CRM__CONTACTS__BULK_ACTION__BULK_ACTION_UNSPECIFIED:
         crm_errors_add(errors, "action",
-                             "is required (add_tags, remove_tags, set_type, assign, delete)");
+                       "is required (add_tags, remove_tags, set_type, assign, delete)");
         break;
     case CRM__CONTACTS__BULK_ACTION__BULK_ACTION_SET_TYPE:
         if (req->type == CRM__CONTACTS__CONTACT_TYPE__CONTACT_TYPE_UNSPECIFIED)
@@ -66,4 +66,3 @@ bool contacts_bulk_is_tag_action(const Crm__Contacts__BulkContactsRequest *req) 
 bool contacts_bulk_runs_inline(long total) {
     return total <= BULK_INLINE_MAX;
 }
-

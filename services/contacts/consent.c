@@ -44,8 +44,8 @@ static const Crm__Contacts__Purpose s_purposes[] = {CRM__CONTACTS__PURPOSE__PURP
                                                     CRM__CONTACTS__PURPOSE__PURPOSE_ANALYTICS};
 
 //  The do-not-contact flags, by their path in a PATCH mask (and in the history).
-static const char *const s_flag_paths[CONTACTS_CONSENT_FLAGS] = {"doNotContact.call", "doNotContact.email",
-                                                  "doNotContact.mail", "doNotContact.sms"};
+static const char *const s_flag_paths[CONTACTS_CONSENT_FLAGS] = {
+    "doNotContact.call", "doNotContact.email", "doNotContact.mail", "doNotContact.sms"};
 
 //  The flag that stops a channel: a WhatsApp message is a text message too.
 static int s_flag_of(Crm__Contacts__Channel channel) {
@@ -212,7 +212,7 @@ void contacts_consent_state_reset(contacts_consent_state_t *st) {
 
 //  Whether contact st may be contacted by channel for purpose now, and why not.
 bool contacts_consent_verdict(const contacts_consent_state_t *st, int channel, int purpose,
-                      Crm__Contacts__CanContactReason *reason, char *detail, size_t size) {
+                              Crm__Contacts__CanContactReason *reason, char *detail, size_t size) {
     char cname[32], pname[32];
     crm_enum_api_name(&crm__contacts__channel__descriptor, channel, cname, sizeof cname);
     crm_enum_api_name(&crm__contacts__purpose__descriptor, purpose, pname, sizeof pname);
@@ -233,8 +233,8 @@ bool contacts_consent_verdict(const contacts_consent_state_t *st, int channel, i
         snprintf(detail, size, "a follow-up needs no consent, and follow-ups are not stopped");
         return true;
     }
-    const Crm__Contacts__Consent *consent =
-        st->consents[contacts_consent_channel_index(channel)][contacts_consent_purpose_index(purpose)];
+    const Crm__Contacts__Consent *consent = st->consents[contacts_consent_channel_index(channel)]
+                                                        [contacts_consent_purpose_index(purpose)];
     if (!consent) {
         *reason = CRM__CONTACTS__CAN_CONTACT_REASON__CAN_CONTACT_REASON_NO_CONSENT;
         snprintf(detail, size, "no %s consent is recorded for %s", pname, cname);
@@ -252,7 +252,8 @@ bool contacts_consent_verdict(const contacts_consent_state_t *st, int channel, i
 }
 
 //  The rules as the API shows them, made from st (whose consents it takes).
-Crm__Contacts__CommunicationRules *contacts_consent_rules_new(contacts_consent_state_t *st, const char *contact_id) {
+Crm__Contacts__CommunicationRules *contacts_consent_rules_new(contacts_consent_state_t *st,
+                                                              const char *contact_id) {
     Crm__Contacts__CommunicationRules *r = malloc(sizeof *r);
     crm__contacts__communication_rules__init(r);
     crm_pb_string_set(&r->contact_id, contact_id);
@@ -267,7 +268,8 @@ Crm__Contacts__CommunicationRules *contacts_consent_rules_new(contacts_consent_s
     crm_pb_string_set(&r->retain_until, st->retain_until);
     crm_pb_string_set(&r->updated_at, st->updated_at);
     crm_pb_string_set(&r->updated_by, st->updated_by);
-    r->consents = calloc(CONTACTS_CONSENT_CHANNELS * CONTACTS_CONSENT_PURPOSES, sizeof *r->consents);
+    r->consents =
+        calloc(CONTACTS_CONSENT_CHANNELS * CONTACTS_CONSENT_PURPOSES, sizeof *r->consents);
     for (size_t c = 0; c < CONTACTS_CONSENT_CHANNELS; c++)
         for (size_t p = 0; p < CONTACTS_CONSENT_PURPOSES; p++) {
             Crm__Contacts__Consent *consent = st->consents[c][p];
@@ -280,8 +282,8 @@ Crm__Contacts__CommunicationRules *contacts_consent_rules_new(contacts_consent_s
             }
             Crm__Contacts__CanContactReason reason;
             char detail[256];
-            consent->allowed =
-                contacts_consent_verdict(st, s_channels[c], s_purposes[p], &reason, detail, sizeof detail);
+            consent->allowed = contacts_consent_verdict(st, s_channels[c], s_purposes[p], &reason,
+                                                        detail, sizeof detail);
             consent->allowed_set_case = CRM__CONTACTS__CONSENT__ALLOWED_SET_ALLOWED;
             r->consents[r->n_consents++] = consent;
             st->consents[c][p] = NULL;
@@ -292,8 +294,9 @@ Crm__Contacts__CommunicationRules *contacts_consent_rules_new(contacts_consent_s
 // --- validation -----------------------------------------------------------------------
 
 //  Check an enum member of a request: required (unless optional) and one of desc's values.
-static void s_check_enum(crm_errors_t *errors, const char *field, const ProtobufCEnumDescriptor *desc,
-                         int value, bool optional, const char *accepted) {
+static void s_check_enum(crm_errors_t *errors, const char *field,
+                         const ProtobufCEnumDescriptor *desc, int value, bool optional,
+                         const char *accepted) {
     if (value == 0 && !optional)
         crm_errors_add(errors, field, "is required: one of %s", accepted);
     else if (value != 0 && !protobuf_c_enum_descriptor_get_value(desc, value))
@@ -303,7 +306,8 @@ static void s_check_enum(crm_errors_t *errors, const char *field, const Protobuf
 #define CHANNELS_ACCEPTED "email, sms, phone, whatsapp, mail"
 #define METHODS_ACCEPTED "web_form, verbal, written, email_reply, sms_stop, import, api"
 
-static void s_check_channel_purpose(crm_errors_t *errors, int channel, int purpose, bool follow_up) {
+static void s_check_channel_purpose(crm_errors_t *errors, int channel, int purpose,
+                                    bool follow_up) {
     s_check_enum(errors, "channel", &crm__contacts__channel__descriptor, channel, false,
                  CHANNELS_ACCEPTED);
     if (follow_up)
@@ -311,8 +315,8 @@ static void s_check_channel_purpose(crm_errors_t *errors, int channel, int purpo
                      "marketing, analytics, follow_up");
     else if (purpose == CRM__CONTACTS__PURPOSE__PURPOSE_FOLLOW_UP)
         crm_errors_add(errors, "purpose",
-                             "is not a purpose consent is recorded for (marketing, analytics):"
-                             " a follow-up needs none; stop follow-ups with stopFollowUps");
+                       "is not a purpose consent is recorded for (marketing, analytics):"
+                       " a follow-up needs none; stop follow-ups with stopFollowUps");
     else
         s_check_enum(errors, "purpose", &crm__contacts__purpose__descriptor, purpose, false,
                      "marketing, analytics");
@@ -350,9 +354,8 @@ int contacts_consent_record_check(const Crm__Contacts__RecordConsentRequest *req
 bool contacts_consent_is_current(const contacts_consent_state_t *st,
                                  const Crm__Contacts__RecordConsentRequest *req,
                                  const char *effective_at) {
-    const Crm__Contacts__Consent *held =
-        st->consents[contacts_consent_channel_index(req->channel)]
-                    [contacts_consent_purpose_index(req->purpose)];
+    const Crm__Contacts__Consent *held = st->consents[contacts_consent_channel_index(req->channel)]
+                                                     [contacts_consent_purpose_index(req->purpose)];
     return !held || strcmp(effective_at, held->effective_at) >= 0;
 }
 
@@ -394,8 +397,8 @@ int contacts_communication_update_check(const Crm__Contacts__UpdateCommunication
         const char *path = req->update_mask[i];
         if (!s_mask_known(path)) {
             crm_errors_add(errors, path,
-                                 "is not a rule that can be changed (doNotContact, "
-                                 "doNotContact.call|email|mail|sms, stopFollowUps, retentionDays)");
+                           "is not a rule that can be changed (doNotContact, "
+                           "doNotContact.call|email|mail|sms, stopFollowUps, retentionDays)");
             continue;
         }
         if (strcmp(path, "doNotContact") == 0) {
@@ -407,15 +410,14 @@ int contacts_communication_update_check(const Crm__Contacts__UpdateCommunication
                 }
             if (!named)
                 crm_errors_add(errors, "doNotContact",
-                                     "names no flag: give call, email, mail or sms");
+                               "names no flag: give call, email, mail or sms");
         } else if (strcmp(path, "stopFollowUps") == 0)
             stop = u->stop_follow_ups_set_case ? u->stop_follow_ups : 0;
         else if (strcmp(path, "retentionDays") == 0) {
             retention = u->retention_days_set_case ? u->retention_days : 0;
             if (retention < 0 || retention > RETENTION_MAX_DAYS) {
-                crm_errors_add(errors, "retentionDays",
-                                     "must be from 1 to %d days, or 0 for none",
-                                     RETENTION_MAX_DAYS);
+                crm_errors_add(errors, "retentionDays", "must be from 1 to %d days, or 0 for none",
+                               RETENTION_MAX_DAYS);
                 retention = -1;
             }
         } else
@@ -426,8 +428,9 @@ int contacts_communication_update_check(const Crm__Contacts__UpdateCommunication
     s_check_enum(errors, "method", &crm__contacts__consent_method__descriptor, u->method, true,
                  METHODS_ACCEPTED);
     if (u->method == CRM__CONTACTS__CONSENT_METHOD__CONSENT_METHOD_SMS_STOP &&
-        (flags[CONTACTS_FLAG_SMS] != 1 || flags[CONTACTS_FLAG_CALL] >= 0 || flags[CONTACTS_FLAG_EMAIL] >= 0 ||
-         flags[CONTACTS_FLAG_MAIL] >= 0 || stop >= 0 || retention >= 0))
+        (flags[CONTACTS_FLAG_SMS] != 1 || flags[CONTACTS_FLAG_CALL] >= 0 ||
+         flags[CONTACTS_FLAG_EMAIL] >= 0 || flags[CONTACTS_FLAG_MAIL] >= 0 || stop >= 0 ||
+         retention >= 0))
         crm_errors_add(errors, "method", "sms_stop only sets doNotContact.sms");
     if (crm_utf8_chars(u->reason) > REASON_MAX_LEN)
         crm_errors_add(errors, "reason", "must be at most %d characters", REASON_MAX_LEN);
@@ -471,7 +474,8 @@ void contacts_communication_apply(contacts_consent_state_t *st, const contacts_r
         st->retention_days = retention;
         st->retain_until[0] = 0;
         if (retention)
-            contacts_consent_time_format(now_us + retention * US_PER_DAY, st->retain_until, sizeof st->retain_until);
+            contacts_consent_time_format(now_us + retention * US_PER_DAY, st->retain_until,
+                                         sizeof st->retain_until);
         s_change_add(changes, event, "retention", "retentionDays", json_null(),
                      retention ? json_integer(retention) : json_null());
     }

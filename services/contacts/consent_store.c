@@ -194,7 +194,8 @@ int contacts_consent_store_state(crm_call_t *call, const char *id, bool for_upda
             code = s_unreadable(call, "consent", &err);
             break;
         }
-        int c = contacts_consent_channel_index(consent->channel), p = contacts_consent_purpose_index(consent->purpose);
+        int c = contacts_consent_channel_index(consent->channel);
+        int p = contacts_consent_purpose_index(consent->purpose);
         if (c < 0 || p < 0 || st->consents[c][p]) {
             crm__contacts__consent__free_unpacked(consent, NULL);
             continue;

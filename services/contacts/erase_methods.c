@@ -36,8 +36,7 @@ static crm_step_result_t s_sweep(crm_db_t *db) {
         if (erased) {
             char count[16];
             snprintf(count, sizeof count, "%d", erased);
-            crm_log_kv(CRM_LOG_INFO, "contacts past their retention erased", "count", count,
-                       NULL);
+            crm_log_kv(CRM_LOG_INFO, "contacts past their retention erased", "count", count, NULL);
         }
         return contacts_retention_outcome(erased);
     }

@@ -1,6 +1,7 @@
 /*  erase_store: the SQL of the right to be forgotten (erase.c holds the rules,
-    erase_methods.c the method and the retention sweep's step), asked for (POST /v1/contacts/{id}/erase) or due
-    (the retention sweep: a contact whose retention period has passed with no activity).
+    erase_methods.c the method and the retention sweep's step), asked for
+    (POST /v1/contacts/{id}/erase) or due (the retention sweep: a contact whose
+    retention period has passed with no activity).
 
     One transaction takes the person's data out of the contacts schema: the contact row
     keeps its id, kind, type, source, tags and times (what reports count) and loses the

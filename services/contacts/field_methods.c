@@ -30,8 +30,7 @@ int contacts_field_create(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_field_get(crm_call_t *call, const ProtobufCMessage *request,
                        ProtobufCMessage **response) {
     const Crm__Contacts__GetCustomFieldRequest *req = (const void *)request;
-    return contacts_field_store_get(call, req->key, false,
-                                    (Crm__Contacts__CustomField **)response);
+    return contacts_field_store_get(call, req->key, false, (Crm__Contacts__CustomField **)response);
 }
 
 int contacts_field_list(crm_call_t *call, const ProtobufCMessage *request,
@@ -93,8 +92,7 @@ int contacts_phone_type_create(crm_call_t *call, const ProtobufCMessage *request
 int contacts_phone_type_list(crm_call_t *call, const ProtobufCMessage *request,
                              ProtobufCMessage **response) {
     (void)request;
-    return contacts_phone_type_store_list(call,
-                                          (Crm__Contacts__ListPhoneTypesResponse **)response);
+    return contacts_phone_type_store_list(call, (Crm__Contacts__ListPhoneTypesResponse **)response);
 }
 
 int contacts_phone_type_delete(crm_call_t *call, const ProtobufCMessage *request,

@@ -56,7 +56,7 @@ static crm_step_result_t s_run_one(crm_db_t *db, contacts_importer_t *importer) 
     } else {
         crm_log_kv(CRM_LOG_WARN, "job chunk failed; it will be tried again", "job", id, NULL);
         crm_db_rollback(db);
-        rc = -1;  // the runner makes the importer anew
+        rc = -1; // the runner makes the importer anew
     }
     if (req)
         crm__contacts__bulk_contacts_request__free_unpacked(req, NULL);

@@ -71,7 +71,8 @@ int contacts_job_store_fail(crm_db_t *db, const char *tenant_id, const char *id,
     return rc;
 }
 
-int contacts_job_store_list(crm_call_t *call, int limit_asked, Crm__Contacts__ListJobsResponse **out) {
+int contacts_job_store_list(crm_call_t *call, int limit_asked,
+                            Crm__Contacts__ListJobsResponse **out) {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", limit_asked);
     const char *params[] = {call->header->tenant_id, limit};

@@ -30,8 +30,8 @@ static bool s_blank(const char *text) {
         for (size_t i = 1; i < width; i++)
             c = c << 6 | (u[i] & 0x3f);
         bool space = (c < 0x80 && isspace((int)c)) || c == 0xa0 || c == 0x1680 ||
-                     (c >= 0x2000 && c <= 0x200b) || c == 0x2028 || c == 0x2029 ||
-                     c == 0x202f || c == 0x205f || c == 0x3000 || c == 0xfeff;
+                     (c >= 0x2000 && c <= 0x200b) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+                     c == 0x205f || c == 0x3000 || c == 0xfeff;
         if (!space)
             return false;
         at += width;
@@ -40,7 +40,7 @@ static bool s_blank(const char *text) {
 }
 
 int contacts_note_body_check(const char *body, crm_errors_t *errors) {
-    if (!crm_utf8_valid(body, strlen(body)))  // a bus caller's bytes: not checked on the way
+    if (!crm_utf8_valid(body, strlen(body))) // a bus caller's bytes: not checked on the way
         crm_errors_add(errors, "body", "is not valid UTF-8");
     else if (s_blank(body))
         crm_errors_add(errors, "body", "is required (a note cannot be empty or blank)");
@@ -69,8 +69,7 @@ bool contacts_note_may_change(const char *role, const char *actor_id,
 }
 
 size_t contacts_note_added_mentions(const Crm__Contacts__Note *before,
-                                    const crm_mention_t *mentions, size_t n,
-                                    crm_mention_t *added) {
+                                    const crm_mention_t *mentions, size_t n, crm_mention_t *added) {
     size_t n_added = 0;
     for (size_t i = 0; i < n; i++) {
         bool was = false;

@@ -44,8 +44,8 @@ static int s_note_read(crm_call_t *call, const char *contact_id, const char *not
 //  409 when the note is deleted.
 static int s_may_change(crm_call_t *call, const Crm__Contacts__Note *note, const char *verb) {
     if (!contacts_note_may_change(call->header->role, call->header->actor_id, note)) {
-        crm_call_error(call, "forbidden",
-                       "only the note's author or a manager or admin may %s it", verb);
+        crm_call_error(call, "forbidden", "only the note's author or a manager or admin may %s it",
+                       verb);
         return 403;
     }
     if (note->deleted) {
@@ -137,8 +137,8 @@ int contacts_note_update(crm_call_t *call, const ProtobufCMessage *request,
         return code;
     code = s_may_change(call, note, "edit");
     if (code == 0 && strcmp(note->body, req->body) != 0)
-        return contacts_note_store_update(call, note, req->body, response);  // takes note
-    if (code == 0)  // the same body: the note as it is, no revision, no event
+        return contacts_note_store_update(call, note, req->body, response); // takes note
+    if (code == 0) // the same body: the note as it is, no revision, no event
         *response = &note->base;
     else
         crm__contacts__note__free_unpacked(note, NULL);

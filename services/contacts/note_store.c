@@ -369,7 +369,8 @@ int contacts_note_store_delete(crm_call_t *call, const Crm__Contacts__Note *note
     event.deleted_at = now;
     crm_outbox_event_t ev;
     crm_outbox_event_init(&ev, &event.base, now);
-    const char *params[] = {call->header->tenant_id, note->contact_id, note->id, call->header->actor_id,
+    const char *params[] = {call->header->tenant_id, note->contact_id, note->id,
+                            call->header->actor_id,
                             now, ev.event_id, ev.payload_hex};
     PGresult *res = crm_db_query(call->db, &s_note_delete, params);
     crm_outbox_event_reset(&ev);

@@ -51,8 +51,7 @@ void contacts_saved_filter_apply(Crm__Contacts__SavedFilter *f,
     }
 }
 
-void contacts_saved_filter_page(Crm__Contacts__SavedFilter *f, uint32_t limit,
-                                const char *cursor) {
+void contacts_saved_filter_page(Crm__Contacts__SavedFilter *f, uint32_t limit, const char *cursor) {
     if (!f->filter) {
         f->filter = malloc(sizeof *f->filter);
         crm__contacts__list_contacts_request__init(f->filter);

@@ -43,7 +43,7 @@ int contacts_search_check(const Crm__Contacts__ListContactsRequest *req, const c
     for (size_t i = 0; i < 4; i++)
         if (times[i][1][0] && !crm_timestamp_valid(times[i][1]))
             crm_errors_add(errors, S_FIELD(times[i][0]),
-                                 "must be a date (YYYY-MM-DD) or an RFC 3339 time");
+                           "must be a date (YYYY-MM-DD) or an RFC 3339 time");
     if (req->organization_id[0] && !crm_uuid_valid(req->organization_id))
         crm_errors_add(errors, S_FIELD("organizationId"), "is not a valid contact id");
     if (strlen(req->assignee) > 100)
@@ -58,12 +58,11 @@ int contacts_search_check(const Crm__Contacts__ListContactsRequest *req, const c
         crm_errors_add(errors, S_FIELD("consentPurpose"), "is required with consentChannel");
     if (req->consent_purpose == CRM__CONTACTS__PURPOSE__PURPOSE_FOLLOW_UP)
         crm_errors_add(errors, S_FIELD("consentPurpose"),
-                             "must be marketing or analytics (follow-ups need no consent)");
+                       "must be marketing or analytics (follow-ups need no consent)");
     const char *status = req->consent_status;
     if (status[0] && strcmp(status, "granted") && strcmp(status, "withdrawn") &&
         strcmp(status, "unknown"))
-        crm_errors_add(errors, S_FIELD("consentStatus"),
-                             "must be granted, withdrawn or unknown");
+        crm_errors_add(errors, S_FIELD("consentStatus"), "must be granted, withdrawn or unknown");
     if (status[0] && !purpose)
         crm_errors_add(errors, S_FIELD("consentPurpose"), "is required with consentStatus");
     if (req->reachable && !channel)
@@ -161,8 +160,8 @@ static void s_edits_word(zchunk_t *out, int n, const char *word, size_t len) {
                 edit[at] = c;
                 size_t rest = kind == 0 ? at : at + 1;
                 memcpy(edit + at + 1, word + rest, len - rest);
-                used = snprintf(entry, sizeof entry, ",\"%d:%.*s\"", n,
-                                (int)(at + 1 + len - rest), edit);
+                used = snprintf(entry, sizeof entry, ",\"%d:%.*s\"", n, (int)(at + 1 + len - rest),
+                                edit);
                 zchunk_extend(out, entry, used);
             }
         }
@@ -199,7 +198,7 @@ char *contacts_search_word_edits(const char *text, int *words) {
             word[len++] = (char)tolower((unsigned char)*s++);
         word[len] = 0;
         if (len > EDIT_WORD_MAX + 4)
-            len = EDIT_WORD_MAX + 4;  // a word that long is no name: kept as is
+            len = EDIT_WORD_MAX + 4; // a word that long is no name: kept as is
         s_edits_word(out, ++*words, word, len);
     }
     zchunk_extend(out, "}", 2); // with the terminating NUL

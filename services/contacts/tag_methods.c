@@ -104,7 +104,7 @@ int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request,
     if (code == 200) {
         code = s_tag_read(call, req->into, true, &into, "into");
         if (code == 404)
-            code = 422;  // the request names a tag that does not exist
+            code = 422; // the request names a tag that does not exist
     }
     if (code == 200)
         code = contacts_tag_store_merge(call, from, into);

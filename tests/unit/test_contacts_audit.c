@@ -12,13 +12,13 @@ static const struct {
     const char *cursor;
     bool ok;
 } s_cases[] = {
-    {"", true},                      // the first page
+    {"", true}, // the first page
     {"1", true},
     {"1048576", true},
-    {"0", false},                    // seqs start at 1
+    {"0", false}, // seqs start at 1
     {"-5", false},
     {"12a", false},
-    {"9223372036854775808", false},  // beyond a bigint
+    {"9223372036854775808", false}, // beyond a bigint
     {"0190a5a0-0000-7000-8000-000000000001", false},
 };
 

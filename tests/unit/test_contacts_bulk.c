@@ -29,22 +29,23 @@ static const char *s_fields(const crm_errors_t *errors) {
 }
 
 static const struct {
-    const char *id;    // one id selected (NULL: none)
-    bool filter;       // a filter selects
+    const char *id; // one id selected (NULL: none)
+    bool filter;    // a filter selects
     int action;
-    const char *tag;   // one tag given (NULL: none)
+    const char *tag; // one tag given (NULL: none)
     int type;
     const char *assignee;
     const char *role;
-    const char *fields;  // refused ("": accepted)
+    const char *fields; // refused ("": accepted)
 } s_cases[] = {
     {ID, false, ADD_TAGS, "VIP", 0, "", "agent", ""},
-    {NULL, true, SET_TYPE, NULL, CRM__CONTACTS__CONTACT_TYPE__CONTACT_TYPE_CUSTOMER, "", "agent", ""},
-    {ID, false, ASSIGN, NULL, 0, " sam@dealer ", "agent", ""},   // trimmed
+    {NULL, true, SET_TYPE, NULL, CRM__CONTACTS__CONTACT_TYPE__CONTACT_TYPE_CUSTOMER, "", "agent",
+     ""},
+    {ID, false, ASSIGN, NULL, 0, " sam@dealer ", "agent", ""}, // trimmed
     {ID, false, DELETE, NULL, 0, "", "manager", ""},
-    {ID, false, DELETE, NULL, 0, "", "agent", "action"},        // delete: managers, admins
-    {NULL, false, ADD_TAGS, "VIP", 0, "", "agent", "ids"},       // nothing selected
-    {ID, true, ADD_TAGS, "VIP", 0, "", "agent", "filter"},       // both
+    {ID, false, DELETE, NULL, 0, "", "agent", "action"},   // delete: managers, admins
+    {NULL, false, ADD_TAGS, "VIP", 0, "", "agent", "ids"}, // nothing selected
+    {ID, true, ADD_TAGS, "VIP", 0, "", "agent", "filter"}, // both
     {"42", false, ADD_TAGS, "VIP", 0, "", "agent", "ids[0]"},
     {ID, false, 0, NULL, 0, "", "agent", "action"},
     {ID, false, ADD_TAGS, NULL, 0, "", "agent", "tags"},

@@ -38,22 +38,22 @@ static const struct {
     int channel, purpose, method;
     bool granted_set, granted;
     const char *effective_at;
-    const char *fields;  // refused ("": accepted)
+    const char *fields; // refused ("": accepted)
 } s_record_cases[] = {
     {EMAIL, MARKETING, WEB_FORM, true, true, "", ""},
     {EMAIL, MARKETING, WEB_FORM, true, true, "2026-11-01T09:00:00-05:00", ""},
-    {EMAIL, MARKETING, WEB_FORM, true, true, "2026-11-20T14:05:30Z", ""},  // clock skew: now
-    {EMAIL, MARKETING, WEB_FORM, true, true, "2026-11-21T00:00:00Z", "effectiveAt"},  // future
+    {EMAIL, MARKETING, WEB_FORM, true, true, "2026-11-20T14:05:30Z", ""}, // clock skew: now
+    {EMAIL, MARKETING, WEB_FORM, true, true, "2026-11-21T00:00:00Z", "effectiveAt"}, // future
     {EMAIL, MARKETING, WEB_FORM, true, true, "2026-11-20", "effectiveAt"},
     {EMAIL, MARKETING, WEB_FORM, true, true, "1969-12-31T23:59:59Z", "effectiveAt"},
     {0, MARKETING, WEB_FORM, true, true, "", "channel"},
     {EMAIL, 0, WEB_FORM, true, true, "", "purpose"},
-    {EMAIL, FOLLOW_UP, WEB_FORM, true, true, "", "purpose"},  // a follow-up needs none
+    {EMAIL, FOLLOW_UP, WEB_FORM, true, true, "", "purpose"}, // a follow-up needs none
     {EMAIL, MARKETING, WEB_FORM, false, false, "", "granted"},
     {EMAIL, MARKETING, 0, true, true, "", "method"},
     {SMS, MARKETING, SMS_STOP, true, false, "", ""},
-    {EMAIL, MARKETING, SMS_STOP, true, false, "", "method"},  // sms_stop: sms only
-    {SMS, MARKETING, SMS_STOP, true, true, "", "method"},     // and only withdraws
+    {EMAIL, MARKETING, SMS_STOP, true, false, "", "method"}, // sms_stop: sms only
+    {SMS, MARKETING, SMS_STOP, true, true, "", "method"},    // and only withdraws
 };
 
 static void test_consent_record(void **state) {
@@ -75,7 +75,7 @@ static void test_consent_record(void **state) {
                      s_record_cases[i].fields);
         assert_int_equal(rc, s_record_cases[i].fields[0] ? -1 : 0);
         if (rc == 0)
-            assert_true(effective <= NOW_US);  // never after now
+            assert_true(effective <= NOW_US); // never after now
         crm_errors_reset(&errors);
     }
 }
@@ -97,11 +97,11 @@ static void test_can_contact_verdict(void **state) {
     assert_false(contacts_consent_verdict(&st, EMAIL, MARKETING, &reason, detail, sizeof detail));
     assert_int_equal(reason, CRM__CONTACTS__CAN_CONTACT_REASON__CAN_CONTACT_REASON_NO_CONSENT);
     assert_true(contacts_consent_verdict(&st, PHONE, FOLLOW_UP, &reason, detail, sizeof detail));
-    st.flags[CONTACTS_FLAG_SMS] = true;  // do-not-sms stops SMS and WhatsApp
+    st.flags[CONTACTS_FLAG_SMS] = true; // do-not-sms stops SMS and WhatsApp
     assert_false(contacts_consent_verdict(&st, SMS, MARKETING, &reason, detail, sizeof detail));
     assert_int_equal(reason, CRM__CONTACTS__CAN_CONTACT_REASON__CAN_CONTACT_REASON_DO_NOT_CONTACT);
-    assert_false(contacts_consent_verdict(&st, WHATSAPP, FOLLOW_UP, &reason, detail,
-                                          sizeof detail));
+    assert_false(
+        contacts_consent_verdict(&st, WHATSAPP, FOLLOW_UP, &reason, detail, sizeof detail));
     st.stop_follow_ups = true;
     assert_false(contacts_consent_verdict(&st, PHONE, FOLLOW_UP, &reason, detail, sizeof detail));
     assert_int_equal(reason, CRM__CONTACTS__CAN_CONTACT_REASON__CAN_CONTACT_REASON_STOP_FOLLOW_UPS);
@@ -111,13 +111,13 @@ static const struct {
     const char *mask[3];
     int method;
     bool sms, sms_set;
-    const char *fields;  // refused ("": accepted)
+    const char *fields; // refused ("": accepted)
 } s_update_cases[] = {
     {{"doNotContact.sms", NULL}, 0, true, true, ""},
     {{"doNotContact", NULL}, 0, true, true, ""},
-    {{"doNotContact", NULL}, 0, false, false, "doNotContact"},  // names no flag
+    {{"doNotContact", NULL}, 0, false, false, "doNotContact"}, // names no flag
     {{"stopFollowUps", "retentionDays", NULL}, 0, false, false, ""},
-    {{"name", NULL}, 0, false, false, "name"},                  // not a rule
+    {{"name", NULL}, 0, false, false, "name"}, // not a rule
     {{"doNotContact.sms", NULL}, SMS_STOP, true, true, ""},
     {{"doNotContact.sms", "stopFollowUps", NULL}, SMS_STOP, true, true, "method"},
     {{"doNotContact.sms", NULL}, 99, true, true, "method"},
@@ -167,14 +167,16 @@ static void test_rules_apply(void **state) {
     assert_string_equal(changed[1], "retentionDays");
     assert_int_equal(json_array_size(changes), 2);
     assert_true(st.flags[CONTACTS_FLAG_SMS]);
-    assert_string_equal(st.retain_until, "2026-12-20T14:05:00.000000Z");  // from now
+    assert_string_equal(st.retain_until, "2026-12-20T14:05:00.000000Z"); // from now
     json_decref(changes);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_consent_record), cmocka_unit_test(test_can_contact_verdict),
-        cmocka_unit_test(test_rules_update),   cmocka_unit_test(test_rules_apply),
+        cmocka_unit_test(test_consent_record),
+        cmocka_unit_test(test_can_contact_verdict),
+        cmocka_unit_test(test_rules_update),
+        cmocka_unit_test(test_rules_apply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,23 +29,23 @@ static const char *s_fields(const crm_errors_t *errors) {
 static const struct {
     const char *key, *label;
     int type;
-    const char *options[4];  // NULL-terminated
-    const char *fields;      // the fields refused ("": accepted)
+    const char *options[4]; // NULL-terminated
+    const char *fields;     // the fields refused ("": accepted)
 } s_cases[] = {
     {"trade_in_value", "Trade-in value", TEXT, {NULL}, ""},
     {"colour", "Colour", SELECT, {"Red", "Blue", NULL}, ""},
-    {"a1", "  Label  ", TEXT, {NULL}, ""},                       // label trimmed
-    {"", "Label", TEXT, {NULL}, "key"},                          // a key is required
-    {"1st", "Label", TEXT, {NULL}, "key"},                       // starts with a letter
-    {"Trade", "Label", TEXT, {NULL}, "key"},                     // lower case only
-    {"trade-in", "Label", TEXT, {NULL}, "key"},                  // letters, digits and _
-    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "L", TEXT, {NULL}, "key"},  // 41
-    {"k", "Label", NONE, {NULL}, "type"},                        // a type is required
+    {"a1", "  Label  ", TEXT, {NULL}, ""},      // label trimmed
+    {"", "Label", TEXT, {NULL}, "key"},         // a key is required
+    {"1st", "Label", TEXT, {NULL}, "key"},      // starts with a letter
+    {"Trade", "Label", TEXT, {NULL}, "key"},    // lower case only
+    {"trade-in", "Label", TEXT, {NULL}, "key"}, // letters, digits and _
+    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "L", TEXT, {NULL}, "key"}, // 41
+    {"k", "Label", NONE, {NULL}, "type"},                                    // a type is required
     {"k", " ", TEXT, {NULL}, "label"},
-    {"k", "Label", TEXT, {"a", NULL}, "options"},                // options: selects only
-    {"k", "Label", SELECT, {NULL}, "options"},                   // a select needs one
+    {"k", "Label", TEXT, {"a", NULL}, "options"}, // options: selects only
+    {"k", "Label", SELECT, {NULL}, "options"},    // a select needs one
     {"k", "Label", SELECT, {"Red", " ", NULL}, "options[1]"},
-    {"k", "Label", SELECT, {"Red", "red", NULL}, "options[1]"},  // twice, any case
+    {"k", "Label", SELECT, {"Red", "red", NULL}, "options[1]"}, // twice, any case
     {"", "", NONE, {NULL}, "key,type,label"},
 };
 
@@ -123,7 +123,7 @@ static void test_field_apply(void **state) {
 
 static const struct {
     const char *name;
-    const char *message;  // NULL: accepted
+    const char *message; // NULL: accepted
 } s_phone_cases[] = {
     {"Fleet desk", NULL},
     {"", "is required"},
@@ -153,8 +153,10 @@ static void test_phone_type(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_field_create), cmocka_unit_test(test_field_mask),
-        cmocka_unit_test(test_field_apply),  cmocka_unit_test(test_phone_type),
+        cmocka_unit_test(test_field_create),
+        cmocka_unit_test(test_field_mask),
+        cmocka_unit_test(test_field_apply),
+        cmocka_unit_test(test_phone_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

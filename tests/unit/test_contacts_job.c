@@ -26,7 +26,7 @@ static void test_job_bulk_request(void **state) {
     assert_int_equal(req->n_tags, 1);
     assert_string_equal(req->tags[0], "VIP");
     crm__contacts__bulk_contacts_request__free_unpacked(req, NULL);
-    assert_null(contacts_job_bulk_request("{\"action\": 12", &err));  // damaged: NULL
+    assert_null(contacts_job_bulk_request("{\"action\": 12", &err)); // damaged: NULL
 }
 
 static const struct {

@@ -98,7 +98,7 @@ static void test_lifecycle_activity(void **state) {
     assert_string_equal(change.at, "2026-11-20T09:00:00.000000Z");
     contacts_lifecycle_change_reset(&change);
     free(data);
-    logged.occurred_at = "2026-12-01T09:00:00.000000Z";  // ahead: booked now
+    logged.occurred_at = "2026-12-01T09:00:00.000000Z"; // ahead: booked now
     event = s_event("LeadActivityLogged", &logged.base, &data);
     assert_int_equal(contacts_lifecycle_read(&event, &change), 0);
     assert_string_equal(change.at, OCCURRED);

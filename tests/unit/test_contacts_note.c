@@ -14,14 +14,15 @@
 
 static const struct {
     const char *body;
-    const char *message;  // the rule body breaks (NULL: accepted)
+    const char *message; // the rule body breaks (NULL: accepted)
 } s_body_cases[] = {
     {"Called about the trade-in.", NULL},
     {"  spaced  ", NULL},
     {"", "is required (a note cannot be empty or blank)"},
     {" \t\n", "is required (a note cannot be empty or blank)"},
-    {"\xc2\xa0\xe2\x80\x83\xe3\x80\x80", "is required (a note cannot be empty or blank)"},  // NBSP, em, ideographic
-    {"\xe2\x80\x8b\xef\xbb\xbf", "is required (a note cannot be empty or blank)"},  // zero-width
+    {"\xc2\xa0\xe2\x80\x83\xe3\x80\x80",
+     "is required (a note cannot be empty or blank)"}, // NBSP, em, ideographic
+    {"\xe2\x80\x8b\xef\xbb\xbf", "is required (a note cannot be empty or blank)"}, // zero-width
     {"\xff\xfe", "is not valid UTF-8"},
     {"caf\xc3", "is not valid UTF-8"},
 };
@@ -50,13 +51,14 @@ static void test_note_body_length(void **state) {
     size_t n = 20000;
     char *body = malloc(2 * (n + 1) + 1);
     for (size_t i = 0; i < n; i++)
-        memcpy(body + 2 * i, "\xc3\xa9", 2);  // é, two bytes
+        memcpy(body + 2 * i, "\xc3\xa9", 2); // é, two bytes
     body[2 * n] = 0;
     crm_errors_t errors = {0};
     assert_int_equal(contacts_note_body_check(body, &errors), 0);
     strcat(body, "e");
     assert_int_equal(contacts_note_body_check(body, &errors), -1);
-    assert_string_equal(errors.items[0]->message, "must be at most 20000 characters (it has 20001)");
+    assert_string_equal(errors.items[0]->message,
+                        "must be at most 20000 characters (it has 20001)");
     crm_errors_reset(&errors);
     free(body);
 }
@@ -67,10 +69,10 @@ static const struct {
     bool ok;
 } s_cursor_cases[] = {
     {"", false, true},
-    {"0190a5a0-0000-7000-8000-000000000001", false, true},  // the last note id
+    {"0190a5a0-0000-7000-8000-000000000001", false, true}, // the last note id
     {"12", false, false},
     {"", true, true},
-    {"12", true, true},                                     // the last revision
+    {"12", true, true}, // the last revision
     {"0190a5a0-0000-7000-8000-000000000001", true, false},
     {"-1", true, false},
 };
@@ -94,8 +96,8 @@ static const struct {
     const char *role, *actor;
     bool may;
 } s_change_cases[] = {
-    {"agent", "sam", true},    // the author
-    {"agent", "jo", false},    // another agent
+    {"agent", "sam", true}, // the author
+    {"agent", "jo", false}, // another agent
     {"manager", "jo", true},
     {"admin", "jo", true},
 };
@@ -105,9 +107,9 @@ static void test_note_may_change(void **state) {
     Crm__Contacts__Note note = CRM__CONTACTS__NOTE__INIT;
     note.author = "sam";
     for (size_t i = 0; i < sizeof s_change_cases / sizeof s_change_cases[0]; i++)
-        assert_int_equal(contacts_note_may_change(s_change_cases[i].role, s_change_cases[i].actor,
-                                                  &note),
-                         s_change_cases[i].may);
+        assert_int_equal(
+            contacts_note_may_change(s_change_cases[i].role, s_change_cases[i].actor, &note),
+            s_change_cases[i].may);
 }
 
 //  An edit tells only those the revision before did not mention.
@@ -125,8 +127,8 @@ static void test_note_added_mentions(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_note_body),       cmocka_unit_test(test_note_body_length),
-        cmocka_unit_test(test_note_cursor),     cmocka_unit_test(test_note_may_change),
+        cmocka_unit_test(test_note_body),           cmocka_unit_test(test_note_body_length),
+        cmocka_unit_test(test_note_cursor),         cmocka_unit_test(test_note_may_change),
         cmocka_unit_test(test_note_added_mentions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

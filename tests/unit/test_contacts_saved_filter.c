@@ -15,13 +15,13 @@
 
 static const struct {
     const char *name;
-    const char *message;  // the rule the name breaks (NULL: accepted)
+    const char *message; // the rule the name breaks (NULL: accepted)
 } s_name_cases[] = {
     {"My hot prospects", NULL},
     {"  trimmed  ", NULL},
     {"", "is required"},
     {"   ", "is required"},
-    {NULL, "must be at most 100 characters"},  // NULL: 101 characters
+    {NULL, "must be at most 100 characters"}, // NULL: 101 characters
 };
 
 static void test_saved_filter_name(void **state) {
@@ -41,7 +41,7 @@ static void test_saved_filter_name(void **state) {
             assert_string_equal(errors.items[0]->field, "name");
             assert_string_equal(errors.items[0]->message, s_name_cases[i].message);
         }
-        assert_non_null(f.filter);  // an empty filter when none was given
+        assert_non_null(f.filter); // an empty filter when none was given
         crm_errors_reset(&errors);
         free(f.name);
         crm__contacts__list_contacts_request__free_unpacked(f.filter, NULL);

@@ -33,15 +33,15 @@ static const struct {
     const char *q, *cursor, *created_from, *organization_id, *status;
     int channel, purpose;
     bool reachable;
-    const char *fields;  // refused, prefixed "filter." ("": accepted)
+    const char *fields; // refused, prefixed "filter." ("": accepted)
     long offset;
 } s_cases[] = {
     {"", "", "", "", "", 0, 0, false, "", 0},
-    {"", ID, "", "", "", 0, 0, false, "", 0},                      // a list's cursor: an id
-    {"smith", "s:50", "", "", "", 0, 0, false, "", 50},            // a search's: an offset
+    {"", ID, "", "", "", 0, 0, false, "", 0},           // a list's cursor: an id
+    {"smith", "s:50", "", "", "", 0, 0, false, "", 50}, // a search's: an offset
     {"smith", ID, "", "", "", 0, 0, false, "filter.cursor", 0},
     {"", "s:50", "", "", "", 0, 0, false, "filter.cursor", 0},
-    {"smith", "s:10001", "", "", "", 0, 0, false, "filter.cursor", 0},  // 10,000 deep
+    {"smith", "s:10001", "", "", "", 0, 0, false, "filter.cursor", 0}, // 10,000 deep
     {"", "", "2026-11-01", "", "", 0, 0, false, "", 0},
     {"", "", "2026-11-01T10:00:00Z", "", "", 0, 0, false, "", 0},
     {"", "", "yesterday", "", "", 0, 0, false, "filter.createdFrom", 0},
@@ -49,7 +49,7 @@ static const struct {
     {"", "", "", "", "", EMAIL, MARKETING, false, "", 0},
     {"", "", "", "", "", 0, MARKETING, false, "filter.consentChannel", 0},
     {"", "", "", "", "", EMAIL, 0, false, "filter.consentPurpose", 0},
-    {"", "", "", "", "", EMAIL, 0, true, "", 0},                   // reachable by email
+    {"", "", "", "", "", EMAIL, 0, true, "", 0}, // reachable by email
     {"", "", "", "", "", 0, 0, true, "filter.consentChannel", 0},
     {"", "", "", "", "", EMAIL, FOLLOW_UP, false, "filter.consentPurpose", 0},
     {"", "", "", "", "maybe", EMAIL, MARKETING, false, "filter.consentStatus", 0},
@@ -97,7 +97,7 @@ static void test_search_text_length(void **state) {
     req.q = "  Ann Lee  ";
     char text[64];
     contacts_search_text(&req, text, sizeof text);
-    assert_string_equal(text, "Ann Lee");  // trimmed
+    assert_string_equal(text, "Ann Lee"); // trimmed
 }
 
 static const struct {
@@ -107,7 +107,7 @@ static const struct {
 } s_phone_cases[] = {
     {"+1 (555) 010-0199", true, "15550100199"},
     {"0199", true, "0199"},
-    {"55", false, ""},           // fewer than 3 digits: words
+    {"55", false, ""}, // fewer than 3 digits: words
     {"ann@example.com", false, ""},
     {"Route 66", false, ""},
 };
@@ -135,7 +135,7 @@ static void test_search_values(void **state) {
     assert_string_equal(p, "%ann.lee@%");
     free(p);
     p = contacts_search_lower_dup("ÀNN Lee");
-    assert_string_equal(p, "Ànn lee");  // ASCII lower-cased; the rest as typed
+    assert_string_equal(p, "Ànn lee"); // ASCII lower-cased; the rest as typed
     free(p);
     p = contacts_search_prefix_tsquery("ann le");
     assert_string_equal(p, "'ann':* & 'le':*");
@@ -153,14 +153,14 @@ static void test_search_word_edits(void **state) {
     char *edits = contacts_search_word_edits("Jmaes Li", &words);
     assert_int_equal(words, 2);
     assert_non_null(strstr(edits, "\"1:jmaes\""));
-    assert_non_null(strstr(edits, "\"1:james\""));  // two swapped
-    assert_non_null(strstr(edits, "\"1:jaes\""));   // one dropped
+    assert_non_null(strstr(edits, "\"1:james\"")); // two swapped
+    assert_non_null(strstr(edits, "\"1:jaes\""));  // one dropped
     assert_non_null(strstr(edits, "\"2:li\""));
-    assert_null(strstr(edits, "\"2:l\""));          // too short for slips
+    assert_null(strstr(edits, "\"2:l\"")); // too short for slips
     assert_int_equal(edits[0], '{');
     free(edits);
     edits = contacts_search_word_edits("a b c d e f", &words);
-    assert_int_equal(words, 4);                     // the first 4 words count
+    assert_int_equal(words, 4); // the first 4 words count
     free(edits);
 }
 
@@ -169,7 +169,7 @@ static void test_search_next_cursor(void **state) {
     char *c = contacts_search_next_cursor(true, 50, 50, ID);
     assert_string_equal(c, "s:100");
     free(c);
-    assert_null(contacts_search_next_cursor(true, 9950, 50, ID));  // no deeper than 10,000
+    assert_null(contacts_search_next_cursor(true, 9950, 50, ID)); // no deeper than 10,000
     c = contacts_search_next_cursor(false, 0, 50, ID);
     assert_string_equal(c, ID);
     free(c);

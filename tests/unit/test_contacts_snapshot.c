@@ -23,14 +23,14 @@ static const struct {
     uint32_t limit;
     const char *after_tenant_id, *after_id;
     int expected_limit;
-    const char *field;  // refused (NULL: accepted)
+    const char *field; // refused (NULL: accepted)
 } s_cases[] = {
-    {0, "", "", 1000, NULL},        // the default page
+    {0, "", "", 1000, NULL}, // the default page
     {10000, "", "", 10000, NULL},
     {10001, "", "", 0, "limit"},
     {5, "t1", "0190a5a0-0000-7000-8000-000000000001", 5, NULL},
     {5, "", "not-an-id", 0, "afterId"},
-    {5, "t1", "", 0, "afterId"},    // a tenant needs the id after which to go on
+    {5, "t1", "", 0, "afterId"}, // a tenant needs the id after which to go on
 };
 
 static void test_snapshot_page(void **state) {

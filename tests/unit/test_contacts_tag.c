@@ -25,19 +25,19 @@ static const char *s_fields(const crm_errors_t *errors) {
 
 static const struct {
     const char *name, *colour, *description;
-    const char *fields;     // the fields refused ("": accepted)
-    const char *kept_name;  // the name as kept, when accepted
+    const char *fields;    // the fields refused ("": accepted)
+    const char *kept_name; // the name as kept, when accepted
     const char *kept_colour;
 } s_tag_cases[] = {
     {"VIP", "", "", "", "VIP", ""},
-    {"  VIP  ", "#A0B1C2", "", "", "VIP", "#a0b1c2"},  // trimmed; colour lower-cased
-    {"", "", "", "name", NULL, NULL},                  // a name is required
-    {"   ", "", "", "name", NULL, NULL},               // blank is none
+    {"  VIP  ", "#A0B1C2", "", "", "VIP", "#a0b1c2"}, // trimmed; colour lower-cased
+    {"", "", "", "name", NULL, NULL},                 // a name is required
+    {"   ", "", "", "name", NULL, NULL},              // blank is none
     {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "", "", "", NULL,
-     NULL},                                            // 64 characters
+     NULL}, // 64 characters
     {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "", "", "name", NULL,
-     NULL},                                            // 65
-    {"VIP", "red", "", "colour", NULL, NULL},          // #RRGGBB only
+     NULL},                                   // 65
+    {"VIP", "red", "", "colour", NULL, NULL}, // #RRGGBB only
     {"VIP", "#12345", "", "colour", NULL, NULL},
     {"VIP", "#12345G", "", "colour", NULL, NULL},
     {"", "#zzzzzz", "", "name,colour", NULL, NULL},
@@ -77,11 +77,11 @@ static void test_tag_description_length(void **state) {
     t.colour = "";
     t.description = description;
     crm_errors_t errors = {0};
-    assert_int_equal(contacts_tag_check(&t, &errors), -1);  // 501 characters
+    assert_int_equal(contacts_tag_check(&t, &errors), -1); // 501 characters
     assert_string_equal(s_fields(&errors), "description");
     crm_errors_reset(&errors);
     description[500] = 0;
-    assert_int_equal(contacts_tag_check(&t, &errors), 0);   // 500
+    assert_int_equal(contacts_tag_check(&t, &errors), 0); // 500
     free(t.name);
 }
 
@@ -120,7 +120,7 @@ static void test_tag_apply(void **state) {
 }
 
 static const struct {
-    const char *id, *into, *message;  // message: NULL when accepted
+    const char *id, *into, *message; // message: NULL when accepted
 } s_merge_cases[] = {
     {"0190a5a0-0000-7000-8000-000000000001", "0190a5a0-0000-7000-8000-000000000002", NULL},
     {"0190a5a0-0000-7000-8000-000000000001", "", "is required"},
@@ -161,9 +161,9 @@ static void test_tag_name(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tag_check),        cmocka_unit_test(test_tag_description_length),
-        cmocka_unit_test(test_tag_mask),         cmocka_unit_test(test_tag_apply),
-        cmocka_unit_test(test_tag_merge),        cmocka_unit_test(test_tag_name),
+        cmocka_unit_test(test_tag_check), cmocka_unit_test(test_tag_description_length),
+        cmocka_unit_test(test_tag_mask),  cmocka_unit_test(test_tag_apply),
+        cmocka_unit_test(test_tag_merge), cmocka_unit_test(test_tag_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
