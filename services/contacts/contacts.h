@@ -221,9 +221,16 @@ Crm__Contacts__BulkContactsRequest *contacts_job_bulk_request(const char *text,
 //  An id that can name a job (a UUID).
 bool contacts_job_id_valid(const char *id);
 
-//  The store (job_store.c). The oldest job waiting, locked for db's transaction: its
-//  tenant_id, id, actor_id, request, kind (no row: none waits); NULL when it failed.
-PGresult *contacts_job_store_claim(crm_db_t *db);
+//  A job claimed by the job runner (its request as stored: JSON).
+typedef struct {
+    char *tenant_id, *id, *actor_id, *request, *kind;
+} contacts_claimed_job_t;
+
+//  The store (job_store.c). Claim the oldest job waiting into *job, locked for db's
+//  transaction: 1, 0 when none waits, -1 when the database failed.
+//  contacts_claimed_job_reset frees it.
+int contacts_job_store_claim(crm_db_t *db, contacts_claimed_job_t *job);
+void contacts_claimed_job_reset(contacts_claimed_job_t *job);
 //  Mark a job failed with message: 0 or -1.
 int contacts_job_store_fail(crm_db_t *db, const char *tenant_id, const char *id,
                             const char *message);

@@ -27,29 +27,27 @@
 static crm_step_result_t s_run_one(crm_db_t *db, contacts_importer_t *importer) {
     if (crm_db_begin(db))
         return CRM_STEP_FAILED;
-    PGresult *res = contacts_job_store_claim(db);
-    if (!res || PQntuples(res) == 0) {
-        PQclear(res);
+    contacts_claimed_job_t job;
+    int claimed = contacts_job_store_claim(db, &job);
+    if (claimed <= 0) {
         crm_db_rollback(db);
-        return res ? CRM_STEP_IDLE : CRM_STEP_FAILED;
+        return claimed == 0 ? CRM_STEP_IDLE : CRM_STEP_FAILED;
     }
-    const char *tenant = PQgetvalue(res, 0, 0), *id = PQgetvalue(res, 0, 1);
-    const char *request = PQgetvalue(res, 0, 3);
-    bool import = contacts_job_is_import(PQgetvalue(res, 0, 4));
+    const char *tenant = job.tenant_id, *id = job.id, *request = job.request;
+    bool import = contacts_job_is_import(job.kind);
     crm_json_error_t err;
     Crm__Contacts__BulkContactsRequest *req =
         import ? NULL : contacts_job_bulk_request(request, &err);
     bool finished = false;
     int rc;
     if (import)
-        rc = contacts_import_step(importer, db, tenant, id, PQgetvalue(res, 0, 2), &finished);
+        rc = contacts_import_step(importer, db, tenant, id, job.actor_id, &finished);
     else if (!req) {
         crm_log_kv(CRM_LOG_ERROR, "job request does not parse", "job", id, "detail", err.message,
                    NULL);
         rc = contacts_job_store_fail(db, tenant, id, "the job's request is unreadable");
     } else
-        rc = contacts_bulk_step(db, tenant, id, PQgetvalue(res, 0, 2), req, CONTACTS_BULK_CHUNK,
-                                &finished);
+        rc = contacts_bulk_step(db, tenant, id, job.actor_id, req, CONTACTS_BULK_CHUNK, &finished);
     if (rc == 0 && crm_db_commit(db) == 0) {
         if (finished)
             crm_log_kv(CRM_LOG_INFO, "job finished", "job", id, "tenant", tenant, NULL);
@@ -60,7 +58,7 @@ static crm_step_result_t s_run_one(crm_db_t *db, contacts_importer_t *importer) 
     }
     if (req)
         crm__contacts__bulk_contacts_request__free_unpacked(req, NULL);
-    PQclear(res);
+    contacts_claimed_job_reset(&job);
     return rc == 0 ? CRM_STEP_WORKED : CRM_STEP_FAILED;
 }
 

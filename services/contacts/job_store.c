@@ -58,8 +58,30 @@ int contacts_job_read(crm_call_t *call, crm_db_t *db, const char *tenant_id, con
     return code;
 }
 
-PGresult *contacts_job_store_claim(crm_db_t *db) {
-    return crm_db_query(db, &s_claim, NULL);
+int contacts_job_store_claim(crm_db_t *db, contacts_claimed_job_t *job) {
+    memset(job, 0, sizeof *job);
+    PGresult *res = crm_db_query(db, &s_claim, NULL);
+    if (!res)
+        return -1;
+    int claimed = PQntuples(res) > 0;
+    if (claimed) {
+        job->tenant_id = strdup(PQgetvalue(res, 0, 0));
+        job->id = strdup(PQgetvalue(res, 0, 1));
+        job->actor_id = strdup(PQgetvalue(res, 0, 2));
+        job->request = strdup(PQgetvalue(res, 0, 3));
+        job->kind = strdup(PQgetvalue(res, 0, 4));
+    }
+    PQclear(res);
+    return claimed;
+}
+
+void contacts_claimed_job_reset(contacts_claimed_job_t *job) {
+    free(job->tenant_id);
+    free(job->id);
+    free(job->actor_id);
+    free(job->request);
+    free(job->kind);
+    memset(job, 0, sizeof *job);
 }
 
 int contacts_job_store_fail(crm_db_t *db, const char *tenant_id, const char *id,
