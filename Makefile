@@ -159,3 +159,15 @@ $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUI
 $(BUILD)/tests/test_contacts_contact: $(BUILD)/services/contacts/contact.o $(BUILD)/services/contacts/contact_store.o
 $(BUILD)/tests/test_contacts_import: $(BUILD)/services/contacts/import.o
 $(BUILD)/tests/test_contacts_export: $(BUILD)/services/contacts/export.o
+$(BUILD)/tests/test_contacts_tag: $(BUILD)/services/contacts/tag.o
+$(BUILD)/tests/test_contacts_note: $(BUILD)/services/contacts/note.o
+$(BUILD)/tests/test_contacts_field: $(BUILD)/services/contacts/field.o
+$(BUILD)/tests/test_contacts_saved_filter: $(BUILD)/services/contacts/saved_filter.o
+$(BUILD)/tests/test_contacts_consent: $(BUILD)/services/contacts/consent.o
+$(BUILD)/tests/test_contacts_audit: $(BUILD)/services/contacts/audit.o
+$(BUILD)/tests/test_contacts_erase: $(BUILD)/services/contacts/erase.o
+$(BUILD)/tests/test_contacts_job: $(BUILD)/services/contacts/job.o
+$(BUILD)/tests/test_contacts_bulk: $(BUILD)/services/contacts/bulk.o $(BUILD)/services/contacts/contact.o
+$(BUILD)/tests/test_contacts_snapshot: $(BUILD)/services/contacts/snapshot.o
+$(BUILD)/tests/test_contacts_lifecycle: $(BUILD)/services/contacts/lifecycle.o
+$(BUILD)/tests/test_contacts_search: $(BUILD)/services/contacts/search.o

@@ -3,12 +3,16 @@
 #define CONTACTS_H
 
 #include "contacts.pb-c.h"
+#include "events.pb-c.h"
 #include "outbox.h"
 #include "follower.h"
+#include "json_pb.h"
+#include <jansson.h>
+#include "mentions.h"
 #include "runner.h"
 #include "service.h"
 
-//  SQL shared by the daemon's statements (store.c, tags.c, notes.c, snapshot.c).
+//  SQL shared by the daemon's statements (store.c and the resources' _store.c files).
 //  A timestamp column as the API writes it: RFC 3339, UTC, microseconds.
 #define CONTACTS_TS(col) CRM_SQL_TS(col)
 
@@ -236,11 +240,51 @@ int contacts_store_update(crm_call_t *call, const contacts_row_t *row, Crm__Cont
 //  Soft-delete; frees the contact's email addresses. 204, 404 or failure code.
 int contacts_store_delete(crm_call_t *call, const char *id);
 
-//  The list (search.c): filters and search, one page. contacts_list is the "List"
-//  method; contacts_list_run runs a request (saved filters run theirs).
-int contacts_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
+//  --- The list: filters and search: search.c (rules), search_store.c (SQL: the statement
+//  built per request), search_methods.c --------------------------------------------------
+//  contacts_list is the "List" method; contacts_list_run runs a request (saved filters
+//  run theirs).
+crm_method_fn contacts_list;
 int contacts_list_run(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
                       Crm__Contacts__ListContactsResponse **out);
+//  Check a list request (field errors named prefix + field): 0 or 422. *offset: where a
+//  search's cursor continues.
+int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
+                        const char *prefix, long *offset);
+
+#define CONTACTS_SEARCH_Q_MAX_LEN 200    // characters of a search text
+#define CONTACTS_SEARCH_MAX_OFFSET 10000 // how deep a search pages
+
+//  The rules (search.c). A list request but its limit (crm_page_limit's): 0 with
+//  *offset (a search's cursor), or -1 with field errors named prefix + field (cursor, q,
+//  createdFrom, createdTo, activityFrom, activityTo, organizationId, assignee, tag,
+//  consentChannel, consentPurpose, consentStatus).
+int contacts_search_check(const Crm__Contacts__ListContactsRequest *req, const char *prefix,
+                          long *offset, crm_errors_t *errors);
+//  The search text of req, trimmed, into text ("": no search).
+void contacts_search_text(const Crm__Contacts__ListContactsRequest *req, char *text, size_t size);
+//  What the text looks like: a phone number as people type them (digits, at least 3,
+//  and + ( ) - . space), its digits into digits.
+bool contacts_search_phone_like(const char *q, char *digits, size_t size);
+//  The values the statement looks for (caller frees): a LIKE pattern of the first len
+//  bytes of text, lower-cased, anywhere (%, _ and \ literal); the same of all of text;
+//  text lower-cased; a prefix tsquery of its words ("ann le" -> "'ann':* & 'le':*";
+//  NULL: no word); the words as a PostgreSQL array of "n:word" with every spelling one
+//  slip away (*words: how many words, at most 4).
+char *contacts_search_like_pattern(const char *text, size_t len);
+char *contacts_search_contains_pattern(const char *text);
+char *contacts_search_lower_dup(const char *text);
+char *contacts_search_prefix_tsquery(const char *text);
+char *contacts_search_word_edits(const char *text, int *words);
+//  The cursor after a page of n (caller frees; NULL: none): a search's next offset
+//  ("s:<n>", while under CONTACTS_SEARCH_MAX_OFFSET), else the last id.
+char *contacts_search_next_cursor(bool search, long offset, int n, const char *last_id);
+
+//  The store (search_store.c). One page of the list for req (checked), text its search:
+//  200 with *out, or a failure code.
+int contacts_search_store_list(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
+                               const char *text, int limit, long offset,
+                               Crm__Contacts__ListContactsResponse **out);
 //  Fix the contacts filter finds as job job_id's items (job_items): 0 with *count, 422
 //  (field errors under "filter."), or a failure code.
 int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsRequest *filter,
@@ -250,31 +294,69 @@ int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsR
 int contacts_select_for_job_where(crm_call_t *call,
                                   const Crm__Contacts__ListContactsRequest *filter,
                                   const char *job_id, const char *condition, long *count);
-//  Check a list request (field errors named prefix + field): 0 or 422. *offset: where a
-//  search's cursor continues.
-int contacts_list_check(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
-                        const char *prefix, long *offset);
 
-//  Bulk changes (bulk.c) and the jobs that run the large ones (jobs.c).
+//  --- One change to many contacts: bulk.c (rules), bulk_store.c (SQL, events),
+//  bulk_methods.c ---------------------------------------------------------------------
+crm_method_fn contacts_bulk;
 #define CONTACTS_BULK_CHUNK 500
-int contacts_bulk(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
+//  The rules (bulk.c). Check req (the assignee trimmed in place) for a caller of role:
+//  0, or -1 with field errors (ids, ids[i], filter, action, type, assignee, tags).
+int contacts_bulk_check(Crm__Contacts__BulkContactsRequest *req, const char *role,
+                        crm_errors_t *errors);
+//  The action adds or removes tags (they must be in the catalogue).
+bool contacts_bulk_is_tag_action(const Crm__Contacts__BulkContactsRequest *req);
+//  A change of total contacts is done in the request (else it is queued).
+bool contacts_bulk_runs_inline(long total);
+//  The store (bulk_store.c). Make job id for req, with its items (the ids, or what its
+//  filter finds): 0 with *total, 422 (the filter's field errors), or a failure code.
+int contacts_bulk_store_create(crm_call_t *call, Crm__Contacts__BulkContactsRequest *req,
+                               const char *id, long *total);
 //  Do the next chunk (at most chunk items) of bulk job job_id in db's transaction: the
 //  changes, their events and the job's progress. 0 (*finished when no item is left) or
 //  -1 (the database failed; nothing of the chunk stays once rolled back).
 int contacts_bulk_step(crm_db_t *db, const char *tenant_id, const char *job_id,
                        const char *actor_id, const Crm__Contacts__BulkContactsRequest *req,
                        int chunk, bool *finished);
+
+//  --- Jobs (bulk changes and imports) and their progress: job.c (rules), job_store.c
+//  (SQL), job_methods.c (the job runner's step, GetJob, ListJobs) -------------------------
+crm_method_fn contacts_job_get, contacts_job_list;
+#define CONTACTS_JOBS_LIST_DEFAULT 20
+#define CONTACTS_JOBS_LIST_MAX 100
+
+//  The rules (job.c). A queued job of this kind is an import (else a bulk change).
+bool contacts_job_is_import(const char *kind);
+//  A bulk job's stored request (its JSON) as a message (caller frees), NULL with *err
+//  when it does not parse.
+Crm__Contacts__BulkContactsRequest *contacts_job_bulk_request(const char *text,
+                                                              crm_json_error_t *err);
+//  An id that can name a job (a UUID).
+bool contacts_job_id_valid(const char *id);
+
+//  A job claimed by the job runner (its request as stored: JSON).
+typedef struct {
+    char *tenant_id, *id, *actor_id, *request, *kind;
+} contacts_claimed_job_t;
+
+//  The store (job_store.c). Claim the oldest job waiting into *job, locked for db's
+//  transaction: 1, 0 when none waits, -1 when the database failed.
+//  contacts_claimed_job_reset frees it.
+int contacts_job_store_claim(crm_db_t *db, contacts_claimed_job_t *job);
+void contacts_claimed_job_reset(contacts_claimed_job_t *job);
+//  Mark a job failed with message: 0 or -1.
+int contacts_job_store_fail(crm_db_t *db, const char *tenant_id, const char *id,
+                            const char *message);
 //  Read one job of the tenant through db: 200 with *out, 404, or a failure code.
 int contacts_job_read(crm_call_t *call, crm_db_t *db, const char *tenant_id, const char *id,
                       Crm__Contacts__Job **out);
-int contacts_job_get(crm_call_t *call, const ProtobufCMessage *request,
-                     ProtobufCMessage **response);
-int contacts_job_list(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
+//  The tenant's latest jobs, at most limit: 200 with *out, or a failure code.
+int contacts_job_store_list(crm_call_t *call, int limit, Crm__Contacts__ListJobsResponse **out);
+
 //  Jobs of the daemon's runner (main.c's table). The job runner works through queued
 //  jobs, a chunk a step (its state: the importer keeping an import's file open), looking
-//  again every JOBS_IDLE_MS when none waits; the retention sweep erases a batch of
-//  contacts past their retention a step, every contacts.retention_sweep_ms.
+//  again every JOBS_IDLE_MS when none waits (job_methods.c); the retention sweep erases
+//  a batch of contacts past their retention a step, every contacts.retention_sweep_ms
+//  (erase_methods.c).
 void *contacts_jobs_new(const crm_config_t *cfg, crm_db_t *db);
 void contacts_jobs_destroy(void **state_p);
 crm_step_result_t contacts_jobs_step(crm_step_t *step);
@@ -282,107 +364,339 @@ int contacts_jobs_idle_ms(const crm_config_t *cfg);
 crm_step_result_t contacts_retention_sweep_step(crm_step_t *step);
 int contacts_retention_sweep_ms(const crm_config_t *cfg);
 
-//  Erasure (erase.c). contacts_erase: in db's transaction, 1 erased, 0 unknown or erased
-//  already, -1 failed. contacts_erase_due: the retention sweep, one batch; 0 or -1.
+//  --- Erasure, asked for and due (the retention sweep): erase.c (rules), erase_store.c
+//  (SQL, events), erase_methods.c -------------------------------------------------------
+crm_method_fn contacts_erase_method;
+//  The actor of the retention sweep's erasures.
+#define CONTACTS_RETENTION_ACTOR "system:retention"
+//  The rules (erase.c): a request names a contact when its id is a UUID.
+bool contacts_erase_names_contact(const Crm__Contacts__EraseContactRequest *req);
+//  The sweep's step after erasing erased contacts: worked (look again at once) or idle.
+crm_step_result_t contacts_retention_outcome(int erased);
+//  The store (erase_store.c). contacts_erase: in db's transaction, 1 erased (with
+//  ContactErased, the contact's past events scrubbed), 0 unknown or erased already, -1
+//  failed. contacts_erase_due: the retention sweep, one batch; 0 or -1.
 int contacts_erase(crm_db_t *db, const char *tenant_id, const char *id, const char *actor_id);
 int contacts_erase_due(crm_db_t *db, int *erased);
-int contacts_erase_method(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
 
-//  The audit trail (audit.c; written by a trigger, migration 0010).
-int contacts_audit_list(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
+//  --- The audit trail (written by a trigger, migration 0010): audit.c (rules),
+//  audit_store.c (SQL), audit_methods.c ------------------------------------------------
+crm_method_fn contacts_audit_list;
+//  The rules (audit.c): a cursor is "" or a positive seq: 0, or -1 (cursor).
+int contacts_audit_cursor_check(const char *cursor, crm_errors_t *errors);
+//  The store (audit_store.c): a page of a contact's entries, newest first, before
+//  cursor: 200 with *out, 404 (no entry and no cursor: no such contact), or failure.
+int contacts_audit_store_list(crm_call_t *call, const char *contact_id, const char *cursor,
+                              int limit, Crm__Contacts__ListContactAuditResponse **out);
 
-//  Lifecycle (lifecycle.c): a won lead makes its contact a customer; leads counted. A
-//  follower of the leads source on loop (crm_follower_stop stops it).
+//  --- Lifecycle, following the leads service's events (a won lead makes its contact a
+//  customer; leads counted; activity): lifecycle.c (rules), lifecycle_store.c (SQL,
+//  events), lifecycle_follow.c (the follower) ---------------------------------------------
+//  What one event of the leads source does to a contact.
+typedef struct {
+    enum { CONTACTS_LIFECYCLE_NONE, CONTACTS_LIFECYCLE_WON, CONTACTS_LIFECYCLE_COUNT } kind;
+    const char *contact_id;
+    const char *lead_id;       // WON: the lead won
+    const char *actor;         // WON: who closed it
+    const char *at;            // the time of the change (COUNT: NULL for none)
+    int delta;                 // COUNT: leads added (negative: removed)
+    ProtobufCMessage *message; // the payload the strings point into
+} contacts_lifecycle_change_t;
+
+//  The rules (lifecycle.c): read event into *change (kind NONE: nothing to do): 0, or 1
+//  when its payload is unreadable. contacts_lifecycle_change_reset frees it.
+int contacts_lifecycle_read(const Crm__Event *event, contacts_lifecycle_change_t *change);
+void contacts_lifecycle_change_reset(contacts_lifecycle_change_t *change);
+//  The store (lifecycle_store.c), in the follower's transaction. A won lead's contact
+//  made a customer (ContactUpdated into outbox when it changed); the lead count moved by
+//  delta and the last activity to at (NULL: unchanged). Contact ids that are not UUIDs
+//  are skipped (the leads service checked them). 0 or -1.
+int contacts_lifecycle_store_won(crm_db_t *db, crm_outbox_t *outbox, const char *tenant,
+                                 const char *contact_id, const char *lead_id, const char *actor,
+                                 const char *at);
+int contacts_lifecycle_store_count(crm_db_t *db, const char *tenant, const char *contact,
+                                   int delta, const char *at);
+//  The follower (lifecycle_follow.c) of the leads source on loop (crm_follower_stop stops it).
 crm_follower_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
                                          zloop_t *loop);
 
-//  Saved filters (savedfilters.c), each a team member's own.
-int contacts_saved_filter_create(crm_call_t *call, const ProtobufCMessage *request,
-                                 ProtobufCMessage **response);
-int contacts_saved_filter_get(crm_call_t *call, const ProtobufCMessage *request,
-                              ProtobufCMessage **response);
-int contacts_saved_filter_list(crm_call_t *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **response);
-int contacts_saved_filter_update(crm_call_t *call, const ProtobufCMessage *request,
-                                 ProtobufCMessage **response);
-int contacts_saved_filter_delete(crm_call_t *call, const ProtobufCMessage *request,
-                                 ProtobufCMessage **response);
-int contacts_saved_filter_run(crm_call_t *call, const ProtobufCMessage *request,
-                              ProtobufCMessage **response);
+//  --- Saved filters, each a team member's own: saved_filter.c (rules),
+//  saved_filter_store.c (SQL), saved_filter_methods.c ------------------------------------
+crm_method_fn contacts_saved_filter_create, contacts_saved_filter_get,
+    contacts_saved_filter_list, contacts_saved_filter_update, contacts_saved_filter_delete,
+    contacts_saved_filter_run;
 
-//  The "Snapshot" method (snapshot.c): every tenant's contacts in pages, with the event
-//  seq they stand at, for services rebuilding a projection.
-int contacts_snapshot(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
+//  The rules (saved_filter.c). The name (trimmed in place), up to 100 characters, and
+//  the filter kept without limit and cursor (made empty when absent): 0, or -1 (name).
+int contacts_saved_filter_check(Crm__Contacts__SavedFilter *f, crm_errors_t *errors);
+//  A change names only name and filter: 0, or -1 naming each other field.
+int contacts_saved_filter_mask_check(char *const *mask, size_t n, crm_errors_t *errors);
+//  Set the fields the update mask names from req->saved_filter.
+void contacts_saved_filter_apply(Crm__Contacts__SavedFilter *f,
+                                 const Crm__Contacts__UpdateSavedFilterRequest *req);
+//  The filter to run: f's, for the page asked (limit, cursor).
+void contacts_saved_filter_page(Crm__Contacts__SavedFilter *f, uint32_t limit,
+                                const char *cursor);
 
-//  The tag catalogue (tags.c): its methods, and the check of a contact's tags. The
-//  resolve replaces each of names with the catalogue's spelling; 0, 422 with a field
-//  error (prefix + "tags[i]") for each name not in the catalogue, or a failure code.
-int contacts_tag_create(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
-int contacts_tag_get(crm_call_t *call, const ProtobufCMessage *request,
-                     ProtobufCMessage **response);
-int contacts_tag_list(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
-int contacts_tag_update(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
-int contacts_tag_delete(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
-int contacts_tag_merge(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response);
+//  The store (saved_filter_store.c), always the caller's own filters. One by id: 200,
+//  404, or a failure code.
+int contacts_saved_filter_store_get(crm_call_t *call, const char *id,
+                                    Crm__Contacts__SavedFilter **out);
+int contacts_saved_filter_store_list(crm_call_t *call,
+                                     Crm__Contacts__ListSavedFiltersResponse **out);
+//  0 when no filter of the caller but except_id ("" none) has name (any case), 409
+//  naming "name", or a failure code.
+int contacts_saved_filter_store_name_free(crm_call_t *call, const char *name,
+                                          const char *except_id);
+//  Insert f (its times set): 201, 409 (the name, or the most an owner keeps), failure.
+int contacts_saved_filter_store_insert(crm_call_t *call, Crm__Contacts__SavedFilter *f);
+//  Write f: 200, 404, or a failure code.
+int contacts_saved_filter_store_update(crm_call_t *call, Crm__Contacts__SavedFilter *f);
+//  204, 404, or a failure code.
+int contacts_saved_filter_store_delete(crm_call_t *call, const char *id);
+
+//  --- Every tenant's contacts in pages, with the event seq they stand at, for services
+//  rebuilding a projection: snapshot.c (rules), snapshot_store.c (SQL),
+//  snapshot_methods.c (the "Snapshot" method) -------------------------------------------
+crm_method_fn contacts_snapshot;
+//  The rules (snapshot.c). Only the system and admin roles read every tenant.
+bool contacts_snapshot_allowed(const char *role);
+//  A page's request: 0 with *limit (default 1,000), or -1 (limit, afterId).
+int contacts_snapshot_check(const Crm__Contacts__SnapshotRequest *req, int *limit,
+                            crm_errors_t *errors);
+//  Where the page starts: the request's afterId, or before every id.
+const char *contacts_snapshot_after_id(const Crm__Contacts__SnapshotRequest *req);
+//  The store (snapshot_store.c): the contacts after (after_tenant_id, after_id), at most
+//  limit, with the watermark: 200 with *page, or a failure code.
+int contacts_snapshot_store_page(crm_call_t *call, const char *after_tenant_id,
+                                 const char *after_id, int limit,
+                                 Crm__Contacts__SnapshotResponse **page);
+
+//  --- The tag catalogue: tag.c (rules), tag_store.c (SQL, events), tag_methods.c ------
+crm_method_fn contacts_tag_create, contacts_tag_get, contacts_tag_list, contacts_tag_update,
+    contacts_tag_delete, contacts_tag_merge;
+
+//  The rules (tag.c). Check t, trimming its name and lower-casing its colour in place
+//  (its storage is the caller's): 0, or -1 with field errors (name, colour, description).
+int contacts_tag_check(Crm__Contacts__Tag *t, crm_errors_t *errors);
+//  The update mask names only fields a change may set: 0, or -1 ("<field> cannot be
+//  changed").
+int contacts_tag_mask_check(char *const *mask, size_t n, crm_errors_t *errors);
+//  Set the fields the update mask names from req->tag.
+void contacts_tag_apply(Crm__Contacts__Tag *t, const Crm__Contacts__UpdateTagRequest *req);
+//  A merge names the tag to merge into, another one: 0, or -1 (into).
+int contacts_tag_merge_check(const Crm__Contacts__MergeTagRequest *req, crm_errors_t *errors);
+//  A tag name given to a contact, trimmed in place: 0, or -1 when blank (field).
+int contacts_tag_name_check(char *name, const char *field, crm_errors_t *errors);
+
+//  The store (tag_store.c). Each write also writes its event (TagCreated, TagUpdated,
+//  TagDeleted, TagsMerged) and its change to the contacts carrying the tag.
+//  One tag by id (a UUID); for_update locks it: 200 with *out, 404, or a failure code.
+int contacts_tag_store_get(crm_call_t *call, const char *id, bool for_update,
+                           Crm__Contacts__Tag **out);
+//  The catalogue by name: 200 with *out, or a failure code.
+int contacts_tag_store_list(crm_call_t *call, Crm__Contacts__ListTagsResponse **out);
+//  0 when no tag but except_id ("" none) holds name (any case); 409 naming "name" and
+//  the holder (call->conflict_id); or a failure code.
+int contacts_tag_store_name_free(crm_call_t *call, const char *name, const char *except_id);
+//  Insert t (its id and times set here): 201, 409, or a failure code.
+int contacts_tag_store_insert(crm_call_t *call, Crm__Contacts__Tag *t);
+//  Write t, renamed from previous in every contact: 200, 409, or a failure code.
+int contacts_tag_store_update(crm_call_t *call, Crm__Contacts__Tag *t, const char *previous,
+                              char **changed, size_t n_changed);
+//  Delete t, taking it out of every contact: 204, or a failure code.
+int contacts_tag_store_delete(crm_call_t *call, const Crm__Contacts__Tag *t);
+//  Merge from into into (every contact carrying from carries into once): 200, or a
+//  failure code.
+int contacts_tag_store_merge(crm_call_t *call, const Crm__Contacts__Tag *from,
+                             Crm__Contacts__Tag *into);
+//  The contact's checks: replace each of names with the catalogue's spelling; 0, 422
+//  with a field error (prefix + "tags[i]") for each name not in the catalogue, or a
+//  failure code.
 int contacts_tags_resolve(crm_call_t *call, const char *prefix, char **names, size_t n);
 //  One tag name (trimmed, replaced by the catalogue's spelling): 0, or 422 naming field.
 int contacts_tag_canonical(crm_call_t *call, const char *field, char **name);
 
-//  The tenant's definitions (fields.c): custom fields of contacts and phone types.
-int contacts_field_create(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
-int contacts_field_get(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response);
-int contacts_field_list(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
-int contacts_field_update(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
-int contacts_field_delete(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
-int contacts_phone_type_create(crm_call_t *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **response);
-int contacts_phone_type_list(crm_call_t *call, const ProtobufCMessage *request,
-                             ProtobufCMessage **response);
-int contacts_phone_type_delete(crm_call_t *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **response);
+//  --- The tenant's definitions, custom fields of contacts and phone types: field.c
+//  (rules), field_store.c (SQL, events), field_methods.c ---------------------------------
+crm_method_fn contacts_field_create, contacts_field_get, contacts_field_list,
+    contacts_field_update, contacts_field_delete, contacts_phone_type_create,
+    contacts_phone_type_list, contacts_phone_type_delete;
 
-//  Communication rules (consent.c): do-not-contact, stop-follow-ups, retention and
-//  consent per channel and purpose, with their history; CanContact answers whether a
-//  contact may be contacted by a channel for a purpose now (do-not-contact wins).
-int contacts_communication_get(crm_call_t *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **response);
-int contacts_communication_update(crm_call_t *call, const ProtobufCMessage *request,
-                                  ProtobufCMessage **response);
-int contacts_communication_history(crm_call_t *call, const ProtobufCMessage *request,
-                                   ProtobufCMessage **response);
-int contacts_consent_record(crm_call_t *call, const ProtobufCMessage *request,
-                            ProtobufCMessage **response);
-int contacts_consent_get(crm_call_t *call, const ProtobufCMessage *request,
-                         ProtobufCMessage **response);
-int contacts_can_contact(crm_call_t *call, const ProtobufCMessage *request,
-                         ProtobufCMessage **response);
+//  The rules (field.c). A definition's label and options (trimmed in place): 0, or -1
+//  with field errors (label, options, options[i]).
+int contacts_field_check(Crm__Contacts__CustomField *f, crm_errors_t *errors);
+//  A new definition: its key and type too (key, type).
+int contacts_field_create_check(Crm__Contacts__CustomField *f, crm_errors_t *errors);
+//  A change names only label and options: 0, or -1 naming each other field.
+int contacts_field_mask_check(char *const *mask, size_t n, crm_errors_t *errors);
+//  Set the fields the update mask names from req->field: the options it removes, as a
+//  JSON array of strings (caller decrefs).
+json_t *contacts_field_apply(Crm__Contacts__CustomField *f,
+                             const Crm__Contacts__UpdateCustomFieldRequest *req);
+//  A phone type's name (trimmed in place), not a built-in one: 0, or -1 (name).
+int contacts_phone_type_check(Crm__Contacts__PhoneTypeDef *t, crm_errors_t *errors);
 
-//  Notes on a contact (notes.c): append-only, audited, @mentions parsed from the body.
-int contacts_note_create(crm_call_t *call, const ProtobufCMessage *request,
-                         ProtobufCMessage **response);
-int contacts_note_get(crm_call_t *call, const ProtobufCMessage *request,
-                      ProtobufCMessage **response);
-int contacts_note_list(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response);
-int contacts_note_revisions(crm_call_t *call, const ProtobufCMessage *request,
-                            ProtobufCMessage **response);
-int contacts_note_update(crm_call_t *call, const ProtobufCMessage *request,
-                         ProtobufCMessage **response);
-int contacts_note_delete(crm_call_t *call, const ProtobufCMessage *request,
-                         ProtobufCMessage **response);
+//  The store (field_store.c): writes carry their events (CustomFieldDefined,
+//  CustomFieldDeleted). One definition by key (for_update locks it): 200, 404, failure.
+int contacts_field_store_get(crm_call_t *call, const char *key, bool for_update,
+                             Crm__Contacts__CustomField **out);
+int contacts_field_store_list(crm_call_t *call, Crm__Contacts__ListCustomFieldsResponse **out);
+//  Define f (its times set): 201, 409 (the tenant has the most, or the key exists),
+//  or a failure code.
+int contacts_field_store_insert(crm_call_t *call, Crm__Contacts__CustomField *f);
+//  Write f, unless a live contact holds one of the options gone: 200, 409 (options),
+//  or a failure code.
+int contacts_field_store_update(crm_call_t *call, Crm__Contacts__CustomField *f, json_t *gone);
+//  Delete the definition and every contact's value: 204, 404, or a failure code.
+int contacts_field_store_delete(crm_call_t *call, const char *key);
+//  Add a phone type (its time set): 201, 409 (the name exists, or the tenant has the
+//  most), or a failure code.
+int contacts_phone_type_store_insert(crm_call_t *call, Crm__Contacts__PhoneTypeDef *t);
+int contacts_phone_type_store_list(crm_call_t *call, Crm__Contacts__ListPhoneTypesResponse **out);
+//  Remove a phone type no live contact's phone has: 204, 409 (the count), 404, failure.
+int contacts_phone_type_store_delete(crm_call_t *call, const char *name);
+
+//  --- Communication rules: consent.c (rules), consent_store.c (SQL, events),
+//  consent_methods.c ---------------------------------------------------------------------
+//  Do-not-contact, stop-follow-ups, retention and consent per channel and purpose, with
+//  their history; CanContact answers whether a contact may be contacted by a channel for
+//  a purpose now (do-not-contact wins).
+crm_method_fn contacts_communication_get, contacts_communication_update,
+    contacts_communication_history, contacts_consent_record, contacts_consent_get,
+    contacts_can_contact;
+
+#define CONTACTS_CONSENT_CHANNELS 5 // email, sms, phone, whatsapp, mail
+#define CONTACTS_CONSENT_PURPOSES 2 // marketing, analytics (a follow-up needs none)
+//  The do-not-contact flags.
+enum { CONTACTS_FLAG_CALL, CONTACTS_FLAG_EMAIL, CONTACTS_FLAG_MAIL, CONTACTS_FLAG_SMS,
+       CONTACTS_CONSENT_FLAGS };
+
+//  One contact's rules and consents as they stand.
+typedef struct {
+    bool flags[CONTACTS_CONSENT_FLAGS]; // do-not-contact, by CONTACTS_FLAG_*
+    bool stop_follow_ups;
+    int retention_days; // 0: none
+    char retain_until[40];
+    char updated_at[40];
+    char updated_by[128];
+    //  The current decisions; NULL: unknown.
+    Crm__Contacts__Consent *consents[CONTACTS_CONSENT_CHANNELS][CONTACTS_CONSENT_PURPOSES];
+} contacts_consent_state_t;
+
+//  What a PATCH of the rules asks for: each flag, stop_follow_ups and retention_days
+//  -1 (unchanged) or the value; the method and reason recorded with it.
+typedef struct {
+    int flags[CONTACTS_CONSENT_FLAGS];
+    int stop_follow_ups;
+    int retention_days;
+    int method;
+    const char *reason;
+} contacts_rules_change_t;
+
+//  The rules (consent.c).
+void contacts_consent_state_reset(contacts_consent_state_t *st);
+//  The index of a channel, a purpose in the state's consents (-1: not one).
+int contacts_consent_channel_index(int channel);
+int contacts_consent_purpose_index(int purpose);
+void contacts_consent_dnc_set(Crm__Contacts__DoNotContact *d, int flag, bool value);
+//  Microseconds since 1970 now, and as the service writes times (RFC 3339, UTC, us).
+int64_t contacts_consent_now_us(void);
+void contacts_consent_time_format(int64_t us, char *out, size_t size);
+//  Whether contact st may be contacted by channel for purpose now, and why not.
+bool contacts_consent_verdict(const contacts_consent_state_t *st, int channel, int purpose,
+                              Crm__Contacts__CanContactReason *reason, char *detail,
+                              size_t size);
+//  The rules as the API shows them, made from st (whose consents it takes).
+Crm__Contacts__CommunicationRules *contacts_consent_rules_new(contacts_consent_state_t *st,
+                                                              const char *contact_id);
+//  A consent decision at now_us: 0 with *effective_us (its effective time, at most now),
+//  or -1 with field errors (channel, purpose, granted, method, note, effectiveAt).
+int contacts_consent_record_check(const Crm__Contacts__RecordConsentRequest *req, int64_t now_us,
+                                  int64_t *effective_us, crm_errors_t *errors);
+//  Whether the decision becomes the current one: none is held, or it is not older.
+bool contacts_consent_is_current(const contacts_consent_state_t *st,
+                                 const Crm__Contacts__RecordConsentRequest *req,
+                                 const char *effective_at);
+//  A CanContact request: 0, or -1 (channel, purpose).
+int contacts_can_contact_check(const Crm__Contacts__CanContactRequest *req, crm_errors_t *errors);
+//  A history cursor ("" or an entry's id): 0, or -1 (cursor).
+int contacts_history_cursor_check(const char *cursor, crm_errors_t *errors);
+//  A PATCH of the rules: 0 with *want, or -1 with field errors (each mask path not a
+//  rule, doNotContact, retentionDays, method, reason).
+int contacts_communication_update_check(const Crm__Contacts__UpdateCommunicationRulesRequest *req,
+                                        contacts_rules_change_t *want, crm_errors_t *errors);
+//  Apply want to st at now_us: each change that is one is appended to changes (history
+//  entries: {id, kind, field, enabled, retention_days}) and to event->changed (which
+//  has room for CONTACTS_CONSENT_FLAGS + 2).
+void contacts_communication_apply(contacts_consent_state_t *st, const contacts_rules_change_t *want,
+                                  int64_t now_us, json_t *changes,
+                                  Crm__Events__ContactCommunicationRulesChanged *event);
+
+//  The store (consent_store.c). The state of live contact id (for_update locks the
+//  contact): 200 with st filled, 404, or a failure code.
+int contacts_consent_store_state(crm_call_t *call, const char *id, bool for_update,
+                                 contacts_consent_state_t *st);
+//  Record a decision with its history entry and event (ContactConsentChanged); current:
+//  it becomes the current one. 0 or a failure code.
+int contacts_consent_store_record(crm_call_t *call, const Crm__Contacts__RecordConsentRequest *req,
+                                  const char *effective_at, const char *now, const char *change_id,
+                                  bool current);
+//  Write st with its history entries (changes) and event
+//  (ContactCommunicationRulesChanged, event filled here). 0 or a failure code.
+int contacts_consent_store_rules_write(crm_call_t *call, const char *contact_id,
+                                       const contacts_consent_state_t *st, json_t *changes,
+                                       Crm__Events__ContactCommunicationRulesChanged *event,
+                                       const contacts_rules_change_t *want, const char *now);
+//  A page of a live contact's history, newest first: 200 with *out, 404, or failure.
+int contacts_consent_store_history(crm_call_t *call, const char *id, const char *cursor, int limit,
+                                   Crm__Contacts__ListCommunicationHistoryResponse **out);
+//  One consent decision of a live contact: 200 with *response, 404, or failure.
+int contacts_consent_store_change_get(crm_call_t *call, const char *id, const char *change_id,
+                                      ProtobufCMessage **response);
+
+//  --- Notes on a contact: note.c (rules), note_store.c (SQL, events), note_methods.c ---
+//  Append-only and audited; @mentions parsed from the body.
+crm_method_fn contacts_note_create, contacts_note_get, contacts_note_list,
+    contacts_note_revisions, contacts_note_update, contacts_note_delete;
+
+//  The rules (note.c). A body: valid UTF-8, not blank (Unicode's spaces count as
+//  blank), at most 20,000 characters: 0, or -1 naming body.
+int contacts_note_body_check(const char *body, crm_errors_t *errors);
+//  A list's cursor: "" or a note id (revisions: a revision number): 0, or -1 (cursor).
+int contacts_note_cursor_check(const char *cursor, bool revisions, crm_errors_t *errors);
+//  Managers and admins (they may change anyone's note, read a deleted note's history).
+bool contacts_role_manages(const char *role);
+//  The note's author, a manager or an admin may change it.
+bool contacts_note_may_change(const char *role, const char *actor_id,
+                              const Crm__Contacts__Note *note);
+//  The mentions (n of them) the note before did not have, into added: how many.
+size_t contacts_note_added_mentions(const Crm__Contacts__Note *before,
+                                    const crm_mention_t *mentions, size_t n,
+                                    crm_mention_t *added);
+
+//  The store (note_store.c). Writes answer 404 naming "id" when the contact is gone.
+//  0 when id is a live contact of the tenant (lock: it stays so until commit), 404, or
+//  a failure code.
+int contacts_note_store_contact_live(crm_call_t *call, const char *id, bool lock);
+//  One note of the contact (for_update locks it): 200 with *out, 404 (noteId), failure.
+int contacts_note_store_get(crm_call_t *call, const char *contact_id, const char *note_id,
+                            bool for_update, Crm__Contacts__Note **out);
+//  A page of the contact's notes, newest first, after cursor: 200 with *out, or failure.
+int contacts_note_store_list(crm_call_t *call, const char *contact_id, const char *cursor,
+                             int limit, Crm__Contacts__ListNotesResponse **out);
+//  A page of a note's revisions, oldest first, after cursor: 200 with *out, or failure.
+int contacts_note_store_revisions(crm_call_t *call, const char *note_id, const char *cursor,
+                                  int limit, Crm__Contacts__ListNoteRevisionsResponse **out);
+//  Add a note of body (ContactNoteAdded): 201 with *response, 404, or failure.
+int contacts_note_store_insert(crm_call_t *call, const char *contact_id, const char *body,
+                              ProtobufCMessage **response);
+//  A new revision of note (taken) with body (ContactNoteEdited): 200 with *response,
+//  404, or failure.
+int contacts_note_store_update(crm_call_t *call, Crm__Contacts__Note *note, const char *body,
+                              ProtobufCMessage **response);
+//  The note's tombstone (ContactNoteDeleted): 204, 404, or failure.
+int contacts_note_store_delete(crm_call_t *call, const Crm__Contacts__Note *note);
 
 //  Exports: contacts to CSV or XLSX by a filter, chosen fields, optionally only those
 //  that may be sent marketing email; written by a runner of their own into parts of

@@ -33,10 +33,10 @@ static void s_detach(void *arg) {
 
 //  The background jobs (common/runner.c): each on a thread with a connection of its own.
 static const crm_job_t s_jobs[] = {
-    //  Bulk changes and imports, a chunk a step (jobs.c).
+    //  Bulk changes and imports, a chunk a step (job_methods.c).
     {.name = "job runner", .step = contacts_jobs_step, .state_new = contacts_jobs_new,
      .state_destroy = contacts_jobs_destroy, .period_ms = contacts_jobs_idle_ms},
-    //  Contacts past their retention erased (jobs.c, erase.c).
+    //  Contacts past their retention erased (erase_methods.c, erase_store.c).
     {.name = "retention sweep", .step = contacts_retention_sweep_step,
      .period_ms = contacts_retention_sweep_ms},
     //  Exports written in parts, expired ones deleted (export.c).

@@ -1,5 +1,5 @@
-/*  fields: the tenant's own definitions for its contacts — custom fields (text, number,
-    date, or a select with options) and phone types beyond mobile, work and home.
+/*  field_store: the SQL of the tenant's definitions and their events (field.c holds the
+    rules, field_methods.c the methods).
 
     Contacts hold custom values by key in profile->'customFields' (profile.c checks
     them against these definitions). Deleting a field removes every contact's value in
@@ -10,21 +10,12 @@
 #include "outbox.h"
 #include "ids.h"
 #include "json_pb.h"
-#include "log.h"
 #include "rows.h"
-#include "validate.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#define KEY_MAX_LEN 40
-#define LABEL_MAX_LEN 100
-#define OPTION_MAX_LEN 100
-#define MAX_OPTIONS 200
 #define MAX_FIELDS 100
-#define PHONE_TYPE_MAX_LEN 40
 #define MAX_PHONE_TYPES 50
 
 #define FIELD_JSON                                                                            \
@@ -138,56 +129,38 @@ static const crm_stmt_t s_phone_type_delete = {
     .nparams = 2,
     .writes = true};
 
-// --- custom fields: reading ---------------------------------------------------------------
+// --- custom fields ------------------------------------------------------------------------
 
-static int s_field_read(crm_call_t *call, const char *key, bool for_update,
-                        Crm__Contacts__CustomField **out) {
+int contacts_field_store_get(crm_call_t *call, const char *key, bool for_update,
+                             Crm__Contacts__CustomField **out) {
     const char *params[] = {call->header->tenant_id, key};
     return crm_row_read_one(call, for_update ? &s_field_get_for_update : &s_field_get, params,
                             &crm__contacts__custom_field__descriptor, "custom field",
                             (ProtobufCMessage **)out);
 }
 
-// --- custom fields: validation ------------------------------------------------------------
-
-static bool s_key_valid(const char *key) {
-    size_t len = strlen(key);
-    if (len == 0 || len > KEY_MAX_LEN || !islower((unsigned char)key[0]))
-        return false;
-    for (const char *p = key; *p; p++)
-        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
-            return false;
-    return true;
-}
-
-//  Label and options (trimmed in place).
-static void s_field_check(crm_call_t *call, Crm__Contacts__CustomField *f) {
-    crm_text_trim(f->label);
-    if (!f->label[0])
-        crm_call_field_error(call, "label", "is required");
-    else if (crm_utf8_chars(f->label) > LABEL_MAX_LEN)
-        crm_call_field_error(call, "label", "must be at most %d characters", LABEL_MAX_LEN);
-    bool select = f->type == CRM__CONTACTS__CUSTOM_FIELD_TYPE__CUSTOM_FIELD_TYPE_SELECT;
-    if (!select && f->n_options)
-        crm_call_field_error(call, "options", "are for a select field only");
-    if (select && f->n_options == 0)
-        crm_call_field_error(call, "options", "must hold at least one option for a select");
-    if (f->n_options > MAX_OPTIONS) {
-        crm_call_field_error(call, "options", "may hold at most %d options", MAX_OPTIONS);
-        return;
+int contacts_field_store_list(crm_call_t *call, Crm__Contacts__ListCustomFieldsResponse **out) {
+    const char *params[] = {call->header->tenant_id};
+    PGresult *res = crm_db_query(call->db, &s_field_list, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    Crm__Contacts__ListCustomFieldsResponse *list = malloc(sizeof *list);
+    crm__contacts__list_custom_fields_response__init(list);
+    int rows = PQntuples(res);
+    list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
+    for (int i = 0; i < rows; i++) {
+        Crm__Contacts__CustomField *f = (Crm__Contacts__CustomField *)crm_row_decode(
+            call, &crm__contacts__custom_field__descriptor, PQgetvalue(res, i, 0), "custom field");
+        if (!f) {
+            PQclear(res);
+            crm__contacts__list_custom_fields_response__free_unpacked(list, NULL);
+            return 500;
+        }
+        list->items[list->n_items++] = f;
     }
-    char field[32];
-    for (size_t i = 0; i < f->n_options; i++) {
-        snprintf(field, sizeof field, "options[%zu]", i);
-        crm_text_trim(f->options[i]);
-        if (!f->options[i][0])
-            crm_call_field_error(call, field, "must not be empty");
-        else if (crm_utf8_chars(f->options[i]) > OPTION_MAX_LEN)
-            crm_call_field_error(call, field, "must be at most %d characters", OPTION_MAX_LEN);
-        for (size_t j = 0; j < i; j++)
-            if (strcasecmp(f->options[j], f->options[i]) == 0)
-                crm_call_field_error(call, field, "appears twice");
-    }
+    PQclear(res);
+    *out = list;
+    return 200;
 }
 
 //  Write a definition with its event (CustomFieldDefined); the statement's count.
@@ -218,126 +191,34 @@ static int s_field_write(crm_call_t *call, const crm_stmt_t *stmt, Crm__Contacts
     return rows;
 }
 
-// --- custom fields: methods ---------------------------------------------------------------
-
-int contacts_field_create(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response) {
-    const Crm__Contacts__CreateCustomFieldRequest *req = (const void *)request;
-    if (!req->field) {
-        crm_call_field_error(call, "field", "is required");
-        return 422;
-    }
-    Crm__Contacts__CustomField *f = (Crm__Contacts__CustomField *)crm_pb_copy(&req->field->base);
-    if (!s_key_valid(f->key))
-        crm_call_field_error(call, "key",
-                             "must be 1 to %d lower-case letters, digits and _, starting with a "
-                             "letter",
-                             KEY_MAX_LEN);
-    if (f->type == CRM__CONTACTS__CUSTOM_FIELD_TYPE__CUSTOM_FIELD_TYPE_UNSPECIFIED)
-        crm_call_field_error(call, "type", "is required (text, number, date or select)");
-    s_field_check(call, f);
-    int code = call->errors.n ? 422 : 0;
-    if (code == 0) {
-        const char *params[] = {call->header->tenant_id};
-        PGresult *res = crm_db_query(call->db, &s_field_count, params);
-        if (!res)
-            code = crm_call_db_failure(call);
-        else if (atoi(PQgetvalue(res, 0, 0)) >= MAX_FIELDS) {
-            crm_call_error(call, "conflict", "a tenant may define at most %d custom fields",
-                           MAX_FIELDS);
-            code = 409;
-        }
-        PQclear(res);
-    }
-    if (code == 0) {
-        int rows = s_field_write(call, &s_field_insert, f, true);
-        if (rows < 0)
-            code = -rows;
-        else if (rows == 0) {
-            crm_call_field_error(call, "key", "is already a custom field of this tenant");
-            crm_call_error(call, "conflict", "a custom field with this key exists");
-            code = 409;
-        } else
-            code = 201;
-    }
-    if (code == 201)
-        *response = &f->base;
-    else
-        crm__contacts__custom_field__free_unpacked(f, NULL);
-    return code;
-}
-
-int contacts_field_get(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response) {
-    const Crm__Contacts__GetCustomFieldRequest *req = (const void *)request;
-    return s_field_read(call, req->key, false, (Crm__Contacts__CustomField **)response);
-}
-
-int contacts_field_list(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response) {
-    (void)request;
+int contacts_field_store_insert(crm_call_t *call, Crm__Contacts__CustomField *f) {
     const char *params[] = {call->header->tenant_id};
-    PGresult *res = crm_db_query(call->db, &s_field_list, params);
+    PGresult *res = crm_db_query(call->db, &s_field_count, params);
+    int code = 0;
     if (!res)
-        return crm_call_db_failure(call);
-    Crm__Contacts__ListCustomFieldsResponse *list = malloc(sizeof *list);
-    crm__contacts__list_custom_fields_response__init(list);
-    int rows = PQntuples(res);
-    list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
-    for (int i = 0; i < rows; i++) {
-        Crm__Contacts__CustomField *f = (Crm__Contacts__CustomField *)crm_row_decode(
-            call, &crm__contacts__custom_field__descriptor, PQgetvalue(res, i, 0), "custom field");
-        if (!f) {
-            PQclear(res);
-            crm__contacts__list_custom_fields_response__free_unpacked(list, NULL);
-            return 500;
-        }
-        list->items[list->n_items++] = f;
+        code = crm_call_db_failure(call);
+    else if (atoi(PQgetvalue(res, 0, 0)) >= MAX_FIELDS) {
+        crm_call_error(call, "conflict", "a tenant may define at most %d custom fields",
+                       MAX_FIELDS);
+        code = 409;
     }
     PQclear(res);
-    *response = &list->base;
-    return 200;
+    if (code)
+        return code;
+    int rows = s_field_write(call, &s_field_insert, f, true);
+    if (rows < 0)
+        return -rows;
+    if (rows == 0) {
+        crm_call_field_error(call, "key", "is already a custom field of this tenant");
+        crm_call_error(call, "conflict", "a custom field with this key exists");
+        return 409;
+    }
+    return 201;
 }
 
-int contacts_field_update(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response) {
-    const Crm__Contacts__UpdateCustomFieldRequest *req = (const void *)request;
-    for (size_t i = 0; i < req->n_update_mask; i++) {
-        const char *m = req->update_mask[i];
-        if (strcmp(m, "label") && strcmp(m, "options"))
-            crm_call_field_error(call, m, "cannot be changed (only label and options)");
-    }
-    if (call->errors.n)
-        return 422;
-    Crm__Contacts__CustomField *f = NULL;
-    int code = s_field_read(call, req->key, true, &f);
-    if (code != 200)
-        return code;
-    //  The options that go: refused while a contact holds one.
-    json_t *gone = json_array();
-    for (size_t i = 0; i < req->n_update_mask && req->field; i++) {
-        if (strcmp(req->update_mask[i], "label") == 0) {
-            crm_pb_string_set(&f->label, req->field->label);
-            continue;
-        }
-        for (size_t k = 0; k < f->n_options; k++) {
-            bool kept = false;
-            for (size_t j = 0; j < req->field->n_options && !kept; j++)
-                kept = strcasecmp(f->options[k], req->field->options[j]) == 0;
-            if (!kept)
-                json_array_append_new(gone, json_string(f->options[k]));
-        }
-        for (size_t k = 0; k < f->n_options; k++)
-            free(f->options[k]);
-        free(f->options);
-        f->n_options = req->field->n_options;
-        f->options = calloc(f->n_options + 1, sizeof *f->options);
-        for (size_t j = 0; j < f->n_options; j++)
-            f->options[j] = strdup(req->field->options[j]);
-    }
-    s_field_check(call, f);
-    code = call->errors.n ? 422 : 0;
-    if (code == 0 && json_array_size(gone)) {
+int contacts_field_store_update(crm_call_t *call, Crm__Contacts__CustomField *f, json_t *gone) {
+    int code = 0;
+    if (json_array_size(gone)) {
         size_t n = json_array_size(gone);
         const char **names = calloc(n, sizeof *names);
         for (size_t i = 0; i < n; i++)
@@ -357,30 +238,21 @@ int contacts_field_update(crm_call_t *call, const ProtobufCMessage *request,
         }
         PQclear(res);
     }
-    json_decref(gone);
-    if (code == 0) {
-        int rows = s_field_write(call, &s_field_update, f, false);
-        code = rows < 0 ? -rows : rows == 1 ? 200 : 500;
-    }
-    if (code == 200)
-        *response = &f->base;
-    else
-        crm__contacts__custom_field__free_unpacked(f, NULL);
-    return code;
+    if (code)
+        return code;
+    int rows = s_field_write(call, &s_field_update, f, false);
+    return rows < 0 ? -rows : rows == 1 ? 200 : 500;
 }
 
-int contacts_field_delete(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response) {
-    (void)response;
-    const Crm__Contacts__DeleteCustomFieldRequest *req = (const void *)request;
+int contacts_field_store_delete(crm_call_t *call, const char *key) {
     char now[40];
     crm_time_now(now, sizeof now);
     Crm__Events__CustomFieldDeleted event = CRM__EVENTS__CUSTOM_FIELD_DELETED__INIT;
-    event.key = req->key;
+    event.key = (char *)key;
     event.actor_id = call->header->actor_id;
     crm_outbox_event_t ev;
     crm_outbox_event_init(&ev, &event.base, now);
-    const char *params[] = {call->header->tenant_id, req->key, now, ev.event_id, ev.payload_hex,
+    const char *params[] = {call->header->tenant_id, key, now, ev.event_id, ev.payload_hex,
                             call->header->actor_id};
     PGresult *res = crm_db_query(call->db, &s_field_delete, params);
     crm_outbox_event_reset(&ev);
@@ -397,37 +269,18 @@ int contacts_field_delete(crm_call_t *call, const ProtobufCMessage *request,
 
 // --- phone types --------------------------------------------------------------------------
 
-int contacts_phone_type_create(crm_call_t *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **response) {
-    const Crm__Contacts__CreatePhoneTypeRequest *req = (const void *)request;
-    if (!req->phone_type) {
-        crm_call_field_error(call, "phoneType", "is required");
-        return 422;
-    }
-    Crm__Contacts__PhoneTypeDef *t =
-        (Crm__Contacts__PhoneTypeDef *)crm_pb_copy(&req->phone_type->base);
-    crm_text_trim(t->name);
-    static const char *const builtin[] = {"mobile", "work", "home", "other"};
-    if (!t->name[0])
-        crm_call_field_error(call, "name", "is required");
-    else if (crm_utf8_chars(t->name) > PHONE_TYPE_MAX_LEN)
-        crm_call_field_error(call, "name", "must be at most %d characters", PHONE_TYPE_MAX_LEN);
-    for (size_t i = 0; i < 4; i++)
-        if (strcasecmp(t->name, builtin[i]) == 0)
-            crm_call_field_error(call, "name", "is a built-in phone type");
-    int code = call->errors.n ? 422 : 0;
+int contacts_phone_type_store_insert(crm_call_t *call, Crm__Contacts__PhoneTypeDef *t) {
+    int code = 0;
     char now[40], limit[8];
     crm_time_now(now, sizeof now);
     snprintf(limit, sizeof limit, "%d", MAX_PHONE_TYPES);
-    if (code == 0) {
-        const char *params[] = {call->header->tenant_id, t->name, now, limit};
-        PGresult *res = crm_db_query(call->db, &s_phone_type_insert, params);
-        if (!res)
-            code = crm_call_db_failure(call);
-        else if (PQntuples(res) == 1)
-            code = 201;
-        PQclear(res);
-    }
+    const char *params[] = {call->header->tenant_id, t->name, now, limit};
+    PGresult *res = crm_db_query(call->db, &s_phone_type_insert, params);
+    if (!res)
+        code = crm_call_db_failure(call);
+    else if (PQntuples(res) == 1)
+        code = 201;
+    PQclear(res);
     if (code == 0) {  // not written: the name is taken, or the tenant has the most
         const char *params[] = {call->header->tenant_id, t->name};
         PGresult *res = crm_db_query(call->db, &s_phone_type_count, params);
@@ -444,17 +297,12 @@ int contacts_phone_type_create(crm_call_t *call, const ProtobufCMessage *request
         }
         PQclear(res);
     }
-    if (code == 201) {
+    if (code == 201)
         crm_pb_string_set(&t->created_at, now);
-        *response = &t->base;
-    } else
-        crm__contacts__phone_type_def__free_unpacked(t, NULL);
     return code;
 }
 
-int contacts_phone_type_list(crm_call_t *call, const ProtobufCMessage *request,
-                             ProtobufCMessage **response) {
-    (void)request;
+int contacts_phone_type_store_list(crm_call_t *call, Crm__Contacts__ListPhoneTypesResponse **out) {
     const char *params[] = {call->header->tenant_id};
     PGresult *res = crm_db_query(call->db, &s_phone_type_list, params);
     if (!res)
@@ -471,15 +319,12 @@ int contacts_phone_type_list(crm_call_t *call, const ProtobufCMessage *request,
         list->items[list->n_items++] = t;
     }
     PQclear(res);
-    *response = &list->base;
+    *out = list;
     return 200;
 }
 
-int contacts_phone_type_delete(crm_call_t *call, const ProtobufCMessage *request,
-                               ProtobufCMessage **response) {
-    (void)response;
-    const Crm__Contacts__DeletePhoneTypeRequest *req = (const void *)request;
-    const char *params[] = {call->header->tenant_id, req->name};
+int contacts_phone_type_store_delete(crm_call_t *call, const char *name) {
+    const char *params[] = {call->header->tenant_id, name};
     PGresult *res = crm_db_query(call->db, &s_phone_type_delete, params);
     if (!res)
         return crm_call_db_failure(call);
