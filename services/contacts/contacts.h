@@ -285,15 +285,18 @@ char *contacts_search_next_cursor(bool search, long offset, int n, const char *l
 int contacts_search_store_list(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
                                const char *text, int limit, long offset,
                                Crm__Contacts__ListContactsResponse **out);
-//  Fix the contacts filter finds as job job_id's items (job_items): 0 with *count, 422
-//  (field errors under "filter."), or a failure code.
+//  Fix the contacts filter finds (a checked list request) as job job_id's items
+//  (job_items), keeping only the contacts c for which condition holds (SQL over the row
+//  c and the tenant $1; NULL: none; the caller's constant text, never input); region
+//  reads a phone number searched for. 0 with *count, or -1 when the database failed.
+int contacts_search_store_select_for_job(crm_db_t *db, const char *tenant_id, const char *region,
+                                         const Crm__Contacts__ListContactsRequest *filter,
+                                         const char *job_id, const char *condition,
+                                         long *count);
+//  The same for a request's call (search_methods.c), its filter checked first: 0 with
+//  *count, 422 (field errors under "filter."), or a failure code.
 int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsRequest *filter,
                             const char *job_id, long *count);
-//  The same, keeping only the contacts c for which condition (SQL over the row c and
-//  the tenant $1; NULL: none) holds. condition is the caller's constant text, never input.
-int contacts_select_for_job_where(crm_call_t *call,
-                                  const Crm__Contacts__ListContactsRequest *filter,
-                                  const char *job_id, const char *condition, long *count);
 
 //  --- One change to many contacts: bulk.c (rules), bulk_store.c (SQL, events),
 //  bulk_methods.c ---------------------------------------------------------------------

@@ -107,9 +107,8 @@ void contacts_export_store_unlock(crm_db_t *db, const char *id);
 int contacts_export_store_state(crm_db_t *db, const char *tenant, const char *id,
                                 char *status, size_t size, char **request, int *parts,
                                 long long *bytes);
-//  Fix the contacts as the job's items: through the list's filter (search.c) and, for a
-//  marketing export, the marketing rule. (export_writer.c calls it through its one
-//  function that still forges a request; see TODO(list filter) there.)
+//  The marketing rule as a condition over the row c, for the selection of a marketing
+//  export's contacts (contacts_search_store_select_for_job).
 const char *contacts_export_store_marketing_condition(void);
 int contacts_export_store_total(crm_db_t *db, const char *tenant, const char *id, long total);
 int contacts_export_store_start(crm_db_t *db, const char *tenant, const char *id, bool xlsx);

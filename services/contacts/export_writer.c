@@ -106,22 +106,17 @@ static PGresult *s_batch(crm_db_t *db, s_job_t *job, int size) {
 // --- selecting the contacts --------------------------------------------------------------
 
 //  Fix the contacts filter finds (and condition keeps: NULL none) as the items of job
-//  job_id of tenant: 0 with *total, 422 with the filter's field errors moved into
-//  errors, or a failure code. The one place the export calls the list's filter.
-//  TODO(list filter): call the list's filter rules and store directly once
-//  contacts_select_for_job_where takes no call; today it reads the tenant from a forged
-//  request header and the database from a call.
+//  job_id of tenant: 0 with *total, 422 with the filter's field errors in errors (the
+//  list's rules), or -1 when the database failed.
 static int s_select_for_job(crm_db_t *db, const crm_config_t *cfg, const char *tenant,
                             const char *job_id,
                             const Crm__Contacts__ListContactsRequest *filter,
                             const char *condition, long *total, crm_errors_t *errors) {
-    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
-    header.tenant_id = (char *)tenant;
-    contacts_t contacts = {.cfg = cfg};
-    crm_call_t call = {.header = &header, .db = db, .arg = &contacts};
-    int code = contacts_select_for_job_where(&call, filter, job_id, condition, total);
-    crm_errors_move(errors, &call.errors);
-    return code;
+    long offset;
+    if (contacts_search_check(filter, "filter.", &offset, errors))
+        return 422;
+    return contacts_search_store_select_for_job(db, tenant, cfg->contacts_default_region, filter,
+                                                job_id, condition, total);
 }
 
 //  Fix the contacts of a queued export as its items, in one transaction with its total

@@ -33,3 +33,16 @@ int contacts_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMe
     return contacts_list_run(call, (const Crm__Contacts__ListContactsRequest *)request,
                              (Crm__Contacts__ListContactsResponse **)response);
 }
+
+int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsRequest *filter,
+                            const char *job_id, long *count) {
+    long offset;
+    if (contacts_list_check(call, filter, "filter.", &offset))
+        return 422;
+    const contacts_t *self = call->arg;
+    if (contacts_search_store_select_for_job(call->db, call->header->tenant_id,
+                                             self->cfg->contacts_default_region, filter, job_id,
+                                             NULL, count))
+        return crm_call_db_failure(call);
+    return 0;
+}

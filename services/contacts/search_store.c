@@ -109,9 +109,8 @@ static void s_candidates(s_query_t *q, const char *filters, const char *conditio
 
 //  The search by what text looks like: WITH ... common table expressions of candidates
 //  (appended to q), the relation c they are read from (*from) and their rank (*rank).
-static void s_search(crm_call_t *call, s_query_t *q, const char *filters, const char *text,
+static void s_search(const char *region, s_query_t *q, const char *filters, const char *text,
                      char **from, char **rank) {
-    const contacts_t *self = call->arg;
     char digits[64];
     if (strchr(text, '@')) {
         //  An address, whole or in part (trigrams); a whole one ranks first. The index is
@@ -146,7 +145,7 @@ static void s_search(crm_call_t *call, s_query_t *q, const char *filters, const 
         const char *needle = digits;
         while (needle[0] == '0' && strlen(needle) >= PHONE_NATIONAL_MIN)
             needle++;
-        if (crm_phone_to_e164(text, self->cfg->contacts_default_region, e164, sizeof e164,
+        if (crm_phone_to_e164(text, region, e164, sizeof e164,
                               &reason) == 0)
             needle = e164;
         //  The index is asked for its last digits (every number of a country or area
@@ -331,16 +330,14 @@ static void s_filters(const Crm__Contacts__ListContactsRequest *req, s_query_t *
     }
 }
 
-int contacts_select_for_job_where(crm_call_t *call,
-                                  const Crm__Contacts__ListContactsRequest *filter,
-                                  const char *job_id, const char *condition, long *count) {
-    long offset;
-    if (contacts_list_check(call, filter, "filter.", &offset))
-        return 422;
+int contacts_search_store_select_for_job(crm_db_t *db, const char *tenant_id, const char *region,
+                                         const Crm__Contacts__ListContactsRequest *filter,
+                                         const char *job_id, const char *condition,
+                                         long *count) {
     char text[Q_MAX_LEN * 4 + 1];
     contacts_search_text(filter, text, sizeof text);
     s_query_t q = {0}, where = {0};
-    s_param(&q, call->header->tenant_id, false);
+    s_param(&q, tenant_id, false);
     int job = s_param(&q, job_id, false);
     s_filters(filter, &q, &where);
     const char *also = condition ? " AND " : "";
@@ -349,7 +346,7 @@ int contacts_select_for_job_where(crm_call_t *call,
     if (text[0]) {
         //  The search's candidates, then the insert as one more common table expression.
         char *from = NULL, *rank = NULL;
-        s_search(call, &q, where.sql, text, &from, &rank);
+        s_search(region, &q, where.sql, text, &from, &rank);
         s_add(&q,
               ", sel AS (INSERT INTO job_items (tenant_id, job_id, contact_id)"
               " SELECT $1, $%d::uuid, c.id FROM %s WHERE true%s%s"
@@ -368,18 +365,13 @@ int contacts_select_for_job_where(crm_call_t *call,
     crm_stmt_t stmt = {
         .name = "contacts_select_for_job", .sql = q.sql, .nparams = q.n, .writes = true,
         .custom_plan = true};
-    PGresult *res = crm_db_query(call->db, &stmt, q.params);
+    PGresult *res = crm_db_query(db, &stmt, q.params);
     s_query_free(&q);
     if (!res)
-        return crm_call_db_failure(call);
+        return -1;
     *count = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
     return 0;
-}
-
-int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsRequest *filter,
-                            const char *job_id, long *count) {
-    return contacts_select_for_job_where(call, filter, job_id, NULL, count);
 }
 
 int contacts_search_store_list(crm_call_t *call, const Crm__Contacts__ListContactsRequest *req,
@@ -396,7 +388,8 @@ int contacts_search_store_list(crm_call_t *call, const Crm__Contacts__ListContac
     bool search = text[0] != 0;
     if (search) {
         char *from = NULL, *rank = NULL;
-        s_search(call, &q, where.sql, text, &from, &rank);
+        s_search(((const contacts_t *)call->arg)->cfg->contacts_default_region, &q, where.sql,
+                 text, &from, &rank);
         int limit_param = s_param(&q, limit_text, false);
         int offset_param = s_param(&q, offset_text, false);
         s_add(&q,
