@@ -669,7 +669,38 @@ int leads_followups_cancel_pending(crm_call_t *call, const char *lead_id, const 
     " 'rule', " h ".rule, 'note', " h ".note, 'actorId', " h ".actor_id,"                     \
     " 'assignedAt', " CRM_SQL_TS(h ".assigned_at") ")"
 
-//  --- settings.c: the tenant's sales settings ----------------------------------------------
+//  --- settings.c: the rules of the tenant's sales settings (no database) -----------------
+
+#define LEADS_TIME_ZONE_MAX_LEN 64
+
+//  The settings a PATCH names.
+typedef struct {
+    bool time_zone, response_target;
+} leads_settings_fields_t;
+
+//  A PATCH of the settings: its mask (timeZone, responseTargetHours), a time zone name
+//  given (whether PostgreSQL knows it is settings_store.c's question), a response target
+//  from 1 to 720 hours. 0, or -1 with errors added.
+int leads_settings_update_check(const Crm__Leads__UpdatePipelineSettingsRequest *req,
+                                leads_settings_fields_t *set, crm_errors_t *errors);
+
+//  --- settings_store.c: the settings' SQL ---------------------------------------------------
+
+//  The tenant's settings (the defaults when it has no row): 200 with *response, or a
+//  failure code.
+int leads_settings_store_read(crm_call_t *call, ProtobufCMessage **response);
+
+//  The name PostgreSQL knows for time_zone (matched without regard to case) into zone,
+//  "" when it knows none: 0 or a failure code.
+int leads_settings_store_time_zone(crm_call_t *call, const char *time_zone,
+                                   char zone[LEADS_TIME_ZONE_MAX_LEN + 1]);
+
+//  Write the settings (zone, target as text; "" keeps the stored value, or the default
+//  for a new row): 200 with *response, or a failure code.
+int leads_settings_store_write(crm_call_t *call, const char *zone, const char *target,
+                               ProtobufCMessage **response);
+
+//  --- settings_methods.c: the settings' methods -----------------------------------------
 
 int leads_settings_get(crm_call_t *call, const ProtobufCMessage *request,
                        ProtobufCMessage **response);
