@@ -155,5 +155,6 @@ $(BUILD)/tests/test_leads_assignment: $(BUILD)/services/leads/assignment.o $(BUI
 $(BUILD)/tests/test_leads_stage: $(BUILD)/services/leads/stage.o
 $(BUILD)/tests/test_leads_followups: $(BUILD)/services/leads/followup_rules.o
 $(BUILD)/tests/test_leads_settings: $(BUILD)/services/leads/settings.o
+$(BUILD)/tests/test_leads_activity: $(BUILD)/services/leads/activity.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o

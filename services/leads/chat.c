@@ -260,8 +260,8 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
     //  1. Everything the request carries.
     crm_errors_t lead_errors = {0};
     leads_lead_check_new(lead, &lead_errors);
+    leads_activity_check(chat, true, &lead_errors);
     crm_call_fail(call, &lead_errors);
-    leads_activity_check(call, chat);
     const Crm__Leads__ChatVisitor *visitor = req->visitor;
     if (!visitor || (crm_text_blank(visitor->email) && crm_text_blank(visitor->phone)))
         crm_call_field_error(call, "visitor.email",
@@ -318,7 +318,7 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request, ProtobufC
         code = leads_lead_create(call, lead, true);
     ProtobufCMessage *logged = NULL;
     if (code == 201) {
-        code = leads_activity_insert(call, lead->id, contact_id, chat, &logged);
+        code = leads_activity_store_insert(call, lead->id, contact_id, chat, &logged);
         code = code == 201 ? 201 : code;
     }
     if (code == 201 && chat_id[0]) {

@@ -378,8 +378,41 @@ int leads_contacts_merged(crm_db_t *db, crm_outbox_t *outbox, const char *tenant
 int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contact_id,
                          const char *erased_at);
 
-//  --- activities.c: a lead's activities (calls, meetings, emails, chats, appointments,
-//  test drives, notes; the moves' status_change rows are written by lead_store.c) ----------
+//  --- activity.c: the rules of a lead's activity (no database) ------------------------------
+//  (calls, meetings, emails, chats, appointments, test drives, notes; the moves'
+//  status_change rows are written by lead_store.c)
+
+//  An activity as it is to be stored: its kind's rules (which fields it takes, what it
+//  requires), defaults filled (now, an appointment's status), times made UTC, the VIN
+//  upper-cased. occurred_given: the caller set occurredAt (for an appointment it must
+//  then be its scheduledAt). 0, or -1 when errors holds any (the kind's checks stop
+//  early when errors already holds some: a chat's lead errors come first).
+int leads_activity_check(Crm__Leads__Activity *a, bool occurred_given, crm_errors_t *errors);
+
+//  Whether kind is an appointment or a test drive (its time is its scheduledAt).
+bool leads_activity_is_appointment(Crm__Leads__ActivityKind kind);
+
+//  A kind's API name ("test_drive") into out.
+const char *leads_activity_kind_name(Crm__Leads__ActivityKind kind, char out[32]);
+
+//  micros (since 1970) as RFC 3339 in UTC with microseconds, the form the service stores.
+void leads_utc_text(int64_t micros, char out[40]);
+
+//  The activity's fields a PATCH cannot set (proto names), and why.
+extern const leads_read_only_t leads_activity_read_only[];
+extern const size_t leads_activity_n_read_only;
+
+//  The list's page: its size, the cursor ('v') decoded, the kind's API name ("" any).
+typedef struct {
+    int limit;
+    leads_cursor_t cursor;
+    char kind[32];
+} leads_activity_list_t;
+
+int leads_activity_list_check(const Crm__Leads__ListActivitiesRequest *req,
+                              leads_activity_list_t *out, crm_errors_t *errors);
+
+//  --- activity_store.c: the SQL of a lead's activities -------------------------------------
 
 //  An activity row as one JSON object in the API's shape (an Activity), built by
 //  PostgreSQL: details holds the kind's own fields, the columns the rest. An
@@ -407,18 +440,31 @@ int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contac
 #define LEADS_SQL_CURSOR_TIME(param)                                                          \
     "('epoch'::timestamptz + nullif(" param ", '')::bigint * interval '1 microsecond')"
 
+//  Log a checked activity of lead_id (a live lead of the caller's tenant, of contact_id)
+//  with its LeadActivityLogged (its id and lead set here): 201 with the stored activity
+//  in *response, 404 when the lead is gone, or a failure code.
+int leads_activity_store_insert(crm_call_t *call, const char *lead_id, const char *contact_id,
+                                Crm__Leads__Activity *a, ProtobufCMessage **response);
+
+//  One activity of the lead, locked, as the API's JSON (*json, caller frees): 200, 404,
+//  or a failure code.
+int leads_activity_store_read_for_update(crm_call_t *call, const char *lead_id,
+                                         const char *activity_id, char **json);
+
+//  Write a checked change of the activity with its LeadActivityLogged (changed: the JSON
+//  names set): 200 with the stored activity in *response, or a failure code.
+int leads_activity_store_update(crm_call_t *call, const char *lead_id, const char *activity_id,
+                                const char *contact_id, const Crm__Leads__Activity *a,
+                                char **changed, size_t n_changed, ProtobufCMessage **response);
+
+//  The lead's activities newest first: 200 with *response, or a failure code.
+int leads_activity_store_list(crm_call_t *call, const char *lead_id,
+                              const leads_activity_list_t *page, ProtobufCMessage **response);
+
+//  --- activity_methods.c: the activities' methods ------------------------------------------
+
 int leads_activity_create(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
-
-//  An activity's checks as a log's (its kind's rules; defaults filled, times made UTC):
-//  0, or 422 with the field errors.
-int leads_activity_check(crm_call_t *call, Crm__Leads__Activity *a);
-
-//  Log a checked activity of lead_id (a live lead of the caller's tenant, of contact_id)
-//  with its LeadActivityLogged: 201 with the stored activity in *response, 404 when the
-//  lead is gone, or a failure code.
-int leads_activity_insert(crm_call_t *call, const char *lead_id, const char *contact_id,
-                          Crm__Leads__Activity *a, ProtobufCMessage **response);
 int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
 int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
