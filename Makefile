@@ -156,5 +156,6 @@ $(BUILD)/tests/test_leads_stage: $(BUILD)/services/leads/stage.o
 $(BUILD)/tests/test_leads_followups: $(BUILD)/services/leads/followup_rules.o
 $(BUILD)/tests/test_leads_settings: $(BUILD)/services/leads/settings.o
 $(BUILD)/tests/test_leads_activity: $(BUILD)/services/leads/activity.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
+$(BUILD)/tests/test_leads_chat: $(BUILD)/services/leads/chat.o $(BUILD)/services/leads/activity.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o

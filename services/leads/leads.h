@@ -329,7 +329,7 @@ void leads_patch_names_free(char **names, size_t n);
 void leads_patch_apply(json_t *stored, const ProtobufCMessage *patch, char *const *names,
                        size_t n);
 
-//  --- methods.c: the method table; a lead's creation, for the other ways in (chat.c) -----
+//  --- methods.c: the method table; a lead's creation, for the other ways in (chat) --------
 
 //  Create lead (the caller's; its id kept when set, else made): every check (the contact
 //  over the bus unless contact_checked), its stage, its assignee (given or by the
@@ -337,7 +337,45 @@ void leads_patch_apply(json_t *stored, const ProtobufCMessage *patch, char *cons
 //  a failure code with the errors recorded.
 int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_checked);
 
-//  --- chat.c: a lead from a website chat ------------------------------------------------
+//  --- chat.c: the rules of a lead from a website chat (no database) ------------------------
+
+//  What a chat's request makes, checked: the lead (its contact a placeholder until the
+//  contacts service names it), the chat activity of its transcript, the chat id trimmed
+//  ("" none). Free with leads_chat_reset.
+typedef struct {
+    Crm__Leads__Lead *lead;
+    Crm__Leads__Activity *activity;
+    char *chat_id;
+} leads_chat_t;
+
+//  The request into out (always filled), everything it carries checked: the lead's
+//  fields (leads_lead_check_new), the transcript (leads_activity_check), the visitor (an
+//  email or a phone), the chat id's length. 0, or -1 with errors added.
+int leads_chat_check(const Crm__Leads__CreateLeadFromChatRequest *req, leads_chat_t *out,
+                     crm_errors_t *errors);
+void leads_chat_reset(leads_chat_t *chat);
+
+//  A field the contacts service named (of a Contact: "emails[0].address", "firstName"),
+//  as the visitor's field of the chat's request ("visitor.email", "visitor.firstName").
+void leads_chat_visitor_field(const char *field, char *out, size_t size);
+
+//  --- chat_store.c: the chats' SQL ---------------------------------------------------------
+
+//  What chat_id made: its lead's id and its activity's into lead_id and activity_id
+//  ("" when the chat is new). 0 or a failure code.
+int leads_chat_store_seen(crm_call_t *call, const char *chat_id, char lead_id[40],
+                          char activity_id[40]);
+
+//  Claim chat_id for lead_id (*claimed false: another request claimed it first). 0 or a
+//  failure code.
+int leads_chat_store_claim(crm_call_t *call, const char *chat_id, const char *lead_id,
+                           const char *contact_id, bool contact_created, const char *matched_on,
+                           bool *claimed);
+
+//  Note the activity the chat's transcript became. 0 or a failure code.
+int leads_chat_store_activity(crm_call_t *call, const char *chat_id, const char *activity_id);
+
+//  --- chat_methods.c: CreateFromChat, with the contacts service's Match and Create ---------
 
 int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
                     ProtobufCMessage **response);
