@@ -698,16 +698,75 @@ int leads_assignments_list(crm_call_t *call, const ProtobufCMessage *request,
 //  rule_id (its id; "" when no rule chose anyone). 0 or a failure code.
 int leads_assign_auto(crm_call_t *call, Crm__Leads__Lead *lead, char rule_id[40]);
 
-//  --- followups.c: a lead's follow-ups -----------------------------------------------------
+//  --- followup.c: the rules of a lead's follow-ups (no database) ---------------------------
 
-int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
-int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
-int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
-int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response);
+//  A new follow-up: dueAt (an RFC 3339 date-time not in the past) or pick, one of them;
+//  the note's and the assignee's lengths; pending when a status is given. 0, or -1 with
+//  errors added.
+int leads_followup_check_new(const Crm__Leads__FollowUp *f, crm_errors_t *errors);
+
+//  What a PATCH of a follow-up changes: follow_up the request's (an empty one when it
+//  has none), the fields named, and the status it closes it into ("completed",
+//  "cancelled", or "" to keep it pending).
+typedef struct {
+    const Crm__Leads__FollowUp *follow_up;
+    bool when, method, note, assignee, closing;
+    const char *status;
+} leads_followup_change_t;
+
+//  A PATCH's mask (dueAt or pick, method, note, status, assigneeId) and the values it
+//  names, into set. An empty mask is no error here: the method answers it. 0, or -1
+//  with errors added.
+int leads_followup_update_check(const Crm__Leads__UpdateFollowUpRequest *req,
+                                leads_followup_change_t *set, crm_errors_t *errors);
+
+//  The list's filters as the statement takes them: the status's API name ("" any),
+//  dueBefore as UTC text ("" none), the page's size and its cursor ('d') decoded.
+typedef struct {
+    char status[16];
+    char due_before[40];
+    int limit;
+    leads_cursor_t cursor;
+} leads_followup_list_t;
+
+int leads_followup_list_check(const Crm__Leads__ListFollowUpsRequest *req,
+                              leads_followup_list_t *out, crm_errors_t *errors);
+
+//  How long the scheduler sleeps before it looks again: at once after a full batch, else
+//  until the next due time (next_due_ms from now; negative: none known), at most poll_ms.
+int leads_scheduler_wait_ms(int claimed, int batch, long long next_due_ms, int poll_ms);
+
+//  --- followup_store.c: the follow-ups' SQL, and the lead's followUpAt ----------------------
+
+//  The lead, live and the tenant's, locked when lock (a write): 200 with *closed (won or
+//  lost) and its followUpAt as text (either may be NULL), 404, or a failure code.
+int leads_followup_store_lead(crm_call_t *call, const char *lead_id, bool lock, bool *closed,
+                              char follow_up_at[40]);
+
+//  Insert checked follow-up f of the (locked) lead, the lead's follow_up_at moved earlier
+//  if it is now the first: 201 with *response, or a failure code.
+int leads_followup_store_insert(crm_call_t *call, const char *lead_id,
+                                const Crm__Leads__FollowUp *f, ProtobufCMessage **response);
+
+//  The follow-up's status, locked ("" when the lead has no such follow-up). 0 or a
+//  failure code.
+int leads_followup_store_status(crm_call_t *call, const char *lead_id,
+                                const char *follow_up_id, char status[16]);
+
+//  A checked change of a pending follow-up, the lead's follow_up_at its earliest pending
+//  due time after it: 200 with *response, or a failure code.
+int leads_followup_store_update(crm_call_t *call, const char *lead_id, const char *follow_up_id,
+                                const leads_followup_change_t *set,
+                                ProtobufCMessage **response);
+
+//  One follow-up of a live lead: 200 with *response, 404, or a failure code.
+int leads_followup_store_get(crm_call_t *call, const char *lead_id, const char *follow_up_id,
+                             ProtobufCMessage **response);
+
+//  The list (lead_id, assignee_id: "" any) in due order: 200 with *response, or a
+//  failure code.
+int leads_followup_store_list(crm_call_t *call, const char *lead_id, const char *assignee_id,
+                              const leads_followup_list_t *page, ProtobufCMessage **response);
 
 //  A lead created with followUpAt (lead as inserted): its first follow-up, a call at that
 //  time without a note. 0 or a failure code.
@@ -731,6 +790,26 @@ int leads_followups_long_term(crm_call_t *call, const char *lead_id, const char 
 //  with reason ("lead_closed", "lead_deleted") and its followUpAt cleared. 0 or a failure
 //  code.
 int leads_followups_cancel_pending(crm_call_t *call, const char *lead_id, const char *reason);
+
+//  The scheduler's pass, in one transaction of db: claim up to batch due follow-ups that
+//  have not fired (FOR UPDATE SKIP LOCKED), fire them (cancel those whose lead was closed
+//  or deleted) with one FollowUpDue each through the outbox writer, commit. The number
+//  claimed, with *fired those that fired, or -1 (rolled back: tried again later).
+int leads_followup_store_fire(crm_db_t *db, int batch, int *fired);
+
+//  Milliseconds until the next follow-up is due, -1 when none waits (or on failure).
+long long leads_followup_store_next_due_ms(crm_db_t *db);
+
+//  --- followup_methods.c: the follow-ups' methods ------------------------------------------
+
+int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response);
 
 //  A follow-up in the API's shape; contact and assignee: the SQL giving its lead's
 //  contact and assignee (the follow-up's own assignee wins when it has one).
@@ -800,10 +879,5 @@ void *leads_scheduler_new(const crm_config_t *cfg, crm_db_t *db);
 void leads_scheduler_destroy(void **state_p);
 crm_step_result_t leads_scheduler_step(crm_step_t *step);
 int leads_scheduler_ms(const crm_config_t *cfg);
-
-//  How long the scheduler sleeps before it looks again (pure; followup_rules.c): at once
-//  after a full batch, else until the next due time (next_due_ms from now; negative:
-//  none known), at most poll_ms.
-int leads_scheduler_wait_ms(int claimed, int batch, long long next_due_ms, int poll_ms);
 
 #endif
