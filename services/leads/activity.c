@@ -30,7 +30,7 @@
 
 #define K(kind) (1u << CRM__LEADS__ACTIVITY_KIND__ACTIVITY_KIND_##kind)
 #define K_APPOINTMENTS (K(APPOINTMENT) | K(TEST_DRIVE))
-#define K_LOGGED                                                                               \
+#define K_LOGGED                                                                                   \
     (K(CALL) | K(MEETING) | K(EMAIL) | K(CHAT) | K(APPOINTMENT) | K(TEST_DRIVE) | K(NOTE))
 
 //  A kind's bit (0 for a value out of range: an MDP client may send any number).
@@ -58,18 +58,42 @@ const char *leads_activity_kind_name(Crm__Leads__ActivityKind kind, char out[32]
 
 //  The kind-specific fields: which kinds take each (a field set on another kind is
 //  refused, never dropped), and whether it is set.
-static bool s_set_duration(const Crm__Leads__Activity *a) { return a->duration_seconds != 0; }
-static bool s_set_outcome(const Crm__Leads__Activity *a) { return a->outcome != 0; }
-static bool s_set_next_steps(const Crm__Leads__Activity *a) { return a->next_steps[0]; }
-static bool s_set_subject(const Crm__Leads__Activity *a) { return a->subject[0]; }
-static bool s_set_direction(const Crm__Leads__Activity *a) { return a->direction != 0; }
-static bool s_set_body(const Crm__Leads__Activity *a) { return a->body[0]; }
-static bool s_set_transcript(const Crm__Leads__Activity *a) { return a->n_transcript > 0; }
-static bool s_set_scheduled_at(const Crm__Leads__Activity *a) { return a->scheduled_at[0]; }
-static bool s_set_vehicle(const Crm__Leads__Activity *a) { return a->vehicle != NULL; }
-static bool s_set_status(const Crm__Leads__Activity *a) { return a->status != 0; }
-static bool s_set_from_stage(const Crm__Leads__Activity *a) { return a->from_stage[0]; }
-static bool s_set_to_stage(const Crm__Leads__Activity *a) { return a->to_stage[0]; }
+static bool s_set_duration(const Crm__Leads__Activity *a) {
+    return a->duration_seconds != 0;
+}
+static bool s_set_outcome(const Crm__Leads__Activity *a) {
+    return a->outcome != 0;
+}
+static bool s_set_next_steps(const Crm__Leads__Activity *a) {
+    return a->next_steps[0];
+}
+static bool s_set_subject(const Crm__Leads__Activity *a) {
+    return a->subject[0];
+}
+static bool s_set_direction(const Crm__Leads__Activity *a) {
+    return a->direction != 0;
+}
+static bool s_set_body(const Crm__Leads__Activity *a) {
+    return a->body[0];
+}
+static bool s_set_transcript(const Crm__Leads__Activity *a) {
+    return a->n_transcript > 0;
+}
+static bool s_set_scheduled_at(const Crm__Leads__Activity *a) {
+    return a->scheduled_at[0];
+}
+static bool s_set_vehicle(const Crm__Leads__Activity *a) {
+    return a->vehicle != NULL;
+}
+static bool s_set_status(const Crm__Leads__Activity *a) {
+    return a->status != 0;
+}
+static bool s_set_from_stage(const Crm__Leads__Activity *a) {
+    return a->from_stage[0];
+}
+static bool s_set_to_stage(const Crm__Leads__Activity *a) {
+    return a->to_stage[0];
+}
 
 static const struct {
     const char *field;
@@ -106,8 +130,7 @@ const size_t leads_activity_n_read_only =
 
 // --- checks --------------------------------------------------------------------------
 
-static void s_check_text(crm_errors_t *errors, const char *field, const char *value,
-                         size_t max) {
+static void s_check_text(crm_errors_t *errors, const char *field, const char *value, size_t max) {
     if (crm_utf8_chars(value) > max)
         crm_errors_add(errors, field, "must be at most %zu characters", max);
 }
@@ -143,8 +166,7 @@ static void s_check_transcript(crm_errors_t *errors, const Crm__Leads__Activity 
         return;
     }
     if (a->n_transcript > TRANSCRIPT_MAX_LINES) {
-        crm_errors_add(errors, "transcript", "is too long: at most %d lines",
-                       TRANSCRIPT_MAX_LINES);
+        crm_errors_add(errors, "transcript", "is too long: at most %d lines", TRANSCRIPT_MAX_LINES);
         return;
     }
     size_t chars = 0;
@@ -258,8 +280,7 @@ int leads_activity_check(Crm__Leads__Activity *a, bool occurred_given, crm_error
     leads_activity_kind_name(a->kind, kind);
     for (size_t i = 0; i < sizeof s_kind_fields / sizeof s_kind_fields[0]; i++)
         if (s_kind_fields[i].is_set(a) && !(s_kind_bit(a->kind) & s_kind_fields[i].kinds))
-            crm_errors_add(errors, s_kind_fields[i].field, "does not apply to a %s activity",
-                           kind);
+            crm_errors_add(errors, s_kind_fields[i].field, "does not apply to a %s activity", kind);
     s_check_enum(errors, "outcome", &crm__leads__call_outcome__descriptor, a->outcome);
     s_check_enum(errors, "direction", &crm__leads__email_direction__descriptor, a->direction);
     s_check_enum(errors, "status", &crm__leads__appointment_status__descriptor, a->status);

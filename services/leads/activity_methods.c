@@ -63,10 +63,10 @@ static int s_patched(crm_call_t *call, const char *stored_json,
         json_object_del(merged, "occurredAt");
     leads_patch_apply(merged, &req->activity->base, changed, req->n_update_mask);
     crm_json_error_t err;
-    Crm__Leads__Activity *a = call->errors.n ? NULL
-                                             : (Crm__Leads__Activity *)crm_json_value_to_pb(
-                                                   &crm__leads__activity__descriptor, merged,
-                                                   "", &err);
+    Crm__Leads__Activity *a = call->errors.n
+                                  ? NULL
+                                  : (Crm__Leads__Activity *)crm_json_value_to_pb(
+                                        &crm__leads__activity__descriptor, merged, "", &err);
     json_decref(merged);
     if (call->errors.n)
         return 422;
@@ -98,11 +98,10 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
         return 404;
     }
     crm_errors_t patch_errors = {0};
-    char **changed = leads_patch_names(&crm__leads__activity__descriptor,
-                                       req->activity != NULL, req->update_mask,
-                                       req->n_update_mask, "an activity",
-                                       leads_activity_read_only, leads_activity_n_read_only,
-                                       &patch_errors);
+    char **changed =
+        leads_patch_names(&crm__leads__activity__descriptor, req->activity != NULL,
+                          req->update_mask, req->n_update_mask, "an activity",
+                          leads_activity_read_only, leads_activity_n_read_only, &patch_errors);
     crm_call_fail(call, &patch_errors);
     bool occurred_given = leads_patch_names_has(changed, req->n_update_mask, "occurredAt");
     if (req->n_update_mask == 0)
@@ -116,8 +115,8 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
     if (code == 200)
         code = s_patched(call, stored, req, changed, occurred_given, &a);
     if (code == 200)
-        code = leads_activity_store_update(call, req->id, req->activity_id, lead->contact_id,
-                                           a, changed, req->n_update_mask, response);
+        code = leads_activity_store_update(call, req->id, req->activity_id, lead->contact_id, a,
+                                           changed, req->n_update_mask, response);
     free(stored);
     leads_patch_names_free(changed, req->n_update_mask);
     if (lead)

@@ -31,10 +31,9 @@ static Crm__Leads__Lead *s_lead_of(const Crm__Leads__CreateLeadFromChatRequest *
     draft.assignee_id = req->assignee_id;
     draft.postcode = req->postcode;
     draft.region = req->region;
-    Crm__Leads__Lead__CustomFieldsEntry *entries = calloc(req->n_custom_fields + 1,
-                                                          sizeof *entries);
-    Crm__Leads__Lead__CustomFieldsEntry **fields = calloc(req->n_custom_fields + 1,
-                                                          sizeof *fields);
+    Crm__Leads__Lead__CustomFieldsEntry *entries =
+        calloc(req->n_custom_fields + 1, sizeof *entries);
+    Crm__Leads__Lead__CustomFieldsEntry **fields = calloc(req->n_custom_fields + 1, sizeof *fields);
     for (size_t i = 0; i < req->n_custom_fields; i++) {
         crm__leads__lead__custom_fields_entry__init(&entries[i]);
         entries[i].key = req->custom_fields[i]->key;

@@ -32,8 +32,8 @@
 //  answer); *out the response (2xx with response_type), *rh the reply header (caller
 //  frees both).
 static int s_contacts_call(crm_call_t *call, const char *method, const ProtobufCMessage *request,
-                           const ProtobufCMessageDescriptor *response_type,
-                           ProtobufCMessage **out, Crm__ReplyHeader **rh_out) {
+                           const ProtobufCMessageDescriptor *response_type, ProtobufCMessage **out,
+                           Crm__ReplyHeader **rh_out) {
     leads_t *self = call->arg;
     int timeout = self->cfg->leads_contacts_timeout_ms;
     Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
@@ -91,7 +91,7 @@ static int s_visitor_contact(crm_call_t *call, const Crm__Leads__ChatVisitor *vi
     } else if (code != 404)
         result = s_contacts_unavailable(call, "match", code);
     else
-        result = -1;  // nobody: create
+        result = -1; // nobody: create
     if (out)
         protobuf_c_message_free_unpacked(out, NULL);
     if (rh)
@@ -136,8 +136,9 @@ static int s_visitor_contact(crm_call_t *call, const Crm__Leads__ChatVisitor *vi
         for (size_t i = 0; i < rh->n_fields; i++) {
             char field[96];
             leads_chat_visitor_field(rh->fields[i]->field, field, sizeof field);
-            crm_call_field_error(call, field, "%s (no contact has this email or phone, so one "
-                                              "is created)",
+            crm_call_field_error(call, field,
+                                 "%s (no contact has this email or phone, so one "
+                                 "is created)",
                                  rh->fields[i]->message);
         }
         result = 422;
@@ -185,11 +186,11 @@ static int s_claim(crm_call_t *call, const char *chat_id, const Crm__Leads__Lead
     code = leads_chat_store_seen(call, chat_id, lead_id, activity_id);
     if (code)
         return code;
-    return lead_id[0] ? s_repeat(call, lead_id, activity_id, response)
-                      : crm_call_db_failure(call);
+    return lead_id[0] ? s_repeat(call, lead_id, activity_id, response) : crm_call_db_failure(call);
 }
 
-int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
+                    ProtobufCMessage **response) {
     const Crm__Leads__CreateLeadFromChatRequest *req = (const void *)request;
 
     //  1. Everything the request carries.

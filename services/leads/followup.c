@@ -63,8 +63,8 @@ int leads_followup_check_new(const Crm__Leads__FollowUp *f, crm_errors_t *errors
 }
 
 //  What a PATCH may change (proto names); the rest is read-only.
-static const char *const s_changeable[] = {"due_at", "pick", "method", "note", "status",
-                                           "assignee_id"};
+static const char *const s_changeable[] = {"due_at", "pick",   "method",
+                                           "note",   "status", "assignee_id"};
 
 static bool s_changeable_field(const char *name) {
     for (size_t i = 0; i < sizeof s_changeable / sizeof s_changeable[0]; i++)

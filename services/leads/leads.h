@@ -11,9 +11,14 @@
     - assignment.c + assignment_store.c + assignment_methods.c: assignment rules,
       automatic assignment (round robin), manual assignment, the history;
     - lifecycle.c + lifecycle_store.c: following the contacts' events, a lead's contact;
-    - still one file each (methods, checks and SQL together): activities.c, views.c
-      (timeline, hot sheet), followups.c (+ followup_rules.c, its pure timing rule),
-      settings.c, chat.c, scheduler.c (the follow-up scheduler, a runner job);
+    - chat.c + chat_store.c + chat_methods.c: a lead from a website chat (the method
+      calls the contacts service's Match and Create);
+    - activity.c + activity_store.c + activity_methods.c: a lead's activities;
+    - views.c + views_store.c + views_methods.c: the timeline, the hot sheet;
+    - followup.c + followup_store.c + followup_methods.c: a lead's follow-ups and its
+      followUpAt; scheduler.c, the runner job that fires them (its SQL in
+      followup_store.c, its timing rule in followup.c);
+    - settings.c + settings_store.c + settings_methods.c: the tenant's sales settings;
     - patch.c: what a PATCH means (lead, member, activity); migrations/.
 */
 #ifndef LEADS_H
@@ -508,7 +513,43 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
 int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
 
-//  --- views.c: read-only views across a lead's records or the store ---------------------
+//  --- views.c: the rules of the read-only views (no database): timeline, hot sheet -----------
+
+//  The timeline's page: its size and its cursor ('t') decoded.
+typedef struct {
+    int limit;
+    leads_cursor_t cursor;
+} leads_timeline_page_t;
+
+int leads_timeline_check(const Crm__Leads__GetTimelineRequest *req, leads_timeline_page_t *out,
+                         crm_errors_t *errors);
+
+//  The hot sheet's request: an assignee id's length, a date (YYYY-MM-DD) when given. 0,
+//  or -1 with errors added.
+int leads_hot_sheet_check(const Crm__Leads__HotSheetRequest *req, crm_errors_t *errors);
+
+//  A hot sheet section lists at most this many leads; the statement reads one more to
+//  know it was truncated.
+#define LEADS_HOT_SHEET_SECTION_MAX 200
+
+//  Cut each of sheet's sections to LEADS_HOT_SHEET_SECTION_MAX, truncated set when one
+//  was longer.
+void leads_hot_sheet_trim(Crm__Leads__HotSheetResponse *sheet);
+
+//  --- views_store.c: the views' SQL ---------------------------------------------------------
+
+//  A lead's timeline: its activities, its moves and its creation, its assignments and
+//  its follow-ups, newest first: 200 with *response, or a failure code.
+int leads_views_store_timeline(crm_call_t *call, const char *lead_id,
+                               const leads_timeline_page_t *page, ProtobufCMessage **response);
+
+//  The day's hot sheet (assignee_id "" the store's; date "" today on the tenant's clock),
+//  each section at most LEADS_HOT_SHEET_SECTION_MAX + 1 long: 200 with *out, or a
+//  failure code.
+int leads_views_store_hot_sheet(crm_call_t *call, const char *assignee_id, const char *date,
+                                Crm__Leads__HotSheetResponse **out);
+
+//  --- views_methods.c: the views' methods ---------------------------------------------------
 
 //  A lead's timeline: its activities, its moves and its creation, newest first.
 int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,

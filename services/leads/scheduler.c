@@ -3,8 +3,9 @@
     A job of the leads daemon's runner (common/runner.c, main.c's table): a thread with
     a connection of its own (requests never wait for it), one pass a step
     (leads_followup_store_fire, followup_store.c, holds the pass's SQL). Every pass
-    claims up to leads.scheduler_batch pending follow-ups that are due and have not fired, soonest first, with FOR UPDATE SKIP LOCKED, so several leads
-    processes share the work and never take the same row; in the same transaction it
+    claims up to leads.scheduler_batch pending follow-ups that are due and have not
+    fired, soonest first, with FOR UPDATE SKIP LOCKED, so several leads processes share
+    the work and never take the same row; in the same transaction it
     marks them fired and writes one FollowUpDue event each to the outbox. The commit
     makes both true at once: a crash before it leaves the rows to fire at the next pass
     (of this process or another), a crash after it has their events safe in the outbox.
@@ -26,8 +27,8 @@
 
 //  The scheduler's state: its configuration, read once when it starts.
 typedef struct {
-    int batch;    // follow-ups claimed in one pass at most
-    int poll_ms;  // the longest sleep between passes
+    int batch;   // follow-ups claimed in one pass at most
+    int poll_ms; // the longest sleep between passes
 } s_scheduler_t;
 
 void *leads_scheduler_new(const crm_config_t *cfg, crm_db_t *db) {
@@ -60,8 +61,8 @@ crm_step_result_t leads_scheduler_step(crm_step_t *step) {
     step->events = fired;
     if (claimed >= self->batch)
         return CRM_STEP_WORKED;
-    step->wait_ms =
-        leads_scheduler_wait_ms(claimed, self->batch, leads_followup_store_next_due_ms(step->db), self->poll_ms);
+    long long next_due_ms = leads_followup_store_next_due_ms(step->db);
+    step->wait_ms = leads_scheduler_wait_ms(claimed, self->batch, next_due_ms, self->poll_ms);
     return CRM_STEP_IDLE;
 }
 

@@ -33,8 +33,7 @@ int leads_settings_update_check(const Crm__Leads__UpdatePipelineSettingsRequest 
             crm_errors_add(errors, req->update_mask[i], "%s",
                            f ? "cannot be changed" : "is not a setting");
     }
-    if (set->time_zone &&
-        (!in->time_zone[0] || strlen(in->time_zone) > LEADS_TIME_ZONE_MAX_LEN))
+    if (set->time_zone && (!in->time_zone[0] || strlen(in->time_zone) > LEADS_TIME_ZONE_MAX_LEN))
         crm_errors_add(errors, "timeZone",
                        "must be an IANA time zone name such as America/Chicago");
     if (set->response_target && (in->response_target_hours < RESPONSE_TARGET_MIN_HOURS ||

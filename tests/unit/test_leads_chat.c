@@ -28,8 +28,8 @@ static const struct {
     int64_t budget_min, budget_max;
     const char *fields; // refused ("": accepted)
 } s_cases[] = {
-    {"a chat with a visitor's email and a transcript", "ann@example.com", "", "c-1", "Hi", true,
-     0, 0, ""},
+    {"a chat with a visitor's email and a transcript", "ann@example.com", "", "c-1", "Hi", true, 0,
+     0, ""},
     {"a phone is enough", "", "+1 312 555 0100", "", "Hi", true, 0, 0, ""},
     {"a visitor is required", "", "", "c-1", "Hi", false, 0, 0, "visitor.email"},
     {"an email or a phone is required", " ", " ", "c-1", "Hi", true, 0, 0, "visitor.email"},
@@ -38,8 +38,8 @@ static const struct {
      "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
      "ccccccccccccccccccccccccccccccccccccccccccccc",
      "Hi", true, 0, 0, "chatId"},
-    {"the lead's fields are a created lead's", "ann@example.com", "", "c-1", "Hi", true, 500,
-     100, "budgetMaxCents"},
+    {"the lead's fields are a created lead's", "ann@example.com", "", "c-1", "Hi", true, 500, 100,
+     "budgetMaxCents"},
     {"the lead's errors come first, the visitor's last", "", "", "c-1", "", true, 500, 100,
      "budgetMaxCents,visitor.email"},
 };
@@ -47,8 +47,7 @@ static const struct {
 static void test_chat_rules(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof s_cases / sizeof *s_cases; i++) {
-        Crm__Leads__CreateLeadFromChatRequest req =
-            CRM__LEADS__CREATE_LEAD_FROM_CHAT_REQUEST__INIT;
+        Crm__Leads__CreateLeadFromChatRequest req = CRM__LEADS__CREATE_LEAD_FROM_CHAT_REQUEST__INIT;
         Crm__Leads__ChatVisitor visitor = CRM__LEADS__CHAT_VISITOR__INIT;
         Crm__Leads__ChatLine line = CRM__LEADS__CHAT_LINE__INIT;
         Crm__Leads__ChatLine *lines[] = {&line};
