@@ -61,6 +61,11 @@ typedef struct {
     crm_follower_t *lifecycle;        // follows the leads service's events (lifecycle.c)
 } contacts_t;
 
+//  The contact's methods (handlers.c).
+crm_method_fn contacts_contact_create, contacts_contact_get, contacts_contact_match,
+    contacts_contact_update, contacts_contact_delete, contacts_contact_add_tag,
+    contacts_contact_remove_tag;
+
 extern const crm_method_t contacts_methods[];
 extern const crm_migration_t contacts_migrations[];
 
@@ -88,21 +93,133 @@ void contacts_row_reset(contacts_row_t *row);
 //  A contact from CONTACT_JSON's text; NULL (logged) if it does not parse.
 Crm__Contacts__Contact *contacts_from_json(const char *text);
 
-//  Check and normalise the profile beyond names, emails, phones and tags (profile.c):
-//  SMS order and phone types, the organization link, addresses, vehicles, social
-//  profiles, personal details, custom field values; fills the row's profile columns.
-//  0, 422 with field errors, or a failure code.
-int contacts_profile_prepare(crm_call_t *call, Crm__Contacts__Contact *c, const char *prefix,
-                             contacts_row_t *row);
+//  Where a contact is read and written, and by whom: a request's tenant and actor, or a
+//  job's (the import). The contact's store takes this rather than a request's call.
+typedef struct {
+    crm_db_t *db;
+    const char *tenant_id;
+    const char *actor_id;
+} contacts_scope_t;
+
+//  --- contact.c: the rules of a contact (no database) -----------------------------------
+
+//  Store-ready enum names, in buffers owned by the caller.
+typedef struct {
+    char kind[32], type[32], source[32];
+} contacts_row_names_t;
+
+//  Questions of one kind that a contact's rules ask the store: names (borrowed from the
+//  contact), where each is in the contact (an index of its list), and the store's
+//  answers (NULL: none; owned).
+typedef struct {
+    const char **names;
+    size_t *at;
+    char **answers;
+    size_t n;
+} contacts_ask_t;
+
+//  What a contact's rules need from the tenant's data, asked by contacts_contact_check,
+//  answered by contacts_contact_store_lookup, used by contacts_contact_check_known.
+typedef struct {
+    contacts_ask_t tags;          // the catalogue's spelling of each tag
+    contacts_ask_t phone_types;   // the tenant's spelling of each custom phone type
+    contacts_ask_t fields;        // each custom field's definition: "type options-json"
+    const char *organization_id;  // the linked organization (NULL: none)
+    char organization_kind[16];   // its kind ("": not a live contact of the tenant)
+} contacts_lookup_t;
+
+void contacts_lookup_reset(contacts_lookup_t *lookup);
+
+//  Check and normalise c in place by the rules that need nothing but the request: names,
+//  emails, phones (E.164 in region), tags' form, the SMS order, the organization link,
+//  addresses, vehicles, social profiles, personal details, custom field values' form;
+//  adds field errors (each named from prefix: "" or "contacts[3].") and the questions
+//  for the store to lookup. 0, or -1 with errors.
+int contacts_contact_check(Crm__Contacts__Contact *c, const char *region, const char *prefix,
+                           crm_errors_t *errors, contacts_lookup_t *lookup);
+
+//  The rules that need the store's answers: tags in the catalogue (spelled as it spells
+//  them, each once), phone types of the tenant, the organization a live organization,
+//  custom field values against their definitions. 0, or -1 with errors.
+int contacts_contact_check_known(Crm__Contacts__Contact *c, const char *prefix,
+                                 const contacts_lookup_t *lookup, crm_errors_t *errors);
+
+//  Render a checked contact for the store: row points into c and names (both must live
+//  as long as row); the person's name derived from first and last.
+void contacts_contact_render(Crm__Contacts__Contact *c, contacts_row_t *row,
+                             contacts_row_names_t *names);
+
+//  Copy the field named (its JSON or proto name) from patch into c, as a PATCH does
+//  (the patch is a private copy: storage is swapped). -1 for a name that cannot change.
+int contacts_contact_apply_field(Crm__Contacts__Contact *c, const Crm__Contacts__Contact *patch,
+                                 const char *name);
+
+//  A Match request checked: the email as its key (lower case) and the phone in E.164,
+//  one of them at least. 0, or -1 with errors.
+int contacts_match_check(const Crm__Contacts__MatchContactRequest *req, const char *region,
+                         char *email, size_t email_size, char *phone, size_t phone_size,
+                         crm_errors_t *errors);
+
+//  An Update request's mask names contact fields (and comes with a contact). 0, or -1
+//  with errors.
+int contacts_update_check(const Crm__Contacts__UpdateContactRequest *req, crm_errors_t *errors);
+
 //  An assignee as the profile takes it: a team member's id of up to 100 letters, digits
 //  and . _ @ + - ("" unassigns).
 bool contacts_assignee_valid(const char *assignee);
 //  A field error on field when value has more than max characters.
-void contacts_check_length(crm_call_t *call, const char *field, const char *value, size_t max);
+void contacts_check_length(crm_errors_t *errors, const char *field, const char *value, size_t max);
 
-//  Insert row (rendered from c, which is taken). Pipelined: returns CRM_CALL_PENDING;
-//  the outcome arrives in call->code: 201 with c as call->response (timestamps set),
-//  409 (existing contact id in call) on a duplicate email, or a database failure code.
+//  --- contact_methods.c -------------------------------------------------------------------
+
+//  The whole check of a contact outside a request (the import's rows) and inside one:
+//  the rules, the store's answers to their questions, the rules that need them, and
+//  the row for the store. 0, 422 with errors, or -1 when the database failed.
+int contacts_contact_prepare_in(crm_db_t *db, const char *tenant_id, const char *region,
+                                Crm__Contacts__Contact *c, const char *prefix,
+                                crm_errors_t *errors, contacts_row_t *row,
+                                contacts_row_names_t *names);
+
+//  A stored contact changed: read (locked), the fields of mask copied from patch (which
+//  they are taken from), checked as a whole, written with its ContactUpdated. 200 with
+//  *out (may be NULL: not wanted), 404, 409 (conflict_id: the holder of an address),
+//  422 with errors, 500 (the stored contact unreadable), or -1 when the database failed.
+int contacts_contact_update_in(const contacts_scope_t *scope, const char *region, const char *id,
+                               Crm__Contacts__Contact *patch, char *const *mask, size_t n_mask,
+                               crm_errors_t *errors, char conflict_id[64],
+                               Crm__Contacts__Contact **out);
+
+//  --- contact_store.c ------------------------------------------------------------------
+
+//  A contact's writes and reads for scope, each write with its event in the same
+//  statement: 201/200, 404 (none, or deleted), 409 with errors (and conflict_id, the
+//  holder of one of its addresses, when known), 500 (a stored contact unreadable), or
+//  -1 when the database failed. Written, c carries the stored times.
+int contacts_contact_store_insert(const contacts_scope_t *scope, const contacts_row_t *row,
+                                  Crm__Contacts__Contact *c, crm_errors_t *errors,
+                                  char conflict_id[64]);
+int contacts_contact_store_update(const contacts_scope_t *scope, const contacts_row_t *row,
+                                  Crm__Contacts__Contact *c, const char *const *changed,
+                                  size_t n_changed, crm_errors_t *errors, char conflict_id[64]);
+int contacts_contact_store_get(const contacts_scope_t *scope, const char *id, bool for_update,
+                               Crm__Contacts__Contact **out);
+
+//  One of those codes as a request's reply: the call's error (not_found,
+//  duplicate_email, conflict, internal, or the database's failure) and field errors.
+int contacts_answer_write(crm_call_t *call, int code, crm_errors_t *errors,
+                          const char *conflict_id);
+
+//  Answer the questions of lookup for tenant_id (one query per kind asked). 0 or -1.
+int contacts_contact_store_lookup(crm_db_t *db, const char *tenant_id, contacts_lookup_t *lookup);
+
+//  The contact holding an email key or an E.164 number (email first): 200 with *out,
+//  404, or a failure code.
+int contacts_store_match(crm_call_t *call, const char *email, const char *phone,
+                         Crm__Contacts__MatchContactResponse **out);
+
+//  Insert row (rendered from c): 201 with c's timestamps set, 409 (the existing contact's
+//  id in call->conflict_id, the address's field named) when a contact holds one of its
+//  addresses, or a database failure code.
 int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c);
 
 //  Read one live contact; for_update locks it. 200 with *out, 404, or failure code.
@@ -267,35 +384,28 @@ int contacts_note_update(crm_call_t *call, const ProtobufCMessage *request,
 int contacts_note_delete(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
 
-//  Exports (export.c): contacts to CSV or XLSX by a filter, chosen fields, optionally
-//  only those that may be sent marketing email; written by a runner of their own into
-//  parts of about contacts.export_part_bytes.
+//  Exports: contacts to CSV or XLSX by a filter, chosen fields, optionally only those
+//  that may be sent marketing email; written by a runner of their own into parts of
+//  about contacts.export_part_bytes. The methods are export_methods.c's, the runner
+//  export_writer.c's; export.h has the rest (rules export.c, SQL export_store.c).
 int contacts_export_create(crm_call_t *call, const ProtobufCMessage *request,
                            ProtobufCMessage **response);
 int contacts_export_get(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
 int contacts_export_part(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response);
-//  The export runner, a job of the daemon's runner (main.c's table): its state holds
-//  the export in progress; a step writes a chunk of it (and deletes expired exports'
-//  parts every contacts.export_sweep_interval_ms), looking again every EXPORT_IDLE_MS
-//  when none waits.
+//  The export runner (export_writer.c), a job of the daemon's runner (main.c's table):
+//  its state holds the export in progress; a step writes a chunk of it (and deletes
+//  expired exports' parts every contacts.export_sweep_interval_ms), looking again every
+//  EXPORT_IDLE_MS when none waits.
 void *contacts_export_runner_new(const crm_config_t *cfg, crm_db_t *db);
 void contacts_export_runner_destroy(void **state_p);
 crm_step_result_t contacts_export_runner_step(crm_step_t *step);
 int contacts_export_idle_ms(const crm_config_t *cfg);
-//  CSV import (import.c): a file sent in parts, imported by a job of kind 'import'.
-//  Enum names of a prepared row (kind, type, source as the store spells them), in buffers
-//  owned by the caller: the create, the update and the import runner each keep one.
-typedef struct {
-    char kind[32], type[32], source[32];
-} contacts_row_names_t;
-
-//  The checks and normalisation of a create (the Create method's, for callers outside
-//  a request: the import runner): 0 with row ready for the store, 422 with the call's
-//  field errors, or a failure code. call->arg must be the service's contacts_t.
-int contacts_contact_prepare(crm_call_t *call, Crm__Contacts__Contact *c, contacts_row_t *row,
-                             contacts_row_names_t *names);
+//  CSV import: a file sent in parts, imported by a job of kind 'import'. The methods are
+//  import_methods.c's, the job's step import_parts.c's; import.h has the rest (rules
+//  import.c, SQL import_store.c, the stages import_scan.c, import_chunk.c,
+//  import_outcomes.c).
 
 int contacts_import_create(crm_call_t *call, const ProtobufCMessage *request,
                            ProtobufCMessage **response);
@@ -316,7 +426,8 @@ int contacts_import_mapping_get(crm_call_t *call, const ProtobufCMessage *reques
 int contacts_import_mapping_list(crm_call_t *call, const ProtobufCMessage *request,
                                  ProtobufCMessage **response);
 
-//  The import runner's state between chunks (the open file), one per job runner.
+//  The import runner's state between chunks (the open file), one per job runner
+//  (import_parts.c).
 typedef struct _contacts_importer_t contacts_importer_t;
 contacts_importer_t *contacts_importer_new(const crm_config_t *cfg);
 void contacts_importer_destroy(contacts_importer_t **self_p);
