@@ -1,26 +1,15 @@
-/*  chat: a lead from a website chat (POST /v1/leads/from-chat).
-
-    In order, so that bad input writes nothing anywhere:
-    1. Check everything the request carries: the lead's fields (as a created lead's, same
-       names; a given assignee must be a member), the transcript (as a chat activity's),
-       the visitor (an email or a phone).
-    2. A chat id seen before answers the lead it made (200, repeated).
-    3. Find the visitor's contact with the contacts service (Match: email, then phone);
-       when there is none, create one (source chat; 422 under visitor.* when the contacts
-       service refuses it, e.g. a name missing). Creating the contact is the first write,
-       in the contacts service's own transaction: should the lead fail after it, a retry
-       finds that contact by its email or phone instead of making another.
-    4. Claim the chat id (chats), create the lead (its stage, its assignee by the rules)
-       and log the transcript as its first activity, all in this service's transaction.
+/*  chat: the rules of a lead from a website chat (no database, no call): the request
+    made into the lead it describes (contact not yet known) and the chat activity its
+    transcript becomes, everything it carries checked: the lead's fields (as a created
+    lead's, same names), the transcript (as a chat activity's), the visitor (an email or
+    a phone), the chat id. chat_store.c holds the chats' SQL, chat_methods.c the method
+    and its calls to the contacts service; unit-tested in tests/unit/test_leads_chat.c.
 */
 #include "leads.h"
-#include "ids.h"
 #include "json_pb.h"
-#include "log.h"
 #include "validate.h"
 
-#include "contacts.pb-c.h"
-
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,166 +17,6 @@
 
 //  A placeholder contact id for checking the lead's fields before its contact is known.
 #define S_NO_CONTACT_YET "00000000-0000-7000-8000-000000000000"
-
-//  $1 tenant, $2 chat id: what a chat made.
-static const crm_stmt_t s_seen = {
-    .name = "chat_seen",
-    .sql = "SELECT lead_id::text, coalesce(activity_id::text, '') FROM chats"
-           " WHERE tenant_id = $1 AND chat_id = $2",
-    .nparams = 2};
-
-//  Claim the chat id for the lead about to be made: one row when it is ours (a claim
-//  made at the same moment by another request waits for it and then finds none).
-static const crm_stmt_t s_claim = {
-    .name = "chat_claim",
-    .sql = "INSERT INTO chats (tenant_id, chat_id, lead_id, contact_id, contact_created,"
-           "  matched_on)"
-           " VALUES ($1, $2, $3::uuid, $4::uuid, $5::boolean, $6)"
-           " ON CONFLICT (tenant_id, chat_id) DO NOTHING RETURNING 1",
-    .nparams = 6,
-    .writes = true};
-
-static const crm_stmt_t s_activity = {
-    .name = "chat_activity",
-    .sql = "UPDATE chats SET activity_id = $3::uuid WHERE tenant_id = $1 AND chat_id = $2",
-    .nparams = 3,
-    .writes = true};
-
-// --- the contacts service ------------------------------------------------------------
-
-//  A request to the contacts service in the caller's name. The reply's code (0: no
-//  answer); *out the response (2xx with response_type), *rh the reply header (caller
-//  frees both).
-static int s_contacts_call(crm_call_t *call, const char *method, const ProtobufCMessage *request,
-                           const ProtobufCMessageDescriptor *response_type,
-                           ProtobufCMessage **out, Crm__ReplyHeader **rh_out) {
-    leads_t *self = call->arg;
-    int timeout = self->cfg->leads_contacts_timeout_ms;
-    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
-    header.method = (char *)method;
-    header.tenant_id = call->header->tenant_id;
-    header.actor_id = call->header->actor_id;
-    header.role = call->header->role;
-    header.request_id = call->header->request_id;
-    header.deadline_ms = (uint32_t)timeout;
-    zmsg_t *body = crm_bus_request_new(&header, request);
-    zmsg_t *reply = crm_bus_client_request(self->contacts, "contacts", &body, timeout + 500);
-    *out = NULL;
-    Crm__ReplyHeader *rh = reply ? crm_bus_reply_parse(&reply, response_type, out) : NULL;
-    *rh_out = rh;
-    return rh ? (int)rh->code : 0;
-}
-
-static int s_contacts_unavailable(crm_call_t *call, const char *what, int code) {
-    char text[16];
-    snprintf(text, sizeof text, "%d", code);
-    crm_log_kv(CRM_LOG_WARN, "contacts service did not answer a chat's contact", "step", what,
-               "code", code ? text : "no answer", "request_id", call->header->request_id, NULL);
-    crm_call_error(call, "unavailable",
-                   "the contacts service is unavailable, so the visitor's contact cannot be "
-                   "found or created; retry later");
-    return 503;
-}
-
-//  A field the contacts service named, as the visitor's field of this request.
-static void s_visitor_field(const char *field, char *out, size_t size) {
-    if (strncmp(field, "emails", 6) == 0)
-        snprintf(out, size, "visitor.email");
-    else if (strncmp(field, "phones", 6) == 0)
-        snprintf(out, size, "visitor.phone");
-    else
-        snprintf(out, size, "visitor.%s", field);
-}
-
-//  The visitor's contact: found (matched_on "email" or "phone") or created. 0 with
-//  contact_id filled, 422 naming visitor fields, or 503.
-static int s_visitor_contact(crm_call_t *call, const Crm__Leads__ChatVisitor *visitor,
-                             char contact_id[64], bool *created, char matched_on[8]) {
-    *created = false;
-    matched_on[0] = 0;
-    Crm__Contacts__MatchContactRequest match = CRM__CONTACTS__MATCH_CONTACT_REQUEST__INIT;
-    match.email = visitor->email;
-    match.phone = visitor->phone;
-    ProtobufCMessage *out = NULL;
-    Crm__ReplyHeader *rh = NULL;
-    int code = s_contacts_call(call, "Match", &match.base,
-                               &crm__contacts__match_contact_response__descriptor, &out, &rh);
-    int result;
-    if (code == 200 && out && ((Crm__Contacts__MatchContactResponse *)out)->contact) {
-        Crm__Contacts__MatchContactResponse *m = (void *)out;
-        snprintf(contact_id, 64, "%s", m->contact->id);
-        snprintf(matched_on, 8, "%s", m->matched_on);
-        result = 0;
-    } else if (code == 422 && rh) {
-        for (size_t i = 0; i < rh->n_fields; i++) {
-            char field[96];
-            s_visitor_field(rh->fields[i]->field, field, sizeof field);
-            crm_call_field_error(call, field, "%s", rh->fields[i]->message);
-        }
-        result = 422;
-    } else if (code != 404)
-        result = s_contacts_unavailable(call, "match", code);
-    else
-        result = -1;  // nobody: create
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    if (result != -1)
-        return result;
-
-    Crm__Contacts__Contact contact = CRM__CONTACTS__CONTACT__INIT;
-    Crm__Contacts__Email email = CRM__CONTACTS__EMAIL__INIT;
-    Crm__Contacts__Phone phone = CRM__CONTACTS__PHONE__INIT;
-    Crm__Contacts__Email *emails[] = {&email};
-    Crm__Contacts__Phone *phones[] = {&phone};
-    contact.first_name = visitor->first_name;
-    contact.last_name = visitor->last_name;
-    contact.source = CRM__CONTACTS__CONTACT_SOURCE__CONTACT_SOURCE_CHAT;
-    if (visitor->email[0]) {
-        email.address = visitor->email;
-        email.primary = true;
-        contact.emails = emails;
-        contact.n_emails = 1;
-    }
-    if (visitor->phone[0]) {
-        phone.number = visitor->phone;
-        phone.primary = true;
-        contact.phones = phones;
-        contact.n_phones = 1;
-    }
-    Crm__Contacts__CreateContactRequest create = CRM__CONTACTS__CREATE_CONTACT_REQUEST__INIT;
-    create.contact = &contact;
-    code = s_contacts_call(call, "Create", &create.base, &crm__contacts__contact__descriptor, &out,
-                           &rh);
-    if (code == 201 && out) {
-        snprintf(contact_id, 64, "%s", ((Crm__Contacts__Contact *)out)->id);
-        *created = true;
-        result = 0;
-    } else if (code == 409 && rh && rh->conflict_id[0]) {
-        //  Created by someone else since the match (an email is one contact's): theirs.
-        snprintf(contact_id, 64, "%s", rh->conflict_id);
-        snprintf(matched_on, 8, "email");
-        result = 0;
-    } else if (code == 422 && rh) {
-        for (size_t i = 0; i < rh->n_fields; i++) {
-            char field[96];
-            s_visitor_field(rh->fields[i]->field, field, sizeof field);
-            crm_call_field_error(call, field, "%s (no contact has this email or phone, so one "
-                                              "is created)",
-                                 rh->fields[i]->message);
-        }
-        result = 422;
-    } else
-        result = s_contacts_unavailable(call, "create", code);
-    if (out)
-        protobuf_c_message_free_unpacked(out, NULL);
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    return result;
-}
-
-// --- the method --------------------------------------------------------------------------
 
 //  The lead the request describes (caller frees), contact not yet known.
 static Crm__Leads__Lead *s_lead_of(const Crm__Leads__CreateLeadFromChatRequest *req) {
@@ -202,10 +31,9 @@ static Crm__Leads__Lead *s_lead_of(const Crm__Leads__CreateLeadFromChatRequest *
     draft.assignee_id = req->assignee_id;
     draft.postcode = req->postcode;
     draft.region = req->region;
-    Crm__Leads__Lead__CustomFieldsEntry *entries = calloc(req->n_custom_fields + 1,
-                                                          sizeof *entries);
-    Crm__Leads__Lead__CustomFieldsEntry **fields = calloc(req->n_custom_fields + 1,
-                                                          sizeof *fields);
+    Crm__Leads__Lead__CustomFieldsEntry *entries =
+        calloc(req->n_custom_fields + 1, sizeof *entries);
+    Crm__Leads__Lead__CustomFieldsEntry **fields = calloc(req->n_custom_fields + 1, sizeof *fields);
     for (size_t i = 0; i < req->n_custom_fields; i++) {
         crm__leads__lead__custom_fields_entry__init(&entries[i]);
         entries[i].key = req->custom_fields[i]->key;
@@ -230,121 +58,40 @@ static Crm__Leads__Activity *s_activity_of(const Crm__Leads__CreateLeadFromChatR
     return (Crm__Leads__Activity *)crm_pb_copy(&draft.base);
 }
 
-//  The answer for a chat seen before: its lead as it is now. 200 or a failure code.
-static int s_repeat(crm_call_t *call, const char *lead_id, const char *activity_id,
-                    ProtobufCMessage **response) {
-    Crm__Leads__Lead *lead = NULL;
-    int code = leads_store_get(call, lead_id, false, false, &lead);
-    if (code == 404) {
-        crm_call_error(call, "gone", "the lead this chat made was deleted");
-        code = 410;
-    }
-    if (code != 200)
-        return code;
-    Crm__Leads__LeadFromChat *out = malloc(sizeof *out);
-    crm__leads__lead_from_chat__init(out);
-    out->lead = lead;
-    out->activity_id = strdup(activity_id);
-    out->repeated = true;
-    *response = &out->base;
-    return 200;
-}
-
-int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
-    const Crm__Leads__CreateLeadFromChatRequest *req = (const void *)request;
-    Crm__Leads__Lead *lead = s_lead_of(req);
-    Crm__Leads__Activity *chat = s_activity_of(req);
-    char *chat_id = strdup(req->chat_id);
-    crm_text_trim(chat_id);
-
-    //  1. Everything the request carries.
-    crm_errors_t lead_errors = {0};
-    leads_lead_check_new(lead, &lead_errors);
-    crm_call_fail(call, &lead_errors);
-    leads_activity_check(call, chat);
+int leads_chat_check(const Crm__Leads__CreateLeadFromChatRequest *req, leads_chat_t *out,
+                     crm_errors_t *errors) {
+    size_t before = errors->n;
+    out->lead = s_lead_of(req);
+    out->activity = s_activity_of(req);
+    out->chat_id = strdup(req->chat_id);
+    crm_text_trim(out->chat_id);
+    //  The lead's errors first, then the transcript's (whose kind checks stop early when
+    //  there are some: the order the API has always answered in).
+    leads_lead_check_new(out->lead, errors);
+    leads_activity_check(out->activity, true, errors);
     const Crm__Leads__ChatVisitor *visitor = req->visitor;
     if (!visitor || (crm_text_blank(visitor->email) && crm_text_blank(visitor->phone)))
-        crm_call_field_error(call, "visitor.email",
-                             "an email address or a phone number of the visitor is required");
-    if (crm_utf8_chars(chat_id) > CHAT_ID_MAX_LEN)
-        crm_call_field_error(call, "chatId", "must be at most %d characters", CHAT_ID_MAX_LEN);
-    int code = call->errors.n ? 422 : 0;
-    if (code == 0 && lead->assignee_id[0])
-        code = leads_member_check_assignee(call, lead->assignee_id, "assigneeId");
+        crm_errors_add(errors, "visitor.email",
+                       "an email address or a phone number of the visitor is required");
+    if (crm_utf8_chars(out->chat_id) > CHAT_ID_MAX_LEN)
+        crm_errors_add(errors, "chatId", "must be at most %d characters", CHAT_ID_MAX_LEN);
+    return errors->n > before ? -1 : 0;
+}
 
-    //  2. A chat seen before.
-    if (code == 0 && chat_id[0]) {
-        const char *params[] = {call->header->tenant_id, chat_id};
-        PGresult *res = crm_db_query(call->db, &s_seen, params);
-        if (!res)
-            code = crm_call_db_failure(call);
-        else if (PQntuples(res) == 1)
-            code = s_repeat(call, PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), response);
-        PQclear(res);
-    }
+void leads_chat_reset(leads_chat_t *chat) {
+    if (chat->lead)
+        crm__leads__lead__free_unpacked(chat->lead, NULL);
+    if (chat->activity)
+        crm__leads__activity__free_unpacked(chat->activity, NULL);
+    free(chat->chat_id);
+    memset(chat, 0, sizeof *chat);
+}
 
-    //  3. The visitor's contact.
-    char contact_id[64] = "", matched_on[8] = "";
-    bool created = false;
-    if (code == 0)
-        code = s_visitor_contact(call, visitor, contact_id, &created, matched_on);
-
-    //  4. The chat claimed, the lead, its first activity.
-    if (code == 0) {
-        char lead_id[CRM_UUID_LEN + 1];
-        crm_uuid_v7(lead_id);
-        crm_pb_string_set(&lead->id, lead_id);
-        crm_pb_string_set(&lead->contact_id, contact_id);
-        if (chat_id[0]) {
-            const char *params[] = {call->header->tenant_id, chat_id, lead_id, contact_id,
-                                    created ? "true" : "false", matched_on};
-            PGresult *res = crm_db_query(call->db, &s_claim, params);
-            if (!res)
-                code = crm_call_db_failure(call);
-            else if (PQntuples(res) == 0) {
-                //  Another delivery of this chat made the lead meanwhile: answer it.
-                PQclear(res);
-                const char *seen[] = {call->header->tenant_id, chat_id};
-                res = crm_db_query(call->db, &s_seen, seen);
-                code = !res                    ? crm_call_db_failure(call)
-                       : PQntuples(res) == 1   ? s_repeat(call, PQgetvalue(res, 0, 0),
-                                                          PQgetvalue(res, 0, 1), response)
-                                               : crm_call_db_failure(call);
-            }
-            PQclear(res);
-        }
-    }
-    if (code == 0)
-        code = leads_lead_create(call, lead, true);
-    ProtobufCMessage *logged = NULL;
-    if (code == 201) {
-        code = leads_activity_insert(call, lead->id, contact_id, chat, &logged);
-        code = code == 201 ? 201 : code;
-    }
-    if (code == 201 && chat_id[0]) {
-        const char *params[] = {call->header->tenant_id, chat_id,
-                                ((Crm__Leads__Activity *)logged)->id};
-        PGresult *res = crm_db_query(call->db, &s_activity, params);
-        code = res ? 201 : crm_call_db_failure(call);
-        PQclear(res);
-    }
-    if (code == 201) {
-        Crm__Leads__LeadFromChat *out = malloc(sizeof *out);
-        crm__leads__lead_from_chat__init(out);
-        out->lead = lead;
-        lead = NULL;
-        out->contact_created = created;
-        out->matched_on = strdup(matched_on);
-        out->activity_id = strdup(((Crm__Leads__Activity *)logged)->id);
-        *response = &out->base;
-        crm_log_kv(CRM_LOG_INFO, "a chat became a lead", "lead", out->lead->id, "contact",
-                   contact_id, "contact_created", created ? "yes" : "no", NULL);
-    }
-    if (logged)
-        protobuf_c_message_free_unpacked(logged, NULL);
-    if (lead)
-        crm__leads__lead__free_unpacked(lead, NULL);
-    crm__leads__activity__free_unpacked(chat, NULL);
-    free(chat_id);
-    return code;
+void leads_chat_visitor_field(const char *field, char *out, size_t size) {
+    if (strncmp(field, "emails", 6) == 0)
+        snprintf(out, size, "visitor.email");
+    else if (strncmp(field, "phones", 6) == 0)
+        snprintf(out, size, "visitor.phone");
+    else
+        snprintf(out, size, "visitor.%s", field);
 }

@@ -11,9 +11,14 @@
     - assignment.c + assignment_store.c + assignment_methods.c: assignment rules,
       automatic assignment (round robin), manual assignment, the history;
     - lifecycle.c + lifecycle_store.c: following the contacts' events, a lead's contact;
-    - still one file each (methods, checks and SQL together): activities.c, views.c
-      (timeline, hot sheet), followups.c (+ followup_rules.c, its pure timing rule),
-      settings.c, chat.c, scheduler.c (the follow-up scheduler, a runner job);
+    - chat.c + chat_store.c + chat_methods.c: a lead from a website chat (the method
+      calls the contacts service's Match and Create);
+    - activity.c + activity_store.c + activity_methods.c: a lead's activities;
+    - views.c + views_store.c + views_methods.c: the timeline, the hot sheet;
+    - followup.c + followup_store.c + followup_methods.c: a lead's follow-ups and its
+      followUpAt; scheduler.c, the runner job that fires them (its SQL in
+      followup_store.c, its timing rule in followup.c);
+    - settings.c + settings_store.c + settings_methods.c: the tenant's sales settings;
     - patch.c: what a PATCH means (lead, member, activity); migrations/.
 */
 #ifndef LEADS_H
@@ -329,7 +334,7 @@ void leads_patch_names_free(char **names, size_t n);
 void leads_patch_apply(json_t *stored, const ProtobufCMessage *patch, char *const *names,
                        size_t n);
 
-//  --- methods.c: the method table; a lead's creation, for the other ways in (chat.c) -----
+//  --- methods.c: the method table; a lead's creation, for the other ways in (chat) --------
 
 //  Create lead (the caller's; its id kept when set, else made): every check (the contact
 //  over the bus unless contact_checked), its stage, its assignee (given or by the
@@ -337,7 +342,45 @@ void leads_patch_apply(json_t *stored, const ProtobufCMessage *patch, char *cons
 //  a failure code with the errors recorded.
 int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_checked);
 
-//  --- chat.c: a lead from a website chat ------------------------------------------------
+//  --- chat.c: the rules of a lead from a website chat (no database) ------------------------
+
+//  What a chat's request makes, checked: the lead (its contact a placeholder until the
+//  contacts service names it), the chat activity of its transcript, the chat id trimmed
+//  ("" none). Free with leads_chat_reset.
+typedef struct {
+    Crm__Leads__Lead *lead;
+    Crm__Leads__Activity *activity;
+    char *chat_id;
+} leads_chat_t;
+
+//  The request into out (always filled), everything it carries checked: the lead's
+//  fields (leads_lead_check_new), the transcript (leads_activity_check), the visitor (an
+//  email or a phone), the chat id's length. 0, or -1 with errors added.
+int leads_chat_check(const Crm__Leads__CreateLeadFromChatRequest *req, leads_chat_t *out,
+                     crm_errors_t *errors);
+void leads_chat_reset(leads_chat_t *chat);
+
+//  A field the contacts service named (of a Contact: "emails[0].address", "firstName"),
+//  as the visitor's field of the chat's request ("visitor.email", "visitor.firstName").
+void leads_chat_visitor_field(const char *field, char *out, size_t size);
+
+//  --- chat_store.c: the chats' SQL ---------------------------------------------------------
+
+//  What chat_id made: its lead's id and its activity's into lead_id and activity_id
+//  ("" when the chat is new). 0 or a failure code.
+int leads_chat_store_seen(crm_call_t *call, const char *chat_id, char lead_id[40],
+                          char activity_id[40]);
+
+//  Claim chat_id for lead_id (*claimed false: another request claimed it first). 0 or a
+//  failure code.
+int leads_chat_store_claim(crm_call_t *call, const char *chat_id, const char *lead_id,
+                           const char *contact_id, bool contact_created, const char *matched_on,
+                           bool *claimed);
+
+//  Note the activity the chat's transcript became. 0 or a failure code.
+int leads_chat_store_activity(crm_call_t *call, const char *chat_id, const char *activity_id);
+
+//  --- chat_methods.c: CreateFromChat, with the contacts service's Match and Create ---------
 
 int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
                     ProtobufCMessage **response);
@@ -378,8 +421,41 @@ int leads_contacts_merged(crm_db_t *db, crm_outbox_t *outbox, const char *tenant
 int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contact_id,
                          const char *erased_at);
 
-//  --- activities.c: a lead's activities (calls, meetings, emails, chats, appointments,
-//  test drives, notes; the moves' status_change rows are written by lead_store.c) ----------
+//  --- activity.c: the rules of a lead's activity (no database) ------------------------------
+//  (calls, meetings, emails, chats, appointments, test drives, notes; the moves'
+//  status_change rows are written by lead_store.c)
+
+//  An activity as it is to be stored: its kind's rules (which fields it takes, what it
+//  requires), defaults filled (now, an appointment's status), times made UTC, the VIN
+//  upper-cased. occurred_given: the caller set occurredAt (for an appointment it must
+//  then be its scheduledAt). 0, or -1 when errors holds any (the kind's checks stop
+//  early when errors already holds some: a chat's lead errors come first).
+int leads_activity_check(Crm__Leads__Activity *a, bool occurred_given, crm_errors_t *errors);
+
+//  Whether kind is an appointment or a test drive (its time is its scheduledAt).
+bool leads_activity_is_appointment(Crm__Leads__ActivityKind kind);
+
+//  A kind's API name ("test_drive") into out.
+const char *leads_activity_kind_name(Crm__Leads__ActivityKind kind, char out[32]);
+
+//  micros (since 1970) as RFC 3339 in UTC with microseconds, the form the service stores.
+void leads_utc_text(int64_t micros, char out[40]);
+
+//  The activity's fields a PATCH cannot set (proto names), and why.
+extern const leads_read_only_t leads_activity_read_only[];
+extern const size_t leads_activity_n_read_only;
+
+//  The list's page: its size, the cursor ('v') decoded, the kind's API name ("" any).
+typedef struct {
+    int limit;
+    leads_cursor_t cursor;
+    char kind[32];
+} leads_activity_list_t;
+
+int leads_activity_list_check(const Crm__Leads__ListActivitiesRequest *req,
+                              leads_activity_list_t *out, crm_errors_t *errors);
+
+//  --- activity_store.c: the SQL of a lead's activities -------------------------------------
 
 //  An activity row as one JSON object in the API's shape (an Activity), built by
 //  PostgreSQL: details holds the kind's own fields, the columns the rest. An
@@ -407,24 +483,73 @@ int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contac
 #define LEADS_SQL_CURSOR_TIME(param)                                                          \
     "('epoch'::timestamptz + nullif(" param ", '')::bigint * interval '1 microsecond')"
 
+//  Log a checked activity of lead_id (a live lead of the caller's tenant, of contact_id)
+//  with its LeadActivityLogged (its id and lead set here): 201 with the stored activity
+//  in *response, 404 when the lead is gone, or a failure code.
+int leads_activity_store_insert(crm_call_t *call, const char *lead_id, const char *contact_id,
+                                Crm__Leads__Activity *a, ProtobufCMessage **response);
+
+//  One activity of the lead, locked, as the API's JSON (*json, caller frees): 200, 404,
+//  or a failure code.
+int leads_activity_store_read_for_update(crm_call_t *call, const char *lead_id,
+                                         const char *activity_id, char **json);
+
+//  Write a checked change of the activity with its LeadActivityLogged (changed: the JSON
+//  names set): 200 with the stored activity in *response, or a failure code.
+int leads_activity_store_update(crm_call_t *call, const char *lead_id, const char *activity_id,
+                                const char *contact_id, const Crm__Leads__Activity *a,
+                                char **changed, size_t n_changed, ProtobufCMessage **response);
+
+//  The lead's activities newest first: 200 with *response, or a failure code.
+int leads_activity_store_list(crm_call_t *call, const char *lead_id,
+                              const leads_activity_list_t *page, ProtobufCMessage **response);
+
+//  --- activity_methods.c: the activities' methods ------------------------------------------
+
 int leads_activity_create(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
-
-//  An activity's checks as a log's (its kind's rules; defaults filled, times made UTC):
-//  0, or 422 with the field errors.
-int leads_activity_check(crm_call_t *call, Crm__Leads__Activity *a);
-
-//  Log a checked activity of lead_id (a live lead of the caller's tenant, of contact_id)
-//  with its LeadActivityLogged: 201 with the stored activity in *response, 404 when the
-//  lead is gone, or a failure code.
-int leads_activity_insert(crm_call_t *call, const char *lead_id, const char *contact_id,
-                          Crm__Leads__Activity *a, ProtobufCMessage **response);
 int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
 int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
 
-//  --- views.c: read-only views across a lead's records or the store ---------------------
+//  --- views.c: the rules of the read-only views (no database): timeline, hot sheet -----------
+
+//  The timeline's page: its size and its cursor ('t') decoded.
+typedef struct {
+    int limit;
+    leads_cursor_t cursor;
+} leads_timeline_page_t;
+
+int leads_timeline_check(const Crm__Leads__GetTimelineRequest *req, leads_timeline_page_t *out,
+                         crm_errors_t *errors);
+
+//  The hot sheet's request: an assignee id's length, a date (YYYY-MM-DD) when given. 0,
+//  or -1 with errors added.
+int leads_hot_sheet_check(const Crm__Leads__HotSheetRequest *req, crm_errors_t *errors);
+
+//  A hot sheet section lists at most this many leads; the statement reads one more to
+//  know it was truncated.
+#define LEADS_HOT_SHEET_SECTION_MAX 200
+
+//  Cut each of sheet's sections to LEADS_HOT_SHEET_SECTION_MAX, truncated set when one
+//  was longer.
+void leads_hot_sheet_trim(Crm__Leads__HotSheetResponse *sheet);
+
+//  --- views_store.c: the views' SQL ---------------------------------------------------------
+
+//  A lead's timeline: its activities, its moves and its creation, its assignments and
+//  its follow-ups, newest first: 200 with *response, or a failure code.
+int leads_views_store_timeline(crm_call_t *call, const char *lead_id,
+                               const leads_timeline_page_t *page, ProtobufCMessage **response);
+
+//  The day's hot sheet (assignee_id "" the store's; date "" today on the tenant's clock),
+//  each section at most LEADS_HOT_SHEET_SECTION_MAX + 1 long: 200 with *out, or a
+//  failure code.
+int leads_views_store_hot_sheet(crm_call_t *call, const char *assignee_id, const char *date,
+                                Crm__Leads__HotSheetResponse **out);
+
+//  --- views_methods.c: the views' methods ---------------------------------------------------
 
 //  A lead's timeline: its activities, its moves and its creation, newest first.
 int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
@@ -614,16 +739,75 @@ int leads_assignments_list(crm_call_t *call, const ProtobufCMessage *request,
 //  rule_id (its id; "" when no rule chose anyone). 0 or a failure code.
 int leads_assign_auto(crm_call_t *call, Crm__Leads__Lead *lead, char rule_id[40]);
 
-//  --- followups.c: a lead's follow-ups -----------------------------------------------------
+//  --- followup.c: the rules of a lead's follow-ups (no database) ---------------------------
 
-int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
-int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
-                          ProtobufCMessage **response);
-int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
-                        ProtobufCMessage **response);
-int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
-                       ProtobufCMessage **response);
+//  A new follow-up: dueAt (an RFC 3339 date-time not in the past) or pick, one of them;
+//  the note's and the assignee's lengths; pending when a status is given. 0, or -1 with
+//  errors added.
+int leads_followup_check_new(const Crm__Leads__FollowUp *f, crm_errors_t *errors);
+
+//  What a PATCH of a follow-up changes: follow_up the request's (an empty one when it
+//  has none), the fields named, and the status it closes it into ("completed",
+//  "cancelled", or "" to keep it pending).
+typedef struct {
+    const Crm__Leads__FollowUp *follow_up;
+    bool when, method, note, assignee, closing;
+    const char *status;
+} leads_followup_change_t;
+
+//  A PATCH's mask (dueAt or pick, method, note, status, assigneeId) and the values it
+//  names, into set. An empty mask is no error here: the method answers it. 0, or -1
+//  with errors added.
+int leads_followup_update_check(const Crm__Leads__UpdateFollowUpRequest *req,
+                                leads_followup_change_t *set, crm_errors_t *errors);
+
+//  The list's filters as the statement takes them: the status's API name ("" any),
+//  dueBefore as UTC text ("" none), the page's size and its cursor ('d') decoded.
+typedef struct {
+    char status[16];
+    char due_before[40];
+    int limit;
+    leads_cursor_t cursor;
+} leads_followup_list_t;
+
+int leads_followup_list_check(const Crm__Leads__ListFollowUpsRequest *req,
+                              leads_followup_list_t *out, crm_errors_t *errors);
+
+//  How long the scheduler sleeps before it looks again: at once after a full batch, else
+//  until the next due time (next_due_ms from now; negative: none known), at most poll_ms.
+int leads_scheduler_wait_ms(int claimed, int batch, long long next_due_ms, int poll_ms);
+
+//  --- followup_store.c: the follow-ups' SQL, and the lead's followUpAt ----------------------
+
+//  The lead, live and the tenant's, locked when lock (a write): 200 with *closed (won or
+//  lost) and its followUpAt as text (either may be NULL), 404, or a failure code.
+int leads_followup_store_lead(crm_call_t *call, const char *lead_id, bool lock, bool *closed,
+                              char follow_up_at[40]);
+
+//  Insert checked follow-up f of the (locked) lead, the lead's follow_up_at moved earlier
+//  if it is now the first: 201 with *response, or a failure code.
+int leads_followup_store_insert(crm_call_t *call, const char *lead_id,
+                                const Crm__Leads__FollowUp *f, ProtobufCMessage **response);
+
+//  The follow-up's status, locked ("" when the lead has no such follow-up). 0 or a
+//  failure code.
+int leads_followup_store_status(crm_call_t *call, const char *lead_id,
+                                const char *follow_up_id, char status[16]);
+
+//  A checked change of a pending follow-up, the lead's follow_up_at its earliest pending
+//  due time after it: 200 with *response, or a failure code.
+int leads_followup_store_update(crm_call_t *call, const char *lead_id, const char *follow_up_id,
+                                const leads_followup_change_t *set,
+                                ProtobufCMessage **response);
+
+//  One follow-up of a live lead: 200 with *response, 404, or a failure code.
+int leads_followup_store_get(crm_call_t *call, const char *lead_id, const char *follow_up_id,
+                             ProtobufCMessage **response);
+
+//  The list (lead_id, assignee_id: "" any) in due order: 200 with *response, or a
+//  failure code.
+int leads_followup_store_list(crm_call_t *call, const char *lead_id, const char *assignee_id,
+                              const leads_followup_list_t *page, ProtobufCMessage **response);
 
 //  A lead created with followUpAt (lead as inserted): its first follow-up, a call at that
 //  time without a note. 0 or a failure code.
@@ -648,6 +832,26 @@ int leads_followups_long_term(crm_call_t *call, const char *lead_id, const char 
 //  code.
 int leads_followups_cancel_pending(crm_call_t *call, const char *lead_id, const char *reason);
 
+//  The scheduler's pass, in one transaction of db: claim up to batch due follow-ups that
+//  have not fired (FOR UPDATE SKIP LOCKED), fire them (cancel those whose lead was closed
+//  or deleted) with one FollowUpDue each through the outbox writer, commit. The number
+//  claimed, with *fired those that fired, or -1 (rolled back: tried again later).
+int leads_followup_store_fire(crm_db_t *db, int batch, int *fired);
+
+//  Milliseconds until the next follow-up is due, -1 when none waits (or on failure).
+long long leads_followup_store_next_due_ms(crm_db_t *db);
+
+//  --- followup_methods.c: the follow-ups' methods ------------------------------------------
+
+int leads_followup_create(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int leads_followup_update(crm_call_t *call, const ProtobufCMessage *request,
+                          ProtobufCMessage **response);
+int leads_followup_list(crm_call_t *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response);
+int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response);
+
 //  A follow-up in the API's shape; contact and assignee: the SQL giving its lead's
 //  contact and assignee (the follow-up's own assignee wins when it has one).
 #define LEADS_FOLLOW_UP_JSONB(f, contact, assignee)                                           \
@@ -669,7 +873,38 @@ int leads_followups_cancel_pending(crm_call_t *call, const char *lead_id, const 
     " 'rule', " h ".rule, 'note', " h ".note, 'actorId', " h ".actor_id,"                     \
     " 'assignedAt', " CRM_SQL_TS(h ".assigned_at") ")"
 
-//  --- settings.c: the tenant's sales settings ----------------------------------------------
+//  --- settings.c: the rules of the tenant's sales settings (no database) -----------------
+
+#define LEADS_TIME_ZONE_MAX_LEN 64
+
+//  The settings a PATCH names.
+typedef struct {
+    bool time_zone, response_target;
+} leads_settings_fields_t;
+
+//  A PATCH of the settings: its mask (timeZone, responseTargetHours), a time zone name
+//  given (whether PostgreSQL knows it is settings_store.c's question), a response target
+//  from 1 to 720 hours. 0, or -1 with errors added.
+int leads_settings_update_check(const Crm__Leads__UpdatePipelineSettingsRequest *req,
+                                leads_settings_fields_t *set, crm_errors_t *errors);
+
+//  --- settings_store.c: the settings' SQL ---------------------------------------------------
+
+//  The tenant's settings (the defaults when it has no row): 200 with *response, or a
+//  failure code.
+int leads_settings_store_read(crm_call_t *call, ProtobufCMessage **response);
+
+//  The name PostgreSQL knows for time_zone (matched without regard to case) into zone,
+//  "" when it knows none: 0 or a failure code.
+int leads_settings_store_time_zone(crm_call_t *call, const char *time_zone,
+                                   char zone[LEADS_TIME_ZONE_MAX_LEN + 1]);
+
+//  Write the settings (zone, target as text; "" keeps the stored value, or the default
+//  for a new row): 200 with *response, or a failure code.
+int leads_settings_store_write(crm_call_t *call, const char *zone, const char *target,
+                               ProtobufCMessage **response);
+
+//  --- settings_methods.c: the settings' methods -----------------------------------------
 
 int leads_settings_get(crm_call_t *call, const ProtobufCMessage *request,
                        ProtobufCMessage **response);
@@ -685,10 +920,5 @@ void *leads_scheduler_new(const crm_config_t *cfg, crm_db_t *db);
 void leads_scheduler_destroy(void **state_p);
 crm_step_result_t leads_scheduler_step(crm_step_t *step);
 int leads_scheduler_ms(const crm_config_t *cfg);
-
-//  How long the scheduler sleeps before it looks again (pure; followup_rules.c): at once
-//  after a full batch, else until the next due time (next_due_ms from now; negative:
-//  none known), at most poll_ms.
-int leads_scheduler_wait_ms(int claimed, int batch, long long next_due_ms, int poll_ms);
 
 #endif

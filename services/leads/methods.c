@@ -3,8 +3,7 @@
     file), store (its _store.c), answer. The core (common/service.c) batches, commits and
     replies; a method never sees that. The methods of the other resources are in their
     <resource>_methods.c, beside their rules (<resource>.c) and their SQL
-    (<resource>_store.c). Not yet split so: chat, activities, views (timeline, hot
-    sheet), follow-ups and settings keep methods, checks and SQL in one file each.
+    (<resource>_store.c).
 
     method                rules          SQL                 HTTP (L: /v1/leads/{id})
     Create                lead.c         lead_store.c        POST /v1/leads
@@ -12,17 +11,17 @@
     Update                lead.c         lead_store.c        PATCH L
     Delete                lead.c         lead_store.c        DELETE L
     List                  lead.c         lead_store.c        GET /v1/leads
-    CreateFromChat        chat.c         chat.c              POST /v1/leads/from-chat
+    CreateFromChat        chat.c         chat_store.c        POST /v1/leads/from-chat
     ChangeStatus          lead.c         lead_store.c        POST L/status
     ListStages            stage.c        stage_store.c       GET /v1/pipeline/stages
     CreateStage           stage.c        stage_store.c       POST /v1/pipeline/stages
     UpdateStage           stage.c        stage_store.c       PATCH /v1/pipeline/stages/{key}
     DeleteStage           stage.c        stage_store.c       DELETE /v1/pipeline/stages/{key}
-    CreateActivity        activities.c   activities.c        POST L/activities
-    UpdateActivity        activities.c   activities.c        PATCH L/activities/{activityId}
-    ListActivities        activities.c   activities.c        GET L/activities
-    GetTimeline           views.c        views.c             GET L/timeline
-    HotSheet              views.c        views.c             GET /v1/leads/hot-sheet
+    CreateActivity        activity.c     activity_store.c    POST L/activities
+    UpdateActivity        activity.c     activity_store.c    PATCH L/activities/{activityId}
+    ListActivities        activity.c     activity_store.c    GET L/activities
+    GetTimeline           views.c        views_store.c       GET L/timeline
+    HotSheet              views.c        views_store.c       GET /v1/leads/hot-sheet
     ListTeamMembers       member.c       member_store.c      GET /v1/team/members
     GetTeamMember         member.c       member_store.c      GET /v1/team/members/{id}
     CreateTeamMember      member.c       member_store.c      POST /v1/team/members
@@ -35,16 +34,18 @@
     DeleteAssignmentRule  assignment.c   assignment_store.c  DELETE /v1/assignment-rules/{id}
     Assign (manual)       assignment.c   assignment_store.c  POST L/assign
     ListAssignments       assignment.c   assignment_store.c  GET L/assignments
-    CreateFollowUp        followups.c    followups.c         POST L/follow-ups
-    UpdateFollowUp        followups.c    followups.c         PATCH L/follow-ups/{followUpId}
-    ListFollowUps         followups.c    followups.c         GET L/follow-ups, GET /v1/follow-ups
-    GetFollowUp           followups.c    followups.c         GET L/follow-ups/{followUpId}
-    GetSettings           settings.c     settings.c          GET /v1/pipeline/settings
-    UpdateSettings        settings.c     settings.c          PATCH /v1/pipeline/settings
+    CreateFollowUp        followup.c     followup_store.c    POST L/follow-ups
+    UpdateFollowUp        followup.c     followup_store.c    PATCH L/follow-ups/{followUpId}
+    ListFollowUps         followup.c     followup_store.c    GET L/follow-ups, GET /v1/follow-ups
+    GetFollowUp           followup.c     followup_store.c    GET L/follow-ups/{followUpId}
+    GetSettings           settings.c     settings_store.c    GET /v1/pipeline/settings
+    UpdateSettings        settings.c     settings_store.c    PATCH /v1/pipeline/settings
     Events.Replay         common/replay  the outbox          (bus: subscribers catching up)
 
     Automatic assignment (the tenant's round robin rules) is no method: a create without
     an assignee runs it (assignment.c chooses, assignment_store.c counts the turns).
+    Firing due follow-ups is no method either: scheduler.c, a job of main.c's runner
+    table (its timing rule in followup.c, its SQL in followup_store.c).
 */
 #include "leads.h"
 #include "ids.h"

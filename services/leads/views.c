@@ -1,4 +1,7 @@
-/*  views: read-only views across a lead's records or across the store.
+/*  views: the rules of the read-only views (no database, no call): the timeline's page
+    (its size, its cursor) and the hot sheet's request (an assignee, a date) and how
+    long its sections may be. views_store.c holds the SQL, views_methods.c the methods;
+    unit-tested in tests/unit/test_leads_views.c.
 
     - The timeline: one lead's activities, its moves between stages and its creation,
       its assignments and its follow-ups, newest first in one list, each entry with its
@@ -6,227 +9,52 @@
     - The daily hot sheet: for one salesperson or the whole store, the open hot leads,
       the open leads whose follow-up time has passed, and the day's appointments and test
       drives (the day read in the tenant's time zone, tenant_time_zone()).
-
-    Rows come back as JSON in the API's shape, built by PostgreSQL, and go through the
-    generic transcoder.
 */
 #include "leads.h"
-#include "ids.h"
-#include "json_pb.h"
-#include "log.h"
 #include "validate.h"
 
-#include <stdlib.h>
 #include <string.h>
 
-#define HOT_SHEET_SECTION_MAX 200
-
-// --- the timeline ------------------------------------------------------------------------
-
-//  Every source of the timeline is one branch of the UNION ALL giving the same three
-//  columns: at (the entry's time), id (a uuid, the tie-break) and entry (a TimelineEntry
-//  in the API's shape): activities, stage moves (and the creation), assignments,
-//  follow-ups. A new source is one more branch here and a kind named in TimelineEntry's
-//  comment.
-//  The moves come from the stage history, which also has the lead's creation (its row
-//  with from_stage ''), so the moves' own 'status_change' activities are left out of
-//  the activities' branch: each move is listed once.
-#define TIMELINE_STAGE_CHANGE(h)                                                              \
-    "jsonb_build_object('fromStage', " h ".from_stage, 'toStage', " h ".to_stage,"            \
-    " 'actorId', " h ".actor_id, 'changedAt', " CRM_SQL_TS(h ".changed_at") ","               \
-    " 'note', " h ".note)"
-
-static const crm_stmt_t s_timeline = {
-    .name = "leads_timeline",
-    .sql = "SELECT t.entry::text, " LEADS_SQL_MICROS("t.at") "::text FROM ("
-           "  SELECT a.occurred_at AS at, a.id AS id,"
-           "    jsonb_build_object('kind', a.kind, 'id', a.id,"
-           "      'at', " CRM_SQL_TS("a.occurred_at") ", 'actorId', a.actor_id,"
-           "      'activity', " LEADS_ACTIVITY_JSONB("a") ") AS entry"
-           "  FROM activities a"
-           "  WHERE a.tenant_id = $1 AND a.lead_id = $2::uuid AND a.kind <> 'status_change'"
-           " UNION ALL"
-           "  SELECT h.changed_at, h.id,"
-           "    jsonb_build_object("
-           "      'kind', CASE WHEN h.from_stage = '' THEN 'created' ELSE 'status_change' END,"
-           "      'id', h.id, 'at', " CRM_SQL_TS("h.changed_at") ", 'actorId', h.actor_id,"
-           "      'stageChange', " TIMELINE_STAGE_CHANGE("h") ")"
-           "  FROM stage_history h"
-           "  WHERE h.tenant_id = $1 AND h.lead_id = $2::uuid"
-           " UNION ALL"
-           "  SELECT g.assigned_at, g.id,"
-           "    jsonb_build_object('kind', 'assigned', 'id', g.id,"
-           "      'at', " CRM_SQL_TS("g.assigned_at") ", 'actorId', g.actor_id,"
-           "      'assignment', " LEADS_ASSIGNMENT_JSONB("g") ")"
-           "  FROM assignment_history g"
-           "  WHERE g.tenant_id = $1 AND g.lead_id = $2::uuid"
-           " UNION ALL"
-           "  SELECT e.at, f.id,"
-           "    jsonb_build_object('kind', e.kind, 'id', f.id, 'at', " CRM_SQL_TS("e.at") ","
-           "      'actorId', e.actor,"
-           "      'followUp', " LEADS_FOLLOW_UP_JSONB("f", "l.contact_id", "l.assignee_id") ")"
-           "  FROM follow_ups f"
-           "  JOIN leads l ON l.tenant_id = f.tenant_id AND l.id = f.lead_id"
-           "  CROSS JOIN LATERAL (VALUES ('follow_up_scheduled', f.created_at, f.created_by),"
-           "    ('follow_up_completed', f.completed_at, f.updated_by),"
-           "    ('follow_up_cancelled', f.cancelled_at, f.updated_by)) AS e(kind, at, actor)"
-           "  WHERE f.tenant_id = $1 AND f.lead_id = $2::uuid AND e.at IS NOT NULL"
-           " ) t"
-           " WHERE $3 = '' OR (t.at, t.id) < (" LEADS_SQL_CURSOR_TIME("$3") ","
-           "   nullif($4, '')::uuid)"
-           " ORDER BY t.at DESC, t.id DESC LIMIT $5::int",
-    .nparams = 5,
-    .custom_plan = true};
-
-int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
-                   ProtobufCMessage **response) {
-    const Crm__Leads__GetTimelineRequest *req = (const void *)request;
-    if (!crm_uuid_valid(req->id)) {
-        crm_call_error(call, "not_found", "no such lead (not a valid lead id)");
-        return 404;
+int leads_timeline_check(const Crm__Leads__GetTimelineRequest *req, leads_timeline_page_t *out,
+                         crm_errors_t *errors) {
+    size_t before = errors->n;
+    memset(out, 0, sizeof *out);
+    out->limit = (int)req->limit;
+    if (req->limit == 0)
+        out->limit = CRM_PAGE_DEFAULT_LIMIT;
+    else if (req->limit > CRM_PAGE_MAX_LIMIT) {
+        crm_errors_add(errors, "limit", "must be at most %d", CRM_PAGE_MAX_LIMIT);
+        out->limit = CRM_PAGE_MAX_LIMIT;
     }
-    int limit =
-        crm_page_limit(call, "limit", req->limit, CRM_PAGE_DEFAULT_LIMIT, CRM_PAGE_MAX_LIMIT);
-    leads_cursor_t cursor = {0};
-    if (req->cursor[0] && (leads_cursor_decode(req->cursor, 't', &cursor) || !cursor.value[0]))
-        crm_call_field_error(call, "cursor", "is not a cursor of this timeline");
-    if (call->errors.n)
-        return 422;
-    Crm__Leads__Lead *lead = NULL;
-    int code = leads_store_get(call, req->id, false, false, &lead);
-    if (lead)
-        crm__leads__lead__free_unpacked(lead, NULL);
-    if (code != 200)
-        return code;
-    char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
-    const char *params[] = {call->header->tenant_id, req->id, cursor.value, cursor.id,
-                            limit_text};
-    PGresult *res = crm_db_query(call->db, &s_timeline, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int rows = PQntuples(res);
-    int n = rows > limit ? limit : rows;
-    Crm__Leads__TimelineResponse *list = malloc(sizeof *list);
-    crm__leads__timeline_response__init(list);
-    list->items = n ? calloc((size_t)n, sizeof *list->items) : NULL;
-    for (int i = 0; i < n && code == 200; i++) {
-        ProtobufCMessage *entry = crm_row_decode(call, &crm__leads__timeline_entry__descriptor,
-                                                 PQgetvalue(res, i, 0), "timeline entry");
-        if (entry)
-            list->items[list->n_items++] = (Crm__Leads__TimelineEntry *)entry;
-        else
-            code = 500;
-    }
-    if (code == 200 && rows > limit && n > 0)
-        list->next_cursor =
-            leads_cursor_encode('t', PQgetvalue(res, n - 1, 1), list->items[n - 1]->id);
-    PQclear(res);
-    if (code == 200)
-        *response = &list->base;
-    else
-        crm__leads__timeline_response__free_unpacked(list, NULL);
-    return code;
+    if (req->cursor[0] &&
+        (leads_cursor_decode(req->cursor, 't', &out->cursor) || !out->cursor.value[0]))
+        crm_errors_add(errors, "cursor", "is not a cursor of this timeline");
+    return errors->n > before ? -1 : 0;
 }
 
-// --- the hot sheet -----------------------------------------------------------------------
+int leads_hot_sheet_check(const Crm__Leads__HotSheetRequest *req, crm_errors_t *errors) {
+    size_t before = errors->n;
+    if (crm_utf8_chars(req->assignee_id) > 64)
+        crm_errors_add(errors, "assigneeId", "must be at most 64 characters");
+    if (req->date[0] && (strlen(req->date) != 10 || !crm_date_parse(req->date, NULL, NULL, NULL)))
+        crm_errors_add(errors, "date", "must be a date YYYY-MM-DD");
+    return errors->n > before ? -1 : 0;
+}
 
-//  A lead on the hot sheet (a HotSheetLead in the API's shape).
-#define HOT_SHEET_LEAD(l)                                                                     \
-    "jsonb_build_object('leadId', " l ".id, 'contactId', " l ".contact_id,"                   \
-    " 'vehicle', " l ".vehicle, 'status', " l ".status, 'priority', " l ".priority,"          \
-    " 'assigneeId', nullif(" l ".assignee_id, ''),"                                           \
-    " 'followUpAt', " CRM_SQL_TS(l ".follow_up_at") ","                                       \
-    " 'lastActivityAt', " CRM_SQL_TS(l ".last_activity_at") ")"
-
-//  One section: the JSON array of at most HOT_SHEET_SECTION_MAX + 1 rows of a query
-//  giving j (the entry) and its order in o (a row number).
-#define HOT_SHEET_SECTION(query)                                                              \
-    "(SELECT coalesce(jsonb_agg(s.j ORDER BY s.o), '[]') FROM (" query ") s)"
-
-//  $4 is HOT_SHEET_SECTION_MAX + 1: a section that fills it was truncated.
-#define HOT_SHEET_LIMIT " LIMIT $4::int"
-
-//  $1 tenant, $2 the salesperson ('' the store), $3 the day ('' today, in the tenant's
-//  time zone), $4 the limit of a section. Hot and overdue are as of now; the day picks
-//  the appointments. Follow-ups are the lead's follow_up_at for now; the follow-ups of
-//  their own feature are one more condition of the overdue section when they land.
-static const crm_stmt_t s_hot_sheet = {
-    .name = "leads_hot_sheet",
-    .sql = "WITH zone AS (SELECT tenant_time_zone($1) AS tz),"
-           " span AS ("
-           "  SELECT z.tz, d.local_day, (d.local_day::timestamp AT TIME ZONE z.tz) AS starts,"
-           "    ((d.local_day + 1)::timestamp AT TIME ZONE z.tz) AS ends"
-           "  FROM zone z, LATERAL (SELECT coalesce(nullif($3, '')::date,"
-           "    (now() AT TIME ZONE z.tz)::date) AS local_day) d)"
-           " SELECT jsonb_strip_nulls(jsonb_build_object("
-           "  'date', to_char(span.local_day, 'YYYY-MM-DD'), 'timeZone', span.tz,"
-           "  'assigneeId', nullif($2, ''),"
-           "  'hot', " HOT_SHEET_SECTION(
-               "SELECT " HOT_SHEET_LEAD("l") " AS j,"
-               "  row_number() OVER (ORDER BY l.follow_up_at ASC NULLS LAST,"
-               "    l.last_activity_at DESC, l.id) AS o"
-               " FROM leads l"
-               " WHERE l.tenant_id = $1 AND l.deleted_at IS NULL AND l.closed_at IS NULL"
-               "  AND l.priority = 'hot' AND ($2 = '' OR l.assignee_id = $2)"
-               " ORDER BY o" HOT_SHEET_LIMIT) ","
-           "  'overdue', " HOT_SHEET_SECTION(
-               "SELECT " HOT_SHEET_LEAD("l") " AS j,"
-               "  row_number() OVER (ORDER BY l.follow_up_at, l.id) AS o"
-               " FROM leads l"
-               " WHERE l.tenant_id = $1 AND l.deleted_at IS NULL AND l.closed_at IS NULL"
-               "  AND l.follow_up_at < now() AND ($2 = '' OR l.assignee_id = $2)"
-               " ORDER BY o" HOT_SHEET_LIMIT) ","
-           "  'appointments', " HOT_SHEET_SECTION(
-               "SELECT " HOT_SHEET_LEAD("l") " || jsonb_build_object('activityId', a.id,"
-               "    'activityKind', a.kind, 'scheduledAt', " CRM_SQL_TS("a.occurred_at") ","
-               "    'appointmentStatus', nullif(a.outcome, '')) AS j,"
-               "  row_number() OVER (ORDER BY a.occurred_at, a.id) AS o"
-               " FROM activities a JOIN leads l ON l.tenant_id = a.tenant_id"
-               "  AND l.id = a.lead_id AND l.deleted_at IS NULL"
-               " WHERE a.tenant_id = $1 AND a.kind IN ('appointment', 'test_drive')"
-               "  AND a.occurred_at >= span.starts AND a.occurred_at < span.ends"
-               "  AND ($2 = '' OR l.assignee_id = $2)"
-               " ORDER BY o" HOT_SHEET_LIMIT) "))::text"
-           " FROM span",
-    .nparams = 4,
-    .custom_plan = true};
-
-//  Keep the first HOT_SHEET_SECTION_MAX leads of a section; true when there were more.
+//  Keep the first LEADS_HOT_SHEET_SECTION_MAX leads of a section; true when there were
+//  more.
 static bool s_section_trim(Crm__Leads__HotSheetLead **items, size_t *n) {
-    if (*n <= HOT_SHEET_SECTION_MAX)
+    if (*n <= LEADS_HOT_SHEET_SECTION_MAX)
         return false;
-    for (size_t i = HOT_SHEET_SECTION_MAX; i < *n; i++)
+    for (size_t i = LEADS_HOT_SHEET_SECTION_MAX; i < *n; i++)
         crm__leads__hot_sheet_lead__free_unpacked(items[i], NULL);
-    *n = HOT_SHEET_SECTION_MAX;
+    *n = LEADS_HOT_SHEET_SECTION_MAX;
     return true;
 }
 
-int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request,
-                    ProtobufCMessage **response) {
-    const Crm__Leads__HotSheetRequest *req = (const void *)request;
-    if (crm_utf8_chars(req->assignee_id) > 64)
-        crm_call_field_error(call, "assigneeId", "must be at most 64 characters");
-    if (req->date[0] &&
-        (strlen(req->date) != 10 || !crm_date_parse(req->date, NULL, NULL, NULL)))
-        crm_call_field_error(call, "date", "must be a date YYYY-MM-DD");
-    if (call->errors.n)
-        return 422;
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", HOT_SHEET_SECTION_MAX + 1);
-    const char *params[] = {call->header->tenant_id, req->assignee_id, req->date, limit};
-    PGresult *res = crm_db_query(call->db, &s_hot_sheet, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    Crm__Leads__HotSheetResponse *sheet = (Crm__Leads__HotSheetResponse *)crm_row_decode(
-        call, &crm__leads__hot_sheet_response__descriptor, PQgetvalue(res, 0, 0), "hot sheet");
-    PQclear(res);
-    if (!sheet)
-        return 500;
+void leads_hot_sheet_trim(Crm__Leads__HotSheetResponse *sheet) {
     bool hot = s_section_trim(sheet->hot, &sheet->n_hot);
     bool overdue = s_section_trim(sheet->overdue, &sheet->n_overdue);
     bool appointments = s_section_trim(sheet->appointments, &sheet->n_appointments);
     sheet->truncated = hot || overdue || appointments;
-    *response = &sheet->base;
-    return 200;
 }

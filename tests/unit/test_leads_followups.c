@@ -1,4 +1,4 @@
-/*  test_leads_followups: the follow-up scheduler's pure rules (followup_rules.c). */
+/*  test_leads_followups: the follow-up scheduler's timing rule (followup.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
