@@ -14,6 +14,7 @@ typedef struct {
     zloop_t *loop;
     crm_relay_t *relay;
     crm_runner_t *runner;
+    crm_follower_t *followers[8]; // one per row of daemon->follows
     bool attached; // the attach hook succeeded: detach is owed
 } s_life_t;
 
@@ -37,7 +38,8 @@ static int s_prepare(s_life_t *self) {
     return crm_service_prepare_db_schema(self->db, daemon->name);
 }
 
-//  Make the service and put it on the loop with its relay, jobs and attach hook. 0 or -1.
+//  Make the service and put it on the loop with its relay, jobs, followers and attach
+//  hook. 0 or -1.
 static int s_start(s_life_t *self) {
     const crm_daemon_t *daemon = self->daemon;
     const crm_config_t *cfg = self->cfg;
@@ -57,6 +59,14 @@ static int s_start(s_life_t *self) {
     if (daemon->jobs) {
         self->runner = crm_runner_new(cfg, daemon->name, daemon->jobs);
         if (crm_runner_attach(self->runner, self->loop, self->relay))
+            return -1;
+    }
+    for (size_t i = 0; daemon->follows && daemon->follows[i].source; i++) {
+        assert(i < sizeof self->followers / sizeof *self->followers);
+        self->followers[i] =
+            crm_follower_start(cfg, self->service, self->loop, daemon->name,
+                               daemon->follows[i].source, daemon->follows[i].fn, self->arg);
+        if (!self->followers[i])
             return -1;
     }
     if (daemon->attach && daemon->attach(cfg, self->service, self->loop, self->arg))
@@ -79,6 +89,8 @@ static void s_stop(s_life_t *self) {
     crm_runner_destroy(&self->runner); // each job after its step in progress
     if (self->attached && self->daemon->detach)
         self->daemon->detach(self->arg);
+    for (size_t i = 0; i < sizeof self->followers / sizeof *self->followers; i++)
+        crm_follower_stop(&self->followers[i]);
     crm_service_destroy(&self->service); // its workers leave the loop first
     crm_relay_destroy(&self->relay);
     zloop_destroy(&self->loop);

@@ -13,9 +13,10 @@
     connects to the database (retrying as long as it takes: a daemon never exits on a
     transient fault), applies the migrations, runs the setup hook, prepares the
     framework's tables, makes the service (service.c) and puts it on a zloop with its
-    relay (relay.h) and its background jobs (runner.h), runs the attach hook, and
-    serves until SIGINT/SIGTERM. It then stops in the reverse order: the jobs (each
-    after its step in progress), the detach hook, the service, the relay, teardown.
+    relay (relay.h), its background jobs (runner.h) and its followers of other services'
+    events (follower.h), runs the attach hook, and serves until SIGINT/SIGTERM. It then
+    stops in the reverse order: the jobs (each after its step in progress), the detach
+    hook, the followers, the service, the relay, teardown.
 */
 #ifndef CRM_DAEMON_H
 #define CRM_DAEMON_H
@@ -25,8 +26,16 @@
 
 #include "config.h"
 #include "db.h"
+#include "follower.h"
 #include "runner.h"
 #include "service.h"
+
+//  Another service's events a daemon follows: each is applied once, in order, by fn
+//  (its arg: the setup hook's state), with the daemon's schema's inbox (follower.h).
+typedef struct {
+    const char *source; // the service whose events (NULL ends a table)
+    crm_follow_fn *fn;  // what one event does
+} crm_follow_t;
 
 typedef struct {
     const char *name;  // service and schema name
@@ -42,8 +51,9 @@ typedef struct {
     //  Optional: the background jobs (runner.h), each on a thread with a connection of
     //  its own; the events their steps commit kick the relay.
     const crm_job_t *jobs;
-    //  Optional: called once the service is on the loop (e.g. to follow other
-    //  services' events with a crm_subscriber_t).
+    //  Optional: the other services' events it follows, a table ended by { NULL }.
+    const crm_follow_t *follows;
+    //  Optional: called once the service is on the loop (timers, other subscribers).
     int (*attach)(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg);
     void (*detach)(void *arg); // before the loop and service go
 } crm_daemon_t;

@@ -62,7 +62,6 @@
 //  The service's state, shared by its methods.
 typedef struct {
     const crm_config_t *cfg;
-    crm_follower_t *lifecycle;        // follows the leads service's events (lifecycle.c)
 } contacts_t;
 
 //  The contact's methods (handlers.c).
@@ -420,8 +419,11 @@ int contacts_lifecycle_store_won(crm_db_t *db, crm_outbox_t *outbox, const char 
 int contacts_lifecycle_store_count(crm_db_t *db, const char *tenant, const char *contact,
                                    int delta, const char *at);
 //  The follower (lifecycle_follow.c) of the leads source on loop (crm_follower_stop stops it).
-crm_follower_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
-                                         zloop_t *loop);
+
+//  One leads event applied (the follows table's crm_follow_fn): 0 applied (or nothing
+//  to do), 1 unreadable, -1 failed (lifecycle_follow.c).
+int contacts_lifecycle_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
+                              void *arg);
 
 //  --- Saved filters, each a team member's own: saved_filter.c (rules),
 //  saved_filter_store.c (SQL), saved_filter_methods.c ------------------------------------

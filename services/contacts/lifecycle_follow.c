@@ -8,14 +8,16 @@
     - LeadActivityLogged (a log, not a change): so does it, to the activity's time or,
       for an appointment booked ahead, to when it was booked.
 
-    A follower (common/follower.h) applies the leads source's events with the contacts
-    schema's inbox: each once, in order, across restarts and several processes.
+    The daemon's follower of the leads source (main.c's follows table, common/
+    follower.h) applies them with the contacts schema's inbox: each once, in order,
+    across restarts and several processes.
 */
 #include "contacts.h"
 #include "follower.h"
 
 //  One event (crm_follow_fn): 0 applied (or nothing to do), 1 unreadable, -1 failed.
-static int s_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event, void *arg) {
+int contacts_lifecycle_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
+                              void *arg) {
     (void)arg;
     contacts_lifecycle_change_t change;
     int rc = contacts_lifecycle_read(event, &change);
@@ -27,9 +29,4 @@ static int s_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
                                             change.at);
     contacts_lifecycle_change_reset(&change);
     return rc;
-}
-
-crm_follower_t *contacts_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
-                                         zloop_t *loop) {
-    return crm_follower_start(cfg, service, loop, "contacts", "leads", s_follow, NULL);
 }

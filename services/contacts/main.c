@@ -1,5 +1,8 @@
 /*  crm-contacts: the contacts daemon. Wiring only: the service core (common/service.c)
-    runs the loop; the methods are in handlers.c, the SQL in store.c. */
+    runs the loop and the methods (methods.c's table, the index of the service: per
+    resource its rules, store and methods files); the follows table applies the leads'
+    events (lifecycle_follow.c); the runner runs the job runner, the retention sweep
+    and the export runner. */
 #include "contacts.h"
 #include "daemon.h"
 
@@ -18,18 +21,10 @@ static int s_workers(const crm_config_t *cfg) {
     return cfg->contacts_workers;
 }
 
-//  Once the service is up: the follower of the leads service's events, stopped before
-//  the service goes.
-static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg) {
-    contacts_t *self = arg;
-    self->lifecycle = contacts_lifecycle_start(cfg, service, loop);
-    return self->lifecycle ? 0 : -1;
-}
-
-static void s_detach(void *arg) {
-    contacts_t *self = arg;
-    crm_follower_stop(&self->lifecycle);
-}
+//  The other services' events it follows: the leads' (lifecycle_follow.c).
+static const crm_follow_t s_follows[] = {
+    {.source = "leads", .fn = contacts_lifecycle_follow},
+    {.source = NULL}};
 
 //  The background jobs (common/runner.c): each on a thread with a connection of its own.
 static const crm_job_t s_jobs[] = {
@@ -60,8 +55,7 @@ int main(int argc, char **argv) {
         .workers = s_workers,
         .max_batch = s_max_batch,
         .jobs = s_jobs,
-        .attach = s_attach,
-        .detach = s_detach,
+        .follows = s_follows,
         .publishes = true,
     };
     return crm_daemon_main(&daemon, argc, argv);

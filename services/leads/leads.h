@@ -41,7 +41,6 @@
 typedef struct {
     const crm_config_t *cfg;
     crm_bus_client_t *contacts;  // calls to the contacts service (is a contact live?)
-    crm_follower_t *lifecycle;    // follows the contacts service's events
 } leads_t;
 
 extern const crm_method_t leads_methods[];
@@ -389,8 +388,11 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
 
 //  Follow the contacts service's events (ContactMerged, ContactErased) with the leads
 //  schema's inbox. NULL when it cannot start; crm_follower_stop stops it.
-crm_follower_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
-                                      zloop_t *loop);
+
+//  One contacts event applied (the follows table's crm_follow_fn): 0 applied (or nothing
+//  to do), 1 unreadable, -1 failed.
+int leads_lifecycle_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
+                           void *arg);
 
 //  Is contact_id a live contact of the caller's tenant? Known from the contacts
 //  service's events (contact_ids) when they have been applied; else the contacts service

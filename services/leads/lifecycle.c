@@ -30,8 +30,8 @@
 #include <string.h>
 
 //  One event (crm_follow_fn): 0 applied (or nothing to do), 1 unreadable, -1 failed.
-static int s_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
-                    void *arg) {
+int leads_lifecycle_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
+                           void *arg) {
     (void)arg;
     const uint8_t *data = event->payload.data;
     size_t size = event->payload.len;
@@ -88,11 +88,6 @@ static int s_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
         }
     }
     return readable ? rc : 1;
-}
-
-crm_follower_t *leads_lifecycle_start(const crm_config_t *cfg, crm_service_t *service,
-                                      zloop_t *loop) {
-    return crm_follower_start(cfg, service, loop, "leads", "contacts", s_follow, NULL);
 }
 
 // --- a new lead's contact ---------------------------------------------------------------

@@ -1,6 +1,6 @@
 /*  crm-leads: the leads daemon. Wiring only: the service core (common/service.c) runs
     the loop and the methods (methods.c's table, the index of the service: per method
-    its rules file and its _store.c); the attach hook follows the contacts' events
+    its rules file and its _store.c); the follows table applies the contacts' events
     (lifecycle.c); the runner runs the follow-up scheduler (scheduler.c). */
 #include "leads.h"
 #include "daemon.h"
@@ -23,18 +23,10 @@ static void s_teardown(void **arg) {
         crm_bus_client_destroy(&self->contacts);
 }
 
-//  Once the service is up: the follower of the contacts service's events (lifecycle.c),
-//  stopped before the service goes.
-static int s_attach(const crm_config_t *cfg, crm_service_t *service, zloop_t *loop, void *arg) {
-    leads_t *self = arg;
-    self->lifecycle = leads_lifecycle_start(cfg, service, loop);
-    return self->lifecycle ? 0 : -1;
-}
-
-static void s_detach(void *arg) {
-    leads_t *self = arg;
-    crm_follower_stop(&self->lifecycle);
-}
+//  The other services' events it follows: the contacts' (lifecycle.c).
+static const crm_follow_t s_follows[] = {
+    {.source = "contacts", .fn = leads_lifecycle_follow},
+    {.source = NULL}};
 
 //  The background jobs (common/runner.c): each on a thread with a connection of its own.
 static const crm_job_t s_jobs[] = {
@@ -65,8 +57,7 @@ int main(int argc, char **argv) {
         .workers = s_workers,
         .max_batch = s_max_batch,
         .jobs = s_jobs,
-        .attach = s_attach,
-        .detach = s_detach,
+        .follows = s_follows,
         .publishes = true,
     };
     return crm_daemon_main(&daemon, argc, argv);
