@@ -34,6 +34,8 @@ struct _crm_service_t {
     bool flush_armed;
     int in_flight;           // batches sent, sync point not yet answered
     bool busy;               // building a batch or redoing: callbacks must not start more
+    bool optimistic;         // running a batch's pipelined pass (crm_call_write queues)
+    uint64_t queued_writes;  // writes crm_call_write queued without waiting, so far
     s_batch_t *redo_head, *redo_tail;  // batches to run again with savepoints
     crm_dbloop_t dbl;        // the connection's pipeline on the loop
     uint64_t requests;
@@ -190,6 +192,32 @@ int crm_call_fail(crm_call_t *call, crm_errors_t *errors) {
     s_call_validation_failed(call);
     crm_errors_move(&call->errors, errors);
     return 422;
+}
+
+int crm_call_write(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params,
+                   char sqlstate[6]) {
+    crm_service_t *self = call->service;
+    if (sqlstate)
+        sqlstate[0] = 0;
+    if (self && self->optimistic) {
+        //  Sent without waiting: a failure fails the batch, which runs again one by one.
+        self->queued_writes++;
+        crm_db_query_async(call->db, stmt, params, NULL, NULL);
+        return 0;
+    }
+    if (crm_db_savepoint(call->db, "crm_write"))
+        return -1;
+    PGresult *res = crm_db_query(call->db, stmt, params);
+    if (res) {
+        PQclear(res);
+        crm_db_release(call->db, "crm_write");
+        return 0;
+    }
+    if (sqlstate)
+        snprintf(sqlstate, 6, "%s", crm_db_sqlstate(call->db));
+    crm_db_rollback_to(call->db, "crm_write");
+    crm_db_release(call->db, "crm_write");
+    return -1;
 }
 
 int crm_call_db_failure(crm_call_t *call) {
@@ -400,15 +428,17 @@ static void s_start(crm_service_t *self, s_request_t *ctx, int index, bool savep
         return;
     }
     unsigned long writes_before = crm_db_writes(self->db);
+    uint64_t queued_before = self->queued_writes;
     call->code = ctx->method->fn(call, ctx->in, &call->response);
     bool failed = s_outcome(ctx) >= 400;
     if (!failed && ctx->idempotent && s_finish(self, ctx))
         failed = true;
+    bool wrote = crm_db_writes(self->db) != writes_before || self->queued_writes != queued_before;
     if (savepoints) {
         if (failed)
             crm_db_rollback_to(self->db, savepoint);
         crm_db_release(self->db, savepoint);
-    } else if ((failed && crm_db_writes(self->db) != writes_before) || crm_db_failed(self->db))
+    } else if ((failed && wrote) || crm_db_failed(self->db))
         *redo = true;
 }
 
@@ -573,9 +603,11 @@ static void s_flush(crm_service_t *self) {
         }
         self->busy = true;
         bool redo = false;
+        self->optimistic = true;
         for (int i = 0; i < batch->n && !redo; i++)
             if (s_unpack(self, batch->pending[i].request, &batch->ctx[i]) == 0)
                 s_start(self, &batch->ctx[i], i, false, &redo);
+        self->optimistic = false;
         if (redo) {
             //  A request failed after writing: end the transaction rolled back.
             static const crm_stmt_t rollback = {.name = "crm_batch_rollback", .sql = "ROLLBACK"};

@@ -92,6 +92,16 @@ void crm_call_field_error(crm_call_t *call, const char *field, const char *fmt, 
 //  returns 422 (errors is left empty). Returns 0, taking nothing, when there are none.
 int crm_call_fail(crm_call_t *call, crm_errors_t *errors);
 
+//  A write whose answer the method needs only to know that it succeeded (an insert
+//  whose keys refuse a duplicate): the core sends it down the batch's pipeline without
+//  waiting, so that a batch's writes reach the database together, and returns 0. If it
+//  fails, the batch commits nothing and runs again a request at a time; there the write
+//  runs alone under a savepoint of its own and returns 0, or -1 with its SQLSTATE in
+//  sqlstate (may be NULL), the request's transaction still usable (to find out, say,
+//  which contact holds the address). Either way the method reads top to bottom.
+int crm_call_write(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params,
+                   char sqlstate[6]);
+
 //  The standard reply to a request that failed in the database: logs, returns 500 or
 //  503 (connection lost) with the error filled.
 int crm_call_db_failure(crm_call_t *call);

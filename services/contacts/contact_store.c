@@ -36,37 +36,41 @@
     "  (SELECT " CONTACTS_TS("created_at") " FROM " row "),"                                  \
     "  (SELECT " CONTACTS_TS("updated_at") " FROM " row ")"
 
-//  A create's row, its audit entry and its email keys, the row written only when guard
-//  (a WHERE clause, or nothing) lets it; the keys go with the row.
-#define CREATE_SQL(guard)                                                                     \
+//  A create's row, its audit entry and its email keys.
+#define CREATE_SQL                                                                            \
     " ins AS ("                                                                               \
-    "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source,"  \
+    "  INSERT INTO contacts (tenant_id, id, kind, type, first_name, last_name, name, source," \
     "                        tags, emails, phones, created_at, updated_at,"                   \
     "                        supplier, assignee, organization_id, profile, updated_by)"       \
     "  SELECT $1, $2::uuid, $3, $4, $5, $6, $7, $8,"                                          \
     "         $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz,"        \
     "         $16::boolean, $17, $18::uuid, $19::jsonb, $20"                                  \
-    "  " guard " RETURNING *),"                                                               \
+    "  RETURNING *),"                                                                         \
     CONTACTS_AUDIT_CREATED_SQL("ins")                                                         \
     " keys AS ("                                                                              \
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"                      \
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"                                     \
     "  WHERE EXISTS (SELECT 1 FROM ins)),"
 
-//  A create: the row, its audit entry, its email keys and ContactCreated, written only
-//  when no contact holds one of its addresses (then the holder and its position come
-//  back instead). Two creates racing for one address fail on contact_emails' key; the
-//  loser's batch runs again, a savepoint per request, and this statement then names the
-//  winner.
+//  A create: the row, its audit entry, its email keys and ContactCreated, in one
+//  statement. An address another contact holds fails it on contact_emails' key (the
+//  create is then answered 409, naming the holder: s_email_holder).
 static const crm_stmt_t s_insert = {
     .name = "contacts_insert",
-    .sql = "WITH dup AS (" DUP_SQL("") "),"
-           CREATE_SQL("WHERE NOT EXISTS (SELECT 1 FROM dup)")
-           OUTBOX_SQL("ContactCreated", "ins")
-           WRITTEN_SQL("ins"),
+    .sql = "WITH" CREATE_SQL OUTBOX_SQL("ContactCreated", "ins") " SELECT 1",
     .nparams = 20,
     .writes = true,
 };
+
+//  The first of the addresses in $2 (keys) that a contact holds, and its position.
+static const crm_stmt_t s_email_holder = {
+    .name = "contacts_email_holder",
+    .sql = "SELECT e.contact_id::text, k.ord - 1"
+           " FROM unnest($2::text[]) WITH ORDINALITY AS k(address, ord)"
+           " CROSS JOIN LATERAL (SELECT contact_id FROM contact_emails"
+           "   WHERE tenant_id = $1 AND address_norm = k.address LIMIT 1) e"
+           " ORDER BY k.ord LIMIT 1",
+    .nparams = 2};
 
 #define GET_SQL                                                                               \
     "SELECT " CONTACT_JSON("c") " FROM contacts c"                                            \
@@ -307,32 +311,40 @@ static void s_row_params(const contacts_scope_t *scope, const contacts_row_t *ro
     memcpy(params, values, sizeof values);
 }
 
-//  Insert or update (created) row and its event; see contacts_contact_store_write.
-static int s_write(const contacts_scope_t *scope, const contacts_row_t *row,
-                   Crm__Contacts__Contact *c, bool created, const char *const *changed,
-                   size_t n_changed, crm_errors_t *errors, char conflict_id[64]) {
+int contacts_contact_store_update(const contacts_scope_t *scope, const contacts_row_t *row,
+                                  Crm__Contacts__Contact *c, const char *const *changed,
+                                  size_t n_changed, crm_errors_t *errors, char conflict_id[64]) {
     crm_outbox_event_t ev;
-    s_event(scope, c, created, changed, n_changed, &ev);
+    s_event(scope, c, false, changed, n_changed, &ev);
     const char *params[20];
     s_row_params(scope, row, &ev, params);
-    PGresult *res = crm_db_query(scope->db, created ? &s_insert : &s_update, params);
+    PGresult *res = crm_db_query(scope->db, &s_update, params);
     crm_outbox_event_reset(&ev);
-    int code = res ? s_written(res, created ? 201 : 200, c, errors, conflict_id)
-                   : s_write_failure(scope->db, errors);
+    int code =
+        res ? s_written(res, 200, c, errors, conflict_id) : s_write_failure(scope->db, errors);
     PQclear(res);
     return code;
 }
 
-int contacts_contact_store_insert(const contacts_scope_t *scope, const contacts_row_t *row,
-                                  Crm__Contacts__Contact *c, crm_errors_t *errors,
-                                  char conflict_id[64]) {
-    return s_write(scope, row, c, true, NULL, 0, errors, conflict_id);
-}
-
-int contacts_contact_store_update(const contacts_scope_t *scope, const contacts_row_t *row,
-                                  Crm__Contacts__Contact *c, const char *const *changed,
-                                  size_t n_changed, crm_errors_t *errors, char conflict_id[64]) {
-    return s_write(scope, row, c, false, changed, n_changed, errors, conflict_id);
+//  Why a create failed: 409 naming the contact that holds one of its addresses (or, when
+//  none does any more, the address taken meanwhile), or -1 when the database failed.
+static int s_insert_failure(const contacts_scope_t *scope, const contacts_row_t *row,
+                            const char *sqlstate, crm_errors_t *errors, char conflict_id[64]) {
+    if (strcmp(sqlstate, "23505") != 0)
+        return -1;
+    const char *params[] = {scope->tenant_id, row->email_keys_array};
+    PGresult *res = crm_db_query(scope->db, &s_email_holder, params);
+    if (!res)
+        return -1;
+    if (PQntuples(res) > 0) {
+        snprintf(conflict_id, 64, "%s", PQgetvalue(res, 0, 0));
+        char field[64];
+        snprintf(field, sizeof field, "emails[%s].address", PQgetvalue(res, 0, 1));
+        crm_errors_add(errors, field, "is already used by contact %s", conflict_id);
+    } else
+        crm_errors_add(errors, "emails", "an email address is already used by another contact");
+    PQclear(res);
+    return 409;
 }
 
 int contacts_contact_store_get(const contacts_scope_t *scope, const char *id, bool for_update,
@@ -383,9 +395,18 @@ int contacts_answer_write(crm_call_t *call, int code, crm_errors_t *errors,
 
 int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
     contacts_scope_t scope = s_scope(call);
+    crm_outbox_event_t ev;
+    s_event(&scope, c, true, NULL, 0, &ev);  // c's times are the row's
+    const char *params[20];
+    s_row_params(&scope, row, &ev, params);
+    char sqlstate[6];
+    int rc = crm_call_write(call, &s_insert, params, sqlstate);
+    crm_outbox_event_reset(&ev);
+    if (rc == 0)
+        return 201;
     crm_errors_t errors = {0};
     char conflict_id[64] = "";
-    int code = contacts_contact_store_insert(&scope, row, c, &errors, conflict_id);
+    int code = s_insert_failure(&scope, row, sqlstate, &errors, conflict_id);
     return contacts_answer_write(call, code, &errors, conflict_id);
 }
 

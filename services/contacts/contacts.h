@@ -194,13 +194,11 @@ int contacts_contact_update_in(const contacts_scope_t *scope, const char *region
 
 //  --- contact_store.c ------------------------------------------------------------------
 
-//  A contact's writes and reads for scope, each write with its event in the same
-//  statement: 201/200, 404 (none, or deleted), 409 with errors (and conflict_id, the
-//  holder of one of its addresses, when known), 500 (a stored contact unreadable), or
-//  -1 when the database failed. Written, c carries the stored times.
-int contacts_contact_store_insert(const contacts_scope_t *scope, const contacts_row_t *row,
-                                  Crm__Contacts__Contact *c, crm_errors_t *errors,
-                                  char conflict_id[64]);
+//  A contact's update and read for scope, the update with its event in the same
+//  statement: 200, 404 (none, or deleted), 409 with errors (and conflict_id, the holder
+//  of one of its addresses, when known), 500 (a stored contact unreadable), or -1 when
+//  the database failed. Written, c carries the stored times. (A create is the Create
+//  method's only, through the request's batch: contacts_store_insert.)
 int contacts_contact_store_update(const contacts_scope_t *scope, const contacts_row_t *row,
                                   Crm__Contacts__Contact *c, const char *const *changed,
                                   size_t n_changed, crm_errors_t *errors, char conflict_id[64]);

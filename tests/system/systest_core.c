@@ -617,10 +617,6 @@ static const crm_migration_t s_service_migrations[] = {
 
 static const crm_stmt_t s_item_insert = {
     "core_item_insert", "INSERT INTO items (tenant_id, k) VALUES ($1, $2)", 2, true, false};
-static const crm_stmt_t s_item_insert_new = {
-    "core_item_insert_new",
-    "INSERT INTO items (tenant_id, k) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING k", 2, true,
-    false};
 static const crm_stmt_t s_item_count = {
     "core_item_count", "SELECT count(*) FROM items WHERE tenant_id = $1", 1, false, false};
 
@@ -654,23 +650,23 @@ static int s_put(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMes
     return 201;
 }
 
-//  PutNew: an insert that writes nothing when the key exists, answered 409 then. Called
-//  "PutAsync" on the bus, from when such a method was queued in the pipeline.
-static int s_put_new(crm_call_t *call, const ProtobufCMessage *request,
-                     ProtobufCMessage **response) {
+//  PutAsync: the insert written with crm_call_write, so the core sends it down the
+//  batch's pipeline without waiting; a key that exists fails the batch, which runs again
+//  one request at a time, where the write reports 23505 and the method answers 409.
+static int s_put_async(crm_call_t *call, const ProtobufCMessage *request,
+                       ProtobufCMessage **response) {
     const Crm__PageRequest *in = (const Crm__PageRequest *)request;
     const char *params[] = {call->header->tenant_id, in->cursor};
-    PGresult *res = crm_db_query(call->db, &s_item_insert_new, params);
-    if (!res)
+    char sqlstate[6];
+    if (crm_call_write(call, &s_item_insert, params, sqlstate) != 0) {
+        if (strcmp(sqlstate, "23505") == 0) {
+            crm_call_error(call, "conflict", "the key exists");
+            return 409;
+        }
         return crm_call_db_failure(call);
-    int code = 201;
-    if (PQntuples(res) == 0) {
-        crm_call_error(call, "conflict", "the key exists");
-        code = 409;
-    } else
-        *response = s_response_new(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return code;
+    }
+    *response = s_response_new(in->cursor);
+    return 201;
 }
 
 static int s_count(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
@@ -686,7 +682,7 @@ static int s_count(crm_call_t *call, const ProtobufCMessage *request, ProtobufCM
 
 static const crm_method_t s_methods[] = {
     {"Put", s_put, &crm__page_request__descriptor, true},
-    {"PutAsync", s_put_new, &crm__page_request__descriptor, true},
+    {"PutAsync", s_put_async, &crm__page_request__descriptor, true},
     {"Count", s_count, &crm__page_request__descriptor, false},
     {NULL, NULL, NULL, false},
 };
