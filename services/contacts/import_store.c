@@ -4,6 +4,7 @@
     decides anything: import.c holds the rules, the stages call these in order.
 */
 #include "import.h"
+#include "rows.h"
 #include "json_pb.h"
 #include "log.h"
 #include "outbox.h"
@@ -255,24 +256,8 @@ static int s_exec(crm_db_t *db, const crm_stmt_t *stmt, const char *const *param
 
 int contacts_import_store_read(crm_call_t *call, const char *id, Crm__Contacts__Import **out) {
     const char *params[] = {call->header->tenant_id, id};
-    PGresult *res = crm_db_query(call->db, &s_import_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
-        crm_call_error(call, "not_found", "no such import");
-    else {
-        const char *json = PQgetvalue(res, 0, 0);
-        crm_json_error_t err;
-        *out = (Crm__Contacts__Import *)crm_json_to_pb(&crm__contacts__import__descriptor, json,
-                                                       strlen(json), &err);
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored import is unreadable: %s %s", err.field,
-                           err.message);
-    }
-    PQclear(res);
-    return code;
+    return crm_row_read_one(call, &s_import_get, params, &crm__contacts__import__descriptor,
+                            "import", (ProtobufCMessage **)out);
 }
 
 int contacts_import_store_insert(crm_call_t *call, const char *id, const char *options,

@@ -4,6 +4,7 @@
     with each chunk.
 */
 #include "contacts.h"
+#include "rows.h"
 #include "json_pb.h"
 
 #include <stdlib.h>
@@ -39,23 +40,9 @@ static const crm_stmt_t s_job_get = {
 int contacts_job_read(crm_call_t *call, crm_db_t *db, const char *tenant_id, const char *id,
                       Crm__Contacts__Job **out) {
     const char *params[] = {tenant_id, id};
-    PGresult *res = crm_db_query(db, &s_job_get, params);
-    if (!res)
-        return crm_call_db_failure(call);
-    int code = 404;
-    if (PQntuples(res) == 0)
-        crm_call_error(call, "not_found", "no such job");
-    else {
-        const char *json = PQgetvalue(res, 0, 0);
-        crm_json_error_t err;
-        *out = (Crm__Contacts__Job *)crm_json_to_pb(&crm__contacts__job__descriptor, json,
-                                                    strlen(json), &err);
-        code = *out ? 200 : 500;
-        if (!*out)
-            crm_call_error(call, "internal", "stored job is unreadable");
-    }
-    PQclear(res);
-    return code;
+    return crm_row_answer_one(call, crm_db_query(db, &s_job_get, params), 200,
+                              &crm__contacts__job__descriptor, "job", "no such job",
+                              (ProtobufCMessage **)out);
 }
 
 int contacts_job_store_claim(crm_db_t *db, contacts_claimed_job_t *job) {
