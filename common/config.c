@@ -121,11 +121,17 @@ static const s_key_t s_keys[] = {
     S_INT(leads, scheduler_batch, 1000, 1, 100000,
           "follow-ups the scheduler fires in one transaction at most"),
 
+    S_INT(notify, workers, 4, 1, 1024, "worker sockets (requests in flight) per process"),
+    S_INT(notify, max_batch, 64, 1, 10000, "requests committed together in one transaction"),
+    S_INT(notify, call_timeout_ms, 2000, 100, 60000,
+          "a call to the contacts or leads service (a template preview) gives up after this"),
+    S_STRING(notify, dealership_name, "", "what {{dealership.name}} renders as (all tenants)"),
+
     S_INT(reporting, publish_interval_ms, 1000, 100, S_HOUR_MS,
           "changed daily figures are published this often (per tenant at most)"),
     S_INT(reporting, snapshot_page, 1000, 1, 10000, "contacts per Snapshot page while rebuilding"),
 
-    S_STRING(supervisor, services, "gateway contacts leads reporting", "space-separated daemons to run"),
+    S_STRING(supervisor, services, "gateway contacts leads notify reporting", "space-separated daemons to run"),
     S_STRING(supervisor, bin_dir, "build/bin", "where crm-<service> binaries live"),
     S_INT(supervisor, backoff_min_ms, 100, 1, S_HOUR_MS, "first restart delay"),
     S_INT(supervisor, backoff_max_ms, 5000, 1, S_HOUR_MS, "restart delay cap"),

@@ -63,6 +63,11 @@ typedef struct {
     int leads_contacts_timeout_ms;   // a call to the contacts service gives up after this
     int leads_scheduler_ms;          // the follow-up scheduler looks for due ones this often
     int leads_scheduler_batch;       // follow-ups fired in one transaction at most
+    //  notify:
+    int notify_workers;              // worker sockets (requests in flight) per process
+    int notify_max_batch;            // requests committed together in one transaction
+    int notify_call_timeout_ms;      // a call to the contacts or leads service gives up after this
+    char *notify_dealership_name;    // what {{dealership.name}} renders as (all tenants)
     //  reporting:
     int reporting_publish_interval_ms; // changed daily figures are published this often
     int reporting_snapshot_page;     // contacts per Snapshot page while rebuilding

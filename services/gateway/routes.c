@@ -3,6 +3,7 @@
 #include "common.pb-c.h"
 #include "contacts.pb-c.h"
 #include "leads.pb-c.h"
+#include "notify.pb-c.h"
 #include "reporting.pb-c.h"
 
 #include <string.h>
@@ -325,6 +326,29 @@ const route_t routes[] = {
      &crm__leads__update_pipeline_settings_request__descriptor,
      &crm__leads__pipeline_settings__descriptor, "settings", "update_mask", ROLES_MANAGE,
      "Change the sales settings: timeZone (an IANA name), responseTargetHours (1 to 720)"},
+    {"POST", "/v1/templates", "notify", "CreateTemplate",
+     &crm__notify__create_template_request__descriptor, &crm__notify__template__descriptor,
+     "template", NULL, ROLES_WRITE,
+     "Save a message template (name, channel sms|email, purpose, subject and bodyHtml for "
+     "email, bodyText; placeholders such as {{contact.firstName}})"},
+    {"GET", "/v1/templates", "notify", "ListTemplates",
+     &crm__notify__list_templates_request__descriptor,
+     &crm__notify__list_templates_response__descriptor, NULL, NULL, ROLES_ANY,
+     "The tenant's message templates, oldest first (channel, limit, cursor)"},
+    {"GET", "/v1/templates/{id}", "notify", "GetTemplate",
+     &crm__notify__get_template_request__descriptor, &crm__notify__template__descriptor, NULL,
+     NULL, ROLES_ANY, "Read one message template"},
+    {"PATCH", "/v1/templates/{id}", "notify", "UpdateTemplate",
+     &crm__notify__update_template_request__descriptor, &crm__notify__template__descriptor,
+     "template", "update_mask", ROLES_WRITE, "Change the given fields of a message template"},
+    {"DELETE", "/v1/templates/{id}", "notify", "DeleteTemplate",
+     &crm__notify__delete_template_request__descriptor, &crm__empty__descriptor, NULL, NULL,
+     ROLES_WRITE, "Delete a message template"},
+    {"POST", "/v1/templates/{id}/preview", "notify", "PreviewTemplate",
+     &crm__notify__preview_template_request__descriptor,
+     &crm__notify__preview_template_response__descriptor, "*", NULL, ROLES_WRITE,
+     "Render a template against a contact (contactId) and optionally one of its leads "
+     "(leadId): subject, bodyText, bodyHtml (values HTML-escaped)"},
     {"GET", "/v1/reports/contacts/growth", "reporting", "ContactsGrowth",
      &crm__reporting__contacts_growth_request__descriptor,
      &crm__reporting__contacts_growth_response__descriptor, NULL, NULL, ROLES_ANY,

@@ -166,7 +166,7 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->leads_scheduler_batch, 1000);
     assert_int_equal(config->reporting_publish_interval_ms, 1000);
     assert_int_equal(config->reporting_snapshot_page, 1000);
-    assert_string_equal(config->supervisor_services, "gateway contacts leads reporting");
+    assert_string_equal(config->supervisor_services, "gateway contacts leads notify reporting");
     assert_string_equal(config->supervisor_bin_dir, "build/bin");
     assert_int_equal(config->supervisor_backoff_min_ms, 100);
     assert_int_equal(config->supervisor_backoff_max_ms, 5000);
@@ -534,7 +534,7 @@ static void test_print(void **state) {
     assert_non_null(strstr(text, "log.level = \"info\"  # "));
     assert_non_null(strstr(text, "\ngateway.http_port = 8080  # "));
     assert_non_null(strstr(text, "\ndatabase.migrate = true  # "));
-    assert_non_null(strstr(text, "\nsupervisor.services = \"gateway contacts leads reporting\"  # "));
+    assert_non_null(strstr(text, "\nsupervisor.services = \"gateway contacts leads notify reporting\"  # "));
     //  Passwords never reach the output.
     assert_non_null(strstr(text, "database.dsn = \"host=db user=crm password=*** dbname=crm\""));
     assert_null(strstr(text, "s3cret"));
@@ -549,7 +549,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 50);
+    assert_int_equal(lines, 54);
     free(text);
     crm_config_destroy(&config);
 
