@@ -3,14 +3,14 @@
 # so it receives SIGTERM itself and stops cleanly.
 #     crm-gateway | gateway        crm-contacts | contacts
 #     crm-leads | leads            crm-reporting | reporting
-#     crm-supervisor | supervisor
+#     crm-notify | notify          crm-supervisor | supervisor
 #     crmctl ARGS...
 # Any other command (sh, ...) is run as given.
 set -eu
 
 if [ $# -eq 0 ]; then
     echo "crm-entrypoint: no program given" >&2
-    echo "hint: crm-gateway, crm-contacts, crm-leads, crm-reporting, crm-supervisor or crmctl ARGS" >&2
+    echo "hint: crm-gateway, crm-contacts, crm-leads, crm-notify, crm-reporting, crm-supervisor or crmctl ARGS" >&2
     exit 2
 fi
 
