@@ -220,6 +220,35 @@ int crm_call_write(crm_call_t *call, const crm_stmt_t *stmt, const char *const *
     return -1;
 }
 
+int crm_call_service(crm_call_t *call, crm_bus_client_t *client, const char *service,
+                     const char *method, const ProtobufCMessage *request,
+                     const ProtobufCMessageDescriptor *response_type, int timeout_ms,
+                     ProtobufCMessage **response, Crm__ReplyHeader **reply_header) {
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = (char *)method;
+    header.tenant_id = call->header->tenant_id;
+    header.actor_id = call->header->actor_id;
+    header.role = call->header->role;
+    header.request_id = call->header->request_id;
+    header.deadline_ms = (uint32_t)timeout_ms;
+    zmsg_t *body = crm_bus_request_new(&header, request);
+    zmsg_t *reply = crm_bus_client_request(client, service, &body, timeout_ms + 500);
+    ProtobufCMessage *out = NULL;
+    Crm__ReplyHeader *rh = reply ? crm_bus_reply_parse(&reply, response_type, &out) : NULL;
+    int code = rh ? (int)rh->code : 0;
+    if (code / 100 == 2 && response_type && !out)
+        code = 0;  // an answer without its message: as good as none
+    if (response)
+        *response = code / 100 == 2 ? out : NULL;
+    if (out && (!response || code / 100 != 2))
+        protobuf_c_message_free_unpacked(out, NULL);
+    if (reply_header)
+        *reply_header = rh;
+    else if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    return code;
+}
+
 int crm_call_db_failure(crm_call_t *call) {
     if (!crm_db_ok(call->db)) {
         crm_call_error(call, "unavailable", "the database is unavailable; retry later");

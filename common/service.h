@@ -27,6 +27,7 @@
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 
+#include "bus_client.h"
 #include "common.pb-c.h"
 #include "config.h"
 #include "db.h"
@@ -101,6 +102,17 @@ int crm_call_fail(crm_call_t *call, crm_errors_t *errors);
 //  which contact holds the address). Either way the method reads top to bottom.
 int crm_call_write(crm_call_t *call, const crm_stmt_t *stmt, const char *const *params,
                    char sqlstate[6]);
+
+//  Call another service's method over the bus in the caller's name (its tenant, actor,
+//  role and request id), waiting at most timeout_ms. Returns the reply's code: 0 when
+//  none came in time, or when a 2xx came without the response_type message it should
+//  carry. *response (response_type; caller frees) is set for a 2xx, else NULL; when
+//  reply_header is not NULL, *reply_header is the reply's header (field errors, the
+//  conflicting id; caller frees with crm__reply_header__free_unpacked), or NULL.
+int crm_call_service(crm_call_t *call, crm_bus_client_t *client, const char *service,
+                     const char *method, const ProtobufCMessage *request,
+                     const ProtobufCMessageDescriptor *response_type, int timeout_ms,
+                     ProtobufCMessage **response, Crm__ReplyHeader **reply_header);
 
 //  The standard reply to a request that failed in the database: logs, returns 500 or
 //  503 (connection lost) with the error filled.

@@ -28,27 +28,15 @@
 
 // --- the contacts service ------------------------------------------------------------
 
-//  A request to the contacts service in the caller's name. The reply's code (0: no
-//  answer); *out the response (2xx with response_type), *rh the reply header (caller
-//  frees both).
+//  A request to the contacts service in the caller's name (crm_call_service): the
+//  reply's code (0: no answer); *out the response of a 2xx, *rh the reply header
+//  (caller frees both).
 static int s_contacts_call(crm_call_t *call, const char *method, const ProtobufCMessage *request,
                            const ProtobufCMessageDescriptor *response_type, ProtobufCMessage **out,
                            Crm__ReplyHeader **rh_out) {
     leads_t *self = call->arg;
-    int timeout = self->cfg->leads_contacts_timeout_ms;
-    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
-    header.method = (char *)method;
-    header.tenant_id = call->header->tenant_id;
-    header.actor_id = call->header->actor_id;
-    header.role = call->header->role;
-    header.request_id = call->header->request_id;
-    header.deadline_ms = (uint32_t)timeout;
-    zmsg_t *body = crm_bus_request_new(&header, request);
-    zmsg_t *reply = crm_bus_client_request(self->contacts, "contacts", &body, timeout + 500);
-    *out = NULL;
-    Crm__ReplyHeader *rh = reply ? crm_bus_reply_parse(&reply, response_type, out) : NULL;
-    *rh_out = rh;
-    return rh ? (int)rh->code : 0;
+    return crm_call_service(call, self->contacts, "contacts", method, request, response_type,
+                            self->cfg->leads_contacts_timeout_ms, out, rh_out);
 }
 
 static int s_contacts_unavailable(crm_call_t *call, const char *what, int code) {

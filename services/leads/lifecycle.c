@@ -109,22 +109,10 @@ int leads_contact_check(crm_call_t *call, const char *contact_id) {
         return 422;
     }
     leads_t *self = call->arg;
-    int timeout = self->cfg->leads_contacts_timeout_ms;
-    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
-    header.method = "Get";
-    header.tenant_id = call->header->tenant_id;
-    header.actor_id = call->header->actor_id;
-    header.role = call->header->role;
-    header.request_id = call->header->request_id;
-    header.deadline_ms = (uint32_t)timeout;
     Crm__Contacts__GetContactRequest get = CRM__CONTACTS__GET_CONTACT_REQUEST__INIT;
     get.id = (char *)contact_id;
-    zmsg_t *body = crm_bus_request_new(&header, &get.base);
-    zmsg_t *reply = crm_bus_client_request(self->contacts, "contacts", &body, timeout + 500);
-    Crm__ReplyHeader *rh = reply ? crm_bus_reply_parse(&reply, NULL, NULL) : NULL;
-    int code = rh ? (int)rh->code : 0;
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
+    int code = crm_call_service(call, self->contacts, "contacts", "Get", &get.base, NULL,
+                                self->cfg->leads_contacts_timeout_ms, NULL, NULL);
     if (code == 200)
         return leads_contact_ids_note(call->db, call->header->tenant_id, &contact_id, 1, false)
                    ? crm_call_db_failure(call)

@@ -126,30 +126,14 @@ int notify_template_delete(crm_call_t *call, const ProtobufCMessage *request,
 
 // --- Preview: the contacts and leads services ----------------------------------------
 
-//  A request to service in the caller's name: the reply's code (0: no answer), *out the
-//  response of a 2xx (caller frees; NULL otherwise).
+//  A request to service in the caller's name (crm_call_service): the reply's code (0: no
+//  answer), *out the response of a 2xx (caller frees; NULL otherwise).
 static int s_bus_call(crm_call_t *call, const char *service, const char *method,
                       const ProtobufCMessage *request,
                       const ProtobufCMessageDescriptor *response_type, ProtobufCMessage **out) {
     notify_t *self = call->arg;
-    int timeout = self->cfg->notify_call_timeout_ms;
-    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
-    header.method = (char *)method;
-    header.tenant_id = call->header->tenant_id;
-    header.actor_id = call->header->actor_id;
-    header.role = call->header->role;
-    header.request_id = call->header->request_id;
-    header.deadline_ms = (uint32_t)timeout;
-    zmsg_t *body = crm_bus_request_new(&header, request);
-    zmsg_t *reply = crm_bus_client_request(self->client, service, &body, timeout + 500);
-    *out = NULL;
-    Crm__ReplyHeader *rh = reply ? crm_bus_reply_parse(&reply, response_type, out) : NULL;
-    int code = rh ? (int)rh->code : 0;
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    if (code / 100 == 2 && !*out)
-        code = 0; // an answer without its message: as good as none
-    return code;
+    return crm_call_service(call, self->client, service, method, request, response_type,
+                            self->cfg->notify_call_timeout_ms, out, NULL);
 }
 
 //  The answer when service did not answer (code 0) or failed: 503.
