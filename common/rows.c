@@ -3,7 +3,9 @@
 #include "json_pb.h"
 #include "log.h"
 
+#include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 //  The transcoder's detail without any of the record's text: jansson quotes the token a
@@ -54,4 +56,25 @@ int crm_row_read_one(crm_call_t *call, const crm_stmt_t *stmt, const char *const
     snprintf(missing, sizeof missing, "no such %s", what);
     return crm_row_answer_one(call, crm_db_query(call->db, stmt, params), 200, desc, what, missing,
                               out);
+}
+
+int crm_rows_into(crm_call_t *call, PGresult *res, int limit, ProtobufCMessage *list,
+                  const char *field, const char *what) {
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(list->descriptor, field);
+    assert(f && f->label == PROTOBUF_C_LABEL_REPEATED && f->type == PROTOBUF_C_TYPE_MESSAGE);
+    int rows = PQntuples(res);
+    int n = limit >= 0 && rows > limit ? limit : rows;
+    size_t *count = (size_t *)((char *)list + f->quantifier_offset);
+    ProtobufCMessage ***items = (ProtobufCMessage ***)((char *)list + f->offset);
+    *count = 0;
+    *items = n ? calloc((size_t)n, sizeof **items) : NULL;
+    assert(!n || *items);
+    for (int i = 0; i < n; i++) {
+        ProtobufCMessage *item = crm_row_decode(call, f->descriptor, PQgetvalue(res, i, 0), what);
+        if (!item)
+            return 500;
+        (*items)[(*count)++] = item;
+    }
+    return 0;
 }

@@ -38,4 +38,11 @@ int crm_row_read_one(crm_call_t *call, const crm_stmt_t *stmt, const char *const
                      const ProtobufCMessageDescriptor *desc, const char *what,
                      ProtobufCMessage **out);
 
+//  The records a list statement answered (column 0 of each row), the first limit of
+//  them (limit < 0: all), decoded into list's repeated message field `field` ("items").
+//  0, or 500 (the call's error set) when a record does not parse; list keeps what was
+//  decoded and stays the caller's to free. More rows than limit: a next page follows.
+int crm_rows_into(crm_call_t *call, PGresult *res, int limit, ProtobufCMessage *list,
+                  const char *field, const char *what);
+
 #endif

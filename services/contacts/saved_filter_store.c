@@ -77,19 +77,12 @@ int contacts_saved_filter_store_list(crm_call_t *call,
         return crm_call_db_failure(call);
     Crm__Contacts__ListSavedFiltersResponse *list = malloc(sizeof *list);
     crm__contacts__list_saved_filters_response__init(list);
-    int rows = PQntuples(res);
-    list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
-    for (int i = 0; i < rows; i++) {
-        Crm__Contacts__SavedFilter *f = (Crm__Contacts__SavedFilter *)crm_row_decode(
-            call, &crm__contacts__saved_filter__descriptor, PQgetvalue(res, i, 0), "saved filter");
-        if (!f) {
-            PQclear(res);
-            crm__contacts__list_saved_filters_response__free_unpacked(list, NULL);
-            return 500;
-        }
-        list->items[list->n_items++] = f;
-    }
+    int code = crm_rows_into(call, res, -1, &list->base, "items", "saved filter");
     PQclear(res);
+    if (code) {
+        crm__contacts__list_saved_filters_response__free_unpacked(list, NULL);
+        return code;
+    }
     *out = list;
     return 200;
 }

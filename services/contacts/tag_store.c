@@ -139,19 +139,12 @@ int contacts_tag_store_list(crm_call_t *call, Crm__Contacts__ListTagsResponse **
         return crm_call_db_failure(call);
     Crm__Contacts__ListTagsResponse *list = malloc(sizeof *list);
     crm__contacts__list_tags_response__init(list);
-    int rows = PQntuples(res);
-    list->items = rows ? calloc(rows, sizeof *list->items) : NULL;
-    for (int i = 0; i < rows; i++) {
-        Crm__Contacts__Tag *t = (Crm__Contacts__Tag *)crm_row_decode(
-            call, &crm__contacts__tag__descriptor, PQgetvalue(res, i, 0), "tag");
-        if (!t) {
-            PQclear(res);
-            crm__contacts__list_tags_response__free_unpacked(list, NULL);
-            return 500;
-        }
-        list->items[list->n_items++] = t;
-    }
+    int code = crm_rows_into(call, res, -1, &list->base, "items", "tag");
     PQclear(res);
+    if (code) {
+        crm__contacts__list_tags_response__free_unpacked(list, NULL);
+        return code;
+    }
     *out = list;
     return 200;
 }

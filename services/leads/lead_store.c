@@ -368,16 +368,7 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
     int n = rows > limit ? limit : rows;
     Crm__Leads__ListLeadsResponse *list = malloc(sizeof *list);
     crm__leads__list_leads_response__init(list);
-    list->items = n ? calloc(n, sizeof *list->items) : NULL;
-    int code = 200;
-    for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__Lead *lead = (Crm__Leads__Lead *)crm_row_decode(
-            call, &crm__leads__lead__descriptor, PQgetvalue(res, i, 0), "lead");
-        if (lead)
-            list->items[list->n_items++] = lead;
-        else
-            code = 500;
-    }
+    int code = crm_rows_into(call, res, limit, &list->base, "items", "lead") ? 500 : 200;
     if (code == 200 && rows > limit && n > 0)
         list->next_cursor =
             leads_cursor_encode(sort, sort == 'c' ? "" : PQgetvalue(res, n - 1, 1),

@@ -147,16 +147,7 @@ int leads_member_store_list(crm_call_t *call, Crm__Leads__TeamRole role_value, b
     int n = rows > limit ? limit : rows;
     Crm__Leads__ListTeamMembersResponse *list = malloc(sizeof *list);
     crm__leads__list_team_members_response__init(list);
-    list->items = n ? calloc(n, sizeof *list->items) : NULL;
-    int code = 200;
-    for (int i = 0; i < n && code == 200; i++) {
-        Crm__Leads__TeamMember *m = (Crm__Leads__TeamMember *)crm_row_decode(
-            call, &crm__leads__team_member__descriptor, PQgetvalue(res, i, 0), "team member");
-        if (m)
-            list->items[list->n_items++] = m;
-        else
-            code = 500;
-    }
+    int code = crm_rows_into(call, res, limit, &list->base, "items", "team member") ? 500 : 200;
     if (code == 200 && rows > limit && n > 0) {
         //  "<id>.<name in hex>": safe in a URL whatever the name.
         const char *id = PQgetvalue(res, n - 1, 2), *name = PQgetvalue(res, n - 1, 1);

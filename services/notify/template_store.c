@@ -78,22 +78,14 @@ int notify_template_store_list(crm_call_t *call, const char *after_id, const cha
         return crm_call_db_failure(call);
     Crm__Notify__ListTemplatesResponse *list = malloc(sizeof *list);
     crm__notify__list_templates_response__init(list);
-    int rows = PQntuples(res);
-    int n = rows > limit ? limit : rows;
-    list->items = n ? calloc(n, sizeof *list->items) : NULL;
-    for (int i = 0; i < n; i++) {
-        Crm__Notify__Template *t = (Crm__Notify__Template *)crm_row_decode(
-            call, &crm__notify__template__descriptor, PQgetvalue(res, i, 0), "template");
-        if (!t) {
-            PQclear(res);
-            crm__notify__list_templates_response__free_unpacked(list, NULL);
-            return 500;
-        }
-        list->items[list->n_items++] = t;
-    }
-    if (rows > limit && n > 0)
-        crm_pb_string_set(&list->next_cursor, PQgetvalue(res, n - 1, 1));
+    int code = crm_rows_into(call, res, limit, &list->base, "items", "template");
+    if (code == 0 && PQntuples(res) > limit && list->n_items > 0)
+        crm_pb_string_set(&list->next_cursor, PQgetvalue(res, (int)list->n_items - 1, 1));
     PQclear(res);
+    if (code) {
+        crm__notify__list_templates_response__free_unpacked(list, NULL);
+        return code;
+    }
     *out = list;
     return 200;
 }

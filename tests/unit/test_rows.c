@@ -74,10 +74,54 @@ static void test_answer_one(void **state) {
     call_fixture_reset(&call);
 }
 
+//  Free the records decoded into list and empty it.
+static void s_list_reset(Crm__ReplyHeader *list) {
+    for (size_t i = 0; i < list->n_fields; i++)
+        crm__field_error__free_unpacked(list->fields[i], NULL);
+    free(list->fields);
+    *list = (Crm__ReplyHeader)CRM__REPLY_HEADER__INIT;
+}
+
+//  A list's page: the first limit records into the repeated field (a ReplyHeader's
+//  "fields" stands in for a list response's "items").
+static void test_rows_into(void **state) {
+    (void)state;
+    crm_call_t call = {0};
+    const char *three[] = {"{\"field\":\"a\"}", "{\"field\":\"b\"}", "{\"field\":\"c\"}"};
+    Crm__ReplyHeader list = CRM__REPLY_HEADER__INIT;
+    PGresult *res = s_result(three, 3);
+    assert_int_equal(crm_rows_into(&call, res, 2, &list.base, "fields", "error"), 0);
+    assert_int_equal(list.n_fields, 2);  // the third is the sign that a next page follows
+    assert_string_equal(list.fields[1]->field, "b");
+    s_list_reset(&list);
+    assert_int_equal(crm_rows_into(&call, res, -1, &list.base, "fields", "error"), 0);
+    assert_int_equal(list.n_fields, 3);  // limit < 0: all
+    s_list_reset(&list);
+    PQclear(res);
+
+    //  A record that does not parse: 500, what came before it kept for the caller to free.
+    const char *bad[] = {"{\"field\":\"a\"}", "{\"field\":3}"};
+    res = s_result(bad, 2);
+    assert_int_equal(crm_rows_into(&call, res, 10, &list.base, "fields", "error"), 500);
+    assert_int_equal(list.n_fields, 1);
+    assert_string_equal(call.error, "internal");
+    s_list_reset(&list);
+    PQclear(res);
+    call_fixture_reset(&call);
+
+    //  None: an empty list, no array.
+    res = s_result(NULL, 0);
+    assert_int_equal(crm_rows_into(&call, res, 5, &list.base, "fields", "error"), 0);
+    assert_int_equal(list.n_fields, 0);
+    assert_null(list.fields);
+    PQclear(res);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode),
         cmocka_unit_test(test_answer_one),
+        cmocka_unit_test(test_rows_into),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
