@@ -38,21 +38,25 @@ typedef struct {
     const char *default_value; // as text, parsed like a value from the file
     long min, max;             // S_TYPE_INT: allowed range
     const char *choices;       // S_TYPE_STRING: space-separated allowed values, or NULL
-    bool secret;               // printed with passwords masked
+    int secret;                // printed masked: S_MASK_DSN its passwords, S_MASK_ALL all of it
     const char *help;
 } s_key_t;
 
+enum { S_MASK_NONE, S_MASK_DSN, S_MASK_ALL };
+
 #define S_FIELD(section, name) offsetof(crm_config_t, section##_##name)
 #define S_STRING(section, name, def, help)                                                         \
-    { #section, #name, S_TYPE_STRING, S_FIELD(section, name), def, 0, 0, NULL, false, help }
+    { #section, #name, S_TYPE_STRING, S_FIELD(section, name), def, 0, 0, NULL, 0, help }
 #define S_CHOICE(section, name, def, choices, help)                                                \
-    { #section, #name, S_TYPE_STRING, S_FIELD(section, name), def, 0, 0, choices, false, help }
+    { #section, #name, S_TYPE_STRING, S_FIELD(section, name), def, 0, 0, choices, 0, help }
 #define S_SECRET(section, name, def, help)                                                         \
-    { #section, #name, S_TYPE_STRING, S_FIELD(section, name), def, 0, 0, NULL, true, help }
+    { #section, #name, S_TYPE_STRING, S_FIELD(section, name), def, 0, 0, NULL, S_MASK_DSN, help }
+#define S_PASSWORD(section, name, help)                                                            \
+    { #section, #name, S_TYPE_STRING, S_FIELD(section, name), "", 0, 0, NULL, S_MASK_ALL, help }
 #define S_INT(section, name, def, min, max, help)                                                  \
-    { #section, #name, S_TYPE_INT, S_FIELD(section, name), #def, min, max, NULL, false, help }
+    { #section, #name, S_TYPE_INT, S_FIELD(section, name), #def, min, max, NULL, 0, help }
 #define S_BOOL(section, name, def, help)                                                           \
-    { #section, #name, S_TYPE_BOOL, S_FIELD(section, name), #def, 0, 0, NULL, false, help }
+    { #section, #name, S_TYPE_BOOL, S_FIELD(section, name), #def, 0, 0, NULL, 0, help }
 
 #define S_HOUR_MS 3600000
 #define S_GIB 1073741824
@@ -126,6 +130,25 @@ static const s_key_t s_keys[] = {
     S_INT(notify, call_timeout_ms, 2000, 100, 60000,
           "a call to the contacts or leads service (a template preview) gives up after this"),
     S_STRING(notify, dealership_name, "", "what {{dealership.name}} renders as (all tenants)"),
+    S_STRING(notify, smtp_url, "", "smtp://host:port (STARTTLS when offered) or smtps://; \"\": no email"),
+    S_STRING(notify, smtp_user, "", "SMTP AUTH user (\"\": no AUTH)"),
+    S_PASSWORD(notify, smtp_password, "SMTP AUTH password (from the environment)"),
+    S_BOOL(notify, smtp_verify_tls, true, "check the SMTP server's certificate"),
+    S_STRING(notify, smtp_ca_file, "", "CA bundle for the SMTP server's certificate (\"\": the system's)"),
+    S_STRING(notify, mail_from, "", "the From address of email (\"\": no email)"),
+    S_STRING(notify, sms_base_url, "", "the SMS provider's Messages API base (\"\": no SMS)"),
+    S_STRING(notify, sms_account_sid, "", "the SMS provider's account (Basic auth user)"),
+    S_PASSWORD(notify, sms_auth_token, "the SMS provider's auth token (from the environment)"),
+    S_STRING(notify, sms_from, "", "the sending number (E.164) or a MessagingServiceSid (MG...)"),
+    S_STRING(notify, public_url, "", "the gateway's public base URL (webhooks, unsubscribe, tracking links)"),
+    S_INT(notify, sms_per_second, 100, 1, 100000, "SMS sent per second at most, per sender"),
+    S_INT(notify, email_per_second, 50, 1, 100000, "emails sent per second at most, per sender"),
+    S_INT(notify, daily_cap, 10000, 0, 100000000, "messages per tenant per day at most (0: no cap)"),
+    S_INT(notify, max_attempts, 5, 1, 100, "attempts before a message is dead-lettered"),
+    S_INT(notify, retry_base_ms, 1000, 10, S_HOUR_MS, "first retry delay (doubles, with jitter)"),
+    S_INT(notify, send_timeout_ms, 10000, 100, 600000, "one SMTP or SMS provider call gives up after this"),
+    S_INT(notify, send_batch, 50, 1, 10000, "messages claimed by a sender in one step"),
+    S_STRING(notify, time_zone, "UTC", "the tenants' time zone (IANA) for quiet hours, until set per tenant"),
 
     S_INT(reporting, publish_interval_ms, 1000, 100, S_HOUR_MS,
           "changed daily figures are published this often (per tenant at most)"),
@@ -741,7 +764,11 @@ void crm_config_print(const crm_config_t *self, void *file) {
             fputs(*s_bool_field(config, key) ? "true" : "false", out);
         else {
             const char *value = *s_string_field(config, key);
-            char *masked = key->secret && value ? s_dsn_masked(value) : NULL;
+            char *masked = NULL;
+            if (key->secret == S_MASK_DSN && value)
+                masked = s_dsn_masked(value);
+            else if (key->secret == S_MASK_ALL && value && *value)
+                masked = strdup("***");
             s_print_quoted(out, masked ? masked : value ? value : "");
             free(masked);
         }

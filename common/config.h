@@ -68,6 +68,25 @@ typedef struct {
     int notify_max_batch;            // requests committed together in one transaction
     int notify_call_timeout_ms;      // a call to the contacts or leads service gives up after this
     char *notify_dealership_name;    // what {{dealership.name}} renders as (all tenants)
+    char *notify_smtp_url;           // smtp://host:port or smtps://; "": no email
+    char *notify_smtp_user;          // SMTP AUTH user ("": no AUTH)
+    char *notify_smtp_password;      // SMTP AUTH password
+    bool notify_smtp_verify_tls;     // check the SMTP server's certificate
+    char *notify_smtp_ca_file;       // CA bundle for it ("": the system's)
+    char *notify_mail_from;          // the From address of email
+    char *notify_sms_base_url;       // the SMS provider's Messages API base; "": no SMS
+    char *notify_sms_account_sid;    // the provider account (Basic auth user)
+    char *notify_sms_auth_token;     // its auth token (Basic auth password, webhook signatures)
+    char *notify_sms_from;           // sending number (E.164) or MessagingServiceSid
+    char *notify_public_url;         // the gateway's public base URL for links and callbacks
+    int notify_sms_per_second;       // SMS per second at most, per sender
+    int notify_email_per_second;     // emails per second at most, per sender
+    int notify_daily_cap;            // messages per tenant per day (0: none)
+    int notify_max_attempts;         // attempts before dead-lettering
+    int notify_retry_base_ms;        // first retry delay
+    int notify_send_timeout_ms;      // one provider call gives up after this
+    int notify_send_batch;           // messages claimed per sender step
+    char *notify_time_zone;          // the tenants' time zone until set per tenant
     //  reporting:
     int reporting_publish_interval_ms; // changed daily figures are published this often
     int reporting_snapshot_page;     // contacts per Snapshot page while rebuilding

@@ -523,6 +523,7 @@ static void test_cross_key_rule(void **state) {
 static void test_print(void **state) {
     (void)state;
     setenv("CRM_DATABASE_DSN", "host=db user=crm password=s3cret dbname=crm", 1);
+    setenv("CRM_NOTIFY_SMS_AUTH_TOKEN", "t0ken-s3cret", 1);
     crm_config_t *config = crm_config_load(NULL, NULL);
     assert_non_null(config);
     char *text = NULL;
@@ -538,6 +539,10 @@ static void test_print(void **state) {
     //  Passwords never reach the output.
     assert_non_null(strstr(text, "database.dsn = \"host=db user=crm password=*** dbname=crm\""));
     assert_null(strstr(text, "s3cret"));
+    //  A password key is masked whole, and only when set.
+    assert_non_null(strstr(text, "notify.sms_auth_token = \"***\""));
+    assert_non_null(strstr(text, "notify.smtp_password = \"\""));
+    unsetenv("CRM_NOTIFY_SMS_AUTH_TOKEN");
     //  One line per key, each "section.key = value  # help".
     size_t lines = 0;
     for (char *line = text; *line; line = strchr(line, '\n') + 1) {
@@ -549,7 +554,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 54);
+    assert_int_equal(lines, 73);
     free(text);
     crm_config_destroy(&config);
 
