@@ -161,6 +161,7 @@ $(BUILD)/tests/test_leads_chat: $(BUILD)/services/leads/chat.o $(BUILD)/services
 $(BUILD)/tests/test_leads_views: $(BUILD)/services/leads/views.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_notify_template: $(BUILD)/services/notify/template.o
+$(BUILD)/tests/test_notify_permission: $(BUILD)/services/notify/permission.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_contacts_contact: $(BUILD)/services/contacts/contact.o $(BUILD)/services/contacts/contact_store.o
 $(BUILD)/tests/test_contacts_import: $(BUILD)/services/contacts/import.o
