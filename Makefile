@@ -3,7 +3,7 @@
 BUILD    ?= build
 CC       ?= cc
 CXX      ?= c++
-PKGS     := libczmq libzmq libprotobuf-c libpq libmicrohttpd jansson yaml-0.1 libsodium libcurl
+PKGS     := libczmq libzmq libprotobuf-c libpq libmicrohttpd jansson yaml-0.1 libsodium libcurl icu-i18n icu-uc
 SAN      ?=
 comma    := ,
 SANFLAGS := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined,)
@@ -161,6 +161,8 @@ $(BUILD)/tests/test_leads_chat: $(BUILD)/services/leads/chat.o $(BUILD)/services
 $(BUILD)/tests/test_leads_views: $(BUILD)/services/leads/views.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_notify_template: $(BUILD)/services/notify/template.o
+$(BUILD)/tests/test_notify_permission: $(BUILD)/services/notify/permission.o
+$(BUILD)/tests/test_notify_quiet: $(BUILD)/services/notify/quiet.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_contacts_contact: $(BUILD)/services/contacts/contact.o $(BUILD)/services/contacts/contact_store.o
 $(BUILD)/tests/test_contacts_import: $(BUILD)/services/contacts/import.o
