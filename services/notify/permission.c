@@ -88,7 +88,7 @@ static bool s_present(const char *text) {
 
 //  Whether phone a comes before phone b (indexes) in the SMS order: ranked lines by rank,
 //  then the unranked; list order within equal ranks.
-static bool s_sms_before(const notify_phone_t *phones, size_t a, size_t b) {
+static bool s_sms_before(const notify_permission_phone_t *phones, size_t a, size_t b) {
     uint32_t ra = phones[a].sms_rank, rb = phones[b].sms_rank;
     if (ra != rb) {
         if (ra == 0)
@@ -103,11 +103,11 @@ static bool s_sms_before(const notify_phone_t *phones, size_t a, size_t b) {
 //  The first phone after phone `after` (-1: from the start; else below phone_count) in
 //  the SMS order that is a line for this recipient and has not texted STOP; -1 when none.
 //  *stopped tells whether there were such lines after `after`, all of which texted STOP.
-static int s_sms_next(const notify_recipient_t *r, int after, bool *stopped) {
+static int s_sms_next(const notify_permission_recipient_t *r, int after, bool *stopped) {
     int best = -1;
     bool any_line = false;
     for (size_t i = 0; i < r->phone_count; i++) {
-        const notify_phone_t *p = &r->phones[i];
+        const notify_permission_phone_t *p = &r->phones[i];
         if (!s_present(p->number) || (!p->sms && !r->team_member))
             continue;
         if (after >= 0 && !s_sms_before(r->phones, (size_t)after, i))
@@ -125,7 +125,7 @@ static int s_sms_next(const notify_recipient_t *r, int after, bool *stopped) {
 // --- the rules, in order -------------------------------------------------------------------
 
 //  1-2. Erasure, then the channel's do-not-contact flag.
-static bool s_contact_rules(const notify_recipient_t *r, Crm__Notify__Channel channel,
+static bool s_contact_rules(const notify_permission_recipient_t *r, Crm__Notify__Channel channel,
                             notify_permission_t *decision) {
     if (r->erased)
         return s_refuse(decision, channel, NOTIFY_PERMISSION_ERASED, NULL);
@@ -136,7 +136,7 @@ static bool s_contact_rules(const notify_recipient_t *r, Crm__Notify__Channel ch
 
 //  3-4. Stop-follow-ups for a follow-up; the contact's consent for marketing (an unknown
 //  purpose is held to it).
-static bool s_purpose_rules(const notify_recipient_t *r, Crm__Notify__Channel channel,
+static bool s_purpose_rules(const notify_permission_recipient_t *r, Crm__Notify__Channel channel,
                             Crm__Notify__Purpose purpose, notify_permission_t *decision) {
     if (purpose == CRM__NOTIFY__PURPOSE__PURPOSE_TRANSACTIONAL)
         return true;
@@ -154,7 +154,8 @@ static bool s_purpose_rules(const notify_recipient_t *r, Crm__Notify__Channel ch
 }
 
 //  5. The SMS line after `after`.
-static bool s_sms_line(const notify_recipient_t *r, int after, notify_permission_t *decision) {
+static bool s_sms_line(const notify_permission_recipient_t *r, int after,
+                       notify_permission_t *decision) {
     bool stopped = false;
     int line = -1;
     if (after < 0 || (size_t)after < r->phone_count)
@@ -171,7 +172,7 @@ static bool s_sms_line(const notify_recipient_t *r, int after, notify_permission
 
 //  5. The email line: the primary address, else the first; for a contact's marketing, one
 //  that has not unsubscribed and carries its own consent.
-static bool s_email_line(const notify_recipient_t *r, bool marketing, int after,
+static bool s_email_line(const notify_permission_recipient_t *r, bool marketing, int after,
                          notify_permission_t *decision) {
     if (after >= 0)
         return s_refuse(decision, EMAIL, NOTIFY_PERMISSION_NO_PERMITTED_LINE,
@@ -189,7 +190,7 @@ static bool s_email_line(const notify_recipient_t *r, bool marketing, int after,
     }
     if (line < 0)
         return s_refuse(decision, EMAIL, NOTIFY_PERMISSION_NO_PERMITTED_LINE, NULL);
-    const notify_email_t *e = &r->emails[line];
+    const notify_permission_email_t *e = &r->emails[line];
     if (marketing && !r->team_member) {
         if (e->unsubscribed)
             return s_refuse(decision, EMAIL, NOTIFY_PERMISSION_UNSUBSCRIBED, NULL);
@@ -200,9 +201,9 @@ static bool s_email_line(const notify_recipient_t *r, bool marketing, int after,
     return s_allow(decision, line, e->address);
 }
 
-bool notify_permission_next_line(const notify_recipient_t *recipient, Crm__Notify__Channel channel,
-                                 Crm__Notify__Purpose purpose, int after,
-                                 notify_permission_t *decision) {
+bool notify_permission_next_line(const notify_permission_recipient_t *recipient,
+                                 Crm__Notify__Channel channel, Crm__Notify__Purpose purpose,
+                                 int after, notify_permission_t *decision) {
     if (channel != SMS && channel != EMAIL)
         return s_refuse(decision, channel, NOTIFY_PERMISSION_NO_PERMITTED_LINE,
                         DETAIL_UNKNOWN_CHANNEL);
@@ -216,7 +217,8 @@ bool notify_permission_next_line(const notify_recipient_t *recipient, Crm__Notif
     return s_email_line(recipient, marketing, after, decision);
 }
 
-bool notify_permission_decide(const notify_recipient_t *recipient, Crm__Notify__Channel channel,
-                              Crm__Notify__Purpose purpose, notify_permission_t *decision) {
+bool notify_permission_decide(const notify_permission_recipient_t *recipient,
+                              Crm__Notify__Channel channel, Crm__Notify__Purpose purpose,
+                              notify_permission_t *decision) {
     return notify_permission_next_line(recipient, channel, purpose, -1, decision);
 }

@@ -1,7 +1,7 @@
 /*  permission: may one message (a channel and a purpose) go to one recipient, and to which
     of its lines; if not, why.
 
-    Pure rules: no database, no network. The caller fills notify_recipient_t from its
+    Pure rules: no database, no network. The caller fills notify_permission_recipient_t from its
     projection of the contacts service's events (proto/contacts.proto, "Communication
     rules", and the contact's phones and emails) and from what notify keeps itself (the
     numbers that texted STOP, the addresses that unsubscribed);
@@ -46,7 +46,7 @@ typedef struct {
     bool sms;           // opted in to SMS on this line
     uint32_t sms_rank;  // its place in the SMS order, 1 first; 0: unranked (list order)
     bool opted_out;     // this number texted STOP to us (kept by notify)
-} notify_phone_t;
+} notify_permission_phone_t;
 
 //  One email address of the recipient (contacts' Email, and notify's unsubscribes).
 typedef struct {
@@ -54,7 +54,7 @@ typedef struct {
     bool primary;
     bool consent;      // the address's own consent flag (Email.consent): needed for marketing
     bool unsubscribed; // one-click unsubscribe from marketing at this address (kept by notify)
-} notify_email_t;
+} notify_permission_email_t;
 
 //  Who a message is for: a contact's facts and lines, or a team member's lines.
 typedef struct {
@@ -66,11 +66,11 @@ typedef struct {
     bool stop_follow_ups;
     Crm__Contacts__ConsentStatus email_marketing; // consent for (email, marketing)
     Crm__Contacts__ConsentStatus sms_marketing;   // consent for (sms, marketing)
-    const notify_phone_t *phones;
+    const notify_permission_phone_t *phones;
     size_t phone_count;
-    const notify_email_t *emails;
+    const notify_permission_email_t *emails;
     size_t email_count;
-} notify_recipient_t;
+} notify_permission_recipient_t;
 
 //  Why a message is refused: the codes of NotificationSuppressed.reason.
 typedef enum {
@@ -98,16 +98,17 @@ typedef struct {
 
 //  Decide whether a message of channel and purpose may go to recipient, and to which
 //  line. Fills *decision; returns decision->allowed.
-bool notify_permission_decide(const notify_recipient_t *recipient, Crm__Notify__Channel channel,
-                              Crm__Notify__Purpose purpose, notify_permission_t *decision);
+bool notify_permission_decide(const notify_permission_recipient_t *recipient,
+                              Crm__Notify__Channel channel, Crm__Notify__Purpose purpose,
+                              notify_permission_t *decision);
 
 //  The same decision for the line after line `after` (an index in phones[], as a previous
 //  decision gave it): the next SMS line in the SMS order, for when a line failed for good.
 //  after -1 is notify_permission_decide. Email has one line: any later one is refused
 //  (no_permitted_line). Returns decision->allowed.
-bool notify_permission_next_line(const notify_recipient_t *recipient, Crm__Notify__Channel channel,
-                                 Crm__Notify__Purpose purpose, int after,
-                                 notify_permission_t *decision);
+bool notify_permission_next_line(const notify_permission_recipient_t *recipient,
+                                 Crm__Notify__Channel channel, Crm__Notify__Purpose purpose,
+                                 int after, notify_permission_t *decision);
 
 //  A reason's code ("do_not_contact"), as NotificationSuppressed.reason spells it; ""
 //  for ALLOWED or an unknown value.

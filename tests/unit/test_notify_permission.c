@@ -35,11 +35,13 @@
 
 //  A recipient's lines, as a static array and its length.
 #define PHONES(...)                                                                                \
-    .phones = (const notify_phone_t[]){__VA_ARGS__},                                               \
-    .phone_count = sizeof((const notify_phone_t[]){__VA_ARGS__}) / sizeof(notify_phone_t)
+    .phones = (const notify_permission_phone_t[]){__VA_ARGS__},                                    \
+    .phone_count = sizeof((const notify_permission_phone_t[]){__VA_ARGS__}) /                      \
+                   sizeof(notify_permission_phone_t)
 #define EMAILS(...)                                                                                \
-    .emails = (const notify_email_t[]){__VA_ARGS__},                                               \
-    .email_count = sizeof((const notify_email_t[]){__VA_ARGS__}) / sizeof(notify_email_t)
+    .emails = (const notify_permission_email_t[]){__VA_ARGS__},                                    \
+    .email_count = sizeof((const notify_permission_email_t[]){__VA_ARGS__}) /                      \
+                   sizeof(notify_permission_email_t)
 
 //  A phone: number, SMS opt-in, sms_rank, texted STOP.
 #define PHONE(number, sms, rank, stop)                                                             \
@@ -52,8 +54,9 @@
 #define INBOX EMAILS(ADDRESS("ana@example.com", true, true, false))
 
 //  Check one decision against (reason, line), and that its strings agree with it.
-static void s_check(const char *what, const notify_recipient_t *who, Crm__Notify__Channel channel,
-                    const notify_permission_t *got, notify_permission_reason_t reason, int line) {
+static void s_check(const char *what, const notify_permission_recipient_t *who,
+                    Crm__Notify__Channel channel, const notify_permission_t *got,
+                    notify_permission_reason_t reason, int line) {
     if (got->reason != reason || got->line != line)
         fail_msg("%s: got %s line %d (%s), expected %s line %d", what,
                  got->allowed ? "allowed" : got->code, got->line, got->detail,
@@ -79,7 +82,7 @@ static const struct {
     Crm__Notify__Purpose purpose;
     notify_permission_reason_t reason; // OK: allowed, to that line
     int line;
-    notify_recipient_t who;
+    notify_permission_recipient_t who;
 } s_examples[] = {
     {"a confirmation by SMS, nothing recorded", SMS, TX, OK, 0, {MOBILE}},
     {"a confirmation by email to an address without consent", EMAIL, TX, OK, 0,
@@ -178,7 +181,7 @@ static void test_examples(void **state) {
 //  Sets of SMS lines, each with the outcome of the lines alone.
 static const struct {
     const char *what;
-    notify_recipient_t lines;
+    notify_permission_recipient_t lines;
     notify_permission_reason_t reason;
     int line;
 } s_sms_lines[] = {
@@ -230,7 +233,7 @@ static const struct {
 //  follow-up and for marketing.
 static const struct {
     const char *what;
-    notify_recipient_t lines;
+    notify_permission_recipient_t lines;
     notify_permission_reason_t reason;
     int line;
     notify_permission_reason_t marketing_reason;
@@ -283,7 +286,7 @@ static const Crm__Notify__Purpose s_purposes[] = {TX, FU, MK};
 static const Crm__Contacts__ConsentStatus s_consents[] = {UNSPECIFIED, UNKNOWN, GRANTED, WITHDRAWN};
 
 //  The outcome the rules' precedence gives, the lines' own outcome being (reason, line).
-static void s_expect(const notify_recipient_t *who, Crm__Notify__Channel channel,
+static void s_expect(const notify_permission_recipient_t *who, Crm__Notify__Channel channel,
                      Crm__Notify__Purpose purpose, notify_permission_reason_t lines_reason,
                      int lines_line, notify_permission_reason_t *reason, int *line) {
     Crm__Contacts__ConsentStatus consent =
@@ -317,7 +320,7 @@ static void test_matrix(void **state) {
             for (size_t p = 0; p < 3; p++)
                 for (size_t c = 0; c < 4; c++)
                     for (int flags = 0; flags < 16; flags++) {
-                        notify_recipient_t who =
+                        notify_permission_recipient_t who =
                             channel == SMS ? s_sms_lines[l].lines : s_email_lines[l].lines;
                         Crm__Contacts__ConsentStatus other =
                             s_consents[c] == GRANTED ? WITHDRAWN : GRANTED;
@@ -367,7 +370,7 @@ static void test_matrix(void **state) {
 
 //  The SMS order of these: index 2 (rank 1), 4 (rank 1, STOP), 0 (rank 2), then the
 //  unranked 1 and 5; 3 is not opted in.
-static const notify_phone_t s_walk_phones[] = {
+static const notify_permission_phone_t s_walk_phones[] = {
     PHONE("+15550000000", true, 2, false), PHONE("+15550000001", true, 0, false),
     PHONE("+15550000002", true, 1, false), PHONE("+15550000003", false, 0, false),
     PHONE("+15550000004", true, 1, true),  PHONE("+15550000005", true, 0, false),
@@ -375,7 +378,7 @@ static const notify_phone_t s_walk_phones[] = {
 
 static void test_next_line(void **state) {
     (void)state;
-    notify_recipient_t who = {.phones = s_walk_phones, .phone_count = 6};
+    notify_permission_recipient_t who = {.phones = s_walk_phones, .phone_count = 6};
     notify_permission_t got;
 
     //  From the first line to the last, one at a time.
@@ -400,9 +403,9 @@ static void test_next_line(void **state) {
     s_check("after a line beyond the list", &who, SMS, &got, NO_LINE, -1);
 
     //  Every line left texted STOP.
-    static const notify_phone_t stops[] = {PHONE("+15550000001", true, 1, false),
-                                           PHONE("+15550000002", true, 2, true)};
-    notify_recipient_t stopped = {.phones = stops, .phone_count = 2};
+    static const notify_permission_phone_t stops[] = {PHONE("+15550000001", true, 1, false),
+                                                      PHONE("+15550000002", true, 2, true)};
+    notify_permission_recipient_t stopped = {.phones = stops, .phone_count = 2};
     notify_permission_next_line(&stopped, SMS, TX, 0, &got);
     s_check("only STOP lines left", &stopped, SMS, &got, OPTED_OUT, -1);
 
@@ -415,7 +418,7 @@ static void test_next_line(void **state) {
     s_check("marketing without consent", &who, SMS, &got, NO_CONSENT, -1);
 
     //  Email has one line.
-    notify_recipient_t mail = {INBOX};
+    notify_permission_recipient_t mail = {INBOX};
     notify_permission_next_line(&mail, EMAIL, TX, 0, &got);
     s_check("email's next line", &mail, EMAIL, &got, NO_LINE, -1);
 }
