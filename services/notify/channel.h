@@ -53,9 +53,10 @@ notify_sms_client_t *notify_sms_client_new(const char *base_url, const char *acc
                                            const char *auth_token, int timeout_ms);
 void notify_sms_client_destroy(notify_sms_client_t **self_p);
 
-//  Send body to `to` (E.164) from `from` (E.164, or a MessagingServiceSid "MG..."), the
-//  provider to POST delivery updates to status_callback (NULL or "": none). 0 when
-//  ACCEPTED, else -1; *out says what became of it either way.
+//  Send body to `to` (E.164) from `from` (E.164, an alphanumeric sender ID, or a
+//  MessagingServiceSid: "MG" and 32 hex digits), the provider to POST delivery updates
+//  to status_callback (NULL or "": none). 0 when ACCEPTED, else -1; *out says what
+//  became of it either way.
 int notify_sms_send(notify_sms_client_t *self, const char *from, const char *to, const char *body,
                     const char *status_callback, notify_send_result_t *out);
 
@@ -77,7 +78,7 @@ int notify_sms_find(notify_sms_client_t *self, const char *to, const char *body,
 //  which encoding.
 unsigned notify_sms_segments(const char *utf8, bool *ucs2);
 
-//  The form a send POSTs: To, From (MessagingServiceSid when from starts with "MG"),
+//  The form a send POSTs: To, From (MessagingServiceSid when from is one, "MG" + 32 hex),
 //  Body and StatusCallback (when set), URL-encoded. NULL when an argument is missing.
 //  Caller frees.
 char *notify_sms_form(const char *from, const char *to, const char *body,

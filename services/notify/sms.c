@@ -136,8 +136,10 @@ char *notify_sms_form(const char *from, const char *to, const char *body,
                       const char *status_callback) {
     if (!from || !to || !body)
         return NULL;
-    //  A Messaging Service picks the sending number itself (and its opt-out handling).
-    bool service = strncmp(from, "MG", 2) == 0;
+    //  A Messaging Service picks the sending number itself (and its opt-out handling). Its
+    //  sid is "MG" and 32 hex digits; an alphanumeric sender ID such as "MGMOTORS" is a From.
+    bool service = strncmp(from, "MG", 2) == 0 && strlen(from) == 34 &&
+                   strspn(from + 2, "0123456789abcdefABCDEF") == 32;
     const struct {
         const char *name, *value;
     } fields[] = {

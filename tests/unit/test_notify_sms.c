@@ -127,6 +127,9 @@ static void test_form(void **state) {
     assert_string_equal(form, "To=%2B15551234567&MessagingServiceSid="
                               "MG0123456789abcdef0123456789abcdef&Body=Hi%0Athere");
     free(form);
+    form = notify_sms_form("MGMOTORS", "+15551234567", "x", NULL); // an alphanumeric sender
+    assert_string_equal(form, "To=%2B15551234567&From=MGMOTORS&Body=x");
+    free(form);
     form = notify_sms_form("+15005550006", "+15551234567", "x", NULL);
     assert_string_equal(form, "To=%2B15551234567&From=%2B15005550006&Body=x");
     free(form);
@@ -557,7 +560,9 @@ static void test_send_live(void **state) {
     assert_int_equal(out.http_status, 201);
     assert_string_equal(out.error, "");
 
-    assert_int_equal(notify_sms_send(client, "MG0123", "+15551234567", "again", NULL, &out), -1);
+    assert_int_equal(notify_sms_send(client, "MG0123456789abcdef0123456789abcdef", "+15551234567",
+                                     "again", NULL, &out),
+                     -1);
     assert_int_equal(out.outcome, NOTIFY_SEND_RETRY);
     assert_int_equal(out.http_status, 429);
     assert_int_equal(out.retry_after_ms, 3000);
@@ -594,7 +599,9 @@ static void test_send_live_request(void **state) {
     assert_int_equal(notify_sms_send(client, "+15005550006", "+15551234567", body,
                                      "https://crm.example/v1/sms/status?id=1&t=2", &out),
                      0);
-    assert_int_equal(notify_sms_send(client, "MG0123", "+15557654321", "two", "", &out), 0);
+    assert_int_equal(notify_sms_send(client, "MG0123456789abcdef0123456789abcdef", "+15557654321",
+                                     "two", "", &out),
+                     0);
     notify_sms_client_destroy(&client);
     s_server_wait(server);
     assert_int_equal(server->request_count, 2);
@@ -611,7 +618,7 @@ static void test_send_live_request(void **state) {
     const s_request_t *second = &server->requests[1];
     s_assert_field(second->body, "To", "+15557654321");
     s_assert_field(second->body, "From", NULL);
-    s_assert_field(second->body, "MessagingServiceSid", "MG0123");
+    s_assert_field(second->body, "MessagingServiceSid", "MG0123456789abcdef0123456789abcdef");
     s_assert_field(second->body, "Body", "two");
     s_assert_field(second->body, "StatusCallback", NULL);
     s_server_stop(&server);
@@ -702,6 +709,7 @@ static void test_send_unanswered(void **state) {
 static void test_find_live(void **state) {
     (void)state;
     static const s_action_t script[] = {
+        {S_ANSWER, 504, NULL, ""}, // the send: a gateway timed out
         {S_ANSWER, 200, NULL,
          "{\"messages\":[{\"sid\":\"SMx\",\"to\":\"+15551234567\",\"body\":\"other\","
          "\"direction\":\"outbound-api\",\"date_created\":\"Thu, 01 Jan 2026 12:00:01 +0000\"}],"
@@ -715,11 +723,14 @@ static void test_find_live(void **state) {
         {S_ANSWER, 401, NULL, "{\"code\":20003}"},
         {S_ANSWER, 200, NULL, "not json"},
     };
-    s_server_t *server = s_server_start(script, 6);
+    s_server_t *server = s_server_start(script, 7);
     char *base = s_base_url(server);
     notify_sms_client_t *client = notify_sms_client_new(base, S_SID, S_TOKEN, 5000);
     const time_t since = 1767268800; // 2026-01-01 12:00:00 UTC
     notify_send_result_t out;
+    assert_int_equal(
+        notify_sms_send(client, "+15005550006", "+15551234567", "Hi & bye", NULL, &out), -1);
+    assert_int_equal(out.outcome, NOTIFY_SEND_AMBIGUOUS);
     assert_int_equal(notify_sms_find(client, "+15551234567", "Hi & bye", since, &out), 0);
     assert_int_equal(out.outcome, NOTIFY_SEND_ACCEPTED);
     assert_string_equal(out.provider_id, "SMfound");
@@ -744,9 +755,11 @@ static void test_find_live(void **state) {
     notify_sms_client_destroy(&client);
 
     s_server_wait(server);
-    assert_int_equal(server->request_count, 6);
-    const s_request_t *first = &server->requests[0];
+    assert_int_equal(server->request_count, 7);
+    assert_string_equal(server->requests[0].method, "POST");
+    const s_request_t *first = &server->requests[1]; // the same handle, now a GET
     assert_string_equal(first->method, "GET");
+    assert_string_equal(first->body, "");
     s_assert_basic_auth(first->authorization);
     char *query = strchr(first->target, '?');
     assert_non_null(query);
@@ -755,8 +768,9 @@ static void test_find_live(void **state) {
     s_assert_field(query + 1, "To", "+15551234567");
     s_assert_field(query + 1, "DateSent>", "2026-01-01");
     s_assert_field(query + 1, "PageSize", "100");
-    assert_string_equal(server->requests[1].target,
+    assert_string_equal(server->requests[2].target,
                         S_PATH "?To=%2B15551234567&PageSize=100&Page=1&PageToken=PA1");
+    assert_string_equal(server->requests[2].method, "GET");
     s_server_stop(&server);
     free(base);
 
