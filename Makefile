@@ -142,10 +142,17 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(HARNESS_O) $(LIBCRM)
 
 # The contacts daemon writes XLSX exports; only it links libxlsxwriter.
 $(BUILD)/bin/crm-contacts: LDLIBS += -lxlsxwriter
+# The notify daemon checks Twilio's HMAC-SHA1 webhook signatures (libsodium has no SHA-1);
+# only it and its test link OpenSSL's libcrypto.
+$(BUILD)/bin/crm-notify: LDLIBS += -lcrypto
+$(BUILD)/tests/test_notify_webhook: LDLIBS += -lcrypto
 
 # Unit tests of gateway modules link the module's object too.
 $(BUILD)/tests/test_broker: $(BUILD)/services/gateway/broker.o
 $(BUILD)/tests/test_routes: $(BUILD)/services/gateway/routes.o $(BUILD)/services/gateway/openapi.o
+# ... and the raw routes' test runs the gateway in process: every module but main.c.
+$(BUILD)/tests/test_gateway_raw: $(patsubst %.c,$(BUILD)/%.o,\
+    $(filter-out services/gateway/main.c,$(wildcard services/gateway/*.c)))
 # ... and of a service's pure rules, the module's object.
 $(BUILD)/tests/test_leads_rules: $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_leads_lead: $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
@@ -163,6 +170,7 @@ $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_notify_template: $(BUILD)/services/notify/template.o
 $(BUILD)/tests/test_notify_permission: $(BUILD)/services/notify/permission.o
 $(BUILD)/tests/test_notify_quiet: $(BUILD)/services/notify/quiet.o
+$(BUILD)/tests/test_notify_webhook: $(BUILD)/services/notify/webhook.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_contacts_contact: $(BUILD)/services/contacts/contact.o $(BUILD)/services/contacts/contact_store.o
 $(BUILD)/tests/test_contacts_import: $(BUILD)/services/contacts/import.o

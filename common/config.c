@@ -85,6 +85,17 @@ static const s_key_t s_keys[] = {
     S_INT(gateway, max_body_bytes, 1048576, 1024, S_GIB, "larger request bodies get 413"),
     S_INT(gateway, max_connections, 1024, 1, 65536, "HTTP connections served at once"),
     S_INT(gateway, key_cache_ms, 10000, 0, S_HOUR_MS, "how long a verified API key stays cached"),
+    S_INT(gateway, raw_max_body_bytes, 65536, 1024, S_GIB,
+          "raw routes (webhooks, unsubscribe, tracking): larger bodies get 413"),
+    S_INT(gateway, raw_max_in_flight, 64, 1, 65536,
+          "raw routes: requests served at once (all clients); more get 503"),
+    S_INT(gateway, raw_client_per_second, 50, 0, 1000000,
+          "raw routes: requests per second per client address, sustained (0: no limit); 429"),
+    S_INT(gateway, raw_client_burst, 200, 1, 1000000,
+          "raw routes: requests per client address at once before the rate applies"),
+    S_STRING(gateway, raw_client_header, "",
+             "raw routes: header a reverse proxy sets to the client's address, e.g. "
+             "X-Forwarded-For (its last entry); \"\": the connection's peer"),
 
     S_STRING(events, publish_endpoint, "tcp://127.0.0.1:5556",
              "the gateway's XSUB: relays publish here"),

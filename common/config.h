@@ -34,6 +34,12 @@ typedef struct {
     int gateway_max_body_bytes;      // larger request bodies get 413
     int gateway_max_connections;     // HTTP connections served at once
     int gateway_key_cache_ms;        // how long a verified API key stays cached
+    //  gateway, raw routes (keyless: webhooks, unsubscribe, tracking):
+    int gateway_raw_max_body_bytes;    // larger bodies get 413, before any is forwarded
+    int gateway_raw_max_in_flight;     // raw requests served at once; more get 503
+    int gateway_raw_client_per_second; // per client address, sustained (0: no limit); 429
+    int gateway_raw_client_burst;      // per client address, at once
+    char *gateway_raw_client_header;   // header naming the client behind a proxy ("": peer)
     //  events:
     char *events_publish_endpoint;   // the gateway's XSUB: relays publish here
     char *events_subscribe_endpoint; // the gateway's XPUB: subscribers connect here

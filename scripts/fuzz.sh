@@ -1,7 +1,8 @@
 #!/bin/bash
 # `make fuzz`: libFuzzer targets for the parsers we wrote (JSON transcoder, MDP framing,
-# CSV reader and writer, @mentions), each for FUZZ_SECONDS (default 60), under AddressSanitizer and
-# UBSan. Fails on a crash or a leak; the crashing input is left in build-fuzz/.
+# CSV reader and writer, @mentions, notify's webhook forms and link tokens), each for
+# FUZZ_SECONDS (default 60), under AddressSanitizer and UBSan; FUZZ_TARGETS="form csv" runs
+# only those. Fails on a crash or a leak; the crashing input is left in build-fuzz/.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -18,12 +19,18 @@ declare -A sources=(
     [mdp]="tests/fuzz/fuzz_mdp.c common/mdp.c"
     [csv]="tests/fuzz/fuzz_csv.c common/csv.c common/validate.c"
     [mentions]="tests/fuzz/fuzz_mentions.c common/mentions.c common/validate.c"
+    [form]="tests/fuzz/fuzz_form.c services/notify/webhook.c common/validate.c"
+)
+# Libraries a target needs beyond LIBS.
+declare -A extra_libs=(
+    [form]="-lsodium -lcrypto"
 )
 status=0
-for target in "${!sources[@]}"; do
+# FUZZ_TARGETS="form csv" runs only those (default: every target).
+for target in ${FUZZ_TARGETS:-"${!sources[@]}"}; do
     echo "=== fuzz_$target for ${seconds}s"
     # shellcheck disable=SC2086
-    clang $CFLAGS ${sources[$target]} -o "$out/fuzz_$target" $LIBS
+    clang $CFLAGS ${sources[$target]} -o "$out/fuzz_$target" $LIBS ${extra_libs[$target]:-}
     mkdir -p "$out/corpus_$target"
     cp -n tests/fuzz/corpus/"$target"/* "$out/corpus_$target/" 2>/dev/null || true
     if ! (set -o pipefail; cd "$out" && "./fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 \

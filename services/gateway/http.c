@@ -5,6 +5,7 @@
 #include "json_pb.h"
 #include "log.h"
 #include "openapi.h"
+#include "raw.h"
 #include "routes.h"
 
 #include <arpa/inet.h>
@@ -22,7 +23,15 @@ struct _http_t {
     zmq_pollitem_t item;  // MHD's epoll descriptor, watched by the loop
     int timer_id;
     bool run_armed;       // an MHD_run is due on the next loop turn (connections woke)
+    raw_limiter_t *raw_limiter; // the keyless routes' limits (raw.h)
 };
+
+//  One TCP connection: the URI of the request it carries now, as the client sent it
+//  (MHD hands handlers the path decoded and the query parsed; a raw route forwards them
+//  as sent, since a provider signs the URL it called).
+typedef struct {
+    char *uri;
+} s_connection_t;
 
 //  One HTTP request as it is received, and while its service call is out.
 typedef struct {
@@ -37,6 +46,12 @@ typedef struct {
     bool suspended;        // the connection sleeps until the reply
     zmsg_t *reply;         // the service's reply, once in
     char request_id[80];
+    //  A raw route's (raw.h), decided when the headers are in:
+    bool raw;
+    bool admitted; // counted by the raw limiter until completed
+    int refused;   // 429 or 503 from the raw limiter, else 0
+    int retry_after_s;
+    char client[64]; // the client's address
 } s_request_t;
 
 //  A response under construction.
@@ -48,6 +63,8 @@ typedef struct {
     const char *content_type;
     char request_id[80];
     char location[256];
+    bool is_raw; // a raw route's: raw is written as it is
+    raw_answer_t raw;
 } s_response_t;
 
 static int64_t s_now_us(void) {
@@ -360,6 +377,111 @@ done:
     protobuf_c_message_free_unpacked(msg, NULL);
 }
 
+// --- raw routes (raw.h) ---------------------------------------------------------------
+
+//  A raw route is known from the request line and headers: admit it (or not) before its
+//  body is read, so an over-limit client costs no more than its headers.
+static void s_raw_begin(http_t *self, struct MHD_Connection *conn, const char *url,
+                        const char *method, s_request_t *req) {
+    route_param_t params[ROUTE_MAX_PARAMS];
+    int n_params = 0;
+    bool path_known = false;
+    const route_t *route = route_match(method, url, params, &n_params, &path_known);
+    if (!route || !route_raw(route))
+        return;
+    req->raw = true;
+    req->route = route;
+    const char *via = self->cfg->gateway_raw_client_header;
+    const char *forwarded =
+        via && *via ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, via) : NULL;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    raw_client_address(forwarded, info ? info->client_addr : NULL, req->client, sizeof req->client);
+    req->refused = raw_limiter_admit(self->raw_limiter, req->client, zclock_mono() * 1000,
+                                     &req->retry_after_s);
+    req->admitted = req->refused == 0;
+}
+
+static const char *s_raw_header(const char *name, void *arg) {
+    return MHD_lookup_connection_value(arg, MHD_HEADER_KIND, name);
+}
+
+//  Serve a raw route: its limits' verdicts, or the HttpRequest to the service. The
+//  RequestHeader names no tenant, actor or role: there is no key; the service finds the
+//  tenant from what it verifies (a signed token, the provider's signature).
+static void s_handle_raw(http_t *self, struct MHD_Connection *conn, const char *url,
+                         const char *method, s_request_t *req, s_response_t *resp) {
+    resp->is_raw = true;
+    req->route_index = (int)(req->route - routes);
+    if (req->refused) {
+        raw_answer_error(&resp->raw, req->refused, NULL, req->retry_after_s);
+        return;
+    }
+    if (req->too_large) {
+        raw_answer_error(&resp->raw, 413, "the request body is too large", 0);
+        return;
+    }
+    route_param_t params[ROUTE_MAX_PARAMS];
+    int n_params = 0;
+    bool path_known = false;
+    const route_t *route = route_match(method, url, params, &n_params, &path_known);
+    assert(route == req->route);
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const s_connection_t *connection = info ? info->socket_context : NULL;
+    const char *uri = connection && connection->uri ? connection->uri : url;
+
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = (char *)route->rpc;
+    header.tenant_id = "";
+    header.actor_id = "";
+    header.role = "";
+    header.request_id = resp->request_id;
+    header.idempotency_key = "";
+    header.deadline_ms = self->cfg->broker_default_deadline_ms;
+    zmsg_t *body = zmsg_new();
+    zframe_t *frame = zframe_new(NULL, crm__request_header__get_packed_size(&header));
+    crm__request_header__pack(&header, zframe_data(frame));
+    zmsg_append(body, &frame);
+    frame = raw_request_frame(method, uri, params, n_params, s_raw_header, conn, req->client,
+                              req->body ? zchunk_data(req->body) : NULL,
+                              req->body ? zchunk_size(req->body) : 0);
+    zmsg_append(body, &frame);
+    req->waiting = true;
+    broker_submit(self->broker, route->service, &body, s_on_reply, req);
+}
+
+//  Write a raw route's answer as it is: its status, media type, body, Location and
+//  headers; an error as one line of text/plain, not stored by caches.
+static void s_send_raw(struct MHD_Connection *conn, s_response_t *resp) {
+    const raw_answer_t *a = &resp->raw;
+    resp->status = a->status;
+    size_t size = 0;
+    const void *body = raw_answer_body(a, &size);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(size, (void *)body, MHD_RESPMEM_MUST_COPY);
+    const char *type = raw_answer_content_type(a);
+    if (*type)
+        MHD_add_response_header(r, "Content-Type", type);
+    if (resp->request_id[0])
+        MHD_add_response_header(r, "X-Request-Id", resp->request_id);
+    if (*raw_answer_location(a))
+        MHD_add_response_header(r, "Location", raw_answer_location(a));
+    for (size_t i = 0; a->response && i < a->response->n_headers; i++)
+        MHD_add_response_header(r, a->response->headers[i]->name, a->response->headers[i]->value);
+    if (!a->response) {
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+        if (a->retry_after_s > 0) {
+            char seconds[16];
+            snprintf(seconds, sizeof seconds, "%d", a->retry_after_s);
+            MHD_add_response_header(r, "Retry-After", seconds);
+        }
+    }
+    MHD_queue_response(conn, (unsigned int)a->status, r);
+    MHD_destroy_response(r);
+    raw_answer_reset(&resp->raw);
+}
+
 // --- operations endpoints -------------------------------------------------------------
 
 typedef struct {
@@ -411,6 +533,10 @@ static bool s_local(http_t *self, const char *method, const char *url, s_respons
 // --- libmicrohttpd glue ---------------------------------------------------------------
 
 static void s_send(struct MHD_Connection *conn, s_response_t *resp) {
+    if (resp->is_raw) {
+        s_send_raw(conn, resp);
+        return;
+    }
     size_t len = resp->body_size ? resp->body_size : resp->body ? strlen(resp->body) : 0;
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, resp->body ? resp->body : (void *)"",
@@ -446,6 +572,10 @@ static void s_request_id(struct MHD_Connection *conn, char *out, size_t size) {
 static void s_handle(http_t *self, struct MHD_Connection *conn, const char *url,
                      const char *method, s_request_t *req, s_response_t *resp) {
     s_request_id(conn, resp->request_id, sizeof resp->request_id);
+    if (req->raw) {
+        s_handle_raw(self, conn, url, method, req, resp);
+        return;
+    }
     if (req->too_large) {
         s_error(resp, 413, NULL, "the request body is too large", "",
                 "must be at most gateway.max_body_bytes bytes");
@@ -487,6 +617,22 @@ static void s_handle(http_t *self, struct MHD_Connection *conn, const char *url,
     s_call(self, conn, route, params, n_params, &who, req, resp);
 }
 
+//  The largest body a request may have: a raw route's own cap, else the API's.
+static size_t s_max_body(http_t *self, const s_request_t *req) {
+    return (size_t)(req->raw ? self->cfg->gateway_raw_max_body_bytes
+                             : self->cfg->gateway_max_body_bytes);
+}
+
+//  Render the service's reply (taken) as the response: a raw route's as it is, else JSON.
+static void s_answer(s_request_t *req, const char *url, s_response_t *resp) {
+    if (req->raw) {
+        resp->is_raw = true;
+        raw_answer_read(req->reply, &resp->raw);
+    } else
+        s_translate(req->route, url, req->reply, resp);
+    zmsg_destroy(&req->reply);
+}
+
 static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                     const char *method, const char *version,
                                     const char *upload_data, size_t *upload_data_size,
@@ -499,18 +645,18 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         req->http = self;
         req->start = s_now_us();
         *con_cls = req;
+        s_raw_begin(self, conn, url, method, req);
         const char *length =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (length && strtoull(length, NULL, 10) > (unsigned long long)self->cfg->gateway_max_body_bytes)
+        if (length && strtoull(length, NULL, 10) > s_max_body(self, req))
             req->too_large = true;
-        else
+        else if (!req->refused)
             return MHD_YES;
     } else if (*upload_data_size) {
-        if (!req->too_large) {
+        if (!req->too_large && !req->refused) {
             if (!req->body)
                 req->body = zchunk_new(NULL, *upload_data_size);
-            if (zchunk_size(req->body) + *upload_data_size >
-                (size_t)self->cfg->gateway_max_body_bytes)
+            if (zchunk_size(req->body) + *upload_data_size > s_max_body(self, req))
                 req->too_large = true;
             else
                 zchunk_extend(req->body, upload_data, *upload_data_size);
@@ -522,8 +668,7 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
     if (req->reply) {
         //  Woken by the service's reply.
         snprintf(resp.request_id, sizeof resp.request_id, "%s", req->request_id);
-        s_translate(req->route, url, req->reply, &resp);
-        zmsg_destroy(&req->reply);
+        s_answer(req, url, &resp);
     } else {
         req->route_index = -1;
         s_handle(self, conn, url, method, req, &resp);
@@ -538,31 +683,62 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         }
         if (req->reply) {
             //  Answered at once (the broker's own 503).
-            s_translate(req->route, url, req->reply, &resp);
-            zmsg_destroy(&req->reply);
+            s_answer(req, url, &resp);
         }
     }
     s_send(conn, &resp);
     int64_t micros = s_now_us() - req->start;
     metrics_observe(self->metrics, req->route_index, resp.status, micros);
+    //  A raw route's path carries a token (a capability) and its query a provider's
+    //  fields: its pattern is logged instead.
     if (resp.status >= 500)
-        crm_log_kv(CRM_LOG_WARN, "request failed", "method", method, "path", url,
-                   "request_id", resp.request_id, NULL);
+        crm_log_kv(CRM_LOG_WARN, "request failed", "method", method, "path",
+                   req->raw ? req->route->pattern : url, "request_id", resp.request_id, NULL);
     return MHD_YES;
 }
 
 static void s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                            enum MHD_RequestTerminationCode toe) {
-    (void)cls;
     (void)conn;
     (void)toe;
+    http_t *self = cls;
     s_request_t *req = *con_cls;
     if (!req)
         return;
+    if (req->admitted)
+        raw_limiter_release(self->raw_limiter);
     zchunk_destroy(&req->body);
     zmsg_destroy(&req->reply);
     free(req);
     *con_cls = NULL;
+}
+
+//  Keep each connection's current URI as sent (s_connection_t).
+static void s_on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                            enum MHD_ConnectionNotificationCode toe) {
+    (void)cls;
+    (void)conn;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(s_connection_t));
+        assert(*socket_context);
+    } else if (*socket_context) {
+        s_connection_t *connection = *socket_context;
+        free(connection->uri);
+        free(connection);
+        *socket_context = NULL;
+    }
+}
+
+static void *s_on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)cls;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    s_connection_t *connection = info ? info->socket_context : NULL;
+    if (connection) {
+        free(connection->uri);
+        connection->uri = strdup(uri);
+    }
+    return NULL; // the request's own state is made by its first s_on_request
 }
 
 static void s_on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -580,6 +756,15 @@ http_t *http_new(const crm_config_t *cfg, broker_t *broker, keys_t *keys, metric
     self->broker = broker;
     self->keys = keys;
     self->metrics = metrics;
+    self->raw_limiter =
+        raw_limiter_new(cfg->gateway_raw_client_per_second, cfg->gateway_raw_client_burst,
+                        cfg->gateway_raw_max_in_flight);
+    if (!self->raw_limiter) {
+        crm_log_kv(CRM_LOG_ERROR, "could not start the raw routes' limiter", "detail",
+                   "libsodium did not initialise", NULL);
+        http_destroy(&self);
+        return NULL;
+    }
 
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(cfg->gateway_http_port)};
     if (inet_pton(AF_INET, cfg->gateway_http_bind, &addr.sin_addr) != 1) {
@@ -588,14 +773,14 @@ http_t *http_new(const crm_config_t *cfg, broker_t *broker, keys_t *keys, metric
         http_destroy(&self);
         return NULL;
     }
-    self->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-        0, NULL, NULL, s_on_request, self, MHD_OPTION_EXTERNAL_LOGGER, s_on_mhd_log, self,
-        MHD_OPTION_SOCK_ADDR, &addr,
-        MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, self, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)cfg->gateway_max_connections, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-        MHD_OPTION_END);
+    self->daemon =
+        MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+                         NULL, s_on_request, self, MHD_OPTION_EXTERNAL_LOGGER, s_on_mhd_log, self,
+                         MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_NOTIFY_COMPLETED, s_on_completed,
+                         self, MHD_OPTION_NOTIFY_CONNECTION, s_on_connection, self,
+                         MHD_OPTION_URI_LOG_CALLBACK, s_on_uri, self, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned int)cfg->gateway_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+                         120u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
     if (!self->daemon) {
         char detail[128];
         snprintf(detail, sizeof detail, "%s:%d", cfg->gateway_http_bind, cfg->gateway_http_port);
@@ -616,6 +801,7 @@ void http_destroy(http_t **self_p) {
         return;
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
+    raw_limiter_destroy(&self->raw_limiter);
     free(self);
     *self_p = NULL;
 }

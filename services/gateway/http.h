@@ -6,6 +6,9 @@
     reply's status code. Connections wait suspended while their service call is out, so
     one thread serves any number of them. Also serves /healthz, /readyz, /metrics and
     /v1/openapi.json.
+
+    Raw routes (routes.h ROUTE_RAW: webhooks, unsubscribe, tracking) skip the key and the
+    JSON: raw.c builds their crm.HttpRequest, reads their crm.HttpResponse and limits them.
 */
 #ifndef GATEWAY_HTTP_H
 #define GATEWAY_HTTP_H

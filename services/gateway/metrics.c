@@ -4,8 +4,9 @@
 
 #include <stdatomic.h>
 
-static const int s_codes[] = {200, 201, 202, 204, 400, 401, 403, 404, 405, 409,
-                              413, 415, 422, 429, 500, 503, 504, 0};
+//  302: a raw route's redirect (a tracked click); 502: an answer the gateway cannot write.
+static const int s_codes[] = {200, 201, 202, 204, 302, 400, 401, 403, 404, 405,
+                              409, 413, 415, 422, 429, 500, 502, 503, 504, 0};
 #define N_CODES (sizeof s_codes / sizeof s_codes[0])  // the last slot: any other code
 
 //  Upper bounds in microseconds of the latency buckets.

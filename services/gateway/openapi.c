@@ -79,6 +79,44 @@ static json_t *s_error_schema(void) {
         "type", "string");
 }
 
+//  A raw route's operation (routes.h, raw.h): no security, the body's media type as it
+//  is (a form's fields as strings), each answer with its own media type, errors in text.
+static json_t *s_raw_operation(const route_t *r, const char *op_id) {
+    const route_raw_doc_t *doc = route_raw_doc(r);
+    json_t *responses = json_object();
+    for (int i = 0; doc && i < ROUTE_RAW_ANSWERS_MAX && doc->answers[i].status; i++) {
+        const route_raw_answer_t *a = &doc->answers[i];
+        json_t *resp = json_pack("{s:s}", "description", a->description);
+        if (a->media) {
+            bool text = strncmp(a->media, "text/", 5) == 0;
+            json_object_set_new(
+                resp, "content",
+                json_pack("{s:{s:o}}", a->media, "schema",
+                          text ? json_pack("{s:s}", "type", "string")
+                               : json_pack("{s:s, s:s}", "type", "string", "format", "binary")));
+        }
+        if (a->status[0] == '3')
+            json_object_set_new(resp, "headers",
+                                json_pack("{s:{s:{s:s, s:s}}}", "Location", "schema", "type",
+                                          "string", "format", "uri"));
+        json_object_set_new(responses, a->status, resp);
+    }
+    json_object_set_new(responses, "default",
+                        json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
+                                  "an error: one line of text", "content", "text/plain", "schema",
+                                  "type", "string"));
+    json_t *op = json_pack("{s:s, s:s, s:[], s:o}", "operationId", op_id, "summary", r->summary,
+                           "security", "responses", responses);
+    if (doc && doc->request_media) {
+        json_t *schema =
+            json_pack("{s:s, s:{s:s}}", "type", "object", "additionalProperties", "type", "string");
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
+                                      doc->request_media, "schema", schema));
+    }
+    return op;
+}
+
 char *openapi_render(void) {
     json_t *schemas = json_object();
     json_object_set_new(schemas, "Error", s_error_schema());
@@ -95,6 +133,10 @@ char *openapi_render(void) {
             method[i] = tolower((unsigned char)r->http_method[i]);
         method[i] = 0;
         snprintf(op_id, sizeof op_id, "%s.%s", r->service, r->rpc);
+        if (route_raw(r)) {
+            json_object_set_new(item, method, s_raw_operation(r, op_id));
+            continue;
+        }
         json_t *responses = json_object();
         bool created = strncmp(r->rpc, "Create", 6) == 0;  // Create, CreateTag, CreateNote
         bool empty = r->response->n_fields == 0;

@@ -407,8 +407,54 @@ const route_t routes[] = {
     {"POST", "/v1/imports/{id}/start", "contacts", "StartImport",
      &crm__contacts__start_import_request__descriptor, &crm__contacts__job__descriptor, NULL,
      NULL, ROLES_WRITE, "Start the import: a job (202, GET /v1/jobs/{id})"},
+    // --- notify: keyless endpoints for the outside world (raw: see routes.h, raw.h)
+    ROUTE_RAW("POST", "/v1/webhooks/sms/status", "notify", "SmsStatusWebhook",
+              "The SMS provider's delivery status callback (form-encoded, signed with "
+              "X-Twilio-Signature): queued, sent, delivered, undelivered, failed"),
+    ROUTE_RAW("POST", "/v1/webhooks/sms/inbound", "notify", "SmsInboundWebhook",
+              "An SMS a contact sent (form-encoded, signed with X-Twilio-Signature): STOP and "
+              "its synonyms opt out, START opts in again, HELP answers"),
+    ROUTE_RAW("POST", "/v1/unsubscribe/{token}", "notify", "Unsubscribe",
+              "One-click unsubscribe (RFC 8058: List-Unsubscribe=One-Click), or the page's "
+              "confirm button; the token is the signed one of the message's link"),
+    ROUTE_RAW("GET", "/v1/unsubscribe/{token}", "notify", "UnsubscribePage",
+              "The unsubscribe page of a message's link: a button that POSTs (a GET changes "
+              "nothing, since mail scanners follow links)"),
+    ROUTE_RAW("GET", "/v1/t/{token}", "notify", "Track",
+              "A tracking link: an open (a 1x1 GIF) or a click (302 to the link's URL)"),
     {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL},
 };
+
+//  What each raw route takes and answers besides its text/plain errors (see
+//  route_raw_doc): the contract between the gateway's /v1/openapi.json and the service.
+// clang-format off
+static const route_raw_doc_t s_raw_docs[] = {
+    {"notify", "SmsStatusWebhook", "application/x-www-form-urlencoded",
+     {{"204", NULL, "recorded (the provider reads no body)"}}},
+    {"notify", "SmsInboundWebhook", "application/x-www-form-urlencoded",
+     {{"200", "text/xml", "TwiML: an empty <Response/> or the reply to send"}}},
+    {"notify", "Unsubscribe", "application/x-www-form-urlencoded",
+     {{"200", "text/html", "unsubscribed (a page saying so)"}}},
+    {"notify", "UnsubscribePage", NULL, {{"200", "text/html", "the page with its button"}}},
+    {"notify", "Track", NULL,
+     {{"200", "image/gif", "an open: a transparent 1x1 GIF"},
+      {"302", NULL, "a click: Location is the link's URL"}}},
+};
+// clang-format on
+
+bool route_raw(const route_t *route) {
+    return route->request == &crm__http_request__descriptor;
+}
+
+const route_raw_doc_t *route_raw_doc(const route_t *route) {
+    if (!route_raw(route))
+        return NULL;
+    for (size_t i = 0; i < sizeof s_raw_docs / sizeof s_raw_docs[0]; i++)
+        if (strcmp(route->service, s_raw_docs[i].service) == 0 &&
+            strcmp(route->rpc, s_raw_docs[i].rpc) == 0)
+            return &s_raw_docs[i];
+    return NULL;
+}
 
 //  The download routes (see route_download): service, method, the bytes field.
 static const struct {

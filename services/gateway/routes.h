@@ -4,6 +4,8 @@
 #ifndef GATEWAY_ROUTES_H
 #define GATEWAY_ROUTES_H
 
+#include "common.pb-c.h" // crm.HttpRequest and crm.HttpResponse, for ROUTE_RAW
+
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 
@@ -33,11 +35,44 @@ typedef struct {
 
 extern const route_t routes[];
 
+//  A raw route: no API key and no JSON. The service gets the request as a crm.HttpRequest
+//  and answers a crm.HttpResponse that is written as it is (raw.h tells the whole
+//  contract). For endpoints the outside world calls without our keys: provider webhooks,
+//  one-click unsubscribe, tracking links. Its roles are ROUTE_KEYLESS, and only a raw
+//  route's may be. What it takes and answers, for /v1/openapi.json: route_raw_doc().
+#define ROUTE_KEYLESS 0u
+#define ROUTE_RAW(http_method, pattern, service, rpc, summary)                                     \
+    {                                                                                              \
+        http_method, pattern, service, rpc, &crm__http_request__descriptor,                        \
+            &crm__http_response__descriptor, NULL, NULL, ROUTE_KEYLESS, summary                    \
+    }
+
+bool route_raw(const route_t *route);
+
+//  One answer a raw route gives: status and media type (NULL: no body).
+typedef struct {
+    const char *status; // "200", "302"
+    const char *media;  // "image/gif"
+    const char *description;
+} route_raw_answer_t;
+
+#define ROUTE_RAW_ANSWERS_MAX 3
+
+//  What a raw route takes (the body's media type, NULL: no body) and answers besides
+//  its errors (text/plain), or NULL when route is not raw or has no such row.
+typedef struct {
+    const char *service, *rpc;
+    const char *request_media;
+    route_raw_answer_t answers[ROUTE_RAW_ANSWERS_MAX];
+} route_raw_doc_t;
+
+const route_raw_doc_t *route_raw_doc(const route_t *route);
+
 #define ROUTE_MAX_PARAMS 4
 
 typedef struct {
     const char *name;
-    char value[128];
+    char value[160]; // ids are 36; a raw route's link token (notify) up to 139
 } route_param_t;
 
 //  Find the route for method and path. Returns it and fills params, or NULL. When the

@@ -153,6 +153,11 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->gateway_max_body_bytes, 1048576);
     assert_int_equal(config->gateway_max_connections, 1024);
     assert_int_equal(config->gateway_key_cache_ms, 10000);
+    assert_int_equal(config->gateway_raw_max_body_bytes, 65536);
+    assert_int_equal(config->gateway_raw_max_in_flight, 64);
+    assert_int_equal(config->gateway_raw_client_per_second, 50);
+    assert_int_equal(config->gateway_raw_client_burst, 200);
+    assert_string_equal(config->gateway_raw_client_header, "");
     assert_int_equal(config->events_relay_delay_ms, 40);
     assert_int_equal(config->events_relay_interval_ms, 250);
     assert_int_equal(config->contacts_workers, 16);
@@ -554,7 +559,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 73);
+    assert_int_equal(lines, 78);
     free(text);
     crm_config_destroy(&config);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../../services/gateway/openapi.h"
+#include "common.pb-c.h"
 #include "../../services/gateway/routes.h"
 
 static void test_match_collection_and_item(void **state) {
@@ -135,6 +136,133 @@ static void test_match_note_routes(void **state) {
     assert_int_equal(r->roles, ROLES_WRITE);
 }
 
+//  The keyless routes notify serves (raw: see routes.h): each row as the notify service
+//  implements it, its token a path parameter as long as notify's longest.
+static void test_raw_routes(void **state) {
+    (void)state;
+    const struct {
+        const char *method, *path, *rpc, *token;
+    } rows[] = {
+        {"POST", "/v1/webhooks/sms/status", "SmsStatusWebhook", NULL},
+        {"POST", "/v1/webhooks/sms/inbound", "SmsInboundWebhook", NULL},
+        {"POST", "/v1/unsubscribe/AQF1CHRlbmFudC1hAZChssPUfl-KmwwdLj9KWwfFQ", "Unsubscribe",
+         "AQF1CHRlbmFudC1hAZChssPUfl-KmwwdLj9KWwfFQ"},
+        {"GET", "/v1/unsubscribe/AQF1CHRlbmFudC1hAZChssPUfl-KmwwdLj9KWwfFQ", "UnsubscribePage",
+         "AQF1CHRlbmFudC1hAZChssPUfl-KmwwdLj9KWwfFQ"},
+        {"GET", "/v1/t/AQFvCHRlbmFudC1h", "Track", "AQFvCHRlbmFudC1h"},
+    };
+    route_param_t params[ROUTE_MAX_PARAMS];
+    int n;
+    bool known;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const route_t *r = route_match(rows[i].method, rows[i].path, params, &n, &known);
+        assert_non_null(r);
+        assert_string_equal(r->service, "notify");
+        assert_string_equal(r->rpc, rows[i].rpc);
+        assert_true(route_raw(r));
+        assert_int_equal(r->roles, ROUTE_KEYLESS);
+        assert_int_equal(n, rows[i].token ? 1 : 0);
+        if (rows[i].token) {
+            assert_string_equal(params[0].name, "token");
+            assert_string_equal(params[0].value, rows[i].token);
+        }
+    }
+    //  notify's longest token (139 characters) is one path parameter.
+    char path[200], token[140];
+    memset(token, 'A', 139);
+    token[139] = 0;
+    snprintf(path, sizeof path, "/v1/t/%s", token);
+    const route_t *r = route_match("GET", path, params, &n, &known);
+    assert_non_null(r);
+    assert_string_equal(params[0].value, token);
+    //  Other methods: 405, as for any route.
+    assert_null(route_match("GET", "/v1/webhooks/sms/status", params, &n, &known));
+    assert_true(known);
+    assert_null(route_match("DELETE", "/v1/t/abc", params, &n, &known));
+    assert_true(known);
+}
+
+//  Keyless is raw and raw is keyless: a key-checked route cannot lose its check by a
+//  typo, and a raw route never gets a tenant from a key. Each raw route says what it
+//  takes and answers (for the document).
+static void test_only_raw_routes_are_keyless(void **state) {
+    (void)state;
+    int raw = 0;
+    for (const route_t *r = routes; r->pattern; r++) {
+        assert_int_equal(route_raw(r), r->roles == ROUTE_KEYLESS);
+        assert_int_equal(route_raw(r), r->response == &crm__http_response__descriptor);
+        if (route_raw(r)) {
+            raw++;
+            const route_raw_doc_t *doc = route_raw_doc(r);
+            if (!doc)
+                fail_msg("raw route %s %s has no row in s_raw_docs", r->http_method, r->pattern);
+            assert_non_null(doc->answers[0].status);
+            assert_null(r->body);
+            //  A GET takes no body; a POST here takes a form.
+            if (strcmp(r->http_method, "GET") == 0)
+                assert_null(doc->request_media);
+            else
+                assert_string_equal(doc->request_media, "application/x-www-form-urlencoded");
+        } else
+            assert_null(route_raw_doc(r));
+    }
+    assert_int_equal(raw, 5);
+}
+
+//  In the document, a raw route has no security, takes its form as a form and answers
+//  its own media types; errors in text. The API routes keep the bearer key and JSON.
+static void test_openapi_raw_routes(void **state) {
+    (void)state;
+    char *text = openapi_render();
+    json_t *doc = json_loads(text, 0, NULL);
+    assert_non_null(doc);
+    json_t *paths = json_object_get(doc, "paths");
+
+    json_t *status = json_object_get(json_object_get(paths, "/v1/webhooks/sms/status"), "post");
+    assert_non_null(status);
+    assert_string_equal(json_string_value(json_object_get(status, "operationId")),
+                        "notify.SmsStatusWebhook");
+    json_t *security = json_object_get(status, "security");
+    assert_true(json_is_array(security));
+    assert_int_equal(json_array_size(security), 0);
+    json_t *form =
+        json_object_get(json_object_get(json_object_get(status, "requestBody"), "content"),
+                        "application/x-www-form-urlencoded");
+    assert_non_null(form);
+    assert_null(json_object_get(json_object_get(json_object_get(status, "requestBody"), "content"),
+                                "application/json"));
+    json_t *errors = json_object_get(json_object_get(status, "responses"), "default");
+    assert_non_null(json_object_get(json_object_get(errors, "content"), "text/plain"));
+
+    json_t *track = json_object_get(json_object_get(paths, "/v1/t/{token}"), "get");
+    json_t *responses = json_object_get(track, "responses");
+    assert_non_null(json_object_get(json_object_get(json_object_get(responses, "200"), "content"),
+                                    "image/gif"));
+    assert_non_null(
+        json_object_get(json_object_get(json_object_get(responses, "302"), "headers"), "Location"));
+    assert_null(json_object_get(track, "requestBody"));
+    assert_int_equal(json_array_size(json_object_get(track, "security")), 0);
+
+    json_t *page = json_object_get(json_object_get(paths, "/v1/unsubscribe/{token}"), "get");
+    assert_non_null(json_object_get(
+        json_object_get(json_object_get(json_object_get(page, "responses"), "200"), "content"),
+        "text/html"));
+    assert_non_null(json_object_get(json_object_get(paths, "/v1/unsubscribe/{token}"), "post"));
+
+    //  An API route is unchanged: the bearer key, JSON in and out.
+    json_t *create = json_object_get(json_object_get(paths, "/v1/contacts"), "post");
+    json_t *bearer = json_array_get(json_object_get(create, "security"), 0);
+    assert_non_null(json_object_get(bearer, "bearer"));
+    assert_non_null(json_object_get(
+        json_object_get(json_object_get(create, "requestBody"), "content"), "application/json"));
+    //  HttpRequest and HttpResponse are wire types, not API schemas.
+    json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
+    assert_null(json_object_get(schemas, "crm.HttpRequest"));
+    assert_null(json_object_get(schemas, "crm.HttpResponse"));
+    json_decref(doc);
+    free(text);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_match_collection_and_item),
@@ -143,6 +271,9 @@ int main(void) {
         cmocka_unit_test(test_openapi_lists_every_route),
         cmocka_unit_test(test_openapi_creates_answer_201),
         cmocka_unit_test(test_match_note_routes),
+        cmocka_unit_test(test_raw_routes),
+        cmocka_unit_test(test_only_raw_routes_are_keyless),
+        cmocka_unit_test(test_openapi_raw_routes),
     };
     return cmocka_run_group_tests_name("routes", tests, NULL, NULL);
 }
