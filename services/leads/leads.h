@@ -424,8 +424,14 @@ int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contac
                          const char *erased_at);
 
 //  --- activity.c: the rules of a lead's activity (no database) ------------------------------
-//  (calls, meetings, emails, chats, appointments, test drives, notes; the moves'
+//  (calls, meetings, emails, texts, chats, appointments, test drives, notes; the moves'
 //  status_change rows are written by lead_store.c)
+
+//  The longest texts, in characters: an email's subject and body, a text's body (what
+//  SMS providers take as one message, sent as up to ten segments).
+#define LEADS_ACTIVITY_SUBJECT_MAX_LEN 300
+#define LEADS_ACTIVITY_BODY_MAX_LEN 20000
+#define LEADS_ACTIVITY_SMS_BODY_MAX_LEN 1600
 
 //  An activity as it is to be stored: its kind's rules (which fields it takes, what it
 //  requires), defaults filled (now, an appointment's status), times made UTC, the VIN
