@@ -211,7 +211,8 @@ const route_t routes[] = {
      &crm__leads__create_activity_request__descriptor, &crm__leads__activity__descriptor,
      "activity", NULL, ROLES_WRITE,
      "Log an activity of a lead: kind call (outcome, durationSeconds, nextSteps), meeting, "
-     "email (direction, subject, body), chat (transcript), appointment or test_drive "
+     "email (direction, subject, body), sms (direction, body), chat (transcript), "
+     "appointment or test_drive "
      "(scheduledAt, vehicle, status), note; notes, occurredAt (default now, not in the future)"},
     {"GET", "/v1/leads/{id}/activities", "leads", "ListActivities",
      &crm__leads__list_activities_request__descriptor,

@@ -1,8 +1,9 @@
 /*  activity: the rules of a lead's activity (no database, no call): which fields a kind
     takes (a field set on another kind is refused, never dropped), a call's outcome, an
-    email's direction, a chat's transcript, an appointment's or test drive's time and
-    status, the lengths of the texts, and the times made UTC. activity_store.c holds the
-    SQL, activity_methods.c the methods; unit-tested in tests/unit/test_leads_activity.c.
+    email's or a text's direction, a text's body, a chat's transcript, an appointment's or
+    test drive's time and status, the lengths of the texts, and the times made UTC.
+    activity_store.c holds the SQL, activity_methods.c the methods; unit-tested in
+    tests/unit/test_leads_activity.c.
 
     The moves between stages log their own 'status_change' activity (lead_store.c,
     leads_store_move): it is never logged or changed through these rules.
@@ -17,8 +18,6 @@
 
 #define NOTES_MAX_LEN 5000
 #define NEXT_STEPS_MAX_LEN 1000
-#define SUBJECT_MAX_LEN 300
-#define BODY_MAX_LEN 20000
 #define TRANSCRIPT_MAX_LINES 500
 #define TRANSCRIPT_LINE_MAX_LEN 2000
 #define TRANSCRIPT_MAX_CHARS 100000
@@ -31,7 +30,7 @@
 #define K(kind) (1u << CRM__LEADS__ACTIVITY_KIND__ACTIVITY_KIND_##kind)
 #define K_APPOINTMENTS (K(APPOINTMENT) | K(TEST_DRIVE))
 #define K_LOGGED                                                                                   \
-    (K(CALL) | K(MEETING) | K(EMAIL) | K(CHAT) | K(APPOINTMENT) | K(TEST_DRIVE) | K(NOTE))
+    (K(CALL) | K(MEETING) | K(EMAIL) | K(SMS) | K(CHAT) | K(APPOINTMENT) | K(TEST_DRIVE) | K(NOTE))
 
 //  A kind's bit (0 for a value out of range: an MDP client may send any number).
 static unsigned s_kind_bit(Crm__Leads__ActivityKind kind) {
@@ -104,8 +103,8 @@ static const struct {
     {"outcome", s_set_outcome, K(CALL)},
     {"nextSteps", s_set_next_steps, K(CALL) | K(MEETING)},
     {"subject", s_set_subject, K(EMAIL)},
-    {"direction", s_set_direction, K(EMAIL)},
-    {"body", s_set_body, K(EMAIL)},
+    {"direction", s_set_direction, K(EMAIL) | K(SMS)},
+    {"body", s_set_body, K(EMAIL) | K(SMS)},
     {"transcript", s_set_transcript, K(CHAT)},
     {"scheduledAt", s_set_scheduled_at, K_APPOINTMENTS},
     {"vehicle", s_set_vehicle, K_APPOINTMENTS},
@@ -199,8 +198,8 @@ static void s_check_transcript(crm_errors_t *errors, const Crm__Leads__Activity 
 static int s_check_kind(const Crm__Leads__Activity *a, crm_errors_t *errors) {
     if (a->kind == CRM__LEADS__ACTIVITY_KIND__ACTIVITY_KIND_UNSPECIFIED) {
         crm_errors_add(errors, "kind",
-                       "is required: call, meeting, email, chat, appointment, test_drive "
-                       "or note");
+                       "is required: call, meeting, email, sms, chat, appointment, "
+                       "test_drive or note");
         return -1;
     }
     if (!s_check_enum(errors, "kind", &crm__leads__activity_kind__descriptor, a->kind))
@@ -230,6 +229,12 @@ static void s_check_kind_fields(const Crm__Leads__Activity *a, crm_errors_t *err
     case CRM__LEADS__ACTIVITY_KIND__ACTIVITY_KIND_EMAIL:
         if (a->direction == CRM__LEADS__EMAIL_DIRECTION__EMAIL_DIRECTION_UNSPECIFIED)
             crm_errors_add(errors, "direction", "is required for an email: inbound or outbound");
+        break;
+    case CRM__LEADS__ACTIVITY_KIND__ACTIVITY_KIND_SMS:
+        if (a->direction == CRM__LEADS__EMAIL_DIRECTION__EMAIL_DIRECTION_UNSPECIFIED)
+            crm_errors_add(errors, "direction", "is required for a text: inbound or outbound");
+        if (crm_text_blank(a->body))
+            crm_errors_add(errors, "body", "is required for a text: what it said");
         break;
     case CRM__LEADS__ACTIVITY_KIND__ACTIVITY_KIND_CHAT:
         s_check_transcript(errors, a);
@@ -288,8 +293,11 @@ int leads_activity_check(Crm__Leads__Activity *a, bool occurred_given, crm_error
         return -1;
     s_check_text(errors, "notes", a->notes, NOTES_MAX_LEN);
     s_check_text(errors, "nextSteps", a->next_steps, NEXT_STEPS_MAX_LEN);
-    s_check_text(errors, "subject", a->subject, SUBJECT_MAX_LEN);
-    s_check_text(errors, "body", a->body, BODY_MAX_LEN);
+    s_check_text(errors, "subject", a->subject, LEADS_ACTIVITY_SUBJECT_MAX_LEN);
+    s_check_text(errors, "body", a->body,
+                 a->kind == CRM__LEADS__ACTIVITY_KIND__ACTIVITY_KIND_SMS
+                     ? LEADS_ACTIVITY_SMS_BODY_MAX_LEN
+                     : LEADS_ACTIVITY_BODY_MAX_LEN);
     s_check_kind_fields(a, errors);
 
     int64_t now = s_now_micros(), occurred = now;

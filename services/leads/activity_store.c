@@ -1,7 +1,9 @@
 /*  activity_store: the SQL of a lead's activities. A log or a change is one statement
     that writes the activity, moves the lead's last activity forward (a log only) and
     writes LeadActivityLogged (CRM_OUTBOX_SQL). activity.c holds the rules,
-    activity_methods.c the methods.
+    activity_methods.c the methods. The logs of the notify service's messages
+    (notify_follow.c) are written here too, once per message, their events through the
+    follower's outbox writer.
 */
 #include "leads.h"
 #include "ids.h"
@@ -32,6 +34,27 @@ static const crm_stmt_t s_insert = {
                           "$12")
            " SELECT " LEADS_ACTIVITY_JSON("ins") " FROM ins",
     .nparams = 12,
+    .writes = true};
+
+//  A log of the notify service's (notify_follow.c), as a log above, but once per
+//  notify_ref ($9): nothing when that message is logged already or the lead is gone. The
+//  stored activity and the lead's contact.
+static const crm_stmt_t s_insert_once = {
+    .name = "leads_activity_insert_once",
+    .sql = "WITH ins AS ("
+           "  INSERT INTO activities (tenant_id, id, lead_id, kind, actor_id, occurred_at,"
+           "    details, created_at, updated_at, updated_by, notify_ref)"
+           "  SELECT $1, $3::uuid, l.id, $4, $5, $6::timestamptz, $7::jsonb, $8::timestamptz,"
+           "    $8::timestamptz, $5, $9 FROM leads l"
+           "  WHERE l.tenant_id = $1 AND l.id = $2::uuid AND l.deleted_at IS NULL"
+           "  ON CONFLICT (tenant_id, notify_ref) WHERE notify_ref IS NOT NULL DO NOTHING"
+           "  RETURNING *),"
+           " lead AS ("
+           "  UPDATE leads l SET last_activity_at = greatest(l.last_activity_at,"
+           "    least(ins.occurred_at, $8::timestamptz))"
+           "  FROM ins WHERE l.tenant_id = $1 AND l.id = ins.lead_id RETURNING l.contact_id)"
+           " SELECT " LEADS_ACTIVITY_JSON("ins") ", (SELECT contact_id::text FROM lead) FROM ins",
+    .nparams = 9,
     .writes = true};
 
 #define ACTIVITY_WHERE                                                                        \
@@ -93,22 +116,31 @@ static char *s_render(const Crm__Leads__Activity *a, char outcome[24]) {
     return text;
 }
 
-//  The event of an activity as stored (changed: the JSON names an update set).
+//  The LeadActivityLogged of an activity as stored (changed: the JSON names an update
+//  set); it points into its arguments and kind.
+static void s_event_fill(Crm__Events__LeadActivityLogged *event, const Crm__Leads__Activity *a,
+                         const char *contact_id, const char *actor_id, const char *outcome,
+                         char **changed, size_t n_changed, char kind[32]) {
+    crm__events__lead_activity_logged__init(event);
+    event->lead_id = a->lead_id;
+    event->contact_id = (char *)contact_id;
+    event->activity_id = a->id;
+    event->kind = (char *)leads_activity_kind_name(a->kind, kind);
+    event->outcome = (char *)outcome;
+    event->duration_s = a->duration_seconds > 0 ? (uint32_t)a->duration_seconds : 0;
+    event->actor_id = (char *)actor_id;
+    event->occurred_at = a->occurred_at;
+    event->changed = changed;
+    event->n_changed = n_changed;
+}
+
+//  The same as an in-statement event row (CRM_OUTBOX_SQL's parameters).
 static void s_event_init(crm_outbox_event_t *ev, const Crm__Leads__Activity *a,
                          const char *contact_id, const char *actor_id, const char *now,
                          const char *outcome, char **changed, size_t n_changed) {
     char kind[32];
-    Crm__Events__LeadActivityLogged event = CRM__EVENTS__LEAD_ACTIVITY_LOGGED__INIT;
-    event.lead_id = a->lead_id;
-    event.contact_id = (char *)contact_id;
-    event.activity_id = a->id;
-    event.kind = (char *)leads_activity_kind_name(a->kind, kind);
-    event.outcome = (char *)outcome;
-    event.duration_s = a->duration_seconds > 0 ? (uint32_t)a->duration_seconds : 0;
-    event.actor_id = (char *)actor_id;
-    event.occurred_at = a->occurred_at;
-    event.changed = changed;
-    event.n_changed = n_changed;
+    Crm__Events__LeadActivityLogged event;
+    s_event_fill(&event, a, contact_id, actor_id, outcome, changed, n_changed, kind);
     crm_outbox_event_init(ev, &event.base, now);
 }
 
@@ -205,4 +237,30 @@ int leads_activity_store_list(crm_call_t *call, const char *lead_id,
     else
         crm__leads__list_activities_response__free_unpacked(list, NULL);
     return code;
+}
+
+int leads_activity_store_log_once(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
+                                  const char *lead_id, const char *actor_id,
+                                  const char *notify_ref, Crm__Leads__Activity *a) {
+    char id[CRM_UUID_LEN + 1], now[40], outcome[24], kind[32];
+    crm_uuid_v7(id);
+    crm_time_now(now, sizeof now);
+    crm_pb_string_set(&a->id, id);
+    crm_pb_string_set(&a->lead_id, lead_id);
+    char *details = s_render(a, outcome);
+    const char *params[] = {tenant_id, lead_id, id, leads_activity_kind_name(a->kind, kind),
+                            actor_id,  a->occurred_at, details, now, notify_ref};
+    PGresult *res = crm_db_query(db, &s_insert_once, params);
+    free(details);
+    if (!res)
+        return -1;
+    int logged = PQntuples(res);
+    if (logged) {
+        Crm__Events__LeadActivityLogged event;
+        s_event_fill(&event, a, PQgetvalue(res, 0, 1), actor_id, outcome, NULL, 0, kind);
+        if (crm_outbox_add(outbox, tenant_id, lead_id, &event.base, now) != 0)
+            logged = -1;
+    }
+    PQclear(res);
+    return logged;
 }

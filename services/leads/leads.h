@@ -11,6 +11,8 @@
     - assignment.c + assignment_store.c + assignment_methods.c: assignment rules,
       automatic assignment (round robin), manual assignment, the history;
     - lifecycle.c + lifecycle_store.c: following the contacts' events, a lead's contact;
+    - notify_follow.c (its SQL in activity_store.c): following the notify service's
+      events, the messages sent about a lead and the replies as its activities;
     - chat.c + chat_store.c + chat_methods.c: a lead from a website chat (the method
       calls the contacts service's Match and Create);
     - activity.c + activity_store.c + activity_methods.c: a lead's activities;
@@ -400,6 +402,35 @@ int leads_lifecycle_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
 //  contactId; 503 when the contacts service does not answer.
 int leads_contact_check(crm_call_t *call, const char *contact_id);
 
+//  --- notify_follow.c: what the notify service's events do to leads -----------------------
+
+//  What one notify event logs on a lead.
+typedef enum {
+    LEADS_NOTIFY_LOG,        // an activity (out)
+    LEADS_NOTIFY_NOTHING,    // nothing: another type, a staff alert, no lead, no customer
+    LEADS_NOTIFY_REFUSED,    // an activity the activity rules refuse (errors say why)
+    LEADS_NOTIFY_UNREADABLE  // the payload is not its type's
+} leads_notify_outcome_t;
+
+//  The activity an event logs: on which lead, once per what (notify_ref), and the
+//  activity checked by activity.c's rules (the caller's; leads_notify_log_reset).
+typedef struct {
+    char lead_id[40];
+    char notify_ref[96];  // "sent:<message id>", "inbound:<inbound id>"
+    Crm__Leads__Activity *activity;
+} leads_notify_log_t;
+
+//  The rules: what event (of the notify source) logs, into out (always filled; NULL
+//  activity unless LEADS_NOTIFY_LOG), errors when LEADS_NOTIFY_REFUSED.
+leads_notify_outcome_t leads_notify_activity(const Crm__Event *event, leads_notify_log_t *out,
+                                             crm_errors_t *errors);
+void leads_notify_log_reset(leads_notify_log_t *log);
+
+//  One notify event applied (the follows table's crm_follow_fn): 0 applied (or nothing
+//  to do), 1 unreadable, -1 failed.
+int leads_notify_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
+                        void *arg);
+
 //  --- lifecycle_store.c: the SQL of following the contacts ----------------------------------
 
 //  Is contact_id a contact of the caller's tenant the leads service knows of (*known),
@@ -424,8 +455,14 @@ int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contac
                          const char *erased_at);
 
 //  --- activity.c: the rules of a lead's activity (no database) ------------------------------
-//  (calls, meetings, emails, chats, appointments, test drives, notes; the moves'
+//  (calls, meetings, emails, texts, chats, appointments, test drives, notes; the moves'
 //  status_change rows are written by lead_store.c)
+
+//  The longest texts, in characters: an email's subject and body, a text's body (what
+//  SMS providers take as one message, sent as up to ten segments).
+#define LEADS_ACTIVITY_SUBJECT_MAX_LEN 300
+#define LEADS_ACTIVITY_BODY_MAX_LEN 20000
+#define LEADS_ACTIVITY_SMS_BODY_MAX_LEN 1600
 
 //  An activity as it is to be stored: its kind's rules (which fields it takes, what it
 //  requires), defaults filled (now, an appointment's status), times made UTC, the VIN
@@ -505,6 +542,15 @@ int leads_activity_store_update(crm_call_t *call, const char *lead_id, const cha
 //  The lead's activities newest first: 200 with *response, or a failure code.
 int leads_activity_store_list(crm_call_t *call, const char *lead_id,
                               const leads_activity_list_t *page, ProtobufCMessage **response);
+
+//  Log checked activity a of the notify service's (notify_follow.c) on lead_id of
+//  tenant_id by actor_id, once per notify_ref, as a log is written (the lead's last
+//  activity moves forward), in db's transaction; its LeadActivityLogged into outbox (its
+//  id and lead set here). 1 logged, 0 nothing (logged already, or no such live lead of
+//  the tenant), -1 failed.
+int leads_activity_store_log_once(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
+                                  const char *lead_id, const char *actor_id,
+                                  const char *notify_ref, Crm__Leads__Activity *a);
 
 //  --- activity_methods.c: the activities' methods ------------------------------------------
 

@@ -164,6 +164,48 @@ static void test_activity_transcript(void **state) {
     crm__leads__activity__free_unpacked(a, NULL);
 }
 
+//  A text (kind sms), as an email is checked: a direction and a body, both required, the
+//  body at most 1,600 characters; an email's subject is not a text's.
+static void test_activity_text(void **state) {
+    (void)state;
+    char long_body[1602], emoji_body[1601 * 4 + 1] = "";
+    memset(long_body, 'x', 1601);
+    long_body[1601] = 0;
+    for (int i = 0; i < 1600; i++)
+        strcat(emoji_body, "\xf0\x9f\x9a\x97"); // 1,600 characters (a car each), 6,400 bytes
+    const struct {
+        const char *rule;
+        int direction;
+        const char *subject, *body;
+        const char *fields; // refused ("": accepted)
+    } cases[] = {
+        {"a text has a direction and a body", 2, "", "On my way", ""},
+        {"a text without a direction is refused", 0, "", "On my way", "direction"},
+        {"a text without a body is refused", 1, "", " ", "body"},
+        {"a subject is an email's only", 2, "Hello", "On my way", "subject"},
+        {"a text's body is at most 1,600 characters", 1, "", long_body, "body"},
+        {"1,600 characters are counted as characters", 1, "", emoji_body, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        Crm__Leads__Activity draft = CRM__LEADS__ACTIVITY__INIT;
+        draft.kind = KIND(SMS);
+        draft.direction = cases[i].direction;
+        draft.subject = (char *)cases[i].subject;
+        draft.body = (char *)cases[i].body;
+        Crm__Leads__Activity *a = (Crm__Leads__Activity *)crm_pb_copy(&draft.base);
+        crm_errors_t errors = {0};
+        int rc = leads_activity_check(a, true, &errors);
+        char fields[256];
+        s_fields(&errors, fields, sizeof fields);
+        if (strcmp(fields, cases[i].fields) != 0)
+            fail_msg("case %zu (%s): refused [%s], expected [%s]", i, cases[i].rule, fields,
+                     cases[i].fields);
+        assert_int_equal(rc, cases[i].fields[0] ? -1 : 0);
+        crm_errors_reset(&errors);
+        crm__leads__activity__free_unpacked(a, NULL);
+    }
+}
+
 static void test_activity_list_page(void **state) {
     (void)state;
     Crm__Leads__ListActivitiesRequest req = CRM__LEADS__LIST_ACTIVITIES_REQUEST__INIT;
@@ -191,6 +233,7 @@ int main(void) {
         cmocka_unit_test(test_activity_rules),
         cmocka_unit_test(test_activity_normalised),
         cmocka_unit_test(test_activity_transcript),
+        cmocka_unit_test(test_activity_text),
         cmocka_unit_test(test_activity_list_page),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
