@@ -739,7 +739,9 @@ def main(argv):
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: SIGTERM's shutdown() waits for the loop to look up.
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                               daemon=True)
     serving.start()
     print("sms stub: listening on http://%s:%d (account %s), storing in %s" %
           (args.host, port, args.account_sid, os.path.join(args.dir, "messages.jsonl")),
