@@ -7,7 +7,7 @@ PACKAGES="libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libpq-de
 postgresql-contrib postgresql-client libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev
 libjansson-dev libcmocka-dev libsodium-dev libxlsxwriter-dev libsystemd-dev python3-aiosmtpd
 libphonenumber-dev libjemalloc-dev pkg-config clang libclang-rt-14-dev python3-zmq python3-protobuf
-protobuf-compiler gcc g++ make unzip"
+protobuf-compiler gcc g++ make unzip openssl libssl-dev"
 
 # Print the packages of $PACKAGES that are not fully installed ("ii"). dpkg-query prints
 # nothing for a package it has never heard of, so it is asked for the name too.
