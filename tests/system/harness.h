@@ -10,8 +10,9 @@
     start-up, and hands them to the daemons as CRM_NOTIFY_*: an SMTP server that
     requires STARTTLS (a fresh self-signed certificate) and AUTH and keeps every message
     in smtp_dir, and a Twilio-compatible Messages API stub whose webhooks go to the
-    gateway (notify.public_url is http_url). They die with the test program, however it
-    ends. Read what was sent with harness_mail_messages() and harness_sms_messages();
+    gateway (notify.public_url is http_url); it moves a message to sent 100 ms after
+    accepting it and to delivered 300 ms later, and retries a failed status callback
+    after 100, 200 and 400 ms. They die with the test program, however it ends. Read what was sent with harness_mail_messages() and harness_sms_messages();
     make the SMS provider fail with harness_sms_mode().
 
     Drive the suite as a client would: harness_http() over loopback HTTP (libcurl) and

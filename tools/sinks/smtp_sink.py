@@ -19,6 +19,9 @@ JSON line is appended to DIR/index.jsonl and fsync-ed before the client gets its
      "received_at": "2026-01-02T03:04:05.678Z", "message_id": "<...>" | null,
      "subject": "..." | null, "tls": true, "auth_user": "..." | null}
 
+Lines must end in CRLF, as RFC 5321 requires: only CRLF.CRLF ends DATA, so a message
+written with bare LFs never ends and the client times out, with nothing stored.
+
 Prints "smtp sink: listening on smtp://HOST:PORT ..." on stdout when ready and writes the
 port to DIR/port. SIGTERM or SIGINT stops it cleanly. Standard library and Debian's
 python3-aiosmtpd only.
