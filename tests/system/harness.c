@@ -3,12 +3,15 @@
 
 #include <curl/curl.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -16,7 +19,12 @@
 
 static harness_t s_harness;
 static bool s_started;
-static PGconn *s_sql; // harness_sql_*'s connection
+static PGconn *s_sql;                 // harness_sql_*'s connection
+static pid_t s_smtp_sink, s_sms_stub; // the notification sinks, 0 when not running
+
+//  What the daemons send from; the SMS stub's pool number, as Twilio's test From.
+#define HARNESS_MAIL_FROM "Dealer CRM <crm@localhost>"
+#define HARNESS_SMS_FROM "+15005550006"
 
 static const char *s_top(void) {
     const char *top = getenv("CRM_TOP_DIR");
@@ -109,6 +117,18 @@ static void s_spawn_suite(void) {
         setenv("CRM_EVENTS_SUBSCRIBE_ENDPOINT", s_harness.events_sub, 1);
         setenv("CRM_SUPERVISOR_BIN_DIR", s_bin(), 1);
         setenv("CRM_SUPERVISOR_BACKOFF_MIN_MS", "100", 1);
+        //  The notification sinks, as make run hands them to the daemons.
+        setenv("CRM_NOTIFY_SMTP_URL", s_harness.smtp_url, 1);
+        setenv("CRM_NOTIFY_SMTP_USER", s_harness.smtp_user, 1);
+        setenv("CRM_NOTIFY_SMTP_PASSWORD", s_harness.smtp_password, 1);
+        setenv("CRM_NOTIFY_SMTP_VERIFY_TLS", "true", 1);
+        setenv("CRM_NOTIFY_SMTP_CA_FILE", s_harness.smtp_ca_file, 1);
+        setenv("CRM_NOTIFY_MAIL_FROM", HARNESS_MAIL_FROM, 1);
+        setenv("CRM_NOTIFY_SMS_BASE_URL", s_harness.sms_url, 1);
+        setenv("CRM_NOTIFY_SMS_ACCOUNT_SID", s_harness.sms_account_sid, 1);
+        setenv("CRM_NOTIFY_SMS_AUTH_TOKEN", s_harness.sms_auth_token, 1);
+        setenv("CRM_NOTIFY_SMS_FROM", s_harness.sms_from, 1);
+        setenv("CRM_NOTIFY_PUBLIC_URL", s_harness.http_url, 1);
         unsetenv("CRM_CONFIG");
         for (const char *const *e = s_extra_env; e && *e; e++)
             putenv(strdup(*e));
@@ -167,6 +187,134 @@ int harness_restart_suite(void) {
     return status;
 }
 
+//  n random bytes as lower-case hex into out (at least 2n + 1 bytes).
+static void s_random_hex(char *out, size_t n) {
+    unsigned char bytes[32];
+    if (n > sizeof bytes)
+        n = sizeof bytes;
+    randombytes_buf(bytes, n);
+    sodium_bin2hex(out, 2 * n + 1, bytes, n);
+}
+
+//  Run a sink's shell command in the background with its output in the harness's
+//  directory (log). The sink gets SIGTERM when the test program ends, however it ends:
+//  a sink must never outlive its test.
+static pid_t s_spawn_sink(const char *command, const char *log) {
+    char log_path[400];
+    snprintf(log_path, sizeof log_path, "%s/%s", s_harness.dir, log);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(1); // the test program ended before prctl took effect
+        int out = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int in = open("/dev/null", O_RDONLY);
+        if (out < 0 || in < 0)
+            _exit(126);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0) {
+        perror("harness: fork");
+        exit(2);
+    }
+    return pid;
+}
+
+//  Start both sinks on free ports (each writes its port to DIR/port once it listens),
+//  without waiting for them: they come up while PostgreSQL starts. The SMTP sink gets a
+//  fresh self-signed certificate for 127.0.0.1 first, in the same background shell.
+static void s_start_sinks(void) {
+    harness_t *h = &s_harness;
+    snprintf(h->smtp_dir, sizeof h->smtp_dir, "%.255s/mail", h->dir);
+    snprintf(h->sms_dir, sizeof h->sms_dir, "%.255s/sms", h->dir);
+    snprintf(h->smtp_ca_file, sizeof h->smtp_ca_file, "%.255s/tls/cert.pem", h->dir);
+    snprintf(h->smtp_user, sizeof h->smtp_user, "crm-test");
+    s_random_hex(h->smtp_password, 16);
+    memcpy(h->sms_account_sid, "AC", 2);
+    s_random_hex(h->sms_account_sid + 2, 16);
+    s_random_hex(h->sms_auth_token, 16);
+    snprintf(h->sms_from, sizeof h->sms_from, HARNESS_SMS_FROM);
+
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%.255s/tls' && openssl req -x509 -newkey ec -pkeyopt "
+             "ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=localhost -addext "
+             "'subjectAltName=DNS:localhost,IP:127.0.0.1' -keyout '%.255s/tls/key.pem' "
+             "-out '%.299s' 2>'%.255s/tls/openssl.log' && exec '%s/tools/sinks/smtp_sink.py' "
+             "--dir '%.299s' --port 0 --user '%.31s' --password '%.63s' --tls-cert '%.299s' "
+             "--tls-key '%.255s/tls/key.pem'",
+             h->dir, h->dir, h->smtp_ca_file, h->dir, s_top(), h->smtp_dir, h->smtp_user,
+             h->smtp_password, h->smtp_ca_file, h->dir);
+    s_smtp_sink = s_spawn_sink(cmd, "smtp-sink.log");
+    //  Status steps and callback retries a little apart, so tests see them soon.
+    snprintf(cmd, sizeof cmd,
+             "exec '%s/tools/sinks/sms_stub.py' --dir '%.299s' --port 0 --account-sid '%.39s' "
+             "--auth-token '%.39s' --sent-delay-ms 100 --delivered-delay-ms 300 "
+             "--callback-backoff-ms 100",
+             s_top(), h->sms_dir, h->sms_account_sid, h->sms_auth_token);
+    s_sms_stub = s_spawn_sink(cmd, "sms-stub.log");
+}
+
+//  Wait until the sink started as *pid has written dir/port, then make url of it. On
+//  failure (the sink ended, or timeout_ms passed) prints its log and gives up the test
+//  program.
+static void s_wait_sink(pid_t *pid, const char *name, const char *dir, const char *scheme,
+                        char *url, size_t size, const char *log, int timeout_ms) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/port", dir);
+    int64_t until = zclock_mono() + timeout_ms;
+    while (zclock_mono() < until) {
+        FILE *f = fopen(path, "r");
+        int port = 0;
+        if (f) {
+            if (fscanf(f, "%d", &port) != 1)
+                port = 0;
+            fclose(f);
+        }
+        if (port > 0) {
+            snprintf(url, size, "%s://127.0.0.1:%d", scheme, port);
+            return;
+        }
+        if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+            *pid = 0;
+            break;
+        }
+        usleep(20 * 1000);
+    }
+    fprintf(stderr, "harness: the %s did not start; log: %s/%s\n", name, s_harness.dir, log);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "tail -n 20 '%s/%s' >&2", s_harness.dir, log);
+    (void)!system(cmd);
+    harness_stop();
+    exit(2);
+}
+
+//  SIGTERM both sinks together and reap them (SIGKILL after 5 s).
+static void s_stop_sinks(void) {
+    pid_t *sinks[] = {&s_smtp_sink, &s_sms_stub};
+    for (size_t i = 0; i < 2; i++)
+        if (*sinks[i] > 0)
+            kill(*sinks[i], SIGTERM);
+    int64_t until = zclock_mono() + 5000;
+    for (size_t i = 0; i < 2; i++) {
+        pid_t pid = *sinks[i];
+        while (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0) {
+            if (zclock_mono() > until) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                break;
+            }
+            usleep(10 * 1000);
+        }
+        *sinks[i] = 0;
+    }
+}
+
 harness_t *harness_start(const char *const *extra_env) {
     if (s_started)
         return &s_harness;
@@ -183,6 +331,7 @@ harness_t *harness_start(const char *const *extra_env) {
     signal(SIGINT, s_on_signal);
     signal(SIGTERM, s_on_signal);
     signal(SIGPIPE, SIG_IGN);
+    s_start_sinks();
 
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh start %s/pg >%s/pg-start.log 2>&1", s_top(),
@@ -206,6 +355,10 @@ harness_t *harness_start(const char *const *extra_env) {
              s_free_port());
     snprintf(s_harness.events_sub, sizeof s_harness.events_sub, "tcp://127.0.0.1:%d",
              s_free_port());
+    s_wait_sink(&s_smtp_sink, "SMTP sink", s_harness.smtp_dir, "smtp", s_harness.smtp_url,
+                sizeof s_harness.smtp_url, "smtp-sink.log", 15000);
+    s_wait_sink(&s_sms_stub, "SMS stub", s_harness.sms_dir, "http", s_harness.sms_url,
+                sizeof s_harness.sms_url, "sms-stub.log", 15000);
 
     s_create_key("tenant-a", "admin", s_harness.key_a, sizeof s_harness.key_a);
     s_create_key("tenant-b", "admin", s_harness.key_b, sizeof s_harness.key_b);
@@ -224,6 +377,7 @@ void harness_stop(void) {
     PQfinish(s_sql);
     s_sql = NULL;
     s_stop_suite(15000);
+    s_stop_sinks();
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s/scripts/pg.sh stop %s/pg >/dev/null 2>&1", s_top(),
              s_harness.dir);
@@ -330,12 +484,14 @@ static size_t s_on_header(char *data, size_t size, size_t n, void *arg) {
     return len;
 }
 
-harness_response_t harness_http_raw(const char *method, const char *path, const char *key,
-                                    const void *body, size_t size, const char *const *headers) {
+//  One HTTP request to base_url + path (the gateway's, or a sink's).
+static harness_response_t s_http_at(const char *base_url, const char *method, const char *path,
+                                    const char *key, const void *body, size_t size,
+                                    const char *const *headers) {
     harness_response_t r = {0};
     CURL *c = curl_easy_init();  // one per request: callers may be on several threads
     char url[2048];
-    snprintf(url, sizeof url, "%s%s", s_harness.http_url, path);
+    snprintf(url, sizeof url, "%s%s", base_url, path);
     zchunk_t *chunk = zchunk_new(NULL, 256);
     struct curl_slist *list = NULL;
     char auth[128];
@@ -382,6 +538,11 @@ harness_response_t harness_http_raw(const char *method, const char *path, const 
     zchunk_destroy(&chunk);
     r.json = json_loads(r.body, 0, NULL);
     return r;
+}
+
+harness_response_t harness_http_raw(const char *method, const char *path, const char *key,
+                                    const void *body, size_t size, const char *const *headers) {
+    return s_http_at(s_harness.http_url, method, path, key, body, size, headers);
 }
 
 harness_response_t harness_http(const char *method, const char *path, const char *key,
@@ -441,4 +602,150 @@ pid_t harness_daemon_pid(const char *name) {
     if (proc)
         closedir(proc);
     return found;
+}
+
+//  --- the notification sinks ---------------------------------------------------------
+
+//  A request to the SMS stub's test controls with a JSON body (or none).
+static harness_response_t s_sms_stub_call(const char *method, const char *path, json_t *body) {
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    harness_response_t r =
+        s_http_at(s_harness.sms_url, method, path, NULL, text, text ? strlen(text) : 0, NULL);
+    free(text);
+    return r;
+}
+
+json_t *harness_sms_messages(void) {
+    harness_response_t r = s_sms_stub_call("GET", "/_stub/messages", NULL);
+    json_t *messages = json_is_array(r.json) ? json_incref(r.json) : NULL;
+    if (!messages) {
+        fprintf(stderr, "harness: could not list the SMS stub's messages: %ld %s\n", r.status,
+                r.body);
+        messages = json_array();
+    }
+    harness_response_free(&r);
+    return messages;
+}
+
+//  A whole file into a new buffer (NUL-terminated; its size in *size), or NULL.
+static char *s_read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        text = malloc((size_t)len + 1);
+        *size = fread(text, 1, (size_t)len, f);
+        text[*size] = 0;
+    }
+    fclose(f);
+    return text;
+}
+
+json_t *harness_mail_messages(void) {
+    json_t *messages = json_array();
+    char path[400];
+    snprintf(path, sizeof path, "%s/index.jsonl", s_harness.smtp_dir);
+    FILE *index = fopen(path, "r");
+    if (!index) {
+        fprintf(stderr, "harness: could not open the SMTP sink's index %s\n", path);
+        return messages;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, index) > 0) {
+        json_error_t error;
+        json_t *message = json_loads(line, 0, &error);
+        const char *file = json_string_value(json_object_get(message, "file"));
+        if (!file) {
+            fprintf(stderr, "harness: bad line in %s: %s: %s", path, error.text, line);
+            json_decref(message);
+            continue;
+        }
+        char eml[700];
+        size_t size = 0;
+        snprintf(eml, sizeof eml, "%s/%s", s_harness.smtp_dir, file);
+        char *raw = s_read_file(eml, &size);
+        if (!raw)
+            fprintf(stderr, "harness: could not read %s\n", eml);
+        //  The bytes as received: an email need not be UTF-8.
+        json_object_set_new(message, "raw", json_stringn_nocheck(raw ? raw : "", size));
+        free(raw);
+        json_array_append_new(messages, message);
+    }
+    free(line);
+    fclose(index);
+    return messages;
+}
+
+bool harness_wait_sms(size_t n, int timeout_ms) {
+    int64_t until = zclock_mono() + timeout_ms;
+    while (true) {
+        json_t *messages = harness_sms_messages();
+        size_t have = json_array_size(messages);
+        json_decref(messages);
+        if (have >= n)
+            return true;
+        if (zclock_mono() > until)
+            return false;
+        usleep(25 * 1000);
+    }
+}
+
+bool harness_wait_mail(size_t n, int timeout_ms) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/index.jsonl", s_harness.smtp_dir);
+    int64_t until = zclock_mono() + timeout_ms;
+    while (true) {
+        //  One line per message, written whole and fsync-ed before the sink's 250.
+        size_t have = 0;
+        FILE *index = fopen(path, "r");
+        for (int c; index && (c = getc(index)) != EOF;)
+            have += c == '\n';
+        if (index)
+            fclose(index);
+        if (have >= n)
+            return true;
+        if (zclock_mono() > until)
+            return false;
+        usleep(25 * 1000);
+    }
+}
+
+int harness_sms_mode(const char *json) {
+    harness_response_t r =
+        s_http_at(s_harness.sms_url, "POST", "/_stub/mode", NULL, json, strlen(json), NULL);
+    int rc = r.status == 200 ? 0 : -1;
+    if (rc)
+        fprintf(stderr, "harness: the SMS stub refused mode %s: %ld %s\n", json, r.status, r.body);
+    harness_response_free(&r);
+    return rc;
+}
+
+harness_response_t harness_sms_inbound(const char *from, const char *to, const char *body) {
+    char url[300];
+    snprintf(url, sizeof url, "%s/v1/webhooks/sms/inbound", s_harness.http_url);
+    json_t *request =
+        json_pack("{s:s, s:s, s:s, s:s}", "from", from, "to", to, "body", body, "url", url);
+    harness_response_t r = s_sms_stub_call("POST", "/_stub/inbound", request);
+    json_decref(request);
+    return r;
+}
+
+harness_response_t harness_sms_callback(const char *path_and_query, const char *const *params) {
+    char url[2048];
+    snprintf(url, sizeof url, "%s%s", s_harness.http_url, path_and_query);
+    json_t *fields = json_object();
+    for (const char *const *p = params; p && *p; p++) {
+        const char *equals = strchr(*p, '=');
+        char name[256];
+        size_t len = equals ? (size_t)(equals - *p) : strlen(*p);
+        snprintf(name, sizeof name, "%.*s", (int)len, *p);
+        json_object_set_new(fields, name, json_string(equals ? equals + 1 : ""));
+    }
+    json_t *request = json_pack("{s:s, s:o}", "url", url, "params", fields);
+    harness_response_t r = s_sms_stub_call("POST", "/_stub/callback", request);
+    json_decref(request);
+    return r;
 }

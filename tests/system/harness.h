@@ -6,6 +6,15 @@
     until /readyz answers 200. harness_stop() (also run at exit and on SIGINT/SIGTERM)
     stops the suite and the database and removes the directory.
 
+    It also starts the two local notification sinks (tools/sinks), alongside PostgreSQL's
+    start-up, and hands them to the daemons as CRM_NOTIFY_*: an SMTP server that
+    requires STARTTLS (a fresh self-signed certificate) and AUTH and keeps every message
+    in smtp_dir, and a Twilio-compatible Messages API stub whose webhooks go to the
+    gateway (notify.public_url is http_url); it moves a message to sent 100 ms after
+    accepting it and to delivered 300 ms later, and retries a failed status callback
+    after 100, 200 and 400 ms. They die with the test program, however it ends. Read what was sent with harness_mail_messages() and harness_sms_messages();
+    make the SMS provider fail with harness_sms_mode().
+
     Drive the suite as a client would: harness_http() over loopback HTTP (libcurl) and
     harness_mdp() straight to the broker.
 */
@@ -29,6 +38,17 @@ typedef struct {
     char key_b[64];         // admin key of tenant "tenant-b"
     char key_analyst[64];   // analyst key of tenant "tenant-a"
     pid_t supervisor;
+    //  The notification sinks, as the daemons get them (CRM_NOTIFY_*).
+    char smtp_url[64];          // smtp://127.0.0.1:PORT: STARTTLS required, then AUTH
+    char smtp_dir[300];         // the SMTP sink's index.jsonl and <seq>-<uuid>.eml files
+    char smtp_user[32];         // its AUTH user and password
+    char smtp_password[64];
+    char smtp_ca_file[300];     // its self-signed certificate (PEM): trust this to verify it
+    char sms_url[64];           // http://127.0.0.1:PORT: the Messages API stub
+    char sms_dir[300];          // its messages.jsonl and callbacks.jsonl
+    char sms_account_sid[40];   // AC + 32 hex digits: the Basic user
+    char sms_auth_token[40];    // the Basic password and the webhook signing key
+    char sms_from[20];          // the sending number, +15005550006
 } harness_t;
 
 typedef struct {
@@ -93,5 +113,39 @@ const char *harness_json_str(const harness_response_t *r, const char *member);
 
 //  The first field error's "field" of an error response ("" when none).
 const char *harness_error_field(const harness_response_t *r);
+
+//  The notification sinks (see tools/sinks/*.py for the formats).
+//
+//  Every message the SMS stub accepted, oldest first (GET /_stub/messages): objects with
+//  sid, to, from, messaging_service_sid, body, num_segments, status_callback,
+//  received_at, headers (the request's, but Authorization) and status (now). Every
+//  email the SMTP sink accepted, oldest first (its index.jsonl): objects with file,
+//  mail_from, rcpt_tos, received_at, message_id, subject, tls, auth_user, and raw: the
+//  message exactly as received (json_string_length() bytes; not checked as UTF-8).
+//  Both return a new reference to an array, empty (after printing why) when the sink
+//  cannot be read.
+json_t *harness_sms_messages(void);
+json_t *harness_mail_messages(void);
+
+//  Wait until the sink holds at least n messages (true) or timeout_ms passes (false).
+bool harness_wait_sms(size_t n, int timeout_ms);
+bool harness_wait_mail(size_t n, int timeout_ms);
+
+//  Set the SMS stub's failure mode (POST /_stub/mode), e.g.
+//  {"mode":"429","count":1,"retry_after":2}; modes ok, 500, 429, slow (delay_ms),
+//  drop_before_read, drop_after_read; count: the next N Messages API requests, 0 until
+//  changed. 0, or -1 (printed) when the stub refused it.
+int harness_sms_mode(const char *json);
+
+//  Have the SMS stub send a signed inbound-SMS webhook (as Twilio does) to the gateway's
+//  /v1/webhooks/sms/inbound. Returns the gateway's answer as the stub relays it (status,
+//  body, Content-Type); status 502 when the stub could not reach the gateway.
+harness_response_t harness_sms_inbound(const char *from, const char *to, const char *body);
+
+//  Have the SMS stub POST arbitrary signed form parameters to the gateway at
+//  path_and_query (e.g. a status callback, repeated or out of order). params: a
+//  NULL-terminated list of "Name=value" (the value may be empty and may hold '=').
+//  Returns the gateway's answer as relayed, as harness_sms_inbound().
+harness_response_t harness_sms_callback(const char *path_and_query, const char *const *params);
 
 #endif
