@@ -1,0 +1,769 @@
+/*  sender: the jobs that send the queued messages, one per channel (main.c's job table:
+    each on a thread of the runner, with a database connection of its own), so no slow
+    provider call ever runs on the daemon's loop.
+
+    One step:
+    1. now and then, what gone senders held is recovered (sender_store.c, "Ownership"),
+       and SMS whose outcome is unknown are resolved by asking the provider whether it
+       has them (notify_sms_find): it has: sent; it has not: queued again (safe);
+    2. up to notify.send_batch due messages of the channel are claimed;
+    3. each is prepared with what is known now: the recipient's facts and the permission
+       (permission.h: a refused message is suppressed with the reason, or handed to the
+       other channel when its trigger allows), quiet hours for automated texts
+       (quiet.h: deferred to the window's start), the tenant's daily cap, and the text
+       (its template, or the trigger's built-in one, rendered with the contact's, lead's,
+       salesperson's and dealership's values; an email's links made trackable and, for
+       marketing, its one-click unsubscribe);
+    4. the attempt is recorded (committed) before the provider is called, the call is
+       made (at most notify.*_per_second), and its outcome recorded with its event:
+       accepted: sent; refused for good: the next permitted SMS line, else failed;
+       a transient failure: queued again after a backoff with jitter (a 429's
+       Retry-After when longer), dead after notify.max_attempts; a lost connection after
+       the request was written: unknown, never blindly resent.
+
+    A message is thus handed to the provider at most once per attempt that was recorded,
+    and an attempt whose outcome is not known is not repeated without evidence.
+*/
+#include "notify.h"
+#include "bus_client.h"
+#include "channel.h"
+#include "json_pb.h"
+#include "log.h"
+#include "quiet.h"
+#include "webhook.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SENDER_RECOVER_MS 2000  // how often gone senders are looked for
+#define UNKNOWN_GRACE_MS 10000  // an unknown SMS waits this long for its status callback
+#define CONTACT_WAIT_SECONDS 60 // a trigger may come before the contact's own event
+#define SUMMARY_CHARS 200
+
+typedef struct {
+    const crm_config_t *cfg;
+    Crm__Notify__Channel channel;
+    const char *channel_name;
+    int64_t owner;
+    notify_sms_client_t *sms;
+    notify_smtp_client_t *smtp;
+    crm_bus_client_t *bus; // team members, from the leads service
+    notify_quiet_rules_t *quiet;
+    unsigned char link_key[NOTIFY_TOKEN_KEY_BYTES];
+    double per_second; // the rate limit
+    double tokens;
+    int64_t refilled_ms;
+    int64_t recovered_ms;
+} s_sender_t;
+
+static int64_t s_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_rfc3339(int64_t ms, char *out, size_t size) {
+    time_t seconds = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, size, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+static void *s_new(const crm_config_t *cfg, crm_db_t *db, Crm__Notify__Channel channel) {
+    s_sender_t *self = calloc(1, sizeof *self);
+    assert(self);
+    self->cfg = cfg;
+    self->channel = channel;
+    bool sms = channel == CRM__NOTIFY__CHANNEL__CHANNEL_SMS;
+    self->channel_name = sms ? "sms" : "email";
+    randombytes_buf(&self->owner, sizeof self->owner);
+    self->owner &= INT64_MAX;
+    unsigned char fresh[NOTIFY_TOKEN_KEY_BYTES];
+    randombytes_buf(fresh, sizeof fresh);
+    char fresh_hex[2 * NOTIFY_TOKEN_KEY_BYTES + 1], hex[2 * NOTIFY_TOKEN_KEY_BYTES + 1];
+    sodium_bin2hex(fresh_hex, sizeof fresh_hex, fresh, sizeof fresh);
+    char *error = NULL;
+    self->quiet = notify_quiet_rules_new(cfg->notify_data_dir, &error);
+    if (!self->quiet) {
+        crm_log_kv(CRM_LOG_ERROR, "could not read the quiet-hours data", "detail",
+                   error ? error : "", "hint", "set notify.data_dir to services/notify/data",
+                   NULL);
+        free(error);
+        free(self);
+        return NULL;
+    }
+    if (notify_sender_store_lock(db, self->owner) ||
+        notify_sender_store_link_key(db, fresh_hex, hex, sizeof hex) ||
+        sodium_hex2bin(self->link_key, sizeof self->link_key, hex, strlen(hex), NULL, NULL,
+                       NULL)) {
+        notify_quiet_rules_destroy(&self->quiet);
+        free(self);
+        return NULL;
+    }
+    if (sms && cfg->notify_sms_base_url[0])
+        self->sms = notify_sms_client_new(cfg->notify_sms_base_url, cfg->notify_sms_account_sid,
+                                          cfg->notify_sms_auth_token, cfg->notify_send_timeout_ms);
+    if (!sms && cfg->notify_smtp_url[0])
+        self->smtp = notify_smtp_client_new(
+            cfg->notify_smtp_url, cfg->notify_smtp_user, cfg->notify_smtp_password,
+            cfg->notify_smtp_verify_tls, cfg->notify_smtp_ca_file, cfg->notify_send_timeout_ms);
+    self->bus = crm_bus_client_new(crm_config_broker(cfg));
+    self->per_second = sms ? cfg->notify_sms_per_second : cfg->notify_email_per_second;
+    self->tokens = 1;
+    self->refilled_ms = s_now_ms();
+    crm_log_kv(CRM_LOG_INFO, "sender started", "channel", self->channel_name, "provider",
+               (sms ? self->sms != NULL : self->smtp != NULL) ? "configured" : "none", NULL);
+    (void)db;
+    return self;
+}
+
+void *notify_sms_sender_new(const crm_config_t *cfg, crm_db_t *db) {
+    return s_new(cfg, db, CRM__NOTIFY__CHANNEL__CHANNEL_SMS);
+}
+
+void *notify_email_sender_new(const crm_config_t *cfg, crm_db_t *db) {
+    return s_new(cfg, db, CRM__NOTIFY__CHANNEL__CHANNEL_EMAIL);
+}
+
+void notify_sender_destroy(void **state_p) {
+    s_sender_t *self = *state_p;
+    if (!self)
+        return;
+    notify_sms_client_destroy(&self->sms);
+    notify_smtp_client_destroy(&self->smtp);
+    crm_bus_client_destroy(&self->bus);
+    notify_quiet_rules_destroy(&self->quiet);
+    free(self);
+    *state_p = NULL;
+}
+
+int notify_sender_period_ms(const crm_config_t *cfg) {
+    (void)cfg;
+    return 100; // idle: look for due messages ten times a second
+}
+
+//  Wait for the rate limit's next token (a token bucket of one second's worth).
+static void s_pace(s_sender_t *self) {
+    for (;;) {
+        int64_t now = s_now_ms();
+        self->tokens += (double)(now - self->refilled_ms) * self->per_second / 1000.0;
+        if (self->tokens > self->per_second)
+            self->tokens = self->per_second;
+        self->refilled_ms = now;
+        if (self->tokens >= 1) {
+            self->tokens -= 1;
+            return;
+        }
+        zclock_sleep((int)((1 - self->tokens) * 1000.0 / self->per_second) + 1);
+    }
+}
+
+// --- events ---------------------------------------------------------------------------------
+
+static Crm__Notify__Channel s_channel_of(const char *name) {
+    return strcmp(name, "sms") == 0 ? CRM__NOTIFY__CHANNEL__CHANNEL_SMS
+                                    : CRM__NOTIFY__CHANNEL__CHANNEL_EMAIL;
+}
+
+static Crm__Notify__Purpose s_purpose_of(const char *name) {
+    if (strcmp(name, "marketing") == 0)
+        return CRM__NOTIFY__PURPOSE__PURPOSE_MARKETING;
+    if (strcmp(name, "follow_up") == 0)
+        return CRM__NOTIFY__PURPOSE__PURPOSE_FOLLOW_UP;
+    return CRM__NOTIFY__PURPOSE__PURPOSE_TRANSACTIONAL;
+}
+
+static void s_ref(Crm__Events__NotificationRef *ref, const notify_claimed_t *m) {
+    crm__events__notification_ref__init(ref);
+    ref->message_id = (char *)m->id;
+    ref->contact_id = (char *)m->contact_id;
+    ref->lead_id = (char *)m->lead_id;
+    ref->member_id = m->member_id;
+    ref->channel = (char *)m->channel;
+    ref->purpose = (char *)m->purpose;
+    ref->trigger = (char *)m->trigger;
+    ref->template_id = (char *)m->template_id;
+}
+
+//  The first characters of text (at most SUMMARY_CHARS, whole UTF-8 sequences).
+static char *s_summary(const char *text) {
+    size_t chars = 0, i = 0;
+    for (; text[i]; i++) {
+        if (((unsigned char)text[i] & 0xC0) != 0x80 && ++chars > SUMMARY_CHARS)
+            break;
+    }
+    return strndup(text, i);
+}
+
+static int s_suppress(crm_db_t *db, const notify_claimed_t *m, const char *reason,
+                      const char *detail) {
+    Crm__Events__NotificationSuppressed event = CRM__EVENTS__NOTIFICATION_SUPPRESSED__INIT;
+    Crm__Events__NotificationRef ref;
+    s_ref(&ref, m);
+    event.ref = &ref;
+    event.reason = (char *)reason;
+    event.detail = (char *)detail;
+    notify_outcome_t o = {.status = "suppressed", .reason = reason, .detail = detail};
+    return notify_sender_store_outcome(db, m, &o, &event.base);
+}
+
+static int s_fail(crm_db_t *db, const notify_claimed_t *m, const char *status, const char *reason,
+                  const char *detail, bool dead) {
+    Crm__Events__NotificationFailed event = CRM__EVENTS__NOTIFICATION_FAILED__INIT;
+    Crm__Events__NotificationRef ref;
+    s_ref(&ref, m);
+    event.ref = &ref;
+    event.error = (char *)detail;
+    event.attempts = (uint32_t)m->attempts;
+    event.permanent = true;
+    event.dead = dead;
+    notify_outcome_t o = {.status = status, .reason = reason, .detail = detail};
+    return notify_sender_store_outcome(db, m, &o, &event.base);
+}
+
+// --- preparing a message ----------------------------------------------------------------------
+
+//  The built-in texts of the triggers a tenant gave no template for.
+typedef struct {
+    const char *trigger;
+    const char *subject;
+    const char *text;
+} s_builtin_t;
+
+static const s_builtin_t s_builtins[] = {
+    {"speed_to_lead", "Thanks for contacting {{dealership.name}}",
+     "Hi {{contact.firstName}}, thanks for contacting {{dealership.name}}. We have your "
+     "enquiry and will be in touch shortly."},
+    {"lead_assigned", "New lead assigned to you: {{contact.name}}",
+     "New lead assigned to you: {{contact.name}} ({{lead.source}}), {{lead.vehicle}}."},
+    {"follow_up_due", "Follow-up due: {{contact.name}}",
+     "A follow-up with {{contact.name}} is due now."},
+    {NULL, NULL, NULL}};
+
+static const s_builtin_t *s_builtin(const char *trigger) {
+    for (const s_builtin_t *b = s_builtins; b->trigger; b++)
+        if (strcmp(b->trigger, trigger) == 0)
+            return b;
+    return NULL;
+}
+
+//  A team member of the tenant, from the leads service (NULL when not there).
+static Crm__Leads__TeamMember *s_member(s_sender_t *self, const char *tenant_id,
+                                        const char *member_id) {
+    if (!member_id[0])
+        return NULL;
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = "GetTeamMember";
+    header.tenant_id = (char *)tenant_id;
+    header.actor_id = "notify";
+    header.role = "admin";
+    header.deadline_ms = (uint32_t)self->cfg->notify_call_timeout_ms;
+    Crm__Leads__GetTeamMemberRequest req = CRM__LEADS__GET_TEAM_MEMBER_REQUEST__INIT;
+    req.id = (char *)member_id;
+    zmsg_t *body = crm_bus_request_new(&header, &req.base);
+    zmsg_t *reply =
+        crm_bus_client_request(self->bus, "leads", &body, self->cfg->notify_call_timeout_ms + 500);
+    ProtobufCMessage *out = NULL;
+    Crm__ReplyHeader *rh =
+        reply ? crm_bus_reply_parse(&reply, &crm__leads__team_member__descriptor, &out) : NULL;
+    bool ok = rh && rh->code == 200 && out;
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    if (!ok && out) {
+        protobuf_c_message_free_unpacked(out, NULL);
+        out = NULL;
+    }
+    return (Crm__Leads__TeamMember *)out;
+}
+
+//  The text of m: its own (a salesperson's), its template's, or the trigger's built-in.
+//  0, or -1 when its template is gone (*why set).
+static int s_texts(crm_db_t *db, const notify_claimed_t *m, json_t *context, char **subject,
+                   char **text, char **html, const char **why) {
+    const char *template_id = m->template_id;
+    const char *from_context = json_string_value(json_object_get(
+        context, strcmp(m->channel, "sms") == 0 ? "_smsTemplateId" : "_emailTemplateId"));
+    if (!template_id[0] && from_context)
+        template_id = from_context;
+    if (template_id[0]) {
+        Crm__Notify__Template *t = NULL;
+        if (notify_template_store_read(db, m->tenant_id, template_id, &t) || !t) {
+            *why = "its template was deleted";
+            return -1;
+        }
+        *subject = strdup(t->subject);
+        *text = strdup(t->body_text);
+        *html = strdup(t->body_html);
+        crm__notify__template__free_unpacked(t, NULL);
+        return 0;
+    }
+    if (m->body_text[0]) {
+        *subject = strdup(m->subject);
+        *text = strdup(m->body_text);
+        *html = strdup(m->body_html);
+        return 0;
+    }
+    const s_builtin_t *b = s_builtin(m->trigger);
+    *subject = strdup(b ? b->subject : "");
+    *text = strdup(b ? b->text : "");
+    *html = strdup("");
+    return 0;
+}
+
+//  text with every http(s) link of its href attributes replaced by a tracking link
+//  (its index in links), and the open pixel before </body> (or at the end).
+static char *s_track_html(s_sender_t *self, const notify_claimed_t *m, const char *html,
+                          json_t *links) {
+    const char *base = self->cfg->notify_public_url;
+    zchunk_t *out = zchunk_new(NULL, strlen(html) + 256);
+    const char *p = html;
+    for (;;) {
+        const char *href = strstr(p, "href=\"");
+        if (!href)
+            break;
+        const char *url = href + 6;
+        const char *end = strchr(url, '"');
+        if (!end)
+            break;
+        zchunk_extend(out, p, (size_t)(url - p));
+        bool web = strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+        char *token = web ? notify_token_make(self->link_key, NOTIFY_TOKEN_CLICK, m->tenant_id,
+                                              m->id, (uint32_t)json_array_size(links))
+                          : NULL;
+        if (token) {
+            //  The URL as the message carried it, HTML entities as written (&amp; stays).
+            json_array_append_new(links, json_stringn(url, (size_t)(end - url)));
+            char *tracked = zsys_sprintf("%s/v1/t/%s", base, token);
+            zchunk_extend(out, tracked, strlen(tracked));
+            zstr_free(&tracked);
+            free(token);
+        } else
+            zchunk_extend(out, url, (size_t)(end - url));
+        p = end;
+    }
+    const char *body_end = strstr(p, "</body>");
+    size_t rest = body_end ? (size_t)(body_end - p) : strlen(p);
+    zchunk_extend(out, p, rest);
+    char *token = notify_token_make(self->link_key, NOTIFY_TOKEN_OPEN, m->tenant_id, m->id, 0);
+    if (token) {
+        char *pixel = zsys_sprintf("<img src=\"%s/v1/t/%s\" width=\"1\" height=\"1\" alt=\"\">",
+                                   base, token);
+        zchunk_extend(out, pixel, strlen(pixel));
+        zstr_free(&pixel);
+        free(token);
+    }
+    if (body_end)
+        zchunk_extend(out, body_end, strlen(body_end));
+    zchunk_extend(out, "", 1);
+    char *result = strdup((char *)zchunk_data(out));
+    zchunk_destroy(&out);
+    return result;
+}
+
+typedef enum { S_READY, S_DONE, S_FAILED } s_prepared_t;
+
+//  The facts the message is decided and rendered with.
+typedef struct {
+    Crm__Notify__NotificationSettings *settings;
+    notify_contact_t *contact;
+    Crm__Leads__TeamMember *member;      // a staff alert's recipient
+    Crm__Leads__TeamMember *salesperson; // the lead's assignee, for {{salesperson.*}}
+    json_t *context;
+    char *unsubscribe_url;
+    int chosen; // the SMS line chosen (an index in the contact's phones)
+} s_facts_t;
+
+static void s_facts_reset(s_facts_t *f) {
+    if (f->settings)
+        crm__notify__notification_settings__free_unpacked(f->settings, NULL);
+    notify_contact_destroy(&f->contact);
+    if (f->member)
+        crm__leads__team_member__free_unpacked(f->member, NULL);
+    if (f->salesperson)
+        crm__leads__team_member__free_unpacked(f->salesperson, NULL);
+    json_decref(f->context);
+    free(f->unsubscribe_url);
+    memset(f, 0, sizeof *f);
+}
+
+//  Hand m to its fallback channel when its trigger gave one and it has not been
+//  handed on before: true when it was.
+static bool s_fall_back(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_facts_t *f,
+                        const char *why, int *rc) {
+    const char *fallback = json_string_value(json_object_get(f->context, "_fallback"));
+    if (!fallback || strcmp(fallback, m->channel) == 0 ||
+        json_is_true(json_object_get(f->context, "_switched")))
+        return false;
+    json_object_set_new(f->context, "_switched", json_true());
+    json_object_set_new(f->context, "_fallback", json_string(m->channel));
+    char *context = json_dumps(f->context, JSON_COMPACT);
+    char detail[200];
+    snprintf(detail, sizeof detail, "%s not possible (%s): trying %s", m->channel, why, fallback);
+    *rc = notify_sender_store_switch(db, self->owner, m, fallback, context, detail);
+    free(context);
+    return true;
+}
+
+//  Decide, render and fill m's recipient and text: S_READY to send, S_DONE when it was
+//  settled otherwise (suppressed, deferred, handed on), S_FAILED on a database failure.
+static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *m,
+                              s_facts_t *f) {
+    int rc = 0;
+    const crm_config_t *cfg = self->cfg;
+    f->context = json_loads(m->context, 0, NULL);
+    if (!f->context)
+        f->context = json_object();
+    if (notify_settings_store_load(db, m->tenant_id, &f->settings))
+        return S_FAILED;
+    Crm__Notify__Channel channel = s_channel_of(m->channel);
+    bool sms = channel == CRM__NOTIFY__CHANNEL__CHANNEL_SMS;
+    bool configured = sms ? self->sms != NULL : self->smtp != NULL;
+    if (!configured || (!sms && !cfg->notify_mail_from[0] && !f->settings->mail_from[0]))
+        return s_fail(db, m, "failed", "not_configured",
+                      sms ? "no SMS provider is configured (notify.sms_base_url)"
+                          : "no SMTP server or sender is configured (notify.smtp_url, "
+                            "notify.mail_from)",
+                      false)
+                   ? S_FAILED
+                   : S_DONE;
+    if (m->contact_id[0] && notify_contact_load(db, m->tenant_id, m->contact_id, &f->contact))
+        return S_FAILED;
+    if (m->member_id[0]) {
+        //  A staff alert: the member's own lines, no consumer rules.
+        f->member = s_member(self, m->tenant_id, m->member_id);
+        const char *line = !f->member ? "" : sms ? f->member->phone : f->member->email;
+        if (!f->member || !f->member->active || !line[0]) {
+            const char *why = !f->member ? "not a team member" : !f->member->active
+                                                                   ? "the member is deactivated"
+                                                                   : "the member has no line";
+            if (f->member && f->member->active && s_fall_back(self, db, m, f, why, &rc))
+                return rc ? S_FAILED : S_DONE;
+            return s_suppress(db, m, "no_permitted_line", why) ? S_FAILED : S_DONE;
+        }
+        free(m->to);
+        m->to = strdup(line);
+    } else {
+        if (!f->contact || f->contact->deleted) {
+            if (!f->contact && m->age_seconds < CONTACT_WAIT_SECONDS) {
+                //  The trigger came before the contact's own event: soon.
+                char due[40];
+                s_rfc3339(s_now_ms() + 1000, due, sizeof due);
+                return notify_sender_store_defer(db, self->owner, m, due, NULL) ? S_FAILED
+                                                                                : S_DONE;
+            }
+            return s_suppress(db, m, "unknown_contact", "the contact is not (or no longer) known")
+                       ? S_FAILED
+                       : S_DONE;
+        }
+        notify_permission_t decision;
+        if (!notify_contact_decide(f->contact, channel, s_purpose_of(m->purpose), m->line,
+                                   &decision)) {
+            if (s_fall_back(self, db, m, f, decision.code, &rc))
+                return rc ? S_FAILED : S_DONE;
+            return s_suppress(db, m, decision.code, decision.detail) ? S_FAILED : S_DONE;
+        }
+        f->chosen = decision.line;
+        free(m->to);
+        m->to = strdup(decision.to);
+        //  Speed to lead follows the contact's preference when the rule leaves it open.
+        const char *preferred = f->contact->preferred;
+        if (json_is_true(json_object_get(f->context, "_preferContact")) &&
+            (strcmp(preferred, "sms") == 0 || strcmp(preferred, "email") == 0) &&
+            strcmp(preferred, m->channel) != 0 && s_fall_back(self, db, m, f, "preference", &rc))
+            return rc ? S_FAILED : S_DONE;
+        //  Quiet hours: automated texts only inside the recipient's window.
+        if (m->automated && sms) {
+            notify_quiet_address_t home = {.country = f->contact->country,
+                                           .region = f->contact->region,
+                                           .primary = true};
+            notify_quiet_place_t place;
+            const char *zone =
+                f->settings->time_zone[0] ? f->settings->time_zone : cfg->notify_time_zone;
+            notify_quiet_place(self->quiet, &home, 1, zone, &place);
+            notify_quiet_window_t window = {8 * 60, 21 * 60};
+            if (f->settings->quiet_hours)
+                notify_quiet_window_parse(f->settings->quiet_hours->start,
+                                          f->settings->quiet_hours->end, &window);
+            int64_t now = s_now_ms(), allowed = now;
+            notify_quiet_next(self->quiet, place.time_zone, place.us_state, &window, now,
+                              &allowed);
+            if (allowed > now + 1000) {
+                char due[40], detail[160];
+                s_rfc3339(allowed, due, sizeof due);
+                snprintf(detail, sizeof detail, "quiet hours in %s: deferred to %s",
+                         place.time_zone, due);
+                return notify_sender_store_defer(db, self->owner, m, due, detail) ? S_FAILED
+                                                                                  : S_DONE;
+            }
+        }
+    }
+    int cap = f->settings->daily_cap ? (int)f->settings->daily_cap : cfg->notify_daily_cap;
+    rc = notify_sender_store_count(db, m->tenant_id, cap);
+    if (rc)
+        return rc < 0 ? S_FAILED
+               : s_suppress(db, m, "daily_cap", "the dealership's daily message cap is reached")
+                   ? S_FAILED
+                   : S_DONE;
+    //  The text, rendered now.
+    char *subject = NULL, *text = NULL, *html = NULL;
+    const char *why = NULL;
+    if (s_texts(db, m, f->context, &subject, &text, &html, &why))
+        return s_fail(db, m, "failed", "template_deleted", why, false) ? S_FAILED : S_DONE;
+    notify_values_t values;
+    notify_values_init(&values);
+    notify_values_from_json(&values, m->context);
+    if (f->contact)
+        notify_values_from_contact_facts(&values, f->contact);
+    char assignee[64] = "";
+    if (m->lead_id[0] && notify_lead_store_assignee_of(db, m->tenant_id, m->lead_id, assignee,
+                                                       sizeof assignee) == 0 &&
+        assignee[0])
+        f->salesperson = strcmp(assignee, m->member_id) == 0 && f->member
+                             ? NULL
+                             : s_member(self, m->tenant_id, assignee);
+    if (f->salesperson)
+        notify_values_from_member(&values, f->salesperson);
+    else if (f->member)
+        notify_values_from_member(&values, f->member);
+    const char *dealership = f->settings->dealership_name[0] ? f->settings->dealership_name
+                             : cfg->notify_dealership_name[0] ? cfg->notify_dealership_name
+                                                              : "us";
+    notify_values_set(&values, NOTIFY_DEALERSHIP_NAME, dealership);
+    free(m->subject);
+    free(m->body_text);
+    free(m->body_html);
+    m->subject = notify_template_render(subject, &values, false);
+    m->body_text = notify_template_render(text, &values, false);
+    char *rendered_html = html[0] ? notify_template_render(html, &values, true) : strdup("");
+    notify_values_reset(&values);
+    free(subject);
+    free(text);
+    free(html);
+    json_t *links = json_array();
+    if (!sms && cfg->notify_public_url[0]) {
+        if (strcmp(m->purpose, "marketing") == 0) {
+            char *token =
+                notify_token_make(self->link_key, NOTIFY_TOKEN_UNSUBSCRIBE, m->tenant_id, m->id, 0);
+            if (token)
+                f->unsubscribe_url = zsys_sprintf("%s/v1/unsubscribe/%s", cfg->notify_public_url,
+                                                  token);
+            free(token);
+            if (f->unsubscribe_url) {
+                char *with = zsys_sprintf("%s\r\n\r\nUnsubscribe: %s", m->body_text,
+                                          f->unsubscribe_url);
+                free(m->body_text);
+                m->body_text = strdup(with);
+                zstr_free(&with);
+            }
+        }
+        m->body_html = rendered_html[0] ? s_track_html(self, m, rendered_html, links)
+                                        : strdup("");
+        free(rendered_html);
+    } else
+        m->body_html = rendered_html;
+    free(m->links);
+    m->links = json_dumps(links, JSON_COMPACT);
+    json_decref(links);
+    return S_READY;
+}
+
+// --- sending --------------------------------------------------------------------------------
+
+static int s_sent(crm_db_t *db, notify_claimed_t *m, const notify_send_result_t *r) {
+    Crm__Events__NotificationSent event = CRM__EVENTS__NOTIFICATION_SENT__INIT;
+    Crm__Events__NotificationRef ref;
+    s_ref(&ref, m);
+    event.ref = &ref;
+    event.provider_id = (char *)r->provider_id;
+    char now[40];
+    crm_time_now(now, sizeof now);
+    event.sent_at = now;
+    event.subject = m->subject;
+    char *summary = s_summary(m->body_text);
+    event.summary = summary;
+    event.segments = r->segments;
+    event.attempts = (uint32_t)m->attempts;
+    notify_outcome_t o = {.status = "sent",
+                          .provider_id = r->provider_id,
+                          .segments = r->segments};
+    int rc = notify_sender_store_outcome(db, m, &o, &event.base);
+    free(summary);
+    return rc;
+}
+
+static int s_outcome(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_facts_t *f,
+                     const notify_send_result_t *r) {
+    const crm_config_t *cfg = self->cfg;
+    switch (r->outcome) {
+    case NOTIFY_SEND_ACCEPTED:
+        return s_sent(db, m, r);
+    case NOTIFY_SEND_RETRY: {
+        if (m->attempts >= cfg->notify_max_attempts)
+            return s_fail(db, m, "dead", "max_attempts", r->error, true);
+        long delay = notify_retry_delay_ms(m->attempts, cfg->notify_retry_base_ms,
+                                           r->retry_after_ms, randombytes_random());
+        char due[40];
+        s_rfc3339(s_now_ms() + delay, due, sizeof due);
+        notify_outcome_t o = {.status = "queued",
+                              .history_status = "failed",
+                              .reason = "retrying",
+                              .detail = r->error,
+                              .due_at = due};
+        return notify_sender_store_outcome(db, m, &o, NULL);
+    }
+    case NOTIFY_SEND_REJECTED: {
+        //  This line refused for good: the next permitted SMS line, if any.
+        notify_permission_t next;
+        if (m->member_id[0] == '\0' && f->contact &&
+            strcmp(m->channel, "sms") == 0 &&
+            notify_contact_decide(f->contact, s_channel_of(m->channel), s_purpose_of(m->purpose),
+                                  f->chosen, &next)) {
+            m->line = f->chosen; // the next attempt takes the line after it
+            notify_outcome_t o = {.status = "queued",
+                                  .history_status = "failed",
+                                  .reason = "line_refused",
+                                  .detail = r->error};
+            return notify_sender_store_outcome(db, m, &o, NULL);
+        }
+        return s_fail(db, m, "failed", "rejected", r->error, false);
+    }
+    case NOTIFY_SEND_AMBIGUOUS:
+    default: {
+        notify_outcome_t o = {.status = "unknown", .reason = "ambiguous", .detail = r->error};
+        return notify_sender_store_outcome(db, m, &o, NULL);
+    }
+    }
+}
+
+static void s_send(s_sender_t *self, notify_claimed_t *m, s_facts_t *f,
+                   notify_send_result_t *r) {
+    const crm_config_t *cfg = self->cfg;
+    memset(r, 0, sizeof *r);
+    if (strcmp(m->channel, "sms") == 0) {
+        const char *from = f->settings->sms_from[0] ? f->settings->sms_from : cfg->notify_sms_from;
+        char *callback = cfg->notify_public_url[0]
+                             ? zsys_sprintf("%s/v1/webhooks/sms/status?tenant=%s&message=%s",
+                                            cfg->notify_public_url, m->tenant_id, m->id)
+                             : NULL;
+        notify_sms_send(self->sms, from, m->to, m->body_text, callback ? callback : "", r);
+        zstr_free(&callback);
+        if (!r->segments)
+            r->segments = notify_sms_segments(m->body_text, NULL);
+        return;
+    }
+    const char *from =
+        f->settings->mail_from[0] ? f->settings->mail_from : cfg->notify_mail_from;
+    char *message_id = notify_email_message_id(from);
+    notify_email_t mail = {.from = from,
+                           .to = m->to,
+                           .reply_to = f->settings->reply_to,
+                           .subject = m->subject,
+                           .text = m->body_text,
+                           .html = m->body_html,
+                           .message_id = message_id,
+                           .unsubscribe_url = f->unsubscribe_url,
+                           .unsubscribe_mailto = NULL};
+    char *message = notify_email_format(&mail, time(NULL));
+    char from_address[320];
+    if (!message || notify_email_address(from, from_address, sizeof from_address)) {
+        r->outcome = NOTIFY_SEND_REJECTED;
+        snprintf(r->error, sizeof r->error, "the message could not be made: %s",
+                 notify_email_check(&mail) ? notify_email_check(&mail) : "bad sender");
+    } else
+        notify_smtp_send(self->smtp, from_address, m->to, message, r);
+    if (r->outcome == NOTIFY_SEND_ACCEPTED && message_id)
+        snprintf(r->provider_id, sizeof r->provider_id, "%s", message_id);
+    free(message);
+    free(message_id);
+}
+
+//  Ask the provider about SMS whose outcome is unknown.
+static int s_resolve_unknown(s_sender_t *self, crm_db_t *db) {
+    if (!self->sms)
+        return 0;
+    notify_claimed_t *rows = NULL;
+    int n = notify_sender_store_unknown(db, UNKNOWN_GRACE_MS, &rows);
+    int events = 0;
+    for (int i = 0; i < n; i++) {
+        notify_claimed_t *m = &rows[i];
+        notify_send_result_t r;
+        memset(&r, 0, sizeof r);
+        time_t since = time(NULL) - 86400; // the provider's DateSent is a day
+        notify_sms_find(self->sms, m->to, m->body_text, since, &r);
+        if (r.outcome == NOTIFY_SEND_ACCEPTED) {
+            Crm__Events__NotificationSent event = CRM__EVENTS__NOTIFICATION_SENT__INIT;
+            Crm__Events__NotificationRef ref;
+            s_ref(&ref, m);
+            event.ref = &ref;
+            event.provider_id = r.provider_id;
+            event.sent_at = m->attempted_at;
+            char *summary = s_summary(m->body_text);
+            event.summary = summary;
+            event.attempts = (uint32_t)m->attempts;
+            if (notify_sender_store_resolve(db, m, "sent", r.provider_id,
+                                            "the provider has it", &event.base) == 1)
+                events++;
+            free(summary);
+        } else if (r.outcome == NOTIFY_SEND_RETRY)
+            notify_sender_store_resolve(db, m, "queued", "",
+                                        "the provider does not have it: sending again", NULL);
+        notify_claimed_reset(m);
+    }
+    free(rows);
+    return events;
+}
+
+crm_step_result_t notify_sender_step(crm_step_t *step) {
+    s_sender_t *self = step->state;
+    crm_db_t *db = step->db;
+    int64_t now = s_now_ms();
+    if (now - self->recovered_ms >= SENDER_RECOVER_MS) {
+        self->recovered_ms = now;
+        if (notify_sender_store_recover(db, self->owner, self->channel_name) < 0)
+            return CRM_STEP_FAILED;
+        step->events += s_resolve_unknown(self, db);
+    }
+    notify_claimed_t *claimed = NULL;
+    int n = notify_sender_store_claim(db, self->owner, self->channel_name,
+                                      self->cfg->notify_send_batch, &claimed);
+    if (n < 0)
+        return CRM_STEP_FAILED;
+    bool failed = false;
+    for (int i = 0; i < n; i++) {
+        notify_claimed_t *m = &claimed[i];
+        s_facts_t facts;
+        memset(&facts, 0, sizeof facts);
+        s_prepared_t prepared = failed ? S_FAILED : s_prepare(self, db, m, &facts);
+        if (prepared == S_DONE)
+            step->events++;
+        else if (prepared == S_READY) {
+            int rc = notify_sender_store_attempt(db, self->owner, m);
+            if (rc < 0)
+                failed = true;
+            else if (rc == 0) {
+                notify_send_result_t result;
+                s_pace(self);
+                s_send(self, m, &facts, &result);
+                if (s_outcome(self, db, m, &facts, &result))
+                    failed = true;
+                else
+                    step->events++;
+            }
+        } else
+            failed = true;
+        s_facts_reset(&facts);
+        notify_claimed_reset(m);
+    }
+    free(claimed);
+    if (failed) {
+        //  What is still claimed goes back to the queue at once.
+        notify_sender_store_release(db, self->owner);
+        return CRM_STEP_FAILED;
+    }
+    return n >= self->cfg->notify_send_batch ? CRM_STEP_WORKED : CRM_STEP_IDLE;
+}
