@@ -328,9 +328,15 @@ static void test_format_text_only(void **state) {
     s_assert_header(message, "List-Unsubscribe-Post", NULL);
     free(message);
     mail.unsubscribe_mailto = NULL;
+    //  Plain HTTP: one-click only on this machine's loopback (make run, the tests).
     mail.unsubscribe_url = "http://localhost:8080/u/x";
     message = notify_email_format(&mail, S_NOW);
     s_assert_header(message, "List-Unsubscribe", "<http://localhost:8080/u/x>");
+    s_assert_header(message, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+    free(message);
+    mail.unsubscribe_url = "http://crm.dealer.example/u/x";
+    message = notify_email_format(&mail, S_NOW);
+    s_assert_header(message, "List-Unsubscribe", "<http://crm.dealer.example/u/x>");
     s_assert_header(message, "List-Unsubscribe-Post", NULL);
     free(message);
 }
