@@ -20,10 +20,12 @@ declare -A sources=(
     [csv]="tests/fuzz/fuzz_csv.c common/csv.c common/validate.c"
     [mentions]="tests/fuzz/fuzz_mentions.c common/mentions.c common/validate.c"
     [form]="tests/fuzz/fuzz_form.c services/notify/webhook.c common/validate.c"
+    [sms_reply]="tests/fuzz/fuzz_sms_reply.c services/notify/sms.c common/validate.c"
 )
 # Libraries a target needs beyond LIBS.
 declare -A extra_libs=(
     [form]="-lsodium -lcrypto"
+    [sms_reply]="-lcurl"
 )
 status=0
 # FUZZ_TARGETS="form csv" runs only those (default: every target).

@@ -60,8 +60,7 @@ static int s_contact_put(crm_db_t *db, const char *tenant_id, const Crm__Contact
 #define UNPACK(type, name) crm__events__##name##__unpack(NULL, size, data)
 #define FREE(name, m) crm__events__##name##__free_unpacked(m, NULL)
 
-int notify_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
-                           void *arg) {
+int notify_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event, void *arg) {
     (void)outbox;
     (void)arg;
     const uint8_t *data = event->payload.data;
@@ -96,8 +95,7 @@ int notify_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
         readable = m != NULL;
         if (m) {
             rc = notify_recipient_store_merged(db, tenant, m->survivor_id,
-                                               (const char *const *)m->merged_ids,
-                                               m->n_merged_ids);
+                                               (const char *const *)m->merged_ids, m->n_merged_ids);
             FREE(contact_merged, m);
         }
     } else if (strcmp(type, "ContactErased") == 0) {
@@ -108,8 +106,8 @@ int notify_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
             FREE(contact_erased, m);
         }
     } else if (strcmp(type, "ContactConsentChanged") == 0) {
-        Crm__Events__ContactConsentChanged *m = UNPACK(ContactConsentChanged,
-                                                       contact_consent_changed);
+        Crm__Events__ContactConsentChanged *m =
+            UNPACK(ContactConsentChanged, contact_consent_changed);
         readable = m != NULL;
         const char *channel = m ? s_channel(m->channel) : NULL;
         const char *purpose = m ? s_purpose(m->purpose) : NULL;
@@ -184,8 +182,9 @@ static int s_speed_to_lead(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
         json_object_set_new(ctx, "_fallback", json_string(email_first ? "sms" : "email"));
         json_object_set_new(ctx, "_smsTemplateId", json_string(rule->sms_template_id));
         json_object_set_new(ctx, "_emailTemplateId", json_string(rule->email_template_id));
-        json_object_set_new(ctx, "_preferContact",
-                            json_boolean(rule->prefer == CRM__NOTIFY__CHANNEL__CHANNEL_UNSPECIFIED));
+        json_object_set_new(
+            ctx, "_preferContact",
+            json_boolean(rule->prefer == CRM__NOTIFY__CHANNEL__CHANNEL_UNSPECIFIED));
         char *ctx_text = json_dumps(ctx, JSON_COMPACT);
         json_decref(ctx);
         free(context);
@@ -298,8 +297,8 @@ int notify_follow_leads(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *ev
                 rc = notify_lead_store_contact(db, tenant, m->lead_id, contact);
             //  Not when members assign themselves (the actor is the assignee).
             if (rc == 0 && strcmp(m->actor_id, m->assignee_id) != 0)
-                rc = s_staff_alert(db, outbox, event, "lead_assigned", m->assignee_id,
-                                   m->lead_id, contact, m->note);
+                rc = s_staff_alert(db, outbox, event, "lead_assigned", m->assignee_id, m->lead_id,
+                                   contact, m->note);
             FREE(lead_assigned, m);
         }
     } else if (strcmp(type, "FollowUpDue") == 0) {

@@ -28,11 +28,10 @@ static const crm_stmt_t s_assignee = {
     .nparams = 3,
     .writes = true};
 
-static const crm_stmt_t s_contact = {
-    .name = "leads_contact",
-    .sql = "SELECT coalesce(contact_id::text, '') FROM leads"
-           " WHERE tenant_id = $1 AND lead_id = $2::uuid",
-    .nparams = 2};
+static const crm_stmt_t s_contact = {.name = "leads_contact",
+                                     .sql = "SELECT coalesce(contact_id::text, '') FROM leads"
+                                            " WHERE tenant_id = $1 AND lead_id = $2::uuid",
+                                     .nparams = 2};
 
 int notify_lead_store_put(crm_db_t *db, const char *tenant_id, const char *lead_id,
                           const char *contact_id, const char *assignee_id, bool open) {

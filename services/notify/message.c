@@ -28,8 +28,9 @@ int notify_message_check_send(Crm__Notify__Message *m, crm_errors_t *errors) {
     if (m->lead_id[0] && !crm_uuid_valid(m->lead_id))
         crm_errors_add(errors, "leadId", "is not a lead id");
     if (m->member_id[0])
-        crm_errors_add(errors, "memberId", "cannot be set: messages to team members are sent by "
-                                           "their alerts");
+        crm_errors_add(errors, "memberId",
+                       "cannot be set: messages to team members are sent by "
+                       "their alerts");
     if (m->channel != CRM__NOTIFY__CHANNEL__CHANNEL_SMS &&
         m->channel != CRM__NOTIFY__CHANNEL__CHANNEL_EMAIL)
         crm_errors_add(errors, "channel", "is required: sms or email");
@@ -52,8 +53,7 @@ int notify_message_check_send(Crm__Notify__Message *m, crm_errors_t *errors) {
             crm_errors_add(errors, "bodyText", "must be at most %d characters",
                            NOTIFY_TEMPLATE_BODY_MAX);
         if (sms && (m->subject[0] || m->body_html[0]))
-            crm_errors_add(errors, m->subject[0] ? "subject" : "bodyHtml",
-                           "is for email only");
+            crm_errors_add(errors, m->subject[0] ? "subject" : "bodyHtml", "is for email only");
         if (!sms && !m->subject[0])
             crm_errors_add(errors, "subject", "is required for email when no templateId is given");
         else if (UTF8_CHARS(m->subject) > NOTIFY_TEMPLATE_SUBJECT_MAX)

@@ -74,8 +74,8 @@ int notify_message_send(crm_call_t *call, const ProtobufCMessage *request,
                               .subject = m->subject,
                               .body_text = m->body_text,
                               .body_html = m->body_html,
-                              .created_by = call->header->actor_id[0] ? call->header->actor_id
-                                                                      : "api"};
+                              .created_by =
+                                  call->header->actor_id[0] ? call->header->actor_id : "api"};
         crm_outbox_t *outbox = crm_outbox_new();
         int queued = notify_message_store_enqueue(call->db, outbox, &e, id);
         if (queued != 1 || crm_outbox_write(outbox, call->db))

@@ -16,25 +16,49 @@
 #define TS_OR_EMPTY(col) "coalesce(" CRM_SQL_TS(col) ", '')"
 
 //  A message in the API's shape (Message), history left out.
-#define MESSAGE_JSON                                                                               \
-    "jsonb_build_object('id', m.id, 'contactId', coalesce(m.contact_id::text, ''),"               \
-    " 'leadId', coalesce(m.lead_id::text, ''), 'memberId', m.member_id, 'channel', m.channel,"     \
-    " 'purpose', m.purpose, 'trigger', m.trigger,"                                                 \
-    " 'templateId', coalesce(m.template_id::text, ''), 'subject', m.subject,"                      \
-    " 'bodyText', m.body_text, 'bodyHtml', m.body_html, 'status', m.status,"                       \
-    " 'reason', m.reason, 'to', m.to_address, 'attempts', m.attempts,"                             \
-    " 'dueAt', " CRM_SQL_TS("m.due_at") ", 'sentAt', " TS_OR_EMPTY("m.sent_at") ","                \
-    " 'deliveredAt', " TS_OR_EMPTY("m.delivered_at") ","                                           \
-    " 'openedAt', " TS_OR_EMPTY("m.opened_at") ", 'clickedAt', " TS_OR_EMPTY("m.clicked_at") ","   \
-    " 'segments', m.segments, 'providerId', m.provider_id,"                                        \
-    " 'createdAt', " CRM_SQL_TS("m.created_at") ", 'createdBy', m.created_by)"
+#define MESSAGE_JSON                                                                                                                            \
+    "jsonb_build_object('id', m.id, 'contactId', coalesce(m.contact_id::text, ''),"                                                             \
+    " 'leadId', coalesce(m.lead_id::text, ''), 'memberId', m.member_id, 'channel', m.channel,"                                                  \
+    " 'purpose', m.purpose, 'trigger', m.trigger,"                                                                                              \
+    " 'templateId', coalesce(m.template_id::text, ''), 'subject', m.subject,"                                                                   \
+    " 'bodyText', m.body_text, 'bodyHtml', m.body_html, 'status', m.status,"                                                                    \
+    " 'reason', m.reason, 'to', m.to_address, 'attempts', m.attempts,"                                                                          \
+    " 'dueAt', " CRM_SQL_TS("m.due_at") ", 'sentAt', " TS_OR_EMPTY(                                                                             \
+        "m.sent_at") ","                                                                                                                        \
+                     " 'deliveredAt', " TS_OR_EMPTY("m.delivered_at") ","                                                                       \
+                                                                      " 'openedAt', " TS_OR_EMPTY("m.opened_at") ", 'clickedAt', " TS_OR_EMPTY( \
+                                                                          "m.clicked_at") ","                                                   \
+                                                                                          " '"                                                  \
+                                                                                          "segmen"                                              \
+                                                                                          "ts', "                                               \
+                                                                                          "m."                                                  \
+                                                                                          "segmen"                                              \
+                                                                                          "ts, "                                                \
+                                                                                          "'provi"                                              \
+                                                                                          "derId'"                                              \
+                                                                                          ", "                                                  \
+                                                                                          "m."                                                  \
+                                                                                          "provid"                                              \
+                                                                                          "er_id,"                                              \
+                                                                                          " '"                                                  \
+                                                                                          "create"                                              \
+                                                                                          "dAt',"                                               \
+                                                                                          " " CRM_SQL_TS(                                       \
+                                                                                              "m."                                              \
+                                                                                              "cr"                                              \
+                                                                                              "ea"                                              \
+                                                                                              "te"                                              \
+                                                                                              "d_"                                              \
+                                                                                              "a"                                               \
+                                                                                              "t") ", 'createdBy', m.created_by)"
 
 //  Its history, oldest first.
 #define HISTORY_JSON                                                                               \
-    "(SELECT coalesce(jsonb_agg(jsonb_build_object('status', e.status,"                           \
-    " 'at', " CRM_SQL_TS("e.at") ", 'reason', e.reason, 'detail', e.detail,"                      \
-    " 'machine', e.machine) ORDER BY e.seq), '[]') FROM message_events e"                          \
-    " WHERE e.tenant_id = m.tenant_id AND e.message_id = m.id)"
+    "(SELECT coalesce(jsonb_agg(jsonb_build_object('status', e.status,"                            \
+    " 'at', " CRM_SQL_TS(                                                                          \
+        "e.at") ", 'reason', e.reason, 'detail', e.detail,"                                        \
+                " 'machine', e.machine) ORDER BY e.seq), '[]') FROM message_events e"              \
+                " WHERE e.tenant_id = m.tenant_id AND e.message_id = m.id)"
 
 //  Queue one message: the row, its history's first entry; the key makes a second
 //  queueing of the same message a no-op (no row returned).
@@ -89,8 +113,7 @@ static const crm_stmt_t s_status_of = {
     .sql = "SELECT status FROM messages WHERE tenant_id = $1 AND id = $2::uuid",
     .nparams = 2};
 
-void notify_ref_init(Crm__Events__NotificationRef *ref, const notify_enqueue_t *e,
-                     const char *id) {
+void notify_ref_init(Crm__Events__NotificationRef *ref, const notify_enqueue_t *e, const char *id) {
     crm__events__notification_ref__init(ref);
     ref->message_id = (char *)id;
     ref->contact_id = (char *)(e->contact_id ? e->contact_id : "");
@@ -149,9 +172,9 @@ int notify_message_store_list(crm_call_t *call, const notify_message_filter_t *f
                               Crm__Notify__ListMessagesResponse **out) {
     char rows_text[16];
     snprintf(rows_text, sizeof rows_text, "%d", limit + 1); // one more: is there a next page?
-    const char *params[] = {call->header->tenant_id, filter->after_id, filter->contact_id,
-                            filter->lead_id,         filter->status,   filter->channel,
-                            rows_text};
+    const char *params[] = {
+        call->header->tenant_id, filter->after_id, filter->contact_id, filter->lead_id,
+        filter->status,          filter->channel,  rows_text};
     PGresult *res = crm_db_query(call->db, &s_list, params);
     if (!res)
         return crm_call_db_failure(call);

@@ -3,19 +3,32 @@
     _store.c), answer. The core (common/service.c) batches, commits and replies; a
     method never sees that.
 
-    Every row's rules are in template.c, its SQL in template_store.c and its method in
-    template_methods.c.
+    method                      rules          store               HTTP
+    CreateTemplate              template.c     template_store.c    POST /v1/templates
+    GetTemplate                                                    GET /v1/templates/{id}
+    ListTemplates                                                  GET /v1/templates
+    UpdateTemplate                                                 PATCH /v1/templates/{id}
+    DeleteTemplate                                                 DELETE /v1/templates/{id}
+    PreviewTemplate             (the renderer; the contact, lead   POST /v1/templates/{id}/preview
+                                and assignee over the bus)
+    SendMessage                 message.c      message_store.c     POST /v1/messages
+    GetMessage                                                     GET /v1/messages/{id}
+    ListMessages                                                   GET /v1/messages
+    RetryMessage                                                   POST /v1/messages/{id}/retry
+    GetNotificationSettings     settings.c     settings_store.c    GET /v1/notification-settings
+    UpdateNotificationSettings                                     PATCH /v1/notification-settings
+    SmsStatusWebhook            webhook.c      webhook_store.c     POST /v1/webhooks/sms/status
+    SmsInboundWebhook                                              POST /v1/webhooks/sms/inbound
+    Unsubscribe                                                    POST /v1/unsubscribe/{token}
+    UnsubscribePage                                                GET /v1/unsubscribe/{token}
+    Track                                                          GET /v1/t/{token}
+    Events.Replay               (common/replay.c: notify's events)
 
-    method            HTTP
-    CreateTemplate    POST /v1/templates
-    GetTemplate       GET /v1/templates/{id}
-    ListTemplates     GET /v1/templates
-    UpdateTemplate    PATCH /v1/templates/{id}
-    DeleteTemplate    DELETE /v1/templates/{id}
-    PreviewTemplate   POST /v1/templates/{id}/preview (template.c's renderer; the contact,
-                      lead and assignee from the contacts and leads services over the bus)
+    Methods of a resource are in <resource>_methods.c. Messages go out from the senders
+    (sender.c, jobs of main.c's table), not from a method.
 */
 #include "notify.h"
+#include "replay.h"
 
 const crm_method_t notify_methods[] = {
     {"CreateTemplate", notify_template_create, &crm__notify__create_template_request__descriptor,
@@ -29,5 +42,20 @@ const crm_method_t notify_methods[] = {
      true},
     {"PreviewTemplate", notify_template_preview, &crm__notify__preview_template_request__descriptor,
      false},
+    {"SendMessage", notify_message_send, &crm__notify__send_message_request__descriptor, true},
+    {"GetMessage", notify_message_get, &crm__notify__get_message_request__descriptor, false},
+    {"ListMessages", notify_message_list, &crm__notify__list_messages_request__descriptor, false},
+    {"RetryMessage", notify_message_retry, &crm__notify__retry_message_request__descriptor, true},
+    {"GetNotificationSettings", notify_settings_get,
+     &crm__notify__get_notification_settings_request__descriptor, false},
+    {"UpdateNotificationSettings", notify_settings_update,
+     &crm__notify__update_notification_settings_request__descriptor, true},
+    //  Raw routes (no API key; the tenant comes from a signature or a signed token).
+    {"SmsStatusWebhook", notify_webhook_sms_status, &crm__http_request__descriptor, true},
+    {"SmsInboundWebhook", notify_webhook_sms_inbound, &crm__http_request__descriptor, true},
+    {"Unsubscribe", notify_webhook_unsubscribe, &crm__http_request__descriptor, true},
+    {"UnsubscribePage", notify_webhook_unsubscribe_page, &crm__http_request__descriptor, false},
+    {"Track", notify_webhook_track, &crm__http_request__descriptor, true},
+    CRM_EVENTS_REPLAY_METHOD,
     {NULL, NULL, NULL, false},
 };

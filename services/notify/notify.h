@@ -18,8 +18,14 @@
 #include "bus_client.h"
 #include "contacts.pb-c.h"
 #include "errors.h"
+#include "follower.h"
+#include "events.pb-c.h"
+#include "ids.h"
 #include "leads.pb-c.h"
 #include "notify.pb-c.h"
+#include "permission.h"
+#include <jansson.h>
+#include "runner.h"
 #include "service.h"
 
 #include <stdbool.h>
@@ -28,7 +34,8 @@
 //  The daemon's state, shared by its methods (one loop).
 typedef struct {
     const crm_config_t *cfg;
-    crm_bus_client_t *client; // Preview's calls to the contacts and leads services
+    crm_bus_client_t *client;   // Preview's calls to the contacts and leads services
+    unsigned char link_key[32]; // signs and checks the links' tokens (webhook.h)
 } notify_t;
 
 extern const crm_method_t notify_methods[];
@@ -111,6 +118,11 @@ void notify_values_from_member(notify_values_t *self, const Crm__Leads__TeamMemb
 //  placeholder renders empty and an unclosed "{{" as written. Caller frees.
 char *notify_template_render(const char *text, const notify_values_t *values, bool html);
 
+//  The values set, as a JSON object by placeholder name ({"lead.vehicle": "2024 Kia
+//  EV6"}), and back (only the names it holds are set). Caller frees the text.
+char *notify_values_to_json(const notify_values_t *self);
+void notify_values_from_json(notify_values_t *self, const char *text);
+
 // --- template_store.c: the SQL ------------------------------------------------------------
 
 int notify_template_store_get(crm_call_t *call, const char *id, Crm__Notify__Template **out);
@@ -122,10 +134,292 @@ int notify_template_store_name_free(crm_call_t *call, const char *name, const ch
 int notify_template_store_insert(crm_call_t *call, Crm__Notify__Template *t);
 int notify_template_store_update(crm_call_t *call, Crm__Notify__Template *t);
 int notify_template_store_delete(crm_call_t *call, const char *id);
+//  The same read by a job (the senders): 0 with *out (NULL when not there), or -1.
+int notify_template_store_read(crm_db_t *db, const char *tenant_id, const char *id,
+                               Crm__Notify__Template **out);
 
 // --- template_methods.c: the methods --------------------------------------------------------
 
 crm_method_fn notify_template_create, notify_template_get, notify_template_list,
     notify_template_update, notify_template_delete, notify_template_preview;
+
+// --- recipient.c, recipient_store.c: notify's copy of the contacts ------------------------
+
+//  A contact as notify keeps it (borrowed strings, but the JSON texts, which are owned).
+typedef struct {
+    const char *contact_id;
+    const char *first_name, *last_name, *display_name;
+    char *emails_json;            // [{"address", "primary", "consent"}]
+    char *phones_json;            // [{"number", "sms", "rank", "primary"}]
+    const char *region, *country; // of the primary address
+    const char *preferred;        // sms | email | phone | ""
+} notify_recipient_row_t;
+
+void notify_recipient_from_contact(notify_recipient_row_t *row,
+                                   const Crm__Contacts__Contact *contact);
+void notify_recipient_row_reset(notify_recipient_row_t *row);
+
+int notify_recipient_store_put(crm_db_t *db, const char *tenant_id,
+                               const notify_recipient_row_t *row);
+int notify_recipient_store_deleted(crm_db_t *db, const char *tenant_id, const char *contact_id);
+//  Erasure: the contact's personal data out of every table of notify's schema, and out
+//  of the payloads of its messages' past events.
+int notify_recipient_store_erase(crm_db_t *db, const char *tenant_id, const char *contact_id);
+int notify_recipient_store_merged(crm_db_t *db, const char *tenant_id, const char *survivor,
+                                  const char *const *merged_ids, size_t n);
+//  One consent (channel "email" | "sms", purpose "marketing" | ...) now status.
+int notify_recipient_store_consent(crm_db_t *db, const char *tenant_id, const char *contact_id,
+                                   const char *channel, const char *purpose, const char *status);
+int notify_recipient_store_rules(crm_db_t *db, const char *tenant_id, const char *contact_id,
+                                 bool dnc_call, bool dnc_email, bool dnc_sms, bool dnc_mail,
+                                 bool stop_follow_ups);
+
+// --- message.c: a message's rules -------------------------------------------------------------
+
+//  Characters (code points) of a UTF-8 text.
+size_t notify_utf8_length(const char *text);
+
+//  Check a salesperson's message (POST /v1/messages); purpose defaults to transactional.
+int notify_message_check_send(Crm__Notify__Message *m, crm_errors_t *errors);
+
+//  A message's key: the same trigger of the same source (an event, a request) on the
+//  same channel to the same recipient is the same message.
+void notify_message_key(char *out, size_t size, const char *trigger, const char *source_id,
+                        const char *channel, const char *recipient);
+
+//  The wait before attempt attempts + 1: base doubling per attempt (capped at an hour),
+//  jittered by random into its upper half; a provider's Retry-After when longer.
+long notify_retry_delay_ms(int attempts, int base_ms, int retry_after_ms, uint32_t random);
+
+// --- message_store.c: its SQL ---------------------------------------------------------------
+
+//  A message to queue. Strings may be NULL for none, but tenant_id, key, channel,
+//  purpose, trigger and created_by.
+typedef struct {
+    const char *tenant_id, *key;
+    const char *contact_id, *lead_id, *member_id;
+    const char *channel, *purpose, *trigger, *template_id;
+    const char *context_json; // placeholder values the trigger knows ({"lead.vehicle": ...})
+    bool automated;           // quiet hours apply
+    bool rendered;            // subject and bodies are final (else rendered when sent)
+    const char *subject, *body_text, *body_html;
+    const char *due_at; // RFC 3339; NULL: now
+    const char *created_by;
+} notify_enqueue_t;
+
+//  The event reference of a message being queued (borrowing e's strings and id).
+void notify_ref_init(Crm__Events__NotificationRef *ref, const notify_enqueue_t *e, const char *id);
+
+//  Queue e in the caller's transaction, its NotificationQueued into outbox: 1 queued
+//  (id set), 0 its key was queued before (nothing written), -1 failed.
+int notify_message_store_enqueue(crm_db_t *db, crm_outbox_t *outbox, const notify_enqueue_t *e,
+                                 char id[CRM_UUID_LEN + 1]);
+
+typedef struct {
+    const char *after_id, *contact_id, *lead_id, *status, *channel; // "" for any
+} notify_message_filter_t;
+
+int notify_message_store_get(crm_call_t *call, const char *id, Crm__Notify__Message **out);
+int notify_message_store_list(crm_call_t *call, const notify_message_filter_t *filter, int limit,
+                              Crm__Notify__ListMessagesResponse **out);
+//  0 queued again, 404, 409 (not dead, failed or unknown), or a failure code.
+int notify_message_store_retry(crm_call_t *call, const char *id);
+
+// --- message_methods.c ----------------------------------------------------------------------
+
+crm_method_fn notify_message_send, notify_message_get, notify_message_list, notify_message_retry;
+
+// --- lead_store.c: notify's copy of the leads ---------------------------------------------------
+
+int notify_lead_store_put(crm_db_t *db, const char *tenant_id, const char *lead_id,
+                          const char *contact_id, const char *assignee_id, bool open);
+int notify_lead_store_open(crm_db_t *db, const char *tenant_id, const char *lead_id, bool open);
+int notify_lead_store_assignee(crm_db_t *db, const char *tenant_id, const char *lead_id,
+                               const char *assignee_id);
+//  The lead's assignee into out ("" when none or unknown): 0, or -1.
+int notify_lead_store_assignee_of(crm_db_t *db, const char *tenant_id, const char *lead_id,
+                                  char *out, size_t size);
+//  The lead's contact ("" when the lead is unknown).
+int notify_lead_store_contact(crm_db_t *db, const char *tenant_id, const char *lead_id,
+                              char contact_id[CRM_UUID_LEN + 1]);
+
+// --- settings.c, settings_store.c, settings_methods.c ------------------------------------------
+
+//  A tenant's settings before it sets any (caller frees).
+Crm__Notify__NotificationSettings *notify_settings_default(void);
+int notify_settings_check(const Crm__Notify__NotificationSettings *s, crm_errors_t *errors);
+//  "HH:MM" as minutes since midnight (24:00 is 1440), or -1.
+int notify_settings_minutes(const char *text);
+bool notify_settings_mailbox_valid(const char *text);
+const Crm__Notify__SpeedToLead *
+notify_settings_speed_to_lead(const Crm__Notify__NotificationSettings *s, const char *source);
+Crm__Notify__NotificationSettings *
+notify_settings_apply(const Crm__Notify__NotificationSettings *current,
+                      const Crm__Notify__UpdateNotificationSettingsRequest *req,
+                      crm_errors_t *errors);
+
+//  The tenant's settings (the defaults when it set none): 0, or -1.
+int notify_settings_store_load(crm_db_t *db, const char *tenant_id,
+                               Crm__Notify__NotificationSettings **out);
+//  Save s (updated_at set): 0, or a failure code.
+int notify_settings_store_save(crm_call_t *call, Crm__Notify__NotificationSettings *s);
+//  The zone's spelling as PostgreSQL knows it into out ("" when unknown): 0, or a code.
+int notify_settings_store_zone(crm_call_t *call, const char *zone, char *out, size_t size);
+
+crm_method_fn notify_settings_get, notify_settings_update;
+
+// --- recipient.c, permission_store.c: a contact's facts, for a message's permission ------------
+
+//  What the permission of a message to a contact is decided from (owned; the lines'
+//  strings live in the two JSON documents it keeps).
+typedef struct {
+    char *contact_id;
+    bool erased, deleted;
+    bool dnc_call, dnc_email, dnc_sms, dnc_mail, stop_follow_ups;
+    Crm__Contacts__ConsentStatus email_marketing, sms_marketing;
+    notify_permission_phone_t *phones;
+    size_t n_phones;
+    notify_permission_email_t *emails;
+    size_t n_emails;
+    char *region, *country, *preferred;
+    char *first_name, *last_name, *display_name;
+    json_t *emails_doc, *phones_doc;
+} notify_contact_t;
+
+//  The columns of permission_store.c's statement, in its order.
+#define NOTIFY_CONTACT_COLUMNS 18
+
+notify_contact_t *notify_contact_new(const char *contact_id, const char *const *cols);
+void notify_contact_destroy(notify_contact_t **self_p);
+//  The contact as permission.h reads a recipient (borrowing its lines).
+void notify_contact_view(const notify_contact_t *self, notify_permission_recipient_t *out);
+//  permission.h's decision for the line after after_line (-1: the first).
+bool notify_contact_decide(const notify_contact_t *self, Crm__Notify__Channel channel,
+                           Crm__Notify__Purpose purpose, int after_line,
+                           notify_permission_t *decision);
+//  {{contact.*}} from the facts.
+void notify_values_from_contact_facts(notify_values_t *values, const notify_contact_t *self);
+
+//  The contact's facts (NULL when notify has never heard of it): 0, or -1.
+int notify_contact_load(crm_db_t *db, const char *tenant_id, const char *contact_id,
+                        notify_contact_t **out);
+//  May the contact be sent a message of channel and purpose now? 0, 422 naming
+//  contactId with the reason, or a failure code.
+int notify_permission_store_check(crm_call_t *call, const char *contact_id,
+                                  Crm__Notify__Channel channel, Crm__Notify__Purpose purpose);
+
+// --- sender.c, sender_store.c: the senders ----------------------------------------------------
+
+//  A message as a sender claimed it (owned strings; notify_claimed_reset frees them).
+typedef struct {
+    char *tenant_id;
+    char id[CRM_UUID_LEN + 1];
+    char contact_id[CRM_UUID_LEN + 1], lead_id[CRM_UUID_LEN + 1];
+    char *member_id;
+    char channel[8], purpose[16], trigger[32];
+    char template_id[CRM_UUID_LEN + 1];
+    char *context; // JSON
+    bool automated, rendered;
+    char *to;
+    int line;
+    char *subject, *body_text, *body_html, *links;
+    int attempts;
+    long long age_seconds;
+    char attempted_at[40];
+} notify_claimed_t;
+
+void notify_claimed_reset(notify_claimed_t *m);
+
+//  What became of an attempt, as sender_store records it.
+typedef struct {
+    const char *status;         // the message's status now (queued when retried)
+    const char *history_status; // its history entry's (NULL: status)
+    const char *reason, *detail, *provider_id;
+    unsigned segments;
+    const char *due_at; // queued again: when
+} notify_outcome_t;
+
+int notify_sender_store_lock(crm_db_t *db, int64_t owner);
+//  The key that signs links, made from fresh_hex by the first sender ever (hex out).
+int notify_sender_store_link_key(crm_db_t *db, const char *fresh_hex, char *hex, size_t size);
+//  Claim up to batch due messages of channel: how many (*out, caller frees), or -1.
+int notify_sender_store_claim(crm_db_t *db, int64_t owner, const char *channel, int batch,
+                              notify_claimed_t **out);
+//  SMS whose outcome has been unknown for grace_ms (to ask the provider about).
+int notify_sender_store_unknown(crm_db_t *db, int grace_ms, notify_claimed_t **out);
+//  Recover what gone senders of channel held: how many senders, or -1.
+int notify_sender_store_recover(crm_db_t *db, int64_t owner, const char *channel);
+int notify_sender_store_release(crm_db_t *db, int64_t owner);
+//  Record the attempt (m's prepared text and recipient; attempts counted into m): 0, 1
+//  when the message is no longer this sender's, -1.
+int notify_sender_store_attempt(crm_db_t *db, int64_t owner, notify_claimed_t *m);
+int notify_sender_store_switch(crm_db_t *db, int64_t owner, const notify_claimed_t *m,
+                               const char *channel, const char *context, const char *detail);
+int notify_sender_store_defer(crm_db_t *db, int64_t owner, const notify_claimed_t *m,
+                              const char *due_at, const char *detail);
+//  Count one message against the tenant's cap for today: 0, 1 over the cap, -1.
+int notify_sender_store_count(crm_db_t *db, const char *tenant_id, int cap);
+//  Record an outcome with its event (NULL: none), in one transaction: 0, or -1.
+int notify_sender_store_outcome(crm_db_t *db, const notify_claimed_t *m, const notify_outcome_t *o,
+                                const ProtobufCMessage *event);
+//  An unknown SMS resolved (status sent or queued): 1 resolved, 0 no longer unknown, -1.
+int notify_sender_store_resolve(crm_db_t *db, const notify_claimed_t *m, const char *status,
+                                const char *provider_id, const char *detail,
+                                const ProtobufCMessage *event);
+
+void *notify_sms_sender_new(const crm_config_t *cfg, crm_db_t *db);
+void *notify_email_sender_new(const crm_config_t *cfg, crm_db_t *db);
+void notify_sender_destroy(void **state_p);
+crm_step_result_t notify_sender_step(crm_step_t *step);
+int notify_sender_period_ms(const crm_config_t *cfg);
+
+// --- webhook_store.c, webhook_methods.c: what comes back from outside ----------------------------
+
+//  A message as a webhook finds it (owned strings; notify_message_facts_reset frees).
+typedef struct {
+    char *tenant_id;
+    char id[CRM_UUID_LEN + 1];
+    char status[16];
+    char contact_id[CRM_UUID_LEN + 1], lead_id[CRM_UUID_LEN + 1];
+    char *member_id;
+    char channel[8], purpose[16], trigger[32];
+    char template_id[CRM_UUID_LEN + 1];
+    char *to, *provider_id, *links, *subject, *body_text;
+    long long seconds_since_delivery; // -1: not sent
+    int attempts;
+    bool opened, clicked; // by a person, before
+} notify_message_facts_t;
+
+void notify_message_facts_reset(notify_message_facts_t *f);
+//  The message (tenant_id, id), else the SMS of provider_id: 0 found, 1 not, -1.
+int notify_webhook_store_message(crm_db_t *db, const char *tenant_id, const char *id,
+                                 const char *provider_id, notify_message_facts_t *out);
+//  A report: the message's status moves to status ("": stays), a history entry
+//  history_status with detail and the callback's parameters (data_json, may be NULL).
+int notify_webhook_store_report(crm_db_t *db, const notify_message_facts_t *m, const char *status,
+                                const char *history_status, const char *detail,
+                                const char *data_json, const char *provider_id, bool machine);
+//  The (tenant, contact) pairs whose lines hold number (*out: the caller PQclears).
+int notify_webhook_store_holders(crm_db_t *db, const char *number, PGresult **out);
+int notify_webhook_store_opt(crm_db_t *db, const char *tenant_id, const char *number,
+                             bool opted_out, const char *keyword);
+//  Keep an inbound text (once per provider id): 0 kept (lead_id: the contact's open
+//  lead, or ""), 1 kept before, -1.
+int notify_webhook_store_inbound(crm_db_t *db, const char *tenant_id, const char *id,
+                                 const char *contact_id, const char *provider_id, const char *from,
+                                 const char *to, const char *body, char *lead_id, size_t lead_size,
+                                 char *at, size_t at_size);
+int notify_webhook_store_cancel_follow_ups(crm_db_t *db, const char *tenant_id,
+                                           const char *contact_id);
+//  0 unsubscribed now, 1 before, -1.
+int notify_webhook_store_unsubscribe(crm_db_t *db, const char *tenant_id, const char *address,
+                                     const char *message_id);
+
+crm_method_fn notify_webhook_sms_status, notify_webhook_sms_inbound, notify_webhook_unsubscribe,
+    notify_webhook_unsubscribe_page, notify_webhook_track;
+
+// --- follow.c: the other services' events ---------------------------------------------------
+
+crm_follow_fn notify_follow_contacts, notify_follow_leads;
 
 #endif

@@ -48,8 +48,7 @@ int notify_permission_store_check(crm_call_t *call, const char *contact_id,
         crm_errors_add(&errors, "contactId", "is not a contact of this dealership");
     else {
         notify_permission_t decision;
-        if (!notify_contact_decide(contact, channel, purpose, -1,
-                                   &decision))
+        if (!notify_contact_decide(contact, channel, purpose, -1, &decision))
             crm_errors_add(&errors, "contactId", "cannot be sent this message: %s (%s)",
                            decision.detail, decision.code);
     }

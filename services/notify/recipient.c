@@ -44,15 +44,15 @@ void notify_recipient_from_contact(notify_recipient_row_t *row,
     json_t *emails = json_array();
     for (size_t i = 0; i < contact->n_emails; i++) {
         const Crm__Contacts__Email *e = contact->emails[i];
-        json_array_append_new(emails, json_pack("{s:s, s:b, s:b}", "address", e->address,
-                                                "primary", e->primary, "consent", e->consent));
+        json_array_append_new(emails, json_pack("{s:s, s:b, s:b}", "address", e->address, "primary",
+                                                e->primary, "consent", e->consent));
     }
     json_t *phones = json_array();
     for (size_t i = 0; i < contact->n_phones; i++) {
         const Crm__Contacts__Phone *p = contact->phones[i];
         json_array_append_new(phones,
-                              json_pack("{s:s, s:b, s:i, s:b}", "number", p->number, "sms",
-                                        p->sms, "rank", (int)p->sms_rank, "primary", p->primary));
+                              json_pack("{s:s, s:b, s:i, s:b}", "number", p->number, "sms", p->sms,
+                                        "rank", (int)p->sms_rank, "primary", p->primary));
     }
     row->emails_json = json_dumps(emails, JSON_COMPACT);
     row->phones_json = json_dumps(phones, JSON_COMPACT);

@@ -22,12 +22,12 @@ static const crm_stmt_t s_put = {
     .nparams = 10,
     .writes = true};
 
-static const crm_stmt_t s_deleted = {
-    .name = "recipients_deleted",
-    .sql = "UPDATE recipients SET deleted = true, updated_at = now()"
-           " WHERE tenant_id = $1 AND contact_id = $2::uuid",
-    .nparams = 2,
-    .writes = true};
+static const crm_stmt_t s_deleted = {.name = "recipients_deleted",
+                                     .sql =
+                                         "UPDATE recipients SET deleted = true, updated_at = now()"
+                                         " WHERE tenant_id = $1 AND contact_id = $2::uuid",
+                                     .nparams = 2,
+                                     .writes = true};
 
 //  Erasure, in one statement: the copy emptied (the row stays, erased, so that no later
 //  message goes), the numbers' opt-outs and the addresses' unsubscribes dropped (the
@@ -91,10 +91,9 @@ int notify_recipient_store_put(crm_db_t *db, const char *tenant_id,
                                const notify_recipient_row_t *row) {
     if (!crm_uuid_valid(row->contact_id))
         return 0;
-    const char *params[] = {tenant_id,        row->contact_id, row->first_name,
-                            row->last_name,   row->display_name, row->emails_json,
-                            row->phones_json, row->region,     row->country,
-                            row->preferred};
+    const char *params[] = {tenant_id,         row->contact_id,  row->first_name,  row->last_name,
+                            row->display_name, row->emails_json, row->phones_json, row->region,
+                            row->country,      row->preferred};
     return crm_db_run(db, &s_put, params);
 }
 

@@ -91,16 +91,14 @@ static void *s_new(const crm_config_t *cfg, crm_db_t *db, Crm__Notify__Channel c
     self->quiet = notify_quiet_rules_new(cfg->notify_data_dir, &error);
     if (!self->quiet) {
         crm_log_kv(CRM_LOG_ERROR, "could not read the quiet-hours data", "detail",
-                   error ? error : "", "hint", "set notify.data_dir to services/notify/data",
-                   NULL);
+                   error ? error : "", "hint", "set notify.data_dir to services/notify/data", NULL);
         free(error);
         free(self);
         return NULL;
     }
     if (notify_sender_store_lock(db, self->owner) ||
         notify_sender_store_link_key(db, fresh_hex, hex, sizeof hex) ||
-        sodium_hex2bin(self->link_key, sizeof self->link_key, hex, strlen(hex), NULL, NULL,
-                       NULL)) {
+        sodium_hex2bin(self->link_key, sizeof self->link_key, hex, strlen(hex), NULL, NULL, NULL)) {
         notify_quiet_rules_destroy(&self->quiet);
         free(self);
         return NULL;
@@ -109,9 +107,9 @@ static void *s_new(const crm_config_t *cfg, crm_db_t *db, Crm__Notify__Channel c
         self->sms = notify_sms_client_new(cfg->notify_sms_base_url, cfg->notify_sms_account_sid,
                                           cfg->notify_sms_auth_token, cfg->notify_send_timeout_ms);
     if (!sms && cfg->notify_smtp_url[0])
-        self->smtp = notify_smtp_client_new(
-            cfg->notify_smtp_url, cfg->notify_smtp_user, cfg->notify_smtp_password,
-            cfg->notify_smtp_verify_tls, cfg->notify_smtp_ca_file, cfg->notify_send_timeout_ms);
+        self->smtp = notify_smtp_client_new(cfg->notify_smtp_url, cfg->notify_smtp_user,
+                                            cfg->notify_smtp_password, cfg->notify_smtp_verify_tls,
+                                            cfg->notify_smtp_ca_file, cfg->notify_send_timeout_ms);
     self->bus = crm_bus_client_new(crm_config_broker(cfg));
     self->per_second = sms ? cfg->notify_sms_per_second : cfg->notify_email_per_second;
     self->tokens = 1;
@@ -351,8 +349,8 @@ static char *s_track_html(s_sender_t *self, const notify_claimed_t *m, const cha
     zchunk_extend(out, p, rest);
     char *token = notify_token_make(self->link_key, NOTIFY_TOKEN_OPEN, m->tenant_id, m->id, 0);
     if (token) {
-        char *pixel = zsys_sprintf("<img src=\"%s/v1/t/%s\" width=\"1\" height=\"1\" alt=\"\">",
-                                   base, token);
+        char *pixel =
+            zsys_sprintf("<img src=\"%s/v1/t/%s\" width=\"1\" height=\"1\" alt=\"\">", base, token);
         zchunk_extend(out, pixel, strlen(pixel));
         zstr_free(&pixel);
         free(token);
@@ -411,8 +409,7 @@ static bool s_fall_back(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_f
 
 //  Decide, render and fill m's recipient and text: S_READY to send, S_DONE when it was
 //  settled otherwise (suppressed, deferred, handed on), S_FAILED on a database failure.
-static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *m,
-                              s_facts_t *f) {
+static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_facts_t *f) {
     int rc = 0;
     const crm_config_t *cfg = self->cfg;
     f->context = json_loads(m->context, 0, NULL);
@@ -438,9 +435,9 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
         f->member = s_member(self, m->tenant_id, m->member_id);
         const char *line = !f->member ? "" : sms ? f->member->phone : f->member->email;
         if (!f->member || !f->member->active || !line[0]) {
-            const char *why = !f->member ? "not a team member" : !f->member->active
-                                                                   ? "the member is deactivated"
-                                                                   : "the member has no line";
+            const char *why = !f->member           ? "not a team member"
+                              : !f->member->active ? "the member is deactivated"
+                                                   : "the member has no line";
             if (f->member && f->member->active && s_fall_back(self, db, m, f, why, &rc))
                 return rc ? S_FAILED : S_DONE;
             return s_suppress(db, m, "no_permitted_line", why) ? S_FAILED : S_DONE;
@@ -453,8 +450,7 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
                 //  The trigger came before the contact's own event: soon.
                 char due[40];
                 s_rfc3339(s_now_ms() + 1000, due, sizeof due);
-                return notify_sender_store_defer(db, self->owner, m, due, NULL) ? S_FAILED
-                                                                                : S_DONE;
+                return notify_sender_store_defer(db, self->owner, m, due, NULL) ? S_FAILED : S_DONE;
             }
             return s_suppress(db, m, "unknown_contact", "the contact is not (or no longer) known")
                        ? S_FAILED
@@ -478,9 +474,8 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
             return rc ? S_FAILED : S_DONE;
         //  Quiet hours: automated texts only inside the recipient's window.
         if (m->automated && sms) {
-            notify_quiet_address_t home = {.country = f->contact->country,
-                                           .region = f->contact->region,
-                                           .primary = true};
+            notify_quiet_address_t home = {
+                .country = f->contact->country, .region = f->contact->region, .primary = true};
             notify_quiet_place_t place;
             const char *zone =
                 f->settings->time_zone[0] ? f->settings->time_zone : cfg->notify_time_zone;
@@ -490,8 +485,7 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
                 notify_quiet_window_parse(f->settings->quiet_hours->start,
                                           f->settings->quiet_hours->end, &window);
             int64_t now = s_now_ms(), allowed = now;
-            notify_quiet_next(self->quiet, place.time_zone, place.us_state, &window, now,
-                              &allowed);
+            notify_quiet_next(self->quiet, place.time_zone, place.us_state, &window, now, &allowed);
             if (allowed > now + 1000) {
                 char due[40], detail[160];
                 s_rfc3339(allowed, due, sizeof due);
@@ -520,8 +514,9 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
     if (f->contact)
         notify_values_from_contact_facts(&values, f->contact);
     char assignee[64] = "";
-    if (m->lead_id[0] && notify_lead_store_assignee_of(db, m->tenant_id, m->lead_id, assignee,
-                                                       sizeof assignee) == 0 &&
+    if (m->lead_id[0] &&
+        notify_lead_store_assignee_of(db, m->tenant_id, m->lead_id, assignee, sizeof assignee) ==
+            0 &&
         assignee[0])
         f->salesperson = strcmp(assignee, m->member_id) == 0 && f->member
                              ? NULL
@@ -530,7 +525,7 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
         notify_values_from_member(&values, f->salesperson);
     else if (f->member)
         notify_values_from_member(&values, f->member);
-    const char *dealership = f->settings->dealership_name[0] ? f->settings->dealership_name
+    const char *dealership = f->settings->dealership_name[0]  ? f->settings->dealership_name
                              : cfg->notify_dealership_name[0] ? cfg->notify_dealership_name
                                                               : "us";
     notify_values_set(&values, NOTIFY_DEALERSHIP_NAME, dealership);
@@ -550,19 +545,18 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
             char *token =
                 notify_token_make(self->link_key, NOTIFY_TOKEN_UNSUBSCRIBE, m->tenant_id, m->id, 0);
             if (token)
-                f->unsubscribe_url = zsys_sprintf("%s/v1/unsubscribe/%s", cfg->notify_public_url,
-                                                  token);
+                f->unsubscribe_url =
+                    zsys_sprintf("%s/v1/unsubscribe/%s", cfg->notify_public_url, token);
             free(token);
             if (f->unsubscribe_url) {
-                char *with = zsys_sprintf("%s\r\n\r\nUnsubscribe: %s", m->body_text,
-                                          f->unsubscribe_url);
+                char *with =
+                    zsys_sprintf("%s\r\n\r\nUnsubscribe: %s", m->body_text, f->unsubscribe_url);
                 free(m->body_text);
                 m->body_text = strdup(with);
                 zstr_free(&with);
             }
         }
-        m->body_html = rendered_html[0] ? s_track_html(self, m, rendered_html, links)
-                                        : strdup("");
+        m->body_html = rendered_html[0] ? s_track_html(self, m, rendered_html, links) : strdup("");
         free(rendered_html);
     } else
         m->body_html = rendered_html;
@@ -588,9 +582,7 @@ static int s_sent(crm_db_t *db, notify_claimed_t *m, const notify_send_result_t 
     event.summary = summary;
     event.segments = r->segments;
     event.attempts = (uint32_t)m->attempts;
-    notify_outcome_t o = {.status = "sent",
-                          .provider_id = r->provider_id,
-                          .segments = r->segments};
+    notify_outcome_t o = {.status = "sent", .provider_id = r->provider_id, .segments = r->segments};
     int rc = notify_sender_store_outcome(db, m, &o, &event.base);
     free(summary);
     return rc;
@@ -619,8 +611,7 @@ static int s_outcome(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_fact
     case NOTIFY_SEND_REJECTED: {
         //  This line refused for good: the next permitted SMS line, if any.
         notify_permission_t next;
-        if (m->member_id[0] == '\0' && f->contact &&
-            strcmp(m->channel, "sms") == 0 &&
+        if (m->member_id[0] == '\0' && f->contact && strcmp(m->channel, "sms") == 0 &&
             notify_contact_decide(f->contact, s_channel_of(m->channel), s_purpose_of(m->purpose),
                                   f->chosen, &next)) {
             m->line = f->chosen; // the next attempt takes the line after it
@@ -640,8 +631,7 @@ static int s_outcome(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_fact
     }
 }
 
-static void s_send(s_sender_t *self, notify_claimed_t *m, s_facts_t *f,
-                   notify_send_result_t *r) {
+static void s_send(s_sender_t *self, notify_claimed_t *m, s_facts_t *f, notify_send_result_t *r) {
     const crm_config_t *cfg = self->cfg;
     memset(r, 0, sizeof *r);
     if (strcmp(m->channel, "sms") == 0) {
@@ -656,8 +646,7 @@ static void s_send(s_sender_t *self, notify_claimed_t *m, s_facts_t *f,
             r->segments = notify_sms_segments(m->body_text, NULL);
         return;
     }
-    const char *from =
-        f->settings->mail_from[0] ? f->settings->mail_from : cfg->notify_mail_from;
+    const char *from = f->settings->mail_from[0] ? f->settings->mail_from : cfg->notify_mail_from;
     char *message_id = notify_email_message_id(from);
     notify_email_t mail = {.from = from,
                            .to = m->to,
@@ -705,8 +694,8 @@ static int s_resolve_unknown(s_sender_t *self, crm_db_t *db) {
             char *summary = s_summary(m->body_text);
             event.summary = summary;
             event.attempts = (uint32_t)m->attempts;
-            if (notify_sender_store_resolve(db, m, "sent", r.provider_id,
-                                            "the provider has it", &event.base) == 1)
+            if (notify_sender_store_resolve(db, m, "sent", r.provider_id, "the provider has it",
+                                            &event.base) == 1)
                 events++;
             free(summary);
         } else if (r.outcome == NOTIFY_SEND_RETRY)

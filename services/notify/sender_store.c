@@ -30,11 +30,11 @@ static const crm_stmt_t s_key_init = {
     .sql = "INSERT INTO link_keys (id, key) VALUES (1, decode($1, 'hex')) ON CONFLICT DO NOTHING",
     .nparams = 1,
     .writes = true};
-static const crm_stmt_t s_key = {
-    .name = "sender_key", .sql = "SELECT encode(key, 'hex') FROM link_keys WHERE id = 1"};
+static const crm_stmt_t s_key = {.name = "sender_key",
+                                 .sql = "SELECT encode(key, 'hex') FROM link_keys WHERE id = 1"};
 
 #define CLAIM_COLUMNS                                                                              \
-    "m.tenant_id, m.id::text, coalesce(m.contact_id::text, ''), coalesce(m.lead_id::text, ''),"   \
+    "m.tenant_id, m.id::text, coalesce(m.contact_id::text, ''), coalesce(m.lead_id::text, ''),"    \
     " m.member_id, m.channel, m.purpose, m.trigger, coalesce(m.template_id::text, ''),"            \
     " m.context::text, m.automated, m.rendered, m.to_address, m.line, m.subject, m.body_text,"     \
     " m.body_html, m.attempts, extract(epoch from now() - m.created_at)::bigint,"                  \
@@ -291,10 +291,15 @@ int notify_sender_store_release(crm_db_t *db, int64_t owner) {
 
 int notify_sender_store_attempt(crm_db_t *db, int64_t owner, notify_claimed_t *m) {
     char owner_text[24], line[16];
-    const char *params[] = {m->tenant_id, m->id,          m->to,
+    const char *params[] = {m->tenant_id,
+                            m->id,
+                            m->to,
                             s_int_text(line, sizeof line, m->line),
-                            m->subject,   m->body_text,   m->body_html,
-                            m->links,     s_int_text(owner_text, sizeof owner_text, owner)};
+                            m->subject,
+                            m->body_text,
+                            m->body_html,
+                            m->links,
+                            s_int_text(owner_text, sizeof owner_text, owner)};
     PGresult *res = crm_db_query(db, &s_attempt, params);
     if (!res)
         return -1;
@@ -308,8 +313,8 @@ int notify_sender_store_attempt(crm_db_t *db, int64_t owner, notify_claimed_t *m
 int notify_sender_store_switch(crm_db_t *db, int64_t owner, const notify_claimed_t *m,
                                const char *channel, const char *context, const char *detail) {
     char owner_text[24];
-    const char *params[] = {m->tenant_id, m->id, channel, context, detail,
-                            s_int_text(owner_text, sizeof owner_text, owner)};
+    const char *params[] = {m->tenant_id, m->id,  channel,
+                            context,      detail, s_int_text(owner_text, sizeof owner_text, owner)};
     return crm_db_run(db, &s_switch, params);
 }
 
@@ -332,8 +337,8 @@ int notify_sender_store_count(crm_db_t *db, const char *tenant_id, int cap) {
     return rows ? 0 : 1;
 }
 
-int notify_sender_store_outcome(crm_db_t *db, const notify_claimed_t *m,
-                                const notify_outcome_t *o, const ProtobufCMessage *event) {
+int notify_sender_store_outcome(crm_db_t *db, const notify_claimed_t *m, const notify_outcome_t *o,
+                                const ProtobufCMessage *event) {
     char segments[16], line[16];
     const char *params[] = {m->tenant_id,
                             m->id,

@@ -84,8 +84,8 @@ bool notify_settings_mailbox_valid(const char *text) {
         return false;
     size_t len = open ? (size_t)(close - addr) : strlen(addr);
     const char *at = memchr(addr, '@', len);
-    return at && at > addr && at < addr + len - 1 && !memchr(at + 1, '@', len - (size_t)(at - addr) - 1) &&
-           !memchr(addr, ' ', len);
+    return at && at > addr && at < addr + len - 1 &&
+           !memchr(at + 1, '@', len - (size_t)(at - addr) - 1) && !memchr(addr, ' ', len);
 }
 
 int notify_settings_check(const Crm__Notify__NotificationSettings *s, crm_errors_t *errors) {
@@ -137,8 +137,8 @@ int notify_settings_check(const Crm__Notify__NotificationSettings *s, crm_errors
 }
 
 //  The speed-to-lead entry of a lead source: its own, else "*"'s, else NULL (none).
-const Crm__Notify__SpeedToLead *notify_settings_speed_to_lead(
-    const Crm__Notify__NotificationSettings *s, const char *source) {
+const Crm__Notify__SpeedToLead *
+notify_settings_speed_to_lead(const Crm__Notify__NotificationSettings *s, const char *source) {
     const Crm__Notify__SpeedToLead *any = NULL;
     for (size_t i = 0; i < s->n_speed_to_lead; i++) {
         if (strcmp(s->speed_to_lead[i]->source, source) == 0)
@@ -151,9 +151,10 @@ const Crm__Notify__SpeedToLead *notify_settings_speed_to_lead(
 
 //  current with the fields of req's mask replaced by req's (a field the mask names and
 //  the body leaves out goes back to its default). NULL with errors on a bad mask.
-Crm__Notify__NotificationSettings *notify_settings_apply(
-    const Crm__Notify__NotificationSettings *current,
-    const Crm__Notify__UpdateNotificationSettingsRequest *req, crm_errors_t *errors) {
+Crm__Notify__NotificationSettings *
+notify_settings_apply(const Crm__Notify__NotificationSettings *current,
+                      const Crm__Notify__UpdateNotificationSettingsRequest *req,
+                      crm_errors_t *errors) {
     json_t *now = crm_pb_to_json_value(&current->base);
     json_t *in = req->settings ? crm_pb_to_json_value(&req->settings->base) : json_object();
     for (size_t i = 0; i < req->n_update_mask; i++) {

@@ -40,8 +40,9 @@ int notify_settings_store_load(crm_db_t *db, const char *tenant_id,
         s = (Crm__Notify__NotificationSettings *)crm_json_to_pb(
             &crm__notify__notification_settings__descriptor, doc, strlen(doc), &err);
         if (!s)
-            crm_log_kv(CRM_LOG_ERROR, "stored notification settings do not parse; the defaults apply",
-                       "field", err.field, "detail", err.message, NULL);
+            crm_log_kv(CRM_LOG_ERROR,
+                       "stored notification settings do not parse; the defaults apply", "field",
+                       err.field, "detail", err.message, NULL);
         else
             crm_pb_string_set(&s->updated_at, PQgetvalue(res, 0, 1));
     }

@@ -13,6 +13,7 @@
 #include "validate.h"
 
 #include <assert.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -300,4 +301,28 @@ char *notify_template_render(const char *text, const notify_values_t *values, bo
     char *result = strdup((const char *)zchunk_data(out));
     zchunk_destroy(&out);
     return result;
+}
+
+//  The values set (non-empty) as a JSON object by placeholder name (caller frees).
+char *notify_values_to_json(const notify_values_t *self) {
+    json_t *object = json_object();
+    for (int i = 0; i < NOTIFY_PLACEHOLDER_COUNT; i++)
+        if (self->values[i] && self->values[i][0])
+            json_object_set_new(object, notify_placeholders[i].name, json_string(self->values[i]));
+    char *text = json_dumps(object, JSON_COMPACT);
+    json_decref(object);
+    return text;
+}
+
+//  Set the values a JSON object (as notify_values_to_json writes) names; others stay.
+void notify_values_from_json(notify_values_t *self, const char *text) {
+    json_t *object = text ? json_loads(text, 0, NULL) : NULL;
+    const char *name;
+    json_t *value;
+    json_object_foreach(object, name, value) {
+        int id = notify_placeholder_find(name, strlen(name));
+        if (id >= 0 && json_is_string(value))
+            notify_values_set(self, (notify_placeholder_id_t)id, json_string_value(value));
+    }
+    json_decref(object);
 }

@@ -174,3 +174,27 @@ int notify_template_store_delete(crm_call_t *call, const char *id) {
     }
     return 204;
 }
+
+static const crm_stmt_t s_read = {
+    .name = "templates_read",
+    .sql = "SELECT " TEMPLATE_JSON " FROM templates t WHERE t.tenant_id = $1 AND t.id = $2::uuid",
+    .nparams = 2};
+
+int notify_template_store_read(crm_db_t *db, const char *tenant_id, const char *id,
+                               Crm__Notify__Template **out) {
+    *out = NULL;
+    if (!crm_uuid_valid(id))
+        return 0;
+    const char *params[] = {tenant_id, id};
+    PGresult *res = crm_db_query(db, &s_read, params);
+    if (!res)
+        return -1;
+    if (PQntuples(res)) {
+        crm_json_error_t err;
+        const char *text = PQgetvalue(res, 0, 0);
+        *out = (Crm__Notify__Template *)crm_json_to_pb(&crm__notify__template__descriptor, text,
+                                                       strlen(text), &err);
+    }
+    PQclear(res);
+    return 0;
+}

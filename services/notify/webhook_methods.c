@@ -72,8 +72,8 @@ static int s_verified_form(crm_call_t *call, const Crm__HttpRequest *req, notify
         return 400;
     }
     char *url = s_called_url(self->cfg, req);
-    bool ok = notify_twilio_verify(self->cfg->notify_sms_auth_token, url, form,
-                                   req->twilio_signature);
+    bool ok =
+        notify_twilio_verify(self->cfg->notify_sms_auth_token, url, form, req->twilio_signature);
     zstr_free(&url);
     if (!ok) {
         notify_form_reset(form);
@@ -143,8 +143,8 @@ static int s_status_report(crm_call_t *call, const notify_message_facts_t *m,
         to = "delivered";
     else if (strcmp(reported, "failed") == 0 || strcmp(reported, "undelivered") == 0)
         to = "failed";
-    bool moves = to[0] && s_rank(to) > s_rank(m->status) &&
-                 strcmp(m->status, "suppressed") != 0 && strcmp(m->status, "cancelled") != 0;
+    bool moves = to[0] && s_rank(to) > s_rank(m->status) && strcmp(m->status, "suppressed") != 0 &&
+                 strcmp(m->status, "cancelled") != 0;
     char detail[160] = "";
     if (strcmp(to, "failed") == 0)
         snprintf(detail, sizeof detail, "the provider reports %s (error %s)", reported,
@@ -153,8 +153,8 @@ static int s_status_report(crm_call_t *call, const notify_message_facts_t *m,
     //  A repeated report of the status it has is kept once.
     int rc = 0;
     if (moves || (!to[0] && reported[0]))
-        rc = notify_webhook_store_report(call->db, m, moves ? to : "",
-                                         moves ? to : reported, detail, data, sid, false);
+        rc = notify_webhook_store_report(call->db, m, moves ? to : "", moves ? to : reported,
+                                         detail, data, sid, false);
     free(data);
     if (rc || !moves)
         return rc;
@@ -220,7 +220,7 @@ int notify_webhook_sms_status(crm_call_t *call, const ProtobufCMessage *request,
 // --- SmsInboundWebhook ------------------------------------------------------------------------
 
 static const char *s_keyword_name(notify_keyword_t keyword) {
-    return keyword == NOTIFY_KEYWORD_OPT_OUT ? "opt-out"
+    return keyword == NOTIFY_KEYWORD_OPT_OUT  ? "opt-out"
            : keyword == NOTIFY_KEYWORD_OPT_IN ? "opt-in"
            : keyword == NOTIFY_KEYWORD_HELP   ? "help"
                                               : "reply";
@@ -230,10 +230,7 @@ static const char *s_keyword_name(notify_keyword_t keyword) {
 static char *s_xml_escape(const char *text) {
     zchunk_t *out = zchunk_new(NULL, strlen(text) + 16);
     for (const char *p = text; *p; p++) {
-        const char *entity = *p == '&'   ? "&amp;"
-                             : *p == '<' ? "&lt;"
-                             : *p == '>' ? "&gt;"
-                                         : NULL;
+        const char *entity = *p == '&' ? "&amp;" : *p == '<' ? "&lt;" : *p == '>' ? "&gt;" : NULL;
         if (entity)
             zchunk_extend(out, entity, strlen(entity));
         else
@@ -275,8 +272,7 @@ int notify_webhook_sms_inbound(crm_call_t *call, const ProtobufCMessage *request
     int n = PQntuples(holders);
     //  A number no contact holds: its opt-out is kept for every tenant ("*").
     if (n == 0 && (keyword == NOTIFY_KEYWORD_OPT_OUT || keyword == NOTIFY_KEYWORD_OPT_IN))
-        rc = notify_webhook_store_opt(call->db, "*", from, keyword == NOTIFY_KEYWORD_OPT_OUT,
-                                      body);
+        rc = notify_webhook_store_opt(call->db, "*", from, keyword == NOTIFY_KEYWORD_OPT_OUT, body);
     for (int i = 0; i < n && rc == 0; i++) {
         const char *tenant = PQgetvalue(holders, i, 0);
         const char *contact = PQgetvalue(holders, i, 1);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define MESSAGE_FACTS                                                                              \
-    "m.status, coalesce(m.contact_id::text, ''), coalesce(m.lead_id::text, ''), m.member_id,"     \
+    "m.status, coalesce(m.contact_id::text, ''), coalesce(m.lead_id::text, ''), m.member_id,"      \
     " m.channel, m.purpose, m.trigger, coalesce(m.template_id::text, ''), m.to_address,"           \
     " m.provider_id, coalesce(extract(epoch from now() - coalesce(m.delivered_at, m.sent_at))"     \
     "   ::bigint, -1), m.links::text, m.id::text, m.tenant_id, m.subject, m.body_text,"            \
@@ -159,10 +159,14 @@ int notify_webhook_store_message(crm_db_t *db, const char *tenant_id, const char
 int notify_webhook_store_report(crm_db_t *db, const notify_message_facts_t *m, const char *status,
                                 const char *history_status, const char *detail,
                                 const char *data_json, const char *provider_id, bool machine) {
-    const char *params[] = {m->tenant_id,   m->id,
-                            status,         history_status,
-                            detail,         data_json ? data_json : "",
-                            provider_id ? provider_id : "", machine ? "true" : "false"};
+    const char *params[] = {m->tenant_id,
+                            m->id,
+                            status,
+                            history_status,
+                            detail,
+                            data_json ? data_json : "",
+                            provider_id ? provider_id : "",
+                            machine ? "true" : "false"};
     return crm_db_run(db, &s_report, params);
 }
 
@@ -179,9 +183,9 @@ int notify_webhook_store_opt(crm_db_t *db, const char *tenant_id, const char *nu
 }
 
 int notify_webhook_store_inbound(crm_db_t *db, const char *tenant_id, const char *id,
-                                 const char *contact_id, const char *provider_id,
-                                 const char *from, const char *to, const char *body,
-                                 char *lead_id, size_t lead_size, char *at, size_t at_size) {
+                                 const char *contact_id, const char *provider_id, const char *from,
+                                 const char *to, const char *body, char *lead_id, size_t lead_size,
+                                 char *at, size_t at_size) {
     const char *params[] = {tenant_id, id, contact_id, provider_id, from, to, body};
     PGresult *res = crm_db_query(db, &s_inbound, params);
     if (!res)
