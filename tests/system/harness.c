@@ -129,6 +129,9 @@ static void s_spawn_suite(void) {
         setenv("CRM_NOTIFY_SMS_AUTH_TOKEN", s_harness.sms_auth_token, 1);
         setenv("CRM_NOTIFY_SMS_FROM", s_harness.sms_from, 1);
         setenv("CRM_NOTIFY_PUBLIC_URL", s_harness.http_url, 1);
+        char data_dir[512];
+        snprintf(data_dir, sizeof data_dir, "%s/services/notify/data", s_top());
+        setenv("CRM_NOTIFY_DATA_DIR", data_dir, 1);
         unsetenv("CRM_CONFIG");
         for (const char *const *e = s_extra_env; e && *e; e++)
             putenv(strdup(*e));

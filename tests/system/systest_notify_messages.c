@@ -199,12 +199,13 @@ static void test_email_sent(void **state) {
     char contact[64], id[64], body[512];
     s_contact("+12025550102", false, "maria.email@example.com", contact);
     size_t before = json_array_size(harness_mail_messages());
-    snprintf(body, sizeof body,
-             "{\"contactId\":\"%s\",\"channel\":\"email\",\"subject\":\"Your quote\","
-             "\"bodyText\":\"Hi {{contact.firstName}}\",\"bodyHtml\":\"<p>Hi "
-             "<b>{{contact.firstName}}</b> <a href=\\\"https://dealer.example/quote?a=1&amp;b=2\\\">"
-             "quote</a></p>\"}",
-             contact);
+    snprintf(
+        body, sizeof body,
+        "{\"contactId\":\"%s\",\"channel\":\"email\",\"subject\":\"Your quote\","
+        "\"bodyText\":\"Hi {{contact.firstName}}\",\"bodyHtml\":\"<p>Hi "
+        "<b>{{contact.firstName}}</b> <a href=\\\"https://dealer.example/quote?a=1&amp;b=2\\\">"
+        "quote</a></p>\"}",
+        contact);
     s_send_ok(body, id);
     json_t *m = s_wait_status(id, "sent", 10000);
     json_decref(m);
@@ -226,8 +227,8 @@ static void test_no_permitted_line(void **state) {
     (void)state;
     char contact[64], body[512];
     s_contact("+12025550103", false, "maria.noline@example.com", contact);
-    snprintf(body, sizeof body,
-             "{\"contactId\":\"%s\",\"channel\":\"sms\",\"bodyText\":\"Hello\"}", contact);
+    snprintf(body, sizeof body, "{\"contactId\":\"%s\",\"channel\":\"sms\",\"bodyText\":\"Hello\"}",
+             contact);
     harness_response_t r = {0};
     for (int i = 0; i < 100; i++) {
         r = s_send(body);
@@ -359,8 +360,8 @@ static void test_stop_start_help(void **state) {
     (void)state;
     char contact[64], id[64], body[512];
     s_contact("+12025550107", true, "maria.stop@example.com", contact);
-    snprintf(body, sizeof body,
-             "{\"contactId\":\"%s\",\"channel\":\"sms\",\"bodyText\":\"First\"}", contact);
+    snprintf(body, sizeof body, "{\"contactId\":\"%s\",\"channel\":\"sms\",\"bodyText\":\"First\"}",
+             contact);
     s_send_ok(body, id);
     json_decref(s_wait_status(id, "sent", 10000));
 
@@ -400,7 +401,8 @@ static void test_reply_is_kept(void **state) {
     char id[64];
     snprintf(id, sizeof id, "%s", json_string_value(json_object_get(m, "id")));
     json_decref(m);
-    harness_response_t r = harness_sms_inbound("+12025550108", h->sms_from, "Is it still available?");
+    harness_response_t r =
+        harness_sms_inbound("+12025550108", h->sms_from, "Is it still available?");
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
     m = s_wait_status(id, "cancelled", 5000);
@@ -470,8 +472,9 @@ static void test_unsubscribe(void **state) {
     assert_non_null(strstr(r.body, "unsubscribed"));
     harness_response_free(&r);
     //  A token that was not made by notify is 404.
-    r = harness_http("POST", "/v1/unsubscribe/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-                     NULL, "List-Unsubscribe=One-Click", form);
+    r = harness_http("POST",
+                     "/v1/unsubscribe/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL,
+                     "List-Unsubscribe=One-Click", form);
     assert_int_equal(r.status, 404);
     harness_response_free(&r);
 }
@@ -480,14 +483,14 @@ static void test_forged_callback(void **state) {
     (void)state;
     char contact[64], id[64], body[512], path[256];
     s_contact("+12025550110", true, "maria.forged@example.com", contact);
-    snprintf(body, sizeof body,
-             "{\"contactId\":\"%s\",\"channel\":\"sms\",\"bodyText\":\"Hello\"}", contact);
+    snprintf(body, sizeof body, "{\"contactId\":\"%s\",\"channel\":\"sms\",\"bodyText\":\"Hello\"}",
+             contact);
     s_send_ok(body, id);
     json_decref(s_wait_status(id, "delivered", 10000));
     snprintf(path, sizeof path, "/v1/webhooks/sms/status?tenant=tenant-a&message=%s", id);
-    static const char *const forged[] = {"Content-Type: application/x-www-form-urlencoded",
-                                         "X-Twilio-Signature: bm90IGEgc2lnbmF0dXJlIGF0IGFsbA==",
-                                         NULL};
+    static const char *const forged[] = {
+        "Content-Type: application/x-www-form-urlencoded",
+        "X-Twilio-Signature: bm90IGEgc2lnbmF0dXJlIGF0IGFsbA==", NULL};
     harness_response_t r =
         harness_http("POST", path, NULL, "MessageStatus=failed&ErrorCode=30003", forged);
     assert_int_equal(r.status, 403);
