@@ -44,6 +44,7 @@ int main(int argc, char **argv) {
         .teardown = s_teardown,
         .workers = s_workers,
         .max_batch = s_max_batch,
+        .publishes = true,
     };
     return crm_daemon_main(&daemon, argc, argv);
 }

@@ -16,6 +16,7 @@
                       lead and assignee from the contacts and leads services over the bus)
 */
 #include "notify.h"
+#include "replay.h"
 
 const crm_method_t notify_methods[] = {
     {"CreateTemplate", notify_template_create, &crm__notify__create_template_request__descriptor,
@@ -29,5 +30,6 @@ const crm_method_t notify_methods[] = {
      true},
     {"PreviewTemplate", notify_template_preview, &crm__notify__preview_template_request__descriptor,
      false},
+    CRM_EVENTS_REPLAY_METHOD,
     {NULL, NULL, NULL, false},
 };
