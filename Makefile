@@ -187,6 +187,7 @@ $(BUILD)/tests/test_contacts_job: $(BUILD)/services/contacts/job.o
 $(BUILD)/tests/test_contacts_bulk: $(BUILD)/services/contacts/bulk.o $(BUILD)/services/contacts/contact.o
 $(BUILD)/tests/test_contacts_snapshot: $(BUILD)/services/contacts/snapshot.o
 $(BUILD)/tests/test_contacts_lifecycle: $(BUILD)/services/contacts/lifecycle.o
+$(BUILD)/tests/test_contacts_optout: $(BUILD)/services/contacts/optout.o $(BUILD)/services/contacts/consent.o
 $(BUILD)/tests/test_contacts_search: $(BUILD)/services/contacts/search.o
 $(BUILD)/tests/test_notify_sms: $(BUILD)/services/notify/sms.o
 $(BUILD)/tests/test_notify_email: $(BUILD)/services/notify/email.o

@@ -200,6 +200,10 @@ static bool s_rfc3339_parse(const char *text, int64_t *us) {
     return true;
 }
 
+bool contacts_consent_time_parse(const char *text, int64_t *us) {
+    return text && s_rfc3339_parse(text, us);
+}
+
 // --- the state of one contact ---------------------------------------------------------
 
 void contacts_consent_state_reset(contacts_consent_state_t *st) {
@@ -304,7 +308,8 @@ static void s_check_enum(crm_errors_t *errors, const char *field,
 }
 
 #define CHANNELS_ACCEPTED "email, sms, phone, whatsapp, mail"
-#define METHODS_ACCEPTED "web_form, verbal, written, email_reply, sms_stop, import, api"
+#define METHODS_ACCEPTED                                                                           \
+    "web_form, verbal, written, email_reply, sms_stop, import, api, unsubscribe"
 
 static void s_check_channel_purpose(crm_errors_t *errors, int channel, int purpose,
                                     bool follow_up) {
@@ -334,6 +339,9 @@ int contacts_consent_record_check(const Crm__Contacts__RecordConsentRequest *req
     if (req->method == CRM__CONTACTS__CONSENT_METHOD__CONSENT_METHOD_SMS_STOP &&
         (req->channel != CRM__CONTACTS__CHANNEL__CHANNEL_SMS || req->granted))
         crm_errors_add(errors, "method", "sms_stop only withdraws consent for sms");
+    if (req->method == CRM__CONTACTS__CONSENT_METHOD__CONSENT_METHOD_UNSUBSCRIBE &&
+        (req->channel != CRM__CONTACTS__CHANNEL__CHANNEL_EMAIL || req->granted))
+        crm_errors_add(errors, "method", "unsubscribe only withdraws consent for email");
     if (crm_utf8_chars(req->note) > NOTE_MAX_LEN)
         crm_errors_add(errors, "note", "must be at most %d characters", NOTE_MAX_LEN);
     *effective_us = now_us;

@@ -3,6 +3,8 @@
     ListCommunicationHistory, CanContact), each read top to bottom: decode, check
     (consent.c), store (consent_store.c), answer. A write reads the contact's state with
     its row locked, works out what changes (consent.c), then writes it (consent_store.c).
+    A change of the rules takes that path whoever asks (contacts_communication_change_in):
+    a PATCH, or the notify service's SMS keywords (optout_follow.c).
 */
 #include "contacts.h"
 #include "ids.h"
@@ -86,18 +88,10 @@ int contacts_consent_record(crm_call_t *call, const ProtobufCMessage *request,
     return 201;
 }
 
-int contacts_communication_update(crm_call_t *call, const ProtobufCMessage *request,
-                                  ProtobufCMessage **response) {
-    const Crm__Contacts__UpdateCommunicationRulesRequest *req = (const void *)request;
-    if (s_check_contact_id(call, req->id))
-        return 404;
-    crm_errors_t errors = {0};
-    contacts_rules_change_t want;
-    if (contacts_communication_update_check(req, &want, &errors))
-        return crm_call_fail(call, &errors);
-
-    contacts_consent_state_t st;
-    int code = s_state_read(call, req->id, true, &st);
+int contacts_communication_change_in(const contacts_scope_t *scope, const char *id,
+                                     const contacts_rules_change_t *want, const char *effective_at,
+                                     contacts_consent_state_t *st) {
+    int code = contacts_consent_store_state_in(scope, id, true, st);
     if (code != 200)
         return code;
     int64_t now_us = contacts_consent_now_us();
@@ -108,20 +102,39 @@ int contacts_communication_update(crm_call_t *call, const ProtobufCMessage *requ
     char *changed[CONTACTS_CONSENT_FLAGS + 2];
     event.changed = changed;
     json_t *changes = json_array();
-    contacts_communication_apply(&st, &want, now_us, changes, &event);
+    contacts_communication_apply(st, want, now_us, changes, &event);
     //  Nothing changes (every value was already so): nothing to record.
     if (event.n_changed) {
-        code = contacts_consent_store_rules_write(call, req->id, &st, changes, &event, &want, now);
-        if (code == 0)
-            code = 200;
-        snprintf(st.updated_at, sizeof st.updated_at, "%s", now);
-        snprintf(st.updated_by, sizeof st.updated_by, "%s", call->header->actor_id);
+        if (contacts_consent_store_rules_write_in(scope, id, st, changes, &event, want,
+                                                  effective_at ? effective_at : now, now))
+            code = -1;
+        snprintf(st->updated_at, sizeof st->updated_at, "%s", now);
+        snprintf(st->updated_by, sizeof st->updated_by, "%s", scope->actor_id);
     }
     json_decref(changes);
-    if (code == 200)
-        *response = &contacts_consent_rules_new(&st, req->id)->base;
-    contacts_consent_state_reset(&st);
+    if (code != 200)
+        contacts_consent_state_reset(st);
     return code;
+}
+
+int contacts_communication_update(crm_call_t *call, const ProtobufCMessage *request,
+                                  ProtobufCMessage **response) {
+    const Crm__Contacts__UpdateCommunicationRulesRequest *req = (const void *)request;
+    if (s_check_contact_id(call, req->id))
+        return 404;
+    crm_errors_t errors = {0};
+    contacts_rules_change_t want;
+    if (contacts_communication_update_check(req, &want, &errors))
+        return crm_call_fail(call, &errors);
+
+    contacts_scope_t scope = {call->db, call->header->tenant_id, call->header->actor_id};
+    contacts_consent_state_t st;
+    int code = contacts_communication_change_in(&scope, req->id, &want, NULL, &st);
+    if (code != 200)
+        return contacts_consent_store_answer(call, code);
+    *response = &contacts_consent_rules_new(&st, req->id)->base;
+    contacts_consent_state_reset(&st);
+    return 200;
 }
 
 int contacts_communication_history(crm_call_t *call, const ProtobufCMessage *request,

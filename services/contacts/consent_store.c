@@ -6,7 +6,9 @@
     communication_history (every change, append-only). A write first reads the contact's
     state with the contact row locked (so two writes to one contact take turns, and a
     deleted contact is not written to), works out what changes, then writes the history,
-    the current state and the event in one statement.
+    the current state and the event in one statement. Each write is in a scope's name
+    (contacts_scope_t: its tenant and actor): a request's, or the notify follower's
+    (optout_follow.c) for the customers' own opt-outs; the call forms wrap the scope forms.
 */
 #include "contacts.h"
 #include "outbox.h"
@@ -94,7 +96,8 @@ static const crm_stmt_t s_consent_record = {
 //  $3-$6 the flags (call, email, mail, sms), $7 stop-follow-ups, $8 retention days and
 //  $9 its end ('' for none), $10 now, $11 the actor, $12 the history entries (a JSON
 //  array of {id, kind, field, enabled, retention_days}), $13 method, $14 reason, $15 the
-//  event id, $16 the payload.
+//  event id, $16 the payload, $17 when the change took effect (the entries' effective
+//  time: now for a PATCH, when the customer texted for an SMS keyword).
 static const crm_stmt_t s_rules_write = {
     .name = "consent_rules_write",
     .sql = "WITH r AS ("
@@ -115,13 +118,13 @@ static const crm_stmt_t s_rules_write = {
            "  INSERT INTO communication_history (tenant_id, id, contact_id, kind, field,"
            "    enabled, retention_days, method, note, effective_at, recorded_at, recorded_by)"
            "  SELECT $1, x.id, $2::uuid, x.kind, x.field, x.enabled, x.retention_days, $13,"
-           "         $14, $10::timestamptz, $10::timestamptz, $11"
+           "         $14, $17::timestamptz, $10::timestamptz, $11"
            "  FROM jsonb_to_recordset($12::jsonb)"
            "       AS x(id uuid, kind text, field text, enabled boolean, retention_days integer)"
            "  RETURNING 1),"
            CONTACTS_OUTBOX_SQL("ContactCommunicationRulesChanged", "r", "$10", "$15", "$16")
            " SELECT (SELECT count(*) FROM r), (SELECT count(*) FROM hist)",
-    .nparams = 16,
+    .nparams = 17,
     .writes = true};
 
 //  One page of a live contact's history, newest first, after the cursor $3; one row
@@ -155,25 +158,45 @@ static int s_not_found(crm_call_t *call) {
     return 404;
 }
 
-static int s_unreadable(crm_call_t *call, const char *what, const crm_json_error_t *err) {
+//  Stored rules that do not parse: logged, 500.
+static int s_unreadable_logged(const char *what, const crm_json_error_t *err) {
     crm_log_kv(CRM_LOG_ERROR, "stored communication rules do not parse", "what", what, "field",
                err->field, "detail", err->message, NULL);
-    crm_call_error(call, "internal", "stored communication rules are unreadable");
     return 500;
 }
 
-//  Read the rules and consents of live contact id (for_update: and lock it). 200 with
-//  st filled, 404, or a failure code.
-int contacts_consent_store_state(crm_call_t *call, const char *id, bool for_update,
-                                 contacts_consent_state_t *st) {
-    memset(st, 0, sizeof *st);
-    const char *params[] = {call->header->tenant_id, id};
-    PGresult *res = crm_db_query(call->db, for_update ? &s_state_for_update : &s_state, params);
-    if (!res)
+static int s_unreadable(crm_call_t *call, const char *what, const crm_json_error_t *err) {
+    s_unreadable_logged(what, err);
+    return contacts_consent_store_answer(call, 500);
+}
+
+//  The call's scope: its database, its tenant and actor.
+static contacts_scope_t s_scope(crm_call_t *call) {
+    return (contacts_scope_t){call->db, call->header->tenant_id, call->header->actor_id};
+}
+
+int contacts_consent_store_answer(crm_call_t *call, int code) {
+    if (code == -1)
         return crm_call_db_failure(call);
+    if (code == 404)
+        return s_not_found(call);
+    if (code == 500)
+        crm_call_error(call, "internal", "stored communication rules are unreadable");
+    return code;
+}
+
+//  Read the rules and consents of live contact id (for_update: and lock it). 200 with
+//  st filled, 404, 500, or -1.
+int contacts_consent_store_state_in(const contacts_scope_t *scope, const char *id, bool for_update,
+                                    contacts_consent_state_t *st) {
+    memset(st, 0, sizeof *st);
+    const char *params[] = {scope->tenant_id, id};
+    PGresult *res = crm_db_query(scope->db, for_update ? &s_state_for_update : &s_state, params);
+    if (!res)
+        return -1;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return s_not_found(call);
+        return 404;
     }
     for (int f = 0; f < CONTACTS_CONSENT_FLAGS; f++)
         st->flags[f] = PQgetvalue(res, 0, f)[0] == 't';
@@ -191,7 +214,7 @@ int contacts_consent_store_state(crm_call_t *call, const char *id, bool for_upda
         Crm__Contacts__Consent *consent = (Crm__Contacts__Consent *)crm_json_value_to_pb(
             &crm__contacts__consent__descriptor, json_array_get(array, i), "", &err);
         if (!consent) {
-            code = s_unreadable(call, "consent", &err);
+            code = s_unreadable_logged("consent", &err);
             break;
         }
         int c = contacts_consent_channel_index(consent->channel);
@@ -209,9 +232,17 @@ int contacts_consent_store_state(crm_call_t *call, const char *id, bool for_upda
     return code;
 }
 
-int contacts_consent_store_record(crm_call_t *call, const Crm__Contacts__RecordConsentRequest *req,
-                                  const char *effective_at, const char *now, const char *change_id,
-                                  bool current) {
+int contacts_consent_store_state(crm_call_t *call, const char *id, bool for_update,
+                                 contacts_consent_state_t *st) {
+    contacts_scope_t scope = s_scope(call);
+    return contacts_consent_store_answer(
+        call, contacts_consent_store_state_in(&scope, id, for_update, st));
+}
+
+int contacts_consent_store_record_in(const contacts_scope_t *scope,
+                                     const Crm__Contacts__RecordConsentRequest *req,
+                                     const char *effective_at, const char *now,
+                                     const char *change_id, bool current) {
     char channel[32], purpose[32], method[32];
     crm_enum_api_name(&crm__contacts__channel__descriptor, req->channel, channel, sizeof channel);
     crm_enum_api_name(&crm__contacts__purpose__descriptor, req->purpose, purpose, sizeof purpose);
@@ -222,14 +253,14 @@ int contacts_consent_store_record(crm_call_t *call, const Crm__Contacts__RecordC
     event.purpose = req->purpose;
     event.granted = req->granted;
     event.method = req->method;
-    event.actor_id = call->header->actor_id;
+    event.actor_id = (char *)scope->actor_id;
     event.effective_at = (char *)effective_at;
     event.recorded_at = (char *)now;
     event.current = current;
     event.change_id = (char *)change_id;
     crm_outbox_event_t ev;
     crm_outbox_event_init(&ev, &event.base, now);
-    const char *params[] = {call->header->tenant_id,
+    const char *params[] = {scope->tenant_id,
                             req->id,
                             change_id,
                             channel,
@@ -239,23 +270,33 @@ int contacts_consent_store_record(crm_call_t *call, const Crm__Contacts__RecordC
                             req->note,
                             effective_at,
                             now,
-                            call->header->actor_id,
+                            scope->actor_id,
                             current ? "true" : "false",
                             ev.event_id,
                             ev.payload_hex};
-    PGresult *res = crm_db_query(call->db, &s_consent_record, params);
+    PGresult *res = crm_db_query(scope->db, &s_consent_record, params);
     crm_outbox_event_reset(&ev);
     if (!res)
-        return crm_call_db_failure(call);
+        return -1;
     PQclear(res);
     return 0;
 }
 
-int contacts_consent_store_rules_write(crm_call_t *call, const char *contact_id,
-                                       const contacts_consent_state_t *st, json_t *changes,
-                                       Crm__Events__ContactCommunicationRulesChanged *event,
-                                       const contacts_rules_change_t *want, const char *now) {
-    int code = 0;
+int contacts_consent_store_record(crm_call_t *call, const Crm__Contacts__RecordConsentRequest *req,
+                                  const char *effective_at, const char *now, const char *change_id,
+                                  bool current) {
+    contacts_scope_t scope = s_scope(call);
+    if (contacts_consent_store_record_in(&scope, req, effective_at, now, change_id, current))
+        return crm_call_db_failure(call);
+    return 0;
+}
+
+int contacts_consent_store_rules_write_in(const contacts_scope_t *scope, const char *contact_id,
+                                          const contacts_consent_state_t *st, json_t *changes,
+                                          Crm__Events__ContactCommunicationRulesChanged *event,
+                                          const contacts_rules_change_t *want,
+                                          const char *effective_at, const char *now) {
+    int rc = 0;
     Crm__Contacts__DoNotContact dnc = CRM__CONTACTS__DO_NOT_CONTACT__INIT;
     for (int f = 0; f < CONTACTS_CONSENT_FLAGS; f++)
         contacts_consent_dnc_set(&dnc, f, st->flags[f]);
@@ -265,7 +306,7 @@ int contacts_consent_store_rules_write(crm_call_t *call, const char *contact_id,
     event->retention_days = st->retention_days;
     event->retain_until = (char *)st->retain_until;
     event->method = want->method;
-    event->actor_id = call->header->actor_id;
+    event->actor_id = (char *)scope->actor_id;
     event->changed_at = (char *)now;
     crm_outbox_event_t ev;
     crm_outbox_event_init(&ev, &event->base, now);
@@ -275,7 +316,7 @@ int contacts_consent_store_rules_write(crm_call_t *call, const char *contact_id,
     crm_enum_api_name(&crm__contacts__consent_method__descriptor, want->method, method,
                       sizeof method);
     char *entries = json_dumps(changes, JSON_COMPACT);
-    const char *params[] = {call->header->tenant_id,
+    const char *params[] = {scope->tenant_id,
                             contact_id,
                             st->flags[CONTACTS_FLAG_CALL] ? "true" : "false",
                             st->flags[CONTACTS_FLAG_EMAIL] ? "true" : "false",
@@ -285,19 +326,20 @@ int contacts_consent_store_rules_write(crm_call_t *call, const char *contact_id,
                             days,
                             st->retain_until,
                             now,
-                            call->header->actor_id,
+                            scope->actor_id,
                             entries,
                             method,
-                            want->reason,
+                            want->reason ? want->reason : "",
                             ev.event_id,
-                            ev.payload_hex};
-    PGresult *res = crm_db_query(call->db, &s_rules_write, params);
+                            ev.payload_hex,
+                            effective_at};
+    PGresult *res = crm_db_query(scope->db, &s_rules_write, params);
     crm_outbox_event_reset(&ev);
     free(entries);
     if (!res)
-        code = crm_call_db_failure(call);
+        rc = -1;
     PQclear(res);
-    return code;
+    return rc;
 }
 
 int contacts_consent_store_history(crm_call_t *call, const char *id, const char *cursor, int limit,

@@ -606,6 +606,9 @@ void contacts_consent_dnc_set(Crm__Contacts__DoNotContact *d, int flag, bool val
 //  Microseconds since 1970 now, and as the service writes times (RFC 3339, UTC, us).
 int64_t contacts_consent_now_us(void);
 void contacts_consent_time_format(int64_t us, char *out, size_t size);
+//  An RFC 3339 date-time ("2026-11-20T09:05:00.5-05:00") as microseconds since 1970:
+//  false when text (may be NULL) is not one.
+bool contacts_consent_time_parse(const char *text, int64_t *us);
 //  Whether contact st may be contacted by channel for purpose now, and why not.
 bool contacts_consent_verdict(const contacts_consent_state_t *st, int channel, int purpose,
                               Crm__Contacts__CanContactReason *reason, char *detail,
@@ -636,27 +639,85 @@ void contacts_communication_apply(contacts_consent_state_t *st, const contacts_r
                                   int64_t now_us, json_t *changes,
                                   Crm__Events__ContactCommunicationRulesChanged *event);
 
-//  The store (consent_store.c). The state of live contact id (for_update locks the
-//  contact): 200 with st filled, 404, or a failure code.
+//  A change of the rules as want says, in scope's name (a PATCH's, or the notify
+//  follower's: one path for both): live contact id's state read locked, the changes
+//  worked out (contacts_communication_apply), and, when there are any, written with
+//  their history entries, effective at effective_at (NULL: now), and their event. 200
+//  with *st as it now stands (caller resets it), 404, 500 (stored rules unreadable,
+//  logged), or -1 when the database failed (consent_methods.c).
+int contacts_communication_change_in(const contacts_scope_t *scope, const char *id,
+                                     const contacts_rules_change_t *want, const char *effective_at,
+                                     contacts_consent_state_t *st);
+
+//  The store (consent_store.c), in scope's name (its tenant, its actor as the history's
+//  recorded_by and the events' actor_id) or a request's. The state of live contact id
+//  (for_update locks the contact): 200 with st filled, 404, 500 (unreadable, logged),
+//  or -1 when the database failed; for a call, those as its reply.
+int contacts_consent_store_state_in(const contacts_scope_t *scope, const char *id, bool for_update,
+                                    contacts_consent_state_t *st);
 int contacts_consent_store_state(crm_call_t *call, const char *id, bool for_update,
                                  contacts_consent_state_t *st);
+//  A code of the _in functions as a call's reply (its error filled): 404 not_found, 500
+//  internal, -1 the database's failure (500 or 503); others unchanged.
+int contacts_consent_store_answer(crm_call_t *call, int code);
 //  Record a decision with its history entry and event (ContactConsentChanged); current:
-//  it becomes the current one. 0 or a failure code.
+//  it becomes the current one. 0, or -1 (database) / a failure code (call).
+int contacts_consent_store_record_in(const contacts_scope_t *scope,
+                                     const Crm__Contacts__RecordConsentRequest *req,
+                                     const char *effective_at, const char *now,
+                                     const char *change_id, bool current);
 int contacts_consent_store_record(crm_call_t *call, const Crm__Contacts__RecordConsentRequest *req,
                                   const char *effective_at, const char *now, const char *change_id,
                                   bool current);
-//  Write st with its history entries (changes) and event
-//  (ContactCommunicationRulesChanged, event filled here). 0 or a failure code.
-int contacts_consent_store_rules_write(crm_call_t *call, const char *contact_id,
-                                       const contacts_consent_state_t *st, json_t *changes,
-                                       Crm__Events__ContactCommunicationRulesChanged *event,
-                                       const contacts_rules_change_t *want, const char *now);
+//  Write st with its history entries (changes, effective at effective_at, recorded now)
+//  and event (ContactCommunicationRulesChanged, event filled here). 0 or -1.
+int contacts_consent_store_rules_write_in(const contacts_scope_t *scope, const char *contact_id,
+                                          const contacts_consent_state_t *st, json_t *changes,
+                                          Crm__Events__ContactCommunicationRulesChanged *event,
+                                          const contacts_rules_change_t *want,
+                                          const char *effective_at, const char *now);
 //  A page of a live contact's history, newest first: 200 with *out, 404, or failure.
 int contacts_consent_store_history(crm_call_t *call, const char *id, const char *cursor, int limit,
                                    Crm__Contacts__ListCommunicationHistoryResponse **out);
 //  One consent decision of a live contact: 200 with *response, 404, or failure.
 int contacts_consent_store_change_get(crm_call_t *call, const char *id, const char *change_id,
                                       ProtobufCMessage **response);
+
+//  --- Opt-outs, following the notify service's NotificationOptedOut (a customer texted
+//  STOP or START, or clicked a one-click unsubscribe): optout.c (rules), consent_store.c
+//  (the SQL and events of a PATCH of the rules and of RecordConsent, in the name of
+//  "notify"), optout_follow.c (the follower) -------------------------------------------
+#define CONTACTS_OPTOUT_ACTOR "notify"
+
+//  What one event of the notify source does to a contact's communication rules.
+typedef struct {
+    enum { CONTACTS_OPTOUT_NONE, CONTACTS_OPTOUT_SMS, CONTACTS_OPTOUT_EMAIL } kind;
+    const char *contact_id;
+    bool opted_in;             // SMS: back in (START, YES, UNSTOP): doNotContact.sms lifted
+    char note[64];             // the history entry's note: "texted STOP", "one-click unsubscribe"
+    char effective_at[40];     // when the customer acted (RFC 3339, UTC, us), at most now
+    ProtobufCMessage *message; // the payload contact_id points into
+} contacts_optout_t;
+
+//  The rules (optout.c): read event into *optout at now_us (kind NONE: nothing to do): 0,
+//  or 1 when its payload is unreadable. contacts_optout_reset frees it.
+int contacts_optout_read(const Crm__Event *event, int64_t now_us, contacts_optout_t *optout);
+void contacts_optout_reset(contacts_optout_t *optout);
+//  SMS: the change of the rules it makes (doNotContact.sms only, method sms_stop, the
+//  note as reason; strings borrowed from optout).
+void contacts_optout_rules_change(const contacts_optout_t *optout, contacts_rules_change_t *want);
+//  EMAIL: the consent decision it records (email marketing withdrawn, method unsubscribe;
+//  strings borrowed from optout).
+void contacts_optout_consent(const contacts_optout_t *optout,
+                             Crm__Contacts__RecordConsentRequest *req);
+//  EMAIL: whether the decision changes st's email marketing consent: false when it is
+//  withdrawn already, or a later decision stands (then nothing is recorded).
+bool contacts_optout_consent_changes(const contacts_consent_state_t *st,
+                                     const contacts_optout_t *optout);
+//  One notify event applied (the follows table's crm_follow_fn): 0 applied (or nothing
+//  to do: another event type, an unknown or erased contact), 1 unreadable, -1 failed
+//  (optout_follow.c).
+int contacts_optout_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event, void *arg);
 
 //  --- Notes on a contact: note.c (rules), note_store.c (SQL, events), note_methods.c ---
 //  Append-only and audited; @mentions parsed from the body.

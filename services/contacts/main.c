@@ -1,8 +1,8 @@
 /*  crm-contacts: the contacts daemon. Wiring only: the service core (common/service.c)
     runs the loop and the methods (methods.c's table, the index of the service: per
     resource its rules, store and methods files); the follows table applies the leads'
-    events (lifecycle_follow.c); the runner runs the job runner, the retention sweep
-    and the export runner. */
+    events (lifecycle_follow.c) and the notify service's opt-outs (optout_follow.c); the
+    runner runs the job runner, the retention sweep and the export runner. */
 #include "contacts.h"
 #include "daemon.h"
 
@@ -21,9 +21,11 @@ static int s_workers(const crm_config_t *cfg) {
     return cfg->contacts_workers;
 }
 
-//  The other services' events it follows: the leads' (lifecycle_follow.c).
+//  The other services' events it follows: the leads' (lifecycle_follow.c) and the
+//  notify service's opt-outs, SMS keywords and unsubscribes (optout_follow.c).
 static const crm_follow_t s_follows[] = {
     {.source = "leads", .fn = contacts_lifecycle_follow},
+    {.source = "notify", .fn = contacts_optout_follow},
     {.source = NULL}};
 
 //  The background jobs (common/runner.c): each on a thread with a connection of its own.

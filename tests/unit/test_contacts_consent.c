@@ -21,6 +21,7 @@
 #define FOLLOW_UP CRM__CONTACTS__PURPOSE__PURPOSE_FOLLOW_UP
 #define WEB_FORM CRM__CONTACTS__CONSENT_METHOD__CONSENT_METHOD_WEB_FORM
 #define SMS_STOP CRM__CONTACTS__CONSENT_METHOD__CONSENT_METHOD_SMS_STOP
+#define UNSUBSCRIBE CRM__CONTACTS__CONSENT_METHOD__CONSENT_METHOD_UNSUBSCRIBE
 
 //  2026-11-20T14:05:00Z
 #define NOW_US (INT64_C(1795183500) * 1000000)
@@ -54,6 +55,9 @@ static const struct {
     {SMS, MARKETING, SMS_STOP, true, false, "", ""},
     {EMAIL, MARKETING, SMS_STOP, true, false, "", "method"}, // sms_stop: sms only
     {SMS, MARKETING, SMS_STOP, true, true, "", "method"},    // and only withdraws
+    {EMAIL, MARKETING, UNSUBSCRIBE, true, false, "", ""},
+    {SMS, MARKETING, UNSUBSCRIBE, true, false, "", "method"},  // unsubscribe: email only
+    {EMAIL, MARKETING, UNSUBSCRIBE, true, true, "", "method"}, // and only withdraws
 };
 
 static void test_consent_record(void **state) {
