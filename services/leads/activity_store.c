@@ -29,15 +29,15 @@ static const crm_stmt_t s_insert = {
            "    outcome, duration_seconds, details, created_at, updated_at, updated_by)"
            "  SELECT $1, $3::uuid, id, $4, $5, $6::timestamptz, $7, $8::int, $9::jsonb,"
            "    $10::timestamptz, $10::timestamptz, $5 FROM lead"
-           "  RETURNING *),"
-           CRM_OUTBOX_SQL("ev", "LeadActivityLogged", "ins", "$2::uuid::text", "$10", "$11",
-                          "$12")
-           " SELECT " LEADS_ACTIVITY_JSON("ins") " FROM ins",
+           "  RETURNING *)," CRM_OUTBOX_SQL(
+               "ev", "LeadActivityLogged", "ins", "$2::uuid::text", "$10", "$11",
+               "$12") " SELECT " LEADS_ACTIVITY_JSON("ins") " FROM ins",
     .nparams = 12,
     .writes = true};
 
 //  A log of the notify service's (notify_follow.c), as a log above, but once per
-//  notify_ref ($9): nothing when that message is logged already or the lead is gone. The
+//  notify_ref ($9): nothing when that message is logged already or the lead is gone; the
+//  lead's last activity moves only when $10 (a person's message, a reply). The
 //  stored activity and the lead's contact.
 static const crm_stmt_t s_insert_once = {
     .name = "leads_activity_insert_once",
@@ -52,20 +52,23 @@ static const crm_stmt_t s_insert_once = {
            " lead AS ("
            "  UPDATE leads l SET last_activity_at = greatest(l.last_activity_at,"
            "    least(ins.occurred_at, $8::timestamptz))"
-           "  FROM ins WHERE l.tenant_id = $1 AND l.id = ins.lead_id RETURNING l.contact_id)"
-           " SELECT " LEADS_ACTIVITY_JSON("ins") ", (SELECT contact_id::text FROM lead) FROM ins",
-    .nparams = 9,
+           "  FROM ins WHERE l.tenant_id = $1 AND l.id = ins.lead_id AND $10::boolean"
+           "  RETURNING l.contact_id)"
+           " SELECT " LEADS_ACTIVITY_JSON("ins") ", coalesce((SELECT contact_id::text FROM lead),"
+                                                 "  (SELECT contact_id::text FROM leads WHERE "
+                                                 "tenant_id = $1 AND id = $2::uuid)) FROM ins",
+    .nparams = 10,
     .writes = true};
 
-#define ACTIVITY_WHERE                                                                        \
-    " FROM activities a JOIN leads l ON l.tenant_id = a.tenant_id AND l.id = a.lead_id"       \
-    "   AND l.deleted_at IS NULL"                                                             \
+#define ACTIVITY_WHERE                                                                             \
+    " FROM activities a JOIN leads l ON l.tenant_id = a.tenant_id AND l.id = a.lead_id"            \
+    "   AND l.deleted_at IS NULL"                                                                  \
     " WHERE a.tenant_id = $1 AND a.lead_id = $2::uuid AND a.id = $3::uuid"
 
-static const crm_stmt_t s_get_for_update = {
-    .name = "leads_activity_get_for_update",
-    .sql = "SELECT " LEADS_ACTIVITY_JSON("a") ACTIVITY_WHERE " FOR UPDATE OF a",
-    .nparams = 3};
+static const crm_stmt_t s_get_for_update = {.name = "leads_activity_get_for_update",
+                                            .sql = "SELECT " LEADS_ACTIVITY_JSON("a") ACTIVITY_WHERE
+                                            " FOR UPDATE OF a",
+                                            .nparams = 3};
 
 //  A change, with its LeadActivityLogged (changed set).
 static const crm_stmt_t s_update = {
@@ -74,22 +77,24 @@ static const crm_stmt_t s_update = {
            "  UPDATE activities SET occurred_at = $4::timestamptz, outcome = $5,"
            "    duration_seconds = $6::int, details = $7::jsonb, updated_at = $8::timestamptz,"
            "    updated_by = $9"
-           "  WHERE tenant_id = $1 AND lead_id = $2::uuid AND id = $3::uuid RETURNING *),"
-           CRM_OUTBOX_SQL("ev", "LeadActivityLogged", "upd", "$2::uuid::text", "$8", "$10",
-                          "$11")
-           " SELECT " LEADS_ACTIVITY_JSON("upd") " FROM upd",
+           "  WHERE tenant_id = $1 AND lead_id = $2::uuid AND id = $3::uuid RETURNING "
+           "*)," CRM_OUTBOX_SQL("ev", "LeadActivityLogged", "upd", "$2::uuid::text", "$8", "$10",
+                                "$11") " SELECT " LEADS_ACTIVITY_JSON("upd") " FROM upd",
     .nparams = 11,
     .writes = true};
 
 //  A lead's activities newest first; $3 a kind or ''; $4/$5 the cursor ('' none).
 static const crm_stmt_t s_list = {
     .name = "leads_activity_list",
-    .sql = "SELECT " LEADS_ACTIVITY_JSON("a") ", " LEADS_SQL_MICROS("a.occurred_at") "::text"
-           " FROM activities a"
-           " WHERE a.tenant_id = $1 AND a.lead_id = $2::uuid AND ($3 = '' OR a.kind = $3)"
-           "  AND ($4 = '' OR (a.occurred_at, a.id) < (" LEADS_SQL_CURSOR_TIME("$4") ","
-           "   nullif($5, '')::uuid))"
-           " ORDER BY a.occurred_at DESC, a.id DESC LIMIT $6::int",
+    .sql = "SELECT " LEADS_ACTIVITY_JSON("a") ", " LEADS_SQL_MICROS(
+        "a.occurred_at") "::text"
+                         " FROM activities a"
+                         " WHERE a.tenant_id = $1 AND a.lead_id = $2::uuid AND ($3 = '' OR a.kind "
+                         "= $3)"
+                         "  AND ($4 = '' OR (a.occurred_at, a.id) < (" LEADS_SQL_CURSOR_TIME(
+                             "$4") ","
+                                   "   nullif($5, '')::uuid))"
+                                   " ORDER BY a.occurred_at DESC, a.id DESC LIMIT $6::int",
     .nparams = 6,
     .custom_plan = true};
 
@@ -106,8 +111,8 @@ static char *s_render(const Crm__Leads__Activity *a, char outcome[24]) {
         crm_enum_api_name(&crm__leads__appointment_status__descriptor, a->status, outcome, 24);
     json_t *details = crm_pb_to_json_value(&a->base);
     static const char *const columns[] = {
-        "id",        "leadId",      "kind",      "actorId",   "occurredAt", "durationSeconds",
-        "outcome",   "status",      "scheduledAt", "createdAt", "updatedAt", "updatedBy",
+        "id",        "leadId", "kind",        "actorId",   "occurredAt", "durationSeconds",
+        "outcome",   "status", "scheduledAt", "createdAt", "updatedAt",  "updatedBy",
         "fromStage", "toStage"};
     for (size_t i = 0; i < sizeof columns / sizeof columns[0]; i++)
         json_object_del(details, columns[i]);
@@ -157,9 +162,17 @@ int leads_activity_store_insert(crm_call_t *call, const char *lead_id, const cha
     snprintf(duration, sizeof duration, "%" PRId32, a->duration_seconds);
     crm_outbox_event_t ev;
     s_event_init(&ev, a, contact_id, call->header->actor_id, now, outcome, NULL, 0);
-    const char *params[] = {call->header->tenant_id, lead_id, id,
-                            leads_activity_kind_name(a->kind, kind), call->header->actor_id,
-                            a->occurred_at, outcome, duration, details, now, ev.event_id,
+    const char *params[] = {call->header->tenant_id,
+                            lead_id,
+                            id,
+                            leads_activity_kind_name(a->kind, kind),
+                            call->header->actor_id,
+                            a->occurred_at,
+                            outcome,
+                            duration,
+                            details,
+                            now,
+                            ev.event_id,
                             ev.payload_hex};
     PGresult *res = crm_db_query(call->db, &s_insert, params);
     crm_outbox_event_reset(&ev);
@@ -194,9 +207,17 @@ int leads_activity_store_update(crm_call_t *call, const char *lead_id, const cha
     snprintf(duration, sizeof duration, "%" PRId32, a->duration_seconds);
     crm_outbox_event_t ev;
     s_event_init(&ev, a, contact_id, call->header->actor_id, now, outcome, changed, n_changed);
-    const char *params[] = {call->header->tenant_id, lead_id, activity_id,
-                            a->occurred_at, outcome, duration, details, now,
-                            call->header->actor_id, ev.event_id, ev.payload_hex};
+    const char *params[] = {call->header->tenant_id,
+                            lead_id,
+                            activity_id,
+                            a->occurred_at,
+                            outcome,
+                            duration,
+                            details,
+                            now,
+                            call->header->actor_id,
+                            ev.event_id,
+                            ev.payload_hex};
     PGresult *res = crm_db_query(call->db, &s_update, params);
     crm_outbox_event_reset(&ev);
     free(details);
@@ -209,8 +230,8 @@ int leads_activity_store_list(crm_call_t *call, const char *lead_id,
     int limit = page->limit;
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
-    const char *params[] = {call->header->tenant_id, lead_id, page->kind, page->cursor.value,
-                            page->cursor.id, limit_text};
+    const char *params[] = {call->header->tenant_id, lead_id,         page->kind,
+                            page->cursor.value,      page->cursor.id, limit_text};
     PGresult *res = crm_db_query(call->db, &s_list, params);
     if (!res)
         return crm_call_db_failure(call);
@@ -240,16 +261,19 @@ int leads_activity_store_list(crm_call_t *call, const char *lead_id,
 }
 
 int leads_activity_store_log_once(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
-                                  const char *lead_id, const char *actor_id,
-                                  const char *notify_ref, Crm__Leads__Activity *a) {
+                                  const char *lead_id, const char *actor_id, const char *notify_ref,
+                                  bool touches, Crm__Leads__Activity *a) {
     char id[CRM_UUID_LEN + 1], now[40], outcome[24], kind[32];
     crm_uuid_v7(id);
     crm_time_now(now, sizeof now);
     crm_pb_string_set(&a->id, id);
     crm_pb_string_set(&a->lead_id, lead_id);
     char *details = s_render(a, outcome);
-    const char *params[] = {tenant_id, lead_id, id, leads_activity_kind_name(a->kind, kind),
-                            actor_id,  a->occurred_at, details, now, notify_ref};
+    const char *params[] = {tenant_id,  lead_id,
+                            id,         leads_activity_kind_name(a->kind, kind),
+                            actor_id,   a->occurred_at,
+                            details,    now,
+                            notify_ref, touches ? "true" : "false"};
     PGresult *res = crm_db_query(db, &s_insert_once, params);
     free(details);
     if (!res)

@@ -42,7 +42,7 @@
 //  The service's state, shared by its methods (one loop).
 typedef struct {
     const crm_config_t *cfg;
-    crm_bus_client_t *contacts;  // calls to the contacts service (is a contact live?)
+    crm_bus_client_t *contacts; // calls to the contacts service (is a contact live?)
 } leads_t;
 
 extern const crm_method_t leads_methods[];
@@ -50,27 +50,45 @@ extern const crm_migration_t leads_migrations[];
 
 //  A lead row as one JSON object in the API's shape, built by PostgreSQL (it goes through
 //  the generic transcoder into a Lead, so the column-to-field mapping is written once).
-#define LEAD_JSON_FIELDS(t)                                                                   \
-    "'id', " t ".id, 'contactId', " t ".contact_id, 'vehicle', " t ".vehicle,"                \
-    " 'budgetMinCents', " t ".budget_min_cents, 'budgetMaxCents', " t ".budget_max_cents,"    \
-    " 'timeline', nullif(" t ".timeline, ''), 'source', " t ".source,"                        \
-    " 'status', " t ".status, 'priority', " t ".priority, 'score', " t ".score,"              \
-    " 'assigneeId', " t ".assignee_id, 'followUpAt', " CRM_SQL_TS(t ".follow_up_at") ","      \
-    " 'customFields', " t ".custom_fields, 'createdBy', " t ".created_by,"                     \
-    " 'createdAt', " CRM_SQL_TS(t ".created_at") ","                                          \
-    " 'updatedAt', " CRM_SQL_TS(t ".updated_at") ","                                          \
-    " 'lastActivityAt', " CRM_SQL_TS(t ".last_activity_at") ","                               \
-    " 'closedAt', " CRM_SQL_TS(t ".closed_at") ", 'won', " t ".won, 'lost', " t ".lost,"     \
-    /* --- team: the lead's territory */                                                    \
-    " 'postcode', " t ".postcode, 'region', " t ".region,"                                   \
-    LEAD_FLAGS_JSON_FIELDS(t)
+#define LEAD_JSON_FIELDS(t)                                                                                                                     \
+    "'id', " t ".id, 'contactId', " t ".contact_id, 'vehicle', " t ".vehicle,"                                                                  \
+    " 'budgetMinCents', " t ".budget_min_cents, 'budgetMaxCents', " t ".budget_max_cents,"                                                      \
+    " 'timeline', nullif(" t ".timeline, ''), 'source', " t ".source,"                                                                          \
+    " 'status', " t ".status, 'priority', " t ".priority, 'score', " t ".score,"                                                                \
+    " 'assigneeId', " t ".assignee_id, 'followUpAt', " CRM_SQL_TS(                                                                              \
+        t                                                                                                                                       \
+        ".follow_up_at") ","                                                                                                                    \
+                         " 'customFields', " t ".custom_fields, 'createdBy', " t ".created_by,"                                                 \
+                         " 'createdAt', " CRM_SQL_TS(                                                                                           \
+                             t                                                                                                                  \
+                             ".created_at") ","                                                                                                 \
+                                            " 'updatedAt', " CRM_SQL_TS(                                                                        \
+                                                t                                                                                               \
+                                                ".updated_at") ","                                                                              \
+                                                               " 'lastActivityAt', " CRM_SQL_TS(                                                \
+                                                                   t                                                                            \
+                                                                   ".last_activity_at") ","                                                     \
+                                                                                        " '"                                                    \
+                                                                                        "closedAt"                                              \
+                                                                                        "',"                                                    \
+                                                                                        " " CRM_SQL_TS(                                         \
+                                                                                            t                                                   \
+                                                                                            ".clo"                                              \
+                                                                                            "sed_"                                              \
+                                                                                            "at") ", 'won', " t                                 \
+                                                                                                  ".won, 'lost', " t                            \
+                                                                                                  ".lost," /* --- team: the lead's territory */ \
+                                                                                                  " 'postcode', " t                             \
+                                                                                                  ".postcode, 'region', " t                     \
+                                                                                                  ".region," LEAD_FLAGS_JSON_FIELDS(            \
+                                                                                                      t)
 
 //  The lead's flags, computed when it is read (functions of migration 0004): overdue (open,
 //  its follow-up time passed) and missedResponseTarget (still in the first open stage,
 //  untouched since creation for the tenant's response target).
-#define LEAD_FLAGS_JSON_FIELDS(t)                                                             \
-    " 'overdue', lead_overdue(" t ".follow_up_at, " t ".closed_at),"                          \
-    " 'missedResponseTarget', lead_missed_response_target(" t ".tenant_id, " t ".status,"     \
+#define LEAD_FLAGS_JSON_FIELDS(t)                                                                  \
+    " 'overdue', lead_overdue(" t ".follow_up_at, " t ".closed_at),"                               \
+    " 'missedResponseTarget', lead_missed_response_target(" t ".tenant_id, " t ".status,"          \
     " " t ".created_at, " t ".last_activity_at, " t ".closed_at)"
 
 #define LEAD_JSON(t) "jsonb_build_object(" LEAD_JSON_FIELDS(t) ")::text"
@@ -111,14 +129,14 @@ int leads_stage_update_check(const Crm__Leads__UpdateStageRequest *req, leads_st
 //  What a move of a lead from one stage to another is, by the stages' outcomes
 //  ("open", "won", "lost").
 typedef enum {
-    LEADS_MOVE_OK,        // allowed
-    LEADS_MOVE_SAME,      // already in that stage: refused
-    LEADS_MOVE_CLOSED,    // from a won or lost stage to another closed one: refused
-    LEADS_MOVE_REOPEN,    // from a won or lost stage back to an open one: managers only
+    LEADS_MOVE_OK,     // allowed
+    LEADS_MOVE_SAME,   // already in that stage: refused
+    LEADS_MOVE_CLOSED, // from a won or lost stage to another closed one: refused
+    LEADS_MOVE_REOPEN, // from a won or lost stage back to an open one: managers only
 } leads_move_t;
 
-leads_move_t leads_move_check(const char *from_key, const char *from_outcome,
-                              const char *to_key, const char *to_outcome);
+leads_move_t leads_move_check(const char *from_key, const char *from_outcome, const char *to_key,
+                              const char *to_outcome);
 
 //  Whether role may reopen a closed lead (manager, admin).
 bool leads_role_may_reopen(const char *role);
@@ -142,8 +160,7 @@ int leads_cursor_decode(const char *text, char sort, leads_cursor_t *out);
 
 //  A vehicle (of interest, sold, traded in, of an appointment) by the shared vehicle
 //  rules (common/vehicle.h), its VIN upper-cased in place; field errors under prefix.
-void leads_vehicle_check(Crm__Leads__VehicleInterest *v, const char *prefix,
-                         crm_errors_t *errors);
+void leads_vehicle_check(Crm__Leads__VehicleInterest *v, const char *prefix, crm_errors_t *errors);
 
 //  A lead's own fields (not its contact, not its stage's existence): defaults filled
 //  (priority cold), the VIN upper-cased, the postcode normalised. setting_follow_up: a
@@ -165,8 +182,7 @@ extern const leads_read_only_t leads_lead_read_only[];
 extern const size_t leads_lead_n_read_only;
 
 //  A move's own request: a stage key, a note's length. 0, or -1 with errors added.
-int leads_move_request_check(const Crm__Leads__ChangeLeadStatusRequest *req,
-                             crm_errors_t *errors);
+int leads_move_request_check(const Crm__Leads__ChangeLeadStatusRequest *req, crm_errors_t *errors);
 
 //  What a move into a stage of to_outcome needs: into won, the won details (the vehicle
 //  sold, a final price, the financing); into lost, a reason (and a long-term follow-up
@@ -231,8 +247,7 @@ int leads_stage_store_insert(crm_call_t *call, const char *key, const char *name
 int leads_stage_store_update(crm_call_t *call, const char *key, const char *name,
                              const char *outcome, const char *now);
 //  To position (at most the number of stages), the others keeping their order.
-int leads_stage_store_move(crm_call_t *call, const char *key, uint32_t position,
-                           const char *now);
+int leads_stage_store_move(crm_call_t *call, const char *key, uint32_t position, const char *now);
 int leads_stage_store_delete(crm_call_t *call, const char *key);
 
 //  --- stage_methods.c: the pipeline's methods ------------------------------------------------
@@ -252,17 +267,17 @@ int leads_stage_delete(crm_call_t *call, const ProtobufCMessage *request,
 typedef struct {
     const char *id;
     const char *contact_id;
-    char *vehicle_json;       // the VehicleInterest in the API's shape ("{}" when none)
+    char *vehicle_json; // the VehicleInterest in the API's shape ("{}" when none)
     char budget_min[24];
     char budget_max[24];
-    char timeline[32];        // "" when not given
+    char timeline[32]; // "" when not given
     char source[32];
     const char *status;
     char priority[16];
     const char *assignee_id;
     const char *follow_up_at; // NULL when none
     char *custom_fields_json;
-    const char *postcode;     // team: the lead's territory
+    const char *postcode; // team: the lead's territory
     const char *region;
 } leads_row_t;
 
@@ -292,9 +307,9 @@ int leads_store_delete(crm_call_t *call, const Crm__Leads__Lead *lead);
 //  events (LeadStatusChanged, with LeadWon or LeadLost when it closes). 200 or a failure
 //  code.
 typedef struct {
-    const Crm__Leads__Lead *lead;   // as it was
+    const Crm__Leads__Lead *lead; // as it was
     const char *to_stage;
-    const char *to_outcome;         // "open", "won", "lost"
+    const char *to_outcome; // "open", "won", "lost"
     bool reopened;
     const char *note;
     const Crm__Leads__WonDetails *won;
@@ -323,17 +338,15 @@ Crm__Leads__Lead *leads_from_json(const char *text);
 //  The JSON names of mask's n fields of desc, in order (NULL for one that is no field),
 //  with a field error added for each that is no field of desc (what: "a lead";
 //  every one when !has_body) or is read-only. Free with leads_patch_names_free.
-char **leads_patch_names(const ProtobufCMessageDescriptor *desc, bool has_body,
-                         char *const *mask, size_t n, const char *what,
-                         const leads_read_only_t *read_only, size_t n_read_only,
-                         crm_errors_t *errors);
+char **leads_patch_names(const ProtobufCMessageDescriptor *desc, bool has_body, char *const *mask,
+                         size_t n, const char *what, const leads_read_only_t *read_only,
+                         size_t n_read_only, crm_errors_t *errors);
 bool leads_patch_names_has(char *const *names, size_t n, const char *json_name);
 void leads_patch_names_free(char **names, size_t n);
 
 //  stored (the stored value's JSON) with the named fields taken from patch (NULL: none
 //  given): one patch leaves out goes back to its default.
-void leads_patch_apply(json_t *stored, const ProtobufCMessage *patch, char *const *names,
-                       size_t n);
+void leads_patch_apply(json_t *stored, const ProtobufCMessage *patch, char *const *names, size_t n);
 
 //  --- methods.c: the method table; a lead's creation, for the other ways in (chat) --------
 
@@ -383,8 +396,7 @@ int leads_chat_store_activity(crm_call_t *call, const char *chat_id, const char 
 
 //  --- chat_methods.c: CreateFromChat, with the contacts service's Match and Create ---------
 
-int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
-                    ProtobufCMessage **response);
+int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
 
 //  --- lifecycle.c: what the contacts service's events do to leads -----------------------
 
@@ -393,8 +405,7 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
 
 //  One contacts event applied (the follows table's crm_follow_fn): 0 applied (or nothing
 //  to do), 1 unreadable, -1 failed.
-int leads_lifecycle_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
-                           void *arg);
+int leads_lifecycle_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event, void *arg);
 
 //  Is contact_id a live contact of the caller's tenant? Known from the contacts
 //  service's events (contact_ids) when they have been applied; else the contacts service
@@ -406,17 +417,20 @@ int leads_contact_check(crm_call_t *call, const char *contact_id);
 
 //  What one notify event logs on a lead.
 typedef enum {
-    LEADS_NOTIFY_LOG,        // an activity (out)
-    LEADS_NOTIFY_NOTHING,    // nothing: another type, a staff alert, no lead, no customer
-    LEADS_NOTIFY_REFUSED,    // an activity the activity rules refuse (errors say why)
-    LEADS_NOTIFY_UNREADABLE  // the payload is not its type's
+    LEADS_NOTIFY_LOG,       // an activity (out)
+    LEADS_NOTIFY_NOTHING,   // nothing: another type, a staff alert, no lead, no customer
+    LEADS_NOTIFY_REFUSED,   // an activity the activity rules refuse (errors say why)
+    LEADS_NOTIFY_UNREADABLE // the payload is not its type's
 } leads_notify_outcome_t;
 
 //  The activity an event logs: on which lead, once per what (notify_ref), and the
 //  activity checked by activity.c's rules (the caller's; leads_notify_log_reset).
 typedef struct {
     char lead_id[40];
-    char notify_ref[96];  // "sent:<message id>", "inbound:<inbound id>"
+    char notify_ref[96]; // "sent:<message id>", "inbound:<inbound id>"
+    //  It moves the lead's last activity: a person's message or the customer's reply,
+    //  not an automated one (speed to lead is no salesperson's first response).
+    bool touches;
     Crm__Leads__Activity *activity;
 } leads_notify_log_t;
 
@@ -428,8 +442,7 @@ void leads_notify_log_reset(leads_notify_log_t *log);
 
 //  One notify event applied (the follows table's crm_follow_fn): 0 applied (or nothing
 //  to do), 1 unreadable, -1 failed.
-int leads_notify_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event,
-                        void *arg);
+int leads_notify_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event, void *arg);
 
 //  --- lifecycle_store.c: the SQL of following the contacts ----------------------------------
 
@@ -500,26 +513,37 @@ int leads_activity_list_check(const Crm__Leads__ListActivitiesRequest *req,
 //  PostgreSQL: details holds the kind's own fields, the columns the rest. An
 //  appointment's or test drive's scheduledAt is its occurred_at; outcome is a call's
 //  outcome or an appointment's status.
-#define LEADS_ACTIVITY_JSONB(t)                                                               \
-    "jsonb_strip_nulls(" t ".details || jsonb_build_object("                                  \
-    "'id', " t ".id, 'leadId', " t ".lead_id, 'kind', " t ".kind, 'actorId', " t ".actor_id," \
-    " 'occurredAt', " CRM_SQL_TS(t ".occurred_at") ","                                        \
-    " 'durationSeconds', nullif(" t ".duration_seconds, 0),"                                  \
-    " 'outcome', CASE WHEN " t ".kind = 'call' THEN nullif(" t ".outcome, '') END,"          \
-    " 'status', CASE WHEN " t ".kind IN ('appointment', 'test_drive')"                        \
-    "   THEN nullif(" t ".outcome, '') END,"                                                  \
-    " 'scheduledAt', CASE WHEN " t ".kind IN ('appointment', 'test_drive')"                   \
-    "   THEN " CRM_SQL_TS(t ".occurred_at") " END,"                                           \
-    " 'createdAt', " CRM_SQL_TS(t ".created_at") ","                                          \
-    " 'updatedAt', " CRM_SQL_TS(t ".updated_at") ","                                          \
-    " 'updatedBy', nullif(" t ".updated_by, '')))"
+#define LEADS_ACTIVITY_JSONB(t)                                                                    \
+    "jsonb_strip_nulls(" t ".details || jsonb_build_object("                                       \
+    "'id', " t ".id, 'leadId', " t ".lead_id, 'kind', " t ".kind, 'actorId', " t ".actor_id,"      \
+    " 'occurredAt', " CRM_SQL_TS(                                                                  \
+        t ".occurred_at") ","                                                                      \
+                          " 'durationSeconds', nullif(" t ".duration_seconds, 0),"                 \
+                          " 'outcome', CASE WHEN " t ".kind = 'call' THEN nullif(" t               \
+                          ".outcome, '') END,"                                                     \
+                          " 'status', CASE WHEN " t ".kind IN ('appointment', 'test_drive')"       \
+                          "   THEN nullif(" t ".outcome, '') END,"                                 \
+                          " 'scheduledAt', CASE WHEN " t ".kind IN ('appointment', 'test_drive')"  \
+                          "   THEN " CRM_SQL_TS(                                                   \
+                              t                                                                    \
+                              ".occurred_at") " END,"                                              \
+                                              " 'createdAt', " CRM_SQL_TS(                         \
+                                                  t                                                \
+                                                  ".created_at") ","                               \
+                                                                 " 'updatedAt', " CRM_SQL_TS(      \
+                                                                     t                             \
+                                                                     ".updated_at") ","            \
+                                                                                    " 'updatedBy'" \
+                                                                                    ", nullif(" t  \
+                                                                                    ".updated_by," \
+                                                                                    " '')))"
 
 #define LEADS_ACTIVITY_JSON(t) LEADS_ACTIVITY_JSONB(t) "::text"
 
 //  A time column as microseconds since 1970 (a keyset cursor's value), and a cursor's
 //  value parameter back as a time.
 #define LEADS_SQL_MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-#define LEADS_SQL_CURSOR_TIME(param)                                                          \
+#define LEADS_SQL_CURSOR_TIME(param)                                                               \
     "('epoch'::timestamptz + nullif(" param ", '')::bigint * interval '1 microsecond')"
 
 //  Log a checked activity of lead_id (a live lead of the caller's tenant, of contact_id)
@@ -549,8 +573,8 @@ int leads_activity_store_list(crm_call_t *call, const char *lead_id,
 //  id and lead set here). 1 logged, 0 nothing (logged already, or no such live lead of
 //  the tenant), -1 failed.
 int leads_activity_store_log_once(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
-                                  const char *lead_id, const char *actor_id,
-                                  const char *notify_ref, Crm__Leads__Activity *a);
+                                  const char *lead_id, const char *actor_id, const char *notify_ref,
+                                  bool touches, Crm__Leads__Activity *a);
 
 //  --- activity_methods.c: the activities' methods ------------------------------------------
 
@@ -600,12 +624,10 @@ int leads_views_store_hot_sheet(crm_call_t *call, const char *assignee_id, const
 //  --- views_methods.c: the views' methods ---------------------------------------------------
 
 //  A lead's timeline: its activities, its moves and its creation, newest first.
-int leads_timeline(crm_call_t *call, const ProtobufCMessage *request,
-                   ProtobufCMessage **response);
+int leads_timeline(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
 
 //  The daily hot sheet of a salesperson or of the store.
-int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request,
-                    ProtobufCMessage **response);
+int leads_hot_sheet(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
 
 //  --- member.c: the rules of a team member (no database) ----------------------------------
 
@@ -619,18 +641,17 @@ int leads_postcode_normalize(const char *text, char *out, size_t size);
 //  A member's fields, put in their stored form (trimmed, email domain lower-cased, phone
 //  E.164 in default_region, postcodes upper-cased, role defaulted). Whether PostgreSQL
 //  knows the time zone is member_store.c's question. 0, or -1 with errors added.
-int leads_member_check(Crm__Leads__TeamMember *m, const char *default_region,
-                       crm_errors_t *errors);
+int leads_member_check(Crm__Leads__TeamMember *m, const char *default_region, crm_errors_t *errors);
 
 //  The team list's page: its size and the cursor ("<uuid>.<name in hex>") decoded.
 typedef struct {
     int limit;
-    char cursor_id[40];    // "" for the first page
+    char cursor_id[40]; // "" for the first page
     char cursor_name[401];
 } leads_member_list_t;
 
-int leads_member_list_check(const Crm__Leads__ListTeamMembersRequest *req,
-                            leads_member_list_t *out, crm_errors_t *errors);
+int leads_member_list_check(const Crm__Leads__ListTeamMembersRequest *req, leads_member_list_t *out,
+                            crm_errors_t *errors);
 
 //  The member's fields a PATCH cannot set, and why.
 extern const leads_read_only_t leads_member_read_only[];
@@ -735,11 +756,9 @@ int leads_assignment_store_rule_members(crm_call_t *call, const Crm__Leads__Assi
 //  Take the tenant's assignment lock (assignment_state), until the transaction ends.
 int leads_assignment_store_lock(crm_call_t *call);
 int leads_assignment_store_rule_insert(crm_call_t *call, const char *id,
-                                       const Crm__Leads__AssignmentRule *rule,
-                                       const char *members);
+                                       const Crm__Leads__AssignmentRule *rule, const char *members);
 int leads_assignment_store_rule_update(crm_call_t *call, const char *id,
-                                       const Crm__Leads__AssignmentRule *rule,
-                                       const char *members);
+                                       const Crm__Leads__AssignmentRule *rule, const char *members);
 int leads_assignment_store_rule_move(crm_call_t *call, const char *id, uint32_t position);
 //  204, 404, or a failure code.
 int leads_assignment_store_rule_delete(crm_call_t *call, const char *id);
@@ -750,8 +769,8 @@ int leads_assignment_store_load(crm_call_t *call, json_t **rules, json_t **membe
 
 //  Rule gives the lead to one of candidates (n), the round robin's turn: *chosen. 0 or a
 //  failure code.
-int leads_assignment_store_pick(crm_call_t *call, const char *rule_id, char **candidates,
-                                size_t n, char chosen[40]);
+int leads_assignment_store_pick(crm_call_t *call, const char *rule_id, char **candidates, size_t n,
+                                char chosen[40]);
 
 //  Record an assignment of lead_id already written to the lead: its history row and
 //  LeadAssigned (rule: a rule's id, or "manual"). 0 or a failure code.
@@ -770,14 +789,12 @@ int leads_assignment_store_history(crm_call_t *call, const char *lead_id,
 
 int leads_rule_create(crm_call_t *call, const ProtobufCMessage *request,
                       ProtobufCMessage **response);
-int leads_rule_get(crm_call_t *call, const ProtobufCMessage *request,
-                   ProtobufCMessage **response);
+int leads_rule_get(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
 int leads_rule_update(crm_call_t *call, const ProtobufCMessage *request,
                       ProtobufCMessage **response);
 int leads_rule_delete(crm_call_t *call, const ProtobufCMessage *request,
                       ProtobufCMessage **response);
-int leads_rule_list(crm_call_t *call, const ProtobufCMessage *request,
-                    ProtobufCMessage **response);
+int leads_rule_list(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response);
 int leads_assign_manual(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
 int leads_assignments_list(crm_call_t *call, const ProtobufCMessage *request,
@@ -839,14 +856,13 @@ int leads_followup_store_insert(crm_call_t *call, const char *lead_id,
 
 //  The follow-up's status, locked ("" when the lead has no such follow-up). 0 or a
 //  failure code.
-int leads_followup_store_status(crm_call_t *call, const char *lead_id,
-                                const char *follow_up_id, char status[16]);
+int leads_followup_store_status(crm_call_t *call, const char *lead_id, const char *follow_up_id,
+                                char status[16]);
 
 //  A checked change of a pending follow-up, the lead's follow_up_at its earliest pending
 //  due time after it: 200 with *response, or a failure code.
 int leads_followup_store_update(crm_call_t *call, const char *lead_id, const char *follow_up_id,
-                                const leads_followup_change_t *set,
-                                ProtobufCMessage **response);
+                                const leads_followup_change_t *set, ProtobufCMessage **response);
 
 //  One follow-up of a live lead: 200 with *response, 404, or a failure code.
 int leads_followup_store_get(crm_call_t *call, const char *lead_id, const char *follow_up_id,
@@ -902,23 +918,46 @@ int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
 
 //  A follow-up in the API's shape; contact and assignee: the SQL giving its lead's
 //  contact and assignee (the follow-up's own assignee wins when it has one).
-#define LEADS_FOLLOW_UP_JSONB(f, contact, assignee)                                           \
-    "jsonb_build_object('id', " f ".id, 'leadId', " f ".lead_id, 'contactId', " contact ","   \
-    " 'dueAt', " CRM_SQL_TS(f ".due_at") ", 'method', " f ".method, 'note', " f ".note,"       \
-    " 'status', " f ".status, 'assigneeId', coalesce(nullif(" f ".assignee_id, ''), "          \
-    assignee "), 'firedAt', " CRM_SQL_TS(f ".fired_at") ","                                    \
-    " 'cancelReason', " f ".cancel_reason,"                                                    \
-    " 'overdue', " f ".status = 'pending' AND " f ".due_at < now(),"                           \
-    " 'createdBy', " f ".created_by, 'createdAt', " CRM_SQL_TS(f ".created_at") ","            \
-    " 'updatedAt', " CRM_SQL_TS(f ".updated_at") ","                                          \
-    " 'completedAt', " CRM_SQL_TS(f ".completed_at") ","                                      \
-    " 'cancelledAt', " CRM_SQL_TS(f ".cancelled_at") ", 'longTerm', " f ".long_term)"
+#define LEADS_FOLLOW_UP_JSONB(f, contact, assignee)                                                                   \
+    "jsonb_build_object('id', " f ".id, 'leadId', " f ".lead_id, 'contactId', " contact ","                           \
+    " 'dueAt', " CRM_SQL_TS(                                                                                          \
+        f ".due_at") ", 'method', " f ".method, 'note', " f ".note,"                                                  \
+                     " 'status', " f ".status, 'assigneeId', coalesce(nullif(" f                                      \
+                     ".assignee_id, ''), " assignee "), 'firedAt', " CRM_SQL_TS(                                      \
+                         f                                                                                            \
+                         ".fired_at") ","                                                                             \
+                                      " 'cancelReason', " f ".cancel_reason,"                                         \
+                                      " 'overdue', " f ".status = 'pending' AND " f                                   \
+                                      ".due_at < now(),"                                                              \
+                                      " 'createdBy', " f ".created_by, 'createdAt', " CRM_SQL_TS(                     \
+                                          f ".created_at") ","                                                        \
+                                                           " 'updatedAt', " CRM_SQL_TS(                               \
+                                                               f ".updated_at") ","                                   \
+                                                                                " 'completedAt',"                     \
+                                                                                " " CRM_SQL_TS(                       \
+                                                                                    f                                 \
+                                                                                    ".completed_"                     \
+                                                                                    "at") ","                         \
+                                                                                          " '"                        \
+                                                                                          "cancel"                    \
+                                                                                          "ledAt'"                    \
+                                                                                          ","                         \
+                                                                                          " " CRM_SQL_TS(             \
+                                                                                              f                       \
+                                                                                              ".c"                    \
+                                                                                              "an"                    \
+                                                                                              "ce"                    \
+                                                                                              "ll"                    \
+                                                                                              "ed"                    \
+                                                                                              "_a"                    \
+                                                                                              "t") ", 'longTerm', " f \
+                                                                                                   ".long_term)"
 
 //  An assignment history row in the API's shape (an Assignment).
-#define LEADS_ASSIGNMENT_JSONB(h)                                                             \
-    "jsonb_build_object('fromAssigneeId', " h ".from_member,"                                 \
-    " 'toAssigneeId', " h ".to_member, 'ruleId', coalesce(" h ".rule_id::text, ''),"          \
-    " 'rule', " h ".rule, 'note', " h ".note, 'actorId', " h ".actor_id,"                     \
+#define LEADS_ASSIGNMENT_JSONB(h)                                                                  \
+    "jsonb_build_object('fromAssigneeId', " h ".from_member,"                                      \
+    " 'toAssigneeId', " h ".to_member, 'ruleId', coalesce(" h ".rule_id::text, ''),"               \
+    " 'rule', " h ".rule, 'note', " h ".note, 'actorId', " h ".actor_id,"                          \
     " 'assignedAt', " CRM_SQL_TS(h ".assigned_at") ")"
 
 //  --- settings.c: the rules of the tenant's sales settings (no database) -----------------

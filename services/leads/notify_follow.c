@@ -89,6 +89,7 @@ static leads_notify_outcome_t s_sent(const Crm__Event *event, leads_notify_log_t
                         email ? LEADS_ACTIVITY_BODY_MAX_LEN : LEADS_ACTIVITY_SMS_BODY_MAX_LEN))
             outcome = LEADS_NOTIFY_UNREADABLE;
         snprintf(out->lead_id, sizeof out->lead_id, "%s", ref->lead_id);
+        out->touches = strcmp(ref->trigger, "manual") == 0;
         if (snprintf(out->notify_ref, sizeof out->notify_ref, "sent:%s", ref->message_id) >=
             (int)sizeof out->notify_ref) // no id of notify's is that long
             outcome = LEADS_NOTIFY_UNREADABLE;
@@ -113,6 +114,7 @@ static leads_notify_outcome_t s_inbound(const Crm__Event *event, leads_notify_lo
                       ? LEADS_NOTIFY_LOG
                       : LEADS_NOTIFY_UNREADABLE;
         snprintf(out->lead_id, sizeof out->lead_id, "%s", m->lead_id);
+        out->touches = true;
         if (snprintf(out->notify_ref, sizeof out->notify_ref, "inbound:%s", m->inbound_id) >=
             (int)sizeof out->notify_ref)
             outcome = LEADS_NOTIFY_UNREADABLE;
@@ -174,7 +176,7 @@ int leads_notify_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *ev
     int rc = 0;
     if (outcome == LEADS_NOTIFY_LOG) // store: activity_store.c
         rc = leads_activity_store_log_once(db, outbox, event->tenant_id, log.lead_id, "notify",
-                                           log.notify_ref, log.activity) < 0
+                                           log.notify_ref, log.touches, log.activity) < 0
                  ? -1
                  : 0;
     else if (outcome == LEADS_NOTIFY_REFUSED)

@@ -107,6 +107,10 @@ static void s_expect(const s_case_t *c) {
         assert_string_equal(a->actor_id, ""); // the follower's to give
         assert_string_equal(log.lead_id, LEAD);
         assert_string_equal(log.notify_ref, c->notify_ref);
+        //  Only the customer's reply (or a person's message: test_touches) moves the
+        //  lead's last activity; these sends are automated.
+        assert_int_equal(log.touches,
+                         c->direction == CRM__LEADS__EMAIL_DIRECTION__EMAIL_DIRECTION_INBOUND);
     } else
         assert_null(log.activity);
     if (outcome == LEADS_NOTIFY_REFUSED)
@@ -235,11 +239,36 @@ static void test_notify_normalised(void **state) {
     crm__event__free_unpacked(event, NULL);
 }
 
+//  A salesperson's own message moves the lead's last activity; an automated one does not.
+static void test_touches(void **state) {
+    (void)state;
+    const char *triggers[] = {"manual", "speed_to_lead", "follow_up_due"};
+    for (size_t i = 0; i < 3; i++) {
+        Crm__Events__NotificationRef ref = CRM__EVENTS__NOTIFICATION_REF__INIT;
+        ref.message_id = MESSAGE;
+        ref.contact_id = CONTACT;
+        ref.lead_id = LEAD;
+        ref.channel = "sms";
+        ref.purpose = "transactional";
+        ref.trigger = (char *)triggers[i];
+        Crm__Events__NotificationSent m = CRM__EVENTS__NOTIFICATION_SENT__INIT;
+        m.ref = &ref;
+        m.sent_at = "2026-12-01T10:00:00.000000Z";
+        m.summary = "Hello";
+        Crm__Event *event = s_event("NotificationSent", &m.base);
+        leads_notify_log_t log;
+        crm_errors_t errors = {0};
+        assert_int_equal(leads_notify_activity(event, &log, &errors), LEADS_NOTIFY_LOG);
+        assert_int_equal(log.touches, i == 0);
+        leads_notify_log_reset(&log);
+        crm__event__free_unpacked(event, NULL);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_notify_logged),
-        cmocka_unit_test(test_notify_others),
-        cmocka_unit_test(test_notify_unreadable),
+        cmocka_unit_test(test_notify_logged),     cmocka_unit_test(test_touches),
+        cmocka_unit_test(test_notify_others),     cmocka_unit_test(test_notify_unreadable),
         cmocka_unit_test(test_notify_normalised),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
