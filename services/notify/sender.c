@@ -407,6 +407,18 @@ static bool s_fall_back(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_f
     return true;
 }
 
+//  The one-click unsubscribe link of a marketing email (NULL when none can be made).
+static char *s_unsubscribe_url(s_sender_t *self, const notify_claimed_t *m) {
+    char *token =
+        notify_token_make(self->link_key, NOTIFY_TOKEN_UNSUBSCRIBE, m->tenant_id, m->id, 0);
+    char *url =
+        token ? zsys_sprintf("%s/v1/unsubscribe/%s", self->cfg->notify_public_url, token) : NULL;
+    free(token);
+    return url;
+}
+
+static s_prepared_t s_render(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_facts_t *f);
+
 //  Decide, render and fill m's recipient and text: S_READY to send, S_DONE when it was
 //  settled otherwise (suppressed, deferred, handed on), S_FAILED on a database failure.
 static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_facts_t *f) {
@@ -496,14 +508,31 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
             }
         }
     }
-    int cap = f->settings->daily_cap ? (int)f->settings->daily_cap : cfg->notify_daily_cap;
-    rc = notify_sender_store_count(db, m->tenant_id, cap);
-    if (rc)
-        return rc < 0 ? S_FAILED
-               : s_suppress(db, m, "daily_cap", "the dealership's daily message cap is reached")
-                   ? S_FAILED
-                   : S_DONE;
-    //  The text, rendered now.
+    //  The daily cap counts a message once, at its first attempt.
+    if (m->attempts == 0) {
+        int cap = f->settings->daily_cap ? (int)f->settings->daily_cap : cfg->notify_daily_cap;
+        rc = notify_sender_store_count(db, m->tenant_id, cap);
+        if (rc)
+            return rc < 0 ? S_FAILED
+                   : s_suppress(db, m, "daily_cap", "the dealership's daily message cap is reached")
+                       ? S_FAILED
+                       : S_DONE;
+    }
+    //  A message tried before keeps the text it was first sent with (its links tracked).
+    bool marketing_email = !sms && strcmp(m->purpose, "marketing") == 0;
+    if (m->rendered) {
+        if (marketing_email && cfg->notify_public_url[0])
+            f->unsubscribe_url = s_unsubscribe_url(self, m);
+        return S_READY;
+    }
+    return s_render(self, db, m, f);
+}
+
+//  m's text, rendered now with what is known of its contact, lead, salesperson and
+//  dealership: S_READY, or S_DONE when its template is gone (failed), S_FAILED.
+static s_prepared_t s_render(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_facts_t *f) {
+    const crm_config_t *cfg = self->cfg;
+    bool sms = strcmp(m->channel, "sms") == 0;
     char *subject = NULL, *text = NULL, *html = NULL;
     const char *why = NULL;
     if (s_texts(db, m, f->context, &subject, &text, &html, &why))
@@ -542,15 +571,10 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
     json_t *links = json_array();
     if (!sms && cfg->notify_public_url[0]) {
         if (strcmp(m->purpose, "marketing") == 0) {
-            char *token =
-                notify_token_make(self->link_key, NOTIFY_TOKEN_UNSUBSCRIBE, m->tenant_id, m->id, 0);
-            if (token)
-                f->unsubscribe_url =
-                    zsys_sprintf("%s/v1/unsubscribe/%s", cfg->notify_public_url, token);
-            free(token);
+            f->unsubscribe_url = s_unsubscribe_url(self, m);
             if (f->unsubscribe_url) {
                 char *with =
-                    zsys_sprintf("%s\r\n\r\nUnsubscribe: %s", m->body_text, f->unsubscribe_url);
+                    zsys_sprintf("%s\n\nUnsubscribe: %s", m->body_text, f->unsubscribe_url);
                 free(m->body_text);
                 m->body_text = strdup(with);
                 zstr_free(&with);

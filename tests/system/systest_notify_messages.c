@@ -373,11 +373,35 @@ static void test_stop_start_help(void **state) {
     assert_int_equal(r.status, 422);
     assert_non_null(strstr(r.body, "opted_out"));
     harness_response_free(&r);
+    //  The contacts service records it: doNotContact.sms, by an SMS keyword.
+    char path[160];
+    snprintf(path, sizeof path, "/v1/contacts/%s/communication/history", contact);
+    bool recorded = false;
+    for (int i = 0; i < 100 && !recorded; i++) {
+        r = harness_http("GET", path, h->key_a, NULL, NULL);
+        recorded = r.status == 200 && strstr(r.body, "\"sms_stop\"") &&
+                   strstr(r.body, "doNotContact.sms");
+        harness_response_free(&r);
+        if (!recorded)
+            zclock_sleep(50);
+    }
+    assert_true(recorded);
 
+    //  START: texts go again (once the contacts service has lifted doNotContact.sms
+    //  and notify heard of it).
     r = harness_sms_inbound("+12025550107", h->sms_from, "START");
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
-    s_send_ok(body, id);
+    for (int i = 0; i < 100; i++) {
+        r = s_send(body);
+        if (r.status != 422)
+            break;
+        harness_response_free(&r);
+        zclock_sleep(50);
+    }
+    assert_int_equal(r.status, 201);
+    snprintf(id, sizeof id, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
     json_decref(s_wait_status(id, "sent", 10000));
     assert_int_equal(s_sms_to("+12025550107", NULL), 2);
 
