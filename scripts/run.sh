@@ -92,8 +92,8 @@ if [ -z "${CRM_NOTIFY_SMTP_URL:-}" ]; then
     smtp_user=crm-dev
     smtp_password=$(secret_once "$sinks/smtp-password" 16)
     rm -f "$sinks/mail/port"
-    "$top/tools/sinks/smtp_sink.py" --dir "$sinks/mail" --port 0 --user "$smtp_user" \
-        --password "$smtp_password" --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" \
+    SMTP_SINK_PASSWORD=$smtp_password "$top/tools/sinks/smtp_sink.py" --dir "$sinks/mail" \
+        --port 0 --user "$smtp_user" --tls-cert "$tls/cert.pem" --tls-key "$tls/key.pem" \
         >>"$sinks/smtp-sink.log" 2>&1 &
     smtp_pid=$!
 fi
@@ -102,8 +102,8 @@ if [ -z "${CRM_NOTIFY_SMS_BASE_URL:-}" ]; then
     sms_sid=$(secret_once "$sinks/sms-account-sid" 16 AC)
     sms_token=$(secret_once "$sinks/sms-auth-token" 16)
     rm -f "$sinks/sms/port"
-    "$top/tools/sinks/sms_stub.py" --dir "$sinks/sms" --port 0 --account-sid "$sms_sid" \
-        --auth-token "$sms_token" >>"$sinks/sms-stub.log" 2>&1 &
+    SMS_STUB_AUTH_TOKEN=$sms_token "$top/tools/sinks/sms_stub.py" --dir "$sinks/sms" --port 0 \
+        --account-sid "$sms_sid" >>"$sinks/sms-stub.log" 2>&1 &
     sms_pid=$!
 fi
 if [ -n "${smtp_pid:-}" ]; then

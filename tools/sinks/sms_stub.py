@@ -702,7 +702,9 @@ def parse_args(argv):
     p.add_argument("--port", type=int, required=True, help="TCP port; 0: any free port")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--account-sid", required=True, help="AC + 32 hex digits")
-    p.add_argument("--auth-token", required=True, help="Basic password and webhook key")
+    p.add_argument("--auth-token", default=os.environ.get("SMS_STUB_AUTH_TOKEN"),
+                   help="Basic password and webhook key (default: $SMS_STUB_AUTH_TOKEN, kept "
+                        "out of ps)")
     p.add_argument("--sent-delay-ms", type=int, default=200,
                    help="from accepted to sent (or failed)")
     p.add_argument("--delivered-delay-ms", type=int, default=1000,

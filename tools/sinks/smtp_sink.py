@@ -170,7 +170,8 @@ def parse_args(argv):
     p.add_argument("--port", type=int, required=True, help="TCP port; 0: any free port")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
     p.add_argument("--user", help="require AUTH PLAIN/LOGIN as this user")
-    p.add_argument("--password", help="the user's password")
+    p.add_argument("--password", default=os.environ.get("SMTP_SINK_PASSWORD"),
+                   help="the user's password (default: $SMTP_SINK_PASSWORD, kept out of ps)")
     p.add_argument("--tls-cert", help="PEM certificate: offer STARTTLS (and require it)")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--implicit-tls", action="store_true",
