@@ -161,6 +161,7 @@ static const s_key_t s_keys[] = {
     S_INT(notify, send_batch, 50, 1, 10000, "messages claimed by a sender in one step"),
     S_STRING(notify, time_zone, "UTC", "the tenants' time zone (IANA) for quiet hours, until set per tenant"),
     S_STRING(notify, data_dir, "services/notify/data", "the quiet-hours and time-zone data files"),
+    S_STRING(notify, accounts_file, "", "a dealership's own SMS account and mail relay (YAML; \"\": none)"),
 
     S_INT(reporting, publish_interval_ms, 1000, 100, S_HOUR_MS,
           "changed daily figures are published this often (per tenant at most)"),

@@ -94,6 +94,7 @@ typedef struct {
     int notify_send_batch;           // messages claimed per sender step
     char *notify_time_zone;          // the tenants' time zone until set per tenant
     char *notify_data_dir;           // quiet-hours and time-zone data files
+    char *notify_accounts_file;      // per-dealership provider accounts ("": none)
     //  reporting:
     int reporting_publish_interval_ms; // changed daily figures are published this often
     int reporting_snapshot_page;     // contacts per Snapshot page while rebuilding

@@ -5,6 +5,7 @@
     that queue messages). */
 #include "notify.h"
 #include "daemon.h"
+#include "log.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -23,6 +24,14 @@ static int s_setup(const crm_config_t *cfg, crm_db_t *db, void **arg) {
         sodium_hex2bin(s_notify.link_key, sizeof s_notify.link_key, hex, strlen(hex), NULL, NULL,
                        NULL))
         return -1;
+    char *error = NULL;
+    s_notify.accounts = notify_accounts_new(cfg, &error);
+    if (!s_notify.accounts) {
+        crm_log_kv(CRM_LOG_ERROR, "could not read the dealerships' provider accounts", "detail",
+                   error ? error : "", "hint", "see notify.accounts_file", NULL);
+        free(error);
+        return -1;
+    }
     s_notify.client = crm_bus_client_new(crm_config_broker(cfg));
     *arg = &s_notify;
     return s_notify.client ? 0 : -1;
@@ -30,8 +39,10 @@ static int s_setup(const crm_config_t *cfg, crm_db_t *db, void **arg) {
 
 static void s_teardown(void **arg) {
     notify_t *self = *arg;
-    if (self)
+    if (self) {
         crm_bus_client_destroy(&self->client);
+        notify_accounts_destroy(&self->accounts);
+    }
 }
 
 static int s_workers(const crm_config_t *cfg) {

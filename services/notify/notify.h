@@ -31,11 +31,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+typedef struct _notify_accounts_t notify_accounts_t; // accounts.c
+
 //  The daemon's state, shared by its methods (one loop).
 typedef struct {
     const crm_config_t *cfg;
     crm_bus_client_t *client;   // Preview's calls to the contacts and leads services
     unsigned char link_key[32]; // signs and checks the links' tokens (webhook.h)
+    notify_accounts_t *accounts; // the providers' accounts (webhooks' signatures)
 } notify_t;
 
 extern const crm_method_t notify_methods[];
@@ -417,6 +420,24 @@ int notify_webhook_store_unsubscribe(crm_db_t *db, const char *tenant_id, const 
 
 crm_method_fn notify_webhook_sms_status, notify_webhook_sms_inbound, notify_webhook_unsubscribe,
     notify_webhook_unsubscribe_page, notify_webhook_track;
+
+// --- accounts.c: each dealership's provider account and mail relay --------------------------
+
+typedef struct {
+    char tenant[65]; // "" for the default (the notify.* settings)
+    char *sms_base_url, *sms_account_sid, *sms_auth_token, *sms_from;
+    char *smtp_url, *smtp_user, *smtp_password, *mail_from;
+} notify_account_t;
+
+//  The default account and notify.accounts_file's; NULL with *error (caller frees) when
+//  the file cannot be read or is wrong.
+notify_accounts_t *notify_accounts_new(const crm_config_t *cfg, char **error);
+void notify_accounts_destroy(notify_accounts_t **self_p);
+//  The tenant's account (the default when it has none of its own).
+const notify_account_t *notify_accounts_for(const notify_accounts_t *self, const char *tenant_id);
+//  The account of an SMS provider's AccountSid (the default when none has it).
+const notify_account_t *notify_accounts_by_sid(const notify_accounts_t *self,
+                                               const char *account_sid);
 
 // --- follow.c: the other services' events ---------------------------------------------------
 

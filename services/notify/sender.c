@@ -48,9 +48,9 @@ typedef struct {
     Crm__Notify__Channel channel;
     const char *channel_name;
     int64_t owner;
-    notify_sms_client_t *sms;
-    notify_smtp_client_t *smtp;
-    crm_bus_client_t *bus; // team members, from the leads service
+    notify_accounts_t *accounts; // each dealership's provider account (accounts.c)
+    zhashx_t *clients;           // a channel client per account used, kept open (reuse)
+    crm_bus_client_t *bus;       // team members, from the leads service
     notify_quiet_rules_t *quiet;
     unsigned char link_key[NOTIFY_TOKEN_KEY_BYTES];
     double per_second; // the rate limit
@@ -72,6 +72,37 @@ static void s_rfc3339(int64_t ms, char *out, size_t size) {
     char base[32];
     strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out, size, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+static void s_sms_client_free(void **item) {
+    notify_sms_client_destroy((notify_sms_client_t **)item);
+}
+
+static void s_smtp_client_free(void **item) {
+    notify_smtp_client_destroy((notify_smtp_client_t **)item);
+}
+
+//  The client of the tenant's account for this sender's channel, made at first use and
+//  kept (its connection reused); NULL when the account has no provider for the channel.
+static void *s_client(s_sender_t *self, const char *tenant_id) {
+    const notify_account_t *a = notify_accounts_for(self->accounts, tenant_id);
+    bool sms = self->channel == CRM__NOTIFY__CHANNEL__CHANNEL_SMS;
+    if (sms ? !a->sms_base_url[0] : !a->smtp_url[0])
+        return NULL;
+    char key[32];
+    snprintf(key, sizeof key, "%p", (const void *)a);
+    void *client = zhashx_lookup(self->clients, key);
+    if (!client) {
+        int timeout = self->cfg->notify_send_timeout_ms;
+        client = sms ? (void *)notify_sms_client_new(a->sms_base_url, a->sms_account_sid,
+                                                     a->sms_auth_token, timeout)
+                     : (void *)notify_smtp_client_new(a->smtp_url, a->smtp_user, a->smtp_password,
+                                                      self->cfg->notify_smtp_verify_tls,
+                                                      self->cfg->notify_smtp_ca_file, timeout);
+        if (client)
+            zhashx_insert(self->clients, key, client);
+    }
+    return client;
 }
 
 static void *s_new(const crm_config_t *cfg, crm_db_t *db, Crm__Notify__Channel channel) {
@@ -103,19 +134,25 @@ static void *s_new(const crm_config_t *cfg, crm_db_t *db, Crm__Notify__Channel c
         free(self);
         return NULL;
     }
-    if (sms && cfg->notify_sms_base_url[0])
-        self->sms = notify_sms_client_new(cfg->notify_sms_base_url, cfg->notify_sms_account_sid,
-                                          cfg->notify_sms_auth_token, cfg->notify_send_timeout_ms);
-    if (!sms && cfg->notify_smtp_url[0])
-        self->smtp = notify_smtp_client_new(cfg->notify_smtp_url, cfg->notify_smtp_user,
-                                            cfg->notify_smtp_password, cfg->notify_smtp_verify_tls,
-                                            cfg->notify_smtp_ca_file, cfg->notify_send_timeout_ms);
+    self->accounts = notify_accounts_new(cfg, &error);
+    if (!self->accounts) {
+        crm_log_kv(CRM_LOG_ERROR, "could not read the dealerships' provider accounts", "detail",
+                   error ? error : "", "hint", "see notify.accounts_file", NULL);
+        free(error);
+        notify_quiet_rules_destroy(&self->quiet);
+        free(self);
+        return NULL;
+    }
+    self->clients = zhashx_new();
+    zhashx_set_destructor(self->clients, sms ? s_sms_client_free : s_smtp_client_free);
     self->bus = crm_bus_client_new(crm_config_broker(cfg));
     self->per_second = sms ? cfg->notify_sms_per_second : cfg->notify_email_per_second;
     self->tokens = 1;
     self->refilled_ms = s_now_ms();
+    const notify_account_t *fallback = notify_accounts_for(self->accounts, "");
     crm_log_kv(CRM_LOG_INFO, "sender started", "channel", self->channel_name, "provider",
-               (sms ? self->sms != NULL : self->smtp != NULL) ? "configured" : "none", NULL);
+               (sms ? fallback->sms_base_url[0] : fallback->smtp_url[0]) ? "configured" : "none",
+               NULL);
     (void)db;
     return self;
 }
@@ -132,8 +169,8 @@ void notify_sender_destroy(void **state_p) {
     s_sender_t *self = *state_p;
     if (!self)
         return;
-    notify_sms_client_destroy(&self->sms);
-    notify_smtp_client_destroy(&self->smtp);
+    zhashx_destroy(&self->clients);
+    notify_accounts_destroy(&self->accounts);
     crm_bus_client_destroy(&self->bus);
     notify_quiet_rules_destroy(&self->quiet);
     free(self);
@@ -431,8 +468,9 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
         return S_FAILED;
     Crm__Notify__Channel channel = s_channel_of(m->channel);
     bool sms = channel == CRM__NOTIFY__CHANNEL__CHANNEL_SMS;
-    bool configured = sms ? self->sms != NULL : self->smtp != NULL;
-    if (!configured || (!sms && !cfg->notify_mail_from[0] && !f->settings->mail_from[0]))
+    const notify_account_t *account = notify_accounts_for(self->accounts, m->tenant_id);
+    bool configured = s_client(self, m->tenant_id) != NULL;
+    if (!configured || (!sms && !account->mail_from[0] && !f->settings->mail_from[0]))
         return s_fail(db, m, "failed", "not_configured",
                       sms ? "no SMS provider is configured (notify.sms_base_url)"
                           : "no SMTP server or sender is configured (notify.smtp_url, "
@@ -659,18 +697,21 @@ static void s_send(s_sender_t *self, notify_claimed_t *m, s_facts_t *f, notify_s
     const crm_config_t *cfg = self->cfg;
     memset(r, 0, sizeof *r);
     if (strcmp(m->channel, "sms") == 0) {
-        const char *from = f->settings->sms_from[0] ? f->settings->sms_from : cfg->notify_sms_from;
+        const notify_account_t *account = notify_accounts_for(self->accounts, m->tenant_id);
+        const char *from = f->settings->sms_from[0] ? f->settings->sms_from : account->sms_from;
         char *callback = cfg->notify_public_url[0]
                              ? zsys_sprintf("%s/v1/webhooks/sms/status?tenant=%s&message=%s",
                                             cfg->notify_public_url, m->tenant_id, m->id)
                              : NULL;
-        notify_sms_send(self->sms, from, m->to, m->body_text, callback ? callback : "", r);
+        notify_sms_send(s_client(self, m->tenant_id), from, m->to, m->body_text,
+                        callback ? callback : "", r);
         zstr_free(&callback);
         if (!r->segments)
             r->segments = notify_sms_segments(m->body_text, NULL);
         return;
     }
-    const char *from = f->settings->mail_from[0] ? f->settings->mail_from : cfg->notify_mail_from;
+    const notify_account_t *account = notify_accounts_for(self->accounts, m->tenant_id);
+    const char *from = f->settings->mail_from[0] ? f->settings->mail_from : account->mail_from;
     char *message_id = notify_email_message_id(from);
     notify_email_t mail = {.from = from,
                            .to = m->to,
@@ -688,7 +729,7 @@ static void s_send(s_sender_t *self, notify_claimed_t *m, s_facts_t *f, notify_s
         snprintf(r->error, sizeof r->error, "the message could not be made: %s",
                  notify_email_check(&mail) ? notify_email_check(&mail) : "bad sender");
     } else
-        notify_smtp_send(self->smtp, from_address, m->to, message, r);
+        notify_smtp_send(s_client(self, m->tenant_id), from_address, m->to, message, r);
     if (r->outcome == NOTIFY_SEND_ACCEPTED && message_id)
         snprintf(r->provider_id, sizeof r->provider_id, "%s", message_id);
     free(message);
@@ -697,7 +738,7 @@ static void s_send(s_sender_t *self, notify_claimed_t *m, s_facts_t *f, notify_s
 
 //  Ask the provider about SMS whose outcome is unknown.
 static int s_resolve_unknown(s_sender_t *self, crm_db_t *db) {
-    if (!self->sms)
+    if (self->channel != CRM__NOTIFY__CHANNEL__CHANNEL_SMS)
         return 0;
     notify_claimed_t *rows = NULL;
     int n = notify_sender_store_unknown(db, UNKNOWN_GRACE_MS, &rows);
@@ -707,7 +748,12 @@ static int s_resolve_unknown(s_sender_t *self, crm_db_t *db) {
         notify_send_result_t r;
         memset(&r, 0, sizeof r);
         time_t since = time(NULL) - 86400; // the provider's DateSent is a day
-        notify_sms_find(self->sms, m->to, m->body_text, since, &r);
+        notify_sms_client_t *client = s_client(self, m->tenant_id);
+        if (!client) {
+            notify_claimed_reset(m);
+            continue;
+        }
+        notify_sms_find(client, m->to, m->body_text, since, &r);
         if (r.outcome == NOTIFY_SEND_ACCEPTED) {
             Crm__Events__NotificationSent event = CRM__EVENTS__NOTIFICATION_SENT__INIT;
             Crm__Events__NotificationRef ref;

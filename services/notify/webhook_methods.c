@@ -72,8 +72,9 @@ static int s_verified_form(crm_call_t *call, const Crm__HttpRequest *req, notify
         return 400;
     }
     char *url = s_called_url(self->cfg, req);
-    bool ok =
-        notify_twilio_verify(self->cfg->notify_sms_auth_token, url, form, req->twilio_signature);
+    bool ok = notify_twilio_verify(
+        notify_accounts_by_sid(self->accounts, notify_form_get(form, "AccountSid"))->sms_auth_token,
+        url, form, req->twilio_signature);
     zstr_free(&url);
     if (!ok) {
         notify_form_reset(form);
