@@ -1,16 +1,23 @@
 /*  notify: the daemon's internal interface.
 
-    Reading order: main.c (wiring), methods.c (the method table: the index of what the
-    service answers, each row naming its rules and its SQL), then the resource:
-    - template.c: a template's rules, the placeholder table, the placeholder scanner and
-      the renderer (no database, no bus);
-    - template_store.c: its SQL;
-    - template_methods.c: its methods, with Preview's calls to the contacts and leads
-      services;
+    Reading order: main.c (wiring: the follows table, the senders in the job table),
+    methods.c (the method table: the index of what the service answers, each row naming
+    its rules and its SQL), then the resources, each <resource>.c (rules: no database,
+    no bus), <resource>_store.c (its SQL), <resource>_methods.c (its methods):
+    - template: the placeholder table, scanner and renderer; Preview;
+    - message: a salesperson's message, reading one with its history, lists, retries;
+    - settings: the dealership's notification settings;
+    - webhook: the keyless routes (provider callbacks, inbound texts, unsubscribe,
+      tracking links);
+    then what sending reads and does:
+    - recipient.c, recipient_store.c, permission_store.c: notify's copy of the contacts
+      and the facts a permission is decided from; permission.c (permission.h): the rules;
+    - quiet.c (quiet.h): quiet hours, over the data files in data/;
+    - lead_store.c: notify's copy of the leads; follow.c: the events that keep the copies
+      and the triggers that queue messages;
+    - sender.c, sender_store.c: the senders; sms.c, email.c (channel.h): the channels;
+      accounts.c: each dealership's provider account;
     migrations/ (the schema).
-
-    This is the notifications issue's first part: templates and their preview. Nothing
-    is sent yet.
 */
 #ifndef NOTIFY_H
 #define NOTIFY_H
