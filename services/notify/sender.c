@@ -430,10 +430,12 @@ static void s_facts_reset(s_facts_t *f) {
 //  handed on before: true when it was.
 static bool s_fall_back(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_facts_t *f,
                         const char *why, int *rc) {
-    const char *fallback = json_string_value(json_object_get(f->context, "_fallback"));
-    if (!fallback || strcmp(fallback, m->channel) == 0 ||
+    const char *named = json_string_value(json_object_get(f->context, "_fallback"));
+    if (!named || strcmp(named, m->channel) == 0 ||
         json_is_true(json_object_get(f->context, "_switched")))
         return false;
+    char fallback[8]; // copied: the context's own text goes when _fallback is set below
+    snprintf(fallback, sizeof fallback, "%s", named);
     json_object_set_new(f->context, "_switched", json_true());
     json_object_set_new(f->context, "_fallback", json_string(m->channel));
     char *context = json_dumps(f->context, JSON_COMPACT);
