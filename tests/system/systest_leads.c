@@ -67,9 +67,11 @@ static long long s_count(const char *fmt, const char *arg) {
 
 //  Rows of leads (live or not) and of leads' outbox: what a refused request must not
 //  change.
+//  (Leads' LeadActivityLogged events are left out: the notify service's auto-reply to a
+//  new chat lead is logged on the lead when it goes out, at any moment.)
 static long long s_written(void) {
     return sql_scalar("SELECT (SELECT count(*) FROM leads.leads)"
-                      " + (SELECT count(*) FROM leads.outbox)"
+                      " + (SELECT count(*) FROM leads.outbox WHERE type <> 'LeadActivityLogged')"
                       " + (SELECT count(*) FROM leads.stage_history)"
                       " + (SELECT count(*) FROM leads.stages)");
 }
