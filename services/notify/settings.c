@@ -3,9 +3,10 @@
     lead's source takes. No database, no bus.
 
     Defaults: quiet hours 08:00-21:00 (the law's stricter windows apply whatever is set),
-    the time zone notify.time_zone, speed to lead on for chat, web form and third-party
-    leads with the built-in texts (NOTIFY_DEFAULT_*), staff alerts on, the daily cap
-    notify.daily_cap, senders from notify.sms_from / notify.mail_from.
+    the time zone notify.time_zone, speed to lead listed for chat, web form and
+    third-party leads but off (no customer is texted before the dealership has turned it
+    on and seen its words; sender.c's built-in texts until it sets templates), staff
+    alerts on, the daily cap notify.daily_cap, senders from the provider account.
 */
 #include "notify.h"
 #include "json_pb.h"
@@ -34,7 +35,7 @@ Crm__Notify__NotificationSettings *notify_settings_default(void) {
         Crm__Notify__SpeedToLead *entry = calloc(1, sizeof *entry);
         crm__notify__speed_to_lead__init(entry);
         crm_pb_string_set(&entry->source, s_default_sources[i]);
-        entry->enabled = true;
+        entry->enabled = false;
         s->speed_to_lead[s->n_speed_to_lead++] = entry;
     }
     s->lead_assigned_alerts = true;

@@ -297,8 +297,20 @@ static json_t *s_lead_message(const char *lead, int timeout_ms) {
 static void test_speed_to_lead(void **state) {
     (void)state;
     char zone[32], settings[128];
+    //  Off until the dealership turns it on.
+    char contact0[64], lead0[64];
+    s_contact("+12025550114", true, "maria.stl0@example.com", contact0);
+    s_chat_lead(contact0, lead0);
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM notify.leads WHERE lead_id = '%s'", lead0);
+    for (int i = 0; i < 200 && harness_sql_scalar(sql) != 1; i++)
+        zclock_sleep(25); // notify has seen the lead (and queued nothing for it)
+    assert_int_equal(harness_sql_scalar(sql), 1);
+
     s_zone_at(12, zone, sizeof zone);
-    snprintf(settings, sizeof settings, "{\"timeZone\":\"%s\"}", zone);
+    snprintf(settings, sizeof settings,
+             "{\"timeZone\":\"%s\",\"speedToLead\":[{\"source\":\"chat\",\"enabled\":true}]}",
+             zone);
     s_settings(h->key_a, settings);
 
     //  By SMS: the customer's line is opted in.
@@ -353,6 +365,12 @@ static void test_speed_to_lead(void **state) {
     }
     assert_true(deferred);
     assert_int_equal(s_sms_to("+12025550106", NULL), 0);
+    char path0[160];
+    snprintf(path0, sizeof path0, "/v1/messages?leadId=%s", lead0);
+    harness_response_t r0 = harness_http("GET", path0, h->key_a, NULL, NULL);
+    assert_int_equal(json_array_size(json_object_get(r0.json, "items")), 0);
+    harness_response_free(&r0);
+    assert_int_equal(s_sms_to("+12025550114", NULL), 0);
     s_zone_at(12, zone, sizeof zone);
     snprintf(settings, sizeof settings, "{\"timeZone\":\"%s\"}", zone);
     s_settings(h->key_a, settings);
@@ -381,8 +399,8 @@ static void test_stop_start_help(void **state) {
     bool recorded = false;
     for (int i = 0; i < 100 && !recorded; i++) {
         r = harness_http("GET", path, h->key_a, NULL, NULL);
-        recorded = r.status == 200 && strstr(r.body, "\"sms_stop\"") &&
-                   strstr(r.body, "doNotContact.sms");
+        recorded =
+            r.status == 200 && strstr(r.body, "\"sms_stop\"") && strstr(r.body, "doNotContact.sms");
         harness_response_free(&r);
         if (!recorded)
             zclock_sleep(50);
