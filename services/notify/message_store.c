@@ -113,16 +113,18 @@ static const crm_stmt_t s_status_of = {
     .sql = "SELECT status FROM messages WHERE tenant_id = $1 AND id = $2::uuid",
     .nparams = 2};
 
-void notify_ref_init(Crm__Events__NotificationRef *ref, const notify_enqueue_t *e, const char *id) {
+void notify_ref_set(Crm__Events__NotificationRef *ref, const char *id, const char *contact_id,
+                    const char *lead_id, const char *member_id, const char *channel,
+                    const char *purpose, const char *trigger, const char *template_id) {
     crm__events__notification_ref__init(ref);
     ref->message_id = (char *)id;
-    ref->contact_id = (char *)(e->contact_id ? e->contact_id : "");
-    ref->lead_id = (char *)(e->lead_id ? e->lead_id : "");
-    ref->member_id = (char *)(e->member_id ? e->member_id : "");
-    ref->channel = (char *)e->channel;
-    ref->purpose = (char *)e->purpose;
-    ref->trigger = (char *)e->trigger;
-    ref->template_id = (char *)(e->template_id ? e->template_id : "");
+    ref->contact_id = (char *)(contact_id ? contact_id : "");
+    ref->lead_id = (char *)(lead_id ? lead_id : "");
+    ref->member_id = (char *)(member_id ? member_id : "");
+    ref->channel = (char *)channel;
+    ref->purpose = (char *)purpose;
+    ref->trigger = (char *)trigger;
+    ref->template_id = (char *)(template_id ? template_id : "");
 }
 
 int notify_message_store_enqueue(crm_db_t *db, crm_outbox_t *outbox, const notify_enqueue_t *e,
@@ -153,7 +155,8 @@ int notify_message_store_enqueue(crm_db_t *db, crm_outbox_t *outbox, const notif
     if (queued) {
         Crm__Events__NotificationQueued event = CRM__EVENTS__NOTIFICATION_QUEUED__INIT;
         Crm__Events__NotificationRef ref;
-        notify_ref_init(&ref, e, id);
+        notify_ref_set(&ref, id, e->contact_id, e->lead_id, e->member_id, e->channel, e->purpose,
+                       e->trigger, e->template_id);
         event.ref = &ref;
         event.due_at = PQgetvalue(res, 0, 0);
         crm_outbox_add(outbox, e->tenant_id, id, &event.base, NULL);

@@ -43,8 +43,8 @@ typedef struct _notify_accounts_t notify_accounts_t; // accounts.c
 //  The daemon's state, shared by its methods (one loop).
 typedef struct {
     const crm_config_t *cfg;
-    crm_bus_client_t *client;   // Preview's calls to the contacts and leads services
-    unsigned char link_key[32]; // signs and checks the links' tokens (webhook.h)
+    crm_bus_client_t *client;    // Preview's calls to the contacts and leads services
+    unsigned char link_key[32];  // signs and checks the links' tokens (webhook.h)
     notify_accounts_t *accounts; // the providers' accounts (webhooks' signatures)
 } notify_t;
 
@@ -217,8 +217,10 @@ typedef struct {
     const char *created_by;
 } notify_enqueue_t;
 
-//  The event reference of a message being queued (borrowing e's strings and id).
-void notify_ref_init(Crm__Events__NotificationRef *ref, const notify_enqueue_t *e, const char *id);
+//  The reference every event about a message carries (borrowing the strings; NULL: "").
+void notify_ref_set(Crm__Events__NotificationRef *ref, const char *id, const char *contact_id,
+                    const char *lead_id, const char *member_id, const char *channel,
+                    const char *purpose, const char *trigger, const char *template_id);
 
 //  Queue e in the caller's transaction, its NotificationQueued into outbox: 1 queued
 //  (id set), 0 its key was queued before (nothing written), -1 failed.

@@ -214,15 +214,8 @@ static Crm__Notify__Purpose s_purpose_of(const char *name) {
 }
 
 static void s_ref(Crm__Events__NotificationRef *ref, const notify_claimed_t *m) {
-    crm__events__notification_ref__init(ref);
-    ref->message_id = (char *)m->id;
-    ref->contact_id = (char *)m->contact_id;
-    ref->lead_id = (char *)m->lead_id;
-    ref->member_id = m->member_id;
-    ref->channel = (char *)m->channel;
-    ref->purpose = (char *)m->purpose;
-    ref->trigger = (char *)m->trigger;
-    ref->template_id = (char *)m->template_id;
+    notify_ref_set(ref, m->id, m->contact_id, m->lead_id, m->member_id, m->channel, m->purpose,
+                   m->trigger, m->template_id);
 }
 
 //  The first characters of text (at most SUMMARY_CHARS, whole UTF-8 sequences).

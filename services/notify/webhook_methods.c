@@ -96,15 +96,8 @@ static char *s_form_json(const notify_form_t *form) {
 }
 
 static void s_ref(Crm__Events__NotificationRef *ref, const notify_message_facts_t *m) {
-    crm__events__notification_ref__init(ref);
-    ref->message_id = (char *)m->id;
-    ref->contact_id = (char *)m->contact_id;
-    ref->lead_id = (char *)m->lead_id;
-    ref->member_id = m->member_id;
-    ref->channel = (char *)m->channel;
-    ref->purpose = (char *)m->purpose;
-    ref->trigger = (char *)m->trigger;
-    ref->template_id = (char *)m->template_id;
+    notify_ref_set(ref, m->id, m->contact_id, m->lead_id, m->member_id, m->channel, m->purpose,
+                   m->trigger, m->template_id);
 }
 
 static int s_event(crm_call_t *call, const notify_message_facts_t *m,
