@@ -412,6 +412,22 @@ static void test_stop_start_help(void **state) {
     r = harness_sms_inbound("+12025550107", h->sms_from, "START");
     assert_int_equal(r.status, 200);
     harness_response_free(&r);
+    //  (the contacts service's two changes reach notify in order: wait for the second)
+    recorded = false;
+    for (int i = 0; i < 200 && !recorded; i++) {
+        r = harness_http("GET", path, h->key_a, NULL, NULL);
+        recorded = r.status == 200 && strstr(r.body, "texted START");
+        harness_response_free(&r);
+        if (!recorded)
+            zclock_sleep(25);
+    }
+    assert_true(recorded);
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM notify.recipients WHERE contact_id = '%s' AND NOT dnc_sms",
+             contact);
+    for (int i = 0; i < 200 && harness_sql_scalar(sql) < 1; i++)
+        zclock_sleep(25);
     for (int i = 0; i < 100; i++) {
         r = s_send(body);
         if (r.status != 422)
