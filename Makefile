@@ -173,6 +173,7 @@ $(BUILD)/tests/test_notify_permission: $(BUILD)/services/notify/permission.o
 $(BUILD)/tests/test_notify_quiet: $(BUILD)/services/notify/quiet.o
 $(BUILD)/tests/test_notify_webhook: $(BUILD)/services/notify/webhook.o
 $(BUILD)/tests/test_notify_accounts: $(BUILD)/services/notify/accounts.o
+$(BUILD)/tests/test_notify_campaign: $(BUILD)/services/notify/campaign.o $(BUILD)/services/notify/message.o $(BUILD)/services/notify/template.o
 $(BUILD)/tests/test_reporting_change: $(BUILD)/services/reporting/change.o $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_contacts_contact: $(BUILD)/services/contacts/contact.o $(BUILD)/services/contacts/contact_store.o
 $(BUILD)/tests/test_contacts_import: $(BUILD)/services/contacts/import.o

@@ -224,12 +224,23 @@ int crm_call_service(crm_call_t *call, crm_bus_client_t *client, const char *ser
                      const char *method, const ProtobufCMessage *request,
                      const ProtobufCMessageDescriptor *response_type, int timeout_ms,
                      ProtobufCMessage **response, Crm__ReplyHeader **reply_header) {
+    return crm_call_service_keyed(call, client, service, method, NULL, request, response_type,
+                                  timeout_ms, response, reply_header);
+}
+
+int crm_call_service_keyed(crm_call_t *call, crm_bus_client_t *client, const char *service,
+                           const char *method, const char *idempotency_key,
+                           const ProtobufCMessage *request,
+                           const ProtobufCMessageDescriptor *response_type, int timeout_ms,
+                           ProtobufCMessage **response, Crm__ReplyHeader **reply_header) {
     Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
     header.method = (char *)method;
     header.tenant_id = call->header->tenant_id;
     header.actor_id = call->header->actor_id;
     header.role = call->header->role;
     header.request_id = call->header->request_id;
+    if (idempotency_key)
+        header.idempotency_key = (char *)idempotency_key;
     header.deadline_ms = (uint32_t)timeout_ms;
     zmsg_t *body = crm_bus_request_new(&header, request);
     zmsg_t *reply = crm_bus_client_request(client, service, &body, timeout_ms + 500);

@@ -114,6 +114,15 @@ int crm_call_service(crm_call_t *call, crm_bus_client_t *client, const char *ser
                      const ProtobufCMessageDescriptor *response_type, int timeout_ms,
                      ProtobufCMessage **response, Crm__ReplyHeader **reply_header);
 
+//  The same with an idempotency key: the called service answers a repeat of the key with
+//  its first answer, so a call that writes, made by a method the core may run again (a
+//  batch that failed runs again one by one), writes once.
+int crm_call_service_keyed(crm_call_t *call, crm_bus_client_t *client, const char *service,
+                           const char *method, const char *idempotency_key,
+                           const ProtobufCMessage *request,
+                           const ProtobufCMessageDescriptor *response_type, int timeout_ms,
+                           ProtobufCMessage **response, Crm__ReplyHeader **reply_header);
+
 //  The standard reply to a request that failed in the database: logs, returns 500 or
 //  503 (connection lost) with the error filled.
 int crm_call_db_failure(crm_call_t *call);

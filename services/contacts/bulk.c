@@ -1,6 +1,7 @@
 /*  bulk: the rules of one change to many contacts: a selection (ids, or a filter, not
-    both), an action with what it needs (tags, a type, an assignee; delete for managers
-    and admins), and how many are changed at once rather than queued. No database here:
+    both), an action with what it needs (tags, a type, an assignee, an email template;
+    delete and send_email for managers and admins), and how many are changed at once
+    rather than queued. No database here:
     bulk_store.c holds the SQL and events, bulk_methods.c the method;
     tests/unit/test_contacts_bulk.c states the rules.
 */
@@ -34,7 +35,8 @@ int contacts_bulk_check(Crm__Contacts__BulkContactsRequest *req, const char *rol
     switch (req->action) {
     case CRM__CONTACTS__BULK_ACTION__BULK_ACTION_UNSPECIFIED:
         crm_errors_add(errors, "action",
-                       "is required (add_tags, remove_tags, set_type, assign, delete)");
+                       "is required (add_tags, remove_tags, set_type, assign, delete, "
+                       "send_email)");
         break;
     case CRM__CONTACTS__BULK_ACTION__BULK_ACTION_SET_TYPE:
         if (req->type == CRM__CONTACTS__CONTACT_TYPE__CONTACT_TYPE_UNSPECIFIED)
@@ -50,12 +52,27 @@ int contacts_bulk_check(Crm__Contacts__BulkContactsRequest *req, const char *rol
         if (strcmp(role, "admin") && strcmp(role, "manager"))
             crm_errors_add(errors, "action", "delete needs the manager or admin role");
         break;
+    case CRM__CONTACTS__BULK_ACTION__BULK_ACTION_SEND_EMAIL:
+        //  The rest (the template's channel and purpose, the name) is the notify
+        //  service's to check.
+        if (strcmp(role, "admin") && strcmp(role, "manager"))
+            crm_errors_add(errors, "action", "send_email needs the manager or admin role");
+        if (!req->template_id[0])
+            crm_errors_add(errors, "templateId",
+                           "is required to send email: an email template of purpose marketing");
+        else if (!crm_uuid_valid(req->template_id))
+            crm_errors_add(errors, "templateId", "is not a template id");
+        break;
     default:
         break;
     }
     if (tag_action && (req->n_tags == 0 || req->n_tags > BULK_MAX_TAGS))
         crm_errors_add(errors, "tags", "must hold 1 to %d tags", BULK_MAX_TAGS);
     return errors->n ? -1 : 0;
+}
+
+bool contacts_bulk_is_send_email(const Crm__Contacts__BulkContactsRequest *req) {
+    return req->action == CRM__CONTACTS__BULK_ACTION__BULK_ACTION_SEND_EMAIL;
 }
 
 bool contacts_bulk_is_tag_action(const Crm__Contacts__BulkContactsRequest *req) {

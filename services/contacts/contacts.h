@@ -2,6 +2,7 @@
 #ifndef CONTACTS_H
 #define CONTACTS_H
 
+#include "bus_client.h"
 #include "contacts.pb-c.h"
 #include "events.pb-c.h"
 #include "outbox.h"
@@ -62,6 +63,7 @@
 //  The service's state, shared by its methods.
 typedef struct {
     const crm_config_t *cfg;
+    crm_bus_client_t *notify; // bulk send_email: the notify service's CreateCampaignFromBulk
 } contacts_t;
 
 //  The contact's methods (handlers.c).
@@ -300,9 +302,12 @@ int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsR
 crm_method_fn contacts_bulk;
 #define CONTACTS_BULK_CHUNK 500
 //  The rules (bulk.c). Check req (the assignee trimmed in place) for a caller of role:
-//  0, or -1 with field errors (ids, ids[i], filter, action, type, assignee, tags).
+//  0, or -1 with field errors (ids, ids[i], filter, action, type, assignee, tags,
+//  templateId, campaignName).
 int contacts_bulk_check(Crm__Contacts__BulkContactsRequest *req, const char *role,
                         crm_errors_t *errors);
+//  The action is send_email: a campaign of the notify service, not a change here.
+bool contacts_bulk_is_send_email(const Crm__Contacts__BulkContactsRequest *req);
 //  The action adds or removes tags (they must be in the catalogue).
 bool contacts_bulk_is_tag_action(const Crm__Contacts__BulkContactsRequest *req);
 //  A change of total contacts is done in the request (else it is queued).

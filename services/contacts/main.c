@@ -13,8 +13,15 @@ static contacts_t s_contacts;
 static int s_setup(const crm_config_t *cfg, crm_db_t *db, void **arg) {
     (void)db;
     s_contacts.cfg = cfg;
+    s_contacts.notify = crm_bus_client_new(crm_config_broker(cfg));
     *arg = &s_contacts;
-    return 0;
+    return s_contacts.notify ? 0 : -1;
+}
+
+static void s_teardown(void **arg) {
+    contacts_t *self = *arg;
+    if (self)
+        crm_bus_client_destroy(&self->notify);
 }
 
 static int s_workers(const crm_config_t *cfg) {
@@ -54,6 +61,7 @@ int main(int argc, char **argv) {
         .migrations = contacts_migrations,
         .methods = contacts_methods,
         .setup = s_setup,
+        .teardown = s_teardown,
         .workers = s_workers,
         .max_batch = s_max_batch,
         .jobs = s_jobs,

@@ -59,7 +59,8 @@ static const crm_follow_t s_follows[] = {{.source = "contacts", .fn = notify_fol
                                          {.source = NULL}};
 
 //  The background jobs (common/runner.c): a sender per channel (sender.c), each on a
-//  thread with a connection of its own, so a slow provider never holds up the loop.
+//  thread with a connection of its own, so a slow provider never holds up the loop; and
+//  the campaigns' job (campaign_job.c), which queues their recipients page by page.
 static const crm_job_t s_jobs[] = {{.name = "sms sender",
                                     .step = notify_sender_step,
                                     .state_new = notify_sms_sender_new,
@@ -70,6 +71,11 @@ static const crm_job_t s_jobs[] = {{.name = "sms sender",
                                     .state_new = notify_email_sender_new,
                                     .state_destroy = notify_sender_destroy,
                                     .period_ms = notify_sender_period_ms},
+                                   {.name = "campaign resolver",
+                                    .step = notify_campaign_job_step,
+                                    .state_new = notify_campaign_job_new,
+                                    .state_destroy = notify_campaign_job_destroy,
+                                    .period_ms = notify_campaign_job_period_ms},
                                    {.name = NULL}};
 
 int main(int argc, char **argv) {

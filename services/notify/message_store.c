@@ -66,15 +66,16 @@ static const crm_stmt_t s_enqueue = {
     .name = "messages_enqueue",
     .sql = "WITH m AS (INSERT INTO messages (tenant_id, id, key, contact_id, lead_id, member_id,"
            "   channel, purpose, trigger, template_id, context, automated, rendered, subject,"
-           "   body_text, body_html, status, due_at, created_by)"
+           "   body_text, body_html, status, due_at, created_by, campaign_id)"
            " VALUES ($1, $2::uuid, $3, nullif($4, '')::uuid, nullif($5, '')::uuid, $6, $7, $8,"
            "   $9, nullif($10, '')::uuid, $11::jsonb, $12::boolean, $13::boolean, $14, $15, $16,"
-           "   'queued', coalesce(nullif($17, '')::timestamptz, now()), $18)"
+           "   'queued', coalesce(nullif($17, '')::timestamptz, now()), $18,"
+           "   nullif($19, '')::uuid)"
            " ON CONFLICT (tenant_id, key) DO NOTHING RETURNING id, due_at),"
            " h AS (INSERT INTO message_events (tenant_id, message_id, status)"
            "   SELECT $1, id, 'queued' FROM m)"
            " SELECT " CRM_SQL_TS("due_at") " FROM m",
-    .nparams = 18,
+    .nparams = 19,
     .writes = true};
 
 static const crm_stmt_t s_get = {
@@ -147,7 +148,8 @@ int notify_message_store_enqueue(crm_db_t *db, crm_outbox_t *outbox, const notif
                             e->body_text ? e->body_text : "",
                             e->body_html ? e->body_html : "",
                             e->due_at ? e->due_at : "",
-                            e->created_by};
+                            e->created_by,
+                            e->campaign_id ? e->campaign_id : ""};
     PGresult *res = crm_db_query(db, &s_enqueue, params);
     if (!res)
         return -1;

@@ -15,6 +15,12 @@
     GetMessage                                                     GET /v1/messages/{id}
     ListMessages                                                   GET /v1/messages
     RetryMessage                                                   POST /v1/messages/{id}/retry
+    CreateCampaign              campaign.c     campaign_store.c    POST /v1/campaigns
+    CreateCampaignFromBulk                                         (bus only: contacts' bulk
+                                                                    send_email)
+    GetCampaign                                                    GET /v1/campaigns/{id}
+    ListCampaigns                                                  GET /v1/campaigns
+    CancelCampaign                                                 POST /v1/campaigns/{id}/cancel
     GetNotificationSettings     settings.c     settings_store.c    GET /v1/notification-settings
     UpdateNotificationSettings                                     PATCH /v1/notification-settings
     SmsStatusWebhook            webhook.c      webhook_store.c     POST /v1/webhooks/sms/status
@@ -25,7 +31,8 @@
     Events.Replay               (common/replay.c: notify's events)
 
     Methods of a resource are in <resource>_methods.c. Messages go out from the senders
-    (sender.c, jobs of main.c's table), not from a method.
+    (sender.c, jobs of main.c's table), not from a method; a campaign's recipients are
+    queued by its job (campaign_job.c), not by CreateCampaign.
 */
 #include "notify.h"
 #include "replay.h"
@@ -46,6 +53,15 @@ const crm_method_t notify_methods[] = {
     {"GetMessage", notify_message_get, &crm__notify__get_message_request__descriptor, false},
     {"ListMessages", notify_message_list, &crm__notify__list_messages_request__descriptor, false},
     {"RetryMessage", notify_message_retry, &crm__notify__retry_message_request__descriptor, true},
+    {"CreateCampaign", notify_campaign_create, &crm__notify__create_campaign_request__descriptor,
+     true},
+    {"CreateCampaignFromBulk", notify_campaign_create_from_bulk,
+     &crm__notify__create_campaign_request__descriptor, true},
+    {"GetCampaign", notify_campaign_get, &crm__notify__get_campaign_request__descriptor, false},
+    {"ListCampaigns", notify_campaign_list, &crm__notify__list_campaigns_request__descriptor,
+     false},
+    {"CancelCampaign", notify_campaign_cancel, &crm__notify__cancel_campaign_request__descriptor,
+     true},
     {"GetNotificationSettings", notify_settings_get,
      &crm__notify__get_notification_settings_request__descriptor, false},
     {"UpdateNotificationSettings", notify_settings_update,

@@ -17,6 +17,9 @@
       and the triggers that queue messages;
     - sender.c, sender_store.c: the senders; sms.c, email.c (channel.h): the channels;
       accounts.c: each dealership's provider account;
+    - campaign.c, campaign_store.c, campaign_methods.c: campaigns (one marketing email
+      to many contacts); campaign_job.c: the job that queues their recipients, read from
+      the contacts service a page at a time;
     migrations/ (the schema).
 */
 #ifndef NOTIFY_H
@@ -215,6 +218,7 @@ typedef struct {
     const char *subject, *body_text, *body_html;
     const char *due_at; // RFC 3339; NULL: now
     const char *created_by;
+    const char *campaign_id; // the campaign it is one of (NULL: none)
 } notify_enqueue_t;
 
 //  The reference every event about a message carries (borrowing the strings; NULL: "").
@@ -447,6 +451,69 @@ const notify_account_t *notify_accounts_for(const notify_accounts_t *self, const
 //  The account of an SMS provider's AccountSid (the default when none has it).
 const notify_account_t *notify_accounts_by_sid(const notify_accounts_t *self,
                                                const char *account_sid);
+
+// --- campaign.c: a campaign's rules -----------------------------------------------------------
+
+#define NOTIFY_CAMPAIGN_NAME_MAX 100  // characters
+#define NOTIFY_CAMPAIGN_IDS_MAX 10000 // contact ids of one campaign (more: a filter)
+#define NOTIFY_CAMPAIGN_PAGE 200      // contacts the job reads and queues in one step
+
+//  Check a new campaign (name trimmed in place, the filter's limit and cursor cleared):
+//  the template's id, exactly one of contactIds and filter, the limits.
+int notify_campaign_check(Crm__Notify__Campaign *c, crm_errors_t *errors);
+//  Its template (NULL: not the tenant's) must be an email of purpose marketing.
+int notify_campaign_check_template(const Crm__Notify__Template *t, crm_errors_t *errors);
+//  Starting and cancelling campaigns: managers and admins.
+bool notify_campaign_may_manage(const char *role);
+//  The key of the campaign's message to a contact: queued once, whatever the retries.
+void notify_campaign_message_key(char *out, size_t size, const char *campaign_id,
+                                 const char *contact_id);
+
+// --- campaign_store.c: its SQL ------------------------------------------------------------------
+
+//  Store the checked campaign c (c->id set) with its creator: 0, or a failure code.
+int notify_campaign_store_insert(crm_call_t *call, const Crm__Notify__Campaign *c);
+//  One campaign with its progress (its contactIds too when with_ids): 200, 404, or a code.
+int notify_campaign_store_get(crm_call_t *call, const char *id, bool with_ids,
+                              Crm__Notify__Campaign **out);
+int notify_campaign_store_list(crm_call_t *call, const char *after_id, int limit,
+                               Crm__Notify__ListCampaignsResponse **out);
+//  Cancel: the campaign, then its queued messages. 0, 1 already cancelled, 404, 409 (it
+//  is completed or failed), or a failure code.
+int notify_campaign_store_cancel(crm_call_t *call, const char *id);
+
+//  A campaign as its job claimed it (owned strings; notify_claimed_campaign_reset).
+typedef struct {
+    char *tenant_id, *id, *template_id, *created_by, *created_role, *cursor;
+    char *filter;     // JSON, or NULL when chosen by ids
+    int ids;          // how many contact ids (0 with a filter)
+} notify_claimed_campaign_t;
+
+void notify_claimed_campaign_reset(notify_claimed_campaign_t *c);
+//  The oldest campaign still resolving, locked for the caller's transaction: 1, 0 (none), -1.
+int notify_campaign_store_claim(crm_db_t *db, notify_claimed_campaign_t *out);
+//  Its contact ids from offset on, n at most (*out: the caller PQclears; column 0).
+int notify_campaign_store_ids(crm_db_t *db, const notify_claimed_campaign_t *c, int offset, int n,
+                              PGresult **out);
+//  Queue the campaign's message to contact_id (its NotificationQueued into outbox):
+//  1 queued, 0 queued before, -1.
+int notify_campaign_store_enqueue(crm_db_t *db, crm_outbox_t *outbox,
+                                  const notify_claimed_campaign_t *c, const char *contact_id);
+//  Where the job goes on (cursor), and resolved when it is done: 0, or -1.
+int notify_campaign_store_advance(crm_db_t *db, const notify_claimed_campaign_t *c,
+                                  const char *cursor, bool done);
+int notify_campaign_store_fail(crm_db_t *db, const notify_claimed_campaign_t *c,
+                               const char *error);
+
+// --- campaign_methods.c, campaign_job.c -----------------------------------------------------------
+
+crm_method_fn notify_campaign_create, notify_campaign_create_from_bulk, notify_campaign_get,
+    notify_campaign_list, notify_campaign_cancel;
+
+void *notify_campaign_job_new(const crm_config_t *cfg, crm_db_t *db);
+void notify_campaign_job_destroy(void **state_p);
+crm_step_result_t notify_campaign_job_step(crm_step_t *step);
+int notify_campaign_job_period_ms(const crm_config_t *cfg);
 
 // --- follow.c: the other services' events ---------------------------------------------------
 

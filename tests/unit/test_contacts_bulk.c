@@ -17,6 +17,7 @@
 #define SET_TYPE CRM__CONTACTS__BULK_ACTION__BULK_ACTION_SET_TYPE
 #define ASSIGN CRM__CONTACTS__BULK_ACTION__BULK_ACTION_ASSIGN
 #define DELETE CRM__CONTACTS__BULK_ACTION__BULK_ACTION_DELETE
+#define SEND_EMAIL CRM__CONTACTS__BULK_ACTION__BULK_ACTION_SEND_EMAIL
 #define ID "0190a5a0-0000-7000-8000-000000000001"
 
 static const char *s_fields(const crm_errors_t *errors) {
@@ -81,6 +82,41 @@ static void test_bulk_check(void **state) {
     }
 }
 
+//  send_email: a template, and the manager or admin role; the template's channel and
+//  purpose are the notify service's to check.
+static const struct {
+    const char *template_id;
+    const char *role;
+    const char *fields; // refused ("": accepted)
+} s_send_email[] = {
+    {ID, "manager", ""},
+    {ID, "admin", ""},
+    {"", "manager", "templateId"},
+    {"not-a-uuid", "admin", "templateId"},
+    {ID, "sales", "action"},
+    {ID, "analyst", "action"},
+    {"", "sales", "action,templateId"},
+};
+
+static void test_bulk_send_email(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof s_send_email / sizeof s_send_email[0]; i++) {
+        Crm__Contacts__ListContactsRequest filter = CRM__CONTACTS__LIST_CONTACTS_REQUEST__INIT;
+        Crm__Contacts__BulkContactsRequest req = CRM__CONTACTS__BULK_CONTACTS_REQUEST__INIT;
+        req.filter = &filter;
+        req.action = SEND_EMAIL;
+        req.template_id = (char *)s_send_email[i].template_id;
+        crm_errors_t errors = {0};
+        int rc = contacts_bulk_check(&req, s_send_email[i].role, &errors);
+        if (strcmp(s_fields(&errors), s_send_email[i].fields) != 0)
+            fail_msg("send_email case %zu: refused [%s], expected [%s]", i, s_fields(&errors),
+                     s_send_email[i].fields);
+        assert_int_equal(rc, s_send_email[i].fields[0] ? -1 : 0);
+        assert_true(contacts_bulk_is_send_email(&req));
+        crm_errors_reset(&errors);
+    }
+}
+
 //  More than 10,000 ids is a filter's job.
 static void test_bulk_too_many_ids(void **state) {
     (void)state;
@@ -113,6 +149,7 @@ static void test_bulk_inline(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bulk_check),
+        cmocka_unit_test(test_bulk_send_email),
         cmocka_unit_test(test_bulk_too_many_ids),
         cmocka_unit_test(test_bulk_inline),
     };
