@@ -140,7 +140,8 @@ const crm_method_t contacts_methods[] = {
     //  POST /v1/contacts/{id}/erase
     {"Erase", contacts_erase_method, &crm__contacts__erase_contact_request__descriptor, true},
 
-    //  --- One change to many contacts: bulk.c, bulk_store.c, bulk_methods.c
+    //  --- One change to many contacts: bulk.c, bulk_store.c, bulk_methods.c (send_email:
+    //  a campaign, the notify service's CreateCampaignFromBulk over the bus)
     //  POST /v1/contacts/bulk
     {"Bulk", contacts_bulk, &crm__contacts__bulk_contacts_request__descriptor, true},
 

@@ -452,7 +452,7 @@ const notify_account_t *notify_accounts_for(const notify_accounts_t *self, const
 const notify_account_t *notify_accounts_by_sid(const notify_accounts_t *self,
                                                const char *account_sid);
 
-// --- campaign.c: a campaign's rules -----------------------------------------------------------
+// --- campaign.c: a campaign's rules ----------------------------------------------------------
 
 #define NOTIFY_CAMPAIGN_NAME_MAX 100  // characters
 #define NOTIFY_CAMPAIGN_IDS_MAX 10000 // contact ids of one campaign (more: a filter)
@@ -469,7 +469,7 @@ bool notify_campaign_may_manage(const char *role);
 void notify_campaign_message_key(char *out, size_t size, const char *campaign_id,
                                  const char *contact_id);
 
-// --- campaign_store.c: its SQL ------------------------------------------------------------------
+// --- campaign_store.c: its SQL ---------------------------------------------------------------
 
 //  Store the checked campaign c (c->id set) with its creator: 0, or a failure code.
 int notify_campaign_store_insert(crm_call_t *call, const Crm__Notify__Campaign *c);
@@ -485,8 +485,8 @@ int notify_campaign_store_cancel(crm_call_t *call, const char *id);
 //  A campaign as its job claimed it (owned strings; notify_claimed_campaign_reset).
 typedef struct {
     char *tenant_id, *id, *template_id, *created_by, *created_role, *cursor;
-    char *filter;     // JSON, or NULL when chosen by ids
-    int ids;          // how many contact ids (0 with a filter)
+    char *filter; // JSON, or NULL when chosen by ids
+    int ids;      // how many contact ids (0 with a filter)
 } notify_claimed_campaign_t;
 
 void notify_claimed_campaign_reset(notify_claimed_campaign_t *c);
@@ -502,10 +502,9 @@ int notify_campaign_store_enqueue(crm_db_t *db, crm_outbox_t *outbox,
 //  Where the job goes on (cursor), and resolved when it is done: 0, or -1.
 int notify_campaign_store_advance(crm_db_t *db, const notify_claimed_campaign_t *c,
                                   const char *cursor, bool done);
-int notify_campaign_store_fail(crm_db_t *db, const notify_claimed_campaign_t *c,
-                               const char *error);
+int notify_campaign_store_fail(crm_db_t *db, const notify_claimed_campaign_t *c, const char *error);
 
-// --- campaign_methods.c, campaign_job.c -----------------------------------------------------------
+// --- campaign_methods.c, campaign_job.c ----------------------------------------------------
 
 crm_method_fn notify_campaign_create, notify_campaign_create_from_bulk, notify_campaign_get,
     notify_campaign_list, notify_campaign_cancel;
