@@ -372,13 +372,16 @@ static int s_appointment(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *e
     notify_appointment_plan_t plan;
     notify_appointment_plan(&before, &now, m->outcome, m->changed, m->n_changed, s_now_ms(), &plan);
     bool ended = plan.change == NOTIFY_APPOINTMENT_ENDED;
+    const char *what = strcmp(m->kind, "test_drive") == 0 ? "test drive" : "appointment";
     char detail[120];
-    if (ended)
-        snprintf(detail, sizeof detail, "the %s is %s",
-                 strcmp(m->kind, "test_drive") == 0 ? "test drive" : "appointment",
-                 m->outcome[0] ? m->outcome : "cancelled");
+    if (!ended)
+        snprintf(detail, sizeof detail, "the %s moved to %s", what, at);
+    else if (strcmp(m->outcome, "completed") == 0)
+        snprintf(detail, sizeof detail, "the %s took place", what);
+    else if (strcmp(m->outcome, "no_show") == 0)
+        snprintf(detail, sizeof detail, "the customer missed the %s", what);
     else
-        snprintf(detail, sizeof detail, "moved to %s", at);
+        snprintf(detail, sizeof detail, "the %s was cancelled", what);
     if (notify_appointment_store_cancel(db, tenant, m->lead_id, m->activity_id, ended ? "" : at,
                                         plan.cancel_reason, detail))
         return -1;
@@ -396,12 +399,11 @@ static int s_appointment(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *e
         return 0;
     //  What every message of it carries: the fallback, the appointment (to withdraw and
     //  to render it), and the placeholders the event gives.
-    char kind[32], vehicle[256];
-    snprintf(kind, sizeof kind, "%s", strcmp(m->kind, "test_drive") == 0 ? "test drive" : m->kind);
+    char vehicle[256];
     notify_vehicle_text(m->vehicle, vehicle, sizeof vehicle);
     json_t *base =
         json_pack("{s:s, s:s, s:s, s:s}", "_fallback", "email", "_activityId", m->activity_id,
-                  "_appointmentAt", at, notify_placeholders[NOTIFY_APPOINTMENT_KIND].name, kind);
+                  "_appointmentAt", at, notify_placeholders[NOTIFY_APPOINTMENT_KIND].name, what);
     if (vehicle[0])
         json_object_set_new(base, notify_placeholders[NOTIFY_LEAD_VEHICLE].name,
                             json_string(vehicle));
