@@ -169,6 +169,7 @@ $(BUILD)/tests/test_leads_chat: $(BUILD)/services/leads/chat.o $(BUILD)/services
 $(BUILD)/tests/test_leads_views: $(BUILD)/services/leads/views.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_notify_template: $(BUILD)/services/notify/template.o
+$(BUILD)/tests/test_notify_appointment: $(BUILD)/services/notify/appointment.o $(BUILD)/services/notify/mention.o $(BUILD)/services/notify/message.o $(BUILD)/services/notify/template.o
 $(BUILD)/tests/test_notify_permission: $(BUILD)/services/notify/permission.o
 $(BUILD)/tests/test_notify_quiet: $(BUILD)/services/notify/quiet.o
 $(BUILD)/tests/test_notify_webhook: $(BUILD)/services/notify/webhook.o

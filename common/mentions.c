@@ -93,3 +93,16 @@ size_t crm_mentions_parse(const char *text, crm_mention_t *out, size_t max) {
     }
     return n;
 }
+
+bool crm_mention_handle_valid(const char *handle) {
+    size_t len = strlen(handle);
+    if (len == 0 || len > CRM_MENTION_MAX_LEN)
+        return false;
+    for (const char *p = handle; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            return false; // stored lower case: the parser's own form
+    char text[CRM_MENTION_MAX_LEN + 2] = "@";
+    memcpy(text + 1, handle, len + 1);
+    crm_mention_t found[2];
+    return crm_mentions_parse(text, found, 2) == 1 && strcmp(found[0], handle) == 0;
+}

@@ -22,6 +22,7 @@
 #ifndef CRM_MENTIONS_H
 #define CRM_MENTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CRM_MENTION_MAX_LEN 64  // characters (ASCII) of one handle
@@ -32,5 +33,10 @@ typedef char crm_mention_t[CRM_MENTION_MAX_LEN + 1];
 //  The distinct handles text mentions, lower-cased, in order of first appearance: writes
 //  up to max of them into out and returns how many it wrote. text is UTF-8.
 size_t crm_mentions_parse(const char *text, crm_mention_t *out, size_t max);
+
+//  Whether handle is one a mention can name as it is written: "@" + handle mentions
+//  exactly handle (1 to CRM_MENTION_MAX_LEN of [a-z0-9._-], lower case, not ending in
+//  '.' or '-'). A team member's handle must be one (services/leads/member.c).
+bool crm_mention_handle_valid(const char *handle);
 
 #endif

@@ -268,7 +268,9 @@ static void s_check_appointment(Crm__Leads__Activity *a, bool occurred_given, co
             (leads_time_parse(a->occurred_at, &occurred) || occurred != scheduled))
             crm_errors_add(errors, "occurredAt",
                            "an %s's time is its scheduledAt (leave occurredAt out)", kind);
-        if (a->status != CRM__LEADS__APPOINTMENT_STATUS__APPOINTMENT_STATUS_SCHEDULED &&
+        //  Called off (cancelled) at any time; held or missed only once it is due.
+        if ((a->status == CRM__LEADS__APPOINTMENT_STATUS__APPOINTMENT_STATUS_COMPLETED ||
+             a->status == CRM__LEADS__APPOINTMENT_STATUS__APPOINTMENT_STATUS_NO_SHOW) &&
             scheduled > now + FUTURE_SLACK_MICROS)
             crm_errors_add(errors, "status",
                            "an %s is completed or a no_show only once its time has come", kind);

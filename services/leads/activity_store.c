@@ -137,6 +137,7 @@ static void s_event_fill(Crm__Events__LeadActivityLogged *event, const Crm__Lead
     event->occurred_at = a->occurred_at;
     event->changed = changed;
     event->n_changed = n_changed;
+    event->vehicle = a->vehicle; // an appointment's or test drive's (the notify service's texts)
 }
 
 //  The same as an in-statement event row (CRM_OUTBOX_SQL's parameters).

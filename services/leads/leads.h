@@ -639,15 +639,18 @@ int leads_hhmm_parse(const char *text, int *minutes);
 int leads_postcode_normalize(const char *text, char *out, size_t size);
 
 //  A member's fields, put in their stored form (trimmed, email domain lower-cased, phone
-//  E.164 in default_region, postcodes upper-cased, role defaulted). Whether PostgreSQL
-//  knows the time zone is member_store.c's question. 0, or -1 with errors added.
+//  E.164 in default_region, postcodes upper-cased, handle lower-cased and one an
+//  @mention can name, role defaulted). Whether PostgreSQL knows the time zone is
+//  member_store.c's question. 0, or -1 with errors added.
 int leads_member_check(Crm__Leads__TeamMember *m, const char *default_region, crm_errors_t *errors);
 
-//  The team list's page: its size and the cursor ("<uuid>.<name in hex>") decoded.
+//  The team list's page: its size, the cursor ("<uuid>.<name in hex>") decoded, and the
+//  handle asked for (lower case; "" for any).
 typedef struct {
     int limit;
     char cursor_id[40]; // "" for the first page
     char cursor_name[401];
+    char handle[72];
 } leads_member_list_t;
 
 int leads_member_list_check(const Crm__Leads__ListTeamMembersRequest *req, leads_member_list_t *out,
@@ -670,8 +673,8 @@ int leads_member_store_list(crm_call_t *call, Crm__Leads__TeamRole role, bool ac
 //  Does PostgreSQL know time_zone (pg_timezone_names)? 0 with *known, or a failure code.
 int leads_member_store_time_zone_known(crm_call_t *call, const char *time_zone, bool *known);
 
-//  409 when another member than except has m's email, or (m active) its actor: 0, 409
-//  naming the field and the member, or a failure code.
+//  409 when another member than except has m's email, or (m active) its actor or its
+//  handle: 0, 409 naming the field and the member, or a failure code.
 int leads_member_store_unique(crm_call_t *call, const Crm__Leads__TeamMember *m,
                               const char *except);
 

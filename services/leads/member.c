@@ -1,11 +1,12 @@
 /*  member: the rules of a sales team member (no database, no call): the fields and
     their stored forms (trimmed, email domain lower-cased, phone E.164, postcodes
-    upper-cased, role defaulted), working hours, the list's cursor. member_store.c holds
-    the team's SQL (and asks PostgreSQL whether a time zone is known); unit-tested in
-    tests/unit/test_leads_member.c and tests/unit/test_leads_assign.c. */
+    upper-cased, handle lower-cased, role defaulted), working hours, the list's cursor.
+    member_store.c holds the team's SQL (and asks PostgreSQL whether a time zone is
+    known); unit-tested in tests/unit/test_leads_member.c and tests/unit/test_leads_assign.c. */
 #include "leads.h"
 #include "ids.h"
 #include "json_pb.h"
+#include "mentions.h"
 #include "validate.h"
 
 #include <ctype.h>
@@ -141,6 +142,18 @@ int leads_member_check(Crm__Leads__TeamMember *m, const char *default_region,
             crm_errors_add(errors, path, "must be after start");
         }
     }
+    crm_text_trim(m->handle);
+    if (m->handle[0]) {
+        for (char *p = m->handle; *p; p++)
+            *p = (char)tolower((unsigned char)*p); // mentions are not case sensitive
+        if (m->handle[0] == '@')
+            crm_errors_add(errors, "handle", "is written without the @ (\"sam\" for @sam)");
+        else if (!crm_mention_handle_valid(m->handle))
+            crm_errors_add(errors, "handle",
+                           "must be 1 to %d of a-z, 0-9, '.', '_' and '-', not ending in '.' or "
+                           "'-' (as @mentions write it)",
+                           CRM_MENTION_MAX_LEN);
+    }
     if (crm_utf8_chars(m->actor_id) > MEMBER_ACTOR_MAX_LEN)
         crm_errors_add(errors, "actorId", "must be at most %d characters", MEMBER_ACTOR_MAX_LEN);
     crm_text_trim(m->time_zone);
@@ -160,6 +173,16 @@ int leads_member_list_check(const Crm__Leads__ListTeamMembersRequest *req, leads
     else if (req->limit > MEMBER_LIST_MAX_LIMIT) {
         crm_errors_add(errors, "limit", "must be at most %d", MEMBER_LIST_MAX_LIMIT);
         out->limit = MEMBER_LIST_MAX_LIMIT;
+    }
+    //  A handle as a mention writes it, in any case (the stored ones are lower case).
+    out->handle[0] = 0;
+    if (req->handle[0]) {
+        size_t len = strlen(req->handle);
+        if (len > CRM_MENTION_MAX_LEN)
+            crm_errors_add(errors, "handle", "must be at most %d characters", CRM_MENTION_MAX_LEN);
+        else
+            for (size_t i = 0; i <= len; i++)
+                out->handle[i] = (char)tolower((unsigned char)req->handle[i]);
     }
     char *cursor_id = out->cursor_id, *cursor_name = out->cursor_name;
     memset(out->cursor_id, 0, sizeof out->cursor_id);

@@ -45,7 +45,7 @@ int leads_member_get(crm_call_t *call, const ProtobufCMessage *request,
     return leads_member_store_read(call, req->id, (Crm__Leads__TeamMember **)response);
 }
 
-//  ListTeamMembers: by name, filtered by role, active, available.
+//  ListTeamMembers: by name, filtered by role, active, available, handle.
 int leads_member_list(crm_call_t *call, const ProtobufCMessage *request,
                       ProtobufCMessage **response) {
     const Crm__Leads__ListTeamMembersRequest *req = (const void *)request;

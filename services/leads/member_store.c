@@ -24,7 +24,7 @@
     " 'postcodePrefixes', to_jsonb(" m ".postcode_prefixes),"                                \
     " 'regions', to_jsonb(" m ".regions), 'available', " m ".available,"                     \
     " 'workingHours', " m ".working_hours, 'timeZone', " m ".time_zone,"                     \
-    " 'actorId', " m ".actor_id, 'active', " m ".active,"                                    \
+    " 'actorId', " m ".actor_id, 'active', " m ".active, 'handle', " m ".handle,"            \
     " 'createdAt', " CRM_SQL_TS(m ".created_at") ", 'updatedAt', " CRM_SQL_TS(m ".updated_at") "," \
     " 'openLeads', (SELECT count(*) FROM leads l WHERE l.tenant_id = " m ".tenant_id"         \
     "   AND l.assignee_id = " m ".id::text AND l.deleted_at IS NULL AND l.closed_at IS NULL))::text"
@@ -41,27 +41,32 @@ static const crm_stmt_t s_member_list = {
            " WHERE m.tenant_id = $1 AND ($2 = '' OR m.role = $2)"
            "  AND (NOT $3::boolean OR m.active) AND (NOT $4::boolean OR (m.active AND m.available))"
            "  AND ($5 = '' OR (m.name, m.id) > ($5, nullif($6, '')::uuid))"
+           "  AND ($8 = '' OR m.handle = $8)"
            " ORDER BY m.name, m.id LIMIT $7::int",
-    .nparams = 7};
+    .nparams = 8};
 
 static const crm_stmt_t s_time_zone_known = {
     .name = "leads_time_zone_known",
     .sql = "SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)",
     .nparams = 1};
 
-//  Another member ($4: the one changed) with the email $2 or, active, the actor $3.
+//  Another member ($4: the one changed) with the email $2 or, active (as $5 says the
+//  changed one is), the actor $3 or the handle $6: its id and the field.
 static const crm_stmt_t s_member_conflict = {
     .name = "leads_member_conflict",
-    .sql = "SELECT id, $2 <> '' AND lower(email) = lower($2) FROM team_members"
+    .sql = "SELECT id, CASE WHEN $2 <> '' AND lower(email) = lower($2) THEN 'email'"
+           "  WHEN $3 <> '' AND actor_id = $3 THEN 'actorId' ELSE 'handle' END"
+           " FROM team_members"
            " WHERE tenant_id = $1 AND id <> $4::uuid"
            "  AND (($2 <> '' AND lower(email) = lower($2))"
-           "       OR ($3 <> '' AND $5::boolean AND active AND actor_id = $3))"
+           "       OR ($3 <> '' AND $5::boolean AND active AND actor_id = $3)"
+           "       OR ($6 <> '' AND $5::boolean AND active AND handle = $6))"
            " LIMIT 1",
-    .nparams = 5};
+    .nparams = 6};
 
 #define MEMBER_COLUMNS                                                                        \
     "name, email, phone, role, conditions, makes, price_min_cents, price_max_cents,"         \
-    " postcode_prefixes, regions, available, working_hours, time_zone, actor_id, active"
+    " postcode_prefixes, regions, available, working_hours, time_zone, actor_id, active, handle"
 
 static const crm_stmt_t s_member_insert = {
     .name = "leads_member_insert",
@@ -69,9 +74,9 @@ static const crm_stmt_t s_member_insert = {
            "  updated_at, created_by, updated_by)"
            " VALUES ($1, $2::uuid, $3, $4, $5, $6, $7::text[], $8::text[], $9::bigint,"
            "  $10::bigint, $11::text[], $12::text[], $13::boolean, $14::jsonb,"
-           "  coalesce(nullif($15, ''), tenant_time_zone($1)), $16, $17::boolean,"
+           "  coalesce(nullif($15, ''), tenant_time_zone($1)), $16, $17::boolean, $20,"
            "  $18::timestamptz, $18::timestamptz, $19, $19)",
-    .nparams = 19,
+    .nparams = 20,
     .writes = true};
 
 static const crm_stmt_t s_member_update = {
@@ -81,9 +86,9 @@ static const crm_stmt_t s_member_update = {
            " price_max_cents = $10::bigint, postcode_prefixes = $11::text[],"
            " regions = $12::text[], available = $13::boolean, working_hours = $14::jsonb,"
            " time_zone = coalesce(nullif($15, ''), tenant_time_zone($1)), actor_id = $16,"
-           " active = $17::boolean, updated_at = $18::timestamptz, updated_by = $19"
-           " WHERE tenant_id = $1 AND id = $2::uuid",
-    .nparams = 19,
+           " active = $17::boolean, updated_at = $18::timestamptz, updated_by = $19,"
+           " handle = $20 WHERE tenant_id = $1 AND id = $2::uuid",
+    .nparams = 20,
     .writes = true};
 
 //  Delete a member who never had a lead, else deactivate: answers 'deleted' or
@@ -139,7 +144,8 @@ int leads_member_store_list(crm_call_t *call, Crm__Leads__TeamRole role_value, b
     //  An empty name is a valid member's name never: a cursor always carries one.
     const char *params[] = {call->header->tenant_id, role, active_only ? "true" : "false",
                             available_only ? "true" : "false",
-                            cursor_id[0] ? cursor_name : "", cursor_id, limit_text};
+                            cursor_id[0] ? cursor_name : "", cursor_id, limit_text,
+                            page->handle};
     PGresult *res = crm_db_query(call->db, &s_member_list, params);
     if (!res)
         return crm_call_db_failure(call);
@@ -178,21 +184,20 @@ int leads_member_store_time_zone_known(crm_call_t *call, const char *time_zone, 
 
 // --- writing -----------------------------------------------------------------------------
 
-//  409 when another member has the email, or (active) the actor: 0, 409 or a failure code.
+//  409 when another member has the email, or (active) the actor or the handle: 0, 409 or
+//  a failure code.
 int leads_member_store_unique(crm_call_t *call, const Crm__Leads__TeamMember *m, const char *except) {
     const char *params[] = {call->header->tenant_id, m->email, m->actor_id, except,
-                            m->active ? "true" : "false"};
+                            m->active ? "true" : "false", m->handle};
     PGresult *res = crm_db_query(call->db, &s_member_conflict, params);
     if (!res)
         return crm_call_db_failure(call);
     int code = 0;
     if (PQntuples(res) > 0) {
-        bool email = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+        const char *field = PQgetvalue(res, 0, 1);
         snprintf(call->conflict_id, sizeof call->conflict_id, "%s", PQgetvalue(res, 0, 0));
-        crm_call_field_error(call, email ? "email" : "actorId", "is already member %s's",
-                             call->conflict_id);
-        crm_call_error(call, "conflict", "another team member has this %s",
-                       email ? "email" : "actorId");
+        crm_call_field_error(call, field, "is already member %s's", call->conflict_id);
+        crm_call_error(call, "conflict", "another team member has this %s", field);
         code = 409;
     }
     PQclear(res);
@@ -257,14 +262,16 @@ int leads_member_store_write(crm_call_t *call, const Crm__Leads__TeamMember *m, 
                             row.role, row.conditions, row.makes, row.price_min, row.price_max,
                             row.postcodes, row.regions, available ? "true" : "false",
                             row.working_hours, m->time_zone, m->actor_id,
-                            m->active ? "true" : "false", now, call->header->actor_id};
+                            m->active ? "true" : "false", now, call->header->actor_id,
+                            m->handle};
     PGresult *res = crm_db_query(call->db, insert ? &s_member_insert : &s_member_update, params);
     s_row_reset(&row);
     int code = 0;
     if (!res) {
         //  A member written meanwhile by another request with the same email or actor.
         if (strcmp(crm_db_sqlstate(call->db), "23505") == 0) {
-            crm_call_error(call, "conflict", "another team member has this email or actorId");
+            crm_call_error(call, "conflict",
+                           "another team member has this email, actorId or handle");
             code = 409;
         } else
             code = crm_call_db_failure(call);

@@ -1,6 +1,7 @@
 /*  message_store: the SQL of messages as the API and the triggers see them: queueing one
     (with its key, its first history entry and its NotificationQueued event, in the
-    caller's transaction), reading one with its history, listing, and a manager's retry.
+    caller's transaction), reading one with its history, listing, a manager's retry, and
+    the member a mention alert's handle names once the sender has found it.
     The senders' statements (claim, send, result, recovery) are in sender_store.c and the
     webhooks' in webhook_store.c.
 */
@@ -114,6 +115,14 @@ static const crm_stmt_t s_status_of = {
     .sql = "SELECT status FROM messages WHERE tenant_id = $1 AND id = $2::uuid",
     .nparams = 2};
 
+//  A mention alert's member, found by its handle when the alert is sent (sender.c).
+static const crm_stmt_t s_member = {
+    .name = "messages_member",
+    .sql = "UPDATE messages SET member_id = $3, updated_at = now()"
+           " WHERE tenant_id = $1 AND id = $2::uuid AND member_id LIKE '@%'",
+    .nparams = 3,
+    .writes = true};
+
 void notify_ref_set(Crm__Events__NotificationRef *ref, const char *id, const char *contact_id,
                     const char *lead_id, const char *member_id, const char *channel,
                     const char *purpose, const char *trigger, const char *template_id) {
@@ -220,4 +229,10 @@ int notify_message_store_retry(crm_call_t *call, const char *id) {
         crm_call_error(call, "not_found", "no such message");
     PQclear(res);
     return code;
+}
+
+int notify_message_store_member(crm_db_t *db, const char *tenant_id, const char *id,
+                                const char *member_id) {
+    const char *params[] = {tenant_id, id, member_id};
+    return crm_db_run(db, &s_member, params);
 }

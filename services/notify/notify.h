@@ -14,7 +14,8 @@
       and the facts a permission is decided from; permission.c (permission.h): the rules;
     - quiet.c (quiet.h): quiet hours, over the data files in data/;
     - lead_store.c: notify's copy of the leads; follow.c: the events that keep the copies
-      and the triggers that queue messages;
+      and the triggers that queue messages; appointment.c, appointment_store.c: an
+      appointment's confirmation and reminders; mention.c: the alerts of @mentions;
     - sender.c, sender_store.c: the senders; sms.c, email.c (channel.h): the channels;
       accounts.c: each dealership's provider account;
     - campaign.c, campaign_store.c, campaign_methods.c: campaigns (one marketing email
@@ -75,6 +76,9 @@ typedef enum {
     NOTIFY_SALESPERSON_EMAIL,
     NOTIFY_SALESPERSON_PHONE,
     NOTIFY_DEALERSHIP_NAME,
+    NOTIFY_APPOINTMENT_TIME,
+    NOTIFY_APPOINTMENT_KIND,
+    NOTIFY_NOTE_EXCERPT,
     NOTIFY_PLACEHOLDER_COUNT
 } notify_placeholder_id_t;
 
@@ -122,6 +126,8 @@ typedef struct {
 void notify_values_init(notify_values_t *self);
 void notify_values_reset(notify_values_t *self);
 void notify_values_set(notify_values_t *self, notify_placeholder_id_t id, const char *value);
+//  A vehicle as {{lead.vehicle}} shows it: year make model trim ("" for none).
+void notify_vehicle_text(const Crm__Leads__VehicleInterest *vehicle, char *out, size_t size);
 //  The contact's, the lead's and its assignee's values.
 void notify_values_from_contact(notify_values_t *self, const Crm__Contacts__Contact *contact);
 void notify_values_from_lead(notify_values_t *self, const Crm__Leads__Lead *lead);
@@ -513,6 +519,113 @@ void *notify_campaign_job_new(const crm_config_t *cfg, crm_db_t *db);
 void notify_campaign_job_destroy(void **state_p);
 crm_step_result_t notify_campaign_job_step(crm_step_t *step);
 int notify_campaign_job_period_ms(const crm_config_t *cfg);
+
+// --- appointment.c: an appointment's messages to the customer (no database) -----------------
+
+#define NOTIFY_REMINDERS 2
+#define NOTIFY_TIME_TEXT 24 // "2026-03-03T19:30:00Z" and its NUL
+
+//  The reminders before an appointment: "24h" and "2h".
+typedef struct {
+    const char *name;  // in the reminder's key and context
+    int64_t before_ms; // how long before the appointment it goes
+} notify_reminder_t;
+
+extern const notify_reminder_t notify_reminders[NOTIFY_REMINDERS];
+
+//  An RFC 3339 time (Z or an offset; a fraction is read to the millisecond) as ms since
+//  1970: 0, or -1 when it is not one.
+int notify_time_parse(const char *text, int64_t *ms);
+//  ms as "YYYY-MM-DDTHH:MM:SSZ" (an appointment's time in its messages' keys and context).
+void notify_time_text(int64_t ms, char out[NOTIFY_TIME_TEXT]);
+//  {{appointment.time}}: ms in time_zone (IANA; NULL or "": UTC) in words, by ICU, in
+//  US English: "Tuesday, March 3 at 2:30 PM EST". 0, or -1 (out "").
+int notify_appointment_time_words(int64_t ms, const char *time_zone, char *out, size_t size);
+
+//  An appointment as notify knows it.
+typedef struct {
+    bool known;     // seen before (else the rest is empty)
+    int64_t at_ms;  // its time
+    bool scheduled; // its status is scheduled (not cancelled, completed, no_show)
+} notify_appointment_state_t;
+
+//  An appointment's status (LeadActivityLogged's outcome) is scheduled ("" counts).
+bool notify_appointment_scheduled(const char *status);
+
+typedef enum {
+    NOTIFY_APPOINTMENT_SAME,   // nothing new for the customer (its notes, its vehicle)
+    NOTIFY_APPOINTMENT_BOOKED, // booked, or booked again after it was called off
+    NOTIFY_APPOINTMENT_MOVED,  // a new time
+    NOTIFY_APPOINTMENT_ENDED   // cancelled, completed or missed
+} notify_appointment_change_t;
+
+//  What the appointment's event (now; changed: its changed names, none for a log) says
+//  after before (not known: the event's changed names tell).
+notify_appointment_change_t notify_appointment_change(const notify_appointment_state_t *before,
+                                                      const notify_appointment_state_t *now,
+                                                      char *const *changed, size_t n_changed);
+
+//  What to do about an appointment's event.
+typedef struct {
+    notify_appointment_change_t change;
+    //  The reason its queued messages are withdrawn with: all of them when it ended
+    //  (appointment_cancelled, appointment_completed, appointment_no_show), those for
+    //  another time otherwise (appointment_moved).
+    const char *cancel_reason;
+    bool confirm;                              // a confirmation (of the booking, of the move)
+    int64_t reminder_due_ms[NOTIFY_REMINDERS]; // each reminder's due time; 0: none
+} notify_appointment_plan_t;
+
+//  The plan for an appointment's event at now_ms (status: the event's outcome).
+void notify_appointment_plan(const notify_appointment_state_t *before,
+                             const notify_appointment_state_t *now, const char *status,
+                             char *const *changed, size_t n_changed, int64_t now_ms,
+                             notify_appointment_plan_t *plan);
+
+//  A reminder's key: one per (activity, time, reminder) and customer, so a reminder is
+//  queued once for a time however often the appointment's events come.
+void notify_appointment_reminder_key(char *out, size_t size, const char *activity_id, int64_t at_ms,
+                                     const char *reminder, const char *contact_id);
+
+//  Whether a message about an appointment at at_ms may still go at allowed_ms (now, or
+//  when quiet hours end): NULL, else the reason it is suppressed: appointment_passed (its
+//  time came before it could go), quiet_hours (the window opens only at or after it).
+const char *notify_appointment_too_late(int64_t at_ms, int64_t now_ms, int64_t allowed_ms);
+
+// --- appointment_store.c: notify's copy of the appointments, their messages withdrawn ---------
+
+//  The appointment (before->known false when never seen): 0, or -1.
+int notify_appointment_store_get(crm_db_t *db, const char *tenant_id, const char *activity_id,
+                                 notify_appointment_state_t *before);
+//  Keep the appointment as it is now (at: notify_time_text's; status: the event's).
+int notify_appointment_store_put(crm_db_t *db, const char *tenant_id, const char *activity_id,
+                                 const char *lead_id, const char *at, const char *status);
+//  Withdraw the appointment messages still queued of the lead (of one activity, unless
+//  activity_id is ""; but those for the time keep_at, unless ""): cancelled with reason
+//  and detail in their history, their keys freed (a later booking for that time queues
+//  its own). 0, or -1.
+int notify_appointment_store_cancel(crm_db_t *db, const char *tenant_id, const char *lead_id,
+                                    const char *activity_id, const char *keep_at,
+                                    const char *reason, const char *detail);
+
+// --- mention.c: alerts to the team members a contact's note @mentions (no database) ----------
+
+#define NOTIFY_MENTION_EXCERPT_CHARS 140
+//  A message's member_id before the sender has found the member: "@" and the handle.
+#define NOTIFY_HANDLE_PREFIX '@'
+
+//  The note's first NOTIFY_MENTION_EXCERPT_CHARS characters (whitespace runs made one
+//  space; "…" after it when cut) for {{note.excerpt}}. Caller frees.
+char *notify_mention_excerpt(const char *body);
+//  A mention alert's key: one per (note, revision, handle).
+void notify_mention_key(char *out, size_t size, const char *note_id, unsigned revision,
+                        const char *handle);
+
+// --- message_store.c: the sender's finding of a mention's member --------------------------------
+
+//  Record the member a handle named (member_id "@handle" until then): 0, or -1.
+int notify_message_store_member(crm_db_t *db, const char *tenant_id, const char *id,
+                                const char *member_id);
 
 // --- follow.c: the other services' events ---------------------------------------------------
 

@@ -10,7 +10,9 @@
     3. each is prepared with what is known now: the recipient's facts and the permission
        (permission.h: a refused message is suppressed with the reason, or handed to the
        other channel when its trigger allows), quiet hours for automated texts
-       (quiet.h: deferred to the window's start), the tenant's daily cap, and the text
+       (quiet.h: deferred to the window's start; an appointment's message only while
+       that is before the appointment, else suppressed), the tenant's daily cap, a
+       mention alert's member found by its handle, and the text
        (its template, or the trigger's built-in one, rendered with the contact's, lead's,
        salesperson's and dealership's values; an email's links made trackable and, for
        marketing, its one-click unsubscribe);
@@ -42,6 +44,7 @@
 #define UNKNOWN_GRACE_MS 10000  // an unknown SMS waits this long for its status callback
 #define CONTACT_WAIT_SECONDS 60 // a trigger may come before the contact's own event
 #define SUMMARY_CHARS 200
+#define MEMBER_RETRY_MS 5000 // a mention's member, when the leads service did not answer
 
 typedef struct {
     const crm_config_t *cfg;
@@ -271,13 +274,54 @@ static const s_builtin_t s_builtins[] = {
      "New lead assigned to you: {{contact.name}} ({{lead.source}}), {{lead.vehicle}}."},
     {"follow_up_due", "Follow-up due: {{contact.name}}",
      "A follow-up with {{contact.name}} is due now."},
+    //  Appointments (trigger appointment_confirmation: the booking's text, or the move's;
+    //  the message's context names which, "_builtin").
+    {"appointment_confirmation", "Your {{appointment.kind}} at {{dealership.name}}",
+     "Hi {{contact.firstName}}, your {{appointment.kind}} at {{dealership.name}} is booked "
+     "for {{appointment.time}}. See you then!"},
+    {"appointment_moved", "Your {{appointment.kind}} at {{dealership.name}} has moved",
+     "Hi {{contact.firstName}}, your {{appointment.kind}} at {{dealership.name}} has moved "
+     "to {{appointment.time}}."},
+    {"appointment_reminder", "Reminder: your {{appointment.kind}} at {{dealership.name}}",
+     "Hi {{contact.firstName}}, a reminder of your {{appointment.kind}} at "
+     "{{dealership.name}} on {{appointment.time}}."},
+    {"mention", "You were mentioned in a note on {{contact.name}}",
+     "You were mentioned in a note on {{contact.name}}: \"{{note.excerpt}}\""},
     {NULL, NULL, NULL}};
 
-static const s_builtin_t *s_builtin(const char *trigger) {
+//  The built-in text of a message: its context's "_builtin", else its trigger's.
+static const s_builtin_t *s_builtin(const char *trigger, json_t *context) {
+    const char *name = json_string_value(json_object_get(context, "_builtin"));
     for (const s_builtin_t *b = s_builtins; b->trigger; b++)
-        if (strcmp(b->trigger, trigger) == 0)
+        if (strcmp(b->trigger, name ? name : trigger) == 0)
             return b;
     return NULL;
+}
+
+//  A call to the leads service in notify's name: *out (the caller frees it) when it
+//  answered 200, else NULL; false when it did not answer, or failed (5xx).
+static bool s_leads_call(s_sender_t *self, const char *tenant_id, const char *method,
+                         const ProtobufCMessage *request, const ProtobufCMessageDescriptor *answer,
+                         ProtobufCMessage **out) {
+    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+    header.method = (char *)method;
+    header.tenant_id = (char *)tenant_id;
+    header.actor_id = "notify";
+    header.role = "admin";
+    header.deadline_ms = (uint32_t)self->cfg->notify_call_timeout_ms;
+    zmsg_t *body = crm_bus_request_new(&header, request);
+    zmsg_t *reply =
+        crm_bus_client_request(self->bus, "leads", &body, self->cfg->notify_call_timeout_ms + 500);
+    *out = NULL;
+    Crm__ReplyHeader *rh = reply ? crm_bus_reply_parse(&reply, answer, out) : NULL;
+    bool ok = rh && rh->code == 200 && *out, answered = rh && rh->code < 500;
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    if (!ok && *out) {
+        protobuf_c_message_free_unpacked(*out, NULL);
+        *out = NULL;
+    }
+    return answered;
 }
 
 //  A team member of the tenant, from the leads service (NULL when not there).
@@ -285,28 +329,36 @@ static Crm__Leads__TeamMember *s_member(s_sender_t *self, const char *tenant_id,
                                         const char *member_id) {
     if (!member_id[0])
         return NULL;
-    Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
-    header.method = "GetTeamMember";
-    header.tenant_id = (char *)tenant_id;
-    header.actor_id = "notify";
-    header.role = "admin";
-    header.deadline_ms = (uint32_t)self->cfg->notify_call_timeout_ms;
     Crm__Leads__GetTeamMemberRequest req = CRM__LEADS__GET_TEAM_MEMBER_REQUEST__INIT;
     req.id = (char *)member_id;
-    zmsg_t *body = crm_bus_request_new(&header, &req.base);
-    zmsg_t *reply =
-        crm_bus_client_request(self->bus, "leads", &body, self->cfg->notify_call_timeout_ms + 500);
-    ProtobufCMessage *out = NULL;
-    Crm__ReplyHeader *rh =
-        reply ? crm_bus_reply_parse(&reply, &crm__leads__team_member__descriptor, &out) : NULL;
-    bool ok = rh && rh->code == 200 && out;
-    if (rh)
-        crm__reply_header__free_unpacked(rh, NULL);
-    if (!ok && out) {
-        protobuf_c_message_free_unpacked(out, NULL);
-        out = NULL;
-    }
+    ProtobufCMessage *out;
+    s_leads_call(self, tenant_id, "GetTeamMember", &req.base, &crm__leads__team_member__descriptor,
+                 &out);
     return (Crm__Leads__TeamMember *)out;
+}
+
+//  The active team member with a handle (a mention alert's recipient), from the leads
+//  service: 1 with *member, 0 when none has it, -1 when the service did not answer.
+static int s_member_by_handle(s_sender_t *self, const char *tenant_id, const char *handle,
+                              Crm__Leads__TeamMember **member) {
+    Crm__Leads__ListTeamMembersRequest req = CRM__LEADS__LIST_TEAM_MEMBERS_REQUEST__INIT;
+    req.handle = (char *)handle;
+    req.active_only = true;
+    req.limit = 1;
+    ProtobufCMessage *out;
+    *member = NULL;
+    if (!s_leads_call(self, tenant_id, "ListTeamMembers", &req.base,
+                      &crm__leads__list_team_members_response__descriptor, &out))
+        return -1;
+    Crm__Leads__ListTeamMembersResponse *list = (Crm__Leads__ListTeamMembersResponse *)out;
+    if (list && list->n_items == 1) {
+        *member = list->items[0]; // taken out of the list
+        list->items[0] = NULL;
+        list->n_items = 0;
+    }
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return *member ? 1 : 0;
 }
 
 //  The text of m: its own (a salesperson's), its template's, or the trigger's built-in.
@@ -336,7 +388,7 @@ static int s_texts(crm_db_t *db, const notify_claimed_t *m, json_t *context, cha
         *html = strdup(m->body_html);
         return 0;
     }
-    const s_builtin_t *b = s_builtin(m->trigger);
+    const s_builtin_t *b = s_builtin(m->trigger, context);
     *subject = strdup(b ? b->subject : "");
     *text = strdup(b ? b->text : "");
     *html = strdup("");
@@ -404,6 +456,7 @@ typedef struct {
     json_t *context;
     char *unsubscribe_url;
     int chosen; // the SMS line chosen (an index in the contact's phones)
+    int64_t appointment_ms; // an appointment message's appointment (0: not one)
 } s_facts_t;
 
 static void s_facts_reset(s_facts_t *f) {
@@ -417,6 +470,16 @@ static void s_facts_reset(s_facts_t *f) {
     json_decref(f->context);
     free(f->unsubscribe_url);
     memset(f, 0, sizeof *f);
+}
+
+//  Where the contact is, for quiet hours and {{appointment.time}}: the zone (and US
+//  state) of its address, else the dealership's.
+static void s_place(s_sender_t *self, const s_facts_t *f, notify_quiet_place_t *place) {
+    notify_quiet_address_t home = {
+        .country = f->contact->country, .region = f->contact->region, .primary = true};
+    const char *zone =
+        f->settings->time_zone[0] ? f->settings->time_zone : self->cfg->notify_time_zone;
+    notify_quiet_place(self->quiet, &home, 1, zone, place);
 }
 
 //  Hand m to its fallback channel when its trigger gave one and it has not been
@@ -437,6 +500,35 @@ static bool s_fall_back(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_f
     *rc = notify_sender_store_switch(db, self->owner, m, fallback, context, detail);
     free(context);
     return true;
+}
+
+//  A mention alert's member ("@handle" until now): the active member with the handle,
+//  recorded on the message. S_READY with f->member, else settled (suppressed: nobody
+//  has the handle, or the author mentioned themselves; deferred: no answer).
+static s_prepared_t s_mentioned(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, s_facts_t *f) {
+    int found = s_member_by_handle(self, m->tenant_id, m->member_id + 1, &f->member);
+    if (found < 0) {
+        char due[40];
+        s_rfc3339(s_now_ms() + MEMBER_RETRY_MS, due, sizeof due);
+        return notify_sender_store_defer(db, self->owner, m, due,
+                                         "the leads service did not answer: trying again")
+                   ? S_FAILED
+                   : S_DONE;
+    }
+    if (!found) {
+        char why[120];
+        snprintf(why, sizeof why, "no active team member has the handle %s", m->member_id);
+        return s_suppress(db, m, "unknown_handle", why) ? S_FAILED : S_DONE;
+    }
+    if (notify_message_store_member(db, m->tenant_id, m->id, f->member->id))
+        return S_FAILED;
+    free(m->member_id);
+    m->member_id = strdup(f->member->id);
+    const char *author = json_string_value(json_object_get(f->context, "_authorId"));
+    if (author && author[0] && strcmp(author, f->member->actor_id) == 0)
+        return s_suppress(db, m, "self_mention", "the member mentioned themselves") ? S_FAILED
+                                                                                    : S_DONE;
+    return S_READY;
 }
 
 //  The one-click unsubscribe link of a marketing email (NULL when none can be made).
@@ -477,7 +569,12 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
         return S_FAILED;
     if (m->member_id[0]) {
         //  A staff alert: the member's own lines, no consumer rules.
-        f->member = s_member(self, m->tenant_id, m->member_id);
+        if (m->member_id[0] == NOTIFY_HANDLE_PREFIX) {
+            s_prepared_t mentioned = s_mentioned(self, db, m, f);
+            if (mentioned != S_READY)
+                return mentioned;
+        } else
+            f->member = s_member(self, m->tenant_id, m->member_id);
         const char *line = !f->member ? "" : sms ? f->member->phone : f->member->email;
         if (!f->member || !f->member->active || !line[0]) {
             const char *why = !f->member           ? "not a team member"
@@ -501,6 +598,14 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
                        ? S_FAILED
                        : S_DONE;
         }
+        //  An appointment's message goes before the appointment, or not at all.
+        const char *at = json_string_value(json_object_get(f->context, "_appointmentAt"));
+        if (at && notify_time_parse(at, &f->appointment_ms) == 0 &&
+            notify_appointment_too_late(f->appointment_ms, s_now_ms(), s_now_ms()))
+            return s_suppress(db, m, "appointment_passed",
+                              "the appointment's time came before the message could go")
+                       ? S_FAILED
+                       : S_DONE;
         notify_permission_t decision;
         if (!notify_contact_decide(f->contact, channel, s_purpose_of(m->purpose), m->line,
                                    &decision)) {
@@ -519,12 +624,8 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
             return rc ? S_FAILED : S_DONE;
         //  Quiet hours: automated texts only inside the recipient's window.
         if (m->automated && sms) {
-            notify_quiet_address_t home = {
-                .country = f->contact->country, .region = f->contact->region, .primary = true};
             notify_quiet_place_t place;
-            const char *zone =
-                f->settings->time_zone[0] ? f->settings->time_zone : cfg->notify_time_zone;
-            notify_quiet_place(self->quiet, &home, 1, zone, &place);
+            s_place(self, f, &place);
             notify_quiet_window_t window = {8 * 60, 21 * 60};
             if (f->settings->quiet_hours)
                 notify_quiet_window_parse(f->settings->quiet_hours->start,
@@ -532,8 +633,19 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
             int64_t now = s_now_ms(), allowed = now;
             notify_quiet_next(self->quiet, place.time_zone, place.us_state, &window, now, &allowed);
             if (allowed > now + 1000) {
-                char due[40], detail[160];
+                char due[40], detail[200];
                 s_rfc3339(allowed, due, sizeof due);
+                //  An appointment's reminder waits for the window only if it opens
+                //  before the appointment: a reminder after it is none.
+                if (f->appointment_ms &&
+                    notify_appointment_too_late(f->appointment_ms, now, allowed)) {
+                    char at[NOTIFY_TIME_TEXT];
+                    notify_time_text(f->appointment_ms, at);
+                    snprintf(detail, sizeof detail,
+                             "quiet hours in %s until %s, not before the appointment at %s",
+                             place.time_zone, due, at);
+                    return s_suppress(db, m, "quiet_hours", detail) ? S_FAILED : S_DONE;
+                }
                 snprintf(detail, sizeof detail, "quiet hours in %s: deferred to %s",
                          place.time_zone, due);
                 return notify_sender_store_defer(db, self->owner, m, due, detail) ? S_FAILED
@@ -591,6 +703,16 @@ static s_prepared_t s_render(s_sender_t *self, crm_db_t *db, notify_claimed_t *m
                              : cfg->notify_dealership_name[0] ? cfg->notify_dealership_name
                                                               : "us";
     notify_values_set(&values, NOTIFY_DEALERSHIP_NAME, dealership);
+    if (f->appointment_ms && f->contact) {
+        //  The appointment's time on the customer's clock.
+        notify_quiet_place_t place;
+        s_place(self, f, &place);
+        char words[160];
+        if (notify_appointment_time_words(f->appointment_ms, place.time_zone, words,
+                                          sizeof words) != 0)
+            notify_time_text(f->appointment_ms, words); // ICU failed: at least the time
+        notify_values_set(&values, NOTIFY_APPOINTMENT_TIME, words);
+    }
     free(m->subject);
     free(m->body_text);
     free(m->body_html);

@@ -32,6 +32,13 @@ const notify_placeholder_t notify_placeholders[NOTIFY_PLACEHOLDER_COUNT] = {
     [NOTIFY_SALESPERSON_EMAIL] = {"salesperson.email", "the email of the lead's assignee"},
     [NOTIFY_SALESPERSON_PHONE] = {"salesperson.phone", "the phone of the lead's assignee"},
     [NOTIFY_DEALERSHIP_NAME] = {"dealership.name", "config notify.dealership_name"},
+    [NOTIFY_APPOINTMENT_TIME] = {"appointment.time",
+                                 "an appointment's or test drive's day and time in the "
+                                 "customer's time zone (appointment messages)"},
+    [NOTIFY_APPOINTMENT_KIND] = {"appointment.kind", "\"appointment\" or \"test drive\""},
+    [NOTIFY_NOTE_EXCERPT] = {"note.excerpt",
+                             "the first 140 characters of the note that mentions the member "
+                             "(mention alerts)"},
 };
 
 int notify_placeholder_find(const char *name, size_t len) {
@@ -222,18 +229,22 @@ void notify_values_from_contact(notify_values_t *self, const Crm__Contacts__Cont
             notify_values_set(self, NOTIFY_CONTACT_PHONE, c->phones[i]->number);
 }
 
+void notify_vehicle_text(const Crm__Leads__VehicleInterest *v, char *out, size_t size) {
+    char year[16] = "";
+    out[0] = 0;
+    if (!v)
+        return;
+    if (v->year)
+        snprintf(year, sizeof year, "%u", v->year);
+    const char *parts[] = {year, v->make, v->model, v->trim};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (parts[i][0])
+            snprintf(out + strlen(out), size - strlen(out), "%s%s", out[0] ? " " : "", parts[i]);
+}
+
 void notify_values_from_lead(notify_values_t *self, const Crm__Leads__Lead *lead) {
-    char vehicle[256] = "", year[16] = "";
-    const Crm__Leads__VehicleInterest *v = lead->vehicle;
-    if (v) {
-        if (v->year)
-            snprintf(year, sizeof year, "%u", v->year);
-        const char *parts[] = {year, v->make, v->model, v->trim};
-        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-            if (parts[i][0])
-                snprintf(vehicle + strlen(vehicle), sizeof vehicle - strlen(vehicle), "%s%s",
-                         vehicle[0] ? " " : "", parts[i]);
-    }
+    char vehicle[256];
+    notify_vehicle_text(lead->vehicle, vehicle, sizeof vehicle);
     notify_values_set(self, NOTIFY_LEAD_VEHICLE, vehicle);
     char source[32];
     crm_enum_api_name(&crm__leads__lead_source__descriptor, (int)lead->source, source,

@@ -139,6 +139,13 @@ static void test_activity_normalised(void **state) {
     assert_true(crm_errors_has(&errors, "status"));
     crm_errors_reset(&errors);
     crm__leads__activity__free_unpacked(a, NULL);
+
+    //  ... but it may be called off before its time.
+    draft.status = CRM__LEADS__APPOINTMENT_STATUS__APPOINTMENT_STATUS_CANCELLED;
+    a = (Crm__Leads__Activity *)crm_pb_copy(&draft.base);
+    assert_int_equal(leads_activity_check(a, false, &errors), 0);
+    assert_int_equal(a->status, CRM__LEADS__APPOINTMENT_STATUS__APPOINTMENT_STATUS_CANCELLED);
+    crm__leads__activity__free_unpacked(a, NULL);
 }
 
 //  A chat's transcript line by line: a speaker and a text each, a readable time.

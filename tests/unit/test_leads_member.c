@@ -97,6 +97,50 @@ static void test_member_rules(void **state) {
     }
 }
 
+//  A handle is optional, stored lower case, and one an @mention can name as written.
+static const struct {
+    const char *given, *stored; // stored NULL: refused, naming handle
+} s_handles[] = {
+    {"", ""},
+    {"sam", "sam"},
+    {"  Jo-Ann ", "jo-ann"},
+    {"j.lee_2", "j.lee_2"},
+    {"@sam", NULL},
+    {"sam lee", NULL},
+    {"sam.", NULL},
+    {"jos\xc3\xa9", NULL},
+    {"a-very-long-handle-of-more-than-sixty-four-characters-is-no-handle", NULL},
+};
+
+static void test_member_handle(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof s_handles / sizeof *s_handles; i++) {
+        Crm__Leads__TeamMember m = CRM__LEADS__TEAM_MEMBER__INIT;
+        char name[] = "Sam";
+        m.name = name;
+        m.handle = strdup(s_handles[i].given);
+        crm_errors_t errors = {0};
+        int rc = leads_member_check(&m, "US", &errors);
+        char fields[256];
+        s_fields(&errors, fields, sizeof fields);
+        if (strcmp(fields, s_handles[i].stored ? "" : "handle") != 0)
+            fail_msg("handle \"%s\": refused [%s]", s_handles[i].given, fields);
+        if (s_handles[i].stored) {
+            assert_int_equal(rc, 0);
+            assert_string_equal(m.handle, s_handles[i].stored);
+        }
+        free(m.handle);
+        crm_errors_reset(&errors);
+    }
+    //  The list's filter takes a handle in any case.
+    Crm__Leads__ListTeamMembersRequest req = CRM__LEADS__LIST_TEAM_MEMBERS_REQUEST__INIT;
+    leads_member_list_t page;
+    crm_errors_t errors = {0};
+    req.handle = "Jo-Ann";
+    assert_int_equal(leads_member_list_check(&req, &page, &errors), 0);
+    assert_string_equal(page.handle, "jo-ann");
+}
+
 static void test_member_list_cursor(void **state) {
     (void)state;
     Crm__Leads__ListTeamMembersRequest req = CRM__LEADS__LIST_TEAM_MEMBERS_REQUEST__INIT;
@@ -125,6 +169,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_member_rules),
         cmocka_unit_test(test_member_list_cursor),
+        cmocka_unit_test(test_member_handle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -106,11 +106,38 @@ static void test_at_most_max(void **state) {
     assert_int_equal(crm_mentions_parse(text, found, 0), 0);
 }
 
+//  A team member's handle is one a mention names as written: what the parser returns.
+static const struct {
+    const char *handle;
+    bool valid;
+} s_handles[] = {
+    {"sam", true},   {"jo-ann", true}, {"a.b_c-d", true},      {"x", true},
+    {"r2d2", true},  {"_sam", true},   {".sam", true},         {"", false},
+    {"Sam", false},  {"sam.", false},  {"sam-", false},        {"sam lee", false},
+    {"@sam", false}, {"s@m", false},   {"jos\xc3\xa9", false}, {"sam!", false},
+};
+
+static void test_handle_valid(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof s_handles / sizeof s_handles[0]; i++)
+        if (crm_mention_handle_valid(s_handles[i].handle) != s_handles[i].valid)
+            fail_msg("\"%s\": expected %s", s_handles[i].handle,
+                     s_handles[i].valid ? "valid" : "invalid");
+    char handle[CRM_MENTION_MAX_LEN + 2];
+    memset(handle, 'a', CRM_MENTION_MAX_LEN);
+    handle[CRM_MENTION_MAX_LEN] = 0;
+    assert_true(crm_mention_handle_valid(handle));
+    handle[CRM_MENTION_MAX_LEN] = 'a';
+    handle[CRM_MENTION_MAX_LEN + 1] = 0;
+    assert_false(crm_mention_handle_valid(handle));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_handle_length),
         cmocka_unit_test(test_at_most_max),
+        cmocka_unit_test(test_handle_valid),
     };
     return cmocka_run_group_tests_name("mentions", tests, NULL, NULL);
 }

@@ -33,6 +33,7 @@ static const struct {
     {"{{salesperson.name}} {{salesperson.email}} {{salesperson.phone}}", ""},
     {"{{contact.email}} {{contact.phone}} {{contact.lastName}} {{lead.source}} {{lead.status}}",
      ""},
+    {"Your {{appointment.kind}}: {{appointment.time}}. \"{{note.excerpt}}\"", ""},
     {"Your size: {{contact.shoeSize}}", "bodyText: unknown placeholder {{contact.shoeSize}}"},
     {"{{ contact.shoeSize }}", "bodyText: unknown placeholder {{contact.shoeSize}}"},
     {"{{Contact.FirstName}}", "bodyText: unknown placeholder {{Contact.FirstName}}"},
