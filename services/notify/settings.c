@@ -5,8 +5,9 @@
     Defaults: quiet hours 08:00-21:00 (the law's stricter windows apply whatever is set),
     the time zone notify.time_zone, speed to lead listed for chat, web form and
     third-party leads but off (no customer is texted before the dealership has turned it
-    on and seen its words; sender.c's built-in texts until it sets templates), staff
-    alerts on, the daily cap notify.daily_cap, senders from the provider account.
+    on and seen its words; sender.c's built-in texts until it sets templates), appointment
+    confirmations and reminders off for the same reason, staff alerts on, the daily cap
+   notify.daily_cap, senders from the provider account.
 */
 #include "notify.h"
 #include "json_pb.h"
@@ -41,7 +42,7 @@ Crm__Notify__NotificationSettings *notify_settings_default(void) {
     s->lead_assigned_alerts = true;
     s->follow_up_reminders = true;
     s->mention_alerts = true;
-    s->appointment_messages = true;
+    s->appointment_messages = false; // to customers: off until turned on, as speed to lead
     return s;
 }
 

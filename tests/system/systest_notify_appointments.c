@@ -186,7 +186,7 @@ static void test_test_drive(void **state) {
     (void)state;
     char zone[32], body[512], path[256];
     s_zone_at(12, zone, sizeof zone);
-    snprintf(body, sizeof body, "{\"timeZone\":\"%s\"}", zone);
+    snprintf(body, sizeof body, "{\"timeZone\":\"%s\",\"appointmentMessages\":true}", zone);
     s_do("PATCH", "/v1/notification-settings", body, 200);
 
     harness_response_t r = s_ok("POST", "/v1/contacts",
