@@ -731,12 +731,14 @@ crm_step_result_t notify_sender_step(crm_step_t *step) {
         if (prepared == S_DONE)
             step->events++;
         else if (prepared == S_READY) {
+            //  The rate limit's wait comes before the attempt is recorded: a sender
+            //  stopped while it waits leaves the message queued, not unknown.
+            s_pace(self);
             int rc = notify_sender_store_attempt(db, self->owner, m);
             if (rc < 0)
                 failed = true;
             else if (rc == 0) {
                 notify_send_result_t result;
-                s_pace(self);
                 s_send(self, m, &facts, &result);
                 if (s_outcome(self, db, m, &facts, &result))
                     failed = true;
