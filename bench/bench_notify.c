@@ -1,6 +1,7 @@
 /*  bench_notify: crm-notify's senders against the real local sinks (tools/sinks: the
     Twilio-compatible SMS stub and the STARTTLS+AUTH SMTP sink), each figure beside a
-    baseline from the same run, printed as a ratio. Durable commits (fsync on).
+    baseline from the same run, printed as a ratio. Durable commits (fsync on; PG_FSYNC=off
+    shows what they cost).
 
     1. SMS throughput: BENCH_SMS (default 5,000) SMS queued through POST /v1/messages
        (four keep-alive clients) to contacts with SMS-opted-in phones, with
@@ -24,8 +25,9 @@
        200, POST /v1/messages is repeated until it answers 422 do_not_contact. Baseline:
        from the same 200 to ContactCommunicationRulesChanged arriving on the gateway's
        event stream (what any subscriber could know). Target: p99 <= 1 s.
-    5. crm-notify's idle resident memory after all that, beside its idle memory at start.
-       Target: under 20 MiB.
+    5. crm-notify's idle resident memory (VmRSS) after all that, beside its idle memory at
+       start, and its own part (RssAnon; the rest is shared libraries' pages). Target:
+       under 20 MiB.
 
     Each throughput phase also prints the CPU time the processes used during it (notify,
     gateway, PostgreSQL, the sink, this process), to see where the time goes.
@@ -254,8 +256,8 @@ static void s_client_reset(s_client_t *c) {
     memset(c, 0, sizeof *c);
 }
 
-//  One request to the gateway (body NULL: none); the status (0: no answer), the answer's
-//  body in c->reply.
+//  One request with a JSON body to the gateway (POST, PATCH); the status (0: no answer),
+//  the answer's body in c->reply.
 static long s_call(s_client_t *c, const char *method, const char *path, const char *body) {
     char url[512];
     snprintf(url, sizeof url, "%s%s", h->http_url, path);
@@ -263,12 +265,9 @@ static long s_call(s_client_t *c, const char *method, const char *path, const ch
     if (c->reply)
         c->reply[0] = 0;
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, body ? (long)strlen(body) : 0L);
-    curl_easy_setopt(c->curl, CURLOPT_HTTPGET, body ? 0L : 1L);
-    if (!body)
-        curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
     long status = 0;
     if (curl_easy_perform(c->curl) == CURLE_OK)
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
