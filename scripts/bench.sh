@@ -1,5 +1,7 @@
 #!/bin/bash
-# `make bench`: every benchmark under bench/, each beside its PostgreSQL baseline.
+# `make bench`: every benchmark under bench/, each beside its PostgreSQL baseline
+# (bench_notify: beside libcurl sending the same messages to the same local sinks; its
+# sizes: BENCH_SMS, BENCH_EMAIL, BENCH_LEADS, BENCH_CONSENT, 0 leaving a phase out).
 set -eu
 BUILD=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -372,15 +372,14 @@ int notify_sender_store_unknown(crm_db_t *db, int grace_ms, notify_claimed_t **o
 //  Recover what gone senders of channel held: how many senders, or -1.
 int notify_sender_store_recover(crm_db_t *db, int64_t owner, const char *channel);
 int notify_sender_store_release(crm_db_t *db, int64_t owner);
-//  Record the attempt (m's prepared text and recipient; attempts counted into m): 0, 1
-//  when the message is no longer this sender's, -1.
-int notify_sender_store_attempt(crm_db_t *db, int64_t owner, notify_claimed_t *m);
+//  Record the attempt (m's prepared text and recipient; attempts counted into m) and
+//  count it against the tenant's cap for today (0: none), one commit: 0, 1 when the
+//  message is no longer this sender's, 2 when the cap is reached (nothing recorded), -1.
+int notify_sender_store_attempt(crm_db_t *db, int64_t owner, int cap, notify_claimed_t *m);
 int notify_sender_store_switch(crm_db_t *db, int64_t owner, const notify_claimed_t *m,
                                const char *channel, const char *context, const char *detail);
 int notify_sender_store_defer(crm_db_t *db, int64_t owner, const notify_claimed_t *m,
                               const char *due_at, const char *detail);
-//  Count one message against the tenant's cap for today: 0, 1 over the cap, -1.
-int notify_sender_store_count(crm_db_t *db, const char *tenant_id, int cap);
 //  Record an outcome with its event (NULL: none), in one transaction: 0, or -1.
 int notify_sender_store_outcome(crm_db_t *db, const notify_claimed_t *m, const notify_outcome_t *o,
                                 const ProtobufCMessage *event);

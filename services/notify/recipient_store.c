@@ -32,8 +32,10 @@ static const crm_stmt_t s_deleted = {.name = "recipients_deleted",
 //  Erasure, in one statement: the copy emptied (the row stays, erased, so that no later
 //  message goes), the numbers' opt-outs and the addresses' unsubscribes dropped (the
 //  contact is gone: nothing more will be sent to it), every message's text, address and
-//  context emptied, the history's callback parameters and the inbound texts too. The
-//  message ids are returned, to scrub their events.
+//  context emptied, the history's callback parameters and the inbound texts too. The ids
+//  of the events to scrub are returned: the messages', the inbound texts' (their
+//  InboundReceived carries number and text) and the contact's own (its OptedOut carries
+//  the number).
 static const crm_stmt_t s_erase = {
     .name = "recipients_erase",
     .sql = "WITH old AS (SELECT emails, phones FROM recipients"
@@ -50,7 +52,7 @@ static const crm_stmt_t s_erase = {
            "   phones = '[]', region = '', country = '', preferred = '', consents = '{}',"
            "   erased = true, updated_at = now()),"
            " inb AS (UPDATE inbound_messages SET body = '', from_number = ''"
-           "   WHERE tenant_id = $1 AND contact_id = $2::uuid),"
+           "   WHERE tenant_id = $1 AND contact_id = $2::uuid RETURNING id),"
            " msg AS (UPDATE messages SET to_address = '', subject = '', body_text = '',"
            "   body_html = '', context = '{}', links = '[]', detail = '',"
            "   status = CASE WHEN status = 'queued' THEN 'suppressed' ELSE status END,"
@@ -59,7 +61,8 @@ static const crm_stmt_t s_erase = {
            "   WHERE tenant_id = $1 AND contact_id = $2::uuid RETURNING id),"
            " hist AS (UPDATE message_events e SET data = NULL, detail = ''"
            "   FROM msg WHERE e.tenant_id = $1 AND e.message_id = msg.id)"
-           " SELECT id::text FROM msg",
+           " SELECT id::text FROM msg UNION ALL SELECT id::text FROM inb"
+           " UNION ALL SELECT $2::uuid::text",
     .nparams = 2,
     .writes = true};
 

@@ -11,13 +11,14 @@
        (permission.h: a refused message is suppressed with the reason, or handed to the
        other channel when its trigger allows), quiet hours for automated texts
        (quiet.h: deferred to the window's start; an appointment's message only while
-       that is before the appointment, else suppressed), the tenant's daily cap, a
-       mention alert's member found by its handle, and the text
+       that is before the appointment, else suppressed), a mention alert's member found
+       by its handle, and the text
        (its template, or the trigger's built-in one, rendered with the contact's, lead's,
        salesperson's and dealership's values; an email's links made trackable and, for
        marketing, its one-click unsubscribe);
-    4. the attempt is recorded (committed) before the provider is called, the call is
-       made (at most notify.*_per_second), and its outcome recorded with its event:
+    4. the attempt is recorded (committed, and its first counted against the tenant's daily
+       cap: over it, suppressed) before the provider is called, the call is made (at most
+       notify.*_per_second), and its outcome recorded with its event:
        accepted: sent; refused for good: the next permitted SMS line, else failed;
        a transient failure: queued again after a backoff with jitter (a 429's
        Retry-After when longer), dead after notify.max_attempts; a lost connection after
@@ -455,7 +456,7 @@ typedef struct {
     Crm__Leads__TeamMember *salesperson; // the lead's assignee, for {{salesperson.*}}
     json_t *context;
     char *unsubscribe_url;
-    int chosen; // the SMS line chosen (an index in the contact's phones)
+    int chosen;             // the SMS line chosen (an index in the contact's phones)
     int64_t appointment_ms; // an appointment message's appointment (0: not one)
 } s_facts_t;
 
@@ -652,16 +653,6 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
                                                                                   : S_DONE;
             }
         }
-    }
-    //  The daily cap counts a message once, at its first attempt.
-    if (m->attempts == 0) {
-        int cap = f->settings->daily_cap ? (int)f->settings->daily_cap : cfg->notify_daily_cap;
-        rc = notify_sender_store_count(db, m->tenant_id, cap);
-        if (rc)
-            return rc < 0 ? S_FAILED
-                   : s_suppress(db, m, "daily_cap", "the dealership's daily message cap is reached")
-                       ? S_FAILED
-                       : S_DONE;
     }
     //  A message tried before keeps the text it was first sent with (its links tracked).
     bool marketing_email = !sms && strcmp(m->purpose, "marketing") == 0;
@@ -918,12 +909,22 @@ crm_step_result_t notify_sender_step(crm_step_t *step) {
         if (prepared == S_DONE)
             step->events++;
         else if (prepared == S_READY) {
-            int rc = notify_sender_store_attempt(db, self->owner, m);
+            //  The rate limit's wait comes before the attempt is recorded: a sender
+            //  stopped while it waits leaves the message queued, not unknown.
+            s_pace(self);
+            const crm_config_t *cfg = self->cfg;
+            int cap =
+                facts.settings->daily_cap ? (int)facts.settings->daily_cap : cfg->notify_daily_cap;
+            int rc = notify_sender_store_attempt(db, self->owner, cap, m);
             if (rc < 0)
                 failed = true;
-            else if (rc == 0) {
+            else if (rc == 2) {
+                if (s_suppress(db, m, "daily_cap", "the dealership's daily message cap is reached"))
+                    failed = true;
+                else
+                    step->events++;
+            } else if (rc == 0) {
                 notify_send_result_t result;
-                s_pace(self);
                 s_send(self, m, &facts, &result);
                 if (s_outcome(self, db, m, &facts, &result))
                     failed = true;

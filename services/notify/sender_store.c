@@ -81,15 +81,25 @@ static const crm_stmt_t s_release = {
     .nparams = 1,
     .writes = true};
 
-//  The attempt, recorded before the provider is called: prepared text and recipient.
+//  The attempt, recorded before the provider is called: prepared text and recipient,
+//  counted against the tenant's cap for today ($10; 0: none) in the same statement, so
+//  one commit: one row, how many were counted (0: the cap is reached, nothing recorded)
+//  and the attempts (NULL: the message is no longer this sender's).
 static const crm_stmt_t s_attempt = {
     .name = "sender_attempt",
-    .sql = "UPDATE messages SET rendered = true, to_address = $3, line = $4::int, subject = $5,"
-           " body_text = $6, body_html = $7, links = $8::jsonb, status = 'sending',"
-           " attempts = attempts + 1, attempted_at = now(), updated_at = now()"
-           " WHERE tenant_id = $1 AND id = $2::uuid AND owner = $9::bigint AND status = 'queued'"
-           " RETURNING attempts",
-    .nparams = 9,
+    .sql = "WITH c AS (INSERT INTO daily_counts AS d (tenant_id, day, sent)"
+           "   SELECT $1, (now() AT TIME ZONE 'UTC')::date, 1 WHERE $11::boolean"
+           "   ON CONFLICT (tenant_id, day) DO UPDATE SET sent = d.sent + 1"
+           "   WHERE $10::int = 0 OR d.sent < $10::int RETURNING sent),"
+           " ok AS (SELECT NOT $11::boolean OR EXISTS (SELECT FROM c) AS counted),"
+           " m AS (UPDATE messages SET rendered = true, to_address = $3, line = $4::int,"
+           "   subject = $5, body_text = $6, body_html = $7, links = $8::jsonb,"
+           "   status = 'sending', attempts = attempts + 1, attempted_at = now(),"
+           "   updated_at = now()"
+           "   WHERE tenant_id = $1 AND id = $2::uuid AND owner = $9::bigint"
+           "   AND status = 'queued' AND (SELECT counted FROM ok) RETURNING attempts)"
+           " SELECT (SELECT counted FROM ok), (SELECT attempts FROM m)",
+    .nparams = 11,
     .writes = true};
 
 //  Hand the message to the other channel's sender (speed to lead's fallback, a staff
@@ -130,16 +140,6 @@ static const crm_stmt_t s_outcome = {
            "   SELECT $1, id, $10, $4, $5 FROM m)"
            " SELECT coalesce(" CRM_SQL_TS("sent_at") ", '') FROM m",
     .nparams = 10,
-    .writes = true};
-
-//  One more message today for tenant $1, unless $2 (the cap) are counted: 1 or 0 rows.
-static const crm_stmt_t s_count = {
-    .name = "sender_count",
-    .sql = "INSERT INTO daily_counts AS d (tenant_id, day, sent)"
-           " VALUES ($1, (now() AT TIME ZONE 'UTC')::date, 1)"
-           " ON CONFLICT (tenant_id, day) DO UPDATE SET sent = d.sent + 1"
-           " WHERE $2::int = 0 OR d.sent < $2::int RETURNING sent",
-    .nparams = 2,
     .writes = true};
 
 //  SMS whose outcome is unknown, for a while (their callbacks had time to come).
@@ -291,8 +291,8 @@ int notify_sender_store_release(crm_db_t *db, int64_t owner) {
     return crm_db_run(db, &s_release, params);
 }
 
-int notify_sender_store_attempt(crm_db_t *db, int64_t owner, notify_claimed_t *m) {
-    char owner_text[24], line[16];
+int notify_sender_store_attempt(crm_db_t *db, int64_t owner, int cap, notify_claimed_t *m) {
+    char owner_text[24], line[16], cap_text[16];
     const char *params[] = {m->tenant_id,
                             m->id,
                             m->to,
@@ -301,15 +301,19 @@ int notify_sender_store_attempt(crm_db_t *db, int64_t owner, notify_claimed_t *m
                             m->body_text,
                             m->body_html,
                             m->links,
-                            s_int_text(owner_text, sizeof owner_text, owner)};
+                            s_int_text(owner_text, sizeof owner_text, owner),
+                            s_int_text(cap_text, sizeof cap_text, cap),
+                            m->attempts == 0 ? "true" : "false"}; // a retry counts no more
     PGresult *res = crm_db_query(db, &s_attempt, params);
-    if (!res)
+    if (!res || PQntuples(res) != 1) {
+        PQclear(res);
         return -1;
-    int rows = PQntuples(res);
-    if (rows)
-        m->attempts = atoi(PQgetvalue(res, 0, 0));
+    }
+    int rc = PQgetvalue(res, 0, 0)[0] != 't' ? 2 : PQgetisnull(res, 0, 1) ? 1 : 0;
+    if (rc == 0)
+        m->attempts = atoi(PQgetvalue(res, 0, 1));
     PQclear(res);
-    return rows == 1 ? 0 : 1;
+    return rc;
 }
 
 int notify_sender_store_switch(crm_db_t *db, int64_t owner, const notify_claimed_t *m,
@@ -326,17 +330,6 @@ int notify_sender_store_defer(crm_db_t *db, int64_t owner, const notify_claimed_
     const char *params[] = {m->tenant_id, m->id, due_at, detail ? detail : "",
                             s_int_text(owner_text, sizeof owner_text, owner)};
     return crm_db_run(db, &s_defer, params);
-}
-
-int notify_sender_store_count(crm_db_t *db, const char *tenant_id, int cap) {
-    char cap_text[16];
-    const char *params[] = {tenant_id, s_int_text(cap_text, sizeof cap_text, cap)};
-    PGresult *res = crm_db_query(db, &s_count, params);
-    if (!res)
-        return -1;
-    int rows = PQntuples(res);
-    PQclear(res);
-    return rows ? 0 : 1;
 }
 
 int notify_sender_store_outcome(crm_db_t *db, const notify_claimed_t *m, const notify_outcome_t *o,
