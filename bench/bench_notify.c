@@ -1008,7 +1008,8 @@ int main(void) {
     zclock_sleep(2000);
     pid_t notify = harness_daemon_pid("notify");
     long rss_start = s_status_kib(notify, "VmRSS"), anon_start = s_status_kib(notify, "RssAnon");
-    printf("crm-notify: one sender per channel, notify.send_batch 50, fsync %s\n",
+    printf("crm-notify: notify.senders %s per channel, notify.send_batch 50, fsync %s\n",
+           getenv("CRM_NOTIFY_SENDERS") ? getenv("CRM_NOTIFY_SENDERS") : "2 (default)",
            getenv("PG_FSYNC"));
 
     s_contact_t *contacts = calloc(n_contacts + 2 * n_leads + n_consent, sizeof *contacts);

@@ -92,6 +92,7 @@ typedef struct {
     int notify_retry_base_ms;        // first retry delay
     int notify_send_timeout_ms;      // one provider call gives up after this
     int notify_send_batch;           // messages claimed per sender step
+    int notify_senders;              // sender threads per channel in each process
     char *notify_time_zone;          // the tenants' time zone until set per tenant
     char *notify_data_dir;           // quiet-hours and time-zone data files
     char *notify_accounts_file;      // per-dealership provider accounts ("": none)

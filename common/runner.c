@@ -165,18 +165,23 @@ crm_runner_t *crm_runner_new(const crm_config_t *cfg, const char *schema, const 
     assert(self);
     self->cfg = cfg;
     self->schema = schema ? strdup(schema) : NULL;
-    while (jobs[self->n_workers].name)
-        self->n_workers++;
-    self->workers = calloc(self->n_workers + 1, sizeof *self->workers);
+    //  A job runs as many times as its instances say (each a thread and a connection).
+    size_t total = 0;
+    for (size_t i = 0; jobs[i].name; i++)
+        total += jobs[i].instances ? (size_t)jobs[i].instances(cfg) : 1;
+    self->workers = calloc(total + 1, sizeof *self->workers);
     assert(self->workers);
-    for (size_t i = 0; i < self->n_workers; i++) {
-        s_worker_t *worker = &self->workers[i];
+    for (size_t i = 0; jobs[i].name; i++) {
         assert(jobs[i].step && jobs[i].period_ms);
-        worker->job = &jobs[i];
-        worker->cfg = cfg;
-        worker->schema = self->schema;
-        worker->actor = zactor_new(s_worker_actor, worker);
-        assert(worker->actor);
+        int instances = jobs[i].instances ? jobs[i].instances(cfg) : 1;
+        for (int k = 0; k < instances; k++) {
+            s_worker_t *worker = &self->workers[self->n_workers++];
+            worker->job = &jobs[i];
+            worker->cfg = cfg;
+            worker->schema = self->schema;
+            worker->actor = zactor_new(s_worker_actor, worker);
+            assert(worker->actor);
+        }
     }
     return self;
 }

@@ -69,9 +69,12 @@ typedef struct {
     void (*state_destroy)(void **state_p);                     // optional
     int (*period_ms)(const crm_config_t *cfg);                 // idle wait between steps
     bool no_database;                                          // the step needs no connection
+    int (*instances)(const crm_config_t *cfg); // optional: how many run at once (default 1),
+                                               // each with its own state and connection
 } crm_job_t;
 
-//  Start a thread for each job of jobs; connections use schema (NULL: none set).
+//  Start a thread for each job of jobs (for each of its instances); connections use
+//  schema (NULL: none set).
 crm_runner_t *crm_runner_new(const crm_config_t *cfg, const char *schema, const crm_job_t *jobs);
 
 //  Stop every job, each once its step in progress has ended. Idempotent.

@@ -393,6 +393,8 @@ void *notify_email_sender_new(const crm_config_t *cfg, crm_db_t *db);
 void notify_sender_destroy(void **state_p);
 crm_step_result_t notify_sender_step(crm_step_t *step);
 int notify_sender_period_ms(const crm_config_t *cfg);
+//  How many senders of each channel run in a process (notify.senders).
+int notify_senders(const crm_config_t *cfg);
 
 // --- webhook_store.c, webhook_methods.c: what comes back from outside ----------------------------
 

@@ -54,6 +54,7 @@ typedef struct {
     int64_t owner;
     notify_accounts_t *accounts; // each dealership's provider account (accounts.c)
     zhashx_t *clients;           // a channel client per account used, kept open (reuse)
+    zhashx_t *settings;          // the tenants' settings, read once per step
     crm_bus_client_t *bus;       // team members, from the leads service
     notify_quiet_rules_t *quiet;
     unsigned char link_key[NOTIFY_TOKEN_KEY_BYTES];
@@ -150,7 +151,9 @@ static void *s_new(const crm_config_t *cfg, crm_db_t *db, Crm__Notify__Channel c
     self->clients = zhashx_new();
     zhashx_set_destructor(self->clients, sms ? s_sms_client_free : s_smtp_client_free);
     self->bus = crm_bus_client_new(crm_config_broker(cfg));
-    self->per_second = sms ? cfg->notify_sms_per_second : cfg->notify_email_per_second;
+    //  The process's limit for the channel, shared by its senders.
+    self->per_second = (sms ? cfg->notify_sms_per_second : cfg->notify_email_per_second) /
+                       (double)cfg->notify_senders;
     self->tokens = 1;
     self->refilled_ms = s_now_ms();
     const notify_account_t *fallback = notify_accounts_for(self->accounts, "");
@@ -174,6 +177,7 @@ void notify_sender_destroy(void **state_p) {
     if (!self)
         return;
     zhashx_destroy(&self->clients);
+    zhashx_destroy(&self->settings);
     notify_accounts_destroy(&self->accounts);
     crm_bus_client_destroy(&self->bus);
     notify_quiet_rules_destroy(&self->quiet);
@@ -181,18 +185,24 @@ void notify_sender_destroy(void **state_p) {
     *state_p = NULL;
 }
 
+int notify_senders(const crm_config_t *cfg) {
+    return cfg->notify_senders;
+}
+
 int notify_sender_period_ms(const crm_config_t *cfg) {
     (void)cfg;
     return 100; // idle: look for due messages ten times a second
 }
 
-//  Wait for the rate limit's next token (a token bucket of one second's worth).
+//  Wait for the rate limit's next token (a token bucket of one second's worth, and at
+//  least one token: a sender's share of the limit may be below one a second).
 static void s_pace(s_sender_t *self) {
+    double burst = self->per_second > 1 ? self->per_second : 1;
     for (;;) {
         int64_t now = s_now_ms();
         self->tokens += (double)(now - self->refilled_ms) * self->per_second / 1000.0;
-        if (self->tokens > self->per_second)
-            self->tokens = self->per_second;
+        if (self->tokens > burst)
+            self->tokens = burst;
         self->refilled_ms = now;
         if (self->tokens >= 1) {
             self->tokens -= 1;
@@ -448,9 +458,27 @@ static char *s_track_html(s_sender_t *self, const notify_claimed_t *m, const cha
 
 typedef enum { S_READY, S_DONE, S_FAILED } s_prepared_t;
 
+static void s_settings_free(void **item) {
+    crm__notify__notification_settings__free_unpacked(*item, NULL);
+    *item = NULL;
+}
+
+//  The tenant's settings as this step reads them (once per step; NULL on a failure).
+static Crm__Notify__NotificationSettings *s_settings(s_sender_t *self, crm_db_t *db,
+                                                     const char *tenant_id) {
+    if (!self->settings) {
+        self->settings = zhashx_new();
+        zhashx_set_destructor(self->settings, s_settings_free);
+    }
+    Crm__Notify__NotificationSettings *settings = zhashx_lookup(self->settings, tenant_id);
+    if (!settings && notify_settings_store_load(db, tenant_id, &settings) == 0)
+        zhashx_insert(self->settings, tenant_id, settings);
+    return settings;
+}
+
 //  The facts the message is decided and rendered with.
 typedef struct {
-    Crm__Notify__NotificationSettings *settings;
+    Crm__Notify__NotificationSettings *settings; // borrowed from the step's s_settings
     notify_contact_t *contact;
     Crm__Leads__TeamMember *member;      // a staff alert's recipient
     Crm__Leads__TeamMember *salesperson; // the lead's assignee, for {{salesperson.*}}
@@ -461,8 +489,6 @@ typedef struct {
 } s_facts_t;
 
 static void s_facts_reset(s_facts_t *f) {
-    if (f->settings)
-        crm__notify__notification_settings__free_unpacked(f->settings, NULL);
     notify_contact_destroy(&f->contact);
     if (f->member)
         crm__leads__team_member__free_unpacked(f->member, NULL);
@@ -552,7 +578,8 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
     f->context = json_loads(m->context, 0, NULL);
     if (!f->context)
         f->context = json_object();
-    if (notify_settings_store_load(db, m->tenant_id, &f->settings))
+    f->settings = s_settings(self, db, m->tenant_id);
+    if (!f->settings)
         return S_FAILED;
     Crm__Notify__Channel channel = s_channel_of(m->channel);
     bool sms = channel == CRM__NOTIFY__CHANNEL__CHANNEL_SMS;
@@ -937,6 +964,7 @@ crm_step_result_t notify_sender_step(crm_step_t *step) {
         notify_claimed_reset(m);
     }
     free(claimed);
+    zhashx_destroy(&self->settings); // a setting changed now is read by the next step
     if (failed) {
         //  What is still claimed goes back to the queue at once.
         notify_sender_store_release(db, self->owner);

@@ -137,9 +137,13 @@ static const crm_stmt_t s_outcome = {
            "   owner = NULL, updated_at = now()"
            "   WHERE tenant_id = $1 AND id = $2::uuid RETURNING id, sent_at),"
            " h AS (INSERT INTO message_events (tenant_id, message_id, status, reason, detail)"
-           "   SELECT $1, id, $10, $4, $5 FROM m)"
-           " SELECT coalesce(" CRM_SQL_TS("sent_at") ", '') FROM m",
-    .nparams = 10,
+           "   SELECT $1, id, $10, $4, $5 FROM m),"
+           //  Its event, when it has one ($12 its type, '' for none), in the same statement.
+           " ev AS (" CRM_OUTBOX_INSERT_SQL("$11", "$12", "$1", "$2", "$13", "$14",
+                                            "m WHERE $12 <> ''") ")"
+                                                                 " SELECT coalesce(" CRM_SQL_TS(
+                                                                     "sent_at") ", '') FROM m",
+    .nparams = 14,
     .writes = true};
 
 //  SMS whose outcome is unknown, for a while (their callbacks had time to come).
@@ -345,21 +349,28 @@ int notify_sender_store_outcome(crm_db_t *db, const notify_claimed_t *m, const n
                             o->due_at ? o->due_at : "",
                             s_int_text(line, sizeof line, m->line),
                             o->history_status ? o->history_status : o->status};
-    if (crm_db_begin(db))
+    //  One statement, committed on its own: the outcome and its event together.
+    crm_outbox_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    if (event && crm_outbox_event_init(&ev, event, NULL))
         return -1;
-    PGresult *res = crm_db_query(db, &s_outcome, params);
-    int rc = res ? 0 : -1;
-    PQclear(res);
-    if (rc == 0 && event) {
-        crm_outbox_t *outbox = crm_outbox_new();
-        crm_outbox_add(outbox, m->tenant_id, m->id, event, NULL);
-        rc = crm_outbox_write(outbox, db);
-        crm_outbox_destroy(&outbox);
-    }
-    if (rc == 0 && crm_db_commit(db) == 0)
-        return 0;
-    crm_db_rollback(db);
-    return -1;
+    const char *with_event[] = {params[0],
+                                params[1],
+                                params[2],
+                                params[3],
+                                params[4],
+                                params[5],
+                                params[6],
+                                params[7],
+                                params[8],
+                                params[9],
+                                event ? ev.event_id : "00000000-0000-0000-0000-000000000000",
+                                event ? ev.type : "",
+                                event ? ev.payload_hex : "\\x",
+                                event ? ev.occurred_at : "1970-01-01T00:00:00Z"};
+    int rc = crm_db_run(db, &s_outcome, with_event);
+    crm_outbox_event_reset(&ev);
+    return rc;
 }
 
 int notify_sender_store_resolve(crm_db_t *db, const notify_claimed_t *m, const char *status,

@@ -96,7 +96,7 @@ static void test_steps_at_period(void **state) {
     (void)state;
     s_reset();
     static const crm_job_t jobs[] = {
-        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_50, true}, {NULL}};
+        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_50, true, NULL}, {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     int64_t start = zclock_mono();
     assert_true(s_await(&s_steps, 5, 2000));
@@ -124,7 +124,7 @@ static void test_failed_job_restarts(void **state) {
     (void)state;
     s_reset();
     static const crm_job_t jobs[] = {
-        {"failing", s_failing_step, s_state_new, s_state_destroy, s_period_50, true}, {NULL}};
+        {"failing", s_failing_step, s_state_new, s_state_destroy, s_period_50, true, NULL}, {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     assert_true(s_await(&s_states, 2, 3000));
     //  The failed state was destroyed, and the new one made after the backoff.
@@ -147,7 +147,7 @@ static crm_step_result_t s_slow_step(crm_step_t *step) {
 static void test_stop_waits_for_step(void **state) {
     (void)state;
     s_reset();
-    static const crm_job_t jobs[] = {{"slow", s_slow_step, NULL, NULL, s_period_long, true},
+    static const crm_job_t jobs[] = {{"slow", s_slow_step, NULL, NULL, s_period_long, true, NULL},
                                      {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     assert_true(s_await(&s_started, 1, 2000));
@@ -162,7 +162,7 @@ static void test_stop_ends_wait(void **state) {
     (void)state;
     s_reset();
     static const crm_job_t jobs[] = {
-        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_long, true}, {NULL}};
+        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_long, true, NULL}, {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     assert_true(s_await(&s_steps, 1, 2000));
     int64_t start = zclock_mono();
@@ -194,7 +194,7 @@ static int s_on_tick(zloop_t *loop, int timer_id, void *arg) {
 static void test_worked_steps_again_at_once(void **state) {
     (void)state;
     s_reset();
-    static const crm_job_t jobs[] = {{"busy", s_busy_step, NULL, NULL, s_period_long, true},
+    static const crm_job_t jobs[] = {{"busy", s_busy_step, NULL, NULL, s_period_long, true, NULL},
                                      {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     zloop_t *loop = zloop_new();
@@ -213,7 +213,7 @@ static void test_destroy_idempotent(void **state) {
     (void)state;
     s_reset();
     static const crm_job_t jobs[] = {
-        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_long, true}, {NULL}};
+        {"idle", s_idle_step, s_state_new, s_state_destroy, s_period_long, true, NULL}, {NULL}};
     crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
     crm_runner_destroy(&runner);
     assert_null(runner);
@@ -225,6 +225,38 @@ static void test_destroy_idempotent(void **state) {
     assert_null(runner);
 }
 
+static int s_three(const crm_config_t *cfg) {
+    (void)cfg;
+    return 3;
+}
+
+//  A job with instances runs that many times at once, each with a state of its own.
+static void test_instances(void **state) {
+    (void)state;
+    s_reset();
+    static const crm_job_t jobs[] = {{.name = "idle",
+                                      .step = s_idle_step,
+                                      .state_new = s_state_new,
+                                      .state_destroy = s_state_destroy,
+                                      .period_ms = s_period_long,
+                                      .no_database = true,
+                                      .instances = s_three},
+                                     {.name = "one more",
+                                      .step = s_idle_step,
+                                      .state_new = s_state_new,
+                                      .state_destroy = s_state_destroy,
+                                      .period_ms = s_period_long,
+                                      .no_database = true},
+                                     {NULL}};
+    crm_runner_t *runner = crm_runner_new(s_cfg, NULL, jobs);
+    assert_true(s_await(&s_steps, 4, 2000));
+    zclock_sleep(50);
+    assert_int_equal(s_states, 4);
+    assert_int_equal(s_steps, 4); // each once, then its long period
+    crm_runner_destroy(&runner);
+    assert_int_equal(s_destroyed, 4);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_steps_at_period),
@@ -233,6 +265,7 @@ int main(void) {
         cmocka_unit_test(test_stop_ends_wait),
         cmocka_unit_test(test_worked_steps_again_at_once),
         cmocka_unit_test(test_destroy_idempotent),
+        cmocka_unit_test(test_instances),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
