@@ -160,7 +160,6 @@ static void *s_new(const crm_config_t *cfg, crm_db_t *db, Crm__Notify__Channel c
     crm_log_kv(CRM_LOG_INFO, "sender started", "channel", self->channel_name, "provider",
                (sms ? fallback->sms_base_url[0] : fallback->smtp_url[0]) ? "configured" : "none",
                NULL);
-    (void)db;
     return self;
 }
 
