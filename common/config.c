@@ -136,6 +136,13 @@ static const s_key_t s_keys[] = {
     S_INT(leads, scheduler_batch, 1000, 1, 100000,
           "follow-ups the scheduler fires in one transaction at most"),
 
+    S_INT(dedupe, workers, 4, 1, 1024, "worker sockets (requests in flight) per process"),
+    S_INT(dedupe, max_batch, 64, 1, 10000, "requests answered together in one transaction"),
+    S_INT(dedupe, check_threshold, 50, 1, 100,
+          "a duplicate check lists the contacts scoring at least this (percent)"),
+    S_INT(dedupe, check_limit, 10, 1, 100, "a duplicate check lists at most this many contacts"),
+    S_STRING(dedupe, data_dir, "services/dedupe/data", "the nickname list (nicknames.tsv)"),
+
     S_INT(notify, workers, 4, 1, 1024, "worker sockets (requests in flight) per process"),
     S_INT(notify, max_batch, 64, 1, 10000, "requests committed together in one transaction"),
     S_INT(notify, call_timeout_ms, 2000, 100, 60000,
@@ -168,7 +175,7 @@ static const s_key_t s_keys[] = {
           "changed daily figures are published this often (per tenant at most)"),
     S_INT(reporting, snapshot_page, 1000, 1, 10000, "contacts per Snapshot page while rebuilding"),
 
-    S_STRING(supervisor, services, "gateway contacts leads notify reporting", "space-separated daemons to run"),
+    S_STRING(supervisor, services, "gateway contacts leads dedupe notify reporting", "space-separated daemons to run"),
     S_STRING(supervisor, bin_dir, "build/bin", "where crm-<service> binaries live"),
     S_INT(supervisor, backoff_min_ms, 100, 1, S_HOUR_MS, "first restart delay"),
     S_INT(supervisor, backoff_max_ms, 5000, 1, S_HOUR_MS, "restart delay cap"),

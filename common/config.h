@@ -69,6 +69,12 @@ typedef struct {
     int leads_contacts_timeout_ms;   // a call to the contacts service gives up after this
     int leads_scheduler_ms;          // the follow-up scheduler looks for due ones this often
     int leads_scheduler_batch;       // follow-ups fired in one transaction at most
+    //  dedupe:
+    int dedupe_workers;              // worker sockets (requests in flight) per process
+    int dedupe_max_batch;            // requests answered together in one transaction
+    int dedupe_check_threshold;      // a check lists matches scoring at least this (percent)
+    int dedupe_check_limit;          // a check lists at most this many matches
+    char *dedupe_data_dir;           // the nickname list (nicknames.tsv)
     //  notify:
     int notify_workers;              // worker sockets (requests in flight) per process
     int notify_max_batch;            // requests committed together in one transaction

@@ -2,6 +2,7 @@
 #include "routes.h"
 #include "common.pb-c.h"
 #include "contacts.pb-c.h"
+#include "dedupe.pb-c.h"
 #include "leads.pb-c.h"
 #include "notify.pb-c.h"
 #include "reporting.pb-c.h"
@@ -390,6 +391,12 @@ const route_t routes[] = {
      &crm__notify__update_notification_settings_request__descriptor,
      &crm__notify__notification_settings__descriptor, "settings", "update_mask", ROLES_MANAGE,
      "Change the given notification settings"},
+    {"POST", "/v1/duplicates/check", "dedupe", "CheckDuplicates",
+     &crm__dedupe__check_duplicates_request__descriptor,
+     &crm__dedupe__check_duplicates_response__descriptor, "contact", NULL, ROLES_WRITE,
+     "Before creating a contact: the tenant's contacts likely to be the same person (a draft "
+     "in the contact's shape: firstName, lastName, emails, phones, addresses), best first, "
+     "each with a score and why it matched; nothing is written"},
     {"GET", "/v1/reports/contacts/growth", "reporting", "ContactsGrowth",
      &crm__reporting__contacts_growth_request__descriptor,
      &crm__reporting__contacts_growth_response__descriptor, NULL, NULL, ROLES_ANY,

@@ -132,6 +132,8 @@ static void s_spawn_suite(void) {
         char data_dir[512];
         snprintf(data_dir, sizeof data_dir, "%s/services/notify/data", s_top());
         setenv("CRM_NOTIFY_DATA_DIR", data_dir, 1);
+        snprintf(data_dir, sizeof data_dir, "%s/services/dedupe/data", s_top());
+        setenv("CRM_DEDUPE_DATA_DIR", data_dir, 1);
         unsetenv("CRM_CONFIG");
         for (const char *const *e = s_extra_env; e && *e; e++)
             putenv(strdup(*e));

@@ -1,0 +1,205 @@
+/*  dedupe: the daemon's internal interface.
+
+    Reading order: main.c (wiring: the follows table), methods.c (the method table: the
+    index of what the service answers, each row naming its rules and its SQL), then:
+    - normalize.c: the match keys of one value (an email, a name, a postcode), pure;
+      ICU folds names; nicknames.c: the nickname list of data/nicknames.tsv;
+    - entry.c: a contact (or a draft of one) as the index keeps it, from a Contact;
+      entry_store.c: its SQL (the index and its blocking keys); follow.c: the contacts'
+      events that keep the index;
+    - check.c: the rules of POST /v1/duplicates/check (a draft in, field errors out);
+      score.c: comparing two entries (Jaro-Winkler, the Fellegi-Sunter weights, the
+      reasons in words), pure; check_store.c: the candidates a draft's blocking keys
+      find;
+    migrations/ (the schema).
+*/
+#ifndef DEDUPE_H
+#define DEDUPE_H
+
+#include "contacts.pb-c.h"
+#include "dedupe.pb-c.h"
+#include "errors.h"
+#include "events.pb-c.h"
+#include "follower.h"
+#include "service.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct _dedupe_nicknames_t dedupe_nicknames_t; // nicknames.c
+
+//  The daemon's state, shared by its methods and its follower (one loop).
+typedef struct {
+    const crm_config_t *cfg;
+    dedupe_nicknames_t *nicknames;
+} dedupe_t;
+
+extern const crm_method_t dedupe_methods[];
+extern const crm_migration_t dedupe_migrations[];
+
+// --- normalize.c: the match keys of one value ----------------------------------------------
+
+#define DEDUPE_EMAIL_MAX 256
+#define DEDUPE_NAME_MAX 128
+#define DEDUPE_POSTCODE_MAX 16
+
+//  An email address as it matches: lower case; at gmail.com and googlemail.com (one
+//  mailbox) the dots of the local part and a +tag removed and the domain gmail.com; at
+//  the providers of dedupe_plus_tag_domains a +tag removed. 0, or -1 when it is not an
+//  address (no @, empty local part or domain) or does not fit.
+int dedupe_email_key(const char *address, char *out, size_t size);
+
+//  The providers that deliver local+tag@domain to local@domain (dots still count).
+extern const char *const dedupe_plus_tag_domains[];
+
+//  True when domain (lower case) is a free mail provider, whose domain says nothing
+//  about who holds an address there (a company's domain does).
+bool dedupe_free_mail_domain(const char *domain);
+
+//  A name folded for matching: transliterated to Latin, accents removed and lower case
+//  through ICU ("García" -> "garcia", "Müller" -> "muller", "Ørsted" -> "orsted"), then
+//  only letters a-z kept ("O'Brien" -> "obrien", "Smith-Jones" -> "smithjones"). "" for
+//  a name with no letters. 0, or -1 when ICU failed or it does not fit.
+int dedupe_name_fold(const char *name, char *out, size_t size);
+
+//  A postcode as it matches: letters and digits only, upper case; a US ZIP+4 ("20500-0003",
+//  "205000003") its five digits. "" for none.
+void dedupe_postcode_key(const char *postcode, char *out, size_t size);
+
+// --- nicknames.c: the nickname list ---------------------------------------------------------
+
+#define DEDUPE_NAME_GROUPS_MAX 8
+
+//  Load the list (data/nicknames.tsv: "formal<TAB>nick,nick,..." lines, names folded as
+//  dedupe_name_fold does). NULL when it cannot be read (*error says why; caller frees).
+dedupe_nicknames_t *dedupe_nicknames_new(const char *path, char **error);
+void dedupe_nicknames_destroy(dedupe_nicknames_t **self_p);
+
+//  The formal names a folded first name stands for: itself, and each formal name it is a
+//  nickname of ("bill" -> "bill", "william"). Writes up to max (static strings or first
+//  itself) to out; returns how many. self may be NULL (no list: the name alone).
+size_t dedupe_nicknames_groups(const dedupe_nicknames_t *self, const char *first, const char **out,
+                               size_t max);
+
+// --- entry.c: a contact as the index keeps it -----------------------------------------------
+
+#define DEDUPE_VALUES_MAX 16 // emails, phones or postcodes of one contact considered
+
+typedef struct {
+    char first[DEDUPE_NAME_MAX], last[DEDUPE_NAME_MAX];         // folded; "" when none
+    char first_groups[DEDUPE_NAME_GROUPS_MAX][DEDUPE_NAME_MAX]; // dedupe_nicknames_groups
+    size_t n_first_groups;
+    char emails[DEDUPE_VALUES_MAX][DEDUPE_EMAIL_MAX]; // dedupe_email_key
+    size_t n_emails;
+    char domains[DEDUPE_VALUES_MAX][DEDUPE_EMAIL_MAX]; // of the emails, free mail's too
+    size_t n_domains;
+    char phones[DEDUPE_VALUES_MAX][32]; // E.164
+    size_t n_phones;
+    char postcodes[DEDUPE_VALUES_MAX][DEDUPE_POSTCODE_MAX]; // dedupe_postcode_key
+    size_t n_postcodes;
+    //  The Double Metaphone codes of last and first (the database's fuzzystrmatch):
+    //  set by the store, "" until then.
+    char last_phonetic[16], first_phonetic[16];
+} dedupe_entry_t;
+
+//  The entry of a contact whose phones are E.164 already (an event's). Values that make
+//  no key (an invalid email, an empty postcode) are left out; repeats are kept once.
+void dedupe_entry_from_contact(dedupe_entry_t *entry, const Crm__Contacts__Contact *contact,
+                               const dedupe_nicknames_t *nicknames);
+
+//  Add one value, once (no-ops when full or already there).
+void dedupe_entry_add_email(dedupe_entry_t *entry, const char *address);
+void dedupe_entry_add_phone(dedupe_entry_t *entry, const char *e164);
+
+//  True when it has nothing to match on.
+bool dedupe_entry_empty(const dedupe_entry_t *entry);
+
+// --- entry_store.c: the index's SQL -----------------------------------------------------------
+
+//  Put a contact's entry and its blocking keys (replacing what it had); nothing for an
+//  erased contact.
+int dedupe_entry_store_put(crm_db_t *db, const char *tenant_id, const char *contact_id,
+                           const dedupe_entry_t *entry);
+//  A text[] parameter of n values of a row of fixed-size strings (size bytes apart), the
+//  free mail domains left out when companies_only. Caller frees.
+char *dedupe_store_array(const char *values, size_t size, size_t n, bool companies_only);
+#define DEDUPE_ARRAY(entry, field, companies_only)                                                 \
+    dedupe_store_array((const char *)(entry)->field, sizeof(entry)->field[0], (entry)->n_##field,  \
+                       companies_only)
+
+//  Take a contact out of the index (deleted or merged away).
+int dedupe_entry_store_remove(crm_db_t *db, const char *tenant_id, const char *contact_id);
+//  Erasure: out of the index for good (a later event puts nothing back).
+int dedupe_entry_store_erase(crm_db_t *db, const char *tenant_id, const char *contact_id);
+
+// --- follow.c: the contacts' events -----------------------------------------------------------
+
+crm_follow_fn dedupe_follow_contacts;
+
+// --- check.c: the check's rules ---------------------------------------------------------------
+
+//  The draft of POST /v1/duplicates/check as an entry: phones to E.164 through
+//  libphonenumber (default_region for numbers without +country, as contacts does),
+//  emails checked. Field errors name the JSON path ("phones[0].number"); a draft with
+//  nothing to match on (no name, email or phone) is refused naming "lastName".
+int dedupe_check_draft(const Crm__Contacts__Contact *draft, const char *default_region,
+                       const dedupe_nicknames_t *nicknames, dedupe_entry_t *entry,
+                       crm_errors_t *errors);
+
+// --- score.c: comparing two entries -----------------------------------------------------------
+
+typedef enum { DEDUPE_MISSING, DEDUPE_DIFFERENT, DEDUPE_CLOSE, DEDUPE_EXACT } dedupe_level_t;
+
+typedef enum {
+    DEDUPE_FIELD_EMAIL,
+    DEDUPE_FIELD_PHONE,
+    DEDUPE_FIELD_LAST_NAME,
+    DEDUPE_FIELD_FIRST_NAME,
+    DEDUPE_FIELD_POSTCODE,
+    DEDUPE_FIELD_EMAIL_DOMAIN,
+    DEDUPE_FIELD_COUNT
+} dedupe_field_t;
+
+//  A field's weight at a level (score.c's table: log2 of m/u; 0 when missing).
+double dedupe_weight(dedupe_field_t field, dedupe_level_t level);
+
+//  The model's prior: log2 of the odds that two records of a block are the same person
+//  before their fields are compared.
+#define DEDUPE_PRIOR_LOG2_ODDS (-8.0)
+
+//  Jaro-Winkler similarity of two ASCII strings (prefix scale 0.1, up to 4 characters).
+double dedupe_jaro_winkler(const char *a, const char *b);
+
+typedef struct {
+    dedupe_level_t levels[DEDUPE_FIELD_COUNT];
+    char first_how[16]; // the first name's "close": "nickname", "spelling" or "sound"
+    char last_how[16];
+    double weight; // the sum of the fields' weights
+    double score;  // 0..1: 1 / (1 + 2^-(prior + weight))
+} dedupe_comparison_t;
+
+//  Compare a draft with a candidate (both with their phonetic codes set).
+void dedupe_compare(const dedupe_entry_t *draft, const dedupe_entry_t *candidate,
+                    dedupe_comparison_t *out);
+
+//  The comparison as the API answers it: contact_id, score (three decimals), the
+//  reasons of the fields that agree and their summary. Caller frees
+//  (crm__dedupe__duplicate_match__free_unpacked).
+Crm__Dedupe__DuplicateMatch *dedupe_match_new(const char *contact_id,
+                                              const dedupe_comparison_t *comparison);
+
+// --- check_store.c: the candidates ------------------------------------------------------------
+
+//  The contacts of the caller's tenant the draft's blocking keys find (an email, a phone,
+//  the sound of the last name with a postcode or a company email domain), at most
+//  limit, as entries; sets the draft's phonetic codes. 0 with *out (caller frees, each
+//  entry and the arrays) or a failure code.
+typedef struct {
+    char contact_id[40];
+    dedupe_entry_t entry;
+} dedupe_candidate_t;
+
+int dedupe_check_store_candidates(crm_call_t *call, dedupe_entry_t *draft, size_t limit,
+                                  dedupe_candidate_t **out, size_t *n_out);
+
+#endif

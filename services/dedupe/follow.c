@@ -1,0 +1,70 @@
+/*  follow: what the contacts' events do to the match index (the follows table in
+    main.c; common/follower.c applies each event once, in order, inside a transaction of
+    its own, with dedupe's inbox). ContactCreated and ContactUpdated put the contact's
+    entry as the event carries it (entry.c, entry_store.c); ContactDeleted takes it out,
+    ContactMerged takes the merged ids out (the survivor's own ContactUpdated brings what
+    it gained), ContactErased takes it out for good. Other events change nothing here.
+*/
+#include "dedupe.h"
+
+#include <string.h>
+
+#define UNPACK(name) crm__events__##name##__unpack(NULL, size, data)
+#define FREE(name, m) crm__events__##name##__free_unpacked(m, NULL)
+
+static int s_put(crm_db_t *db, const char *tenant_id, const Crm__Contacts__Contact *contact,
+                 const dedupe_t *self) {
+    dedupe_entry_t entry;
+    dedupe_entry_from_contact(&entry, contact, self->nicknames);
+    return dedupe_entry_store_put(db, tenant_id, contact->id, &entry);
+}
+
+int dedupe_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event, void *arg) {
+    (void)outbox; // no events of dedupe's own yet
+    const dedupe_t *self = arg;
+    const uint8_t *data = event->payload.data;
+    size_t size = event->payload.len;
+    const char *tenant = event->tenant_id;
+    const char *type = event->type;
+    int rc = 0;
+    bool readable = true;
+    if (strcmp(type, "ContactCreated") == 0) {
+        Crm__Events__ContactCreated *m = UNPACK(contact_created);
+        readable = m && m->contact;
+        if (readable)
+            rc = s_put(db, tenant, m->contact, self);
+        if (m)
+            FREE(contact_created, m);
+    } else if (strcmp(type, "ContactUpdated") == 0) {
+        Crm__Events__ContactUpdated *m = UNPACK(contact_updated);
+        readable = m && m->contact;
+        if (readable)
+            rc = s_put(db, tenant, m->contact, self);
+        if (m)
+            FREE(contact_updated, m);
+    } else if (strcmp(type, "ContactDeleted") == 0) {
+        Crm__Events__ContactDeleted *m = UNPACK(contact_deleted);
+        readable = m != NULL;
+        if (m) {
+            rc = dedupe_entry_store_remove(db, tenant, m->contact_id);
+            FREE(contact_deleted, m);
+        }
+    } else if (strcmp(type, "ContactMerged") == 0) {
+        Crm__Events__ContactMerged *m = UNPACK(contact_merged);
+        readable = m != NULL;
+        for (size_t i = 0; m && i < m->n_merged_ids && rc == 0; i++)
+            rc = dedupe_entry_store_remove(db, tenant, m->merged_ids[i]);
+        if (m)
+            FREE(contact_merged, m);
+    } else if (strcmp(type, "ContactErased") == 0) {
+        Crm__Events__ContactErased *m = UNPACK(contact_erased);
+        readable = m != NULL;
+        if (m) {
+            rc = dedupe_entry_store_erase(db, tenant, m->contact_id);
+            FREE(contact_erased, m);
+        }
+    }
+    if (!readable)
+        return 1;
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,279 @@
+/*  score: how alike a draft and a candidate are, as a Fellegi-Sunter record linkage model.
+
+    Each field is compared to a level: exact, close, different, or missing (either side
+    has none). A level's weight is log2 of how much likelier it is for two records of the
+    same person (m) than for two records of different people (u) within a block:
+    log2(m/u) for an agreement, log2((1 - m_exact - m_close) / (1 - u_exact - u_close))
+    for a disagreement, 0 when missing. The weights add up (the fields are taken as
+    independent given match or non-match) and, with the prior odds of a block's pair
+    being the same person, give the score: 1 / (1 + 2^-(prior + weight)), 0 to 1.
+
+    field        m exact  m close  u exact  u close  close means
+    email        0.60     -        0.0001   -        (people have several addresses)
+    phone        0.60     -        0.0005   -        (a household shares a line)
+    lastName     0.85     0.10     0.02     0.01     Jaro-Winkler >= 0.9, or same Double
+                                                     Metaphone code
+    firstName    0.85     0.13     0.02     0.02     the same, or a nickname of a formal
+                                                     name in common (Bill, William)
+    postcode     0.80     -        0.05     -
+    emailDomain  0.50     -        0.01     -        counted only for a company's domain
+                                                     (not free mail) when the emails differ
+
+    One correction for what independence gets wrong: when both first names are given and
+    differ, a shared email, phone or company domain is the household's or the company's
+    more than the person's, and counts half.
+
+    The m and u figures are judgement, not fitted to a data set (the FEBRL benchmark of
+    issue 18 is to measure them); they live in this one table.
+    tests/unit/test_dedupe_score.c shows the model on the cases the check must find.
+*/
+#include "dedupe.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JARO_WINKLER_CLOSE 0.9
+
+typedef struct {
+    double m_exact, m_close, u_exact, u_close;
+} s_odds_t;
+
+static const s_odds_t s_odds[DEDUPE_FIELD_COUNT] = {
+    [DEDUPE_FIELD_EMAIL] = {0.60, 0, 0.0001, 0},
+    [DEDUPE_FIELD_PHONE] = {0.60, 0, 0.0005, 0},
+    [DEDUPE_FIELD_LAST_NAME] = {0.85, 0.10, 0.02, 0.01},
+    [DEDUPE_FIELD_FIRST_NAME] = {0.85, 0.13, 0.02, 0.02},
+    [DEDUPE_FIELD_POSTCODE] = {0.80, 0, 0.05, 0},
+    [DEDUPE_FIELD_EMAIL_DOMAIN] = {0.50, 0, 0.01, 0},
+};
+
+static const char *const s_names[DEDUPE_FIELD_COUNT] = {"email",     "phone",    "lastName",
+                                                        "firstName", "postcode", "emailDomain"};
+static const char *const s_words[DEDUPE_FIELD_COUNT] = {"email",      "phone",    "last name",
+                                                        "first name", "postcode", "email domain"};
+
+double dedupe_weight(dedupe_field_t field, dedupe_level_t level) {
+    const s_odds_t *o = &s_odds[field];
+    switch (level) {
+    case DEDUPE_EXACT:
+        return log2(o->m_exact / o->u_exact);
+    case DEDUPE_CLOSE:
+        return o->m_close > 0 ? log2(o->m_close / o->u_close) : 0;
+    case DEDUPE_DIFFERENT:
+        return log2((1 - o->m_exact - o->m_close) / (1 - o->u_exact - o->u_close));
+    default:
+        return 0;
+    }
+}
+
+double dedupe_jaro_winkler(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la == 0 || lb == 0)
+        return la == lb ? 1.0 : 0.0;
+    size_t window = (la > lb ? la : lb) / 2;
+    window = window ? window - 1 : 0;
+    bool *ma = calloc(la, sizeof *ma), *mb = calloc(lb, sizeof *mb);
+    assert(ma && mb);
+    size_t matches = 0;
+    for (size_t i = 0; i < la; i++) {
+        size_t lo = i > window ? i - window : 0, hi = i + window + 1 < lb ? i + window + 1 : lb;
+        for (size_t j = lo; j < hi; j++)
+            if (!mb[j] && a[i] == b[j]) {
+                ma[i] = mb[j] = true;
+                matches++;
+                break;
+            }
+    }
+    double jaro = 0;
+    if (matches) {
+        size_t transpositions = 0;
+        for (size_t i = 0, j = 0; i < la; i++) {
+            if (!ma[i])
+                continue;
+            while (!mb[j])
+                j++;
+            if (a[i] != b[j])
+                transpositions++;
+            j++;
+        }
+        double m = (double)matches;
+        jaro = (m / (double)la + m / (double)lb + (m - (double)transpositions / 2) / m) / 3;
+    }
+    free(ma);
+    free(mb);
+    size_t prefix = 0;
+    while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix])
+        prefix++;
+    return jaro + (double)prefix * 0.1 * (1 - jaro);
+}
+
+static bool s_intersect(const char *a, size_t size_a, size_t n_a, const char *b, size_t size_b,
+                        size_t n_b) {
+    for (size_t i = 0; i < n_a; i++)
+        for (size_t j = 0; j < n_b; j++)
+            if (strcmp(a + i * size_a, b + j * size_b) == 0)
+                return true;
+    return false;
+}
+
+#define S_INTERSECT(x, y, field)                                                                   \
+    s_intersect((const char *)(x)->field, sizeof(x)->field[0], (x)->n_##field,                     \
+                (const char *)(y)->field, sizeof(y)->field[0], (y)->n_##field)
+
+static dedupe_level_t s_set_level(bool a_has, bool b_has, bool agree) {
+    if (!a_has || !b_has)
+        return DEDUPE_MISSING;
+    return agree ? DEDUPE_EXACT : DEDUPE_DIFFERENT;
+}
+
+//  A name's level; *how says what made a close one.
+static dedupe_level_t s_name_level(const char *a, const char *b, const char *phonetic_a,
+                                   const char *phonetic_b, bool nickname, char *how,
+                                   size_t how_size) {
+    how[0] = 0;
+    if (!a[0] || !b[0])
+        return DEDUPE_MISSING;
+    if (strcmp(a, b) == 0)
+        return DEDUPE_EXACT;
+    const char *what = nickname                                               ? "nickname"
+                       : dedupe_jaro_winkler(a, b) >= JARO_WINKLER_CLOSE      ? "spelling"
+                       : phonetic_a[0] && strcmp(phonetic_a, phonetic_b) == 0 ? "sound"
+                                                                              : NULL;
+    if (!what)
+        return DEDUPE_DIFFERENT;
+    snprintf(how, how_size, "%s", what);
+    return DEDUPE_CLOSE;
+}
+
+static bool s_company_domains(const dedupe_entry_t *e) {
+    for (size_t i = 0; i < e->n_domains; i++)
+        if (!dedupe_free_mail_domain(e->domains[i]))
+            return true;
+    return false;
+}
+
+static bool s_company_domain_shared(const dedupe_entry_t *a, const dedupe_entry_t *b) {
+    for (size_t i = 0; i < a->n_domains; i++)
+        for (size_t j = 0; j < b->n_domains; j++)
+            if (strcmp(a->domains[i], b->domains[j]) == 0 &&
+                !dedupe_free_mail_domain(a->domains[i]))
+                return true;
+    return false;
+}
+
+void dedupe_compare(const dedupe_entry_t *draft, const dedupe_entry_t *candidate,
+                    dedupe_comparison_t *out) {
+    memset(out, 0, sizeof *out);
+    dedupe_level_t *level = out->levels;
+    level[DEDUPE_FIELD_EMAIL] =
+        s_set_level(draft->n_emails, candidate->n_emails, S_INTERSECT(draft, candidate, emails));
+    level[DEDUPE_FIELD_PHONE] =
+        s_set_level(draft->n_phones, candidate->n_phones, S_INTERSECT(draft, candidate, phones));
+    level[DEDUPE_FIELD_POSTCODE] = s_set_level(draft->n_postcodes, candidate->n_postcodes,
+                                               S_INTERSECT(draft, candidate, postcodes));
+    level[DEDUPE_FIELD_EMAIL_DOMAIN] =
+        level[DEDUPE_FIELD_EMAIL] == DEDUPE_EXACT
+            ? DEDUPE_MISSING
+            : s_set_level(s_company_domains(draft), s_company_domains(candidate),
+                          s_company_domain_shared(draft, candidate));
+    level[DEDUPE_FIELD_LAST_NAME] =
+        s_name_level(draft->last, candidate->last, draft->last_phonetic, candidate->last_phonetic,
+                     false, out->last_how, sizeof out->last_how);
+    level[DEDUPE_FIELD_FIRST_NAME] = s_name_level(
+        draft->first, candidate->first, draft->first_phonetic, candidate->first_phonetic,
+        S_INTERSECT(draft, candidate, first_groups), out->first_how, sizeof out->first_how);
+    bool household = level[DEDUPE_FIELD_FIRST_NAME] == DEDUPE_DIFFERENT;
+    for (int f = 0; f < DEDUPE_FIELD_COUNT; f++) {
+        double weight = dedupe_weight((dedupe_field_t)f, level[f]);
+        if (household && weight > 0 &&
+            (f == DEDUPE_FIELD_EMAIL || f == DEDUPE_FIELD_PHONE || f == DEDUPE_FIELD_EMAIL_DOMAIN))
+            weight /= 2;
+        out->weight += weight;
+    }
+    out->score = 1 / (1 + exp2(-(DEDUPE_PRIOR_LOG2_ODDS + out->weight)));
+}
+
+// --- the answer ----------------------------------------------------------------------------
+
+static Crm__Dedupe__MatchReason *s_reason(dedupe_field_t field, dedupe_level_t level,
+                                          const char *how) {
+    Crm__Dedupe__MatchReason *r = malloc(sizeof *r);
+    assert(r);
+    crm__dedupe__match_reason__init(r);
+    r->field = strdup(s_names[field]);
+    r->level = strdup(level == DEDUPE_EXACT ? "exact" : "close");
+    char text[64];
+    if (level == DEDUPE_EXACT)
+        snprintf(text, sizeof text, "same %s", s_words[field]);
+    else
+        snprintf(text, sizeof text, "similar %s%s%s%s", s_words[field], how[0] ? " (" : "", how,
+                 how[0] ? ")" : "");
+    r->text = strdup(text);
+    return r;
+}
+
+//  The agreeing fields in a line: the channels, then the name as one (both parts
+//  exact: "same name"; both at least close: "similar name"), then the rest.
+static char *s_summary(const dedupe_comparison_t *c) {
+    const char *parts[DEDUPE_FIELD_COUNT];
+    size_t n = 0;
+    const dedupe_level_t *l = c->levels;
+    if (l[DEDUPE_FIELD_EMAIL] == DEDUPE_EXACT)
+        parts[n++] = "same email";
+    if (l[DEDUPE_FIELD_PHONE] == DEDUPE_EXACT)
+        parts[n++] = "same phone";
+    dedupe_level_t first = l[DEDUPE_FIELD_FIRST_NAME], last = l[DEDUPE_FIELD_LAST_NAME];
+    if (first == DEDUPE_EXACT && last == DEDUPE_EXACT)
+        parts[n++] = "same name";
+    else if (first >= DEDUPE_CLOSE && last >= DEDUPE_CLOSE)
+        parts[n++] = "similar name";
+    else {
+        if (last == DEDUPE_EXACT)
+            parts[n++] = "same last name";
+        else if (last == DEDUPE_CLOSE)
+            parts[n++] = "similar last name";
+        if (first == DEDUPE_EXACT)
+            parts[n++] = "same first name";
+        else if (first == DEDUPE_CLOSE)
+            parts[n++] = "similar first name";
+    }
+    if (l[DEDUPE_FIELD_POSTCODE] == DEDUPE_EXACT)
+        parts[n++] = "same postcode";
+    if (l[DEDUPE_FIELD_EMAIL_DOMAIN] == DEDUPE_EXACT)
+        parts[n++] = "same email domain";
+    char text[256] = "";
+    for (size_t i = 0; i < n; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s",
+                 i == 0       ? ""
+                 : i + 1 == n ? " and "
+                              : ", ",
+                 parts[i]);
+    return strdup(text);
+}
+
+Crm__Dedupe__DuplicateMatch *dedupe_match_new(const char *contact_id,
+                                              const dedupe_comparison_t *comparison) {
+    Crm__Dedupe__DuplicateMatch *m = malloc(sizeof *m);
+    assert(m);
+    crm__dedupe__duplicate_match__init(m);
+    m->contact_id = strdup(contact_id);
+    m->score = round(comparison->score * 1000) / 1000;
+    static const dedupe_field_t order[] = {DEDUPE_FIELD_EMAIL,      DEDUPE_FIELD_PHONE,
+                                           DEDUPE_FIELD_FIRST_NAME, DEDUPE_FIELD_LAST_NAME,
+                                           DEDUPE_FIELD_POSTCODE,   DEDUPE_FIELD_EMAIL_DOMAIN};
+    m->reasons = calloc(DEDUPE_FIELD_COUNT, sizeof *m->reasons);
+    assert(m->reasons);
+    for (size_t i = 0; i < DEDUPE_FIELD_COUNT; i++) {
+        dedupe_field_t f = order[i];
+        dedupe_level_t level = comparison->levels[f];
+        if (level >= DEDUPE_CLOSE)
+            m->reasons[m->n_reasons++] =
+                s_reason(f, level,
+                         f == DEDUPE_FIELD_FIRST_NAME  ? comparison->first_how
+                         : f == DEDUPE_FIELD_LAST_NAME ? comparison->last_how
+                                                       : "");
+    }
+    m->summary = s_summary(comparison);
+    return m;
+}
