@@ -36,18 +36,33 @@ static const char *s_bin(void) {
     return bin ? bin : "build/bin";
 }
 
-//  A port nobody listens on now (bind to 0, read it, close).
+//  A port nobody listens on now (bind to 0, read it, close), and not one this run handed
+//  out already: once closed, the kernel may hand the same port out again (seen: the
+//  broker and the event publish endpoint on one port, the gateway unable to start).
 static int s_free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof addr;
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) || getsockname(fd, (void *)&addr, &len)) {
-        perror("harness: bind");
-        exit(2);
+    static int given[16];
+    static size_t n_given;
+    for (;;) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in addr = {.sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof addr;
+        if (bind(fd, (struct sockaddr *)&addr, sizeof addr) ||
+            getsockname(fd, (void *)&addr, &len)) {
+            perror("harness: bind");
+            exit(2);
+        }
+        int port = ntohs(addr.sin_port);
+        close(fd);
+        bool seen = false;
+        size_t kept = sizeof given / sizeof given[0];
+        for (size_t i = 0; i < n_given && i < kept; i++)
+            seen |= given[i] == port;
+        if (seen)
+            continue;
+        given[n_given++ % kept] = port;
+        return port;
     }
-    int port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
 }
 
 //  Run a shell command; returns its first output line in out (if given) and exit status.
