@@ -1,4 +1,4 @@
-/*  check: the rules of POST /v1/duplicates/check. A would-be contact in the contacts'
+/*  check: the rules of POST /v1/contacts/duplicates/check. A would-be contact in the contacts'
     Contact shape; only what matching reads is looked at (names, emails, phones, the
     addresses' postcodes). Emails must be addresses and phones numbers (to E.164 through
     libphonenumber, as the contacts service does); something to match on is required.

@@ -7,7 +7,7 @@
     - entry.c: a contact (or a draft of one) as the index keeps it, from a Contact;
       entry_store.c: its SQL (the index and its blocking keys); follow.c: the contacts'
       events that keep the index;
-    - check.c: the rules of POST /v1/duplicates/check (a draft in, field errors out);
+    - check.c: the rules of POST /v1/contacts/duplicates/check (a draft in, field errors out);
       score.c: comparing two entries (Jaro-Winkler, the Fellegi-Sunter weights, the
       reasons in words), pure; check_store.c: the candidates a draft's blocking keys
       find;
@@ -138,7 +138,7 @@ crm_follow_fn dedupe_follow_contacts;
 
 // --- check.c: the check's rules ---------------------------------------------------------------
 
-//  The draft of POST /v1/duplicates/check as an entry: phones to E.164 through
+//  The draft of POST /v1/contacts/duplicates/check as an entry: phones to E.164 through
 //  libphonenumber (default_region for numbers without +country, as contacts does),
 //  emails checked. Field errors name the JSON path ("phones[0].number"); a draft with
 //  nothing to match on (no name, email or phone) is refused naming "lastName".

@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
         .name = "dedupe",
         .usage = "usage: crm-dedupe [--config PATH]\n"
                  "Keeps a match index of the contacts from the contacts service's events and\n"
-                 "answers duplicate checks (POST /v1/duplicates/check) over the Majordomo\n"
+                 "answers duplicate checks (POST /v1/contacts/duplicates/check) over the Majordomo\n"
                  "broker.\n",
         .migrations = dedupe_migrations,
         .methods = dedupe_methods,

@@ -4,7 +4,7 @@
     and replies; a method never sees that.
 
     method            rules                   SQL               HTTP
-    CheckDuplicates   check.c, score.c        check_store.c     POST /v1/duplicates/check
+    CheckDuplicates   check.c, score.c        check_store.c     POST /v1/contacts/duplicates/check
 
     The index the check reads is kept by follow.c (entry.c, entry_store.c) from the
     contacts' events. Dedupe publishes no events yet, so it has no Events.Replay.

@@ -391,7 +391,7 @@ const route_t routes[] = {
      &crm__notify__update_notification_settings_request__descriptor,
      &crm__notify__notification_settings__descriptor, "settings", "update_mask", ROLES_MANAGE,
      "Change the given notification settings"},
-    {"POST", "/v1/duplicates/check", "dedupe", "CheckDuplicates",
+    {"POST", "/v1/contacts/duplicates/check", "dedupe", "CheckDuplicates",
      &crm__dedupe__check_duplicates_request__descriptor,
      &crm__dedupe__check_duplicates_response__descriptor, "contact", NULL, ROLES_WRITE,
      "Before creating a contact: the tenant's contacts likely to be the same person (a draft "

@@ -1,5 +1,5 @@
 /*  System tests of the duplicate check (crm-dedupe): contacts created through the
-    contacts API reach dedupe's match index by their events, and POST /v1/duplicates/check
+    contacts API reach dedupe's match index by their events, and POST /v1/contacts/duplicates/check
     finds them for a would-be contact typed another way (a phone in another format, a
     misspelt name at the same postcode, an accent left out, a nickname with the same
     company email domain or phone), best first with the reasons in words; never another
@@ -89,9 +89,9 @@ static int s_teardown(void **state) {
     return 0;
 }
 
-//  POST /v1/duplicates/check; the answer (200 expected).
+//  POST /v1/contacts/duplicates/check; the answer (200 expected).
 static harness_response_t s_check(const char *key, const char *draft) {
-    harness_response_t r = harness_http("POST", "/v1/duplicates/check", key, draft, NULL);
+    harness_response_t r = harness_http("POST", "/v1/contacts/duplicates/check", key, draft, NULL);
     if (r.status != 200)
         fail_msg("check %s: %ld %s", draft, r.status, r.body);
     return r;
@@ -215,7 +215,7 @@ static void test_bad_drafts(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         harness_response_t r =
-            harness_http("POST", "/v1/duplicates/check", s_sales_a, cases[i].body, NULL);
+            harness_http("POST", "/v1/contacts/duplicates/check", s_sales_a, cases[i].body, NULL);
         if (r.status != cases[i].status ||
             (cases[i].field && strcmp(harness_error_field(&r), cases[i].field) != 0))
             fail_msg("%s: %ld %s; expected %ld naming %s", cases[i].body, r.status, r.body,
@@ -223,11 +223,11 @@ static void test_bad_drafts(void **state) {
         harness_response_free(&r);
     }
     //  Every role that creates contacts may check; an analyst may not; no key, no check.
-    harness_response_t r = harness_http("POST", "/v1/duplicates/check", h->key_analyst,
+    harness_response_t r = harness_http("POST", "/v1/contacts/duplicates/check", h->key_analyst,
                                         "{\"lastName\":\"Lee\"}", NULL);
     assert_int_equal(r.status, 403);
     harness_response_free(&r);
-    r = harness_http("POST", "/v1/duplicates/check", NULL, "{\"lastName\":\"Lee\"}", NULL);
+    r = harness_http("POST", "/v1/contacts/duplicates/check", NULL, "{\"lastName\":\"Lee\"}", NULL);
     assert_int_equal(r.status, 401);
     harness_response_free(&r);
 }
