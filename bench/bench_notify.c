@@ -721,22 +721,6 @@ static void s_percentiles(int64_t *ms, size_t n, double *p50, double *p99) {
     *p99 = n ? ms[(size_t)(n * 0.99) < n ? (size_t)(n * 0.99) : n - 1] / 1000.0 : 0;
 }
 
-//  A zone whose clock reads hour now (POSIX signs: "Etc/GMT-5" is UTC+5).
-static void s_zone_at(int hour, char *out, size_t size) {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    int offset = hour - tm.tm_hour;
-    if (offset > 14)
-        offset -= 24;
-    if (offset < -12)
-        offset += 24;
-    if (offset == 0)
-        snprintf(out, size, "Etc/GMT");
-    else
-        snprintf(out, size, "Etc/GMT%+d", -offset);
-}
-
 //  For each contact (n, at 50/s): POST path with its body (leads when lead, else a
 //  salesperson's SMS), and the time of the 201; then the delay to the stub's accepting
 //  the SMS to its phone after skip. 0, or -1 when not every one arrived.
@@ -805,7 +789,7 @@ static int s_latencies(const s_contact_t *contacts, int n, bool lead, const char
 static void s_speed_to_lead(const s_contact_t *leads, const s_contact_t *manual, int n) {
     printf("\n== speed to lead: %d chat leads at 50/s, each its own contact (SMS opted in)\n", n);
     char zone[32], body[160];
-    s_zone_at(12, zone, sizeof zone);
+    harness_zone_at(12, zone, sizeof zone);
     snprintf(body, sizeof body,
              "{\"timeZone\":\"%s\",\"speedToLead\":[{\"source\":\"chat\",\"enabled\":true}]}",
              zone);

@@ -92,7 +92,8 @@ static void s_on_signal(int sig) {
 
 static void s_create_key(const char *tenant, const char *role, char *out, size_t size) {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "CRM_DATABASE_DSN='%s' %s/crmctl keys create --tenant %s --role %s 2>/dev/null",
+    snprintf(cmd, sizeof cmd,
+             "CRM_DATABASE_DSN='%s' %s/crmctl keys create --tenant %s --role %s 2>/dev/null",
              s_harness.dsn, s_bin(), tenant, role);
     if (s_run(cmd, out, size) != 0 || strlen(out) < 10) {
         fprintf(stderr, "harness: could not create a key: %s\n", cmd);
@@ -509,7 +510,7 @@ static harness_response_t s_http_at(const char *base_url, const char *method, co
                                     const char *key, const void *body, size_t size,
                                     const char *const *headers) {
     harness_response_t r = {0};
-    CURL *c = curl_easy_init();  // one per request: callers may be on several threads
+    CURL *c = curl_easy_init(); // one per request: callers may be on several threads
     char url[2048];
     snprintf(url, sizeof url, "%s%s", base_url, path);
     zchunk_t *chunk = zchunk_new(NULL, 256);
@@ -768,4 +769,19 @@ harness_response_t harness_sms_callback(const char *path_and_query, const char *
     harness_response_t r = s_sms_stub_call("POST", "/_stub/callback", request);
     json_decref(request);
     return r;
+}
+
+void harness_zone_at(int hour, char *out, size_t size) {
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    int offset = hour - tm.tm_hour; // local = UTC + offset
+    if (offset > 14)
+        offset -= 24;
+    if (offset < -12)
+        offset += 24;
+    if (offset == 0)
+        snprintf(out, size, "Etc/GMT");
+    else
+        snprintf(out, size, "Etc/GMT%+d", -offset); // POSIX signs: Etc/GMT-5 is UTC+5
 }

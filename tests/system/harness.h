@@ -12,8 +12,9 @@
     in smtp_dir, and a Twilio-compatible Messages API stub whose webhooks go to the
     gateway (notify.public_url is http_url); it moves a message to sent 100 ms after
     accepting it and to delivered 300 ms later, and retries a failed status callback
-    after 100, 200 and 400 ms. They die with the test program, however it ends. Read what was sent with harness_mail_messages() and harness_sms_messages();
-    make the SMS provider fail with harness_sms_mode().
+    after 100, 200 and 400 ms. They die with the test program, however it ends. Read what was sent
+   with harness_mail_messages() and harness_sms_messages(); make the SMS provider fail with
+   harness_sms_mode().
 
     Drive the suite as a client would: harness_http() over loopback HTTP (libcurl) and
     harness_mdp() straight to the broker.
@@ -28,37 +29,37 @@
 #include <sys/types.h>
 
 typedef struct {
-    char dir[256];          // private temp directory
-    char dsn[512];          // libpq connection string of the private database
-    char http_url[64];      // http://127.0.0.1:PORT
-    char broker[64];        // tcp://127.0.0.1:PORT
-    char events_pub[64];    // the gateway's XSUB (relays publish here)
-    char events_sub[64];    // the gateway's XPUB (subscribe here)
-    char key_a[64];         // admin key of tenant "tenant-a"
-    char key_b[64];         // admin key of tenant "tenant-b"
-    char key_analyst[64];   // analyst key of tenant "tenant-a"
+    char dir[256];        // private temp directory
+    char dsn[512];        // libpq connection string of the private database
+    char http_url[64];    // http://127.0.0.1:PORT
+    char broker[64];      // tcp://127.0.0.1:PORT
+    char events_pub[64];  // the gateway's XSUB (relays publish here)
+    char events_sub[64];  // the gateway's XPUB (subscribe here)
+    char key_a[64];       // admin key of tenant "tenant-a"
+    char key_b[64];       // admin key of tenant "tenant-b"
+    char key_analyst[64]; // analyst key of tenant "tenant-a"
     pid_t supervisor;
     //  The notification sinks, as the daemons get them (CRM_NOTIFY_*).
-    char smtp_url[64];          // smtp://127.0.0.1:PORT: STARTTLS required, then AUTH
-    char smtp_dir[300];         // the SMTP sink's index.jsonl and <seq>-<uuid>.eml files
-    char smtp_user[32];         // its AUTH user and password
+    char smtp_url[64];  // smtp://127.0.0.1:PORT: STARTTLS required, then AUTH
+    char smtp_dir[300]; // the SMTP sink's index.jsonl and <seq>-<uuid>.eml files
+    char smtp_user[32]; // its AUTH user and password
     char smtp_password[64];
-    char smtp_ca_file[300];     // its self-signed certificate (PEM): trust this to verify it
-    char sms_url[64];           // http://127.0.0.1:PORT: the Messages API stub
-    char sms_dir[300];          // its messages.jsonl and callbacks.jsonl
-    char sms_account_sid[40];   // AC + 32 hex digits: the Basic user
-    char sms_auth_token[40];    // the Basic password and the webhook signing key
-    char sms_from[20];          // the sending number, +15005550006
+    char smtp_ca_file[300];   // its self-signed certificate (PEM): trust this to verify it
+    char sms_url[64];         // http://127.0.0.1:PORT: the Messages API stub
+    char sms_dir[300];        // its messages.jsonl and callbacks.jsonl
+    char sms_account_sid[40]; // AC + 32 hex digits: the Basic user
+    char sms_auth_token[40];  // the Basic password and the webhook signing key
+    char sms_from[20];        // the sending number, +15005550006
 } harness_t;
 
 typedef struct {
     long status;
-    char *body;          // raw body (NUL-terminated)
-    size_t size;         // its size (a binary body may hold NUL bytes)
-    char content_type[128];  // Content-Type header
-    json_t *json;        // parsed body when it is JSON, else NULL
-    char location[256];  // Location header
-    double seconds;      // time taken
+    char *body;             // raw body (NUL-terminated)
+    size_t size;            // its size (a binary body may hold NUL bytes)
+    char content_type[128]; // Content-Type header
+    json_t *json;           // parsed body when it is JSON, else NULL
+    char location[256];     // Location header
+    double seconds;         // time taken
 } harness_response_t;
 
 //  Start everything; extra_env is a NULL-terminated list of "NAME=value" settings for
@@ -113,6 +114,10 @@ const char *harness_json_str(const harness_response_t *r, const char *member);
 
 //  The first field error's "field" of an error response ("" when none).
 const char *harness_error_field(const harness_response_t *r);
+
+//  An IANA zone whose clock reads hour now ("Etc/GMT-5" is UTC+5), into out: quiet
+//  hours made predictable in a test whatever time it runs.
+void harness_zone_at(int hour, char *out, size_t size);
 
 //  The notification sinks (see tools/sinks/*.py for the formats).
 //

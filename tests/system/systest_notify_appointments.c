@@ -37,23 +37,6 @@ static int s_teardown(void **state) {
     return 0;
 }
 
-//  A zone whose clock reads hour now ("Etc/GMT-5" is UTC+5): the confirmation is inside
-//  quiet hours' window whatever time the tests run.
-static void s_zone_at(int hour, char *out, size_t size) {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    int offset = hour - tm.tm_hour; // local = UTC + offset
-    if (offset > 14)
-        offset -= 24;
-    if (offset < -12)
-        offset += 24;
-    if (offset == 0)
-        snprintf(out, size, "Etc/GMT");
-    else
-        snprintf(out, size, "Etc/GMT%+d", -offset); // POSIX signs: Etc/GMT-5 is UTC+5
-}
-
 static harness_response_t s_ok(const char *method, const char *path, const char *body,
                                long status) {
     harness_response_t r = harness_http(method, path, h->key_a, body, NULL);
@@ -185,7 +168,7 @@ static char *s_sms_body(const char *number, size_t n) {
 static void test_test_drive(void **state) {
     (void)state;
     char zone[32], body[512], path[256];
-    s_zone_at(12, zone, sizeof zone);
+    harness_zone_at(12, zone, sizeof zone);
     snprintf(body, sizeof body, "{\"timeZone\":\"%s\",\"appointmentMessages\":true}", zone);
     s_do("PATCH", "/v1/notification-settings", body, 200);
 

@@ -44,23 +44,6 @@ static int s_teardown(void **state) {
     return 0;
 }
 
-//  A zone whose clock reads hour now ("Etc/GMT-5" is UTC+5): quiet hours made
-//  predictable whatever time the tests run.
-static void s_zone_at(int hour, char *out, size_t size) {
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    int offset = hour - tm.tm_hour; // local = UTC + offset
-    if (offset > 14)
-        offset -= 24;
-    if (offset < -12)
-        offset += 24;
-    if (offset == 0)
-        snprintf(out, size, "Etc/GMT");
-    else
-        snprintf(out, size, "Etc/GMT%+d", -offset); // POSIX signs: Etc/GMT-5 is UTC+5
-}
-
 static void s_settings(const char *key, const char *body) {
     harness_response_t r = harness_http("PATCH", "/v1/notification-settings", key, body, NULL);
     if (r.status != 200)
@@ -307,7 +290,7 @@ static void test_speed_to_lead(void **state) {
         zclock_sleep(25); // notify has seen the lead (and queued nothing for it)
     assert_int_equal(harness_sql_scalar(sql), 1);
 
-    s_zone_at(12, zone, sizeof zone);
+    harness_zone_at(12, zone, sizeof zone);
     snprintf(settings, sizeof settings,
              "{\"timeZone\":\"%s\",\"speedToLead\":[{\"source\":\"chat\",\"enabled\":true}]}",
              zone);
@@ -343,7 +326,7 @@ static void test_speed_to_lead(void **state) {
     assert_int_equal(s_sms_to("+12025550105", NULL), 0);
 
     //  Quiet hours: at 22:00 in the tenant's zone the text waits for 08:00.
-    s_zone_at(22, zone, sizeof zone);
+    harness_zone_at(22, zone, sizeof zone);
     snprintf(settings, sizeof settings, "{\"timeZone\":\"%s\"}", zone);
     s_settings(h->key_a, settings);
     char contact3[64], lead3[64];
@@ -371,7 +354,7 @@ static void test_speed_to_lead(void **state) {
     assert_int_equal(json_array_size(json_object_get(r0.json, "items")), 0);
     harness_response_free(&r0);
     assert_int_equal(s_sms_to("+12025550114", NULL), 0);
-    s_zone_at(12, zone, sizeof zone);
+    harness_zone_at(12, zone, sizeof zone);
     snprintf(settings, sizeof settings, "{\"timeZone\":\"%s\"}", zone);
     s_settings(h->key_a, settings);
 }
@@ -452,7 +435,7 @@ static void test_reply_is_kept(void **state) {
     (void)state;
     char contact[64], lead[64];
     char zone[32], settings[128];
-    s_zone_at(22, zone, sizeof zone); // the auto-reply waits: the reply withdraws it
+    harness_zone_at(22, zone, sizeof zone); // the auto-reply waits: the reply withdraws it
     snprintf(settings, sizeof settings, "{\"timeZone\":\"%s\"}", zone);
     s_settings(h->key_a, settings);
     s_contact("+12025550108", true, "maria.reply@example.com", contact);
@@ -468,7 +451,7 @@ static void test_reply_is_kept(void **state) {
     m = s_wait_status(id, "cancelled", 5000);
     assert_string_equal(json_string_value(json_object_get(m, "reason")), "customer_replied");
     json_decref(m);
-    s_zone_at(12, zone, sizeof zone);
+    harness_zone_at(12, zone, sizeof zone);
     snprintf(settings, sizeof settings, "{\"timeZone\":\"%s\"}", zone);
     s_settings(h->key_a, settings);
 }
