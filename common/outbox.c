@@ -20,6 +20,7 @@ static const ProtobufCMessageDescriptor *const s_catalogue[] = {
     &crm__events__contact_updated__descriptor,
     &crm__events__contact_deleted__descriptor,
     &crm__events__contact_merged__descriptor,
+    &crm__events__contact_unmerged__descriptor,
     &crm__events__contact_erased__descriptor,
     &crm__events__contact_note_added__descriptor,
     &crm__events__contact_note_edited__descriptor,
