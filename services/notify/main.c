@@ -58,19 +58,21 @@ static const crm_follow_t s_follows[] = {{.source = "contacts", .fn = notify_fol
                                          {.source = "leads", .fn = notify_follow_leads},
                                          {.source = NULL}};
 
-//  The background jobs (common/runner.c): a sender per channel (sender.c), each on a
-//  thread with a connection of its own, so a slow provider never holds up the loop; and
+//  The background jobs (common/runner.c): notify.senders senders per channel (sender.c),
+//  each on a thread with a connection of its own, so a slow provider never holds up the loop; and
 //  the campaigns' job (campaign_job.c), which queues their recipients page by page.
 static const crm_job_t s_jobs[] = {{.name = "sms sender",
                                     .step = notify_sender_step,
                                     .state_new = notify_sms_sender_new,
                                     .state_destroy = notify_sender_destroy,
-                                    .period_ms = notify_sender_period_ms},
+                                    .period_ms = notify_sender_period_ms,
+                                    .instances = notify_senders},
                                    {.name = "email sender",
                                     .step = notify_sender_step,
                                     .state_new = notify_email_sender_new,
                                     .state_destroy = notify_sender_destroy,
-                                    .period_ms = notify_sender_period_ms},
+                                    .period_ms = notify_sender_period_ms,
+                                    .instances = notify_senders},
                                    {.name = "campaign resolver",
                                     .step = notify_campaign_job_step,
                                     .state_new = notify_campaign_job_new,

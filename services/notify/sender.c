@@ -193,22 +193,24 @@ int notify_sender_period_ms(const crm_config_t *cfg) {
     return 100; // idle: look for due messages ten times a second
 }
 
-//  Wait for the rate limit's next token (a token bucket of one second's worth, and at
-//  least one token: a sender's share of the limit may be below one a second).
-static void s_pace(s_sender_t *self) {
+//  The rate limit: a token bucket of one second's worth, and at least one token (a
+//  sender's share of the limit may be below one a second). The wait in ms before the
+//  next token (0: one is there).
+static int s_pace_wait_ms(s_sender_t *self) {
     double burst = self->per_second > 1 ? self->per_second : 1;
-    for (;;) {
-        int64_t now = s_now_ms();
-        self->tokens += (double)(now - self->refilled_ms) * self->per_second / 1000.0;
-        if (self->tokens > burst)
-            self->tokens = burst;
-        self->refilled_ms = now;
-        if (self->tokens >= 1) {
-            self->tokens -= 1;
-            return;
-        }
-        zclock_sleep((int)((1 - self->tokens) * 1000.0 / self->per_second) + 1);
-    }
+    int64_t now = s_now_ms();
+    self->tokens += (double)(now - self->refilled_ms) * self->per_second / 1000.0;
+    if (self->tokens > burst)
+        self->tokens = burst;
+    self->refilled_ms = now;
+    return self->tokens >= 1 ? 0 : (int)((1 - self->tokens) * 1000.0 / self->per_second) + 1;
+}
+
+//  Wait for the rate limit's next token, and take it.
+static void s_pace(s_sender_t *self) {
+    for (int wait; (wait = s_pace_wait_ms(self)) > 0;)
+        zclock_sleep(wait);
+    self->tokens -= 1;
 }
 
 // --- events ---------------------------------------------------------------------------------
@@ -911,6 +913,48 @@ static int s_resolve_unknown(s_sender_t *self, crm_db_t *db) {
     return events;
 }
 
+//  A message handed to the provider whose outcome is not recorded yet: it is recorded
+//  in the transaction that records the next attempt (one commit per message instead of
+//  two), or on its own when no attempt follows in the step.
+typedef struct {
+    notify_claimed_t *m; // NULL: none
+    s_facts_t facts;
+    notify_send_result_t result;
+} s_pending_t;
+
+//  Record the pending outcome (when there is one) and forget it: 0, or -1.
+static int s_settle(s_sender_t *self, crm_db_t *db, s_pending_t *p, crm_step_t *step) {
+    if (!p->m)
+        return 0;
+    int rc = s_outcome(self, db, p->m, &p->facts, &p->result);
+    if (rc == 0)
+        step->events++;
+    s_facts_reset(&p->facts);
+    notify_claimed_reset(p->m);
+    p->m = NULL;
+    return rc;
+}
+
+//  Record m's attempt, with the pending outcome in the same transaction: 0 (recorded:
+//  send it), 1 (no longer this sender's), 2 (over the daily cap: suppressed), -1.
+static int s_attempt(s_sender_t *self, crm_db_t *db, notify_claimed_t *m, const s_facts_t *f,
+                     s_pending_t *pending, crm_step_t *step) {
+    int cap = f->settings->daily_cap ? (int)f->settings->daily_cap : self->cfg->notify_daily_cap;
+    bool together = pending->m != NULL;
+    if (together && crm_db_begin(db))
+        return -1;
+    int rc = s_settle(self, db, pending, step) ? -1 : notify_sender_store_attempt(db, self->owner, cap, m);
+    if (rc == 2) {
+        if (s_suppress(db, m, "daily_cap", "the dealership's daily message cap is reached"))
+            rc = -1;
+        else
+            step->events++;
+    }
+    if (together && (rc < 0 ? crm_db_rollback(db) : crm_db_commit(db)))
+        rc = -1;
+    return rc;
+}
+
 crm_step_result_t notify_sender_step(crm_step_t *step) {
     s_sender_t *self = step->state;
     crm_db_t *db = step->db;
@@ -927,6 +971,7 @@ crm_step_result_t notify_sender_step(crm_step_t *step) {
     if (n < 0)
         return CRM_STEP_FAILED;
     bool failed = false;
+    s_pending_t pending = {0};
     for (int i = 0; i < n; i++) {
         notify_claimed_t *m = &claimed[i];
         s_facts_t facts;
@@ -936,31 +981,34 @@ crm_step_result_t notify_sender_step(crm_step_t *step) {
             step->events++;
         else if (prepared == S_READY) {
             //  The rate limit's wait comes before the attempt is recorded: a sender
-            //  stopped while it waits leaves the message queued, not unknown.
+            //  stopped while it waits leaves the message queued, not unknown; and an
+            //  outcome does not wait for it (it is recorded on its own first).
+            if (s_pace_wait_ms(self) > 0 && s_settle(self, db, &pending, step)) {
+                failed = true;
+                s_facts_reset(&facts);
+                notify_claimed_reset(m);
+                continue;
+            }
             s_pace(self);
-            const crm_config_t *cfg = self->cfg;
-            int cap =
-                facts.settings->daily_cap ? (int)facts.settings->daily_cap : cfg->notify_daily_cap;
-            int rc = notify_sender_store_attempt(db, self->owner, cap, m);
+            int rc = s_attempt(self, db, m, &facts, &pending, step);
             if (rc < 0)
                 failed = true;
-            else if (rc == 2) {
-                if (s_suppress(db, m, "daily_cap", "the dealership's daily message cap is reached"))
-                    failed = true;
-                else
-                    step->events++;
-            } else if (rc == 0) {
-                notify_send_result_t result;
-                s_send(self, m, &facts, &result);
-                if (s_outcome(self, db, m, &facts, &result))
-                    failed = true;
-                else
-                    step->events++;
+            else if (rc == 0) {
+                s_send(self, m, &facts, &pending.result);
+                pending.m = m; // its outcome goes with the next attempt
+                pending.facts = facts;
+                continue;
             }
         } else
             failed = true;
         s_facts_reset(&facts);
         notify_claimed_reset(m);
+    }
+    if (!failed && s_settle(self, db, &pending, step))
+        failed = true;
+    if (pending.m) { // not recorded: the recovery makes it unknown, never sent again blindly
+        s_facts_reset(&pending.facts);
+        notify_claimed_reset(pending.m);
     }
     free(claimed);
     zhashx_destroy(&self->settings); // a setting changed now is read by the next step
