@@ -90,6 +90,58 @@ static long s_status_kib(pid_t pid, const char *field) {
     return kib;
 }
 
+//  Resident KiB per mapping (a library's path, "[heap]", "anon" for unnamed) of pid,
+//  from /proc/<pid>/smaps, in a zhash of names to decimal strings.
+static zhash_t *s_rss_by_mapping(pid_t pid) {
+    char path[64], line[512], name[256] = "anon";
+    snprintf(path, sizeof path, "/proc/%d/smaps", pid);
+    zhash_t *map = zhash_new();
+    zhash_autofree(map);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        long kib;
+        char file[256] = "";
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %255s", &lo, &hi, file) >= 2)
+            snprintf(name, sizeof name, "%s", *file ? file : "anon");
+        else if (sscanf(line, "Rss: %ld kB", &kib) == 1) {
+            const char *have = zhash_lookup(map, name);
+            char sum[32];
+            snprintf(sum, sizeof sum, "%ld", (have ? atol(have) : 0) + kib);
+            zhash_update(map, name, sum);
+        }
+    }
+    if (f)
+        fclose(f);
+    return map;
+}
+
+//  The mappings whose resident size grew most from start to end, largest first (what
+//  the idle figure is made of, so the next step is visible).
+static void s_print_growth(zhash_t *start, zhash_t *end) {
+    printf("   grown since start (KiB):");
+    int shown = 0;
+    for (int round = 0; round < 8; round++) {
+        const char *best = NULL;
+        long best_growth = 0;
+        for (const char *v = zhash_first(end); v; v = zhash_next(end)) {
+            const char *name = zhash_cursor(end);
+            const char *was = zhash_lookup(start, name);
+            long growth = atol(v) - (was ? atol(was) : 0);
+            if (growth > best_growth) {
+                best = name;
+                best_growth = growth;
+            }
+        }
+        if (!best)
+            break;
+        const char *slash = strrchr(best, '/');
+        printf("%s %s +%ld", shown++ ? "," : "", slash ? slash + 1 : best, best_growth);
+        zhash_update(end, best, "0"); // counted: not again
+    }
+    printf("%s\n", shown ? "" : " nothing");
+}
+
 //  CPU time (user + system) of pid, with that of its reaped children when asked, in s.
 static double s_cpu_s(pid_t pid, bool reaped_children) {
     char path[64], buf[1024];
@@ -958,6 +1010,7 @@ int main(void) {
     zclock_sleep(2000);
     pid_t notify = harness_daemon_pid("notify");
     long rss_start = s_status_kib(notify, "VmRSS"), anon_start = s_status_kib(notify, "RssAnon");
+    zhash_t *rss_by_mapping_start = s_rss_by_mapping(notify);
     printf("crm-notify: notify.senders %s per channel, notify.send_batch 50, fsync %s\n",
            getenv("CRM_NOTIFY_SENDERS") ? getenv("CRM_NOTIFY_SENDERS") : "2 (default)",
            getenv("PG_FSYNC"));
@@ -1001,6 +1054,10 @@ int main(void) {
                " libraries' pages\n",
                anon / 1024.0, anon_start / 1024.0);
     }
+    zhash_t *rss_by_mapping_end = s_rss_by_mapping(notify);
+    s_print_growth(rss_by_mapping_start, rss_by_mapping_end);
+    zhash_destroy(&rss_by_mapping_start);
+    zhash_destroy(&rss_by_mapping_end);
     free(contacts);
     harness_stop();
     return s_failed ? 1 : 0;
