@@ -66,6 +66,11 @@ static const s_key_t s_keys[] = {
 
     S_CHOICE(process, scheduling, "batch", "batch normal",
              "Linux CPU policy of a daemon's threads (batch: no wake-up preemption)"),
+    S_STRING(daemon, health_listen, "",
+             "a daemon's /healthz, /readyz and /metrics: HOST:PORT (each daemon in its own "
+             "container), NAME=HOST:PORT ... (several on one host), \"\": none"),
+    S_INT(daemon, health_stall_ms, 10000, 100, S_HOUR_MS,
+          "/healthz answers 503 when the daemon's loop has not turned for this long"),
 
     S_SECRET(database, dsn, "dbname=crm", "libpq connection string; passwords via the environment"),
     S_INT(database, connect_timeout_ms, 5000, 100, S_HOUR_MS, "give up one attempt after this"),

@@ -16,6 +16,8 @@ typedef struct {
     char *log_level;                 // debug | info | warn | error
     //  process:
     char *process_scheduling;        // batch | normal: Linux CPU policy of every thread
+    char *daemon_health_listen;      // a daemon's /healthz, /readyz, /metrics (health.h); "": off
+    int daemon_health_stall_ms;      // /healthz is 503 when the loop has not turned for this
     //  database:
     char *database_dsn;              // libpq connection string
     int database_connect_timeout_ms; // give up one attempt after this long

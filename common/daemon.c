@@ -1,5 +1,6 @@
 /*  daemon: the standard life of a service daemon. See daemon.h. */
 #include "daemon.h"
+#include "health.h"
 #include "relay.h"
 #include "log.h"
 #include "process.h"
@@ -16,7 +17,46 @@ typedef struct {
     crm_runner_t *runner;
     crm_follower_t *followers[8]; // one per row of daemon->follows
     bool attached; // the attach hook succeeded: detach is owed
+    crm_health_t *health; // the probe endpoint (daemon.health_listen), or NULL
+    int health_timer;
 } s_life_t;
+
+#define S_HEALTH_PUBLISH_MS 1000 // the loop tells the health endpoint its state this often
+
+//  Tell the health endpoint what the loop sees (and that it turns).
+static int s_on_health_timer(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    s_life_t *self = arg;
+    bool database, broker;
+    crm_service_health(self->service, &database, &broker);
+    crm_health_publish(self->health, database, broker, crm_service_requests(self->service),
+                       crm_service_batches(self->service));
+    return 0;
+}
+
+//  Start the health endpoint when daemon.health_listen names one for this daemon.
+//  0, or -1 (a malformed setting, or a port that cannot be had: logged).
+static int s_start_health(s_life_t *self) {
+    const crm_config_t *cfg = self->cfg;
+    char host[256];
+    int port = 0;
+    int rc = crm_health_address(cfg->daemon_health_listen, self->daemon->name, host, sizeof host,
+                                &port);
+    if (rc == 1)
+        return 0;
+    if (rc < 0) {
+        crm_log_kv(CRM_LOG_ERROR, "daemon.health_listen is malformed", "hint",
+                   "HOST:PORT, or NAME=HOST:PORT separated by spaces", NULL);
+        return -1;
+    }
+    self->health = crm_health_new(self->daemon->name, host, port, cfg->daemon_health_stall_ms);
+    if (!self->health)
+        return -1;
+    s_on_health_timer(self->loop, 0, self);
+    self->health_timer = zloop_timer(self->loop, S_HEALTH_PUBLISH_MS, 0, s_on_health_timer, self);
+    return self->health_timer < 0 ? -1 : 0;
+}
 
 //  Connect to the database (as long as it takes: SIGTERM still stops us), migrate, run
 //  the setup hook and prepare the framework's tables. 0 or -1.
@@ -72,7 +112,7 @@ static int s_start(s_life_t *self) {
     if (daemon->attach && daemon->attach(cfg, self->service, self->loop, self->arg))
         return -1;
     self->attached = true;
-    return 0;
+    return s_start_health(self);
 }
 
 //  Serve until SIGINT/SIGTERM.
@@ -86,6 +126,7 @@ static void s_serve(s_life_t *self) {
 
 //  Undo what was made, in the reverse order.
 static void s_stop(s_life_t *self) {
+    crm_health_destroy(&self->health);
     crm_runner_destroy(&self->runner); // each job after its step in progress
     if (self->attached && self->daemon->detach)
         self->daemon->detach(self->arg);

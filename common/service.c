@@ -501,6 +501,13 @@ static bool s_db_available(crm_service_t *self) {
     return crm_dbloop_connected(&self->dbl);
 }
 
+void crm_service_health(crm_service_t *self, bool *database, bool *broker) {
+    *database = s_db_available(self); // a lost connection is tried again (once a second)
+    *broker = false;
+    for (int i = 0; i < self->n_workers; i++)
+        *broker |= crm_bus_worker_connected(self->workers[i]);
+}
+
 #define S_MAX_IN_FLIGHT 4
 
 struct _s_batch_t {

@@ -141,6 +141,11 @@ crm_stmt_t *crm_service_stmt(crm_service_t *self, const char *name, int nparams,
 void crm_service_set_relay(crm_service_t *self, crm_relay_t *relay);
 crm_relay_t *crm_service_relay(crm_service_t *self);
 
+//  Whether the service's database connection works (a lost one is tried again, at most
+//  once a second), and whether a worker of it hears the broker (registered), for the
+//  health endpoint (health.h). On the service's loop.
+void crm_service_health(crm_service_t *self, bool *database, bool *broker);
+
 //  Requests served since start, and batches committed (for logs and tests).
 uint64_t crm_service_requests(crm_service_t *self);
 uint64_t crm_service_batches(crm_service_t *self);

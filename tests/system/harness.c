@@ -65,6 +65,10 @@ static int s_free_port(void) {
     }
 }
 
+int harness_free_port(void) {
+    return s_free_port();
+}
+
 //  Run a shell command; returns its first output line in out (if given) and exit status.
 static int s_run(const char *cmd, char *out, size_t size) {
     FILE *p = popen(cmd, "r");

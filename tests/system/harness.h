@@ -81,6 +81,10 @@ harness_response_t harness_http_raw(const char *method, const char *path, const 
 //  into out (at least 64 bytes). Aborts the test program on failure.
 void harness_create_key(const char *tenant, const char *role, char *out, size_t size);
 
+//  A loopback TCP port nobody listens on now, and not one handed out before in this run
+//  (for a listener a test configures itself, e.g. daemon.health_listen).
+int harness_free_port(void);
+
 //  Run scripts/pg.sh ACTION ("stop", "start") on the private cluster; its exit status.
 int harness_pg(const char *action);
 
