@@ -375,6 +375,8 @@ static void s_undo_value(json_t *out, const char *name, const json_t *before_v,
 json_t *contacts_merge_undo_survivor(const json_t *current, const json_t *before,
                                      const json_t *after) {
     json_t *out = json_deep_copy(current);
+    s_undo_value(out, "createdAt", json_object_get(before, "createdAt"),
+                 json_object_get(after, "createdAt"));
     for (size_t f = 0; f < S_N_SCALARS; f++)
         s_undo_value(out, s_scalars[f], json_object_get(before, s_scalars[f]),
                      json_object_get(after, s_scalars[f]));
