@@ -130,6 +130,8 @@ static const s_key_t s_keys[] = {
           "an export's parts are deleted after this"),
     S_INT(contacts, export_sweep_interval_ms, 60000, 100, S_HOUR_MS,
           "how often expired exports are deleted"),
+    S_INT(contacts, merge_undo_days, 30, 1, 3650,
+          "a merge of contacts can be undone for this many days after it"),
     S_STRING(contacts, export_tmp_dir, "", "where XLSX exports are built (\"\": $TMPDIR or /tmp)"),
 
     S_INT(leads, workers, 8, 1, 1024, "worker sockets (requests in flight) per process"),

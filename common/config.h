@@ -64,6 +64,7 @@ typedef struct {
     int contacts_export_part_bytes;  // an export is stored in parts of about this size
     int contacts_export_retention_hours; // an export's parts are deleted after this
     int contacts_export_sweep_interval_ms; // how often expired exports are deleted
+    int contacts_merge_undo_days;    // a merge can be undone for this many days
     char *contacts_export_tmp_dir;   // where XLSX files are built ("": $TMPDIR or /tmp)
     //  leads:
     int leads_workers;               // worker sockets (requests in flight) per process

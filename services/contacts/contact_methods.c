@@ -3,6 +3,7 @@
     for from contact_store.c), store (contact_store.c), answer.
 */
 #include "contacts.h"
+#include "merge.h"
 #include "ids.h"
 #include "json_pb.h"
 #include "validate.h"
@@ -85,7 +86,12 @@ int contacts_contact_get(crm_call_t *call, const ProtobufCMessage *request,
     const Crm__Contacts__GetContactRequest *req = (const void *)request;
     if (!s_check_id(call, req->id))
         return 404;
-    return contacts_store_get(call, req->id, false, (Crm__Contacts__Contact **)response);
+    int code = contacts_store_get(call, req->id, false, (Crm__Contacts__Contact **)response);
+    if (code != 404)
+        return code;
+    //  A contact merged away answers its survivor, mergedFrom naming the id asked for.
+    call->error[0] = call->message[0] = 0;
+    return contacts_merge_get_resolved(call, req->id, (Crm__Contacts__Contact **)response);
 }
 
 int contacts_contact_match(crm_call_t *call, const ProtobufCMessage *request,

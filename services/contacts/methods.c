@@ -6,6 +6,7 @@
     (common/service.c) batches, commits and replies.
 */
 #include "contacts.h"
+#include "merge.h"
 #include "replay.h"
 
 const crm_method_t contacts_methods[] = {
@@ -26,6 +27,20 @@ const crm_method_t contacts_methods[] = {
     //  DELETE /v1/contacts/{id}/tags/{tag}
     {"RemoveTag", contacts_contact_remove_tag,
      &crm__contacts__remove_contact_tag_request__descriptor, true},
+
+    //  --- Merges of duplicate contacts, their preview and undo: merge.c, merge_store.c,
+    //  merge_methods.c
+    //  POST /v1/contacts/merge/preview
+    {"PreviewMerge", contacts_merge_preview, &crm__contacts__merge_contacts_request__descriptor,
+     false},
+    //  POST /v1/contacts/merge
+    {"Merge", contacts_merge, &crm__contacts__merge_contacts_request__descriptor, true},
+    //  GET /v1/merges/{id}
+    {"GetMerge", contacts_merge_get, &crm__contacts__get_merge_request__descriptor, false},
+    //  GET /v1/merges
+    {"ListMerges", contacts_merge_list, &crm__contacts__list_merges_request__descriptor, false},
+    //  POST /v1/merges/{id}/undo
+    {"UndoMerge", contacts_merge_undo, &crm__contacts__undo_merge_request__descriptor, true},
 
     //  --- The list: filters and search: search.c, search_store.c, search_methods.c
     //  GET /v1/contacts

@@ -135,6 +135,9 @@ int dedupe_entry_store_erase(crm_db_t *db, const char *tenant_id, const char *co
 // --- follow.c: the contacts' events -----------------------------------------------------------
 
 crm_follow_fn dedupe_follow_contacts;
+//  ContactUnmerged (merge_follow.c): the restored contacts back in the index. 0, 1
+//  unreadable, -1 failed.
+int dedupe_follow_unmerged(crm_db_t *db, const Crm__Event *event, const dedupe_t *self);
 
 // --- check.c: the check's rules ---------------------------------------------------------------
 

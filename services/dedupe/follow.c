@@ -56,6 +56,8 @@ int dedupe_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
             rc = dedupe_entry_store_remove(db, tenant, m->merged_ids[i]);
         if (m)
             FREE(contact_merged, m);
+    } else if (strcmp(type, "ContactUnmerged") == 0) {
+        return dedupe_follow_unmerged(db, event, self);
     } else if (strcmp(type, "ContactErased") == 0) {
         Crm__Events__ContactErased *m = UNPACK(contact_erased);
         readable = m != NULL;

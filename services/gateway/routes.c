@@ -2,6 +2,7 @@
 #include "routes.h"
 #include "common.pb-c.h"
 #include "contacts.pb-c.h"
+#include "contacts_merge.pb-c.h"
 #include "dedupe.pb-c.h"
 #include "leads.pb-c.h"
 #include "notify.pb-c.h"
@@ -19,8 +20,32 @@ const route_t routes[] = {
      "vehicle, words of notes); filters: type, kind, tag, source, assignee, suppliersOnly, "
      "organizationId, createdFrom/To, activityFrom/To, consentChannel + consentPurpose + "
      "consentStatus, reachable; limit, cursor"},
+    {"POST", "/v1/contacts/merge/preview", "contacts", "PreviewMerge",
+     &crm__contacts__merge_contacts_request__descriptor,
+     &crm__contacts__merge_contacts_response__descriptor, "*", NULL, ROLES_MANAGE,
+     "The survivor a merge would make (primaryId, 1 to 10 mergeIds, choose: field -> "
+     "contactId), with each value's source and the notes and consent history it would "
+     "bring; nothing is written"},
+    {"POST", "/v1/contacts/merge", "contacts", "Merge",
+     &crm__contacts__merge_contacts_request__descriptor,
+     &crm__contacts__merge_contacts_response__descriptor, "*", NULL, ROLES_MANAGE,
+     "Merge duplicate contacts into the primary, exactly as the preview of the same request "
+     "shows; the merged ids then resolve to the survivor (GET answers it, mergedFrom set)"},
+    {"GET", "/v1/merges", "contacts", "ListMerges", &crm__contacts__list_merges_request__descriptor,
+     &crm__contacts__list_merges_response__descriptor, NULL, NULL, ROLES_ANY,
+     "The tenant's merges, newest first, who and when (contactId: those it took part in; "
+     "limit, cursor)"},
+    {"GET", "/v1/merges/{id}", "contacts", "GetMerge", &crm__contacts__get_merge_request__descriptor,
+     &crm__contacts__merge__descriptor, NULL, NULL, ROLES_ANY,
+     "One merge: survivor, merged ids, who, when, the sources, its status and undo window"},
+    {"POST", "/v1/merges/{id}/undo", "contacts", "UndoMerge",
+     &crm__contacts__undo_merge_request__descriptor, &crm__contacts__merge__descriptor, NULL, NULL,
+     ROLES_MANAGE,
+     "Undo a merge within contacts.merge_undo_days: the merged contacts back as they were, "
+     "the survivor keeping what changed since"},
     {"GET", "/v1/contacts/{id}", "contacts", "Get", &crm__contacts__get_contact_request__descriptor,
-     &crm__contacts__contact__descriptor, NULL, NULL, ROLES_ANY, "Read one contact"},
+     &crm__contacts__contact__descriptor, NULL, NULL, ROLES_ANY,
+     "Read one contact; a merged-away id answers its survivor, with mergedFrom the id asked"},
     {"PATCH", "/v1/contacts/{id}", "contacts", "Update",
      &crm__contacts__update_contact_request__descriptor, &crm__contacts__contact__descriptor,
      "contact", "update_mask", ROLES_WRITE, "Change the given fields of a contact"},

@@ -457,10 +457,17 @@ int leads_contact_ids_note(crm_db_t *db, const char *tenant_id, const char *cons
 
 //  Re-point the tenant's leads of merged_ids (n) to survivor, in db's open transaction,
 //  adding to outbox the LeadUpdated event (changed: contactId) of each live one. Leads
-//  re-pointed, or -1.
+//  re-pointed, or -1. Each is remembered under merge_id (NULL or "": not) for the undo.
 int leads_contacts_merged(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
                           const char *survivor, const char *const *merged_ids, size_t n,
-                          const char *actor_id);
+                          const char *actor_id, const char *merge_id);
+
+//  A merge undone: the leads merge_id re-pointed and still survivor's back to the
+//  contacts they had, with their LeadUpdated events; restored_ids (n) live contacts again.
+//  Leads pointed back, or -1.
+int leads_contacts_unmerged(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
+                            const char *merge_id, const char *survivor,
+                            const char *const *restored_ids, size_t n, const char *actor_id);
 
 //  Take the person's data out of the tenant's leads of contact_id, in db's open
 //  transaction, with the payloads of those leads' past events. Leads touched, or -1.

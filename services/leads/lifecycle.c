@@ -4,8 +4,12 @@
       live contacts of which tenant (contact_ids), so that a lead's contact is checked
       without a call to the contacts service.
     - ContactMerged: the merged contacts' leads now belong to the survivor. Every lead
-      is re-pointed (deleted ones too, so history reads right); each live one gets a
+      is re-pointed (deleted ones too, so history reads right), remembered under the
+      merge's id with the contact it had (merge_repoints); each live one gets a
       LeadUpdated event naming contactId as changed.
+    - ContactUnmerged: the merge undone. The leads it re-pointed that are still the
+      survivor's go back to the contacts they had (a lead moved since stays where it
+      was put), each live one with its LeadUpdated; the restored contacts are live again.
     - ContactErased: the person's data goes from the contact's leads: custom fields,
       the postcode, VINs (of interest, sold, traded in), the lost reason's text, every
       free text the leads schema holds about the lead (activities' notes, bodies,
@@ -60,7 +64,7 @@ int leads_lifecycle_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
         if (m) {
             int moved = leads_contacts_merged(db, outbox, event->tenant_id,
                                               m->survivor_id, (const char *const *)m->merged_ids,
-                                              m->n_merged_ids, m->actor_id);
+                                              m->n_merged_ids, m->actor_id, m->merge_id);
             rc = moved < 0 ? -1
                            : leads_contact_ids_note(db, event->tenant_id,
                                                     (const char *const *)m->merged_ids,
@@ -72,6 +76,23 @@ int leads_lifecycle_follow(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
                            m->survivor_id, "leads", text, NULL);
             }
             crm__events__contact_merged__free_unpacked(m, NULL);
+        }
+    } else if (strcmp(event->type, "ContactUnmerged") == 0) {
+        Crm__Events__ContactUnmerged *m = crm__events__contact_unmerged__unpack(NULL, size, data);
+        readable = m != NULL;
+        if (m) {
+            int back = leads_contacts_unmerged(db, outbox, event->tenant_id, m->merge_id,
+                                               m->survivor_id,
+                                               (const char *const *)m->restored_ids,
+                                               m->n_restored_ids, m->actor_id);
+            rc = back < 0 ? -1 : 0;
+            if (back > 0) {
+                char text[16];
+                snprintf(text, sizeof text, "%d", back);
+                crm_log_kv(CRM_LOG_INFO, "an undone merge's leads pointed back", "merge",
+                           m->merge_id, "leads", text, NULL);
+            }
+            crm__events__contact_unmerged__free_unpacked(m, NULL);
         }
     } else if (strcmp(event->type, "ContactErased") == 0) {
         Crm__Events__ContactErased *m = crm__events__contact_erased__unpack(NULL, size, data);

@@ -13,20 +13,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-//  $1 tenant, $2 survivor, $3 the merged ids, $4 the time, $5 the actor. The live leads
-//  re-pointed, as LEAD_JSON.
+//  $1 tenant, $2 survivor, $3 the merged ids, $4 the time, $5 the actor, $6 the merge
+//  ("": an event from before merges had ids). Each lead re-pointed is remembered with its
+//  contact before (merge_repoints), for the undo. The live leads re-pointed, as LEAD_JSON.
 static const crm_stmt_t s_merge = {
     .name = "lifecycle_merge",
-    .sql = "WITH moved AS ("
+    .sql = "WITH old AS (SELECT id, contact_id FROM leads"
+           "  WHERE tenant_id = $1 AND contact_id = ANY($3::uuid[]) AND contact_id <> $2::uuid"
+           "  FOR UPDATE),"
+           " moved AS ("
            "  UPDATE leads l SET contact_id = $2::uuid,"
            "    updated_at = CASE WHEN l.deleted_at IS NULL THEN $4::timestamptz"
            "                      ELSE l.updated_at END,"
            "    updated_by = CASE WHEN l.deleted_at IS NULL THEN $5 ELSE l.updated_by END"
-           "  WHERE l.tenant_id = $1 AND l.contact_id = ANY($3::uuid[])"
-           "    AND l.contact_id <> $2::uuid"
-           "  RETURNING l.*)"
+           "  FROM old o WHERE l.tenant_id = $1 AND l.id = o.id"
+           "  RETURNING l.*),"
+           " remembered AS (INSERT INTO merge_repoints (tenant_id, merge_id, lead_id, contact_id)"
+           "  SELECT $1, nullif($6, '')::uuid, o.id, o.contact_id FROM old o"
+           "  WHERE nullif($6, '') IS NOT NULL ON CONFLICT DO NOTHING)"
            " SELECT l.id::text, " LEAD_JSON("l") " FROM moved l WHERE l.deleted_at IS NULL",
+    .nparams = 6,
+    .writes = true};
+
+//  $1 tenant, $2 the merge, $3 its survivor, $4 the time, $5 the actor: the leads the
+//  merge re-pointed and still the survivor's, back to their contacts. The live ones, as
+//  LEAD_JSON.
+static const crm_stmt_t s_unmerge = {
+    .name = "lifecycle_unmerge",
+    .sql = "WITH back AS ("
+           "  UPDATE leads l SET contact_id = r.contact_id,"
+           "    updated_at = CASE WHEN l.deleted_at IS NULL THEN $4::timestamptz"
+           "                      ELSE l.updated_at END,"
+           "    updated_by = CASE WHEN l.deleted_at IS NULL THEN $5 ELSE l.updated_by END"
+           "  FROM merge_repoints r"
+           "  WHERE r.tenant_id = $1 AND r.merge_id = $2::uuid AND l.tenant_id = $1"
+           "    AND l.id = r.lead_id AND l.contact_id = $3::uuid"
+           "  RETURNING l.*)"
+           " SELECT l.id::text, " LEAD_JSON("l") " FROM back l WHERE l.deleted_at IS NULL",
     .nparams = 5,
+    .writes = true};
+
+//  $1 tenant, $2 the restored contacts: live contacts again.
+static const crm_stmt_t s_restored = {
+    .name = "lifecycle_restored",
+    .sql = "INSERT INTO contact_ids (tenant_id, contact_id, deleted)"
+           " SELECT $1, c, false FROM unnest($2::uuid[]) c"
+           " ON CONFLICT (tenant_id, contact_id) DO UPDATE SET deleted = false",
+    .nparams = 2,
     .writes = true};
 
 //  $1 tenant, $2 the contact, $3 the time. The contact's leads (ids), each scrubbed.
@@ -92,9 +125,60 @@ int leads_contact_ids_note(crm_db_t *db, const char *tenant_id, const char *cons
     return rc;
 }
 
+//  The LeadUpdated (changed: contactId) of each lead res answers (id, LEAD_JSON): how
+//  many, or -1.
+static int s_leads_updated(PGresult *res, crm_outbox_t *outbox, const char *tenant_id,
+                           const char *actor) {
+    int rc = 0, rows = PQntuples(res);
+    for (int i = 0; i < rows && rc == 0; i++) {
+        Crm__Leads__Lead *lead = leads_from_json(PQgetvalue(res, i, 1));
+        if (!lead)
+            return -1;
+        Crm__Events__LeadUpdated event = CRM__EVENTS__LEAD_UPDATED__INIT;
+        char *changed[] = {"contactId"};
+        event.lead = lead;
+        event.changed = changed;
+        event.n_changed = 1;
+        event.actor_id = (char *)actor;
+        rc = crm_outbox_add(outbox, tenant_id, lead->id, &event.base, NULL);
+        crm__leads__lead__free_unpacked(lead, NULL);
+    }
+    return rc ? -1 : rows;
+}
+
+int leads_contacts_unmerged(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
+                            const char *merge_id, const char *survivor,
+                            const char *const *restored_ids, size_t n, const char *actor_id) {
+    if (!crm_uuid_valid(merge_id) || !crm_uuid_valid(survivor))
+        return 0;
+    char now[40];
+    crm_time_now(now, sizeof now);
+    const char *actor = actor_id && actor_id[0] ? actor_id : "system:merge";
+    const char *params[] = {tenant_id, merge_id, survivor, now, actor};
+    PGresult *res = crm_db_query(db, &s_unmerge, params);
+    if (!res)
+        return -1;
+    int moved = s_leads_updated(res, outbox, tenant_id, actor);
+    PQclear(res);
+    const char **ids = calloc(n + 1, sizeof *ids);
+    size_t n_ids = 0;
+    for (size_t i = 0; i < n; i++)
+        if (crm_uuid_valid(restored_ids[i]))
+            ids[n_ids++] = restored_ids[i];
+    if (moved >= 0 && n_ids) {
+        char *array = crm_db_text_array(ids, n_ids);
+        const char *restored[] = {tenant_id, array};
+        if (crm_db_run(db, &s_restored, restored))
+            moved = -1;
+        free(array);
+    }
+    free(ids);
+    return moved;
+}
+
 int leads_contacts_merged(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
                           const char *survivor, const char *const *merged_ids, size_t n,
-                          const char *actor_id) {
+                          const char *actor_id, const char *merge_id) {
     //  Only well-formed ids go into the statement: the event comes from the contacts
     //  service, but a bad id must not stop the inbox.
     if (!crm_uuid_valid(survivor))
@@ -113,29 +197,15 @@ int leads_contacts_merged(crm_db_t *db, crm_outbox_t *outbox, const char *tenant
     char *array = crm_db_text_array(ids, n_ids);
     free(ids);
     const char *actor = actor_id && actor_id[0] ? actor_id : "system:merge";
-    const char *params[] = {tenant_id, survivor, array, now, actor};
+    const char *merge = merge_id && crm_uuid_valid(merge_id) ? merge_id : "";
+    const char *params[] = {tenant_id, survivor, array, now, actor, merge};
     PGresult *res = crm_db_query(db, &s_merge, params);
     free(array);
     if (!res)
         return -1;
-    int rc = 0, rows = PQntuples(res);
-    for (int i = 0; i < rows && rc == 0; i++) {
-        Crm__Leads__Lead *lead = leads_from_json(PQgetvalue(res, i, 1));
-        if (!lead) {
-            rc = -1;
-            break;
-        }
-        Crm__Events__LeadUpdated event = CRM__EVENTS__LEAD_UPDATED__INIT;
-        char *changed[] = {"contactId"};
-        event.lead = lead;
-        event.changed = changed;
-        event.n_changed = 1;
-        event.actor_id = (char *)actor;
-        rc = crm_outbox_add(outbox, tenant_id, lead->id, &event.base, NULL);
-        crm__leads__lead__free_unpacked(lead, NULL);
-    }
+    int rows = s_leads_updated(res, outbox, tenant_id, actor);
     PQclear(res);
-    return rc ? -1 : rows;
+    return rows;
 }
 
 int leads_contact_erased(crm_db_t *db, const char *tenant_id, const char *contact_id,

@@ -3,7 +3,9 @@
     own, with notify's inbox).
 
     contacts: each contact's copy (recipients: lines, address, preferred channel), its
-    communication rules and consents, deletion, merges and erasure (recipient_store.c).
+    communication rules and consents, deletion, merges (the merged contacts' messages
+    and inbound texts re-pointed to the survivor, remembered per merge) and their undo
+    (pointed back, the restored contacts' copies put again), erasure (recipient_store.c).
 
     contacts' notes: ContactNoteAdded and ContactNoteEdited alert each team member the
     note (newly) @mentions, by handle (mention.c), when the tenant's mention_alerts is on.
@@ -149,8 +151,20 @@ int notify_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
         readable = m != NULL;
         if (m) {
             rc = notify_recipient_store_merged(db, tenant, m->survivor_id,
-                                               (const char *const *)m->merged_ids, m->n_merged_ids);
+                                               (const char *const *)m->merged_ids, m->n_merged_ids,
+                                               m->merge_id);
             FREE(contact_merged, m);
+        }
+    } else if (strcmp(type, "ContactUnmerged") == 0) {
+        Crm__Events__ContactUnmerged *m = UNPACK(ContactUnmerged, contact_unmerged);
+        readable = m != NULL;
+        if (m) {
+            rc = notify_recipient_store_unmerged(db, tenant, m->merge_id, m->survivor_id,
+                                                 (const char *const *)m->restored_ids,
+                                                 m->n_restored_ids);
+            for (size_t i = 0; rc == 0 && i < m->n_restored; i++)
+                rc = s_contact_put(db, tenant, m->restored[i]);
+            FREE(contact_unmerged, m);
         }
     } else if (strcmp(type, "ContactErased") == 0) {
         Crm__Events__ContactErased *m = UNPACK(ContactErased, contact_erased);

@@ -184,8 +184,15 @@ int notify_recipient_store_deleted(crm_db_t *db, const char *tenant_id, const ch
 //  Erasure: the contact's personal data out of every table of notify's schema, and out
 //  of the payloads of its messages' past events.
 int notify_recipient_store_erase(crm_db_t *db, const char *tenant_id, const char *contact_id);
+//  A merge: the merged contacts' copies gone, their messages and inbound texts the
+//  survivor's, remembered under merge_id (NULL or "": not) for the undo.
 int notify_recipient_store_merged(crm_db_t *db, const char *tenant_id, const char *survivor,
-                                  const char *const *merged_ids, size_t n);
+                                  const char *const *merged_ids, size_t n, const char *merge_id);
+//  A merge undone: the restored contacts' copies back (put from the event's contacts),
+//  the messages and inbound texts merge_id re-pointed, still the survivor's, back.
+int notify_recipient_store_unmerged(crm_db_t *db, const char *tenant_id, const char *merge_id,
+                                    const char *survivor, const char *const *restored_ids,
+                                    size_t n);
 //  One consent (channel "email" | "sms", purpose "marketing" | ...) now status.
 int notify_recipient_store_consent(crm_db_t *db, const char *tenant_id, const char *contact_id,
                                    const char *channel, const char *purpose, const char *status);

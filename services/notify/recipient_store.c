@@ -66,13 +66,47 @@ static const crm_stmt_t s_erase = {
     .nparams = 2,
     .writes = true};
 
+//  $1 tenant, $2 survivor, $3 merged ids, $4 the merge ("": an event from before merges
+//  had ids): the merged contacts' copies gone, their messages and inbound texts the
+//  survivor's, each remembered with the contact it had (merge_repoints) for the undo.
 static const crm_stmt_t s_merged = {
     .name = "recipients_merged",
     .sql = "WITH gone AS (UPDATE recipients SET deleted = true, updated_at = now()"
-           "   WHERE tenant_id = $1 AND contact_id = ANY ($3::uuid[]))"
-           " UPDATE messages SET contact_id = $2::uuid, updated_at = now()"
-           " WHERE tenant_id = $1 AND contact_id = ANY ($3::uuid[])",
-    .nparams = 3,
+           "   WHERE tenant_id = $1 AND contact_id = ANY ($3::uuid[])),"
+           " msg AS (SELECT id, contact_id FROM messages"
+           "   WHERE tenant_id = $1 AND contact_id = ANY ($3::uuid[]) FOR UPDATE),"
+           " inb AS (SELECT id, contact_id FROM inbound_messages"
+           "   WHERE tenant_id = $1 AND contact_id = ANY ($3::uuid[]) FOR UPDATE),"
+           " msg_moved AS (UPDATE messages m SET contact_id = $2::uuid, updated_at = now()"
+           "   FROM msg WHERE m.tenant_id = $1 AND m.id = msg.id),"
+           " inb_moved AS (UPDATE inbound_messages i SET contact_id = $2::uuid"
+           "   FROM inb WHERE i.tenant_id = $1 AND i.id = inb.id)"
+           " INSERT INTO merge_repoints (tenant_id, merge_id, kind, item_id, contact_id)"
+           " SELECT $1, nullif($4, '')::uuid, 'message', id, contact_id FROM msg"
+           "   WHERE nullif($4, '') IS NOT NULL"
+           " UNION ALL"
+           " SELECT $1, nullif($4, '')::uuid, 'inbound', id, contact_id FROM inb"
+           "   WHERE nullif($4, '') IS NOT NULL"
+           " ON CONFLICT DO NOTHING",
+    .nparams = 4,
+    .writes = true};
+
+//  $1 tenant, $2 the merge, $3 its survivor, $4 the restored contacts: their copies back
+//  (their events bring them up to date), the messages and inbound texts the merge
+//  re-pointed and still the survivor's back to the contacts they had.
+static const crm_stmt_t s_unmerged = {
+    .name = "recipients_unmerged",
+    .sql = "WITH back AS (UPDATE recipients SET deleted = false, updated_at = now()"
+           "   WHERE tenant_id = $1 AND contact_id = ANY ($4::uuid[]) AND NOT erased),"
+           " msg AS (UPDATE messages m SET contact_id = r.contact_id, updated_at = now()"
+           "   FROM merge_repoints r WHERE r.tenant_id = $1 AND r.merge_id = $2::uuid"
+           "   AND r.kind = 'message' AND m.tenant_id = $1 AND m.id = r.item_id"
+           "   AND m.contact_id = $3::uuid)"
+           " UPDATE inbound_messages i SET contact_id = r.contact_id"
+           " FROM merge_repoints r WHERE r.tenant_id = $1 AND r.merge_id = $2::uuid"
+           " AND r.kind = 'inbound' AND i.tenant_id = $1 AND i.id = r.item_id"
+           " AND i.contact_id = $3::uuid",
+    .nparams = 4,
     .writes = true};
 
 static const crm_stmt_t s_consent = {
@@ -124,8 +158,33 @@ int notify_recipient_store_erase(crm_db_t *db, const char *tenant_id, const char
     return rc;
 }
 
+//  The valid ids of ids[0..n) as a text array (caller frees), or NULL when none is.
+static char *s_valid_ids(const char *const *ids, size_t n) {
+    const char **valid = calloc(n + 1, sizeof *valid);
+    size_t n_valid = 0;
+    for (size_t i = 0; i < n; i++)
+        if (crm_uuid_valid(ids[i]))
+            valid[n_valid++] = ids[i];
+    char *array = n_valid ? crm_db_text_array(valid, n_valid) : NULL;
+    free(valid);
+    return array;
+}
+
+int notify_recipient_store_unmerged(crm_db_t *db, const char *tenant_id, const char *merge_id,
+                                    const char *survivor, const char *const *restored_ids,
+                                    size_t n) {
+    if (!crm_uuid_valid(merge_id) || !crm_uuid_valid(survivor))
+        return 0;
+    char *array = s_valid_ids(restored_ids, n);
+    const char *params[] = {tenant_id, merge_id, survivor, array ? array : "{}"};
+    int rc = crm_db_run(db, &s_unmerged, params);
+    free(array);
+    return rc;
+}
+
 int notify_recipient_store_merged(crm_db_t *db, const char *tenant_id, const char *survivor,
-                                  const char *const *merged_ids, size_t n) {
+                                  const char *const *merged_ids, size_t n,
+                                  const char *merge_id) {
     if (!crm_uuid_valid(survivor))
         return 0;
     const char **ids = calloc(n + 1, sizeof *ids);
@@ -136,7 +195,8 @@ int notify_recipient_store_merged(crm_db_t *db, const char *tenant_id, const cha
     int rc = 0;
     if (n_ids) {
         char *array = crm_db_text_array(ids, n_ids);
-        const char *params[] = {tenant_id, survivor, array};
+        const char *merge = merge_id && crm_uuid_valid(merge_id) ? merge_id : "";
+        const char *params[] = {tenant_id, survivor, array, merge};
         rc = crm_db_run(db, &s_merged, params);
         free(array);
     }

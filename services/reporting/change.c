@@ -74,6 +74,46 @@ int reporting_change_from_event(const Crm__Event *event, reporting_change_t *cha
     return rc;
 }
 
+size_t reporting_changes_from_event(const Crm__Event *event, reporting_change_t *changes) {
+    const uint8_t *data = event->payload.data;
+    size_t size = event->payload.len, n = 0;
+    if (strcmp(event->type, "ContactMerged") == 0) {
+        Crm__Events__ContactMerged *m = crm__events__contact_merged__unpack(NULL, size, data);
+        for (size_t i = 0; m && i < m->n_merged_ids && n < REPORTING_CHANGES_PER_EVENT; i++) {
+            if (!crm_uuid_valid(m->merged_ids[i]))
+                continue;
+            reporting_change_t *change = &changes[n++];
+            memset(change, 0, sizeof *change);
+            change->seq = event->seq;
+            change->tenant_id = event->tenant_id;
+            snprintf(change->contact_id, sizeof change->contact_id, "%s", m->merged_ids[i]);
+            change->deleted = true;
+        }
+        if (m)
+            crm__events__contact_merged__free_unpacked(m, NULL);
+        else
+            crm_log_kv(CRM_LOG_ERROR, "unreadable event skipped", "source", event->source,
+                       "type", event->type, NULL);
+        return n;
+    }
+    if (strcmp(event->type, "ContactUnmerged") == 0) {
+        Crm__Events__ContactUnmerged *m = crm__events__contact_unmerged__unpack(NULL, size, data);
+        for (size_t i = 0; m && i < m->n_restored && n < REPORTING_CHANGES_PER_EVENT; i++) {
+            memset(&changes[n], 0, sizeof changes[n]);
+            changes[n].seq = event->seq;
+            if (s_change_from_contact(event, m->restored[i], &changes[n]) == 0)
+                n++;
+        }
+        if (m)
+            crm__events__contact_unmerged__free_unpacked(m, NULL);
+        else
+            crm_log_kv(CRM_LOG_ERROR, "unreadable event skipped", "source", event->source,
+                       "type", event->type, NULL);
+        return n;
+    }
+    return reporting_change_from_event(event, &changes[0]) == 1 ? 1 : 0;
+}
+
 int reporting_change_from_snapshot(const Crm__Contacts__SnapshotItem *item,
                                    reporting_change_t *change) {
     memset(change, 0, sizeof *change);

@@ -3,7 +3,9 @@
     The subscriber (common/subscriber.c) hands over batches of contacts events in seq
     order inside its transaction, which also advances reporting.inbox; each event
     becomes the contact's state (change.c: ContactCreated and ContactUpdated carry the
-    whole contact, ContactDeleted only the deletion) and projection_store.c sets the
+    whole contact, ContactDeleted only the deletion; ContactMerged deletes each merged
+    contact, which no longer counts, and ContactUnmerged brings the restored ones back
+    whole) and projection_store.c sets the
     facts and moves the counts. The days whose figure moved are recorded in
     reporting.dirty_days in the same transaction, for daily.c to publish.
 */
@@ -20,12 +22,11 @@ static int s_on_apply(crm_db_t *db, const char *source, Crm__Event **events, siz
     (void)arg;
     if (n == 0)
         return 0;
-    reporting_change_t *changes = malloc(n * sizeof *changes);
+    reporting_change_t *changes = malloc(n * REPORTING_CHANGES_PER_EVENT * sizeof *changes);
     assert(changes);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
-        if (reporting_change_from_event(events[i], &changes[m]) == 1)
-            m++;
+        m += reporting_changes_from_event(events[i], &changes[m]);
     int rc = reporting_store_apply(db, changes, m);
     free(changes);
     if (rc == 0)

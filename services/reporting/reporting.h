@@ -113,6 +113,15 @@ typedef struct {
 //  ignores), -1 (an unreadable event: logged and skipped, never retried for ever).
 int reporting_change_from_event(const Crm__Event *event, reporting_change_t *change);
 
+//  The most changes one event makes: a merge's (or its undo's) contacts, at most 10.
+#define REPORTING_CHANGES_PER_EVENT 11
+
+//  One contacts event as changes into changes[0..REPORTING_CHANGES_PER_EVENT): a merge
+//  takes its merged contacts out (deletions), its undo puts the restored contacts back
+//  as the event carries them; any other event as reporting_change_from_event. How many
+//  (0: ignored, or unreadable: logged).
+size_t reporting_changes_from_event(const Crm__Event *event, reporting_change_t *changes);
+
 //  A snapshot item of contacts as a change; -1 (logged) when it is unusable.
 int reporting_change_from_snapshot(const Crm__Contacts__SnapshotItem *item,
                                    reporting_change_t *change);

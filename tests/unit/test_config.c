@@ -163,6 +163,7 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->contacts_workers, 16);
     assert_string_equal(config->contacts_default_region, "US");
     assert_int_equal(config->contacts_max_batch, 64);
+    assert_int_equal(config->contacts_merge_undo_days, 30);
     assert_int_equal(config->contacts_retention_sweep_ms, 3600000);
     assert_int_equal(config->leads_workers, 8);
     assert_int_equal(config->leads_max_batch, 64);
@@ -564,7 +565,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 88);
+    assert_int_equal(lines, 89);
     free(text);
     crm_config_destroy(&config);
 
