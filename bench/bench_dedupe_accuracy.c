@@ -283,14 +283,18 @@ static char *s_person_json(const s_person_t *p, int variant, long entity) {
         static const char *const formats[] = {"%s-%s-%s", "%s.%s.%s", "+1 %s %s %s", "%s%s%s",
                                               "1-%s-%s-%s"};
         snprintf(phone, sizeof phone, PICK(formats), p->area, p->exchange, p->number);
-        if (strcmp(p->email_domain, "gmail.com") == 0 && s_rand() % 2) {
+        //  The contacts service keeps an address on one contact only: a second record
+        //  has the address as Gmail also delivers it, or none.
+        if (strcmp(p->email_domain, "gmail.com") != 0)
+            has_email = false;
+        else {
             char local[96];
             size_t w = 0;
             for (const char *c = p->email_local; *c; c++)
                 if (*c != '.')
                     local[w++] = *c;
             local[w] = 0;
-            snprintf(email, sizeof email, "%s+cars@gmail.com", local);
+            snprintf(email, sizeof email, "%s+%s@gmail.com", local, variant == 1 ? "cars" : "web");
         }
         switch (s_rand() % 4) {
         case 0:
