@@ -2,7 +2,7 @@
     entry_store.c makes a contact's) are looked up in the tenant's match_keys, at most
     limit contacts, and their entries read; the draft's phonetic codes come back on every
     row (a row with no contact when nothing was found), so the check compares like with
-    like. Lists come back joined by the unit separator (U+001F), which no value holds.
+    like. The draft's keys are the schema's entry_keys, as a contact's are.
 */
 #include "dedupe.h"
 
@@ -12,44 +12,15 @@
 static const crm_stmt_t s_candidates = {
     .name = "dedupe_check_candidates",
     .sql = "WITH q AS (SELECT public.dmetaphone($2) AS last_ph, public.dmetaphone($3) AS first_ph),"
-           " keys AS (SELECT 'e:' || v AS key FROM unnest($4::text[]) v"
-           "  UNION SELECT 'p:' || v FROM unnest($5::text[]) v"
-           "  UNION SELECT 'lp:' || q.last_ph || ':' || v FROM q, unnest($6::text[]) v"
-           "   WHERE q.last_ph <> ''"
-           "  UNION SELECT 'ld:' || q.last_ph || ':' || v FROM q, unnest($7::text[]) v"
-           "   WHERE q.last_ph <> ''),"
+           " keys AS (SELECT k.key FROM q, LATERAL entry_keys(q.first_ph, q.last_ph, $4::text[],"
+           "  $5::text[], $6::text[], $7::text[], $9, $10::text[]) AS k(key)),"
            " found AS (SELECT DISTINCT k.contact_id FROM match_keys k JOIN keys USING (key)"
            "  WHERE k.tenant_id = $1 LIMIT $8::int)"
-           " SELECT q.last_ph, q.first_ph, c.contact_id::text, c.first_name, c.last_name,"
-           "  array_to_string(c.first_groups, chr(31)), c.first_phonetic, c.last_phonetic,"
-           "  array_to_string(c.emails, chr(31)), array_to_string(c.domains, chr(31)),"
-           "  array_to_string(c.phones, chr(31)), array_to_string(c.postcodes, chr(31))"
+           " SELECT q.last_ph, q.first_ph, e.contact_id::text, " DEDUPE_ENTRY_COLUMNS
            " FROM q LEFT JOIN (SELECT e.* FROM entries e JOIN found f USING (contact_id)"
-           "  WHERE e.tenant_id = $1) c ON true"
-           " ORDER BY c.contact_id",
-    .nparams = 8};
-
-//  Split a joined list into a row of fixed-size strings; returns how many.
-static size_t s_split(const char *joined, char *values, size_t size, size_t max) {
-    size_t n = 0;
-    const char *p = joined;
-    while (*p && n < max) {
-        size_t len = strcspn(p, "\x1f");
-        if (len < size) {
-            memcpy(values + n * size, p, len);
-            values[n * size + len] = 0;
-            n++;
-        }
-        p += len;
-        if (*p)
-            p++;
-    }
-    return n;
-}
-
-#define S_SPLIT(entry, field, text)                                                                \
-    ((entry)->n_##field =                                                                          \
-         s_split(text, (char *)(entry)->field, sizeof(entry)->field[0], DEDUPE_VALUES_MAX))
+           "  WHERE e.tenant_id = $1) e ON true"
+           " ORDER BY e.contact_id",
+    .nparams = 10};
 
 int dedupe_check_store_candidates(crm_call_t *call, dedupe_entry_t *draft, size_t limit,
                                   dedupe_candidate_t **out, size_t *n_out) {
@@ -59,6 +30,7 @@ int dedupe_check_store_candidates(crm_call_t *call, dedupe_entry_t *draft, size_
     char *phones = DEDUPE_ARRAY(draft, phones, false);
     char *postcodes = DEDUPE_ARRAY(draft, postcodes, false);
     char *companies = DEDUPE_ARRAY(draft, domains, true);
+    char *streets = DEDUPE_ARRAY(draft, streets, false);
     char limit_text[24];
     snprintf(limit_text, sizeof limit_text, "%zu", limit);
     const char *params[] = {call->header->tenant_id,
@@ -68,12 +40,15 @@ int dedupe_check_store_candidates(crm_call_t *call, dedupe_entry_t *draft, size_
                             phones,
                             postcodes,
                             companies,
-                            limit_text};
+                            limit_text,
+                            draft->birth_date,
+                            streets};
     PGresult *res = crm_db_query(call->db, &s_candidates, params);
     free(emails);
     free(phones);
     free(postcodes);
     free(companies);
+    free(streets);
     if (!res)
         return crm_call_db_failure(call);
     int rows = PQntuples(res);
@@ -88,18 +63,8 @@ int dedupe_check_store_candidates(crm_call_t *call, dedupe_entry_t *draft, size_
         if (PQgetisnull(res, r, 2))
             continue;
         dedupe_candidate_t *c = &candidates[n++];
-        dedupe_entry_t *e = &c->entry;
         snprintf(c->contact_id, sizeof c->contact_id, "%s", PQgetvalue(res, r, 2));
-        snprintf(e->first, sizeof e->first, "%s", PQgetvalue(res, r, 3));
-        snprintf(e->last, sizeof e->last, "%s", PQgetvalue(res, r, 4));
-        e->n_first_groups = s_split(PQgetvalue(res, r, 5), (char *)e->first_groups,
-                                    sizeof e->first_groups[0], DEDUPE_NAME_GROUPS_MAX);
-        snprintf(e->first_phonetic, sizeof e->first_phonetic, "%s", PQgetvalue(res, r, 6));
-        snprintf(e->last_phonetic, sizeof e->last_phonetic, "%s", PQgetvalue(res, r, 7));
-        S_SPLIT(e, emails, PQgetvalue(res, r, 8));
-        S_SPLIT(e, domains, PQgetvalue(res, r, 9));
-        S_SPLIT(e, phones, PQgetvalue(res, r, 10));
-        S_SPLIT(e, postcodes, PQgetvalue(res, r, 11));
+        dedupe_entry_from_row(res, r, 3, &c->entry, NULL);
     }
     PQclear(res);
     *out = candidates;

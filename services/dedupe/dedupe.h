@@ -11,6 +11,11 @@
       score.c: comparing two entries (Jaro-Winkler, the Fellegi-Sunter weights, the
       reasons in words), pure; check_store.c: the candidates a draft's blocking keys
       find;
+    - group.c: likely duplicate pairs into groups (pure); match.c: one contact, or a
+      page of a scan, matched within its blocks, its pairs kept and its groups made
+      again (match_store.c: pairs and groups in SQL), for follow.c and the scan;
+    - scan.c: the scan job (main.c's job table) and the methods of the review list
+      (start, progress, list, dismiss); scan_store.c: their SQL;
     migrations/ (the schema).
 */
 #ifndef DEDUPE_H
@@ -21,10 +26,13 @@
 #include "errors.h"
 #include "events.pb-c.h"
 #include "follower.h"
+#include "outbox.h"
+#include "runner.h"
 #include "service.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct _dedupe_nicknames_t dedupe_nicknames_t; // nicknames.c
 
@@ -42,6 +50,8 @@ extern const crm_migration_t dedupe_migrations[];
 #define DEDUPE_EMAIL_MAX 256
 #define DEDUPE_NAME_MAX 128
 #define DEDUPE_POSTCODE_MAX 16
+#define DEDUPE_STREET_MAX 96
+#define DEDUPE_BIRTH_DATE_MAX 9 // YYYYMMDD
 
 //  An email address as it matches: lower case; at gmail.com and googlemail.com (one
 //  mailbox) the dots of the local part and a +tag removed and the domain gmail.com; at
@@ -66,6 +76,16 @@ int dedupe_name_fold(const char *name, char *out, size_t size);
 //  "205000003") its five digits. "" for none.
 void dedupe_postcode_key(const char *postcode, char *out, size_t size);
 
+//  A street line as it matches: folded as names are (ICU: Latin, no accents, lower case),
+//  letters and digits in words one space apart, the usual street words in their postal
+//  short forms ("Street" -> "st", "Avenue" -> "ave", "North" -> "n": USPS Publication 28
+//  and Australia Post's list), so "12 Main Street" and "12 main st." agree. "" for a line
+//  with no letter or digit. 0, or -1 when ICU failed or it does not fit.
+int dedupe_street_key(const char *line, char *out, size_t size);
+
+//  A date of birth (YYYY-MM-DD, as contacts keeps it) as "YYYYMMDD"; "" when it is not one.
+void dedupe_birth_date_key(const char *date, char out[DEDUPE_BIRTH_DATE_MAX]);
+
 // --- nicknames.c: the nickname list ---------------------------------------------------------
 
 #define DEDUPE_NAME_GROUPS_MAX 8
@@ -83,7 +103,8 @@ size_t dedupe_nicknames_groups(const dedupe_nicknames_t *self, const char *first
 
 // --- entry.c: a contact as the index keeps it -----------------------------------------------
 
-#define DEDUPE_VALUES_MAX 16 // emails, phones or postcodes of one contact considered
+#define DEDUPE_VALUES_MAX 16   // emails, phones or postcodes of one contact considered
+#define DEDUPE_ADDRESSES_MAX 4 // street lines and cities of one contact considered
 
 typedef struct {
     char first[DEDUPE_NAME_MAX], last[DEDUPE_NAME_MAX];         // folded; "" when none
@@ -97,10 +118,21 @@ typedef struct {
     size_t n_phones;
     char postcodes[DEDUPE_VALUES_MAX][DEDUPE_POSTCODE_MAX]; // dedupe_postcode_key
     size_t n_postcodes;
+    char birth_date[DEDUPE_BIRTH_DATE_MAX];                 // dedupe_birth_date_key
+    char streets[DEDUPE_ADDRESSES_MAX][DEDUPE_STREET_MAX];  // dedupe_street_key of line1
+    size_t n_streets;
+    char cities[DEDUPE_ADDRESSES_MAX][DEDUPE_NAME_MAX]; // folded as names
+    size_t n_cities;
     //  The Double Metaphone codes of last and first (the database's fuzzystrmatch):
     //  set by the store, "" until then.
     char last_phonetic[16], first_phonetic[16];
 } dedupe_entry_t;
+
+//  A hash of everything the model compares (17 hex digits and a NUL): two entries whose
+//  fingerprints are equal score alike against anyone. A dismissal holds while both
+//  contacts keep theirs.
+#define DEDUPE_FINGERPRINT_MAX 17
+void dedupe_entry_fingerprint(const dedupe_entry_t *entry, char out[DEDUPE_FINGERPRINT_MAX]);
 
 //  The entry of a contact whose phones are E.164 already (an event's). Values that make
 //  no key (an invalid email, an empty postcode) are left out; repeats are kept once.
@@ -117,9 +149,23 @@ bool dedupe_entry_empty(const dedupe_entry_t *entry);
 // --- entry_store.c: the index's SQL -----------------------------------------------------------
 
 //  Put a contact's entry and its blocking keys (replacing what it had); nothing for an
-//  erased contact.
+//  erased contact. Returns 1 when what the model compares changed (or the contact is
+//  new), 0 when not (or erased), -1 on failure.
 int dedupe_entry_store_put(crm_db_t *db, const char *tenant_id, const char *contact_id,
                            const dedupe_entry_t *entry);
+
+//  The columns an entry is read back from (entries e), in the order
+//  dedupe_entry_from_row reads them from column first on.
+#define DEDUPE_ENTRY_COLUMNS                                                                       \
+    "e.first_name, e.last_name, array_to_string(e.first_groups, chr(31)), e.first_phonetic,"      \
+    " e.last_phonetic, array_to_string(e.emails, chr(31)), array_to_string(e.domains, chr(31)),"  \
+    " array_to_string(e.phones, chr(31)), array_to_string(e.postcodes, chr(31)), e.birth_date,"   \
+    " array_to_string(e.streets, chr(31)), array_to_string(e.cities, chr(31)), e.fingerprint"
+#define DEDUPE_ENTRY_NCOLUMNS 13
+//  Read an entry from DEDUPE_ENTRY_COLUMNS at column first of row; its fingerprint into
+//  fingerprint (may be NULL).
+void dedupe_entry_from_row(const PGresult *res, int row, int first, dedupe_entry_t *entry,
+                           char *fingerprint);
 //  A text[] parameter of n values of a row of fixed-size strings (size bytes apart), the
 //  free mail domains left out when companies_only. Caller frees.
 char *dedupe_store_array(const char *values, size_t size, size_t n, bool companies_only);
@@ -160,6 +206,9 @@ typedef enum {
     DEDUPE_FIELD_FIRST_NAME,
     DEDUPE_FIELD_POSTCODE,
     DEDUPE_FIELD_EMAIL_DOMAIN,
+    DEDUPE_FIELD_BIRTH_DATE,
+    DEDUPE_FIELD_ADDRESS, // the street line
+    DEDUPE_FIELD_CITY,
     DEDUPE_FIELD_COUNT
 } dedupe_field_t;
 
@@ -173,8 +222,19 @@ double dedupe_weight(dedupe_field_t field, dedupe_level_t level);
 //  Jaro-Winkler similarity of two ASCII strings (prefix scale 0.1, up to 4 characters).
 double dedupe_jaro_winkler(const char *a, const char *b);
 
+//  Two dates of birth (YYYYMMDD): exact; close when one digit differs, two neighbouring
+//  digits are swapped, or day and month are swapped (a typo, or a date written the other
+//  way round); different; missing when either has none.
+dedupe_level_t dedupe_birth_date_level(const char *a, const char *b);
+
+//  Two street lines (dedupe_street_key): exact; close when the house numbers agree (or
+//  one has none) and the words are alike (Jaro-Winkler >= 0.9); different (another house
+//  number is another house); missing when either has none.
+dedupe_level_t dedupe_street_level(const char *a, const char *b);
+
 typedef struct {
     dedupe_level_t levels[DEDUPE_FIELD_COUNT];
+    bool swapped;       // the names agree the other way round (first with last)
     char first_how[16]; // the first name's "close": "nickname", "spelling" or "sound"
     char last_how[16];
     double weight; // the sum of the fields' weights
@@ -204,5 +264,57 @@ typedef struct {
 
 int dedupe_check_store_candidates(crm_call_t *call, dedupe_entry_t *draft, size_t limit,
                                   dedupe_candidate_t **out, size_t *n_out);
+
+// --- group.c: pairs into groups ---------------------------------------------------------------
+
+//  A likely duplicate pair: a and b index the contacts being grouped.
+typedef struct {
+    uint32_t a, b;
+    double score;
+} dedupe_link_t;
+
+//  The most contacts in one group (a merge takes at most 10 at once).
+#define DEDUPE_GROUP_MAX 10
+
+//  Group n contacts by their links (best first, greedy average linkage): two groups
+//  join through a link only when at least half the pairs between them are links too
+//  and together they hold at most max_size, so that a chain of look-alikes (A like B,
+//  B like C, C like D) does not become one group of people who are not alike. Writes
+//  each contact's group number to group_of (-1: in none) and returns how many groups
+//  (of two or more) there are. links may be reordered.
+size_t dedupe_group(size_t n, dedupe_link_t *links, size_t n_links, size_t max_size,
+                    int *group_of);
+
+// --- match.c: contacts matched within their blocks --------------------------------------------
+
+//  The most contacts of one blocking key compared: a key held by more (a shared office
+//  number, a placeholder address) says too little to be worth its pairs.
+#define DEDUPE_BLOCK_MAX 100
+
+//  Match one contact (new, or changed in a field the model compares) against its blocks:
+//  its pairs scoring at least threshold (0..1) replace the ones it had (its dismissals
+//  lapse with the change), each new pair a DuplicateFound in outbox, and its groups are
+//  made again. Also for a contact gone (deleted, merged, erased): its pairs go and the
+//  groups it was in are made again without it.
+int dedupe_match_contact(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
+                         const char *contact_id, double threshold);
+
+//  A scan's page: the contacts after after_id (id order, at most page), each matched
+//  with the contacts of its blocks after it; their pairs kept (a dismissal kept while
+//  both fingerprints are unchanged), new ones published. *processed: contacts done
+//  (0: the scan is through), *last_id: the last one, *pairs: pairs at or above threshold.
+int dedupe_match_page(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
+                      const char *after_id, int page, double threshold, int *processed,
+                      char last_id[40], int *pairs);
+
+//  Make every group of the tenant again from its open pairs; *groups: how many are open.
+int dedupe_match_regroup_all(crm_db_t *db, const char *tenant_id, int *groups);
+
+// --- scan.c: the scan job and the review list's methods --------------------------------------
+
+crm_step_fn dedupe_scan_step;
+int dedupe_scan_period_ms(const crm_config_t *cfg);
+crm_method_fn dedupe_scan_start, dedupe_scan_get, dedupe_duplicates_list, dedupe_duplicate_get,
+    dedupe_duplicate_dismiss;
 
 #endif

@@ -1,9 +1,11 @@
 /*  entry: a contact (or a draft of one) as the match index keeps it: folded names, the
     formal names its first name stands for, email keys and their domains, E.164 phones,
-    postcodes. Pure; entry_store.c writes it, score.c compares two.
+    postcodes, street lines and cities of its addresses, its date of birth. Pure;
+    entry_store.c writes it, score.c compares two.
 */
 #include "dedupe.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static bool s_has(const char (*values)[DEDUPE_EMAIL_MAX], size_t n, const char *value) {
@@ -46,7 +48,30 @@ static void s_add_postcode(dedupe_entry_t *entry, const char *postcode) {
         strcpy(entry->postcodes[entry->n_postcodes++], key);
 }
 
-//  The names, the addresses' postcodes and the first name's formal names; emails and
+//  Add text to a row of fixed-size strings once (no-op for "" or when full).
+static void s_add_once(char *values, size_t size, size_t *n, size_t max, const char *text) {
+    if (!text[0] || *n >= max || strlen(text) >= size)
+        return;
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(values + i * size, text) == 0)
+            return;
+    strcpy(values + (*n)++ * size, text);
+}
+
+static void s_add_address(dedupe_entry_t *entry, const Crm__Contacts__Address *address) {
+    s_add_postcode(entry, address->postcode);
+    char key[DEDUPE_STREET_MAX];
+    if (dedupe_street_key(address->line1, key, sizeof key) == 0)
+        s_add_once((char *)entry->streets, sizeof entry->streets[0], &entry->n_streets,
+                   DEDUPE_ADDRESSES_MAX, key);
+    char city[DEDUPE_NAME_MAX];
+    if (dedupe_name_fold(address->city, city, sizeof city) == 0)
+        s_add_once((char *)entry->cities, sizeof entry->cities[0], &entry->n_cities,
+                   DEDUPE_ADDRESSES_MAX, city);
+}
+
+//  The names, the addresses (postcodes, street lines, cities), the date of birth and the
+//  first name's formal names; emails and
 //  phones are the caller's (an event's as they are, a draft's once checked).
 static void s_names(dedupe_entry_t *entry, const Crm__Contacts__Contact *contact,
                     const dedupe_nicknames_t *nicknames) {
@@ -61,7 +86,8 @@ static void s_names(dedupe_entry_t *entry, const Crm__Contacts__Contact *contact
         snprintf(entry->first_groups[i], sizeof entry->first_groups[i], "%s", groups[i]);
     for (size_t i = 0; i < contact->n_addresses; i++)
         if (contact->addresses[i])
-            s_add_postcode(entry, contact->addresses[i]->postcode);
+            s_add_address(entry, contact->addresses[i]);
+    dedupe_birth_date_key(contact->date_of_birth, entry->birth_date);
 }
 
 void dedupe_entry_from_contact(dedupe_entry_t *entry, const Crm__Contacts__Contact *contact,
@@ -78,4 +104,38 @@ void dedupe_entry_from_contact(dedupe_entry_t *entry, const Crm__Contacts__Conta
 
 bool dedupe_entry_empty(const dedupe_entry_t *entry) {
     return !entry->first[0] && !entry->last[0] && !entry->n_emails && !entry->n_phones;
+}
+
+//  FNV-1a, 64 bits, over a string and its NUL (so "ab","c" and "a","bc" differ).
+static uint64_t s_hash(uint64_t h, const char *text) {
+    for (const char *p = text;; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ULL;
+        if (!*p)
+            return h;
+    }
+}
+
+static uint64_t s_hash_row(uint64_t h, const char *values, size_t size, size_t n) {
+    h = s_hash(h, n ? "+" : "-");
+    for (size_t i = 0; i < n; i++)
+        h = s_hash(h, values + i * size);
+    return h;
+}
+
+#define S_HASH_ROW(h, entry, field)                                                                \
+    s_hash_row(h, (const char *)(entry)->field, sizeof(entry)->field[0], (entry)->n_##field)
+
+void dedupe_entry_fingerprint(const dedupe_entry_t *entry, char out[DEDUPE_FINGERPRINT_MAX]) {
+    uint64_t h = 14695981039346656037ULL;
+    h = s_hash(h, entry->first);
+    h = s_hash(h, entry->last);
+    h = S_HASH_ROW(h, entry, first_groups);
+    h = S_HASH_ROW(h, entry, emails);
+    h = S_HASH_ROW(h, entry, phones);
+    h = S_HASH_ROW(h, entry, postcodes);
+    h = S_HASH_ROW(h, entry, streets);
+    h = S_HASH_ROW(h, entry, cities);
+    h = s_hash(h, entry->birth_date);
+    snprintf(out, DEDUPE_FINGERPRINT_MAX, "%016llx", (unsigned long long)h);
 }

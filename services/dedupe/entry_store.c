@@ -1,6 +1,8 @@
 /*  entry_store: the match index's SQL (entry.c makes an entry from a Contact; follow.c
     calls these for the contacts' events, inside the follower's transaction). The
-    phonetic codes and the blocking keys are made here, by the database's fuzzystrmatch.
+    phonetic codes are made here, by the database's fuzzystrmatch, and the blocking keys
+    by the schema's entry_keys (migrations/0002). Entries are read back as
+    DEDUPE_ENTRY_COLUMNS (dedupe_entry_from_row).
 */
 #include "dedupe.h"
 #include "ids.h"
@@ -14,32 +16,35 @@ static const crm_stmt_t s_keys_clear = {
     .nparams = 2,
     .writes = true};
 
-//  The entry (unless erased) and its keys: $6 emails, $8 phones, $9 postcodes, $10 the
-//  company domains (those that make keys).
+//  The entry (unless erased) and its keys (the schema's entry_keys): $6 emails, $8 phones,
+//  $9 postcodes, $10 the company domains (those that make keys). Answers the
+//  fingerprint the entry had ("" when new; no row when erased).
 static const crm_stmt_t s_put = {
     .name = "dedupe_entry_put",
     .sql =
-        "WITH e AS (INSERT INTO entries AS x (tenant_id, contact_id, first_name, last_name,"
-        "   first_groups, first_phonetic, last_phonetic, emails, domains, phones, postcodes)"
+        "WITH old AS (SELECT fingerprint FROM entries WHERE tenant_id = $1 AND contact_id = $2::uuid),"
+        " e AS (INSERT INTO entries AS x (tenant_id, contact_id, first_name, last_name,"
+        "   first_groups, first_phonetic, last_phonetic, emails, domains, phones, postcodes,"
+        "   birth_date, streets, cities, fingerprint)"
         "  SELECT $1, $2::uuid, $3, $4, $5::text[], public.dmetaphone($3),"
-        "   public.dmetaphone($4), $6::text[], $7::text[], $8::text[], $9::text[]"
+        "   public.dmetaphone($4), $6::text[], $7::text[], $8::text[], $9::text[], $11,"
+        "   $12::text[], $13::text[], $14"
         "  WHERE NOT EXISTS (SELECT 1 FROM erased WHERE tenant_id = $1 AND contact_id = $2::uuid)"
         "  ON CONFLICT (tenant_id, contact_id) DO UPDATE SET first_name = EXCLUDED.first_name,"
         "   last_name = EXCLUDED.last_name, first_groups = EXCLUDED.first_groups,"
         "   first_phonetic = EXCLUDED.first_phonetic, last_phonetic = EXCLUDED.last_phonetic,"
         "   emails = EXCLUDED.emails, domains = EXCLUDED.domains, phones = EXCLUDED.phones,"
-        "   postcodes = EXCLUDED.postcodes, updated_at = now()"
-        "  RETURNING last_phonetic)"
-        " INSERT INTO match_keys (tenant_id, key, contact_id)"
-        " SELECT DISTINCT $1, k.key, $2::uuid FROM e, LATERAL ("
-        "   SELECT 'e:' || v FROM unnest($6::text[]) v"
-        "   UNION ALL SELECT 'p:' || v FROM unnest($8::text[]) v"
-        "   UNION ALL SELECT 'lp:' || e.last_phonetic || ':' || v FROM unnest($9::text[]) v"
-        "    WHERE e.last_phonetic <> ''"
-        "   UNION ALL SELECT 'ld:' || e.last_phonetic || ':' || v FROM unnest($10::text[]) v"
-        "    WHERE e.last_phonetic <> '') AS k(key)"
-        " ON CONFLICT DO NOTHING",
-    .nparams = 10,
+        "   postcodes = EXCLUDED.postcodes, birth_date = EXCLUDED.birth_date,"
+        "   streets = EXCLUDED.streets, cities = EXCLUDED.cities,"
+        "   fingerprint = EXCLUDED.fingerprint, updated_at = now()"
+        "  RETURNING first_phonetic, last_phonetic),"
+        " k AS (INSERT INTO match_keys (tenant_id, key, contact_id)"
+        "  SELECT DISTINCT $1, k.key, $2::uuid FROM e, LATERAL entry_keys(e.first_phonetic,"
+        "   e.last_phonetic, $6::text[], $8::text[], $9::text[], $10::text[], $11, $12::text[])"
+        "   AS k(key)"
+        "  ON CONFLICT DO NOTHING)"
+        " SELECT coalesce((SELECT fingerprint FROM old), '') FROM e",
+    .nparams = 14,
     .writes = true};
 
 static const crm_stmt_t s_remove = {
@@ -80,9 +85,21 @@ int dedupe_entry_store_put(crm_db_t *db, const char *tenant_id, const char *cont
     char *phones = DEDUPE_ARRAY(entry, phones, false);
     char *postcodes = DEDUPE_ARRAY(entry, postcodes, false);
     char *companies = DEDUPE_ARRAY(entry, domains, true);
-    const char *put[] = {tenant_id, contact_id, entry->first, entry->last, groups,
-                         emails,    domains,    phones,       postcodes,   companies};
-    int rc = crm_db_run(db, &s_put, put);
+    char *streets = DEDUPE_ARRAY(entry, streets, false);
+    char *cities = DEDUPE_ARRAY(entry, cities, false);
+    char fingerprint[DEDUPE_FINGERPRINT_MAX];
+    dedupe_entry_fingerprint(entry, fingerprint);
+    const char *put[] = {tenant_id, contact_id,        entry->first, entry->last, groups,
+                         emails,    domains,           phones,       postcodes,   companies,
+                         entry->birth_date, streets,   cities,       fingerprint};
+    PGresult *res = crm_db_query(db, &s_put, put);
+    int rc = !res                   ? -1
+             : PQntuples(res) == 0 ? 0 // erased
+                                   : strcmp(PQgetvalue(res, 0, 0), fingerprint) != 0;
+    if (res)
+        PQclear(res);
+    free(streets);
+    free(cities);
     free(groups);
     free(emails);
     free(domains);
@@ -104,4 +121,47 @@ int dedupe_entry_store_erase(crm_db_t *db, const char *tenant_id, const char *co
         return 0;
     const char *params[] = {tenant_id, contact_id};
     return crm_db_run(db, &s_erase, params);
+}
+
+//  Split a joined list (the unit separator, U+001F, between values, which no value
+//  holds) into a row of fixed-size strings; returns how many.
+static size_t s_split(const char *joined, char *values, size_t size, size_t max) {
+    size_t n = 0;
+    const char *p = joined;
+    while (*p && n < max) {
+        size_t len = strcspn(p, "\x1f");
+        if (len < size) {
+            memcpy(values + n * size, p, len);
+            values[n * size + len] = 0;
+            n++;
+        }
+        p += len;
+        if (*p)
+            p++;
+    }
+    return n;
+}
+
+#define S_SPLIT(entry, field, text, max)                                                           \
+    ((entry)->n_##field = s_split(text, (char *)(entry)->field, sizeof(entry)->field[0], max))
+
+void dedupe_entry_from_row(const PGresult *res, int row, int first, dedupe_entry_t *e,
+                           char *fingerprint) {
+    memset(e, 0, sizeof *e);
+#define S_COL(i) PQgetvalue(res, row, first + (i))
+    snprintf(e->first, sizeof e->first, "%s", S_COL(0));
+    snprintf(e->last, sizeof e->last, "%s", S_COL(1));
+    S_SPLIT(e, first_groups, S_COL(2), DEDUPE_NAME_GROUPS_MAX);
+    snprintf(e->first_phonetic, sizeof e->first_phonetic, "%s", S_COL(3));
+    snprintf(e->last_phonetic, sizeof e->last_phonetic, "%s", S_COL(4));
+    S_SPLIT(e, emails, S_COL(5), DEDUPE_VALUES_MAX);
+    S_SPLIT(e, domains, S_COL(6), DEDUPE_VALUES_MAX);
+    S_SPLIT(e, phones, S_COL(7), DEDUPE_VALUES_MAX);
+    S_SPLIT(e, postcodes, S_COL(8), DEDUPE_VALUES_MAX);
+    snprintf(e->birth_date, sizeof e->birth_date, "%s", S_COL(9));
+    S_SPLIT(e, streets, S_COL(10), DEDUPE_ADDRESSES_MAX);
+    S_SPLIT(e, cities, S_COL(11), DEDUPE_ADDRESSES_MAX);
+    if (fingerprint)
+        snprintf(fingerprint, DEDUPE_FINGERPRINT_MAX, "%s", S_COL(12));
+#undef S_COL
 }

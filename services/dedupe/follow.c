@@ -4,6 +4,8 @@
     entry as the event carries it (entry.c, entry_store.c); ContactDeleted takes it out,
     ContactMerged takes the merged ids out (the survivor's own ContactUpdated brings what
     it gained), ContactErased takes it out for good. Other events change nothing here.
+    A contact new or changed in what the model compares, or gone, is matched again
+    (match.c), so the review list stays current and DuplicateFound goes out.
 */
 #include "dedupe.h"
 
@@ -12,15 +14,21 @@
 #define UNPACK(name) crm__events__##name##__unpack(NULL, size, data)
 #define FREE(name, m) crm__events__##name##__free_unpacked(m, NULL)
 
-static int s_put(crm_db_t *db, const char *tenant_id, const Crm__Contacts__Contact *contact,
-                 const dedupe_t *self) {
+static int s_match(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
+                   const char *contact_id, const dedupe_t *self) {
+    return dedupe_match_contact(db, outbox, tenant_id, contact_id,
+                                self->cfg->dedupe_check_threshold / 100.0);
+}
+
+static int s_put(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
+                 const Crm__Contacts__Contact *contact, const dedupe_t *self) {
     dedupe_entry_t entry;
     dedupe_entry_from_contact(&entry, contact, self->nicknames);
-    return dedupe_entry_store_put(db, tenant_id, contact->id, &entry);
+    int changed = dedupe_entry_store_put(db, tenant_id, contact->id, &entry);
+    return changed <= 0 ? changed : s_match(db, outbox, tenant_id, contact->id, self);
 }
 
 int dedupe_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event *event, void *arg) {
-    (void)outbox; // no events of dedupe's own yet
     const dedupe_t *self = arg;
     const uint8_t *data = event->payload.data;
     size_t size = event->payload.len;
@@ -32,14 +40,14 @@ int dedupe_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
         Crm__Events__ContactCreated *m = UNPACK(contact_created);
         readable = m && m->contact;
         if (readable)
-            rc = s_put(db, tenant, m->contact, self);
+            rc = s_put(db, outbox, tenant, m->contact, self);
         if (m)
             FREE(contact_created, m);
     } else if (strcmp(type, "ContactUpdated") == 0) {
         Crm__Events__ContactUpdated *m = UNPACK(contact_updated);
         readable = m && m->contact;
         if (readable)
-            rc = s_put(db, tenant, m->contact, self);
+            rc = s_put(db, outbox, tenant, m->contact, self);
         if (m)
             FREE(contact_updated, m);
     } else if (strcmp(type, "ContactDeleted") == 0) {
@@ -47,13 +55,16 @@ int dedupe_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
         readable = m != NULL;
         if (m) {
             rc = dedupe_entry_store_remove(db, tenant, m->contact_id);
+            if (rc == 0)
+                rc = s_match(db, outbox, tenant, m->contact_id, self);
             FREE(contact_deleted, m);
         }
     } else if (strcmp(type, "ContactMerged") == 0) {
         Crm__Events__ContactMerged *m = UNPACK(contact_merged);
         readable = m != NULL;
         for (size_t i = 0; m && i < m->n_merged_ids && rc == 0; i++)
-            rc = dedupe_entry_store_remove(db, tenant, m->merged_ids[i]);
+            rc = dedupe_entry_store_remove(db, tenant, m->merged_ids[i]) ||
+                 s_match(db, outbox, tenant, m->merged_ids[i], self);
         if (m)
             FREE(contact_merged, m);
     } else if (strcmp(type, "ContactUnmerged") == 0) {
@@ -63,6 +74,8 @@ int dedupe_follow_contacts(crm_db_t *db, crm_outbox_t *outbox, const Crm__Event 
         readable = m != NULL;
         if (m) {
             rc = dedupe_entry_store_erase(db, tenant, m->contact_id);
+            if (rc == 0)
+                rc = s_match(db, outbox, tenant, m->contact_id, self);
             FREE(contact_erased, m);
         }
     }

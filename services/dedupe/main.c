@@ -43,6 +43,12 @@ static int s_max_batch(const crm_config_t *cfg) {
     return cfg->dedupe_max_batch;
 }
 
+//  Background work (common/runner.c): the scan job (scan.c).
+static const crm_job_t s_jobs[] = {{.name = "duplicate scan",
+                                    .step = dedupe_scan_step,
+                                    .period_ms = dedupe_scan_period_ms},
+                                   {.name = NULL}};
+
 //  The other services' events it follows (follow.c).
 static const crm_follow_t s_follows[] = {{.source = "contacts", .fn = dedupe_follow_contacts},
                                          {.source = NULL}};
@@ -51,9 +57,10 @@ int main(int argc, char **argv) {
     static const crm_daemon_t daemon = {
         .name = "dedupe",
         .usage = "usage: crm-dedupe [--config PATH]\n"
-                 "Keeps a match index of the contacts from the contacts service's events and\n"
-                 "answers duplicate checks (POST /v1/contacts/duplicates/check) over the Majordomo\n"
-                 "broker.\n",
+                 "Keeps a match index of the contacts from the contacts service's events, answers\n"
+                 "duplicate checks (POST /v1/contacts/duplicates/check) over the Majordomo broker,\n"
+                 "scans a tenant for duplicates and keeps its review list (GET /v1/duplicates),\n"
+                 "and publishes DuplicateFound events.\n",
         .migrations = dedupe_migrations,
         .methods = dedupe_methods,
         .setup = s_setup,
@@ -61,6 +68,8 @@ int main(int argc, char **argv) {
         .workers = s_workers,
         .max_batch = s_max_batch,
         .follows = s_follows,
+        .jobs = s_jobs,
+        .publishes = true,
     };
     return crm_daemon_main(&daemon, argc, argv);
 }

@@ -5,11 +5,20 @@
 
     method            rules                   SQL               HTTP
     CheckDuplicates   check.c, score.c        check_store.c     POST /v1/contacts/duplicates/check
+    StartScan         scan.c                  scan_store.c      POST /v1/duplicates/scans
+    GetScan           scan.c                  scan_store.c      GET /v1/duplicates/scans/{id}
+    ListDuplicates    scan.c                  scan_store.c      GET /v1/duplicates
+    GetDuplicate      scan.c                  scan_store.c      GET /v1/duplicates/{id}
+    DismissDuplicate  scan.c                  scan_store.c      POST /v1/duplicates/{id}/dismiss
+    Events.Replay     common/replay           the outbox        (bus: subscribers catching up)
 
     The index the check reads is kept by follow.c (entry.c, entry_store.c) from the
-    contacts' events. Dedupe publishes no events yet, so it has no Events.Replay.
+    contacts' events, which also match each new or changed contact (match.c) so the
+    review list stays current; the scan job (scan.c) matches the whole tenant.
+    DuplicateFound events go out through the outbox.
 */
 #include "dedupe.h"
+#include "replay.h"
 
 #include <stdlib.h>
 
@@ -72,5 +81,13 @@ static int s_check(crm_call_t *call, const ProtobufCMessage *request, ProtobufCM
 
 const crm_method_t dedupe_methods[] = {
     {"CheckDuplicates", s_check, &crm__dedupe__check_duplicates_request__descriptor, false},
+    {"StartScan", dedupe_scan_start, &crm__dedupe__start_scan_request__descriptor, true},
+    {"GetScan", dedupe_scan_get, &crm__dedupe__get_scan_request__descriptor, false},
+    {"ListDuplicates", dedupe_duplicates_list, &crm__dedupe__list_duplicates_request__descriptor,
+     false},
+    {"GetDuplicate", dedupe_duplicate_get, &crm__dedupe__get_duplicate_request__descriptor, false},
+    {"DismissDuplicate", dedupe_duplicate_dismiss,
+     &crm__dedupe__dismiss_duplicate_request__descriptor, true},
+    CRM_EVENTS_REPLAY_METHOD,
     {NULL, NULL, NULL, false},
 };

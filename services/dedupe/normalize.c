@@ -1,4 +1,5 @@
-/*  normalize: the match keys of one value (an email address, a name, a postcode). Pure:
+/*  normalize: the match keys of one value (an email address, a name, a postcode, a street
+    line, a date of birth). Pure:
     no database; tests/unit/test_dedupe_normalize.c states the rules by example. Phones
     need nothing here: the contacts' events carry E.164 already, and a draft's numbers go
     through libphonenumber (check.c), as the contacts service's do.
@@ -94,27 +95,31 @@ static void s_fold_open(void) {
         s_fold = NULL;
 }
 
+//  Fold text through the transliterator into UTF-16 text[] (*len characters). 0, or -1.
+static int s_fold_utf16(const char *in, UChar *text, int32_t capacity, int32_t *len) {
+    pthread_once(&s_fold_once, s_fold_open);
+    if (!s_fold)
+        return -1;
+    UErrorCode status = U_ZERO_ERROR;
+    u_strFromUTF8(text, capacity / 2, len, in, -1, &status);
+    if (U_FAILURE(status) || status == U_STRING_NOT_TERMINATED_WARNING)
+        return -1;
+    int32_t limit = *len;
+    pthread_mutex_lock(&s_fold_lock);
+    utrans_transUChars(s_fold, text, len, capacity, 0, &limit, &status);
+    pthread_mutex_unlock(&s_fold_lock);
+    return U_FAILURE(status) ? -1 : 0;
+}
+
 int dedupe_name_fold(const char *name, char *out, size_t size) {
     if (size == 0)
         return -1;
     out[0] = 0;
     if (!name || !name[0])
         return 0;
-    pthread_once(&s_fold_once, s_fold_open);
-    if (!s_fold)
-        return -1;
     UChar text[2 * DEDUPE_NAME_MAX];
     int32_t len = 0;
-    UErrorCode status = U_ZERO_ERROR;
-    u_strFromUTF8(text, DEDUPE_NAME_MAX, &len, name, -1, &status);
-    if (U_FAILURE(status) || status == U_STRING_NOT_TERMINATED_WARNING)
-        return -1;
-    int32_t limit = len;
-    pthread_mutex_lock(&s_fold_lock);
-    utrans_transUChars(s_fold, text, &len, (int32_t)(sizeof text / sizeof text[0]), 0, &limit,
-                       &status);
-    pthread_mutex_unlock(&s_fold_lock);
-    if (U_FAILURE(status))
+    if (s_fold_utf16(name, text, (int32_t)(sizeof text / sizeof text[0]), &len))
         return -1;
     size_t w = 0;
     for (int32_t i = 0; i < len; i++) {
@@ -127,6 +132,80 @@ int dedupe_name_fold(const char *name, char *out, size_t size) {
     }
     out[w] = 0;
     return 0;
+}
+
+// --- street lines -------------------------------------------------------------------------
+
+//  Street words and their postal short forms: USPS Publication 28 (suffixes and
+//  directions) and Australia Post's street types; written here, not copied.
+static const char *const s_street_words[][2] = {
+    {"street", "st"},     {"str", "st"},       {"road", "rd"},      {"avenue", "ave"},
+    {"av", "ave"},        {"drive", "dr"},     {"court", "ct"},     {"place", "pl"},
+    {"lane", "ln"},       {"boulevard", "blvd"}, {"circuit", "cct"}, {"crescent", "cres"},
+    {"terrace", "tce"},   {"parade", "pde"},   {"highway", "hwy"},  {"parkway", "pkwy"},
+    {"square", "sq"},     {"circle", "cir"},   {"close", "cl"},     {"way", "way"},
+    {"apartment", "apt"}, {"suite", "ste"},    {"unit", "unit"},    {"north", "n"},
+    {"south", "s"},       {"east", "e"},       {"west", "w"},       {"northeast", "ne"},
+    {"northwest", "nw"},  {"southeast", "se"}, {"southwest", "sw"}, {"mount", "mt"},
+    {"saint", "st"},      {"grove", "gr"},     {"cove", "cv"},      {"trail", "trl"},
+    {"expressway", "expy"}, {"freeway", "fwy"}, {"heights", "hts"}, {"point", "pt"}};
+
+static const char *s_street_word(const char *word) {
+    for (size_t i = 0; i < sizeof s_street_words / sizeof s_street_words[0]; i++)
+        if (strcmp(word, s_street_words[i][0]) == 0)
+            return s_street_words[i][1];
+    return word;
+}
+
+int dedupe_street_key(const char *line, char *out, size_t size) {
+    if (size == 0)
+        return -1;
+    out[0] = 0;
+    if (!line || !line[0])
+        return 0;
+    UChar text[2 * DEDUPE_STREET_MAX];
+    int32_t len = 0;
+    if (s_fold_utf16(line, text, (int32_t)(sizeof text / sizeof text[0]), &len))
+        return -1;
+    size_t w = 0;
+    for (int32_t i = 0; i <= len;) {
+        char word[DEDUPE_STREET_MAX];
+        size_t n = 0;
+        while (i < len && ((text[i] >= 'a' && text[i] <= 'z') || (text[i] >= '0' && text[i] <= '9'))) {
+            if (n + 1 < sizeof word)
+                word[n++] = (char)text[i];
+            i++;
+        }
+        word[n] = 0;
+        if (n) {
+            const char *shortened = s_street_word(word);
+            size_t need = strlen(shortened) + (w ? 1 : 0);
+            if (w + need + 1 > size)
+                return -1;
+            w += (size_t)snprintf(out + w, size - w, "%s%s", w ? " " : "", shortened);
+        }
+        if (i == len)
+            break;
+        if (!n)
+            i++;
+    }
+    out[w] = 0;
+    return 0;
+}
+
+// --- dates of birth ------------------------------------------------------------------------
+
+void dedupe_birth_date_key(const char *date, char out[DEDUPE_BIRTH_DATE_MAX]) {
+    out[0] = 0;
+    if (!date || strlen(date) != 10 || date[4] != '-' || date[7] != '-')
+        return;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)date[i]))
+            return;
+    memcpy(out, date, 4);
+    memcpy(out + 4, date + 5, 2);
+    memcpy(out + 6, date + 8, 2);
+    out[8] = 0;
 }
 
 // --- postcodes -----------------------------------------------------------------------------

@@ -18,18 +18,43 @@
     postcode     0.80     -        0.05     -
     emailDomain  0.50     -        0.01     -        counted only for a company's domain
                                                      (not free mail) when the emails differ
+    dateOfBirth  0.85     0.08     0.0005   0.005    one digit off, two neighbouring digits
+                                                     or day and month swapped
+    address      0.70     0.15     0.002    0.005    the street line: same house number (or
+                                                     one without) and Jaro-Winkler >= 0.9
+    city         0.85     0.05     0.05     0.01     Jaro-Winkler >= 0.9
 
-    One correction for what independence gets wrong: when both first names are given and
-    differ, a shared email, phone or company domain is the household's or the company's
-    more than the person's, and counts half.
+    How the figures were reasoned: m is one less the chance that a field of one person's
+    two records disagrees (typing errors, a second address, a move: a few to 30 in a
+    hundred, more for the lines people change); u is the chance that two different
+    people's agree by chance, from how many values the field takes (a date of birth is
+    one of ~20,000 likely ones, made ten times likelier for defaults like 1 January; a
+    street line is shared by a household, one in a few hundred of a postcode's pairs; a
+    name's sound is shared by a few in a hundred), counted among pairs that share a
+    blocking key. A close level is as likely for a typo as an exact one is for a correct
+    entry, and comes by chance about as often as the values one typo away.
 
-    The m and u figures are judgement, not fitted to a data set (the FEBRL benchmark of
-    issue 18 is to measure them); they live in this one table.
+    Corrections for what independence gets wrong:
+    - A city says nothing more once the postcodes agree (one implies the other), and a
+      different city adds nothing to a different postcode (one move, counted once): the
+      city counts only when the postcodes are missing or differ, and then only if it
+      agrees.
+    - When both first names are given and differ, what a household or a company shares
+      is the household's more than the person's: a shared email counts half, and of the
+      phone, street line, postcode, city and company domain only the strongest agreement
+      counts, and half.
+    - Names written the other way round (the first name in the last name's place and
+      the last in the first's) agree as they would in order: a reason says so.
+
+    The m and u figures are judgement, not fitted to a data set (the FEBRL benchmark,
+    bench/bench_dedupe_accuracy.c, measures them); they live in this one table.
     tests/unit/test_dedupe_score.c shows the model on the cases the check must find.
 */
 #include "dedupe.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,12 +71,17 @@ static const s_odds_t s_odds[DEDUPE_FIELD_COUNT] = {
     [DEDUPE_FIELD_FIRST_NAME] = {0.85, 0.13, 0.02, 0.02},
     [DEDUPE_FIELD_POSTCODE] = {0.80, 0, 0.05, 0},
     [DEDUPE_FIELD_EMAIL_DOMAIN] = {0.50, 0, 0.01, 0},
+    [DEDUPE_FIELD_BIRTH_DATE] = {0.85, 0.08, 0.0005, 0.005},
+    [DEDUPE_FIELD_ADDRESS] = {0.70, 0.15, 0.002, 0.005},
+    [DEDUPE_FIELD_CITY] = {0.85, 0.05, 0.05, 0.01},
 };
 
-static const char *const s_names[DEDUPE_FIELD_COUNT] = {"email",     "phone",    "lastName",
-                                                        "firstName", "postcode", "emailDomain"};
-static const char *const s_words[DEDUPE_FIELD_COUNT] = {"email",      "phone",    "last name",
-                                                        "first name", "postcode", "email domain"};
+static const char *const s_names[DEDUPE_FIELD_COUNT] = {
+    "email",       "phone",       "lastName", "firstName", "postcode",
+    "emailDomain", "dateOfBirth", "address",  "city"};
+static const char *const s_words[DEDUPE_FIELD_COUNT] = {
+    "email",        "phone",         "last name",      "first name", "postcode",
+    "email domain", "date of birth", "street address", "city"};
 
 double dedupe_weight(dedupe_field_t field, dedupe_level_t level) {
     const s_odds_t *o = &s_odds[field];
@@ -146,6 +176,95 @@ static dedupe_level_t s_name_level(const char *a, const char *b, const char *pho
     return DEDUPE_CLOSE;
 }
 
+dedupe_level_t dedupe_birth_date_level(const char *a, const char *b) {
+    if (!a[0] || !b[0])
+        return DEDUPE_MISSING;
+    if (strcmp(a, b) == 0)
+        return DEDUPE_EXACT;
+    if (strlen(a) != 8 || strlen(b) != 8)
+        return DEDUPE_DIFFERENT;
+    int differ[8], n = 0;
+    for (int i = 0; i < 8; i++)
+        if (a[i] != b[i])
+            differ[n++] = i;
+    if (n == 1)
+        return DEDUPE_CLOSE;
+    if (n == 2 && differ[1] == differ[0] + 1 && a[differ[0]] == b[differ[1]] &&
+        a[differ[1]] == b[differ[0]])
+        return DEDUPE_CLOSE;
+    //  Day and month swapped (the year the same): 1980-03-04 and 1980-04-03.
+    if (memcmp(a, b, 4) == 0 && memcmp(a + 4, b + 6, 2) == 0 && memcmp(a + 6, b + 4, 2) == 0)
+        return DEDUPE_CLOSE;
+    return DEDUPE_DIFFERENT;
+}
+
+//  A street line's house number (its first word made of digits, "" when none) and the
+//  rest, its words.
+static void s_street_split(const char *line, char *number, size_t number_size, char *words,
+                           size_t words_size) {
+    number[0] = 0;
+    words[0] = 0;
+    const char *p = line;
+    while (*p) {
+        size_t len = strcspn(p, " ");
+        bool digits = len > 0;
+        for (size_t i = 0; i < len && digits; i++)
+            digits = isdigit((unsigned char)p[i]);
+        if (digits && !number[0] && len < number_size) {
+            memcpy(number, p, len);
+            number[len] = 0;
+        } else if (len) {
+            size_t w = strlen(words);
+            snprintf(words + w, words_size - w, "%s%.*s", w ? " " : "", (int)len, p);
+        }
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+dedupe_level_t dedupe_street_level(const char *a, const char *b) {
+    if (!a[0] || !b[0])
+        return DEDUPE_MISSING;
+    if (strcmp(a, b) == 0)
+        return DEDUPE_EXACT;
+    char number_a[16], number_b[16], words_a[DEDUPE_STREET_MAX], words_b[DEDUPE_STREET_MAX];
+    s_street_split(a, number_a, sizeof number_a, words_a, sizeof words_a);
+    s_street_split(b, number_b, sizeof number_b, words_b, sizeof words_b);
+    if (number_a[0] && number_b[0] && strcmp(number_a, number_b) != 0)
+        return DEDUPE_DIFFERENT;
+    if (!words_a[0] || !words_b[0])
+        return DEDUPE_DIFFERENT;
+    return dedupe_jaro_winkler(words_a, words_b) >= JARO_WINKLER_CLOSE ? DEDUPE_CLOSE
+                                                                       : DEDUPE_DIFFERENT;
+}
+
+//  The best level of any pair of two rows of values, by level_fn.
+static dedupe_level_t s_best_level(const char *a, size_t size_a, size_t n_a, const char *b,
+                                   size_t size_b, size_t n_b,
+                                   dedupe_level_t (*level_fn)(const char *, const char *)) {
+    if (!n_a || !n_b)
+        return DEDUPE_MISSING;
+    dedupe_level_t best = DEDUPE_DIFFERENT;
+    for (size_t i = 0; i < n_a; i++)
+        for (size_t j = 0; j < n_b; j++) {
+            dedupe_level_t l = level_fn(a + i * size_a, b + j * size_b);
+            if (l > best)
+                best = l;
+        }
+    return best;
+}
+
+static dedupe_level_t s_city_level(const char *a, const char *b) {
+    if (strcmp(a, b) == 0)
+        return DEDUPE_EXACT;
+    return dedupe_jaro_winkler(a, b) >= JARO_WINKLER_CLOSE ? DEDUPE_CLOSE : DEDUPE_DIFFERENT;
+}
+
+#define S_BEST_LEVEL(x, y, field, fn)                                                              \
+    s_best_level((const char *)(x)->field, sizeof(x)->field[0], (x)->n_##field,                    \
+                 (const char *)(y)->field, sizeof(y)->field[0], (y)->n_##field, fn)
+
 static bool s_company_domains(const dedupe_entry_t *e) {
     for (size_t i = 0; i < e->n_domains; i++)
         if (!dedupe_free_mail_domain(e->domains[i]))
@@ -160,6 +279,28 @@ static bool s_company_domain_shared(const dedupe_entry_t *a, const dedupe_entry_
                 !dedupe_free_mail_domain(a->domains[i]))
                 return true;
     return false;
+}
+
+//  When the names agree better the other way round (first with last: "Nguyen Van" and
+//  "Van Nguyen"), take those levels and say so.
+static void s_swapped_names(const dedupe_entry_t *a, const dedupe_entry_t *b,
+                            dedupe_comparison_t *out) {
+    dedupe_level_t *level = out->levels;
+    dedupe_level_t first = level[DEDUPE_FIELD_FIRST_NAME], last = level[DEDUPE_FIELD_LAST_NAME];
+    if (first != DEDUPE_DIFFERENT && last != DEDUPE_DIFFERENT)
+        return;
+    char first_how[16], last_how[16];
+    dedupe_level_t cross_first = s_name_level(a->first, b->last, a->first_phonetic,
+                                              b->last_phonetic, false, first_how, sizeof first_how);
+    dedupe_level_t cross_last = s_name_level(a->last, b->first, a->last_phonetic,
+                                             b->first_phonetic, false, last_how, sizeof last_how);
+    if (cross_first < DEDUPE_CLOSE || cross_last < DEDUPE_CLOSE)
+        return;
+    level[DEDUPE_FIELD_FIRST_NAME] = cross_first;
+    level[DEDUPE_FIELD_LAST_NAME] = cross_last;
+    snprintf(out->first_how, sizeof out->first_how, "%s", first_how);
+    snprintf(out->last_how, sizeof out->last_how, "%s", last_how);
+    out->swapped = true;
 }
 
 void dedupe_compare(const dedupe_entry_t *draft, const dedupe_entry_t *candidate,
@@ -183,14 +324,33 @@ void dedupe_compare(const dedupe_entry_t *draft, const dedupe_entry_t *candidate
     level[DEDUPE_FIELD_FIRST_NAME] = s_name_level(
         draft->first, candidate->first, draft->first_phonetic, candidate->first_phonetic,
         S_INTERSECT(draft, candidate, first_groups), out->first_how, sizeof out->first_how);
+    s_swapped_names(draft, candidate, out);
+    level[DEDUPE_FIELD_BIRTH_DATE] =
+        dedupe_birth_date_level(draft->birth_date, candidate->birth_date);
+    level[DEDUPE_FIELD_ADDRESS] = S_BEST_LEVEL(draft, candidate, streets, dedupe_street_level);
+    level[DEDUPE_FIELD_CITY] = S_BEST_LEVEL(draft, candidate, cities, s_city_level);
+    //  The city only where the postcode says nothing, and only when it agrees.
+    if (level[DEDUPE_FIELD_POSTCODE] == DEDUPE_EXACT ||
+        (level[DEDUPE_FIELD_POSTCODE] == DEDUPE_DIFFERENT &&
+         level[DEDUPE_FIELD_CITY] == DEDUPE_DIFFERENT))
+        level[DEDUPE_FIELD_CITY] = DEDUPE_MISSING;
     bool household = level[DEDUPE_FIELD_FIRST_NAME] == DEDUPE_DIFFERENT;
+    double shared = 0; // household: the strongest of what a household shares
     for (int f = 0; f < DEDUPE_FIELD_COUNT; f++) {
         double weight = dedupe_weight((dedupe_field_t)f, level[f]);
-        if (household && weight > 0 &&
-            (f == DEDUPE_FIELD_EMAIL || f == DEDUPE_FIELD_PHONE || f == DEDUPE_FIELD_EMAIL_DOMAIN))
+        if (household && weight > 0 && f == DEDUPE_FIELD_EMAIL)
             weight /= 2;
+        else if (household && weight > 0 &&
+                 (f == DEDUPE_FIELD_PHONE || f == DEDUPE_FIELD_EMAIL_DOMAIN ||
+                  f == DEDUPE_FIELD_ADDRESS || f == DEDUPE_FIELD_POSTCODE ||
+                  f == DEDUPE_FIELD_CITY)) {
+            if (weight / 2 > shared)
+                shared = weight / 2;
+            continue;
+        }
         out->weight += weight;
     }
+    out->weight += shared;
     out->score = 1 / (1 + exp2(-(DEDUPE_PRIOR_LOG2_ODDS + out->weight)));
 }
 
@@ -224,7 +384,11 @@ static char *s_summary(const dedupe_comparison_t *c) {
     if (l[DEDUPE_FIELD_PHONE] == DEDUPE_EXACT)
         parts[n++] = "same phone";
     dedupe_level_t first = l[DEDUPE_FIELD_FIRST_NAME], last = l[DEDUPE_FIELD_LAST_NAME];
-    if (first == DEDUPE_EXACT && last == DEDUPE_EXACT)
+    if (c->swapped)
+        parts[n++] = first == DEDUPE_EXACT && last == DEDUPE_EXACT
+                         ? "same name (first and last swapped)"
+                         : "similar name (first and last swapped)";
+    else if (first == DEDUPE_EXACT && last == DEDUPE_EXACT)
         parts[n++] = "same name";
     else if (first >= DEDUPE_CLOSE && last >= DEDUPE_CLOSE)
         parts[n++] = "similar name";
@@ -238,11 +402,21 @@ static char *s_summary(const dedupe_comparison_t *c) {
         else if (first == DEDUPE_CLOSE)
             parts[n++] = "similar first name";
     }
+    if (l[DEDUPE_FIELD_BIRTH_DATE] == DEDUPE_EXACT)
+        parts[n++] = "same date of birth";
+    else if (l[DEDUPE_FIELD_BIRTH_DATE] == DEDUPE_CLOSE)
+        parts[n++] = "similar date of birth";
+    if (l[DEDUPE_FIELD_ADDRESS] == DEDUPE_EXACT)
+        parts[n++] = "same street address";
+    else if (l[DEDUPE_FIELD_ADDRESS] == DEDUPE_CLOSE)
+        parts[n++] = "similar street address";
+    if (l[DEDUPE_FIELD_CITY] == DEDUPE_EXACT)
+        parts[n++] = "same city";
     if (l[DEDUPE_FIELD_POSTCODE] == DEDUPE_EXACT)
         parts[n++] = "same postcode";
     if (l[DEDUPE_FIELD_EMAIL_DOMAIN] == DEDUPE_EXACT)
         parts[n++] = "same email domain";
-    char text[256] = "";
+    char text[384] = "";
     for (size_t i = 0; i < n; i++)
         snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s",
                  i == 0       ? ""
@@ -259,11 +433,21 @@ Crm__Dedupe__DuplicateMatch *dedupe_match_new(const char *contact_id,
     crm__dedupe__duplicate_match__init(m);
     m->contact_id = strdup(contact_id);
     m->score = round(comparison->score * 1000) / 1000;
-    static const dedupe_field_t order[] = {DEDUPE_FIELD_EMAIL,      DEDUPE_FIELD_PHONE,
-                                           DEDUPE_FIELD_FIRST_NAME, DEDUPE_FIELD_LAST_NAME,
-                                           DEDUPE_FIELD_POSTCODE,   DEDUPE_FIELD_EMAIL_DOMAIN};
-    m->reasons = calloc(DEDUPE_FIELD_COUNT, sizeof *m->reasons);
+    static const dedupe_field_t order[] = {
+        DEDUPE_FIELD_EMAIL,   DEDUPE_FIELD_PHONE, DEDUPE_FIELD_FIRST_NAME,
+        DEDUPE_FIELD_LAST_NAME, DEDUPE_FIELD_BIRTH_DATE, DEDUPE_FIELD_ADDRESS,
+        DEDUPE_FIELD_CITY,    DEDUPE_FIELD_POSTCODE, DEDUPE_FIELD_EMAIL_DOMAIN};
+    m->reasons = calloc(DEDUPE_FIELD_COUNT + 1, sizeof *m->reasons);
     assert(m->reasons);
+    if (comparison->swapped) {
+        Crm__Dedupe__MatchReason *r = malloc(sizeof *r);
+        assert(r);
+        crm__dedupe__match_reason__init(r);
+        r->field = strdup("nameOrder");
+        r->level = strdup("swapped");
+        r->text = strdup("first and last names swapped");
+        m->reasons[m->n_reasons++] = r;
+    }
     for (size_t i = 0; i < DEDUPE_FIELD_COUNT; i++) {
         dedupe_field_t f = order[i];
         dedupe_level_t level = comparison->levels[f];

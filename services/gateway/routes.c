@@ -420,8 +420,32 @@ const route_t routes[] = {
      &crm__dedupe__check_duplicates_request__descriptor,
      &crm__dedupe__check_duplicates_response__descriptor, "contact", NULL, ROLES_WRITE,
      "Before creating a contact: the tenant's contacts likely to be the same person (a draft "
-     "in the contact's shape: firstName, lastName, emails, phones, addresses), best first, "
-     "each with a score and why it matched; nothing is written"},
+     "in the contact's shape: firstName, lastName, emails, phones, addresses, dateOfBirth), "
+     "best first, each with a score and why it matched; nothing is written"},
+    {"POST", "/v1/duplicates/scans", "dedupe", "StartScan",
+     &crm__dedupe__start_scan_request__descriptor, &crm__dedupe__duplicate_scan__descriptor, NULL,
+     NULL, ROLES_MANAGE,
+     "Scan the tenant's contacts for likely duplicates (pairs within blocking keys, grouped "
+     "into the review list); a job (202) whose progress is GET /v1/duplicates/scans/{id}; one "
+     "at a time per tenant (409 names the scan in progress)"},
+    {"GET", "/v1/duplicates/scans/{id}", "dedupe", "GetScan",
+     &crm__dedupe__get_scan_request__descriptor, &crm__dedupe__duplicate_scan__descriptor, NULL,
+     NULL, ROLES_ANY,
+     "A scan's status and progress (total, processed, pairs found; groups once it succeeded)"},
+    {"GET", "/v1/duplicates", "dedupe", "ListDuplicates",
+     &crm__dedupe__list_duplicates_request__descriptor,
+     &crm__dedupe__list_duplicates_response__descriptor, NULL, NULL, ROLES_ANY,
+     "The review list: groups of contacts likely to be one person, best score first, each "
+     "member with its score and reasons (status=open|dismissed|merged, default open; "
+     "contactId; limit, cursor)"},
+    {"GET", "/v1/duplicates/{id}", "dedupe", "GetDuplicate",
+     &crm__dedupe__get_duplicate_request__descriptor, &crm__dedupe__duplicate_group__descriptor,
+     NULL, NULL, ROLES_ANY, "One group of the review list"},
+    {"POST", "/v1/duplicates/{id}/dismiss", "dedupe", "DismissDuplicate",
+     &crm__dedupe__dismiss_duplicate_request__descriptor, &crm__dedupe__duplicate_group__descriptor,
+     NULL, NULL, ROLES_WRITE,
+     "Not the same person: the group is dismissed and its pairs are not proposed again "
+     "unless one of its contacts changes in a field the duplicate model compares"},
     {"GET", "/v1/reports/contacts/growth", "reporting", "ContactsGrowth",
      &crm__reporting__contacts_growth_request__descriptor,
      &crm__reporting__contacts_growth_response__descriptor, NULL, NULL, ROLES_ANY,
