@@ -126,6 +126,8 @@ static const s_key_t s_keys[] = {
     S_INT(contacts, export_sweep_interval_ms, 60000, 100, S_HOUR_MS,
           "how often expired exports are deleted"),
     S_STRING(contacts, export_tmp_dir, "", "where XLSX exports are built (\"\": $TMPDIR or /tmp)"),
+    S_BOOL(contacts, duplicate_check, true,
+           "creates, chat leads' contacts and import rows ask dedupe for duplicates first"),
     S_INT(contacts, dedupe_deadline_ms, 50, 1, 60000,
           "a create's duplicate check not answered by then is skipped (the create goes ahead)"),
     S_INT(contacts, dedupe_import_deadline_ms, 2000, 1, 600000,

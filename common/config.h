@@ -63,6 +63,7 @@ typedef struct {
     int contacts_export_retention_hours; // an export's parts are deleted after this
     int contacts_export_sweep_interval_ms; // how often expired exports are deleted
     char *contacts_export_tmp_dir;   // where XLSX files are built ("": $TMPDIR or /tmp)
+    bool contacts_duplicate_check;   // creates and imports ask dedupe for duplicates first
     int contacts_dedupe_deadline_ms; // a create's duplicate check: skipped past this
     int contacts_dedupe_import_deadline_ms; // an import chunk's duplicate check: the same
     //  leads:

@@ -39,7 +39,7 @@ contacts_duplicate_check_t contacts_duplicate_decide(const Crm__Dedupe__DraftMat
         //  Scores come rounded to three decimals: compared in thousandths.
         if ((int)(m->score * 1000 + 0.5) >= block_threshold * 10)
             blocked = true;
-        else if (size && strlen(listed) + strlen(m->contact_id) + 2 < size)
+        else if (size && strlen(listed) + (listed[0] ? 1 : 0) + strlen(m->contact_id) < size)
             snprintf(listed + strlen(listed), size - strlen(listed), "%s%s",
                      listed[0] ? "," : "", m->contact_id);
     }

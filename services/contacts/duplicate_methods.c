@@ -129,8 +129,8 @@ static int s_send(s_check_t *check, size_t first, bool *taken, size_t k) {
 
 void contacts_contact_create_ahead(crm_ahead_t *ahead) {
     contacts_t *self = ahead->arg;
-    if (zclock_mono() < self->dedupe_skip_until) {
-        crm_ahead_done(ahead); // dedupe failed a moment ago: skipped
+    if (!self->cfg->contacts_duplicate_check || zclock_mono() < self->dedupe_skip_until) {
+        crm_ahead_done(ahead); // off, or dedupe failed a moment ago: skipped
         return;
     }
     bool *taken = calloc(ahead->n + 1, sizeof *taken);

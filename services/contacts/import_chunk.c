@@ -245,6 +245,8 @@ static void s_duplicates(s_chunk_t *chunk) {
             at[n++] = i;
         }
     zmsg_t *reply = NULL;
+    if (!self->cfg->contacts_duplicate_check)
+        n = 0;
     if (n) {
         if (!self->dedupe)
             self->dedupe = crm_bus_client_new(crm_config_broker(self->cfg));

@@ -210,7 +210,8 @@ static int s_apply_beside(const route_t *route, const ProtobufCFieldDescriptor *
     void *tmp;
     json_object_foreach_safe(root, tmp, key, value) {
         const ProtobufCFieldDescriptor *own = crm_pb_field_by_name(route->request, key);
-        if (!own || own == body || crm_pb_field_by_name(body->descriptor, key))
+        if (!own || own == body || crm_pb_field_by_name(body->descriptor, key) ||
+            (route->mask && own == crm_pb_field_by_name(route->request, route->mask)))
             continue;
         if (crm_json_set_field(msg, key, value, 0, err)) {
             if (!err->field[0])
