@@ -64,7 +64,9 @@ typedef struct {
 } harness_response_t;
 
 //  Start everything; extra_env is a NULL-terminated list of "NAME=value" settings for
-//  the daemons (may be NULL). Aborts the test program on failure.
+//  the daemons (may be NULL). The duplicate check before a create is off
+//  (CRM_CONTACTS_DUPLICATE_CHECK=false) unless extra_env turns it on. Aborts the test
+//  program on failure.
 harness_t *harness_start(const char *const *extra_env);
 void harness_stop(void);
 

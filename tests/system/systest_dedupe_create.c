@@ -47,7 +47,8 @@ static long long s_contacts(void) {
 
 static int s_setup(void **state) {
     (void)state;
-    h = harness_start(NULL);
+    static const char *const env[] = {"CRM_CONTACTS_DUPLICATE_CHECK=true", NULL};
+    h = harness_start(env);
     s_create("{\"firstName\":\"Ann\",\"lastName\":\"Lee\","
              "\"phones\":[{\"number\":\"+12025550142\",\"type\":\"mobile\"}]}",
              s_ann);
