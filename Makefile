@@ -193,6 +193,7 @@ $(BUILD)/tests/test_contacts_lifecycle: $(BUILD)/services/contacts/lifecycle.o
 $(BUILD)/tests/test_contacts_optout: $(BUILD)/services/contacts/optout.o $(BUILD)/services/contacts/consent.o
 $(BUILD)/tests/test_contacts_search: $(BUILD)/services/contacts/search.o
 $(BUILD)/tests/test_contacts_merge: $(BUILD)/services/contacts/merge.o
+$(BUILD)/tests/test_contacts_duplicate: $(BUILD)/services/contacts/duplicate.o
 $(BUILD)/tests/test_notify_sms: $(BUILD)/services/notify/sms.o
 $(BUILD)/tests/test_notify_email: $(BUILD)/services/notify/email.o
 $(BUILD)/tests/test_dedupe_normalize: $(BUILD)/services/dedupe/normalize.o $(BUILD)/services/dedupe/nicknames.o $(BUILD)/services/dedupe/entry.o

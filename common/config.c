@@ -133,6 +133,12 @@ static const s_key_t s_keys[] = {
     S_INT(contacts, merge_undo_days, 30, 1, 3650,
           "a merge of contacts can be undone for this many days after it"),
     S_STRING(contacts, export_tmp_dir, "", "where XLSX exports are built (\"\": $TMPDIR or /tmp)"),
+    S_BOOL(contacts, duplicate_check, true,
+           "creates, chat leads' contacts and import rows ask dedupe for duplicates first"),
+    S_INT(contacts, dedupe_deadline_ms, 50, 1, 60000,
+          "a create's duplicate check not answered by then is skipped (the create goes ahead)"),
+    S_INT(contacts, dedupe_import_deadline_ms, 2000, 1, 600000,
+          "an import chunk's duplicate check not answered by then is skipped"),
 
     S_INT(leads, workers, 8, 1, 1024, "worker sockets (requests in flight) per process"),
     S_INT(leads, max_batch, 64, 1, 10000, "requests committed together in one transaction"),
@@ -148,6 +154,8 @@ static const s_key_t s_keys[] = {
     S_INT(dedupe, check_threshold, 50, 1, 100,
           "a duplicate check lists the contacts scoring at least this (percent)"),
     S_INT(dedupe, check_limit, 10, 1, 100, "a duplicate check lists at most this many contacts"),
+    S_INT(dedupe, block_threshold, 75, 1, 101,
+          "a create whose duplicate check scores a contact at least this (percent) is refused"),
     S_STRING(dedupe, data_dir, "services/dedupe/data", "the nickname list (nicknames.tsv)"),
 
     S_INT(notify, workers, 4, 1, 1024, "worker sockets (requests in flight) per process"),

@@ -66,6 +66,9 @@ typedef struct {
     int contacts_export_sweep_interval_ms; // how often expired exports are deleted
     int contacts_merge_undo_days;    // a merge can be undone for this many days
     char *contacts_export_tmp_dir;   // where XLSX files are built ("": $TMPDIR or /tmp)
+    bool contacts_duplicate_check;   // creates and imports ask dedupe for duplicates first
+    int contacts_dedupe_deadline_ms; // a create's duplicate check: skipped past this
+    int contacts_dedupe_import_deadline_ms; // an import chunk's duplicate check: the same
     //  leads:
     int leads_workers;               // worker sockets (requests in flight) per process
     int leads_max_batch;             // requests committed together in one transaction
@@ -77,6 +80,7 @@ typedef struct {
     int dedupe_max_batch;            // requests answered together in one transaction
     int dedupe_check_threshold;      // a check lists matches scoring at least this (percent)
     int dedupe_check_limit;          // a check lists at most this many matches
+    int dedupe_block_threshold;      // a create scoring at least this is refused (percent)
     char *dedupe_data_dir;           // the nickname list (nicknames.tsv)
     //  notify:
     int notify_workers;              // worker sockets (requests in flight) per process

@@ -87,6 +87,7 @@ static int s_start(s_life_t *self) {
     int max_batch = daemon->max_batch ? daemon->max_batch(cfg) : 1;
     self->service = crm_service_new(cfg, daemon->name, daemon->methods, self->db, workers,
                                     max_batch, self->arg);
+    crm_service_set_aheads(self->service, daemon->aheads);
     self->loop = zloop_new();
     if (crm_service_attach(self->service, self->loop))
         return -1;

@@ -42,6 +42,8 @@ typedef struct {
     const char *usage; // --help text
     const crm_migration_t *migrations;
     const crm_method_t *methods;
+    //  Optional: the methods that look ahead for their batch (service.h), ended by { NULL }.
+    const crm_ahead_row_t *aheads;
     //  Optional: called once connected and migrated; may set *arg for the methods.
     int (*setup)(const crm_config_t *cfg, crm_db_t *db, void **arg);
     void (*teardown)(void **arg);

@@ -2,6 +2,7 @@
 #include "service.h"
 #include "bus_worker.h"
 #include "dbloop.h"
+#include "json_pb.h"
 #include "log.h"
 #include "outbox.h"
 #include "relay.h"
@@ -23,6 +24,7 @@ struct _crm_service_t {
     zhashx_t *stmts;         // crm_service_stmt's statements by name
     crm_relay_t *relay;      // kicked when a batch that wrote commits
     const crm_method_t *methods;
+    const crm_ahead_row_t *aheads;  // the methods that look ahead (NULL: none)
     crm_db_t *db;
     void *arg;
     int n_workers;
@@ -37,6 +39,7 @@ struct _crm_service_t {
     bool optimistic;         // running a batch's pipelined pass (crm_call_write queues)
     uint64_t queued_writes;  // writes crm_call_write queued without waiting, so far
     s_batch_t *redo_head, *redo_tail;  // batches to run again with savepoints
+    s_batch_t *ahead;        // the batch whose methods' aheads are out (next to run)
     crm_dbloop_t dbl;        // the connection's pipeline on the loop
     uint64_t requests;
     uint64_t batches;
@@ -46,6 +49,7 @@ struct _crm_service_t {
 
 static void s_redo(crm_service_t *self);
 static void s_on_answers(void *arg);
+static void s_batch_reply(crm_service_t *self, s_batch_t *batch);
 
 crm_service_t *crm_service_new(const crm_config_t *cfg, const char *name,
                                const crm_method_t *methods, crm_db_t *db, int workers,
@@ -85,6 +89,11 @@ void crm_service_destroy(crm_service_t **self_p) {
         crm_db_pipeline_wait(self->db);
         s_redo(self);
         crm_db_pipeline_close(self->db);
+    }
+    if (self->ahead) {  // its aheads' answers will not come: 503s
+        s_batch_t *batch = self->ahead;
+        self->ahead = NULL;
+        s_batch_reply(self, batch);
     }
     for (int i = 0; i < self->n_pending; i++) {
         zframe_destroy(&self->pending[i].reply_to);
@@ -144,6 +153,18 @@ crm_stmt_t *crm_service_stmt(crm_service_t *self, const char *name, int nparams,
     return stmt;
 }
 
+void crm_service_set_aheads(crm_service_t *self, const crm_ahead_row_t *aheads) {
+    self->aheads = aheads;
+}
+
+//  The ahead of a method, or NULL.
+static crm_ahead_fn *s_ahead_of(crm_service_t *self, const crm_method_t *method) {
+    for (const crm_ahead_row_t *row = self->aheads; row && row->method; row++)
+        if (strcmp(row->method, method->name) == 0)
+            return row->fn;
+    return NULL;
+}
+
 void crm_service_set_relay(crm_service_t *self, crm_relay_t *relay) {
     self->relay = relay;
 }
@@ -174,6 +195,22 @@ static void s_call_validation_failed(crm_call_t *call) {
         snprintf(call->error, sizeof call->error, "validation_failed");
         snprintf(call->message, sizeof call->message, "the request breaks a rule");
     }
+}
+
+void crm_call_details(crm_call_t *call, const ProtobufCMessage *details) {
+    free(call->details);
+    call->details = crm_pb_to_json(details);
+}
+
+void crm_call_header(crm_call_t *call, const char *name, const char *value) {
+    Crm__HttpField *field = malloc(sizeof *field);
+    assert(field);
+    crm__http_field__init(field);
+    field->name = strdup(name);
+    field->value = strdup(value);
+    call->headers = realloc(call->headers, (call->n_headers + 1) * sizeof *call->headers);
+    assert(call->headers);
+    call->headers[call->n_headers++] = field;
 }
 
 void crm_call_field_error(crm_call_t *call, const char *field, const char *fmt, ...) {
@@ -273,6 +310,13 @@ int crm_call_db_failure(crm_call_t *call) {
 //  Free what a call accumulated.
 static void s_call_reset(crm_call_t *call) {
     crm_errors_reset(&call->errors);
+    free(call->details);
+    call->details = NULL;
+    for (size_t i = 0; i < call->n_headers; i++)
+        crm__http_field__free_unpacked(call->headers[i], NULL);
+    free(call->headers);
+    call->headers = NULL;
+    call->n_headers = 0;
 }
 
 static const crm_method_t *s_method_find(crm_service_t *self, const char *name) {
@@ -294,6 +338,12 @@ static zmsg_t *s_reply_new(int code, const crm_call_t *call, const char *request
         header.conflict_id = (char *)call->conflict_id;
         header.fields = call->errors.items;
         header.n_fields = call->errors.n;
+        if (call->details)
+            header.details = call->details;
+    }
+    if (call) {
+        header.headers = call->headers;
+        header.n_headers = call->n_headers;
     }
     size_t size = crm__reply_header__get_packed_size(&header);
     zframe_t *frame = zframe_new(NULL, size);
@@ -450,9 +500,10 @@ static int s_finish(crm_service_t *self, s_request_t *ctx) {
 //  failure rolls back to the request's savepoint. Without (the pipelined first pass),
 //  the whole batch commits or not: *redo is set when it cannot stand, a request having
 //  failed after writing or a statement having failed.
-static void s_start(crm_service_t *self, s_request_t *ctx, int index, bool savepoints,
-                    bool *redo) {
+static void s_start(crm_service_t *self, s_request_t *ctx, int index, const ProtobufCMessage *note,
+                    bool savepoints, bool *redo) {
     crm_call_t *call = &ctx->call;
+    call->note = note;
     call->header = ctx->header;
     call->db = self->db;
     call->arg = self->arg;
@@ -515,6 +566,9 @@ struct _s_batch_t {
     int n;
     s_pending_t *pending;  // the requests' workers, addresses and frames
     s_request_t *ctx;      // their state
+    ProtobufCMessage **notes;  // what the methods' aheads found, per request (NULL: none)
+    int aheads_out;        // aheads not done yet
+    bool aheads_starting;  // s_aheads_start is handing them out
     bool redo;             // must run again with savepoints
     s_batch_t *next;       // in the redo list
 };
@@ -526,6 +580,7 @@ static s_batch_t *s_batch_new(crm_service_t *self) {
     batch->n = n;
     batch->pending = malloc(n * sizeof *batch->pending);
     batch->ctx = calloc(n, sizeof *batch->ctx);
+    batch->notes = calloc(n, sizeof *batch->notes);
     memcpy(batch->pending, self->pending, n * sizeof *self->pending);
     memmove(self->pending, self->pending + n, (self->n_pending - n) * sizeof *self->pending);
     self->n_pending -= n;
@@ -551,6 +606,10 @@ static void s_batch_reply(crm_service_t *self, s_batch_t *batch) {
     self->batches++;
     if (wrote && self->relay) // its events are committed: publish them
         crm_relay_kick(self->relay);
+    for (int i = 0; i < batch->n; i++)
+        if (batch->notes[i])
+            protobuf_c_message_free_unpacked(batch->notes[i], NULL);
+    free(batch->notes);
     free(batch->pending);
     free(batch->ctx);
     free(batch);
@@ -567,7 +626,7 @@ static void s_batch_run_savepoints(crm_service_t *self, s_batch_t *batch) {
     bool redo = false;
     for (int i = 0; i < batch->n; i++)
         if (s_unpack(self, batch->pending[i].request, &batch->ctx[i]) == 0)
-            s_start(self, &batch->ctx[i], i, true, &redo);
+            s_start(self, &batch->ctx[i], i, batch->notes[i], true, &redo);
     if (crm_db_commit(self->db) == 0) {
         for (int i = 0; i < batch->n; i++)
             if (!batch->ctx[i].reply)
@@ -638,34 +697,117 @@ static void s_on_answers(void *arg) {
     s_after_db(arg);
 }
 
+//  A request of a batch unpacked (once: the aheads may have done it). 0, or -1 with
+//  its reply set to the error.
+static int s_unpacked(crm_service_t *self, s_batch_t *batch, int i) {
+    s_request_t *ctx = &batch->ctx[i];
+    if (!ctx->header && !ctx->reply)
+        s_unpack(self, batch->pending[i].request, ctx);
+    return ctx->reply ? -1 : 0;
+}
+
+//  The optimistic pass of a batch, down the pipeline without savepoints, as one
+//  implicit transaction; its sync point answers it (s_on_batch_done).
+static void s_batch_run(crm_service_t *self, s_batch_t *batch) {
+    if (!s_pipeline_ready(self)) {
+        s_batch_reply(self, batch);  // 503s
+        return;
+    }
+    self->busy = true;
+    bool redo = false;
+    self->optimistic = true;
+    for (int i = 0; i < batch->n && !redo; i++)
+        if (s_unpacked(self, batch, i) == 0)
+            s_start(self, &batch->ctx[i], i, batch->notes[i], false, &redo);
+    self->optimistic = false;
+    if (redo) {
+        //  A request failed after writing: end the transaction rolled back.
+        static const crm_stmt_t rollback = {.name = "crm_batch_rollback", .sql = "ROLLBACK"};
+        crm_db_query_async(self->db, &rollback, NULL, NULL, NULL);
+        batch->redo = true;
+    }
+    self->in_flight++;
+    crm_db_pipeline_sync(self->db, s_on_batch_done, batch);
+    self->busy = false;
+}
+
+//  Hand the batch's requests to their methods' aheads, a method at a time. True when
+//  some are still out (the batch then waits in self->ahead for crm_ahead_done).
+static bool s_aheads_start(crm_service_t *self, s_batch_t *batch) {
+    batch->aheads_starting = true;
+    bool *handed = calloc((size_t)batch->n, sizeof *handed);
+    assert(handed);
+    for (int i = 0; i < batch->n; i++) {
+        if (handed[i] || s_unpacked(self, batch, i))
+            continue;
+        const crm_method_t *method = batch->ctx[i].method;
+        crm_ahead_fn *fn = s_ahead_of(self, method);
+        if (!fn)
+            continue;
+        crm_ahead_t *ahead = calloc(1, sizeof *ahead);
+        assert(ahead);
+        ahead->service = self;
+        ahead->loop = self->loop;
+        ahead->arg = self->arg;
+        ahead->batch = batch;
+        ahead->headers = calloc((size_t)batch->n, sizeof *ahead->headers);
+        ahead->requests = calloc((size_t)batch->n, sizeof *ahead->requests);
+        ahead->notes = calloc((size_t)batch->n, sizeof *ahead->notes);
+        ahead->at = calloc((size_t)batch->n, sizeof *ahead->at);
+        assert(ahead->headers && ahead->requests && ahead->notes && ahead->at);
+        for (int j = i; j < batch->n; j++)
+            if (!handed[j] && s_unpacked(self, batch, j) == 0 && batch->ctx[j].method == method) {
+                handed[j] = true;
+                ahead->headers[ahead->n] = batch->ctx[j].header;
+                ahead->requests[ahead->n] = batch->ctx[j].in;
+                ahead->at[ahead->n++] = (size_t)j;
+            }
+        batch->aheads_out++;
+        fn(ahead);
+    }
+    free(handed);
+    batch->aheads_starting = false;
+    return batch->aheads_out > 0;
+}
+
+void crm_ahead_done(crm_ahead_t *ahead) {
+    s_batch_t *batch = ahead->batch;
+    crm_service_t *self = batch->service;
+    for (size_t i = 0; i < ahead->n; i++)
+        batch->notes[ahead->at[i]] = ahead->notes[i];
+    free(ahead->headers);
+    free(ahead->requests);
+    free(ahead->notes);
+    free(ahead->at);
+    free(ahead);
+    if (--batch->aheads_out > 0 || batch->aheads_starting)
+        return;
+    //  Answered later, from the loop: the batch runs, then whatever is pending.
+    if (self->ahead == batch) {
+        self->ahead = NULL;
+        s_batch_run(self, batch);
+        s_after_db(self);
+    }
+}
+
 //  Send the pending requests down the pipeline as batches (at most S_MAX_IN_FLIGHT
 //  unanswered): the optimistic pass, without savepoints, one implicit transaction per
-//  batch. While the database runs one batch, the next is being prepared.
+//  batch. While the database runs one batch, the next is being prepared (its aheads
+//  asked); batches wait while one's aheads are out.
 static void s_flush(crm_service_t *self) {
     if (self->busy)
         return;
-    while (self->n_pending > 0 && self->in_flight < S_MAX_IN_FLIGHT) {
+    while (!self->ahead && self->n_pending > 0 && self->in_flight < S_MAX_IN_FLIGHT) {
         s_batch_t *batch = s_batch_new(self);
         if (!s_pipeline_ready(self)) {
             s_batch_reply(self, batch);  // 503s
             continue;
         }
-        self->busy = true;
-        bool redo = false;
-        self->optimistic = true;
-        for (int i = 0; i < batch->n && !redo; i++)
-            if (s_unpack(self, batch->pending[i].request, &batch->ctx[i]) == 0)
-                s_start(self, &batch->ctx[i], i, false, &redo);
-        self->optimistic = false;
-        if (redo) {
-            //  A request failed after writing: end the transaction rolled back.
-            static const crm_stmt_t rollback = {.name = "crm_batch_rollback", .sql = "ROLLBACK"};
-            crm_db_query_async(self->db, &rollback, NULL, NULL, NULL);
-            batch->redo = true;
+        if (s_aheads_start(self, batch)) {
+            self->ahead = batch;
+            return;
         }
-        self->in_flight++;
-        crm_db_pipeline_sync(self->db, s_on_batch_done, batch);
-        self->busy = false;
+        s_batch_run(self, batch);
     }
 }
 

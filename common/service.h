@@ -50,6 +50,13 @@ typedef struct {
     //  The outcome (the core's: a method returns its code and sets *response).
     int code;
     ProtobufCMessage *response;
+    //  Filled through crm_call_details / crm_call_header (the reply carries them):
+    char *details;             // an error's details, JSON object text (NULL: none)
+    Crm__HttpField **headers;  // headers for the HTTP answer
+    size_t n_headers;
+    //  What the method's ahead (below) found for this request before the batch ran
+    //  (NULL: nothing, or no answer in time); the batch's, not to be freed.
+    const ProtobufCMessage *note;
 } crm_call_t;
 
 //  A method, read top to bottom: decode the request, check it (the resource's rules),
@@ -62,6 +69,33 @@ typedef struct {
 typedef int(crm_method_fn)(crm_call_t *call, const ProtobufCMessage *request,
                            ProtobufCMessage **response);
 
+//  A batch's requests of one method, handed to the method's ahead before they run
+//  (below). The hook reads headers[i] and requests[i], may set notes[i] (a message the
+//  core frees with the batch; the request's method finds it as call->note), and calls
+//  crm_ahead_done(ahead) once, at once or later from the loop.
+typedef struct _crm_ahead_t {
+    crm_service_t *service;
+    zloop_t *loop;
+    void *arg;  // the service's own state
+    size_t n;
+    const Crm__RequestHeader **headers;
+    const ProtobufCMessage **requests;
+    ProtobufCMessage **notes;
+    void *batch;  // the core's
+    size_t *at;   // the core's: where each request is in its batch
+} crm_ahead_t;
+
+//  A look ahead for a batch (a row of the service's aheads table): what a method needs from another service for every request
+//  of the batch, asked once for all of them without stalling the loop (one request over
+//  the bus with crm_bus_client_send). The batch runs when crm_ahead_done is called; the
+//  loop serves everything else meanwhile (the batch before it commits), and the batches
+//  after it wait. The hook bounds its own wait (a deadline): a batch is never held
+//  longer than that.
+typedef void(crm_ahead_fn)(crm_ahead_t *ahead);
+
+//  The ahead is over: the batch may run (ahead is freed; notes are the batch's now).
+void crm_ahead_done(crm_ahead_t *ahead);
+
 typedef struct {
     const char *name;                           // RequestHeader.method
     crm_method_fn *fn;
@@ -69,11 +103,21 @@ typedef struct {
     bool writes;                                // honours idempotency keys
 } crm_method_t;
 
+//  The methods that look ahead, a table ended by { NULL } beside the method table
+//  (daemon.h's aheads): { "Create", contacts_contact_create_ahead }.
+typedef struct {
+    const char *method;
+    crm_ahead_fn *fn;
+} crm_ahead_row_t;
+
 //  Create a service named name (the MDP service name and the schema name) over db.
 crm_service_t *crm_service_new(const crm_config_t *cfg, const char *name,
                                const crm_method_t *methods, crm_db_t *db, int workers,
                                int max_batch, void *arg);
 void crm_service_destroy(crm_service_t **self_p);
+
+//  The methods' aheads (a table that outlives the service; NULL: none).
+void crm_service_set_aheads(crm_service_t *self, const crm_ahead_row_t *aheads);
 
 //  Register the worker sockets and timers with loop.
 int crm_service_attach(crm_service_t *self, zloop_t *loop);
@@ -84,6 +128,13 @@ int crm_service_prepare_schema(crm_service_t *self);
 //  Record an error: code-independent machine error ("not_found") and message.
 void crm_call_error(crm_call_t *call, const char *error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+//  An error's details (with a 4xx): the message as its JSON object, whose members the
+//  HTTP error body carries beside code and message.
+void crm_call_details(crm_call_t *call, const ProtobufCMessage *details);
+
+//  A header for the HTTP answer (any code): name and value are copied.
+void crm_call_header(crm_call_t *call, const char *name, const char *value);
 
 //  Add a field error (JSON path, rule). Sets error "validation_failed" if unset.
 void crm_call_field_error(crm_call_t *call, const char *field, const char *fmt, ...)

@@ -71,8 +71,10 @@ int contacts_contact_create(crm_call_t *call, const ProtobufCMessage *request,
     contacts_row_t row = {0};
     contacts_row_names_t names;
     int code = s_prepare(call, c, &row, &names);
+    if (code == 0) // the duplicate check, made for the batch before it ran (duplicate_methods.c)
+        code = contacts_duplicate_answer(call, req->allow_duplicate);
     if (code == 0)
-        code = contacts_store_insert(call, &row, c);
+        code = contacts_store_insert(call, &row, c, req->allow_duplicate);
     contacts_row_reset(&row);
     if (code == 201)
         *response = &c->base;

@@ -46,7 +46,8 @@
     "         $9::text[], $10::jsonb, $12::jsonb, $13::timestamptz, $13::timestamptz,"        \
     "         $16::boolean, $17, $18::uuid, $19::jsonb, $20"                                  \
     "  RETURNING *),"                                                                         \
-    CONTACTS_AUDIT_CREATED_SQL("ins")                                                         \
+    CONTACTS_AUDIT_CREATED_WITH_SQL("ins", " || CASE WHEN $21 = 'true' THEN"                 \
+                                    " '{\"allowDuplicate\": true}'::jsonb ELSE '{}' END")       \
     " keys AS ("                                                                              \
     "  INSERT INTO contact_emails (tenant_id, address_norm, contact_id)"                      \
     "  SELECT $1, a, $2::uuid FROM unnest($11::text[]) a"                                     \
@@ -58,7 +59,7 @@
 static const crm_stmt_t s_insert = {
     .name = "contacts_insert",
     .sql = "WITH" CREATE_SQL OUTBOX_SQL("ContactCreated", "ins") " SELECT 1",
-    .nparams = 20,
+    .nparams = 21,
     .writes = true,
 };
 
@@ -393,12 +394,14 @@ int contacts_answer_write(crm_call_t *call, int code, crm_errors_t *errors,
     return code;
 }
 
-int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c) {
+int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c,
+                          bool allow_duplicate) {
     contacts_scope_t scope = s_scope(call);
     crm_outbox_event_t ev;
     s_event(&scope, c, true, NULL, 0, &ev);  // c's times are the row's
-    const char *params[20];
+    const char *params[21];
     s_row_params(&scope, row, &ev, params);
+    params[20] = allow_duplicate ? "true" : "false";
     char sqlstate[6];
     int rc = crm_call_write(call, &s_insert, params, sqlstate);
     crm_outbox_event_reset(&ev);

@@ -4,6 +4,7 @@
 
 #include "bus_client.h"
 #include "contacts.pb-c.h"
+#include "dedupe.pb-c.h"
 #include "events.pb-c.h"
 #include "outbox.h"
 #include "follower.h"
@@ -43,11 +44,15 @@
 
 //  A creation's audit entry, in the statement that creates (the rows of `row`, RETURNING
 //  every column): the contact's image as created. Updates are audited by a trigger.
-#define CONTACTS_AUDIT_CREATED_SQL(row)                                                       \
+#define CONTACTS_AUDIT_CREATED_SQL(row) CONTACTS_AUDIT_CREATED_WITH_SQL(row, "")
+
+//  The same with more members in the image (note: SQL text " || <jsonb>"): how it was
+//  created ("allowDuplicate": true).
+#define CONTACTS_AUDIT_CREATED_WITH_SQL(row, note)                                            \
     " audit AS ("                                                                             \
     "  INSERT INTO contact_audit (tenant_id, contact_id, at, actor_id, action, changes)"      \
     "  SELECT i.tenant_id, i.id, i.updated_at, i.updated_by, 'created',"                      \
-    "         contact_audit_image(ROW(i.*)::contacts)"                                        \
+    "         contact_audit_image(ROW(i.*)::contacts)" note                                   \
     "  FROM " row " i),"
 
 //  The event of a write, in the same statement (so the same transaction): one outbox
@@ -64,6 +69,12 @@
 typedef struct {
     const crm_config_t *cfg;
     crm_bus_client_t *notify; // bulk send_email: the notify service's CreateCampaignFromBulk
+    //  The duplicate check before creates (duplicate_methods.c): a client per tenant of
+    //  a batch (one request each, at once), and until when dedupe is not asked after it
+    //  did not answer (monotonic ms).
+    crm_bus_client_t **dedupe;
+    size_t n_dedupe;
+    int64_t dedupe_skip_until;
 } contacts_t;
 
 //  The contact's methods (handlers.c).
@@ -175,6 +186,43 @@ bool contacts_assignee_valid(const char *assignee);
 //  A field error on field when value has more than max characters.
 void contacts_check_length(crm_errors_t *errors, const char *field, const char *value, size_t max);
 
+//  --- duplicate.c: the rules of the duplicate check before a create ----------------------
+
+//  What the check said of one create: dedupe answered and nothing blocks (checked), no
+//  answer in time (skipped), not asked (allowDuplicate), a likely duplicate (blocked).
+typedef enum {
+    CONTACTS_DUPLICATE_CHECKED,
+    CONTACTS_DUPLICATE_SKIPPED,
+    CONTACTS_DUPLICATE_ALLOWED,
+    CONTACTS_DUPLICATE_BLOCKED,
+} contacts_duplicate_check_t;
+
+//  As X-Duplicate-Check says it: "checked", "skipped", "allowed", "blocked".
+const char *contacts_duplicate_check_name(contacts_duplicate_check_t check);
+
+//  Decide a create from dedupe's matches for its draft (NULL: no answer in time):
+//  blocked when a match scores at least block_threshold (percent). listed (size bytes)
+//  gets the ids of the matches below it, joined by commas ("" when none).
+contacts_duplicate_check_t contacts_duplicate_decide(const Crm__Dedupe__DraftMatches *found,
+                                                     bool allow_duplicate, int block_threshold,
+                                                     char *listed, size_t size);
+
+//  The draft dedupe is sent for contact c: what it matches on (names, emails, phones,
+//  addresses), pointing into c.
+void contacts_duplicate_draft(const Crm__Contacts__Contact *c, Crm__Contacts__Contact *draft);
+
+//  --- duplicate_methods.c: the check, for a batch of creates ------------------------------
+
+//  The Create method's ahead: the batch's drafts to dedupe (CheckDuplicatesBatch), one
+//  request per tenant, at once, each bounded by contacts.dedupe_deadline_ms.
+crm_ahead_fn contacts_contact_create_ahead;
+
+//  The check's verdict on a create (from call->note): 0 to go ahead (with
+//  X-Duplicate-Check and, when some were found below the block threshold,
+//  X-Possible-Duplicates on the answer), or 409 possible_duplicate with the candidates
+//  in the error's details.
+int contacts_duplicate_answer(crm_call_t *call, bool allow_duplicate);
+
 //  --- contact_methods.c -------------------------------------------------------------------
 
 //  The whole check of a contact outside a request (the import's rows) and inside one:
@@ -222,8 +270,10 @@ int contacts_store_match(crm_call_t *call, const char *email, const char *phone,
 
 //  Insert row (rendered from c): 201 with c's timestamps set, 409 (the existing contact's
 //  id in call->conflict_id, the address's field named) when a contact holds one of its
-//  addresses, or a database failure code.
-int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c);
+//  addresses, or a database failure code. allow_duplicate: created although the
+//  duplicate check refused it (its audit entry says "allowDuplicate": true).
+int contacts_store_insert(crm_call_t *call, const contacts_row_t *row, Crm__Contacts__Contact *c,
+                          bool allow_duplicate);
 
 //  Read one live contact; for_update locks it. 200 with *out, 404, or failure code.
 int contacts_store_get(crm_call_t *call, const char *id, bool for_update,

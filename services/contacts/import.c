@@ -704,7 +704,8 @@ void contacts_import_row_decide(contacts_import_row_t *self, const contacts_impo
             self->action = "create";
             self->contact_id[0] = 0;
         }
-    } else if (strcmp(policy, "update") == 0)
+    } else if (strcmp(policy, "update") == 0 &&
+               strcmp(self->matched_on, IMPORT_LIKELY_DUPLICATE) != 0)
         self->action = "update";
     else
         self->action = "skip";

@@ -117,7 +117,12 @@ typedef struct {
     const char *action;          //  create | update | skip | error
     char contact_id[CRM_UUID_LEN + 1];
     char matched_on[48];
+    char note[160];              //  the outcome's message when it is no error
 } contacts_import_row_t;
+
+//  matched_on of a row the duplicate check found likely on file (no exact email or
+//  phone match): contact_id is the best candidate, note says why.
+#define IMPORT_LIKELY_DUPLICATE "likely duplicate"
 
 contacts_import_row_t *contacts_import_row_new(size_t row);
 void contacts_import_row_destroy(contacts_import_row_t **self_p);
@@ -140,7 +145,9 @@ void contacts_import_row_take(contacts_import_row_t *self, Crm__Contacts__Contac
 
 //  Decide the row by the policy (skip, update, create) once matched: sets its action
 //  (and for a create its contact id). A row matched on its email under policy create is
-//  an error: the address is taken.
+//  an error: the address is taken. A likely duplicate (IMPORT_LIKELY_DUPLICATE) is
+//  skipped under policy update as under skip: an update needs an exact email or phone
+//  match, not a guess, to write over a contact.
 void contacts_import_row_decide(contacts_import_row_t *self, const contacts_import_mapping_t *m,
                                 const char *policy);
 
@@ -255,6 +262,7 @@ struct _contacts_importer_t {
     contacts_import_mapping_t mapping;
     contacts_import_row_t **carry;  //  rows read but left for the next chunk
     size_t n_carry;
+    crm_bus_client_t *dedupe;       //  the duplicate check of a chunk's new rows
 };
 
 //  Open the import's file and read its header into the mapping (import_parts.c). 0, 1

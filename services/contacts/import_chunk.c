@@ -9,8 +9,13 @@
        before the second, which is carried to the next chunk and then finds the first's
        contact.
     3. match and decide: the contacts matching the rows' email (contact_emails), then
-       phone (E.164), and the import's policy: skip, update (one by one, a savepoint
-       each, through s_row_contact_update), or create anyway.
+       phone (E.164); the rows neither matches go to the duplicate check (the dedupe
+       service's CheckDuplicatesBatch, one request for the chunk, as a create's check:
+       a candidate at or above dedupe.block_threshold makes the row a likely duplicate
+       of it; no answer within contacts.dedupe_import_deadline_ms and the rows go on
+       unchecked); then the import's policy: skip, update (one by one, a savepoint
+       each, through s_row_contact_update; never a likely duplicate, skipped), or create
+       anyway.
     4. write: the new contacts in three statements (contacts, contact_emails and their
        ContactCreated events), or row by row when one conflicts; a dry run writes no
        contact but keeps the keys of the rows it would create (import_keys) so that
@@ -19,6 +24,7 @@
 */
 #include "import.h"
 #include "json_pb.h"
+#include "log.h"
 
 #include <string.h>
 
@@ -223,6 +229,72 @@ static int s_update(s_chunk_t *chunk, contacts_import_row_t *row) {
     return rc;
 }
 
+//  The duplicate check of the rows no email or phone matched: those whose best candidate
+//  scores at least dedupe.block_threshold become likely duplicates of it. dedupe not
+//  answering in time leaves them as they are (logged).
+static void s_duplicates(s_chunk_t *chunk) {
+    contacts_importer_t *self = chunk->importer;
+    size_t *at = calloc(chunk->n + 1, sizeof *at), n = 0;
+    Crm__Contacts__Contact *drafts = calloc(chunk->n + 1, sizeof *drafts);
+    Crm__Contacts__Contact **list = calloc(chunk->n + 1, sizeof *list);
+    assert(at && drafts && list);
+    for (size_t i = 0; i < chunk->n; i++)
+        if (chunk->rows[i]->c && !chunk->rows[i]->matched_on[0]) {
+            contacts_duplicate_draft(chunk->rows[i]->c, &drafts[n]);
+            list[n] = &drafts[n];
+            at[n++] = i;
+        }
+    zmsg_t *reply = NULL;
+    if (!self->cfg->contacts_duplicate_check)
+        n = 0;
+    if (n) {
+        if (!self->dedupe)
+            self->dedupe = crm_bus_client_new(crm_config_broker(self->cfg));
+        Crm__Dedupe__CheckDuplicatesBatchRequest request =
+            CRM__DEDUPE__CHECK_DUPLICATES_BATCH_REQUEST__INIT;
+        request.contacts = list;
+        request.n_contacts = n;
+        Crm__RequestHeader h = CRM__REQUEST_HEADER__INIT;
+        h.method = "CheckDuplicatesBatch";
+        h.tenant_id = (char *)chunk->tenant;
+        h.actor_id = (char *)chunk->actor;
+        h.role = "admin";
+        h.request_id = (char *)chunk->job_id;
+        h.deadline_ms = (uint32_t)self->cfg->contacts_dedupe_import_deadline_ms;
+        zmsg_t *body = crm_bus_request_new(&h, &request.base);
+        reply = crm_bus_client_request(self->dedupe, "dedupe", &body, (int)h.deadline_ms);
+    }
+    free(list);
+    free(drafts);
+    ProtobufCMessage *out = NULL;
+    Crm__ReplyHeader *rh =
+        reply ? crm_bus_reply_parse(&reply, &crm__dedupe__check_duplicates_batch_response__descriptor,
+                                    &out)
+              : NULL;
+    Crm__Dedupe__CheckDuplicatesBatchResponse *resp = (void *)out;
+    if (n && !(rh && rh->code == 200 && resp && resp->n_drafts == n))
+        crm_log_kv(CRM_LOG_WARN, "import rows not checked for duplicates: dedupe did not answer",
+                   "job", chunk->job_id, NULL);
+    for (size_t k = 0; resp && resp->n_drafts == n && k < n; k++) {
+        contacts_import_row_t *row = chunk->rows[at[k]];
+        char listed[8];
+        if (contacts_duplicate_decide(resp->drafts[k], false,
+                                      self->cfg->dedupe_block_threshold, listed,
+                                      sizeof listed) != CONTACTS_DUPLICATE_BLOCKED)
+            continue;
+        const Crm__Dedupe__DuplicateMatch *best = resp->drafts[k]->matches[0];
+        snprintf(row->matched_on, sizeof row->matched_on, "%s", IMPORT_LIKELY_DUPLICATE);
+        snprintf(row->contact_id, sizeof row->contact_id, "%s", best->contact_id);
+        snprintf(row->note, sizeof row->note, "likely duplicate of contact %s (%s, score %.2f)",
+                 best->contact_id, best->summary, best->score);
+    }
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    if (rh)
+        crm__reply_header__free_unpacked(rh, NULL);
+    free(at);
+}
+
 //  Decide each row by the policy; the updates are done at once. 0 or -1.
 static int s_decide(s_chunk_t *chunk) {
     for (size_t i = 0; i < chunk->n; i++) {
@@ -276,6 +348,8 @@ static int s_run(s_chunk_t *chunk) {
     if (rc == 0)
         rc = contacts_import_store_match(chunk->db, chunk->tenant, chunk->imp->id, chunk->rows,
                                          chunk->n);
+    if (rc == 0)
+        s_duplicates(chunk);
     crm_time_now(chunk->now, sizeof chunk->now);
     if (rc == 0)
         rc = s_decide(chunk);

@@ -25,7 +25,7 @@ int contacts_import_outcomes_add(crm_db_t *db, const char *import_id,
         contacts_import_array_push(&cols[2], error ? "" : row->contact_id);
         contacts_import_array_push(&cols[3], row->matched_on);
         contacts_import_array_push(&cols[4], row->n_errors ? row->errors[0].field : "");
-        contacts_import_array_push(&cols[5], row->n_errors ? row->errors[0].message : "");
+        contacts_import_array_push(&cols[5], row->n_errors ? row->errors[0].message : row->note);
     }
     int rc = 0;
     if (cols[0].n) {

@@ -35,6 +35,7 @@ void contacts_importer_destroy(contacts_importer_t **self_p) {
     if (!*self_p)
         return;
     contacts_importer_reset(*self_p);
+    crm_bus_client_destroy(&(*self_p)->dedupe);
     free(*self_p);
     *self_p = NULL;
 }

@@ -20,8 +20,14 @@ static int s_setup(const crm_config_t *cfg, crm_db_t *db, void **arg) {
 
 static void s_teardown(void **arg) {
     contacts_t *self = *arg;
-    if (self)
-        crm_bus_client_destroy(&self->notify);
+    if (!self)
+        return;
+    crm_bus_client_destroy(&self->notify);
+    for (size_t i = 0; i < self->n_dedupe; i++)
+        crm_bus_client_destroy(&self->dedupe[i]);
+    free(self->dedupe);
+    self->dedupe = NULL;
+    self->n_dedupe = 0;
 }
 
 static int s_workers(const crm_config_t *cfg) {
@@ -49,6 +55,11 @@ static const crm_job_t s_jobs[] = {
      .period_ms = contacts_export_idle_ms},
     {.name = NULL}};
 
+//  The methods that look ahead for their batch: a create asks dedupe for duplicates
+//  (duplicate_methods.c).
+static const crm_ahead_row_t s_aheads[] = {{"Create", contacts_contact_create_ahead},
+                                           {NULL, NULL}};
+
 static int s_max_batch(const crm_config_t *cfg) {
     return cfg->contacts_max_batch;
 }
@@ -60,6 +71,7 @@ int main(int argc, char **argv) {
                  "Serves the contacts service over the Majordomo broker.\n",
         .migrations = contacts_migrations,
         .methods = contacts_methods,
+        .aheads = s_aheads,
         .setup = s_setup,
         .teardown = s_teardown,
         .workers = s_workers,

@@ -19,7 +19,8 @@
     starts a hundred thousand names of a million, and ranking every one before the
     LIMIT took a second. It searches in tiers, each run only when the one before found
     nothing:
-    - words: names or last names starting with the text, in name order from their
+    - words: names or last names starting with the text, accents aside (both folded by
+      contacts_fold, migration 0021: "garcia" starts "García"), in name order from their
       btree indexes; then words and word prefixes anywhere (company, vehicles,
       addresses, other parts of names) and in the contact's live notes; then each word as typed or one slip away (a
       letter dropped, added, changed, or two swapped) from a first or last name the
@@ -188,23 +189,29 @@ static void s_search(const char *region, s_query_t *q, const char *filters, cons
     //  (the sessions' plan_cache_mode is force_generic_plan) still reads the index range.
     //  The bound is the text followed by the highest character (U+10FFFF): whatever
     //  follows the text in a name sorts below it, and the bound stays valid UTF-8.
+    //  Names are compared folded (contacts_fold: accents off, lower case; migration
+    //  0021), the text as the names: "garcia" starts "García López".
     char *lower = contacts_search_lower_dup(text);
     char *upper = zsys_sprintf("%s\xf4\x8f\xbf\xbf", lower);
     free(lower);
     int low = like, high = s_param(q, upper, true);
     char *tsquery = contacts_search_prefix_tsquery(text);
+    char *from_low = zsys_sprintf("contacts_fold($%d)", low);
+    char *below_high = zsys_sprintf("contacts_fold($%d)", high);
     s_add(q,
           "WITH named AS MATERIALIZED ("
           "(SELECT c.* FROM contacts c WHERE c.tenant_id = $1 AND c.deleted_at IS NULL%s"
-          "  AND lower(c.name) ~>=~ $%d AND lower(c.name) ~<~ $%d"
-          "  ORDER BY lower(c.name) USING ~<~ LIMIT %d)"
+          "  AND contacts_fold(c.name) ~>=~ %s AND contacts_fold(c.name) ~<~ %s"
+          "  ORDER BY contacts_fold(c.name) USING ~<~ LIMIT %d)"
           " UNION ALL "
           "(SELECT c.* FROM contacts c WHERE c.tenant_id = $1 AND c.deleted_at IS NULL%s"
-          "  AND lower(c.last_name) ~>=~ $%d AND lower(c.last_name) ~<~ $%d"
-          "  AND NOT (lower(c.name) ~>=~ $%d AND lower(c.name) ~<~ $%d)"
-          "  ORDER BY lower(c.last_name) USING ~<~ LIMIT %d)), ",
-          filters, low, high, SEARCH_CANDIDATES / 2, filters, low, high, low, high,
-          SEARCH_CANDIDATES / 2);
+          "  AND contacts_fold(c.last_name) ~>=~ %s AND contacts_fold(c.last_name) ~<~ %s"
+          "  AND NOT (contacts_fold(c.name) ~>=~ %s AND contacts_fold(c.name) ~<~ %s)"
+          "  ORDER BY contacts_fold(c.last_name) USING ~<~ LIMIT %d)), ",
+          filters, from_low, below_high, SEARCH_CANDIDATES / 2, filters, from_low, below_high,
+          from_low, below_high, SEARCH_CANDIDATES / 2);
+    zstr_free(&from_low);
+    zstr_free(&below_high);
     if (tsquery) {
         int words = s_param(q, tsquery, true);
         s_add(q, "words AS MATERIALIZED (");
@@ -244,10 +251,10 @@ static void s_search(const char *region, s_query_t *q, const char *filters, cons
               " SELECT split_part(e, ':', 1) AS word, split_part(e, ':', 2) AS fix"
               " FROM unnest($%d::text[]) e"
               " WHERE EXISTS (SELECT FROM contacts n WHERE n.tenant_id = $1"
-              "   AND n.deleted_at IS NULL AND lower(n.last_name) = split_part(e, ':', 2))"
-              " OR EXISTS (SELECT FROM contacts n WHERE n.tenant_id = $1"
-              "   AND n.deleted_at IS NULL AND lower(n.name) ~>=~ (split_part(e, ':', 2) || ' ')"
-              "   AND lower(n.name) ~<~ (split_part(e, ':', 2) || '!'))), "
+              "   AND n.deleted_at IS NULL AND contacts_fold(n.last_name) = split_part(e, ':', 2))"
+              " OR EXISTS (SELECT FROM contacts n WHERE n.tenant_id = $1 AND n.deleted_at IS NULL"
+              "   AND contacts_fold(n.name) ~>=~ (split_part(e, ':', 2) || ' ')"
+              "   AND contacts_fold(n.name) ~<~ (split_part(e, ':', 2) || '!'))), "
               "alike AS MATERIALIZED (",
               fixes);
         char *alike = zsys_sprintf(

@@ -11,6 +11,7 @@
     GetDuplicate      scan.c                  scan_store.c      GET /v1/duplicates/{id}
     DismissDuplicate  scan.c                  scan_store.c      POST /v1/duplicates/{id}/dismiss
     Events.Replay     common/replay           the outbox        (bus: subscribers catching up)
+    CheckDuplicatesBatch  the same, per draft                   bus only (contacts' creates)
 
     The index the check reads is kept by follow.c (entry.c, entry_store.c) from the
     contacts' events, which also match each new or changed contact (match.c) so the
@@ -21,6 +22,7 @@
 #include "replay.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 //  Best first; the same score by contact id, so an answer is the same every time.
 static int s_match_compare(const void *a, const void *b) {
@@ -35,28 +37,15 @@ static int s_match_compare(const void *a, const void *b) {
 //  contacts share an email, a phone, or a name's sound and a postcode).
 #define CHECK_CANDIDATES_MAX 100
 
-//  CheckDuplicates: the tenant's contacts likely to be the draft's person, best first.
-static int s_check(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
-    const Crm__Dedupe__CheckDuplicatesRequest *req = (const void *)request;
+//  The matches of a checked draft, best first, at most dedupe.check_limit (out->matches
+//  is set). 0 or a failure code.
+static int s_matches(crm_call_t *call, dedupe_entry_t *draft, Crm__Dedupe__DraftMatches *out) {
     const dedupe_t *self = call->arg;
-    crm_errors_t errors = {0};
-    dedupe_entry_t *draft = calloc(1, sizeof *draft);
-    assert(draft);
-    if (dedupe_check_draft(req->contact, self->cfg->contacts_default_region, self->nicknames, draft,
-                           &errors)) {
-        free(draft);
-        return crm_call_fail(call, &errors);
-    }
     dedupe_candidate_t *candidates = NULL;
     size_t n = 0;
     int code = dedupe_check_store_candidates(call, draft, CHECK_CANDIDATES_MAX, &candidates, &n);
-    if (code) {
-        free(draft);
+    if (code)
         return code;
-    }
-    Crm__Dedupe__CheckDuplicatesResponse *out = malloc(sizeof *out);
-    assert(out);
-    crm__dedupe__check_duplicates_response__init(out);
     out->matches = calloc(n + 1, sizeof *out->matches);
     assert(out->matches);
     double threshold = self->cfg->dedupe_check_threshold / 100.0;
@@ -74,7 +63,82 @@ static int s_check(crm_call_t *call, const ProtobufCMessage *request, ProtobufCM
     if (out->n_matches > limit)
         out->n_matches = limit;
     free(candidates);
+    return 0;
+}
+
+//  CheckDuplicates: the tenant's contacts likely to be the draft's person, best first.
+static int s_check(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
+    const Crm__Dedupe__CheckDuplicatesRequest *req = (const void *)request;
+    const dedupe_t *self = call->arg;
+    crm_errors_t errors = {0};
+    dedupe_entry_t *draft = calloc(1, sizeof *draft);
+    assert(draft);
+    if (dedupe_check_draft(req->contact, self->cfg->contacts_default_region, self->nicknames, draft,
+                           &errors)) {
+        free(draft);
+        return crm_call_fail(call, &errors);
+    }
+    Crm__Dedupe__DraftMatches found = CRM__DEDUPE__DRAFT_MATCHES__INIT;
+    int code = s_matches(call, draft, &found);
     free(draft);
+    if (code)
+        return code;
+    Crm__Dedupe__CheckDuplicatesResponse *out = malloc(sizeof *out);
+    assert(out);
+    crm__dedupe__check_duplicates_response__init(out);
+    out->matches = found.matches;
+    out->n_matches = found.n_matches;
+    *response = &out->base;
+    return 200;
+}
+
+//  The most drafts one batch check takes (a batch of creates, an import chunk).
+#define CHECK_BATCH_MAX 1000
+
+//  CheckDuplicatesBatch: CheckDuplicates for each of several drafts (bus only: the
+//  contacts service before a batch of creates or an import chunk). A draft that breaks
+//  the check's rules answers no matches and the first rule it broke.
+static int s_check_batch(crm_call_t *call, const ProtobufCMessage *request,
+                         ProtobufCMessage **response) {
+    const Crm__Dedupe__CheckDuplicatesBatchRequest *req = (const void *)request;
+    const dedupe_t *self = call->arg;
+    if (req->n_contacts > CHECK_BATCH_MAX) {
+        crm_call_field_error(call, "contacts", "must have at most %d drafts", CHECK_BATCH_MAX);
+        return 422;
+    }
+    Crm__Dedupe__CheckDuplicatesBatchResponse *out = malloc(sizeof *out);
+    assert(out);
+    crm__dedupe__check_duplicates_batch_response__init(out);
+    out->drafts = calloc(req->n_contacts + 1, sizeof *out->drafts);
+    assert(out->drafts);
+    dedupe_entry_t *draft = malloc(sizeof *draft);
+    assert(draft);
+    int code = 200;
+    for (size_t i = 0; i < req->n_contacts && code == 200; i++) {
+        Crm__Dedupe__DraftMatches *d = malloc(sizeof *d);
+        assert(d);
+        crm__dedupe__draft_matches__init(d);
+        out->drafts[out->n_drafts++] = d;
+        crm_errors_t errors = {0};
+        memset(draft, 0, sizeof *draft);
+        if (dedupe_check_draft(req->contacts[i], self->cfg->contacts_default_region,
+                               self->nicknames, draft, &errors)) {
+            char text[256];
+            snprintf(text, sizeof text, "%s %s", errors.items[0]->field,
+                     errors.items[0]->message);
+            d->unchecked = strdup(text);
+            crm_errors_reset(&errors);
+        } else {
+            int rc = s_matches(call, draft, d);
+            if (rc)
+                code = rc;
+        }
+    }
+    free(draft);
+    if (code != 200) {
+        crm__dedupe__check_duplicates_batch_response__free_unpacked(out, NULL);
+        return code;
+    }
     *response = &out->base;
     return 200;
 }
@@ -89,5 +153,7 @@ const crm_method_t dedupe_methods[] = {
     {"DismissDuplicate", dedupe_duplicate_dismiss,
      &crm__dedupe__dismiss_duplicate_request__descriptor, true},
     CRM_EVENTS_REPLAY_METHOD,
+    {"CheckDuplicatesBatch", s_check_batch, &crm__dedupe__check_duplicates_batch_request__descriptor,
+     false},
     {NULL, NULL, NULL, false},
 };

@@ -55,6 +55,8 @@ typedef struct {
 } s_request_t;
 
 //  A response under construction.
+#define S_REPLY_HEADERS_MAX 4
+
 typedef struct {
     int status;
     char *body;  // JSON text, or NULL
@@ -63,6 +65,11 @@ typedef struct {
     const char *content_type;
     char request_id[80];
     char location[256];
+    //  Headers a service's reply asks for (ReplyHeader.headers): "X-Duplicate-Check".
+    struct {
+        char name[64], value[256];
+    } headers[S_REPLY_HEADERS_MAX];
+    size_t n_headers;
     bool is_raw; // a raw route's: raw is written as it is
     raw_answer_t raw;
 } s_response_t;
@@ -90,8 +97,25 @@ static const char *s_error_code(int status) {
     }
 }
 
-//  Render an error as the body {"error":{code, message, fields?, existingId?}}: the
-//  gateway's own errors and those services report in a ReplyHeader alike.
+//  Keep the headers a service's reply asks for (the first few, sane ones).
+static void s_reply_headers(s_response_t *resp, const Crm__ReplyHeader *h) {
+    for (size_t i = 0; i < h->n_headers && resp->n_headers < S_REPLY_HEADERS_MAX; i++) {
+        const char *name = h->headers[i]->name, *value = h->headers[i]->value;
+        bool sane = strncmp(name, "X-", 2) == 0 && strlen(name) < sizeof resp->headers[0].name &&
+                    strlen(value) < sizeof resp->headers[0].value;
+        for (const char *p = value; sane && *p; p++)
+            sane = *p >= 32 && *p < 127;
+        if (!sane)
+            continue;
+        snprintf(resp->headers[resp->n_headers].name, sizeof resp->headers[0].name, "%s", name);
+        snprintf(resp->headers[resp->n_headers].value, sizeof resp->headers[0].value, "%s", value);
+        resp->n_headers++;
+    }
+}
+
+//  Render an error as the body {"error":{code, message, fields?, existingId?, ...}}: the
+//  gateway's own errors and those services report in a ReplyHeader alike; the members
+//  of the reply's details (409 possible_duplicate: candidates) are added.
 static void s_error_header(s_response_t *resp, const Crm__ReplyHeader *h) {
     int status = h->code >= 400 && h->code < 600 ? (int)h->code : 502;
     json_t *err = json_object();
@@ -107,6 +131,11 @@ static void s_error_header(s_response_t *resp, const Crm__ReplyHeader *h) {
     }
     if (h->conflict_id[0])
         json_object_set_new(err, "existingId", json_string(h->conflict_id));
+    json_t *details = h->details[0] ? json_loads(h->details, 0, NULL) : NULL;
+    if (json_is_object(details))
+        json_object_update_missing(err, details);
+    json_decref(details);
+    s_reply_headers(resp, h);
     json_t *root = json_pack("{s:o}", "error", err);
     resp->status = status;
     free(resp->body);
@@ -170,6 +199,30 @@ static enum MHD_Result s_on_query_arg(void *cls, enum MHD_ValueKind kind, const 
     return ctx->failed ? MHD_NO : MHD_YES;
 }
 
+//  A body that is one field of the request (route->body: "contact") may also carry the
+//  request's own members beside it ({"firstName":..., "allowDuplicate": true}): a member
+//  that is no field of the body's message but one of the request's (never the body
+//  field itself) goes to the request and is taken out of root. 0, or -1 with err.
+static int s_apply_beside(const route_t *route, const ProtobufCFieldDescriptor *body,
+                          ProtobufCMessage *msg, json_t *root, crm_json_error_t *err) {
+    const char *key;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(root, tmp, key, value) {
+        const ProtobufCFieldDescriptor *own = crm_pb_field_by_name(route->request, key);
+        if (!own || own == body || crm_pb_field_by_name(body->descriptor, key) ||
+            (route->mask && own == crm_pb_field_by_name(route->request, route->mask)))
+            continue;
+        if (crm_json_set_field(msg, key, value, 0, err)) {
+            if (!err->field[0])
+                snprintf(err->field, sizeof err->field, "%s", key);
+            return -1;
+        }
+        json_object_del(root, key);
+    }
+    return 0;
+}
+
 //  Put the JSON body into the request per route->body (and route->mask).
 static int s_apply_body(const route_t *route, ProtobufCMessage *msg, const s_request_t *req,
                         s_response_t *resp) {
@@ -212,7 +265,8 @@ static int s_apply_body(const route_t *route, ProtobufCMessage *msg, const s_req
     } else {
         const ProtobufCFieldDescriptor *f = crm_pb_field_by_name(route->request, route->body);
         assert(f && f->type == PROTOBUF_C_TYPE_MESSAGE);
-        ProtobufCMessage *sub = crm_json_value_to_pb(f->descriptor, root, "", &err);
+        rc = s_apply_beside(route, f, msg, root, &err);
+        ProtobufCMessage *sub = rc ? NULL : crm_json_value_to_pb(f->descriptor, root, "", &err);
         if (!sub)
             rc = -1;
         else
@@ -295,7 +349,9 @@ static void s_translate(const route_t *route, const char *url, zmsg_t *reply,
         s_error_header(resp, rh);
     } else if (rh->code == 204) {
         resp->status = 204;
+        s_reply_headers(resp, rh);
     } else {
+        s_reply_headers(resp, rh);
         ProtobufCMessage *out = protobuf_c_message_unpack(
             route->response, NULL, rframe ? zframe_size(rframe) : 0,
             rframe ? zframe_data(rframe) : NULL);
@@ -553,6 +609,8 @@ static void s_send(struct MHD_Connection *conn, s_response_t *resp) {
         MHD_add_response_header(r, "Content-Disposition", resp->disposition);
     if (resp->status == 401)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    for (size_t i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
     MHD_queue_response(conn, resp->status, r);
     MHD_destroy_response(r);
 }

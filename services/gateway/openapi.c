@@ -1,5 +1,6 @@
 /*  openapi: the API description, derived from routes and descriptors. See openapi.h. */
 #include "openapi.h"
+#include "dedupe.pb-c.h"
 #include "json_pb.h"
 #include "routes.h"
 
@@ -70,13 +71,59 @@ static json_t *s_schema_ref(json_t *schemas, const ProtobufCMessageDescriptor *d
     return json_pack("{s:s}", "$ref", ref);
 }
 
-static json_t *s_error_schema(void) {
-    return json_pack(
+//  The error body; candidates: a 409 possible_duplicate's (a create refused by the
+//  duplicate check), the likely duplicates best first.
+static json_t *s_error_schema(json_t *schemas) {
+    json_t *error = json_pack(
         "{s:s, s:{s:{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:{s:s, s:{s:{s:s}, s:{s:s}}}}}}}}",
         "type", "object", "properties", "error", "type", "object", "properties", "code", "type",
         "string", "message", "type", "string", "existingId", "type", "string", "fields", "type",
         "array", "items", "type", "object", "properties", "field", "type", "string", "message",
         "type", "string");
+    json_t *props = json_object_get(json_object_get(json_object_get(error, "properties"), "error"),
+                                    "properties");
+    json_object_set_new(
+        props, "candidates",
+        json_pack("{s:s, s:s, s:o}", "type", "array", "description",
+                  "409 possible_duplicate: the likely duplicates, best first",
+                  "items", s_schema_ref(schemas, &crm__dedupe__duplicate_match__descriptor)));
+    return error;
+}
+
+//  Headers some answers carry (ReplyHeader.headers), and the 409 of a create refused as
+//  a likely duplicate.
+static const struct {
+    const char *service, *rpc, *header, *description;
+} s_answer_headers[] = {
+    {"contacts", "Create", "X-Duplicate-Check",
+     "checked (dedupe answered; nothing blocked), skipped (dedupe down or slower than "
+     "contacts.dedupe_deadline_ms: created unchecked), allowed (allowDuplicate: not asked)"},
+    {"contacts", "Create", "X-Possible-Duplicates",
+     "the contacts the check scored between dedupe.check_threshold and "
+     "dedupe.block_threshold, comma-separated (listed, not blocking)"},
+    {"leads", "CreateFromChat", "X-Duplicate-Check", "as POST /v1/contacts says it"},
+    {NULL, NULL, NULL, NULL}};
+
+//  The members of a route's body beside its body field (the request's own fields that
+//  are not the body, the mask or a path parameter): NULL when none.
+static json_t *s_beside_body(json_t *schemas, const route_t *r) {
+    json_t *props = NULL;
+    for (unsigned i = 0; i < r->request->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &r->request->fields[i];
+        char json_name[128], param[140];
+        crm_pb_field_json_name(f, json_name, sizeof json_name);
+        snprintf(param, sizeof param, "{%s}", json_name);
+        if (strcmp(f->name, r->body) == 0 || (r->mask && strcmp(f->name, r->mask) == 0) ||
+            strstr(r->pattern, param))
+            continue;
+        if (!props)
+            props = json_object();
+        json_t *schema = s_field_schema(schemas, f);
+        if (f->label == PROTOBUF_C_LABEL_REPEATED)
+            schema = json_pack("{s:s, s:o}", "type", "array", "items", schema);
+        json_object_set_new(props, json_name, schema);
+    }
+    return props;
 }
 
 //  A raw route's operation (routes.h, raw.h): no security, the body's media type as it
@@ -119,7 +166,7 @@ static json_t *s_raw_operation(const route_t *r, const char *op_id) {
 
 char *openapi_render(void) {
     json_t *schemas = json_object();
-    json_object_set_new(schemas, "Error", s_error_schema());
+    json_object_set_new(schemas, "Error", s_error_schema(schemas));
     json_t *paths = json_object();
     for (const route_t *r = routes; r->pattern; r++) {
         json_t *item = json_object_get(paths, r->pattern);
@@ -150,6 +197,28 @@ char *openapi_render(void) {
             json_object_set_new(ok_resp, "content",
                                 json_pack("{s:{s:o}}", "application/json", "schema",
                                           s_schema_ref(schemas, r->response)));
+        for (size_t k = 0; s_answer_headers[k].service; k++) {
+            if (strcmp(s_answer_headers[k].service, r->service) ||
+                strcmp(s_answer_headers[k].rpc, r->rpc))
+                continue;
+            json_t *headers = json_object_get(ok_resp, "headers");
+            if (!headers)
+                json_object_set_new(ok_resp, "headers", headers = json_object());
+            json_object_set_new(headers, s_answer_headers[k].header,
+                                json_pack("{s:s, s:{s:s}}", "description",
+                                          s_answer_headers[k].description, "schema", "type",
+                                          "string"));
+            if (strcmp(r->service, "contacts") == 0)
+                json_object_set_new(
+                    responses, "409",
+                    json_pack("{s:s, s:{s:{s:{s:s}}}}", "description",
+                              "possible_duplicate: a contact the duplicate check scores at or "
+                              "above dedupe.block_threshold (error.candidates); send "
+                              "\"allowDuplicate\": true to create it anyway. duplicate_email: "
+                              "an address another contact holds (error.existingId)",
+                              "content", "application/json", "schema", "$ref",
+                              "#/components/schemas/Error"));
+        }
         json_object_set_new(responses, ok, ok_resp);
         json_object_set_new(responses, "default",
                             json_pack("{s:s, s:{s:{s:{s:s}}}}", "description", "an error",
@@ -159,12 +228,18 @@ char *openapi_render(void) {
                                r->summary, "security", "bearer", "responses", responses);
         if (r->body) {
             const ProtobufCMessageDescriptor *body = r->request;
-            if (strcmp(r->body, "*") != 0)
+            json_t *beside = NULL;
+            if (strcmp(r->body, "*") != 0) {
                 body = crm_pb_field_by_name(r->request, r->body)->descriptor;
+                beside = s_beside_body(schemas, r);
+            }
+            json_t *schema = s_schema_ref(schemas, body);
+            if (beside) // the body's message and, beside its members, the request's own
+                schema = json_pack("{s:[o, {s:s, s:o}]}", "allOf", schema, "type", "object",
+                                   "properties", beside);
             json_object_set_new(op, "requestBody",
                                 json_pack("{s:b, s:{s:{s:o}}}", "required", 1, "content",
-                                          "application/json", "schema",
-                                          s_schema_ref(schemas, body)));
+                                          "application/json", "schema", schema));
         }
         json_object_set_new(item, method, op);
     }

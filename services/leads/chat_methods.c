@@ -8,7 +8,13 @@
     2. A chat id seen before answers the lead it made (200, repeated; chat_store.c).
     3. Find the visitor's contact with the contacts service (Match: email, then phone);
        when there is none, create one (source chat; 422 under visitor.* when the contacts
-       service refuses it, e.g. a name missing). Creating the contact is the first write,
+       service refuses it, e.g. a name missing). When the contacts service's duplicate
+       check finds the visitor likely on file under another address (409
+       possible_duplicate: gmail's dots, a nickname and the same phone...), the contact is
+       created anyway (allowDuplicate: a chat cannot ask the visitor, and a lead must not
+       land on someone else's record on a guess) and the answer lists those contacts
+       (possibleDuplicates) for a salesperson to merge. What the check did is passed on
+       as the contacts service said it (X-Duplicate-Check). Creating the contact is the first write,
        in the contacts service's own transaction: should the lead fail after it, a retry
        finds that contact by its email or phone instead of making another.
     4. Claim the chat id (chat_store.c), create the lead (its stage, its assignee by the
@@ -50,11 +56,36 @@ static int s_contacts_unavailable(crm_call_t *call, const char *what, int code) 
     return 503;
 }
 
-//  The visitor's contact: found (matched_on "email" or "phone") or created. 0 with
-//  contact_id filled, 422 naming visitor fields, or 503.
+//  Pass the contacts service's X-* answer headers (the duplicate check's) on.
+static void s_pass_headers(crm_call_t *call, const Crm__ReplyHeader *rh) {
+    for (size_t i = 0; rh && i < rh->n_headers; i++)
+        if (strncmp(rh->headers[i]->name, "X-", 2) == 0)
+            crm_call_header(call, rh->headers[i]->name, rh->headers[i]->value);
+}
+
+//  A contact create refused as a likely duplicate: its candidates (caller frees), NULL
+//  when it was refused for something else.
+static Crm__Dedupe__PossibleDuplicate *s_possible_duplicate(int code, const Crm__ReplyHeader *rh) {
+    if (code != 409 || !rh || strcmp(rh->error, "possible_duplicate") != 0)
+        return NULL;
+    crm_json_error_t err;
+    Crm__Dedupe__PossibleDuplicate *dup = (Crm__Dedupe__PossibleDuplicate *)crm_json_to_pb(
+        &crm__dedupe__possible_duplicate__descriptor, rh->details, strlen(rh->details), &err);
+    if (!dup) { // unreadable details: still a likely duplicate, with no names
+        dup = malloc(sizeof *dup);
+        crm__dedupe__possible_duplicate__init(dup);
+    }
+    return dup;
+}
+
+//  The visitor's contact: found (matched_on "email" or "phone") or created (*dup: the
+//  likely duplicates it was created despite; caller frees). 0 with contact_id filled,
+//  422 naming visitor fields, or 503.
 static int s_visitor_contact(crm_call_t *call, const Crm__Leads__ChatVisitor *visitor,
-                             char contact_id[64], bool *created, char matched_on[8]) {
+                             char contact_id[64], bool *created, char matched_on[8],
+                             Crm__Dedupe__PossibleDuplicate **dup) {
     *created = false;
+    *dup = NULL;
     matched_on[0] = 0;
     Crm__Contacts__MatchContactRequest match = CRM__CONTACTS__MATCH_CONTACT_REQUEST__INIT;
     match.email = visitor->email;
@@ -111,6 +142,15 @@ static int s_visitor_contact(crm_call_t *call, const Crm__Leads__ChatVisitor *vi
     create.contact = &contact;
     code = s_contacts_call(call, "Create", &create.base, &crm__contacts__contact__descriptor, &out,
                            &rh);
+    *dup = s_possible_duplicate(code, rh);
+    if (*dup) { // on file under another address, maybe: created anyway, the answer says so
+        crm__reply_header__free_unpacked(rh, NULL);
+        rh = NULL;
+        create.allow_duplicate = true;
+        code = s_contacts_call(call, "Create", &create.base, &crm__contacts__contact__descriptor,
+                               &out, &rh);
+    }
+    s_pass_headers(call, rh);
     if (code == 201 && out) {
         snprintf(contact_id, 64, "%s", ((Crm__Contacts__Contact *)out)->id);
         *created = true;
@@ -201,8 +241,9 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
     //  3. The visitor's contact.
     char contact_id[64] = "", matched_on[8] = "";
     bool created = false;
+    Crm__Dedupe__PossibleDuplicate *dup = NULL;
     if (code == 0)
-        code = s_visitor_contact(call, req->visitor, contact_id, &created, matched_on);
+        code = s_visitor_contact(call, req->visitor, contact_id, &created, matched_on, &dup);
 
     //  4. The chat claimed, the lead, its first activity.
     if (code == 0) {
@@ -231,12 +272,20 @@ int leads_from_chat(crm_call_t *call, const ProtobufCMessage *request,
         out->contact_created = created;
         out->matched_on = strdup(matched_on);
         out->activity_id = strdup(((Crm__Leads__Activity *)logged)->id);
+        if (dup && created) { // the candidates move to the answer
+            out->possible_duplicates = dup->candidates;
+            out->n_possible_duplicates = dup->n_candidates;
+            dup->candidates = NULL;
+            dup->n_candidates = 0;
+        }
         *response = &out->base;
         crm_log_kv(CRM_LOG_INFO, "a chat became a lead", "lead", out->lead->id, "contact",
                    contact_id, "contact_created", created ? "yes" : "no", NULL);
     }
     if (logged)
         protobuf_c_message_free_unpacked(logged, NULL);
+    if (dup)
+        crm__dedupe__possible_duplicate__free_unpacked(dup, NULL);
     leads_chat_reset(&chat);
     return code;
 }

@@ -154,6 +154,10 @@ static void s_spawn_suite(void) {
         setenv("CRM_NOTIFY_DATA_DIR", data_dir, 1);
         snprintf(data_dir, sizeof data_dir, "%s/services/dedupe/data", s_top());
         setenv("CRM_DEDUPE_DATA_DIR", data_dir, 1);
+        //  The duplicate check before a create is off unless a test turns it on
+        //  (CRM_CONTACTS_DUPLICATE_CHECK=true in extra_env): most tests' fixtures are
+        //  look-alikes (Ann Lee after Ann Lee on one phone) that the check would refuse.
+        setenv("CRM_CONTACTS_DUPLICATE_CHECK", "false", 1);
         unsetenv("CRM_CONFIG");
         for (const char *const *e = s_extra_env; e && *e; e++)
             putenv(strdup(*e));
@@ -488,6 +492,16 @@ static size_t s_on_body(char *data, size_t size, size_t n, void *arg) {
 static size_t s_on_header(char *data, size_t size, size_t n, void *arg) {
     harness_response_t *r = arg;
     size_t len = size * n;
+    if (len > 2 && strncasecmp(data, "X-", 2) == 0) {
+        size_t have = strlen(r->headers), vlen = len;
+        while (vlen && (data[vlen - 1] == '\r' || data[vlen - 1] == '\n'))
+            vlen--;
+        if (have + vlen + 2 < sizeof r->headers) {
+            memcpy(r->headers + have, data, vlen);
+            r->headers[have + vlen] = '\n';
+            r->headers[have + vlen + 1] = 0;
+        }
+    }
     if (len > 10 && strncasecmp(data, "Location: ", 10) == 0) {
         size_t vlen = len - 10;
         while (vlen && (data[10 + vlen - 1] == '\r' || data[10 + vlen - 1] == '\n'))
@@ -573,6 +587,27 @@ harness_response_t harness_http_raw(const char *method, const char *path, const 
 harness_response_t harness_http(const char *method, const char *path, const char *key,
                                 const char *body, const char *const *headers) {
     return harness_http_raw(method, path, key, body, body ? strlen(body) : 0, headers);
+}
+
+const char *harness_header(const harness_response_t *r, const char *name, char *out,
+                           size_t size) {
+    out[0] = 0;
+    size_t len = strlen(name);
+    for (const char *line = r->headers; *line;) {
+        const char *end = strchr(line, '\n');
+        if (!end)
+            break;
+        if ((size_t)(end - line) > len + 1 && strncasecmp(line, name, len) == 0 &&
+            line[len] == ':') {
+            const char *v = line + len + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(out, size, "%.*s", (int)(end - v), v);
+            break;
+        }
+        line = end + 1;
+    }
+    return out;
 }
 
 void harness_response_free(harness_response_t *r) {

@@ -59,11 +59,14 @@ typedef struct {
     char content_type[128]; // Content-Type header
     json_t *json;           // parsed body when it is JSON, else NULL
     char location[256];     // Location header
+    char headers[1024];     // the X-* headers, "Name: value\n" each (harness_header)
     double seconds;         // time taken
 } harness_response_t;
 
 //  Start everything; extra_env is a NULL-terminated list of "NAME=value" settings for
-//  the daemons (may be NULL). Aborts the test program on failure.
+//  the daemons (may be NULL). The duplicate check before a create is off
+//  (CRM_CONTACTS_DUPLICATE_CHECK=false) unless extra_env turns it on. Aborts the test
+//  program on failure.
 harness_t *harness_start(const char *const *extra_env);
 void harness_stop(void);
 
@@ -112,6 +115,10 @@ pid_t harness_daemon_pid(const char *name);
 
 //  Wait until /readyz answers 200 (true) or timeout_ms passes (false).
 bool harness_wait_ready(int timeout_ms);
+
+//  The value of response header name (an X-* header; "" when absent), into out.
+const char *harness_header(const harness_response_t *r, const char *name, char *out,
+                           size_t size);
 
 //  A string member of r->json ("" when absent).
 const char *harness_json_str(const harness_response_t *r, const char *member);

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@ static const harness_t *h;
 static int s_seconds;
 static const char *s_path = "/v1/contacts"; // what is POSTed where (httpload_posts)
 static const char *s_body;                   // NULL: a contact with a unique email
+static atomic_long s_seq;                    // creates sent by every run of this process
 
 typedef struct {
     int id;
@@ -56,12 +58,21 @@ typedef struct {
 //  Send the next create on conn. Returns -1 when the connection failed.
 static int s_conn_send(s_conn_t *conn) {
     char body[512], request[1024];
+    //  A different person each time (name, email and phone), so that the duplicate
+    //  check before a create finds none, as for most creates.
+    static const char *const firsts[] = {"Ann", "Ben", "Cleo", "Dev", "Eva", "Finn", "Gus", "Hana"};
+    long seq = atomic_fetch_add(&s_seq, 1);
+    char last[8];
+    for (long i = 0, v = seq; i < 6; i++, v /= 26)
+        last[i] = (char)((i ? 'a' : 'A') + v % 26);
+    last[6] = 0;
     int len = s_body ? snprintf(body, sizeof body, "%s", s_body)
                      : snprintf(body, sizeof body,
-                       "{\"kind\":\"person\",\"firstName\":\"Ann\",\"lastName\":\"Lee\","
+                       "{\"kind\":\"person\",\"firstName\":\"%s\",\"lastName\":\"%s\","
                        "\"emails\":[{\"address\":\"c%d.%ld.%lld@example.com\"}],"
-                       "\"phones\":[{\"number\":\"(202) 555-0142\",\"type\":\"mobile\"}]}",
-                       conn->stats->id, conn->n, (long long)zclock_usecs());
+                       "\"phones\":[{\"number\":\"+1202%07ld\",\"type\":\"mobile\"}]}",
+                       firsts[seq % 8], last, conn->stats->id, conn->n,
+                       (long long)zclock_usecs(), 2000000 + seq % 8000000);
     conn->n++;
     int size = snprintf(request, sizeof request,
                         "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"

@@ -459,6 +459,37 @@ static void test_tag_one_contact(void **state) {
     assert_string_equal(s_ids("tag=VIP"), s_margaret);
 }
 
+//  Names with or without their accents (migration 0021: contacts_fold), umlauts
+//  written out, and an email address by its part before the '@' alone.
+static void test_search_accents_and_email_local_part(void **state) {
+    (void)state;
+    char nunez[64], garcia[64], muller[64], priya[64];
+    s_post("/v1/contacts", h->key_a, "{\"firstName\":\"José\",\"lastName\":\"Núñez\"}", nunez);
+    s_post("/v1/contacts", h->key_a, "{\"firstName\":\"María\",\"lastName\":\"García\"}",
+           garcia);
+    s_post("/v1/contacts", h->key_a, "{\"firstName\":\"Hans\",\"lastName\":\"Müller\"}", muller);
+    s_post("/v1/contacts", h->key_a,
+           "{\"firstName\":\"Priya\",\"lastName\":\"Natarajan\","
+           "\"emails\":[{\"address\":\"pnat.1987@mail.example.net\"}]}",
+           priya);
+    const struct {
+        const char *q, *id;
+    } finds[] = {
+        {"Nunez", nunez},        {"nunez", nunez},         {"Núñez", nunez},
+        {"Jose Nunez", nunez},   {"Garcia", garcia},       {"maria garcia", garcia},
+        {"García", garcia},      {"Mueller", muller},      {"Muller", muller},
+        {"Müller", muller},      {"Hans Mueller", muller}, {"pnat.1987", priya},
+        {"pnat", priya},
+    };
+    for (size_t i = 0; i < sizeof finds / sizeof finds[0]; i++) {
+        const char *ids = s_ids(s_q(finds[i].q));
+        if (!s_first(ids, finds[i].id))
+            fail_msg("q=%s found [%s], expected %s first", finds[i].q, ids, finds[i].id);
+    }
+    //  Folding finds no one else: "Garcia" is not Núñez.
+    assert_false(s_has(s_ids(s_q("Garcia")), nunez));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_names),
@@ -470,6 +501,7 @@ int main(void) {
         cmocka_unit_test(test_bad_parameters),
         cmocka_unit_test(test_saved_filters),
         cmocka_unit_test(test_tag_one_contact),
+        cmocka_unit_test(test_search_accents_and_email_local_part),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -174,6 +174,10 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->dedupe_max_batch, 64);
     assert_int_equal(config->dedupe_check_threshold, 50);
     assert_int_equal(config->dedupe_check_limit, 10);
+    assert_int_equal(config->dedupe_block_threshold, 75);
+    assert_true(config->contacts_duplicate_check);
+    assert_int_equal(config->contacts_dedupe_deadline_ms, 50);
+    assert_int_equal(config->contacts_dedupe_import_deadline_ms, 2000);
     assert_string_equal(config->dedupe_data_dir, "services/dedupe/data");
     assert_int_equal(config->reporting_publish_interval_ms, 1000);
     assert_int_equal(config->reporting_snapshot_page, 1000);
@@ -565,7 +569,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 89);
+    assert_int_equal(lines, 93);
     free(text);
     crm_config_destroy(&config);
 
