@@ -118,9 +118,12 @@ $(BUILD)/bin/crm-%: $$(call service_objs,$$*) $(BUILD)/gen/%_migrations.o $(LIBC
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MALLOC)
 
+# crmctl alone reads email (notify unsubscribe-mail): GMime parses it.
+GMIME := gmime-3.0
+$(BUILD)/tools/crmctl_notify.o: PKGCFLAGS += $(shell pkg-config --cflags $(GMIME) 2>/dev/null)
 $(BUILD)/bin/crmctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/crmctl*.c)) $(BUILD)/gen/gateway_migrations.o $(LIBCRM)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(GMIME) 2>/dev/null)
 
 $(BUILD)/bin/crm-supervisor: $(BUILD)/tools/supervisor.o $(LIBCRM)
 	@mkdir -p $(@D)

@@ -169,6 +169,9 @@ static const s_key_t s_keys[] = {
     S_BOOL(notify, smtp_verify_tls, true, "check the SMTP server's certificate"),
     S_STRING(notify, smtp_ca_file, "", "CA bundle for the SMTP server's certificate (\"\": the system's)"),
     S_STRING(notify, mail_from, "", "the From address of email (\"\": no email)"),
+    S_STRING(notify, unsubscribe_mailbox, "",
+             "address in marketing email's List-Unsubscribe mailto (\"\": the HTTPS link only); "
+             "its mail is piped to crmctl notify unsubscribe-mail"),
     S_STRING(notify, sms_base_url, "", "the SMS provider's Messages API base (\"\": no SMS)"),
     S_STRING(notify, sms_account_sid, "", "the SMS provider's account (Basic auth user)"),
     S_PASSWORD(notify, sms_auth_token, "the SMS provider's auth token (from the environment)"),

@@ -93,6 +93,7 @@ typedef struct {
     bool notify_smtp_verify_tls;     // check the SMTP server's certificate
     char *notify_smtp_ca_file;       // CA bundle for it ("": the system's)
     char *notify_mail_from;          // the From address of email
+    char *notify_unsubscribe_mailbox;  // List-Unsubscribe mailto address ("": none)
     char *notify_sms_base_url;       // the SMS provider's Messages API base; "": no SMS
     char *notify_sms_account_sid;    // the provider account (Basic auth user)
     char *notify_sms_auth_token;     // its auth token (Basic auth password, webhook signatures)

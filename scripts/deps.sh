@@ -7,6 +7,7 @@ PACKAGES="libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler libpq-de
 postgresql-contrib postgresql-client libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev
 libjansson-dev libcmocka-dev libsodium-dev libxlsxwriter-dev libsystemd-dev python3-aiosmtpd
 libphonenumber-dev libicu-dev libssl-dev openssl libjemalloc-dev pkg-config clang libclang-rt-14-dev python3-zmq python3-protobuf
+libgmime-3.0-dev
 protobuf-compiler gcc g++ make unzip"
 
 # Print the packages of $PACKAGES that are not fully installed ("ii"). dpkg-query prints

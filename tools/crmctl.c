@@ -240,6 +240,13 @@ static const struct {
      "first errors (row, column, rule) are printed; --dry-run says what would happen and\n"
      "writes nothing; a row matching a contact (email, then phone) is skipped, updates it\n"
      "or is created anyway per --policy (default skip). Exit 1 when rows failed"},
+    {"notify", "unsubscribe-mail", crmctl_notify_unsubscribe_mail, false,
+     "notify unsubscribe-mail < MESSAGE",
+     "for the mail server's pipe transport: read one email (RFC 5322) on stdin, sent to\n"
+     "notify.unsubscribe_mailbox from a marketing email's List-Unsubscribe mailto, and\n"
+     "unsubscribe its address through broker.endpoint (the token in its Subject).\n"
+     "Exit 0 done, 65 no or bad token (the mail server bounces it), 75 notify did not\n"
+     "answer (the mail server tries again later). See docs/OPERATIONS.md"},
     {"contacts", "import-template", crmctl_contacts_import_template, false,
      "contacts import-template --tenant T [--output FILE]",
      "write the CSV import template (header row, example row; the tenant's custom fields)"},

@@ -42,6 +42,12 @@ int crmctl_contacts_import(crmctl_t *ctl, int argc, char **argv);
 //  crmctl contacts import-template --tenant T [--output FILE]
 int crmctl_contacts_import_template(crmctl_t *ctl, int argc, char **argv);
 
+//  crmctl notify unsubscribe-mail < MESSAGE (crmctl_notify.c): 0, 65 or 75 (sysexits)
+int crmctl_notify_unsubscribe_mail(crmctl_t *ctl, int argc, char **argv);
+
+//  The token after "unsubscribe" in an email's subject: 0, or -1 when it has none.
+int crmctl_unsubscribe_token(const char *subject, char *token, size_t size);
+
 //  --- Calling services through the broker (crmctl_bus.c) --------------------------------
 
 //  Call method of service with request (tenant "*", actor "crmctl", role) and wait up

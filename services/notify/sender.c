@@ -139,6 +139,16 @@ static void *s_new(const crm_config_t *cfg, crm_db_t *db, Crm__Notify__Channel c
         free(self);
         return NULL;
     }
+    char mailbox[320];
+    if (cfg->notify_unsubscribe_mailbox[0] &&
+        (notify_email_address(cfg->notify_unsubscribe_mailbox, mailbox, sizeof mailbox) ||
+         strcmp(mailbox, cfg->notify_unsubscribe_mailbox) != 0)) {
+        crm_log_kv(CRM_LOG_ERROR, "notify.unsubscribe_mailbox is not an address", "hint",
+                   "a bare address such as unsubscribe@mail.dealer.example", NULL);
+        notify_quiet_rules_destroy(&self->quiet);
+        free(self);
+        return NULL;
+    }
     self->accounts = notify_accounts_new(cfg, &error);
     if (!self->accounts) {
         crm_log_kv(CRM_LOG_ERROR, "could not read the dealerships' provider accounts", "detail",
@@ -485,6 +495,7 @@ typedef struct {
     Crm__Leads__TeamMember *salesperson; // the lead's assignee, for {{salesperson.*}}
     json_t *context;
     char *unsubscribe_url;
+    char *unsubscribe_mailto; // made with it when notify.unsubscribe_mailbox is set
     int chosen;             // the SMS line chosen (an index in the contact's phones)
     int64_t appointment_ms; // an appointment message's appointment (0: not one)
 } s_facts_t;
@@ -497,6 +508,7 @@ static void s_facts_reset(s_facts_t *f) {
         crm__leads__team_member__free_unpacked(f->salesperson, NULL);
     json_decref(f->context);
     free(f->unsubscribe_url);
+    zstr_free(&f->unsubscribe_mailto);
     memset(f, 0, sizeof *f);
 }
 
@@ -559,12 +571,17 @@ static s_prepared_t s_mentioned(s_sender_t *self, crm_db_t *db, notify_claimed_t
     return S_READY;
 }
 
-//  The one-click unsubscribe link of a marketing email (NULL when none can be made).
-static char *s_unsubscribe_url(s_sender_t *self, const notify_claimed_t *m) {
+//  The one-click unsubscribe link of a marketing email (NULL when none can be made), and
+//  into f->unsubscribe_mailto its mailto when notify.unsubscribe_mailbox is set: an email
+//  to that mailbox with the same token in its Subject (crmctl notify unsubscribe-mail).
+static char *s_unsubscribe_url(s_sender_t *self, const notify_claimed_t *m, s_facts_t *f) {
     char *token =
         notify_token_make(self->link_key, NOTIFY_TOKEN_UNSUBSCRIBE, m->tenant_id, m->id, 0);
     char *url =
         token ? zsys_sprintf("%s/v1/unsubscribe/%s", self->cfg->notify_public_url, token) : NULL;
+    const char *mailbox = self->cfg->notify_unsubscribe_mailbox;
+    if (token && mailbox[0] && !f->unsubscribe_mailto)
+        f->unsubscribe_mailto = zsys_sprintf("mailto:%s?subject=unsubscribe%%20%s", mailbox, token);
     free(token);
     return url;
 }
@@ -686,7 +703,7 @@ static s_prepared_t s_prepare(s_sender_t *self, crm_db_t *db, notify_claimed_t *
     bool marketing_email = !sms && strcmp(m->purpose, "marketing") == 0;
     if (m->rendered) {
         if (marketing_email && cfg->notify_public_url[0])
-            f->unsubscribe_url = s_unsubscribe_url(self, m);
+            f->unsubscribe_url = s_unsubscribe_url(self, m, f);
         return S_READY;
     }
     return s_render(self, db, m, f);
@@ -745,7 +762,7 @@ static s_prepared_t s_render(s_sender_t *self, crm_db_t *db, notify_claimed_t *m
     json_t *links = json_array();
     if (!sms && cfg->notify_public_url[0]) {
         if (strcmp(m->purpose, "marketing") == 0) {
-            f->unsubscribe_url = s_unsubscribe_url(self, m);
+            f->unsubscribe_url = s_unsubscribe_url(self, m, f);
             if (f->unsubscribe_url) {
                 char *with =
                     zsys_sprintf("%s\n\nUnsubscribe: %s", m->body_text, f->unsubscribe_url);
@@ -857,7 +874,7 @@ static void s_send(s_sender_t *self, notify_claimed_t *m, s_facts_t *f, notify_s
                            .html = m->body_html,
                            .message_id = message_id,
                            .unsubscribe_url = f->unsubscribe_url,
-                           .unsubscribe_mailto = NULL};
+                           .unsubscribe_mailto = f->unsubscribe_mailto};
     char *message = notify_email_format(&mail, time(NULL));
     char from_address[320];
     if (!message || notify_email_address(from, from_address, sizeof from_address)) {

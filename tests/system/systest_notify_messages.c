@@ -10,7 +10,8 @@
     - STOP from the customer's phone: no SMS goes to that number after the webhook's 200;
       START lets texts go again; HELP answers the help text;
     - a marketing email's one-click unsubscribe (List-Unsubscribe-Post) keeps further
-      marketing email from that address;
+      marketing email from that address, and so does its mailto: an email to
+      notify.unsubscribe_mailbox piped to `crmctl notify unsubscribe-mail`;
     - a forged status callback is 403 and changes nothing;
     - a provider failing with 500 until the attempts run out: the message is dead, listed
       with status=dead, and a manager's retry sends it once the provider is back;
@@ -26,14 +27,18 @@
 
 #include <czmq.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 static harness_t *h;
 
+#define S_MAILBOX "unsubscribe@mail.lakeside.example"
+
 static int s_setup(void **state) {
     (void)state;
     static const char *const env[] = {"CRM_NOTIFY_MAX_ATTEMPTS=3", "CRM_NOTIFY_RETRY_BASE_MS=100",
-                                      "CRM_NOTIFY_DEALERSHIP_NAME=Lakeside Motors", NULL};
+                                      "CRM_NOTIFY_DEALERSHIP_NAME=Lakeside Motors",
+                                      "CRM_NOTIFY_UNSUBSCRIBE_MAILBOX=" S_MAILBOX, NULL};
     h = harness_start(env);
     return 0;
 }
@@ -524,6 +529,107 @@ static void test_unsubscribe(void **state) {
     harness_response_free(&r);
 }
 
+//  Pipe message into `crmctl notify unsubscribe-mail` as the mail server would; its exit
+//  status.
+static int s_unsubscribe_mail(const char *message) {
+    char path[300], cmd[1024];
+    snprintf(path, sizeof path, "%s/unsubscribe.eml", h->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(message, f);
+    fclose(f);
+    const char *bin = getenv("CRM_BIN_DIR") ? getenv("CRM_BIN_DIR") : "build/bin";
+    snprintf(cmd, sizeof cmd,
+             "env -u CRM_CONFIG CRM_BROKER_ENDPOINT='%s' '%s/crmctl' notify unsubscribe-mail"
+             " < '%s' > /dev/null",
+             h->broker, bin, path);
+    int status = system(cmd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+//  A marketing email's List-Unsubscribe mailto (notify.unsubscribe_mailbox): the
+//  customer's mail program emails the mailbox with the Subject it names, the mail server
+//  pipes that to crmctl, and the address is out of marketing email. A message without a
+//  token, or with one notify did not make, is refused for the mail server to bounce.
+static void test_unsubscribe_by_mail(void **state) {
+    (void)state;
+    char contact[64], id[64], body[512], path[160];
+    s_contact("+12025550110", false, "maria.mailto@example.com", contact);
+    snprintf(path, sizeof path, "/v1/contacts/%s/consents", contact);
+    harness_response_t r =
+        harness_http("POST", path, h->key_a,
+                     "{\"channel\":\"email\",\"purpose\":\"marketing\",\"granted\":true,"
+                     "\"method\":\"web_form\"}",
+                     NULL);
+    assert_int_equal(r.status / 100, 2);
+    harness_response_free(&r);
+    snprintf(body, sizeof body,
+             "{\"contactId\":\"%s\",\"channel\":\"email\",\"purpose\":\"marketing\","
+             "\"subject\":\"Summer sale\",\"bodyText\":\"Deals!\"}",
+             contact);
+    json_t *sent = harness_mail_messages();
+    size_t before = json_array_size(sent);
+    json_decref(sent);
+    for (int i = 0; i < 100; i++) { // notify hears of the consent a moment later
+        r = s_send(body);
+        if (r.status == 201)
+            break;
+        harness_response_free(&r);
+        zclock_sleep(50);
+    }
+    assert_int_equal(r.status, 201);
+    snprintf(id, sizeof id, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    json_decref(s_wait_status(id, "sent", 10000));
+    assert_true(harness_wait_mail(before + 1, 5000));
+
+    //  The header offers the link and the mailto, whose Subject carries the token.
+    json_t *mail = harness_mail_messages();
+    const char *raw =
+        json_string_value(json_object_get(json_array_get(mail, json_array_size(mail) - 1), "raw"));
+    const char *mailto = strstr(raw, "<mailto:" S_MAILBOX "?subject=unsubscribe%20");
+    assert_non_null(mailto);
+    assert_non_null(strstr(raw, "List-Unsubscribe: <http"));
+    const char *start = mailto + strlen("<mailto:" S_MAILBOX "?subject=unsubscribe%20");
+    char token[128];
+    size_t n = strcspn(start, ">");
+    assert_true(n > 20 && n < sizeof token);
+    snprintf(token, sizeof token, "%.*s", (int)n, start);
+    json_decref(mail);
+
+    //  No token, and a token notify did not make: 65 (the mail server bounces them).
+    assert_int_equal(s_unsubscribe_mail("From: maria.mailto@example.com\r\nTo: " S_MAILBOX
+                                        "\r\nSubject: please stop\r\n\r\nstop\r\n"),
+                     65);
+    assert_int_equal(s_unsubscribe_mail("From: maria.mailto@example.com\r\nTo: " S_MAILBOX
+                                        "\r\nSubject: unsubscribe "
+                                        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                                        "\r\n\r\n"),
+                     65);
+    r = s_send(body);
+    assert_int_equal(r.status, 201); // still subscribed
+    harness_response_free(&r);
+
+    //  The customer's reply, as a mail program may write it: "Re:", the Subject folded
+    //  and the token in an encoded word ('_' is a space there: the token's own are =5F).
+    char encoded[256] = "", message[1024];
+    for (const char *c = token; *c; c++)
+        snprintf(encoded + strlen(encoded), sizeof encoded - strlen(encoded), "%s",
+                 *c == '_' ? "=5F" : (char[]){*c, 0});
+    snprintf(message, sizeof message,
+             "From: Maria <maria.mailto@example.com>\r\nTo: " S_MAILBOX "\r\n"
+             "Subject: Re:\r\n =?UTF-8?Q?unsubscribe_%s?=\r\nMIME-Version: 1.0\r\n"
+             "Content-Type: text/plain; charset=UTF-8\r\n\r\nunsubscribe\r\n",
+             encoded);
+    assert_int_equal(s_unsubscribe_mail(message), 0);
+    r = s_send(body);
+    assert_int_equal(r.status, 422);
+    assert_non_null(strstr(r.body, "unsubscribed"));
+    harness_response_free(&r);
+    //  Again (the mail server delivering twice): still done.
+    assert_int_equal(s_unsubscribe_mail(message), 0);
+}
+
 static void test_forged_callback(void **state) {
     (void)state;
     char contact[64], id[64], body[512], path[256];
@@ -611,6 +717,7 @@ int main(void) {
         cmocka_unit_test(test_stop_start_help),
         cmocka_unit_test(test_reply_is_kept),
         cmocka_unit_test(test_unsubscribe),
+        cmocka_unit_test(test_unsubscribe_by_mail),
         cmocka_unit_test(test_forged_callback),
         cmocka_unit_test(test_dead_letter_and_retry),
         cmocka_unit_test(test_dropped_connection_sends_once),
