@@ -196,3 +196,4 @@ $(BUILD)/tests/test_notify_sms: $(BUILD)/services/notify/sms.o
 $(BUILD)/tests/test_notify_email: $(BUILD)/services/notify/email.o
 $(BUILD)/tests/test_dedupe_normalize: $(BUILD)/services/dedupe/normalize.o $(BUILD)/services/dedupe/nicknames.o $(BUILD)/services/dedupe/entry.o
 $(BUILD)/tests/test_dedupe_score: $(BUILD)/services/dedupe/score.o $(BUILD)/services/dedupe/check.o $(BUILD)/services/dedupe/entry.o $(BUILD)/services/dedupe/normalize.o $(BUILD)/services/dedupe/nicknames.o
+$(BUILD)/tests/test_scoring_rules: $(BUILD)/services/scoring/rules.o $(BUILD)/services/scoring/model.o $(BUILD)/services/scoring/facts.o

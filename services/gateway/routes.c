@@ -6,6 +6,7 @@
 #include "leads.pb-c.h"
 #include "notify.pb-c.h"
 #include "reporting.pb-c.h"
+#include "scoring.pb-c.h"
 
 #include <string.h>
 
@@ -391,6 +392,35 @@ const route_t routes[] = {
      &crm__notify__update_notification_settings_request__descriptor,
      &crm__notify__notification_settings__descriptor, "settings", "update_mask", ROLES_MANAGE,
      "Change the given notification settings"},
+    {"GET", "/v1/leads/{id}/score", "scoring", "GetScore",
+     &crm__scoring__get_score_request__descriptor, &crm__scoring__score__descriptor, NULL, NULL,
+     ROLES_ANY,
+     "A lead's score (0-100), band (hot, medium, cold) and every rule that counted, with its "
+     "points and why; the points add up exactly to the score"},
+    {"GET", "/v1/leads/{id}/score/history", "scoring", "ScoreHistory",
+     &crm__scoring__score_history_request__descriptor,
+     &crm__scoring__score_history_response__descriptor, NULL, NULL, ROLES_ANY,
+     "A lead's scores as they changed, newest first (limit, default 50, at most 200)"},
+    {"GET", "/v1/scoring/model", "scoring", "GetModel", &crm__scoring__get_model_request__descriptor,
+     &crm__scoring__model__descriptor, NULL, NULL, ROLES_ANY,
+     "The scoring model in force: the dealership's own (versioned) or the default "
+     "(config/scoring.yaml)"},
+    {"PUT", "/v1/scoring/model", "scoring", "PutModel", &crm__scoring__put_model_request__descriptor,
+     &crm__scoring__model__descriptor, "model", NULL, ROLES_MANAGE,
+     "Set the dealership's own scoring model (its next version): bands, decay, group caps and "
+     "rules; leads move to it as they change, or all at once by POST /v1/scoring/rescore"},
+    {"POST", "/v1/scoring/model/preview", "scoring", "PreviewModel",
+     &crm__scoring__preview_model_request__descriptor,
+     &crm__scoring__preview_model_response__descriptor, "model", NULL, ROLES_MANAGE,
+     "How many open leads a model would move to another band (counts and a sample of 20); "
+     "nothing is written"},
+    {"POST", "/v1/scoring/rescore", "scoring", "Rescore", &crm__scoring__rescore_request__descriptor,
+     &crm__scoring__rescore_job__descriptor, NULL, NULL, ROLES_MANAGE,
+     "Rescore every open lead under the model in force: a job (202, GET "
+     "/v1/scoring/rescore/{id} for its progress)"},
+    {"GET", "/v1/scoring/rescore/{id}", "scoring", "GetRescoreJob",
+     &crm__scoring__get_rescore_job_request__descriptor, &crm__scoring__rescore_job__descriptor,
+     NULL, NULL, ROLES_ANY, "A rescore job's progress: total, done, changed, status"},
     {"POST", "/v1/contacts/duplicates/check", "dedupe", "CheckDuplicates",
      &crm__dedupe__check_duplicates_request__descriptor,
      &crm__dedupe__check_duplicates_response__descriptor, "contact", NULL, ROLES_WRITE,

@@ -150,6 +150,8 @@ static void s_spawn_suite(void) {
         setenv("CRM_NOTIFY_DATA_DIR", data_dir, 1);
         snprintf(data_dir, sizeof data_dir, "%s/services/dedupe/data", s_top());
         setenv("CRM_DEDUPE_DATA_DIR", data_dir, 1);
+        snprintf(data_dir, sizeof data_dir, "%s/config/scoring.yaml", s_top());
+        setenv("CRM_SCORING_MODEL_FILE", data_dir, 1);
         unsetenv("CRM_CONFIG");
         for (const char *const *e = s_extra_env; e && *e; e++)
             putenv(strdup(*e));
