@@ -166,6 +166,7 @@ $(BUILD)/tests/test_leads_settings: $(BUILD)/services/leads/settings.o
 $(BUILD)/tests/test_leads_activity: $(BUILD)/services/leads/activity.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_leads_notify: $(BUILD)/services/leads/notify_follow.o $(BUILD)/services/leads/activity_store.o $(BUILD)/services/leads/activity.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_leads_chat: $(BUILD)/services/leads/chat.o $(BUILD)/services/leads/activity.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
+$(BUILD)/tests/test_leads_score: $(BUILD)/services/leads/score_follow.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_leads_views: $(BUILD)/services/leads/views.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_notify_template: $(BUILD)/services/notify/template.o

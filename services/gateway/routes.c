@@ -182,9 +182,10 @@ const route_t routes[] = {
      "first open stage unless status names another open one"},
     {"GET", "/v1/leads", "leads", "List", &crm__leads__list_leads_request__descriptor,
      &crm__leads__list_leads_response__descriptor, NULL, NULL, ROLES_ANY,
-     "List leads; filters: status, priority, assigneeId, source, contactId, createdFrom/To, "
-     "overdue, missedResponseTarget; sort=created (newest first, default), last_activity, "
-     "follow_up; limit, cursor"},
+     "List leads; filters: status, priority, band (the scoring band: hot, medium, cold), "
+     "minScore, assigneeId, source, contactId, createdFrom/To, overdue, "
+     "missedResponseTarget; sort=created (newest first, default), last_activity, "
+     "follow_up, score (highest first); limit, cursor"},
     //  Before /v1/leads/{id}: the first route that matches a path wins.
     {"POST", "/v1/leads/from-chat", "leads", "CreateFromChat",
      &crm__leads__create_lead_from_chat_request__descriptor, &crm__leads__lead_from_chat__descriptor,
@@ -194,7 +195,8 @@ const route_t routes[] = {
      "first activity; the same chatId again answers the lead it made (200)"},
     {"GET", "/v1/leads/hot-sheet", "leads", "HotSheet", &crm__leads__hot_sheet_request__descriptor,
      &crm__leads__hot_sheet_response__descriptor, NULL, NULL, ROLES_ANY,
-     "The daily hot sheet of a salesperson (assigneeId) or the whole store: open hot leads, "
+     "The daily hot sheet of a salesperson (assigneeId) or the whole store: open hot leads "
+     "(priority hot: the scoring band unless set by hand; highest score first), "
      "open leads whose follow-up is overdue, and the day's appointments and test drives "
      "(date=YYYY-MM-DD in the tenant's time zone, default today)"},
     {"GET", "/v1/leads/{id}", "leads", "Get", &crm__leads__get_lead_request__descriptor,
@@ -202,7 +204,9 @@ const route_t routes[] = {
      "Read one lead with its stage history (from, to, who, when)"},
     {"PATCH", "/v1/leads/{id}", "leads", "Update", &crm__leads__update_lead_request__descriptor,
      &crm__leads__lead__descriptor, "lead", "update_mask", ROLES_WRITE,
-     "Change the given fields of a lead (not its stage: POST /v1/leads/{id}/status)"},
+     "Change the given fields of a lead (not its stage: POST /v1/leads/{id}/status); "
+     "priority set here stays whatever the score does (priorityManual) until "
+     "{\"priority\": null} gives it back to the band"},
     {"DELETE", "/v1/leads/{id}", "leads", "Delete", &crm__leads__delete_lead_request__descriptor,
      &crm__empty__descriptor, NULL, NULL, ROLES_WRITE, "Delete a lead (soft delete)"},
     {"POST", "/v1/leads/{id}/status", "leads", "ChangeStatus",

@@ -231,6 +231,18 @@ int scoring_lead_store_put(crm_db_t *db, crm_outbox_t *outbox, const char *tenan
     return rc;
 }
 
+static const crm_stmt_t s_empty = {
+    .name = "scoring_empty",
+    .sql = "WITH h AS (DELETE FROM score_history), l AS (DELETE FROM leads),"
+           " c AS (DELETE FROM contacts)"
+           " UPDATE inbox SET last_seq = 0",
+    .nparams = 0,
+    .writes = true};
+
+int scoring_lead_store_empty(crm_db_t *db) {
+    return crm_db_run(db, &s_empty, NULL);
+}
+
 int scoring_lead_store_delete(crm_db_t *db, const char *tenant_id, const char *lead_id) {
     const char *params[] = {tenant_id, lead_id};
     return crm_db_run(db, &s_delete, params);

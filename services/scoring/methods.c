@@ -11,6 +11,7 @@
     PreviewModel    model.c, rules.c rescore.c        POST /v1/scoring/model/preview
     Rescore         -                rescore.c        POST /v1/scoring/rescore
     GetRescoreJob   -                rescore.c        GET  /v1/scoring/rescore/{id}
+    Rebuild         -                lead_store.c     (bus: crmctl scoring rebuild)
     Events.Replay   common/replay    the outbox       (bus: subscribers catching up)
 
     The scores are kept by follow.c from the other services' events and by rescore.c's
@@ -19,6 +20,9 @@
 #include "scoring.h"
 #include "ids.h"
 #include "replay.h"
+#include "daemon.h"
+
+#include <string.h>
 
 #include <stdlib.h>
 
@@ -153,6 +157,27 @@ static int s_get_job(crm_call_t *call, const ProtobufCMessage *request,
     return code;
 }
 
+//  Rebuild (bus only, role admin): the projection emptied and the inbox set back to 0 in
+//  the call's transaction; the followers are then made anew (common/daemon.h) and replay
+//  the leads', contacts' and notify events from the first, scoring every lead again as
+//  of its events' own times, so the scores come out as they were (a LeadScored goes out
+//  for each, which the leads service applies without change). The tenants' models stay.
+static int s_rebuild(crm_call_t *call, const ProtobufCMessage *request,
+                     ProtobufCMessage **response) {
+    (void)request;
+    if (strcmp(call->header->role, "admin") != 0 && strcmp(call->header->role, "system") != 0) {
+        crm_call_error(call, "forbidden", "a rebuild needs the admin role (crmctl scoring rebuild)");
+        return 403;
+    }
+    if (scoring_lead_store_empty(call->db))
+        return crm_call_db_failure(call);
+    crm_daemon_refollow();
+    Crm__Empty *empty = malloc(sizeof *empty);
+    crm__empty__init(empty);
+    *response = &empty->base;
+    return 202;
+}
+
 const crm_method_t scoring_methods[] = {
     {"GetScore", s_get_score, &crm__scoring__get_score_request__descriptor, false},
     {"ScoreHistory", s_history, &crm__scoring__score_history_request__descriptor, false},
@@ -161,6 +186,7 @@ const crm_method_t scoring_methods[] = {
     {"PreviewModel", s_preview, &crm__scoring__preview_model_request__descriptor, false},
     {"Rescore", s_rescore, &crm__scoring__rescore_request__descriptor, true},
     {"GetRescoreJob", s_get_job, &crm__scoring__get_rescore_job_request__descriptor, false},
+    {"Rebuild", s_rebuild, &crm__empty__descriptor, true},
     CRM_EVENTS_REPLAY_METHOD,
     {NULL, NULL, NULL, false},
 };

@@ -230,6 +230,10 @@ int scoring_lead_store_put(crm_db_t *db, crm_outbox_t *outbox, const char *tenan
 
 int scoring_lead_store_delete(crm_db_t *db, const char *tenant_id, const char *lead_id);
 
+//  Empty the projection (every tenant's leads, score history and contacts) and set the
+//  inbox back to 0, for a rebuild from the event stream. 0 or -1.
+int scoring_lead_store_empty(crm_db_t *db);
+
 //  The contact's reachability (false when unknown), and set it; the ids of its leads.
 int scoring_contact_store_put(crm_db_t *db, const char *tenant_id, const char *contact_id,
                               int reachable, bool *changed);
