@@ -136,7 +136,7 @@ $(BUILD)/tests/systest_%: $(BUILD)/tests/system/systest_%.o $(HARNESS_O) $(LIBCR
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(HARNESS_O) $(LIBCRM)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIBCRM),$^) $(LIBCRM) $(LDLIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -197,4 +197,6 @@ $(BUILD)/tests/test_notify_sms: $(BUILD)/services/notify/sms.o
 $(BUILD)/tests/test_notify_email: $(BUILD)/services/notify/email.o
 $(BUILD)/tests/test_dedupe_normalize: $(BUILD)/services/dedupe/normalize.o $(BUILD)/services/dedupe/nicknames.o $(BUILD)/services/dedupe/entry.o
 $(BUILD)/tests/test_dedupe_score: $(BUILD)/services/dedupe/score.o $(BUILD)/services/dedupe/check.o $(BUILD)/services/dedupe/entry.o $(BUILD)/services/dedupe/normalize.o $(BUILD)/services/dedupe/nicknames.o
+# ... and the scoring benchmark times the rules in process.
+$(BUILD)/bench/bench_scoring: $(BUILD)/services/scoring/rules.o $(BUILD)/services/scoring/model.o $(BUILD)/services/scoring/facts.o
 $(BUILD)/tests/test_scoring_rules: $(BUILD)/services/scoring/rules.o $(BUILD)/services/scoring/model.o $(BUILD)/services/scoring/facts.o
