@@ -139,7 +139,7 @@ $(BUILD)/tests/systest_%: $(BUILD)/tests/system/systest_%.o $(HARNESS_O) $(LIBCR
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(HARNESS_O) $(LIBCRM)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIBCRM),$^) $(LIBCRM) $(LDLIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -169,6 +169,7 @@ $(BUILD)/tests/test_leads_settings: $(BUILD)/services/leads/settings.o
 $(BUILD)/tests/test_leads_activity: $(BUILD)/services/leads/activity.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_leads_notify: $(BUILD)/services/leads/notify_follow.o $(BUILD)/services/leads/activity_store.o $(BUILD)/services/leads/activity.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_leads_chat: $(BUILD)/services/leads/chat.o $(BUILD)/services/leads/activity.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
+$(BUILD)/tests/test_leads_score: $(BUILD)/services/leads/score_follow.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_leads_views: $(BUILD)/services/leads/views.o $(BUILD)/services/leads/lead.o $(BUILD)/services/leads/stage.o $(BUILD)/services/leads/member.o
 $(BUILD)/tests/test_reporting_growth: $(BUILD)/services/reporting/growth.o
 $(BUILD)/tests/test_notify_template: $(BUILD)/services/notify/template.o
@@ -202,3 +203,6 @@ $(BUILD)/tests/test_notify_email: $(BUILD)/services/notify/email.o
 $(BUILD)/tests/test_dedupe_normalize: $(BUILD)/services/dedupe/normalize.o $(BUILD)/services/dedupe/nicknames.o $(BUILD)/services/dedupe/entry.o
 $(BUILD)/tests/test_dedupe_score: $(BUILD)/services/dedupe/score.o $(BUILD)/services/dedupe/check.o $(BUILD)/services/dedupe/entry.o $(BUILD)/services/dedupe/normalize.o $(BUILD)/services/dedupe/nicknames.o
 $(BUILD)/tests/test_dedupe_group: $(BUILD)/services/dedupe/group.o $(BUILD)/services/dedupe/score.o $(BUILD)/services/dedupe/entry.o $(BUILD)/services/dedupe/normalize.o $(BUILD)/services/dedupe/nicknames.o
+# ... and the scoring benchmark times the rules in process.
+$(BUILD)/bench/bench_scoring: $(BUILD)/services/scoring/rules.o $(BUILD)/services/scoring/model.o $(BUILD)/services/scoring/facts.o
+$(BUILD)/tests/test_scoring_rules: $(BUILD)/services/scoring/rules.o $(BUILD)/services/scoring/model.o $(BUILD)/services/scoring/facts.o

@@ -149,6 +149,13 @@ static const s_key_t s_keys[] = {
     S_INT(leads, scheduler_batch, 1000, 1, 100000,
           "follow-ups the scheduler fires in one transaction at most"),
 
+    S_INT(scoring, workers, 4, 1, 1024, "worker sockets (requests in flight) per process"),
+    S_INT(scoring, max_batch, 64, 1, 10000, "requests answered together in one transaction"),
+    S_STRING(scoring, model_file, "config/scoring.yaml", "the default scoring model (YAML; SIGHUP reloads)"),
+    S_INT(scoring, decay_interval_ms, 86400000, 1000, 604800000,
+          "the decay pass rescores every open lead this often"),
+    S_INT(scoring, rescore_poll_ms, 1000, 10, S_HOUR_MS, "rescore jobs are looked for this often"),
+
     S_INT(dedupe, workers, 4, 1, 1024, "worker sockets (requests in flight) per process"),
     S_INT(dedupe, max_batch, 64, 1, 10000, "requests answered together in one transaction"),
     S_INT(dedupe, check_threshold, 50, 1, 100,
@@ -193,7 +200,7 @@ static const s_key_t s_keys[] = {
           "changed daily figures are published this often (per tenant at most)"),
     S_INT(reporting, snapshot_page, 1000, 1, 10000, "contacts per Snapshot page while rebuilding"),
 
-    S_STRING(supervisor, services, "gateway contacts leads dedupe notify reporting", "space-separated daemons to run"),
+    S_STRING(supervisor, services, "gateway contacts leads scoring dedupe notify reporting", "space-separated daemons to run"),
     S_STRING(supervisor, bin_dir, "build/bin", "where crm-<service> binaries live"),
     S_INT(supervisor, backoff_min_ms, 100, 1, S_HOUR_MS, "first restart delay"),
     S_INT(supervisor, backoff_max_ms, 5000, 1, S_HOUR_MS, "restart delay cap"),

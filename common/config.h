@@ -75,6 +75,12 @@ typedef struct {
     int leads_contacts_timeout_ms;   // a call to the contacts service gives up after this
     int leads_scheduler_ms;          // the follow-up scheduler looks for due ones this often
     int leads_scheduler_batch;       // follow-ups fired in one transaction at most
+    //  scoring:
+    int scoring_workers;             // worker sockets (requests in flight) per process
+    int scoring_max_batch;           // requests answered together in one transaction
+    char *scoring_model_file;        // the default scoring model (YAML)
+    int scoring_decay_interval_ms;   // the decay pass rescores every open lead this often
+    int scoring_rescore_poll_ms;     // rescore jobs are looked for this often
     //  dedupe:
     int dedupe_workers;              // worker sockets (requests in flight) per process
     int dedupe_max_batch;            // requests answered together in one transaction

@@ -78,6 +78,42 @@ static int s_prepare(s_life_t *self) {
     return crm_service_prepare_db_schema(self->db, daemon->name);
 }
 
+static bool s_refollow_asked; // crm_daemon_refollow was called: the timer acts on it
+
+//  Start the followers, each from its inbox row. 0 or -1.
+static int s_follow(s_life_t *self) {
+    const crm_daemon_t *daemon = self->daemon;
+    for (size_t i = 0; daemon->follows && daemon->follows[i].source; i++) {
+        assert(i < sizeof self->followers / sizeof *self->followers);
+        self->followers[i] =
+            crm_follower_start(self->cfg, self->service, self->loop, daemon->name,
+                               daemon->follows[i].source, daemon->follows[i].fn, self->arg);
+        if (!self->followers[i])
+            return -1;
+    }
+    return 0;
+}
+
+void crm_daemon_refollow(void) {
+    s_refollow_asked = true;
+}
+
+//  A refollow asked for: the followers made anew (one that cannot start is tried again
+//  on the next tick).
+static int s_on_refollow(zloop_t *loop, int timer_id, void *arg) {
+    (void)loop;
+    (void)timer_id;
+    s_life_t *self = arg;
+    if (!s_refollow_asked)
+        return 0;
+    for (size_t i = 0; i < sizeof self->followers / sizeof *self->followers; i++)
+        crm_follower_stop(&self->followers[i]);
+    s_refollow_asked = s_follow(self) != 0;
+    crm_log_kv(CRM_LOG_INFO, "following again from the inbox", "service", self->daemon->name,
+               NULL);
+    return 0;
+}
+
 //  Make the service and put it on the loop with its relay, jobs, followers and attach
 //  hook. 0 or -1.
 static int s_start(s_life_t *self) {
@@ -102,14 +138,10 @@ static int s_start(s_life_t *self) {
         if (crm_runner_attach(self->runner, self->loop, self->relay))
             return -1;
     }
-    for (size_t i = 0; daemon->follows && daemon->follows[i].source; i++) {
-        assert(i < sizeof self->followers / sizeof *self->followers);
-        self->followers[i] =
-            crm_follower_start(cfg, self->service, self->loop, daemon->name,
-                               daemon->follows[i].source, daemon->follows[i].fn, self->arg);
-        if (!self->followers[i])
-            return -1;
-    }
+    if (s_follow(self))
+        return -1;
+    if (daemon->follows && zloop_timer(self->loop, 200, 0, s_on_refollow, self) < 0)
+        return -1;
     if (daemon->attach && daemon->attach(cfg, self->service, self->loop, self->arg))
         return -1;
     self->attached = true;

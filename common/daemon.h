@@ -63,4 +63,11 @@ typedef struct {
 //  Run the daemon's standard life (above). Returns the process exit code.
 int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv);
 
+//  Follow the other services' events again from the daemon's inbox rows, made anew on a
+//  later turn of the loop (after the transaction of the method that asks has committed):
+//  what a rebuild that emptied its projection and set its inbox back to 0 asks, since
+//  a follower keeps the last applied seq in memory. From the loop's thread (a method, a
+//  hook) only.
+void crm_daemon_refollow(void);
+
 #endif

@@ -137,6 +137,7 @@ case $public_host in 0.0.0.0 | "::" | "") public_host=127.0.0.1 ;; esac
 export CRM_NOTIFY_PUBLIC_URL=${CRM_NOTIFY_PUBLIC_URL:-http://$public_host:$port}
 export CRM_NOTIFY_DATA_DIR=${CRM_NOTIFY_DATA_DIR:-$top/services/notify/data}
 export CRM_DEDUPE_DATA_DIR=${CRM_DEDUPE_DATA_DIR:-$top/services/dedupe/data}
+export CRM_SCORING_MODEL_FILE=${CRM_SCORING_MODEL_FILE:-$top/config/scoring.yaml}
 
 cat <<MSG
 

@@ -7,6 +7,7 @@
         crmctl [--config PATH] events tail [--topic PREFIX] [--from SEQ] [--count N]
         crmctl [--config PATH] reporting rebuild [--mode M] [--timeout SECONDS] [--no-wait]
         crmctl [--config PATH] reporting status
+        crmctl [--config PATH] scoring rebuild
         crmctl [--config PATH] contacts export --tenant T --format csv|xlsx [--fields F,...]
                                                [--filter FILTER] [--marketing] -o FILE
         crmctl [--config PATH] contacts import FILE --tenant T [--map M] [--dry-run] ...
@@ -223,6 +224,9 @@ static const struct {
      "prints the answer, then the final status as JSON"},
     {"reporting", "status", crmctl_reporting_status, false, "reporting status",
      "print the reporting service's last or running rebuild as JSON"},
+    {"scoring", "rebuild", crmctl_scoring_rebuild, false, "scoring rebuild",
+     "make the scoring service empty its scores and score every lead again from the\n"
+     "leads', contacts' and notify events (each as of its events' times; models kept)"},
     {"contacts", "export", crmctl_contacts_export, false,
      "contacts export --tenant T --format csv|xlsx [--fields F,...] [--filter FILTER]\n"
      "        [--marketing] [--timeout SECONDS] -o FILE",

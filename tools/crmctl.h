@@ -33,6 +33,9 @@ int crmctl_reporting_rebuild(crmctl_t *ctl, int argc, char **argv);
 //  crmctl reporting status
 int crmctl_reporting_status(crmctl_t *ctl, int argc, char **argv);
 
+//  crmctl scoring rebuild (crmctl_scoring.c)
+int crmctl_scoring_rebuild(crmctl_t *ctl, int argc, char **argv);
+
 //  crmctl contacts export --tenant T --format csv|xlsx [--fields F,..] [--filter F]
 //  [--marketing] [--timeout SECONDS] -o FILE (crmctl_export.c)
 int crmctl_contacts_export(crmctl_t *ctl, int argc, char **argv);

@@ -4,14 +4,14 @@
 #     crm-gateway | gateway        crm-contacts | contacts
 #     crm-leads | leads            crm-reporting | reporting
 #     crm-notify | notify          crm-supervisor | supervisor
-#     crm-dedupe | dedupe
+#     crm-dedupe | dedupe          crm-scoring | scoring
 #     crmctl ARGS...
 # Any other command (sh, ...) is run as given.
 set -eu
 
 if [ $# -eq 0 ]; then
     echo "crm-entrypoint: no program given" >&2
-    echo "hint: crm-gateway, crm-contacts, crm-leads, crm-dedupe, crm-notify, crm-reporting, crm-supervisor or crmctl ARGS" >&2
+    echo "hint: crm-gateway, crm-contacts, crm-leads, crm-scoring, crm-dedupe, crm-notify, crm-reporting, crm-supervisor or crmctl ARGS" >&2
     exit 2
 fi
 

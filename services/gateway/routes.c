@@ -7,6 +7,7 @@
 #include "leads.pb-c.h"
 #include "notify.pb-c.h"
 #include "reporting.pb-c.h"
+#include "scoring.pb-c.h"
 
 #include <string.h>
 
@@ -206,9 +207,10 @@ const route_t routes[] = {
      "first open stage unless status names another open one"},
     {"GET", "/v1/leads", "leads", "List", &crm__leads__list_leads_request__descriptor,
      &crm__leads__list_leads_response__descriptor, NULL, NULL, ROLES_ANY,
-     "List leads; filters: status, priority, assigneeId, source, contactId, createdFrom/To, "
-     "overdue, missedResponseTarget; sort=created (newest first, default), last_activity, "
-     "follow_up; limit, cursor"},
+     "List leads; filters: status, priority, band (the scoring band: hot, medium, cold), "
+     "minScore, assigneeId, source, contactId, createdFrom/To, overdue, "
+     "missedResponseTarget; sort=created (newest first, default), last_activity, "
+     "follow_up, score (highest first); limit, cursor"},
     //  Before /v1/leads/{id}: the first route that matches a path wins.
     {"POST", "/v1/leads/from-chat", "leads", "CreateFromChat",
      &crm__leads__create_lead_from_chat_request__descriptor, &crm__leads__lead_from_chat__descriptor,
@@ -218,7 +220,8 @@ const route_t routes[] = {
      "first activity; the same chatId again answers the lead it made (200)"},
     {"GET", "/v1/leads/hot-sheet", "leads", "HotSheet", &crm__leads__hot_sheet_request__descriptor,
      &crm__leads__hot_sheet_response__descriptor, NULL, NULL, ROLES_ANY,
-     "The daily hot sheet of a salesperson (assigneeId) or the whole store: open hot leads, "
+     "The daily hot sheet of a salesperson (assigneeId) or the whole store: open hot leads "
+     "(priority hot: the scoring band unless set by hand; highest score first), "
      "open leads whose follow-up is overdue, and the day's appointments and test drives "
      "(date=YYYY-MM-DD in the tenant's time zone, default today)"},
     {"GET", "/v1/leads/{id}", "leads", "Get", &crm__leads__get_lead_request__descriptor,
@@ -226,7 +229,9 @@ const route_t routes[] = {
      "Read one lead with its stage history (from, to, who, when)"},
     {"PATCH", "/v1/leads/{id}", "leads", "Update", &crm__leads__update_lead_request__descriptor,
      &crm__leads__lead__descriptor, "lead", "update_mask", ROLES_WRITE,
-     "Change the given fields of a lead (not its stage: POST /v1/leads/{id}/status)"},
+     "Change the given fields of a lead (not its stage: POST /v1/leads/{id}/status); "
+     "priority set here stays whatever the score does (priorityManual) until "
+     "{\"priority\": null} gives it back to the band"},
     {"DELETE", "/v1/leads/{id}", "leads", "Delete", &crm__leads__delete_lead_request__descriptor,
      &crm__empty__descriptor, NULL, NULL, ROLES_WRITE, "Delete a lead (soft delete)"},
     {"POST", "/v1/leads/{id}/status", "leads", "ChangeStatus",
@@ -416,6 +421,35 @@ const route_t routes[] = {
      &crm__notify__update_notification_settings_request__descriptor,
      &crm__notify__notification_settings__descriptor, "settings", "update_mask", ROLES_MANAGE,
      "Change the given notification settings"},
+    {"GET", "/v1/leads/{id}/score", "scoring", "GetScore",
+     &crm__scoring__get_score_request__descriptor, &crm__scoring__score__descriptor, NULL, NULL,
+     ROLES_ANY,
+     "A lead's score (0-100), band (hot, medium, cold) and every rule that counted, with its "
+     "points and why; the points add up exactly to the score"},
+    {"GET", "/v1/leads/{id}/score/history", "scoring", "ScoreHistory",
+     &crm__scoring__score_history_request__descriptor,
+     &crm__scoring__score_history_response__descriptor, NULL, NULL, ROLES_ANY,
+     "A lead's scores as they changed, newest first (limit, default 50, at most 200)"},
+    {"GET", "/v1/scoring/model", "scoring", "GetModel", &crm__scoring__get_model_request__descriptor,
+     &crm__scoring__model__descriptor, NULL, NULL, ROLES_ANY,
+     "The scoring model in force: the dealership's own (versioned) or the default "
+     "(config/scoring.yaml)"},
+    {"PUT", "/v1/scoring/model", "scoring", "PutModel", &crm__scoring__put_model_request__descriptor,
+     &crm__scoring__model__descriptor, "model", NULL, ROLES_MANAGE,
+     "Set the dealership's own scoring model (its next version): bands, decay, group caps and "
+     "rules; leads move to it as they change, or all at once by POST /v1/scoring/rescore"},
+    {"POST", "/v1/scoring/model/preview", "scoring", "PreviewModel",
+     &crm__scoring__preview_model_request__descriptor,
+     &crm__scoring__preview_model_response__descriptor, "model", NULL, ROLES_MANAGE,
+     "How many open leads a model would move to another band (counts and a sample of 20); "
+     "nothing is written"},
+    {"POST", "/v1/scoring/rescore", "scoring", "Rescore", &crm__scoring__rescore_request__descriptor,
+     &crm__scoring__rescore_job__descriptor, NULL, NULL, ROLES_MANAGE,
+     "Rescore every open lead under the model in force: a job (202, GET "
+     "/v1/scoring/rescore/{id} for its progress)"},
+    {"GET", "/v1/scoring/rescore/{id}", "scoring", "GetRescoreJob",
+     &crm__scoring__get_rescore_job_request__descriptor, &crm__scoring__rescore_job__descriptor,
+     NULL, NULL, ROLES_ANY, "A rescore job's progress: total, done, changed, status"},
     {"POST", "/v1/contacts/duplicates/check", "dedupe", "CheckDuplicates",
      &crm__dedupe__check_duplicates_request__descriptor,
      &crm__dedupe__check_duplicates_response__descriptor, "contact", NULL, ROLES_WRITE,

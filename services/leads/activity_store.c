@@ -138,6 +138,11 @@ static void s_event_fill(Crm__Events__LeadActivityLogged *event, const Crm__Lead
     event->changed = changed;
     event->n_changed = n_changed;
     event->vehicle = a->vehicle; // an appointment's or test drive's (the notify service's texts)
+    //  An email's or a text's direction (the scoring service counts inbound replies).
+    if (a->direction == CRM__LEADS__EMAIL_DIRECTION__EMAIL_DIRECTION_INBOUND)
+        event->direction = (char *)"inbound";
+    else if (a->direction == CRM__LEADS__EMAIL_DIRECTION__EMAIL_DIRECTION_OUTBOUND)
+        event->direction = (char *)"outbound";
 }
 
 //  The same as an in-statement event row (CRM_OUTBOX_SQL's parameters).

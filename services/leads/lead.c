@@ -103,6 +103,12 @@ int leads_cursor_decode(const char *text, char sort, leads_cursor_t *out) {
         return -1; // created order carries no value
     if (sort == 'a' && !out->value[0])
         return -1; // every lead has a last activity
+    if (sort == 's') { // a score, 0 to 100
+        char *end = NULL;
+        long score = out->value[0] ? strtol(out->value, &end, 10) : -1;
+        if (score < 0 || score > 100 || *end)
+            return -1;
+    }
     return 0;
 }
 
@@ -210,6 +216,8 @@ int leads_lead_check_new(Crm__Leads__Lead *lead, crm_errors_t *errors) {
 
 void leads_lead_clear_read_only(Crm__Leads__Lead *lead) {
     lead->score = 0;
+    lead->band = CRM__LEADS__PRIORITY__PRIORITY_UNSPECIFIED;
+    lead->priority_manual = false;
     crm_pb_string_set(&lead->closed_at, "");
     if (lead->won)
         crm__leads__won_details__free_unpacked(lead->won, NULL);
@@ -229,6 +237,8 @@ const leads_read_only_t leads_lead_read_only[] = {
     {"contact_id", "cannot be changed: create a lead for the other contact"},
     {"id", "cannot be changed"},
     {"score", "is kept by the scoring service"},
+    {"band", "is kept by the scoring service (GET /v1/leads/{id}/score explains it)"},
+    {"priority_manual", "is set by setting priority, and cleared by {\"priority\": null}"},
     {"created_at", "cannot be changed"},
     {"updated_at", "cannot be changed"},
     {"last_activity_at", "cannot be changed"},
@@ -241,6 +251,16 @@ const leads_read_only_t leads_lead_read_only[] = {
     {"missed_response_target", "is computed from the lead's stage and activity"},
 };
 const size_t leads_lead_n_read_only = sizeof leads_lead_read_only / sizeof *leads_lead_read_only;
+
+void leads_lead_priority_set(Crm__Leads__Lead *lead, bool names_priority) {
+    if (!names_priority)
+        return;
+    lead->priority_manual = lead->priority != CRM__LEADS__PRIORITY__PRIORITY_UNSPECIFIED;
+    if (!lead->priority_manual) // cleared: the band's again
+        lead->priority = lead->band != CRM__LEADS__PRIORITY__PRIORITY_UNSPECIFIED
+                             ? lead->band
+                             : CRM__LEADS__PRIORITY__PRIORITY_COLD;
+}
 
 // --- a move between stages -------------------------------------------------------------
 
@@ -359,8 +379,11 @@ int leads_list_check(const Crm__Leads__ListLeadsRequest *req, leads_list_t *out,
         crm_errors_add(errors, "limit", "must be at most %d", CRM_PAGE_MAX_LIMIT);
         out->limit = CRM_PAGE_MAX_LIMIT;
     }
+    if (req->min_score > 100)
+        crm_errors_add(errors, "minScore", "must be from 0 to 100");
     out->sort = req->sort == CRM__LEADS__LEAD_SORT__LEAD_SORT_LAST_ACTIVITY ? 'a'
                 : req->sort == CRM__LEADS__LEAD_SORT__LEAD_SORT_FOLLOW_UP   ? 'f'
+                : req->sort == CRM__LEADS__LEAD_SORT__LEAD_SORT_SCORE       ? 's'
                                                                             : 'c';
     memset(&out->cursor, 0, sizeof out->cursor);
     if (req->cursor[0] && leads_cursor_decode(req->cursor, out->sort, &out->cursor))

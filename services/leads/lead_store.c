@@ -43,10 +43,10 @@ static const crm_stmt_t s_insert = {
            "  INSERT INTO leads (tenant_id, id, contact_id, vehicle, budget_min_cents,"
            "    budget_max_cents, timeline, source, status, priority, assignee_id,"
            "    follow_up_at, custom_fields, created_by, updated_by, created_at, updated_at,"
-           "    last_activity_at, postcode, region)"
+           "    last_activity_at, postcode, region, priority_manual)"
            "  VALUES ($1, $2::uuid, $3::uuid, $4::jsonb, $5::bigint, $6::bigint, $7, $8, $9,"
            "    $10, $11, $12::timestamptz, $13::jsonb, $14, $14, $15::timestamptz,"
-           "    $15::timestamptz, $15::timestamptz, $19, $20)"
+           "    $15::timestamptz, $15::timestamptz, $19, $20, $21::boolean)"
            "  RETURNING id),"
            " hist AS ("
            "  INSERT INTO stage_history (tenant_id, id, lead_id, from_stage, to_stage,"
@@ -54,7 +54,7 @@ static const crm_stmt_t s_insert = {
            "  SELECT $1, $16::uuid, id, '', $9, $14, $15::timestamptz FROM ins),"
            CRM_OUTBOX_SQL("ev", "LeadCreated", "ins", "$2::uuid::text", "$15", "$17", "$18")
            " SELECT 1",
-    .nparams = 20,
+    .nparams = 21,
     .writes = true};
 
 static const crm_stmt_t s_update = {
@@ -63,11 +63,12 @@ static const crm_stmt_t s_update = {
            "  UPDATE leads SET vehicle = $3::jsonb, budget_min_cents = $4::bigint,"
            "    budget_max_cents = $5::bigint, timeline = $6, source = $7, priority = $8,"
            "    assignee_id = $9, follow_up_at = $10::timestamptz, custom_fields = $11::jsonb,"
-           "    updated_at = $12::timestamptz, updated_by = $13, postcode = $16, region = $17"
+           "    updated_at = $12::timestamptz, updated_by = $13, postcode = $16, region = $17,"
+           "    priority_manual = $18::boolean"
            "  WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL RETURNING id),"
            CRM_OUTBOX_SQL("ev", "LeadUpdated", "upd", "$2::uuid::text", "$12", "$14", "$15")
            " SELECT count(*) FROM upd",
-    .nparams = 17,
+    .nparams = 18,
     .writes = true};
 
 static const crm_stmt_t s_delete = {
@@ -115,7 +116,9 @@ static const crm_stmt_t s_move = {
     .nparams = 15,
     .writes = true};
 
-//  The list, one statement per order; every filter is a parameter ('' or false: not
+//  The list, one statement per order (each served by an index of its own: leads_list,
+//  leads_by_activity, leads_by_follow_up, leads_by_score; with a band, leads_by_band);
+//  every filter is a parameter ('' or false: not
 //  applied) and the statement is planned for its values (custom_plan), so the plan
 //  meets the index of the filters given.
 #define LIST_SQL(sort_value, keyset, order)                                                   \
@@ -129,6 +132,7 @@ static const crm_stmt_t s_move = {
     "  AND (NOT $9::boolean OR (l.follow_up_at < now() AND l.closed_at IS NULL))"             \
     "  AND (NOT $13::boolean OR lead_missed_response_target(l.tenant_id, l.status,"           \
     "       l.created_at, l.last_activity_at, l.closed_at))"                                  \
+    "  AND ($14 = '' OR l.band = $14) AND l.score >= $15::int"                                \
     "  AND ($11 = '' OR " keyset ")"                                                          \
     " ORDER BY " order " LIMIT $12::int"
 
@@ -139,7 +143,7 @@ static const crm_stmt_t s_move = {
 static const crm_stmt_t s_list_created = {
     .name = "leads_list_created",
     .sql = LIST_SQL("''", "$10 = '' AND l.id < " CURSOR_ID, "l.id DESC"),
-    .nparams = 13,
+    .nparams = 15,
     .custom_plan = true};
 
 static const crm_stmt_t s_list_activity = {
@@ -147,7 +151,7 @@ static const crm_stmt_t s_list_activity = {
     .sql = LIST_SQL(MICROS("l.last_activity_at") "::text",
                     "(l.last_activity_at, l.id) < (" CURSOR_TIME ", " CURSOR_ID ")",
                     "l.last_activity_at DESC, l.id DESC"),
-    .nparams = 13,
+    .nparams = 15,
     .custom_plan = true};
 
 static const crm_stmt_t s_list_follow_up = {
@@ -157,7 +161,14 @@ static const crm_stmt_t s_list_follow_up = {
                     " ELSE l.follow_up_at > " CURSOR_TIME " OR l.follow_up_at IS NULL"
                     " OR (l.follow_up_at = " CURSOR_TIME " AND l.id > " CURSOR_ID ") END",
                     "l.follow_up_at ASC NULLS LAST, l.id ASC"),
-    .nparams = 13,
+    .nparams = 15,
+    .custom_plan = true};
+
+static const crm_stmt_t s_list_score = {
+    .name = "leads_list_score",
+    .sql = LIST_SQL("l.score::text", "(l.score, l.id) < (nullif($10, '')::int, " CURSOR_ID ")",
+                    "l.score DESC, l.id DESC"),
+    .nparams = 15,
     .custom_plan = true};
 
 // --- rendering ---------------------------------------------------------------------------
@@ -186,6 +197,7 @@ void leads_row_render(const Crm__Leads__Lead *lead, leads_row_t *row) {
     json_decref(fields);
     row->postcode = lead->postcode;
     row->region = lead->region;
+    row->priority_manual = lead->priority_manual ? "true" : "false";
 }
 
 void leads_row_reset(leads_row_t *row) {
@@ -227,7 +239,8 @@ int leads_store_insert(crm_call_t *call, const leads_row_t *row, Crm__Leads__Lea
                             row->budget_min, row->budget_max, row->timeline, row->source,
                             row->status, row->priority, row->assignee_id, row->follow_up_at,
                             row->custom_fields_json, call->header->actor_id, now, history_id,
-                            ev.event_id, ev.payload_hex, row->postcode, row->region};
+                            ev.event_id, ev.payload_hex, row->postcode, row->region,
+                            row->priority_manual};
     PGresult *res = crm_db_query(call->db, &s_insert, params);
     crm_outbox_event_reset(&ev);
     if (!res)
@@ -260,7 +273,7 @@ int leads_store_update(crm_call_t *call, const leads_row_t *row, Crm__Leads__Lea
                             row->budget_max, row->timeline, row->source, row->priority,
                             row->assignee_id, row->follow_up_at, row->custom_fields_json, now,
                             call->header->actor_id, ev.event_id, ev.payload_hex, row->postcode,
-                            row->region};
+                            row->region, row->priority_manual};
     PGresult *res = crm_db_query(call->db, &s_update, params);
     crm_outbox_event_reset(&ev);
     return s_counted(call, res, 200);
@@ -350,16 +363,20 @@ int leads_store_move(crm_call_t *call, const leads_move_args_t *move) {
 
 int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, char sort,
                      const leads_cursor_t *cursor, int limit, Crm__Leads__ListLeadsResponse **out) {
-    char priority[16], source[32], limit_text[16];
+    char priority[16], band[16], source[32], limit_text[16], min_score[16];
     crm_enum_api_name(&crm__leads__priority__descriptor, req->priority, priority, sizeof priority);
+    crm_enum_api_name(&crm__leads__priority__descriptor, req->band, band, sizeof band);
+    snprintf(min_score, sizeof min_score, "%u", req->min_score);
     crm_enum_api_name(&crm__leads__lead_source__descriptor, req->source, source, sizeof source);
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
     const char *params[] = {call->header->tenant_id, req->status, priority, req->assignee_id,
                             source, req->contact_id, req->created_from, req->created_to,
                             req->overdue ? "true" : "false", cursor->value, cursor->id,
-                            limit_text, req->missed_response_target ? "true" : "false"};
+                            limit_text, req->missed_response_target ? "true" : "false",
+                            band, min_score};
     const crm_stmt_t *stmt = sort == 'a'   ? &s_list_activity
                              : sort == 'f' ? &s_list_follow_up
+                             : sort == 's' ? &s_list_score
                                            : &s_list_created;
     PGresult *res = crm_db_query(call->db, stmt, params);
     if (!res)

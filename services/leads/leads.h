@@ -13,6 +13,8 @@
     - lifecycle.c + lifecycle_store.c: following the contacts' events, a lead's contact;
     - notify_follow.c (its SQL in activity_store.c): following the notify service's
       events, the messages sent about a lead and the replies as its activities;
+    - score_follow.c + score_store.c: following the scoring service's LeadScored, the
+      lead's score, band and (unless set by hand) priority;
     - chat.c + chat_store.c + chat_methods.c: a lead from a website chat (the method
       calls the contacts service's Match and Create);
     - activity.c + activity_store.c + activity_methods.c: a lead's activities;
@@ -31,6 +33,7 @@
 #include "follower.h"
 #include "page.h"
 #include "rows.h"
+#include "events.pb-c.h"
 #include "leads.pb-c.h"
 #include "runner.h"
 #include "service.h"
@@ -55,6 +58,7 @@ extern const crm_migration_t leads_migrations[];
     " 'budgetMinCents', " t ".budget_min_cents, 'budgetMaxCents', " t ".budget_max_cents,"                                                      \
     " 'timeline', nullif(" t ".timeline, ''), 'source', " t ".source,"                                                                          \
     " 'status', " t ".status, 'priority', " t ".priority, 'score', " t ".score,"                                                                \
+    " 'band', nullif(" t ".band, ''), 'priorityManual', " t ".priority_manual,"                                                                 \
     " 'assigneeId', " t ".assignee_id, 'followUpAt', " CRM_SQL_TS(                                                                              \
         t                                                                                                                                       \
         ".follow_up_at") ","                                                                                                                    \
@@ -146,7 +150,7 @@ bool leads_role_may_reopen(const char *role);
 int leads_time_parse(const char *text, int64_t *micros);
 
 //  The list's cursor (common/page.h's keyset cursor): the sort it belongs to ('c'
-//  created, 'a' last activity, 'f' follow-up; 'v' a lead's activities, 't' its
+//  created, 'a' last activity, 'f' follow-up, 's' score; 'v' a lead's activities, 't' its
 //  timeline), the sort value of the last item (microseconds as text; "" for none:
 //  created order needs none, a lead without follow-up has none) and its id.
 typedef crm_cursor_t leads_cursor_t;
@@ -191,7 +195,7 @@ int leads_close_check(const char *to_outcome, Crm__Leads__WonDetails *won,
                       const Crm__Leads__LostDetails *lost, crm_errors_t *errors);
 
 //  The list's request as the statement takes it: times as UTC text ("" when not given),
-//  the page's size, the sort ('c', 'a', 'f') and the cursor decoded.
+//  the page's size, the sort ('c', 'a', 'f', 's') and the cursor decoded.
 typedef struct {
     char created_from[64];
     char created_to[64];
@@ -199,6 +203,12 @@ typedef struct {
     char sort;
     leads_cursor_t cursor;
 } leads_list_t;
+
+//  A PATCH that names priority (names_priority): a priority given is the salesperson's
+//  (priorityManual set, it stays whatever the score does); none (null, or unspecified)
+//  clears it: priorityManual unset and the priority follows the band again (cold when the
+//  lead has none yet). A create's priority given is the salesperson's too.
+void leads_lead_priority_set(Crm__Leads__Lead *lead, bool names_priority);
 
 //  The list's filters, page and cursor, into out. 0, or -1 with errors added.
 int leads_list_check(const Crm__Leads__ListLeadsRequest *req, leads_list_t *out,
@@ -279,6 +289,7 @@ typedef struct {
     char *custom_fields_json;
     const char *postcode; // team: the lead's territory
     const char *region;
+    const char *priority_manual; // "true" or "false"
 } leads_row_t;
 
 //  Render lead's columns into row (which points into lead: keep it alive).
@@ -591,6 +602,33 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response);
 int leads_activity_list(crm_call_t *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response);
+
+//  --- score_follow.c: the scoring service's LeadScored on the lead --------------------------
+
+//  The priority a lead has after its band becomes band ("hot", "medium", "cold"): the
+//  band's, unless manual (then current stays).
+const char *leads_score_priority(bool manual, const char *current, const char *band);
+
+//  What a LeadScored asks of its lead: its score (0-100) and band name. 0, or -1 when the
+//  event cannot be read so (an unknown band, a score out of range, no lead id).
+int leads_score_read(const Crm__Events__LeadScored *m, int *score, char band[8]);
+
+//  The JSON names of what moved between before and after (score, band, priority), into
+//  changed (at most 3). Returns how many.
+size_t leads_score_changed(int score_before, const char *band_before, const char *priority_before,
+                           int score_after, const char *band_after, const char *priority_after,
+                           const char *changed[3]);
+
+//  The follows table's "scoring" row (main.c): LeadScored kept on the lead.
+crm_follow_fn leads_score_follow;
+
+//  --- score_store.c: the score on the lead --------------------------------------------------
+
+//  Put score and band on the live lead of tenant (its priority with them unless set by
+//  hand) and, when any of score, band or priority moved, add LeadUpdated (changed: those
+//  of the three that moved) to outbox. 0 (also when the lead is gone) or -1.
+int leads_score_store_put(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
+                          const char *lead_id, int score, const char *band);
 
 //  --- views.c: the rules of the read-only views (no database): timeline, hot sheet -----------
 

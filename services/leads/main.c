@@ -1,8 +1,8 @@
 /*  crm-leads: the leads daemon. Wiring only: the service core (common/service.c) runs
     the loop and the methods (methods.c's table, the index of the service: per method
     its rules file and its _store.c); the follows table applies the contacts' events
-    (lifecycle.c) and the notify service's (notify_follow.c); the runner runs the
-    follow-up scheduler (scheduler.c). */
+    (lifecycle.c), the notify service's (notify_follow.c) and the scoring service's
+    (score_follow.c); the runner runs the follow-up scheduler (scheduler.c). */
 #include "leads.h"
 #include "daemon.h"
 
@@ -24,11 +24,14 @@ static void s_teardown(void **arg) {
         crm_bus_client_destroy(&self->contacts);
 }
 
-//  The other services' events it follows: the contacts' (lifecycle.c), and the notify
-//  service's, whose messages and replies are logged on their leads (notify_follow.c).
+//  The other services' events it follows: the contacts' (lifecycle.c), the notify
+//  service's, whose messages and replies are logged on their leads (notify_follow.c),
+//  and the scoring service's, whose scores and bands are kept on the leads
+//  (score_follow.c).
 static const crm_follow_t s_follows[] = {
     {.source = "contacts", .fn = leads_lifecycle_follow},
     {.source = "notify", .fn = leads_notify_follow},
+    {.source = "scoring", .fn = leads_score_follow},
     {.source = NULL}};
 
 //  The background jobs (common/runner.c): each on a thread with a connection of its own.

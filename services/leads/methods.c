@@ -94,6 +94,8 @@ int leads_lead_create(crm_call_t *call, Crm__Leads__Lead *lead, bool contact_che
         crm_pb_string_set(&lead->id, id);
     }
     leads_lead_clear_read_only(lead);
+    //  A priority given is the salesperson's (it stays); else it follows the band.
+    leads_lead_priority_set(lead, lead->priority != CRM__LEADS__PRIORITY__PRIORITY_UNSPECIFIED);
     crm_errors_t errors = {0};
     leads_lead_check_new(lead, &errors); // check: lead.c
     int code = crm_call_fail(call, &errors);
@@ -188,8 +190,11 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request,
         code = leads_store_get(call, req->id, true, false, &stored);
     if (code == 200) {
         lead = s_lead_patched(stored, req, changed, &errors);
-        if (lead)
-            leads_lead_check(lead, setting_follow_up, &errors); // check: lead.c
+        if (lead) { // check: lead.c
+            leads_lead_priority_set(lead,
+                                    leads_patch_names_has(changed, req->n_update_mask, "priority"));
+            leads_lead_check(lead, setting_follow_up, &errors);
+        }
         code = crm_call_fail(call, &errors);
     }
     bool reassigned = code == 0 && strcmp(lead->assignee_id, stored->assignee_id) != 0;
@@ -198,11 +203,18 @@ static int s_update(crm_call_t *call, const ProtobufCMessage *request,
     if (code == 0 && setting_follow_up)
         code = leads_followups_on_update(call, lead);
     if (code == 0) { // store: lead_store.c
+        //  The event names the fields the mask named, and priorityManual when it moved.
+        const char **named = calloc(req->n_update_mask + 2, sizeof *named);
+        size_t n_named = 0;
+        for (size_t i = 0; i < req->n_update_mask; i++)
+            named[n_named++] = changed[i];
+        if (lead->priority_manual != stored->priority_manual)
+            named[n_named++] = "priorityManual";
         leads_row_t row;
         leads_row_render(lead, &row);
-        code =
-            leads_store_update(call, &row, lead, (const char *const *)changed, req->n_update_mask);
+        code = leads_store_update(call, &row, lead, named, n_named);
         leads_row_reset(&row);
+        free(named);
     }
     if (code == 200 && reassigned) {
         int recorded = leads_assignment_store_record(call, lead->id, stored->assignee_id,

@@ -106,6 +106,7 @@ int leads_views_store_timeline(crm_call_t *call, const char *lead_id,
 #define HOT_SHEET_LEAD(l)                                                                     \
     "jsonb_build_object('leadId', " l ".id, 'contactId', " l ".contact_id,"                   \
     " 'vehicle', " l ".vehicle, 'status', " l ".status, 'priority', " l ".priority,"          \
+    " 'score', " l ".score, 'band', nullif(" l ".band, ''),"                                  \
     " 'assigneeId', nullif(" l ".assignee_id, ''),"                                           \
     " 'followUpAt', " CRM_SQL_TS(l ".follow_up_at") ","                                       \
     " 'lastActivityAt', " CRM_SQL_TS(l ".last_activity_at") ")"
@@ -119,7 +120,8 @@ int leads_views_store_timeline(crm_call_t *call, const char *lead_id,
 #define HOT_SHEET_LIMIT " LIMIT $4::int"
 
 //  $1 tenant, $2 the salesperson ('' the store), $3 the day ('' today, in the tenant's
-//  time zone), $4 the limit of a section. Hot and overdue are as of now; the day picks
+//  time zone), $4 the limit of a section. Hot (the priority: the scoring band unless set
+//  by hand; highest score first) and overdue are as of now; the day picks
 //  the appointments. Follow-ups are the lead's follow_up_at for now; the follow-ups of
 //  their own feature are one more condition of the overdue section when they land.
 static const crm_stmt_t s_hot_sheet = {
@@ -135,7 +137,7 @@ static const crm_stmt_t s_hot_sheet = {
            "  'assigneeId', nullif($2, ''),"
            "  'hot', " HOT_SHEET_SECTION(
                "SELECT " HOT_SHEET_LEAD("l") " AS j,"
-               "  row_number() OVER (ORDER BY l.follow_up_at ASC NULLS LAST,"
+               "  row_number() OVER (ORDER BY l.score DESC, l.follow_up_at ASC NULLS LAST,"
                "    l.last_activity_at DESC, l.id) AS o"
                " FROM leads l"
                " WHERE l.tenant_id = $1 AND l.deleted_at IS NULL AND l.closed_at IS NULL"

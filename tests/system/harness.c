@@ -158,6 +158,8 @@ static void s_spawn_suite(void) {
         //  (CRM_CONTACTS_DUPLICATE_CHECK=true in extra_env): most tests' fixtures are
         //  look-alikes (Ann Lee after Ann Lee on one phone) that the check would refuse.
         setenv("CRM_CONTACTS_DUPLICATE_CHECK", "false", 1);
+        snprintf(data_dir, sizeof data_dir, "%s/config/scoring.yaml", s_top());
+        setenv("CRM_SCORING_MODEL_FILE", data_dir, 1);
         unsetenv("CRM_CONFIG");
         for (const char *const *e = s_extra_env; e && *e; e++)
             putenv(strdup(*e));

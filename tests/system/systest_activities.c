@@ -276,6 +276,7 @@ static void test_every_kind(void **state) {
 
 //  Rows a refused request must not change: activities, leads' outbox, and last activity.
 static long long s_written(void) {
+    sql_scores_settled(); // the score on a lead is written after each change of it
     return sql_scalar("SELECT (SELECT count(*) FROM leads.activities)"
                       " + (SELECT count(*) FROM leads.outbox)"
                       " + (SELECT coalesce(sum(extract(epoch FROM last_activity_at)), 0)::bigint"

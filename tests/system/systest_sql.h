@@ -23,4 +23,26 @@ static inline long long sql_contacts_head(void) {
     return head;
 }
 
+//  Wait (up to 10 s) until the leads' and contacts' events are applied by scoring and its
+//  LeadScored by leads (each inbox at its source's head, three looks in a row): the score
+//  on a lead is written in the background after each change of it, so a count of what
+//  the leads service wrote is taken once that settled.
+#define SQL_BEHIND(source, consumer)                                                              \
+    "SELECT (SELECT count(*) FROM " source ".outbox_pending) + abs("                              \
+    " coalesce((SELECT max(last_seq) FROM " source ".outbox_state), 0) -"                         \
+    " coalesce((SELECT last_seq FROM " consumer ".inbox WHERE source = '" source "'), 0))"
+static inline void sql_scores_settled(void) {
+    static const char *const checks[] = {SQL_BEHIND("leads", "scoring"),
+                                         SQL_BEHIND("contacts", "scoring"),
+                                         SQL_BEHIND("scoring", "leads")};
+    int64_t until = zclock_mono() + 10000;
+    for (int stable = 0; stable < 3 && zclock_mono() < until;) {
+        bool behind = false;
+        for (size_t i = 0; i < sizeof checks / sizeof *checks; i++)
+            behind |= harness_sql_scalar(checks[i]) != 0;
+        stable = behind ? 0 : stable + 1;
+        zclock_sleep(50);
+    }
+}
+
 #endif

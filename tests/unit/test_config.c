@@ -170,6 +170,11 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->leads_contacts_timeout_ms, 2000);
     assert_int_equal(config->leads_scheduler_ms, 500);
     assert_int_equal(config->leads_scheduler_batch, 1000);
+    assert_int_equal(config->scoring_workers, 4);
+    assert_int_equal(config->scoring_max_batch, 64);
+    assert_string_equal(config->scoring_model_file, "config/scoring.yaml");
+    assert_int_equal(config->scoring_decay_interval_ms, 86400000);
+    assert_int_equal(config->scoring_rescore_poll_ms, 1000);
     assert_int_equal(config->dedupe_workers, 4);
     assert_int_equal(config->dedupe_max_batch, 64);
     assert_int_equal(config->dedupe_check_threshold, 50);
@@ -181,7 +186,7 @@ static void test_defaults_without_file(void **state) {
     assert_string_equal(config->dedupe_data_dir, "services/dedupe/data");
     assert_int_equal(config->reporting_publish_interval_ms, 1000);
     assert_int_equal(config->reporting_snapshot_page, 1000);
-    assert_string_equal(config->supervisor_services, "gateway contacts leads dedupe notify reporting");
+    assert_string_equal(config->supervisor_services, "gateway contacts leads scoring dedupe notify reporting");
     assert_string_equal(config->supervisor_bin_dir, "build/bin");
     assert_int_equal(config->supervisor_backoff_min_ms, 100);
     assert_int_equal(config->supervisor_backoff_max_ms, 5000);
@@ -550,7 +555,7 @@ static void test_print(void **state) {
     assert_non_null(strstr(text, "log.level = \"info\"  # "));
     assert_non_null(strstr(text, "\ngateway.http_port = 8080  # "));
     assert_non_null(strstr(text, "\ndatabase.migrate = true  # "));
-    assert_non_null(strstr(text, "\nsupervisor.services = \"gateway contacts leads dedupe notify reporting\"  # "));
+    assert_non_null(strstr(text, "\nsupervisor.services = \"gateway contacts leads scoring dedupe notify reporting\"  # "));
     //  Passwords never reach the output.
     assert_non_null(strstr(text, "database.dsn = \"host=db user=crm password=*** dbname=crm\""));
     assert_null(strstr(text, "s3cret"));
@@ -569,7 +574,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 94);
+    assert_int_equal(lines, 99);
     free(text);
     crm_config_destroy(&config);
 
