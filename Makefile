@@ -91,8 +91,9 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: tests/proto/%.proto
 	@mkdir -p $(@D)
 	protoc-c --c_out=$(BUILD)/gen -Itests/proto $<
 
-# Each service's migrations are compiled into its binary.
-$(BUILD)/gen/%_migrations.c: scripts/embed-migrations.sh $$(wildcard services/%/migrations/*.sql)
+# Each service's migrations are compiled into its binary (the directory too: a renamed
+# file keeps its old time, but the directory's changes).
+$(BUILD)/gen/%_migrations.c: scripts/embed-migrations.sh services/%/migrations $$(wildcard services/%/migrations/*.sql)
 	@mkdir -p $(@D)
 	scripts/embed-migrations.sh $* services/$*/migrations > $@
 

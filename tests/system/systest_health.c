@@ -19,7 +19,8 @@
 #include <czmq.h>
 #include <string.h>
 
-static const char *const s_daemons[] = {"contacts", "leads", "dedupe", "notify", "reporting"};
+static const char *const s_daemons[] = {"contacts", "leads", "dedupe", "notify", "reporting",
+                                        "scoring"};
 #define DAEMONS (sizeof s_daemons / sizeof *s_daemons)
 
 static int s_ports[DAEMONS];
