@@ -44,6 +44,7 @@ BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .SECONDEXPANSION:
 .PHONY: all deps run test test-unit test-system test-asan bench fuzz clean help
 .SECONDARY:
+.DELETE_ON_ERROR:
 
 all: $(BINS)  ## build every daemon and tool
 
