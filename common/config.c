@@ -84,6 +84,12 @@ static const s_key_t s_keys[] = {
     S_INT(broker, liveness, 3, 1, 100, "heartbeats missed before a peer is dead"),
     S_INT(broker, default_deadline_ms, 5000, 1, S_HOUR_MS, "deadline when a request names none"),
     S_INT(broker, max_frame_bytes, 2097152, 1024, S_GIB, "larger frames are dropped"),
+    S_INT(broker, max_deadline_ms, 60000, 1, S_HOUR_MS,
+          "a longer deadline a request asks for is cut to this"),
+    S_INT(broker, max_client_queue, 256, 1, 1000000,
+          "requests one MDP client may have waiting for a worker; more get 503"),
+    S_INT(broker, max_queued_bytes, 67108864, 65536, S_GIB,
+          "bytes of request bodies waiting for a worker, all clients together; more get 503"),
 
     S_STRING(gateway, http_bind, "127.0.0.1", "address the HTTP server listens on"),
     S_INT(gateway, http_port, 8080, 0, 65535, "HTTP port (0: any free port)"),

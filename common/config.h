@@ -30,6 +30,9 @@ typedef struct {
     int broker_liveness;             // heartbeats missed before a peer is dead
     int broker_default_deadline_ms;  // deadline when a request names none
     int broker_max_frame_bytes;      // larger frames are dropped
+    int broker_max_deadline_ms;      // longer deadlines a request asks for are cut to this
+    int broker_max_client_queue;     // requests one MDP client may have waiting; more get 503
+    int broker_max_queued_bytes;     // bytes of queued request bodies, all clients; more: 503
     //  gateway:
     char *gateway_http_bind;         // address the HTTP server listens on
     int gateway_http_port;
