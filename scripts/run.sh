@@ -10,7 +10,8 @@ var=${CRM_VAR_DIR:-$top/var}
 bin=$top/$BUILD/bin
 mkdir -p "$var"
 
-"$top/scripts/pg.sh" start "$var/pg"
+#  Durable: fsync on (PG_FSYNC=off make run trades that for speed, as the tests do).
+PG_FSYNC=${PG_FSYNC:-on} "$top/scripts/pg.sh" start "$var/pg"
 export CRM_DATABASE_DSN=${CRM_DATABASE_DSN:-$("$top/scripts/pg.sh" dsn "$var/pg")}
 export CRM_SUPERVISOR_BIN_DIR=$bin
 [ -z "${CRM_CONFIG:-}" ] && [ -f "$top/config/crm.yaml" ] && export CRM_CONFIG=$top/config/crm.yaml

@@ -8,7 +8,11 @@
     - bad bytes never reach SQL: an Idempotency-Key or X-Request-Id that is not clean
       UTF-8 (or too long) gets 400 naming the header, while concurrent requests of the
       other tenant all succeed; the same key sent straight over MDP, in the middle of a
-      burst of good requests the service batches together, fails alone.
+      burst of good requests the service batches together, fails alone;
+    - erasure reaches everything: a person who is in an export, and whose email a
+      duplicate made PostgreSQL report as a unique violation, is erased; then neither
+      the database (pg_dump of all of it), nor the suite's log, nor PostgreSQL's log
+      holds the person's name, email or phone, and the export reads "expired".
 */
 #include "harness.h"
 
@@ -354,6 +358,129 @@ static void test_bad_key_fails_alone_in_its_batch(void **state) {
                      S_BURST - 3);
 }
 
+// --- erasure reaches everything -----------------------------------------------------------
+
+#define S_LAST "Vandermolen"
+#define S_EMAIL "quintessa.vandermolen@example.org"
+#define S_PHONE "4155550142"
+
+//  Lines of file holding needle (case-insensitive); -1 when it cannot be read.
+static int s_grep(const char *command_or_path, bool command, const char *needle) {
+    FILE *file = command ? popen(command_or_path, "r") : fopen(command_or_path, "r");
+    if (!file)
+        return -1;
+    char *line = NULL;
+    size_t capacity = 0;
+    int count = 0;
+    while (getline(&line, &capacity, file) != -1)
+        count += strcasestr(line, needle) != NULL;
+    free(line);
+    if (command)
+        pclose(file);
+    else
+        fclose(file);
+    return count;
+}
+
+//  Where the person may be found: every row of the database, the suite's log and
+//  PostgreSQL's. The number of lines that name them.
+static int s_traces(bool report) {
+    static const char *const needles[] = {S_LAST, S_EMAIL, S_PHONE};
+    char dump[1024], suite_log[512], pg_log[512];
+    snprintf(dump, sizeof dump, "\"$(pg_config --bindir)/pg_dump\" --data-only -d '%s'", h->dsn);
+    snprintf(suite_log, sizeof suite_log, "%s/suite.log", h->dir);
+    snprintf(pg_log, sizeof pg_log, "%s/pg/postgres.log", h->dir);
+    int total = 0;
+    for (size_t i = 0; i < sizeof needles / sizeof *needles; i++) {
+        int in_dump = s_grep(dump, true, needles[i]);
+        int in_suite = s_grep(suite_log, false, needles[i]);
+        int in_pg = s_grep(pg_log, false, needles[i]);
+        assert_true(in_dump >= 0 && in_suite >= 0 && in_pg >= 0);
+        if (report && in_dump + in_suite + in_pg)
+            fprintf(stderr, "  \"%s\": %d lines in the database, %d in suite.log, %d in postgres.log\n",
+                    needles[i], in_dump, in_suite, in_pg);
+        total += in_dump + in_suite + in_pg;
+    }
+    return total;
+}
+
+static void test_erasure_reaches_everything(void **state) {
+    (void)state;
+    harness_response_t r = harness_http(
+        "POST", "/v1/contacts", h->key_a,
+        "{\"firstName\":\"Quintessa\",\"lastName\":\"" S_LAST "\",\"source\":\"web\","
+        "\"emails\":[{\"address\":\"" S_EMAIL "\"}],\"phones\":[{\"number\":\"+1 " S_PHONE "\"}]}",
+        NULL);
+    assert_int_equal(r.status, 201);
+    char id[64];
+    snprintf(id, sizeof id, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    //  The same email again: refused (the daemon looks before it inserts).
+    r = harness_http("POST", "/v1/contacts", h->key_a,
+                     "{\"firstName\":\"Other\",\"source\":\"web\","
+                     "\"emails\":[{\"address\":\"" S_EMAIL "\"}]}",
+                     NULL);
+    assert_true(r.status == 409 || r.status == 422);
+    harness_response_free(&r);
+    //  A unique violation on the email key, as a race between two creates makes one:
+    //  PostgreSQL's log must not print the key's value (log_error_verbosity = terse).
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO contacts.contact_emails SELECT * FROM contacts.contact_emails"
+             " WHERE contact_id = '%s'",
+             id);
+    assert_int_equal(harness_sql_exec(sql), -1);
+
+    //  An export that holds the person.
+    r = harness_http("POST", "/v1/exports", h->key_a,
+                     "{\"format\":\"csv\",\"fields\":[\"lastName\",\"firstName\",\"email\","
+                     "\"phone\"]}",
+                     NULL);
+    assert_int_equal(r.status, 201);
+    char export_path[128];
+    snprintf(export_path, sizeof export_path, "/v1/exports/%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    for (int i = 0;; i++) {
+        assert_true(i < 400);
+        r = harness_http("GET", export_path, h->key_a, NULL, NULL);
+        bool done = strcmp(harness_json_str(&r, "status"), "succeeded") == 0;
+        harness_response_free(&r);
+        if (done)
+            break;
+        zclock_sleep(50);
+    }
+    char part_path[160];
+    snprintf(part_path, sizeof part_path, "%s/parts/1", export_path);
+    r = harness_http("GET", part_path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, S_LAST));
+    harness_response_free(&r);
+    assert_true(s_traces(false) > 0);
+
+    char path[128];
+    snprintf(path, sizeof path, "/v1/contacts/%s/erase", id);
+    r = harness_http("POST", path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 204);
+    harness_response_free(&r);
+
+    //  The export's file is gone.
+    r = harness_http("GET", part_path, h->key_a, NULL, NULL);
+    assert_int_equal(r.status, 410);
+    harness_response_free(&r);
+    r = harness_http("GET", export_path, h->key_a, NULL, NULL);
+    assert_string_equal(harness_json_str(&r, "status"), "expired");
+    harness_response_free(&r);
+    //  The other services forget their copies when ContactErased reaches them.
+    int traces = -1;
+    for (int i = 0; i < 40 && traces != 0; i++) {
+        zclock_sleep(250);
+        traces = s_traces(false);
+    }
+    if (traces)
+        s_traces(true);
+    assert_int_equal(traces, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_broker_memory_stays_bounded),
@@ -361,6 +488,7 @@ int main(void) {
         cmocka_unit_test(test_malformed_traffic_logged_once),
         cmocka_unit_test(test_bad_header_bytes_are_400),
         cmocka_unit_test(test_bad_key_fails_alone_in_its_batch),
+        cmocka_unit_test(test_erasure_reaches_everything),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
