@@ -96,6 +96,9 @@ static const s_key_t s_keys[] = {
     S_INT(gateway, max_body_bytes, 1048576, 1024, S_GIB, "larger request bodies get 413"),
     S_INT(gateway, max_connections, 1024, 1, 65536, "HTTP connections served at once"),
     S_INT(gateway, key_cache_ms, 10000, 0, S_HOUR_MS, "how long a verified API key stays cached"),
+    S_PASSWORD(gateway, key_secret,
+               "64 hex digits keying the API keys' hashes (the environment, never a file in "
+               "the repository); \"\": unkeyed"),
     S_INT(gateway, raw_max_body_bytes, 65536, 1024, S_GIB,
           "raw routes (webhooks, unsubscribe, tracking): larger bodies get 413"),
     S_INT(gateway, raw_max_in_flight, 64, 1, 65536,

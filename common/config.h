@@ -39,6 +39,7 @@ typedef struct {
     int gateway_max_body_bytes;      // larger request bodies get 413
     int gateway_max_connections;     // HTTP connections served at once
     int gateway_key_cache_ms;        // how long a verified API key stays cached
+    char *gateway_key_secret;        // 64 hex digits keying the API keys' hashes ("": none)
     //  gateway, raw routes (keyless: webhooks, unsubscribe, tracking):
     int gateway_raw_max_body_bytes;    // larger bodies get 413, before any is forwarded
     int gateway_raw_max_in_flight;     // raw requests served at once; more get 503

@@ -22,6 +22,17 @@ if [ -z "${CRM_BROKER_LOCAL_ENDPOINT+set}" ] && [ ${#sock} -lt 100 ]; then
     export CRM_BROKER_LOCAL_ENDPOINT=ipc://$sock
 fi
 
+# The deployment's secret keying the API keys' hashes (gateway.key_secret): made once, kept
+# in ./var (0600), never in the repository; CRM_GATEWAY_KEY_SECRET overrides it.
+secretfile=$var/key-secret
+if [ -z "${CRM_GATEWAY_KEY_SECRET:-}" ]; then
+    if [ ! -s "$secretfile" ]; then
+        (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$secretfile")
+    fi
+    CRM_GATEWAY_KEY_SECRET=$(cat "$secretfile")
+    export CRM_GATEWAY_KEY_SECRET
+fi
+
 # One development key, created once and reused while the database keeps it.
 keyfile=$var/dev-api-key
 if [ ! -s "$keyfile" ] || ! "$bin/crmctl" keys check "$(cat "$keyfile")" >/dev/null 2>&1; then

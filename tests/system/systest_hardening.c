@@ -12,7 +12,11 @@
     - erasure reaches everything: a person who is in an export, and whose email a
       duplicate made PostgreSQL report as a unique violation, is erased; then neither
       the database (pg_dump of all of it), nor the suite's log, nor PostgreSQL's log
-      holds the person's name, email or phone, and the export reads "expired".
+      holds the person's name, email or phone, and the export reads "expired";
+    - API keys: stored hashed with the run's gateway.key_secret; a key stored unkeyed
+      (before the secret) still works and is re-hashed on its first use; a key made
+      with --expires is refused once it has expired; a rotated key's old one works for
+      its grace period, then not; a revoked key is refused within gateway.key_cache_ms.
 */
 #include "harness.h"
 
@@ -26,6 +30,7 @@
 #include <czmq.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static harness_t *h;
 
@@ -41,6 +46,7 @@ static int s_setup(void **state) {
         "CRM_BROKER_MAX_QUEUED_BYTES=16777216",
         "CRM_BROKER_MAX_CLIENT_QUEUE=32",
         "CRM_BROKER_MAX_DEADLINE_MS=3000",
+        "CRM_GATEWAY_KEY_CACHE_MS=300",
         NULL,
     };
     h = harness_start(env);
@@ -481,6 +487,112 @@ static void test_erasure_reaches_everything(void **state) {
     assert_int_equal(traces, 0);
 }
 
+// --- API keys -------------------------------------------------------------------------------
+
+#include "apikey.h"
+
+//  Run crmctl with args (its stdout and stderr into out); its exit status.
+static int s_crmctl(const char *args, char *out, size_t size) {
+    char command[1024];
+    snprintf(command, sizeof command, "CRM_DATABASE_DSN='%s' %s/crmctl %s 2>&1", h->dsn,
+             getenv("CRM_BIN_DIR") ? getenv("CRM_BIN_DIR") : "build/bin", args);
+    FILE *pipe = popen(command, "r");
+    assert_non_null(pipe);
+    size_t n = fread(out, 1, size - 1, pipe);
+    out[n] = 0;
+    int status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+//  A key crmctl printed (the line starting crm_) into key, and the id it named into id.
+static void s_created(const char *out, char *key, char *id) {
+    const char *line = strstr(out, "\ncrm_");
+    line = line ? line + 1 : strncmp(out, "crm_", 4) == 0 ? out : NULL;
+    assert_non_null(line);
+    snprintf(key, CRM_APIKEY_LEN + 1, "%s", line);
+    const char *named = strstr(out, "created key ");
+    assert_non_null(named);
+    snprintf(id, 37, "%s", named + strlen("created key "));
+}
+
+static long s_status(const char *key) {
+    harness_response_t r = harness_http("GET", "/v1/contacts?limit=1", key, NULL, NULL);
+    long status = r.status;
+    harness_response_free(&r);
+    return status;
+}
+
+static void test_api_keys(void **state) {
+    (void)state;
+    //  Every key of the run is keyed: its stored hash is not the plain BLAKE2b of it.
+    char plain[CRM_APIKEY_HASH_LEN + 1], sql[512];
+    crm_apikey_hash(h->key_a, NULL, plain);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM gateway.api_keys WHERE key_hash = '%s'"
+             " OR hash_scheme <> 'blake2b-keyed'",
+             plain);
+    assert_int_equal(harness_sql_scalar(sql), 0);
+    assert_int_equal(s_status(h->key_a), 200);
+
+    //  A key stored before there was a secret works, and is re-hashed on that use.
+    char legacy[CRM_APIKEY_LEN + 1];
+    crm_apikey_generate(legacy);
+    crm_apikey_hash(legacy, NULL, plain);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO gateway.api_keys (id, key_hash, prefix, tenant_id, role)"
+             " VALUES (gen_random_uuid(), '%s', '%.12s', 'tenant-a', 'manager')",
+             plain, legacy);
+    assert_int_equal(harness_sql_exec(sql), 0);
+    assert_int_equal(s_status(legacy), 200);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM gateway.api_keys WHERE prefix = '%.12s'"
+             " AND hash_scheme = 'blake2b-keyed' AND key_hash <> '%s'",
+             legacy, plain);
+    assert_int_equal(harness_sql_scalar(sql), 1);
+    zclock_sleep(400); // past the cache: found by its keyed hash now
+    assert_int_equal(s_status(legacy), 200);
+
+    //  Expiry.
+    char out[2048], key[CRM_APIKEY_LEN + 1], id[40];
+    assert_int_equal(s_crmctl("keys create --tenant tenant-a --role sales --expires 2025-01-01",
+                              out, sizeof out),
+                     2);
+    assert_int_equal(s_crmctl("keys create --tenant tenant-a --role sales --expires soon", out,
+                              sizeof out),
+                     2);
+    assert_int_equal(s_crmctl("keys create --tenant tenant-a --role sales --expires 2099-01-01",
+                              out, sizeof out),
+                     0);
+    assert_int_equal(s_crmctl("keys create --tenant tenant-a --role sales --expires 2s", out,
+                              sizeof out),
+                     0);
+    s_created(out, key, id);
+    assert_int_equal(s_status(key), 200);
+    zclock_sleep(2200);
+    assert_int_equal(s_status(key), 401);
+
+    //  Rotation: the new key works at once, the old one for its grace period.
+    assert_int_equal(s_crmctl("keys create --tenant tenant-a --role manager", out, sizeof out), 0);
+    char old_key[CRM_APIKEY_LEN + 1], old_id[40], args[128];
+    s_created(out, old_key, old_id);
+    snprintf(args, sizeof args, "keys rotate %s --grace 2s", old_id);
+    assert_int_equal(s_crmctl(args, out, sizeof out), 0);
+    s_created(out, key, id);
+    assert_string_not_equal(key, old_key);
+    assert_int_equal(s_status(key), 200);
+    assert_int_equal(s_status(old_key), 200);
+    assert_int_equal(s_crmctl(args, out, sizeof out), 1); // rotated already
+    zclock_sleep(2200);
+    assert_int_equal(s_status(old_key), 401);
+    assert_int_equal(s_status(key), 200);
+
+    //  Revocation: refused within gateway.key_cache_ms (300 ms here).
+    snprintf(args, sizeof args, "keys revoke %s", id);
+    assert_int_equal(s_crmctl(args, out, sizeof out), 0);
+    zclock_sleep(400);
+    assert_int_equal(s_status(key), 401);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_broker_memory_stays_bounded),
@@ -489,6 +601,7 @@ int main(void) {
         cmocka_unit_test(test_bad_header_bytes_are_400),
         cmocka_unit_test(test_bad_key_fails_alone_in_its_batch),
         cmocka_unit_test(test_erasure_reaches_everything),
+        cmocka_unit_test(test_api_keys),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
