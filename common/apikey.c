@@ -13,10 +13,22 @@ void crm_apikey_generate(char *out) {
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-void crm_apikey_hash(const char *key, char *out) {
+void crm_apikey_hash(const char *key, const unsigned char *secret, char *out) {
     unsigned char hash[32];
-    crypto_generichash(hash, sizeof hash, (const unsigned char *)key, strlen(key), NULL, 0);
+    crypto_generichash(hash, sizeof hash, (const unsigned char *)key, strlen(key), secret,
+                       secret ? CRM_APIKEY_SECRET_LEN : 0);
     sodium_bin2hex(out, CRM_APIKEY_HASH_LEN + 1, hash, sizeof hash);
+}
+
+int crm_apikey_secret_parse(const char *text, unsigned char *secret) {
+    if (!text || !*text)
+        return 1;
+    size_t length = 0;
+    if (strlen(text) != 2 * CRM_APIKEY_SECRET_LEN ||
+        sodium_hex2bin(secret, CRM_APIKEY_SECRET_LEN, text, strlen(text), NULL, &length, NULL) ||
+        length != CRM_APIKEY_SECRET_LEN)
+        return -1;
+    return 0;
 }
 
 bool crm_apikey_well_formed(const char *key) {

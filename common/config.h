@@ -30,12 +30,16 @@ typedef struct {
     int broker_liveness;             // heartbeats missed before a peer is dead
     int broker_default_deadline_ms;  // deadline when a request names none
     int broker_max_frame_bytes;      // larger frames are dropped
+    int broker_max_deadline_ms;      // longer deadlines a request asks for are cut to this
+    int broker_max_client_queue;     // requests one MDP client may have waiting; more get 503
+    int broker_max_queued_bytes;     // bytes of queued request bodies, all clients; more: 503
     //  gateway:
     char *gateway_http_bind;         // address the HTTP server listens on
     int gateway_http_port;
     int gateway_max_body_bytes;      // larger request bodies get 413
     int gateway_max_connections;     // HTTP connections served at once
     int gateway_key_cache_ms;        // how long a verified API key stays cached
+    char *gateway_key_secret;        // 64 hex digits keying the API keys' hashes ("": none)
     //  gateway, raw routes (keyless: webhooks, unsubscribe, tracking):
     int gateway_raw_max_body_bytes;    // larger bodies get 413, before any is forwarded
     int gateway_raw_max_in_flight;     // raw requests served at once; more get 503

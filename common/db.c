@@ -170,6 +170,11 @@ static void s_record_error(crm_db_t *self, PGresult *res, const char *what) {
     snprintf(detail, sizeof detail, "%s",
              res ? PQresultErrorMessage(res) : PQerrorMessage(self->conn));
     detail[strcspn(detail, "\n")] = 0;
+    //  Data exceptions (22) and integrity violations (23) may quote the values at fault
+    //  (personal data): the log keeps the statement's name, the code and the constraint.
+    if (strncmp(self->sqlstate, "22", 2) == 0 || strncmp(self->sqlstate, "23", 2) == 0)
+        snprintf(detail, sizeof detail, "withheld (it may quote values); constraint \"%s\"",
+                 self->constraint);
     crm_log_kv(CRM_LOG_ERROR, "database command failed", "statement", what, "sqlstate",
                self->sqlstate, "detail", detail, NULL);
 }

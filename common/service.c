@@ -1,5 +1,6 @@
 /*  service: request-serving core shared by the daemons. See service.h. */
 #include "service.h"
+#include "validate.h"
 #include "bus_worker.h"
 #include "dbloop.h"
 #include "json_pb.h"
@@ -456,6 +457,14 @@ static int s_unpack(crm_service_t *self, zmsg_t *request, s_request_t *ctx) {
         return -1;
     }
     ctx->idempotent = ctx->method->writes && ctx->header->idempotency_key[0];
+    //  Checked here too (the gateway refuses it first): a key that is not UTF-8 would fail
+    //  its SQL lookup, and with it the batch's transaction.
+    const char *key = ctx->header->idempotency_key;
+    if (ctx->idempotent && (strlen(key) > 255 || !crm_utf8_valid(key, strlen(key)))) {
+        ctx->reply = s_reply_error(400, "bad_request",
+                                   "Idempotency-Key must be 1 to 255 bytes of UTF-8", request_id);
+        return -1;
+    }
     return 0;
 }
 
@@ -515,10 +524,19 @@ static void s_start(crm_service_t *self, s_request_t *ctx, int index, const Prot
                                    ctx->header->request_id);
         return;
     }
-    if (ctx->idempotent && s_idempotent_lookup(self, ctx->header, &ctx->reply) != 0) {
-        if (savepoints)
-            crm_db_release(self->db, savepoint);
-        return;
+    if (ctx->idempotent) {
+        int found = s_idempotent_lookup(self, ctx->header, &ctx->reply);
+        //  A failed lookup aborts the transaction: back to this request's savepoint, so
+        //  the others of the batch go on (the first pass is done again with savepoints).
+        if (found < 0 && savepoints)
+            crm_db_rollback_to(self->db, savepoint);
+        else if (found < 0)
+            *redo = true;
+        if (found != 0) {
+            if (savepoints)
+                crm_db_release(self->db, savepoint);
+            return;
+        }
     }
     unsigned long writes_before = crm_db_writes(self->db);
     uint64_t queued_before = self->queued_writes;
@@ -528,7 +546,7 @@ static void s_start(crm_service_t *self, s_request_t *ctx, int index, const Prot
         failed = true;
     bool wrote = crm_db_writes(self->db) != writes_before || self->queued_writes != queued_before;
     if (savepoints) {
-        if (failed)
+        if (failed || crm_db_failed(self->db))
             crm_db_rollback_to(self->db, savepoint);
         crm_db_release(self->db, savepoint);
     } else if ((failed && wrote) || crm_db_failed(self->db))

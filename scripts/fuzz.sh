@@ -1,8 +1,8 @@
 #!/bin/bash
 # `make fuzz`: libFuzzer targets for the parsers we wrote (JSON transcoder, MDP framing,
-# CSV reader and writer, @mentions, notify's webhook forms and link tokens), each for
-# FUZZ_SECONDS (default 60), under AddressSanitizer and UBSan; FUZZ_TARGETS="form csv" runs
-# only those. Fails on a crash or a leak; the crashing input is left in build-fuzz/.
+# CSV reader and writer, @mentions, notify's webhook forms and link tokens, the gateway's
+# request header checks), each for FUZZ_SECONDS (default 60), under AddressSanitizer and
+# UBSan; FUZZ_TARGETS="form csv" runs only those. Fails on a crash or a leak; the crashing input is left in build-fuzz/.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -10,7 +10,7 @@ seconds=${FUZZ_SECONDS:-60}
 out=build-fuzz
 mkdir -p "$out"
 make --no-print-directory build/gen/common.pb-c.c build/gen/contacts.pb-c.c build/gen/test_types.pb-c.c >/dev/null
-CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -Ibuild/gen -Icommon $(pkg-config --cflags libczmq jansson libprotobuf-c)"
+CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -Ibuild/gen -Icommon -Iservices/gateway $(pkg-config --cflags libczmq jansson libprotobuf-c)"
 LIBS="$(pkg-config --libs libczmq libzmq jansson libprotobuf-c)"
 gen="build/gen/common.pb-c.c build/gen/contacts.pb-c.c build/gen/test_types.pb-c.c"
 
@@ -21,6 +21,7 @@ declare -A sources=(
     [mentions]="tests/fuzz/fuzz_mentions.c common/mentions.c common/validate.c"
     [form]="tests/fuzz/fuzz_form.c services/notify/webhook.c common/validate.c"
     [sms_reply]="tests/fuzz/fuzz_sms_reply.c services/notify/sms.c common/validate.c"
+    [headers]="tests/fuzz/fuzz_headers.c services/gateway/headers.c common/validate.c"
 )
 # Libraries a target needs beyond LIBS.
 declare -A extra_libs=(

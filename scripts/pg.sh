@@ -10,7 +10,10 @@
 # the unix socket directory (no TCP: listen_addresses is empty). Connect with host=DIR.
 # As root, initdb and the server run as the `postgres` user (initdb refuses root), so DIR
 # is chowned to postgres and every parent of DIR must be traversable by that user.
-# Fsync is off (-F) for speed unless PG_FSYNC=on (the bench measures durable commits).
+# Fsync is off (-F) for speed unless PG_FSYNC=on: the tests keep it off; make run (and the
+# bench, which measures durable commits) turn it on.
+# Logging keeps personal data out of postgres.log: log_error_verbosity = terse (no DETAIL,
+# where a constraint error prints the key's values) and no statement text with errors.
 #
 # Sourceable: `. scripts/pg.sh` defines pg_start, pg_stop, pg_status and pg_dsn (each takes
 # DIR) without running anything; each runs in a subshell, so it never exits the caller.
@@ -175,6 +178,7 @@ pg_start() (
         [ "${PG_FSYNC:-off}" = on ] && fsync_opt=""
         local server_opts="-k $PG_DIR -c listen_addresses='' $fsync_opt"
         server_opts="$server_opts -c max_connections=200 -c shared_buffers=128MB"
+        server_opts="$server_opts -c log_error_verbosity=terse -c log_min_error_statement=panic"
         s_pg_as_owner "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -w -t 60 -l "$PG_DIR/postgres.log" \
             -o "$server_opts" start >/dev/null 9>&- || {
             s_pg_error "could not start the PostgreSQL server in \"$PG_DIR\"" \

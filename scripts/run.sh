@@ -10,7 +10,8 @@ var=${CRM_VAR_DIR:-$top/var}
 bin=$top/$BUILD/bin
 mkdir -p "$var"
 
-"$top/scripts/pg.sh" start "$var/pg"
+#  Durable: fsync on (PG_FSYNC=off make run trades that for speed, as the tests do).
+PG_FSYNC=${PG_FSYNC:-on} "$top/scripts/pg.sh" start "$var/pg"
 export CRM_DATABASE_DSN=${CRM_DATABASE_DSN:-$("$top/scripts/pg.sh" dsn "$var/pg")}
 export CRM_SUPERVISOR_BIN_DIR=$bin
 [ -z "${CRM_CONFIG:-}" ] && [ -f "$top/config/crm.yaml" ] && export CRM_CONFIG=$top/config/crm.yaml
@@ -19,6 +20,17 @@ export CRM_SUPERVISOR_BIN_DIR=$bin
 sock=$var/broker.sock
 if [ -z "${CRM_BROKER_LOCAL_ENDPOINT+set}" ] && [ ${#sock} -lt 100 ]; then
     export CRM_BROKER_LOCAL_ENDPOINT=ipc://$sock
+fi
+
+# The deployment's secret keying the API keys' hashes (gateway.key_secret): made once, kept
+# in ./var (0600), never in the repository; CRM_GATEWAY_KEY_SECRET overrides it.
+secretfile=$var/key-secret
+if [ -z "${CRM_GATEWAY_KEY_SECRET:-}" ]; then
+    if [ ! -s "$secretfile" ]; then
+        (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$secretfile")
+    fi
+    CRM_GATEWAY_KEY_SECRET=$(cat "$secretfile")
+    export CRM_GATEWAY_KEY_SECRET
 fi
 
 # One development key, created once and reused while the database keeps it.

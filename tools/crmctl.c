@@ -1,8 +1,10 @@
 /*  crmctl: the operator's command line.
 
         crmctl [--config PATH] keys create --tenant T --role R [--name N] [--user U]
+                                           [--expires DATE|DURATION]
         crmctl [--config PATH] keys list [--tenant T]
         crmctl [--config PATH] keys revoke KEY_ID
+        crmctl [--config PATH] keys rotate KEY_ID [--grace DURATION] [--expires DATE|DURATION]
         crmctl [--config PATH] keys check KEY
         crmctl [--config PATH] events tail [--topic PREFIX] [--from SEQ] [--count N]
         crmctl [--config PATH] reporting rebuild [--mode M] [--timeout SECONDS] [--no-wait]
@@ -14,7 +16,8 @@
         crmctl [--config PATH] contacts import-template --tenant T [--output FILE]
 
     Commands are a table; each parses its own options. The keys commands work on the
-    gateway's database (database.dsn); events and reporting talk to the running suite
+    gateway's database (database.dsn) and hash keys with gateway.key_secret (apikey.h);
+    events and reporting talk to the running suite
     through the gateway's event proxy and broker (crmctl_events.c, crmctl_reporting.c).
 */
 #include "crmctl.h"
@@ -53,13 +56,72 @@ static bool s_tenant_valid(const char *t) {
     return true;
 }
 
+//  gateway.key_secret into secret: secret, or NULL when none is set (keys are hashed
+//  unkeyed, as the gateway then does); *failed when it is malformed.
+static const unsigned char *s_secret(crmctl_t *ctl, unsigned char *secret, bool *failed) {
+    int state = crm_apikey_secret_parse(ctl->cfg->gateway_key_secret, secret);
+    *failed = state < 0;
+    if (state < 0)
+        fprintf(stderr, "crmctl: gateway.key_secret (CRM_GATEWAY_KEY_SECRET) must be 64 hex "
+                        "digits, the gateway's\n");
+    return state == 0 ? secret : NULL;
+}
+
+//  A duration "90d", "12h", "30m", "45s" into seconds as text (out): 0, or -1.
+static int s_duration(const char *text, char *out, size_t size) {
+    long long value;
+    size_t len = strlen(text);
+    if (len < 2)
+        return -1;
+    char digits[32];
+    if (len - 1 >= sizeof digits)
+        return -1;
+    memcpy(digits, text, len - 1);
+    digits[len - 1] = 0;
+    long long unit = text[len - 1] == 'd'   ? 86400
+                     : text[len - 1] == 'h' ? 3600
+                     : text[len - 1] == 'm' ? 60
+                     : text[len - 1] == 's' ? 1
+                                            : 0;
+    if (!unit || crmctl_parse_number(digits, 1, 36500LL * 86400, &value))
+        return -1;
+    snprintf(out, size, "%lld", value * unit);
+    return 0;
+}
+
+//  --expires DATE|DURATION as the two texts the statements take: a timestamp (date) or
+//  seconds from now (duration), the other "". Checks it names a time to come. 0, or -1.
+static int s_expiry(crmctl_t *ctl, const char *text, char *date, char *seconds, size_t size) {
+    date[0] = seconds[0] = 0;
+    if (!text)
+        return 0;
+    if (s_duration(text, seconds, size) != 0)
+        snprintf(date, size, "%s", text);
+    static const crm_stmt_t future = {
+        "keys_expiry_check",
+        "SELECT coalesce(now() + make_interval(secs => nullif($2, '')::float8),"
+        " nullif($1, '')::timestamptz) > now()",
+        .nparams = 2, .writes = false};
+    const char *params[] = {date, seconds};
+    PGresult *res = crm_db_query(ctl->db, &future, params);
+    bool ok = res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    if (!ok) {
+        fprintf(stderr, "crmctl: --expires must be a date to come (2027-01-01, "
+                        "2027-01-01T12:00Z) or a duration (90d, 12h, 30m)\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int s_keys_create(crmctl_t *ctl, int argc, char **argv) {
     crm_db_t *db = ctl->db;
-    const char *tenant = NULL, *role = NULL, *name = "", *user = "";
+    const char *tenant = NULL, *role = NULL, *name = "", *user = "", *expires = NULL;
     static const struct option options[] = {{"tenant", required_argument, NULL, 't'},
                                             {"role", required_argument, NULL, 'r'},
                                             {"name", required_argument, NULL, 'n'},
                                             {"user", required_argument, NULL, 'u'},
+                                            {"expires", required_argument, NULL, 'e'},
                                             {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
@@ -69,6 +131,7 @@ static int s_keys_create(crmctl_t *ctl, int argc, char **argv) {
         case 'r': role = optarg; break;
         case 'n': name = optarg; break;
         case 'u': user = optarg; break;
+        case 'e': expires = optarg; break;
         default: return 2;
         }
     }
@@ -80,25 +143,111 @@ static int s_keys_create(crmctl_t *ctl, int argc, char **argv) {
         fprintf(stderr, "crmctl: --role must be admin, manager, sales, analyst or integration\n");
         return 2;
     }
+    char date[64], seconds[32];
+    if (s_expiry(ctl, expires, date, seconds, sizeof seconds))
+        return 2;
+    unsigned char secret_bytes[CRM_APIKEY_SECRET_LEN];
+    bool failed;
+    const unsigned char *secret = s_secret(ctl, secret_bytes, &failed);
+    if (failed)
+        return 1;
     char key[CRM_APIKEY_LEN + 1], hash[CRM_APIKEY_HASH_LEN + 1], id[CRM_UUID_LEN + 1];
     char prefix[13];
     crm_apikey_generate(key);
-    crm_apikey_hash(key, hash);
+    crm_apikey_hash(key, secret, hash);
     crm_uuid_v7(id);
     memcpy(prefix, key, sizeof prefix - 1);
     prefix[sizeof prefix - 1] = 0;
     static const crm_stmt_t insert = {
         "keys_insert",
-        "INSERT INTO gateway.api_keys (id, key_hash, prefix, tenant_id, role, user_id, name)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        .nparams = 7, .writes = true};
-    const char *params[] = {id, hash, prefix, tenant, role, user, name};
+        "INSERT INTO gateway.api_keys (id, key_hash, hash_scheme, prefix, tenant_id, role,"
+        " user_id, name, expires_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce(now() + make_interval(secs =>"
+        " nullif($10, '')::float8), nullif($9, '')::timestamptz))",
+        .nparams = 10, .writes = true};
+    const char *params[] = {id,   hash, secret ? "blake2b-keyed" : "blake2b", prefix, tenant,
+                            role, user, name, date, seconds};
     PGresult *res = crm_db_query(db, &insert, params);
     if (!res)
         return 1;
     PQclear(res);
-    fprintf(stderr, "created key %s for tenant %s, role %s (shown once; store it now)\n", id,
-            tenant, role);
+    fprintf(stderr, "created key %s for tenant %s, role %s%s%s (shown once; store it now)\n", id,
+            tenant, role, expires ? ", expiring " : "", expires ? expires : "");
+    printf("%s\n", key);
+    return 0;
+}
+
+//  A new key for the same tenant, role, user and name; the old one stays valid for the
+//  grace period (--grace, default 24h), then expires.
+static int s_keys_rotate(crmctl_t *ctl, int argc, char **argv) {
+    const char *grace = "24h", *expires = NULL;
+    static const struct option options[] = {{"grace", required_argument, NULL, 'g'},
+                                            {"expires", required_argument, NULL, 'e'},
+                                            {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (c == 'g')
+            grace = optarg;
+        else if (c == 'e')
+            expires = optarg;
+        else
+            return 2;
+    }
+    if (optind != argc - 1 || !crm_uuid_valid(argv[optind])) {
+        fprintf(stderr, "crmctl: keys rotate takes one key id (see crmctl keys list)\n");
+        return 2;
+    }
+    const char *old_id = argv[optind];
+    char grace_seconds[32], date[64], seconds[32];
+    if (strcmp(grace, "0") == 0)
+        snprintf(grace_seconds, sizeof grace_seconds, "0");
+    else if (s_duration(grace, grace_seconds, sizeof grace_seconds)) {
+        fprintf(stderr, "crmctl: --grace must be a duration (24h, 7d, 30m) or 0\n");
+        return 2;
+    }
+    if (s_expiry(ctl, expires, date, seconds, sizeof seconds))
+        return 2;
+    unsigned char secret_bytes[CRM_APIKEY_SECRET_LEN];
+    bool failed;
+    const unsigned char *secret = s_secret(ctl, secret_bytes, &failed);
+    if (failed)
+        return 1;
+    char key[CRM_APIKEY_LEN + 1], hash[CRM_APIKEY_HASH_LEN + 1], id[CRM_UUID_LEN + 1];
+    char prefix[13];
+    crm_apikey_generate(key);
+    crm_apikey_hash(key, secret, hash);
+    crm_uuid_v7(id);
+    memcpy(prefix, key, sizeof prefix - 1);
+    prefix[sizeof prefix - 1] = 0;
+    static const crm_stmt_t rotate = {
+        "keys_rotate",
+        "WITH old AS ("
+        "  UPDATE gateway.api_keys SET rotated_to = $1::uuid, expires_at = least("
+        "    coalesce(expires_at, 'infinity'), now() + make_interval(secs => $5::float8))"
+        "  WHERE id = $4::uuid AND revoked_at IS NULL AND rotated_to IS NULL"
+        "    AND (expires_at IS NULL OR expires_at > now())"
+        "  RETURNING tenant_id, role, user_id, name)"
+        " INSERT INTO gateway.api_keys (id, key_hash, hash_scheme, prefix, tenant_id, role,"
+        "  user_id, name, expires_at)"
+        " SELECT $1::uuid, $2, $3, $6, tenant_id, role, user_id, name,"
+        "  coalesce(now() + make_interval(secs => nullif($8, '')::float8),"
+        "  nullif($7, '')::timestamptz) FROM old",
+        .nparams = 8, .writes = true};
+    const char *params[] = {id,     hash, secret ? "blake2b-keyed" : "blake2b", old_id,
+                            grace_seconds, prefix, date, seconds};
+    PGresult *res = crm_db_query(ctl->db, &rotate, params);
+    if (!res)
+        return 1;
+    int n = atoi(PQcmdTuples(res));
+    PQclear(res);
+    if (n == 0) {
+        fprintf(stderr, "crmctl: no active key %s that was not rotated already\n", old_id);
+        return 1;
+    }
+    fprintf(stderr, "created key %s replacing %s, which stays valid for %s (shown once; store "
+                    "it now)\n",
+            id, old_id, grace);
     printf("%s\n", key);
     return 0;
 }
@@ -119,19 +268,21 @@ static int s_keys_list(crmctl_t *ctl, int argc, char **argv) {
         "keys_list",
         "SELECT id, prefix || '...', tenant_id, role, user_id, name,"
         " to_char(created_at, 'YYYY-MM-DD HH24:MI'),"
-        " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '')"
+        " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), ''),"
+        " coalesce(to_char(expires_at, 'YYYY-MM-DD HH24:MI'), '')"
         " FROM gateway.api_keys WHERE $1 = '' OR tenant_id = $1 ORDER BY created_at",
         .nparams = 1, .writes = false};
     const char *params[] = {tenant};
     PGresult *res = crm_db_query(db, &list, params);
     if (!res)
         return 1;
-    printf("%-36s  %-15s  %-16s  %-11s  %-12s  %-16s  %s\n", "ID", "KEY", "TENANT", "ROLE",
-           "NAME", "CREATED", "REVOKED");
+    printf("%-36s  %-15s  %-16s  %-11s  %-12s  %-16s  %-16s  %s\n", "ID", "KEY", "TENANT",
+           "ROLE", "NAME", "CREATED", "EXPIRES", "REVOKED");
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%-36s  %-15s  %-16s  %-11s  %-12s  %-16s  %s\n", PQgetvalue(res, i, 0),
+        printf("%-36s  %-15s  %-16s  %-11s  %-12s  %-16s  %-16s  %s\n", PQgetvalue(res, i, 0),
                PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-               PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7));
+               PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 8),
+               PQgetvalue(res, i, 7));
     PQclear(res);
     return 0;
 }
@@ -171,14 +322,21 @@ static int s_keys_check(crmctl_t *ctl, int argc, char **argv) {
         fprintf(stderr, "crmctl: not an API key (expected crm_ and 43 characters)\n");
         return 1;
     }
-    char hash[CRM_APIKEY_HASH_LEN + 1];
-    crm_apikey_hash(argv[1], hash);
+    unsigned char secret_bytes[CRM_APIKEY_SECRET_LEN];
+    bool failed;
+    const unsigned char *secret = s_secret(ctl, secret_bytes, &failed);
+    if (failed)
+        return 1;
+    char hash[CRM_APIKEY_HASH_LEN + 1], unkeyed[CRM_APIKEY_HASH_LEN + 1];
+    crm_apikey_hash(argv[1], secret, hash);
+    crm_apikey_hash(argv[1], NULL, unkeyed);
     static const crm_stmt_t check = {
         "keys_check",
         "SELECT id, tenant_id, role FROM gateway.api_keys"
-        " WHERE key_hash = $1 AND revoked_at IS NULL",
-        .nparams = 1, .writes = false};
-    const char *params[] = {hash};
+        " WHERE key_hash IN ($1, $2) AND revoked_at IS NULL"
+        " AND (expires_at IS NULL OR expires_at > now())",
+        .nparams = 2, .writes = false};
+    const char *params[] = {hash, unkeyed};
     PGresult *res = crm_db_query(db, &check, params);
     if (!res)
         return 1;
@@ -187,7 +345,7 @@ static int s_keys_check(crmctl_t *ctl, int argc, char **argv) {
         printf("key %s: tenant %s, role %s\n", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
                PQgetvalue(res, 0, 2));
     else
-        fprintf(stderr, "crmctl: the key is unknown or revoked\n");
+        fprintf(stderr, "crmctl: the key is unknown, revoked or expired\n");
     PQclear(res);
     return found ? 0 : 1;
 }
@@ -201,13 +359,18 @@ static const struct {
     const char *usage, *summary;
 } s_commands[] = {
     {"keys", "create", s_keys_create, true,
-     "keys create --tenant T --role R [--name N] [--user U]",
+     "keys create --tenant T --role R [--name N] [--user U] [--expires DATE|DURATION]",
      "create an API key for tenant T with role R (admin, manager, sales, analyst,\n"
-     "integration); the key is printed once, on stdout"},
+     "integration); the key is printed once, on stdout. --expires 2027-01-01 or 90d (h, m,\n"
+     "s): gateways refuse it from then on. Hashed with gateway.key_secret"},
     {"keys", "list", s_keys_list, true, "keys list [--tenant T]",
-     "list the API keys (prefix, tenant, role, name, created, revoked)"},
+     "list the API keys (prefix, tenant, role, name, created, expires, revoked)"},
     {"keys", "revoke", s_keys_revoke, true, "keys revoke KEY_ID",
      "revoke a key; gateways refuse it within gateway.key_cache_ms"},
+    {"keys", "rotate", s_keys_rotate, true,
+     "keys rotate KEY_ID [--grace DURATION] [--expires DATE|DURATION]",
+     "create a new key for the same tenant, role, user and name (printed once); the old\n"
+     "one stays valid for --grace (default 24h; 0: refused within gateway.key_cache_ms)"},
     {"keys", "check", s_keys_check, true, "keys check KEY", "say whose a key is, if it is active"},
     {"events", "tail", crmctl_events_tail, false,
      "events tail [--topic PREFIX] [--from SEQ] [--count N]",

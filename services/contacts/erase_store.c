@@ -9,7 +9,11 @@
     go; its audit trail keeps who changed which field when, not the values; stored
     replies that could be replayed (idempotency) go; and the payloads of its past events
     in the outbox are scrubbed (crm_pb_scrub) and written back, so a replay carries ids
-    and types only. Then ContactErased tells every other service to forget its copies.
+    and types only; exports that may hold the person (every export of the tenant asked
+    for since the contact was created and not yet expired: an export's file is CSV or
+    zipped XLSX, and which contacts it wrote is not kept) lose their parts and read
+    "expired", a running one fails ("export again"). Then ContactErased tells every
+    other service to forget its copies.
 */
 #include "contacts.h"
 #include "outbox.h"
@@ -69,6 +73,32 @@ static const crm_stmt_t s_erase = {
     .nparams = 4,
     .writes = true};
 
+//  $1 tenant, $2 contact: the exports that may hold it lose their files (see above).
+static const crm_stmt_t s_erase_exports = {
+    .name = "erase_exports",
+    .sql =
+    "WITH hit AS ("
+    "  SELECT x.tenant_id, x.id FROM exports x"
+    "  JOIN jobs j ON j.tenant_id = x.tenant_id AND j.id = x.id"
+    "  WHERE x.tenant_id = $1 AND NOT x.expired"
+    "    AND j.created_at >= (SELECT created_at FROM contacts"
+    "                         WHERE tenant_id = $1 AND id = $2::uuid)"
+    "  FOR UPDATE OF x),"
+    " parts AS (DELETE FROM export_parts p USING hit"
+    "           WHERE p.tenant_id = hit.tenant_id AND p.export_id = hit.id),"
+    " items AS (DELETE FROM job_items i USING hit"
+    "           WHERE i.tenant_id = hit.tenant_id AND i.job_id = hit.id),"
+    " stopped AS ("
+    "  UPDATE jobs j SET status = 'failed', finished_at = now(),"
+    "    errors = errors || jsonb_build_array(jsonb_build_object('message',"
+    "      'a contact in it was erased: export again'))"
+    "  FROM hit WHERE j.tenant_id = hit.tenant_id AND j.id = hit.id"
+    "    AND j.status IN ('queued', 'running'))"
+    " UPDATE exports x SET expired = true, expires_at = coalesce(x.expires_at, now())"
+    " FROM hit WHERE x.tenant_id = hit.tenant_id AND x.id = hit.id",
+    .nparams = 2,
+    .writes = true};
+
 //  Contacts of any tenant whose retention has passed with no activity since it began.
 static const crm_stmt_t s_due = {
     .name = "erase_due",
@@ -94,6 +124,11 @@ int contacts_erase(crm_db_t *db, const char *tenant_id, const char *id, const ch
     const char *aggregates[] = {id};
     if (crm_outbox_scrub(db, tenant_id, aggregates, 1))
         return -1;
+    const char *export_params[] = {tenant_id, id};
+    res = crm_db_query(db, &s_erase_exports, export_params);
+    if (!res)
+        return -1;
+    PQclear(res);
     //  Last, so its own payload is not scrubbed (it holds no personal data).
     Crm__Events__ContactErased event = CRM__EVENTS__CONTACT_ERASED__INIT;
     event.contact_id = (char *)id;

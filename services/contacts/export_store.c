@@ -175,8 +175,11 @@ static const crm_stmt_t s_start = {
 //  $1 tenant, $2 id, $3 n, $4 offset, $5 the bytes.
 static const crm_stmt_t s_part_insert = {
     .name = "export_part_insert",
+    //  Not into an export an erasure has taken back (contacts_erase): it stays empty.
     .sql = "INSERT INTO export_parts (tenant_id, export_id, n, byte_offset, data)"
-           " VALUES ($1, $2::uuid, $3::int, $4::bigint, $5::bytea)",
+           " SELECT $1, $2::uuid, $3::int, $4::bigint, $5::bytea"
+           " WHERE NOT EXISTS (SELECT 1 FROM exports WHERE tenant_id = $1 AND id = $2::uuid"
+           "                   AND expired)",
     .nparams = 5,
     .writes = true};
 
@@ -200,7 +203,7 @@ static const crm_stmt_t s_progress = {
            " UPDATE jobs SET processed = processed + $3::int, changed = changed + $4::int,"
            "  status = CASE WHEN $7 THEN 'succeeded' ELSE 'running' END,"
            "  finished_at = CASE WHEN $7 THEN now() END"
-           " WHERE tenant_id = $1 AND id = $2::uuid",
+           " WHERE tenant_id = $1 AND id = $2::uuid AND status <> 'failed'",
     .nparams = 8,
     .writes = true};
 

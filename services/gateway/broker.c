@@ -19,6 +19,8 @@
       404 unknown_service  no worker of the service ever registered, deadline passed;
       503 unavailable      known service with no live worker, or the worker holding the
                            request died, or no worker became free before the deadline;
+      503 overloaded       the client already has broker.max_client_queue requests out, or
+                           the queued bodies would pass broker.max_queued_bytes;
       504 timeout          the worker holding the request did not reply in time.
 
     Dead tcp workers are found fast through a socket monitor: ACCEPTED/DISCONNECTED events
@@ -26,6 +28,13 @@
     queue is drained before a READY is handled, so the fd table is never older than the
     READY (see s_fd_event for the fd-reuse reasoning). Heartbeat expiry and
     EHOSTUNREACH (ZMQ_ROUTER_MANDATORY) on sends are the backstops.
+
+    Limits (the "Limits" section below): a deadline is cut to broker.max_deadline_ms; a
+    remote client may have broker.max_client_queue requests out at once, and the bodies
+    of all queued requests together may take broker.max_queued_bytes; beyond either the
+    request is answered 503 "overloaded" at once. Frames over broker.max_frame_bytes and
+    other malformed traffic are dropped, logged at most once per peer address a minute.
+    Each is counted (broker_render_metrics).
 */
 #include "broker.h"
 #include "common.pb-c.h"
@@ -47,10 +56,13 @@
 #define S_FREE_REQUESTS_MAX 4096 // requests kept for reuse
 #define S_ARENA_SIZE 2048        // scratch memory for unpacking a RequestHeader
 #define S_HEAP_NONE SIZE_MAX
+#define S_MALFORMED_LOG_MS 60000  // malformed traffic is logged once per peer this often
+#define S_MALFORMED_PEERS_MAX 4096 // peers remembered for that, then forgotten all at once
 
 typedef struct _s_service_t s_service_t;
 typedef struct _s_worker_t s_worker_t;
 typedef struct _s_request_t s_request_t;
+typedef struct _s_client_t s_client_t;
 
 //  A peer's routing id (ZeroMQ limits them to 255 bytes); the worker hash key.
 typedef struct {
@@ -74,6 +86,8 @@ struct _s_request_t {
     s_request_t *prev, *next; // service queue; next also links the free list
     broker_reply_fn *local_fn; // an in-process client's callback (broker_submit), or NULL
     void *local_arg;
+    size_t counted_bytes;      // body bytes counted in broker->queued_bytes
+    s_client_t *client_entry;  // the remote client's count, or NULL
 };
 
 struct _s_worker_t {
@@ -95,6 +109,12 @@ struct _s_service_t {
     int workers; // live workers
     s_worker_t *idle_head, *idle_tail;
     s_request_t *queue_head, *queue_tail;
+};
+
+//  A remote client with requests out (for broker.max_client_queue).
+struct _s_client_t {
+    s_identity_t identity; // the hash key
+    size_t requests;       // accepted and not yet answered
 };
 
 //  What the monitor told us about one fd.
@@ -119,6 +139,14 @@ struct _broker_t {
     int liveness;
     int default_deadline_ms;
     size_t max_frame_bytes;
+    uint32_t max_deadline_ms;
+    size_t max_client_queue;
+    size_t max_queued_bytes;
+    size_t queued_bytes;      // bodies of requests waiting for a worker
+    zhashx_t *clients;        // s_identity_t -> s_client_t, remote clients with requests out
+    zhashx_t *malformed_peers; // peer address -> int64_t last logged (zclock_mono)
+    //  Refusals, read by /metrics (broker_render_metrics).
+    atomic_ullong deadlines_cut, refused_client_queue, refused_memory, dropped_malformed;
 
     zhashx_t *services; // name -> s_service_t
     zhashx_t *workers;  // s_identity_t -> s_worker_t
@@ -424,6 +452,127 @@ static zmsg_t *s_error_msg(unsigned code, const char *error, const char *message
     return msg;
 }
 
+//  --- Limits ---------------------------------------------------------------------------
+
+//  The deadline a request gets: the one it asks for (or the default), cut to the cap.
+static uint32_t s_limits_deadline(broker_t *self, uint32_t asked) {
+    uint32_t deadline_ms = asked ? asked : (uint32_t)self->default_deadline_ms;
+    if (deadline_ms > self->max_deadline_ms) {
+        atomic_fetch_add_explicit(&self->deadlines_cut, 1, memory_order_relaxed);
+        deadline_ms = self->max_deadline_ms;
+    }
+    return deadline_ms;
+}
+
+//  May a request of bytes from client (its routing id; NULL for an in-process one) be
+//  queued? NULL when it may, else why not (the 503's message), counted.
+static const char *s_limits_refusal(broker_t *self, const crm_mdp_frame_t *client,
+                                    size_t bytes) {
+    if (client) {
+        s_identity_t identity;
+        s_client_t *entry =
+            s_identity_set(&identity, client) == 0 ? zhashx_lookup(self->clients, &identity)
+                                                   : NULL;
+        if (entry && entry->requests >= self->max_client_queue) {
+            atomic_fetch_add_explicit(&self->refused_client_queue, 1, memory_order_relaxed);
+            return "too many requests from this client are waiting (broker.max_client_queue)";
+        }
+    }
+    if (bytes > self->max_queued_bytes - self->queued_bytes) {
+        atomic_fetch_add_explicit(&self->refused_memory, 1, memory_order_relaxed);
+        return "the broker's queue is full (broker.max_queued_bytes)";
+    }
+    return NULL;
+}
+
+//  Count an admitted request: its bytes while queued, its client until answered.
+static void s_limits_take(broker_t *self, s_request_t *request, const crm_mdp_frame_t *client,
+                          size_t bytes) {
+    request->counted_bytes = bytes;
+    self->queued_bytes += bytes;
+    s_identity_t identity;
+    if (!client || s_identity_set(&identity, client))
+        return;
+    s_client_t *entry = zhashx_lookup(self->clients, &identity);
+    if (!entry) {
+        entry = calloc(1, sizeof *entry);
+        if (!entry)
+            return;
+        entry->identity = identity;
+        if (zhashx_insert(self->clients, &entry->identity, entry)) {
+            free(entry);
+            return;
+        }
+    }
+    entry->requests++;
+    request->client_entry = entry;
+}
+
+//  The request's body left the queue (handed to a worker, or answered).
+static void s_limits_release_bytes(broker_t *self, s_request_t *request) {
+    self->queued_bytes -= request->counted_bytes;
+    request->counted_bytes = 0;
+}
+
+//  The request is answered: uncount it.
+static void s_limits_release(broker_t *self, s_request_t *request) {
+    s_limits_release_bytes(self, request);
+    s_client_t *entry = request->client_entry;
+    request->client_entry = NULL;
+    if (entry && --entry->requests == 0)
+        zhashx_delete(self->clients, &entry->identity); // frees entry
+}
+
+//  Log a malformed message, at most once a minute per peer address (an attacker's flood
+//  is one line a minute); every one is counted.
+static void s_limits_malformed(broker_t *self, zmq_msg_t *frame, const char *reason,
+                               int64_t now) {
+    atomic_fetch_add_explicit(&self->dropped_malformed, 1, memory_order_relaxed);
+    const char *peer = zmq_msg_gets(frame, "Peer-Address");
+    if (!peer)
+        peer = "local";
+    int64_t *last = zhashx_lookup(self->malformed_peers, peer);
+    if (last && now - *last < S_MALFORMED_LOG_MS)
+        return;
+    if (!last) {
+        if (zhashx_size(self->malformed_peers) >= S_MALFORMED_PEERS_MAX)
+            zhashx_purge(self->malformed_peers);
+        last = malloc(sizeof *last);
+        if (!last || zhashx_insert(self->malformed_peers, peer, last)) {
+            free(last);
+            last = NULL;
+        }
+    }
+    if (last)
+        *last = now;
+    crm_log_kv(CRM_LOG_WARN, "dropping malformed message", "peer", peer, "detail", reason, "hint",
+               "logged once a minute per peer; crm_broker_dropped_total counts every one", NULL);
+}
+
+void broker_render_metrics(broker_t *self, zchunk_t *out) {
+    char text[1024];
+    int size = snprintf(
+        text, sizeof text,
+        "# HELP crm_broker_deadlines_cut_total Requests whose deadline was cut to "
+        "broker.max_deadline_ms.\n"
+        "# TYPE crm_broker_deadlines_cut_total counter\n"
+        "crm_broker_deadlines_cut_total %llu\n"
+        "# HELP crm_broker_refused_total Requests the broker answered 503 for a limit.\n"
+        "# TYPE crm_broker_refused_total counter\n"
+        "crm_broker_refused_total{limit=\"max_client_queue\"} %llu\n"
+        "crm_broker_refused_total{limit=\"max_queued_bytes\"} %llu\n"
+        "# HELP crm_broker_dropped_total Malformed MDP messages dropped (bad framing, frames "
+        "over broker.max_frame_bytes).\n"
+        "# TYPE crm_broker_dropped_total counter\n"
+        "crm_broker_dropped_total %llu\n",
+        (unsigned long long)atomic_load(&self->deadlines_cut),
+        (unsigned long long)atomic_load(&self->refused_client_queue),
+        (unsigned long long)atomic_load(&self->refused_memory),
+        (unsigned long long)atomic_load(&self->dropped_malformed));
+    if (size > 0)
+        zchunk_extend(out, text, (size_t)size < sizeof text ? (size_t)size : sizeof text - 1);
+}
+
 //  --- Requests -------------------------------------------------------------------------
 
 //  A request from the free list (or a new one), empty and unlinked.
@@ -451,6 +600,8 @@ static s_request_t *s_request_take(broker_t *self) {
     request->prev = request->next = NULL;
     request->local_fn = NULL;
     request->local_arg = NULL;
+    request->counted_bytes = 0;
+    request->client_entry = NULL;
     return request;
 }
 
@@ -477,6 +628,7 @@ static void s_request_clear_body(s_request_t *request) {
 //  The client has been answered (or cannot be): unlink the request everywhere and
 //  recycle it. A worker holding it stays busy until it replies.
 static void s_request_release(broker_t *self, s_request_t *request) {
+    s_limits_release(self, request);
     s_heap_remove(self, request);
     if (request->service)
         s_queue_remove(request->service, request);
@@ -654,6 +806,7 @@ static void s_dispatch(broker_t *self, s_service_t *service) {
         for (size_t i = 0; i < request->body_count; i++)
             s_send_msg(self, &request->body[i], i + 1 < request->body_count);
         s_request_clear_body(request);
+        s_limits_release_bytes(self, request);
 
         worker->busy = true;
         worker->request = request;
@@ -891,8 +1044,7 @@ static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, siz
     self->arena_used = 0;
     Crm__RequestHeader *header =
         crm__request_header__unpack(&self->allocator, first->size, first->data);
-    uint32_t deadline_ms =
-        header && header->deadline_ms ? header->deadline_ms : (uint32_t)self->default_deadline_ms;
+    uint32_t deadline_ms = s_limits_deadline(self, header ? header->deadline_ms : 0);
     const char *request_id = header && header->request_id ? header->request_id : "";
 
     s_service_t *service = zhashx_lookup(self->services, name);
@@ -900,6 +1052,15 @@ static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, siz
         char message[CRM_MDP_SERVICE_MAX + 64];
         snprintf(message, sizeof(message), "service %s has no live worker", name);
         s_send_error(self, &self->frames[0], name, 503, "unavailable", message, request_id);
+        crm__request_header__free_unpacked(header, &self->allocator);
+        return;
+    }
+    size_t bytes = 0;
+    for (size_t i = (size_t)layout->body; i < count && i < CRM_MDP_FRAMES_MAX; i++)
+        bytes += self->views[i].size;
+    const char *refusal = s_limits_refusal(self, &self->views[0], bytes);
+    if (refusal) {
+        s_send_error(self, &self->frames[0], name, 503, "overloaded", refusal, request_id);
         crm__request_header__free_unpacked(header, &self->allocator);
         return;
     }
@@ -932,6 +1093,7 @@ static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, siz
     for (size_t i = 0; i < body_count; i++)
         zmq_msg_move(&request->body[i], &self->frames[(size_t)layout->body + i]);
     request->body_count = body_count;
+    s_limits_take(self, request, &self->views[0], bytes);
     zmq_msg_move(&request->client, &self->frames[0]);
     request->service = service;
     request->deadline_ms = deadline_ms;
@@ -957,8 +1119,7 @@ int broker_submit(broker_t *self, const char *service_name, zmsg_t **body_p,
         first ? crm__request_header__unpack(&self->allocator, zframe_size(first),
                                             zframe_data(first))
               : NULL;
-    uint32_t deadline_ms =
-        header && header->deadline_ms ? header->deadline_ms : (uint32_t)self->default_deadline_ms;
+    uint32_t deadline_ms = s_limits_deadline(self, header ? header->deadline_ms : 0);
     char request_id[128];
     snprintf(request_id, sizeof request_id, "%s",
              header && header->request_id ? header->request_id : "");
@@ -970,6 +1131,12 @@ int broker_submit(broker_t *self, const char *service_name, zmsg_t **body_p,
         snprintf(message, sizeof(message), "service %s has no live worker", service_name);
         zmsg_destroy(&body);
         fn(s_error_msg(503, "unavailable", message, request_id), arg);
+        return 0;
+    }
+    const char *refusal = s_limits_refusal(self, NULL, zmsg_content_size(body));
+    if (refusal) {
+        zmsg_destroy(&body);
+        fn(s_error_msg(503, "overloaded", refusal, request_id), arg);
         return 0;
     }
     if (!service)
@@ -997,8 +1164,9 @@ int broker_submit(broker_t *self, const char *service_name, zmsg_t **body_p,
         zmq_msg_init_size(&request->body[i], zframe_size(frame));
         memcpy(zmq_msg_data(&request->body[i]), zframe_data(frame), zframe_size(frame));
     }
-    zmsg_destroy(&body);
     request->body_count = body_count;
+    s_limits_take(self, request, NULL, zmsg_content_size(body));
+    zmsg_destroy(&body);
     uint8_t address[1 + sizeof(uint64_t)] = {0xff};
     self->local_serial++;
     memcpy(address + 1, &self->local_serial, sizeof self->local_serial);
@@ -1071,7 +1239,7 @@ static void s_handle_message(broker_t *self, size_t count, int64_t now) {
     crm_mdp_layout_t layout;
     const char *reason = NULL;
     if (crm_mdp_layout_router(self->views, count, self->max_frame_bytes, &layout, &reason)) {
-        crm_log_kv(CRM_LOG_WARN, "dropping malformed message", "detail", reason, NULL);
+        s_limits_malformed(self, &self->frames[count > 1 ? 1 : 0], reason, zclock_mono());
         return;
     }
     if (layout.peer == CRM_MDP_CLIENT)
@@ -1159,6 +1327,12 @@ broker_t *broker_new(const crm_config_t *cfg) {
         cfg->broker_default_deadline_ms > 0 ? cfg->broker_default_deadline_ms : 5000;
     self->max_frame_bytes =
         cfg->broker_max_frame_bytes > 0 ? (size_t)cfg->broker_max_frame_bytes : 0;
+    self->max_deadline_ms =
+        cfg->broker_max_deadline_ms > 0 ? (uint32_t)cfg->broker_max_deadline_ms : 60000;
+    self->max_client_queue =
+        cfg->broker_max_client_queue > 0 ? (size_t)cfg->broker_max_client_queue : 256;
+    self->max_queued_bytes =
+        cfg->broker_max_queued_bytes > 0 ? (size_t)cfg->broker_max_queued_bytes : 64u << 20;
     self->allocator = (ProtobufCAllocator){s_arena_alloc, s_arena_free, self};
     for (size_t i = 0; i < CRM_MDP_FRAMES_MAX; i++)
         zmq_msg_init(&self->frames[i]);
@@ -1168,9 +1342,12 @@ broker_t *broker_new(const crm_config_t *cfg) {
     self->services = zhashx_new();
     self->workers = zhashx_new();
     self->snapshot = zhashx_new();
+    self->clients = zhashx_new();
+    self->malformed_peers = zhashx_new();
     self->router = zsock_new(ZMQ_ROUTER);
     self->monitor = zsock_new(ZMQ_PAIR);
-    if (!self->services || !self->workers || !self->snapshot || !self->router || !self->monitor) {
+    if (!self->services || !self->workers || !self->snapshot || !self->clients ||
+        !self->malformed_peers || !self->router || !self->monitor) {
         crm_error("could not create broker");
         broker_destroy(&self);
         return NULL;
@@ -1182,6 +1359,12 @@ broker_t *broker_new(const crm_config_t *cfg) {
     zhashx_set_key_hasher(self->workers, s_identity_hash);
     zhashx_set_key_comparator(self->workers, s_identity_compare);
     zhashx_set_destructor(self->snapshot, s_snapshot_entry_destroy);
+    zhashx_set_key_duplicator(self->clients, NULL);
+    zhashx_set_key_destructor(self->clients, NULL);
+    zhashx_set_key_hasher(self->clients, s_identity_hash);
+    zhashx_set_key_comparator(self->clients, s_identity_compare);
+    zhashx_set_destructor(self->clients, s_snapshot_entry_destroy);
+    zhashx_set_destructor(self->malformed_peers, s_snapshot_entry_destroy);
 
     self->router_handle = zsock_resolve(self->router);
     zsock_set_linger(self->router, 0);
@@ -1260,6 +1443,8 @@ void broker_destroy(broker_t **self_p) {
         zhashx_destroy(&self->services);
     }
     zhashx_destroy(&self->snapshot);
+    zhashx_destroy(&self->clients);
+    zhashx_destroy(&self->malformed_peers);
     free(self->fds);
     if (self->router_handle) {
         zmq_socket_monitor(self->router_handle, NULL, 0);

@@ -17,7 +17,11 @@
         504 "timeout"          a worker took the request but did not reply in time;
       a late reply from a worker after that is dropped;
     - mmi.service answers "200" or "404" as in RFC 8 (MMI);
-    - malformed messages are logged and dropped; the broker keeps serving.
+    - malformed messages are dropped (logged once a minute per peer) and counted; the
+      broker keeps serving;
+    - limits: deadlines are cut to broker.max_deadline_ms; a remote client's requests out
+      (broker.max_client_queue) and the queued bodies of all (broker.max_queued_bytes)
+      are capped, beyond which a request is answered 503 "overloaded" at once.
 */
 #ifndef GATEWAY_BROKER_H
 #define GATEWAY_BROKER_H
@@ -56,6 +60,10 @@ void broker_each_service(broker_t *self, void (*fn)(const char *service, int wor
 
 //  Thread-safe: live workers of one service (0 when unknown).
 int broker_service_workers(broker_t *self, const char *service);
+
+//  The limits' counters (deadlines cut, requests refused per limit, malformed messages
+//  dropped) as Prometheus text appended to out; read from any thread.
+void broker_render_metrics(broker_t *self, zchunk_t *out);
 
 //  The tcp endpoint actually bound, with a wildcard port resolved
 //  (e.g. "tcp://127.0.0.1:41235" for "tcp://127.0.0.1:*"). Owned by the broker.

@@ -1,6 +1,7 @@
 /*  http: HTTP/JSON to Majordomo translation. See http.h. */
 #include "http.h"
 #include "common.pb-c.h"
+#include "headers.h"
 #include "ids.h"
 #include "json_pb.h"
 #include "log.h"
@@ -400,12 +401,8 @@ static void s_call(http_t *self, struct MHD_Connection *conn, const route_t *rou
         goto done;
     }
 
+    //  Checked by s_headers_check (headers.h) before the call was built.
     const char *idem = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
-    if (idem && (strlen(idem) == 0 || strlen(idem) > 255)) {
-        s_error(resp, 422, NULL, "the request breaks a rule", "Idempotency-Key",
-                "must be 1 to 255 characters");
-        goto done;
-    }
     Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
     header.method = (char *)route->rpc;
     header.tenant_id = (char *)who->tenant_id;
@@ -615,7 +612,32 @@ static void s_send(struct MHD_Connection *conn, s_response_t *resp) {
     MHD_destroy_response(r);
 }
 
-//  The X-Request-Id to use: the caller's when it is sane, else a new id.
+//  The first header passed on to a service (headers_rules, then extra: NULL or
+//  NULL-terminated) that breaks its rule: its name, and *problem says why; NULL when all
+//  pass. A bad byte is refused here, before any service (and its SQL) sees it.
+static const char *s_headers_check(struct MHD_Connection *conn, const char *const *extra,
+                                   const char **problem) {
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0;; i++) {
+            const char *name = pass == 0 ? headers_rules[i].name : extra ? extra[i] : NULL;
+            if (!name)
+                break;
+            const char *value = NULL;
+            size_t size = 0;
+            if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, name, strlen(name), &value,
+                                              &size) != MHD_YES ||
+                !value)
+                continue;
+            *problem = headers_problem(name, value, size);
+            if (*problem)
+                return name;
+        }
+    }
+    return NULL;
+}
+
+//  The X-Request-Id to use: the caller's when it is sane, else a new id (a bad one is
+//  refused with 400 by s_headers_check).
 static void s_request_id(struct MHD_Connection *conn, char *out, size_t size) {
     const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     bool ok = given && *given && strlen(given) < size;
@@ -630,6 +652,20 @@ static void s_request_id(struct MHD_Connection *conn, char *out, size_t size) {
 static void s_handle(http_t *self, struct MHD_Connection *conn, const char *url,
                      const char *method, s_request_t *req, s_response_t *resp) {
     s_request_id(conn, resp->request_id, sizeof resp->request_id);
+    const char *problem = NULL;
+    const char *bad_header =
+        s_headers_check(conn, req->raw ? raw_forwarded_headers : NULL, &problem);
+    if (bad_header && req->raw) {
+        resp->is_raw = true;
+        char text[160];
+        snprintf(text, sizeof text, "the %s header %s", bad_header, problem);
+        raw_answer_error(&resp->raw, 400, text, 0);
+        return;
+    }
+    if (bad_header) {
+        s_error(resp, 400, NULL, "a request header cannot be used", bad_header, problem);
+        return;
+    }
     if (req->raw) {
         s_handle_raw(self, conn, url, method, req, resp);
         return;

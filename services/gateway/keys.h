@@ -1,5 +1,10 @@
 /*  keys: verifies API keys against the gateway schema, with a short-lived cache.
-    Thread-safe: called from every HTTP connection thread. */
+    Thread-safe: called from every HTTP connection thread.
+
+    A key is looked up by its hash keyed with the deployment's secret (apikey.h), or by
+    its unkeyed hash for a key stored before there was a secret, which is then re-hashed
+    (keyed) on this first use. A revoked or expired key is refused within
+    gateway.key_cache_ms (a cached answer lives that long, never past the key's expiry). */
 #ifndef GATEWAY_KEYS_H
 #define GATEWAY_KEYS_H
 
@@ -14,12 +19,13 @@ typedef struct {
     char user_id[80];
 } key_identity_t;
 
-//  Takes ownership of db (connected, migrated).
-keys_t *keys_new(crm_db_t **db_p, int cache_ms);
+//  Takes ownership of db (connected, migrated). secret: CRM_APIKEY_SECRET_LEN bytes
+//  (copied), or NULL: keys are hashed unkeyed.
+keys_t *keys_new(crm_db_t **db_p, int cache_ms, const unsigned char *secret);
 void keys_destroy(keys_t **self_p);
 
-//  0 and *who filled for a valid, unrevoked key; -1 for an unknown key; -2 when the
-//  database could not be asked (answer 503).
+//  0 and *who filled for a valid, unrevoked, unexpired key; -1 for an unknown key; -2
+//  when the database could not be asked (answer 503).
 int keys_verify(keys_t *self, const char *key, key_identity_t *who);
 
 //  True when the database answers (for /readyz).

@@ -2,6 +2,7 @@
     the event proxy (proxy.c) and the HTTP server (http.c, libmicrohttpd driven from the
     loop's epoll descriptor) all run in this thread's zloop; API keys are checked by
     keys.c. */
+#include "apikey.h"
 #include "broker.h"
 #include "http.h"
 #include "keys.h"
@@ -10,6 +11,8 @@
 #include "process.h"
 #include "proxy.h"
 #include "routes.h"
+
+#include <sodium.h>
 
 extern const crm_migration_t gateway_migrations[];
 
@@ -38,7 +41,21 @@ int main(int argc, char **argv) {
             goto done;
     if (cfg->database_migrate && crm_db_migrate(db, "gateway", gateway_migrations))
         goto done;
-    keys = keys_new(&db, cfg->gateway_key_cache_ms);
+    unsigned char secret[CRM_APIKEY_SECRET_LEN];
+    int secret_state = crm_apikey_secret_parse(cfg->gateway_key_secret, secret);
+    if (secret_state < 0) {
+        crm_log_kv(CRM_LOG_ERROR, "invalid gateway.key_secret", "detail",
+                   "must be 64 hex digits (32 bytes)", "hint",
+                   "make one with: head -c 32 /dev/urandom | xxd -p -c 64", NULL);
+        goto done;
+    }
+    if (secret_state > 0)
+        crm_log_kv(CRM_LOG_WARN, "API keys are hashed without a secret", "hint",
+                   "set CRM_GATEWAY_KEY_SECRET (the same for crmctl) so that a stolen key "
+                   "table cannot be checked offline",
+                   NULL);
+    keys = keys_new(&db, cfg->gateway_key_cache_ms, secret_state == 0 ? secret : NULL);
+    sodium_memzero(secret, sizeof secret);
     broker = broker_new(cfg);
     if (!broker)
         goto done;

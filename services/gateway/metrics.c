@@ -121,8 +121,10 @@ char *metrics_render(metrics_t *self, broker_t *broker) {
     EMIT("# HELP crm_broker_workers Live Majordomo workers per service.\n"
          "# TYPE crm_broker_workers gauge\n");
 #undef EMIT
-    if (broker)
+    if (broker) {
         broker_each_service(broker, s_worker_line, out);
+        broker_render_metrics(broker, out);
+    }
     if (self->proxy)
         proxy_render_metrics(self->proxy, out);
     zchunk_extend(out, "", 1);

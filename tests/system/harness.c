@@ -1,5 +1,6 @@
 /*  harness: a private suite per system test. See harness.h. */
 #include "harness.h"
+#include "ids.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -362,6 +363,16 @@ harness_t *harness_start(const char *const *extra_env) {
     signal(SIGINT, s_on_signal);
     signal(SIGTERM, s_on_signal);
     signal(SIGPIPE, SIG_IGN);
+    //  The run's own secret for the API keys' hashes (gateway.key_secret), shared by
+    //  crmctl (harness_create_key) and the gateway through the environment.
+    if (!getenv("CRM_GATEWAY_KEY_SECRET")) {
+        unsigned char secret[32];
+        char hex[65];
+        crm_random_bytes(secret, sizeof secret);
+        for (size_t i = 0; i < sizeof secret; i++)
+            snprintf(hex + 2 * i, 3, "%02x", secret[i]);
+        setenv("CRM_GATEWAY_KEY_SECRET", hex, 1);
+    }
     s_start_sinks();
 
     char cmd[1024];

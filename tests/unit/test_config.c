@@ -574,7 +574,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 99);
+    assert_int_equal(lines, 103);
     free(text);
     crm_config_destroy(&config);
 
