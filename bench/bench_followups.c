@@ -332,7 +332,7 @@ int main(void) {
     long n = getenv("BENCH_FOLLOWUPS") ? atol(getenv("BENCH_FOLLOWUPS")) : 100000;
     int processes = getenv("BENCH_LEADS_PROCESSES") ? atoi(getenv("BENCH_LEADS_PROCESSES")) : 2;
     setenv("PG_FSYNC", "on", 1);
-    char services[256] = "gateway contacts dedupe notify reporting";
+    char services[256] = "gateway contacts dedupe notify reporting scoring";
     for (int i = 0; i < processes; i++)
         strcat(services, " leads");
     char services_env[300];

@@ -95,7 +95,7 @@ int main(void) {
     char *p = services + sprintf(services, "CRM_SUPERVISOR_SERVICES=gateway contacts");
     for (int i = 0; i < procs && p < services + sizeof services - 16; i++)
         p += sprintf(p, " leads");
-    sprintf(p, " dedupe notify reporting");
+    sprintf(p, " dedupe notify reporting scoring");
     setenv("PG_FSYNC", "on", 1);
     const char *env[] = {"CRM_LOG_LEVEL=warn", services, NULL};
     h = harness_start(env);

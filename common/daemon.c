@@ -125,6 +125,10 @@ static int s_start(s_life_t *self) {
                                     max_batch, self->arg);
     crm_service_set_aheads(self->service, daemon->aheads);
     self->loop = zloop_new();
+    //  The probes answer from here on: alive once the loop turns, ready once the
+    //  workers hear the broker.
+    if (s_start_health(self))
+        return -1;
     if (crm_service_attach(self->service, self->loop))
         return -1;
     if (daemon->publishes) {
@@ -145,7 +149,7 @@ static int s_start(s_life_t *self) {
     if (daemon->attach && daemon->attach(cfg, self->service, self->loop, self->arg))
         return -1;
     self->attached = true;
-    return s_start_health(self);
+    return 0;
 }
 
 //  Serve until SIGINT/SIGTERM.

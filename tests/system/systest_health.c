@@ -59,13 +59,14 @@ static s_reply_t s_get(size_t i, const char *path) {
     return r;
 }
 
-//  Wait until daemon i's path answers status; the last reply.
-static s_reply_t s_wait_for(size_t i, const char *path, long status, int timeout_ms) {
+//  Wait until daemon i's path answers status (and body, when not NULL); the last reply.
+static s_reply_t s_wait_for(size_t i, const char *path, long status, const char *body,
+                            int timeout_ms) {
     int64_t until = zclock_mono() + timeout_ms;
     s_reply_t r;
     do {
         r = s_get(i, path);
-        if (r.status == status)
+        if (r.status == status && (!body || strcmp(r.body, body) == 0))
             break;
         zclock_sleep(100);
     } while (zclock_mono() < until);
@@ -103,11 +104,13 @@ static int s_teardown(void **state) {
 static void test_every_daemon_is_alive_and_ready(void **state) {
     (void)state;
     for (size_t i = 0; i < DAEMONS; i++) {
-        s_reply_t r = s_get(i, "/healthz");
+        //  (the suite is ready once the workers registered; a daemon's probes answer
+        //  from its loop's start, and it hears the broker within a heartbeat)
+        s_reply_t r = s_wait_for(i, "/healthz", 200, NULL, 10000);
         if (r.status != 200)
             fail_msg("%s /healthz answered %ld: %s", s_daemons[i], r.status, r.body);
         assert_string_equal(r.body, "{\"status\":\"ok\"}");
-        r = s_wait_for(i, "/readyz", 200, 10000);
+        r = s_wait_for(i, "/readyz", 200, NULL, 10000);
         if (r.status != 200)
             fail_msg("%s /readyz answered %ld: %s", s_daemons[i], r.status, r.body);
         assert_string_equal(r.body, "{\"ready\":true,\"database\":true,\"broker\":true}");
@@ -150,14 +153,15 @@ static void test_database_down_is_not_ready_then_recovers(void **state) {
     harness_response_t r = harness_http("GET", "/v1/contacts?limit=1", h->key_a, NULL, NULL);
     assert_true(r.status >= 500);
     harness_response_free(&r);
-    s_reply_t ready = s_wait_for(0, "/readyz", 503, 10000);
+    s_reply_t ready = s_wait_for(0, "/readyz", 503,
+                                 "{\"ready\":false,\"database\":false,\"broker\":true}", 10000);
     assert_int_equal(ready.status, 503);
     assert_string_equal(ready.body, "{\"ready\":false,\"database\":false,\"broker\":true}");
     assert_int_equal(s_get(0, "/healthz").status, 200);
 
     //  Back: ready again on its own (the loop reconnects), and serving.
     assert_int_equal(harness_pg("start"), 0);
-    ready = s_wait_for(0, "/readyz", 200, 15000);
+    ready = s_wait_for(0, "/readyz", 200, NULL, 15000);
     if (ready.status != 200)
         fail_msg("contacts /readyz answered %ld: %s", ready.status, ready.body);
     r = harness_http("GET", "/v1/contacts?limit=1", h->key_a, NULL, NULL);

@@ -14,6 +14,10 @@
 #include "events.pb-c.h"
 #include "systest_sql.h"
 
+//  The lead's score, band and priority come from the scoring service in the background,
+//  each change a LeadUpdated by the actor "scoring": left out of these counts.
+#define S_NOT_SCORING " AND position(convert_to('scoring', 'UTF8') IN payload) = 0"
+
 static harness_t *h;
 
 static int s_setup(void **state) {
@@ -126,18 +130,18 @@ static void test_merge_repoints_leads(void **state) {
     //  One LeadUpdated, for the live lead only, naming contactId.
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM leads.outbox WHERE type = 'LeadUpdated'"
-             " AND aggregate_id = '%s'",
+             " AND aggregate_id = '%s'" S_NOT_SCORING,
              lead1);
     assert_int_equal(sql_scalar(sql), 1);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM leads.outbox WHERE type = 'LeadUpdated'"
-             " AND aggregate_id = '%s'",
+             " AND aggregate_id = '%s'" S_NOT_SCORING,
              lead2);
     assert_int_equal(sql_scalar(sql), 0);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM leads.outbox WHERE type = 'LeadUpdated'"
              " AND aggregate_id = '%s'"
-             " AND position(convert_to('contactId', 'UTF8') IN payload) > 0",
+             " AND position(convert_to('contactId', 'UTF8') IN payload) > 0" S_NOT_SCORING,
              lead1);
     assert_int_equal(sql_scalar(sql), 1);
 
@@ -282,7 +286,7 @@ static void test_erase_clears_lead_pii(void **state) {
     assert_int_equal(sql_scalar(sql), 1);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM leads.outbox WHERE aggregate_id = '%s'"
-             " AND position(convert_to('Marguerite', 'UTF8') IN payload) > 0",
+             " AND position(convert_to('Marguerite', 'UTF8') IN payload) > 0" S_NOT_SCORING,
              kept);
     assert_int_equal(sql_scalar(sql), 1);
 }
