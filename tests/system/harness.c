@@ -602,6 +602,10 @@ harness_response_t harness_http(const char *method, const char *path, const char
     return harness_http_raw(method, path, key, body, body ? strlen(body) : 0, headers);
 }
 
+harness_response_t harness_http_at(const char *base_url, const char *method, const char *path) {
+    return s_http_at(base_url, method, path, NULL, NULL, 0, NULL);
+}
+
 const char *harness_header(const harness_response_t *r, const char *name, char *out,
                            size_t size) {
     out[0] = 0;

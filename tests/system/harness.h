@@ -76,6 +76,10 @@ harness_response_t harness_http(const char *method, const char *path, const char
                                 const char *body, const char *const *headers);
 void harness_response_free(harness_response_t *r);
 
+//  A request without key or body to another server: base_url "http://127.0.0.1:PORT"
+//  (a daemon's health endpoint, a sink).
+harness_response_t harness_http_at(const char *base_url, const char *method, const char *path);
+
 //  Same with a body of arbitrary bytes.
 harness_response_t harness_http_raw(const char *method, const char *path, const char *key,
                                     const void *body, size_t size, const char *const *headers);
