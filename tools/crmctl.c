@@ -223,7 +223,8 @@ static const struct {
     {"events", "tail", crmctl_events_tail, false, true,
      "events tail [--topic PREFIX] [--from SEQ] [--count N]",
      "print events as JSON lines, one per event, from events.subscribe_endpoint;\n"
-     "--topic keeps topics starting with PREFIX (\"contacts.\", \"contacts.ContactCreated\");\n"
+     "--topic keeps topics starting with PREFIX (\"contacts.\", \"contacts.acme.ContactCreated\":\n"
+     "topics are <source>.<tenant>.<Type>);\n"
      "--from SEQ (with --topic naming one source) first replays that source's history from\n"
      "SEQ through broker.endpoint, then follows live without gaps or duplicates;\n"
      "--count N exits after N events. Ctrl-C stops it. See docs/EVENTS.md"},

@@ -2,8 +2,9 @@
 
     The actor owns a REP socket bound to inproc://zeromq.zap.01 and the key table
     (public key, Z85 -> name, roles, pii). A request is answered from the table: 200 with
-    the key's metadata, or 400. The table is loaded at start and again, at most once a
-    second, when a request comes; a certificate whose roles do not parse is left out,
+    the key's metadata, or 400. The table is loaded at start and again when a request
+    comes and the directory changed (a key added or deleted) or a second has passed (a
+    file rewritten in place); a certificate whose roles do not parse is left out,
     with a warning naming it and the problem.
 */
 #include "zap.h"
@@ -12,6 +13,7 @@
 
 #include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define S_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define S_RELOAD_MS 1000
@@ -29,6 +31,7 @@ typedef struct {
     zsock_t *handler;
     zhashx_t *keys; // public key (Z85) -> s_key_t
     int64_t loaded_at;
+    struct timespec loaded_stamp; // the directory's mtime when loaded
     int64_t refusal_second; // rate of refusal log lines
     int refusals_logged;
 } s_state_t;
@@ -48,8 +51,17 @@ static void s_key_destroy(void **item) {
     *item = NULL;
 }
 
+//  The directory's modification time (a key added or deleted changes it).
+static struct timespec s_stamp(const char *dir) {
+    struct stat info;
+    if (stat(dir, &info) != 0)
+        return (struct timespec){0, 0};
+    return info.st_mtim;
+}
+
 //  Read every NAME.key in the directory into a new table.
 static void s_load(s_state_t *self) {
+    self->loaded_stamp = s_stamp(self->dir);
     zhashx_t *keys = zhashx_new();
     zhashx_set_destructor(keys, s_key_destroy);
     DIR *dir = opendir(self->dir);
@@ -145,7 +157,11 @@ static void s_answer(s_state_t *self) {
         s_refused(self, text, address ? address : "", "");
     } else {
         zmq_z85_encode(key_text, zframe_data(credentials), 32);
-        if (zclock_mono() - self->loaded_at >= S_RELOAD_MS)
+        //  Again when a key came or went, and at least once a second (a file replaced).
+        struct timespec stamp = s_stamp(self->dir);
+        if (zclock_mono() - self->loaded_at >= S_RELOAD_MS ||
+            stamp.tv_sec != self->loaded_stamp.tv_sec ||
+            stamp.tv_nsec != self->loaded_stamp.tv_nsec)
             s_load(self);
         s_key_t *key = zhashx_lookup(self->keys, key_text);
         if (key && strlen(key->roles) < sizeof metadata - 32) {

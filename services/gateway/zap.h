@@ -3,8 +3,8 @@
 
     The admitted keys are the certificates in security.keys_dir (NAME.key, written by
     crmctl certs create), each with its roles and pii flag as metadata; the directory is
-    read again at most once a second when a connection is being authenticated, so a key
-    added or deleted there counts for new connections within a second. A known key's
+    read again when a connection is being authenticated and a key was added or deleted
+    there since (or a second has passed), so a change counts for the next connection. A known key's
     connection gets its metadata from the ZAP reply: User-Id is the key's name, "roles"
     and "pii" its rights (common/peer.h), which the broker and the event proxy read off
     every message with zmq_msg_gets. An unknown key is refused during the handshake: the

@@ -149,6 +149,30 @@ void harness_use_cert(const char *name, const char *roles) {
     }
 }
 
+zsock_t *harness_subscriber(const char *prefix) {
+    zsock_t *sub = zsock_new(ZMQ_SUB);
+    assert(sub);
+    crm_curve_client(sub);
+    zsock_set_subscribe(sub, prefix);
+    if (zsock_connect(sub, "%s", s_harness.events_sub) != 0) {
+        zsock_destroy(&sub);
+        return NULL;
+    }
+    return sub;
+}
+
+void harness_curve_server(zsock_t *socket) {
+    if (s_harness.insecure)
+        return;
+    char path[700];
+    snprintf(path, sizeof path, "%s/gateway.key_secret", s_harness.certs_dir);
+    zcert_t *cert = zcert_load(path);
+    assert(cert);
+    zcert_apply(cert, socket);
+    zsock_set_curve_server(socket, 1);
+    zcert_destroy(&cert);
+}
+
 //  The suite's key pairs, as make run makes them (scripts/run.sh): one per daemon of
 //  supervisor.services, crmctl's, and this program's, which it takes as its own.
 static void s_make_certs(const char *const *extra_env) {

@@ -100,6 +100,15 @@ void harness_create_cert(const char *name, const char *roles, bool pii, char *ou
 //  worker:NAME). Aborts the test program on failure.
 void harness_use_cert(const char *name, const char *roles);
 
+//  A SUB socket on the gateway's event endpoint (events_sub) subscribed to prefix, with
+//  this program's key (topics: "<source>.<tenant>.<Type>", "<source>._head").
+zsock_t *harness_subscriber(const char *prefix);
+
+//  Make socket (not yet bound) a CURVE server with the gateway's key pair, for a test
+//  that stands in for the gateway (no ZAP handler here: any client key is let in).
+//  No-op when insecure.
+void harness_curve_server(zsock_t *socket);
+
 //  A loopback TCP port nobody listens on now, and not one handed out before in this run
 //  (for a listener a test configures itself, e.g. daemon.health_listen).
 int harness_free_port(void);
