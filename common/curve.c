@@ -13,8 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static zcert_t *s_cert;            // this process's pair
-static char s_server_key[41];      // the gateway's public key, Z85
+static zcert_t *s_cert;       // this process's pair
+static char s_server_key[41]; // the gateway's public key, Z85
 
 void crm_curve_reset(void) {
     zcert_destroy(&s_cert);

@@ -6,8 +6,8 @@
 #include <string.h>
 
 //  The roles a RequestHeader may name, one bit each.
-static const char *const s_roles[] = {"admin", "manager", "sales", "analyst", "integration",
-                                      "system"};
+static const char *const s_roles[] = {"admin",   "manager",     "sales",
+                                      "analyst", "integration", "system"};
 #define S_ROLES (sizeof s_roles / sizeof s_roles[0])
 #define S_ROLE_SYSTEM (1u << (S_ROLES - 1))
 #define S_ROLES_ALL ((1u << S_ROLES) - 1)
@@ -133,8 +133,7 @@ static int s_parse_one(const char *text, size_t size, crm_peer_t *peer, char *pr
             peer->client_roles &= ~S_ROLE_SYSTEM;
         if (second) {
             unsigned mask = 0;
-            if (s_role_list(second + 1, rest_size - tenant_size - 1, &mask, problem,
-                            problem_size))
+            if (s_role_list(second + 1, rest_size - tenant_size - 1, &mask, problem, problem_size))
                 return -1;
             if (strcmp(peer->client_tenant, "*") != 0 && (mask & S_ROLE_SYSTEM))
                 return s_problem(problem, problem_size,

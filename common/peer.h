@@ -39,13 +39,13 @@
 #define CRM_PEER_SERVICE_MAX 32 // a service name: 1 to 32 of a-z 0-9 _
 
 typedef struct {
-    char worker[CRM_PEER_SERVICE_MAX + 1];  // the service it may serve ("": none)
-    bool client;                            // may call services...
-    char client_tenant[CRM_PEER_TENANT_MAX + 1]; // ... for this tenant ("*": any)
-    unsigned client_roles;                  // ... in these roles (bits of crm_role_bit)
-    bool subscriber;                        // may receive events...
+    char worker[CRM_PEER_SERVICE_MAX + 1];           // the service it may serve ("": none)
+    bool client;                                     // may call services...
+    char client_tenant[CRM_PEER_TENANT_MAX + 1];     // ... for this tenant ("*": any)
+    unsigned client_roles;                           // ... in these roles (bits of crm_role_bit)
+    bool subscriber;                                 // may receive events...
     char subscriber_tenant[CRM_PEER_TENANT_MAX + 1]; // ... of this tenant ("*": all)
-    bool pii;                               // events with personal fields
+    bool pii;                                        // events with personal fields
 } crm_peer_t;
 
 //  Read a roles text into peer. Returns 0, or -1 with problem filled (it names the

@@ -32,7 +32,7 @@ typedef struct {
     zhashx_t *keys; // public key (Z85) -> s_key_t
     int64_t loaded_at;
     struct timespec loaded_stamp; // the directory's mtime when loaded
-    int64_t refusal_second; // rate of refusal log lines
+    int64_t refusal_second;       // rate of refusal log lines
     int refusals_logged;
 } s_state_t;
 
@@ -169,8 +169,8 @@ static void s_answer(s_state_t *self) {
             text = "OK";
             user = key->name;
             metadata_size = s_put_property(metadata, "roles", key->roles);
-            metadata_size += s_put_property(metadata + metadata_size, "pii",
-                                            key->pii ? "true" : "false");
+            metadata_size +=
+                s_put_property(metadata + metadata_size, "pii", key->pii ? "true" : "false");
         } else
             s_refused(self, "unknown key", address ? address : "", key_text);
     }
@@ -231,8 +231,7 @@ zap_t *zap_new(const crm_config_t *cfg) {
         free(self);
         return NULL;
     }
-    crm_log_kv(CRM_LOG_INFO, "CurveZMQ on: admitting the keys in", "path", self->state.dir,
-               NULL);
+    crm_log_kv(CRM_LOG_INFO, "CurveZMQ on: admitting the keys in", "path", self->state.dir, NULL);
     self->actor = zactor_new(s_actor, &self->state);
     if (!self->actor) {
         zsock_destroy(&self->state.handler);

@@ -124,8 +124,8 @@ static void s_contacts_served(int n) {
 //  An MDP client request over a raw DEALER: the reply header's code, or 0 when no answer
 //  came within ms.
 static unsigned s_raw_call(zsock_t *dealer, const char *service, const char *method,
-                           const char *tenant, const char *role,
-                           const ProtobufCMessage *request, int ms) {
+                           const char *tenant, const char *role, const ProtobufCMessage *request,
+                           int ms) {
     Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
     header.method = (char *)method;
     header.tenant_id = (char *)tenant;
@@ -145,8 +145,7 @@ static unsigned s_raw_call(zsock_t *dealer, const char *service, const char *met
         for (int i = 0; i < 3 && frame; i++)
             frame = zmsg_next(reply);
         Crm__ReplyHeader *rh =
-            frame ? crm__reply_header__unpack(NULL, zframe_size(frame), zframe_data(frame))
-                  : NULL;
+            frame ? crm__reply_header__unpack(NULL, zframe_size(frame), zframe_data(frame)) : NULL;
         assert_non_null(rh);
         code = rh->code;
         crm__reply_header__free_unpacked(rh, NULL);
@@ -217,8 +216,8 @@ static void test_forged_worker_without_known_key(void **state) {
     char problem[256];
     char stranger_dir[700];
     snprintf(stranger_dir, sizeof stranger_dir, "%s/stranger", h->dir);
-    assert_int_equal(crm_curve_cert_create(stranger_dir, "stranger", "worker:contacts", true,
-                                           true, problem, sizeof problem),
+    assert_int_equal(crm_curve_cert_create(stranger_dir, "stranger", "worker:contacts", true, true,
+                                           problem, sizeof problem),
                      0);
     snprintf(path, sizeof path, "%s/stranger.key_secret", stranger_dir);
     s_as(path);
@@ -298,8 +297,8 @@ static void test_client_key_bound_to_tenant(void **state) {
     assert_int_equal(s_raw_call(dealer, "contacts", "List", "*", "sales", &list.base, 5000), 403);
     assert_int_equal(s_raw_call(dealer, "contacts", "List", "tenant-a", "admin", &list.base, 5000),
                      403);
-    assert_int_equal(
-        s_raw_call(dealer, "contacts", "List", "tenant-a", "system", &list.base, 5000), 403);
+    assert_int_equal(s_raw_call(dealer, "contacts", "List", "tenant-a", "system", &list.base, 5000),
+                     403);
     //  And every tenant's events are not its to replay.
     Crm__Events__ReplayRequest replay = CRM__EVENTS__REPLAY_REQUEST__INIT;
     assert_int_equal(
@@ -321,8 +320,7 @@ static void test_service_checks_header(void **state) {
     s_as("systest");
     assert_int_equal(s_raw_call(dealer, "contacts", "List", "tenant-a", "root", &list.base, 5000),
                      400);
-    assert_int_equal(s_raw_call(dealer, "contacts", "List", "tenant-a", "", &list.base, 5000),
-                     400);
+    assert_int_equal(s_raw_call(dealer, "contacts", "List", "tenant-a", "", &list.base, 5000), 400);
     assert_int_equal(
         s_raw_call(dealer, "contacts", "List", "Tenant A'; --", "admin", &list.base, 5000), 400);
     assert_int_equal(s_raw_call(dealer, "contacts", "List", "", "admin", &list.base, 5000), 400);
