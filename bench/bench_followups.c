@@ -62,7 +62,7 @@ static int64_t s_ms(const char *text) {
 
 static void s_receiver(zsock_t *pipe, void *arg) {
     s_arrivals_t *out = arg;
-    zsock_t *sub = zsock_new_sub(h->events_sub, "leads.FollowUpDue");
+    zsock_t *sub = harness_subscriber("leads.tenant-a.FollowUpDue");
     zsock_set_rcvhwm(sub, 0);
     zsock_set_rcvbuf(sub, 8 * 1024 * 1024);
     zpoller_t *poller = zpoller_new(pipe, sub, NULL);

@@ -885,7 +885,7 @@ typedef struct {
 
 static void s_receiver(zsock_t *pipe, void *arg) {
     s_rules_events_t *out = arg;
-    zsock_t *sub = zsock_new_sub(h->events_sub, "contacts.ContactCommunicationRulesChanged");
+    zsock_t *sub = harness_subscriber("contacts.tenant-a.ContactCommunicationRulesChanged");
     zpoller_t *poller = zpoller_new(pipe, sub, NULL);
     zsock_signal(pipe, 0);
     bool stop = false;

@@ -6,6 +6,7 @@
     for the answer to the next one.
 */
 #include "bus_client.h"
+#include "curve.h"
 #include "log.h"
 #include "mdp.h"
 #include "zwatch.h"
@@ -34,6 +35,7 @@ static int s_ensure_socket(crm_bus_client_t *self) {
     zsock_set_linger(self->socket, 0);
     zsock_set_rcvtimeo(self->socket, 0);
     zsock_set_sndtimeo(self->socket, 0);
+    crm_curve_client(self->socket);
     if (zsock_connect(self->socket, "%s", self->endpoint)) {
         crm_log_kv(CRM_LOG_ERROR, "could not connect client to broker", "endpoint", self->endpoint,
                    "detail", zmq_strerror(zmq_errno()), NULL);

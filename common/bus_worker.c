@@ -9,6 +9,7 @@
     message queued for the old one is gone; READY is the first thing sent on it.
 */
 #include "bus_worker.h"
+#include "curve.h"
 #include "log.h"
 #include "mdp.h"
 #include "zwatch.h"
@@ -82,6 +83,7 @@ static void s_connect(crm_bus_worker_t *self) {
     zsock_set_linger(self->socket, 0);
     zsock_set_rcvtimeo(self->socket, 0);
     zsock_set_sndtimeo(self->socket, 0);
+    crm_curve_client(self->socket);
     if (zsock_connect(self->socket, "%s", self->endpoint)) {
         crm_log_kv(CRM_LOG_ERROR, "could not connect worker to broker", "endpoint", self->endpoint,
                    "detail", zmq_strerror(zmq_errno()), NULL);

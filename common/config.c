@@ -128,6 +128,18 @@ static const s_key_t s_keys[] = {
     S_INT(events, apply_batch, 5000, 1, 100000, "most events a subscriber applies in one transaction"),
     S_INT(events, replay_timeout_ms, 5000, 100, S_HOUR_MS, "a replay call gives up after this"),
 
+    S_BOOL(security, insecure, false,
+           "plain-text ZeroMQ (no CurveZMQ keys): development only, logged at start"),
+    S_STRING(security, certs_dir, "var/certs",
+             "this host's key pairs: <process>.key_secret each, and gateway.key (the gateway's"
+             " public key)"),
+    S_STRING(security, cert, "",
+             "this process's key pair file (\"\": <certs_dir>/<process>.key_secret)"),
+    S_STRING(security, server_cert, "",
+             "the gateway's public key file (\"\": <certs_dir>/gateway.key)"),
+    S_STRING(security, keys_dir, "var/keys",
+             "the gateway: public keys it admits (NAME.key, roles in each; crmctl certs create)"),
+
     S_INT(contacts, workers, 16, 1, 1024, "worker sockets (requests in flight) per process"),
     S_STRING(contacts, default_region, "US", "ISO 3166 region for phones without +country"),
     S_INT(contacts, max_batch, 64, 1, 10000, "requests committed together in one transaction"),

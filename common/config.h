@@ -60,6 +60,12 @@ typedef struct {
     int events_replay_limit;         // most events in one replay answer
     int events_apply_batch;          // most events a subscriber applies per transaction
     int events_replay_timeout_ms;    // a replay call gives up after this
+    //  security (CurveZMQ on every ZeroMQ endpoint, docs/OPERATIONS.md "Keys"):
+    bool security_insecure;          // plain-text ZeroMQ (development only; logged)
+    char *security_certs_dir;        // this host's key pairs: <process>.key_secret, gateway.key
+    char *security_cert;             // this process's key pair ("": <certs_dir>/<process>.key_secret)
+    char *security_server_cert;      // the gateway's public key ("": <certs_dir>/gateway.key)
+    char *security_keys_dir;         // the gateway: the public keys it admits, with their roles
     //  contacts:
     int contacts_workers;            // worker sockets (requests in flight) per process
     char *contacts_default_region;   // ISO 3166 region for phone numbers without +country

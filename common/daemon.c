@@ -1,5 +1,6 @@
 /*  daemon: the standard life of a service daemon. See daemon.h. */
 #include "daemon.h"
+#include "curve.h"
 #include "health.h"
 #include "relay.h"
 #include "log.h"
@@ -186,7 +187,7 @@ int crm_daemon_main(const crm_daemon_t *daemon, int argc, char **argv) {
         return exit_code;
     crm_process_init(life.cfg, daemon->name);
     exit_code = 1;
-    if (s_prepare(&life) == 0 && s_start(&life) == 0) {
+    if (crm_curve_init(life.cfg, daemon->name) == 0 && s_prepare(&life) == 0 && s_start(&life) == 0) {
         s_serve(&life);
         exit_code = 0;
     }

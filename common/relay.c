@@ -25,6 +25,7 @@
     Events.Replay when the next event or the next head announcement shows them the gap.
 */
 #include "relay.h"
+#include "curve.h"
 #include "db.h"
 #include "dbloop.h"
 #include "log.h"
@@ -82,6 +83,7 @@ crm_relay_t *crm_relay_new(const crm_config_t *cfg, const char *source) {
     //  Queue rather than drop on our side: a hundred claims' worth. (Past it events
     //  are still not lost: consumers replay them.)
     zsock_set_sndhwm(self->pub, cfg->events_relay_batch * 100);
+    crm_curve_client(self->pub);
     if (zsock_connect(self->pub, "%s", cfg->events_publish_endpoint)) {
         crm_log_kv(CRM_LOG_ERROR, "could not connect the relay", "endpoint",
                    cfg->events_publish_endpoint, NULL);
@@ -207,8 +209,11 @@ static void s_relay_on_claimed(crm_db_t *db, PGresult *res, void *arg) {
                        PQgetvalue(res, i, 0), NULL);
             continue;
         }
-        char topic[160];
-        snprintf(topic, sizeof topic, "%s.%s", self->source, event->type);
+        //  The tenant in the topic lets the gateway give a subscriber its tenant's
+        //  events only, without reading them (an event of no tenant: "*").
+        char topic[256];
+        snprintf(topic, sizeof topic, "%s.%s.%s", self->source,
+                 event->tenant_id && event->tenant_id[0] ? event->tenant_id : "*", event->type);
         size_t size = crm__event__get_packed_size(event);
         zframe_t *frame = zframe_new(NULL, size);
         crm__event__pack(event, zframe_data(frame));

@@ -3,7 +3,7 @@
     The relay of each process of a service claims committed rows in order, numbers them
     (seq: 1, 2, 3, ... per source, no gaps) in the same transaction that claims them,
     and publishes them to the gateway's XSUB endpoint as two frames: the topic
-    "<source>.<Type>" and a crm.Event envelope. Several processes of one service may
+    "<source>.<tenant>.<Type>" ("*" for an event of no tenant) and a crm.Event envelope. Several processes of one service may
     relay at once: the claim locks the source's sequence row (SKIP LOCKED), so a row is
     numbered and published by one of them only. Each relay also publishes the source's
     head seq on "<source>._head" every events.head_interval_ms, so a subscriber notices

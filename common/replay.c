@@ -28,15 +28,18 @@ static crm_stmt_t *s_replay_stmt(crm_service_t *service) {
 }
 
 //  The statement's rows as a page of source's events (caller frees), NULL when a row is
-//  unreadable.
+//  unreadable. With tenant other than "*", only that tenant's events are kept.
 static Crm__Events__ReplayResponse *s_page_new(PGresult *res, const char *source,
-                                               uint64_t head, uint64_t purged) {
+                                               uint64_t head, uint64_t purged, uint64_t from,
+                                               const char *tenant) {
     int rows = PQntuples(res);
     Crm__Events__ReplayResponse *out = malloc(sizeof *out);
     assert(out);
     crm__events__replay_response__init(out);
     out->head_seq = head;
     out->oldest_seq = purged + 1;
+    out->next_seq = from;
+    bool all = strcmp(tenant, "*") == 0;
     out->events = rows ? calloc(rows, sizeof *out->events) : NULL;
     for (int i = 0; i < rows; i++) {
         if (PQgetisnull(res, i, 0)) // the LEFT JOIN's empty row
@@ -46,6 +49,11 @@ static Crm__Events__ReplayResponse *s_page_new(PGresult *res, const char *source
             crm__events__replay_response__free_unpacked(out, NULL);
             return NULL;
         }
+        out->next_seq = event->seq + 1;
+        if (!all && strcmp(event->tenant_id, tenant) != 0) {
+            crm__event__free_unpacked(event, NULL);
+            continue;
+        }
         out->events[out->n_events++] = event;
     }
     return out;
@@ -54,9 +62,11 @@ static Crm__Events__ReplayResponse *s_page_new(PGresult *res, const char *source
 int crm_events_replay(crm_call_t *call, const ProtobufCMessage *request,
                       ProtobufCMessage **response) {
     const Crm__Events__ReplayRequest *req = (const Crm__Events__ReplayRequest *)request;
-    //  Every tenant's events: only the suite's own services and administrators.
+    //  Only the suite's own services and administrators; a tenant's administrator (or
+    //  a subscriber key of that tenant, which the broker lets call with its tenant
+    //  only) gets that tenant's events, every tenant's needs tenant "*".
     if (strcmp(call->header->role, "system") != 0 && strcmp(call->header->role, "admin") != 0) {
-        crm_call_error(call, "forbidden", "replaying every tenant's events needs the system role");
+        crm_call_error(call, "forbidden", "replaying events needs the system or admin role");
         return 403;
     }
     crm_service_t *service = call->service;
@@ -83,7 +93,8 @@ int crm_events_replay(crm_call_t *call, const ProtobufCMessage *request,
                        schema, purged, purged + 1);
         return 410;
     }
-    Crm__Events__ReplayResponse *out = s_page_new(res, schema, head, purged);
+    Crm__Events__ReplayResponse *out =
+        s_page_new(res, schema, head, purged, from, call->header->tenant_id);
     PQclear(res);
     if (!out) {
         crm_call_error(call, "internal", "an outbox row is unreadable");

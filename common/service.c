@@ -1,6 +1,7 @@
 /*  service: request-serving core shared by the daemons. See service.h. */
 #include "service.h"
 #include "validate.h"
+#include "peer.h"
 #include "bus_worker.h"
 #include "dbloop.h"
 #include "json_pb.h"
@@ -419,6 +420,25 @@ typedef struct {
     bool idempotent;
 } s_request_t;
 
+//  What is wrong with a request's header, or NULL. Every request is a tenant's ("*":
+//  every tenant, the suite's own calls), made in one of the known roles; but a raw
+//  route's (crm.HttpRequest: a provider's webhook, a signed link) has neither, its
+//  method finding the tenant in what it verifies.
+static const char *s_header_problem(const Crm__RequestHeader *header,
+                                    const crm_method_t *method) {
+    bool raw = method->request == &crm__http_request__descriptor;
+    if (raw && !header->tenant_id[0] && !header->role[0])
+        return NULL;
+    if (!header->tenant_id[0])
+        return "request header names no tenant";
+    if (strcmp(header->tenant_id, "*") != 0 && !crm_tenant_valid(header->tenant_id))
+        return "request header's tenant is not a well-formed id (1 to 64 of a-z 0-9 - _)";
+    if (!crm_role_known(header->role))
+        return "request header's role is not one of admin, manager, sales, analyst,"
+               " integration, system";
+    return NULL;
+}
+
 //  Unpack a request's frames. Returns 0, or -1 with ctx->reply set to the error.
 static int s_unpack(crm_service_t *self, zmsg_t *request, s_request_t *ctx) {
     zframe_t *header_frame = zmsg_first(request);
@@ -441,11 +461,12 @@ static int s_unpack(crm_service_t *self, zmsg_t *request, s_request_t *ctx) {
                                    request_id);
         return -1;
     }
-    //  Every request is a tenant's, but a raw route's (crm.HttpRequest: a provider's
-    //  webhook, a signed link), whose tenant the method finds in what it verifies.
-    if (!ctx->header->tenant_id[0] && ctx->method->request != &crm__http_request__descriptor) {
-        ctx->reply =
-            s_reply_error(400, "bad_request", "request header names no tenant", request_id);
+    const char *refused = s_header_problem(ctx->header, ctx->method);
+    if (refused) {
+        //  Ids only: the header's values may be anything a forger put there.
+        crm_log_kv(CRM_LOG_WARN, "refusing a request with an invalid header", "service",
+                   self->name, "method", ctx->method->name, "reason", refused, NULL);
+        ctx->reply = s_reply_error(400, "bad_request", refused, request_id);
         return -1;
     }
     ctx->in = protobuf_c_message_unpack(ctx->method->request, NULL,

@@ -1,5 +1,6 @@
 /*  subscriber: the inbox, batched applies and catching up by replay. See subscriber.h. */
 #include "subscriber.h"
+#include "curve.h"
 #include "bus_client.h"
 #include "events.pb-c.h"
 #include "log.h"
@@ -539,6 +540,7 @@ int crm_subscriber_attach(crm_subscriber_t *self, zloop_t *loop) {
     assert(self->sub);
     zsock_set_linger(self->sub, 0);
     zsock_set_rcvhwm(self->sub, self->rcvhwm); // past it, drop: replay fills the gap
+    crm_curve_client(self->sub);
     for (int i = 0; i < self->n_sources; i++)
         zsock_set_subscribe(self->sub, self->sources[i].prefix);
     if (zsock_connect(self->sub, "%s", self->endpoint)) {

@@ -33,6 +33,28 @@ if [ -z "${CRM_GATEWAY_KEY_SECRET:-}" ]; then
     export CRM_GATEWAY_KEY_SECRET
 fi
 
+# CurveZMQ key pairs (docs/OPERATIONS.md, "Keys"), made once under ./var: the gateway's,
+# one per daemon (worker:NAME), and crmctl's (client, every tenant's events). Secrets are
+# mode 0600 in ./var/certs; the public keys the gateway admits are in ./var/keys.
+export CRM_SECURITY_CERTS_DIR=${CRM_SECURITY_CERTS_DIR:-$var/certs}
+export CRM_SECURITY_KEYS_DIR=${CRM_SECURITY_KEYS_DIR:-$var/keys}
+if [ "${CRM_SECURITY_INSECURE:-false}" != true ]; then
+    # The daemons supervisor.services runs (config/crm.yaml's list unless overridden).
+    services=${CRM_SUPERVISOR_SERVICES:-$(sed -n 's/^  services: "\([^"]*\)".*/\1/p' \
+        "${CRM_CONFIG:-$top/config/crm.yaml}" 2>/dev/null)}
+    [ -n "$services" ] || services="gateway contacts leads scoring dedupe notify reporting"
+    make_cert() {
+        [ -s "$CRM_SECURITY_CERTS_DIR/$1.key_secret" ] && [ -s "$CRM_SECURITY_KEYS_DIR/$1.key" ] \
+            || "$bin/crmctl" certs create "$1" --role "$2" --replace 2>/dev/null \
+            || { echo "run: could not make the key pair $1" >&2; exit 1; }
+    }
+    make_cert gateway gateway
+    for s in $services; do
+        [ "$s" = gateway ] || make_cert "$s" "worker:$s"
+    done
+    make_cert crmctl "client,subscriber:*"
+fi
+
 # One development key, created once and reused while the database keeps it.
 keyfile=$var/dev-api-key
 if [ ! -s "$keyfile" ] || ! "$bin/crmctl" keys check "$(cat "$keyfile")" >/dev/null 2>&1; then
@@ -156,6 +178,7 @@ cat <<MSG
   Dealer CRM is starting.
     gateway:   http://$host:$port   (health: /healthz, readiness: /readyz, metrics: /metrics)
     API key:   $key   (tenant "dev", role admin; also in $keyfile)
+    ZeroMQ:    CurveZMQ, key pairs in $CRM_SECURITY_CERTS_DIR (crmctl certs list shows them)
     database:  $CRM_DATABASE_DSN
     email:     $mail_to
     SMS:       $sms_to

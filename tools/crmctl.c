@@ -6,6 +6,8 @@
         crmctl [--config PATH] keys revoke KEY_ID
         crmctl [--config PATH] keys rotate KEY_ID [--grace DURATION] [--expires DATE|DURATION]
         crmctl [--config PATH] keys check KEY
+        crmctl [--config PATH] certs create NAME --role ROLE[,ROLE...] [--pii false] ...
+        crmctl [--config PATH] certs list
         crmctl [--config PATH] events tail [--topic PREFIX] [--from SEQ] [--count N]
         crmctl [--config PATH] reporting rebuild [--mode M] [--timeout SECONDS] [--no-wait]
         crmctl [--config PATH] reporting status
@@ -22,6 +24,7 @@
 */
 #include "crmctl.h"
 #include "apikey.h"
+#include "curve.h"
 #include "ids.h"
 #include "log.h"
 
@@ -356,41 +359,51 @@ static const struct {
     const char *group, *name;
     crmctl_command_fn *fn;
     bool needs_db;
+    bool needs_bus; // talks to the suite over ZeroMQ: loads crmctl's key pair
     const char *usage, *summary;
 } s_commands[] = {
-    {"keys", "create", s_keys_create, true,
+    {"keys", "create", s_keys_create, true, false,
      "keys create --tenant T --role R [--name N] [--user U] [--expires DATE|DURATION]",
      "create an API key for tenant T with role R (admin, manager, sales, analyst,\n"
      "integration); the key is printed once, on stdout. --expires 2027-01-01 or 90d (h, m,\n"
      "s): gateways refuse it from then on. Hashed with gateway.key_secret"},
-    {"keys", "list", s_keys_list, true, "keys list [--tenant T]",
+    {"keys", "list", s_keys_list, true, false, "keys list [--tenant T]",
      "list the API keys (prefix, tenant, role, name, created, expires, revoked)"},
-    {"keys", "revoke", s_keys_revoke, true, "keys revoke KEY_ID",
+    {"keys", "revoke", s_keys_revoke, true, false, "keys revoke KEY_ID",
      "revoke a key; gateways refuse it within gateway.key_cache_ms"},
-    {"keys", "rotate", s_keys_rotate, true,
+    {"keys", "rotate", s_keys_rotate, true, false,
      "keys rotate KEY_ID [--grace DURATION] [--expires DATE|DURATION]",
      "create a new key for the same tenant, role, user and name (printed once); the old\n"
      "one stays valid for --grace (default 24h; 0: refused within gateway.key_cache_ms)"},
-    {"keys", "check", s_keys_check, true, "keys check KEY", "say whose a key is, if it is active"},
-    {"events", "tail", crmctl_events_tail, false,
+    {"keys", "check", s_keys_check, true, false, "keys check KEY", "say whose a key is, if it is active"},
+    {"certs", "create", crmctl_certs_create, false, false,
+     "certs create NAME --role ROLE[,ROLE...] [--pii false] [--out DIR] [--replace]",
+     "make a CurveZMQ key pair: DIR/NAME.key_secret (0600; default security.certs_dir)\n"
+     "and NAME.key, registered in security.keys_dir for the gateway. ROLE: worker:SERVICE\n"
+     "(a daemon), client[:TENANT[:ROLE/ROLE]] (calls services), subscriber:TENANT|*\n"
+     "(receives events); --pii false: events without personal fields. See OPERATIONS.md"},
+    {"certs", "list", crmctl_certs_list, false, false, "certs list",
+     "list the public keys the gateway admits (security.keys_dir) and their roles"},
+    {"events", "tail", crmctl_events_tail, false, true,
      "events tail [--topic PREFIX] [--from SEQ] [--count N]",
      "print events as JSON lines, one per event, from events.subscribe_endpoint;\n"
-     "--topic keeps topics starting with PREFIX (\"contacts.\", \"contacts.ContactCreated\");\n"
+     "--topic keeps topics starting with PREFIX (\"contacts.\", \"contacts.acme.ContactCreated\":\n"
+     "topics are <source>.<tenant>.<Type>);\n"
      "--from SEQ (with --topic naming one source) first replays that source's history from\n"
      "SEQ through broker.endpoint, then follows live without gaps or duplicates;\n"
      "--count N exits after N events. Ctrl-C stops it. See docs/EVENTS.md"},
-    {"reporting", "rebuild", crmctl_reporting_rebuild, false,
+    {"reporting", "rebuild", crmctl_reporting_rebuild, false, true,
      "reporting rebuild [--mode auto|replay|snapshot] [--timeout SECONDS] [--no-wait]",
      "make the reporting service rebuild its projection from the contacts service (auto:\n"
      "replay every event if contacts still keeps them all, else load a snapshot), then\n"
      "wait until it is done and caught up (default 600 s; --no-wait: only start it);\n"
      "prints the answer, then the final status as JSON"},
-    {"reporting", "status", crmctl_reporting_status, false, "reporting status",
+    {"reporting", "status", crmctl_reporting_status, false, true, "reporting status",
      "print the reporting service's last or running rebuild as JSON"},
-    {"scoring", "rebuild", crmctl_scoring_rebuild, false, "scoring rebuild",
+    {"scoring", "rebuild", crmctl_scoring_rebuild, false, true, "scoring rebuild",
      "make the scoring service empty its scores and score every lead again from the\n"
      "leads', contacts' and notify events (each as of its events' times; models kept)"},
-    {"contacts", "export", crmctl_contacts_export, false,
+    {"contacts", "export", crmctl_contacts_export, false, true,
      "contacts export --tenant T --format csv|xlsx [--fields F,...] [--filter FILTER]\n"
      "        [--marketing] [--timeout SECONDS] -o FILE",
      "export tenant T's contacts to FILE (- for stdout) through broker.endpoint: the\n"
@@ -398,7 +411,7 @@ static const struct {
      "contacts --filter finds (the list's filters: JSON, or type=customer&tag=vip), with\n"
      "--marketing only those that may be sent marketing email; waits for the export job\n"
      "(default 3600 s), then fetches its parts in order; progress on stderr"},
-    {"contacts", "import", crmctl_contacts_import, false,
+    {"contacts", "import", crmctl_contacts_import, false, true,
      "contacts import FILE --tenant T [--map \"Header=field,...\"] [--mapping NAME]\n"
      "        [--dry-run] [--policy skip|update|create] [--encoding auto|utf-8|windows-1252|"
      "latin-1]\n        [--delimiter ,|;|tab|auto] [--part-size BYTES]",
@@ -407,14 +420,14 @@ static const struct {
      "first errors (row, column, rule) are printed; --dry-run says what would happen and\n"
      "writes nothing; a row matching a contact (email, then phone) is skipped, updates it\n"
      "or is created anyway per --policy (default skip). Exit 1 when rows failed"},
-    {"notify", "unsubscribe-mail", crmctl_notify_unsubscribe_mail, false,
+    {"notify", "unsubscribe-mail", crmctl_notify_unsubscribe_mail, false, true,
      "notify unsubscribe-mail < MESSAGE",
      "for the mail server's pipe transport: read one email (RFC 5322) on stdin, sent to\n"
      "notify.unsubscribe_mailbox from a marketing email's List-Unsubscribe mailto, and\n"
      "unsubscribe its address through broker.endpoint (the token in its Subject).\n"
      "Exit 0 done, 65 no or bad token (the mail server bounces it), 75 notify did not\n"
      "answer (the mail server tries again later). See docs/OPERATIONS.md"},
-    {"contacts", "import-template", crmctl_contacts_import_template, false,
+    {"contacts", "import-template", crmctl_contacts_import_template, false, true,
      "contacts import-template --tenant T [--output FILE]",
      "write the CSV import template (header row, example row; the tenant's custom fields)"},
 };
@@ -490,7 +503,7 @@ int main(int argc, char **argv) {
             if (crm_db_connect(ctl.db, cfg->database_connect_timeout_ms) == 0 &&
                 crm_db_migrate(ctl.db, "gateway", gateway_migrations) == 0)
                 rc = s_commands[i].fn(&ctl, command_argc, command_argv);
-        } else
+        } else if (!s_commands[i].needs_bus || crm_curve_init(cfg, "crmctl") == 0)
             rc = s_commands[i].fn(&ctl, command_argc, command_argv);
         if (rc == 2)
             fprintf(stderr, "usage: crmctl %s\n", s_commands[i].usage);

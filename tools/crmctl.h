@@ -24,6 +24,12 @@ typedef struct {
 //  the work failed, 2 for a bad command line (main then prints the command's usage).
 typedef int(crmctl_command_fn)(crmctl_t *ctl, int argc, char **argv);
 
+//  crmctl certs create NAME --role ROLE[,ROLE...] [--pii false] [--out DIR] [--replace]
+//  (crmctl_certs.c)
+int crmctl_certs_create(crmctl_t *ctl, int argc, char **argv);
+//  crmctl certs list
+int crmctl_certs_list(crmctl_t *ctl, int argc, char **argv);
+
 //  crmctl events tail [--topic PREFIX] [--from SEQ] [--count N]
 int crmctl_events_tail(crmctl_t *ctl, int argc, char **argv);
 

@@ -21,6 +21,7 @@
          "aggregateId":"...","occurredAt":"...","eventId":"...","payload":{...}}
 */
 #include "crmctl.h"
+#include "curve.h"
 #include "outbox.h"
 #include "json_pb.h"
 
@@ -357,6 +358,7 @@ int crmctl_events_tail(crmctl_t *ctl, int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN); // a closed stdout ends the command (s_print), not a signal
     int rc = 1;
     self.sub = zsock_new(ZMQ_SUB);
+    crm_curve_client(self.sub);
     if (!self.sub) {
         fprintf(stderr, "crmctl: could not make a ZeroMQ socket\n");
         return 1;

@@ -18,6 +18,14 @@ last printed one makes it replay again. docs/EVENTS.md explains the guarantees.
 Endpoints: --subscribe (default $CRM_EVENTS_SUBSCRIBE_ENDPOINT or tcp://127.0.0.1:5557),
 --broker (default $CRM_BROKER_ENDPOINT or tcp://127.0.0.1:5555). Generated classes:
 --pb2-dir (default $CRM_PB2_DIR or build/python in the repository).
+
+CurveZMQ: the gateway admits known keys only. --key names this client's key pair (a
+NAME.key_secret file from `crmctl certs create NAME --role subscriber:TENANT`; default
+$CRM_SECURITY_CERT), --server-key the gateway's public key (default
+$CRM_SECURITY_SERVER_CERT, or gateway.key in $CRM_SECURITY_CERTS_DIR). Without --key the
+sockets are plain text, which only a gateway with security.insecure: true accepts.
+Topics are "<source>.<tenant>.<Type>"; a key bound to one tenant subscribes to
+"<source>.<tenant>." (or longer) and replays with that tenant.
 """
 import argparse
 import json
@@ -41,8 +49,8 @@ class Refused(Exception):
 class Source:
     """The replay side: Events.Replay calls to one source over the Majordomo broker."""
 
-    def __init__(self, ctx, broker, name, pb):
-        self.ctx, self.broker, self.name, self.pb = ctx, broker, name, pb
+    def __init__(self, ctx, args, name, pb):
+        self.ctx, self.args, self.broker, self.name, self.pb = ctx, args, args.broker, name, pb
         self.socket = None
 
     def _call(self, from_seq):
@@ -53,9 +61,11 @@ class Source:
         if self.socket is None:
             self.socket = self.ctx.socket(zmq.DEALER)
             self.socket.setsockopt(zmq.LINGER, 0)
+            secure(self.args, self.socket)
             self.socket.connect(self.broker)
-        header = common.RequestHeader(method="Events.Replay", tenant_id="*",
-                                      actor_id="crm_events.py", role="system",
+        header = common.RequestHeader(method="Events.Replay", tenant_id=self.args.tenant,
+                                      actor_id="crm_events.py",
+                                      role="system" if self.args.tenant == "*" else "admin",
                                       deadline_ms=REPLAY_TIMEOUT_MS)
         request = events.ReplayRequest(from_seq=from_seq)
         # MDP 0.1 client request: "", "MDPC01", service, then the body frames.
@@ -130,6 +140,31 @@ def load_classes(pb2_dir):
     return common_pb2, events_pb2
 
 
+def read_cert(path):
+    """The public and secret keys (Z85) of a CZMQ certificate file (zcert)."""
+    keys = {}
+    with open(path, encoding="ascii") as cert:
+        for line in cert:
+            name, _, value = line.strip().partition("=")
+            if name.strip() in ("public-key", "secret-key"):
+                keys[name.strip()] = value.strip().strip('"').encode()
+    return keys.get("public-key"), keys.get("secret-key")
+
+
+def secure(args, socket):
+    """Make socket a CURVE client of the gateway, when a key pair is given."""
+    if not args.key:
+        return
+    public, secret = read_cert(args.key)
+    server, _ = read_cert(args.server_key)
+    if not public or not secret or not server:
+        sys.exit("crm_events.py: --key must be a NAME.key_secret file, --server-key the"
+                 " gateway's NAME.key")
+    socket.curve_publickey = public
+    socket.curve_secretkey = secret
+    socket.curve_serverkey = server
+
+
 def follow(args, pb):
     common, events = pb
     ctx = zmq.Context()
@@ -144,6 +179,7 @@ def follow(args, pb):
             sys.exit("crm_events.py: --from needs --topic to name one source, e.g. contacts")
         topic = source + "."
     sub.setsockopt(zmq.SUBSCRIBE, topic.encode())  # first: live events wait in its queue
+    secure(args, sub)
     sub.connect(args.subscribe)
     tail = Tail(pb, args.count)
 
@@ -151,7 +187,7 @@ def follow(args, pb):
     head = 0                         # the highest seq the source announced
     behind = source is not None      # events are missing: replay from last + 1
     retry_at = 0.0
-    replayer = Source(ctx, args.broker, source, pb) if source else None
+    replayer = Source(ctx, args, source, pb) if source else None
     try:
         while True:
             if behind and time.monotonic() >= retry_at:
@@ -209,7 +245,7 @@ def follow(args, pb):
 def main():
     parser = argparse.ArgumentParser(description="Print the CRM suite's events as JSON lines.")
     parser.add_argument("--topic", default="",
-                        help='topic prefix: "contacts", "contacts.ContactCreated" (default: all)')
+                        help='topic prefix: "contacts", "contacts.acme.ContactCreated" (default: all)')
     parser.add_argument("--from", dest="from_seq", type=int, metavar="SEQ",
                         help="replay the source's events from SEQ first (needs --topic SOURCE)")
     parser.add_argument("--count", type=int, default=0, metavar="N",
@@ -221,6 +257,16 @@ def main():
     parser.add_argument("--broker", metavar="ENDPOINT",
                         default=os.environ.get("CRM_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"),
                         help="the Majordomo broker (broker.endpoint), for --from")
+    certs = os.environ.get("CRM_SECURITY_CERTS_DIR", "var/certs")
+    parser.add_argument("--key", metavar="FILE", default=os.environ.get("CRM_SECURITY_CERT"),
+                        help="this client's key pair (NAME.key_secret); none: plain text")
+    parser.add_argument("--server-key", metavar="FILE",
+                        default=os.environ.get("CRM_SECURITY_SERVER_CERT") or
+                        os.path.join(certs, "gateway.key"),
+                        help="the gateway's public key (gateway.key)")
+    parser.add_argument("--tenant", default="*",
+                        help="replay this tenant's events only (a key bound to one tenant"
+                        " must name it); default: every tenant's")
     parser.add_argument("--pb2-dir", metavar="DIR",
                         default=os.environ.get("CRM_PB2_DIR",
                                                os.path.join(HERE, "..", "..", "build", "python")),

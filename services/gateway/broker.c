@@ -38,8 +38,10 @@
 */
 #include "broker.h"
 #include "common.pb-c.h"
+#include "curve.h"
 #include "log.h"
 #include "mdp.h"
+#include "peer.h"
 #include "zwatch.h"
 
 #include <limits.h>
@@ -160,6 +162,7 @@ struct _broker_t {
     size_t free_count;
     int64_t heartbeat_at;
     uint64_t local_serial; // names in-process clients (broker_submit)
+    bool secure;           // CURVE: every peer's key has roles (s_peer_*)
 
     //  The message being handled.
     zmq_msg_t frames[CRM_MDP_FRAMES_MAX];
@@ -869,6 +872,55 @@ static void s_on_monitor(void *arg) {
     s_drain_monitor(arg);
 }
 
+//  --- Peer authorisation (CurveZMQ keys, common/peer.h) -------------------------------
+
+//  The rights of the key a message came over, read from a frame off the wire (the ZAP
+//  handler's metadata, services/gateway/zap.c). Returns -1 when there are none to read
+//  (never with CURVE on: the handshake needs a known key).
+static int s_peer_of(broker_t *self, zmq_msg_t *frame, crm_peer_t *peer) {
+    (void)self;
+    const char *roles = zmq_msg_gets(frame, "roles");
+    char problem[128];
+    if (!roles || crm_peer_parse(roles, peer, problem, sizeof problem))
+        return -1;
+    return 0;
+}
+
+//  May the peer of this READY serve service? Refusals are logged with the key's name.
+static bool s_peer_may_serve(broker_t *self, zmq_msg_t *frame, const char *service) {
+    if (!self->secure)
+        return true;
+    crm_peer_t peer;
+    if (s_peer_of(self, frame, &peer) == 0 && crm_peer_may_serve(&peer, service))
+        return true;
+    const char *user = zmq_msg_gets(frame, "User-Id");
+    crm_log_kv(CRM_LOG_WARN, "refusing worker: its key may not serve this service", "service",
+               service, "key", user ? user : "", NULL);
+    return false;
+}
+
+//  May the peer of this request send it (service, and the header's method, tenant and
+//  role)? NULL when it may, else why not. A request without a readable header claims
+//  nothing: it goes on, and the service refuses it (400, common/service.c).
+static const char *s_peer_may_call(broker_t *self, zmq_msg_t *frame, const char *service,
+                                   const Crm__RequestHeader *header) {
+    if (!self->secure)
+        return NULL;
+    crm_peer_t peer;
+    if (s_peer_of(self, frame, &peer) != 0)
+        return "the key has no roles";
+    if (!header)
+        return NULL;
+    const char *why =
+        crm_peer_may_call(&peer, service, header->method, header->tenant_id, header->role);
+    if (why) {
+        const char *user = zmq_msg_gets(frame, "User-Id");
+        crm_log_kv(CRM_LOG_WARN, "refusing request", "service", service, "method",
+                   header->method, "key", user ? user : "", "reason", why, NULL);
+    }
+    return why;
+}
+
 //  --- Worker commands ------------------------------------------------------------------
 
 //  READY: register a new worker for a service and give it queued work.
@@ -988,6 +1040,10 @@ static void s_worker_message(broker_t *self, const crm_mdp_layout_t *layout, siz
         //  metadata (libzmq 4.3 copies it only sometimes): ask a frame off the wire.
         int fd = zmq_msg_get(&self->frames[1], ZMQ_SRCFD);
         crm_debug("READY for %s over fd %d", name, fd);
+        if (!s_peer_may_serve(self, &self->frames[1], name)) {
+            s_send_command(self, &identity, CRM_MDPW_DISCONNECT);
+            return;
+        }
         s_worker_ready(self, &identity, name, fd, now);
         return;
     }
@@ -1046,6 +1102,12 @@ static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, siz
         crm__request_header__unpack(&self->allocator, first->size, first->data);
     uint32_t deadline_ms = s_limits_deadline(self, header ? header->deadline_ms : 0);
     const char *request_id = header && header->request_id ? header->request_id : "";
+    const char *refused = s_peer_may_call(self, &self->frames[1], name, header);
+    if (refused) {
+        s_send_error(self, &self->frames[0], name, 403, "forbidden", refused, request_id);
+        crm__request_header__free_unpacked(header, &self->allocator);
+        return;
+    }
 
     s_service_t *service = zhashx_lookup(self->services, name);
     if (service && service->known && service->workers == 0) {
@@ -1370,6 +1432,10 @@ broker_t *broker_new(const crm_config_t *cfg) {
     zsock_set_linger(self->router, 0);
     zsock_set_router_mandatory(self->router, 1);
     zsock_set_linger(self->monitor, 0);
+    //  CurveZMQ when the process has a key pair (security.insecure false): the ZAP
+    //  handler admits known keys, and each message's key rights are checked (s_peer_*).
+    self->secure = crm_curve_enabled();
+    crm_curve_server(self->router);
 
     //  Monitor first, so no connection is accepted unseen.
     char monitor_endpoint[64];

@@ -1,9 +1,11 @@
 /*  crm-gateway: the suite's front door. Wiring only: the Majordomo broker (broker.c),
     the event proxy (proxy.c) and the HTTP server (http.c, libmicrohttpd driven from the
     loop's epoll descriptor) all run in this thread's zloop; API keys are checked by
-    keys.c. */
+    keys.c; CurveZMQ keys by the ZAP handler (zap.c, its own thread), started before
+    the broker and the proxy bind. */
 #include "apikey.h"
 #include "broker.h"
+#include "curve.h"
 #include "http.h"
 #include "keys.h"
 #include "log.h"
@@ -11,6 +13,7 @@
 #include "process.h"
 #include "proxy.h"
 #include "routes.h"
+#include "zap.h"
 
 #include <sodium.h>
 
@@ -28,13 +31,19 @@ int main(int argc, char **argv) {
     crm_process_init(cfg, "gateway");
 
     exit_code = 1;
+    zap_t *zap = NULL;
     broker_t *broker = NULL;
     keys_t *keys = NULL;
     metrics_t *metrics = NULL;
     http_t *http = NULL;
     proxy_t *proxy = NULL;
     zloop_t *loop = NULL;
-    crm_db_t *db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
+    crm_db_t *db = NULL;
+    if (crm_curve_init(cfg, "gateway") != 0)
+        goto done;
+    if (crm_curve_enabled() && !(zap = zap_new(cfg)))
+        goto done;
+    db = crm_db_new(cfg->database_dsn, cfg->database_retry_max_ms);
     crm_db_set_connect_timeout(db, cfg->database_connect_timeout_ms);
     while (crm_db_connect(db, cfg->database_retry_max_ms) != 0)
         if (zsys_interrupted)
@@ -86,6 +95,7 @@ done:
     proxy_destroy(&proxy);
     metrics_destroy(&metrics);
     keys_destroy(&keys);
+    zap_destroy(&zap);
     crm_db_destroy(&db);
     crm_config_destroy(&cfg);
     return exit_code;

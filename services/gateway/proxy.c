@@ -3,9 +3,18 @@
     Both sockets are watched through their ZMQ_FD descriptors (zwatch.h), as the
     broker's are.
 
+    With CurveZMQ (security.insecure false) both sockets are CURVE servers and every
+    message carries its key's rights (the ZAP handler's metadata, zap.c): an event is
+    passed on only from a worker key of the source its topic names, and the XPUB is in
+    manual mode, so a subscription takes effect only when the key may have it (a key
+    bound to one tenant subscribes only to "<source>.<its tenant>." and longer; topics
+    are "<source>.<tenant>.<Type>", so the filter never reads a payload).
+
     Counters are read by the HTTP thread for /metrics, hence atomics. */
 #include "proxy.h"
+#include "curve.h"
 #include "log.h"
+#include "peer.h"
 #include "zwatch.h"
 
 #include <stdatomic.h>
@@ -30,6 +39,10 @@ struct _proxy_t {
     atomic_ullong announcements; // head announcements forwarded
     atomic_ullong malformed;     // messages that were not topic + envelope
     atomic_llong subscriptions;  // subscriptions now open on the XPUB side
+    atomic_ullong refused;       // events or subscriptions a key was not allowed
+    bool secure;                 // CURVE: check each message's key (s_allowed)
+    int64_t refusal_second;      // refusals logged: a few a second at most
+    int refusals_logged;
 };
 
 proxy_t *proxy_new(const crm_config_t *cfg) {
@@ -45,6 +58,11 @@ proxy_t *proxy_new(const crm_config_t *cfg) {
     if (cfg->events_xpub_sndbuf_bytes > 0)
         zsock_set_sndbuf(self->xpub, cfg->events_xpub_sndbuf_bytes);
     zsock_set_rcvhwm(self->xsub, cfg->events_xpub_hwm);
+    self->secure = crm_curve_enabled();
+    crm_curve_server(self->xsub);
+    crm_curve_server(self->xpub);
+    if (self->secure)
+        zsock_set_xpub_manual(self->xpub, 1);
     if (zsock_bind(self->xsub, "%s", cfg->events_publish_endpoint) == -1) {
         crm_log_kv(CRM_LOG_ERROR, "could not bind the event publish endpoint", "endpoint",
                    cfg->events_publish_endpoint, "detail", zmq_strerror(zmq_errno()), NULL);
@@ -77,7 +95,7 @@ void proxy_destroy(proxy_t **self_p) {
 static void s_count(proxy_t *self, const char *topic, size_t size) {
     const char *dot = memchr(topic, '.', size);
     size_t len = dot ? (size_t)(dot - topic) : size;
-    if (dot && len + 1 < size && dot[1] == '_') { // "<source>._head": not an event
+    if (dot && size - len - 1 == 5 && memcmp(dot + 1, "_head", 5) == 0) { // not an event
         atomic_fetch_add(&self->announcements, 1);
         return;
     }
@@ -99,6 +117,54 @@ static void s_count(proxy_t *self, const char *topic, size_t size) {
     atomic_fetch_add(&self->other_events, 1);
 }
 
+//  Whether the key msg came over may publish it (events) or subscribe to it (an XPUB
+//  subscription: 1 or 0, then the prefix). An unsubscription is always let through:
+//  libzmq sends those of a closed connection without a key. A refusal is counted and
+//  logged (a few a second at most).
+static bool s_allowed(proxy_t *self, zmq_msg_t *msg, bool event) {
+    if (!self->secure)
+        return true;
+    const byte *data = zmq_msg_data(msg);
+    size_t size = zmq_msg_size(msg);
+    if (!event && size > 0 && data[0] == 0)
+        return true;
+    const char *roles = zmq_msg_gets(msg, "roles");
+    crm_peer_t peer;
+    char problem[128];
+    bool allowed = roles && crm_peer_parse(roles, &peer, problem, sizeof problem) == 0 &&
+                   (event ? crm_peer_may_publish(&peer, data, size)
+                          : size > 0 && crm_peer_may_subscribe(&peer, data + 1, size - 1));
+    if (allowed)
+        return true;
+    atomic_fetch_add(&self->refused, 1);
+    int64_t second = zclock_mono() / 1000;
+    if (second != self->refusal_second) {
+        self->refusal_second = second;
+        self->refusals_logged = 0;
+    }
+    if (self->refusals_logged++ < 5) {
+        const char *user = zmq_msg_gets(msg, "User-Id");
+        char topic[128];
+        size_t skip = event ? 0 : 1;
+        snprintf(topic, sizeof topic, "%.*s", (int)(size > skip ? size - skip : 0),
+                 (const char *)data + skip);
+        crm_log_kv(CRM_LOG_WARN,
+                   event ? "dropping an event its key may not publish"
+                         : "refusing a subscription its key may not have",
+                   "topic", topic, "key", user ? user : "", NULL);
+    }
+    return false;
+}
+
+//  Drop the rest of a message whose first frame was refused.
+static void s_skip_rest(zmq_msg_t *msg, void *in) {
+    while (zmq_msg_more(msg)) {
+        if (zmq_msg_recv(msg, in, 0) == -1)
+            break;
+    }
+    zmq_msg_close(msg);
+}
+
 //  Move one whole message from one socket to the other. Returns false when none waits.
 static bool s_move(proxy_t *self, zsock_t *from, zsock_t *to, bool events) {
     void *in = zsock_resolve(from), *out = zsock_resolve(to);
@@ -108,12 +174,20 @@ static bool s_move(proxy_t *self, zsock_t *from, zsock_t *to, bool events) {
         zmq_msg_close(&msg);
         return false;
     }
+    if (!s_allowed(self, &msg, events)) {
+        s_skip_rest(&msg, in);
+        return true;
+    }
     if (events)
         s_count(self, zmq_msg_data(&msg), zmq_msg_size(&msg));
     else if (zmq_msg_size(&msg) > 0) {
         //  XPUB hands up subscriptions (1) and unsubscriptions (0) as the first byte.
         byte kind = *(byte *)zmq_msg_data(&msg);
         atomic_fetch_add(&self->subscriptions, kind == 1 ? 1 : kind == 0 ? -1 : 0);
+        //  Manual mode: the subscription counts for its connection only once allowed.
+        if (self->secure && (kind == 0 || kind == 1))
+            zmq_setsockopt(in, kind == 1 ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE,
+                           (byte *)zmq_msg_data(&msg) + 1, zmq_msg_size(&msg) - 1);
     }
     int frames = 1;
     while (true) {
@@ -188,5 +262,10 @@ void proxy_render_metrics(proxy_t *self, zchunk_t *out) {
          "# TYPE crm_events_subscriptions gauge\n"
          "crm_events_subscriptions %lld\n",
          (long long)atomic_load(&self->subscriptions));
+    EMIT("# HELP crm_events_refused_total Events and subscriptions refused because their"
+         " key may not have them.\n"
+         "# TYPE crm_events_refused_total counter\n"
+         "crm_events_refused_total %llu\n",
+         (unsigned long long)atomic_load(&self->refused));
 #undef EMIT
 }

@@ -1,6 +1,8 @@
 /*  harness: a private suite per system test. See harness.h. */
 #include "harness.h"
 #include "ids.h"
+#include "config.h"
+#include "curve.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -113,6 +115,100 @@ void harness_create_key(const char *tenant, const char *role, char *out, size_t 
 
 static const char *const *s_extra_env;
 static int s_http_port;
+
+void harness_create_cert(const char *name, const char *roles, bool pii, char *out, size_t size) {
+    char problem[256];
+    if (crm_curve_cert_create(s_harness.certs_dir, name, roles, pii, true, problem,
+                              sizeof problem)) {
+        fprintf(stderr, "harness: could not make the key pair %s: %s\n", name, problem);
+        harness_stop();
+        exit(2);
+    }
+    char from[700], to[700];
+    snprintf(from, sizeof from, "%s/%s.key", s_harness.certs_dir, name);
+    snprintf(to, sizeof to, "%s/%s.key", s_harness.keys_dir, name);
+    zcert_t *cert = zcert_load(from);
+    if (!cert || zsys_dir_create("%s", s_harness.keys_dir) || zcert_save_public(cert, to)) {
+        fprintf(stderr, "harness: could not register the key %s in %s\n", name,
+                s_harness.keys_dir);
+        harness_stop();
+        exit(2);
+    }
+    zcert_destroy(&cert);
+    if (out)
+        snprintf(out, size, "%s/%s.key_secret", s_harness.certs_dir, name);
+}
+
+void harness_use_cert(const char *name, const char *roles) {
+    char own[700], server[700];
+    harness_create_cert(name, roles, true, own, sizeof own);
+    snprintf(server, sizeof server, "%s/gateway.key", s_harness.certs_dir);
+    if (!s_harness.insecure && crm_curve_use(own, server) != 0) {
+        fprintf(stderr, "harness: could not load the key pair %s\n", name);
+        harness_stop();
+        exit(2);
+    }
+}
+
+zsock_t *harness_subscriber(const char *prefix) {
+    zsock_t *sub = zsock_new(ZMQ_SUB);
+    assert(sub);
+    crm_curve_client(sub);
+    zsock_set_subscribe(sub, prefix);
+    if (zsock_connect(sub, "%s", s_harness.events_sub) != 0) {
+        zsock_destroy(&sub);
+        return NULL;
+    }
+    return sub;
+}
+
+void harness_curve_server(zsock_t *socket) {
+    if (s_harness.insecure)
+        return;
+    char path[700];
+    snprintf(path, sizeof path, "%s/gateway.key_secret", s_harness.certs_dir);
+    zcert_t *cert = zcert_load(path);
+    assert(cert);
+    zcert_apply(cert, socket);
+    zsock_set_curve_server(socket, 1);
+    zcert_destroy(&cert);
+}
+
+//  The suite's key pairs, as make run makes them (scripts/run.sh): one per daemon of
+//  supervisor.services, crmctl's, and this program's, which it takes as its own.
+static void s_make_certs(const char *const *extra_env) {
+    harness_t *h = &s_harness;
+    snprintf(h->certs_dir, sizeof h->certs_dir, "%.255s/certs", h->dir);
+    snprintf(h->keys_dir, sizeof h->keys_dir, "%.255s/keys", h->dir);
+    setenv("CRM_SECURITY_CERTS_DIR", h->certs_dir, 1);
+    setenv("CRM_SECURITY_KEYS_DIR", h->keys_dir, 1);
+    const char *insecure = getenv("CRM_SECURITY_INSECURE");
+    h->insecure = insecure && strcmp(insecure, "true") == 0;
+    for (const char *const *e = extra_env; e && *e; e++)
+        if (strncmp(*e, "CRM_SECURITY_INSECURE=", 22) == 0)
+            h->insecure = strcmp(*e + 22, "true") == 0;
+    harness_create_cert("gateway", "gateway", true, NULL, 0);
+    crm_config_t *cfg = crm_config_load(NULL, NULL);
+    char *services = strdup(cfg ? cfg->supervisor_services : "");
+    crm_config_destroy(&cfg);
+    for (char *save = NULL, *name = strtok_r(services, " ", &save); name;
+         name = strtok_r(NULL, " ", &save)) {
+        char roles[64];
+        snprintf(roles, sizeof roles, "worker:%s", name);
+        if (strcmp(name, "gateway") != 0)
+            harness_create_cert(name, roles, true, NULL, 0);
+    }
+    free(services);
+    harness_create_cert("crmctl", "client,subscriber:*", true, NULL, 0);
+    char own[700], server[700];
+    harness_create_cert("systest", "client,subscriber:*", true, own, sizeof own);
+    snprintf(server, sizeof server, "%s/gateway.key", h->certs_dir);
+    if (!h->insecure && crm_curve_use(own, server) != 0) {
+        fprintf(stderr, "harness: could not load this program's key pair\n");
+        harness_stop();
+        exit(2);
+    }
+}
 
 //  Start crm-supervisor (and so the suite) against the private database; wait until
 //  it is ready or give up the test program.
@@ -402,6 +498,7 @@ harness_t *harness_start(const char *const *extra_env) {
     s_wait_sink(&s_sms_stub, "SMS stub", s_harness.sms_dir, "http", s_harness.sms_url,
                 sizeof s_harness.sms_url, "sms-stub.log", 15000);
 
+    s_make_certs(extra_env);
     s_create_key("tenant-a", "admin", s_harness.key_a, sizeof s_harness.key_a);
     s_create_key("tenant-b", "admin", s_harness.key_b, sizeof s_harness.key_b);
     s_create_key("tenant-a", "analyst", s_harness.key_analyst, sizeof s_harness.key_analyst);

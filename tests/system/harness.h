@@ -50,6 +50,12 @@ typedef struct {
     char sms_account_sid[40]; // AC + 32 hex digits: the Basic user
     char sms_auth_token[40];  // the Basic password and the webhook signing key
     char sms_from[20];        // the sending number, +15005550006
+    //  CurveZMQ (security.*): the suite's key pairs, made at start for the gateway, each
+    //  daemon (worker:NAME), crmctl and this test program (client,subscriber:*), which
+    //  uses its own for every socket made through common/ (and crm_curve_client).
+    char certs_dir[300]; // NAME.key_secret and NAME.key of each
+    char keys_dir[300];  // the public keys the gateway admits
+    bool insecure;       // CRM_SECURITY_INSECURE=true (extra_env or environment): plain
 } harness_t;
 
 typedef struct {
@@ -87,6 +93,25 @@ harness_response_t harness_http_raw(const char *method, const char *path, const 
 //  Create one more API key (tenant, role: admin, manager, sales, analyst, integration)
 //  into out (at least 64 bytes). Aborts the test program on failure.
 void harness_create_key(const char *tenant, const char *role, char *out, size_t size);
+
+//  Make a key pair NAME with roles (common/peer.h) and pii, registered with the gateway
+//  (a key the gateway admits from now on): its secret file's path into out. Aborts the
+//  test program on failure.
+void harness_create_cert(const char *name, const char *roles, bool pii, char *out, size_t size);
+
+//  Make a key pair as harness_create_cert and take it as this program's identity for
+//  the sockets made from now on (a test that serves a service of its own needs
+//  worker:NAME). Aborts the test program on failure.
+void harness_use_cert(const char *name, const char *roles);
+
+//  A SUB socket on the gateway's event endpoint (events_sub) subscribed to prefix, with
+//  this program's key (topics: "<source>.<tenant>.<Type>", "<source>._head").
+zsock_t *harness_subscriber(const char *prefix);
+
+//  Make socket (not yet bound) a CURVE server with the gateway's key pair, for a test
+//  that stands in for the gateway (no ZAP handler here: any client key is let in).
+//  No-op when insecure.
+void harness_curve_server(zsock_t *socket);
 
 //  A loopback TCP port nobody listens on now, and not one handed out before in this run
 //  (for a listener a test configures itself, e.g. daemon.health_listen).

@@ -26,6 +26,8 @@ static harness_t *h;
 static int s_setup(void **state) {
     (void)state;
     h = harness_start(NULL);
+    //  The test serves a service of its own ("coretest"): its key must be that worker's.
+    harness_use_cert("coretest", "worker:coretest");
     //  Expected failures (broken migrations, constraint violations) log errors: keep
     //  the output to what matters.
     crm_log_init("systest_core", CRM_LOG_WARN);

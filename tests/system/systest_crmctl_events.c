@@ -349,7 +349,8 @@ static void test_live_topic_filter(void **state) {
     (void)state;
     s_crmctl_t *tail =
         s_crmctl_start(NULL, (const char *[]){"events", "tail", "--topic",
-                                              "contacts.ContactDeleted", "--count", "2", NULL});
+                                              "contacts.tenant-a.ContactDeleted", "--count", "2",
+                                              NULL});
     //  A plain subscription is live only from when it reaches the gateway: keep making
     //  events until two were seen. Deleted ids are kept in order.
     char deleted[40][37];
@@ -397,7 +398,7 @@ static void s_publish_event(zsock_t *pub, uint64_t seq, const char *aggregate_id
     zframe_t *frame = zframe_new(NULL, crm__event__get_packed_size(&event));
     crm__event__pack(&event, zframe_data(frame));
     zmsg_t *msg = zmsg_new();
-    zmsg_addstr(msg, "contacts.ContactDeleted");
+    zmsg_addstr(msg, "contacts.tenant-a.ContactDeleted");
     zmsg_append(msg, &frame);
     zmsg_send(&msg, pub);
 }
@@ -419,8 +420,11 @@ static void s_publish_head(zsock_t *pub, uint64_t head_seq) {
 //  source, in order, once; a duplicate of a printed seq is dropped.
 static void test_lost_events_replayed(void **state) {
     (void)state;
-    zsock_t *pub = zsock_new_pub("tcp://127.0.0.1:*");
+    //  Standing in for the gateway's event endpoint, with its key.
+    zsock_t *pub = zsock_new(ZMQ_PUB);
     assert_non_null(pub);
+    harness_curve_server(pub);
+    assert_true(zsock_bind(pub, "tcp://127.0.0.1:*") >= 0);
     char endpoint[64];
     char *bound = zsock_last_endpoint(pub); // the caller's to free
     snprintf(endpoint, sizeof endpoint, "%s", bound);
@@ -577,10 +581,16 @@ static void test_python_example(void **state) {
     uint64_t first = s_seq_of(ids[0]);
     char from[24];
     snprintf(from, sizeof from, "%" PRIu64, first);
-    s_crmctl_t *run = s_program_start(script, NULL,
-                                      (const char *[]){"--topic", "contacts", "--from", from,
-                                                       "--count", "3", "--pb2-dir", pb2_dir, NULL});
-    assert_true(s_crmctl_wait_lines(run, 2, 20000));
+    //  An outside client: a key pair of its own, the platform operator's (every tenant).
+    char key[700];
+    harness_create_cert("python-example", "subscriber:*", true, key, sizeof key);
+    const char *argv[] = {"--topic", "contacts", "--from", from, "--count", "3", "--pb2-dir",
+                          pb2_dir, "--key", key, NULL};
+    if (h->insecure)
+        argv[8] = NULL; // plain text: no key
+    s_crmctl_t *run = s_program_start(script, NULL, argv);
+    if (!s_crmctl_wait_lines(run, 2, 20000))
+        fail_msg("the example printed too little; stderr: %s", s_crmctl_stderr(run));
     s_create("Py", ids[2]); // live
     assert_int_equal(s_crmctl_wait(run, 20000), 0);
     json_t *lines = s_crmctl_json(run);

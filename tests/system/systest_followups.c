@@ -574,10 +574,10 @@ static void test_refused(void **state) {
 
 //  A SUB socket on the gateway's event stream for prefix, ready once a head arrives.
 static zsock_t *s_subscriber(const char *prefix) {
-    zsock_t *sub = zsock_new_sub(h->events_sub, prefix);
+    zsock_t *sub = harness_subscriber(prefix);
     assert_non_null(sub);
     zsock_set_rcvtimeo(sub, 10000);
-    zsock_t *probe = zsock_new_sub(h->events_sub, "leads._head");
+    zsock_t *probe = harness_subscriber("leads._head");
     zsock_set_rcvtimeo(probe, 5000);
     zmsg_t *msg = zmsg_recv(probe);
     assert_non_null(msg);
@@ -596,7 +596,7 @@ static Crm__Events__FollowUpDue *s_next_due(zsock_t *sub, const char *lead) {
         char *topic = zmsg_popstr(msg);
         zframe_t *body = zmsg_pop(msg);
         Crm__Events__FollowUpDue *due = NULL;
-        if (strcmp(topic, "leads.FollowUpDue") == 0) {
+        if (strcmp(topic, "leads.tenant-a.FollowUpDue") == 0) {
             Crm__Event *event = crm__event__unpack(NULL, zframe_size(body), zframe_data(body));
             assert_non_null(event);
             if (strcmp(event->aggregate_id, lead) == 0)
@@ -622,7 +622,7 @@ static void test_fires_once(void **state) {
     harness_response_t r = s_get_lead(lead);
     snprintf(contact, sizeof contact, "%s", harness_json_str(&r, "contactId"));
     harness_response_free(&r);
-    zsock_t *sub = s_subscriber("leads.FollowUpDue");
+    zsock_t *sub = s_subscriber("leads.tenant-a.FollowUpDue");
 
     s_time_in(1500, at);
     snprintf(body, sizeof body,

@@ -488,7 +488,7 @@ static void test_growth_bad_input(void **state) {
 
 static void test_contacts_daily_events(void **state) {
     (void)state;
-    zsock_t *sub = zsock_new_sub(h->events_sub, "reporting.ContactsDaily");
+    zsock_t *sub = harness_subscriber("reporting.tenant-b.ContactsDaily");
     assert_non_null(sub);
     zclock_sleep(500); // the subscription travels up to the publishers
     char today[16];
@@ -514,7 +514,7 @@ static void test_contacts_daily_events(void **state) {
         zmsg_t *msg = zmsg_recv(sub);
         char *topic = zmsg_popstr(msg);
         zframe_t *frame = zmsg_pop(msg);
-        assert_string_equal(topic, "reporting.ContactsDaily");
+        assert_string_equal(topic, "reporting.tenant-b.ContactsDaily");
         Crm__Event *event = crm__event__unpack(NULL, zframe_size(frame), zframe_data(frame));
         assert_non_null(event);
         if (strcmp(event->tenant_id, "tenant-b") == 0) {

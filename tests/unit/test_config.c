@@ -186,6 +186,11 @@ static void test_defaults_without_file(void **state) {
     assert_string_equal(config->dedupe_data_dir, "services/dedupe/data");
     assert_int_equal(config->reporting_publish_interval_ms, 1000);
     assert_int_equal(config->reporting_snapshot_page, 1000);
+    assert_false(config->security_insecure);
+    assert_string_equal(config->security_certs_dir, "var/certs");
+    assert_string_equal(config->security_cert, "");
+    assert_string_equal(config->security_server_cert, "");
+    assert_string_equal(config->security_keys_dir, "var/keys");
     assert_string_equal(config->supervisor_services, "gateway contacts leads scoring dedupe notify reporting");
     assert_string_equal(config->supervisor_bin_dir, "build/bin");
     assert_int_equal(config->supervisor_backoff_min_ms, 100);
@@ -574,7 +579,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 103);
+    assert_int_equal(lines, 108);
     free(text);
     crm_config_destroy(&config);
 
