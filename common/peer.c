@@ -187,6 +187,12 @@ const char *crm_peer_may_call(const crm_peer_t *peer, const char *service, const
     if (peer->worker[0])
         return NULL; // a daemon of the suite: it speaks for every tenant
     if (peer->client) {
+        //  A keyless request (no tenant, no role) is what the gateway's public raw routes
+        //  send (unsubscribe links, provider webhooks): a service serves it only for the
+        //  methods whose request proves itself (crm.HttpRequest: a signed token, the
+        //  provider's signature), so a client may send it as any HTTP client may.
+        if ((!tenant || !*tenant) && (!role || !*role))
+            return NULL;
         if (!(peer->client_roles & crm_role_bit(role)))
             return "the key may not call in this role";
         if (strcmp(peer->client_tenant, "*") != 0 &&

@@ -162,13 +162,15 @@ static void test_lead_scored_and_explained(void **state) {
     assert_int_equal(score, 71);
     harness_response_free(&r);
 
-    //  The history: newest first, each change.
+    //  The history: newest first, each change. (Before 40 there may be a score from
+    //  before the contact's own events reached scoring: its reachability counts.)
     snprintf(path, sizeof path, "/v1/leads/%s/score/history", lead);
     r = harness_http("GET", path, s_sales_a, NULL, NULL);
     assert_int_equal(r.status, 200);
     json_t *items = json_object_get(r.json, "items");
-    assert_int_equal(json_array_size(items), 3);
+    assert_true(json_array_size(items) >= 3);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 0), "score")), 71);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 1), "score")), 65);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 2), "score")), 40);
     harness_response_free(&r);
 

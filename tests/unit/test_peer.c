@@ -124,6 +124,10 @@ static void test_who_may_call(void **state) {
     assert_non_null(crm_peer_may_call(&one, "contacts", "Get", "tenant-b", "sales"));
     assert_non_null(crm_peer_may_call(&one, "contacts", "Get", "*", "sales"));
     assert_non_null(crm_peer_may_call(&one, "contacts", "Get", "tenant-a", "admin"));
+    //  The keyless request of a public raw route (the service checks its proof).
+    assert_null(crm_peer_may_call(&one, "notify", "Unsubscribe", "", ""));
+    assert_non_null(crm_peer_may_call(&one, "notify", "Unsubscribe", "", "admin"));
+    assert_non_null(crm_peer_may_call(&one, "notify", "Unsubscribe", "tenant-b", ""));
 
     crm_peer_t any_role = s_parse("client:tenant-a");
     assert_null(crm_peer_may_call(&any_role, "contacts", "Get", "tenant-a", "admin"));
