@@ -155,6 +155,7 @@ $(BUILD)/tests/test_notify_webhook: LDLIBS += -lcrypto
 # Unit tests of gateway modules link the module's object too.
 $(BUILD)/tests/test_broker: $(BUILD)/services/gateway/broker.o
 $(BUILD)/tests/test_routes: $(BUILD)/services/gateway/routes.o $(BUILD)/services/gateway/openapi.o
+$(BUILD)/tests/test_gateway_limits: $(BUILD)/services/gateway/ratelimit.o $(BUILD)/services/gateway/headers.o
 # ... and the raw routes' test runs the gateway in process: every module but main.c.
 $(BUILD)/tests/test_gateway_raw: $(patsubst %.c,$(BUILD)/%.o,\
     $(filter-out services/gateway/main.c,$(wildcard services/gateway/*.c)))

@@ -609,19 +609,19 @@ int route_count(void) {
     return n;
 }
 
+//  The roles, in the order of their bits (ROLE_ADMIN is bit 0).
+static const char *const s_role_names[ROUTE_N_ROLES] = {"admin", "manager", "sales", "analyst",
+                                                        "integration"};
+
 unsigned route_role_bit(const char *role) {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } roles[] = {{"admin", ROLE_ADMIN},
-                 {"manager", ROLE_MANAGER},
-                 {"sales", ROLE_SALES},
-                 {"analyst", ROLE_ANALYST},
-                 {"integration", ROLE_INTEGRATION}};
-    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
-        if (strcmp(roles[i].name, role) == 0)
-            return roles[i].bit;
+    for (int i = 0; i < ROUTE_N_ROLES; i++)
+        if (strcmp(s_role_names[i], role) == 0)
+            return 1u << i;
     return 0;
+}
+
+const char *route_role_name(int index) {
+    return index >= 0 && index < ROUTE_N_ROLES ? s_role_names[index] : NULL;
 }
 
 //  Match path against pattern segment by segment, capturing {name} segments.

@@ -88,6 +88,10 @@ const char *route_download(const route_t *route);
 //  Role name to its bit (0 for unknown).
 unsigned route_role_bit(const char *role);
 
+//  The roles by index (the role of bit 1u << index), NULL past the last.
+#define ROUTE_N_ROLES 5
+const char *route_role_name(int index);
+
 //  Number of routes (for metrics arrays); a route's index is its position.
 int route_count(void);
 
