@@ -99,6 +99,12 @@ static void test_openapi_creates_answer_201(void **state) {
             json_object_get(json_object_get(paths, created[i]), "post"), "responses");
         assert_non_null(json_object_get(responses, "201"));
         assert_null(json_object_get(responses, "200"));
+        //  A keyed answer carries the key's rate limit; over it, 429 with Retry-After.
+        json_t *ok_headers = json_object_get(json_object_get(responses, "201"), "headers");
+        assert_non_null(json_object_get(ok_headers, "RateLimit-Remaining"));
+        json_t *refused = json_object_get(json_object_get(responses, "429"), "headers");
+        assert_non_null(json_object_get(refused, "Retry-After"));
+        assert_non_null(json_object_get(refused, "RateLimit-Reset"));
     }
     json_decref(doc);
     free(text);
