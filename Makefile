@@ -42,7 +42,7 @@ BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .SECONDEXPANSION:
-.PHONY: all deps run test test-unit test-system test-asan bench fuzz clean help
+.PHONY: all deps run test test-unit test-system test-asan bench fuzz roles-doc clean help
 .SECONDARY:
 .DELETE_ON_ERROR:
 
@@ -79,6 +79,9 @@ bench: deps  ## benchmarks beside their PostgreSQL baselines
 
 fuzz: deps  ## libFuzzer targets for the parsers, bounded time (FUZZ_SECONDS, default 60)
 	@scripts/fuzz.sh
+
+roles-doc: $(BUILD)/tools/roles-doc  ## write docs/ROLES.md, the role x route table, from the route table
+	$(BUILD)/tools/roles-doc > docs/ROLES.md
 
 clean:  ## remove build products (./var, the local database, is kept)
 	rm -rf build build-asan build-fuzz
@@ -127,6 +130,10 @@ $(BUILD)/bin/crmctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/crmctl*.c)) $(
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs $(GMIME) 2>/dev/null)
 
+$(BUILD)/tools/roles-doc: $(BUILD)/tools/roles_doc.o $(BUILD)/services/gateway/routes.o $(LIBCRM)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bin/crm-supervisor: $(BUILD)/tools/supervisor.o $(LIBCRM)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -155,6 +162,7 @@ $(BUILD)/tests/test_notify_webhook: LDLIBS += -lcrypto
 # Unit tests of gateway modules link the module's object too.
 $(BUILD)/tests/test_broker: $(BUILD)/services/gateway/broker.o
 $(BUILD)/tests/test_routes: $(BUILD)/services/gateway/routes.o $(BUILD)/services/gateway/openapi.o
+$(BUILD)/tests/test_gateway_limits: $(BUILD)/services/gateway/ratelimit.o $(BUILD)/services/gateway/headers.o
 # ... and the raw routes' test runs the gateway in process: every module but main.c.
 $(BUILD)/tests/test_gateway_raw: $(patsubst %.c,$(BUILD)/%.o,\
     $(filter-out services/gateway/main.c,$(wildcard services/gateway/*.c)))

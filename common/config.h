@@ -40,6 +40,17 @@ typedef struct {
     int gateway_max_connections;     // HTTP connections served at once
     int gateway_key_cache_ms;        // how long a verified API key stays cached
     char *gateway_key_secret;        // 64 hex digits keying the API keys' hashes ("": none)
+    //  gateway, API requests per key by its role (token bucket; 0 per second: no limit):
+    int gateway_rate_admin_per_second;
+    int gateway_rate_admin_burst;
+    int gateway_rate_manager_per_second;
+    int gateway_rate_manager_burst;
+    int gateway_rate_sales_per_second;
+    int gateway_rate_sales_burst;
+    int gateway_rate_analyst_per_second;
+    int gateway_rate_analyst_burst;
+    int gateway_rate_integration_per_second;
+    int gateway_rate_integration_burst;
     //  gateway, raw routes (keyless: webhooks, unsubscribe, tracking):
     int gateway_raw_max_body_bytes;    // larger bodies get 413, before any is forwarded
     int gateway_raw_max_in_flight;     // raw requests served at once; more get 503

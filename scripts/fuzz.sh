@@ -1,7 +1,7 @@
 #!/bin/bash
 # `make fuzz`: libFuzzer targets for the parsers we wrote (JSON transcoder, MDP framing,
 # CSV reader and writer, @mentions, notify's webhook forms and link tokens, the gateway's
-# request header checks), each for FUZZ_SECONDS (default 60), under AddressSanitizer and
+# request header checks and strict HTTP syntax), each for FUZZ_SECONDS (default 60), under AddressSanitizer and
 # UBSan; FUZZ_TARGETS="form csv" runs only those. Fails on a crash or a leak; the crashing input is left in build-fuzz/.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +22,7 @@ declare -A sources=(
     [form]="tests/fuzz/fuzz_form.c services/notify/webhook.c common/validate.c"
     [sms_reply]="tests/fuzz/fuzz_sms_reply.c services/notify/sms.c common/validate.c"
     [headers]="tests/fuzz/fuzz_headers.c services/gateway/headers.c common/validate.c"
+    [http_syntax]="tests/fuzz/fuzz_http_syntax.c services/gateway/headers.c common/validate.c"
 )
 # Libraries a target needs beyond LIBS.
 declare -A extra_libs=(

@@ -96,8 +96,14 @@ static int s_send_email(crm_call_t *call, const Crm__Contacts__BulkContactsReque
 int contacts_bulk(crm_call_t *call, const ProtobufCMessage *request, ProtobufCMessage **response) {
     Crm__Contacts__BulkContactsRequest *req =
         (Crm__Contacts__BulkContactsRequest *)crm_pb_copy(request);
+    if (!contacts_bulk_role_may(req, call->header->role)) {
+        crm_call_error(call, "forbidden", "%s needs the manager or admin role",
+                       contacts_bulk_is_send_email(req) ? "send_email" : "delete");
+        crm__contacts__bulk_contacts_request__free_unpacked(req, NULL);
+        return 403;
+    }
     crm_errors_t errors = {0};
-    int code = contacts_bulk_check(req, call->header->role, &errors) ? crm_call_fail(call, &errors)
+    int code = contacts_bulk_check(req, &errors) ? crm_call_fail(call, &errors)
                : contacts_bulk_is_tag_action(req)
                    ? contacts_tags_resolve(call, "", req->tags, req->n_tags)
                    : 0;

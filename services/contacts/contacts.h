@@ -351,11 +351,12 @@ int contacts_select_for_job(crm_call_t *call, const Crm__Contacts__ListContactsR
 //  bulk_methods.c ---------------------------------------------------------------------
 crm_method_fn contacts_bulk;
 #define CONTACTS_BULK_CHUNK 500
-//  The rules (bulk.c). Check req (the assignee trimmed in place) for a caller of role:
-//  0, or -1 with field errors (ids, ids[i], filter, action, type, assignee, tags,
-//  templateId, campaignName).
-int contacts_bulk_check(Crm__Contacts__BulkContactsRequest *req, const char *role,
-                        crm_errors_t *errors);
+//  The rules (bulk.c). Whether a caller of role may take req's action at all (delete
+//  and send_email: managers and admins); false is answered 403, before any check.
+bool contacts_bulk_role_may(const Crm__Contacts__BulkContactsRequest *req, const char *role);
+//  Check req (the assignee trimmed in place): 0, or -1 with field errors (ids, ids[i],
+//  filter, action, type, assignee, tags, templateId, campaignName).
+int contacts_bulk_check(Crm__Contacts__BulkContactsRequest *req, crm_errors_t *errors);
 //  The action is send_email: a campaign of the notify service, not a change here.
 bool contacts_bulk_is_send_email(const Crm__Contacts__BulkContactsRequest *req);
 //  The action adds or removes tags (they must be in the catalogue).

@@ -33,4 +33,25 @@ bool headers_utf8_clean(const char *text, size_t size);
 //  wrong with it ("must be 1 to 255 bytes", "must be UTF-8 without control characters").
 const char *headers_problem(const char *name, const char *value, size_t size);
 
+// --- strict HTTP syntax ---------------------------------------------------------------
+
+//  The request's header section as a whole, one field at a time (headers_syntax_add),
+//  held to RFC 9112 where libmicrohttpd 0.9.75 is lenient even with
+//  MHD_OPTION_STRICT_FOR_CLIENT (which only insists on Host): a field name is a token
+//  (no space before the colon), a value carries no control character but tab (a bare CR
+//  or NUL), every line ends with CRLF (not a bare LF), Content-Length is given once (or
+//  repeated with the same value) and never beside Transfer-Encoding (the framing a
+//  smuggled request plays on). The first problem found is kept; the request gets 400.
+typedef struct {
+    const char *problem; // what is wrong, NULL while all is well
+    char field[64];      // the field it is about ("" for the line endings)
+    char content_length[24]; // the first Content-Length value ("" none)
+    bool transfer_encoding;
+} headers_syntax_t;
+
+//  One header field as parsed (name and value with their sizes; a value may hold the
+//  bytes the parser let through) and whether its line ended with CRLF.
+void headers_syntax_add(headers_syntax_t *self, const char *name, size_t name_size,
+                        const char *value, size_t value_size, bool crlf);
+
 #endif

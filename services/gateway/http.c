@@ -7,6 +7,7 @@
 #include "log.h"
 #include "openapi.h"
 #include "raw.h"
+#include "ratelimit.h"
 #include "routes.h"
 
 #include <arpa/inet.h>
@@ -25,6 +26,7 @@ struct _http_t {
     int timer_id;
     bool run_armed;       // an MHD_run is due on the next loop turn (connections woke)
     raw_limiter_t *raw_limiter; // the keyless routes' limits (raw.h)
+    ratelimit_t *key_limits;    // the API's token bucket per key (gateway.rate_<role>_*)
 };
 
 //  One TCP connection: the URI of the request it carries now, as the client sent it
@@ -53,6 +55,9 @@ typedef struct {
     int refused;   // 429 or 503 from the raw limiter, else 0
     int retry_after_s;
     char client[64]; // the client's address
+    headers_syntax_t syntax; // strict HTTP: what is wrong with the header section, if any
+    bool rated;              // the key's bucket was asked: rate is what RateLimit-* say
+    ratelimit_state_t rate;
 } s_request_t;
 
 //  A response under construction.
@@ -73,6 +78,8 @@ typedef struct {
     size_t n_headers;
     bool is_raw; // a raw route's: raw is written as it is
     raw_answer_t raw;
+    const ratelimit_state_t *rate; // the key's bucket: RateLimit-* (and Retry-After on 429)
+    bool close; // the connection is closed after (a request that is not well-formed HTTP)
 } s_response_t;
 
 static int64_t s_now_us(void) {
@@ -606,6 +613,21 @@ static void s_send(struct MHD_Connection *conn, s_response_t *resp) {
         MHD_add_response_header(r, "Content-Disposition", resp->disposition);
     if (resp->status == 401)
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    if (resp->rate) {
+        char number[16];
+        snprintf(number, sizeof number, "%d", resp->rate->limit);
+        MHD_add_response_header(r, "RateLimit-Limit", number);
+        snprintf(number, sizeof number, "%d", resp->rate->remaining);
+        MHD_add_response_header(r, "RateLimit-Remaining", number);
+        snprintf(number, sizeof number, "%d", resp->rate->reset_s);
+        MHD_add_response_header(r, "RateLimit-Reset", number);
+        if (resp->status == 429) {
+            snprintf(number, sizeof number, "%d", resp->rate->retry_after_s);
+            MHD_add_response_header(r, "Retry-After", number);
+        }
+    }
+    if (resp->close)
+        MHD_add_response_header(r, "Connection", "close");
     for (size_t i = 0; i < resp->n_headers; i++)
         MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
     MHD_queue_response(conn, resp->status, r);
@@ -636,6 +658,65 @@ static const char *s_headers_check(struct MHD_Connection *conn, const char *cons
     return NULL;
 }
 
+//  Whether the line holding text (size bytes, as libmicrohttpd parsed it) ended with CRLF.
+//  MHD 0.9.75 parses the request head in place, writing a NUL over each line's CR and LF
+//  (and over the trailing spaces it trims): a value ended by CRLF is followed by two
+//  NULs; one ended by a bare LF by one NUL and the next line; one cut short by a NUL it
+//  received by that NUL and the rest of its line. An empty value tells nothing.
+static bool s_crlf_ended(const char *text, size_t size) {
+    return size == 0 || !text || (text[size] == 0 && text[size + 1] == 0);
+}
+
+static enum MHD_Result s_on_header_syntax(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          size_t key_size, const char *value, size_t value_size) {
+    (void)kind;
+    headers_syntax_add(cls, key, key_size, value, value_size, s_crlf_ended(value, value_size));
+    return MHD_YES;
+}
+
+//  Hold the request head to strict HTTP (headers.h, headers_syntax_t) where MHD is
+//  lenient: the request line's ending (after version) and every header field.
+static void s_syntax_check(struct MHD_Connection *conn, const char *version,
+                           headers_syntax_t *syntax) {
+    if (version && !s_crlf_ended(version, strlen(version)))
+        headers_syntax_add(syntax, "", 0, "", 0, false);
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, s_on_header_syntax, syntax);
+}
+
+//  Take one request from the key's token bucket (its role's gateway.rate_<role>_*):
+//  false when the request may go on, else true with the 429 in resp. req->rate then says
+//  what the RateLimit-* headers of the answer carry (none for a role without a limit).
+static bool s_rate_limited(http_t *self, const key_identity_t *who, s_request_t *req,
+                           s_response_t *resp) {
+    const crm_config_t *c = self->cfg;
+    unsigned role = route_role_bit(who->role);
+    int per_second = role == ROLE_ADMIN         ? c->gateway_rate_admin_per_second
+                     : role == ROLE_MANAGER     ? c->gateway_rate_manager_per_second
+                     : role == ROLE_SALES       ? c->gateway_rate_sales_per_second
+                     : role == ROLE_ANALYST     ? c->gateway_rate_analyst_per_second
+                     : role == ROLE_INTEGRATION ? c->gateway_rate_integration_per_second
+                                                : 0;
+    int burst = role == ROLE_ADMIN         ? c->gateway_rate_admin_burst
+                : role == ROLE_MANAGER     ? c->gateway_rate_manager_burst
+                : role == ROLE_SALES       ? c->gateway_rate_sales_burst
+                : role == ROLE_ANALYST     ? c->gateway_rate_analyst_burst
+                : role == ROLE_INTEGRATION ? c->gateway_rate_integration_burst
+                                           : 1;
+    if (per_second <= 0)
+        return false;
+    req->rated = true;
+    if (ratelimit_take(self->key_limits, who->key_id, per_second, burst < 1 ? 1 : burst,
+                       zclock_mono() * 1000, &req->rate))
+        return false;
+    metrics_rate_limited(self->metrics, role);
+    char message[160];
+    snprintf(message, sizeof message,
+             "too many requests for this API key (%d at once, %d a second); retry in %d s",
+             burst, per_second, req->rate.retry_after_s);
+    s_error(resp, 429, "rate_limited", message, NULL, NULL);
+    return true;
+}
+
 //  The X-Request-Id to use: the caller's when it is sane, else a new id (a bad one is
 //  refused with 400 by s_headers_check).
 static void s_request_id(struct MHD_Connection *conn, char *out, size_t size) {
@@ -652,6 +733,16 @@ static void s_request_id(struct MHD_Connection *conn, char *out, size_t size) {
 static void s_handle(http_t *self, struct MHD_Connection *conn, const char *url,
                      const char *method, s_request_t *req, s_response_t *resp) {
     s_request_id(conn, resp->request_id, sizeof resp->request_id);
+    if (req->syntax.problem) {
+        resp->close = true;
+        if (req->raw) {
+            resp->is_raw = true;
+            raw_answer_error(&resp->raw, 400, req->syntax.problem, 0);
+        } else
+            s_error(resp, 400, NULL, "the request is not well-formed HTTP", req->syntax.field,
+                    req->syntax.problem);
+        return;
+    }
     const char *problem = NULL;
     const char *bad_header =
         s_headers_check(conn, req->raw ? raw_forwarded_headers : NULL, &problem);
@@ -704,6 +795,8 @@ static void s_handle(http_t *self, struct MHD_Connection *conn, const char *url,
                 NULL, NULL);
         return;
     }
+    if (s_rate_limited(self, &who, req, resp))
+        return;
     if (!(route_role_bit(who.role) & route->roles)) {
         s_error(resp, 403, NULL, "your role may not do this", NULL, NULL);
         return;
@@ -731,7 +824,6 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
                                     const char *method, const char *version,
                                     const char *upload_data, size_t *upload_data_size,
                                     void **con_cls) {
-    (void)version;
     http_t *self = cls;
     s_request_t *req = *con_cls;
     if (!req) {
@@ -740,11 +832,12 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
         req->start = s_now_us();
         *con_cls = req;
         s_raw_begin(self, conn, url, method, req);
+        s_syntax_check(conn, version, &req->syntax);
         const char *length =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (length && strtoull(length, NULL, 10) > s_max_body(self, req))
             req->too_large = true;
-        else if (!req->refused)
+        else if (!req->refused && !req->syntax.problem)
             return MHD_YES;
     } else if (*upload_data_size) {
         if (!req->too_large && !req->refused) {
@@ -780,6 +873,7 @@ static enum MHD_Result s_on_request(void *cls, struct MHD_Connection *conn, cons
             s_answer(req, url, &resp);
         }
     }
+    resp.rate = req->rated ? &req->rate : NULL;
     s_send(conn, &resp);
     int64_t micros = s_now_us() - req->start;
     metrics_observe(self->metrics, req->route_index, resp.status, micros);
@@ -853,8 +947,9 @@ http_t *http_new(const crm_config_t *cfg, broker_t *broker, keys_t *keys, metric
     self->raw_limiter =
         raw_limiter_new(cfg->gateway_raw_client_per_second, cfg->gateway_raw_client_burst,
                         cfg->gateway_raw_max_in_flight);
-    if (!self->raw_limiter) {
-        crm_log_kv(CRM_LOG_ERROR, "could not start the raw routes' limiter", "detail",
+    self->key_limits = ratelimit_new();
+    if (!self->raw_limiter || !self->key_limits) {
+        crm_log_kv(CRM_LOG_ERROR, "could not start the rate limiters", "detail",
                    "libsodium did not initialise", NULL);
         http_destroy(&self);
         return NULL;
@@ -874,7 +969,8 @@ http_t *http_new(const crm_config_t *cfg, broker_t *broker, keys_t *keys, metric
                          self, MHD_OPTION_NOTIFY_CONNECTION, s_on_connection, self,
                          MHD_OPTION_URI_LOG_CALLBACK, s_on_uri, self, MHD_OPTION_CONNECTION_LIMIT,
                          (unsigned int)cfg->gateway_max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                         120u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+                         120u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+                         MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
     if (!self->daemon) {
         char detail[128];
         snprintf(detail, sizeof detail, "%s:%d", cfg->gateway_http_bind, cfg->gateway_http_port);
@@ -896,6 +992,7 @@ void http_destroy(http_t **self_p) {
     if (self->daemon)
         MHD_stop_daemon(self->daemon);
     raw_limiter_destroy(&self->raw_limiter);
+    ratelimit_destroy(&self->key_limits);
     free(self);
     *self_p = NULL;
 }

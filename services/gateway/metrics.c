@@ -24,6 +24,7 @@ struct _metrics_t {
     int n;  // routes + 1
     s_route_stats_t *stats;
     proxy_t *proxy; // event proxy counters, or NULL
+    atomic_ullong rate_limited[ROUTE_N_ROLES]; // 429s of the keys' rate limits, by role
 };
 
 metrics_t *metrics_new(int n_routes) {
@@ -55,6 +56,12 @@ void metrics_observe(metrics_t *self, int route, int status, int64_t micros) {
         b++;
     atomic_fetch_add_explicit(&st->bucket[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->sum_micros, (unsigned long long)micros, memory_order_relaxed);
+}
+
+void metrics_rate_limited(metrics_t *self, unsigned role) {
+    for (int i = 0; i < ROUTE_N_ROLES; i++)
+        if (role == 1u << i)
+            atomic_fetch_add_explicit(&self->rate_limited[i], 1, memory_order_relaxed);
 }
 
 static void s_route_label(int i, int n, char *out, size_t size) {
@@ -118,6 +125,12 @@ char *metrics_render(metrics_t *self, broker_t *broker) {
              atomic_load(&self->stats[i].sum_micros) / 1e6);
         EMIT("crm_http_request_duration_seconds_count{%s} %llu\n", label, cumulative);
     }
+    EMIT("# HELP crm_http_rate_limited_total API requests refused 429 by their key's rate "
+         "limit, by the key's role.\n"
+         "# TYPE crm_http_rate_limited_total counter\n");
+    for (int i = 0; i < ROUTE_N_ROLES; i++)
+        EMIT("crm_http_rate_limited_total{role=\"%s\"} %llu\n", route_role_name(i),
+             atomic_load(&self->rate_limited[i]));
     EMIT("# HELP crm_broker_workers Live Majordomo workers per service.\n"
          "# TYPE crm_broker_workers gauge\n");
 #undef EMIT

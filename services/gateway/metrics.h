@@ -16,6 +16,9 @@ void metrics_destroy(metrics_t **self_p);
 //  Count one request: route index (-1 for none), HTTP status, latency in microseconds.
 void metrics_observe(metrics_t *self, int route, int status, int64_t micros);
 
+//  Count one request refused 429 by its key's rate limit (role: its role bit, ROLE_*).
+void metrics_rate_limited(metrics_t *self, unsigned role);
+
 //  The event proxy whose counters are rendered too (NULL: none).
 void metrics_set_proxy(metrics_t *self, proxy_t *proxy);
 

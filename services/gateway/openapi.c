@@ -164,6 +164,23 @@ static json_t *s_raw_operation(const route_t *r, const char *op_id) {
     return op;
 }
 
+//  The headers of an answer to a keyed request (draft-ietf-httpapi-ratelimit-headers):
+//  RateLimit-Limit, -Remaining, -Reset, and Retry-After on a 429 (refused).
+static json_t *s_rate_headers(bool refused) {
+    static const char *const rows[][2] = {
+        {"RateLimit-Limit", "requests the key may make at once (its role's burst)"},
+        {"RateLimit-Remaining", "requests the key may make now"},
+        {"RateLimit-Reset", "seconds until the key's full allowance is back"},
+        {"Retry-After", "seconds until the key may make a request again"},
+    };
+    json_t *headers = json_object();
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0] - (refused ? 0 : 1); i++)
+        json_object_set_new(headers, rows[i][0],
+                            json_pack("{s:s, s:{s:s}}", "description", rows[i][1], "schema",
+                                      "type", "integer"));
+    return headers;
+}
+
 char *openapi_render(void) {
     json_t *schemas = json_object();
     json_object_set_new(schemas, "Error", s_error_schema(schemas));
@@ -219,6 +236,21 @@ char *openapi_render(void) {
                               "content", "application/json", "schema", "$ref",
                               "#/components/schemas/Error"));
         }
+        //  Every keyed answer carries the key's rate limit (ratelimit.h); over it, 429.
+        json_t *rate_headers = s_rate_headers(false);
+        json_t *ok_headers = json_object_get(ok_resp, "headers");
+        if (ok_headers)
+            json_object_update(ok_headers, rate_headers);
+        else
+            json_object_set(ok_resp, "headers", rate_headers);
+        json_decref(rate_headers);
+        json_object_set_new(responses, "429",
+                            json_pack("{s:s, s:o, s:{s:{s:{s:s}}}}", "description",
+                                      "rate_limited: the API key is over its role's rate limit "
+                                      "(gateway.rate_<role>_per_second and _burst)",
+                                      "headers", s_rate_headers(true), "content",
+                                      "application/json", "schema", "$ref",
+                                      "#/components/schemas/Error"));
         json_object_set_new(responses, ok, ok_resp);
         json_object_set_new(responses, "default",
                             json_pack("{s:s, s:{s:{s:{s:s}}}}", "description", "an error",

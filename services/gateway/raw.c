@@ -2,54 +2,36 @@
     See raw.h. */
 #include "raw.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "validate.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <sodium.h>
 #include <string.h>
 #include <strings.h>
 
 // --- limits ---------------------------------------------------------------------------
-
-//  Clients are tracked in a fixed table (no allocation per client, whatever an attacker
-//  sends): a keyed hash picks a slot, S_PROBE neighbours are tried, and when all are taken
-//  by other clients the one seen longest ago is forgotten (which only gives it a full
-//  bucket again).
-#define S_SLOTS 4096
-#define S_PROBE 8
-#define S_CLIENT_MAX 46 // INET6_ADDRSTRLEN
-
-typedef struct {
-    char client[S_CLIENT_MAX]; // "" when free
-    double tokens;             // requests it may send now
-    int64_t updated_us;        // when tokens was last brought up to date
-} s_bucket_t;
 
 struct _raw_limiter_t {
     double per_second; // 0: no per-client limit
     double burst;
     int max_in_flight;
     int in_flight;
-    unsigned char hash_key[crypto_shorthash_KEYBYTES];
-    s_bucket_t *slots;
+    ratelimit_t *clients; // a token bucket per client address (ratelimit.h)
 };
 
 raw_limiter_t *raw_limiter_new(int per_second, int burst, int max_in_flight) {
-    if (sodium_init() < 0)
+    ratelimit_t *clients = ratelimit_new();
+    if (!clients)
         return NULL;
     raw_limiter_t *self = calloc(1, sizeof *self);
     assert(self);
     self->per_second = per_second > 0 ? per_second : 0;
     self->burst = burst > 0 ? burst : 1;
     self->max_in_flight = max_in_flight > 0 ? max_in_flight : 1;
-    randombytes_buf(self->hash_key, sizeof self->hash_key);
-    if (self->per_second > 0) {
-        self->slots = calloc(S_SLOTS, sizeof *self->slots);
-        assert(self->slots);
-    }
+    self->clients = clients;
     return self;
 }
 
@@ -58,57 +40,27 @@ void raw_limiter_destroy(raw_limiter_t **self_p) {
     raw_limiter_t *self = *self_p;
     if (!self)
         return;
-    free(self->slots);
+    ratelimit_destroy(&self->clients);
     free(self);
     *self_p = NULL;
 }
 
-//  client's bucket, brought up to now_us (a forgotten or new client starts full).
-static s_bucket_t *s_bucket(raw_limiter_t *self, const char *client, int64_t now_us) {
-    unsigned char hash[crypto_shorthash_BYTES];
-    crypto_shorthash(hash, (const unsigned char *)client, strlen(client), self->hash_key);
-    uint64_t start;
-    memcpy(&start, hash, sizeof start);
-    s_bucket_t *found = NULL, *spare = NULL;
-    for (int i = 0; i < S_PROBE && !found; i++) {
-        s_bucket_t *b = &self->slots[(start + (uint64_t)i) % S_SLOTS];
-        if (strcmp(b->client, client) == 0)
-            found = b;
-        else if (!spare || !b->client[0] || (spare->client[0] && b->updated_us < spare->updated_us))
-            spare = b;
-    }
-    if (!found) {
-        found = spare;
-        snprintf(found->client, sizeof found->client, "%s", client);
-        found->tokens = self->burst;
-        found->updated_us = now_us;
-    }
-    double elapsed = (double)(now_us - found->updated_us) / 1e6;
-    if (elapsed > 0) {
-        found->tokens = fmin(self->burst, found->tokens + elapsed * self->per_second);
-        found->updated_us = now_us;
-    }
-    return found;
-}
-
 int raw_limiter_admit(raw_limiter_t *self, const char *client, int64_t now_us, int *retry_after_s) {
     *retry_after_s = 0;
-    s_bucket_t *bucket = NULL;
+    const char *name = client && *client ? client : "-";
     if (self->per_second > 0) {
-        bucket = s_bucket(self, client && *client ? client : "-", now_us);
-        if (bucket->tokens < 1) {
-            *retry_after_s = (int)ceil((1 - bucket->tokens) / self->per_second);
-            if (*retry_after_s < 1)
-                *retry_after_s = 1;
+        ratelimit_state_t state;
+        if (!ratelimit_take(self->clients, name, self->per_second, self->burst, now_us, &state)) {
+            *retry_after_s = state.retry_after_s;
             return 429;
         }
     }
     if (self->in_flight >= self->max_in_flight) {
+        if (self->per_second > 0)
+            ratelimit_refund(self->clients, name, self->burst);
         *retry_after_s = 1;
         return 503;
     }
-    if (bucket)
-        bucket->tokens -= 1;
     self->in_flight++;
     return 0;
 }

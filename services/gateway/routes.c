@@ -9,6 +9,9 @@
 #include "reporting.pb-c.h"
 #include "scoring.pb-c.h"
 
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const route_t routes[] = {
@@ -609,19 +612,71 @@ int route_count(void) {
     return n;
 }
 
+//  The roles, in the order of their bits (ROLE_ADMIN is bit 0).
+static const char *const s_role_names[ROUTE_N_ROLES] = {"admin", "manager", "sales", "analyst",
+                                                        "integration"};
+
+const route_record_rule_t route_record_rules[] = {
+    {"contacts", "PreviewMerge", "managers and admins only"},
+    {"contacts", "Merge", "managers and admins only"},
+    {"contacts", "UndoMerge", "managers and admins only"},
+    {"contacts", "Bulk", "actions delete and send_email: managers and admins only"},
+    {"contacts", "UpdateNote", "the note's author, a manager or an admin"},
+    {"contacts", "DeleteNote", "the note's author, a manager or an admin"},
+    {"contacts", "ListNoteRevisions", "a deleted note's history: managers and admins only"},
+    {"leads", "ChangeStatus", "reopening a closed lead: managers and admins only"},
+    {"leads", "UpdateActivity", "sales: only the activities they logged"},
+    {"notify", "CreateCampaign", "managers and admins only"},
+    {"notify", "CancelCampaign", "managers and admins only"},
+    {NULL, NULL, NULL},
+};
+
+char *route_roles_markdown(void) {
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    assert(out);
+    fprintf(out,
+            "# Roles and routes\n\n"
+            "Generated from the gateway's route table (services/gateway/routes.c) by `make "
+            "roles-doc`;\n"
+            "test_routes fails when this file and the table differ. Do not edit by hand.\n\n"
+            "An API key has one role. A route a role may not call is answered 403 before "
+            "anything\n"
+            "else is looked at; the last column is what the service checks within the roles "
+            "allowed\n"
+            "(also 403). Keyless routes (webhooks, unsubscribe, tracking) take no API key.\n\n"
+            "| method | path |");
+    for (int i = 0; i < ROUTE_N_ROLES; i++)
+        fprintf(out, " %s |", s_role_names[i]);
+    fprintf(out, " within the roles |\n|---|---|");
+    for (int i = 0; i < ROUTE_N_ROLES; i++)
+        fprintf(out, ":-:|");
+    fprintf(out, "---|\n");
+    for (const route_t *r = routes; r->pattern; r++) {
+        fprintf(out, "| %s | `%s` |", r->http_method, r->pattern);
+        for (int i = 0; i < ROUTE_N_ROLES; i++)
+            fprintf(out, " %s |", route_raw(r) ? "keyless" : r->roles & (1u << i) ? "yes" : "");
+        const char *rule = "";
+        for (const route_record_rule_t *x = route_record_rules; x->service; x++)
+            if (strcmp(x->service, r->service) == 0 && strcmp(x->rpc, r->rpc) == 0)
+                rule = x->rule;
+        fprintf(out, " %s |\n", rule);
+    }
+    fclose(out);
+    return text;
+}
+
+
 unsigned route_role_bit(const char *role) {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } roles[] = {{"admin", ROLE_ADMIN},
-                 {"manager", ROLE_MANAGER},
-                 {"sales", ROLE_SALES},
-                 {"analyst", ROLE_ANALYST},
-                 {"integration", ROLE_INTEGRATION}};
-    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
-        if (strcmp(roles[i].name, role) == 0)
-            return roles[i].bit;
+    for (int i = 0; i < ROUTE_N_ROLES; i++)
+        if (strcmp(s_role_names[i], role) == 0)
+            return 1u << i;
     return 0;
+}
+
+const char *route_role_name(int index) {
+    return index >= 0 && index < ROUTE_N_ROLES ? s_role_names[index] : NULL;
 }
 
 //  Match path against pattern segment by segment, capturing {name} segments.

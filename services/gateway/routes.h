@@ -88,6 +88,24 @@ const char *route_download(const route_t *route);
 //  Role name to its bit (0 for unknown).
 unsigned route_role_bit(const char *role);
 
+//  The roles by index (the role of bit 1u << index), NULL past the last.
+#define ROUTE_N_ROLES 5
+const char *route_role_name(int index);
+
+//  A rule about who may do what within a route's allowed roles, which its service
+//  enforces per record or per request (answered 403): for the role x route table.
+typedef struct {
+    const char *service, *rpc;
+    const char *rule;
+} route_record_rule_t;
+
+//  The rules, terminated by a row without a service.
+extern const route_record_rule_t route_record_rules[];
+
+//  The role x route table as Markdown (docs/ROLES.md is its output: `make roles-doc`;
+//  test_routes fails when they differ). Caller frees.
+char *route_roles_markdown(void);
+
 //  Number of routes (for metrics arrays); a route's index is its position.
 int route_count(void);
 

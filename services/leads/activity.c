@@ -41,6 +41,12 @@ bool leads_activity_is_appointment(Crm__Leads__ActivityKind kind) {
     return s_kind_bit(kind) & K_APPOINTMENTS;
 }
 
+bool leads_activity_may_change(const char *role, const char *actor_id, const char *author) {
+    if (!role || strcmp(role, "sales") != 0)
+        return true;
+    return actor_id && author && *actor_id && strcmp(actor_id, author) == 0;
+}
+
 //  An enum field's value is one of its enum's (0 passes: not given). A request straight
 //  over the bus may carry any number; the gateway lets only names through.
 static bool s_check_enum(crm_errors_t *errors, const char *field,

@@ -87,6 +87,20 @@ static int s_patched(crm_call_t *call, const char *stored_json,
     return code ? code : 200;
 }
 
+//  200 when the caller may change the stored activity (JSON; its author is its actorId),
+//  else 403: a salesperson changes only the activities they logged.
+static int s_may_change(crm_call_t *call, const char *stored_json) {
+    json_t *stored = json_loads(stored_json, 0, NULL);
+    const char *author = json_string_value(json_object_get(stored, "actorId"));
+    bool may = leads_activity_may_change(call->header->role, call->header->actor_id, author);
+    json_decref(stored);
+    if (may)
+        return 200;
+    crm_call_error(call, "forbidden",
+                   "a salesperson changes only the activities they logged; ask a manager");
+    return 403;
+}
+
 //  UpdateActivity (PATCH): the fields the mask names, the activity checked again whole.
 int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
                           ProtobufCMessage **response) {
@@ -112,6 +126,8 @@ int leads_activity_update(crm_call_t *call, const ProtobufCMessage *request,
     int code = call->errors.n ? 422 : leads_store_get(call, req->id, false, false, &lead);
     if (code == 200) // store: activity_store.c
         code = leads_activity_store_read_for_update(call, req->id, req->activity_id, &stored);
+    if (code == 200)
+        code = s_may_change(call, stored);
     if (code == 200)
         code = s_patched(call, stored, req, changed, occurred_given, &a);
     if (code == 200)

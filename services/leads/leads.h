@@ -505,6 +505,11 @@ int leads_activity_check(Crm__Leads__Activity *a, bool occurred_given, crm_error
 //  Whether kind is an appointment or a test drive (its time is its scheduledAt).
 bool leads_activity_is_appointment(Crm__Leads__ActivityKind kind);
 
+//  Whether a caller (role, actor_id) may change an activity logged by author (its
+//  actorId): a salesperson only their own; managers, admins and integrations any. A
+//  refusal is 403.
+bool leads_activity_may_change(const char *role, const char *actor_id, const char *author);
+
 //  A kind's API name ("test_drive") into out.
 const char *leads_activity_kind_name(Crm__Leads__ActivityKind kind, char out[32]);
 

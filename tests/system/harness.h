@@ -65,7 +65,8 @@ typedef struct {
     char content_type[128]; // Content-Type header
     json_t *json;           // parsed body when it is JSON, else NULL
     char location[256];     // Location header
-    char headers[1024];     // the X-* headers, "Name: value\n" each (harness_header)
+    char headers[1024];     // the X-*, RateLimit-* and Retry-After headers, "Name: value\n"
+                            // each (harness_header)
     double seconds;         // time taken
 } harness_response_t;
 
@@ -145,7 +146,8 @@ pid_t harness_daemon_pid(const char *name);
 //  Wait until /readyz answers 200 (true) or timeout_ms passes (false).
 bool harness_wait_ready(int timeout_ms);
 
-//  The value of response header name (an X-* header; "" when absent), into out.
+//  The value of response header name (an X-*, RateLimit-* or Retry-After header; ""
+//  when absent), into out.
 const char *harness_header(const harness_response_t *r, const char *name, char *out,
                            size_t size);
 

@@ -479,6 +479,50 @@ static void test_update(void **state) {
 
 // --- status changes and the timeline -----------------------------------------------------
 
+//  A salesperson changes only the activities they logged (403 for another's, the activity
+//  untouched); a manager or an admin changes any.
+static void test_update_own_only(void **state) {
+    (void)state;
+    char ann[64], bob[64], manager[64], lead[64], anns[64], admins[64];
+    harness_create_key("tenant-a", "sales", ann, sizeof ann);
+    harness_create_key("tenant-a", "sales", bob, sizeof bob);
+    harness_create_key("tenant-a", "manager", manager, sizeof manager);
+    fixture_lead(h->key_a, "", lead);
+    harness_response_t r =
+        s_log(ann, lead, "{\"kind\":\"call\",\"outcome\":\"no_answer\",\"notes\":\"Ann rang\"}");
+    assert_int_equal(r.status, 201);
+    snprintf(anns, sizeof anns, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+    s_log_ok(lead, "{\"kind\":\"call\",\"outcome\":\"no_answer\",\"notes\":\"Admin rang\"}",
+             admins);
+    //  Bob may not change Ann's call, nor the admin's; nothing changes.
+    r = s_patch(bob, lead, anns, "{\"notes\":\"Bob was here\"}");
+    assert_int_equal(r.status, 403);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.json, "error"), "code")),
+        "forbidden");
+    harness_response_free(&r);
+    r = s_patch(ann, lead, admins, "{\"notes\":\"Ann was here\"}");
+    assert_int_equal(r.status, 403);
+    harness_response_free(&r);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM leads.activities WHERE details::text LIKE '%%was here%%'"
+             " AND lead_id = '%s'",
+             lead);
+    assert_int_equal(harness_sql_scalar(sql), 0);
+    //  Ann changes her own; the manager changes anyone's.
+    r = s_patch(ann, lead, anns, "{\"notes\":\"Ann rang twice\"}");
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    r = s_patch(manager, lead, anns, "{\"notes\":\"Ann rang three times\"}");
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+    r = s_patch(h->key_a, lead, anns, "{\"notes\":\"Ann rang four times\"}");
+    assert_int_equal(r.status, 200);
+    harness_response_free(&r);
+}
+
 static void test_timeline(void **state) {
     (void)state;
     char lead[64], call[64];
@@ -773,7 +817,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_call),    cmocka_unit_test(test_every_kind),
         cmocka_unit_test(test_log_refused), cmocka_unit_test(test_contact_last_activity),
-        cmocka_unit_test(test_update),
+        cmocka_unit_test(test_update),      cmocka_unit_test(test_update_own_only),
         cmocka_unit_test(test_timeline),    cmocka_unit_test(test_hot_sheet),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

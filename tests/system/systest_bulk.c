@@ -202,8 +202,22 @@ static void test_bulk_delete(void **state) {
     for (int i = 0; i < 2; i++)
         s_person("Gone", "referral", ids[i]);
     long long deleted = s_events("ContactDeleted");
+    //  A salesperson may not delete in bulk: 403 (the role), not a field error, and nothing
+    //  is queued.
+    char sales[64];
+    harness_create_key("tenant-a", "sales", sales, sizeof sales);
+    long long jobs = harness_sql_scalar("SELECT count(*) FROM contacts.jobs");
     harness_response_t r =
-        s_bulk(h->key_a, "{\"action\":\"delete\",\"filter\":{\"source\":\"referral\"}}");
+        s_bulk(sales, "{\"action\":\"delete\",\"filter\":{\"source\":\"referral\"}}");
+    assert_int_equal(r.status, 403);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "error"), "code")),
+                        "forbidden");
+    harness_response_free(&r);
+    r = s_bulk(sales, "{\"action\":\"send_email\",\"filter\":{}}"); // 403 before the template
+    assert_int_equal(r.status, 403);
+    harness_response_free(&r);
+    assert_int_equal(harness_sql_scalar("SELECT count(*) FROM contacts.jobs"), jobs);
+    r = s_bulk(h->key_a, "{\"action\":\"delete\",\"filter\":{\"source\":\"referral\"}}");
     assert_int_equal(r.status, 200);
     assert_int_equal(s_int(&r, "changed"), 2);
     harness_response_free(&r);

@@ -25,8 +25,9 @@ static int s_setup(void **state) {
     (void)state;
     //  Two leads processes, and a scheduler that looks every 200 ms (static: the harness
     //  keeps the list for restarts).
-    static const char *env[] = {"CRM_SUPERVISOR_SERVICES=gateway contacts leads leads dedupe notify reporting scoring",
-                                "CRM_LEADS_SCHEDULER_MS=200", NULL};
+    static const char *env[] = {
+        "CRM_SUPERVISOR_SERVICES=gateway contacts leads leads dedupe notify reporting scoring",
+        "CRM_LEADS_SCHEDULER_MS=200", NULL};
     h = harness_start(env);
     harness_create_key("tenant-a", "sales", s_key_sales, sizeof s_key_sales);
     harness_create_key("tenant-a", "manager", s_key_manager, sizeof s_key_manager);

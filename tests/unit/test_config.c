@@ -155,6 +155,9 @@ static void test_defaults_without_file(void **state) {
     assert_int_equal(config->gateway_key_cache_ms, 10000);
     assert_int_equal(config->gateway_raw_max_body_bytes, 65536);
     assert_int_equal(config->gateway_raw_max_in_flight, 64);
+    assert_int_equal(config->gateway_rate_admin_per_second, 100);
+    assert_int_equal(config->gateway_rate_sales_burst, 100);
+    assert_int_equal(config->gateway_rate_integration_burst, 1000);
     assert_int_equal(config->gateway_raw_client_per_second, 50);
     assert_int_equal(config->gateway_raw_client_burst, 200);
     assert_string_equal(config->gateway_raw_client_header, "");
@@ -579,7 +582,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 108);
+    assert_int_equal(lines, 118);
     free(text);
     crm_config_destroy(&config);
 

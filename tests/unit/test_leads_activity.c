@@ -110,6 +110,18 @@ static void test_activity_rules(void **state) {
 
 //  What the rules fill: an appointment is scheduled and happens at its scheduledAt; a
 //  log's time is made UTC.
+//  A salesperson changes only the activities they logged; the other roles any.
+static void test_activity_may_change(void **state) {
+    (void)state;
+    assert_true(leads_activity_may_change("sales", "user-1", "user-1"));
+    assert_false(leads_activity_may_change("sales", "user-1", "user-2"));
+    assert_false(leads_activity_may_change("sales", "user-1", NULL));
+    assert_false(leads_activity_may_change("sales", "", ""));
+    assert_true(leads_activity_may_change("manager", "user-1", "user-2"));
+    assert_true(leads_activity_may_change("admin", "user-1", "user-2"));
+    assert_true(leads_activity_may_change("integration", "sync", "user-2"));
+}
+
 static void test_activity_normalised(void **state) {
     (void)state;
     Crm__Leads__Activity draft = CRM__LEADS__ACTIVITY__INIT;
@@ -238,6 +250,7 @@ static void test_activity_list_page(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activity_rules),
+        cmocka_unit_test(test_activity_may_change),
         cmocka_unit_test(test_activity_normalised),
         cmocka_unit_test(test_activity_transcript),
         cmocka_unit_test(test_activity_text),

@@ -63,6 +63,39 @@ static void test_roles(void **state) {
             assert_false(r->roles & ROLE_ANALYST);
 }
 
+//  docs/ROLES.md is the role x route table as generated (make roles-doc), and every
+//  record rule names a route of the table.
+static void test_roles_doc_matches_table(void **state) {
+    (void)state;
+    char path[512];
+    const char *top = getenv("CRM_TOP_DIR");
+    snprintf(path, sizeof path, "%s/docs/ROLES.md", top ? top : ".");
+    FILE *file = fopen(path, "r");
+    if (!file)
+        fail_msg("cannot read %s (set CRM_TOP_DIR to the repository)", path);
+    char *doc = NULL;
+    size_t size = 0;
+    FILE *copy = open_memstream(&doc, &size);
+    char buffer[4096];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof buffer, file)) > 0)
+        fwrite(buffer, 1, n, copy);
+    fclose(copy);
+    fclose(file);
+    char *table = route_roles_markdown();
+    if (strcmp(doc, table) != 0)
+        fail_msg("docs/ROLES.md differs from the route table: run make roles-doc");
+    free(table);
+    free(doc);
+    for (const route_record_rule_t *x = route_record_rules; x->service; x++) {
+        bool found = false;
+        for (const route_t *r = routes; r->pattern && !found; r++)
+            found = strcmp(r->service, x->service) == 0 && strcmp(r->rpc, x->rpc) == 0;
+        if (!found)
+            fail_msg("record rule %s.%s names no route", x->service, x->rpc);
+    }
+}
+
 static void test_openapi_lists_every_route(void **state) {
     (void)state;
     char *text = openapi_render();
@@ -99,6 +132,12 @@ static void test_openapi_creates_answer_201(void **state) {
             json_object_get(json_object_get(paths, created[i]), "post"), "responses");
         assert_non_null(json_object_get(responses, "201"));
         assert_null(json_object_get(responses, "200"));
+        //  A keyed answer carries the key's rate limit; over it, 429 with Retry-After.
+        json_t *ok_headers = json_object_get(json_object_get(responses, "201"), "headers");
+        assert_non_null(json_object_get(ok_headers, "RateLimit-Remaining"));
+        json_t *refused = json_object_get(json_object_get(responses, "429"), "headers");
+        assert_non_null(json_object_get(refused, "Retry-After"));
+        assert_non_null(json_object_get(refused, "RateLimit-Reset"));
     }
     json_decref(doc);
     free(text);
@@ -268,6 +307,7 @@ int main(void) {
         cmocka_unit_test(test_match_collection_and_item),
         cmocka_unit_test(test_no_match),
         cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_roles_doc_matches_table),
         cmocka_unit_test(test_openapi_lists_every_route),
         cmocka_unit_test(test_openapi_creates_answer_201),
         cmocka_unit_test(test_match_note_routes),
