@@ -410,7 +410,8 @@ static size_t s_load(const char *key, s_records_t *records) {
 static void s_wait_index(void) {
     long long head = harness_contacts_head(30000);
     while (harness_sql_scalar("SELECT coalesce((SELECT last_seq FROM dedupe.inbox"
-                              " WHERE source = 'contacts'), 0)") < head) {
+                              " WHERE source = 'contacts'), 0)") < head ||
+           harness_sql_scalar("SELECT count(*) FROM dedupe.match_queue") > 0) {
         zclock_sleep(100);
         head = harness_contacts_head(30000);
     }

@@ -13,7 +13,9 @@
       find;
     - group.c: likely duplicate pairs into groups (pure); match.c: one contact, or a
       page of a scan, matched within its blocks, its pairs kept and its groups made
-      again (match_store.c: pairs and groups in SQL), for follow.c and the scan;
+      again (match_store.c: pairs and groups in SQL), for the matching job and the scan;
+    - queue.c: the matching job: the contacts follow.c queued, matched a batch at a time
+      on a thread of their own (not on the loop);
     - scan.c: the scan job (main.c's job table) and the methods of the review list
       (start, progress, list, dismiss); scan_store.c: their SQL;
     migrations/ (the schema).
@@ -309,6 +311,15 @@ int dedupe_match_page(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
 
 //  Make every group of the tenant again from its open pairs; *groups: how many are open.
 int dedupe_match_regroup_all(crm_db_t *db, const char *tenant_id, int *groups);
+
+// --- queue.c: live matching, a job of the daemon ---------------------------------------------
+
+//  Queue a contact (new, changed in what the model compares, or gone) for the matching
+//  job, in the caller's transaction (follow.c: the index update's).
+int dedupe_queue_add(crm_db_t *db, const char *tenant_id, const char *contact_id);
+//  The job's step: a batch of the queue matched (dedupe_match_contact) in one transaction.
+crm_step_fn dedupe_queue_step;
+int dedupe_queue_period_ms(const crm_config_t *cfg);
 
 // --- scan.c: the scan job and the review list's methods --------------------------------------
 

@@ -4,8 +4,10 @@
     entry as the event carries it (entry.c, entry_store.c); ContactDeleted takes it out,
     ContactMerged takes the merged ids out (the survivor's own ContactUpdated brings what
     it gained), ContactErased takes it out for good. Other events change nothing here.
-    A contact new or changed in what the model compares, or gone, is matched again
-    (match.c), so the review list stays current and DuplicateFound goes out.
+    A contact new or changed in what the model compares, or gone, is queued for
+    matching in the same transaction (queue.c's job matches it a batch at a time, off
+    the loop: a bulk load never keeps the loop from answering checks), so the review
+    list stays current and DuplicateFound goes out.
 */
 #include "dedupe.h"
 
@@ -16,8 +18,9 @@
 
 static int s_match(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
                    const char *contact_id, const dedupe_t *self) {
-    return dedupe_match_contact(db, outbox, tenant_id, contact_id,
-                                self->cfg->dedupe_check_threshold / 100.0);
+    (void)outbox;
+    (void)self;
+    return dedupe_queue_add(db, tenant_id, contact_id);
 }
 
 static int s_put(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,

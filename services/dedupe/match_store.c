@@ -107,6 +107,47 @@ static const crm_stmt_t s_groups_open = {
     .sql = "SELECT count(*) FROM groups WHERE tenant_id = $1 AND status = 'open'",
     .nparams = 1};
 
+//  Queue a contact for matching (queue.c).
+static const crm_stmt_t s_enqueue = {
+    .name = "dedupe_queue_add",
+    .sql = "INSERT INTO match_queue (tenant_id, contact_id) VALUES ($1, $2::uuid)",
+    .nparams = 2,
+    .writes = true};
+
+//  The oldest $1 queued rows no other process holds, locked: each contact once (in the
+//  order first queued), with the ids of every row taken (the same on each row).
+static const crm_stmt_t s_queue_take = {
+    .name = "dedupe_queue_take",
+    .sql = "WITH t AS (SELECT id, tenant_id, contact_id FROM match_queue ORDER BY id"
+           "  LIMIT $1::int FOR UPDATE SKIP LOCKED)"
+           " SELECT tenant_id, contact_id::text, (SELECT array_agg(id) FROM t)::text FROM t"
+           " GROUP BY tenant_id, contact_id ORDER BY min(id)",
+    .nparams = 1,
+    .writes = true};
+
+static const crm_stmt_t s_queue_done = {
+    .name = "dedupe_queue_done",
+    .sql = "DELETE FROM match_queue WHERE id = ANY($1::bigint[])",
+    .nparams = 1,
+    .writes = true};
+
+int dedupe_match_store_enqueue(crm_db_t *db, const char *tenant_id, const char *contact_id) {
+    const char *params[] = {tenant_id, contact_id};
+    return crm_db_run(db, &s_enqueue, params);
+}
+
+PGresult *dedupe_match_store_queue_take(crm_db_t *db, int limit) {
+    char n[16];
+    snprintf(n, sizeof n, "%d", limit);
+    const char *params[] = {n};
+    return crm_db_query(db, &s_queue_take, params);
+}
+
+int dedupe_match_store_queue_done(crm_db_t *db, const char *ids) {
+    const char *params[] = {ids};
+    return crm_db_run(db, &s_queue_done, params);
+}
+
 PGresult *dedupe_match_store_page(crm_db_t *db, const char *tenant_id, const char *after_id,
                                   int page) {
     char limit[16];
