@@ -128,6 +128,10 @@ typedef struct {
     //  The Double Metaphone codes of last and first (the database's fuzzystrmatch):
     //  set by the store, "" until then.
     char last_phonetic[16], first_phonetic[16];
+    //  Read with a stored entry (the index's name_counts): how many of the tenant's
+    //  contacts have its first and its last name, and how many contacts the tenant has.
+    //  0 when not known (a draft; a unit test): the model's table figures then.
+    long first_count, last_count, tenant_size;
 } dedupe_entry_t;
 
 //  A hash of everything the model compares (17 hex digits and a NUL): two entries whose
@@ -162,8 +166,13 @@ int dedupe_entry_store_put(crm_db_t *db, const char *tenant_id, const char *cont
     "e.first_name, e.last_name, array_to_string(e.first_groups, chr(31)), e.first_phonetic,"      \
     " e.last_phonetic, array_to_string(e.emails, chr(31)), array_to_string(e.domains, chr(31)),"  \
     " array_to_string(e.phones, chr(31)), array_to_string(e.postcodes, chr(31)), e.birth_date,"   \
-    " array_to_string(e.streets, chr(31)), array_to_string(e.cities, chr(31)), e.fingerprint"
-#define DEDUPE_ENTRY_NCOLUMNS 13
+    " array_to_string(e.streets, chr(31)), array_to_string(e.cities, chr(31)), e.fingerprint,"   \
+    " coalesce((SELECT c.n FROM name_counts c WHERE c.tenant_id = e.tenant_id AND c.kind = 'f'"   \
+    "  AND c.value = e.first_name), 0), coalesce((SELECT c.n FROM name_counts c"                  \
+    "  WHERE c.tenant_id = e.tenant_id AND c.kind = 'l' AND c.value = e.last_name), 0),"           \
+    " coalesce((SELECT c.n FROM name_counts c WHERE c.tenant_id = e.tenant_id AND c.kind = 't'"   \
+    "  AND c.value = ''), 0)"
+#define DEDUPE_ENTRY_NCOLUMNS 16
 //  Read an entry from DEDUPE_ENTRY_COLUMNS at column first of row; its fingerprint into
 //  fingerprint (may be NULL).
 void dedupe_entry_from_row(const PGresult *res, int row, int first, dedupe_entry_t *entry,
@@ -217,9 +226,20 @@ typedef enum {
 //  A field's weight at a level (score.c's table: log2 of m/u; 0 when missing).
 double dedupe_weight(dedupe_field_t field, dedupe_level_t level);
 
-//  The model's prior: log2 of the odds that two records of a block are the same person
-//  before their fields are compared.
+//  The same in a tenant of tenant_size contacts (0: unknown, the table's figure), where
+//  value_count of them hold the agreeing value (a name's; 0: unknown). A name's exact
+//  agreement weighs by how common the name is in the tenant; an identifier's (email,
+//  phone, street line) by how many people could share it by chance (score.c).
+double dedupe_weight_in(dedupe_field_t field, dedupe_level_t level, long value_count,
+                        long tenant_size);
+
+//  The model's prior: log2 of the odds that two records are the same person before their
+//  fields are compared, in a tenant of tenant_size contacts: a record has about
+//  DEDUPE_EXPECTED_MATCHES others of its person among the tenant's others, never more
+//  likely than a pair of a block (DEDUPE_PRIOR_LOG2_ODDS: small and unknown tenants).
 #define DEDUPE_PRIOR_LOG2_ODDS (-8.0)
+#define DEDUPE_EXPECTED_MATCHES 1.0
+double dedupe_prior_log2(long tenant_size);
 
 //  Jaro-Winkler similarity of two ASCII strings (prefix scale 0.1, up to 4 characters).
 double dedupe_jaro_winkler(const char *a, const char *b);
