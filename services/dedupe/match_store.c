@@ -102,6 +102,16 @@ static const crm_stmt_t s_groups_put = {
     .nparams = 6,
     .writes = true};
 
+//  A merge done ($2: its survivor and merged ids): the groups of the review list (open or
+//  dismissed) holding two or more of them are merged.
+static const crm_stmt_t s_groups_merged = {
+    .name = "dedupe_groups_merged",
+    .sql = "UPDATE groups SET status = 'merged', updated_at = now()"
+           " WHERE tenant_id = $1 AND status IN ('open', 'dismissed') AND member_ids && $2::uuid[]"
+           "  AND (SELECT count(*) FROM unnest(member_ids) m WHERE m = ANY($2::uuid[])) >= 2",
+    .nparams = 2,
+    .writes = true};
+
 static const crm_stmt_t s_groups_open = {
     .name = "dedupe_groups_open",
     .sql = "SELECT count(*) FROM groups WHERE tenant_id = $1 AND status = 'open'",
@@ -209,4 +219,9 @@ int dedupe_match_store_open_groups(crm_db_t *db, const char *tenant_id) {
     int n = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
     return n;
+}
+
+int dedupe_match_store_groups_merged(crm_db_t *db, const char *tenant_id, const char *ids) {
+    const char *params[] = {tenant_id, ids};
+    return crm_db_run(db, &s_groups_merged, params);
 }
