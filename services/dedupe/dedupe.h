@@ -287,6 +287,15 @@ typedef struct {
 int dedupe_check_store_candidates(crm_call_t *call, dedupe_entry_t *draft, size_t limit,
                                   dedupe_candidate_t **out, size_t *n_out);
 
+//  The same for n drafts in one statement: out[i] the candidates of drafts[i] (each
+//  out[i].items the caller's to free), each draft's phonetic codes set.
+typedef struct {
+    dedupe_candidate_t *items;
+    size_t n;
+} dedupe_candidates_t;
+int dedupe_check_store_candidates_batch(crm_call_t *call, dedupe_entry_t **drafts, size_t n,
+                                        size_t limit, dedupe_candidates_t *out);
+
 // --- group.c: pairs into groups ---------------------------------------------------------------
 
 //  A likely duplicate pair: a and b index the contacts being grouped.
