@@ -1,8 +1,9 @@
 /*  check_store: the candidates of a duplicate check. The draft's blocking keys (as
-    entry_store.c makes a contact's) are looked up in the tenant's match_keys, at most
-    limit contacts, and their entries read; the draft's phonetic codes come back on every
-    row (a row with no contact when nothing was found), so the check compares like with
-    like. The draft's keys are the schema's entry_keys, as a contact's are. A batch's
+    entry_store.c makes a contact's) are looked up in the tenant's match_keys (a key held
+    by more than DEDUPE_BLOCK_MAX contacts left out, as a scan does), at most limit
+    contacts, those sharing the most keys with the draft first, and their entries read;
+    the draft's phonetic codes come back on every row (a row with no contact when nothing
+    was found), so the check compares like with like. The draft's keys are the schema's entry_keys, as a contact's are. A batch's
     drafts (CheckDuplicatesBatch) are looked up in one statement.
 */
 #include "dedupe.h"
@@ -10,13 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define S_STRING(x) #x
+#define S_NUMBER(x) S_STRING(x)
+//  The contacts (b.id, once per key shared) of the block of key, when it holds at most
+//  DEDUPE_BLOCK_MAX: a larger one (a shared office number, a placeholder address) says
+//  too little, as in a scan (match_store.c). The candidates are then those sharing the
+//  most keys first.
+#define S_BLOCK(key)                                                                               \
+    " CROSS JOIN LATERAL (SELECT array_agg(x.contact_id) AS ids FROM (SELECT k.contact_id"        \
+    "  FROM match_keys k WHERE k.tenant_id = $1 AND k.key = " key " LIMIT "                       \
+    S_NUMBER(DEDUPE_BLOCK_MAX) " + 1) x) blk CROSS JOIN LATERAL unnest(blk.ids) AS b(id)"          \
+    " WHERE cardinality(blk.ids) <= " S_NUMBER(DEDUPE_BLOCK_MAX)
+
 static const crm_stmt_t s_candidates = {
     .name = "dedupe_check_candidates",
     .sql = "WITH q AS (SELECT public.dmetaphone($2) AS last_ph, public.dmetaphone($3) AS first_ph),"
            " keys AS (SELECT k.key FROM q, LATERAL entry_keys(q.first_ph, q.last_ph, $4::text[],"
            "  $5::text[], $6::text[], $7::text[], $9, $10::text[]) AS k(key)),"
-           " found AS (SELECT DISTINCT k.contact_id FROM match_keys k JOIN keys USING (key)"
-           "  WHERE k.tenant_id = $1 LIMIT $8::int)"
+           " found AS (SELECT b.id AS contact_id FROM keys" S_BLOCK("keys.key")
+           "  GROUP BY b.id ORDER BY count(*) DESC, b.id LIMIT $8::int)"
            " SELECT q.last_ph, q.first_ph, e.contact_id::text, " DEDUPE_ENTRY_COLUMNS
            " FROM q LEFT JOIN (SELECT e.* FROM entries e JOIN found f USING (contact_id)"
            "  WHERE e.tenant_id = $1) e ON true"
@@ -39,10 +52,10 @@ static const crm_stmt_t s_candidates_batch = {
            "  FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
            "   $8::text[], $9::text[]) WITH ORDINALITY"
            "   AS d(last, first, emails, phones, postcodes, companies, birth, streets, i)),"
-           " found AS (SELECT d.i, f.contact_id FROM d CROSS JOIN LATERAL (SELECT DISTINCT"
-           "  k.contact_id FROM entry_keys(d.first_ph, d.last_ph, d.emails, d.phones, d.postcodes,"
-           "   d.companies, d.birth, d.streets) AS q(key)"
-           "  JOIN match_keys k ON k.tenant_id = $1 AND k.key = q.key LIMIT $10::int) f)"
+           " found AS (SELECT d.i, f.contact_id FROM d CROSS JOIN LATERAL (SELECT b.id AS contact_id"
+           "  FROM entry_keys(d.first_ph, d.last_ph, d.emails, d.phones, d.postcodes,"
+           "   d.companies, d.birth, d.streets) AS q(key)" S_BLOCK("q.key")
+           "  GROUP BY b.id ORDER BY count(*) DESC, b.id LIMIT $10::int) f)"
            " SELECT d.i, d.last_ph, d.first_ph, e.contact_id::text, " DEDUPE_ENTRY_COLUMNS
            " FROM d LEFT JOIN found f ON f.i = d.i"
            " LEFT JOIN entries e ON e.tenant_id = $1 AND e.contact_id = f.contact_id"

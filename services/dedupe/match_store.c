@@ -28,9 +28,9 @@ static const crm_stmt_t s_entries = {
 
 static const crm_stmt_t s_page = {
     .name = "dedupe_scan_page",
-    .sql = "SELECT contact_id::text FROM entries WHERE tenant_id = $1"
-           " AND contact_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')"
-           " ORDER BY contact_id LIMIT $3::int",
+    .sql = "SELECT e.contact_id::text FROM entries e WHERE e.tenant_id = $1"
+           " AND e.contact_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')"
+           " ORDER BY e.contact_id LIMIT $3::int", // the uuid's order: the index's
     .nparams = 3};
 
 static const crm_stmt_t s_pairs_put = {

@@ -157,7 +157,11 @@ double dedupe_jaro_winkler(const char *a, const char *b) {
         return la == lb ? 1.0 : 0.0;
     size_t window = (la > lb ? la : lb) / 2;
     window = window ? window - 1 : 0;
-    bool *ma = calloc(la, sizeof *ma), *mb = calloc(lb, sizeof *mb);
+    //  The matched flags: on the stack for the names and lines the index keeps (a scan
+    //  compares millions), from the heap for longer text.
+    bool stack_a[256] = {false}, stack_b[256] = {false};
+    bool *ma = la <= 256 ? stack_a : calloc(la, sizeof *ma);
+    bool *mb = lb <= 256 ? stack_b : calloc(lb, sizeof *mb);
     assert(ma && mb);
     size_t matches = 0;
     for (size_t i = 0; i < la; i++) {
@@ -184,8 +188,10 @@ double dedupe_jaro_winkler(const char *a, const char *b) {
         double m = (double)matches;
         jaro = (m / (double)la + m / (double)lb + (m - (double)transpositions / 2) / m) / 3;
     }
-    free(ma);
-    free(mb);
+    if (ma != stack_a)
+        free(ma);
+    if (mb != stack_b)
+        free(mb);
     size_t prefix = 0;
     while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix])
         prefix++;
