@@ -32,7 +32,7 @@ static const crm_stmt_t s_candidates = {
            "  GROUP BY b.id ORDER BY count(*) DESC, b.id LIMIT $8::int)"
            " SELECT q.last_ph, q.first_ph, e.contact_id::text, " DEDUPE_ENTRY_COLUMNS
            " FROM q LEFT JOIN (SELECT e.* FROM entries e JOIN found f USING (contact_id)"
-           "  WHERE e.tenant_id = $1) e ON true"
+           "  WHERE e.tenant_id = $1) e ON true" DEDUPE_ENTRY_JOINS
            " ORDER BY e.contact_id",
     .nparams = 10};
 
@@ -59,6 +59,7 @@ static const crm_stmt_t s_candidates_batch = {
            " SELECT d.i, d.last_ph, d.first_ph, e.contact_id::text, " DEDUPE_ENTRY_COLUMNS
            " FROM d LEFT JOIN found f ON f.i = d.i"
            " LEFT JOIN entries e ON e.tenant_id = $1 AND e.contact_id = f.contact_id"
+           DEDUPE_ENTRY_JOINS
            " ORDER BY d.i, e.contact_id",
     .nparams = 10};
 

@@ -160,19 +160,23 @@ bool dedupe_entry_empty(const dedupe_entry_t *entry);
 int dedupe_entry_store_put(crm_db_t *db, const char *tenant_id, const char *contact_id,
                            const dedupe_entry_t *entry);
 
-//  The columns an entry is read back from (entries e), in the order
+//  The columns an entry is read back from (entries e, with DEDUPE_ENTRY_JOINS), in the order
 //  dedupe_entry_from_row reads them from column first on.
 #define DEDUPE_ENTRY_COLUMNS                                                                       \
     "e.first_name, e.last_name, array_to_string(e.first_groups, chr(31)), e.first_phonetic,"      \
     " e.last_phonetic, array_to_string(e.emails, chr(31)), array_to_string(e.domains, chr(31)),"  \
     " array_to_string(e.phones, chr(31)), array_to_string(e.postcodes, chr(31)), e.birth_date,"   \
     " array_to_string(e.streets, chr(31)), array_to_string(e.cities, chr(31)), e.fingerprint,"   \
-    " coalesce((SELECT c.n FROM name_counts c WHERE c.tenant_id = e.tenant_id AND c.kind = 'f'"   \
-    "  AND c.value = e.first_name), 0), coalesce((SELECT c.n FROM name_counts c"                  \
-    "  WHERE c.tenant_id = e.tenant_id AND c.kind = 'l' AND c.value = e.last_name), 0),"           \
-    " coalesce((SELECT c.n FROM name_counts c WHERE c.tenant_id = e.tenant_id AND c.kind = 't'"   \
-    "  AND c.value = ''), 0)"
+    " coalesce(cf.n, 0), coalesce(cl.n, 0), coalesce(ct.n, 0)"
 #define DEDUPE_ENTRY_NCOLUMNS 16
+//  What DEDUPE_ENTRY_COLUMNS reads beside entries e: the counts of its names and the
+//  tenant's size (name_counts), joined after entries e in the statement's FROM.
+#define DEDUPE_ENTRY_JOINS                                                                         \
+    " LEFT JOIN name_counts cf ON cf.tenant_id = e.tenant_id AND cf.kind = 'f'"                    \
+    "  AND cf.value = e.first_name"                                                                \
+    " LEFT JOIN name_counts cl ON cl.tenant_id = e.tenant_id AND cl.kind = 'l'"                    \
+    "  AND cl.value = e.last_name"                                                                 \
+    " LEFT JOIN name_counts ct ON ct.tenant_id = e.tenant_id AND ct.kind = 't' AND ct.value = ''"
 //  Read an entry from DEDUPE_ENTRY_COLUMNS at column first of row; its fingerprint into
 //  fingerprint (may be NULL).
 void dedupe_entry_from_row(const PGresult *res, int row, int first, dedupe_entry_t *entry,

@@ -22,7 +22,7 @@ static const crm_stmt_t s_block_pairs = {
 
 static const crm_stmt_t s_entries = {
     .name = "dedupe_match_entries",
-    .sql = "SELECT e.contact_id::text, " DEDUPE_ENTRY_COLUMNS " FROM entries e"
+    .sql = "SELECT e.contact_id::text, " DEDUPE_ENTRY_COLUMNS " FROM entries e" DEDUPE_ENTRY_JOINS
            " WHERE e.tenant_id = $1 AND e.contact_id = ANY($2::uuid[]) ORDER BY e.contact_id",
     .nparams = 2};
 
