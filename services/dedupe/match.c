@@ -131,7 +131,8 @@ static void s_ids_of(PGresult *res, const s_list_t *extra, s_list_t *out) {
     }
     for (size_t i = 0; extra && i < extra->n; i++)
         s_list_add(&all, extra->items[i]);
-    qsort(all.items, all.n, sizeof *all.items, s_id_compare);
+    if (all.n > 1) // (none: no array to sort)
+        qsort(all.items, all.n, sizeof *all.items, s_id_compare);
     for (size_t i = 0; i < all.n; i++)
         if (i == 0 || strcmp(all.items[i], all.items[i - 1]) != 0)
             s_list_add(out, all.items[i]);
