@@ -16,8 +16,9 @@
     them (every pair within a group) and as scored (the pairs at or above the
     threshold), the blocking's recall (true pairs that share a key), the scan's time,
     and the dedupe daemon's peak RSS. Targets: F1 >= 0.95 on each; FEBRL precision >= 0.98.
-    Records the contacts service refuses as they are (a date that is not one) are
-    loaded without the refused field. */
+    Every record is sent with allowDuplicate (a duplicate is what is measured); a field
+    the contacts service refuses (a date that is not one) is left out, and what was
+    refused is printed, counted by the service's answer. */
 #include "harness.h"
 
 #include <stdio.h>
@@ -370,14 +371,52 @@ static void s_dealers(long people, s_records_t *out) {
 
 // --- loading, scanning, measuring -------------------------------------------------------------
 
-//  Create every record as a contact of key's tenant; a field the contacts service
-//  refuses is left out, a likely duplicate saved anyway (allowDuplicate, when the
-//  service asks). Returns how many were created.
+//  What the contacts service refused, counted by its answer's status, field and message
+//  (the field left out when it was a field; the record left out otherwise).
+typedef struct {
+    char what[160];
+    long n;
+} s_refusal_t;
+static s_refusal_t s_refusals[64];
+static size_t s_n_refusals;
+
+static void s_refused(long status, const char *field, const char *message, bool record) {
+    char what[160];
+    //  Counted by the message, without the id it names ("is already used by contact ...").
+    int len = strstr(message, " by contact ") ? (int)(strstr(message, " by contact ") - message)
+                                                : (int)strlen(message);
+    snprintf(what, sizeof what, "%s %ld %s: %.*s", record ? "record refused" : "field left out",
+             status, field, len, message);
+    for (size_t i = 0; i < s_n_refusals; i++)
+        if (strcmp(s_refusals[i].what, what) == 0) {
+            s_refusals[i].n++;
+            return;
+        }
+    if (s_n_refusals < sizeof s_refusals / sizeof s_refusals[0]) {
+        snprintf(s_refusals[s_n_refusals].what, sizeof s_refusals[0].what, "%s", what);
+        s_refusals[s_n_refusals++].n = 1;
+    }
+}
+
+static const char *s_error_message(const harness_response_t *r) {
+    json_t *e = json_object_get(r->json, "error");
+    json_t *f = json_array_get(json_object_get(e, "fields"), 0);
+    const char *m = json_string_value(json_object_get(f, "message"));
+    if (!m)
+        m = json_string_value(json_object_get(e, "message"));
+    return m ? m : "";
+}
+
+//  Create every record as a contact of key's tenant, each with allowDuplicate (records
+//  of one person are what is measured); a field the contacts service refuses is left
+//  out and counted (s_refused). Returns how many were created.
 static size_t s_load(const char *key, s_records_t *records) {
     size_t created = 0;
+    s_n_refusals = 0;
     for (size_t i = 0; i < records->n; i++) {
         json_error_t err;
         json_t *c = json_loads(records->items[i].json, 0, &err);
+        json_object_set_new(c, "allowDuplicate", json_true());
         for (int attempt = 0; attempt < 4; attempt++) {
             char *body = json_dumps(c, JSON_COMPACT);
             harness_response_t r = harness_http("POST", "/v1/contacts", key, body, NULL);
@@ -389,28 +428,33 @@ static size_t s_load(const char *key, s_records_t *records) {
                 harness_response_free(&r);
                 break;
             }
-            const char *field = harness_error_field(&r);
-            if (r.status == 409 && strstr(r.body, "possible_duplicate"))
-                json_object_set_new(c, "allowDuplicate", json_true());
-            else if (r.status == 422 && strncmp(field, "addresses", 9) == 0)
+            char field[128];
+            snprintf(field, sizeof field, "%s", harness_error_field(&r));
+            //  A field that is wrong is left out; one that is required and missing (a
+            //  person's first or last name) cannot be: the record is refused.
+            bool drop = r.status == 422 && field[0] && attempt < 3 &&
+                        !strstr(s_error_message(&r), "is required");
+            s_refused(r.status, field, s_error_message(&r), !drop);
+            if (drop && strncmp(field, "addresses", 9) == 0)
                 json_object_del(c, "addresses");
-            else if (r.status == 422 && field[0])
+            else if (drop)
                 json_object_del(c, field);
-            else {
-                harness_response_free(&r);
-                break;
-            }
             harness_response_free(&r);
+            if (!drop)
+                break;
         }
         json_decref(c);
     }
+    for (size_t i = 0; i < s_n_refusals; i++)
+        printf("  %6ld x %s\n", s_refusals[i].n, s_refusals[i].what);
     return created;
 }
 
 static void s_wait_index(void) {
     long long head = harness_contacts_head(30000);
     while (harness_sql_scalar("SELECT coalesce((SELECT last_seq FROM dedupe.inbox"
-                              " WHERE source = 'contacts'), 0)") < head) {
+                              " WHERE source = 'contacts'), 0)") < head ||
+           harness_sql_scalar("SELECT count(*) FROM dedupe.match_queue") > 0) {
         zclock_sleep(100);
         head = harness_contacts_head(30000);
     }

@@ -13,7 +13,9 @@
       find;
     - group.c: likely duplicate pairs into groups (pure); match.c: one contact, or a
       page of a scan, matched within its blocks, its pairs kept and its groups made
-      again (match_store.c: pairs and groups in SQL), for follow.c and the scan;
+      again (match_store.c: pairs and groups in SQL), for the matching job and the scan;
+    - queue.c: the matching job: the contacts follow.c queued, matched a batch at a time
+      on a thread of their own (not on the loop);
     - scan.c: the scan job (main.c's job table) and the methods of the review list
       (start, progress, list, dismiss); scan_store.c: their SQL;
     migrations/ (the schema).
@@ -126,6 +128,10 @@ typedef struct {
     //  The Double Metaphone codes of last and first (the database's fuzzystrmatch):
     //  set by the store, "" until then.
     char last_phonetic[16], first_phonetic[16];
+    //  Read with a stored entry (the index's name_counts): how many of the tenant's
+    //  contacts have its first and its last name, and how many contacts the tenant has.
+    //  0 when not known (a draft; a unit test): the model's table figures then.
+    long first_count, last_count, tenant_size;
 } dedupe_entry_t;
 
 //  A hash of everything the model compares (17 hex digits and a NUL): two entries whose
@@ -154,14 +160,23 @@ bool dedupe_entry_empty(const dedupe_entry_t *entry);
 int dedupe_entry_store_put(crm_db_t *db, const char *tenant_id, const char *contact_id,
                            const dedupe_entry_t *entry);
 
-//  The columns an entry is read back from (entries e), in the order
+//  The columns an entry is read back from (entries e, with DEDUPE_ENTRY_JOINS), in the order
 //  dedupe_entry_from_row reads them from column first on.
 #define DEDUPE_ENTRY_COLUMNS                                                                       \
     "e.first_name, e.last_name, array_to_string(e.first_groups, chr(31)), e.first_phonetic,"      \
     " e.last_phonetic, array_to_string(e.emails, chr(31)), array_to_string(e.domains, chr(31)),"  \
     " array_to_string(e.phones, chr(31)), array_to_string(e.postcodes, chr(31)), e.birth_date,"   \
-    " array_to_string(e.streets, chr(31)), array_to_string(e.cities, chr(31)), e.fingerprint"
-#define DEDUPE_ENTRY_NCOLUMNS 13
+    " array_to_string(e.streets, chr(31)), array_to_string(e.cities, chr(31)), e.fingerprint,"   \
+    " coalesce(cf.n, 0), coalesce(cl.n, 0), coalesce(ct.n, 0)"
+#define DEDUPE_ENTRY_NCOLUMNS 16
+//  What DEDUPE_ENTRY_COLUMNS reads beside entries e: the counts of its names and the
+//  tenant's size (name_counts), joined after entries e in the statement's FROM.
+#define DEDUPE_ENTRY_JOINS                                                                         \
+    " LEFT JOIN name_counts cf ON cf.tenant_id = e.tenant_id AND cf.kind = 'f'"                    \
+    "  AND cf.value = e.first_name"                                                                \
+    " LEFT JOIN name_counts cl ON cl.tenant_id = e.tenant_id AND cl.kind = 'l'"                    \
+    "  AND cl.value = e.last_name"                                                                 \
+    " LEFT JOIN name_counts ct ON ct.tenant_id = e.tenant_id AND ct.kind = 't' AND ct.value = ''"
 //  Read an entry from DEDUPE_ENTRY_COLUMNS at column first of row; its fingerprint into
 //  fingerprint (may be NULL).
 void dedupe_entry_from_row(const PGresult *res, int row, int first, dedupe_entry_t *entry,
@@ -215,9 +230,20 @@ typedef enum {
 //  A field's weight at a level (score.c's table: log2 of m/u; 0 when missing).
 double dedupe_weight(dedupe_field_t field, dedupe_level_t level);
 
-//  The model's prior: log2 of the odds that two records of a block are the same person
-//  before their fields are compared.
+//  The same in a tenant of tenant_size contacts (0: unknown, the table's figure), where
+//  value_count of them hold the agreeing value (a name's; 0: unknown). A name's exact
+//  agreement weighs by how common the name is in the tenant; an identifier's (email,
+//  phone, street line) by how many people could share it by chance (score.c).
+double dedupe_weight_in(dedupe_field_t field, dedupe_level_t level, long value_count,
+                        long tenant_size);
+
+//  The model's prior: log2 of the odds that two records are the same person before their
+//  fields are compared, in a tenant of tenant_size contacts: a record has about
+//  DEDUPE_EXPECTED_MATCHES others of its person among the tenant's others, never more
+//  likely than a pair of a block (DEDUPE_PRIOR_LOG2_ODDS: small and unknown tenants).
 #define DEDUPE_PRIOR_LOG2_ODDS (-8.0)
+#define DEDUPE_EXPECTED_MATCHES 1.0
+double dedupe_prior_log2(long tenant_size);
 
 //  Jaro-Winkler similarity of two ASCII strings (prefix scale 0.1, up to 4 characters).
 double dedupe_jaro_winkler(const char *a, const char *b);
@@ -265,6 +291,15 @@ typedef struct {
 int dedupe_check_store_candidates(crm_call_t *call, dedupe_entry_t *draft, size_t limit,
                                   dedupe_candidate_t **out, size_t *n_out);
 
+//  The same for n drafts in one statement: out[i] the candidates of drafts[i] (each
+//  out[i].items the caller's to free), each draft's phonetic codes set.
+typedef struct {
+    dedupe_candidate_t *items;
+    size_t n;
+} dedupe_candidates_t;
+int dedupe_check_store_candidates_batch(crm_call_t *call, dedupe_entry_t **drafts, size_t n,
+                                        size_t limit, dedupe_candidates_t *out);
+
 // --- group.c: pairs into groups ---------------------------------------------------------------
 
 //  A likely duplicate pair: a and b index the contacts being grouped.
@@ -309,6 +344,15 @@ int dedupe_match_page(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
 
 //  Make every group of the tenant again from its open pairs; *groups: how many are open.
 int dedupe_match_regroup_all(crm_db_t *db, const char *tenant_id, int *groups);
+
+// --- queue.c: live matching, a job of the daemon ---------------------------------------------
+
+//  Queue a contact (new, changed in what the model compares, or gone) for the matching
+//  job, in the caller's transaction (follow.c: the index update's).
+int dedupe_queue_add(crm_db_t *db, const char *tenant_id, const char *contact_id);
+//  The job's step: a batch of the queue matched (dedupe_match_contact) in one transaction.
+crm_step_fn dedupe_queue_step;
+int dedupe_queue_period_ms(const crm_config_t *cfg);
 
 // --- scan.c: the scan job and the review list's methods --------------------------------------
 

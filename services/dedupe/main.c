@@ -43,8 +43,12 @@ static int s_max_batch(const crm_config_t *cfg) {
     return cfg->dedupe_max_batch;
 }
 
-//  Background work (common/runner.c): the scan job (scan.c).
-static const crm_job_t s_jobs[] = {{.name = "duplicate scan",
+//  Background work (common/runner.c), each job on a thread with a connection of its own:
+//  live matching of the contacts the events queued (queue.c) and the scan (scan.c).
+static const crm_job_t s_jobs[] = {{.name = "live matching",
+                                    .step = dedupe_queue_step,
+                                    .period_ms = dedupe_queue_period_ms},
+                                   {.name = "duplicate scan",
                                     .step = dedupe_scan_step,
                                     .period_ms = dedupe_scan_period_ms},
                                    {.name = NULL}};

@@ -9,6 +9,7 @@
 */
 #include "match_store.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,15 +53,43 @@ static int s_entry_compare(const void *key, const void *item) {
     return strcmp(key, ((const s_entry_t *)item)->id);
 }
 
-//  The entries of ids, in id order (*n of them; caller frees). NULL on failure.
+//  The entries read, kept between calls on each thread (the scan's and the matching
+//  job's): a scan's page reads thousands of entries (some 10 KiB each), and memory taken
+//  afresh each time and given back cost more in page faults than the matching itself.
+static __thread s_entry_t *s_buffer;
+static __thread size_t s_buffer_size;
+static pthread_key_t s_buffer_key; // frees a thread's buffer when the thread ends
+static pthread_once_t s_buffer_once = PTHREAD_ONCE_INIT;
+
+static void s_buffer_key_new(void) {
+    pthread_key_create(&s_buffer_key, free);
+}
+
+//  This thread's buffer of at least size entries (its old content gone). NULL: no memory.
+static s_entry_t *s_buffer_of(size_t size) {
+    if (size > s_buffer_size) {
+        pthread_once(&s_buffer_once, s_buffer_key_new);
+        free(s_buffer);
+        s_buffer_size = size;
+        s_buffer = malloc(size * sizeof *s_buffer);
+        pthread_setspecific(s_buffer_key, s_buffer);
+    }
+    return s_buffer;
+}
+
+//  The entries of ids, in id order (*n of them, in this thread's buffer: valid until the
+//  next call). NULL on failure.
 static s_entry_t *s_entries(crm_db_t *db, const char *tenant_id, const s_list_t *ids, size_t *n) {
+    *n = 0;
+    if (ids->n == 0)
+        return s_buffer_of(1);
     char *array = s_list_array(ids);
     PGresult *res = dedupe_match_store_entries(db, tenant_id, array);
     free(array);
     if (!res)
         return NULL;
     int rows = PQntuples(res);
-    s_entry_t *entries = calloc((size_t)rows + 1, sizeof *entries);
+    s_entry_t *entries = s_buffer_of((size_t)rows + 1);
     assert(entries);
     for (int r = 0; r < rows; r++) {
         snprintf(entries[r].id, sizeof entries[r].id, "%s", PQgetvalue(res, r, 0));
@@ -102,7 +131,8 @@ static void s_ids_of(PGresult *res, const s_list_t *extra, s_list_t *out) {
     }
     for (size_t i = 0; extra && i < extra->n; i++)
         s_list_add(&all, extra->items[i]);
-    qsort(all.items, all.n, sizeof *all.items, s_id_compare);
+    if (all.n > 1) // (none: no array to sort)
+        qsort(all.items, all.n, sizeof *all.items, s_id_compare);
     for (size_t i = 0; i < all.n; i++)
         if (i == 0 || strcmp(all.items[i], all.items[i - 1]) != 0)
             s_list_add(out, all.items[i]);
@@ -114,7 +144,7 @@ static int s_score_pairs(crm_db_t *db, const char *tenant_id, PGresult *blocks, 
     s_list_t ids = {0};
     s_ids_of(blocks, NULL, &ids);
     size_t n = 0;
-    s_entry_t *entries = ids.n ? s_entries(db, tenant_id, &ids, &n) : calloc(1, sizeof *entries);
+    s_entry_t *entries = s_entries(db, tenant_id, &ids, &n);
     s_list_reset(&ids);
     if (!entries)
         return -1;
@@ -149,7 +179,6 @@ static int s_score_pairs(crm_db_t *db, const char *tenant_id, PGresult *blocks, 
         free(packed);
         crm__dedupe__duplicate_match__free_unpacked(m, NULL);
     }
-    free(entries);
     return 0;
 }
 

@@ -22,15 +22,15 @@ static const crm_stmt_t s_block_pairs = {
 
 static const crm_stmt_t s_entries = {
     .name = "dedupe_match_entries",
-    .sql = "SELECT e.contact_id::text, " DEDUPE_ENTRY_COLUMNS " FROM entries e"
+    .sql = "SELECT e.contact_id::text, " DEDUPE_ENTRY_COLUMNS " FROM entries e" DEDUPE_ENTRY_JOINS
            " WHERE e.tenant_id = $1 AND e.contact_id = ANY($2::uuid[]) ORDER BY e.contact_id",
     .nparams = 2};
 
 static const crm_stmt_t s_page = {
     .name = "dedupe_scan_page",
-    .sql = "SELECT contact_id::text FROM entries WHERE tenant_id = $1"
-           " AND contact_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')"
-           " ORDER BY contact_id LIMIT $3::int",
+    .sql = "SELECT e.contact_id::text FROM entries e WHERE e.tenant_id = $1"
+           " AND e.contact_id > coalesce($2::uuid, '00000000-0000-0000-0000-000000000000')"
+           " ORDER BY e.contact_id LIMIT $3::int", // the uuid's order: the index's
     .nparams = 3};
 
 static const crm_stmt_t s_pairs_put = {
@@ -102,10 +102,61 @@ static const crm_stmt_t s_groups_put = {
     .nparams = 6,
     .writes = true};
 
+//  A merge done ($2: its survivor and merged ids): the groups of the review list (open or
+//  dismissed) holding two or more of them are merged.
+static const crm_stmt_t s_groups_merged = {
+    .name = "dedupe_groups_merged",
+    .sql = "UPDATE groups SET status = 'merged', updated_at = now()"
+           " WHERE tenant_id = $1 AND status IN ('open', 'dismissed') AND member_ids && $2::uuid[]"
+           "  AND (SELECT count(*) FROM unnest(member_ids) m WHERE m = ANY($2::uuid[])) >= 2",
+    .nparams = 2,
+    .writes = true};
+
 static const crm_stmt_t s_groups_open = {
     .name = "dedupe_groups_open",
     .sql = "SELECT count(*) FROM groups WHERE tenant_id = $1 AND status = 'open'",
     .nparams = 1};
+
+//  Queue a contact for matching (queue.c).
+static const crm_stmt_t s_enqueue = {
+    .name = "dedupe_queue_add",
+    .sql = "INSERT INTO match_queue (tenant_id, contact_id) VALUES ($1, $2::uuid)",
+    .nparams = 2,
+    .writes = true};
+
+//  The oldest $1 queued rows no other process holds, locked: each contact once (in the
+//  order first queued), with the ids of every row taken (the same on each row).
+static const crm_stmt_t s_queue_take = {
+    .name = "dedupe_queue_take",
+    .sql = "WITH t AS (SELECT id, tenant_id, contact_id FROM match_queue ORDER BY id"
+           "  LIMIT $1::int FOR UPDATE SKIP LOCKED)"
+           " SELECT tenant_id, contact_id::text, (SELECT array_agg(id) FROM t)::text FROM t"
+           " GROUP BY tenant_id, contact_id ORDER BY min(id)",
+    .nparams = 1,
+    .writes = true};
+
+static const crm_stmt_t s_queue_done = {
+    .name = "dedupe_queue_done",
+    .sql = "DELETE FROM match_queue WHERE id = ANY($1::bigint[])",
+    .nparams = 1,
+    .writes = true};
+
+int dedupe_match_store_enqueue(crm_db_t *db, const char *tenant_id, const char *contact_id) {
+    const char *params[] = {tenant_id, contact_id};
+    return crm_db_run(db, &s_enqueue, params);
+}
+
+PGresult *dedupe_match_store_queue_take(crm_db_t *db, int limit) {
+    char n[16];
+    snprintf(n, sizeof n, "%d", limit);
+    const char *params[] = {n};
+    return crm_db_query(db, &s_queue_take, params);
+}
+
+int dedupe_match_store_queue_done(crm_db_t *db, const char *ids) {
+    const char *params[] = {ids};
+    return crm_db_run(db, &s_queue_done, params);
+}
 
 PGresult *dedupe_match_store_page(crm_db_t *db, const char *tenant_id, const char *after_id,
                                   int page) {
@@ -168,4 +219,9 @@ int dedupe_match_store_open_groups(crm_db_t *db, const char *tenant_id) {
     int n = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
     return n;
+}
+
+int dedupe_match_store_groups_merged(crm_db_t *db, const char *tenant_id, const char *ids) {
+    const char *params[] = {tenant_id, ids};
+    return crm_db_run(db, &s_groups_merged, params);
 }

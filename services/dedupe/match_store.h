@@ -38,4 +38,15 @@ int dedupe_match_store_put_groups(crm_db_t *db, const char *tenant_id, const cha
 //  How many open groups the tenant has, or -1.
 int dedupe_match_store_open_groups(crm_db_t *db, const char *tenant_id);
 
+//  Mark merged the groups holding two or more of ids (a merge's survivor and merged ids,
+//  a uuid[] literal).
+int dedupe_match_store_groups_merged(crm_db_t *db, const char *tenant_id, const char *ids);
+
+//  The live matching queue (queue.c): queue a contact; take the oldest limit rows no other
+//  process holds (rows: tenant, contact once each, the taken rows' ids as a bigint[]
+//  literal); delete the rows taken.
+int dedupe_match_store_enqueue(crm_db_t *db, const char *tenant_id, const char *contact_id);
+PGresult *dedupe_match_store_queue_take(crm_db_t *db, int limit);
+int dedupe_match_store_queue_done(crm_db_t *db, const char *ids);
+
 #endif

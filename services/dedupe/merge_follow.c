@@ -1,8 +1,9 @@
 /*  merge_follow: what an undone merge (ContactUnmerged) does to the match index. The
     merge itself took the merged contacts out (follow.c, ContactMerged); the undo puts
     each restored contact back as the event carries it, so it is found again by a check
-    and a scan, and the survivor's own ContactUpdated takes out what it gave back. An
-    erased contact stays out (dedupe_entry_store_put).
+    and a scan, and queues it for matching (queue.c: its pairs and groups come back);
+    the survivor's own ContactUpdated takes out what it gave back. An erased contact
+    stays out (dedupe_entry_store_put).
 */
 #include "dedupe.h"
 
@@ -19,6 +20,8 @@ int dedupe_follow_unmerged(crm_db_t *db, const Crm__Event *event, const dedupe_t
         dedupe_entry_t entry;
         dedupe_entry_from_contact(&entry, contact, self->nicknames);
         rc = dedupe_entry_store_put(db, event->tenant_id, contact->id, &entry);
+        if (rc >= 0)
+            rc = dedupe_queue_add(db, event->tenant_id, contact->id);
     }
     crm__events__contact_unmerged__free_unpacked(m, NULL);
     return rc ? -1 : 0;

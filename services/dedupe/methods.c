@@ -11,7 +11,7 @@
     GetDuplicate      scan.c                  scan_store.c      GET /v1/duplicates/{id}
     DismissDuplicate  scan.c                  scan_store.c      POST /v1/duplicates/{id}/dismiss
     Events.Replay     common/replay           the outbox        (bus: subscribers catching up)
-    CheckDuplicatesBatch  the same, per draft                   bus only (contacts' creates)
+    CheckDuplicatesBatch  the same, per draft; one statement    bus only (contacts' creates)
 
     The index the check reads is kept by follow.c (entry.c, entry_store.c) from the
     contacts' events, which also match each new or changed contact (match.c) so the
@@ -37,15 +37,12 @@ static int s_match_compare(const void *a, const void *b) {
 //  contacts share an email, a phone, or a name's sound and a postcode).
 #define CHECK_CANDIDATES_MAX 100
 
-//  The matches of a checked draft, best first, at most dedupe.check_limit (out->matches
-//  is set). 0 or a failure code.
-static int s_matches(crm_call_t *call, dedupe_entry_t *draft, Crm__Dedupe__DraftMatches *out) {
+//  The matches of a checked draft among its candidates, best first, at most
+//  dedupe.check_limit (out->matches is set).
+static void s_score(crm_call_t *call, const dedupe_entry_t *draft,
+                    const dedupe_candidate_t *candidates, size_t n,
+                    Crm__Dedupe__DraftMatches *out) {
     const dedupe_t *self = call->arg;
-    dedupe_candidate_t *candidates = NULL;
-    size_t n = 0;
-    int code = dedupe_check_store_candidates(call, draft, CHECK_CANDIDATES_MAX, &candidates, &n);
-    if (code)
-        return code;
     out->matches = calloc(n + 1, sizeof *out->matches);
     assert(out->matches);
     double threshold = self->cfg->dedupe_check_threshold / 100.0;
@@ -62,6 +59,16 @@ static int s_matches(crm_call_t *call, dedupe_entry_t *draft, Crm__Dedupe__Draft
         crm__dedupe__duplicate_match__free_unpacked(out->matches[i], NULL);
     if (out->n_matches > limit)
         out->n_matches = limit;
+}
+
+//  The matches of a checked draft (its candidates looked up). 0 or a failure code.
+static int s_matches(crm_call_t *call, dedupe_entry_t *draft, Crm__Dedupe__DraftMatches *out) {
+    dedupe_candidate_t *candidates = NULL;
+    size_t n = 0;
+    int code = dedupe_check_store_candidates(call, draft, CHECK_CANDIDATES_MAX, &candidates, &n);
+    if (code)
+        return code;
+    s_score(call, draft, candidates, n, out);
     free(candidates);
     return 0;
 }
@@ -96,8 +103,9 @@ static int s_check(crm_call_t *call, const ProtobufCMessage *request, ProtobufCM
 #define CHECK_BATCH_MAX 1000
 
 //  CheckDuplicatesBatch: CheckDuplicates for each of several drafts (bus only: the
-//  contacts service before a batch of creates or an import chunk). A draft that breaks
-//  the check's rules answers no matches and the first rule it broke.
+//  contacts service before a batch of creates or an import chunk), the candidates of all
+//  of them looked up in one statement. A draft that breaks the check's rules answers no
+//  matches and the first rule it broke.
 static int s_check_batch(crm_call_t *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response) {
     const Crm__Dedupe__CheckDuplicatesBatchRequest *req = (const void *)request;
@@ -106,36 +114,48 @@ static int s_check_batch(crm_call_t *call, const ProtobufCMessage *request,
         crm_call_field_error(call, "contacts", "must have at most %d drafts", CHECK_BATCH_MAX);
         return 422;
     }
+    size_t n = req->n_contacts;
     Crm__Dedupe__CheckDuplicatesBatchResponse *out = malloc(sizeof *out);
     assert(out);
     crm__dedupe__check_duplicates_batch_response__init(out);
-    out->drafts = calloc(req->n_contacts + 1, sizeof *out->drafts);
-    assert(out->drafts);
-    dedupe_entry_t *draft = malloc(sizeof *draft);
-    assert(draft);
-    int code = 200;
-    for (size_t i = 0; i < req->n_contacts && code == 200; i++) {
+    out->drafts = calloc(n + 1, sizeof *out->drafts);
+    dedupe_entry_t *entries = calloc(n + 1, sizeof *entries);
+    dedupe_entry_t **checked = calloc(n + 1, sizeof *checked);
+    Crm__Dedupe__DraftMatches **answers = calloc(n + 1, sizeof *answers);
+    assert(out->drafts && entries && checked && answers);
+    size_t n_checked = 0;
+    for (size_t i = 0; i < n; i++) {
         Crm__Dedupe__DraftMatches *d = malloc(sizeof *d);
         assert(d);
         crm__dedupe__draft_matches__init(d);
         out->drafts[out->n_drafts++] = d;
         crm_errors_t errors = {0};
-        memset(draft, 0, sizeof *draft);
         if (dedupe_check_draft(req->contacts[i], self->cfg->contacts_default_region,
-                               self->nicknames, draft, &errors)) {
+                               self->nicknames, &entries[i], &errors)) {
             char text[256];
             snprintf(text, sizeof text, "%s %s", errors.items[0]->field,
                      errors.items[0]->message);
             d->unchecked = strdup(text);
             crm_errors_reset(&errors);
         } else {
-            int rc = s_matches(call, draft, d);
-            if (rc)
-                code = rc;
+            checked[n_checked] = &entries[i];
+            answers[n_checked++] = d;
         }
     }
-    free(draft);
-    if (code != 200) {
+    dedupe_candidates_t *found = calloc(n_checked + 1, sizeof *found);
+    assert(found);
+    int code = n_checked ? dedupe_check_store_candidates_batch(call, checked, n_checked,
+                                                                CHECK_CANDIDATES_MAX, found)
+                         : 0;
+    for (size_t i = 0; code == 0 && i < n_checked; i++)
+        s_score(call, checked[i], found[i].items, found[i].n, answers[i]);
+    for (size_t i = 0; code == 0 && i < n_checked; i++)
+        free(found[i].items);
+    free(found);
+    free(answers);
+    free(checked);
+    free(entries);
+    if (code) {
         crm__dedupe__check_duplicates_batch_response__free_unpacked(out, NULL);
         return code;
     }

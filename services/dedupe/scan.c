@@ -25,7 +25,10 @@
 #include <string.h>
 
 #define SCAN_IDLE_MS 500
-#define SCAN_PAGE 500 // contacts matched in one step (one transaction)
+//  Contacts matched in one step (one transaction). A page reads the entries of every
+//  contact in its blocks (some 25 a contact at a million contacts, 10 KiB each, kept in
+//  a buffer of the thread's: match.c), so the page is what bounds the daemon's memory.
+#define SCAN_PAGE 100
 
 int dedupe_scan_period_ms(const crm_config_t *cfg) {
     (void)cfg;

@@ -83,6 +83,60 @@ static const char *const s_words[DEDUPE_FIELD_COUNT] = {
     "email",        "phone",         "last name",      "first name", "postcode",
     "email domain", "date of birth", "street address", "city"};
 
+//  How far a tenant's own counts of a name are trusted: the name's share of the tenant is
+//  taken as (count + NAME_PSEUDO_COUNT * the table's u) / (size + NAME_PSEUDO_COUNT), the
+//  table's figure weighing as much as this many contacts (a small tenant's counts say
+//  little; a large one's say nearly all).
+#define NAME_PSEUDO_COUNT 100.0
+
+//  The tenant size below which the table's figures hold as they are: where the prior
+//  odds of a pair, DEDUPE_EXPECTED_MATCHES / (size - 1), reach DEDUPE_PRIOR_LOG2_ODDS.
+static double s_block_size(void) {
+    return DEDUPE_EXPECTED_MATCHES * exp2(-DEDUPE_PRIOR_LOG2_ODDS) + 1;
+}
+
+double dedupe_prior_log2(long tenant_size) {
+    if (tenant_size <= 1)
+        return DEDUPE_PRIOR_LOG2_ODDS;
+    double prior = log2(DEDUPE_EXPECTED_MATCHES / (double)(tenant_size - 1));
+    return prior < DEDUPE_PRIOR_LOG2_ODDS ? prior : DEDUPE_PRIOR_LOG2_ODDS;
+}
+
+//  The chance that an exact agreement on field comes by chance in a tenant of size
+//  contacts, value_count of them holding the value (0s: unknown, the table's u).
+static double s_u_exact(dedupe_field_t field, long value_count, long size) {
+    double u = s_odds[field].u_exact;
+    if (size <= 0)
+        return u;
+    switch (field) {
+    case DEDUPE_FIELD_FIRST_NAME:
+    case DEDUPE_FIELD_LAST_NAME: {
+        //  A name: its share of the tenant (the contact itself counted once at least).
+        double count = value_count > 0 ? (double)value_count : 1;
+        return (count + NAME_PSEUDO_COUNT * u) / ((double)size + NAME_PSEUDO_COUNT);
+    }
+    case DEDUPE_FIELD_EMAIL:
+    case DEDUPE_FIELD_PHONE:
+    case DEDUPE_FIELD_ADDRESS: {
+        //  An identifier (an address, a line, a house): the people who could share one
+        //  by chance (a household, a reused number) do not grow with the tenant, so its
+        //  u falls as the prior does, and it says as much in a large tenant as a small.
+        double block = s_block_size();
+        return size > block ? u * (block - 1) / (double)(size - 1) : u;
+    }
+    default:
+        return u; // a date, a postcode, a city, a domain: one of as many values anywhere
+    }
+}
+
+double dedupe_weight_in(dedupe_field_t field, dedupe_level_t level, long value_count,
+                        long tenant_size) {
+    if (level != DEDUPE_EXACT)
+        return dedupe_weight(field, level);
+    double weight = log2(s_odds[field].m_exact / s_u_exact(field, value_count, tenant_size));
+    return weight > 0 ? weight : 0; // a name most of the tenant has says nothing
+}
+
 double dedupe_weight(dedupe_field_t field, dedupe_level_t level) {
     const s_odds_t *o = &s_odds[field];
     switch (level) {
@@ -103,7 +157,11 @@ double dedupe_jaro_winkler(const char *a, const char *b) {
         return la == lb ? 1.0 : 0.0;
     size_t window = (la > lb ? la : lb) / 2;
     window = window ? window - 1 : 0;
-    bool *ma = calloc(la, sizeof *ma), *mb = calloc(lb, sizeof *mb);
+    //  The matched flags: on the stack for the names and lines the index keeps (a scan
+    //  compares millions), from the heap for longer text.
+    bool stack_a[256] = {false}, stack_b[256] = {false};
+    bool *ma = la <= 256 ? stack_a : calloc(la, sizeof *ma);
+    bool *mb = lb <= 256 ? stack_b : calloc(lb, sizeof *mb);
     assert(ma && mb);
     size_t matches = 0;
     for (size_t i = 0; i < la; i++) {
@@ -130,8 +188,10 @@ double dedupe_jaro_winkler(const char *a, const char *b) {
         double m = (double)matches;
         jaro = (m / (double)la + m / (double)lb + (m - (double)transpositions / 2) / m) / 3;
     }
-    free(ma);
-    free(mb);
+    if (ma != stack_a)
+        free(ma);
+    if (mb != stack_b)
+        free(mb);
     size_t prefix = 0;
     while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix])
         prefix++;
@@ -336,8 +396,18 @@ void dedupe_compare(const dedupe_entry_t *draft, const dedupe_entry_t *candidate
         level[DEDUPE_FIELD_CITY] = DEDUPE_MISSING;
     bool household = level[DEDUPE_FIELD_FIRST_NAME] == DEDUPE_DIFFERENT;
     double shared = 0; // household: the strongest of what a household shares
+    long size = candidate->tenant_size;
     for (int f = 0; f < DEDUPE_FIELD_COUNT; f++) {
-        double weight = dedupe_weight((dedupe_field_t)f, level[f]);
+        //  A name agreeing as written weighs by how common the candidate's is (names
+        //  agreeing the other way round: the table's figure).
+        long count = out->swapped                       ? 0
+                     : f == DEDUPE_FIELD_FIRST_NAME ? candidate->first_count
+                     : f == DEDUPE_FIELD_LAST_NAME  ? candidate->last_count
+                                                    : 0;
+        double weight = out->swapped && (f == DEDUPE_FIELD_FIRST_NAME ||
+                                         f == DEDUPE_FIELD_LAST_NAME)
+                            ? dedupe_weight((dedupe_field_t)f, level[f])
+                            : dedupe_weight_in((dedupe_field_t)f, level[f], count, size);
         if (household && weight > 0 && f == DEDUPE_FIELD_EMAIL)
             weight /= 2;
         else if (household && weight > 0 &&
@@ -351,7 +421,7 @@ void dedupe_compare(const dedupe_entry_t *draft, const dedupe_entry_t *candidate
         out->weight += weight;
     }
     out->weight += shared;
-    out->score = 1 / (1 + exp2(-(DEDUPE_PRIOR_LOG2_ODDS + out->weight)));
+    out->score = 1 / (1 + exp2(-(dedupe_prior_log2(size) + out->weight)));
 }
 
 // --- the answer ----------------------------------------------------------------------------

@@ -5,7 +5,8 @@
     name with the same phone, date of birth with day and month swapped and the same
     street written short; names swapped first for last with the same email), a dismissal
     that holds through a rescan and lapses when a contact changes in a field the model
-    compares, a new contact that duplicates one on file listed without a rescan, bad
+    compares, a new contact that duplicates one on file listed without a rescan, a merge
+    of a group's contacts making it merged and its undo reopening it, bad
     input answered 4xx naming the field, and never another tenant's groups. */
 #include "harness.h"
 
@@ -19,12 +20,15 @@ static harness_t *h;
 static char s_manager[64], s_sales[64];
 static char s_john[64], s_jon[64], s_ann[64], s_lee[64], s_mary[64];
 
+//  Until dedupe has applied every contacts event and its matching job has matched every
+//  contact they queued.
 static void s_wait_index(void) {
     int64_t until = zclock_mono() + 20000;
     long long head = harness_contacts_head(10000), applied = -1;
     while ((applied = harness_sql_scalar(
                 "SELECT coalesce((SELECT last_seq FROM dedupe.inbox WHERE source = 'contacts'),"
-                " 0)")) < head) {
+                " 0)")) < head ||
+           harness_sql_scalar("SELECT count(*) FROM dedupe.match_queue") > 0) {
         if (zclock_mono() > until)
             fail_msg("dedupe applied %lld of %lld contacts events", applied, head);
         zclock_sleep(50);
@@ -332,12 +336,72 @@ static void test_bad_input(void **state) {
     harness_response_free(&r);
 }
 
+//  A merge of a group's contacts makes the group merged (off the open list, listed as
+//  merged, no longer dismissable); its undo reopens it.
+static void test_merge_marks_group_merged(void **state) {
+    (void)state;
+    char ann2[64];
+    s_create(s_sales,
+             "{\"firstName\":\"Ann\",\"lastName\":\"Lee\","
+             "\"emails\":[{\"address\":\"a.n.n.l.e.e@gmail.com\"}]}",
+             ann2);
+    s_wait_index();
+    json_t *g = s_group_with(s_sales, "open", s_ann, ann2);
+    if (!g)
+        fail_msg("Ann Lee's second record is not on the review list");
+    char group_id[64];
+    snprintf(group_id, sizeof group_id, "%s", json_string_value(json_object_get(g, "id")));
+    json_decref(g);
+    char body[256];
+    snprintf(body, sizeof body, "{\"primaryId\":\"%s\",\"mergeIds\":[\"%s\"]}", s_ann, ann2);
+    harness_response_t r = harness_http("POST", "/v1/contacts/merge", s_manager, body, NULL);
+    if (r.status != 200)
+        fail_msg("merge: %ld %s", r.status, r.body);
+    char merge_id[64];
+    snprintf(merge_id, sizeof merge_id, "%s",
+             json_string_value(json_object_get(json_object_get(r.json, "merge"), "id")));
+    harness_response_free(&r);
+    s_wait_index();
+    assert_null(s_group_with(s_sales, "open", s_ann, ann2));
+    g = s_group_with(s_sales, "merged", s_ann, ann2);
+    if (!g)
+        fail_msg("the merged group is not listed as merged");
+    assert_string_equal(json_string_value(json_object_get(g, "id")), group_id);
+    assert_string_equal(json_string_value(json_object_get(g, "status")), "merged");
+    json_decref(g);
+    char path[160];
+    snprintf(path, sizeof path, "/v1/duplicates/%s/dismiss", group_id);
+    r = harness_http("POST", path, s_sales, NULL, NULL);
+    assert_int_equal(r.status, 409);
+    harness_response_free(&r);
+    //  The group's member the merge left out (Lee Ann, the same address) is still
+    //  proposed with the survivor.
+    g = s_group_with(s_sales, "open", s_ann, s_lee);
+    if (!g)
+        fail_msg("the member left out of the merge is no longer proposed");
+    json_decref(g);
+    //  The undo: both are contacts again and the group is open again.
+    snprintf(path, sizeof path, "/v1/merges/%s/undo", merge_id);
+    r = harness_http("POST", path, s_manager, NULL, NULL);
+    if (r.status != 200)
+        fail_msg("undo: %ld %s", r.status, r.body);
+    harness_response_free(&r);
+    s_wait_index();
+    g = s_group_with(s_sales, "open", s_ann, ann2);
+    if (!g)
+        fail_msg("the undone merge's group is not open again");
+    assert_string_equal(json_string_value(json_object_get(g, "id")), group_id);
+    json_decref(g);
+    assert_null(s_group_with(s_sales, "merged", s_ann, ann2));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scan_finds_groups),
         cmocka_unit_test(test_paging),
         cmocka_unit_test(test_dismiss_stays_dismissed),
         cmocka_unit_test(test_new_contact_listed_without_scan),
+        cmocka_unit_test(test_merge_marks_group_merged),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);

@@ -1,7 +1,8 @@
 /*  Unit tests for the duplicate check's rules and model (services/dedupe/check.c,
     score.c): the drafts refused and the field each refusal names; Jaro-Winkler; and the
     Fellegi-Sunter score, reasons and summary on the cases the check must find (and the
-    look-alikes it must not). The phonetic codes, which the database makes, are given as
+    look-alikes it must not); the prior from the tenant's size and the names weighed by
+    how common they are in the tenant. The phonetic codes, which the database makes, are given as
     fuzzystrmatch's dmetaphone gives them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -269,11 +270,102 @@ static void test_reason_words(void **state) {
     crm__dedupe__duplicate_match__free_unpacked(m, NULL);
 }
 
+//  The prior from the tenant's size: a block's odds (2^-8) for a small or unknown
+//  tenant, one expected match among the others for a large one.
+static void test_prior_from_tenant_size(void **state) {
+    (void)state;
+    assert_true(dedupe_prior_log2(0) == DEDUPE_PRIOR_LOG2_ODDS);
+    assert_true(dedupe_prior_log2(50) == DEDUPE_PRIOR_LOG2_ODDS);
+    assert_true(dedupe_prior_log2(257) == DEDUPE_PRIOR_LOG2_ODDS);
+    assert_true(fabs(dedupe_prior_log2(1001) - log2(1.0 / 1000)) < 1e-9);
+    assert_true(fabs(dedupe_prior_log2(1000001) - log2(1.0 / 1000000)) < 1e-9);
+    assert_true(dedupe_prior_log2(1000001) < dedupe_prior_log2(10001));
+}
+
+//  A name's agreement weighs by how common it is in the tenant; an identifier's says as
+//  much at any size (its weight grows as the prior falls); the rest as the table says.
+static void test_frequency_weights(void **state) {
+    (void)state;
+    const long big = 1000001;
+    //  Unknown counts: the table's figures.
+    assert_true(dedupe_weight_in(DEDUPE_FIELD_LAST_NAME, DEDUPE_EXACT, 0, 0) ==
+                dedupe_weight(DEDUPE_FIELD_LAST_NAME, DEDUPE_EXACT));
+    //  A rare last name says more than a common one; both more than the table's in a
+    //  large tenant when rarer than the table's 2 in 100.
+    double rare = dedupe_weight_in(DEDUPE_FIELD_LAST_NAME, DEDUPE_EXACT, 2, big);
+    double common = dedupe_weight_in(DEDUPE_FIELD_LAST_NAME, DEDUPE_EXACT, 10000, big);
+    double very = dedupe_weight_in(DEDUPE_FIELD_FIRST_NAME, DEDUPE_EXACT, 80000, big);
+    assert_true(rare > common && common > very);
+    assert_true(fabs(common - log2(0.85 / ((10000 + 100 * 0.02) / (big + 100.0)))) < 1e-9);
+    assert_true(rare > 17); // 0.85 / ((2 + 2) / 1,000,101)
+    //  A name nearly everyone has says nothing (never less than nothing).
+    assert_true(dedupe_weight_in(DEDUPE_FIELD_FIRST_NAME, DEDUPE_EXACT, 990000, big) == 0);
+    //  In a small tenant its few counts weigh little against the table's figure.
+    double small = dedupe_weight_in(DEDUPE_FIELD_LAST_NAME, DEDUPE_EXACT, 1, 10);
+    assert_true(fabs(small - dedupe_weight(DEDUPE_FIELD_LAST_NAME, DEDUPE_EXACT)) < 0.5);
+    //  An identifier: weight plus prior the same at any size.
+    for (int f = DEDUPE_FIELD_EMAIL; f <= DEDUPE_FIELD_PHONE; f++) {
+        double at_big = dedupe_weight_in(f, DEDUPE_EXACT, 0, big) + dedupe_prior_log2(big);
+        double at_none = dedupe_weight(f, DEDUPE_EXACT) + DEDUPE_PRIOR_LOG2_ODDS;
+        assert_true(fabs(at_big - at_none) < 1e-6);
+    }
+    //  A postcode is one of as many values in any tenant; disagreements as the table.
+    assert_true(dedupe_weight_in(DEDUPE_FIELD_POSTCODE, DEDUPE_EXACT, 0, big) ==
+                dedupe_weight(DEDUPE_FIELD_POSTCODE, DEDUPE_EXACT));
+    assert_true(dedupe_weight_in(DEDUPE_FIELD_LAST_NAME, DEDUPE_DIFFERENT, 5, big) ==
+                dedupe_weight(DEDUPE_FIELD_LAST_NAME, DEDUPE_DIFFERENT));
+}
+
+//  Compare two people as stored in a tenant of size contacts, each name held by the
+//  given numbers of its contacts.
+static double s_score_in(const s_person_t *a, const s_person_t *b, long size, long first_count,
+                         long last_count) {
+    dedupe_entry_t draft, stored;
+    crm_errors_t errors = {0};
+    assert_int_equal(s_draft(a, &draft, &errors), 0);
+    assert_int_equal(s_draft(b, &stored, &errors), 0);
+    stored.tenant_size = size;
+    stored.first_count = first_count;
+    stored.last_count = last_count;
+    dedupe_comparison_t c;
+    dedupe_compare(&draft, &stored, &c);
+    return c.score;
+}
+
+//  The same common name and nothing else is two people in a large tenant, and was a
+//  match before (the table's figures); a rare one with the same postcode is one person;
+//  the same phone or email is one person at any size.
+static void test_common_names_in_a_large_tenant(void **state) {
+    (void)state;
+    s_person_t john = {"John", "Smith", NULL, NULL, "94105", "JN", "SM0"};
+    s_person_t john_elsewhere = {"John", "Smith", NULL, "(202) 555-0100", "20500", "JN", "SM0"};
+    s_person_t john_here = {"John", "Smith", NULL, NULL, "94105", "JN", "SM0"};
+    //  As before (no counts): the same name alone is a match.
+    assert_true(s_score_in(&john, &john_here, 0, 0, 0) >= 0.5);
+    //  4,500 contacts, one in forty a John, one in sixty a Smith: not enough alone, nor
+    //  with the same postcode and another phone.
+    assert_true(s_score_in(&john, &john_elsewhere, 4500, 110, 75) < 0.5);
+    //  A million contacts: the same common name at the same postcode says little.
+    assert_true(s_score_in(&john, &john_here, 1000001, 30000, 10000) < 0.5);
+    //  A rare name at the same postcode is one person, even among a million.
+    s_person_t zd = {"Zbigniew", "Dzierzynski", NULL, NULL, "94105", "SPKN", "TSRS"};
+    assert_true(s_score_in(&zd, &zd, 1000001, 3, 2) >= 0.5);
+    //  The same phone with the same common name, or the same email alone, at any size.
+    s_person_t jp = {"John", "Smith", NULL, "+12025550100", NULL, "JN", "SM0"};
+    s_person_t jp2 = {"John", "Smith", NULL, "(202) 555-0100", NULL, "JN", "SM0"};
+    assert_true(s_score_in(&jp, &jp2, 1000001, 30000, 10000) >= 0.75);
+    s_person_t e1 = {"", "", "pat.lee@example.net", NULL, NULL, "", ""};
+    s_person_t e2 = {"Pat", "Lee", "pat.lee@example.net", NULL, NULL, "PT", "L"};
+    assert_true(s_score_in(&e1, &e2, 1000001, 500, 900) >= 0.75);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_rules),  cmocka_unit_test(test_jaro_winkler),
         cmocka_unit_test(test_weights),      cmocka_unit_test(test_scores),
-        cmocka_unit_test(test_reason_words),
+        cmocka_unit_test(test_reason_words), cmocka_unit_test(test_prior_from_tenant_size),
+        cmocka_unit_test(test_frequency_weights),
+        cmocka_unit_test(test_common_names_in_a_large_tenant),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
