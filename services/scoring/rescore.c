@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RESCORE_PAGE 1000
+#define RESCORE_PAGE 500
 
 #define S_JOB_COLUMNS                                                                              \
     "id::text, status, total, done, changed, model_version, " CRM_SQL_TS("created_at") ","          \
@@ -59,7 +59,8 @@ static const crm_stmt_t s_page = {
 //  A page's writes in one statement: the new scores of the leads whose explanation
 //  changed ($1-$8, one array element per lead), a history row and a LeadScored (in the
 //  outbox) for each whose score or band moved (event id not ''), scored as of $9, the
-//  events stamped $10; and the job's progress ($11-$16).
+//  events stamped $10; and the job's progress ($11-$16); the page runs from ($17, $18)
+//  to ($14, $15).
 static const crm_stmt_t s_write = {
     .name = "scoring_rescore_write",
     .sql = "WITH v AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
@@ -69,7 +70,11 @@ static const crm_stmt_t s_write = {
            " up AS (UPDATE leads l SET score = v.score::int, band = v.band,"
            "   explanation = v.explanation::bytea, model_version = v.model_version,"
            "   computed_at = $9::timestamptz"
-           "  FROM v WHERE l.tenant_id = v.tenant_id AND l.lead_id = v.lead_id::uuid),"
+           "  FROM v WHERE l.tenant_id = v.tenant_id AND l.lead_id = v.lead_id::uuid"
+           //  The page's range, so that the plan is the page's index range and not a
+           //  scan of every lead (which made a rescore slower with each page).
+           "  AND (l.tenant_id, l.lead_id) >= ($17, $18::uuid)"
+           "  AND (l.tenant_id, l.lead_id) <= ($14, nullif($15, '')::uuid)),"
            " h AS (INSERT INTO score_history (tenant_id, lead_id, explanation, computed_at)"
            "  SELECT v.tenant_id, v.lead_id::uuid, v.explanation::bytea, $9::timestamptz"
            "  FROM v WHERE v.event_id <> ''),"
@@ -80,7 +85,7 @@ static const crm_stmt_t s_write = {
            " done = done + $12::int, changed = changed + $13::int, after_tenant = $14,"
            " after_lead = nullif($15, '')::uuid,"
            " finished_at = CASE WHEN $16::boolean THEN now() END WHERE id = $11::uuid",
-    .nparams = 16,
+    .nparams = 18,
     .writes = true};
 
 //  The daily decay pass: a job over every tenant when none was made in the last period.
@@ -316,6 +321,13 @@ static crm_step_result_t s_page_step(crm_step_t *step, PGresult *job) {
     char limit[16];
     snprintf(limit, sizeof limit, "%d", RESCORE_PAGE);
     const char *params[] = {tenant, after_tenant, *after_lead ? after_lead : NULL, limit};
+    //  Planned for this page's values: a plan made once for any values (the generic
+    //  plan, chosen after a few pages, often while the projection's statistics still
+    //  say it is small) sorted every remaining lead for each page.
+    if (crm_db_exec(db, "SET LOCAL plan_cache_mode = force_custom_plan")) {
+        crm_db_rollback(db);
+        return CRM_STEP_FAILED;
+    }
     PGresult *res = crm_db_query(db, &s_page, params);
     if (!res) {
         crm_db_rollback(db);
@@ -351,7 +363,10 @@ static crm_step_result_t s_page_step(crm_step_t *step, PGresult *job) {
                            result);
     }
     char done_text[16], changed_text[16], last_tenant[128] = "", last_lead[40] = "";
+    char first_tenant[128] = "", first_lead[40] = "00000000-0000-0000-0000-000000000000";
     if (rows > 0) {
+        snprintf(first_tenant, sizeof first_tenant, "%s", PQgetvalue(res, 0, 0));
+        snprintf(first_lead, sizeof first_lead, "%s", PQgetvalue(res, 0, 1));
         snprintf(last_tenant, sizeof last_tenant, "%s", PQgetvalue(res, rows - 1, 0));
         snprintf(last_lead, sizeof last_lead, "%s", PQgetvalue(res, rows - 1, 1));
     }
@@ -363,7 +378,7 @@ static crm_step_result_t s_page_step(crm_step_t *step, PGresult *job) {
     const char *write[] = {arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5],
                            arrays[6], arrays[7], computed_at, occurred_at, id, done_text,
                            changed_text, last_tenant, last_lead,
-                           rows < RESCORE_PAGE ? "true" : "false"};
+                           rows < RESCORE_PAGE ? "true" : "false", first_tenant, first_lead};
     if (rc == 0)
         rc = crm_db_run(db, &s_write, write);
     for (int k = 0; k < W_COLUMNS; k++)
