@@ -302,8 +302,9 @@ static int s_rescore(void) {
     long long scored = harness_sql_scalar("SELECT count(*) FROM scoring.leads"
                                           " WHERE tenant_id = 'tenant-bench' AND score > 0");
     long long events = harness_sql_scalar("SELECT count(*) FROM scoring.outbox"
-                                          " WHERE type = 'LeadScored'");
-    long long history = harness_sql_scalar("SELECT count(*) FROM scoring.score_history");
+                                          " WHERE type = 'LeadScored' AND tenant_id = 'tenant-bench'");
+    long long history = harness_sql_scalar("SELECT count(*) FROM scoring.score_history"
+                                           " WHERE tenant_id = 'tenant-bench'");
     printf("3. rescore of %ld leads: %.2f s (%.0f leads/s; %ld done, %ld changed, %lld scored,"
            " %lld LeadScored, %lld history rows)\n"
            "   extrapolated to 1,000,000 leads: %.0f s\n"
