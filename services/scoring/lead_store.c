@@ -157,6 +157,33 @@ static int s_previous(crm_db_t *db, const char *tenant_id, const char *lead_id, 
     return rc;
 }
 
+char **scoring_lead_scored_init(Crm__Events__LeadScored *event, const Crm__Scoring__Score *score,
+                                const char *contact_id, const char *band, int previous_score,
+                                const char *previous_band) {
+    crm__events__lead_scored__init(event);
+    event->lead_id = score->lead_id;
+    event->contact_id = (char *)contact_id;
+    event->score = score->score;
+    event->previous_score = previous_score;
+    event->priority = (char *)band;
+    event->band = score->band;
+    int previous = 0;
+    if (previous_band &&
+        crm_enum_parse(&crm__scoring__band__descriptor, previous_band, &previous) == 0)
+        event->previous_band = (Crm__Scoring__Band)previous;
+    event->contributions = score->contributions;
+    event->n_contributions = score->n_contributions;
+    char **reasons = calloc(score->n_contributions + 1, sizeof *reasons);
+    assert(reasons);
+    for (size_t i = 0; i < score->n_contributions; i++)
+        reasons[i] = score->contributions[i]->reason;
+    event->reasons = reasons;
+    event->n_reasons = score->n_contributions;
+    event->model_version = score->model_version;
+    event->computed_at = score->computed_at;
+    return reasons;
+}
+
 int scoring_lead_store_put(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
                            Crm__Scoring__LeadFacts *facts, const scoring_model_t *model,
                            int64_t now, bool *changed) {
@@ -192,26 +219,9 @@ int scoring_lead_store_put(crm_db_t *db, crm_outbox_t *outbox, const char *tenan
         rc = crm_db_run(db, &s_history, history);
     }
     if (rc == 0 && moved) {
-        Crm__Events__LeadScored event = CRM__EVENTS__LEAD_SCORED__INIT;
-        event.lead_id = facts->lead_id;
-        event.contact_id = facts->contact_id;
-        event.score = result->score;
-        event.previous_score = previous_score;
-        event.priority = band;
-        event.band = result->band;
-        int previous = 0;
-        if (had == 0 && crm_enum_parse(&crm__scoring__band__descriptor, previous_band, &previous) == 0)
-            event.previous_band = (Crm__Scoring__Band)previous;
-        event.contributions = score->contributions;
-        event.n_contributions = score->n_contributions;
-        char **reasons = calloc(score->n_contributions + 1, sizeof *reasons);
-        assert(reasons);
-        for (size_t i = 0; i < score->n_contributions; i++)
-            reasons[i] = score->contributions[i]->reason;
-        event.reasons = reasons;
-        event.n_reasons = score->n_contributions;
-        event.model_version = score->model_version;
-        event.computed_at = computed_at;
+        Crm__Events__LeadScored event;
+        char **reasons = scoring_lead_scored_init(&event, score, facts->contact_id, band,
+                                                  previous_score, had == 0 ? previous_band : NULL);
         crm_outbox_t *own = outbox ? NULL : crm_outbox_new();
         rc = crm_outbox_add(outbox ? outbox : own, tenant_id, facts->lead_id, &event.base, NULL);
         if (own) {

@@ -228,6 +228,13 @@ int scoring_lead_store_put(crm_db_t *db, crm_outbox_t *outbox, const char *tenan
                            Crm__Scoring__LeadFacts *facts, const scoring_model_t *model,
                            int64_t now, bool *changed);
 
+//  Fill event, the LeadScored of score (band: its name) for a lead that had
+//  previous_score and previous_band (NULL: none before); it points into score and band.
+//  Returns the array of reasons it points to, which the caller frees (not its strings).
+char **scoring_lead_scored_init(Crm__Events__LeadScored *event, const Crm__Scoring__Score *score,
+                                const char *contact_id, const char *band, int previous_score,
+                                const char *previous_band);
+
 int scoring_lead_store_delete(crm_db_t *db, const char *tenant_id, const char *lead_id);
 
 //  Empty the projection (every tenant's leads, score history and contacts) and set the

@@ -19,6 +19,9 @@ static int s_seconds;
 static const char *s_path = "/v1/contacts"; // what is POSTed where (httpload_posts)
 static const char *s_body;                   // NULL: a contact with a unique email
 static atomic_long s_seq;                    // creates sent by every run of this process
+static double s_rate;                        // requests/s over all clients; 0: no pacing
+static int s_clients;
+static int64_t s_start_us;                   // the run's start (zclock_usecs)
 
 typedef struct {
     int id;
@@ -53,7 +56,17 @@ typedef struct {
     char buf[8192];  // the answer so far
     size_t have;
     bool done;
+    bool waiting;    // paced: answered, the next not yet due
 } s_conn_t;
+
+//  Paced: when conn's next request is due (us), the clients' requests interleaved
+//  evenly over the run; 0 when not paced.
+static int64_t s_due(const s_conn_t *conn) {
+    if (s_rate <= 0)
+        return 0;
+    double slot = (double)conn->stats->id + (double)conn->n * s_clients;
+    return s_start_us + (int64_t)(slot * 1e6 / s_rate);
+}
 
 //  Send the next create on conn. Returns -1 when the connection failed.
 static int s_conn_send(s_conn_t *conn) {
@@ -133,15 +146,38 @@ static void *s_thread(void *arg) {
         conns[i].stats = &t->clients[i];
         conns[i].fd = s_connect();
         fds[i] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
-        if (conns[i].fd < 0 || s_conn_send(&conns[i])) {
+        if (conns[i].fd < 0) {
             conns[i].done = true;
             t->clients[i].errors++;
-        } else
+        } else {
+            conns[i].waiting = true;
             live++;
+        }
     }
     int64_t until = t->clients[0].until;
     while (live > 0) {
-        if (poll(fds, t->count, 1000) < 0)
+        //  Send what is due; poll until the next is due, or an answer comes.
+        int64_t now = zclock_usecs(), next = now + 1000000;
+        for (int i = 0; i < t->count; i++) {
+            s_conn_t *conn = &conns[i];
+            if (conn->done || !conn->waiting)
+                continue;
+            int64_t due = s_due(conn);
+            if (due > now) {
+                next = due < next ? due : next;
+                continue;
+            }
+            conn->waiting = false;
+            if (zclock_mono() >= until || s_conn_send(conn)) {
+                conn->done = true;
+                fds[i].fd = -1;
+                live--;
+            }
+        }
+        if (live == 0)
+            break;
+        int timeout = (int)((next - now + 999) / 1000);
+        if (poll(fds, t->count, timeout) < 0)
             break;
         for (int i = 0; i < t->count; i++) {
             s_conn_t *conn = &conns[i];
@@ -155,11 +191,12 @@ static void *s_thread(void *arg) {
                 s_record(conn->stats, (zclock_usecs() - conn->start) / 1000.0);
             else
                 conn->stats->errors++;
-            if (rc < 0 || zclock_mono() >= until || s_conn_send(conn)) {
+            if (rc < 0 || zclock_mono() >= until) {
                 conn->done = true;
                 fds[i].fd = -1;
                 live--;
-            }
+            } else
+                conn->waiting = true; // sent when due (at once when not paced)
         }
     }
     for (int i = 0; i < t->count; i++)
@@ -181,6 +218,8 @@ static httpload_result_t s_run(int clients) {
     pthread_t *t = calloc(threads, sizeof *t);
     s_thread_t *work = calloc(threads, sizeof *work);
     int64_t start = zclock_mono();
+    s_start_us = zclock_usecs();
+    s_clients = clients;
     for (int i = 0; i < clients; i++) {
         c[i].id = i;
         c[i].until = start + s_seconds * 1000LL;
@@ -235,5 +274,13 @@ httpload_result_t httpload_posts(const harness_t *harness, int clients, int seco
     httpload_result_t r = s_run(clients);
     s_path = "/v1/contacts";
     s_body = NULL;
+    return r;
+}
+
+httpload_result_t httpload_posts_paced(const harness_t *harness, int clients, int seconds,
+                                       const char *path, const char *body, double rate) {
+    s_rate = rate;
+    httpload_result_t r = httpload_posts(harness, clients, seconds, path, body);
+    s_rate = 0;
     return r;
 }

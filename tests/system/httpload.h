@@ -22,4 +22,10 @@ httpload_result_t httpload_creates(const harness_t *h, int clients, int seconds)
 httpload_result_t httpload_posts(const harness_t *h, int clients, int seconds, const char *path,
                                  const char *body);
 
+//  The same paced: rate requests/s in all, each client's sent when due (the clients
+//  interleaved evenly), or as soon as its previous is answered when that is later (the
+//  rate is then lower: see the result's rate).
+httpload_result_t httpload_posts_paced(const harness_t *h, int clients, int seconds,
+                                       const char *path, const char *body, double rate);
+
 #endif
