@@ -71,8 +71,9 @@ static const crm_stmt_t s_erase = {
     .nparams = 2,
     .writes = true};
 
-//  Add $4 to the counts of the names $2 (kinds) $3 (values) of tenant $1 (a count at 0
-//  stays, as a name no contact has now: score.c counts the contact itself at least).
+//  Add $4 to the counts of the names $2 (kinds) $3 (values) of tenant $1 (a name no
+//  contact has any more is then deleted by s_prune: it is no one's data to keep, and
+//  after an erasure it would be the erased person's).
 static const crm_stmt_t s_count = {
     .name = "dedupe_name_count",
     .sql = "INSERT INTO name_counts AS c (tenant_id, kind, value, n)"
@@ -81,6 +82,13 @@ static const crm_stmt_t s_count = {
            " GROUP BY kind, value HAVING sum(delta) <> 0 ORDER BY kind, value"
            " ON CONFLICT (tenant_id, kind, value) DO UPDATE SET n = c.n + EXCLUDED.n",
     .nparams = 4,
+    .writes = true};
+
+static const crm_stmt_t s_prune = {
+    .name = "dedupe_name_prune",
+    .sql = "DELETE FROM name_counts WHERE tenant_id = $1 AND kind <> 't'"
+           " AND value = ANY ($2::text[]) AND n <= 0",
+    .nparams = 2,
     .writes = true};
 
 //  The counts as a contact's names change: the old ones (had: it was in the index) less
@@ -116,6 +124,9 @@ static int s_count_names(crm_db_t *db, const char *tenant_id, bool had, const ch
          *d = crm_db_text_array(deltas, n);
     const char *params[] = {tenant_id, k, v, d};
     int rc = crm_db_run(db, &s_count, params);
+    const char *prune[] = {tenant_id, v};
+    if (rc == 0 && had)
+        rc = crm_db_run(db, &s_prune, prune);
     free(k);
     free(v);
     free(d);

@@ -19,6 +19,7 @@
       its grace period, then not; a revoked key is refused within gateway.key_cache_ms.
 */
 #include "harness.h"
+#include "curve.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -131,6 +132,7 @@ static zsock_t *s_mdp_client(void) {
     assert_non_null(client);
     zsock_set_sndhwm(client, 0);
     zsock_set_rcvhwm(client, 0);
+    crm_curve_client(client); // this test program's key pair (client), unless insecure
     assert_int_equal(zsock_connect(client, "%s", h->broker), 0);
     return client;
 }
