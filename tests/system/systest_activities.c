@@ -278,7 +278,7 @@ static void test_every_kind(void **state) {
 static long long s_written(void) {
     sql_scores_settled(); // the score on a lead is written after each change of it
     return sql_scalar("SELECT (SELECT count(*) FROM leads.activities)"
-                      " + (SELECT count(*) FROM leads.outbox)"
+                      " + " SQL_LEADS_OUTBOX_OWN
                       " + (SELECT coalesce(sum(extract(epoch FROM last_activity_at)), 0)::bigint"
                       "    FROM leads.leads)");
 }

@@ -135,8 +135,9 @@ static long long s_wait_fired(const char *lead, long long n, int timeout_ms) {
 
 //  Rows a refused request must not change.
 static long long s_written(void) {
+    sql_scores_settled(); // the score on a lead is written after each change of it
     return sql_scalar("SELECT (SELECT count(*) FROM leads.follow_ups)"
-                      " + (SELECT count(*) FROM leads.outbox)"
+                      " + " SQL_LEADS_OUTBOX_OWN
                       " + (SELECT count(*) FROM leads.tenant_settings)"
                       " + (SELECT count(*) FROM leads.follow_ups WHERE status <> 'pending')");
 }

@@ -27,6 +27,11 @@ static inline long long sql_contacts_head(void) {
 //  LeadScored by leads (each inbox at its source's head, three looks in a row): the score
 //  on a lead is written in the background after each change of it, so a count of what
 //  the leads service wrote is taken once that settled.
+//  The leads service's own events: its outbox less the LeadUpdated it writes for the
+//  scoring service's LeadScored (actor "scoring"), which come in the background.
+#define SQL_LEADS_OUTBOX_OWN                                                                      \
+    "(SELECT count(*) FROM leads.outbox"                                                          \
+    " WHERE position(convert_to('scoring', 'UTF8') IN payload) = 0)"
 #define SQL_BEHIND(source, consumer)                                                              \
     "SELECT (SELECT count(*) FROM " source ".outbox_pending) + abs("                              \
     " coalesce((SELECT max(last_seq) FROM " source ".outbox_state), 0) -"                         \
