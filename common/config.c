@@ -135,6 +135,8 @@ static const s_key_t s_keys[] = {
              "the gateway's XSUB: relays publish here"),
     S_STRING(events, subscribe_endpoint, "tcp://127.0.0.1:5557",
              "the gateway's XPUB: subscribers and analysts connect here"),
+    S_STRING(events, pii_free_endpoint, "tcp://127.0.0.1:5558",
+             "the gateway's second XPUB: events without personal fields, for pii: false keys"),
     S_INT(events, xpub_hwm, 100000, 1, 100000000, "events queued per slow subscriber, then dropped"),
     S_INT(events, xpub_sndbuf_bytes, 0, 0, S_GIB, "kernel send buffer per subscriber (0: the OS's)"),
     S_INT(events, relay_batch, 1000, 1, 100000, "outbox rows claimed and published at once"),

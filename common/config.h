@@ -60,6 +60,7 @@ typedef struct {
     //  events:
     char *events_publish_endpoint;   // the gateway's XSUB: relays publish here
     char *events_subscribe_endpoint; // the gateway's XPUB: subscribers connect here
+    char *events_pii_free_endpoint;  // its second XPUB: events scrubbed (pii: false keys)
     int events_xpub_hwm;             // events queued per slow subscriber, then dropped
     int events_xpub_sndbuf_bytes;    // kernel send buffer per subscriber (0: the OS's)
     int events_relay_batch;          // outbox rows claimed and published at once

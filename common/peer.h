@@ -15,7 +15,9 @@
         gateway                   the gateway's own pair: no rights as a peer
 
     and a pii flag (metadata "pii", default true): a key with pii false is meant for
-    analysts, whose events carry no personal fields.
+    analysts, whose events carry no personal fields: the gateway's proxy lets it
+    subscribe on the pii-free endpoint only, and its broker scrubs its Events.Replay
+    answers (services/gateway/proxy.c, broker.c).
 
     The gateway's ZAP handler hands these to libzmq as connection metadata; the broker
     and the event proxy read them off every message (zmq_msg_gets "roles") and decide

@@ -83,6 +83,50 @@ void crm_pb_scrub(ProtobufCMessage *msg) {
     }
 }
 
+// --- events ----------------------------------------------------------------------------
+
+uint8_t *crm_event_payload_scrub(const char *type, const uint8_t *payload, size_t size,
+                                 size_t *out_size) {
+    *out_size = 0;
+    const ProtobufCMessageDescriptor *desc = type ? crm_event_descriptor(type) : NULL;
+    ProtobufCMessage *msg =
+        desc && size ? protobuf_c_message_unpack(desc, NULL, size, payload) : NULL;
+    if (!msg)
+        return NULL;
+    crm_pb_scrub(msg);
+    size_t packed_size = protobuf_c_message_get_packed_size(msg);
+    uint8_t *packed = malloc(packed_size ? packed_size : 1);
+    if (packed) {
+        protobuf_c_message_pack(msg, packed);
+        *out_size = packed_size;
+    }
+    protobuf_c_message_free_unpacked(msg, NULL);
+    return packed;
+}
+
+uint8_t *crm_event_scrub_packed(const uint8_t *envelope, size_t size, size_t *out_size) {
+    *out_size = 0;
+    Crm__Event *event = crm__event__unpack(NULL, size, envelope);
+    if (!event)
+        return NULL;
+    size_t payload_size = 0;
+    uint8_t *payload =
+        crm_event_payload_scrub(event->type, event->payload.data, event->payload.len,
+                                &payload_size);
+    //  The envelope's own fields (ids, source, seq, type, tenant, time) stay.
+    free(event->payload.data);
+    event->payload.data = payload;
+    event->payload.len = payload_size;
+    size_t packed_size = crm__event__get_packed_size(event);
+    uint8_t *packed = malloc(packed_size ? packed_size : 1);
+    if (packed) {
+        crm__event__pack(event, packed);
+        *out_size = packed_size;
+    }
+    crm__event__free_unpacked(event, NULL);
+    return packed;
+}
+
 // --- the outbox ------------------------------------------------------------------------
 
 static const crm_stmt_t s_events = {
@@ -114,19 +158,14 @@ int crm_outbox_scrub(crm_db_t *db, const char *tenant_id, const char *const *agg
     char **payloads = calloc(rows + 1, sizeof *payloads);
     size_t n = 0;
     for (int i = 0; i < rows; i++) {
-        const ProtobufCMessageDescriptor *desc = crm_event_descriptor(PQgetvalue(res, i, 2));
+        const char *type = PQgetvalue(res, i, 2);
         size_t size = 0;
         unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, i, 3), &size);
-        ProtobufCMessage *msg = desc && bytes ? protobuf_c_message_unpack(desc, NULL, size, bytes)
-                                              : NULL;
+        //  An unknown type is left to age out; an empty payload has nothing to scrub.
+        uint8_t *packed = bytes ? crm_event_payload_scrub(type, bytes, size, &size) : NULL;
         PQfreemem(bytes);
-        if (!msg)
+        if (!packed)
             continue;
-        crm_pb_scrub(msg);
-        size = protobuf_c_message_get_packed_size(msg);
-        uint8_t *packed = malloc(size ? size : 1);
-        protobuf_c_message_pack(msg, packed);
-        protobuf_c_message_free_unpacked(msg, NULL);
         xids[n] = PQgetvalue(res, i, 0);
         ids[n] = PQgetvalue(res, i, 1);
         payloads[n++] = crm_db_bytea_literal(packed, size);

@@ -38,10 +38,12 @@
 */
 #include "broker.h"
 #include "common.pb-c.h"
+#include "events.pb-c.h"
 #include "curve.h"
 #include "log.h"
 #include "mdp.h"
 #include "peer.h"
+#include "scrub.h"
 #include "zwatch.h"
 
 #include <limits.h>
@@ -90,6 +92,7 @@ struct _s_request_t {
     void *local_arg;
     size_t counted_bytes;      // body bytes counted in broker->queued_bytes
     s_client_t *client_entry;  // the remote client's count, or NULL
+    bool scrub;                // Events.Replay of a pii: false key: scrub the reply's events
 };
 
 struct _s_worker_t {
@@ -605,6 +608,7 @@ static s_request_t *s_request_take(broker_t *self) {
     request->local_arg = NULL;
     request->counted_bytes = 0;
     request->client_entry = NULL;
+    request->scrub = false;
     return request;
 }
 
@@ -921,6 +925,47 @@ static const char *s_peer_may_call(broker_t *self, zmq_msg_t *frame, const char 
     return why;
 }
 
+//  Is the key a frame came over marked pii: false (its events without personal fields)?
+static bool s_peer_pii_free(broker_t *self, zmq_msg_t *frame) {
+    if (!self->secure)
+        return false;
+    const char *pii = zmq_msg_gets(frame, "pii");
+    return pii && strcmp(pii, "false") == 0;
+}
+
+//  The reply body frame of an Events.Replay (a crm.events.ReplayResponse) with every
+//  event's payload scrubbed (common/scrub.h), in place. A body that does not decode is
+//  replaced by an empty page: what cannot be scrubbed is not passed on.
+static void s_scrub_replay(zmq_msg_t *frame) {
+    Crm__Events__ReplayResponse *page = crm__events__replay_response__unpack(
+        NULL, zmq_msg_size(frame), zmq_msg_data(frame));
+    size_t size = 0;
+    uint8_t *packed = NULL;
+    if (page) {
+        for (size_t i = 0; i < page->n_events; i++) {
+            Crm__Event *event = page->events[i];
+            size_t clean_size = 0;
+            uint8_t *clean = crm_event_payload_scrub(event->type, event->payload.data,
+                                                     event->payload.len, &clean_size);
+            free(event->payload.data);
+            event->payload.data = clean;
+            event->payload.len = clean_size;
+        }
+        size = crm__events__replay_response__get_packed_size(page);
+        packed = malloc(size ? size : 1);
+        if (packed)
+            crm__events__replay_response__pack(page, packed);
+        crm__events__replay_response__free_unpacked(page, NULL);
+    }
+    zmq_msg_close(frame);
+    if (packed) {
+        zmq_msg_init_size(frame, size);
+        memcpy(zmq_msg_data(frame), packed, size);
+        free(packed);
+    } else
+        zmq_msg_init(frame);
+}
+
 //  --- Worker commands ------------------------------------------------------------------
 
 //  READY: register a new worker for a service and give it queued work.
@@ -1002,6 +1047,9 @@ static void s_worker_reply(broker_t *self, s_worker_t *worker, const crm_mdp_lay
             s_request_release(self, request);
             fn(reply, arg);
         } else {
+            //  Body: the reply header, then the ReplayResponse.
+            if (request->scrub && (size_t)layout->body + 1 < count)
+                s_scrub_replay(&self->frames[layout->body + 1]);
             if (s_send_client_envelope(self, &request->client, service->name) == 0) {
                 for (size_t i = (size_t)layout->body; i < count; i++)
                     s_send_msg(self, &self->frames[i], i + 1 < count);
@@ -1139,6 +1187,8 @@ static void s_client_request(broker_t *self, const crm_mdp_layout_t *layout, siz
         return;
     }
     s_request_set_id(request, request_id);
+    request->scrub = header && header->method && strcmp(header->method, "Events.Replay") == 0 &&
+                     s_peer_pii_free(self, &self->frames[1]);
     crm__request_header__free_unpacked(header, &self->allocator);
 
     size_t body_count = count - (size_t)layout->body;

@@ -232,6 +232,7 @@ static void s_spawn_suite(void) {
         }
         setenv("CRM_EVENTS_PUBLISH_ENDPOINT", s_harness.events_pub, 1);
         setenv("CRM_EVENTS_SUBSCRIBE_ENDPOINT", s_harness.events_sub, 1);
+        setenv("CRM_EVENTS_PII_FREE_ENDPOINT", s_harness.events_pii_free, 1);
         setenv("CRM_SUPERVISOR_BIN_DIR", s_bin(), 1);
         setenv("CRM_SUPERVISOR_BACKOFF_MIN_MS", "100", 1);
         //  The notification sinks, as make run hands them to the daemons.
@@ -501,6 +502,8 @@ harness_t *harness_start(const char *const *extra_env) {
              s_free_port());
     snprintf(s_harness.events_sub, sizeof s_harness.events_sub, "tcp://127.0.0.1:%d",
              s_free_port());
+    snprintf(s_harness.events_pii_free, sizeof s_harness.events_pii_free,
+             "tcp://127.0.0.1:%d", s_free_port());
     s_wait_sink(&s_smtp_sink, "SMTP sink", s_harness.smtp_dir, "smtp", s_harness.smtp_url,
                 sizeof s_harness.smtp_url, "smtp-sink.log", 15000);
     s_wait_sink(&s_sms_stub, "SMS stub", s_harness.sms_dir, "http", s_harness.sms_url,

@@ -35,6 +35,7 @@ typedef struct {
     char broker[64];      // tcp://127.0.0.1:PORT
     char events_pub[64];  // the gateway's XSUB (relays publish here)
     char events_sub[64];  // the gateway's XPUB (subscribe here)
+    char events_pii_free[64]; // its second XPUB: events scrubbed, for pii: false keys
     char key_a[64];       // admin key of tenant "tenant-a"
     char key_b[64];       // admin key of tenant "tenant-b"
     char key_analyst[64]; // analyst key of tenant "tenant-a"

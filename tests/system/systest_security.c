@@ -6,7 +6,9 @@
     handshake; a known key does only what its roles allow: a forged worker never
     registers and never sees a request, a client key of one tenant cannot speak for
     another, a subscriber key of one tenant receives and replays that tenant's events
-    only; and a service refuses a header with an unknown role or a malformed tenant.
+    only; a key marked pii: false receives them without personal fields, live on the
+    pii-free endpoint (and nothing on the full one) and by replay; and a service refuses
+    a header with an unknown role or a malformed tenant.
 */
 #include "bus_client.h"
 #include "curve.h"
@@ -442,6 +444,260 @@ static void test_subscriber_replay_own_tenant_only(void **state) {
     assert_int_equal(count, harness_sql_scalar("SELECT count(*) FROM contacts.outbox"));
 }
 
+
+//  --- Events without personal fields (item 3, pii: false) -------------------------------
+
+//  A contact of tenant B with a name, an email, a phone, an address, a free-text field
+//  and a tag, all distinctive; its id into id.
+static void s_create_personal(char *id) {
+    static bool tagged;
+    if (!tagged) { // the tag in tenant B's catalogue
+        harness_response_t t =
+            harness_http("POST", "/v1/tags", h->key_b, "{\"name\":\"vip-pii\"}", NULL);
+        assert_int_equal(t.status, 201);
+        harness_response_free(&t);
+        tagged = true;
+    }
+    char body[768];
+    snprintf(body, sizeof body,
+             "{\"kind\":\"person\",\"firstName\":\"Zebedee\",\"lastName\":\"Quackenbush\","
+             "\"emails\":[{\"address\":\"zebedee.%lld@piifree.example\"}],"
+             "\"phones\":[{\"number\":\"+12025550187\"}],"
+             "\"addresses\":[{\"line1\":\"17 Marigold Crescent\",\"city\":\"Springfield\"}],"
+             "\"foundUs\":\"heard the Quackenbush jingle\",\"tags\":[\"vip-pii\"]}",
+             (long long)zclock_time());
+    harness_response_t r = harness_http("POST", "/v1/contacts", h->key_b, body, NULL);
+    if (r.status != 201)
+        fprintf(stderr, "create: %ld %s\n", (long)r.status, r.body);
+    assert_int_equal(r.status, 201);
+    snprintf(id, 37, "%s", harness_json_str(&r, "id"));
+    harness_response_free(&r);
+}
+
+//  Does any personal text of s_create_personal's contact appear in these bytes?
+static bool s_has_personal(const void *data, size_t size) {
+    static const char *const personal[] = {"Zebedee",     "Quackenbush", "piifree.example",
+                                           "2025550187",  "Marigold",    "Springfield",
+                                           "jingle"};
+    for (size_t i = 0; i < sizeof personal / sizeof *personal; i++)
+        if (memmem(data, size, personal[i], strlen(personal[i])))
+            return true;
+    return false;
+}
+
+//  A ContactCreated payload scrubbed as erasure scrubs: the ids, kind, tags and times
+//  kept, every personal text gone.
+static void s_check_scrubbed(const Crm__Event *event, const char *id) {
+    assert_string_equal(event->type, "ContactCreated");
+    assert_string_equal(event->aggregate_id, id);
+    assert_string_equal(event->tenant_id, "tenant-b");
+    assert_true(event->occurred_at[0] != 0);
+    assert_true(event->seq > 0);
+    assert_false(s_has_personal(event->payload.data, event->payload.len));
+    Crm__Events__ContactCreated *created =
+        crm__events__contact_created__unpack(NULL, event->payload.len, event->payload.data);
+    assert_non_null(created);
+    assert_non_null(created->contact);
+    assert_string_equal(created->contact->id, id);
+    assert_int_equal(created->contact->kind, CRM__CONTACTS__CONTACT_KIND__CONTACT_KIND_PERSON);
+    assert_int_equal(created->contact->n_tags, 1);
+    assert_string_equal(created->contact->tags[0], "vip-pii");
+    assert_true(created->contact->created_at[0] != 0);
+    assert_string_equal(created->contact->first_name, "");
+    assert_string_equal(created->contact->last_name, "");
+    assert_int_equal(created->contact->n_emails, 1);
+    assert_string_equal(created->contact->emails[0]->address, "");
+    assert_true(created->actor_id[0] != 0);
+    crm__events__contact_created__free_unpacked(created, NULL);
+}
+
+//  Wait up to ms on sub for the ContactCreated of contact id; its envelope (caller
+//  frees) or NULL. *raw_personal tells whether the message's bytes held personal text.
+static Crm__Event *s_created_within(zsock_t *sub, const char *id, int ms, bool *raw_personal) {
+    zpoller_t *poller = zpoller_new(sub, NULL);
+    int64_t until = zclock_mono() + ms;
+    Crm__Event *found = NULL;
+    while (!found && zclock_mono() < until) {
+        if (!zpoller_wait(poller, 50))
+            continue;
+        zmsg_t *msg = zmsg_recv(sub);
+        zframe_t *topic = zmsg_pop(msg);
+        zframe_t *body = zmsg_pop(msg);
+        Crm__Event *event =
+            body ? crm__event__unpack(NULL, zframe_size(body), zframe_data(body)) : NULL;
+        if (event && strcmp(event->type, "ContactCreated") == 0 &&
+            strcmp(event->aggregate_id, id) == 0) {
+            found = event;
+            *raw_personal = s_has_personal(zframe_data(topic), zframe_size(topic)) ||
+                            s_has_personal(zframe_data(body), zframe_size(body));
+        } else if (event)
+            crm__event__free_unpacked(event, NULL);
+        zframe_destroy(&topic);
+        zframe_destroy(&body);
+        zmsg_destroy(&msg);
+    }
+    zpoller_destroy(&poller);
+    return found;
+}
+
+//  A SUB socket on the pii-free endpoint with the current identity.
+static zsock_t *s_sub_pii_free(const char *prefix) {
+    zsock_t *sub = zsock_new(ZMQ_SUB);
+    assert_non_null(sub);
+    zsock_set_linger(sub, 0);
+    crm_curve_client(sub);
+    zsock_set_subscribe(sub, prefix);
+    assert_int_equal(zsock_connect(sub, "%s", h->events_pii_free), 0);
+    return sub;
+}
+
+//  Live: a pii: false key of tenant B gets B's ContactCreated on the pii-free endpoint
+//  with ids, kind, tags and times but no name, email, phone, address or free text in
+//  the bytes; the same key's subscription on the full endpoint is refused (nothing
+//  arrives there); a full key of B still gets the event whole; and the pii-free
+//  endpoint keeps the tenant rule (B's pii: false key gets nothing of A's).
+static void test_pii_free_subscriber_live(void **state) {
+    (void)state;
+    char analyst[700], full[700];
+    harness_create_cert("bi-b", "subscriber:tenant-b", false, analyst, sizeof analyst);
+    s_key("dms-b", "subscriber:tenant-b", full, sizeof full);
+    s_as(analyst);
+    zsock_t *clean = s_sub_pii_free("contacts.tenant-b.");
+    zsock_t *clean_other = s_sub_pii_free("contacts.tenant-a.");
+    zsock_t *refused = s_sub("contacts.tenant-b.");
+    s_as(full);
+    zsock_t *whole = s_sub("contacts.tenant-b.");
+    s_as("systest");
+
+    //  Subscriptions take a moment to reach the proxy: create until one arrives.
+    char id[37];
+    Crm__Event *event = NULL;
+    bool raw_personal = true;
+    for (int i = 0; i < 40 && !event; i++) {
+        s_create(h->key_a, "Alice", id);
+        s_create_personal(id);
+        event = s_created_within(clean, id, 250, &raw_personal);
+    }
+    assert_non_null(event);
+    assert_false(raw_personal);
+    s_check_scrubbed(event, id);
+    crm__event__free_unpacked(event, NULL);
+
+    //  Once more, all subscriptions surely in place: the full key gets it whole, the
+    //  pii: false key's full-stream socket gets nothing at all.
+    s_create_personal(id);
+    event = s_created_within(clean, id, 5000, &raw_personal);
+    assert_non_null(event);
+    assert_false(raw_personal);
+    s_check_scrubbed(event, id);
+    crm__event__free_unpacked(event, NULL);
+    event = s_created_within(whole, id, 5000, &raw_personal);
+    assert_non_null(event);
+    assert_true(raw_personal);
+    Crm__Events__ContactCreated *created =
+        crm__events__contact_created__unpack(NULL, event->payload.len, event->payload.data);
+    assert_non_null(created);
+    assert_string_equal(created->contact->first_name, "Zebedee");
+    assert_string_equal(created->contact->emails[0]->address + strcspn(created->contact->emails[0]->address, "@"),
+                        "@piifree.example");
+    crm__events__contact_created__free_unpacked(created, NULL);
+    crm__event__free_unpacked(event, NULL);
+    assert_int_equal(s_events_within(refused, NULL, 300), 0);
+    assert_int_equal(s_events_within(clean_other, NULL, 100), 0);
+
+    //  The refusal is counted, the scrubbing too.
+    harness_response_t r = harness_http("GET", "/metrics", NULL, NULL, NULL);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "crm_events_scrubbed_total "));
+    assert_null(strstr(r.body, "crm_events_scrubbed_total 0\n"));
+    harness_response_free(&r);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "grep -q 'a pii: false key subscribes on events.pii_free_endpoint only' %s/suite.log",
+             h->dir);
+    assert_int_equal(system(cmd), 0);
+    zsock_destroy(&clean);
+    zsock_destroy(&clean_other);
+    zsock_destroy(&refused);
+    zsock_destroy(&whole);
+}
+
+//  The ContactCreated of contact id, found by replaying tenant B's contacts events as
+//  the current identity (caller frees), or NULL.
+static Crm__Event *s_replay_created(const char *id) {
+    crm_bus_client_t *client = crm_bus_client_new(h->broker);
+    uint64_t from = 1;
+    Crm__Event *found = NULL;
+    for (int page = 0; page < 1000 && !found; page++) {
+        Crm__RequestHeader header = CRM__REQUEST_HEADER__INIT;
+        header.method = "Events.Replay";
+        header.tenant_id = "tenant-b";
+        header.actor_id = "systest";
+        header.role = "admin";
+        Crm__Events__ReplayRequest req = CRM__EVENTS__REPLAY_REQUEST__INIT;
+        req.from_seq = from;
+        zmsg_t *body = crm_bus_request_new(&header, &req.base);
+        zmsg_t *reply = crm_bus_client_request(client, "contacts", &body, 5000);
+        assert_non_null(reply);
+        ProtobufCMessage *out = NULL;
+        Crm__ReplyHeader *rh =
+            crm_bus_reply_parse(&reply, &crm__events__replay_response__descriptor, &out);
+        assert_non_null(rh);
+        assert_int_equal(rh->code, 200);
+        crm__reply_header__free_unpacked(rh, NULL);
+        Crm__Events__ReplayResponse *resp = (Crm__Events__ReplayResponse *)out;
+        assert_non_null(resp);
+        for (size_t i = 0; i < resp->n_events && !found; i++) {
+            Crm__Event *event = resp->events[i];
+            if (strcmp(event->type, "ContactCreated") == 0 && strcmp(event->aggregate_id, id) == 0) {
+                size_t size = crm__event__get_packed_size(event);
+                uint8_t *bytes = malloc(size ? size : 1);
+                crm__event__pack(event, bytes);
+                found = crm__event__unpack(NULL, size, bytes);
+                free(bytes);
+            }
+        }
+        from = resp->next_seq;
+        bool done = from > resp->head_seq;
+        crm__events__replay_response__free_unpacked(resp, NULL);
+        if (done)
+            break;
+    }
+    crm_bus_client_destroy(&client);
+    return found;
+}
+
+//  By replay: the pii: false key's Events.Replay through the broker answers the same
+//  events scrubbed the same way; a full key of the same tenant replays them whole.
+static void test_pii_free_subscriber_replay(void **state) {
+    (void)state;
+    char id[37];
+    s_create_personal(id);
+    assert_true(harness_contacts_head(10000) > 0);
+    char analyst[700], full[700];
+    harness_create_cert("bi-replay-b", "subscriber:tenant-b", false, analyst, sizeof analyst);
+    s_key("dms-replay-b", "subscriber:tenant-b", full, sizeof full);
+
+    s_as(analyst);
+    Crm__Event *event = s_replay_created(id);
+    s_as("systest");
+    assert_non_null(event);
+    s_check_scrubbed(event, id);
+    size_t size = crm__event__get_packed_size(event);
+    uint8_t *bytes = malloc(size);
+    crm__event__pack(event, bytes);
+    assert_false(s_has_personal(bytes, size));
+    free(bytes);
+    crm__event__free_unpacked(event, NULL);
+
+    s_as(full);
+    event = s_replay_created(id);
+    s_as("systest");
+    assert_non_null(event);
+    assert_true(s_has_personal(event->payload.data, event->payload.len));
+    crm__event__free_unpacked(event, NULL);
+}
+
 int main(void) {
     zsys_handler_set(NULL);
     const struct CMUnitTest tests[] = {
@@ -452,6 +708,8 @@ int main(void) {
         cmocka_unit_test(test_service_checks_header),
         cmocka_unit_test(test_subscriber_live_own_tenant_only),
         cmocka_unit_test(test_subscriber_replay_own_tenant_only),
+        cmocka_unit_test(test_pii_free_subscriber_live),
+        cmocka_unit_test(test_pii_free_subscriber_replay),
     };
     return cmocka_run_group_tests(tests, s_setup, NULL);
 }

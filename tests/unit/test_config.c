@@ -194,6 +194,7 @@ static void test_defaults_without_file(void **state) {
     assert_string_equal(config->security_cert, "");
     assert_string_equal(config->security_server_cert, "");
     assert_string_equal(config->security_keys_dir, "var/keys");
+    assert_string_equal(config->events_pii_free_endpoint, "tcp://127.0.0.1:5558");
     assert_string_equal(config->supervisor_services, "gateway contacts leads scoring dedupe notify reporting");
     assert_string_equal(config->supervisor_bin_dir, "build/bin");
     assert_int_equal(config->supervisor_backoff_min_ms, 100);
@@ -582,7 +583,7 @@ static void test_print(void **state) {
         assert_true(equals && equals < end && hash && hash < end && equals < hash);
         assert_non_null(memchr(line, '.', (size_t)(equals - line)));
     }
-    assert_int_equal(lines, 118);
+    assert_int_equal(lines, 119);
     free(text);
     crm_config_destroy(&config);
 
