@@ -237,8 +237,7 @@ static void test_sales_sees_own_and_unassigned(void **state) {
     s_set(mine, sizeof mine, s_a[0], s_a[1], s_a[2], NULL);
     assert_string_equal(got, mine);
     //  The store's hot sheet of Bob's member, asked by Ann, is empty.
-    snprintf(path, sizeof path, "/v1/leads/hot-sheet?date=2030-01-15&assigneeId=%s",
-             s_bob_member);
+    snprintf(path, sizeof path, "/v1/leads/hot-sheet?date=2030-01-15&assigneeId=%s", s_bob_member);
     s_ids(s_ann, path, "hot", "leadId", got, sizeof got);
     assert_string_equal(got, "");
 }
@@ -248,8 +247,7 @@ static void test_sales_another_lead_is_404(void **state) {
     const char *bobs = s_b[0];
     //  Every way into Bob's lead answers Ann 404, as for no lead at all.
     assert_int_equal(s_status("GET", "/v1/leads/%s", bobs, s_ann, NULL), 404);
-    assert_int_equal(s_status("PATCH", "/v1/leads/%s", bobs, s_ann, "{\"region\":\"North\"}"),
-                     404);
+    assert_int_equal(s_status("PATCH", "/v1/leads/%s", bobs, s_ann, "{\"region\":\"North\"}"), 404);
     assert_int_equal(
         s_status("POST", "/v1/leads/%s/status", bobs, s_ann, "{\"status\":\"contacted\"}"), 404);
     assert_int_equal(s_status("POST", "/v1/leads/%s/activities", bobs, s_ann,
@@ -305,8 +303,7 @@ static void test_setting_lets_sales_see_all(void **state) {
     assert_false(json_is_true(json_object_get(r.json, "salesSeeAllLeads")));
     harness_response_free(&r);
     //  A salesperson may not turn it on (managers and admins change the settings).
-    r = harness_http("PATCH", "/v1/pipeline/settings", s_ann, "{\"salesSeeAllLeads\":true}",
-                     NULL);
+    r = harness_http("PATCH", "/v1/pipeline/settings", s_ann, "{\"salesSeeAllLeads\":true}", NULL);
     assert_int_equal(r.status, 403);
     harness_response_free(&r);
 
