@@ -357,11 +357,13 @@ const route_t routes[] = {
     {"GET", "/v1/pipeline/settings", "leads", "GetSettings",
      &crm__leads__get_pipeline_settings_request__descriptor,
      &crm__leads__pipeline_settings__descriptor, NULL, NULL, ROLES_ANY,
-     "The tenant's sales settings: timeZone (IANA, UTC by default), responseTargetHours (24)"},
+     "The tenant's sales settings: timeZone (IANA, UTC by default), responseTargetHours (24), "
+     "salesSeeAllLeads (false: a salesperson sees their own leads and the unassigned ones)"},
     {"PATCH", "/v1/pipeline/settings", "leads", "UpdateSettings",
      &crm__leads__update_pipeline_settings_request__descriptor,
      &crm__leads__pipeline_settings__descriptor, "settings", "update_mask", ROLES_MANAGE,
-     "Change the sales settings: timeZone (an IANA name), responseTargetHours (1 to 720)"},
+     "Change the sales settings: timeZone (an IANA name), responseTargetHours (1 to 720), "
+     "salesSeeAllLeads (true: salespeople see every lead)"},
     {"POST", "/v1/templates", "notify", "CreateTemplate",
      &crm__notify__create_template_request__descriptor, &crm__notify__template__descriptor,
      "template", NULL, ROLES_WRITE,
@@ -616,6 +618,13 @@ int route_count(void) {
 static const char *const s_role_names[ROUTE_N_ROLES] = {"admin", "manager", "sales", "analyst",
                                                         "integration"};
 
+//  Which leads a salesperson sees (services/leads, lead_scope(): migration 0015): the
+//  leads assigned to their team member and the unassigned ones, unless the tenant's
+//  salesSeeAllLeads setting (PATCH /v1/pipeline/settings, false by default) is true.
+#define SALES_LEAD "sales: a lead assigned to them or unassigned (else 404) unless salesSeeAllLeads"
+#define SALES_LEADS                                                                           \
+    "sales: the leads assigned to them and the unassigned ones unless salesSeeAllLeads"
+
 const route_record_rule_t route_record_rules[] = {
     {"contacts", "PreviewMerge", "managers and admins only"},
     {"contacts", "Merge", "managers and admins only"},
@@ -624,8 +633,24 @@ const route_record_rule_t route_record_rules[] = {
     {"contacts", "UpdateNote", "the note's author, a manager or an admin"},
     {"contacts", "DeleteNote", "the note's author, a manager or an admin"},
     {"contacts", "ListNoteRevisions", "a deleted note's history: managers and admins only"},
-    {"leads", "ChangeStatus", "reopening a closed lead: managers and admins only"},
-    {"leads", "UpdateActivity", "sales: only the activities they logged"},
+    {"leads", "List", SALES_LEADS},
+    {"leads", "Get", SALES_LEAD},
+    {"leads", "Update", SALES_LEAD},
+    {"leads", "Delete", SALES_LEAD},
+    {"leads", "ChangeStatus", "reopening a closed lead: managers and admins only; " SALES_LEAD},
+    {"leads", "CreateActivity", SALES_LEAD},
+    {"leads", "ListActivities", SALES_LEAD},
+    {"leads", "UpdateActivity", "sales: only the activities they logged; " SALES_LEAD},
+    {"leads", "GetTimeline", SALES_LEAD},
+    {"leads", "HotSheet", SALES_LEADS},
+    {"leads", "Assign", SALES_LEAD},
+    {"leads", "ListAssignments", SALES_LEAD},
+    {"leads", "CreateFollowUp", SALES_LEAD},
+    {"leads", "UpdateFollowUp", SALES_LEAD},
+    {"leads", "GetFollowUp", SALES_LEAD},
+    {"leads", "ListFollowUps",
+     "sales: the follow-ups of the leads assigned to them or unassigned (another's lead: 404) "
+     "unless salesSeeAllLeads"},
     {"notify", "CreateCampaign", "managers and admins only"},
     {"notify", "CancelCampaign", "managers and admins only"},
     {NULL, NULL, NULL},

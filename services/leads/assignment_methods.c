@@ -203,8 +203,8 @@ int leads_assign_manual(crm_call_t *call, const ProtobufCMessage *request,
         code = leads_assignment_store_manual(call, lead, req->assignee_id, req->note);
     if (lead)
         crm__leads__lead__free_unpacked(lead, NULL);
-    if (code == 0)
-        code = leads_store_get(call, req->id, false, true, (Crm__Leads__Lead **)response);
+    if (code == 0) // a salesperson may have given their lead away: answer it still
+        code = leads_store_get_any(call, req->id, true, (Crm__Leads__Lead **)response);
     return code;
 }
 

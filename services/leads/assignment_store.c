@@ -122,10 +122,12 @@ static const crm_stmt_t s_history = {
            " FROM assignment_history h WHERE h.tenant_id = $1 AND h.lead_id = $2::uuid",
     .nparams = 2};
 
+//  The live lead, if the caller ($3 role, $4 actor) sees it.
 static const crm_stmt_t s_lead_exists = {
     .name = "leads_assign_lead_exists",
-    .sql = "SELECT 1 FROM leads WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL",
-    .nparams = 2};
+    .sql = "SELECT 1 FROM leads l WHERE l.tenant_id = $1 AND l.id = $2::uuid"
+           " AND l.deleted_at IS NULL AND " LEADS_SEES_CALLER("l"),
+    .nparams = 4};
 
 // --- the rules ---------------------------------------------------------------------------
 
@@ -416,7 +418,8 @@ int leads_assignment_store_manual(crm_call_t *call, const Crm__Leads__Lead *lead
 
 int leads_assignment_store_history(crm_call_t *call, const char *lead_id,
                                    ProtobufCMessage **response) {
-    const char *params[] = {call->header->tenant_id, lead_id};
+    const char *params[] = {call->header->tenant_id, lead_id, call->header->role,
+                            call->header->actor_id};
     PGresult *res = crm_db_query(call->db, &s_lead_exists, params);
     if (!res)
         return crm_call_db_failure(call);

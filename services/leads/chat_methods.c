@@ -185,7 +185,7 @@ static int s_visitor_contact(crm_call_t *call, const Crm__Leads__ChatVisitor *vi
 static int s_repeat(crm_call_t *call, const char *lead_id, const char *activity_id,
                     ProtobufCMessage **response) {
     Crm__Leads__Lead *lead = NULL;
-    int code = leads_store_get(call, lead_id, false, false, &lead);
+    int code = leads_store_get_any(call, lead_id, false, &lead); // the chat's own lead
     if (code == 404) {
         crm_call_error(call, "gone", "the lead this chat made was deleted");
         code = 410;

@@ -24,16 +24,17 @@
 
 #define FOLLOW_UP_JSON(f, contact, assignee) LEADS_FOLLOW_UP_JSONB(f, contact, assignee) "::text"
 
-//  The live lead of the tenant, locked for a write (or not, for a read): whether it is
-//  closed.
+//  The live lead of the tenant that the caller ($3 role, $4 actor) sees, locked for a
+//  write (or not, for a read): whether it is closed.
 #define LEAD_STATE_SQL                                                                        \
-    "SELECT closed_at IS NOT NULL, " CRM_SQL_TS("follow_up_at") " FROM leads"                 \
-    " WHERE tenant_id = $1 AND id = $2::uuid AND deleted_at IS NULL"
+    "SELECT l.closed_at IS NOT NULL, " CRM_SQL_TS("l.follow_up_at") " FROM leads l"           \
+    " WHERE l.tenant_id = $1 AND l.id = $2::uuid AND l.deleted_at IS NULL"                    \
+    "  AND " LEADS_SEES_CALLER("l")
 
 static const crm_stmt_t s_lead_lock = {
-    .name = "followups_lead_lock", .sql = LEAD_STATE_SQL " FOR UPDATE", .nparams = 2};
+    .name = "followups_lead_lock", .sql = LEAD_STATE_SQL " FOR UPDATE", .nparams = 4};
 static const crm_stmt_t s_lead_read = {
-    .name = "followups_lead_read", .sql = LEAD_STATE_SQL, .nparams = 2};
+    .name = "followups_lead_read", .sql = LEAD_STATE_SQL, .nparams = 4};
 
 //  A new follow-up ($4 its due time, or "" for $5 a quick pick) and the lead's
 //  follow_up_at moved earlier if it is now the first.
@@ -151,12 +152,13 @@ static const crm_stmt_t s_get = {
     .name = "followups_get",
     .sql = "SELECT " FOLLOW_UP_JSON("f", "l.contact_id", "l.assignee_id")
            " FROM follow_ups f JOIN leads l ON l.tenant_id = f.tenant_id AND l.id = f.lead_id"
-           " WHERE f.tenant_id = $1 AND f.lead_id = $2::uuid AND f.id = $3::uuid"
-           "  AND l.deleted_at IS NULL",
-    .nparams = 3};
+           " WHERE f.tenant_id = $1 AND f.lead_id = $2::uuid AND f.id = $5::uuid"
+           "  AND l.deleted_at IS NULL AND " LEADS_SEES_CALLER("l"),
+    .nparams = 5};
 
 //  The list: $2 a lead ('' any), $3 an assignee, $4 a status, $5 due before; keyset
-//  ($6 due time in microseconds, $7 id) in due order.
+//  ($6 due time in microseconds, $7 id) in due order; $9 the caller's scope (leads_scope:
+//  the follow-ups of the leads they see).
 static const crm_stmt_t s_list = {
     .name = "followups_list",
     .sql = "SELECT " FOLLOW_UP_JSON("f", "l.contact_id", "l.assignee_id") ","
@@ -165,7 +167,7 @@ static const crm_stmt_t s_list = {
            //  the tenant's leads.)
            " FROM follow_ups f CROSS JOIN LATERAL (SELECT contact_id, assignee_id, deleted_at"
            "  FROM leads WHERE tenant_id = f.tenant_id AND id = f.lead_id LIMIT 1) l"
-           " WHERE f.tenant_id = $1 AND l.deleted_at IS NULL"
+           " WHERE f.tenant_id = $1 AND l.deleted_at IS NULL AND " LEADS_SEES("l", "$9")
            "  AND ($2 = '' OR f.lead_id = nullif($2, '')::uuid)"
            "  AND ($3 = '' OR coalesce(nullif(f.assignee_id, ''), l.assignee_id) = $3)"
            "  AND ($4 = '' OR f.status = $4)"
@@ -173,7 +175,7 @@ static const crm_stmt_t s_list = {
            "  AND ($6 = '' OR (f.due_at, f.id) > ('epoch'::timestamptz"
            "       + nullif($6, '')::bigint * interval '1 microsecond', nullif($7, '')::uuid))"
            " ORDER BY f.due_at, f.id LIMIT $8::int",
-    .nparams = 8,
+    .nparams = 9,
     .custom_plan = true};
 
 //  A lost lead's long-term follow-up ($4: RFC 3339, or a date: 9:00 that day on the
@@ -198,7 +200,8 @@ static const crm_stmt_t s_insert_long_term = {
 
 int leads_followup_store_lead(crm_call_t *call, const char *lead_id, bool lock, bool *closed,
                               char follow_up_at[40]) {
-    const char *params[] = {call->header->tenant_id, lead_id};
+    const char *params[] = {call->header->tenant_id, lead_id, call->header->role,
+                            call->header->actor_id};
     PGresult *res = crm_db_query(call->db, lock ? &s_lead_lock : &s_lead_read, params);
     if (!res)
         return crm_call_db_failure(call);
@@ -278,7 +281,8 @@ int leads_followup_store_update(crm_call_t *call, const char *lead_id, const cha
 
 int leads_followup_store_get(crm_call_t *call, const char *lead_id, const char *follow_up_id,
                              ProtobufCMessage **response) {
-    const char *params[] = {call->header->tenant_id, lead_id, follow_up_id};
+    const char *params[] = {call->header->tenant_id, lead_id, call->header->role,
+                            call->header->actor_id, follow_up_id};
     return crm_row_answer_one(call, crm_db_query(call->db, &s_get, params), 200,
                               &crm__leads__follow_up__descriptor, "follow-up",
                               "no such follow-up of this lead", response);
@@ -287,10 +291,15 @@ int leads_followup_store_get(crm_call_t *call, const char *lead_id, const char *
 int leads_followup_store_list(crm_call_t *call, const char *lead_id, const char *assignee_id,
                               const leads_followup_list_t *page, ProtobufCMessage **response) {
     int limit = page->limit;
-    char limit_text[16];
+    char limit_text[16], member[40];
     snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
+    const char *scope = NULL;
+    int failed = leads_scope(call, member, &scope);
+    if (failed)
+        return failed;
     const char *params[] = {call->header->tenant_id, lead_id, assignee_id, page->status,
-                            page->due_before, page->cursor.value, page->cursor.id, limit_text};
+                            page->due_before, page->cursor.value, page->cursor.id, limit_text,
+                            scope};
     PGresult *res = crm_db_query(call->db, &s_list, params);
     if (!res)
         return crm_call_db_failure(call);

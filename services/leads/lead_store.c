@@ -24,17 +24,23 @@
     "    ORDER BY h.changed_at, h.id), '[]')"                                                 \
     "  FROM stage_history h WHERE h.tenant_id = " t ".tenant_id AND h.lead_id = " t ".id))::text"
 
+//  One lead ($2) the caller ($3 role, $4 actor; '' '': anyone) sees.
 #define GET_WHERE                                                                             \
-    " FROM leads l WHERE l.tenant_id = $1 AND l.id = $2::uuid AND l.deleted_at IS NULL"
+    " FROM leads l WHERE l.tenant_id = $1 AND l.id = $2::uuid AND l.deleted_at IS NULL"       \
+    "  AND " LEADS_SEES_CALLER("l")
 
 static const crm_stmt_t s_get = {
-    .name = "leads_get", .sql = "SELECT " LEAD_JSON("l") GET_WHERE, .nparams = 2};
+    .name = "leads_get", .sql = "SELECT " LEAD_JSON("l") GET_WHERE, .nparams = 4};
 static const crm_stmt_t s_get_for_update = {
     .name = "leads_get_for_update",
     .sql = "SELECT " LEAD_JSON("l") GET_WHERE " FOR UPDATE OF l",
-    .nparams = 2};
+    .nparams = 4};
 static const crm_stmt_t s_get_detail = {
-    .name = "leads_get_detail", .sql = "SELECT " LEAD_DETAIL_JSON("l") GET_WHERE, .nparams = 2};
+    .name = "leads_get_detail", .sql = "SELECT " LEAD_DETAIL_JSON("l") GET_WHERE, .nparams = 4};
+
+//  The caller's scope (lead_scope(), migration 0015).
+static const crm_stmt_t s_scope = {
+    .name = "leads_scope", .sql = "SELECT lead_scope($1, $2, $3)", .nparams = 3};
 
 //  A create: the lead, the first row of its stage history and its LeadCreated event.
 static const crm_stmt_t s_insert = {
@@ -120,7 +126,8 @@ static const crm_stmt_t s_move = {
 //  leads_by_activity, leads_by_follow_up, leads_by_score; with a band, leads_by_band);
 //  every filter is a parameter ('' or false: not
 //  applied) and the statement is planned for its values (custom_plan), so the plan
-//  meets the index of the filters given.
+//  meets the index of the filters given. $16 is the caller's scope (leads_scope: NULL
+//  sees all; a salesperson's member id, served by leads_by_assignee).
 #define LIST_SQL(sort_value, keyset, order)                                                   \
     "SELECT " LEAD_JSON("l") ", " sort_value " FROM leads l"                                  \
     " WHERE l.tenant_id = $1 AND l.deleted_at IS NULL"                                        \
@@ -133,6 +140,7 @@ static const crm_stmt_t s_move = {
     "  AND (NOT $13::boolean OR lead_missed_response_target(l.tenant_id, l.status,"           \
     "       l.created_at, l.last_activity_at, l.closed_at))"                                  \
     "  AND ($14 = '' OR l.band = $14) AND l.score >= $15::int"                                \
+    "  AND " LEADS_SEES("l", "$16")                                                            \
     "  AND ($11 = '' OR " keyset ")"                                                          \
     " ORDER BY " order " LIMIT $12::int"
 
@@ -143,7 +151,7 @@ static const crm_stmt_t s_move = {
 static const crm_stmt_t s_list_created = {
     .name = "leads_list_created",
     .sql = LIST_SQL("''", "$10 = '' AND l.id < " CURSOR_ID, "l.id DESC"),
-    .nparams = 15,
+    .nparams = 16,
     .custom_plan = true};
 
 static const crm_stmt_t s_list_activity = {
@@ -151,7 +159,7 @@ static const crm_stmt_t s_list_activity = {
     .sql = LIST_SQL(MICROS("l.last_activity_at") "::text",
                     "(l.last_activity_at, l.id) < (" CURSOR_TIME ", " CURSOR_ID ")",
                     "l.last_activity_at DESC, l.id DESC"),
-    .nparams = 15,
+    .nparams = 16,
     .custom_plan = true};
 
 static const crm_stmt_t s_list_follow_up = {
@@ -161,14 +169,14 @@ static const crm_stmt_t s_list_follow_up = {
                     " ELSE l.follow_up_at > " CURSOR_TIME " OR l.follow_up_at IS NULL"
                     " OR (l.follow_up_at = " CURSOR_TIME " AND l.id > " CURSOR_ID ") END",
                     "l.follow_up_at ASC NULLS LAST, l.id ASC"),
-    .nparams = 15,
+    .nparams = 16,
     .custom_plan = true};
 
 static const crm_stmt_t s_list_score = {
     .name = "leads_list_score",
     .sql = LIST_SQL("l.score::text", "(l.score, l.id) < (nullif($10, '')::int, " CURSOR_ID ")",
                     "l.score DESC, l.id DESC"),
-    .nparams = 15,
+    .nparams = 16,
     .custom_plan = true};
 
 // --- rendering ---------------------------------------------------------------------------
@@ -249,12 +257,41 @@ int leads_store_insert(crm_call_t *call, const leads_row_t *row, Crm__Leads__Lea
     return 201;
 }
 
-int leads_store_get(crm_call_t *call, const char *id, bool for_update, bool with_history,
-                    Crm__Leads__Lead **out) {
-    const char *params[] = {call->header->tenant_id, id};
+//  One lead, seen by role and actor ("" and "": by anyone).
+static int s_get_lead(crm_call_t *call, const char *id, bool for_update, bool with_history,
+                      const char *role, const char *actor, Crm__Leads__Lead **out) {
+    const char *params[] = {call->header->tenant_id, id, role, actor};
     const crm_stmt_t *stmt = with_history ? &s_get_detail : for_update ? &s_get_for_update : &s_get;
     return crm_row_read_one(call, stmt, params, &crm__leads__lead__descriptor, "lead",
                             (ProtobufCMessage **)out);
+}
+
+int leads_store_get(crm_call_t *call, const char *id, bool for_update, bool with_history,
+                    Crm__Leads__Lead **out) {
+    return s_get_lead(call, id, for_update, with_history, call->header->role,
+                      call->header->actor_id, out);
+}
+
+int leads_store_get_any(crm_call_t *call, const char *id, bool with_history,
+                        Crm__Leads__Lead **out) {
+    return s_get_lead(call, id, false, with_history, "", "", out);
+}
+
+int leads_scope(crm_call_t *call, char member[40], const char **scope) {
+    member[0] = 0;
+    *scope = NULL;
+    if (strcmp(call->header->role, "sales") != 0) // lead_scope's first rule, without a query
+        return 0;
+    const char *params[] = {call->header->tenant_id, call->header->role, call->header->actor_id};
+    PGresult *res = crm_db_query(call->db, &s_scope, params);
+    if (!res)
+        return crm_call_db_failure(call);
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+        snprintf(member, 40, "%s", PQgetvalue(res, 0, 0));
+        *scope = member;
+    }
+    PQclear(res);
+    return 0;
 }
 
 int leads_store_update(crm_call_t *call, const leads_row_t *row, Crm__Leads__Lead *lead,
@@ -363,7 +400,11 @@ int leads_store_move(crm_call_t *call, const leads_move_args_t *move) {
 
 int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, char sort,
                      const leads_cursor_t *cursor, int limit, Crm__Leads__ListLeadsResponse **out) {
-    char priority[16], band[16], source[32], limit_text[16], min_score[16];
+    char priority[16], band[16], source[32], limit_text[16], min_score[16], member[40];
+    const char *scope = NULL;
+    int failed = leads_scope(call, member, &scope);
+    if (failed)
+        return failed;
     crm_enum_api_name(&crm__leads__priority__descriptor, req->priority, priority, sizeof priority);
     crm_enum_api_name(&crm__leads__priority__descriptor, req->band, band, sizeof band);
     snprintf(min_score, sizeof min_score, "%u", req->min_score);
@@ -373,7 +414,7 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
                             source, req->contact_id, req->created_from, req->created_to,
                             req->overdue ? "true" : "false", cursor->value, cursor->id,
                             limit_text, req->missed_response_target ? "true" : "false",
-                            band, min_score};
+                            band, min_score, scope};
     const crm_stmt_t *stmt = sort == 'a'   ? &s_list_activity
                              : sort == 'f' ? &s_list_follow_up
                              : sort == 's' ? &s_list_score
@@ -403,7 +444,7 @@ int leads_store_list(crm_call_t *call, const Crm__Leads__ListLeadsRequest *req, 
 int leads_store_announce(crm_call_t *call, const char *lead_id, const char *field,
                          const char *before) {
     Crm__Leads__Lead *lead = NULL;
-    int code = leads_store_get(call, lead_id, false, false, &lead);
+    int code = leads_store_get_any(call, lead_id, false, &lead);
     if (code == 404)
         return 0;  // gone (deleted): LeadDeleted says so
     if (code != 200)

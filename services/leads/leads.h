@@ -97,6 +97,17 @@ extern const crm_migration_t leads_migrations[];
 
 #define LEAD_JSON(t) "jsonb_build_object(" LEAD_JSON_FIELDS(t) ")::text"
 
+//  Whether the caller sees lead t: scope is lead_scope()'s answer (migration 0015; a
+//  list's parameter from leads_scope, or the call lead_scope(tenant, role, actor) for one
+//  lead): NULL sees all, else the leads assigned to that member and the unassigned ones.
+//  A NULL parameter folds away in the list's custom plan; otherwise the assignee
+//  indexes (leads_by_assignee, leads_hot) serve it.
+#define LEADS_SEES(t, scope)                                                                  \
+    "(" scope "::text IS NULL OR " t ".assignee_id = '' OR " t ".assignee_id = " scope "::text)"
+
+//  For one lead's statements: $3 the caller's role, $4 their actor (the tenant is $1).
+#define LEADS_SEES_CALLER(t) LEADS_SEES(t, "lead_scope($1, $3, $4)")
+
 //  --- stage.c: the rules of a pipeline stage (no database) --------------------------------
 
 #define LEADS_STAGE_KEY_MAX 40
@@ -300,10 +311,24 @@ void leads_row_reset(leads_row_t *row);
 //  LeadCreated event. 201, or a failure code.
 int leads_store_insert(crm_call_t *call, const leads_row_t *row, Crm__Leads__Lead *lead);
 
-//  Read one live lead of the tenant; for_update locks it; with_history adds its stage
-//  history. 200 with *out, 404, or a failure code.
+//  Read one live lead of the tenant that the caller sees (LEADS_SEES: a salesperson sees
+//  their own and the unassigned ones unless salesSeeAllLeads); for_update locks it;
+//  with_history adds its stage history. 200 with *out, 404 (also for a lead the caller
+//  does not see: its existence does not leak), or a failure code.
 int leads_store_get(crm_call_t *call, const char *id, bool for_update, bool with_history,
                     Crm__Leads__Lead **out);
+
+//  The same, whoever the caller is: the answer after a write the caller was allowed to
+//  make (a salesperson who assigned their lead to another), the service's own reads.
+int leads_store_get_any(crm_call_t *call, const char *id, bool with_history,
+                        Crm__Leads__Lead **out);
+
+//  Which leads the caller sees, for a list statement's parameter: *scope is NULL when
+//  they see every lead of the tenant (any role but sales, or salesSeeAllLeads), else
+//  member, their team member's id ("" when they are none: the unassigned leads only).
+//  lead_scope() (migration 0015) decides; a caller of another role costs no query. 0
+//  or a failure code.
+int leads_scope(crm_call_t *call, char member[40], const char **scope);
 
 //  Write the changeable columns of row->id with the LeadUpdated event (lead after the
 //  change, its updated_at set here; changed: the JSON names set). 200 or failure code.
@@ -1019,10 +1044,11 @@ int leads_followup_get(crm_call_t *call, const ProtobufCMessage *request,
 
 //  The settings a PATCH names.
 typedef struct {
-    bool time_zone, response_target;
+    bool time_zone, response_target, sales_see_all;
 } leads_settings_fields_t;
 
-//  A PATCH of the settings: its mask (timeZone, responseTargetHours), a time zone name
+//  A PATCH of the settings: its mask (timeZone, responseTargetHours, salesSeeAllLeads),
+//  a time zone name
 //  given (whether PostgreSQL knows it is settings_store.c's question), a response target
 //  from 1 to 720 hours. 0, or -1 with errors added.
 int leads_settings_update_check(const Crm__Leads__UpdatePipelineSettingsRequest *req,
@@ -1039,10 +1065,10 @@ int leads_settings_store_read(crm_call_t *call, ProtobufCMessage **response);
 int leads_settings_store_time_zone(crm_call_t *call, const char *time_zone,
                                    char zone[LEADS_TIME_ZONE_MAX_LEN + 1]);
 
-//  Write the settings (zone, target as text; "" keeps the stored value, or the default
-//  for a new row): 200 with *response, or a failure code.
+//  Write the settings (zone, target, see_all ("true", "false") as text; "" keeps the
+//  stored value, or the default for a new row): 200 with *response, or a failure code.
 int leads_settings_store_write(crm_call_t *call, const char *zone, const char *target,
-                               ProtobufCMessage **response);
+                               const char *see_all, ProtobufCMessage **response);
 
 //  --- settings_methods.c: the settings' methods -----------------------------------------
 

@@ -5,8 +5,10 @@
 
     The settings (tenant_settings, migration 0002): the time zone that follow-ups' quick
     picks ("tomorrow_9am") and the hot sheet read the wall clock in, and the response
-    target behind a lead's missedResponseTarget flag. A tenant without a row has the
-    defaults (UTC, 24 hours); the first PATCH writes its row.
+    target behind a lead's missedResponseTarget flag, and whether a salesperson sees
+    every lead (salesSeeAllLeads; by default they see their own and the unassigned ones:
+    lead_scope(), migration 0015). A tenant without a row has the defaults (UTC, 24
+    hours, false); the first PATCH writes its row.
 */
 #include "leads.h"
 #include "json_pb.h"
@@ -21,7 +23,7 @@ int leads_settings_update_check(const Crm__Leads__UpdatePipelineSettingsRequest 
     static const Crm__Leads__PipelineSettings empty = CRM__LEADS__PIPELINE_SETTINGS__INIT;
     const Crm__Leads__PipelineSettings *in = req->settings ? req->settings : &empty;
     size_t before = errors->n;
-    set->time_zone = set->response_target = false;
+    set->time_zone = set->response_target = set->sales_see_all = false;
     for (size_t i = 0; i < req->n_update_mask; i++) {
         const ProtobufCFieldDescriptor *f =
             crm_pb_field_by_name(&crm__leads__pipeline_settings__descriptor, req->update_mask[i]);
@@ -29,6 +31,8 @@ int leads_settings_update_check(const Crm__Leads__UpdatePipelineSettingsRequest 
             set->time_zone = true;
         else if (f && strcmp(f->name, "response_target_hours") == 0)
             set->response_target = true;
+        else if (f && strcmp(f->name, "sales_see_all_leads") == 0)
+            set->sales_see_all = true;
         else
             crm_errors_add(errors, req->update_mask[i], "%s",
                            f ? "cannot be changed" : "is not a setting");
@@ -41,6 +45,6 @@ int leads_settings_update_check(const Crm__Leads__UpdatePipelineSettingsRequest 
         crm_errors_add(errors, "responseTargetHours", "must be from %d to %d",
                        RESPONSE_TARGET_MIN_HOURS, RESPONSE_TARGET_MAX_HOURS);
     if (!req->n_update_mask)
-        crm_errors_add(errors, "timeZone", "give timeZone or responseTargetHours");
+        crm_errors_add(errors, "timeZone", "give timeZone, responseTargetHours or salesSeeAllLeads");
     return errors->n > before ? -1 : 0;
 }

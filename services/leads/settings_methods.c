@@ -34,5 +34,8 @@ int leads_settings_update(crm_call_t *call, const ProtobufCMessage *request,
     char target[16] = "";
     if (set.response_target)
         snprintf(target, sizeof target, "%u", in->response_target_hours);
-    return leads_settings_store_write(call, zone, target, response); // store
+    const char *see_all = !set.sales_see_all                    ? ""
+                          : in && in->sales_see_all_leads ? "true"
+                                                          : "false";
+    return leads_settings_store_write(call, zone, target, see_all, response); // store
 }

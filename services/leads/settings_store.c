@@ -1,5 +1,6 @@
 /*  settings_store: the SQL of the tenant's sales settings (tenant_settings, migration
-    0002): read with the defaults (UTC, 24 hours) for a tenant without a row, the time
+    0002): read with the defaults (UTC, 24 hours, salesSeeAllLeads false) for a tenant
+    without a row, the time
     zone names PostgreSQL knows, the upsert of a PATCH. settings.c holds the rules,
     settings_methods.c the methods.
 */
@@ -13,6 +14,7 @@
 #define SETTINGS_JSON(s)                                                                      \
     "jsonb_build_object('timeZone', coalesce(" s ".time_zone, 'UTC'),"                        \
     " 'responseTargetHours', coalesce(" s ".response_target_hours, 24),"                      \
+    " 'salesSeeAllLeads', coalesce(" s ".sales_see_all_leads, false),"                        \
     " 'updatedAt', " CRM_SQL_TS(s ".updated_at") ", 'updatedBy', " s ".updated_by)::text"
 
 static const crm_stmt_t s_get = {
@@ -29,20 +31,23 @@ static const crm_stmt_t s_time_zone = {
            " ORDER BY name = $1 DESC, name LIMIT 1",
     .nparams = 1};
 
-//  $2 the time zone and $3 the target ('': keep, or the default for a new row).
+//  $2 the time zone, $3 the target and $6 salesSeeAllLeads ('': keep, or the default for
+//  a new row).
 static const crm_stmt_t s_upsert = {
     .name = "settings_upsert",
     .sql = "INSERT INTO tenant_settings AS s (tenant_id, time_zone, response_target_hours,"
-           "  updated_at, updated_by)"
+           "  sales_see_all_leads, updated_at, updated_by)"
            " VALUES ($1, coalesce(nullif($2, ''), 'UTC'), coalesce(nullif($3, '')::int, 24),"
-           "  $4::timestamptz, $5)"
+           "  coalesce(nullif($6, '')::boolean, false), $4::timestamptz, $5)"
            " ON CONFLICT (tenant_id) DO UPDATE SET"
            "  time_zone = CASE WHEN $2 = '' THEN s.time_zone ELSE $2 END,"
            "  response_target_hours = CASE WHEN $3 = '' THEN s.response_target_hours"
            "                          ELSE $3::int END,"
+           "  sales_see_all_leads = CASE WHEN $6 = '' THEN s.sales_see_all_leads"
+           "                        ELSE $6::boolean END,"
            "  updated_at = $4::timestamptz, updated_by = $5"
            " RETURNING " SETTINGS_JSON("s"),
-    .nparams = 5,
+    .nparams = 6,
     .writes = true};
 
 static int s_answer(crm_call_t *call, PGresult *res, ProtobufCMessage **response) {
@@ -82,9 +87,10 @@ int leads_settings_store_time_zone(crm_call_t *call, const char *time_zone,
 }
 
 int leads_settings_store_write(crm_call_t *call, const char *zone, const char *target,
-                               ProtobufCMessage **response) {
+                               const char *see_all, ProtobufCMessage **response) {
     char now[40];
     crm_time_now(now, sizeof now);
-    const char *params[] = {call->header->tenant_id, zone, target, now, call->header->actor_id};
+    const char *params[] = {call->header->tenant_id, zone, target, now, call->header->actor_id,
+                            see_all};
     return s_answer(call, crm_db_query(call->db, &s_upsert, params), response);
 }

@@ -120,7 +120,8 @@ int leads_views_store_timeline(crm_call_t *call, const char *lead_id,
 #define HOT_SHEET_LIMIT " LIMIT $4::int"
 
 //  $1 tenant, $2 the salesperson ('' the store), $3 the day ('' today, in the tenant's
-//  time zone), $4 the limit of a section. Hot (the priority: the scoring band unless set
+//  time zone), $4 the limit of a section, $5 the caller's scope (leads_scope: a
+//  salesperson's sheet of the store has their leads and the unassigned ones). Hot (the priority: the scoring band unless set
 //  by hand; highest score first) and overdue are as of now; the day picks
 //  the appointments. Follow-ups are the lead's follow_up_at for now; the follow-ups of
 //  their own feature are one more condition of the overdue section when they land.
@@ -142,6 +143,7 @@ static const crm_stmt_t s_hot_sheet = {
                " FROM leads l"
                " WHERE l.tenant_id = $1 AND l.deleted_at IS NULL AND l.closed_at IS NULL"
                "  AND l.priority = 'hot' AND ($2 = '' OR l.assignee_id = $2)"
+               "  AND " LEADS_SEES("l", "$5")
                " ORDER BY o" HOT_SHEET_LIMIT) ","
            "  'overdue', " HOT_SHEET_SECTION(
                "SELECT " HOT_SHEET_LEAD("l") " AS j,"
@@ -149,6 +151,7 @@ static const crm_stmt_t s_hot_sheet = {
                " FROM leads l"
                " WHERE l.tenant_id = $1 AND l.deleted_at IS NULL AND l.closed_at IS NULL"
                "  AND l.follow_up_at < now() AND ($2 = '' OR l.assignee_id = $2)"
+               "  AND " LEADS_SEES("l", "$5")
                " ORDER BY o" HOT_SHEET_LIMIT) ","
            "  'appointments', " HOT_SHEET_SECTION(
                "SELECT " HOT_SHEET_LEAD("l") " || jsonb_build_object('activityId', a.id,"
@@ -160,16 +163,21 @@ static const crm_stmt_t s_hot_sheet = {
                " WHERE a.tenant_id = $1 AND a.kind IN ('appointment', 'test_drive')"
                "  AND a.occurred_at >= span.starts AND a.occurred_at < span.ends"
                "  AND ($2 = '' OR l.assignee_id = $2)"
+               "  AND " LEADS_SEES("l", "$5")
                " ORDER BY o" HOT_SHEET_LIMIT) "))::text"
            " FROM span",
-    .nparams = 4,
+    .nparams = 5,
     .custom_plan = true};
 
 int leads_views_store_hot_sheet(crm_call_t *call, const char *assignee_id, const char *date,
                                 Crm__Leads__HotSheetResponse **out) {
-    char limit[16];
+    char limit[16], member[40];
     snprintf(limit, sizeof limit, "%d", LEADS_HOT_SHEET_SECTION_MAX + 1);
-    const char *params[] = {call->header->tenant_id, assignee_id, date, limit};
+    const char *scope = NULL;
+    int failed = leads_scope(call, member, &scope);
+    if (failed)
+        return failed;
+    const char *params[] = {call->header->tenant_id, assignee_id, date, limit, scope};
     PGresult *res = crm_db_query(call->db, &s_hot_sheet, params);
     if (!res)
         return crm_call_db_failure(call);

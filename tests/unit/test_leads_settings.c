@@ -25,26 +25,29 @@ static const struct {
     const char *mask; // comma-separated JSON or proto names
     const char *time_zone;
     uint32_t hours;
-    bool zone_set, target_set;
+    bool zone_set, target_set, see_all_set;
     const char *fields; // refused ("": accepted)
 } s_cases[] = {
-    {"a time zone is set by name", "timeZone", "America/Chicago", 0, true, false, ""},
-    {"the proto name is a field name too", "time_zone", "Europe/Paris", 0, true, false, ""},
-    {"a response target is set in hours", "responseTargetHours", "", 48, false, true, ""},
-    {"both at once", "timeZone,responseTargetHours", "UTC", 1, true, true, ""},
-    {"a time zone is not empty", "timeZone", "", 0, true, false, "timeZone"},
+    {"a time zone is set by name", "timeZone", "America/Chicago", 0, true, false, false, ""},
+    {"the proto name is a field name too", "time_zone", "Europe/Paris", 0, true, false, false, ""},
+    {"a response target is set in hours", "responseTargetHours", "", 48, false, true, false, ""},
+    {"both at once", "timeZone,responseTargetHours", "UTC", 1, true, true, false, ""},
+    {"a time zone is not empty", "timeZone", "", 0, true, false, false, "timeZone"},
     {"a time zone name is not endless", "timeZone",
      "Europe/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 0, true, false,
-     "timeZone"},
-    {"a zone unknown is left to PostgreSQL", "timeZone", "Mars/Olympus", 0, true, false, ""},
-    {"the target is at least an hour", "responseTargetHours", "", 0, false, true,
+     false, "timeZone"},
+    {"a zone unknown is left to PostgreSQL", "timeZone", "Mars/Olympus", 0, true, false, false, ""},
+    {"the target is at least an hour", "responseTargetHours", "", 0, false, true, false,
      "responseTargetHours"},
-    {"the target is at most 30 days", "responseTargetHours", "", 721, false, true,
+    {"the target is at most 30 days", "responseTargetHours", "", 721, false, true, false,
      "responseTargetHours"},
-    {"720 hours is the most", "responseTargetHours", "", 720, false, true, ""},
-    {"updatedAt is no setting to change", "updatedAt", "", 0, false, false, "updatedAt"},
-    {"an unknown name is no setting", "colour", "", 0, false, false, "colour"},
-    {"an empty mask names nothing to change", "", "", 0, false, false, "timeZone"},
+    {"720 hours is the most", "responseTargetHours", "", 720, false, true, false, ""},
+    {"updatedAt is no setting to change", "updatedAt", "", 0, false, false, false, "updatedAt"},
+    {"an unknown name is no setting", "colour", "", 0, false, false, false, "colour"},
+    {"an empty mask names nothing to change", "", "", 0, false, false, false, "timeZone"},
+    {"salesSeeAllLeads is a setting", "salesSeeAllLeads", "", 0, false, false, true, ""},
+    {"by its proto name too", "sales_see_all_leads", "", 0, false, false, true, ""},
+    {"with the others", "timeZone,salesSeeAllLeads", "UTC", 0, true, false, true, ""},
 };
 
 static void test_settings_update_rules(void **state) {
@@ -75,6 +78,7 @@ static void test_settings_update_rules(void **state) {
         assert_int_equal(rc, s_cases[i].fields[0] ? -1 : 0);
         assert_int_equal(set.time_zone, s_cases[i].zone_set);
         assert_int_equal(set.response_target, s_cases[i].target_set);
+        assert_int_equal(set.sales_see_all, s_cases[i].see_all_set);
         crm_errors_reset(&errors);
     }
 }
