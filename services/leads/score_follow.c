@@ -29,7 +29,7 @@ int leads_score_read(const Crm__Events__LeadScored *m, int *score, char band[8])
     if (!crm_uuid_valid(m->lead_id) || m->score < 0 || m->score > 100)
         return -1;
     //  The band enum, or (from an older producer) its name in priority.
-    char name[16] = "";
+    char name[8] = ""; // hot, medium or cold fit; a longer name is refused below
     if (m->band != CRM__SCORING__BAND__BAND_UNSPECIFIED)
         crm_enum_api_name(&crm__scoring__band__descriptor, m->band, name, sizeof name);
     else if (m->priority)

@@ -15,7 +15,7 @@
 static const crm_stmt_t s_get = {
     .name = "scoring_lead_get",
     .sql = "SELECT l.facts, coalesce(c.reachable, false), l.score, l.band,"
-           "  l.explanation IS NOT NULL"
+           "  l.explanation IS NOT NULL, coalesce(extract(epoch FROM l.computed_at)::bigint, 0)"
            " FROM leads l LEFT JOIN contacts c"
            "  ON c.tenant_id = l.tenant_id AND c.contact_id = l.contact_id"
            " WHERE l.tenant_id = $1 AND l.lead_id = $2::uuid FOR UPDATE OF l",
@@ -140,9 +140,10 @@ Crm__Scoring__LeadFacts *scoring_lead_store_get(crm_db_t *db, const char *tenant
     return facts;
 }
 
-//  The stored score and band of a lead (-1 when it has none yet).
+//  The stored score and band of a lead and the time it was scored as of (-1 when it has
+//  none yet).
 static int s_previous(crm_db_t *db, const char *tenant_id, const char *lead_id, int *score,
-                      char band[16]) {
+                      char band[16], int64_t *as_of) {
     const char *params[] = {tenant_id, lead_id};
     PGresult *res = crm_db_query(db, &s_get, params);
     if (!res)
@@ -151,6 +152,7 @@ static int s_previous(crm_db_t *db, const char *tenant_id, const char *lead_id, 
     if (PQntuples(res) == 1 && PQgetvalue(res, 0, 4)[0] == 't') {
         *score = atoi(PQgetvalue(res, 0, 2));
         snprintf(band, 16, "%s", PQgetvalue(res, 0, 3));
+        *as_of = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
         rc = 0;
     }
     PQclear(res);
@@ -191,9 +193,17 @@ int scoring_lead_store_put(crm_db_t *db, crm_outbox_t *outbox, const char *tenan
         *changed = false;
     int previous_score = 0;
     char previous_band[16] = "";
-    int had = s_previous(db, tenant_id, facts->lead_id, &previous_score, previous_band);
+    int64_t as_of = 0;
+    int had = s_previous(db, tenant_id, facts->lead_id, &previous_score, previous_band, &as_of);
     if (had == -2)
         return -1;
+    //  Never as of a time before the score it has: the leads', contacts' and notify
+    //  events are followed each at its own pace (after a restart, in a rebuild), so a
+    //  contact's event may come after its lead's later ones; scored as of the contact's
+    //  time, the lead would lose every signal since. As of the latest time of the events
+    //  applied to it, the score is the same whichever stream came first.
+    if (as_of > now)
+        now = as_of;
     scoring_input_t *in = malloc(sizeof *in);
     scoring_result_t *result = malloc(sizeof *result);
     assert(in && result);

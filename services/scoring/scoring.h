@@ -221,9 +221,10 @@ int scoring_model_store_put(crm_db_t *db, const char *tenant_id, const char *act
 Crm__Scoring__LeadFacts *scoring_lead_store_get(crm_db_t *db, const char *tenant_id,
                                                 const char *lead_id, bool *failed);
 
-//  Score facts under model as of now, store facts and score, and when the score or band
-//  changed, add its history row and LeadScored to outbox (may be NULL: written here).
-//  *changed (may be NULL) says whether it did. 0 or -1.
+//  Score facts under model as of now (or as of its stored score's time when later: a
+//  lead is never scored as of an earlier time than it was), store facts and score, and
+//  when the score or band changed, add its history row and LeadScored to outbox (may be
+//  NULL: written here). *changed (may be NULL) says whether it did. 0 or -1.
 int scoring_lead_store_put(crm_db_t *db, crm_outbox_t *outbox, const char *tenant_id,
                            Crm__Scoring__LeadFacts *facts, const scoring_model_t *model,
                            int64_t now, bool *changed);
