@@ -11,7 +11,7 @@
     - lead_store.c: the projection's SQL, the scores, their history and LeadScored;
       follow.c: the leads', contacts' and notify events that keep it;
     - model_store.c: the tenants' models (versioned); rescore.c: the rescore jobs and the
-      daily decay pass (a runner job);
+      daily decay pass (a runner job), their SQL in rescore_store.c;
     migrations/ (the schema).
 */
 #ifndef SCORING_H
@@ -261,12 +261,38 @@ crm_follow_fn scoring_follow_leads;
 crm_follow_fn scoring_follow_contacts;
 crm_follow_fn scoring_follow_notify;
 
-// --- rescore.c: rescore jobs and the decay pass ----------------------------------------------------------
+// --- rescore.c: rescore jobs and the decay pass; their SQL in rescore_store.c -----------------------
 
 int scoring_rescore_store_create(crm_call_t *call, const char *kind, Crm__Scoring__RescoreJob **out);
 int scoring_rescore_store_get(crm_call_t *call, const char *id, Crm__Scoring__RescoreJob **out);
 int scoring_rescore_store_preview(crm_call_t *call, const scoring_model_t *model,
                                   Crm__Scoring__PreviewModelResponse *out);
+
+//  The oldest job not done, locked (no row: none), or NULL on a failure.
+PGresult *scoring_rescore_store_claim(crm_db_t *db);
+//  The next page of open leads after (after_tenant, after_lead ("": from the start)) of
+//  tenant ("": every tenant), locked: tenant, lead, facts, reachable, score, band,
+//  explanation (NULL when never scored). NULL on a failure.
+PGresult *scoring_rescore_store_page(crm_db_t *db, const char *tenant, const char *after_tenant,
+                                     const char *after_lead, int limit);
+//  A page row's facts (columns col: facts, col + 1: reachable), NULL when damaged.
+Crm__Scoring__LeadFacts *scoring_rescore_store_facts(PGresult *res, int row, int col);
+
+//  A page's writes: per changed lead, its column in each array (tenant, lead, score,
+//  band, explanation, model version, event id ("": no LeadScored), payload); the job's
+//  progress; the page's range.
+typedef struct {
+    char *arrays[8];
+    const char *computed_at, *occurred_at, *job_id;
+    int done, changed;
+    bool finished;
+    const char *first_tenant, *first_lead, *last_tenant, *last_lead;
+} scoring_page_write_t;
+int scoring_rescore_store_write(crm_db_t *db, const scoring_page_write_t *w);
+
+//  Make the decay pass's job unless one was made within interval_ms. 0, or -1.
+int scoring_rescore_store_schedule_decay(crm_db_t *db, int interval_ms);
+
 crm_step_fn scoring_rescore_step;
 int scoring_rescore_period_ms(const crm_config_t *cfg);
 
