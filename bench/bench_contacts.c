@@ -124,19 +124,6 @@ static double s_rusage_us(int who) {
            ru.ru_stime.tv_usec;
 }
 
-static long s_rss_kib(pid_t pid) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 int main(void) {
     if (getenv("BENCH_SECONDS"))
         s_seconds = atoi(getenv("BENCH_SECONDS"));
@@ -149,7 +136,7 @@ int main(void) {
     const char *daemons[] = {"gateway", "contacts", "reporting"};
     for (size_t i = 0; i < 3; i++) {
         pid_t pid = harness_daemon_pid(daemons[i]);
-        printf("   crm-%-10s %6.1f MiB\n", daemons[i], s_rss_kib(pid) / 1024.0);
+        printf("   crm-%-10s %6.1f MiB\n", daemons[i], harness_status_kib(pid, "VmRSS") / 1024.0);
     }
 
     s_psql("CREATE TABLE bench_contacts (LIKE contacts.contacts INCLUDING ALL)");
@@ -238,7 +225,7 @@ int main(void) {
     printf("\n== resident memory after the load\n");
     for (size_t i = 0; i < 3; i++) {
         pid_t pid = harness_daemon_pid(daemons[i]);
-        printf("   crm-%-10s %6.1f MiB\n", daemons[i], s_rss_kib(pid) / 1024.0);
+        printf("   crm-%-10s %6.1f MiB\n", daemons[i], harness_status_kib(pid, "VmRSS") / 1024.0);
     }
     harness_stop();
     return 0;

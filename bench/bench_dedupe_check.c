@@ -103,20 +103,6 @@ static int s_load(PGconn *db, long n) {
     return 0;
 }
 
-static long s_rss_kib(pid_t pid, const char *what) {
-    char path[64], line[256], format[64];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    snprintf(format, sizeof format, "%s: %%ld kB", what);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, format, &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 //  n samples of the tenant's contacts (name, phone's digits, postcode, email key).
 static PGresult *s_samples(PGconn *db, int n) {
     char sql[512];
@@ -221,7 +207,7 @@ static void s_scan(long n) {
            " min); %ld pairs, %ld groups\n",
            n, seconds, n / seconds, 1e6 / (n / seconds) / 60, pairs, groups);
     printf("  crm-dedupe RSS %.1f MiB, peak %.1f MiB (target: the scan <= 10 min at 1,000,000)\n",
-           s_rss_kib(pid, "VmRSS") / 1024.0, s_rss_kib(pid, "VmHWM") / 1024.0);
+           harness_status_kib(pid, "VmRSS") / 1024.0, harness_status_kib(pid, "VmHWM") / 1024.0);
 }
 
 int main(void) {

@@ -75,21 +75,6 @@ static int64_t s_iso_ms(const char *text) {
     return ms;
 }
 
-//  A size from /proc/<pid>/status (field "VmRSS", "RssAnon", ...) in KiB, or -1.
-static long s_status_kib(pid_t pid, const char *field) {
-    char path[64], line[256], format[64];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    snprintf(format, sizeof format, "%s: %%ld kB", field);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, format, &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 //  Resident KiB per mapping (a library's path, "[heap]", "anon" for unnamed) of pid,
 //  from /proc/<pid>/smaps, in a zhash of names to decimal strings.
 static zhash_t *s_rss_by_mapping(pid_t pid) {
@@ -1009,7 +994,7 @@ int main(void) {
     h = harness_start(env);
     zclock_sleep(2000);
     pid_t notify = harness_daemon_pid("notify");
-    long rss_start = s_status_kib(notify, "VmRSS"), anon_start = s_status_kib(notify, "RssAnon");
+    long rss_start = harness_status_kib(notify, "VmRSS"), anon_start = harness_status_kib(notify, "RssAnon");
     zhash_t *rss_by_mapping_start = s_rss_by_mapping(notify);
     printf("crm-notify: notify.senders %s per channel, notify.send_batch 50, fsync %s\n",
            getenv("CRM_NOTIFY_SENDERS") ? getenv("CRM_NOTIFY_SENDERS") : "2 (default)",
@@ -1039,7 +1024,7 @@ int main(void) {
 
     printf("\n== idle resident memory of crm-notify\n");
     zclock_sleep(5000);
-    long rss = s_status_kib(notify, "VmRSS"), anon = s_status_kib(notify, "RssAnon");
+    long rss = harness_status_kib(notify, "VmRSS"), anon = harness_status_kib(notify, "RssAnon");
     if (rss <= 0 || rss_start <= 0 || harness_daemon_pid("notify") != notify) {
         printf("   could not measure (crm-notify restarted or gone)\n");
         s_failed++;

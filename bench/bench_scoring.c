@@ -142,20 +142,6 @@ static int s_eval(void) {
     return 0;
 }
 
-static long s_status_kib(pid_t pid, const char *field) {
-    char path[64], line[256], format[64];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    snprintf(format, sizeof format, "%s: %%ld kB", field);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, format, &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 
 //  p (0-1) of the time in ms from each lead event's commit in leads (its occurred_at)
 //  to when_sql (an expression over c, the LeadCreated, and s, the lead's first
@@ -321,11 +307,11 @@ int main(void) {
         return 1;
     harness_t *h = harness_start(NULL);
     pid_t scoring = harness_daemon_pid("scoring");
-    long rss_start = s_status_kib(scoring, "VmRSS"), anon_start = s_status_kib(scoring, "RssAnon");
+    long rss_start = harness_status_kib(scoring, "VmRSS"), anon_start = harness_status_kib(scoring, "RssAnon");
     int rc = s_lag(h);
     rc |= s_rescore();
     zclock_sleep(2000);
-    long rss = s_status_kib(scoring, "VmRSS"), anon = s_status_kib(scoring, "RssAnon");
+    long rss = harness_status_kib(scoring, "VmRSS"), anon = harness_status_kib(scoring, "RssAnon");
     printf("4. crm-scoring idle resident memory: at start %.1f MiB (own %.1f), after the "
            "rescore %.1f MiB (own %.1f)\n   target < 20 MiB: %s\n",
            rss_start / 1024.0, anon_start / 1024.0, rss / 1024.0, anon / 1024.0,

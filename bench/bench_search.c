@@ -616,20 +616,6 @@ static const s_query_t *s_slowest(const s_set_t *set) {
     return worst;
 }
 
-static long s_status_kib(pid_t pid, const char *field) {
-    char path[64], line[256], want[32];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
-    snprintf(want, sizeof want, "%s: %%ld kB", field);
-    FILE *f = fopen(path, "r");
-    long kib = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, want, &kib) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kib;
-}
-
 int main(void) {
     long rows = getenv("BENCH_SEARCH_ROWS") ? atol(getenv("BENCH_SEARCH_ROWS")) : 1000000;
     int per_set = getenv("BENCH_SEARCH_QUERIES") ? atoi(getenv("BENCH_SEARCH_QUERIES")) : 200;
@@ -705,7 +691,7 @@ int main(void) {
     const char *daemons[] = {"gateway", "contacts"};
     for (size_t i = 0; i < N_OF(daemons); i++) {
         pid_t pid = harness_daemon_pid(daemons[i]);
-        long rss = s_status_kib(pid, "VmRSS"), peak = s_status_kib(pid, "VmHWM");
+        long rss = harness_status_kib(pid, "VmRSS"), peak = harness_status_kib(pid, "VmHWM");
         printf("   crm-%-10s %7.1f MiB now, %7.1f MiB peak  %s\n", daemons[i], rss / 1024.0,
                peak / 1024.0, peak < 200 * 1024 ? "PASS" : "FAIL");
     }

@@ -712,6 +712,20 @@ harness_response_t harness_http(const char *method, const char *path, const char
     return harness_http_raw(method, path, key, body, body ? strlen(body) : 0, headers);
 }
 
+long harness_status_kib(pid_t pid, const char *field) {
+    char path[64], line[256], format[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    snprintf(format, sizeof format, "%s: %%ld kB", field);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, format, &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}
+
 harness_response_t harness_http_at(const char *base_url, const char *method, const char *path) {
     return s_http_at(base_url, method, path, NULL, NULL, 0, NULL);
 }

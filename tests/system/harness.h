@@ -84,6 +84,9 @@ harness_response_t harness_http(const char *method, const char *path, const char
                                 const char *body, const char *const *headers);
 void harness_response_free(harness_response_t *r);
 
+//  A size from /proc/<pid>/status (field "VmRSS", "RssAnon", ...) in KiB, or -1.
+long harness_status_kib(pid_t pid, const char *field);
+
 //  A request without key or body to another server: base_url "http://127.0.0.1:PORT"
 //  (a daemon's health endpoint, a sink).
 harness_response_t harness_http_at(const char *base_url, const char *method, const char *path);

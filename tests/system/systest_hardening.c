@@ -60,22 +60,6 @@ static int s_teardown(void **state) {
     return 0;
 }
 
-//  A size from /proc/PID/status ("VmRSS") in KiB, or -1.
-static long s_status_kib(pid_t pid, const char *field) {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *file = fopen(path, "r");
-    if (!file)
-        return -1;
-    long kib = -1;
-    size_t len = strlen(field);
-    while (fgets(line, sizeof line, file))
-        if (strncmp(line, field, len) == 0 && line[len] == ':')
-            kib = atol(line + len + 1);
-    fclose(file);
-    return kib;
-}
-
 //  The value of a /metrics line starting with name (its labels included), or -1.
 static long long s_metric(const char *name) {
     harness_response_t r = harness_http("GET", "/metrics", NULL, NULL, NULL);
@@ -143,7 +127,7 @@ static void test_broker_memory_stays_bounded(void **state) {
     (void)state;
     pid_t gateway = harness_daemon_pid("gateway");
     assert_true(gateway > 0);
-    long before = s_status_kib(gateway, "VmRSS");
+    long before = harness_status_kib(gateway, "VmRSS");
     assert_true(before > 0);
 
     zsock_t *client = s_mdp_client();
@@ -167,9 +151,9 @@ static void test_broker_memory_stays_bounded(void **state) {
         assert_int_equal(code, 503);
         overloaded++;
     }
-    long peak = s_status_kib(gateway, "VmHWM");
+    long peak = harness_status_kib(gateway, "VmHWM");
     zsock_destroy(&client); // and disconnect
-    long after = s_status_kib(gateway, "VmRSS");
+    long after = harness_status_kib(gateway, "VmRSS");
     fprintf(stderr, "  gateway RSS %ld KiB before, %ld KiB after (peak %ld KiB); %d refused\n",
             before, after, peak, overloaded);
     //  At most max_queued_bytes were kept: 16 of the 200 MiB (beside what ZeroMQ holds
