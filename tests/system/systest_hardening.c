@@ -159,7 +159,11 @@ static void test_broker_memory_stays_bounded(void **state) {
     //  At most max_queued_bytes were kept: 16 of the 200 MiB (beside what ZeroMQ holds
     //  while a message is read).
     assert_true(overloaded >= 200 - (S_MAX_QUEUED_BYTES >> 20));
+#if !defined(__SANITIZE_ADDRESS__)
+    //  (Under AddressSanitizer freed memory stays in its quarantine, so the gateway's
+    //  resident size says nothing there; the refusals above still hold.)
     assert_true(after - before < 64 * 1024);
+#endif
     assert_true(s_metric("crm_broker_refused_total{limit=\"max_queued_bytes\"}") >= overloaded);
     assert_true(s_metric("crm_broker_deadlines_cut_total") >= 200);
 

@@ -127,8 +127,9 @@ static void s_pages(const char *key, const char *path, const char *array, const 
         if (i)
             assert_string_not_equal(ids[i], ids[i - 1]);
         snprintf(out + strlen(out), size - strlen(out), "%s%s", i ? "," : "", ids[i]);
-        free(ids[i]);
     }
+    for (size_t i = 0; i < n; i++) // after the comparisons, each with the one before
+        free(ids[i]);
 }
 
 //  One page of path (no paging), ids of array's items' field, sorted and joined.
