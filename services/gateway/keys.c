@@ -21,26 +21,6 @@ typedef struct {
     int64_t expires;
 } s_entry_t;
 
-//  $1 the keyed hash, $2 the unkeyed one (the same when there is no secret). Answers the
-//  key's hash scheme and its milliseconds to live (-1: no expiry).
-static const crm_stmt_t s_lookup = {
-    "keys_lookup",
-    "SELECT id::text, tenant_id, role, user_id, hash_scheme,"
-    " coalesce(floor(extract(epoch FROM expires_at - now()) * 1000), -1)::bigint"
-    " FROM gateway.api_keys WHERE key_hash IN ($1, $2) AND revoked_at IS NULL"
-    " AND (expires_at IS NULL OR expires_at > now())",
-    .nparams = 2,
-};
-
-//  A key found by its unkeyed hash gets its keyed one: $1 id, $2 the keyed hash.
-static const crm_stmt_t s_rehash = {
-    "keys_rehash",
-    "UPDATE gateway.api_keys SET key_hash = $2, hash_scheme = 'blake2b-keyed'"
-    " WHERE id = $1::uuid AND hash_scheme = 'blake2b'",
-    .nparams = 2,
-    .writes = true,
-};
-
 static void s_entry_free(void **item) {
     free(*item);
     *item = NULL;
@@ -73,36 +53,24 @@ void keys_destroy(keys_t **self_p) {
     *self_p = NULL;
 }
 
-//  Ask the database, reconnecting once if the connection was lost; *live_ms: how long
-//  the key stays valid (-1: no expiry). An unkeyed hash found is replaced by the keyed one.
+//  Ask the database (keys_store.c), reconnecting once if the connection was lost;
+//  *live_ms: how long the key stays valid (-1: no expiry). An unkeyed hash found is
+//  replaced by the keyed one.
 static int s_lookup_db(keys_t *self, const char *hash, const char *unkeyed, s_entry_t *entry,
                        int64_t *live_ms) {
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!crm_db_ok(self->db) && crm_db_connect(self->db, 0))
             return -2;
-        const char *params[] = {hash, unkeyed};
-        PGresult *res = crm_db_query(self->db, &s_lookup, params);
-        if (!res)
+        bool unkeyed_scheme;
+        int found =
+            keys_store_lookup(self->db, hash, unkeyed, &entry->who, &unkeyed_scheme, live_ms);
+        if (found < 0)
             continue;
-        entry->valid = PQntuples(res) == 1;
-        *live_ms = -1;
-        if (entry->valid) {
-            snprintf(entry->who.key_id, sizeof entry->who.key_id, "%s", PQgetvalue(res, 0, 0));
-            snprintf(entry->who.tenant_id, sizeof entry->who.tenant_id, "%s",
-                     PQgetvalue(res, 0, 1));
-            snprintf(entry->who.role, sizeof entry->who.role, "%s", PQgetvalue(res, 0, 2));
-            snprintf(entry->who.user_id, sizeof entry->who.user_id, "%s", PQgetvalue(res, 0, 3));
-            *live_ms = atoll(PQgetvalue(res, 0, 5));
-            if (self->keyed && strcmp(PQgetvalue(res, 0, 4), "blake2b") == 0) {
-                const char *rehash[] = {entry->who.key_id, hash};
-                PGresult *done = crm_db_query(self->db, &s_rehash, rehash);
-                if (done)
-                    crm_log_kv(CRM_LOG_INFO, "API key re-hashed with gateway.key_secret", "key",
-                               entry->who.key_id, NULL);
-                PQclear(done);
-            }
-        }
-        PQclear(res);
+        entry->valid = found == 1;
+        if (entry->valid && self->keyed && unkeyed_scheme &&
+            keys_store_rehash(self->db, entry->who.key_id, hash) == 0)
+            crm_log_kv(CRM_LOG_INFO, "API key re-hashed with gateway.key_secret", "key",
+                       entry->who.key_id, NULL);
         return 0;
     }
     return -2;
@@ -147,13 +115,10 @@ int keys_verify(keys_t *self, const char *key, key_identity_t *who) {
 }
 
 bool keys_db_ready(keys_t *self) {
-    static const crm_stmt_t ping = {"keys_ping", "SELECT 1", .nparams = 0, .writes = false};
     pthread_mutex_lock(&self->lock);
     if (!crm_db_ok(self->db))
         crm_db_connect(self->db, 0);
-    PGresult *res = crm_db_ok(self->db) ? crm_db_query(self->db, &ping, NULL) : NULL;
-    bool ok = res != NULL;
-    PQclear(res);
+    bool ok = crm_db_ok(self->db) && keys_store_ping(self->db);
     pthread_mutex_unlock(&self->lock);
     return ok;
 }

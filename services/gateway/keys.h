@@ -31,4 +31,15 @@ int keys_verify(keys_t *self, const char *key, key_identity_t *who);
 //  True when the database answers (for /readyz).
 bool keys_db_ready(keys_t *self);
 
+//  --- keys_store.c: the SQL (gateway.api_keys) ----------------------------------------
+
+//  The active, unexpired key with hash (keyed) or unkeyed: 1 with *who, *unkeyed_scheme
+//  (stored under the unkeyed hash) and *live_ms (-1: no expiry); 0 none; -1 failure.
+int keys_store_lookup(crm_db_t *db, const char *hash, const char *unkeyed, key_identity_t *who,
+                      bool *unkeyed_scheme, int64_t *live_ms);
+//  Store key_id's keyed hash in place of its unkeyed one: 0, or -1.
+int keys_store_rehash(crm_db_t *db, const char *key_id, const char *hash);
+//  True when the database answers a query.
+bool keys_store_ping(crm_db_t *db);
+
 #endif
