@@ -712,6 +712,20 @@ harness_response_t harness_http(const char *method, const char *path, const char
     return harness_http_raw(method, path, key, body, body ? strlen(body) : 0, headers);
 }
 
+long long harness_metric(const char *name) {
+    harness_response_t r = harness_http("GET", "/metrics", NULL, NULL, NULL);
+    long long value = -1;
+    size_t len = strlen(name);
+    for (char *line = r.body; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (strncmp(line, name, len) == 0 && line[len] == ' ')
+            value = atoll(line + len + 1);
+        line = end ? end + 1 : NULL;
+    }
+    harness_response_free(&r);
+    return value;
+}
+
 long harness_status_kib(pid_t pid, const char *field) {
     char path[64], line[256], format[64];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);

@@ -84,6 +84,10 @@ harness_response_t harness_http(const char *method, const char *path, const char
                                 const char *body, const char *const *headers);
 void harness_response_free(harness_response_t *r);
 
+//  The value of the gateway's /metrics line starting with name (labels included, e.g.
+//  "crm_broker_refused_total{limit=\"max_queued_bytes\"}"), or -1.
+long long harness_metric(const char *name);
+
 //  A size from /proc/<pid>/status (field "VmRSS", "RssAnon", ...) in KiB, or -1.
 long harness_status_kib(pid_t pid, const char *field);
 

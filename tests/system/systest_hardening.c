@@ -60,21 +60,6 @@ static int s_teardown(void **state) {
     return 0;
 }
 
-//  The value of a /metrics line starting with name (its labels included), or -1.
-static long long s_metric(const char *name) {
-    harness_response_t r = harness_http("GET", "/metrics", NULL, NULL, NULL);
-    long long value = -1;
-    size_t len = strlen(name);
-    for (char *line = r.body; line && *line;) {
-        char *end = strchr(line, '\n');
-        if (strncmp(line, name, len) == 0 && line[len] == ' ')
-            value = atoll(line + len + 1);
-        line = end ? end + 1 : NULL;
-    }
-    harness_response_free(&r);
-    return value;
-}
-
 //  An MDP client request: [""], "MDPC01", service, RequestHeader, body.
 static void s_mdp_send(zsock_t *client, const char *service, const Crm__RequestHeader *header,
                        const void *body, size_t size) {
@@ -164,8 +149,8 @@ static void test_broker_memory_stays_bounded(void **state) {
     //  resident size says nothing there; the refusals above still hold.)
     assert_true(after - before < 64 * 1024);
 #endif
-    assert_true(s_metric("crm_broker_refused_total{limit=\"max_queued_bytes\"}") >= overloaded);
-    assert_true(s_metric("crm_broker_deadlines_cut_total") >= 200);
+    assert_true(harness_metric("crm_broker_refused_total{limit=\"max_queued_bytes\"}") >= overloaded);
+    assert_true(harness_metric("crm_broker_deadlines_cut_total") >= 200);
 
     //  The deadline was cut to broker.max_deadline_ms: the queued ones are answered
     //  (to nobody) by then, and their memory is the broker's again: another client's
@@ -186,7 +171,7 @@ static void test_broker_client_queue_cap(void **state) {
     header.tenant_id = "tenant-a";
     header.role = "admin";
     header.deadline_ms = 1500;
-    long long before = s_metric("crm_broker_refused_total{limit=\"max_client_queue\"}");
+    long long before = harness_metric("crm_broker_refused_total{limit=\"max_client_queue\"}");
     for (int i = 0; i < S_MAX_CLIENT_QUEUE + 8; i++)
         s_mdp_send(client, "nobody.serves.this.either", &header, "x", 1);
     int refused = 0, unknown = 0;
@@ -199,7 +184,7 @@ static void test_broker_client_queue_cap(void **state) {
     //  The first 32 wait until their deadline (404: nobody registered), 8 are refused.
     assert_int_equal(refused, 8);
     assert_int_equal(unknown, S_MAX_CLIENT_QUEUE);
-    assert_int_equal(s_metric("crm_broker_refused_total{limit=\"max_client_queue\"}"), before + 8);
+    assert_int_equal(harness_metric("crm_broker_refused_total{limit=\"max_client_queue\"}"), before + 8);
 }
 
 //  Lines of the suite's log holding text.
@@ -218,13 +203,13 @@ static int s_log_lines(const char *text) {
 static void test_malformed_traffic_logged_once(void **state) {
     (void)state;
     int before = s_log_lines("dropping malformed message");
-    long long dropped = s_metric("crm_broker_dropped_total");
+    long long dropped = harness_metric("crm_broker_dropped_total");
     zsock_t *peer = s_mdp_client();
     for (int i = 0; i < 50; i++)
         zstr_sendx(peer, "", "NOT-MDP", "garbage", NULL);
     zclock_sleep(500);
     zsock_destroy(&peer);
-    assert_int_equal(s_metric("crm_broker_dropped_total"), dropped + 50);
+    assert_int_equal(harness_metric("crm_broker_dropped_total"), dropped + 50);
     //  This peer's address was logged at most once (a test before may have logged it).
     assert_true(s_log_lines("dropping malformed message") - before <= 1);
 }

@@ -48,21 +48,6 @@ static int s_teardown(void **state) {
     return 0;
 }
 
-//  The value of a /metrics line starting with name (its labels included), or -1.
-static long long s_metric(const char *name) {
-    harness_response_t r = harness_http("GET", "/metrics", NULL, NULL, NULL);
-    long long value = -1;
-    size_t len = strlen(name);
-    for (char *line = r.body; line && *line;) {
-        char *end = strchr(line, '\n');
-        if (strncmp(line, name, len) == 0 && line[len] == ' ')
-            value = atoll(line + len + 1);
-        line = end ? end + 1 : NULL;
-    }
-    harness_response_free(&r);
-    return value;
-}
-
 static long s_header_number(const harness_response_t *r, const char *name) {
     char value[32];
     harness_header(r, name, value, sizeof value);
@@ -75,7 +60,7 @@ static void test_rate_limit(void **state) {
     harness_create_key("tenant-a", "sales", sales, sizeof sales);
     harness_create_key("tenant-a", "sales", other, sizeof other);
     const char *limited = "crm_http_rate_limited_total{role=\"sales\"}";
-    long long before = s_metric(limited);
+    long long before = harness_metric(limited);
     assert_true(before >= 0);
     //  The burst: three requests, the remaining count going down.
     for (long i = 0; i < 3; i++) {
@@ -99,7 +84,7 @@ static void test_rate_limit(void **state) {
     long retry = s_header_number(&r, "Retry-After");
     assert_true(retry >= 1 && retry <= 1);
     harness_response_free(&r);
-    assert_int_equal(s_metric(limited), before + 1);
+    assert_int_equal(harness_metric(limited), before + 1);
     //  Another key of the same role has its own bucket.
     r = harness_http("GET", "/v1/contacts?limit=1", other, NULL, NULL);
     assert_int_equal(r.status, 200);
